@@ -1,0 +1,31 @@
+/**
+ * The contract between the node and whatever carries frames to a client: a WebSocket,
+ * a shared-memory ring, a UDP peer. The node's session logic is written once against it.
+ * @module
+ */
+
+/** One client connection as the node sees it. Implementations must never block. */
+export interface Transport {
+  /** Short name of the carrier, used as a metric label: `ws`, `shm`, `udp`, ... */
+  readonly kind: string;
+  /** Human-readable peer address, for logs. */
+  readonly remote: string;
+  /** Sends one encoded frame: bytes for `arqon.v1.proto`, a string for `arqon.v1.json`. */
+  send(frame: Uint8Array | string): void;
+  /**
+   * Bytes accepted by `send` but not yet handed to the operating system or the ring.
+   * The node stops draining a subscriber's queue while this is above its high-water mark,
+   * which is how backpressure reaches the subscription queues.
+   */
+  bufferedAmount(): number;
+  /** Closes the connection; `code` follows WebSocket close codes. */
+  close(code?: number, reason?: string): void;
+}
+
+/** What a transport calls on the node side for each connection it carries. */
+export interface TransportSession {
+  /** One received frame, undecoded. */
+  receive(frame: Uint8Array | string): void;
+  /** The peer went away or the transport failed; the session releases its subscriptions. */
+  closed(): void;
+}
