@@ -1,0 +1,53 @@
+/**
+ * ArqonBus: a message bus for AI agents, services and devices.
+ *
+ * As a library: `startNode` embeds a node, `ArqonClient` talks to one.
+ * As a program: `deno run -A mod.ts [flags]` (or `deno task start`) runs a node on
+ * 127.0.0.1:7420; `--help` lists every flag.
+ * @module
+ */
+export {
+  type ArqonNode,
+  DEFAULT_CONFIG,
+  helpText,
+  type NodeConfig,
+  parseConfig,
+  startNode,
+} from "./runtime/shield/mod.ts";
+export * from "./runtime/client/mod.ts";
+export * from "./runtime/protocol/mod.ts";
+
+import { parseConfig, startNode } from "./runtime/shield/mod.ts";
+
+/** Runs a node from the command line until SIGINT/SIGTERM, then drains and exits. */
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  let parsed;
+  try {
+    parsed = parseConfig(Deno.args);
+  } catch (err) {
+    console.error(`arqon: ${(err as Error).message}\nRun with --help to list the flags.`);
+    Deno.exit(2);
+  }
+  if (parsed.help) {
+    console.log(parsed.text);
+    return;
+  }
+  const node = await startNode(parsed.config);
+  if (parsed.config.log !== "quiet") {
+    console.log(
+      `arqon: node ${node.nodeId} ready on ${node.url} (ws ${node.wsUrl}) in ${
+        (performance.now() - t0).toFixed(0)
+      } ms`,
+    );
+  }
+  const stop = () => {
+    if (parsed.config.log !== "quiet") console.log("arqon: shutting down, draining queues");
+    node.shutdown().then(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await node.finished;
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,100 @@
+/**
+ * Assembles a `Frame{batch}` from frames that are already encoded, and `Deliver` frames
+ * from a pulse encoded once. Fan-out encodes each pulse a single time, however many
+ * subscribers receive it; only the few envelope bytes differ per subscriber.
+ * @module
+ */
+import { varintLength, writeVarint } from "./varint.ts";
+
+// Field keys: (field number << 3) | wire type 2 (length-delimited).
+const KEY_BATCH_FRAMES = (1 << 3) | 2; // Batch.frames = 1
+const KEY_FRAME_DELIVER = (8 << 3) | 2; // Frame.deliver = 8
+const KEY_FRAME_BATCH = (14 << 3) | 2; // Frame.batch = 14
+const KEY_DELIVER_SUB = (1 << 3) | 0; // Deliver.subscription_id = 1 (varint)
+const KEY_DELIVER_PULSE = (2 << 3) | 2; // Deliver.pulse = 2
+
+/** Encoded size of `Frame{deliver{subscription_id, pulse}}` around `pulseLength` bytes. */
+function deliverBodyLength(subscriptionId: number, pulseLength: number): number {
+  return 1 + varintLength(subscriptionId) + 1 + varintLength(pulseLength) + pulseLength;
+}
+
+/**
+ * Collects frames for one outbound transport message. Add frames, then `finish()` once;
+ * a builder holding a single frame emits it unwrapped.
+ */
+export class BatchBuilder {
+  #frames: Uint8Array[] = [];
+  #subs: number[] = [];
+  #lengths: number[] = [];
+  #bytes = 0;
+
+  /** Number of frames added so far. */
+  get count(): number {
+    return this.#frames.length;
+  }
+
+  /** Encoded size of the batch body so far (excluding the outer envelope). */
+  get byteLength(): number {
+    return this.#bytes;
+  }
+
+  /** Adds a frame that is already an encoded `Frame`. */
+  addFrame(frame: Uint8Array): void {
+    this.#frames.push(frame);
+    this.#subs.push(-1);
+    this.#lengths.push(frame.length);
+    this.#bytes += 1 + varintLength(frame.length) + frame.length;
+  }
+
+  /** Adds `Frame{deliver{subscriptionId, pulse}}` around an encoded `Pulse`. */
+  addDeliver(subscriptionId: number, pulse: Uint8Array): void {
+    const frameLength = 1 + varintLength(deliverBodyLength(subscriptionId, pulse.length)) +
+      deliverBodyLength(subscriptionId, pulse.length);
+    this.#frames.push(pulse);
+    this.#subs.push(subscriptionId);
+    this.#lengths.push(frameLength);
+    this.#bytes += 1 + varintLength(frameLength) + frameLength;
+  }
+
+  /** Encodes the collected frames as one `Frame` and resets the builder. */
+  finish(): Uint8Array {
+    const n = this.#frames.length;
+    let out: Uint8Array;
+    if (n === 1) {
+      out = new Uint8Array(this.#lengths[0]);
+      this.#writeOne(out, 0, 0);
+    } else {
+      const body = this.#bytes;
+      out = new Uint8Array(1 + varintLength(body) + body);
+      out[0] = KEY_FRAME_BATCH;
+      let pos = writeVarint(out, 1, body);
+      for (let i = 0; i < n; i++) {
+        out[pos++] = KEY_BATCH_FRAMES;
+        pos = writeVarint(out, pos, this.#lengths[i]);
+        pos = this.#writeOne(out, pos, i);
+      }
+    }
+    this.#frames = [];
+    this.#subs = [];
+    this.#lengths = [];
+    this.#bytes = 0;
+    return out;
+  }
+
+  #writeOne(out: Uint8Array, pos: number, i: number): number {
+    const bytes = this.#frames[i];
+    const sub = this.#subs[i];
+    if (sub < 0) {
+      out.set(bytes, pos);
+      return pos + bytes.length;
+    }
+    out[pos++] = KEY_FRAME_DELIVER;
+    pos = writeVarint(out, pos, deliverBodyLength(sub, bytes.length));
+    out[pos++] = KEY_DELIVER_SUB;
+    pos = writeVarint(out, pos, sub);
+    out[pos++] = KEY_DELIVER_PULSE;
+    pos = writeVarint(out, pos, bytes.length);
+    out.set(bytes, pos);
+    return pos + bytes.length;
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * The ArqonBus wire protocol: `arqon.proto` types, codecs for protobuf and JSON frames,
+ * and the batch assembler used on the hot path.
+ * @module
+ */
+export * from "./types.ts";
+export * as arqon from "./namespace.ts";
+export {
+  decodeFrame,
+  decodeFrameJson,
+  decodePulse,
+  encodeFrame,
+  encodeFrameJson,
+  encodePulse,
+  errorCodeName,
+  errorCodeValue,
+  frameToJsonObject,
+  pulseToJsonObject,
+} from "./codec.ts";
+export { BatchBuilder } from "./batch.ts";
+export { BusError } from "./errors.ts";
+export { FrameType, InvalidUtf8Error, PulseType, schemaRoot } from "./schema.ts";
+
+/** Protocol version spoken by this node and client. */
+export const PROTOCOL_VERSION = 1;
+/** WebSocket subprotocol for binary protobuf frames. */
+export const SUBPROTOCOL_PROTO = "arqon.v1.proto";
+/** WebSocket subprotocol for JSON text frames. */
+export const SUBPROTOCOL_JSON = "arqon.v1.json";

@@ -1,0 +1,196 @@
+/**
+ * The HTTP API (Hono): publish, SSE subscribe, request/reply, health and metrics, and
+ * the WebSocket upgrade at `/v1/ws`.
+ * @module
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
+import { BusError, type IPulse, SUBPROTOCOL_JSON, SUBPROTOCOL_PROTO } from "../protocol/mod.ts";
+import { requestReply, type Spine } from "../spine/mod.ts";
+import type { NodeMetrics } from "../telemetry/mod.ts";
+import type { TransportSession } from "../transport/transport.ts";
+import type { NodeConfig } from "./config.ts";
+import { errorResponse } from "./http_error.ts";
+import type { WireFormat } from "./session.ts";
+import { SseSubscriber } from "./sse.ts";
+import { WebSocketTransport } from "./ws_transport.ts";
+
+/** What the HTTP layer needs from its node. */
+export interface HttpContext {
+  readonly spine: Spine;
+  readonly metrics: NodeMetrics;
+  readonly config: NodeConfig;
+  readonly nodeId: string;
+  readonly startedAt: number;
+  /** Attaches a new connection to the node. */
+  attach(transport: WebSocketTransport, format: WireFormat): TransportSession;
+  /** True once shutdown began: new connections are refused. */
+  readonly draining: () => boolean;
+}
+
+const OVERFLOW_QUERY = new Set(["drop-oldest", "drop-new", "disconnect"]);
+
+/** Builds the Hono app of a node. */
+export function createHttpApp(ctx: HttpContext): Hono {
+  const app = new Hono();
+  const fail = (err: unknown, transport = "http"): Response => {
+    const e = err instanceof BusError ? err : new BusError("INTERNAL", String(err));
+    ctx.metrics.errors.labels(transport, e.code).inc();
+    return errorResponse(e.code, e.message);
+  };
+
+  app.onError((err) => fail(err));
+  app.notFound((c) =>
+    errorResponse("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)
+  );
+
+  app.get("/healthz", (c) =>
+    c.json({
+      status: ctx.draining() ? "draining" : "ok",
+      nodeId: ctx.nodeId,
+      uptimeMs: Date.now() - ctx.startedAt,
+    }, ctx.draining() ? 503 : 200));
+
+  app.get("/metrics", async (c) => {
+    c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    return c.body(await ctx.metrics.render());
+  });
+
+  const limit = bodyLimit({
+    maxSize: ctx.config.maxHttpBodyBytes,
+    onError: () => {
+      ctx.metrics.errors.labels("http", "FRAME_TOO_LARGE").inc();
+      return errorResponse(
+        "FRAME_TOO_LARGE",
+        `request body exceeds the limit of ${ctx.config.maxHttpBodyBytes} bytes`,
+      );
+    },
+  });
+
+  const pulseFromRequest = async (
+    req: Request,
+    reality: string,
+    topic: string,
+  ): Promise<IPulse> => {
+    const traceContext: Record<string, string> = {};
+    const traceparent = req.headers.get("traceparent");
+    if (traceparent) traceContext.traceparent = traceparent;
+    const tracestate = req.headers.get("tracestate");
+    if (tracestate) traceContext.tracestate = tracestate;
+    return {
+      realityId: reality,
+      topic,
+      contentType: req.headers.get("content-type") ?? "application/octet-stream",
+      payload: new Uint8Array(await req.arrayBuffer()),
+      traceContext,
+    };
+  };
+  const producerOf = (req: Request) => req.headers.get("x-arqon-producer") || "http";
+
+  app.post("/v1/realities/:reality/topics/:topic", limit, async (c) => {
+    if (ctx.draining()) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
+    const pulse = await pulseFromRequest(c.req.raw, c.req.param("reality"), c.req.param("topic"));
+    const stamped = await ctx.spine.publish(pulse, producerOf(c.req.raw));
+    if (c.req.query("ack") === "durable" && stamped.committed) await stamped.committed;
+    return c.json({ id: stamped.pulse.id, sequence: stamped.pulse.sequence });
+  });
+
+  app.post("/v1/realities/:reality/request/:topic", limit, async (c) => {
+    const pulse = await pulseFromRequest(c.req.raw, c.req.param("reality"), c.req.param("topic"));
+    const timeout = Number(c.req.query("timeout_ms") ?? ctx.config.requestTimeoutMs);
+    if (!Number.isInteger(timeout) || timeout <= 0) {
+      throw new BusError("INVALID_ARGUMENT", "timeout_ms must be a positive integer");
+    }
+    try {
+      const reply = await requestReply(ctx.spine, pulse, producerOf(c.req.raw), timeout);
+      ctx.metrics.requests.labels("ok").inc();
+      return new Response(reply.payload as Uint8Array<ArrayBuffer>, {
+        status: 200,
+        headers: {
+          "content-type": reply.contentType || "application/octet-stream",
+          "x-arqon-id": reply.id ?? "",
+          "x-arqon-sequence": String(reply.sequence ?? 0),
+          "x-arqon-topic": reply.topic ?? "",
+        },
+      });
+    } catch (err) {
+      if (err instanceof BusError) ctx.metrics.requests.labels(err.code.toLowerCase()).inc();
+      throw err;
+    }
+  });
+
+  app.get("/v1/realities/:reality/subscribe", (c) => {
+    const pattern = c.req.query("pattern") ?? "";
+    const overflow = c.req.query("overflow");
+    if (overflow !== undefined && !OVERFLOW_QUERY.has(overflow)) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        "overflow must be drop-oldest, drop-new or disconnect",
+      );
+    }
+    const reality = c.req.param("reality");
+    // Validate before the stream starts so errors are a proper 4xx, not an SSE event.
+    const probe = ctx.spine.subscribe({ wake() {}, overflowed() {} }, {
+      id: 0,
+      pattern,
+      realityId: reality,
+    });
+    ctx.spine.unsubscribe(probe);
+    return streamSSE(c, async (stream) => {
+      const owner = new SseSubscriber(stream, ctx.metrics);
+      owner.sub = ctx.spine.subscribe(owner, {
+        id: 1,
+        realityId: reality,
+        pattern,
+        queueGroup: c.req.query("queue_group") ?? "",
+        overflow: overflow as "drop-oldest" | undefined,
+      });
+      await stream.writeSSE({ event: "subscribed", data: JSON.stringify({ pattern, reality }) });
+      try {
+        await owner.finished;
+      } finally {
+        owner.close(ctx.spine);
+      }
+    });
+  });
+
+  app.get("/v1/ws", (c) => {
+    if (ctx.draining()) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
+    if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
+      return errorResponse("PROTOCOL_VIOLATION", "this endpoint expects a WebSocket upgrade", 426);
+    }
+    const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim());
+    const protocol = offered.includes(SUBPROTOCOL_PROTO)
+      ? SUBPROTOCOL_PROTO
+      : offered.includes(SUBPROTOCOL_JSON)
+      ? SUBPROTOCOL_JSON
+      : null;
+    if (!protocol) {
+      ctx.metrics.errors.labels("ws", "UNSUPPORTED_SUBPROTOCOL").inc();
+      return errorResponse(
+        "UNSUPPORTED_SUBPROTOCOL",
+        `offer subprotocol ${SUBPROTOCOL_PROTO} or ${SUBPROTOCOL_JSON}`,
+      );
+    }
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
+      protocol,
+      idleTimeout: ctx.config.idleTimeoutSeconds,
+    });
+    socket.binaryType = "arraybuffer";
+    const info = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr;
+    const transport = new WebSocketTransport(socket, info ? `${info.hostname}:${info.port}` : "?");
+    let session: TransportSession | null = null;
+    socket.onopen = () => {
+      session = ctx.attach(transport, protocol === SUBPROTOCOL_PROTO ? "proto" : "json");
+    };
+    socket.onmessage = (e) => {
+      session?.receive(e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : e.data);
+    };
+    socket.onclose = () => session?.closed();
+    socket.onerror = () => session?.closed();
+    return response;
+  });
+
+  return app;
+}

@@ -1,0 +1,117 @@
+/**
+ * The composition root: builds one node (Spine, metrics, sessions, HTTP/WS server) from
+ * a config and runs it until shutdown.
+ * @module
+ */
+import { Spine } from "../spine/mod.ts";
+import { NodeMetrics } from "../telemetry/mod.ts";
+import type { Transport, TransportSession } from "../transport/transport.ts";
+import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
+import { createHttpApp } from "./http.ts";
+import { Session, type WireFormat } from "./session.ts";
+
+/** A running node. */
+export interface ArqonNode {
+  /** The effective configuration. */
+  readonly config: NodeConfig;
+  /** The node's id. */
+  readonly nodeId: string;
+  /** The port it listens on (resolved when `port` was 0). */
+  readonly port: number;
+  /** Base HTTP URL, e.g. `http://127.0.0.1:7420`. */
+  readonly url: string;
+  /** WebSocket endpoint, e.g. `ws://127.0.0.1:7420/v1/ws`. */
+  readonly wsUrl: string;
+  /** The Spine, for embedding. */
+  readonly spine: Spine;
+  /** The metrics registry. */
+  readonly metrics: NodeMetrics;
+  /** Attaches any carrier (shm, UDP, ...) as a client connection speaking our frames. */
+  attach(transport: Transport, format: WireFormat): TransportSession;
+  /** Stops accepting, drains subscriber queues (up to the grace period), closes. */
+  shutdown(): Promise<void>;
+  /** Resolves when the node has stopped. */
+  readonly finished: Promise<void>;
+}
+
+/** Starts a node; resolves once it is listening. */
+export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<ArqonNode> {
+  const config: NodeConfig = { ...DEFAULT_CONFIG, ...overrides };
+  const nodeId = config.nodeId || `n${crypto.randomUUID().slice(0, 8)}`;
+  const metrics = new NodeMetrics();
+  const spine = new Spine({
+    metrics,
+    queue: {
+      maxMessages: config.queueMessages,
+      maxBytes: config.queueBytes,
+      overflow: config.overflow,
+    },
+  });
+  const sessions = new Set<Session>();
+  let draining = false;
+  const startedAt = Date.now();
+
+  const attach = (transport: Transport, format: WireFormat): TransportSession => {
+    const session = new Session(
+      { spine, metrics, config, nodeId, onEnd: (s) => sessions.delete(s) },
+      transport,
+      format,
+    );
+    sessions.add(session);
+    if (draining) session.close(1001, "node shutting down");
+    return session;
+  };
+
+  const app = createHttpApp({
+    spine,
+    metrics,
+    config,
+    nodeId,
+    startedAt,
+    attach,
+    draining: () => draining,
+  });
+
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname: config.host,
+    port: config.port,
+    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+    onError: (err) => {
+      console.error("arqon: request failed:", err);
+      return Response.json({ error: { code: "INTERNAL", message: "internal error" } }, {
+        status: 500,
+      });
+    },
+  }, (req, info) => app.fetch(req, info));
+  const addr = await listening.promise;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+
+  let shutdownPromise: Promise<void> | null = null;
+  const shutdown = (): Promise<void> => {
+    shutdownPromise ??= (async () => {
+      draining = true;
+      for (const s of sessions) s.startDrain();
+      const deadline = Date.now() + config.shutdownGraceMs;
+      while (Date.now() < deadline && [...sessions].some((s) => !s.idle)) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      for (const s of [...sessions]) s.close(1001, "node shutting down");
+      await server.shutdown();
+    })();
+    return shutdownPromise;
+  };
+
+  return {
+    config,
+    nodeId,
+    port: addr.port,
+    url: `http://${host}:${addr.port}`,
+    wsUrl: `ws://${host}:${addr.port}/v1/ws`,
+    spine,
+    metrics,
+    attach,
+    shutdown,
+    finished: server.finished,
+  };
+}

@@ -1,0 +1,510 @@
+/**
+ * One client connection's protocol state machine, independent of the carrier: decodes
+ * frames, drives the Spine, and drains the connection's subscription queues into
+ * batched outbound messages while the transport keeps up (backpressure).
+ * @module
+ */
+import {
+  AckMode,
+  BatchBuilder,
+  BusError,
+  decodeFrame,
+  decodeFrameJson,
+  encodeFrame,
+  type ErrorCodeName,
+  errorCodeValue,
+  frameToJsonObject,
+  type IFrame,
+  type IPublish,
+  type IRequest,
+  type ISubscribe,
+  OverflowPolicy,
+  PROTOCOL_VERSION,
+  StartMode,
+} from "../protocol/mod.ts";
+import {
+  type OverflowMode,
+  requestReply,
+  type Spine,
+  type StampedPulse,
+  type Subscription,
+  type SubscriptionOwner,
+} from "../spine/mod.ts";
+import type { NodeMetrics } from "../telemetry/mod.ts";
+import type { Transport, TransportSession } from "../transport/transport.ts";
+import type { NodeConfig } from "./config.ts";
+
+/** Frame encoding of a session. */
+export type WireFormat = "proto" | "json";
+
+/** What a session needs from its node. */
+export interface SessionContext {
+  readonly spine: Spine;
+  readonly metrics: NodeMetrics;
+  readonly config: NodeConfig;
+  readonly nodeId: string;
+  /** Called once when the session ends. */
+  readonly onEnd: (session: Session) => void;
+}
+
+const OVERFLOW_BY_WIRE: Record<number, OverflowMode | undefined> = {
+  [OverflowPolicy.DROP_OLDEST]: "drop-oldest",
+  [OverflowPolicy.DROP_NEW]: "drop-new",
+  [OverflowPolicy.DISCONNECT]: "disconnect",
+};
+
+// Deliveries taken from one subscription before moving to the next (fairness).
+const TAKE_PER_TURN = 256;
+
+let sessionCounter = 0;
+
+/** A client session; lives as long as its transport connection. */
+export class Session implements TransportSession, SubscriptionOwner {
+  /** Unique within the node. */
+  readonly id: string;
+  readonly #ctx: SessionContext;
+  readonly #transport: Transport;
+  readonly #format: WireFormat;
+  #producerId: string;
+  #subs = new Map<number, Subscription>();
+  #ready = new Set<Subscription>();
+  #control: IFrame[] = [];
+  #scheduled = false;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  #chain: Promise<void> | null = null;
+  #ended = false;
+  #draining = false;
+  readonly #delivered = new Map<string, { inc(n: number): void }>();
+
+  /** Starts a session on a transport that just connected. */
+  constructor(ctx: SessionContext, transport: Transport, format: WireFormat) {
+    this.#ctx = ctx;
+    this.#transport = transport;
+    this.#format = format;
+    this.id = `${ctx.nodeId}-${++sessionCounter}`;
+    this.#producerId = this.id;
+    ctx.metrics.connections.labels(transport.kind).inc();
+  }
+
+  /** Subscriptions this session holds. */
+  get subscriptionCount(): number {
+    return this.#subs.size;
+  }
+
+  /** Whether every queue and the transport buffer are empty. */
+  get idle(): boolean {
+    if (this.#control.length > 0) return false;
+    for (const sub of this.#subs.values()) if (sub.ready) return false;
+    return this.#transport.bufferedAmount() === 0;
+  }
+
+  // ---- inbound -------------------------------------------------------------------------
+
+  /** Handles one received transport message. */
+  receive(data: Uint8Array | string): void {
+    if (this.#ended) return;
+    const size = typeof data === "string" ? data.length : data.byteLength;
+    if (size > this.#ctx.config.maxFrameBytes) {
+      this.#error(
+        "FRAME_TOO_LARGE",
+        `frame of ${size} bytes exceeds the limit of ${this.#ctx.config.maxFrameBytes}`,
+      );
+      return;
+    }
+    let frame: IFrame;
+    try {
+      frame = typeof data === "string" ? decodeFrameJson(data) : decodeFrame(data);
+    } catch (err) {
+      const e = err instanceof BusError ? err : new BusError("INVALID_FRAME", String(err));
+      this.#error(e.code, e.message);
+      return;
+    }
+    if (frame.kind === "batch") {
+      for (const inner of frame.batch?.frames ?? []) {
+        const kind = kindOf(inner);
+        if (kind === "batch") {
+          this.#error("PROTOCOL_VIOLATION", "batches do not nest");
+          continue;
+        }
+        if (!kind) {
+          this.#error("UNKNOWN_FRAME", "batched frame carries no known frame type");
+          continue;
+        }
+        this.#dispatch(inner, kind);
+      }
+    } else {
+      this.#dispatch(frame, frame.kind!);
+    }
+  }
+
+  #dispatch(frame: IFrame, kind: string): void {
+    let link: Promise<void>;
+    if (this.#chain) {
+      // An earlier publish still awaits an asynchronous policy: keep arrival order.
+      link = this.#chain.then(() => this.#dispatchNow(frame, kind));
+    } else {
+      const pending = this.#dispatchNow(frame, kind);
+      if (!pending) return;
+      link = pending;
+    }
+    const tail: Promise<void> = link.then(() => {
+      if (this.#chain === tail) this.#chain = null;
+    });
+    this.#chain = tail;
+  }
+
+  #dispatchNow(frame: IFrame, kind: string): Promise<void> | void {
+    try {
+      switch (kind) {
+        case "hello":
+          return this.#hello(frame);
+        case "publish":
+          return this.#publish(frame.publish!);
+        case "subscribe":
+          return this.#subscribe(frame.subscribe!);
+        case "unsubscribe":
+          return this.#unsubscribe(frame.unsubscribe!.subscriptionId ?? 0);
+        case "credit": {
+          const sub = this.#subs.get(frame.credit!.subscriptionId ?? 0);
+          if (!sub) throw new BusError("NOT_FOUND", "no such subscription");
+          return sub.grant(frame.credit!.count ?? 0);
+        }
+        case "request":
+          return this.#request(frame.request!);
+        case "ping":
+          return this.#send({ pong: { nonce: frame.ping!.nonce ?? 0 } });
+        case "pong":
+        case "error":
+          return;
+        default:
+          throw new BusError("PROTOCOL_VIOLATION", `clients do not send '${kind}' frames`);
+      }
+    } catch (err) {
+      this.#fail(err, correlationOf(frame));
+    }
+  }
+
+  #hello(frame: IFrame): void {
+    const hello = frame.hello!;
+    const version = hello.protocolVersion ?? 0;
+    if (version > PROTOCOL_VERSION) {
+      throw new BusError(
+        "UNSUPPORTED_VERSION",
+        `protocol version ${version} is not supported; this node speaks ${PROTOCOL_VERSION}`,
+      );
+    }
+    if (hello.clientName) this.#producerId = hello.clientName;
+    this.#send({
+      welcome: {
+        nodeId: this.#ctx.nodeId,
+        protocolVersion: PROTOCOL_VERSION,
+        capabilities: ["batch", "request", "credit", "queue-groups"],
+        sessionId: this.id,
+        maxFrameBytes: this.#ctx.config.maxFrameBytes,
+      },
+    });
+  }
+
+  #publish(publish: IPublish): Promise<void> | void {
+    if (this.#draining) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
+    if (!publish.pulse) throw new BusError("INVALID_ARGUMENT", "publish carries no pulse");
+    const result = this.#ctx.spine.publish(publish.pulse, this.#producerId);
+    if (result instanceof Promise) {
+      return result.then(
+        (stamped) => this.#acknowledge(publish, stamped),
+        (err) => this.#fail(err, publish.correlationId ?? 0),
+      );
+    }
+    this.#acknowledge(publish, result);
+  }
+
+  #acknowledge(publish: IPublish, stamped: StampedPulse): void {
+    const mode = publish.ack ?? AckMode.NONE;
+    if (mode === AckMode.NONE) return;
+    const ack = {
+      ack: {
+        correlationId: publish.correlationId ?? 0,
+        id: stamped.pulse.id,
+        sequence: stamped.pulse.sequence,
+        realityId: stamped.pulse.realityId,
+      },
+    };
+    if (mode === AckMode.DURABLE && stamped.committed) {
+      stamped.committed.then(
+        () => this.#send(ack),
+        (err) => this.#fail(err, publish.correlationId ?? 0),
+      );
+      return;
+    }
+    this.#send(ack);
+  }
+
+  #subscribe(s: ISubscribe): void {
+    const id = s.subscriptionId ?? 0;
+    if (id === 0) throw new BusError("INVALID_ARGUMENT", "subscription_id must be non-zero");
+    if (this.#subs.has(id)) throw new BusError("INVALID_ARGUMENT", `subscription ${id} exists`);
+    if (this.#subs.size >= this.#ctx.config.maxSubscriptionsPerConnection) {
+      throw new BusError(
+        "TOO_MANY_SUBSCRIPTIONS",
+        `a connection may hold at most ${this.#ctx.config.maxSubscriptionsPerConnection} subscriptions`,
+      );
+    }
+    if ((s.start ?? StartMode.LIVE) !== StartMode.LIVE && !this.#ctx.spine.log) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        "replay (start from_sequence/from_time) needs a durable log; this node has none",
+      );
+    }
+    const sub = this.#ctx.spine.subscribe(this, {
+      id,
+      realityId: s.realityId ?? "",
+      pattern: s.pattern ?? "",
+      queueGroup: s.queueGroup ?? "",
+      overflow: OVERFLOW_BY_WIRE[s.overflow ?? 0],
+      maxMessages: s.maxQueueMessages ?? 0,
+      maxBytes: s.maxQueueBytes ?? 0,
+      maxInFlight: s.maxInFlight ?? 0,
+    });
+    this.#subs.set(id, sub);
+    this.#send({ subscribed: { correlationId: s.correlationId ?? 0, subscriptionId: id } });
+  }
+
+  #unsubscribe(id: number): void {
+    const sub = this.#subs.get(id);
+    if (!sub) throw new BusError("NOT_FOUND", `no subscription ${id}`);
+    this.#subs.delete(id);
+    this.#ready.delete(sub);
+    this.#ctx.spine.unsubscribe(sub);
+  }
+
+  #request(r: IRequest): void {
+    if (!r.pulse) throw new BusError("INVALID_ARGUMENT", "request carries no pulse");
+    const correlationId = r.correlationId ?? 0;
+    const timeout = r.timeoutMs || this.#ctx.config.requestTimeoutMs;
+    requestReply(this.#ctx.spine, r.pulse, this.#producerId, timeout).then(
+      (pulse) => {
+        this.#ctx.metrics.requests.labels("ok").inc();
+        this.#send({ reply: { correlationId, pulse } });
+      },
+      (err) => {
+        const code = err instanceof BusError ? err.code : "INTERNAL";
+        this.#ctx.metrics.requests.labels(code.toLowerCase()).inc();
+        this.#fail(err, correlationId);
+      },
+    );
+  }
+
+  // ---- outbound ------------------------------------------------------------------------
+
+  #send(frame: IFrame): void {
+    this.#control.push(frame);
+    this.#schedule();
+  }
+
+  #error(code: ErrorCodeName, message: string, correlationId = 0): void {
+    this.#ctx.metrics.errors.labels(this.#transport.kind, code).inc();
+    this.#send({ error: { code: errorCodeValue(code), message, correlationId } });
+  }
+
+  #fail(err: unknown, correlationId: number): void {
+    if (err instanceof BusError) this.#error(err.code, err.message, correlationId);
+    else this.#error("INTERNAL", `internal error: ${(err as Error)?.message}`, correlationId);
+  }
+
+  /** SubscriptionOwner: a subscription has deliveries or a drop notice waiting. */
+  wake(sub: Subscription): void {
+    this.#ready.add(sub);
+    this.#schedule();
+  }
+
+  /** SubscriptionOwner: a `disconnect` subscription overflowed; close the connection. */
+  overflowed(sub: Subscription): void {
+    if (this.#ended) return;
+    this.#ctx.metrics.disconnects.labels(sub.spec.realityId, "slow_consumer").inc();
+    this.#ctx.metrics.errors.labels(this.#transport.kind, "SLOW_CONSUMER").inc();
+    const notice: IFrame = {
+      error: {
+        code: errorCodeValue("SLOW_CONSUMER"),
+        message: `subscription ${sub.spec.id} overflowed its queue; disconnecting`,
+        subscriptionId: sub.spec.id,
+      },
+    };
+    try {
+      this.#transport.send(
+        this.#format === "proto" ? encodeFrame(notice) : JSON.stringify(
+          frameToJsonObject(notice),
+        ),
+      );
+    } catch { /* the transport may already be failing */ }
+    this.#transport.close(1008, "slow consumer");
+    this.closed();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#ended || this.#stallTimer !== undefined) return;
+    this.#scheduled = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#ended) return;
+    const t = this.#transport;
+    const { highWaterBytes, maxBatchBytes } = this.#ctx.config;
+    if (t.bufferedAmount() > highWaterBytes) {
+      this.#stall();
+      return;
+    }
+    const out = this.#format === "proto" ? new ProtoBatch(maxBatchBytes) : new JsonBatch();
+    const send = (): boolean => {
+      const msg = out.finish();
+      if (msg !== null) {
+        this.#ctx.metrics.outboundMessages.labels(t.kind).inc();
+        this.#ctx.metrics.outboundFrames.labels(t.kind).inc(out.lastCount);
+        t.send(msg);
+      }
+      return t.bufferedAmount() <= highWaterBytes;
+    };
+    const control = this.#control;
+    this.#control = [];
+    for (const frame of control) {
+      out.addFrame(frame);
+      if (out.full && !send()) {
+        this.#control = control.slice(control.indexOf(frame) + 1).concat(this.#control);
+        this.#stall();
+        return;
+      }
+    }
+    for (const sub of this.#ready) {
+      if (sub.unreportedDrops > 0) {
+        const n = sub.unreportedDrops;
+        sub.unreportedDrops = 0;
+        this.#ctx.metrics.errors.labels(t.kind, "SLOW_CONSUMER").inc();
+        out.addFrame({
+          error: {
+            code: errorCodeValue("SLOW_CONSUMER"),
+            message: `${n} deliveries dropped: subscriber is not keeping up`,
+            subscriptionId: sub.spec.id,
+            dropped: n,
+          },
+        });
+      }
+      let counter = this.#delivered.get(sub.spec.realityId);
+      if (!counter) {
+        counter = this.#ctx.metrics.delivered.labels(sub.spec.realityId);
+        this.#delivered.set(sub.spec.realityId, counter);
+      }
+      while (sub.ready) {
+        const items = sub.take(TAKE_PER_TURN);
+        for (const p of items) out.addDeliver(sub.spec.id, p);
+        counter.inc(items.length);
+        if (out.full && !send()) {
+          if (!sub.ready) this.#ready.delete(sub);
+          this.#stall();
+          return;
+        }
+      }
+      this.#ready.delete(sub);
+    }
+    send();
+  }
+
+  #stall(): void {
+    if (this.#stallTimer !== undefined || this.#ended) return;
+    this.#ctx.metrics.transportStalls.labels(this.#transport.kind).inc();
+    // No drain event exists on WebSocket: poll the buffer level until it falls.
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      this.#schedule();
+    }, 2);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------
+
+  /** Stops accepting publishes; queued deliveries still go out. */
+  startDrain(): void {
+    this.#draining = true;
+  }
+
+  /** Closes the transport (after draining, on shutdown). */
+  close(code = 1001, reason = "node shutting down"): void {
+    if (this.#ended) return;
+    this.#transport.close(code, reason);
+    this.closed();
+  }
+
+  /** TransportSession: the connection is gone; release everything. */
+  closed(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#stallTimer);
+    for (const sub of this.#subs.values()) this.#ctx.spine.unsubscribe(sub);
+    this.#subs.clear();
+    this.#ready.clear();
+    this.#ctx.metrics.connections.labels(this.#transport.kind).dec();
+    this.#ctx.onEnd(this);
+  }
+}
+
+/** The member name of a (possibly plain-object) frame. */
+function kindOf(frame: IFrame): string | undefined {
+  if (frame.kind) return frame.kind;
+  for (const key of Object.keys(frame)) {
+    if ((frame as Record<string, unknown>)[key] != null) return key;
+  }
+  return undefined;
+}
+
+function correlationOf(frame: IFrame): number {
+  return frame.publish?.correlationId ?? frame.request?.correlationId ??
+    frame.subscribe?.correlationId ?? 0;
+}
+
+/** Outbound message under construction for a protobuf session. */
+class ProtoBatch {
+  readonly #builder = new BatchBuilder();
+  readonly #max: number;
+  lastCount = 0;
+  constructor(max: number) {
+    this.#max = max;
+  }
+  get full(): boolean {
+    return this.#builder.byteLength >= this.#max;
+  }
+  addFrame(frame: IFrame): void {
+    this.#builder.addFrame(encodeFrame(frame));
+  }
+  addDeliver(subscriptionId: number, p: StampedPulse): void {
+    this.#builder.addDeliver(subscriptionId, p.bytes);
+  }
+  finish(): Uint8Array | null {
+    this.lastCount = this.#builder.count;
+    return this.lastCount === 0 ? null : this.#builder.finish();
+  }
+}
+
+/** Outbound message under construction for a JSON session. */
+class JsonBatch {
+  #frames: Record<string, unknown>[] = [];
+  #bytes = 0;
+  lastCount = 0;
+  get full(): boolean {
+    return this.#frames.length >= 256 || this.#bytes >= 256 * 1024;
+  }
+  addFrame(frame: IFrame): void {
+    this.#frames.push(frameToJsonObject(frame));
+    this.#bytes += 64;
+  }
+  addDeliver(subscriptionId: number, p: StampedPulse): void {
+    this.#frames.push({ deliver: { subscriptionId, pulse: p.json } });
+    this.#bytes += p.size * 1.4;
+  }
+  finish(): string | null {
+    const frames = this.#frames;
+    this.lastCount = frames.length;
+    this.#frames = [];
+    this.#bytes = 0;
+    if (frames.length === 0) return null;
+    return JSON.stringify(frames.length === 1 ? frames[0] : { batch: { frames } });
+  }
+}

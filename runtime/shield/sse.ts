@@ -1,0 +1,81 @@
+/**
+ * Server-Sent Events subscriptions: a subscription whose owner writes each delivery as
+ * an SSE event. Writes are awaited, so a slow reader backs up into the subscription's
+ * bounded queue, where its overflow policy applies like on any other transport.
+ * @module
+ */
+import type { SSEStreamingApi } from "hono/streaming";
+import type { Spine, Subscription, SubscriptionOwner } from "../spine/mod.ts";
+import type { NodeMetrics } from "../telemetry/mod.ts";
+
+/** Drains one subscription into an SSE stream; lives as long as the HTTP response. */
+export class SseSubscriber implements SubscriptionOwner {
+  readonly #stream: SSEStreamingApi;
+  readonly #metrics: NodeMetrics;
+  #pumping = false;
+  #done: () => void = () => {};
+  /** Resolves when the stream must end (client gone or overflow disconnect). */
+  readonly finished: Promise<void>;
+  sub: Subscription | null = null;
+
+  /** Binds to an open SSE stream. */
+  constructor(stream: SSEStreamingApi, metrics: NodeMetrics) {
+    this.#stream = stream;
+    this.#metrics = metrics;
+    this.finished = new Promise((resolve) => this.#done = resolve);
+    stream.onAbort(() => this.#done());
+  }
+
+  /** SubscriptionOwner: deliveries are waiting. */
+  wake(sub: Subscription): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    this.#pump(sub).finally(() => this.#pumping = false);
+  }
+
+  /** SubscriptionOwner: a `disconnect` subscription overflowed. */
+  overflowed(sub: Subscription): void {
+    this.#metrics.disconnects.labels(sub.spec.realityId, "slow_consumer").inc();
+    this.#stream.writeSSE({
+      event: "error",
+      data: JSON.stringify({
+        error: { code: "SLOW_CONSUMER", message: "subscriber queue overflowed; disconnecting" },
+      }),
+    }).catch(() => {});
+    this.#done();
+  }
+
+  async #pump(sub: Subscription): Promise<void> {
+    const delivered = this.#metrics.delivered.labels(sub.spec.realityId);
+    while (!this.#stream.aborted && (sub.ready || sub.unreportedDrops > 0)) {
+      if (sub.unreportedDrops > 0) {
+        const dropped = sub.unreportedDrops;
+        sub.unreportedDrops = 0;
+        await this.#stream.writeSSE({
+          event: "error",
+          data: JSON.stringify({
+            error: {
+              code: "SLOW_CONSUMER",
+              message: `${dropped} deliveries dropped: subscriber is not keeping up`,
+              dropped,
+            },
+          }),
+        });
+      }
+      const batch = sub.take(256);
+      for (const p of batch) {
+        await this.#stream.writeSSE({
+          id: String(p.pulse.sequence),
+          event: "pulse",
+          data: JSON.stringify(p.json),
+        });
+      }
+      delivered.inc(batch.length);
+    }
+  }
+
+  /** Releases the subscription. */
+  close(spine: Spine): void {
+    if (this.sub) spine.unsubscribe(this.sub);
+  }
+}

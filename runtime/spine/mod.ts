@@ -1,0 +1,31 @@
+/**
+ * The Spine: realities with monotonic sequences, topic validation, the subscription
+ * trie, routing with queue groups, bounded subscriber queues, and request/reply.
+ * @module
+ */
+export type { GuardVerdict, PulseGuard, PulseLog } from "./hooks.ts";
+export { Reality, type Route } from "./reality.ts";
+export { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS, requestReply } from "./request.ts";
+export {
+  DEFAULT_REALITY,
+  type QueueDefaults,
+  Spine,
+  type SpineOptions,
+  type SubscribeInput,
+} from "./spine.ts";
+export { StampedPulse } from "./stamped.ts";
+export {
+  type OverflowMode,
+  Subscription,
+  type SubscriptionOwner,
+  type SubscriptionSpec,
+} from "./subscription.ts";
+export {
+  MAX_TOPIC_BYTES,
+  MAX_TOPIC_SEGMENTS,
+  patternError,
+  realityError,
+  topicError,
+  topicMatches,
+} from "./topic.ts";
+export { SubscriptionTrie } from "./trie.ts";

@@ -1,0 +1,93 @@
+/**
+ * A reality: an isolated namespace with its own monotonic sequence and its own
+ * subscription trie. Routes are cached per topic until the subscriptions change.
+ * @module
+ */
+import type { Subscription } from "./subscription.ts";
+import { SubscriptionTrie } from "./trie.ts";
+
+/** Who receives a topic: plain subscribers, and queue groups of which one member gets it. */
+export interface Route {
+  readonly direct: readonly Subscription[];
+  readonly groups: readonly (readonly Subscription[])[];
+}
+
+const EMPTY_ROUTE: Route = { direct: [], groups: [] };
+const MAX_CACHED_ROUTES = 10_000;
+
+/** One reality; lives as long as the node (or until deleted). */
+export class Reality {
+  /** The reality's id. */
+  readonly id: string;
+  /** The last sequence assigned; the next pulse gets `sequence + 1`. */
+  sequence: number;
+  /** Counts accepted pulses; the Spine binds it to the reality's metric label. */
+  countPublished: (n: number) => void = () => {};
+  readonly #trie = new SubscriptionTrie<Subscription>();
+  #routes = new Map<string, Route>();
+  #roundRobin = new Map<readonly Subscription[], number>();
+
+  /** Creates a reality that continues after `lastSequence`. */
+  constructor(id: string, lastSequence = 0) {
+    this.id = id;
+    this.sequence = lastSequence;
+  }
+
+  /** Live subscriptions in this reality. */
+  get subscriptionCount(): number {
+    return this.#trie.size;
+  }
+
+  /** Registers a subscription. */
+  add(sub: Subscription): void {
+    this.#trie.insert(sub.spec.pattern, sub);
+    this.#invalidate();
+  }
+
+  /** Unregisters a subscription. */
+  remove(sub: Subscription): void {
+    if (this.#trie.remove(sub.spec.pattern, sub)) this.#invalidate();
+  }
+
+  /** The subscribers of a concrete topic. */
+  route(topic: string): Route {
+    let route = this.#routes.get(topic);
+    if (route) return route;
+    const matches = this.#trie.match(topic);
+    if (matches.length === 0) {
+      route = EMPTY_ROUTE;
+    } else {
+      const direct: Subscription[] = [];
+      const groups = new Map<string, Subscription[]>();
+      for (const sub of matches) {
+        const g = sub.spec.queueGroup;
+        if (!g) direct.push(sub);
+        else {
+          let members = groups.get(g);
+          if (!members) groups.set(g, members = []);
+          members.push(sub);
+        }
+      }
+      route = { direct, groups: [...groups.values()] };
+    }
+    if (this.#routes.size >= MAX_CACHED_ROUTES) this.#routes.clear();
+    this.#routes.set(topic, route);
+    return route;
+  }
+
+  /** Picks the member of a queue group that gets the next pulse: round robin, skipping full queues. */
+  pick(members: readonly Subscription[], size: number): Subscription {
+    const start = this.#roundRobin.get(members) ?? 0;
+    this.#roundRobin.set(members, start + 1);
+    for (let i = 0; i < members.length; i++) {
+      const sub = members[(start + i) % members.length];
+      if (sub.hasRoom(size)) return sub;
+    }
+    return members[start % members.length];
+  }
+
+  #invalidate(): void {
+    this.#routes = new Map();
+    this.#roundRobin = new Map();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Request/reply over the Spine, shared by the WebSocket and HTTP APIs: the request is
+ * published with a `reply_to` inbox topic, and the first pulse published to that inbox
+ * is the answer.
+ * @module
+ */
+import { BusError, type IPulse } from "../protocol/mod.ts";
+import { DEFAULT_REALITY, type Spine } from "./spine.ts";
+import type { Subscription, SubscriptionOwner } from "./subscription.ts";
+import { topicError } from "./topic.ts";
+
+/** Default request timeout when the caller gives none. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/** Upper bound on request timeouts. */
+export const MAX_REQUEST_TIMEOUT_MS = 300_000;
+
+let inboxCounter = 0;
+const inboxPrefix = `_inbox.${crypto.randomUUID().slice(0, 8)}`;
+
+/** Receives the first delivery on an inbox subscription. */
+class InboxOwner implements SubscriptionOwner {
+  resolve: (p: IPulse) => void = () => {};
+  wake(sub: Subscription): void {
+    const [first] = sub.take(1);
+    if (first) this.resolve(first.pulse);
+  }
+  overflowed(): void {}
+}
+
+/**
+ * Publishes `pulse` as a request and resolves with the first reply. Rejects with
+ * `NO_RESPONDERS` when nobody subscribes to the topic, `TIMEOUT` when no reply comes.
+ */
+export async function requestReply(
+  spine: Spine,
+  pulse: IPulse,
+  producerId: string,
+  timeoutMs: number,
+): Promise<IPulse> {
+  const topic = pulse.topic ?? "";
+  const err = topicError(topic);
+  if (err) throw new BusError("INVALID_TOPIC", err);
+  const realityId = pulse.realityId || DEFAULT_REALITY;
+  if (!spine.hasSubscribers(realityId, topic)) {
+    throw new BusError("NO_RESPONDERS", `no subscriber for '${topic}' in reality '${realityId}'`);
+  }
+  const timeout = Math.min(timeoutMs || DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS);
+  const inbox = `${inboxPrefix}.${++inboxCounter}`;
+  const owner = new InboxOwner();
+  const reply = new Promise<IPulse>((resolve) => owner.resolve = resolve);
+  const sub = spine.subscribe(owner, {
+    id: 0,
+    realityId,
+    pattern: inbox,
+    maxMessages: 1,
+    overflow: "drop-new",
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await spine.publish({ ...pulse, realityId, replyTo: inbox }, producerId);
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BusError("TIMEOUT", `no reply within ${timeout} ms`)),
+        timeout,
+      );
+    });
+    return await Promise.race([reply, expired]);
+  } finally {
+    clearTimeout(timer);
+    spine.unsubscribe(sub);
+  }
+}

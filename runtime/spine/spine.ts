@@ -1,0 +1,219 @@
+/**
+ * The Spine: validates, guards, stamps and routes every pulse. It knows nothing of
+ * sockets; sessions (WebSocket, shm, HTTP) call `publish` and own `Subscription`s.
+ * @module
+ */
+import { BusError, type IPulse } from "../protocol/mod.ts";
+import type { NodeMetrics } from "../telemetry/mod.ts";
+import { HybridClock, Uuid7Generator } from "../time/mod.ts";
+import type { GuardVerdict, PulseGuard, PulseLog } from "./hooks.ts";
+import { Reality } from "./reality.ts";
+import { StampedPulse } from "./stamped.ts";
+import {
+  type OverflowMode,
+  Subscription,
+  type SubscriptionOwner,
+  type SubscriptionSpec,
+} from "./subscription.ts";
+import { patternError, realityError, topicError } from "./topic.ts";
+
+/** The reality used when a client names none. */
+export const DEFAULT_REALITY = "default";
+
+/** Defaults applied to subscriptions that do not set their own bounds. */
+export interface QueueDefaults {
+  /** Default maximum deliveries waiting per subscription. */
+  readonly maxMessages: number;
+  /** Default maximum bytes waiting per subscription. */
+  readonly maxBytes: number;
+  /** Default overflow policy. */
+  readonly overflow: OverflowMode;
+}
+
+/** How the Spine is configured. */
+export interface SpineOptions {
+  readonly metrics: NodeMetrics;
+  readonly queue: QueueDefaults;
+  /** The CASIL chain or any other guard; a throw or a deny refuses the pulse. */
+  readonly guard?: PulseGuard;
+  /** The durable log; without it the Spine is purely in-memory. */
+  readonly log?: PulseLog;
+}
+
+/** Parameters a caller gives to open a subscription; unset bounds take the defaults. */
+export type SubscribeInput =
+  & Pick<SubscriptionSpec, "id" | "pattern">
+  & Partial<Omit<SubscriptionSpec, "id" | "pattern">>;
+
+/** The Spine of one node. */
+export class Spine {
+  readonly #realities = new Map<string, Reality>();
+  readonly #metrics: NodeMetrics;
+  readonly #clock = new HybridClock();
+  readonly #ids = new Uuid7Generator();
+  readonly #queue: QueueDefaults;
+  #guard: PulseGuard | undefined;
+  #log: PulseLog | undefined;
+  #topicOk = new Set<string>();
+  #subscriptionCount = 0;
+
+  /** Creates a Spine. */
+  constructor(options: SpineOptions) {
+    this.#metrics = options.metrics;
+    this.#queue = options.queue;
+    this.#guard = options.guard;
+    this.#log = options.log;
+  }
+
+  /** Installs or replaces the guard (CASIL policy chain). */
+  setGuard(guard: PulseGuard | undefined): void {
+    this.#guard = guard;
+  }
+
+  /** Installs the durable log. */
+  setLog(log: PulseLog | undefined): void {
+    this.#log = log;
+  }
+
+  /** The durable log, if any. */
+  get log(): PulseLog | undefined {
+    return this.#log;
+  }
+
+  /** Returns a reality, creating it (continuing the log's sequence) on first use. */
+  reality(id: string): Reality {
+    let r = this.#realities.get(id);
+    if (!r) {
+      const err = realityError(id);
+      if (err) throw new BusError("INVALID_ARGUMENT", err);
+      r = new Reality(id, this.#log?.lastSequence(id) ?? 0);
+      const published = this.#metrics.published.labels(id);
+      r.countPublished = (n) => published.inc(n);
+      this.#realities.set(id, r);
+    }
+    return r;
+  }
+
+  /** Realities that exist in memory. */
+  realities(): Reality[] {
+    return [...this.#realities.values()];
+  }
+
+  /** Live subscriptions across realities. */
+  get subscriptionCount(): number {
+    return this.#subscriptionCount;
+  }
+
+  /**
+   * Accepts one pulse from `producerId`: validates, runs the guard, stamps and routes it.
+   * Synchronous unless the guard answers asynchronously. Throws `BusError` on refusal.
+   */
+  publish(input: IPulse, producerId: string): StampedPulse | Promise<StampedPulse> {
+    const topic = input.topic ?? "";
+    if (!this.#topicOk.has(topic)) {
+      const err = topicError(topic);
+      if (err) throw new BusError("INVALID_TOPIC", err);
+      if (this.#topicOk.size > 100_000) this.#topicOk.clear();
+      this.#topicOk.add(topic);
+    }
+    const reality = this.reality(input.realityId || DEFAULT_REALITY);
+    const guard = this.#guard;
+    if (!guard) return this.#accept(reality, input, producerId, undefined);
+    const ctx: IPulse = { ...input, realityId: reality.id, producerId };
+    let verdict: GuardVerdict | Promise<GuardVerdict>;
+    try {
+      verdict = guard.inspect(ctx);
+    } catch (err) {
+      throw new BusError("POLICY_DENIED", `policy failed: ${(err as Error).message}`);
+    }
+    if (verdict instanceof Promise) {
+      return verdict.then(
+        (v) => this.#accept(reality, input, producerId, v),
+        (err) => {
+          throw new BusError("POLICY_DENIED", `policy failed: ${(err as Error).message}`);
+        },
+      );
+    }
+    return this.#accept(reality, input, producerId, verdict);
+  }
+
+  #accept(
+    reality: Reality,
+    input: IPulse,
+    producerId: string,
+    verdict: GuardVerdict | undefined,
+  ): StampedPulse {
+    if (verdict && !verdict.allow) {
+      throw new BusError(
+        (verdict.code.replace(/^ERROR_CODE_/, "") || "POLICY_DENIED") as "POLICY_DENIED",
+        verdict.reason,
+      );
+    }
+    const pulse: IPulse = input;
+    if (verdict?.payload) pulse.payload = verdict.payload;
+    pulse.id = this.#ids.next();
+    pulse.sequence = ++reality.sequence;
+    pulse.realityId = reality.id;
+    pulse.producerId = producerId;
+    pulse.timestamp = this.#clock.tick();
+    const stamped = new StampedPulse(pulse);
+    reality.countPublished(1);
+    if (this.#log) stamped.committed = this.#log.append([pulse]);
+    this.#route(reality, stamped);
+    return stamped;
+  }
+
+  #route(reality: Reality, stamped: StampedPulse): void {
+    const route = reality.route(stamped.pulse.topic!);
+    for (const sub of route.direct) sub.offer(stamped);
+    for (const members of route.groups) reality.pick(members, stamped.size).offer(stamped);
+  }
+
+  /** Opens a subscription owned by `owner`. Throws `BusError` on an invalid pattern or reality. */
+  subscribe(owner: SubscriptionOwner, input: SubscribeInput): Subscription {
+    const err = patternError(input.pattern);
+    if (err) throw new BusError("INVALID_PATTERN", err);
+    if (input.queueGroup && realityError(input.queueGroup)) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        "queue group must match [a-z0-9_-]+, at most 64 bytes",
+      );
+    }
+    const reality = this.reality(input.realityId || DEFAULT_REALITY);
+    const spec: SubscriptionSpec = {
+      id: input.id,
+      realityId: reality.id,
+      pattern: input.pattern,
+      queueGroup: input.queueGroup ?? "",
+      overflow: input.overflow ?? this.#queue.overflow,
+      maxMessages: input.maxMessages || this.#queue.maxMessages,
+      maxBytes: input.maxBytes || this.#queue.maxBytes,
+      maxInFlight: input.maxInFlight ?? 0,
+    };
+    const dropCounters = {
+      drop_oldest: this.#metrics.dropped.labels(reality.id, "drop_oldest"),
+      drop_new: this.#metrics.dropped.labels(reality.id, "drop_new"),
+    };
+    const sub = new Subscription(spec, owner, (reason, n) => dropCounters[reason].inc(n));
+    reality.add(sub);
+    this.#subscriptionCount++;
+    this.#metrics.subscriptions.set(this.#subscriptionCount);
+    return sub;
+  }
+
+  /** Closes a subscription and discards what it still queued. */
+  unsubscribe(sub: Subscription): void {
+    if (sub.closed) return;
+    sub.closed = true;
+    sub.clear();
+    this.#realities.get(sub.spec.realityId)?.remove(sub);
+    this.#subscriptionCount--;
+    this.#metrics.subscriptions.set(this.#subscriptionCount);
+  }
+
+  /** Whether any subscription in `realityId` would receive `topic`. */
+  hasSubscribers(realityId: string, topic: string): boolean {
+    const route = this.reality(realityId || DEFAULT_REALITY).route(topic);
+    return route.direct.length > 0 || route.groups.length > 0;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * A subscription and its bounded outbound queue. The queue is where backpressure lives:
+ * when the subscriber's transport cannot keep up, deliveries wait here, and when the
+ * bounds (messages, bytes) are reached the subscription's overflow policy decides.
+ * @module
+ */
+import type { StampedPulse } from "./stamped.ts";
+
+/** What happens when the queue is full. */
+export type OverflowMode = "drop-oldest" | "drop-new" | "disconnect";
+
+/** Whoever drains a subscription: a client session, an internal inbox. */
+export interface SubscriptionOwner {
+  /** The subscription has deliveries (or a drop notice) waiting. */
+  wake(sub: Subscription): void;
+  /** A `disconnect`-policy subscription overflowed: the owner must close. */
+  overflowed(sub: Subscription): void;
+}
+
+/** Counts a drop, with its reason, in metrics. */
+export type DropCounter = (reason: "drop_oldest" | "drop_new", count: number) => void;
+
+/** Parameters of a subscription. */
+export interface SubscriptionSpec {
+  /** The id the client chose; deliveries carry it. */
+  readonly id: number;
+  readonly realityId: string;
+  readonly pattern: string;
+  /** Empty for none. */
+  readonly queueGroup: string;
+  readonly overflow: OverflowMode;
+  readonly maxMessages: number;
+  readonly maxBytes: number;
+  /** 0 for unlimited; otherwise deliveries outstanding before `Credit` is needed. */
+  readonly maxInFlight: number;
+}
+
+/** One live subscription; lives until unsubscribed or its owner closes. */
+export class Subscription {
+  /** Parameters it was opened with. */
+  readonly spec: SubscriptionSpec;
+  /** Who drains it. */
+  readonly owner: SubscriptionOwner;
+  /** Deliveries the client may still receive before it must grant credit. */
+  credits: number;
+  /** Drops not yet reported to the client. */
+  unreportedDrops = 0;
+  /** Total drops over the subscription's life. */
+  droppedTotal = 0;
+  /** Set once closed; a closed subscription accepts nothing. */
+  closed = false;
+  #items: StampedPulse[] = [];
+  #head = 0;
+  #bytes = 0;
+  readonly #countDrop: DropCounter;
+
+  /** Opens a subscription; the Spine registers it in the reality's trie. */
+  constructor(spec: SubscriptionSpec, owner: SubscriptionOwner, countDrop: DropCounter) {
+    this.spec = spec;
+    this.owner = owner;
+    this.credits = spec.maxInFlight > 0 ? spec.maxInFlight : Infinity;
+    this.#countDrop = countDrop;
+  }
+
+  /** Deliveries waiting. */
+  get queued(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Bytes waiting. */
+  get queuedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Whether one more delivery of `size` bytes fits without applying the policy. */
+  hasRoom(size: number): boolean {
+    return this.queued < this.spec.maxMessages && this.#bytes + size <= this.spec.maxBytes;
+  }
+
+  /** Offers a delivery; returns whether it was queued. */
+  offer(p: StampedPulse): boolean {
+    if (this.closed) return false;
+    if (!this.hasRoom(p.size)) {
+      switch (this.spec.overflow) {
+        case "drop-new":
+          this.#drop("drop_new", 1);
+          this.owner.wake(this);
+          return false;
+        case "disconnect":
+          this.owner.overflowed(this);
+          return false;
+        default: {
+          let n = 0;
+          while (this.queued > 0 && !this.hasRoom(p.size)) {
+            this.#bytes -= this.#items[this.#head].size;
+            this.#head++;
+            n++;
+          }
+          if (n > 0) this.#drop("drop_oldest", n);
+          if (!this.hasRoom(p.size)) {
+            // A single pulse larger than the byte bound: it can never fit.
+            this.#drop("drop_new", 1);
+            this.owner.wake(this);
+            return false;
+          }
+        }
+      }
+    }
+    this.#items.push(p);
+    this.#bytes += p.size;
+    this.owner.wake(this);
+    return true;
+  }
+
+  /** Takes up to `max` deliveries (bounded by credits) off the head of the queue. */
+  take(max: number): StampedPulse[] {
+    const n = Math.min(max, this.queued, this.credits);
+    if (n <= 0) return [];
+    const out = this.#items.slice(this.#head, this.#head + n);
+    this.#head += n;
+    for (const p of out) this.#bytes -= p.size;
+    if (this.credits !== Infinity) this.credits -= n;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return out;
+  }
+
+  /** Whether `take` would return something now. */
+  get ready(): boolean {
+    return this.queued > 0 && this.credits > 0;
+  }
+
+  /** Grants `count` more deliveries to a flow-controlled subscription. */
+  grant(count: number): void {
+    if (this.credits !== Infinity) this.credits += count;
+    if (this.ready) this.owner.wake(this);
+  }
+
+  /** Empties the queue (on close). */
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+    this.#bytes = 0;
+  }
+
+  #drop(reason: "drop_oldest" | "drop_new", n: number): void {
+    this.unreportedDrops += n;
+    this.droppedTotal += n;
+    this.#countDrop(reason, n);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The node's Prometheus metrics (prom-client). One `NodeMetrics` per node, never global,
+ * so several nodes can live in one process (tests do). Other modules register their own
+ * metrics on `registry`.
+ * @module
+ */
+import client from "prom-client";
+
+/** Metric families of the Shield and the Spine; lives as long as its node. */
+export class NodeMetrics {
+  /** The registry `/metrics` renders; other modules add their metrics to it. */
+  readonly registry: client.Registry = new client.Registry();
+  /** Pulses accepted and sequenced, per reality. */
+  readonly published: client.Counter<"reality">;
+  /** Pulses handed to a transport for a subscriber, per reality. */
+  readonly delivered: client.Counter<"reality">;
+  /** Deliveries dropped by a subscriber's overflow policy, per reality and reason. */
+  readonly dropped: client.Counter<"reality" | "reason">;
+  /** Connections closed by the node, per reality and reason (e.g. slow_consumer). */
+  readonly disconnects: client.Counter<"reality" | "reason">;
+  /** Frames or requests refused, per transport and error code. */
+  readonly errors: client.Counter<"transport" | "code">;
+  /** Open client connections, per transport. */
+  readonly connections: client.Gauge<"transport">;
+  /** Live subscriptions. */
+  readonly subscriptions: client.Gauge;
+  /** Deliveries waiting in subscriber queues. */
+  readonly queuedMessages: client.Gauge;
+  /** Times a connection's socket buffer was over its high-water mark at flush time. */
+  readonly transportStalls: client.Counter<"transport">;
+  /** Outbound transport messages and the frames they carried (batch efficiency). */
+  readonly outboundMessages: client.Counter<"transport">;
+  /** Frames carried by outbound transport messages. */
+  readonly outboundFrames: client.Counter<"transport">;
+  /** Request/reply calls by outcome (ok, timeout, no_responders). */
+  readonly requests: client.Counter<"outcome">;
+
+  /** Creates the metric families on a fresh registry. */
+  constructor() {
+    const registers = [this.registry];
+    this.published = new client.Counter({
+      name: "arqon_pulses_published_total",
+      help: "Pulses accepted and sequenced.",
+      labelNames: ["reality"],
+      registers,
+    });
+    this.delivered = new client.Counter({
+      name: "arqon_pulses_delivered_total",
+      help: "Pulses written to subscriber transports.",
+      labelNames: ["reality"],
+      registers,
+    });
+    this.dropped = new client.Counter({
+      name: "arqon_deliveries_dropped_total",
+      help: "Deliveries dropped by subscriber overflow policies.",
+      labelNames: ["reality", "reason"],
+      registers,
+    });
+    this.disconnects = new client.Counter({
+      name: "arqon_disconnects_total",
+      help: "Connections closed by the node.",
+      labelNames: ["reality", "reason"],
+      registers,
+    });
+    this.errors = new client.Counter({
+      name: "arqon_errors_total",
+      help: "Frames and HTTP requests refused with a typed error.",
+      labelNames: ["transport", "code"],
+      registers,
+    });
+    this.connections = new client.Gauge({
+      name: "arqon_connections",
+      help: "Open client connections.",
+      labelNames: ["transport"],
+      registers,
+    });
+    this.subscriptions = new client.Gauge({
+      name: "arqon_subscriptions",
+      help: "Live subscriptions.",
+      registers,
+    });
+    this.queuedMessages = new client.Gauge({
+      name: "arqon_subscriber_queue_messages",
+      help: "Deliveries waiting in subscriber queues.",
+      registers,
+    });
+    this.transportStalls = new client.Counter({
+      name: "arqon_transport_stalls_total",
+      help: "Flushes deferred because a socket buffer was above its high-water mark.",
+      labelNames: ["transport"],
+      registers,
+    });
+    this.outboundMessages = new client.Counter({
+      name: "arqon_outbound_messages_total",
+      help: "Transport messages sent to clients.",
+      labelNames: ["transport"],
+      registers,
+    });
+    this.outboundFrames = new client.Counter({
+      name: "arqon_outbound_frames_total",
+      help: "Frames carried by outbound transport messages.",
+      labelNames: ["transport"],
+      registers,
+    });
+    this.requests = new client.Counter({
+      name: "arqon_requests_total",
+      help: "Request/reply calls by outcome.",
+      labelNames: ["outcome"],
+      registers,
+    });
+  }
+
+  /** Renders every registered metric in the Prometheus text format. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
