@@ -1,0 +1,31 @@
+/**
+ * Authentication and authorization failures as the protocol's typed errors. The Shield
+ * sends them as `Error` frames or maps them to HTTP 401/403 with a JSON body.
+ * @module
+ */
+import { BusError } from "../../protocol/mod.ts";
+
+/** 401: no credentials, or credentials that do not verify (bad signature, expired, replayed). */
+export function unauthorized(message: string): BusError {
+  return new BusError("UNAUTHORIZED", message);
+}
+
+/** 403: a verified principal asked for something its permissions do not grant. */
+export function forbidden(message: string): BusError {
+  return new BusError("FORBIDDEN", message);
+}
+
+/** HTTP status for a security error code (other codes are the Shield's business). */
+export function httpStatusOf(code: string): number {
+  switch (code) {
+    case "UNAUTHORIZED":
+      return 401;
+    case "FORBIDDEN":
+      return 403;
+    case "RATE_LIMITED":
+    case "QUOTA_EXCEEDED":
+      return 429;
+    default:
+      return 400;
+  }
+}

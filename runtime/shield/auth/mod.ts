@@ -1,0 +1,47 @@
+/**
+ * The Shield's authentication and authorization: EdDSA bearer tokens with NATS-style
+ * topic permissions, `did:key` challenge-response, and the per-session permission check.
+ * @module
+ */
+export {
+  Authenticator,
+  type AuthenticatorOptions,
+  type HelloCredentials,
+  type HelloOutcome,
+  MAX_HELLO_BYTES,
+} from "./authenticator.ts";
+export {
+  type Challenge,
+  type ChallengeAnswer,
+  ChallengeIssuer,
+  type ChallengeOptions,
+} from "./did_challenge.ts";
+export { DidDirectory } from "./did_directory.ts";
+export { forbidden, httpStatusOf, unauthorized } from "./errors.ts";
+export {
+  type AuthMethod,
+  type Grants,
+  OPEN_GRANTS,
+  parseGrants,
+  type Principal,
+  type Role,
+  ROLES,
+  type TopicRules,
+} from "./grants.ts";
+export {
+  generateNodeKeyJwk,
+  importNodeKey,
+  type NodeSigningKey,
+  readNodeKeyFile,
+  readVerificationKeys,
+  writeNodeKeyFile,
+} from "./node_key.ts";
+export { PermissionChecker, type SubscribeDecision } from "./permission_checker.ts";
+export { issueToken, MAX_TOKEN_BYTES, type TokenRequest, TokenVerifier } from "./token.ts";
+export {
+  type CompiledPattern,
+  compilePattern,
+  coversPattern,
+  matchesTopic,
+  overlapsPattern,
+} from "./topic_pattern.ts";
