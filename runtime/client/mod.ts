@@ -1,1 +1,12 @@
-export {};
+/**
+ * The TypeScript client SDK for ArqonBus nodes.
+ * @module
+ */
+export {
+  ArqonClient,
+  type ConnectOptions,
+  type PublishAck,
+  type PublishOptions,
+  type RequestOptions,
+} from "./client.ts";
+export { ClientSubscription, type SubscribeOptions } from "./subscription.ts";

@@ -1,6 +1,5 @@
 /**
- * The HTTP API (Hono): publish, SSE subscribe, request/reply, health and metrics, and
- * the WebSocket upgrade at `/v1/ws`.
+ * The HTTP API (Hono): publish, SSE subscribe, request/reply, health and metrics.
  * @module
  */
 import { Hono } from "hono";
@@ -9,12 +8,9 @@ import { streamSSE } from "hono/streaming";
 import { BusError, type IPulse, SUBPROTOCOL_JSON, SUBPROTOCOL_PROTO } from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
-import type { TransportSession } from "../transport/transport.ts";
 import type { NodeConfig } from "./config.ts";
 import { errorResponse } from "./http_error.ts";
-import type { WireFormat } from "./session.ts";
 import { SseSubscriber } from "./sse.ts";
-import { WebSocketTransport } from "./ws_transport.ts";
 
 /** What the HTTP layer needs from its node. */
 export interface HttpContext {
@@ -23,8 +19,6 @@ export interface HttpContext {
   readonly config: NodeConfig;
   readonly nodeId: string;
   readonly startedAt: number;
-  /** Attaches a new connection to the node. */
-  attach(transport: WebSocketTransport, format: WireFormat): TransportSession;
   /** True once shutdown began: new connections are refused. */
   readonly draining: () => boolean;
 }
@@ -153,43 +147,6 @@ export function createHttpApp(ctx: HttpContext): Hono {
         owner.close(ctx.spine);
       }
     });
-  });
-
-  app.get("/v1/ws", (c) => {
-    if (ctx.draining()) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
-    if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
-      return errorResponse("PROTOCOL_VIOLATION", "this endpoint expects a WebSocket upgrade", 426);
-    }
-    const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim());
-    const protocol = offered.includes(SUBPROTOCOL_PROTO)
-      ? SUBPROTOCOL_PROTO
-      : offered.includes(SUBPROTOCOL_JSON)
-      ? SUBPROTOCOL_JSON
-      : null;
-    if (!protocol) {
-      ctx.metrics.errors.labels("ws", "UNSUPPORTED_SUBPROTOCOL").inc();
-      return errorResponse(
-        "UNSUPPORTED_SUBPROTOCOL",
-        `offer subprotocol ${SUBPROTOCOL_PROTO} or ${SUBPROTOCOL_JSON}`,
-      );
-    }
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
-      protocol,
-      idleTimeout: ctx.config.idleTimeoutSeconds,
-    });
-    socket.binaryType = "arraybuffer";
-    const info = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr;
-    const transport = new WebSocketTransport(socket, info ? `${info.hostname}:${info.port}` : "?");
-    let session: TransportSession | null = null;
-    socket.onopen = () => {
-      session = ctx.attach(transport, protocol === SUBPROTOCOL_PROTO ? "proto" : "json");
-    };
-    socket.onmessage = (e) => {
-      session?.receive(e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : e.data);
-    };
-    socket.onclose = () => session?.closed();
-    socket.onerror = () => session?.closed();
-    return response;
   });
 
   return app;

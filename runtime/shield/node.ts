@@ -9,6 +9,7 @@ import type { Transport, TransportSession } from "../transport/transport.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { createHttpApp } from "./http.ts";
 import { Session, type WireFormat } from "./session.ts";
+import { acceptWebSocket, WS_PATH } from "./ws_endpoint.ts";
 
 /** A running node. */
 export interface ArqonNode {
@@ -68,9 +69,14 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     config,
     nodeId,
     startedAt,
-    attach,
     draining: () => draining,
   });
+  const ws = {
+    metrics,
+    idleTimeoutSeconds: config.idleTimeoutSeconds,
+    draining: () => draining,
+    attach,
+  };
 
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
@@ -83,7 +89,13 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         status: 500,
       });
     },
-  }, (req, info) => app.fetch(req, info));
+  }, (req, info) => {
+    const path = req.url.slice(req.url.indexOf("/", 8)).split("?")[0];
+    if (path === WS_PATH && req.method === "GET") {
+      return acceptWebSocket(ws, req, info.remoteAddr as Deno.NetAddr);
+    }
+    return app.fetch(req, info);
+  });
   const addr = await listening.promise;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
 

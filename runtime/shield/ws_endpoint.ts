@@ -1,0 +1,67 @@
+/**
+ * The WebSocket endpoint `/v1/ws`: subprotocol negotiation and the upgrade. It runs
+ * ahead of the Hono app because `Deno.upgradeWebSocket` requires its own response
+ * object to be returned unchanged to `Deno.serve`.
+ * @module
+ */
+import { SUBPROTOCOL_JSON, SUBPROTOCOL_PROTO } from "../protocol/mod.ts";
+import type { NodeMetrics } from "../telemetry/mod.ts";
+import type { Transport, TransportSession } from "../transport/transport.ts";
+import { errorResponse } from "./http_error.ts";
+import type { WireFormat } from "./session.ts";
+import { WebSocketTransport } from "./ws_transport.ts";
+
+/** Path of the WebSocket endpoint. */
+export const WS_PATH = "/v1/ws";
+
+/** What the endpoint needs from its node. */
+export interface WsEndpointContext {
+  readonly metrics: NodeMetrics;
+  readonly idleTimeoutSeconds: number;
+  readonly draining: () => boolean;
+  attach(transport: Transport, format: WireFormat): TransportSession;
+}
+
+/** Upgrades a request to a WebSocket session, or answers with a JSON error. */
+export function acceptWebSocket(
+  ctx: WsEndpointContext,
+  req: Request,
+  remote: Deno.NetAddr | undefined,
+): Response {
+  if (ctx.draining()) return errorResponse("SHUTTING_DOWN", "the node is shutting down");
+  if ((req.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
+    return errorResponse("PROTOCOL_VIOLATION", "this endpoint expects a WebSocket upgrade", 426);
+  }
+  const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim());
+  const protocol = offered.includes(SUBPROTOCOL_PROTO)
+    ? SUBPROTOCOL_PROTO
+    : offered.includes(SUBPROTOCOL_JSON)
+    ? SUBPROTOCOL_JSON
+    : null;
+  if (!protocol) {
+    ctx.metrics.errors.labels("ws", "UNSUPPORTED_SUBPROTOCOL").inc();
+    return errorResponse(
+      "UNSUPPORTED_SUBPROTOCOL",
+      `offer subprotocol ${SUBPROTOCOL_PROTO} or ${SUBPROTOCOL_JSON}`,
+    );
+  }
+  const { socket, response } = Deno.upgradeWebSocket(req, {
+    protocol,
+    idleTimeout: ctx.idleTimeoutSeconds,
+  });
+  socket.binaryType = "arraybuffer";
+  const transport = new WebSocketTransport(
+    socket,
+    remote ? `${remote.hostname}:${remote.port}` : "?",
+  );
+  let session: TransportSession | null = null;
+  socket.onopen = () => {
+    session = ctx.attach(transport, protocol === SUBPROTOCOL_PROTO ? "proto" : "json");
+  };
+  socket.onmessage = (e) => {
+    session?.receive(e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : e.data);
+  };
+  socket.onclose = () => session?.closed();
+  socket.onerror = () => session?.closed();
+  return response;
+}
