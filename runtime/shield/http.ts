@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
-import { BusError, type IPulse, SUBPROTOCOL_JSON, SUBPROTOCOL_PROTO } from "../protocol/mod.ts";
+import { BusError, type IPulse } from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { NodeConfig } from "./config.ts";
