@@ -1,0 +1,22 @@
+/**
+ * The embedded durable log under the Spine: group-committed SQLite (WAL) storage of
+ * pulses, per-reality retention rules, a persisted realities registry and history
+ * queries. `openStore({ dataDir })` is the entry point; `dataDir: null` runs in memory.
+ * @module
+ */
+export { openStore, SqliteLog, type StoreOptions } from "./sqlite_log.ts";
+export { StorageError, type StoreErrorCode, StoreOpenError } from "./errors.ts";
+export type { HistoryQuery } from "./history.ts";
+export type { StoredPulse } from "./chunk.ts";
+export {
+  normalizeRealityConfig,
+  type RealityConfig,
+  type RealityConfigInput,
+  type RealityInfo,
+  type RetentionRule,
+  validateRealityName,
+} from "./realities.ts";
+export type { SyncPolicy } from "./schema.ts";
+export { compileTopicPattern, type TopicMatcher, validateTopicPattern } from "./topic_pattern.ts";
+export { Histogram, type RealityStats, type StoreStats } from "./metrics.ts";
+export { decodePulse, type PulseFields } from "./pulse_codec.ts";

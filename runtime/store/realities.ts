@@ -1,0 +1,236 @@
+/**
+ * Reality configuration (retention rules, limits) and the in-memory state the log keeps
+ * per reality: its id, head sequence and compiled rules.
+ * @module
+ */
+import { StorageError } from "./errors.ts";
+import { compileTopicPattern, type TopicMatcher } from "./topic_pattern.ts";
+
+/**
+ * Which pulses of a reality are stored and for how long. A pulse is stored under the
+ * first rule (in list order) whose pattern matches its topic; pulses matching no rule are
+ * fire-and-forget (PRD §8.1). A limit of 0 or absent means unlimited.
+ */
+export interface RetentionRule {
+  /** Topic pattern: `*` one segment, `>` the rest. */
+  readonly pattern: string;
+  /** Pulses older than this (by HLC wall time) are deleted. */
+  readonly maxAgeMs?: number;
+  /** At most this many pulses are kept (the newest). */
+  readonly maxPulses?: number;
+  /** At most this many encoded bytes are kept (the newest pulses). */
+  readonly maxBytes?: number;
+}
+
+/** A reality's configuration, persisted in the store. */
+export interface RealityConfig {
+  /** Retention rules, first match wins. Empty: nothing is stored. */
+  readonly retention: readonly RetentionRule[];
+  /** Node-enforced limits (e.g. `maxPublishRate`, `maxSubscriptions`); opaque to the store. */
+  readonly limits: Readonly<Record<string, number>>;
+  /** Free text for operators. */
+  readonly description?: string;
+}
+
+/** A configuration as given by a caller: every field optional. */
+export interface RealityConfigInput {
+  /** Retention rules, first match wins. */
+  readonly retention?: readonly RetentionRule[];
+  /** Node-enforced limits. */
+  readonly limits?: Readonly<Record<string, number>>;
+  /** Free text for operators. */
+  readonly description?: string;
+}
+
+/** A reality as the registry reports it. */
+export interface RealityInfo {
+  /** The reality's name (`reality_id` on the wire). */
+  readonly name: string;
+  /** Its configuration. */
+  readonly config: RealityConfig;
+  /** Creation time, ms since the epoch. */
+  readonly createdMs: number;
+  /** Last committed sequence. */
+  readonly lastSequence: number;
+  /** Pulses currently retained. */
+  readonly storedPulses: number;
+  /** Encoded bytes currently retained. */
+  readonly storedBytes: number;
+}
+
+const REALITY_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+
+/** Throws `ERROR_CODE_INVALID_ARGUMENT` unless `name` is a valid reality name. */
+export function validateRealityName(name: string): void {
+  if (!REALITY_NAME.test(name)) {
+    throw new StorageError(
+      `invalid reality name "${name}": 1-128 characters of [A-Za-z0-9_.-], not starting with "."`,
+      "ERROR_CODE_INVALID_ARGUMENT",
+    );
+  }
+}
+
+function limit(value: unknown, what: string): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new StorageError(
+      `${what} must be a non-negative integer`,
+      "ERROR_CODE_INVALID_ARGUMENT",
+    );
+  }
+  return value;
+}
+
+/** Validates and fills defaults of a (possibly partial, possibly untrusted JSON) config. */
+export function normalizeRealityConfig(input: unknown): RealityConfig {
+  const raw = (input ?? {}) as Record<string, unknown>;
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new StorageError("reality config must be an object", "ERROR_CODE_INVALID_ARGUMENT");
+  }
+  const rulesIn = raw.retention ?? [];
+  if (!Array.isArray(rulesIn)) {
+    throw new StorageError("retention must be an array", "ERROR_CODE_INVALID_ARGUMENT");
+  }
+  const seen = new Set<string>();
+  const retention = rulesIn.map((r: Record<string, unknown>, i): RetentionRule => {
+    if (typeof r !== "object" || r === null || typeof r.pattern !== "string") {
+      throw new StorageError(
+        `retention[${i}].pattern must be a string`,
+        "ERROR_CODE_INVALID_ARGUMENT",
+      );
+    }
+    compileTopicPattern(r.pattern);
+    if (seen.has(r.pattern)) {
+      throw new StorageError(
+        `retention pattern "${r.pattern}" appears twice`,
+        "ERROR_CODE_INVALID_ARGUMENT",
+      );
+    }
+    seen.add(r.pattern);
+    return {
+      pattern: r.pattern,
+      maxAgeMs: limit(r.maxAgeMs, `retention[${i}].maxAgeMs`),
+      maxPulses: limit(r.maxPulses, `retention[${i}].maxPulses`),
+      maxBytes: limit(r.maxBytes, `retention[${i}].maxBytes`),
+    };
+  });
+  const limitsIn = raw.limits ?? {};
+  if (typeof limitsIn !== "object" || limitsIn === null || Array.isArray(limitsIn)) {
+    throw new StorageError("limits must be an object", "ERROR_CODE_INVALID_ARGUMENT");
+  }
+  const limits: Record<string, number> = {};
+  for (const [key, value] of Object.entries(limitsIn)) limits[key] = limit(value, `limits.${key}`);
+  const config: RealityConfig = { retention, limits };
+  if (raw.description !== undefined) {
+    if (typeof raw.description !== "string") {
+      throw new StorageError("description must be a string", "ERROR_CODE_INVALID_ARGUMENT");
+    }
+    return { ...config, description: raw.description };
+  }
+  return config;
+}
+
+/** A retention rule with its persisted id and live counters. */
+export class RuleState {
+  /** Row id in the `rules` table; chunks reference it. */
+  readonly id: number;
+  /** The rule as configured. */
+  rule: RetentionRule;
+  /** Compiled pattern. */
+  readonly matches: TopicMatcher;
+  /** Pulses retained. */
+  storedPulses: number;
+  /** Bytes retained. */
+  storedBytes: number;
+  /** Every pulse of this rule with `sequence <= watermark` is deleted. */
+  watermark: number;
+
+  /** Creates the state of a persisted rule. */
+  constructor(id: number, rule: RetentionRule, pulses = 0, bytes = 0, watermark = 0) {
+    this.id = id;
+    this.rule = rule;
+    this.matches = compileTopicPattern(rule.pattern);
+    this.storedPulses = pulses;
+    this.storedBytes = bytes;
+    this.watermark = watermark;
+  }
+
+  /** True when the count or byte limit is exceeded. */
+  overSize(): boolean {
+    const { maxPulses, maxBytes } = this.rule;
+    return (!!maxPulses && this.storedPulses > maxPulses) ||
+      (!!maxBytes && this.storedBytes > maxBytes);
+  }
+}
+
+const RULE_CACHE_LIMIT = 4096;
+
+/** A reality as the log holds it in memory. */
+export class RealityState {
+  /** Row id in the `realities` table. */
+  readonly id: number;
+  /** Name. */
+  readonly name: string;
+  /** Configuration. */
+  config: RealityConfig;
+  /** Creation time. */
+  readonly createdMs: number;
+  /** Last committed sequence (stored or fire-and-forget). */
+  lastSeq: number;
+  /** Wall time of the last committed pulse. */
+  lastWall: number;
+  /** Rules in match order. */
+  rules: RuleState[] = [];
+  #ruleForTopic = new Map<string, RuleState | null>();
+
+  /** Creates the state of a persisted reality. */
+  constructor(
+    id: number,
+    name: string,
+    config: RealityConfig,
+    createdMs: number,
+    lastSeq: number,
+    lastWall: number,
+  ) {
+    this.id = id;
+    this.name = name;
+    this.config = config;
+    this.createdMs = createdMs;
+    this.lastSeq = lastSeq;
+    this.lastWall = lastWall;
+  }
+
+  /** Replaces the rules (after a config change). */
+  setRules(rules: RuleState[]): void {
+    this.rules = rules;
+    this.#ruleForTopic.clear();
+  }
+
+  /** The rule a topic is stored under, or null when it is fire-and-forget. */
+  ruleFor(topic: string): RuleState | null {
+    let rule = this.#ruleForTopic.get(topic);
+    if (rule !== undefined) return rule;
+    rule = this.rules.find((r) => r.matches(topic)) ?? null;
+    if (this.#ruleForTopic.size >= RULE_CACHE_LIMIT) this.#ruleForTopic.clear();
+    this.#ruleForTopic.set(topic, rule);
+    return rule;
+  }
+
+  /** Public view of the reality. */
+  info(): RealityInfo {
+    let storedPulses = 0;
+    let storedBytes = 0;
+    for (const r of this.rules) {
+      storedPulses += r.storedPulses;
+      storedBytes += r.storedBytes;
+    }
+    return {
+      name: this.name,
+      config: this.config,
+      createdMs: this.createdMs,
+      lastSequence: this.lastSeq,
+      storedPulses,
+      storedBytes,
+    };
+  }
+}

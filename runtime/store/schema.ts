@@ -1,0 +1,138 @@
+/**
+ * Opening the SQLite file: pragmas per sync policy, the schema, and the checks that turn
+ * a corrupt, foreign or busy data directory into a `StoreOpenError` at start.
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import { StoreOpenError } from "./errors.ts";
+
+/** When a commit reaches the disk. */
+export type SyncPolicy = "always" | "batch" | "os";
+
+/** Store format written in the `meta` table; bump on incompatible schema changes. */
+export const STORE_FORMAT = "arqonbus-store-1";
+
+/** File name of the database inside the data directory. */
+export const DATABASE_FILE = "arqon.db";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS realities (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  config TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  last_wall INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS rules (
+  id INTEGER PRIMARY KEY,
+  reality INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  pattern TEXT NOT NULL,
+  stored_pulses INTEGER NOT NULL DEFAULT 0,
+  stored_bytes INTEGER NOT NULL DEFAULT 0,
+  watermark INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS chunks (
+  id INTEGER PRIMARY KEY,
+  reality INTEGER NOT NULL,
+  rule INTEGER NOT NULL,
+  batch_first INTEGER NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  first_wall INTEGER NOT NULL,
+  last_wall INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  meta BLOB NOT NULL,
+  data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_by_seq ON chunks(reality, last_seq);
+CREATE INDEX IF NOT EXISTS chunks_by_rule ON chunks(rule, last_seq);
+CREATE INDEX IF NOT EXISTS chunks_by_wall ON chunks(reality, last_wall);
+`;
+
+/** Options of `openStoreDatabase`. */
+export interface OpenOptions {
+  /** Sync policy (ignored in memory). */
+  readonly sync: SyncPolicy;
+  /** Caps the database size in pages (SQLite `max_page_count`); writes beyond fail as a full disk would. */
+  readonly maxPageCount?: number;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Opens (creating if needed) the store in `dataDir`, or an in-memory store when
+ * `dataDir` is null. The connection holds an exclusive lock for its lifetime, so a second
+ * node on the same directory fails here instead of interleaving writes.
+ */
+export function openStoreDatabase(dataDir: string | null, options: OpenOptions): DatabaseSync {
+  if (dataDir === null) {
+    const db = new DatabaseSync(":memory:");
+    db.exec(SCHEMA);
+    db.prepare("INSERT OR IGNORE INTO meta VALUES ('format', ?)").run(STORE_FORMAT);
+    if (options.maxPageCount) db.exec(`PRAGMA max_page_count=${options.maxPageCount}`);
+    return db;
+  }
+  try {
+    Deno.mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    throw new StoreOpenError(dataDir, `cannot create data directory: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+  const file = `${dataDir}/${DATABASE_FILE}`;
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(file);
+  } catch (error) {
+    throw new StoreOpenError(file, describe(error), { cause: error });
+  }
+  try {
+    db.exec("PRAGMA busy_timeout=0");
+    const mode = db.prepare("PRAGMA journal_mode=WAL").get() as { journal_mode: string };
+    if (mode.journal_mode !== "wal") throw new Error(`journal_mode is ${mode.journal_mode}`);
+    db.exec("PRAGMA locking_mode=EXCLUSIVE");
+    db.exec(`PRAGMA synchronous=${options.sync === "os" ? "NORMAL" : "FULL"}`);
+    db.exec("PRAGMA wal_autocheckpoint=4000");
+    // Take the exclusive lock now: a second process on this directory fails at open.
+    db.exec("BEGIN IMMEDIATE");
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type='table'").all() as {
+      name: string;
+    }[];
+    if (tables.length === 0) {
+      db.exec(SCHEMA);
+      db.prepare("INSERT INTO meta VALUES ('format', ?)").run(STORE_FORMAT);
+    } else {
+      const names = new Set(tables.map((t) => t.name));
+      if (!names.has("meta")) throw new Error("the database is not an ArqonBus store");
+      const format = db.prepare("SELECT value FROM meta WHERE key='format'").get() as
+        | { value: string }
+        | undefined;
+      if (format?.value !== STORE_FORMAT) {
+        throw new Error(
+          `unsupported store format ${JSON.stringify(format?.value)} (expected ${STORE_FORMAT})`,
+        );
+      }
+      for (const t of ["realities", "rules", "chunks"]) {
+        if (!names.has(t)) throw new Error(`table ${t} is missing`);
+      }
+    }
+    db.exec("COMMIT");
+    if (options.maxPageCount) db.exec(`PRAGMA max_page_count=${options.maxPageCount}`);
+    return db;
+  } catch (error) {
+    try {
+      db.close();
+    } catch { /* already failing */ }
+    const message = describe(error);
+    const hint = /locked|busy/i.test(message)
+      ? " (is another node running on this data directory?)"
+      : " (the node does not reset a damaged store: move it away or restore a backup)";
+    throw new StoreOpenError(file, message + hint, { cause: error });
+  }
+}
