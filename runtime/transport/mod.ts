@@ -1,0 +1,19 @@
+/**
+ * Carriers of client connections: the `Transport` contract every carrier implements, and
+ * the native ones behind Deno FFI (shared-memory rings, UDP) with their telemetry.
+ * @module
+ */
+export type { Transport, TransportSession } from "./transport.ts";
+export { ABI_VERSION, loadNative, NativeError, nativeLibraryPath } from "./native_lib.ts";
+export { BATCH_BYTES, forEachFrame, PackedBatch } from "./frame_batch.ts";
+export {
+  NativeTransportError,
+  ShmEndpoint,
+  ShmListener,
+  type ShmListenerOptions,
+  type ShmStats,
+} from "./shm.ts";
+export { type AttachTransport, ShmServer, type ShmServerOptions } from "./shm_server.ts";
+export { ShmClient, type ShmClientOptions } from "./shm_client.ts";
+export { UdpEndpoint, type UdpStats } from "./udp.ts";
+export { type NativeGaugeSource, NativeMetrics } from "./metrics.ts";
