@@ -1,0 +1,111 @@
+/**
+ * TLS 1.3-only front door. `Deno.serve` with a certificate still negotiates TLS 1.2, so
+ * the node listens on a `node:tls` server with `minVersion: "TLSv1.3"` (which Deno
+ * honours) and pipes each decrypted connection to its own plain listener on loopback.
+ * HTTP, SSE and WebSocket all pass through untouched, since the pipe is bytes.
+ *
+ * The plain listener sees every connection coming from loopback; `peerOf` maps the
+ * loopback port it sees back to the real client address, for logs and per-IP limits.
+ * @module
+ */
+import { connect, type Socket } from "node:net";
+import { createServer, type Server, type TLSSocket } from "node:tls";
+
+/** Where the terminator listens and where it forwards. */
+export interface TlsTerminatorOptions {
+  /** PEM certificate chain. */
+  readonly cert: string;
+  /** PEM private key. */
+  readonly key: string;
+  readonly hostname: string;
+  /** 0 picks an ephemeral port. */
+  readonly port: number;
+  /** The node's plain listener (loopback). */
+  readonly upstream: { readonly hostname: string; readonly port: number };
+  /** Seconds a client may take to finish the handshake; default 10. */
+  readonly handshakeTimeoutSeconds?: number;
+  /** Reports a refused handshake (e.g. a TLS 1.2 client), for logs and metrics. */
+  readonly onHandshakeError?: (error: Error) => void;
+}
+
+/** A running terminator. */
+export interface TlsTerminator {
+  readonly hostname: string;
+  readonly port: number;
+  /** Open client connections. */
+  readonly connections: number;
+  /** The real client address of the upstream connection whose local port is `port`. */
+  peerOf(upstreamLocalPort: number): string | undefined;
+  /** Stops listening and closes every piped connection. */
+  close(): Promise<void>;
+}
+
+/** Starts a TLS 1.3-only listener that forwards to `options.upstream`. */
+export async function startTlsTerminator(options: TlsTerminatorOptions): Promise<TlsTerminator> {
+  const peers = new Map<number, string>();
+  const open = new Set<Socket>();
+  const server: Server = createServer({
+    cert: options.cert,
+    key: options.key,
+    minVersion: "TLSv1.3",
+    maxVersion: "TLSv1.3",
+    ALPNProtocols: ["http/1.1"],
+    handshakeTimeout: (options.handshakeTimeoutSeconds ?? 10) * 1000,
+  }, (client: TLSSocket) => pipe(client, options.upstream, peers, open));
+  server.on("tlsClientError", (error: Error, socket: Socket) => {
+    options.onHandshakeError?.(error);
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  return {
+    hostname: options.hostname,
+    port,
+    get connections() {
+      return open.size / 2;
+    },
+    peerOf: (upstreamLocalPort) => peers.get(upstreamLocalPort),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of open) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function pipe(
+  client: TLSSocket,
+  upstream: { hostname: string; port: number },
+  peers: Map<number, string>,
+  open: Set<Socket>,
+): void {
+  const remote = `${client.remoteAddress}:${client.remotePort}`;
+  const inner = connect({ host: upstream.hostname, port: upstream.port });
+  inner.setNoDelay(true);
+  client.setNoDelay(true);
+  open.add(client);
+  open.add(inner);
+  let localPort: number | undefined;
+  inner.once("connect", () => {
+    localPort = inner.localPort;
+    if (localPort !== undefined) peers.set(localPort, remote);
+  });
+  const done = () => {
+    if (localPort !== undefined) peers.delete(localPort);
+    open.delete(client);
+    open.delete(inner);
+    client.destroy();
+    inner.destroy();
+  };
+  client.on("error", done).on("close", done);
+  inner.on("error", done).on("close", done);
+  client.pipe(inner);
+  inner.pipe(client);
+}
