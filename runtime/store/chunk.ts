@@ -7,16 +7,13 @@
  * pulses' protobuf encodings back to back.
  * @module
  */
-import protobuf from "protobufjs";
-import { encodePulseInto, type PulseFields } from "./pulse_codec.ts";
-
 const META_FIELDS = 3;
 
 /** Collects the pulses of one (reality, rule) in one batch. */
 export class ChunkBuilder {
   /** Rule id the chunk belongs to. */
   readonly ruleId: number;
-  #writer = protobuf.Writer.create();
+  #parts: Uint8Array[] = [];
   #meta: number[] = [];
   /** Pulses added. */
   count = 0;
@@ -33,9 +30,10 @@ export class ChunkBuilder {
     this.ruleId = ruleId;
   }
 
-  /** Encodes and adds one pulse; pulses arrive in sequence order. */
-  add(pulse: PulseFields, sequence: number, wallMs: number): number {
-    const size = encodePulseInto(pulse, this.#writer);
+  /** Adds one encoded pulse; pulses arrive in sequence order. */
+  add(bytes: Uint8Array, sequence: number, wallMs: number): number {
+    const size = bytes.length;
+    this.#parts.push(bytes);
     this.#meta.push(sequence, wallMs, size);
     if (this.count === 0) {
       this.firstSeq = sequence;
@@ -53,7 +51,7 @@ export class ChunkBuilder {
     const meta = new Float64Array(this.#meta);
     return {
       meta: new Uint8Array(meta.buffer, meta.byteOffset, meta.byteLength),
-      data: this.#writer.finish(),
+      data: concat(this.#parts, this.bytes),
     };
   }
 }
@@ -85,4 +83,14 @@ export function metaCount(meta: Float64Array): number {
 export function metaEntry(meta: Float64Array, i: number): [number, number, number] {
   const at = i * META_FIELDS;
   return [meta[at], meta[at + 1], meta[at + 2]];
+}
+
+function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }

@@ -1,29 +1,20 @@
 /**
- * Typed errors of the durable log. The node maps `code` straight onto the wire's
- * `ErrorCode` names, so a publisher sees why its durable publish failed.
+ * Typed errors of the durable log. `StorageError` is a `BusError`, so the Shield sends its
+ * code (`STORAGE_FAILED`, `INVALID_ARGUMENT`, `NOT_FOUND`) to the client as it is.
  * @module
  */
+import { BusError } from "../protocol/mod.ts";
 
-/** Wire error codes the store can produce (names of `arqon.v1.ErrorCode`). */
-export type StoreErrorCode =
-  | "ERROR_CODE_STORAGE_FAILED"
-  | "ERROR_CODE_INVALID_ARGUMENT"
-  | "ERROR_CODE_NOT_FOUND";
+/** Wire error codes the store produces (names of `arqon.v1.ErrorCode` without prefix). */
+export type StoreErrorCode = "STORAGE_FAILED" | "INVALID_ARGUMENT" | "NOT_FOUND";
 
 /** A write, read or registry operation of the store failed; the process keeps running. */
-export class StorageError extends Error {
-  /** The wire error code to report to the client. */
-  readonly code: StoreErrorCode;
-
-  /** Creates an error with a wire code (default `ERROR_CODE_STORAGE_FAILED`). */
-  constructor(
-    message: string,
-    code: StoreErrorCode = "ERROR_CODE_STORAGE_FAILED",
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
+export class StorageError extends BusError {
+  /** Creates an error with a wire code (default `STORAGE_FAILED`). */
+  constructor(message: string, code: StoreErrorCode = "STORAGE_FAILED", options?: ErrorOptions) {
+    super(code, message);
     this.name = "StorageError";
-    this.code = code;
+    if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
 

@@ -47,7 +47,7 @@ interface ChunkRow {
 function bound(value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-    throw new StorageError(`${name} must be a non-negative number`, "ERROR_CODE_INVALID_ARGUMENT");
+    throw new StorageError(`${name} must be a non-negative number`, "INVALID_ARGUMENT");
   }
   return value;
 }

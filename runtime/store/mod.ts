@@ -19,4 +19,4 @@ export {
 export type { SyncPolicy } from "./schema.ts";
 export { compileTopicPattern, type TopicMatcher, validateTopicPattern } from "./topic_pattern.ts";
 export { Histogram, type RealityStats, type StoreStats } from "./metrics.ts";
-export { decodePulse, type PulseFields } from "./pulse_codec.ts";
+export { type LogEntry, logEntry, readTopic } from "./pulse_codec.ts";

@@ -65,7 +65,7 @@ export function validateRealityName(name: string): void {
   if (!REALITY_NAME.test(name)) {
     throw new StorageError(
       `invalid reality name "${name}": 1-128 characters of [A-Za-z0-9_.-], not starting with "."`,
-      "ERROR_CODE_INVALID_ARGUMENT",
+      "INVALID_ARGUMENT",
     );
   }
 }
@@ -75,7 +75,7 @@ function limit(value: unknown, what: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
     throw new StorageError(
       `${what} must be a non-negative integer`,
-      "ERROR_CODE_INVALID_ARGUMENT",
+      "INVALID_ARGUMENT",
     );
   }
   return value;
@@ -85,25 +85,25 @@ function limit(value: unknown, what: string): number {
 export function normalizeRealityConfig(input: unknown): RealityConfig {
   const raw = (input ?? {}) as Record<string, unknown>;
   if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new StorageError("reality config must be an object", "ERROR_CODE_INVALID_ARGUMENT");
+    throw new StorageError("reality config must be an object", "INVALID_ARGUMENT");
   }
   const rulesIn = raw.retention ?? [];
   if (!Array.isArray(rulesIn)) {
-    throw new StorageError("retention must be an array", "ERROR_CODE_INVALID_ARGUMENT");
+    throw new StorageError("retention must be an array", "INVALID_ARGUMENT");
   }
   const seen = new Set<string>();
   const retention = rulesIn.map((r: Record<string, unknown>, i): RetentionRule => {
     if (typeof r !== "object" || r === null || typeof r.pattern !== "string") {
       throw new StorageError(
         `retention[${i}].pattern must be a string`,
-        "ERROR_CODE_INVALID_ARGUMENT",
+        "INVALID_ARGUMENT",
       );
     }
     compileTopicPattern(r.pattern);
     if (seen.has(r.pattern)) {
       throw new StorageError(
         `retention pattern "${r.pattern}" appears twice`,
-        "ERROR_CODE_INVALID_ARGUMENT",
+        "INVALID_ARGUMENT",
       );
     }
     seen.add(r.pattern);
@@ -116,14 +116,14 @@ export function normalizeRealityConfig(input: unknown): RealityConfig {
   });
   const limitsIn = raw.limits ?? {};
   if (typeof limitsIn !== "object" || limitsIn === null || Array.isArray(limitsIn)) {
-    throw new StorageError("limits must be an object", "ERROR_CODE_INVALID_ARGUMENT");
+    throw new StorageError("limits must be an object", "INVALID_ARGUMENT");
   }
   const limits: Record<string, number> = {};
   for (const [key, value] of Object.entries(limitsIn)) limits[key] = limit(value, `limits.${key}`);
   const config: RealityConfig = { retention, limits };
   if (raw.description !== undefined) {
     if (typeof raw.description !== "string") {
-      throw new StorageError("description must be a string", "ERROR_CODE_INVALID_ARGUMENT");
+      throw new StorageError("description must be a string", "INVALID_ARGUMENT");
     }
     return { ...config, description: raw.description };
   }

@@ -14,7 +14,8 @@ import {
   type RealityStats,
   type StoreStats,
 } from "./metrics.ts";
-import { decodePulse, type PulseFields, toNumber } from "./pulse_codec.ts";
+import type { IPulse } from "../protocol/mod.ts";
+import { decodePulse, type LogEntry } from "./pulse_codec.ts";
 import {
   normalizeRealityConfig,
   type RealityConfig,
@@ -230,14 +231,15 @@ export class SqliteLog {
    * matches no retention rule are not stored, but their sequence still advances the
    * reality's head so sequences continue after a restart. Resolves when committed.
    */
-  append(pulses: readonly PulseFields[]): Promise<void> {
+  append(entries: readonly LogEntry[]): Promise<void> {
     if (this.#closed) return Promise.reject(new StorageError("the store is closed"));
     const batch = this.#pending;
     try {
-      for (const pulse of pulses) {
+      for (const item of entries) {
+        const pulse = item.pulse;
         const reality = this.#realityForAppend(pulse.realityId || "default");
-        const seq = toNumber(pulse.sequence);
-        const wall = toNumber(pulse.timestamp?.wallMs);
+        const seq = Number(pulse.sequence ?? 0);
+        const wall = Number(pulse.timestamp?.wallMs ?? 0);
         let entry = batch.realities.get(reality);
         if (!entry) {
           entry = { maxSeq: 0, maxWall: 0, open: new Map(), sealed: [] };
@@ -252,7 +254,7 @@ export class SqliteLog {
             chunk = new ChunkBuilder(rule.id);
             entry.open.set(rule, chunk);
           }
-          batch.bytes += chunk.add(pulse, seq, wall);
+          batch.bytes += chunk.add(item.bytes, seq, wall);
           if (chunk.bytes >= this.#maxChunkBytes) {
             entry.sealed.push([rule, chunk]);
             entry.open.delete(rule);
@@ -267,7 +269,7 @@ export class SqliteLog {
           : new StorageError(`cannot append: ${describe(error)}`, undefined, { cause: error }),
       );
     }
-    this.#counters.appendedPulses += pulses.length;
+    this.#counters.appendedPulses += entries.length;
     this.#schedule(batch);
     return batch.done.promise;
   }
@@ -525,7 +527,7 @@ export class SqliteLog {
     this.#assertOpen();
     validateRealityName(name);
     if (this.#byName.has(name)) {
-      throw new StorageError(`reality ${name} already exists`, "ERROR_CODE_INVALID_ARGUMENT");
+      throw new StorageError(`reality ${name} already exists`, "INVALID_ARGUMENT");
     }
     return this.#createReality(name, normalizeRealityConfig(config)).info();
   }
@@ -550,7 +552,7 @@ export class SqliteLog {
   updateReality(name: string, config: unknown): RealityInfo {
     this.#assertOpen();
     const reality = this.#byName.get(name);
-    if (!reality) throw new StorageError(`no reality ${name}`, "ERROR_CODE_NOT_FOUND");
+    if (!reality) throw new StorageError(`no reality ${name}`, "NOT_FOUND");
     const next = normalizeRealityConfig(config);
     this.#commitPending();
     const snapshot: Snapshot = { rules: new Map(), realities: new Map() };
@@ -651,9 +653,9 @@ export class SqliteLog {
   }
 
   /** `PulseLog.read`: decoded pulses with `from <= sequence <= to`, at most `limit`. */
-  read<T = PulseFields>(realityId: string, from: number, to: number, limit: number): T[] {
+  read(realityId: string, from: number, to: number, limit: number): IPulse[] {
     return this.readEncoded({ reality: realityId || "default", fromSeq: from, toSeq: to, limit })
-      .map((p) => decodePulse<T>(p.bytes));
+      .map((p) => decodePulse(p.bytes));
   }
 
   /**

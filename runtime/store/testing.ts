@@ -3,7 +3,8 @@
  * and temporary data directories.
  * @module
  */
-import type { PulseFields } from "./pulse_codec.ts";
+import type { IPulse } from "../protocol/mod.ts";
+import { type LogEntry, logEntry } from "./pulse_codec.ts";
 
 /** Fields of a test pulse; anything absent gets a deterministic default. */
 export interface TestPulse {
@@ -15,7 +16,12 @@ export interface TestPulse {
 }
 
 /** A stamped pulse as the Spine passes it to `append`. */
-export function stampedPulse(p: TestPulse): PulseFields & Record<string, unknown> {
+export function stampedPulse(p: TestPulse): LogEntry {
+  return logEntry(stampedFields(p));
+}
+
+/** The fields of a stamped pulse. */
+export function stampedFields(p: TestPulse): IPulse {
   return {
     id: `0190f1e0-0000-7000-8000-${p.sequence.toString(16).padStart(12, "0")}`,
     sequence: p.sequence,

@@ -21,7 +21,7 @@ export function validateTopicPattern(pattern: string): void {
         `invalid topic pattern "${pattern}": segment ${
           i + 1
         } must be [A-Za-z0-9_-]+, "*" or a final ">"`,
-        "ERROR_CODE_INVALID_ARGUMENT",
+        "INVALID_ARGUMENT",
       );
     }
   });

@@ -26,7 +26,7 @@ Deno.test("topic pattern: malformed patterns are rejected with INVALID_ARGUMENT"
   for (const bad of ["", "a..b", "a.>.b", "a.b*", "a b", "a.", ".a"]) {
     assert.throws(
       () => validateTopicPattern(bad),
-      (e: unknown) => e instanceof StorageError && e.code === "ERROR_CODE_INVALID_ARGUMENT",
+      (e: unknown) => e instanceof StorageError && e.code === "INVALID_ARGUMENT",
       bad,
     );
   }
