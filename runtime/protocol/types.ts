@@ -81,6 +81,18 @@ export interface IHello {
   protocolVersion?: number;
   capabilities?: string[];
   token?: string;
+  /** `did:key` of an agent authenticating by challenge-response. */
+  did?: string;
+  /** The challenge nonce being answered. */
+  nonce?: Uint8Array;
+  /** The agent's signature over the challenge message. */
+  signature?: Uint8Array;
+}
+/** A DID challenge: sign it and send a second hello. */
+export interface IChallenge {
+  nonce?: Uint8Array;
+  nodeId?: string;
+  expiresAtMs?: number;
 }
 /** Node greeting. */
 export interface IWelcome {
@@ -185,6 +197,7 @@ export interface IFrame {
   pong?: IPong | null;
   batch?: IBatch | null;
   credit?: ICredit | null;
+  challenge?: IChallenge | null;
   /** The name of the member that is set (present on decoded frames). */
   kind?: string;
 }

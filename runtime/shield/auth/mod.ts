@@ -45,3 +45,11 @@ export {
   matchesTopic,
   overlapsPattern,
 } from "./topic_pattern.ts";
+export {
+  NodeAccess,
+  SECURITY_DEFAULTS,
+  SECURITY_FLAGS,
+  type SecurityOptions,
+  SessionAccess,
+  type SubscriptionAccess,
+} from "./access.ts";

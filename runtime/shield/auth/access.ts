@@ -1,0 +1,463 @@
+/**
+ * The Shield's security in one place, for the node to hold: who may connect (tokens,
+ * DIDs, or open on loopback), what each session may do (permissions), how fast
+ * (rate limits) and how much (quotas). The node creates one `NodeAccess`; each
+ * connection or HTTP request gets a `SessionAccess`. Every refusal is a `BusError`
+ * with a protocol code and counts in a metric.
+ * @module
+ */
+import client from "prom-client";
+import { BusError, type IHello } from "../../protocol/mod.ts";
+import {
+  isQuotaRefusal,
+  type QuotaKind,
+  RateLimiter,
+  type RateRefusal,
+  RealityQuotas,
+  type Release,
+} from "../limits/mod.ts";
+import { Authenticator, type HelloCredentials, MAX_HELLO_BYTES } from "./authenticator.ts";
+import type { Challenge } from "./did_challenge.ts";
+import { DidDirectory } from "./did_directory.ts";
+import type { Principal } from "./grants.ts";
+import { readVerificationKeys } from "./node_key.ts";
+import { PermissionChecker } from "./permission_checker.ts";
+import { TokenVerifier } from "./token.ts";
+
+/** Security options of a node; every one has a flag (see `SECURITY_FLAGS`). */
+export interface SecurityOptions {
+  /** Node key file or JWK Set whose keys verify bearer tokens; empty: no tokens. */
+  authKey: string;
+  /** JSON file mapping `did:key`s to grants; empty: no DID authentication. */
+  authDids: string;
+  /** PEM certificate chain; with `tlsKey`, the node listens TLS 1.3 only. */
+  tlsCert: string;
+  /** PEM private key of `tlsCert`. */
+  tlsKey: string;
+  /** Allow listening beyond loopback without TLS or auth (loudly). */
+  insecure: boolean;
+  /** Key ring file for encryption at rest (else `ARQON_STORE_KEYS`/`ARQON_STORE_KEY`). */
+  keyFile: string;
+  /** Pulses/s one connection may publish (0: unlimited). */
+  ratePulses: number;
+  /** Payload bytes/s one connection may publish (0: unlimited). */
+  rateBytes: number;
+  /** Pulses/s one reality accepts from all its publishers (0: unlimited). */
+  realityRatePulses: number;
+  /** Payload bytes/s one reality accepts (0: unlimited). */
+  realityRateBytes: number;
+  /** Connections one reality may have (0: unlimited). */
+  realityMaxConnections: number;
+  /** Subscriptions one reality may have (0: unlimited). */
+  realityMaxSubscriptions: number;
+  /** Payload bytes one reality may publish into the log (0: unlimited). */
+  realityMaxStoredBytes: number;
+}
+
+/** Defaults: no auth, no TLS, no limits beyond the node's frame limits. */
+export const SECURITY_DEFAULTS: Readonly<SecurityOptions> = {
+  authKey: "",
+  authDids: "",
+  tlsCert: "",
+  tlsKey: "",
+  insecure: false,
+  keyFile: "",
+  ratePulses: 0,
+  rateBytes: 0,
+  realityRatePulses: 0,
+  realityRateBytes: 0,
+  realityMaxConnections: 0,
+  realityMaxSubscriptions: 0,
+  realityMaxStoredBytes: 0,
+};
+
+/** Flag descriptions in the shape of the node's flag table. */
+export const SECURITY_FLAGS: {
+  key: keyof SecurityOptions;
+  flag: string;
+  kind: "string" | "int" | "bool";
+  help: string;
+  env?: string;
+}[] = [
+  {
+    key: "authKey",
+    flag: "auth-key",
+    kind: "string",
+    env: "ARQON_AUTH_KEY",
+    help: "node key or JWK Set verifying bearer tokens (deno task token keygen)",
+  },
+  {
+    key: "authDids",
+    flag: "auth-dids",
+    kind: "string",
+    env: "ARQON_AUTH_DIDS",
+    help: "JSON file of did:key grants",
+  },
+  {
+    key: "tlsCert",
+    flag: "tls-cert",
+    kind: "string",
+    env: "ARQON_TLS_CERT",
+    help: "PEM certificate: serve TLS 1.3 only",
+  },
+  {
+    key: "tlsKey",
+    flag: "tls-key",
+    kind: "string",
+    env: "ARQON_TLS_KEY",
+    help: "PEM private key of --tls-cert",
+  },
+  {
+    key: "insecure",
+    flag: "insecure",
+    kind: "bool",
+    help: "allow a non-loopback listener without TLS/auth",
+  },
+  {
+    key: "keyFile",
+    flag: "key-file",
+    kind: "string",
+    env: "ARQON_KEY_FILE",
+    help: "key ring for encryption at rest (deno task token store-key init)",
+  },
+  {
+    key: "ratePulses",
+    flag: "rate-pulses",
+    kind: "int",
+    help: "pulses/s per connection (0: unlimited)",
+  },
+  {
+    key: "rateBytes",
+    flag: "rate-bytes",
+    kind: "int",
+    help: "payload bytes/s per connection (0: unlimited)",
+  },
+  {
+    key: "realityRatePulses",
+    flag: "reality-rate-pulses",
+    kind: "int",
+    help: "pulses/s per reality (0: unlimited)",
+  },
+  {
+    key: "realityRateBytes",
+    flag: "reality-rate-bytes",
+    kind: "int",
+    help: "payload bytes/s per reality (0: unlimited)",
+  },
+  {
+    key: "realityMaxConnections",
+    flag: "reality-max-connections",
+    kind: "int",
+    help: "connections per reality (0: unlimited)",
+  },
+  {
+    key: "realityMaxSubscriptions",
+    flag: "reality-max-subscriptions",
+    kind: "int",
+    help: "subscriptions per reality (0: unlimited)",
+  },
+  {
+    key: "realityMaxStoredBytes",
+    flag: "reality-max-stored-bytes",
+    kind: "int",
+    help: "payload bytes a reality may publish to the log (0: unlimited)",
+  },
+];
+
+/** Metric families of the Shield's security. */
+class SecurityMetrics {
+  readonly authRefusals: client.Counter<"transport" | "code">;
+  readonly authenticated: client.Counter<"transport" | "method">;
+  readonly rateLimited: client.Counter<"reality" | "scope" | "unit">;
+  readonly quotaExceeded: client.Counter<"reality" | "kind">;
+  readonly quotaUsage: client.Gauge<"reality" | "kind">;
+
+  constructor(registry: client.Registry) {
+    const registers = [registry];
+    this.authRefusals = new client.Counter({
+      name: "arqon_auth_refusals_total",
+      help: "Connections and requests refused by authentication or authorization.",
+      labelNames: ["transport", "code"],
+      registers,
+    });
+    this.authenticated = new client.Counter({
+      name: "arqon_auth_sessions_total",
+      help: "Sessions authenticated, by method (token, did, open).",
+      labelNames: ["transport", "method"],
+      registers,
+    });
+    this.rateLimited = new client.Counter({
+      name: "arqon_rate_limited_total",
+      help: "Pulses refused by a rate limit, by reality, scope and unit.",
+      labelNames: ["reality", "scope", "unit"],
+      registers,
+    });
+    this.quotaExceeded = new client.Counter({
+      name: "arqon_quota_exceeded_total",
+      help: "Acquisitions refused by a reality quota.",
+      labelNames: ["reality", "kind"],
+      registers,
+    });
+    this.quotaUsage = new client.Gauge({
+      name: "arqon_quota_usage",
+      help: "Current usage of reality quotas (connections, subscriptions, storedBytes).",
+      labelNames: ["reality", "kind"],
+      registers,
+    });
+  }
+}
+
+/** The node-wide security state. */
+export class NodeAccess {
+  /** Authentication is configured: every session must prove who it is. */
+  readonly required: boolean;
+  /** The options the node was started with. */
+  readonly options: Readonly<SecurityOptions>;
+  readonly #auth: Authenticator;
+  readonly #rates: RateLimiter;
+  readonly #quotas: RealityQuotas;
+  readonly #metrics: SecurityMetrics;
+  readonly #limitsOn: boolean;
+
+  /** Prefer `NodeAccess.create`, which reads the key files. */
+  constructor(
+    options: Partial<SecurityOptions>,
+    authenticator: Authenticator,
+    registry: client.Registry,
+  ) {
+    const o = { ...SECURITY_DEFAULTS, ...options };
+    this.options = o;
+    this.#auth = authenticator;
+    this.required = authenticator.required;
+    const metrics = this.#metrics = new SecurityMetrics(registry);
+    this.#rates = new RateLimiter({
+      perConnection: { pulsesPerSecond: o.ratePulses, bytesPerSecond: o.rateBytes },
+      perReality: { pulsesPerSecond: o.realityRatePulses, bytesPerSecond: o.realityRateBytes },
+    }, (reality, r) => metrics.rateLimited.labels(reality, r.scope, r.unit).inc());
+    this.#quotas = new RealityQuotas({
+      perReality: {
+        maxConnections: o.realityMaxConnections,
+        maxSubscriptions: o.realityMaxSubscriptions,
+        maxStoredBytes: o.realityMaxStoredBytes,
+      },
+    }, (reality, r) => metrics.quotaExceeded.labels(reality, r.kind).inc());
+    this.#limitsOn = o.ratePulses > 0 || o.rateBytes > 0 || o.realityRatePulses > 0 ||
+      o.realityRateBytes > 0 || o.realityMaxConnections > 0 || o.realityMaxSubscriptions > 0 ||
+      o.realityMaxStoredBytes > 0;
+  }
+
+  /** Reads the token keys and DID grants named by `options`. */
+  static async create(
+    options: Partial<SecurityOptions>,
+    nodeId: string,
+    registry: client.Registry,
+  ): Promise<NodeAccess> {
+    const tokens = options.authKey
+      ? new TokenVerifier(await readVerificationKeys(options.authKey))
+      : undefined;
+    const dids = options.authDids ? await DidDirectory.fromFile(options.authDids) : undefined;
+    return new NodeAccess(options, new Authenticator({ tokens, dids, nodeId }), registry);
+  }
+
+  /** Security state of one new connection (`transport` labels its metrics). */
+  session(transport: string): SessionAccess {
+    return new SessionAccess(this, transport);
+  }
+
+  /**
+   * Authenticates one HTTP request from its `Authorization` header and returns its
+   * access (already authenticated). Throws UNAUTHORIZED.
+   */
+  async http(authorization: string | null | undefined): Promise<SessionAccess> {
+    const access = this.session("http");
+    try {
+      access.bind(await this.#auth.fromAuthorization(authorization));
+    } catch (e) {
+      throw this.refused(e, "http");
+    }
+    return access;
+  }
+
+  /** Adjusts a reality's stored-bytes usage to what the log holds after retention. */
+  setStoredBytes(realityId: string, bytes: number): void {
+    this.#quotas.setStoredBytes(realityId, bytes);
+    this.#metrics.quotaUsage.labels(realityId, "storedBytes").set(bytes);
+  }
+
+  /** @internal */
+  get authenticator(): Authenticator {
+    return this.#auth;
+  }
+  /** @internal */
+  get limitsOn(): boolean {
+    return this.#limitsOn;
+  }
+  /** @internal */
+  get rates(): RateLimiter {
+    return this.#rates;
+  }
+  /** @internal */
+  acquire(realityId: string, kind: QuotaKind, amount = 1): Release {
+    const r = this.#quotas.acquire(realityId, kind, amount);
+    if (isQuotaRefusal(r)) throw new BusError("QUOTA_EXCEEDED", r.message);
+    const gauge = this.#metrics.quotaUsage.labels(realityId, kind);
+    gauge.set(this.#quotas.usage(realityId, kind));
+    return () => {
+      r();
+      gauge.set(this.#quotas.usage(realityId, kind));
+    };
+  }
+  /** @internal */
+  authenticated(transport: string, method: string): void {
+    this.#metrics.authenticated.labels(transport, method).inc();
+  }
+  /** @internal Counts an auth refusal and returns it as a BusError. */
+  refused(e: unknown, transport: string): unknown {
+    if (e instanceof BusError) this.#metrics.authRefusals.labels(transport, e.code).inc();
+    return e;
+  }
+}
+
+/** What a subscription was admitted with. */
+export interface SubscriptionAccess {
+  /** Deliveries must pass `SessionAccess.canReceive(topic)` (pattern overlaps a deny). */
+  readonly filterDeliveries: boolean;
+  /** Releases the subscription's quota; call on unsubscribe and on close. */
+  readonly release: Release;
+}
+
+/** Security state of one connection or HTTP request. */
+export class SessionAccess {
+  readonly #node: NodeAccess;
+  readonly #transport: string;
+  #principal?: Principal;
+  #checker?: PermissionChecker;
+  #rates?: ReturnType<RateLimiter["forConnection"]>;
+  /** Realities this connection counts against, with the quota to release. */
+  readonly #realities = new Map<string, Release>();
+  #closed = false;
+
+  /** @internal Use `NodeAccess.session`. */
+  constructor(node: NodeAccess, transport: string) {
+    this.#node = node;
+    this.#transport = transport;
+    if (node.limitsOn) this.#rates = node.rates.forConnection();
+  }
+
+  /** The authenticated principal, once there is one. */
+  get principal(): Principal | undefined {
+    return this.#principal;
+  }
+
+  /** True once frames other than hello may flow. */
+  get admitted(): boolean {
+    return this.#principal !== undefined || !this.#node.required;
+  }
+
+  /**
+   * Handles a hello: binds the principal, or returns a challenge the client must answer
+   * with a second hello. `frameBytes` is the size of the hello frame on the wire.
+   */
+  async hello(hello: IHello, frameBytes = 0): Promise<Challenge | undefined> {
+    try {
+      if (frameBytes > MAX_HELLO_BYTES) {
+        throw new BusError(
+          "UNAUTHORIZED",
+          `hello of ${frameBytes} bytes exceeds the limit of ${MAX_HELLO_BYTES}`,
+        );
+      }
+      if (this.#principal && this.#node.required) {
+        throw new BusError("PROTOCOL_VIOLATION", "the session is already authenticated");
+      }
+      const outcome = await this.#node.authenticator.fromHello(hello as HelloCredentials);
+      if (outcome.challenge) return outcome.challenge;
+      this.bind(outcome.principal);
+      return undefined;
+    } catch (e) {
+      throw this.#node.refused(e, this.#transport);
+    }
+  }
+
+  /** @internal Binds an authenticated principal to this session. */
+  bind(principal: Principal): void {
+    this.#principal = principal;
+    this.#checker = new PermissionChecker(principal);
+    this.#node.authenticated(this.#transport, principal.method);
+  }
+
+  /** The producer id stamped on this session's pulses. */
+  producerId(fallback: string): string {
+    return this.#principal && this.#principal.method !== "open"
+      ? this.#principal.subject
+      : fallback;
+  }
+
+  /** Throws UNAUTHORIZED until the session is admitted. */
+  requireAdmitted(): void {
+    if (!this.admitted) {
+      throw this.#node.refused(
+        new BusError("UNAUTHORIZED", "authenticate first: send a hello with a token or a did"),
+        this.#transport,
+      );
+    }
+  }
+
+  /**
+   * Checks one publish of `bytes` payload bytes to a topic of a reality: permissions,
+   * rate limits and the stored-bytes quota. Throws FORBIDDEN, UNAUTHORIZED,
+   * RATE_LIMITED or QUOTA_EXCEEDED.
+   */
+  admitPublish(realityId: string, topic: string, bytes: number): void {
+    this.requireAdmitted();
+    const checker = this.#checker;
+    if (checker) {
+      try {
+        checker.authorizePublish(realityId, topic);
+      } catch (e) {
+        throw this.#node.refused(e, this.#transport);
+      }
+    }
+    if (!this.#rates) return;
+    this.#enter(realityId);
+    const refusal: RateRefusal | undefined = this.#rates.admit(realityId, bytes);
+    if (refusal) throw new BusError("RATE_LIMITED", refusal.message);
+    if (this.#node.options.realityMaxStoredBytes > 0) {
+      this.#node.acquire(realityId, "storedBytes", bytes);
+    }
+  }
+
+  /** Checks one subscription: permissions and the subscriptions quota. */
+  admitSubscribe(realityId: string, pattern: string): SubscriptionAccess {
+    this.requireAdmitted();
+    let filterDeliveries = false;
+    if (this.#checker) {
+      try {
+        filterDeliveries = this.#checker.authorizeSubscribe(realityId, pattern).filterDeliveries;
+      } catch (e) {
+        throw this.#node.refused(e, this.#transport);
+      }
+    }
+    if (!this.#node.limitsOn) return { filterDeliveries, release: () => {} };
+    this.#enter(realityId);
+    return { filterDeliveries, release: this.#node.acquire(realityId, "subscriptions") };
+  }
+
+  /** For filtered subscriptions: whether a delivery on `topic` may reach this session. */
+  canReceive(topic: string): boolean {
+    return this.#checker ? this.#checker.canReceive(topic) : true;
+  }
+
+  /** Releases the connection's quotas. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const release of this.#realities.values()) release();
+    this.#realities.clear();
+  }
+
+  /** Counts this connection against a reality's connection quota on first use. */
+  #enter(realityId: string): void {
+    if (this.#realities.has(realityId) || this.#transport === "http") return;
+    this.#realities.set(realityId, this.#node.acquire(realityId, "connections"));
+  }
+}
