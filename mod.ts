@@ -33,7 +33,13 @@ async function main(): Promise<void> {
     console.log(parsed.text);
     return;
   }
-  const node = await startNode(parsed.config);
+  let node;
+  try {
+    node = await startNode(parsed.config);
+  } catch (err) {
+    console.error(`arqon: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
   if (parsed.config.log !== "quiet") {
     console.log(
       `arqon: node ${node.nodeId} ready on ${node.url} (ws ${node.wsUrl}) in ${

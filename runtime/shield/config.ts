@@ -39,6 +39,12 @@ export interface NodeConfig {
   idleTimeoutSeconds: number;
   /** Log level: `info` or `quiet`. */
   log: "info" | "quiet";
+  /** Directory of the durable log; empty keeps it in memory (the CLI defaults to `./data`). */
+  dataDir: string;
+  /** Keep the log in memory even when `dataDir` is set. */
+  memory: boolean;
+  /** When commits reach the disk: `always`, `batch` (group commit) or `os`. */
+  sync: "always" | "batch" | "os";
 }
 
 /** The defaults every node starts from. */
@@ -58,6 +64,9 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = {
   shutdownGraceMs: 5000,
   idleTimeoutSeconds: 60,
   log: "info",
+  dataDir: "",
+  memory: false,
+  sync: "batch",
 };
 
 type Kind = "string" | "int" | "enum" | "bool";
@@ -143,6 +152,21 @@ export const NODE_FLAGS: Flag[] = [
     help: "seconds before an idle WebSocket is pinged and dropped",
   },
   { key: "log", flag: "log", kind: "enum", choices: ["info", "quiet"], help: "log level" },
+  {
+    key: "dataDir",
+    flag: "data-dir",
+    kind: "string",
+    env: "ARQON_DATA_DIR",
+    help: "directory of the durable log (command line: ./data when unset)",
+  },
+  { key: "memory", flag: "memory", kind: "bool", help: "keep the log in memory, no disk" },
+  {
+    key: "sync",
+    flag: "sync",
+    kind: "enum",
+    choices: ["always", "batch", "os"],
+    help: "when commits reach the disk: each commit, group commits, or left to the OS",
+  },
 ];
 
 /** What `parseConfig` found: the config, or a request for help. */
@@ -224,5 +248,7 @@ export function parseConfig(
     const fromFlag = values[f.flag];
     if (fromFlag !== undefined) config[f.key] = coerce(f, fromFlag, `--${f.flag}`);
   }
+  // The command line keeps a durable log by default; embedders opt in with `dataDir`.
+  if (!config.memory && !config.dataDir) config.dataDir = "./data";
   return { help: false, config: config as unknown as NodeConfig };
 }

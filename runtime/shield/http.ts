@@ -7,6 +7,7 @@ import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { BusError, type IPulse } from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
+import { realityRoutes, type SqliteLog } from "../store/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { NodeConfig } from "./config.ts";
 import { errorResponse } from "./http_error.ts";
@@ -15,6 +16,8 @@ import { SseSubscriber } from "./sse.ts";
 /** What the HTTP layer needs from its node. */
 export interface HttpContext {
   readonly spine: Spine;
+  /** The durable log, serving `/v1/realities` (registry, retention, history). */
+  readonly store?: SqliteLog;
   readonly metrics: NodeMetrics;
   readonly config: NodeConfig;
   readonly nodeId: string;
@@ -50,6 +53,8 @@ export function createHttpApp(ctx: HttpContext): Hono {
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     return c.body(await ctx.metrics.render());
   });
+
+  if (ctx.store) app.route("/v1/realities", realityRoutes(ctx.store));
 
   const limit = bodyLimit({
     maxSize: ctx.config.maxHttpBodyBytes,

@@ -4,6 +4,7 @@
  * @module
  */
 import { Spine } from "../spine/mod.ts";
+import { openStore, registerStoreMetrics, type SqliteLog } from "../store/mod.ts";
 import { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
@@ -27,6 +28,8 @@ export interface ArqonNode {
   readonly spine: Spine;
   /** The metrics registry. */
   readonly metrics: NodeMetrics;
+  /** The durable log: realities registry, retention, history. */
+  readonly store: SqliteLog;
   /** Attaches any carrier (shm, UDP, ...) as a client connection speaking our frames. */
   attach(transport: Transport, format: WireFormat): TransportSession;
   /** Stops accepting, drains subscriber queues (up to the grace period), closes. */
@@ -40,7 +43,14 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   const config: NodeConfig = { ...DEFAULT_CONFIG, ...overrides };
   const nodeId = config.nodeId || `n${crypto.randomUUID().slice(0, 8)}`;
   const metrics = new NodeMetrics();
+  // Opened first: a damaged or busy data directory stops the node before it listens.
+  const store = openStore({
+    dataDir: config.memory || !config.dataDir ? null : config.dataDir,
+    sync: config.sync,
+  });
+  registerStoreMetrics(store, metrics.registry);
   const spine = new Spine({
+    log: store,
     metrics,
     queue: {
       maxMessages: config.queueMessages,
@@ -64,6 +74,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   };
 
   const app = createHttpApp({
+    store,
     spine,
     metrics,
     config,
@@ -110,6 +121,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       }
       for (const s of [...sessions]) s.close(1001, "node shutting down");
       await server.shutdown();
+      store.close();
     })();
     return shutdownPromise;
   };
@@ -122,6 +134,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     wsUrl: `ws://${host}:${addr.port}/v1/ws`,
     spine,
     metrics,
+    store,
     attach,
     shutdown,
     finished: server.finished,

@@ -32,7 +32,13 @@ export interface PulseGuard {
  * only after that promise resolves.
  */
 export interface PulseLog {
-  append(pulses: readonly arqon.v1.IPulse[]): Promise<void>;
+  /**
+   * `entries` carry each pulse with its protobuf encoding; a `StampedPulse` fits, and the
+   * log reads `bytes` only for pulses a retention rule stores.
+   */
+  append(
+    entries: readonly { readonly pulse: arqon.v1.IPulse; readonly bytes: Uint8Array }[],
+  ): Promise<void>;
   /** The last committed sequence of a reality, so sequences continue after a restart. */
   lastSequence(realityId: string): number;
   /** Pulses of a reality with `from <= sequence <= to`, in sequence order. */

@@ -158,7 +158,7 @@ export class Spine {
     pulse.timestamp = this.#clock.tick();
     const stamped = new StampedPulse(pulse);
     reality.countPublished(1);
-    if (this.#log) stamped.committed = this.#log.append([pulse]);
+    if (this.#log) stamped.committed = this.#log.append([stamped]);
     this.#route(reality, stamped);
     return stamped;
   }

@@ -4,7 +4,9 @@
  * queries. `openStore({ dataDir })` is the entry point; `dataDir: null` runs in memory.
  * @module
  */
-export { openStore, SqliteLog, type StoreOptions } from "./sqlite_log.ts";
+export { type CommitObserver, openStore, SqliteLog, type StoreOptions } from "./sqlite_log.ts";
+export { historyNdjson, historyQueryFromUrl, realityRoutes } from "./http_api.ts";
+export { registerStoreMetrics } from "./prometheus.ts";
 export { StorageError, type StoreErrorCode, StoreOpenError } from "./errors.ts";
 export type { HistoryQuery } from "./history.ts";
 export type { StoredPulse } from "./chunk.ts";

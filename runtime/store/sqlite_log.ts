@@ -76,6 +76,12 @@ class PendingBatch {
   }
 }
 
+/** Receives every successful commit (for a metrics registry). */
+export interface CommitObserver {
+  /** A commit of `pulses` took `ms` milliseconds. */
+  commit(pulses: number, ms: number): void;
+}
+
 interface Snapshot {
   rules: Map<RuleState, [number, number, number]>;
   realities: Map<RealityState, [number, number]>;
@@ -92,6 +98,8 @@ export class SqliteLog {
   readonly dataDir: string | null;
   /** The sync policy in force. */
   readonly sync: SyncPolicy;
+  /** Told about every commit; set by whoever exports metrics. */
+  observer: CommitObserver | undefined;
   readonly #db: DatabaseSync;
   readonly #windowMs: number;
   readonly #maxBatchPulses: number;
@@ -388,8 +396,10 @@ export class SqliteLog {
     this.#counters.writtenPulses += written;
     this.#counters.retentionDeletedPulses += deleted[0];
     this.#counters.retentionDeletedBytes += deleted[1];
+    const ms = performance.now() - started;
     this.#batchSize.observe(batch.pulses);
-    this.#commitLatency.observe(performance.now() - started);
+    this.#commitLatency.observe(ms);
+    this.observer?.commit(batch.pulses, ms);
     batch.done.resolve();
   }
 

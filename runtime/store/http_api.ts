@@ -1,0 +1,137 @@
+/**
+ * The realities HTTP API: registry (create, list, get, replace, delete), retention rules
+ * and history as NDJSON. Mounted by the Shield under `/v1/realities`; errors are
+ * `StorageError`s (`BusError`s), rendered by the Shield's error handler.
+ * @module
+ */
+import { Hono } from "hono";
+import { pulseToJsonObject } from "../protocol/mod.ts";
+import { StorageError } from "./errors.ts";
+import type { HistoryQuery } from "./history.ts";
+import { decodePulse } from "./pulse_codec.ts";
+import type { SqliteLog } from "./sqlite_log.ts";
+
+const INTEGER = /^\d{1,16}$/;
+
+function integerParam(url: URL, name: string): number | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === "") return undefined;
+  if (!INTEGER.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    throw new StorageError(`${name} must be a non-negative integer`, "INVALID_ARGUMENT");
+  }
+  return Number(raw);
+}
+
+/** Parses the history query string of `GET /v1/realities/{reality}/history`. */
+export function historyQueryFromUrl(reality: string, url: URL): HistoryQuery {
+  return {
+    reality,
+    pattern: url.searchParams.get("pattern") || undefined,
+    fromSeq: integerParam(url, "from_seq"),
+    toSeq: integerParam(url, "to_seq"),
+    fromTimeMs: integerParam(url, "from_time"),
+    toTimeMs: integerParam(url, "to_time"),
+    limit: integerParam(url, "limit"),
+  };
+}
+
+async function jsonBody(req: Request): Promise<Record<string, unknown>> {
+  try {
+    const body = await req.json();
+    if (body === null || typeof body !== "object" || Array.isArray(body)) throw new Error();
+    return body as Record<string, unknown>;
+  } catch {
+    throw new StorageError("the body must be a JSON object", "INVALID_ARGUMENT");
+  }
+}
+
+function found<T>(value: T | undefined, reality: string): T {
+  if (value === undefined) throw new StorageError(`no reality ${reality}`, "NOT_FOUND");
+  return value;
+}
+
+/** Streams a history query as NDJSON, one pulse per line in the canonical JSON mapping. */
+export function historyNdjson(store: SqliteLog, query: HistoryQuery): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const pages = store.history(query);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await pages.next();
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      let text = "";
+      for (const p of next.value) {
+        text += JSON.stringify(pulseToJsonObject(decodePulse(p.bytes))) + "\n";
+      }
+      controller.enqueue(encoder.encode(text));
+    },
+    async cancel() {
+      await pages.return(undefined);
+    },
+  });
+}
+
+/** The routes, relative to `/v1/realities`. */
+export function realityRoutes(store: SqliteLog): Hono {
+  const app = new Hono();
+
+  app.get("/", (c) => c.json({ realities: store.listRealities() }));
+
+  app.post("/", async (c) => {
+    const body = await jsonBody(c.req.raw);
+    if (typeof body.name !== "string") {
+      throw new StorageError("name must be a string", "INVALID_ARGUMENT");
+    }
+    const { name, ...config } = body;
+    return c.json(store.createReality(name, config), 201);
+  });
+
+  app.get("/:reality", (c) => {
+    const reality = c.req.param("reality");
+    return c.json(found(store.getReality(reality), reality));
+  });
+
+  // Creates or replaces the configuration.
+  app.put("/:reality", async (c) => {
+    const reality = c.req.param("reality");
+    const config = await jsonBody(c.req.raw);
+    if (store.getReality(reality) === undefined) {
+      return c.json(store.createReality(reality, config), 201);
+    }
+    return c.json(store.updateReality(reality, config));
+  });
+
+  app.delete("/:reality", (c) => {
+    const reality = c.req.param("reality");
+    found(store.deleteReality(reality) ? true : undefined, reality);
+    return c.body(null, 204);
+  });
+
+  app.get("/:reality/retention", (c) => {
+    const reality = c.req.param("reality");
+    return c.json({ retention: found(store.getReality(reality), reality).config.retention });
+  });
+
+  app.put("/:reality/retention", async (c) => {
+    const reality = c.req.param("reality");
+    const body = await jsonBody(c.req.raw);
+    const current = found(store.getReality(reality), reality).config;
+    const info = store.updateReality(reality, { ...current, retention: body.retention });
+    return c.json({ retention: info.config.retention });
+  });
+
+  app.get("/:reality/history", (c) => {
+    const reality = c.req.param("reality");
+    found(store.getReality(reality), reality);
+    const query = historyQueryFromUrl(reality, new URL(c.req.url));
+    // Validate bounds and pattern before the 200 goes out.
+    store.readEncoded({ ...query, limit: 0 });
+    return new Response(historyNdjson(store, query), {
+      headers: { "content-type": "application/x-ndjson" },
+    });
+  });
+
+  return app;
+}
