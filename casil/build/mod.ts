@@ -1,0 +1,19 @@
+/**
+ * Building AssemblyScript policies into components of world `arqon:bus/policy`.
+ * @module
+ */
+export {
+  type CompileOptions,
+  compilePolicy,
+  compilePolicyCore,
+  componentizePolicy,
+  PolicyCompileError,
+  policyEntrySource,
+} from "./compile.ts";
+export {
+  buildPolicyCached,
+  builtinPolicyComponent,
+  POLICY_BUILD_DIR,
+  REPO_ROOT,
+  testPolicyComponent,
+} from "./cached.ts";

@@ -1,0 +1,63 @@
+// Built-in policy (PRD US-03): deny `nvm.job.submit` pulses whose JSON payload asks for more
+// energy than allowed.
+//
+// Config (all optional): {"max_joules": 50, "topic": "nvm.job.submit", "field": "joules"}
+// `topic` is a pattern (`*` one segment, final `>` the rest); `field` may be a dotted path.
+// On a guarded topic a payload that is not a JSON object, or whose field is not a number, is
+// denied: the cap cannot be checked, so the pulse does not pass (fail-closed).
+import {
+  Context,
+  Verdict,
+  allow,
+  deny,
+  JsonKind,
+  JsonParser,
+  JsonValue,
+  parseJsonString,
+  topicMatches,
+} from "../sdk/assembly/index";
+
+let maxJoules: f64 = 50;
+let topic = "nvm.job.submit";
+let path: string[] = ["joules"];
+
+export function configure(config: string): string | null {
+  const c = parseJsonString(config);
+  if (c === null || c.kind != JsonKind.Object) return "config must be a JSON object";
+  const m = c.get("max_joules");
+  if (m !== null) {
+    if (m.kind != JsonKind.Number || m.num < 0) return "max_joules must be a non-negative number";
+    maxJoules = m.num;
+  }
+  const t = c.get("topic");
+  if (t !== null) {
+    if (t.kind != JsonKind.String || t.str.length == 0) return "topic must be a non-empty string";
+    topic = t.str;
+  }
+  const f = c.get("field");
+  if (f !== null) {
+    if (f.kind != JsonKind.String || f.str.length == 0) return "field must be a non-empty string";
+    path = f.str.split(".");
+  }
+  return null;
+}
+
+export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
+  if (!topicMatches(topic, ctx.topic)) return allow();
+  const doc = new JsonParser(payload).parse();
+  if (doc === null || doc.kind != JsonKind.Object) {
+    return deny("energy cap: payload is not a JSON object");
+  }
+  let v: JsonValue | null = doc;
+  for (let i = 0; i < path.length && v !== null; i++) {
+    v = v.kind == JsonKind.Object ? v.get(path[i]) : null;
+  }
+  if (v === null) return allow(); // no energy requested
+  if (v.kind != JsonKind.Number) return deny("energy cap: " + path.join(".") + " is not a number");
+  if (v.num > maxJoules) {
+    return deny(
+      "energy cap: requested " + v.num.toString() + " J exceeds the limit of " + maxJoules.toString() + " J",
+    );
+  }
+  return allow();
+}

@@ -1,0 +1,28 @@
+// Built-in policy: deny pulses whose payload is larger than a limit.
+//
+// Config (optional): {"max_bytes": 65536}
+import { Context, Verdict, allow, deny, JsonKind, parseJsonString } from "../sdk/assembly/index";
+
+let maxBytes: i32 = 65536;
+
+export function configure(config: string): string | null {
+  const c = parseJsonString(config);
+  if (c === null || c.kind != JsonKind.Object) return "config must be a JSON object";
+  const m = c.get("max_bytes");
+  if (m !== null) {
+    if (m.kind != JsonKind.Number || m.num < 0 || m.num > 2147483647) {
+      return "max_bytes must be a number between 0 and 2^31-1";
+    }
+    maxBytes = <i32>m.num;
+  }
+  return null;
+}
+
+export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
+  if (payload.length > maxBytes) {
+    return deny(
+      "payload of " + payload.length.toString() + " bytes exceeds the limit of " + maxBytes.toString() + " bytes",
+    );
+  }
+  return allow();
+}

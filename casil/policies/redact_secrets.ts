@@ -1,0 +1,203 @@
+// Built-in policy: redacts secrets and personal data from payloads: API keys (OpenAI/Stripe
+// `sk-`/`sk_live_`/`sk_test_`, AWS `AKIA…`, GitHub `ghp_`/`gho_`/`ghs_`/`ghu_`/`github_pat_`,
+// Slack `xox?-`, Google `AIza…`), e-mail addresses and payment card numbers (13–19 digits,
+// optionally grouped by spaces or dashes, Luhn-valid). Each is replaced by `[api-key]`,
+// `[email]` or `[card]`; a payload without any passes unchanged (no copy).
+//
+// Config (optional): {"emails": true, "cards": true, "keys": true}
+import { Context, Verdict, allow, redact, JsonKind, parseJsonString } from "../sdk/assembly/index";
+
+let doEmails = true;
+let doCards = true;
+let doKeys = true;
+
+export function configure(config: string): string | null {
+  const c = parseJsonString(config);
+  if (c === null || c.kind != JsonKind.Object) return "config must be a JSON object";
+  const e = c.get("emails");
+  if (e !== null) doEmails = e.kind == JsonKind.Bool && e.bool;
+  const k = c.get("cards");
+  if (k !== null) doCards = k.kind == JsonKind.Bool && k.bool;
+  const s = c.get("keys");
+  if (s !== null) doKeys = s.kind == JsonKind.Bool && s.bool;
+  return null;
+}
+
+// @ts-ignore: decorator
+@inline function isDigit(c: u8): bool {
+  return c >= 0x30 && c <= 0x39;
+}
+
+// @ts-ignore: decorator
+@inline function isAlnum(c: u8): bool {
+  return isDigit(c) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
+
+// @ts-ignore: decorator
+@inline function isKeyChar(c: u8): bool {
+  return isAlnum(c) || c == 0x5f || c == 0x2d;
+}
+
+// @ts-ignore: decorator
+@inline function isLocalChar(c: u8): bool {
+  return isAlnum(c) || c == 0x2e || c == 0x5f || c == 0x25 || c == 0x2b || c == 0x2d;
+}
+
+// @ts-ignore: decorator
+@inline function isDomainChar(c: u8): bool {
+  return isAlnum(c) || c == 0x2e || c == 0x2d;
+}
+
+function startsWith(p: Uint8Array, at: i32, prefix: string): bool {
+  const n = prefix.length;
+  if (at + n > p.length) return false;
+  for (let i = 0; i < n; i++) {
+    if (<i32>p[at + i] != prefix.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function runOf(p: Uint8Array, at: i32): i32 {
+  let e = at;
+  while (e < p.length && isKeyChar(p[e])) e++;
+  return e - at;
+}
+
+const KEY_PREFIXES: string[] = [
+  "sk_live_", "sk_test_", "sk-", "ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "AKIA", "AIza",
+  "xoxb-", "xoxp-", "xoxa-", "xoxo-", "xoxs-",
+];
+const KEY_MIN: i32[] = [16, 16, 20, 30, 30, 30, 30, 30, 16, 30, 10, 10, 10, 10, 10];
+
+/** End of an API key starting at `at`, or -1. */
+function keyAt(p: Uint8Array, at: i32): i32 {
+  const c = p[at];
+  if (c != 0x73 && c != 0x67 && c != 0x41 && c != 0x78) return -1; // s g A x
+  for (let k = 0; k < KEY_PREFIXES.length; k++) {
+    const prefix = KEY_PREFIXES[k];
+    if (!startsWith(p, at, prefix)) continue;
+    const body = at + prefix.length;
+    const n = runOf(p, body);
+    if (n >= KEY_MIN[k]) return body + n;
+  }
+  return -1;
+}
+
+/** End of a Luhn-valid card number starting at `at`, or -1. */
+function cardAt(p: Uint8Array, at: i32): i32 {
+  let digits = 0;
+  let e = at;
+  let lastDigitEnd = at;
+  while (e < p.length && digits < 20) {
+    const c = p[e];
+    if (isDigit(c)) {
+      digits++;
+      e++;
+      lastDigitEnd = e;
+    } else if ((c == 0x20 || c == 0x2d) && e + 1 < p.length && isDigit(p[e + 1]) && e > at) {
+      e++;
+    } else break;
+  }
+  if (digits < 13 || digits > 19) return -1;
+  if (lastDigitEnd < p.length && isAlnum(p[lastDigitEnd])) return -1;
+  // Luhn over the digits, right to left.
+  let sum = 0;
+  let dbl = false;
+  for (let i = lastDigitEnd - 1; i >= at; i--) {
+    const c = p[i];
+    if (!isDigit(c)) continue;
+    let d = <i32>(c - 0x30);
+    if (dbl) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    dbl = !dbl;
+  }
+  return sum % 10 == 0 ? lastDigitEnd : -1;
+}
+
+/** (start << 32 | end) of the e-mail address around the `@` at `at`, or -1. */
+function emailAround(p: Uint8Array, at: i32, floor: i32): i64 {
+  let s = at;
+  while (s > floor && isLocalChar(p[s - 1])) s--;
+  if (s == at) return -1;
+  let e = at + 1;
+  while (e < p.length && isDomainChar(p[e])) e++;
+  while (e > at + 1 && (p[e - 1] == 0x2e || p[e - 1] == 0x2d)) e--; // trailing punctuation
+  let lastDot = -1;
+  for (let k = at + 1; k < e; k++) if (p[k] == 0x2e) lastDot = k;
+  if (lastDot <= at + 1 || e - lastDot - 1 < 2) return -1;
+  return (<i64>s << 32) | <i64>e;
+}
+
+const TOKEN_KEY = "[api-key]";
+const TOKEN_EMAIL = "[email]";
+const TOKEN_CARD = "[card]";
+
+export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
+  const p = payload;
+  const n = p.length;
+  // Matches as (start, end, token) triples, in order, not overlapping.
+  const starts = new Array<i32>(0);
+  const ends = new Array<i32>(0);
+  const tokens = new Array<string>(0);
+  let floor = 0; // end of the last match
+  let i = 0;
+  while (i < n) {
+    const c = p[i];
+    const boundary = i == 0 || !isAlnum(p[i - 1]);
+    if (doKeys && boundary) {
+      const e = keyAt(p, i);
+      if (e > 0) {
+        starts.push(i);
+        ends.push(e);
+        tokens.push(TOKEN_KEY);
+        i = floor = e;
+        continue;
+      }
+    }
+    if (doCards && boundary && isDigit(c)) {
+      const e = cardAt(p, i);
+      if (e > 0) {
+        starts.push(i);
+        ends.push(e);
+        tokens.push(TOKEN_CARD);
+        i = floor = e;
+        continue;
+      }
+    }
+    if (doEmails && c == 0x40) {
+      const r = emailAround(p, i, floor);
+      if (r >= 0) {
+        const s = <i32>(r >> 32);
+        const e = <i32>(r & 0xffffffff);
+        // An address may start before a key/card-free stretch we already passed.
+        starts.push(s);
+        ends.push(e);
+        tokens.push(TOKEN_EMAIL);
+        i = floor = e;
+        continue;
+      }
+    }
+    i++;
+  }
+  if (starts.length == 0) return allow();
+  let size = n;
+  for (let k = 0; k < starts.length; k++) size += tokens[k].length - (ends[k] - starts[k]);
+  const out = new Uint8Array(size);
+  let from = 0;
+  let to = 0;
+  let what = "";
+  for (let k = 0; k < starts.length; k++) {
+    memory.copy(out.dataStart + <usize>to, p.dataStart + <usize>from, <usize>(starts[k] - from));
+    to += starts[k] - from;
+    const t = tokens[k];
+    for (let j = 0; j < t.length; j++) out[to + j] = <u8>t.charCodeAt(j);
+    to += t.length;
+    from = ends[k];
+    if (!what.includes(t)) what += (what.length > 0 ? " " : "") + t;
+  }
+  memory.copy(out.dataStart + <usize>to, p.dataStart + <usize>from, <usize>(n - from));
+  return redact(out, "redacted " + starts.length.toString() + " item(s): " + what);
+}

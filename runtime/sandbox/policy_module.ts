@@ -1,0 +1,501 @@
+/**
+ * Loads a policy component into a metered, memory-capped core module and runs it through a
+ * thin host adapter for the fixed signatures of world `arqon:bus/policy` (jco's generated
+ * glue is avoided: it costs several µs per call).
+ * @module
+ */
+import binaryen from "binaryen";
+import { extractPolicyCore } from "./component.ts";
+import { ComponentRejectedError, SandboxTrapError, type TrapKind } from "./errors.ts";
+import { FUEL_EXPORT, GROW_REFUSED_EXPORT, meterFuel, readModule } from "./fuel.ts";
+import { DEFAULT_LIMITS, type SandboxLimits, SETUP_FUEL_FACTOR } from "./limits.ts";
+import { capMemory } from "./wasm_sections.ts";
+import { HOST_MODULE } from "../../wit/mod.ts";
+
+const I32 = binaryen.i32;
+const I64 = binaryen.i64;
+const NONE = binaryen.none;
+
+/** Core signatures of the host functions a policy may import. */
+const HOST_IMPORTS: Record<string, [number[], number[]]> = {
+  "log": [[I32, I32, I32], []],
+  "random-u64": [[], [I64]],
+  "logical-time": [[I32], []],
+};
+
+/** Core signatures of the policy's exports; `optional` ones may be absent. */
+const POLICY_EXPORTS: Record<string, { sig: [number[], number[]]; optional?: boolean }> = {
+  "evaluate": { sig: [Array(12).fill(I32), [I32]] },
+  "configure": { sig: [[I32, I32], [I32]] },
+  "cabi_realloc": { sig: [[I32, I32, I32, I32], [I32]] },
+  "cabi_post_evaluate": { sig: [[I32], []], optional: true },
+  "cabi_post_configure": { sig: [[I32], []], optional: true },
+};
+
+function sigText([params, results]: [number[], number[]]): string {
+  const name = (t: number) => t === I32 ? "i32" : t === I64 ? "i64" : String(t);
+  return `(${params.map(name).join(", ")}) -> (${results.map(name).join(", ")})`;
+}
+
+function sameSig(a: [number[], number[]], b: [number[], number[]]): boolean {
+  return a[0].length === b[0].length && a[1].length === b[1].length &&
+    a[0].every((t, i) => t === b[0][i]) && a[1].every((t, i) => t === b[1][i]);
+}
+
+function functionSig(fn: number): [number[], number[]] {
+  const info = binaryen.getFunctionInfo(fn);
+  const results = info.results === NONE ? [] : binaryen.expandType(info.results);
+  return [binaryen.expandType(info.params), results];
+}
+
+/** Checks the core module's imports and exports against the adapter's fixed signatures. */
+function checkInterface(mod: binaryen.Module): void {
+  if (mod.getNumTables() > 0) {
+    for (let i = 0; i < mod.getNumTables(); i++) {
+      if (binaryen.getTableInfo(mod.getTableByIndex(i)).module) {
+        throw new ComponentRejectedError("bad_core_module", "the core module imports a table");
+      }
+    }
+  }
+  for (let i = 0; i < mod.getNumGlobals(); i++) {
+    const g = binaryen.getGlobalInfo(mod.getGlobalByIndex(i));
+    if (g.module) {
+      throw new ComponentRejectedError(
+        "bad_core_module",
+        `the core module imports global ${g.module}.${g.base}`,
+      );
+    }
+  }
+  for (let i = 0; i < mod.getNumFunctions(); i++) {
+    const info = binaryen.getFunctionInfo(mod.getFunctionByIndex(i));
+    if (!info.module) continue;
+    const want = info.module === HOST_MODULE ? HOST_IMPORTS[info.base ?? ""] : undefined;
+    if (!want) {
+      throw new ComponentRejectedError(
+        "wrong_world",
+        `the core module imports ${info.module}.${info.base}, which the host does not provide`,
+      );
+    }
+    const have = functionSig(mod.getFunctionByIndex(i));
+    if (!sameSig(have, want)) {
+      throw new ComponentRejectedError(
+        "wrong_world",
+        `import ${info.base} has signature ${sigText(have)}, expected ${sigText(want)}`,
+      );
+    }
+  }
+  const exported = new Map<string, { kind: number; value: string }>();
+  for (let i = 0; i < mod.getNumExports(); i++) {
+    const e = binaryen.getExportInfo(mod.getExportByIndex(i));
+    exported.set(e.name, { kind: e.kind, value: e.value });
+  }
+  const memory = exported.get("memory");
+  if (!memory || memory.kind !== binaryen.ExternalMemory) {
+    throw new ComponentRejectedError(
+      "bad_core_module",
+      "the core module does not export its memory as `memory`",
+    );
+  }
+  for (const [name, { sig, optional }] of Object.entries(POLICY_EXPORTS)) {
+    const e = exported.get(name);
+    if (!e) {
+      if (optional) continue;
+      throw new ComponentRejectedError("wrong_world", `the core module does not export ${name}`);
+    }
+    if (e.kind !== binaryen.ExternalFunction) {
+      throw new ComponentRejectedError("wrong_world", `export ${name} is not a function`);
+    }
+    const have = functionSig(mod.getFunction(e.value));
+    if (!sameSig(have, sig)) {
+      throw new ComponentRejectedError(
+        "wrong_world",
+        `export ${name} has signature ${sigText(have)}, expected ${sigText(sig)}`,
+      );
+    }
+  }
+}
+
+/** The pulse-level inputs of one policy call. */
+export interface PolicyInput {
+  reality: string;
+  topic: string;
+  producer: string;
+  /** Header pairs, in the order given (callers sort by name for determinism). */
+  headers: readonly (readonly [string, string])[];
+  contentType: string;
+  payload: Uint8Array;
+  /** Seed of `random-u64`. */
+  entropySeed: bigint;
+  /** `logical-time` answer. */
+  wallMs: bigint;
+  logical: number;
+}
+
+/** A policy's decision as the adapter read it from guest memory. */
+export type PolicyVerdict =
+  | { kind: "allow" }
+  | { kind: "deny"; reason: string }
+  | { kind: "redact"; payload: Uint8Array; reason: string };
+
+/** Receives `log` calls of a guest. */
+export type GuestLogger = (level: "debug" | "info" | "warn" | "error", message: string) => void;
+
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+const MAX_REASON_BYTES = 1024;
+const MAX_LOG_BYTES = 4096;
+const MAX_LOGS_PER_CALL = 16;
+
+/** A compiled, instrumented policy: instantiate it any number of times. */
+export class PolicyModule {
+  /** SHA-256 of the component, hex. */
+  readonly digest: string;
+  /** The limits it was prepared for. */
+  readonly limits: Readonly<SandboxLimits>;
+  readonly #module: WebAssembly.Module;
+
+  constructor(digest: string, module: WebAssembly.Module, limits: SandboxLimits) {
+    this.digest = digest;
+    this.#module = module;
+    this.limits = Object.freeze({ ...limits });
+  }
+
+  /**
+   * Instantiates the module and runs `configure(config)`. Throws
+   * {@linkcode ComponentRejectedError} when the start function or `configure` fails.
+   */
+  instantiate(config: string, logger?: GuestLogger): PolicyInstance {
+    const instance = new PolicyInstance(this.#module, this.limits, logger);
+    instance.configure(config);
+    return instance;
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** One live instance; after any failure it is dead and must be replaced. */
+export class PolicyInstance {
+  /** False once a call failed: the instance's state can no longer be trusted. */
+  alive = true;
+  /** Fuel the last call used. */
+  lastFuelUsed = 0;
+  readonly #limits: SandboxLimits;
+  readonly #memory: WebAssembly.Memory;
+  readonly #fuel: WebAssembly.Global;
+  readonly #growRefused: WebAssembly.Global;
+  readonly #realloc: (a: number, b: number, c: number, d: number) => number;
+  readonly #evaluate: (...args: number[]) => number;
+  readonly #configure: (p: number, l: number) => number;
+  readonly #postEvaluate?: (p: number) => void;
+  readonly #postConfigure?: (p: number) => void;
+  readonly #fuelBudget: bigint;
+  #bytes: Uint8Array;
+  #view: DataView;
+  #rng = 0n;
+  #wallMs = 0n;
+  #logical = 0;
+  #logs = 0;
+  readonly #logger?: GuestLogger;
+
+  constructor(module: WebAssembly.Module, limits: SandboxLimits, logger?: GuestLogger) {
+    this.#limits = limits;
+    this.#logger = logger;
+    this.#fuelBudget = BigInt(limits.fuelPerCall);
+    const host: Record<string, (...args: number[]) => unknown> = {
+      "log": (level: number, ptr: number, len: number) => this.#hostLog(level, ptr, len),
+      "random-u64": () => this.#hostRandom(),
+      "logical-time": (retptr: number) => this.#hostLogicalTime(retptr),
+    };
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(module, { [HOST_MODULE]: host });
+    } catch (e) {
+      throw new ComponentRejectedError(
+        "start_failed",
+        `the start function failed: ${describeTrap(e)}`,
+      );
+    }
+    const ex = instance.exports as Record<string, unknown>;
+    this.#memory = ex.memory as WebAssembly.Memory;
+    this.#fuel = ex[FUEL_EXPORT] as WebAssembly.Global;
+    this.#growRefused = ex[GROW_REFUSED_EXPORT] as WebAssembly.Global;
+    this.#realloc = ex.cabi_realloc as PolicyInstance["realloc"];
+    this.#evaluate = ex.evaluate as (...args: number[]) => number;
+    this.#configure = ex.configure as (p: number, l: number) => number;
+    this.#postEvaluate = ex.cabi_post_evaluate as ((p: number) => void) | undefined;
+    this.#postConfigure = ex.cabi_post_configure as ((p: number) => void) | undefined;
+    this.#bytes = new Uint8Array(this.#memory.buffer);
+    this.#view = new DataView(this.#memory.buffer);
+  }
+
+  private get realloc(): (a: number, b: number, c: number, d: number) => number {
+    return this.#realloc;
+  }
+
+  #refresh(): void {
+    if (this.#bytes.buffer !== this.#memory.buffer) {
+      this.#bytes = new Uint8Array(this.#memory.buffer);
+      this.#view = new DataView(this.#memory.buffer);
+    }
+  }
+
+  #hostLog(level: number, ptr: number, len: number): void {
+    if (++this.#logs > MAX_LOGS_PER_CALL || !this.#logger) return;
+    this.#refresh();
+    const text = this.#readString(ptr, Math.min(len, MAX_LOG_BYTES), "log message");
+    this.#logger(LOG_LEVELS[level] ?? "info", text);
+  }
+
+  #hostRandom(): bigint {
+    // splitmix64: deterministic per pulse.
+    this.#rng = (this.#rng + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+    let z = this.#rng;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
+    return BigInt.asIntN(64, z ^ (z >> 31n));
+  }
+
+  #hostLogicalTime(retptr: number): void {
+    this.#refresh();
+    this.#checkRange(retptr, 12, "logical-time result");
+    this.#view.setBigUint64(retptr, this.#wallMs, true);
+    this.#view.setUint32(retptr + 8, this.#logical, true);
+  }
+
+  #checkRange(ptr: number, len: number, what: string): void {
+    if (ptr < 0 || len < 0 || ptr + len > this.#bytes.length) {
+      throw new SandboxTrapError("bad_result", `${what} points outside guest memory`);
+    }
+  }
+
+  #readString(ptr: number, len: number, what: string): string {
+    this.#checkRange(ptr, len, what);
+    return decoder.decode(this.#bytes.subarray(ptr, ptr + len));
+  }
+
+  #putBytes(data: Uint8Array, align: number): number {
+    const ptr = this.#realloc(0, 0, align, data.length);
+    this.#refresh();
+    this.#checkRange(ptr, data.length, "cabi_realloc result");
+    this.#bytes.set(data, ptr);
+    return ptr;
+  }
+
+  #putString(s: string): [number, number] {
+    const data = encoder.encode(s);
+    return [this.#putBytes(data, 1), data.length];
+  }
+
+  /** Runs `fn` with the fuel budget, classifying any failure and killing the instance. */
+  #metered<T>(budget: bigint, fn: () => T): T {
+    if (!this.alive) {
+      throw new SandboxTrapError("trap", "the instance was discarded after a failure");
+    }
+    this.#fuel.value = budget;
+    this.#growRefused.value = 0;
+    this.#logs = 0;
+    try {
+      const result = fn();
+      this.lastFuelUsed = Number(budget - (this.#fuel.value as bigint));
+      return result;
+    } catch (e) {
+      this.alive = false;
+      throw this.#classify(e);
+    }
+  }
+
+  #classify(e: unknown): SandboxTrapError {
+    if (e instanceof SandboxTrapError) return e;
+    const message = describeTrap(e);
+    let kind: TrapKind = "trap";
+    if ((this.#fuel.value as bigint) < 0n) kind = "fuel_exhausted";
+    else if (e instanceof RangeError && /call stack/i.test(message)) kind = "stack_overflow";
+    else if (this.#growRefused.value === 1) kind = "memory_cap";
+    const text = kind === "fuel_exhausted"
+      ? `fuel exhausted (budget ${this.#limits.fuelPerCall})`
+      : kind === "memory_cap"
+      ? `memory cap of ${this.#limits.memoryPages} pages reached (${message})`
+      : kind === "stack_overflow"
+      ? "stack overflow (recursion too deep)"
+      : `trap: ${message}`;
+    return new SandboxTrapError(kind, text);
+  }
+
+  /** Runs the guest's `configure`; throws ComponentRejectedError with its error message. */
+  configure(config: string): void {
+    const budget = this.#fuelBudget * BigInt(SETUP_FUEL_FACTOR);
+    let error: string | null = null;
+    try {
+      this.#metered(budget, () => {
+        const [p, l] = this.#putString(config);
+        const ret = this.#configure(p, l);
+        this.#refresh();
+        this.#checkRange(ret, 12, "configure result");
+        const disc = this.#bytes[ret];
+        if (disc === 1) {
+          const sp = this.#view.getUint32(ret + 4, true);
+          const sl = this.#view.getUint32(ret + 8, true);
+          error = this.#readString(sp, Math.min(sl, MAX_REASON_BYTES), "configure error");
+        } else if (disc !== 0) {
+          throw new SandboxTrapError("bad_result", `configure returned discriminant ${disc}`);
+        }
+        this.#postConfigure?.(ret);
+      });
+    } catch (e) {
+      const detail = e instanceof Error ? e.message : String(e);
+      throw new ComponentRejectedError("configure_failed", `configure failed: ${detail}`);
+    }
+    if (error !== null) {
+      this.alive = false;
+      throw new ComponentRejectedError(
+        "configure_failed",
+        `configure rejected the configuration: ${error}`,
+      );
+    }
+  }
+
+  /** Evaluates one pulse. Throws {@linkcode SandboxTrapError} on any failure. */
+  evaluate(input: PolicyInput): PolicyVerdict {
+    this.#rng = input.entropySeed;
+    this.#wallMs = input.wallMs;
+    this.#logical = input.logical;
+    return this.#metered(this.#fuelBudget, () => {
+      const [rp, rl] = this.#putString(input.reality);
+      const [tp, tl] = this.#putString(input.topic);
+      const [pp, pl] = this.#putString(input.producer);
+      const n = input.headers.length;
+      let hp = 0;
+      if (n > 0) {
+        const pairs = input.headers.map(([k, v]) => [...this.#putString(k), ...this.#putString(v)]);
+        hp = this.#realloc(0, 0, 4, n * 16);
+        this.#refresh();
+        this.#checkRange(hp, n * 16, "cabi_realloc result");
+        for (let i = 0; i < n; i++) {
+          const at = hp + i * 16;
+          const [kp, kl, vp, vl] = pairs[i];
+          this.#view.setUint32(at, kp, true);
+          this.#view.setUint32(at + 4, kl, true);
+          this.#view.setUint32(at + 8, vp, true);
+          this.#view.setUint32(at + 12, vl, true);
+        }
+      }
+      const [cp, cl] = this.#putString(input.contentType);
+      const payloadPtr = this.#putBytes(input.payload, 1);
+      const ret = this.#evaluate(
+        rp,
+        rl,
+        tp,
+        tl,
+        pp,
+        pl,
+        hp,
+        n,
+        cp,
+        cl,
+        payloadPtr,
+        input.payload.length,
+      );
+      const verdict = this.#readVerdict(ret);
+      this.#postEvaluate?.(ret);
+      return verdict;
+    });
+  }
+
+  #readVerdict(ret: number): PolicyVerdict {
+    this.#refresh();
+    this.#checkRange(ret, 20, "verdict");
+    const disc = this.#bytes[ret];
+    const u32 = (o: number) => this.#view.getUint32(ret + o, true);
+    if (disc === 0) return { kind: "allow" };
+    if (disc === 1) {
+      return {
+        kind: "deny",
+        reason: this.#readString(u32(4), Math.min(u32(8), MAX_REASON_BYTES), "deny reason"),
+      };
+    }
+    if (disc === 2) {
+      const p = u32(4);
+      const l = u32(8);
+      this.#checkRange(p, l, "redacted payload");
+      return {
+        kind: "redact",
+        payload: this.#bytes.slice(p, p + l),
+        reason: this.#readString(u32(12), Math.min(u32(16), MAX_REASON_BYTES), "redact reason"),
+      };
+    }
+    throw new SandboxTrapError("bad_result", `the verdict has an unknown discriminant ${disc}`);
+  }
+}
+
+function describeTrap(e: unknown): string {
+  if (e instanceof SandboxTrapError) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const cache = new Map<string, Promise<PolicyModule>>();
+const CACHE_LIMIT = 64;
+
+/**
+ * Checks, instruments and compiles a policy component; cached by content hash and limits.
+ * Throws {@linkcode ComponentRejectedError} naming what is wrong.
+ */
+export async function loadPolicyModule(
+  component: Uint8Array,
+  limits: SandboxLimits = DEFAULT_LIMITS,
+): Promise<PolicyModule> {
+  const digest = await sha256Hex(component);
+  const key = `${digest}:${limits.fuelPerCall}:${limits.memoryPages}`;
+  let entry = cache.get(key);
+  if (!entry) {
+    entry = preparePolicyModule(digest, component, limits);
+    cache.set(key, entry);
+    entry.catch(() => cache.delete(key));
+    if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  }
+  return await entry;
+}
+
+async function preparePolicyModule(
+  digest: string,
+  component: Uint8Array,
+  limits: SandboxLimits,
+): Promise<PolicyModule> {
+  const core = await extractPolicyCore(component);
+  let mod: binaryen.Module;
+  try {
+    mod = readModule(core);
+  } catch (e) {
+    throw new ComponentRejectedError(
+      "bad_core_module",
+      `binaryen cannot read the core module: ${describeTrap(e)}`,
+    );
+  }
+  try {
+    checkInterface(mod);
+  } catch (e) {
+    mod.dispose();
+    throw e;
+  }
+  const metered = meterFuel(
+    mod,
+    BigInt(limits.fuelPerCall) * BigInt(SETUP_FUEL_FACTOR),
+    limits.memoryPages,
+  );
+  const capped = capMemory(metered.bytes, limits.memoryPages);
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(capped.bytes as BufferSource);
+  } catch (e) {
+    throw new ComponentRejectedError(
+      "bad_core_module",
+      `the instrumented module does not compile: ${describeTrap(e)}`,
+    );
+  }
+  return new PolicyModule(digest, module, limits);
+}
