@@ -105,8 +105,20 @@ export class ShmEndpoint {
       );
     }
     if (this.#tx.add(frame)) return true;
-    this.flush();
-    return this.#tx.add(frame);
+    if (this.flush() > 0) return false;
+    if (this.#tx.add(frame)) return true;
+    return this.#sendLarge(frame);
+  }
+
+  /** A frame bigger than the batch buffer goes out alone, from a buffer of its own size. */
+  #sendLarge(frame: Uint8Array): boolean {
+    const big = new PackedBatch(frame.length + 4);
+    big.add(frame);
+    const bytes = big.bytes();
+    const n = this.#lib.arqon_shm_send(this.#handle(), bytes, bytes.length);
+    if (n < 0) throw new NativeTransportError(n, `shm send failed (${n})`);
+    if (n > 0) this.onBatch?.("tx", 1);
+    return n > 0;
   }
 
   /**

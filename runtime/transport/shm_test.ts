@@ -101,3 +101,26 @@ Deno.test("shm: oversized frames are refused, unknown and malformed names fail c
     listener.close();
   }
 });
+
+Deno.test("shm: frames larger than one 64 KB batch still go through whole", () => {
+  const name = uniq("large");
+  const listener = new ShmListener(name, { slots: 1, ringBytes: 1 << 20 });
+  const client = ShmEndpoint.connect(name);
+  const server = listener.accept()!;
+  try {
+    const big = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 13) & 0xff);
+    assert.equal(client.enqueue(new Uint8Array([1])), true);
+    let queued = 0;
+    while (client.enqueue(big)) queued++;
+    assert.equal(queued, 3, "three 300 KB frames fill a 1 MiB ring");
+    client.flush();
+    const got: Uint8Array[] = [];
+    while (got.length < 4) server.receive((f) => got.push(f.slice()));
+    assert.deepStrictEqual(got, [new Uint8Array([1]), big, big, big]);
+    assert.equal(client.enqueue(big), true, "room again after the server drained");
+  } finally {
+    client.close();
+    server.close();
+    listener.close();
+  }
+});
