@@ -45,6 +45,8 @@ export interface NodeConfig {
   memory: boolean;
   /** When commits reach the disk: `always`, `batch` (group commit) or `os`. */
   sync: "always" | "batch" | "os";
+  /** Shared-memory name (`/dev/shm/<name>`) local processes connect to; empty: off. */
+  shm: string;
 }
 
 /** The defaults every node starts from. */
@@ -67,6 +69,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = {
   dataDir: "",
   memory: false,
   sync: "batch",
+  shm: "",
 };
 
 type Kind = "string" | "int" | "enum" | "bool";
@@ -166,6 +169,13 @@ export const NODE_FLAGS: Flag[] = [
     kind: "enum",
     choices: ["always", "batch", "os"],
     help: "when commits reach the disk: each commit, group commits, or left to the OS",
+  },
+  {
+    key: "shm",
+    flag: "shm",
+    kind: "string",
+    env: "ARQON_SHM",
+    help: "shared-memory name local processes connect to (empty: off; needs --allow-ffi)",
   },
 ];
 

@@ -7,6 +7,7 @@ import { Spine } from "../spine/mod.ts";
 import { openStore, registerStoreMetrics, type SqliteLog } from "../store/mod.ts";
 import { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
+import { NativeMetrics, ShmServer } from "../transport/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { createHttpApp } from "./http.ts";
 import { Session, type WireFormat } from "./session.ts";
@@ -73,6 +74,12 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     return session;
   };
 
+  const shm = config.shm
+    ? new ShmServer(config.shm, (t) => attach(t, "proto"), {
+      metrics: new NativeMetrics(metrics.registry),
+    })
+    : null;
+
   const app = createHttpApp({
     store,
     spine,
@@ -120,6 +127,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         await new Promise((r) => setTimeout(r, 10));
       }
       for (const s of [...sessions]) s.close(1001, "node shutting down");
+      await shm?.close();
       await server.shutdown();
       store.close();
     })();
