@@ -10,6 +10,7 @@ import {
   BusError,
   decodeFrame,
   encodeFrame,
+  encodePublishFrame,
   errorCodeName,
   type IAck,
   type IFrame,
@@ -311,7 +312,10 @@ export class ArqonClient {
       contentType: options.contentType ?? "",
       traceContext: options.traceContext,
     };
-    this.#enqueue(encodeFrame({ publish: { correlationId, ack, pulse } }));
+    this.#enqueue(
+      encodePublishFrame(correlationId, ack, pulse) ??
+        encodeFrame({ publish: { correlationId, ack, pulse } }),
+    );
     if (ack === AckMode.NONE) return RESOLVED;
     return new Promise((resolve, reject) => this.#acks.set(correlationId, { resolve, reject }));
   }
@@ -392,10 +396,14 @@ export class ArqonClient {
     return this.#outboxBytes + (this.#ws?.bufferedAmount ?? 0);
   }
 
-  /** Resolves once everything published so far has left the client's buffers. */
-  async drain(): Promise<void> {
+  /**
+   * Resolves once the client's outbound buffers hold at most `lowWaterBytes` (default 0:
+   * everything published so far has been handed to the network). Publishers pace
+   * themselves with it.
+   */
+  async drain(lowWaterBytes = 0): Promise<void> {
     this.#flush();
-    while (this.#ws.readyState === WebSocket.OPEN && this.#ws.bufferedAmount > 0) {
+    while (this.#ws.readyState === WebSocket.OPEN && this.#ws.bufferedAmount > lowWaterBytes) {
       await new Promise((r) => setTimeout(r, 1));
     }
   }

@@ -24,6 +24,7 @@ function deliverBodyLength(subscriptionId: number, pulseLength: number): number 
  */
 export class BatchBuilder {
   #frames: Uint8Array[] = [];
+  #tails: (Uint8Array | null)[] = [];
   #subs: number[] = [];
   #lengths: number[] = [];
   #bytes = 0;
@@ -41,16 +42,22 @@ export class BatchBuilder {
   /** Adds a frame that is already an encoded `Frame`. */
   addFrame(frame: Uint8Array): void {
     this.#frames.push(frame);
+    this.#tails.push(null);
     this.#subs.push(-1);
     this.#lengths.push(frame.length);
     this.#bytes += 1 + varintLength(frame.length) + frame.length;
   }
 
-  /** Adds `Frame{deliver{subscriptionId, pulse}}` around an encoded `Pulse`. */
-  addDeliver(subscriptionId: number, pulse: Uint8Array): void {
-    const frameLength = 1 + varintLength(deliverBodyLength(subscriptionId, pulse.length)) +
-      deliverBodyLength(subscriptionId, pulse.length);
+  /**
+   * Adds `Frame{deliver{subscriptionId, pulse}}` around an encoded `Pulse`, given as
+   * one part or as two parts that concatenate to it (producer bytes + node stamp).
+   */
+  addDeliver(subscriptionId: number, pulse: Uint8Array, tail: Uint8Array | null = null): void {
+    const pulseLength = pulse.length + (tail?.length ?? 0);
+    const frameLength = 1 + varintLength(deliverBodyLength(subscriptionId, pulseLength)) +
+      deliverBodyLength(subscriptionId, pulseLength);
     this.#frames.push(pulse);
+    this.#tails.push(tail);
     this.#subs.push(subscriptionId);
     this.#lengths.push(frameLength);
     this.#bytes += 1 + varintLength(frameLength) + frameLength;
@@ -75,6 +82,7 @@ export class BatchBuilder {
       }
     }
     this.#frames = [];
+    this.#tails = [];
     this.#subs = [];
     this.#lengths = [];
     this.#bytes = 0;
@@ -88,13 +96,20 @@ export class BatchBuilder {
       out.set(bytes, pos);
       return pos + bytes.length;
     }
+    const tail = this.#tails[i];
+    const pulseLength = bytes.length + (tail?.length ?? 0);
     out[pos++] = KEY_FRAME_DELIVER;
-    pos = writeVarint(out, pos, deliverBodyLength(sub, bytes.length));
+    pos = writeVarint(out, pos, deliverBodyLength(sub, pulseLength));
     out[pos++] = KEY_DELIVER_SUB;
     pos = writeVarint(out, pos, sub);
     out[pos++] = KEY_DELIVER_PULSE;
-    pos = writeVarint(out, pos, bytes.length);
+    pos = writeVarint(out, pos, pulseLength);
     out.set(bytes, pos);
-    return pos + bytes.length;
+    pos += bytes.length;
+    if (tail) {
+      out.set(tail, pos);
+      pos += tail.length;
+    }
+    return pos;
   }
 }

@@ -18,6 +18,13 @@ export {
   pulseToJsonObject,
 } from "./codec.ts";
 export { BatchBuilder } from "./batch.ts";
+export {
+  concatBytes,
+  encodePublishFrame,
+  type FrameVisitor,
+  scanFrames,
+  stampSuffix,
+} from "./wire.ts";
 export { BusError } from "./errors.ts";
 export { FrameType, InvalidUtf8Error, PulseType, schemaRoot } from "./schema.ts";
 

@@ -6,9 +6,10 @@
  */
 import { parseArgs } from "node:util";
 import type { OverflowMode } from "../spine/mod.ts";
+import { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "./auth/mod.ts";
 
-/** Everything a node can be configured with. */
-export interface NodeConfig {
+/** Everything a node can be configured with (security options: `auth/access.ts`). */
+export interface NodeConfig extends SecurityOptions {
   /** Address to listen on. */
   host: string;
   /** TCP port; 0 picks an ephemeral one. */
@@ -51,6 +52,7 @@ export interface NodeConfig {
 
 /** The defaults every node starts from. */
 export const DEFAULT_CONFIG: Readonly<NodeConfig> = {
+  ...SECURITY_DEFAULTS,
   host: "127.0.0.1",
   port: 7420,
   nodeId: "",
@@ -178,6 +180,7 @@ export const NODE_FLAGS: Flag[] = [
     help: "shared-memory name local processes connect to (empty: off; needs --allow-ffi)",
   },
 ];
+NODE_FLAGS.push(...SECURITY_FLAGS);
 
 /** What `parseConfig` found: the config, or a request for help. */
 export type ParsedConfig = { help: true; text: string } | { help: false; config: NodeConfig };

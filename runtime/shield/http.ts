@@ -9,6 +9,7 @@ import { BusError, type IPulse } from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
 import { realityRoutes, type SqliteLog } from "../store/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
+import type { NodeAccess, SessionAccess } from "./auth/mod.ts";
 import type { NodeConfig } from "./config.ts";
 import { errorResponse } from "./http_error.ts";
 import { SseSubscriber } from "./sse.ts";
@@ -24,6 +25,8 @@ export interface HttpContext {
   readonly startedAt: number;
   /** True once shutdown began: new connections are refused. */
   readonly draining: () => boolean;
+  /** Authentication, permissions and limits; absent: open. */
+  readonly access?: NodeAccess;
 }
 
 const OVERFLOW_QUERY = new Set(["drop-oldest", "drop-new", "disconnect"]);
@@ -41,6 +44,16 @@ export function createHttpApp(ctx: HttpContext): Hono {
   app.notFound((c) =>
     errorResponse("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)
   );
+
+  // Every /v1 route needs a bearer token when the node requires authentication.
+  const accessOf = new WeakMap<Request, SessionAccess>();
+  const access = ctx.access;
+  if (access) {
+    app.use("/v1/*", async (c, next) => {
+      accessOf.set(c.req.raw, await access.http(c.req.header("authorization")));
+      await next();
+    });
+  }
 
   app.get("/healthz", (c) =>
     c.json({
@@ -85,11 +98,21 @@ export function createHttpApp(ctx: HttpContext): Hono {
       traceContext,
     };
   };
-  const producerOf = (req: Request) => req.headers.get("x-arqon-producer") || "http";
+  const producerOf = (req: Request) => {
+    const named = req.headers.get("x-arqon-producer") || "http";
+    return accessOf.get(req)?.producerId(named) ?? named;
+  };
+  const admitPublish = (req: Request, pulse: IPulse) =>
+    accessOf.get(req)?.admitPublish(
+      pulse.realityId ?? "",
+      pulse.topic ?? "",
+      pulse.payload?.length ?? 0,
+    );
 
   app.post("/v1/realities/:reality/topics/:topic", limit, async (c) => {
     if (ctx.draining()) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
     const pulse = await pulseFromRequest(c.req.raw, c.req.param("reality"), c.req.param("topic"));
+    admitPublish(c.req.raw, pulse);
     const stamped = await ctx.spine.publish(pulse, producerOf(c.req.raw));
     if (c.req.query("ack") === "durable" && stamped.committed) await stamped.committed;
     return c.json({ id: stamped.pulse.id, sequence: stamped.pulse.sequence });
@@ -97,6 +120,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
 
   app.post("/v1/realities/:reality/request/:topic", limit, async (c) => {
     const pulse = await pulseFromRequest(c.req.raw, c.req.param("reality"), c.req.param("topic"));
+    admitPublish(c.req.raw, pulse);
     const timeout = Number(c.req.query("timeout_ms") ?? ctx.config.requestTimeoutMs);
     if (!Number.isInteger(timeout) || timeout <= 0) {
       throw new BusError("INVALID_ARGUMENT", "timeout_ms must be a positive integer");
@@ -136,6 +160,14 @@ export function createHttpApp(ctx: HttpContext): Hono {
       realityId: reality,
     });
     ctx.spine.unsubscribe(probe);
+    const grant = accessOf.get(c.req.raw)?.admitSubscribe(reality, pattern);
+    if (grant?.filterDeliveries) {
+      grant.release();
+      throw new BusError(
+        "FORBIDDEN",
+        `"${pattern}" overlaps a denied topic; subscribe to a narrower pattern`,
+      );
+    }
     return streamSSE(c, async (stream) => {
       const owner = new SseSubscriber(stream, ctx.metrics);
       owner.sub = ctx.spine.subscribe(owner, {
@@ -150,6 +182,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
         await owner.finished;
       } finally {
         owner.close(ctx.spine);
+        grant?.release();
       }
     });
   });

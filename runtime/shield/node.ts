@@ -8,9 +8,11 @@ import { openStore, registerStoreMetrics, type SqliteLog } from "../store/mod.ts
 import { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import { NativeMetrics, ShmServer } from "../transport/mod.ts";
+import { NodeAccess } from "./auth/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { createHttpApp } from "./http.ts";
 import { Session, type WireFormat } from "./session.ts";
+import { checkListenPlan, startTlsTerminator, type TlsTerminator } from "./tls/mod.ts";
 import { acceptWebSocket, WS_PATH } from "./ws_endpoint.ts";
 
 /** A running node. */
@@ -44,6 +46,22 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   const config: NodeConfig = { ...DEFAULT_CONFIG, ...overrides };
   const nodeId = config.nodeId || `n${crypto.randomUUID().slice(0, 8)}`;
   const metrics = new NodeMetrics();
+  // Security first: a bad key file or an unsafe listen plan stops the node before it opens anything.
+  const access = await NodeAccess.create(config, nodeId, metrics.registry);
+  const tlsOn = Boolean(config.tlsCert || config.tlsKey);
+  if (tlsOn && !(config.tlsCert && config.tlsKey)) {
+    throw new Error("--tls-cert and --tls-key go together");
+  }
+  const plan = checkListenPlan({
+    hostname: config.host,
+    tls: tlsOn,
+    auth: access.required,
+    insecure: config.insecure,
+  });
+  if (plan.error) throw new Error(plan.error);
+  for (const line of plan.warnings) {
+    if (config.log !== "quiet" || config.insecure) console.warn(`arqon: ${line}`);
+  }
   // Opened first: a damaged or busy data directory stops the node before it listens.
   const store = openStore({
     dataDir: config.memory || !config.dataDir ? null : config.dataDir,
@@ -65,7 +83,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
 
   const attach = (transport: Transport, format: WireFormat): TransportSession => {
     const session = new Session(
-      { spine, metrics, config, nodeId, onEnd: (s) => sessions.delete(s) },
+      { spine, metrics, config, nodeId, access, onEnd: (s) => sessions.delete(s) },
       transport,
       format,
     );
@@ -88,6 +106,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     nodeId,
     startedAt,
     draining: () => draining,
+    access,
   });
   const ws = {
     metrics,
@@ -98,8 +117,9 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
 
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
+    // With TLS the plain listener hides on loopback behind the TLS 1.3-only terminator.
+    hostname: tlsOn ? "127.0.0.1" : config.host,
+    port: tlsOn ? 0 : config.port,
     onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
     onError: (err) => {
       console.error("arqon: request failed:", err);
@@ -114,7 +134,18 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     }
     return app.fetch(req, info);
   });
-  const addr = await listening.promise;
+  const plainAddr = await listening.promise;
+  let tls: TlsTerminator | null = null;
+  if (tlsOn) {
+    tls = await startTlsTerminator({
+      cert: await Deno.readTextFile(config.tlsCert),
+      key: await Deno.readTextFile(config.tlsKey),
+      hostname: config.host,
+      port: config.port,
+      upstream: { hostname: plainAddr.hostname, port: plainAddr.port },
+    });
+  }
+  const addr = tls ? { hostname: tls.hostname, port: tls.port } : plainAddr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
 
   let shutdownPromise: Promise<void> | null = null;
@@ -128,6 +159,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       }
       for (const s of [...sessions]) s.close(1001, "node shutting down");
       await shm?.close();
+      await tls?.close();
       await server.shutdown();
       store.close();
     })();
@@ -138,8 +170,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     config,
     nodeId,
     port: addr.port,
-    url: `http://${host}:${addr.port}`,
-    wsUrl: `ws://${host}:${addr.port}/v1/ws`,
+    url: `${tls ? "https" : "http"}://${host}:${addr.port}`,
+    wsUrl: `${tls ? "wss" : "ws"}://${host}:${addr.port}/v1/ws`,
     spine,
     metrics,
     store,

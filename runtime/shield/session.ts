@@ -10,16 +10,21 @@ import {
   BusError,
   decodeFrame,
   decodeFrameJson,
+  decodePulse,
   encodeFrame,
   type ErrorCodeName,
   errorCodeValue,
   frameToJsonObject,
+  type FrameVisitor,
   type IFrame,
+  InvalidUtf8Error,
   type IPublish,
+  type IPulse,
   type IRequest,
   type ISubscribe,
   OverflowPolicy,
   PROTOCOL_VERSION,
+  scanFrames,
   StartMode,
 } from "../protocol/mod.ts";
 import {
@@ -32,6 +37,7 @@ import {
 } from "../spine/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
+import type { NodeAccess, SessionAccess, SubscriptionAccess } from "./auth/mod.ts";
 import type { NodeConfig } from "./config.ts";
 
 /** Frame encoding of a session. */
@@ -45,6 +51,8 @@ export interface SessionContext {
   readonly nodeId: string;
   /** Called once when the session ends. */
   readonly onEnd: (session: Session) => void;
+  /** Authentication, permissions, rate limits and quotas; absent: open and unlimited. */
+  readonly access?: NodeAccess;
 }
 
 const OVERFLOW_BY_WIRE: Record<number, OverflowMode | undefined> = {
@@ -75,6 +83,8 @@ export class Session implements TransportSession, SubscriptionOwner {
   #ended = false;
   #draining = false;
   readonly #delivered = new Map<string, { inc(n: number): void }>();
+  readonly #access: SessionAccess | undefined;
+  readonly #grants = new Map<number, SubscriptionAccess>();
 
   /** Starts a session on a transport that just connected. */
   constructor(ctx: SessionContext, transport: Transport, format: WireFormat) {
@@ -83,6 +93,7 @@ export class Session implements TransportSession, SubscriptionOwner {
     this.#format = format;
     this.id = `${ctx.nodeId}-${++sessionCounter}`;
     this.#producerId = this.id;
+    this.#access = ctx.access?.session(transport.kind);
     ctx.metrics.connections.labels(transport.kind).inc();
   }
 
@@ -111,6 +122,7 @@ export class Session implements TransportSession, SubscriptionOwner {
       );
       return;
     }
+    if (typeof data !== "string" && scanFrames(data, this.#visitor)) return;
     let frame: IFrame;
     try {
       frame = typeof data === "string" ? decodeFrameJson(data) : decodeFrame(data);
@@ -137,13 +149,42 @@ export class Session implements TransportSession, SubscriptionOwner {
     }
   }
 
-  #dispatch(frame: IFrame, kind: string): void {
+  // Hot path for binary frames: publishes arrive with their pulse bytes, which the
+  // node forwards to subscribers with its stamp appended instead of re-encoding.
+  readonly #visitor: FrameVisitor = {
+    publish: (correlationId, ack, bytes) => {
+      let pulse: IPulse;
+      try {
+        pulse = decodePulse(bytes);
+      } catch (err) {
+        const e = err instanceof InvalidUtf8Error
+          ? new BusError("INVALID_UTF8", err.message)
+          : new BusError("INVALID_FRAME", `publish carries an invalid pulse: ${err}`);
+        return this.#fail(e, correlationId);
+      }
+      this.#dispatch({ publish: { correlationId, ack, pulse } }, "publish", bytes);
+    },
+    other: (frame) => {
+      let decoded: IFrame;
+      try {
+        decoded = decodeFrame(frame);
+      } catch (err) {
+        const e = err instanceof BusError ? err : new BusError("INVALID_FRAME", String(err));
+        return this.#error(e.code, e.message);
+      }
+      if (decoded.kind === "batch") return this.#error("PROTOCOL_VIOLATION", "batches do not nest");
+      this.#dispatch(decoded, decoded.kind!);
+    },
+    nestedBatch: () => this.#error("PROTOCOL_VIOLATION", "batches do not nest"),
+  };
+
+  #dispatch(frame: IFrame, kind: string, source?: Uint8Array): void {
     let link: Promise<void>;
     if (this.#chain) {
       // An earlier publish still awaits an asynchronous policy: keep arrival order.
-      link = this.#chain.then(() => this.#dispatchNow(frame, kind));
+      link = this.#chain.then(() => this.#dispatchNow(frame, kind, source));
     } else {
-      const pending = this.#dispatchNow(frame, kind);
+      const pending = this.#dispatchNow(frame, kind, source);
       if (!pending) return;
       link = pending;
     }
@@ -153,13 +194,14 @@ export class Session implements TransportSession, SubscriptionOwner {
     this.#chain = tail;
   }
 
-  #dispatchNow(frame: IFrame, kind: string): Promise<void> | void {
+  #dispatchNow(frame: IFrame, kind: string, source?: Uint8Array): Promise<void> | void {
     try {
+      if (this.#access && kind !== "hello" && kind !== "ping") this.#access.requireAdmitted();
       switch (kind) {
         case "hello":
           return this.#hello(frame);
         case "publish":
-          return this.#publish(frame.publish!);
+          return this.#publish(frame.publish!, source);
         case "subscribe":
           return this.#subscribe(frame.subscribe!);
         case "unsubscribe":
@@ -184,7 +226,7 @@ export class Session implements TransportSession, SubscriptionOwner {
     }
   }
 
-  #hello(frame: IFrame): void {
+  #hello(frame: IFrame): Promise<void> | void {
     const hello = frame.hello!;
     const version = hello.protocolVersion ?? 0;
     if (version > PROTOCOL_VERSION) {
@@ -194,6 +236,19 @@ export class Session implements TransportSession, SubscriptionOwner {
       );
     }
     if (hello.clientName) this.#producerId = hello.clientName;
+    const access = this.#access;
+    if (access && this.#ctx.access!.required) {
+      // Token or DID: verified asynchronously; a DID without a signature gets a challenge.
+      return access.hello(hello).then((challenge) => {
+        if (challenge) return this.#send({ challenge });
+        this.#producerId = access.producerId(this.#producerId);
+        this.#welcome();
+      }, (err) => this.#fail(err, 0));
+    }
+    this.#welcome();
+  }
+
+  #welcome(): void {
     this.#send({
       welcome: {
         nodeId: this.#ctx.nodeId,
@@ -205,10 +260,12 @@ export class Session implements TransportSession, SubscriptionOwner {
     });
   }
 
-  #publish(publish: IPublish): Promise<void> | void {
+  #publish(publish: IPublish, source?: Uint8Array): Promise<void> | void {
     if (this.#draining) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
     if (!publish.pulse) throw new BusError("INVALID_ARGUMENT", "publish carries no pulse");
-    const result = this.#ctx.spine.publish(publish.pulse, this.#producerId);
+    const p = publish.pulse;
+    this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", p.payload?.length ?? 0);
+    const result = this.#ctx.spine.publish(publish.pulse, this.#producerId, source);
     if (result instanceof Promise) {
       return result.then(
         (stamped) => this.#acknowledge(publish, stamped),
@@ -255,16 +312,24 @@ export class Session implements TransportSession, SubscriptionOwner {
         "replay (start from_sequence/from_time) needs a durable log; this node has none",
       );
     }
-    const sub = this.#ctx.spine.subscribe(this, {
-      id,
-      realityId: s.realityId ?? "",
-      pattern: s.pattern ?? "",
-      queueGroup: s.queueGroup ?? "",
-      overflow: OVERFLOW_BY_WIRE[s.overflow ?? 0],
-      maxMessages: s.maxQueueMessages ?? 0,
-      maxBytes: s.maxQueueBytes ?? 0,
-      maxInFlight: s.maxInFlight ?? 0,
-    });
+    const grant = this.#access?.admitSubscribe(s.realityId ?? "", s.pattern ?? "");
+    let sub: Subscription;
+    try {
+      sub = this.#ctx.spine.subscribe(this, {
+        id,
+        realityId: s.realityId ?? "",
+        pattern: s.pattern ?? "",
+        queueGroup: s.queueGroup ?? "",
+        overflow: OVERFLOW_BY_WIRE[s.overflow ?? 0],
+        maxMessages: s.maxQueueMessages ?? 0,
+        maxBytes: s.maxQueueBytes ?? 0,
+        maxInFlight: s.maxInFlight ?? 0,
+      });
+    } catch (err) {
+      grant?.release();
+      throw err;
+    }
+    if (grant) this.#grants.set(id, grant);
     this.#subs.set(id, sub);
     this.#send({ subscribed: { correlationId: s.correlationId ?? 0, subscriptionId: id } });
   }
@@ -275,10 +340,17 @@ export class Session implements TransportSession, SubscriptionOwner {
     this.#subs.delete(id);
     this.#ready.delete(sub);
     this.#ctx.spine.unsubscribe(sub);
+    this.#grants.get(id)?.release();
+    this.#grants.delete(id);
   }
 
   #request(r: IRequest): void {
     if (!r.pulse) throw new BusError("INVALID_ARGUMENT", "request carries no pulse");
+    this.#access?.admitPublish(
+      r.pulse.realityId ?? "",
+      r.pulse.topic ?? "",
+      r.pulse.payload?.length ?? 0,
+    );
     const correlationId = r.correlationId ?? 0;
     const timeout = r.timeoutMs || this.#ctx.config.requestTimeoutMs;
     requestReply(this.#ctx.spine, r.pulse, this.#producerId, timeout).then(
@@ -396,7 +468,12 @@ export class Session implements TransportSession, SubscriptionOwner {
       }
       while (sub.ready) {
         const items = sub.take(TAKE_PER_TURN);
-        for (const p of items) out.addDeliver(sub.spec.id, p);
+        // Patterns overlapping a denied topic deliver only what the principal may see.
+        const filter = this.#grants.get(sub.spec.id)?.filterDeliveries ? this.#access : undefined;
+        for (const p of items) {
+          if (filter && !filter.canReceive(p.pulse.topic ?? "")) continue;
+          out.addDeliver(sub.spec.id, p);
+        }
         counter.inc(items.length);
         if (out.full && !send()) {
           if (!sub.ready) this.#ready.delete(sub);
@@ -441,6 +518,9 @@ export class Session implements TransportSession, SubscriptionOwner {
     for (const sub of this.#subs.values()) this.#ctx.spine.unsubscribe(sub);
     this.#subs.clear();
     this.#ready.clear();
+    for (const grant of this.#grants.values()) grant.release();
+    this.#grants.clear();
+    this.#access?.close();
     this.#ctx.metrics.connections.labels(this.#transport.kind).dec();
     this.#ctx.onEnd(this);
   }
@@ -475,7 +555,8 @@ class ProtoBatch {
     this.#builder.addFrame(encodeFrame(frame));
   }
   addDeliver(subscriptionId: number, p: StampedPulse): void {
-    this.#builder.addDeliver(subscriptionId, p.bytes);
+    const [head, tail] = p.parts;
+    this.#builder.addDeliver(subscriptionId, head, tail);
   }
   finish(): Uint8Array | null {
     this.lastCount = this.#builder.count;

@@ -107,8 +107,13 @@ export class Spine {
   /**
    * Accepts one pulse from `producerId`: validates, runs the guard, stamps and routes it.
    * Synchronous unless the guard answers asynchronously. Throws `BusError` on refusal.
+   * `source` is the producer's protobuf encoding of `input`, reused for deliveries.
    */
-  publish(input: IPulse, producerId: string): StampedPulse | Promise<StampedPulse> {
+  publish(
+    input: IPulse,
+    producerId: string,
+    source?: Uint8Array,
+  ): StampedPulse | Promise<StampedPulse> {
     const topic = input.topic ?? "";
     if (!this.#topicOk.has(topic)) {
       const err = topicError(topic);
@@ -118,7 +123,7 @@ export class Spine {
     }
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
     const guard = this.#guard;
-    if (!guard) return this.#accept(reality, input, producerId, undefined);
+    if (!guard) return this.#accept(reality, input, producerId, undefined, source);
     const ctx: IPulse = { ...input, realityId: reality.id, producerId };
     let verdict: GuardVerdict | Promise<GuardVerdict>;
     try {
@@ -128,13 +133,13 @@ export class Spine {
     }
     if (verdict instanceof Promise) {
       return verdict.then(
-        (v) => this.#accept(reality, input, producerId, v),
+        (v) => this.#accept(reality, input, producerId, v, source),
         (err) => {
           throw new BusError("POLICY_DENIED", `policy failed: ${(err as Error).message}`);
         },
       );
     }
-    return this.#accept(reality, input, producerId, verdict);
+    return this.#accept(reality, input, producerId, verdict, source);
   }
 
   #accept(
@@ -142,6 +147,7 @@ export class Spine {
     input: IPulse,
     producerId: string,
     verdict: GuardVerdict | undefined,
+    source: Uint8Array | undefined,
   ): StampedPulse {
     if (verdict && !verdict.allow) {
       throw new BusError(
@@ -156,7 +162,7 @@ export class Spine {
     pulse.realityId = reality.id;
     pulse.producerId = producerId;
     pulse.timestamp = this.#clock.tick();
-    const stamped = new StampedPulse(pulse);
+    const stamped = new StampedPulse(pulse, verdict?.payload ? undefined : source);
     reality.countPublished(1);
     if (this.#log) stamped.committed = this.#log.append([stamped]);
     this.#route(reality, stamped);

@@ -3,7 +3,13 @@
  * encoding is made at most once and shared by every subscriber that receives it.
  * @module
  */
-import { encodePulse, type IPulse, pulseToJsonObject } from "../protocol/mod.ts";
+import {
+  concatBytes,
+  encodePulse,
+  type IPulse,
+  pulseToJsonObject,
+  stampSuffix,
+} from "../protocol/mod.ts";
 
 // Envelope overhead counted against queue byte limits on top of payload and topic.
 const ENVELOPE_BYTES = 96;
@@ -17,17 +23,41 @@ export class StampedPulse {
   /** Resolves when the durable log has committed the pulse; `null` without a log. */
   committed: Promise<void> | null = null;
   #bytes: Uint8Array | null = null;
+  #stamp: Uint8Array | null = null;
   #json: Record<string, unknown> | null = null;
+  readonly #source: Uint8Array | undefined;
 
-  /** Wraps a pulse that has been stamped. */
-  constructor(pulse: IPulse) {
+  /**
+   * Wraps a pulse that has been stamped. `source` is the producer's encoding of the
+   * pulse as received (before stamping), when the payload was not rewritten since.
+   */
+  constructor(pulse: IPulse, source?: Uint8Array) {
     this.pulse = pulse;
+    this.#source = source;
     this.size = (pulse.payload?.length ?? 0) + (pulse.topic?.length ?? 0) + ENVELOPE_BYTES;
   }
 
   /** The pulse encoded as protobuf, computed on first use. */
   get bytes(): Uint8Array {
-    return this.#bytes ??= encodePulse(this.pulse);
+    if (this.#bytes) return this.#bytes;
+    const [head, tail] = this.parts;
+    this.#bytes = tail ? concatBytes(head, tail) : head;
+    return this.#bytes;
+  }
+
+  /**
+   * The encoding as two parts that concatenate to `bytes`: the producer's bytes and the
+   * node's stamp. Writers that copy into a larger buffer use these and skip a copy.
+   */
+  get parts(): [Uint8Array, Uint8Array | null] {
+    if (this.#bytes) return [this.#bytes, null];
+    if (!this.#source) {
+      this.#bytes = encodePulse(this.pulse);
+      return [this.#bytes, null];
+    }
+    const p = this.pulse;
+    this.#stamp ??= stampSuffix(p.id!, p.sequence!, p.producerId!, p.realityId!, p.timestamp!);
+    return [this.#source, this.#stamp];
   }
 
   /** The pulse in the canonical JSON mapping, computed on first use. */

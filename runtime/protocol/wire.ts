@@ -1,0 +1,318 @@
+/**
+ * Hand-written protobuf for the few envelopes on the hot path, where protobufjs's
+ * general-purpose writer (an op list plus a pooled Node Buffer per message) costs more
+ * than the message itself:
+ *
+ * - `scanFrames` walks `Frame`/`Batch` envelopes and hands out the raw bytes of each
+ *   publish's pulse, so the node can forward them without re-encoding;
+ * - `stampSuffix` encodes the fields the node stamps. Appending them to the producer's
+ *   pulse bytes yields the stamped pulse, because a protobuf parser keeps the last value
+ *   of a repeated scalar field and merges repeated message fields (the timestamp is
+ *   written with both members, so nothing of a producer's value survives);
+ * - `encodePublishFrame` encodes a client's publish with the common fields.
+ *
+ * Anything unusual falls back to protobufjs.
+ * @module
+ */
+import { varintLength, writeVarint } from "./varint.ts";
+import type { IHlcTimestamp, IPulse } from "./types.ts";
+
+const WIRE_VARINT = 0;
+const WIRE_LEN = 2;
+
+/** Reads a varint (up to 2^53) at `pos`; returns [value, next position]; -1 on truncation. */
+function readVarint(buf: Uint8Array, pos: number): [number, number] {
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= buf.length) return [0, -1];
+    const b = buf[pos++];
+    result += (b & 0x7f) * mul;
+    if (b < 0x80) return [result, pos];
+    mul *= 128;
+  }
+  return [0, -1];
+}
+
+/** Receives what `scanFrames` finds. */
+export interface FrameVisitor {
+  /** A `Frame{publish}` whose pulse bytes are `pulse` (a view into the input). */
+  publish(correlationId: number, ack: number, pulse: Uint8Array): void;
+  /** Any other frame, as its own encoded bytes (decode with protobufjs). */
+  other(frame: Uint8Array): void;
+  /** A nested batch, which the protocol forbids. */
+  nestedBatch(): void;
+}
+
+/**
+ * Walks one transport message. Returns false when the envelope is malformed (the
+ * caller then decodes it with protobufjs to produce a precise error).
+ */
+export function scanFrames(bytes: Uint8Array, visitor: FrameVisitor): boolean {
+  const [key, at] = readVarint(bytes, 0);
+  if (at < 0) return false;
+  if (key === ((14 << 3) | WIRE_LEN)) {
+    const [len, start] = readVarint(bytes, at);
+    if (start < 0 || start + len !== bytes.length) return false;
+    // Validate the whole batch envelope before visiting, so a bad tail rejects all of it.
+    const frames: [number, number][] = [];
+    let pos = start;
+    while (pos < bytes.length) {
+      const [k, p1] = readVarint(bytes, pos);
+      if (p1 < 0 || k !== ((1 << 3) | WIRE_LEN)) return false;
+      const [flen, p2] = readVarint(bytes, p1);
+      if (p2 < 0 || p2 + flen > bytes.length) return false;
+      frames.push([p2, p2 + flen]);
+      pos = p2 + flen;
+    }
+    for (const [s, e] of frames) visitOne(bytes.subarray(s, e), visitor, true);
+    return true;
+  }
+  visitOne(bytes, visitor, false);
+  return true;
+}
+
+function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): void {
+  const [key, at] = readVarint(frame, 0);
+  if (nested && key === ((14 << 3) | WIRE_LEN)) return visitor.nestedBatch();
+  if (at < 0 || key !== ((3 << 3) | WIRE_LEN)) return visitor.other(frame);
+  const [len, start] = readVarint(frame, at);
+  if (start < 0 || start + len !== frame.length) return visitor.other(frame);
+  let pos = start;
+  let correlationId = 0;
+  let ack = 0;
+  let pulse: Uint8Array | null = null;
+  while (pos < frame.length) {
+    const [k, p1] = readVarint(frame, pos);
+    if (p1 < 0) return visitor.other(frame);
+    const field = Math.floor(k / 8);
+    const wire = k & 7;
+    if (wire === WIRE_VARINT) {
+      const [v, p2] = readVarint(frame, p1);
+      if (p2 < 0) return visitor.other(frame);
+      if (field === 1) correlationId = v;
+      else if (field === 2) ack = v;
+      pos = p2;
+    } else if (wire === WIRE_LEN) {
+      const [l, p2] = readVarint(frame, p1);
+      if (p2 < 0 || p2 + l > frame.length) return visitor.other(frame);
+      if (field === 3) pulse = frame.subarray(p2, p2 + l);
+      pos = p2 + l;
+    } else {
+      return visitor.other(frame);
+    }
+  }
+  visitor.publish(correlationId, ack, pulse ?? new Uint8Array(0));
+}
+
+/** UTF-8 byte length of `s`. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+const utf8 = new TextEncoder();
+
+function writeString(buf: Uint8Array, pos: number, s: string, byteLength: number): number {
+  if (byteLength === s.length) {
+    for (let i = 0; i < s.length; i++) buf[pos + i] = s.charCodeAt(i);
+    return pos + byteLength;
+  }
+  utf8.encodeInto(s, buf.subarray(pos, pos + byteLength));
+  return pos + byteLength;
+}
+
+/** Bytes of a varint of any value up to 2^53. */
+function varint53Length(n: number): number {
+  return n < 0x100000000 ? varintLength(n >>> 0) : Math.ceil(Math.log2(n + 1) / 7);
+}
+
+function writeVarint53(buf: Uint8Array, pos: number, n: number): number {
+  if (n < 0x100000000) return writeVarint(buf, pos, n >>> 0);
+  while (n >= 0x80) {
+    buf[pos++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+// Stamps are small (about 80 bytes); carving them from a shared slab avoids a backing
+// store allocation per pulse. A slab lives while any stamp cut from it does.
+const SLAB_BYTES = 64 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabPos = 0;
+// Fields 4 (producer_id) and 5 (reality_id) encoded, per (producer, reality) pair.
+const originCache = new Map<string, Uint8Array>();
+
+function encodedOrigin(producerId: string, realityId: string): Uint8Array {
+  const key = producerId + "\u0000" + realityId;
+  let bytes = originCache.get(key);
+  if (bytes) return bytes;
+  const prodLen = utf8Length(producerId);
+  const realLen = utf8Length(realityId);
+  bytes = new Uint8Array(2 + varintLength(prodLen) + prodLen + varintLength(realLen) + realLen);
+  let p = 0;
+  bytes[p++] = (4 << 3) | WIRE_LEN;
+  p = writeVarint(bytes, p, prodLen);
+  p = writeString(bytes, p, producerId, prodLen);
+  bytes[p++] = (5 << 3) | WIRE_LEN;
+  p = writeVarint(bytes, p, realLen);
+  writeString(bytes, p, realityId, realLen);
+  if (originCache.size > 10_000) originCache.clear();
+  originCache.set(key, bytes);
+  return bytes;
+}
+
+/** The encoded stamp of a pulse: id (1), sequence (2), producer (4), reality (5), timestamp (6). */
+export function stampSuffix(
+  id: string,
+  sequence: number,
+  producerId: string,
+  realityId: string,
+  ts: IHlcTimestamp,
+): Uint8Array {
+  const wall = ts.wallMs ?? 0;
+  const logical = ts.logical ?? 0;
+  const idLen = id.length; // UUIDs are ASCII
+  const origin = encodedOrigin(producerId, realityId);
+  const tsLen = 1 + varint53Length(wall) + 1 + varintLength(logical);
+  const size = 1 + varintLength(idLen) + idLen + 1 + varint53Length(sequence) + origin.length +
+    1 + varintLength(tsLen) + tsLen;
+  if (slabPos + size > SLAB_BYTES) {
+    slab = new Uint8Array(Math.max(SLAB_BYTES, size));
+    slabPos = 0;
+  }
+  const out = slab;
+  const start = slabPos;
+  let p = start;
+  out[p++] = (1 << 3) | WIRE_LEN;
+  p = writeVarint(out, p, idLen);
+  for (let i = 0; i < idLen; i++) out[p + i] = id.charCodeAt(i);
+  p += idLen;
+  out[p++] = (2 << 3) | WIRE_VARINT;
+  p = writeVarint53(out, p, sequence);
+  out.set(origin, p);
+  p += origin.length;
+  out[p++] = (6 << 3) | WIRE_LEN;
+  p = writeVarint(out, p, tsLen);
+  out[p++] = (1 << 3) | WIRE_VARINT;
+  p = writeVarint53(out, p, wall);
+  out[p++] = (2 << 3) | WIRE_VARINT;
+  p = writeVarint(out, p, logical);
+  slabPos = p;
+  return out.subarray(start, p);
+}
+
+/** Concatenates the producer's pulse bytes and the node's stamp. */
+export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * Encodes `Frame{publish{correlation_id, ack, pulse}}` when the pulse has only topic,
+ * reality, content type, headers, trace context and payload; returns null otherwise.
+ */
+export function encodePublishFrame(
+  correlationId: number,
+  ack: number,
+  pulse: IPulse,
+): Uint8Array | null {
+  for (const key in pulse) {
+    const v = (pulse as Record<string, unknown>)[key];
+    if (v === undefined || v === "" || v === null) continue;
+    if (!SIMPLE_FIELDS.has(key)) return null;
+  }
+  const topic = pulse.topic ?? "";
+  const reality = pulse.realityId ?? "";
+  const contentType = pulse.contentType ?? "";
+  const payload = pulse.payload ?? EMPTY;
+  const topicLen = utf8Length(topic);
+  const realLen = utf8Length(reality);
+  const ctLen = utf8Length(contentType);
+  const maps: [number, string, number, string, number][] = [];
+  for (const [field, map] of [[9, pulse.headers], [7, pulse.traceContext]] as const) {
+    if (!map) continue;
+    for (const k in map) {
+      const v = map[k];
+      maps.push([field, k, utf8Length(k), v, utf8Length(v)]);
+    }
+  }
+  let pulseLen = (topicLen ? 1 + varintLength(topicLen) + topicLen : 0) +
+    (realLen ? 1 + varintLength(realLen) + realLen : 0) +
+    (ctLen ? 1 + varintLength(ctLen) + ctLen : 0) +
+    (payload.length ? 1 + varintLength(payload.length) + payload.length : 0);
+  for (const [, , kl, , vl] of maps) {
+    const entry = 1 + varintLength(kl) + kl + 1 + varintLength(vl) + vl;
+    pulseLen += 1 + varintLength(entry) + entry;
+  }
+  const publishLen = (correlationId ? 1 + varint53Length(correlationId) : 0) +
+    (ack ? 1 + varintLength(ack) : 0) + 1 + varintLength(pulseLen) + pulseLen;
+  const out = new Uint8Array(1 + varintLength(publishLen) + publishLen);
+  let p = 0;
+  out[p++] = (3 << 3) | WIRE_LEN;
+  p = writeVarint(out, p, publishLen);
+  if (correlationId) {
+    out[p++] = (1 << 3) | WIRE_VARINT;
+    p = writeVarint53(out, p, correlationId);
+  }
+  if (ack) {
+    out[p++] = (2 << 3) | WIRE_VARINT;
+    p = writeVarint(out, p, ack);
+  }
+  out[p++] = (3 << 3) | WIRE_LEN;
+  p = writeVarint(out, p, pulseLen);
+  if (topicLen) {
+    out[p++] = (3 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, topicLen);
+    p = writeString(out, p, topic, topicLen);
+  }
+  if (realLen) {
+    out[p++] = (5 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, realLen);
+    p = writeString(out, p, reality, realLen);
+  }
+  for (const [field, k, kl, v, vl] of maps) {
+    out[p++] = (field << 3) | WIRE_LEN;
+    p = writeVarint(out, p, 1 + varintLength(kl) + kl + 1 + varintLength(vl) + vl);
+    out[p++] = (1 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, kl);
+    p = writeString(out, p, k, kl);
+    out[p++] = (2 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, vl);
+    p = writeString(out, p, v, vl);
+  }
+  if (ctLen) {
+    out[p++] = (10 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, ctLen);
+    p = writeString(out, p, contentType, ctLen);
+  }
+  if (payload.length) {
+    out[p++] = (11 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, payload.length);
+    out.set(payload, p);
+  }
+  return out;
+}
+
+const EMPTY = new Uint8Array(0);
+const SIMPLE_FIELDS = new Set([
+  "topic",
+  "realityId",
+  "contentType",
+  "payload",
+  "headers",
+  "traceContext",
+]);
