@@ -356,10 +356,11 @@ export class SessionAccess {
 
   /**
    * Handles a hello: binds the principal, or returns a challenge the client must answer
-   * with a second hello. `frameBytes` is the size of the hello frame on the wire.
+   * with a second hello. An oversized hello is refused before any verification.
    */
-  async hello(hello: IHello, frameBytes = 0): Promise<Challenge | undefined> {
+  async hello(hello: IHello): Promise<Challenge | undefined> {
     try {
+      const frameBytes = helloBytes(hello);
       if (frameBytes > MAX_HELLO_BYTES) {
         throw new BusError(
           "UNAUTHORIZED",
@@ -460,4 +461,12 @@ export class SessionAccess {
     if (this.#realities.has(realityId) || this.#transport === "http") return;
     this.#realities.set(realityId, this.#node.acquire(realityId, "connections"));
   }
+}
+
+/** Bytes of a hello's variable fields: what an attacker could inflate. */
+function helloBytes(hello: IHello): number {
+  let n = (hello.clientName?.length ?? 0) + (hello.token?.length ?? 0) +
+    (hello.did?.length ?? 0) + (hello.nonce?.length ?? 0) + (hello.signature?.length ?? 0);
+  for (const c of hello.capabilities ?? []) n += c.length;
+  return n;
 }

@@ -4,7 +4,7 @@
  * publishes to a few topics costs one `Map` lookup each.
  * @module
  */
-import type { BusError } from "../../protocol/mod.ts";
+import { BusError } from "../../protocol/mod.ts";
 import { forbidden, unauthorized } from "./errors.ts";
 import type { Principal, TopicRules } from "./grants.ts";
 import {
@@ -105,7 +105,12 @@ export class PermissionChecker {
       throw forbidden(`${this.principal.subject} may not use reality "${realityId || "default"}"`);
     }
     if (this.#admin) return { filterDeliveries: false };
-    const p = compilePattern(pattern);
+    let p: CompiledPattern;
+    try {
+      p = compilePattern(pattern);
+    } catch (e) {
+      throw new BusError("INVALID_PATTERN", (e as Error).message);
+    }
     const rules = this.#subscribe;
     if (rules.allow && !rules.allow.some((a) => coversPattern(a, p))) {
       throw forbidden(`${this.principal.subject} may not subscribe to "${pattern}"`);
