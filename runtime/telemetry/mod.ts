@@ -3,3 +3,4 @@
  * @module
  */
 export { NodeMetrics } from "./metrics.ts";
+export { type AuditEntry, AuditLog, type AuditVerification, verifyAuditFile } from "./audit/mod.ts";
