@@ -10,6 +10,7 @@ export {
   type ArqonNode,
   DEFAULT_CONFIG,
   helpText,
+  NODE_FLAGS,
   type NodeConfig,
   parseConfig,
   startNode,
