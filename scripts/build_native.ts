@@ -62,7 +62,8 @@ export async function cargo(cargoPath: string, args: string[]): Promise<number> 
   return code;
 }
 
-async function pkgConfigHas(lib: string): Promise<boolean> {
+/** True when `pkg-config` finds `lib` (a system library an optional crate links). */
+export async function pkgConfigHas(lib: string): Promise<boolean> {
   try {
     const { code } = await new Deno.Command("pkg-config", {
       args: ["--exists", lib],
