@@ -4,7 +4,6 @@
  * `componentNew`.
  * @module
  */
-import asc from "assemblyscript/asc";
 import { componentEmbed, componentNew } from "@bytecodealliance/jco-transpile/wasm-tools";
 import { POLICY_WORLD, WIT_DIR } from "../../wit/mod.ts";
 
@@ -84,6 +83,8 @@ export async function compilePolicyCore(
   const dir = sourcePath.slice(0, sourcePath.lastIndexOf("/"));
   const entryPath = `${dir}/${ENTRY_NAME}`;
   const entry = policyEntrySource(sourcePath, hasConfigure);
+  // Loaded on demand: the node imports this module but compiles only when asked to.
+  const { default: asc } = await import("assemblyscript/asc");
   let binary: Uint8Array | undefined;
   let diagnostics = "";
   const { error } = await asc.main([

@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { builtinComponent } from "./mod.ts";
+import {
+  loadPolicyModule,
+  type PolicyInput,
+  PolicySandbox,
+  type PolicyVerdict,
+} from "../runtime/sandbox/mod.ts";
+import { ComponentRejectedError } from "../runtime/sandbox/mod.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+async function sandbox(name: string, config = "{}"): Promise<PolicySandbox> {
+  return new PolicySandbox(await loadPolicyModule(await builtinComponent(name)), config);
+}
+
+function run(sb: PolicySandbox, topic: string, payload: string): PolicyVerdict {
+  const input: PolicyInput = {
+    reality: "default",
+    topic,
+    producer: "p",
+    headers: [],
+    contentType: "application/json",
+    payload: enc.encode(payload),
+    entropySeed: 0n,
+    wallMs: 0n,
+    logical: 0,
+  };
+  return sb.evaluate(input);
+}
+
+function reason(v: PolicyVerdict): string {
+  return v.kind === "allow" ? "" : v.reason;
+}
+
+Deno.test("energy_cap denies nvm.job.submit above 50 J by default", async () => {
+  const sb = await sandbox("energy_cap");
+  assert.deepEqual(run(sb, "nvm.job.submit", '{"joules": 50}'), { kind: "allow" });
+  assert.deepEqual(run(sb, "nvm.job.submit", '{"job":"x","joules": 10.5}'), { kind: "allow" });
+  const over = run(sb, "nvm.job.submit", '{"joules": 50.5}');
+  assert.equal(over.kind, "deny");
+  assert.equal(reason(over), "energy cap: requested 50.5 J exceeds the limit of 50.0 J");
+  assert.equal(run(sb, "nvm.job.submit", '{"joules": "lots"}').kind, "deny");
+  assert.equal(run(sb, "nvm.job.submit", "not json").kind, "deny");
+  assert.equal(run(sb, "nvm.job.submit", "[1,2]").kind, "deny");
+  assert.deepEqual(run(sb, "nvm.job.submit", '{"other": 1}'), { kind: "allow" });
+  assert.deepEqual(run(sb, "nvm.job.status", '{"joules": 5000}'), { kind: "allow" });
+});
+
+Deno.test("energy_cap takes its limit, topic pattern and field path from config", async () => {
+  const sb = await sandbox(
+    "energy_cap",
+    '{"max_joules": 100, "topic": "nvm.*.submit", "field": "energy.joules"}',
+  );
+  assert.deepEqual(run(sb, "nvm.a.submit", '{"energy": {"joules": 99}}'), { kind: "allow" });
+  assert.equal(run(sb, "nvm.b.submit", '{"energy": {"joules": 101}}').kind, "deny");
+  assert.deepEqual(run(sb, "nvm.job.submit.more", '{"energy": {"joules": 101}}'), {
+    kind: "allow",
+  });
+  await assert.rejects(sandbox("energy_cap", '{"max_joules": "x"}'), ComponentRejectedError);
+});
+
+Deno.test("payload_size_cap denies payloads over the limit only", async () => {
+  const sb = await sandbox("payload_size_cap", '{"max_bytes": 10}');
+  assert.deepEqual(run(sb, "a.b", "0123456789"), { kind: "allow" });
+  assert.equal(
+    reason(run(sb, "a.b", "0123456789A")),
+    "payload of 11 bytes exceeds the limit of 10 bytes",
+  );
+});
+
+Deno.test("redact_secrets replaces keys, e-mails and Luhn-valid card numbers", async () => {
+  const sb = await sandbox("redact_secrets");
+  const text = JSON.stringify({
+    note: "mail alice.smith+x@mail.example.org, card 4111 1111 1111 1111 or 5500-0000-0000-0004",
+    aws: "AKIAIOSFODNN7EXAMPLE",
+    gh: "ghp_0123456789abcdefghijABCDEFGHIJ0123456789",
+    oa: "sk-proj0123456789abcdefghij",
+    fake_card: "4111 1111 1111 1112",
+    short: "1234 5678",
+    at: "not@an-address",
+  });
+  const v = run(sb, "a.b", text);
+  assert.equal(v.kind, "redact");
+  if (v.kind !== "redact") return;
+  assert.deepEqual(JSON.parse(dec.decode(v.payload)), {
+    note: "mail [email], card [card] or [card]",
+    aws: "[api-key]",
+    gh: "[api-key]",
+    oa: "[api-key]",
+    fake_card: "4111 1111 1111 1112",
+    short: "1234 5678",
+    at: "not@an-address",
+  });
+  assert.equal(v.reason, "redacted 6 item(s): [email] [card] [api-key]");
+  assert.deepEqual(run(sb, "a.b", '{"clean": "nothing to see, 42"}'), { kind: "allow" });
+});
+
+Deno.test("redact_secrets kinds can be switched off", async () => {
+  const sb = await sandbox("redact_secrets", '{"emails": false}');
+  const v = run(sb, "a.b", "bob@example.com 4111111111111111");
+  assert.equal(v.kind, "redact");
+  if (v.kind === "redact") assert.equal(dec.decode(v.payload), "bob@example.com [card]");
+});
+
+Deno.test("json_schema validates per topic pattern and names the first error", async () => {
+  const schema = {
+    type: "object",
+    required: ["id", "tags"],
+    additionalProperties: false,
+    properties: {
+      id: { type: "integer", minimum: 1 },
+      name: { type: "string", minLength: 2, maxLength: 5 },
+      kind: { enum: ["a", "b"] },
+      tags: { type: "array", items: { type: "string" }, maxItems: 2 },
+      score: { type: ["number", "null"], exclusiveMaximum: 1 },
+    },
+  };
+  const sb = await sandbox("json_schema", JSON.stringify({ schemas: { "orders.>": schema } }));
+  const ok = { id: 3, name: "héé", kind: "a", tags: ["x"], score: null };
+  assert.deepEqual(run(sb, "orders.new", JSON.stringify(ok)), { kind: "allow" });
+  const cases: [unknown, string][] = [
+    [{ ...ok, id: 1.5 }, "schema: $.id: expected integer, got number"],
+    [{ ...ok, id: 0 }, "schema: $.id: below the minimum 1.0"],
+    [{ ...ok, name: "toolong" }, "schema: $.name: longer than 5.0"],
+    [{ ...ok, kind: "c" }, "schema: $.kind: not one of the allowed values"],
+    [{ ...ok, tags: ["x", 2] }, "schema: $.tags[1]: expected string, got number"],
+    [{ ...ok, tags: ["x", "y", "z"] }, "schema: $.tags: more than 2.0 items"],
+    [{ ...ok, score: 1 }, "schema: $.score: not below 1.0"],
+    [{ ...ok, extra: true }, "schema: $: unexpected property extra"],
+    [{ id: 3 }, "schema: $: missing required tags"],
+    [[1], "schema: $: expected object, got array"],
+  ];
+  for (const [doc, want] of cases) {
+    assert.equal(reason(run(sb, "orders.new", JSON.stringify(doc))), want);
+  }
+  assert.match(
+    reason(run(sb, "orders.new", "{bad")),
+    /^schema: payload is not JSON \(expected a member name at byte 1\)$/,
+  );
+  assert.deepEqual(run(sb, "other.topic", "{bad"), { kind: "allow" });
+});

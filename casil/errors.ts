@@ -1,0 +1,23 @@
+/**
+ * Errors of the policy engine's governance API, each with the bus error code the HTTP
+ * layer answers with.
+ * @module
+ */
+
+/** Error code names the engine uses (from `arqon.v1.ErrorCode`). */
+export type PolicyErrorCode =
+  | "INVALID_ARGUMENT"
+  | "NOT_FOUND"
+  | "FRAME_TOO_LARGE"
+  | "STORAGE_FAILED";
+
+/** A refused governance request. */
+export class PolicyError extends Error {
+  /** The bus error code name. */
+  readonly code: PolicyErrorCode;
+  constructor(code: PolicyErrorCode, message: string) {
+    super(message);
+    this.name = "PolicyError";
+    this.code = code;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * CASIL's Prometheus metrics, registered on the node's registry.
+ * @module
+ */
+import client from "prom-client";
+
+/** Why a pulse was denied: the policy said so, or one of the fail-closed causes. */
+export type DenialReason =
+  | "denied"
+  | "fuel_exhausted"
+  | "memory_cap"
+  | "stack_overflow"
+  | "trap"
+  | "bad_result"
+  | "unavailable";
+
+/** Counters of policy evaluation. */
+export class CasilMetrics {
+  /** Pulses denied, per policy and reason. */
+  readonly denials: client.Counter<"policy" | "reason">;
+  /** Payloads rewritten, per policy. */
+  readonly redactions: client.Counter<"policy">;
+  /** Policy evaluations, per policy. */
+  readonly evaluations: client.Counter<"policy">;
+  /** Instances discarded after a failure and rebuilt, per policy. */
+  readonly instanceRestarts: client.Counter<"policy">;
+  /** Installed policies. */
+  readonly policies: client.Gauge;
+
+  /** Registers the families on `registry` (a fresh one when absent). */
+  constructor(registry: client.Registry = new client.Registry()) {
+    const registers = [registry];
+    this.denials = new client.Counter({
+      name: "arqon_policy_denials_total",
+      help: "Pulses denied by CASIL, per policy and reason (denied or a fail-closed cause).",
+      labelNames: ["policy", "reason"],
+      registers,
+    });
+    this.redactions = new client.Counter({
+      name: "arqon_policy_redactions_total",
+      help: "Payloads rewritten by a policy.",
+      labelNames: ["policy"],
+      registers,
+    });
+    this.evaluations = new client.Counter({
+      name: "arqon_policy_evaluations_total",
+      help: "Policy evaluations.",
+      labelNames: ["policy"],
+      registers,
+    });
+    this.instanceRestarts = new client.Counter({
+      name: "arqon_policy_instance_restarts_total",
+      help: "Policy instances discarded after a trap, fuel exhaustion or memory cap.",
+      labelNames: ["policy"],
+      registers,
+    });
+    this.policies = new client.Gauge({
+      name: "arqon_policies",
+      help: "Installed CASIL policies.",
+      registers,
+    });
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * CASIL, the Content-Aware Safety & Inspection Layer: Wasm policies bound to realities and
+ * topics, run on every publish before sequencing (fail-closed), governed over HTTP with
+ * every change in the audit log.
+ * @module
+ */
+export {
+  bindingMatches,
+  DEFAULT_BINDING,
+  normalizeBinding,
+  type PolicyBinding,
+  topicMatches,
+} from "./bindings.ts";
+export {
+  DEFAULT_MAX_UPLOAD_BYTES,
+  PolicyEngine,
+  type PolicyEngineOptions,
+  type PutPolicyOptions,
+} from "./engine.ts";
+export { PolicyError, type PolicyErrorCode } from "./errors.ts";
+export { CasilMetrics, type DenialReason } from "./metrics.ts";
+export { type PolicyRecord, PolicyStore } from "./store.ts";
+export { policyRoutes, type PolicyRoutesOptions } from "./http.ts";
+export { BUILTIN_POLICIES, builtinComponent } from "./builtins.ts";
