@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import {
+  BatchBuilder,
+  BusError,
+  decodeFrame,
+  decodeFrameJson,
+  decodePulse,
+  encodeFrame,
+  encodeFrameJson,
+  encodePublishFrame,
+  encodePulse,
+  errorCodeName,
+  errorCodeValue,
+  frameToJsonObject,
+  type IPulse,
+  scanFrames,
+  stampSuffix,
+} from "./mod.ts";
+import { concatBytes } from "./wire.ts";
+
+const payload = new TextEncoder().encode("x".repeat(1000));
+
+Deno.test("batch builder wraps encoded frames and deliveries into one Frame{batch}", () => {
+  const pulse = encodePulse({ id: "a", sequence: 7, topic: "t.x", payload });
+  const b = new BatchBuilder();
+  b.addDeliver(3, pulse);
+  b.addDeliver(300_000, pulse.subarray(0, 10), pulse.subarray(10));
+  b.addFrame(encodeFrame({ ack: { correlationId: 2 ** 40, sequence: 9 } }));
+  const f = decodeFrame(b.finish());
+  assert.equal(f.kind, "batch");
+  const [d1, d2, ack] = f.batch!.frames!;
+  assert.equal(d1.deliver!.subscriptionId, 3);
+  assert.equal(d2.deliver!.subscriptionId, 300_000);
+  assert.deepEqual(d2.deliver!.pulse!.payload, d1.deliver!.pulse!.payload);
+  assert.equal(d2.deliver!.pulse!.sequence, 7);
+  assert.equal(ack.ack!.correlationId, 2 ** 40);
+  const single = new BatchBuilder();
+  single.addDeliver(1, pulse);
+  assert.equal(decodeFrame(single.finish()).kind, "deliver", "one frame is sent unwrapped");
+});
+
+Deno.test("the stamp suffix overrides whatever the producer put in stamped fields", () => {
+  const source = encodePulse({
+    id: "forged",
+    sequence: 99,
+    producerId: "mallory",
+    realityId: "other",
+    timestamp: { wallMs: 5, logical: 9 },
+    topic: "a.b",
+    headers: { k: "v" },
+    payload,
+  });
+  const stamp = stampSuffix("0190-ab", 2 ** 35, "prod-é", "default", {
+    wallMs: 1_700_000_000_000,
+    logical: 0,
+  });
+  const p = decodePulse(concatBytes(source, stamp));
+  assert.equal(p.id, "0190-ab");
+  assert.equal(p.sequence, 2 ** 35);
+  assert.equal(p.producerId, "prod-é");
+  assert.equal(p.realityId, "default");
+  assert.deepEqual({ ...p.timestamp }, { wallMs: 1_700_000_000_000, logical: 0 });
+  assert.deepEqual({ ...p.headers }, { k: "v" });
+  assert.deepEqual(p.payload, payload);
+});
+
+Deno.test("hand-encoded publish frames decode identically with protobufjs; scanFrames finds them", () => {
+  const pulse: IPulse = {
+    topic: "orders.eu.créé",
+    realityId: "lab",
+    contentType: "application/json",
+    headers: { a: "1", "ü": "ß" },
+    traceContext: { traceparent: "00-x-y-01" },
+    payload,
+  };
+  const fast = encodePublishFrame(2 ** 33, 1, pulse)!;
+  const reference = decodeFrame(
+    encodeFrame({ publish: { correlationId: 2 ** 33, ack: 1, pulse } }),
+  );
+  const decoded = decodeFrame(fast);
+  assert.deepEqual(frameToJsonObject(decoded), frameToJsonObject(reference));
+  assert.equal(decoded.publish!.pulse!.topic, "orders.eu.créé");
+  assert.equal(
+    encodePublishFrame(1, 1, { ...pulse, ghost: true }),
+    null,
+    "unusual fields fall back",
+  );
+
+  const seen: [number, number, string][] = [];
+  const others: string[] = [];
+  const b = new BatchBuilder();
+  b.addFrame(fast);
+  b.addFrame(encodeFrame({ ping: { nonce: 1 } }));
+  assert.ok(scanFrames(b.finish(), {
+    publish: (c, a, bytes) => seen.push([c, a, decodePulse(bytes).topic!]),
+    other: (f) => others.push(decodeFrame(f).kind!),
+    nestedBatch: () => others.push("nested"),
+  }));
+  assert.deepEqual(seen, [[2 ** 33, 1, "orders.eu.créé"]]);
+  assert.deepEqual(others, ["ping"]);
+  assert.equal(
+    scanFrames(new Uint8Array([0x72, 0x05, 0x0a]), { publish() {}, other() {}, nestedBatch() {} }),
+    false,
+  );
+});
+
+Deno.test("decoding errors carry protocol codes", () => {
+  const code = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as BusError).code;
+    }
+    return "none";
+  };
+  assert.equal(code(() => decodeFrame(new Uint8Array([0xff, 0xff, 0xff]))), "INVALID_FRAME");
+  assert.equal(code(() => decodeFrame(new Uint8Array([0xc8, 0x06, 0x00]))), "UNKNOWN_FRAME");
+  // Frame{publish{pulse{topic: <C3 28>}}}
+  assert.equal(
+    code(() => decodeFrame(new Uint8Array([0x1a, 0x06, 0x1a, 0x04, 0x1a, 0x02, 0xc3, 0x28]))),
+    "INVALID_UTF8",
+  );
+  assert.equal(code(() => decodeFrameJson("[1]")), "INVALID_FRAME");
+  assert.equal(code(() => decodeFrameJson("{}")), "UNKNOWN_FRAME");
+  assert.equal(errorCodeName(errorCodeValue("SLOW_CONSUMER")), "SLOW_CONSUMER");
+});
+
+Deno.test("JSON mapping round-trips with canonical names and encodings", () => {
+  const text = encodeFrameJson({
+    publish: {
+      correlationId: 12,
+      ack: 2,
+      pulse: { topic: "a.b", payload: new Uint8Array([1, 2]) },
+    },
+  });
+  assert.deepEqual(JSON.parse(text), {
+    publish: {
+      correlationId: "12",
+      ack: "ACK_MODE_DURABLE",
+      pulse: { topic: "a.b", payload: "AQI=" },
+    },
+  });
+  const back = decodeFrameJson(text);
+  assert.equal(back.publish!.correlationId, 12);
+  assert.equal(back.publish!.ack, 2);
+  assert.deepEqual([...back.publish!.pulse!.payload!], [1, 2]);
+});
