@@ -14,7 +14,7 @@ export const BUILTIN_POLICIES: Readonly<Record<string, string>> = Object.freeze(
 });
 
 /** The component of built-in policy `name` (built on first use if the build did not run). */
-export function builtinComponent(name: string): Promise<Uint8Array> {
+export function builtinComponent(name: string): Promise<Uint8Array<ArrayBuffer>> {
   if (!Object.hasOwn(BUILTIN_POLICIES, name)) {
     return Promise.reject(new Deno.errors.NotFound(`no built-in policy named ${name}`));
   }

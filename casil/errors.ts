@@ -7,6 +7,8 @@
 /** Error code names the engine uses (from `arqon.v1.ErrorCode`). */
 export type PolicyErrorCode =
   | "INVALID_ARGUMENT"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
   | "NOT_FOUND"
   | "FRAME_TOO_LARGE"
   | "STORAGE_FAILED";

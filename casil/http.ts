@@ -23,7 +23,10 @@ import { PolicyError, type PolicyErrorCode } from "./errors.ts";
 
 /** Options of {@linkcode policyRoutes}. */
 export interface PolicyRoutesOptions {
-  /** Who is making the request, for the audit log (default `anonymous`). */
+  /**
+   * Authorizes a request and names who makes it, for the audit log (default: everyone, as
+   * `anonymous`). Throw a {@linkcode PolicyError} (`UNAUTHORIZED`/`FORBIDDEN`) to refuse.
+   */
   actor?: (c: Context) => string | Promise<string>;
   /** Component bytes of a built-in policy by name, for `?builtin=`. */
   builtin?: (name: string) => Promise<Uint8Array>;
@@ -31,8 +34,10 @@ export interface PolicyRoutesOptions {
   onError?: (code: string) => void;
 }
 
-const STATUS: Record<PolicyErrorCode, 400 | 404 | 413 | 507> = {
+const STATUS: Record<PolicyErrorCode, 400 | 401 | 403 | 404 | 413 | 507> = {
   INVALID_ARGUMENT: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   FRAME_TOO_LARGE: 413,
   STORAGE_FAILED: 507,
@@ -52,6 +57,18 @@ export function policyRoutes(engine: PolicyEngine, options: PolicyRoutesOptions 
     if (e instanceof PolicyError) return fail(c, e.code, e.message);
     throw e;
   };
+  const actors = new WeakMap<Request, string>();
+  const actor = (c: Context) => actors.get(c.req.raw) ?? "anonymous";
+  for (const path of ["/v1/policies", "/v1/policies/*", "/v1/audit", "/v1/audit/*"]) {
+    app.use(path, async (c, next) => {
+      try {
+        actors.set(c.req.raw, await actorOf(c));
+      } catch (e) {
+        return handle(c, e);
+      }
+      await next();
+    });
+  }
 
   app.put(
     "/v1/policies/:name",
@@ -101,7 +118,7 @@ export function policyRoutes(engine: PolicyEngine, options: PolicyRoutesOptions 
           name,
           bytes,
           { config, binding },
-          await actorOf(c),
+          actor(c),
         );
         return c.json(engine.get(record.name) ?? record, replaced ? 200 : 201);
       } catch (e) {
@@ -132,7 +149,7 @@ export function policyRoutes(engine: PolicyEngine, options: PolicyRoutesOptions 
       return fail(c, "INVALID_ARGUMENT", "order must be an integer");
     }
     try {
-      await engine.bind(c.req.param("name"), b as Partial<PolicyBinding>, await actorOf(c));
+      await engine.bind(c.req.param("name"), b as Partial<PolicyBinding>, actor(c));
       return c.json(engine.get(c.req.param("name")));
     } catch (e) {
       return handle(c, e);
@@ -148,7 +165,7 @@ export function policyRoutes(engine: PolicyEngine, options: PolicyRoutesOptions 
 
   app.delete("/v1/policies/:name", async (c) => {
     try {
-      return c.json({ deleted: await engine.delete(c.req.param("name"), await actorOf(c)) });
+      return c.json({ deleted: await engine.delete(c.req.param("name"), actor(c)) });
     } catch (e) {
       return handle(c, e);
     }

@@ -22,3 +22,10 @@ export { CasilMetrics, type DenialReason } from "./metrics.ts";
 export { type PolicyRecord, PolicyStore } from "./store.ts";
 export { policyRoutes, type PolicyRoutesOptions } from "./http.ts";
 export { BUILTIN_POLICIES, builtinComponent } from "./builtins.ts";
+export { POLICY_DEFAULTS, POLICY_FLAGS, type PolicyOptions } from "./config.ts";
+export {
+  type CallerPrincipal,
+  type CasilNode,
+  type CasilNodeOptions,
+  openCasil,
+} from "./attach.ts";

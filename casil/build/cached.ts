@@ -35,7 +35,10 @@ async function inputsDigest(source: string): Promise<string> {
  * The component built from AssemblyScript `source` into `outPath`, rebuilt only when its
  * inputs changed. Returns the component bytes.
  */
-export async function buildPolicyCached(source: string, outPath: string): Promise<Uint8Array> {
+export async function buildPolicyCached(
+  source: string,
+  outPath: string,
+): Promise<Uint8Array<ArrayBuffer>> {
   source = source.startsWith("/") ? source : `${Deno.cwd()}/${source}`;
   const stampPath = `${outPath}.stamp`;
   const digest = await inputsDigest(source);
@@ -44,7 +47,7 @@ export async function buildPolicyCached(source: string, outPath: string): Promis
   } catch {
     // Not built yet.
   }
-  const component = await compilePolicy(source);
+  const component = new Uint8Array(await compilePolicy(source));
   await Deno.mkdir(outPath.slice(0, outPath.lastIndexOf("/")), { recursive: true });
   // Write to a temporary name first: parallel test processes may build the same policy.
   const tmp = `${outPath}.${crypto.randomUUID()}.tmp`;
@@ -62,7 +65,7 @@ export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname;
 export const POLICY_BUILD_DIR: string = `${REPO_ROOT}build/policies/`;
 
 /** The built component of a policy shipped in `casil/policies/` (built if needed). */
-export function builtinPolicyComponent(name: string): Promise<Uint8Array> {
+export function builtinPolicyComponent(name: string): Promise<Uint8Array<ArrayBuffer>> {
   return buildPolicyCached(
     `${REPO_ROOT}casil/policies/${name}.ts`,
     `${POLICY_BUILD_DIR}${name}.wasm`,
@@ -70,7 +73,7 @@ export function builtinPolicyComponent(name: string): Promise<Uint8Array> {
 }
 
 /** The built component of a test policy in `casil/testdata/` (built if needed). */
-export function testPolicyComponent(name: string): Promise<Uint8Array> {
+export function testPolicyComponent(name: string): Promise<Uint8Array<ArrayBuffer>> {
   return buildPolicyCached(
     `${REPO_ROOT}casil/testdata/${name}.ts`,
     `${POLICY_BUILD_DIR}testdata/${name}.wasm`,

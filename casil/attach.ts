@@ -1,0 +1,79 @@
+/**
+ * CASIL as a node part: the audit log and the policy engine under the node's data dir, the
+ * HTTP routes with governance restricted to admins when the node requires authentication.
+ * @module
+ */
+import type { Hono } from "hono";
+import type client from "prom-client";
+import { AuditLog } from "../runtime/telemetry/audit/mod.ts";
+import { builtinComponent } from "./builtins.ts";
+import type { PolicyOptions } from "./config.ts";
+import { PolicyEngine } from "./engine.ts";
+import { PolicyError } from "./errors.ts";
+import { policyRoutes } from "./http.ts";
+import { CasilMetrics } from "./metrics.ts";
+
+/** The authenticated caller of a request, as the node's access layer knows it. */
+export interface CallerPrincipal {
+  readonly subject: string;
+  readonly roles: readonly string[];
+}
+
+/** What {@linkcode openCasil} needs from the node. */
+export interface CasilNodeOptions extends PolicyOptions {
+  /** The node's data dir; null keeps policies and the audit log in memory. */
+  dataDir: string | null;
+  /** The node's metrics registry. */
+  registry: client.Registry;
+  /** `quiet` silences policy logs. */
+  log?: "info" | "quiet";
+  /** Resolves the caller of an HTTP request from its Authorization header. */
+  principalOf?: (authorization: string | undefined) => Promise<CallerPrincipal | undefined>;
+  /** When true, governance routes need an authenticated admin. */
+  authRequired?: boolean;
+}
+
+/** The CASIL part of a node. */
+export interface CasilNode {
+  readonly engine: PolicyEngine;
+  /** The node's audit log (also for other governance actions: tokens, realities, kicks). */
+  readonly audit: AuditLog;
+  /** Routes to mount at the root of the node's HTTP app. */
+  readonly routes: Hono;
+  /** Closes the audit log file. */
+  close(): void;
+}
+
+/** Opens the audit log, loads the stored policies and builds the routes. */
+export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
+  const audit = AuditLog.open({
+    path: options.dataDir ? `${options.dataDir}/audit/audit.jsonl` : null,
+  });
+  const quiet = options.log === "quiet";
+  const engine = new PolicyEngine({
+    limits: { fuelPerCall: options.policyFuel, memoryPages: options.policyMemoryPages },
+    maxUploadBytes: options.policyMaxUploadBytes,
+    dir: options.dataDir ? `${options.dataDir}/policies` : null,
+    audit,
+    metrics: new CasilMetrics(options.registry),
+    log: (level, message) => {
+      if (!quiet || level === "error") {
+        console[level === "debug" ? "log" : level](`arqon: ${message}`);
+      }
+    },
+  });
+  await engine.load();
+  const routes = policyRoutes(engine, {
+    builtin: builtinComponent,
+    actor: async (c) => {
+      const principal = await options.principalOf?.(c.req.header("authorization"));
+      if (!options.authRequired) return principal?.subject ?? "anonymous";
+      if (!principal) throw new PolicyError("UNAUTHORIZED", "governance needs a bearer token");
+      if (!principal.roles.includes("admin")) {
+        throw new PolicyError("FORBIDDEN", "governance needs the admin role");
+      }
+      return principal.subject;
+    },
+  });
+  return { engine, audit, routes, close: () => audit.close() };
+}

@@ -1,0 +1,54 @@
+/**
+ * CASIL's node options, in the shape of the node's flag table (`--policy-*`).
+ * @module
+ */
+import { DEFAULT_LIMITS } from "../runtime/sandbox/mod.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "./engine.ts";
+
+/** Policy limits of a node; every one has a flag. */
+export interface PolicyOptions {
+  /** Fuel (metered instructions) per policy call. */
+  policyFuel: number;
+  /** Linear memory cap of a policy instance, in 64 KiB pages. */
+  policyMemoryPages: number;
+  /** Largest accepted policy component, in bytes. */
+  policyMaxUploadBytes: number;
+}
+
+/** Defaults of {@linkcode PolicyOptions}. */
+export const POLICY_DEFAULTS: Readonly<PolicyOptions> = Object.freeze({
+  policyFuel: DEFAULT_LIMITS.fuelPerCall,
+  policyMemoryPages: DEFAULT_LIMITS.memoryPages,
+  policyMaxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
+});
+
+/** Flag descriptions in the shape of the node's flag table. */
+export const POLICY_FLAGS: {
+  key: keyof PolicyOptions;
+  flag: string;
+  kind: "int";
+  help: string;
+  env?: string;
+}[] = [
+  {
+    key: "policyFuel",
+    flag: "policy-fuel",
+    kind: "int",
+    env: "ARQON_POLICY_FUEL",
+    help: "fuel (metered Wasm instructions) per policy call; exhausting it denies the pulse",
+  },
+  {
+    key: "policyMemoryPages",
+    flag: "policy-memory-pages",
+    kind: "int",
+    env: "ARQON_POLICY_MEMORY_PAGES",
+    help: "memory cap of a policy instance in 64 KiB pages",
+  },
+  {
+    key: "policyMaxUploadBytes",
+    flag: "policy-max-upload-bytes",
+    kind: "int",
+    env: "ARQON_POLICY_MAX_UPLOAD_BYTES",
+    help: "largest accepted policy component (PUT /v1/policies/{name})",
+  },
+];
