@@ -4,7 +4,6 @@
  * `componentNew`.
  * @module
  */
-import { componentEmbed, componentNew } from "@bytecodealliance/jco-transpile/wasm-tools";
 import { POLICY_WORLD, WIT_DIR } from "../../wit/mod.ts";
 
 const SDK_ABI = new URL("../sdk/assembly/abi.ts", import.meta.url).pathname;
@@ -131,6 +130,9 @@ export async function compilePolicyCore(
 
 /** Wraps a core module into a component of world `arqon:bus/policy`. */
 export async function componentizePolicy(core: Uint8Array): Promise<Uint8Array> {
+  const { componentEmbed, componentNew } = await import(
+    "@bytecodealliance/jco-transpile/wasm-tools"
+  );
   const embedded = await componentEmbed({
     binary: core,
     witPath: WIT_DIR,

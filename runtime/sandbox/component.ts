@@ -2,7 +2,6 @@
  * Checks that a component targets world `arqon:bus/policy` and takes out its core module.
  * @module
  */
-import { componentWit, metadataShow } from "@bytecodealliance/jco-transpile/wasm-tools";
 import { HOST_MODULE, WIT_PACKAGE } from "../../wit/mod.ts";
 import { ComponentRejectedError } from "./errors.ts";
 
@@ -94,6 +93,8 @@ export async function extractPolicyCore(bytes: Uint8Array): Promise<Uint8Array> 
   if (!isComponentHeader(bytes)) {
     throw new ComponentRejectedError("not_a_component", "not a Wasm component (bad header)");
   }
+  // jco's wasm-tools build loads only when a component is inspected.
+  const { componentWit, metadataShow } = await import("@bytecodealliance/jco-transpile/wasm-tools");
   let wit: string;
   try {
     wit = await componentWit(bytes);

@@ -12,12 +12,9 @@
  */
 import binaryen from "binaryen";
 import { ComponentRejectedError } from "./errors.ts";
+import { FUEL_EXPORT, GROW_REFUSED_EXPORT } from "./names.ts";
 
-/** Name of the export through which the host reads and writes the fuel counter. */
-export const FUEL_EXPORT = "arqon_fuel";
 const FUEL_GLOBAL = "arqon$fuel";
-/** Export of an i32 flag set to 1 when a `memory.grow` would pass the memory cap. */
-export const GROW_REFUSED_EXPORT = "arqon_grow_refused";
 const GROW_REFUSED_GLOBAL = "arqon$grow_refused";
 const GROW_DELTA_GLOBAL = "arqon$grow_delta";
 

@@ -19,5 +19,5 @@ export {
   type PolicyVerdict,
 } from "./policy_module.ts";
 export { extractPolicyCore, POLICY_WORLD_EXPORTS, policyWorldProblems } from "./component.ts";
-export { FUEL_EXPORT } from "./fuel.ts";
+export { FUEL_EXPORT, GROW_REFUSED_EXPORT } from "./names.ts";
 export { PolicySandbox } from "./policy_sandbox.ts";
