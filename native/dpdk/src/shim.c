@@ -79,34 +79,47 @@ int arqon_dpdk_shim_tx(uint16_t port, struct rte_mempool *pool, const uint8_t *b
   uint32_t ends[BURST];
   uint32_t off = 0;
   int n = 0;
-  while (n < BURST && off + 4 <= len) {
+  /* Count the frames first so the mbufs come from the pool in one bulk call (without an
+   * lcore cache, per-mbuf allocation costs a ring operation each). */
+  int want = 0;
+  for (uint32_t o = 0; want < BURST && o + 4 <= len; want++) {
+    uint32_t fl;
+    memcpy(&fl, batch + o, 4);
+    if (o + 4 + fl > len) break;
+    o += 4 + fl;
+  }
+  if (want == 0 || rte_pktmbuf_alloc_bulk(pool, m, (unsigned)want) != 0) {
+    *consumed = 0;
+    return 0;
+  }
+  while (n < want) {
     uint32_t fl;
     memcpy(&fl, batch + off, 4);
     if (off + 4 + fl > len) break;
     if (fl + 8 > RTE_MBUF_DEFAULT_DATAROOM) {
       if (n == 0) {
+        rte_pktmbuf_free_bulk(m, (unsigned)want);
         *consumed = 0;
         return -E2BIG;
       }
       break;
     }
-    struct rte_mbuf *b = rte_pktmbuf_alloc(pool);
-    if (!b) break;
+    struct rte_mbuf *b = m[n];
     uint8_t *p = (uint8_t *)rte_pktmbuf_append(b, (uint16_t)(fl + 8));
     uint64_t seq = first_seq + (uint64_t)n;
     memcpy(p, &seq, 8);
     memcpy(p + 8, batch + off + 4, fl);
-    m[n] = b;
     off += 4 + fl;
     ends[n] = off;
     n++;
   }
+  if (n < want) rte_pktmbuf_free_bulk(m + n, (unsigned)(want - n));
   if (n == 0) {
     *consumed = 0;
     return 0;
   }
   uint16_t sent = rte_eth_tx_burst(port, 0, m, (uint16_t)n);
-  for (int i = sent; i < n; i++) rte_pktmbuf_free(m[i]);
+  if (sent < n) rte_pktmbuf_free_bulk(m + sent, (unsigned)(n - sent));
   *consumed = sent ? ends[sent - 1] : 0;
   return sent;
 }
@@ -129,7 +142,7 @@ int32_t arqon_dpdk_shim_rx(uint16_t port, uint8_t *out, uint32_t cap) {
     const void *d = rte_pktmbuf_read(m[i], 0, pl, out + off + 4);
     if (d && d != out + off + 4) memcpy(out + off + 4, d, pl);
     off += 4 + pl;
-    rte_pktmbuf_free(m[i]);
   }
+  if (got) rte_pktmbuf_free_bulk(m, got);
   return (int32_t)off;
 }

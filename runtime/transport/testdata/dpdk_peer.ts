@@ -41,20 +41,24 @@ while (!port.linkUp()) {
 console.log("link up");
 if (ring) {
   // Loopback: what goes out on net_ring0 comes back in on it.
+  const frame = new Uint8Array(64);
+  const frameView = new DataView(frame.buffer);
   let sent = 0;
+  const start = performance.now();
   while (received < count && Date.now() < deadline) {
     while (sent < count && port.pendingBytes < 32_000) {
-      const f = new Uint8Array(64);
-      const v = new DataView(f.buffer);
-      v.setUint32(0, sent, true);
-      v.setUint32(4, mix(sent), true);
-      if (!port.enqueue(f)) break;
+      frameView.setUint32(0, sent, true);
+      frameView.setUint32(4, mix(sent), true);
+      if (!port.enqueue(frame)) break;
       sent++;
     }
     port.flush();
     port.receive(onFrame);
   }
-  console.log(`received=${received} checksum=${checksum} lost=${port.stats().lost}`);
+  const elapsed = (performance.now() - start).toFixed(1);
+  console.log(
+    `received=${received} checksum=${checksum} lost=${port.stats().lost} elapsed_ms=${elapsed}`,
+  );
 } else if (role === "server") {
   let sent = 0;
   while (sent < count) {
