@@ -93,7 +93,8 @@ export class Session implements TransportSession, SubscriptionOwner {
     this.#format = format;
     this.id = `${ctx.nodeId}-${++sessionCounter}`;
     this.#producerId = this.id;
-    this.#access = ctx.access?.session(transport.kind);
+    // A connection that keeps flooding past its rate limit is closed (policy violation).
+    this.#access = ctx.access?.session(transport.kind, (reason) => this.close(1008, reason));
     ctx.metrics.connections.labels(transport.kind).inc();
   }
 
@@ -264,7 +265,11 @@ export class Session implements TransportSession, SubscriptionOwner {
     if (this.#draining) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
     if (!publish.pulse) throw new BusError("INVALID_ARGUMENT", "publish carries no pulse");
     const p = publish.pulse;
-    this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", p.payload?.length ?? 0);
+    // An unacknowledged publish over its rate may be dropped quietly (false): refusals
+    // of a flood are reported once a second, not once per pulse.
+    const acked = (publish.ack ?? AckMode.NONE) !== AckMode.NONE;
+    const size = p.payload?.length ?? 0;
+    if (this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", size, acked) === false) return;
     const result = this.#ctx.spine.publish(publish.pulse, this.#producerId, source);
     if (result instanceof Promise) {
       return result.then(

@@ -52,6 +52,16 @@ export interface SecurityOptions {
   realityMaxSubscriptions: number;
   /** Payload bytes one reality may publish into the log (0: unlimited). */
   realityMaxStoredBytes: number;
+  /** Rate-limit refusals within one second after which a connection is closed (0: never). */
+  rateKick: number;
+}
+
+/** Unacknowledged pulses refused by a rate limit are reported at most this often. */
+const RATE_NOTICE_INTERVAL_MS = 1000;
+
+/** The audit log as the Shield uses it (`AuditLog` of `runtime/telemetry/audit`). */
+export interface AuditSink {
+  append(action: string, actor: string, details: Record<string, unknown>): unknown;
 }
 
 /** Defaults: no auth, no TLS, no limits beyond the node's frame limits. */
@@ -69,6 +79,7 @@ export const SECURITY_DEFAULTS: Readonly<SecurityOptions> = {
   realityMaxConnections: 0,
   realityMaxSubscriptions: 0,
   realityMaxStoredBytes: 0,
+  rateKick: 10_000,
 };
 
 /** Flag descriptions in the shape of the node's flag table. */
@@ -162,6 +173,12 @@ export const SECURITY_FLAGS: {
     kind: "int",
     help: "payload bytes a reality may publish to the log (0: unlimited)",
   },
+  {
+    key: "rateKick",
+    flag: "rate-kick",
+    kind: "int",
+    help: "rate-limit refusals per second after which a connection is closed (0: never)",
+  },
 ];
 
 /** Metric families of the Shield's security. */
@@ -171,9 +188,16 @@ class SecurityMetrics {
   readonly rateLimited: client.Counter<"reality" | "scope" | "unit">;
   readonly quotaExceeded: client.Counter<"reality" | "kind">;
   readonly quotaUsage: client.Gauge<"reality" | "kind">;
+  readonly kicks: client.Counter<"transport" | "reason">;
 
   constructor(registry: client.Registry) {
     const registers = [registry];
+    this.kicks = new client.Counter({
+      name: "arqon_kicks_total",
+      help: "Connections closed by the node for abuse (e.g. sustained rate-limit violation).",
+      labelNames: ["transport", "reason"],
+      registers,
+    });
     this.authRefusals = new client.Counter({
       name: "arqon_auth_refusals_total",
       help: "Connections and requests refused by authentication or authorization.",
@@ -218,6 +242,7 @@ export class NodeAccess {
   readonly #quotas: RealityQuotas;
   readonly #metrics: SecurityMetrics;
   readonly #limitsOn: boolean;
+  #audit?: AuditSink;
 
   /** Prefer `NodeAccess.create`, which reads the key files. */
   constructor(
@@ -260,8 +285,8 @@ export class NodeAccess {
   }
 
   /** Security state of one new connection (`transport` labels its metrics). */
-  session(transport: string): SessionAccess {
-    return new SessionAccess(this, transport);
+  session(transport: string, kick?: (reason: string) => void): SessionAccess {
+    return new SessionAccess(this, transport, kick);
   }
 
   /**
@@ -276,6 +301,24 @@ export class NodeAccess {
       throw this.refused(e, "http");
     }
     return access;
+  }
+
+  /**
+   * Where governance events go: `sys.control.*` publishes and kicks (the node's
+   * hash-chained audit log, `runtime/telemetry/audit`).
+   */
+  setAudit(audit: AuditSink | undefined): void {
+    this.#audit = audit;
+  }
+
+  /** @internal Appends to the audit log, when there is one. */
+  audit(action: string, actor: string, details: Record<string, unknown>): void {
+    this.#audit?.append(action, actor, details);
+  }
+
+  /** @internal Counts a kick. */
+  kicked(transport: string, reason: string): void {
+    this.#metrics.kicks.labels(transport, reason).inc();
   }
 
   /** Adjusts a reality's stored-bytes usage to what the log holds after retention. */
@@ -336,11 +379,18 @@ export class SessionAccess {
   /** Realities this connection counts against, with the quota to release. */
   readonly #realities = new Map<string, Release>();
   #closed = false;
+  #lastNoticeMs = -Infinity;
+  #quietlyDropped = 0;
+  readonly #kick?: (reason: string) => void;
+  #kicked = false;
+  #windowStartMs = 0;
+  #windowRefusals = 0;
 
   /** @internal Use `NodeAccess.session`. */
-  constructor(node: NodeAccess, transport: string) {
+  constructor(node: NodeAccess, transport: string, kick?: (reason: string) => void) {
     this.#node = node;
     this.#transport = transport;
+    this.#kick = kick;
     if (node.limitsOn) this.#rates = node.rates.forConnection();
   }
 
@@ -406,9 +456,11 @@ export class SessionAccess {
   /**
    * Checks one publish of `bytes` payload bytes to a topic of a reality: permissions,
    * rate limits and the stored-bytes quota. Throws FORBIDDEN, UNAUTHORIZED,
-   * RATE_LIMITED or QUOTA_EXCEEDED.
+   * RATE_LIMITED or QUOTA_EXCEEDED. For an unacknowledged publish (`acked` false) over
+   * its rate it returns false instead of throwing, except for one RATE_LIMITED notice
+   * per second: a flood must not make the node answer each pulse it refuses.
    */
-  admitPublish(realityId: string, topic: string, bytes: number): void {
+  admitPublish(realityId: string, topic: string, bytes: number, acked = true): boolean {
     this.requireAdmitted();
     const checker = this.#checker;
     if (checker) {
@@ -418,13 +470,39 @@ export class SessionAccess {
         throw this.#node.refused(e, this.#transport);
       }
     }
-    if (!this.#rates) return;
+    if (topic.startsWith("sys.control.")) {
+      this.#node.audit("control.publish", this.#principal?.subject ?? "anonymous", {
+        reality: realityId || "default",
+        topic,
+        transport: this.#transport,
+      });
+    }
+    if (!this.#rates) return true;
+    if (this.#kicked) return false;
     this.#enter(realityId);
     const refusal: RateRefusal | undefined = this.#rates.admit(realityId, bytes);
-    if (refusal) throw new BusError("RATE_LIMITED", refusal.message);
+    if (refusal) {
+      const now = performance.now();
+      if (this.#overLimitTooLong(now, refusal)) return false;
+      if (!acked) {
+        if (now - this.#lastNoticeMs < RATE_NOTICE_INTERVAL_MS) {
+          this.#quietlyDropped++;
+          return false;
+        }
+        this.#lastNoticeMs = now;
+        const dropped = this.#quietlyDropped;
+        this.#quietlyDropped = 0;
+        throw new BusError(
+          "RATE_LIMITED",
+          `${refusal.message}${dropped ? ` (${dropped} more unacknowledged pulses dropped)` : ""}`,
+        );
+      }
+      throw new BusError("RATE_LIMITED", refusal.message);
+    }
     if (this.#node.options.realityMaxStoredBytes > 0) {
       this.#node.acquire(realityId, "storedBytes", bytes);
     }
+    return true;
   }
 
   /** Checks one subscription: permissions and the subscriptions quota. */
@@ -454,6 +532,28 @@ export class SessionAccess {
     this.#closed = true;
     for (const release of this.#realities.values()) release();
     this.#realities.clear();
+  }
+
+  /** Counts a refusal; closes the connection when refusals per second pass `--rate-kick`. */
+  #overLimitTooLong(now: number, refusal: RateRefusal): boolean {
+    if (now - this.#windowStartMs >= 1000) {
+      this.#windowStartMs = now;
+      this.#windowRefusals = 0;
+    }
+    const limit = this.#node.options.rateKick;
+    if (++this.#windowRefusals < limit || limit <= 0 || !this.#kick) return false;
+    this.#kicked = true;
+    // Short: it becomes the WebSocket close reason (at most 123 bytes).
+    const reason = `rate limit exceeded: ${this.#windowRefusals} refusals in 1 s`;
+    this.#node.kicked(this.#transport, "rate");
+    this.#node.audit("connection.kick", "node", {
+      subject: this.#principal?.subject ?? "anonymous",
+      transport: this.#transport,
+      reason,
+      limit: refusal.message,
+    });
+    this.#kick(reason);
+    return true;
   }
 
   /** Counts this connection against a reality's connection quota on first use. */

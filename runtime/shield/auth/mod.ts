@@ -46,6 +46,7 @@ export {
   overlapsPattern,
 } from "./topic_pattern.ts";
 export {
+  type AuditSink,
   NodeAccess,
   SECURITY_DEFAULTS,
   SECURITY_FLAGS,
