@@ -109,6 +109,16 @@ export function createHttpApp(ctx: HttpContext): Hono {
       pulse.payload?.length ?? 0,
     );
 
+  // Admins issue tokens from the node's key; each issue goes to the audit log.
+  if (access) {
+    app.post("/v1/tokens", limit, async (c) => {
+      const body = await c.req.json().catch(() => {
+        throw new BusError("INVALID_ARGUMENT", "the body must be a JSON token request");
+      });
+      return c.json({ token: await access.issueToken(accessOf.get(c.req.raw)!, body) }, 201);
+    });
+  }
+
   app.post("/v1/realities/:reality/topics/:topic", limit, async (c) => {
     if (ctx.draining()) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
     const pulse = await pulseFromRequest(c.req.raw, c.req.param("reality"), c.req.param("topic"));

@@ -19,10 +19,10 @@ import {
 import { Authenticator, type HelloCredentials, MAX_HELLO_BYTES } from "./authenticator.ts";
 import type { Challenge } from "./did_challenge.ts";
 import { DidDirectory } from "./did_directory.ts";
-import type { Principal } from "./grants.ts";
-import { readVerificationKeys } from "./node_key.ts";
+import { type Grants, parseGrants, type Principal } from "./grants.ts";
+import { type NodeSigningKey, readNodeKeyFile, readVerificationKeys } from "./node_key.ts";
 import { PermissionChecker } from "./permission_checker.ts";
-import { TokenVerifier } from "./token.ts";
+import { issueToken, TokenVerifier } from "./token.ts";
 
 /** Security options of a node; every one has a flag (see `SECURITY_FLAGS`). */
 export interface SecurityOptions {
@@ -238,6 +238,7 @@ export class NodeAccess {
   /** The options the node was started with. */
   readonly options: Readonly<SecurityOptions>;
   readonly #auth: Authenticator;
+  #signer?: NodeSigningKey;
   readonly #rates: RateLimiter;
   readonly #quotas: RealityQuotas;
   readonly #metrics: SecurityMetrics;
@@ -281,7 +282,49 @@ export class NodeAccess {
       ? new TokenVerifier(await readVerificationKeys(options.authKey))
       : undefined;
     const dids = options.authDids ? await DidDirectory.fromFile(options.authDids) : undefined;
-    return new NodeAccess(options, new Authenticator({ tokens, dids, nodeId }), registry);
+    const access = new NodeAccess(options, new Authenticator({ tokens, dids, nodeId }), registry);
+    // A private node key (not a public JWK Set) lets the node issue tokens itself.
+    if (options.authKey) {
+      try {
+        access.#signer = await readNodeKeyFile(options.authKey);
+      } catch { /* a JWK Set of public keys: verify only */ }
+    }
+    return access;
+  }
+
+  /**
+   * Issues a token on behalf of an admin caller (`POST /v1/tokens`) and audits it.
+   * Throws FORBIDDEN for non-admins, NOT_FOUND when the node holds no private key.
+   */
+  async issueToken(caller: SessionAccess, request: unknown): Promise<string> {
+    const principal = caller.principal;
+    if (!principal || !principal.roles.includes("admin")) {
+      throw this.refused(new BusError("FORBIDDEN", "issuing tokens needs the admin role"), "http");
+    }
+    if (!this.#signer) {
+      throw new BusError("NOT_FOUND", "this node verifies tokens but holds no signing key");
+    }
+    const r = (request ?? {}) as Record<string, unknown>;
+    if (typeof r.subject !== "string" || r.subject === "") {
+      throw new BusError("INVALID_ARGUMENT", "subject must be a non-empty string");
+    }
+    let grants: Grants;
+    try {
+      grants = parseGrants(r);
+    } catch (e) {
+      throw new BusError("INVALID_ARGUMENT", (e as Error).message);
+    }
+    const ttlSeconds = r.ttlSeconds === undefined ? 3600 : Number(r.ttlSeconds);
+    if (!(ttlSeconds > 0)) throw new BusError("INVALID_ARGUMENT", "ttlSeconds must be positive");
+    const token = await issueToken(this.#signer, { ...grants, subject: r.subject, ttlSeconds });
+    this.audit("token.issue", principal.subject, {
+      subject: r.subject,
+      realities: grants.realities,
+      roles: grants.roles,
+      ttlSeconds,
+      kid: this.#signer.kid,
+    });
+    return token;
   }
 
   /** Security state of one new connection (`transport` labels its metrics). */
