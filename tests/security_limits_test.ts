@@ -7,6 +7,8 @@ import { type ArqonNode, startNode } from "../mod.ts";
 import { ArqonClient } from "../runtime/client/mod.ts";
 import { BusError } from "../runtime/protocol/mod.ts";
 import type { SecurityOptions } from "../runtime/shield/auth/mod.ts";
+import { errorCodeName } from "../runtime/protocol/mod.ts";
+import { WirePeer } from "./security_wire.ts";
 
 async function withNode(
   options: Partial<SecurityOptions>,
@@ -144,4 +146,33 @@ Deno.test("quotas: subscriptions, connections and stored bytes per reality", asy
       }
     },
   );
+});
+
+Deno.test("a connection flooding past --rate-kick is closed (1008) and counted", async () => {
+  await withNode({ ratePulses: 10, rateKick: 200 }, async (node) => {
+    const peer = await WirePeer.open(node.wsUrl);
+    const calm = await ArqonClient.connect(node.wsUrl, { reconnect: false });
+    try {
+      peer.send({ hello: { protocolVersion: 1 } });
+      assert.equal((await peer.next()).kind, "welcome");
+      const frames = Array.from({ length: 500 }, () => ({
+        publish: { correlationId: 0, ack: 0, pulse: { topic: "flood.x", realityId: "lab" } },
+      }));
+      peer.send({ batch: { frames } });
+      const { code, reason } = await peer.closed;
+      assert.equal(code, 1008);
+      assert.match(reason, /rate limit exceeded: 200 refusals in 1 s/);
+      // No error per refused pulse: at most the one RATE_LIMITED notice (the close may
+      // overtake it, since the whole batch is refused within one turn).
+      const errors = peer.pending.filter((f) => f.kind === "error");
+      assert.ok(errors.length <= 1, `${errors.length} error frames`);
+      for (const e of errors) assert.equal(errorCodeName(e.error!.code ?? 0), "RATE_LIMITED");
+      // Other connections carry on.
+      assert.ok(await calm.publish("calm.x", "still here", { reality: "lab" }));
+      const text = await (await fetch(`${node.url}/metrics`)).text();
+      assert.equal(metric(text, /arqon_kicks_total\{transport="ws",reason="rate"\} (\d+)/), 1);
+    } finally {
+      await calm.close();
+    }
+  });
 });

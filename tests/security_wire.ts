@@ -15,11 +15,14 @@ export class WirePeer {
   readonly #ws: WebSocket;
   readonly #frames: IFrame[] = [];
   #waiter: (() => void) | null = null;
-  readonly closed: Promise<void>;
+  /** Resolves with the close code and reason when the connection ends. */
+  readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
-    this.closed = new Promise((resolve) => ws.addEventListener("close", () => resolve()));
+    this.closed = new Promise((resolve) =>
+      ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason }))
+    );
     ws.onmessage = (e) => {
       const frame = decodeFrame(new Uint8Array(e.data as ArrayBuffer));
       if (frame.kind === "batch") this.#frames.push(...(frame.batch?.frames ?? []).map(withKind));
@@ -65,6 +68,11 @@ export class WirePeer {
   async close(): Promise<void> {
     this.#ws.close();
     await this.closed;
+  }
+
+  /** Frames received and not yet taken with `next`. */
+  get pending(): readonly IFrame[] {
+    return this.#frames;
   }
 }
 
