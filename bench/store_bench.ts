@@ -1,0 +1,340 @@
+/**
+ * `deno task bench:store`: the durable log against NATS JetStream (R1, file storage) on
+ * this machine, in the same run, with 1 KB payloads.
+ *
+ * 1. Durable-acked publish throughput: an ArqonBus node (`--sync batch`, every topic
+ *    retained) and a nats-server with a file-backed R1 stream, each driven by a publisher
+ *    process keeping `--inflight` publishes outstanding (ArqonBus TS client with
+ *    `ack: "durable"`; nats.js `js.publish`).
+ * 2. History read: every stored pulse, from the store itself (raw and decoded), over the
+ *    node's NDJSON history endpoint, and from JetStream with an ordered consumer (nats.js).
+ * 3. Restart: a store holding `--fill` pulses (default 1M): open time and node
+ *    spawn-to-ready time.
+ *
+ *   deno task bench:store [--seconds 5] [--inflight 1024] [--fill 1000000]
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { connect as natsConnect, RetentionPolicy, StorageType } from "nats";
+import { ArqonClient } from "../mod.ts";
+import { decodePulse, encodePulse } from "../runtime/protocol/mod.ts";
+import { openStore } from "../runtime/store/mod.ts";
+
+const PAYLOAD = 1024;
+const root = new URL("../", import.meta.url);
+const self = new URL(import.meta.url).pathname;
+
+// ------------------------------------------------------------------ publisher processes
+
+async function publisherArqon(url: string, seconds: number, inflight: number): Promise<number> {
+  const client = await ArqonClient.connect(url, { name: "bench" });
+  const payload = new Uint8Array(PAYLOAD);
+  let acked = 0;
+  let outstanding = 0;
+  let wake: (() => void) | null = null;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  while (performance.now() < end) {
+    while (outstanding < inflight) {
+      outstanding++;
+      client.publish("bench.store.data", payload, { reality: "bench", ack: "durable" }).then(
+        () => {
+          acked++;
+          outstanding--;
+          wake?.();
+        },
+        (err) => {
+          console.error(err);
+          Deno.exit(1);
+        },
+      );
+    }
+    await new Promise<void>((r) => (wake = r));
+    wake = null;
+  }
+  while (outstanding > 0) {
+    await new Promise<void>((r) => (wake = r));
+    wake = null;
+  }
+  await client.close();
+  return acked / ((performance.now() - start) / 1000);
+}
+
+async function publisherJetStream(url: string, seconds: number, inflight: number): Promise<number> {
+  const nc = await natsConnect({ servers: url });
+  const js = nc.jetstream();
+  const payload = new Uint8Array(PAYLOAD);
+  let acked = 0;
+  let outstanding = 0;
+  let wake: (() => void) | null = null;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  while (performance.now() < end) {
+    while (outstanding < inflight) {
+      outstanding++;
+      js.publish("bench.store.data", payload).then(
+        () => {
+          acked++;
+          outstanding--;
+          wake?.();
+        },
+        (err) => {
+          console.error(err);
+          Deno.exit(1);
+        },
+      );
+    }
+    await new Promise<void>((r) => (wake = r));
+    wake = null;
+  }
+  while (outstanding > 0) {
+    await new Promise<void>((r) => (wake = r));
+    wake = null;
+  }
+  await nc.drain();
+  return acked / ((performance.now() - start) / 1000);
+}
+
+if (Deno.args[0] === "pub-arqon" || Deno.args[0] === "pub-js") {
+  const [role, url, seconds, inflight] = Deno.args;
+  const publish = role === "pub-arqon" ? publisherArqon : publisherJetStream;
+  const perSecond = await publish(url, Number(seconds), Number(inflight));
+  console.log(JSON.stringify({ perSecond }));
+  Deno.exit(0);
+}
+
+// ------------------------------------------------------------------ orchestration
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    seconds: { type: "string", default: "5" },
+    inflight: { type: "string", default: "1024" },
+    fill: { type: "string", default: "1000000" },
+  },
+});
+const SECONDS = Number(values.seconds);
+const INFLIGHT = Number(values.inflight);
+const FILL = Number(values.fill);
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+interface NodeChild {
+  url: string;
+  wsUrl: string;
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+async function startArqon(dataDir: string, args: string[] = []): Promise<NodeChild> {
+  const t0 = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("mod.ts", root).pathname,
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!/ready on/.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`node did not start: ${seen}`);
+    seen += value;
+  }
+  const readyMs = performance.now() - t0;
+  const m = seen.match(/ready on (\S+) \(ws (\S+)\)/)!;
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+  return {
+    url: m[1],
+    wsUrl: m[2],
+    readyMs,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+async function startNats(storeDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = freePort();
+  const child = new Deno.Command("nats-server", {
+    args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let i = 0; i < 100; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return {
+        url: `127.0.0.1:${port}`,
+        async stop() {
+          child.kill("SIGTERM");
+          await child.status;
+        },
+      };
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error("nats-server did not start (apt-get install nats-server)");
+}
+
+async function runPublisher(role: string, url: string): Promise<number> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", self, role, url, String(SECONDS), String(INFLIGHT)],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`${role} failed`);
+  return JSON.parse(new TextDecoder().decode(out.stdout)).perSecond;
+}
+
+const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
+const fmt = (n: number) => n.toLocaleString("en-US");
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+
+const arqonDir = await Deno.makeTempDir({ prefix: "arqon-bench-" });
+const natsDir = await Deno.makeTempDir({ prefix: "nats-bench-" });
+const restartDir = await Deno.makeTempDir({ prefix: "arqon-restart-" });
+try {
+  console.log(
+    `store bench: 1 KB payloads, ${SECONDS} s per run, ${INFLIGHT} publishes in flight\n`,
+  );
+
+  // 1. durable-acked publish
+  let node = await startArqon(arqonDir, ["--sync", "batch", "--log", "info"]);
+  await fetch(`${node.url}/v1/realities/bench`, {
+    method: "PUT",
+    body: JSON.stringify({ retention: [{ pattern: ">" }] }),
+  }).then((r) => r.body?.cancel());
+  const arqonRate = await runPublisher("pub-arqon", node.wsUrl);
+
+  const nats = await startNats(natsDir);
+  const nc = await natsConnect({ servers: nats.url });
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.add({
+    name: "BENCH",
+    subjects: ["bench.>"],
+    storage: StorageType.File,
+    num_replicas: 1,
+    retention: RetentionPolicy.Limits,
+  });
+  const jsRate = await runPublisher("pub-js", nats.url);
+  console.log("durable-acked publish (acks/s)");
+  console.log(`  ArqonBus (--sync batch)       ${fmt(Math.round(arqonRate)).padStart(10)}`);
+  console.log(`  JetStream R1 file (nats.js)   ${fmt(Math.round(jsRate)).padStart(10)}`);
+  console.log(`  ratio ArqonBus / JetStream    ${ratio(arqonRate, jsRate).padStart(10)}\n`);
+
+  // 2. history read
+  let t = performance.now();
+  let lines = 0;
+  const res = await fetch(`${node.url}/v1/realities/bench/history`);
+  const reader = res.body!.getReader();
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    for (const b of value) if (b === 10) lines++;
+  }
+  const httpRate = rate(lines, performance.now() - t);
+  await node.stop();
+
+  const store = openStore({ dataDir: arqonDir });
+  t = performance.now();
+  let raw = 0;
+  for await (const page of store.history({ reality: "bench" }, 8192)) raw += page.length;
+  const rawRate = rate(raw, performance.now() - t);
+  t = performance.now();
+  let decoded = 0;
+  for await (const page of store.history({ reality: "bench" }, 8192)) {
+    for (const p of page) decoded += decodePulse(p.bytes).payload!.length === PAYLOAD ? 1 : 0;
+  }
+  const decodedRate = rate(decoded, performance.now() - t);
+  store.close();
+
+  t = performance.now();
+  const info = await jsm.streams.info("BENCH");
+  const total = info.state.messages;
+  // An ordered consumer delivers the whole stream from the first message.
+  const consumer = await nc.jetstream().consumers.get("BENCH");
+  let jsRead = 0;
+  const messages = await consumer.consume({ max_messages: 8192 });
+  for await (const _ of messages) {
+    if (++jsRead >= total) break;
+  }
+  const jsReadRate = rate(jsRead, performance.now() - t);
+  console.log(`history read (pulses/s; ArqonBus ${fmt(raw)} stored, JetStream ${fmt(total)})`);
+  console.log(`  ArqonBus store scan (encoded)      ${fmt(rawRate).padStart(10)}`);
+  console.log(`  ArqonBus store scan + decode       ${fmt(decodedRate).padStart(10)}`);
+  console.log(`  ArqonBus HTTP NDJSON               ${fmt(httpRate).padStart(10)}`);
+  console.log(`  JetStream ordered consumer (nats.js)${fmt(jsReadRate).padStart(9)}`);
+  console.log(`  ratio store scan / JetStream       ${ratio(rawRate, jsReadRate).padStart(10)}\n`);
+  await nc.close();
+  await nats.stop();
+
+  // 3. restart with FILL stored pulses
+  const filling = openStore({
+    dataDir: restartDir,
+    sync: "os",
+    defaultRealityConfig: { retention: [{ pattern: ">" }] },
+  });
+  const payload = new Uint8Array(PAYLOAD);
+  t = performance.now();
+  for (let seq = 1; seq <= FILL;) {
+    const batch = [];
+    for (let i = 0; i < 4096 && seq <= FILL; i++, seq++) {
+      const pulse = {
+        id: crypto.randomUUID(),
+        sequence: seq,
+        topic: "bench.restart.data",
+        realityId: "bench",
+        producerId: "bench",
+        timestamp: { wallMs: Date.now(), logical: 0 },
+        payload,
+      };
+      batch.push({ pulse, bytes: encodePulse(pulse) });
+    }
+    await filling.append(batch);
+  }
+  const fillRate = rate(FILL, performance.now() - t);
+  filling.close();
+  t = performance.now();
+  const reopened = openStore({ dataDir: restartDir });
+  const last = reopened.lastSequence("bench");
+  const openMs = performance.now() - t;
+  reopened.close();
+  node = await startArqon(restartDir, ["--log", "info"]);
+  const readyMs = node.readyMs;
+  await node.stop();
+  const empty = await Deno.makeTempDir({ prefix: "arqon-empty-" });
+  node = await startArqon(empty, ["--log", "info"]);
+  const emptyReadyMs = node.readyMs;
+  await node.stop();
+  await Deno.remove(empty, { recursive: true });
+  console.log(
+    `restart with ${fmt(FILL)} stored pulses (filled at ${fmt(fillRate)} pulses/s in-process)`,
+  );
+  console.log(
+    `  store open + head lookup        ${openMs.toFixed(1).padStart(8)} ms (last sequence ${
+      fmt(last)
+    })`,
+  );
+  console.log(`  node spawn to ready             ${readyMs.toFixed(0).padStart(8)} ms`);
+  console.log(`  node spawn to ready, empty dir  ${emptyReadyMs.toFixed(0).padStart(8)} ms`);
+} finally {
+  for (const d of [arqonDir, natsDir, restartDir]) await Deno.remove(d, { recursive: true });
+}
