@@ -49,6 +49,14 @@ Deno.test({
   fn: async () => {
     const socket = `arqon-memif-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
     const server = spawn(["server", socket, `${COUNT}`], "piped");
+    const serverOut = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let sout = "";
+    while (!sout.includes("port ready\n")) {
+      const { value, done } = await serverOut.read();
+      if (done) break;
+      sout += value;
+    }
+    assert.match(sout, /port ready/, `server did not start:\n${sout}`);
     const client = spawn(["client", socket, `${COUNT}`]);
     try {
       const [out, err, status] = await Promise.all([
@@ -59,11 +67,10 @@ Deno.test({
       assert.equal(status.code, 0, `client failed:\n${out}${err}`);
       assert.match(out, new RegExp(`received=${COUNT} checksum=${checksum()} lost=0`));
       await server.stdin.close();
-      const [sout, serr, sstatus] = await Promise.all([
-        text(server.stdout),
-        text(server.stderr),
-        server.status,
-      ]);
+      const rest = (async () => {
+        for (let r = await serverOut.read(); !r.done; r = await serverOut.read()) sout += r.value;
+      })();
+      const [serr, sstatus] = await Promise.all([text(server.stderr), server.status, rest]);
       assert.equal(sstatus.code, 0, `server failed:\n${sout}${serr}`);
       assert.match(sout, new RegExp(`sent=${COUNT}`));
     } finally {

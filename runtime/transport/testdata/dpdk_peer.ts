@@ -19,6 +19,9 @@ const vdev = ring
   : `net_memif0,role=${role},socket=/tmp/${socket}.sock,socket-abstract=no,id=0`;
 const eal = DpdkEal.start(testEalArgs(`arqon-dpdk-${role}-${Deno.pid}`, [vdev]));
 const port = new DpdkPort(ring ? "net_ring0" : "net_memif0", 1024);
+// A memif client only connects to a server socket that exists: the test starts the client
+// after the server prints this.
+console.log("port ready");
 let received = 0;
 let checksum = 0;
 const onFrame = (f: Uint8Array) => {
