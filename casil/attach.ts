@@ -5,6 +5,7 @@
  */
 import type { Hono } from "hono";
 import type client from "prom-client";
+import type { PulseGuard } from "../runtime/spine/hooks.ts";
 import { AuditLog } from "../runtime/telemetry/audit/mod.ts";
 import { builtinComponent } from "./builtins.ts";
 import type { PolicyOptions } from "./config.ts";
@@ -31,6 +32,8 @@ export interface CasilNodeOptions extends PolicyOptions {
   principalOf?: (authorization: string | undefined) => Promise<CallerPrincipal | undefined>;
   /** When true, governance routes need an authenticated admin. */
   authRequired?: boolean;
+  /** Installs the engine as the Spine's guard while policies exist (see `PolicyEngine`). */
+  setGuard?: (guard: PulseGuard | undefined) => void;
 }
 
 /** The CASIL part of a node. */
@@ -56,6 +59,7 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
     dir: options.dataDir ? `${options.dataDir}/policies` : null,
     audit,
     metrics: new CasilMetrics(options.registry),
+    setGuard: options.setGuard,
     log: (level, message) => {
       if (!quiet || level === "error") {
         console[level === "debug" ? "log" : level](`arqon: ${message}`);
@@ -66,8 +70,13 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
   const routes = policyRoutes(engine, {
     builtin: builtinComponent,
     actor: async (c) => {
-      const principal = await options.principalOf?.(c.req.header("authorization"));
-      if (!options.authRequired) return principal?.subject ?? "anonymous";
+      const authorization = c.req.header("authorization");
+      if (!options.authRequired) {
+        // Open node: the subject, when a valid token is shown, only names the actor.
+        const principal = await options.principalOf?.(authorization).catch(() => undefined);
+        return principal?.subject ?? "anonymous";
+      }
+      const principal = await options.principalOf?.(authorization);
       if (!principal) throw new PolicyError("UNAUTHORIZED", "governance needs a bearer token");
       if (!principal.roles.includes("admin")) {
         throw new PolicyError("FORBIDDEN", "governance needs the admin role");

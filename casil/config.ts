@@ -3,7 +3,9 @@
  * @module
  */
 import { DEFAULT_LIMITS } from "../runtime/sandbox/mod.ts";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "./engine.ts";
+
+/** Default upload limit: 4 MiB. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
 
 /** Policy limits of a node; every one has a flag. */
 export interface PolicyOptions {

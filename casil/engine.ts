@@ -20,6 +20,7 @@ import {
 } from "../runtime/sandbox/mod.ts";
 import type { AuditLog } from "../runtime/telemetry/audit/mod.ts";
 import { bindingMatches, normalizeBinding, type PolicyBinding } from "./bindings.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "./config.ts";
 import { PolicyError } from "./errors.ts";
 import { CasilMetrics, type DenialReason } from "./metrics.ts";
 import { type PolicyRecord, PolicyStore } from "./store.ts";
@@ -36,12 +37,16 @@ export interface PolicyEngineOptions {
   audit?: AuditLog;
   /** Metrics (registered on the node's registry by the caller). */
   metrics?: CasilMetrics;
+  /**
+   * Told the guard to install whenever policies come or go: the engine while any policy is
+   * installed, undefined when none is (so the publish path pays nothing without policies).
+   */
+  setGuard?: (guard: PulseGuard | undefined) => void;
   /** Receives the policies' `log` calls and engine warnings. */
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
 }
 
-/** Default upload limit: 4 MiB. */
-export const DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
+export { DEFAULT_MAX_UPLOAD_BYTES };
 
 /** What a publisher asks for when installing or replacing a policy. */
 export interface PutPolicyOptions {
@@ -90,6 +95,7 @@ export class PolicyEngine implements PulseGuard {
   readonly audit?: AuditLog;
   readonly #store: PolicyStore;
   readonly #log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+  readonly #setGuard?: (guard: PulseGuard | undefined) => void;
   /** Replaced as a whole on every change, so a publish sees one consistent set. */
   #policies = new Map<string, Installed>();
   #chains = new Map<string, Installed[]>();
@@ -102,6 +108,7 @@ export class PolicyEngine implements PulseGuard {
     this.metrics = options.metrics ?? new CasilMetrics();
     this.audit = options.audit;
     this.#store = new PolicyStore(options.dir ?? null);
+    this.#setGuard = options.setGuard;
     this.#log = options.log ??
       ((level, message) => console[level === "debug" ? "log" : level](message));
   }
@@ -117,7 +124,10 @@ export class PolicyEngine implements PulseGuard {
   }
 
   #swap(next: Map<string, Installed>): void {
+    // Installed before the first policy becomes visible, removed after the last one went.
+    if (next.size > 0) this.#setGuard?.(this);
     this.#policies = next;
+    if (next.size === 0) this.#setGuard?.(undefined);
     this.#chains = new Map();
     this.metrics.policies.set(next.size);
   }

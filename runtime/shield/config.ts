@@ -7,9 +7,10 @@
 import { parseArgs } from "node:util";
 import type { OverflowMode } from "../spine/mod.ts";
 import { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "./auth/mod.ts";
+import { POLICY_DEFAULTS, POLICY_FLAGS, type PolicyOptions } from "../../casil/config.ts";
 
 /** Everything a node can be configured with (security options: `auth/access.ts`). */
-export interface NodeConfig extends SecurityOptions {
+export interface NodeConfig extends SecurityOptions, PolicyOptions {
   /** Address to listen on. */
   host: string;
   /** TCP port; 0 picks an ephemeral one. */
@@ -53,6 +54,7 @@ export interface NodeConfig extends SecurityOptions {
 /** The defaults every node starts from. */
 export const DEFAULT_CONFIG: Readonly<NodeConfig> = {
   ...SECURITY_DEFAULTS,
+  ...POLICY_DEFAULTS,
   host: "127.0.0.1",
   port: 7420,
   nodeId: "",
@@ -181,6 +183,7 @@ export const NODE_FLAGS: Flag[] = [
   },
 ];
 NODE_FLAGS.push(...SECURITY_FLAGS);
+NODE_FLAGS.push(...POLICY_FLAGS);
 
 /** What `parseConfig` found: the config, or a request for help. */
 export type ParsedConfig = { help: true; text: string } | { help: false; config: NodeConfig };

@@ -3,9 +3,10 @@
  * a config and runs it until shutdown.
  * @module
  */
+import { openCasil, type PolicyEngine } from "../../casil/mod.ts";
 import { Spine } from "../spine/mod.ts";
 import { openStore, registerStoreMetrics, type SqliteLog } from "../store/mod.ts";
-import { NodeMetrics } from "../telemetry/mod.ts";
+import { type AuditLog, NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import { NativeMetrics, ShmServer } from "../transport/mod.ts";
 import { NodeAccess } from "./auth/mod.ts";
@@ -33,6 +34,10 @@ export interface ArqonNode {
   readonly metrics: NodeMetrics;
   /** The durable log: realities registry, retention, history. */
   readonly store: SqliteLog;
+  /** CASIL: installed policies, the guard of every publish. */
+  readonly policies: PolicyEngine;
+  /** The hash-chained audit log of governance actions. */
+  readonly audit: AuditLog;
   /** Attaches any carrier (shm, UDP, ...) as a client connection speaking our frames. */
   attach(transport: Transport, format: WireFormat): TransportSession;
   /** Stops accepting, drains subscriber queues (up to the grace period), closes. */
@@ -77,6 +82,18 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       overflow: config.overflow,
     },
   });
+  // CASIL: every publish passes the policy chain of its reality and topic (fail-closed).
+  const casil = await openCasil({
+    ...config,
+    dataDir: config.memory || !config.dataDir ? null : config.dataDir,
+    registry: metrics.registry,
+    log: config.log,
+    principalOf: async (authorization) => (await access.http(authorization)).principal,
+    authRequired: access.required,
+    setGuard: (guard) => spine.setGuard(guard),
+  });
+  // Token issues, kicks and sys.control.* publishes go to the same hash-chained log.
+  access.setAudit(casil.audit);
   const sessions = new Set<Session>();
   let draining = false;
   const startedAt = Date.now();
@@ -108,6 +125,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     draining: () => draining,
     access,
   });
+  app.route("/", casil.routes);
   const ws = {
     metrics,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
@@ -162,6 +180,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       await tls?.close();
       await server.shutdown();
       store.close();
+      casil.close();
     })();
     return shutdownPromise;
   };
@@ -175,6 +194,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     spine,
     metrics,
     store,
+    policies: casil.engine,
+    audit: casil.audit,
     attach,
     shutdown,
     finished: server.finished,
