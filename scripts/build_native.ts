@@ -50,16 +50,26 @@ export function offlineFlags(): string[] {
   ];
 }
 
-/** Runs cargo in `native/` with `args` plus the offline flags; returns the exit code. */
-export async function cargo(cargoPath: string, args: string[]): Promise<number> {
+/**
+ * Runs cargo in `native/` with `args` plus the offline flags. Output goes to the terminal,
+ * or, with `capture`, is returned (tests show it only when cargo fails).
+ */
+export async function cargo(
+  cargoPath: string,
+  args: string[],
+  capture = false,
+): Promise<{ code: number; output: string }> {
   const [sub, ...rest] = args;
-  const { code } = await new Deno.Command(cargoPath, {
+  const mode = capture ? "piped" : "inherit";
+  const out = await new Deno.Command(cargoPath, {
     args: [sub, ...offlineFlags(), ...rest],
     cwd: nativeDir,
-    stdout: "inherit",
-    stderr: "inherit",
+    stdout: mode,
+    stderr: mode,
   }).output();
-  return code;
+  const dec = new TextDecoder();
+  const output = capture ? dec.decode(out.stdout) + dec.decode(out.stderr) : "";
+  return { code: out.code, output };
 }
 
 /** True when `pkg-config` finds `lib` (a system library an optional crate links). */
@@ -126,7 +136,7 @@ async function main(): Promise<void> {
   }
   const profile = debug ? [] : ["--release"];
   const libDir = `${nativeDir}/target/${debug ? "debug" : "release"}`;
-  if (await cargo(cargoPath, ["build", ...profile, "-p", "arqon_native"]) !== 0) {
+  if ((await cargo(cargoPath, ["build", ...profile, "-p", "arqon_native"])).code !== 0) {
     console.error("build_native: core library failed to build");
     Deno.exit(1);
   }
@@ -145,7 +155,7 @@ async function main(): Promise<void> {
       console.log(`build_native: skipping ${crate}: pkg-config finds no ${lib}; install ${what}`);
       continue;
     }
-    if (await cargo(cargoPath, ["build", ...profile, "-p", crate]) !== 0) {
+    if ((await cargo(cargoPath, ["build", ...profile, "-p", crate])).code !== 0) {
       console.error(`build_native: ${crate} failed to build`);
       Deno.exit(1);
     }

@@ -9,8 +9,8 @@ import { cargo, findCargo, pkgConfigHas } from "../scripts/build_native.ts";
 async function cargoTest(crate: string): Promise<void> {
   const path = findCargo();
   if (!path) throw new Error("cargo not found: .ci/run must install it (apt-get install cargo)");
-  const code = await cargo(path, ["test", "-p", crate, "--", "--test-threads=2"]);
-  if (code !== 0) throw new Error(`cargo test -p ${crate} failed with exit code ${code}`);
+  const { code, output } = await cargo(path, ["test", "-p", crate, "--", "--test-threads=2"], true);
+  if (code !== 0) throw new Error(`cargo test -p ${crate} failed (exit ${code}):\n${output}`);
 }
 
 Deno.test("native: cargo test passes for the core crate", () => cargoTest("arqon_native"));
