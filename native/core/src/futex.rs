@@ -75,7 +75,7 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     unsafe {
         libc::syscall(
             libc::SYS_futex,
-            word.as_ptr(),
+            word as *const AtomicU32 as *const u32,
             libc::FUTEX_WAIT,
             expected,
             &ts as *const libc::timespec,
@@ -85,7 +85,12 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
 
 fn futex_wake(word: &AtomicU32) {
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
+        libc::syscall(
+            libc::SYS_futex,
+            word as *const AtomicU32 as *const u32,
+            libc::FUTEX_WAKE,
+            i32::MAX,
+        );
     }
 }
 

@@ -11,8 +11,9 @@ pub mod ring;
 pub mod shm;
 pub mod udp;
 
+use libc::c_char;
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr};
+use std::ffi::CStr;
 use std::time::Duration;
 
 /// The peer closed (or died) and nothing is left to read.
@@ -91,8 +92,11 @@ pub unsafe extern "C" fn arqon_shm_listen(
     slots: u32,
     ring_bytes: u32,
 ) -> *mut shm::Listener {
-    let Some(name) = str_arg(name) else {
-        return std::ptr::null_mut();
+    let name = match str_arg(name) {
+        Some(name) => name,
+        _ => {
+            return std::ptr::null_mut();
+        }
     };
     match shm::Listener::create(name, slots, ring_bytes) {
         Ok(l) => Box::into_raw(Box::new(l)),
@@ -140,8 +144,11 @@ pub unsafe extern "C" fn arqon_shm_listener_close(l: *mut shm::Listener) {
 /// Connects to the listener `name` (client side). NULL on failure.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_shm_connect(name: *const c_char) -> *mut shm::Endpoint {
-    let Some(name) = str_arg(name) else {
-        return std::ptr::null_mut();
+    let name = match str_arg(name) {
+        Some(name) => name,
+        _ => {
+            return std::ptr::null_mut();
+        }
     };
     match shm::Client::connect(name) {
         Ok(ep) => Box::into_raw(Box::new(ep)),
@@ -156,8 +163,11 @@ pub unsafe extern "C" fn arqon_shm_connect(name: *const c_char) -> *mut shm::End
 /// `len` when the ring is full) or `ARQON_E_CLOSED` / `ARQON_E_TOO_LARGE` / `ARQON_E_INVALID`.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_shm_send(ep: *mut shm::Endpoint, batch: *const u8, len: u32) -> i32 {
-    let Some(ep) = ep.as_mut() else {
-        return ARQON_E_INVALID;
+    let ep = match ep.as_mut() {
+        Some(ep) => ep,
+        _ => {
+            return ARQON_E_INVALID;
+        }
     };
     match ep.send_packed(bytes(batch, len)) {
         Ok(n) => n as i32,
@@ -171,8 +181,11 @@ pub unsafe extern "C" fn arqon_shm_send(ep: *mut shm::Endpoint, batch: *const u8
 /// waiting, `ARQON_E_CLOSED` once the peer closed and the ring is drained.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_shm_recv(ep: *mut shm::Endpoint, out: *mut u8, cap: u32) -> i32 {
-    let Some(ep) = ep.as_mut() else {
-        return ARQON_E_INVALID;
+    let ep = match ep.as_mut() {
+        Some(ep) => ep,
+        _ => {
+            return ARQON_E_INVALID;
+        }
     };
     match ep.recv_packed(bytes_mut(out, cap)) {
         Ok(n) => n as i32,
@@ -189,8 +202,11 @@ pub unsafe extern "C" fn arqon_shm_wait(
     spin_us: u32,
     timeout_us: u32,
 ) -> i32 {
-    let Some(ep) = ep.as_mut() else {
-        return ARQON_E_INVALID;
+    let ep = match ep.as_mut() {
+        Some(ep) => ep,
+        _ => {
+            return ARQON_E_INVALID;
+        }
     };
     ep.wait(
         Duration::from_micros(spin_us as u64),
@@ -225,7 +241,10 @@ pub const ARQON_SHM_STATS: u32 = 12;
 /// Returns how many values were written.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_shm_stats(ep: *mut shm::Endpoint, out: *mut u64, n: u32) -> u32 {
-    let Some(ep) = ep.as_ref() else { return 0 };
+    let ep = match ep.as_ref() {
+        Some(ep) => ep,
+        _ => return 0,
+    };
     if out.is_null() {
         return 0;
     }
@@ -268,8 +287,11 @@ pub unsafe extern "C" fn arqon_udp_bind(
     addr: *const c_char,
     max_frame: u32,
 ) -> *mut udp::UdpEndpoint {
-    let Some(addr) = str_arg(addr) else {
-        return std::ptr::null_mut();
+    let addr = match str_arg(addr) {
+        Some(addr) => addr,
+        _ => {
+            return std::ptr::null_mut();
+        }
     };
     match udp::UdpEndpoint::bind(addr, max_frame as usize) {
         Ok(u) => Box::into_raw(Box::new(u)),
@@ -289,8 +311,11 @@ pub unsafe extern "C" fn arqon_udp_port(u: *mut udp::UdpEndpoint) -> u32 {
 /// Sets the destination of `arqon_udp_send`. 0 on success, `ARQON_E_OS`/`ARQON_E_INVALID`.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_udp_connect(u: *mut udp::UdpEndpoint, addr: *const c_char) -> i32 {
-    let (Some(u), Some(addr)) = (u.as_ref(), str_arg(addr)) else {
-        return ARQON_E_INVALID;
+    let (u, addr) = match (u.as_ref(), str_arg(addr)) {
+        (Some(u), Some(addr)) => (u, addr),
+        _ => {
+            return ARQON_E_INVALID;
+        }
     };
     match u.connect(addr) {
         Ok(()) => 0,
@@ -308,8 +333,11 @@ pub unsafe extern "C" fn arqon_udp_send(
     batch: *const u8,
     len: u32,
 ) -> i32 {
-    let Some(u) = u.as_mut() else {
-        return ARQON_E_INVALID;
+    let u = match u.as_mut() {
+        Some(u) => u,
+        _ => {
+            return ARQON_E_INVALID;
+        }
     };
     match u.send_packed(bytes(batch, len)) {
         Ok(n) => n as i32,
@@ -324,8 +352,11 @@ pub unsafe extern "C" fn arqon_udp_send(
 /// Receives waiting datagrams into `out` (packed); returns bytes written, 0 when none.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_udp_recv(u: *mut udp::UdpEndpoint, out: *mut u8, cap: u32) -> i32 {
-    let Some(u) = u.as_mut() else {
-        return ARQON_E_INVALID;
+    let u = match u.as_mut() {
+        Some(u) => u,
+        _ => {
+            return ARQON_E_INVALID;
+        }
     };
     match u.recv_packed(bytes_mut(out, cap)) {
         Ok(n) => n as i32,
@@ -352,7 +383,10 @@ pub const ARQON_UDP_STATS: u32 = 10;
 /// reordered, malformed, send batches, receive batches, overruns. Returns values written.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_udp_stats(u: *mut udp::UdpEndpoint, out: *mut u64, n: u32) -> u32 {
-    let Some(u) = u.as_ref() else { return 0 };
+    let u = match u.as_ref() {
+        Some(u) => u,
+        _ => return 0,
+    };
     if out.is_null() {
         return 0;
     }

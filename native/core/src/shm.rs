@@ -582,7 +582,10 @@ impl Endpoint {
         let mut n = 0;
         let mut bytes = 0u64;
         while n < max {
-            let Some(frame) = self.rx.peek() else { break };
+            let frame = match self.rx.peek() {
+                Some(frame) => frame,
+                _ => break,
+            };
             let len = frame.len();
             f(frame);
             self.rx.advance(len);

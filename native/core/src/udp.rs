@@ -2,7 +2,7 @@
 //! 64-bit sequence number so the receiver counts loss and reordering.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::unix::io::AsRawFd;
 
 /// Datagrams per `sendmmsg`/`recvmmsg` call.
 pub const BATCH: usize = 64;

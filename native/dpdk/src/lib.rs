@@ -7,8 +7,9 @@
 //! burst calls then run on the caller's thread (a non-EAL thread: mempool ops without a
 //! per-lcore cache, which is fine at these rates). EAL starts once per process.
 
+use libc::{c_char, c_int};
 use std::cell::RefCell;
-use std::ffi::{c_char, c_int, CStr, CString};
+use std::ffi::{CStr, CString};
 use std::sync::mpsc;
 use std::sync::Mutex;
 
@@ -285,8 +286,11 @@ pub unsafe extern "C" fn arqon_dpdk_last_error(buf: *mut u8, cap: u32) -> u32 {
 /// Starts EAL on a sidecar thread with whitespace-separated `args`. NULL on failure.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_dpdk_start(args: *const c_char) -> *mut Eal {
-    let Some(args) = str_arg(args) else {
-        return std::ptr::null_mut();
+    let args = match str_arg(args) {
+        Some(args) => args,
+        _ => {
+            return std::ptr::null_mut();
+        }
     };
     match Eal::start(args) {
         Ok(e) => Box::into_raw(Box::new(e)),
@@ -308,8 +312,11 @@ pub unsafe extern "C" fn arqon_dpdk_stop(eal: *mut Eal) {
 /// Starts the port `name` with `nb_desc` descriptors per queue. NULL on failure.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_dpdk_port_open(name: *const c_char, nb_desc: u32) -> *mut Port {
-    let Some(name) = str_arg(name) else {
-        return std::ptr::null_mut();
+    let name = match str_arg(name) {
+        Some(name) => name,
+        _ => {
+            return std::ptr::null_mut();
+        }
     };
     match Port::open(name, nb_desc.min(u16::MAX as u32) as u16) {
         Ok(p) => Box::into_raw(Box::new(p)),
@@ -329,7 +336,10 @@ pub unsafe extern "C" fn arqon_dpdk_link_up(p: *mut Port) -> i32 {
 /// Sends packed frames; returns bytes consumed, or -2 when the first frame exceeds an mbuf.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_dpdk_send(p: *mut Port, batch: *const u8, len: u32) -> i32 {
-    let Some(p) = p.as_mut() else { return -3 };
+    let p = match p.as_mut() {
+        Some(p) => p,
+        _ => return -3,
+    };
     if batch.is_null() {
         return 0;
     }
@@ -345,7 +355,10 @@ pub unsafe extern "C" fn arqon_dpdk_send(p: *mut Port, batch: *const u8, len: u3
 /// Receives one burst into `out` (packed); returns bytes written, 0 when none.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_dpdk_recv(p: *mut Port, out: *mut u8, cap: u32) -> i32 {
-    let Some(p) = p.as_mut() else { return -3 };
+    let p = match p.as_mut() {
+        Some(p) => p,
+        _ => return -3,
+    };
     if out.is_null() {
         return -3;
     }
@@ -362,7 +375,10 @@ pub unsafe extern "C" fn arqon_dpdk_recv(p: *mut Port, out: *mut u8, cap: u32) -
 /// overruns, send batches, receive batches. Returns values written.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_dpdk_stats(p: *mut Port, out: *mut u64, n: u32) -> u32 {
-    let Some(p) = p.as_ref() else { return 0 };
+    let p = match p.as_ref() {
+        Some(p) => p,
+        _ => return 0,
+    };
     let c = p.counters;
     let v = [
         c.frames_sent,

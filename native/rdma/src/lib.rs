@@ -5,8 +5,9 @@
 //! On hosts without an RDMA device (no InfiniBand HCA, no soft-RoCE) `arqon_rdma_open`
 //! fails cleanly with "no RDMA device" and `arqon_rdma_device_count` returns 0.
 
+use libc::{c_char, c_int};
 use std::cell::RefCell;
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::CStr;
 
 /// Opaque shim state.
 #[repr(C)]
@@ -185,8 +186,11 @@ pub unsafe extern "C" fn arqon_rdma_open(
 /// Writes this side's `RdmaInfo` (48 bytes) into `out`; 0 on success.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_rdma_local_info(c: *mut RdmaConn, out: *mut RdmaInfo) -> i32 {
-    let (Some(c), false) = (c.as_ref(), out.is_null()) else {
-        return -3;
+    let c = match (c.as_ref(), out.is_null()) {
+        (Some(c), false) => c,
+        _ => {
+            return -3;
+        }
     };
     match c.local_info() {
         Ok(i) => {
@@ -203,8 +207,11 @@ pub unsafe extern "C" fn arqon_rdma_local_info(c: *mut RdmaConn, out: *mut RdmaI
 /// Connects to the peer described by `remote`; 0 on success.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_rdma_connect(c: *mut RdmaConn, remote: *const RdmaInfo) -> i32 {
-    let (Some(c), Some(remote)) = (c.as_ref(), remote.as_ref()) else {
-        return -3;
+    let (c, remote) = match (c.as_ref(), remote.as_ref()) {
+        (Some(c), Some(remote)) => (c, remote),
+        _ => {
+            return -3;
+        }
     };
     match c.connect(remote) {
         Ok(()) => 0,
@@ -218,7 +225,10 @@ pub unsafe extern "C" fn arqon_rdma_connect(c: *mut RdmaConn, remote: *const Rdm
 /// Sends packed frames; returns bytes consumed (fewer when the peer's ring is full).
 #[no_mangle]
 pub unsafe extern "C" fn arqon_rdma_send(c: *mut RdmaConn, batch: *const u8, len: u32) -> i32 {
-    let Some(c) = c.as_mut() else { return -3 };
+    let c = match c.as_mut() {
+        Some(c) => c,
+        _ => return -3,
+    };
     if batch.is_null() {
         return 0;
     }
@@ -234,7 +244,10 @@ pub unsafe extern "C" fn arqon_rdma_send(c: *mut RdmaConn, batch: *const u8, len
 /// Receives frames into `out` (packed); returns bytes written, 0 when none.
 #[no_mangle]
 pub unsafe extern "C" fn arqon_rdma_recv(c: *mut RdmaConn, out: *mut u8, cap: u32) -> i32 {
-    let Some(c) = c.as_mut() else { return -3 };
+    let c = match c.as_mut() {
+        Some(c) => c,
+        _ => return -3,
+    };
     if out.is_null() {
         return -3;
     }
