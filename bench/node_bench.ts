@@ -41,7 +41,7 @@ async function readLine(reader: ReadableStreamDefaultReader<string>): Promise<st
 async function startArqon(): Promise<{ url: string; readyMs: number; stop: () => void }> {
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("mod.ts", root).pathname, "--port", "0"],
+    args: ["run", "-A", new URL("mod.ts", root).pathname, "--port", "0", "--memory"],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

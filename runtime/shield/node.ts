@@ -13,6 +13,7 @@ import { NodeAccess } from "./auth/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { createHttpApp } from "./http.ts";
 import { Session, type WireFormat } from "./session.ts";
+import { StallWatch } from "./stall_watch.ts";
 import { checkListenPlan, startTlsTerminator, type TlsTerminator } from "./tls/mod.ts";
 import { acceptWebSocket, WS_PATH } from "./ws_endpoint.ts";
 
@@ -95,12 +96,13 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   // Token issues, kicks and sys.control.* publishes go to the same hash-chained log.
   access.setAudit(casil.audit);
   const sessions = new Set<Session>();
+  const stalls = new StallWatch();
   let draining = false;
   const startedAt = Date.now();
 
   const attach = (transport: Transport, format: WireFormat): TransportSession => {
     const session = new Session(
-      { spine, metrics, config, nodeId, access, onEnd: (s) => sessions.delete(s) },
+      { spine, store, metrics, config, nodeId, access, stalls, onEnd: (s) => sessions.delete(s) },
       transport,
       format,
     );

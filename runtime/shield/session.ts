@@ -17,6 +17,7 @@ import {
   frameToJsonObject,
   type FrameVisitor,
   type IFrame,
+  type IHistoryGet,
   InvalidUtf8Error,
   type IPublish,
   type IPulse,
@@ -31,14 +32,16 @@ import {
   type OverflowMode,
   requestReply,
   type Spine,
-  type StampedPulse,
+  StampedPulse,
   type Subscription,
   type SubscriptionOwner,
 } from "../spine/mod.ts";
+import { historyQueryFromFrame, replayHistory, sendHistory, type SqliteLog } from "../store/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import type { NodeAccess, SessionAccess, SubscriptionAccess } from "./auth/mod.ts";
 import type { NodeConfig } from "./config.ts";
+import type { StallWatch } from "./stall_watch.ts";
 
 /** Frame encoding of a session. */
 export type WireFormat = "proto" | "json";
@@ -46,6 +49,8 @@ export type WireFormat = "proto" | "json";
 /** What a session needs from its node. */
 export interface SessionContext {
   readonly spine: Spine;
+  /** The durable log: history.get and replaying subscriptions. */
+  readonly store?: SqliteLog;
   readonly metrics: NodeMetrics;
   readonly config: NodeConfig;
   readonly nodeId: string;
@@ -53,6 +58,8 @@ export interface SessionContext {
   readonly onEnd: (session: Session) => void;
   /** Authentication, permissions, rate limits and quotas; absent: open and unlimited. */
   readonly access?: NodeAccess;
+  /** Where stalled sessions wait to be resumed. */
+  readonly stalls?: StallWatch;
 }
 
 const OVERFLOW_BY_WIRE: Record<number, OverflowMode | undefined> = {
@@ -115,6 +122,7 @@ export class Session implements TransportSession, SubscriptionOwner {
   /** Handles one received transport message. */
   receive(data: Uint8Array | string): void {
     if (this.#ended) return;
+    this.#ctx.stalls?.poll();
     const size = typeof data === "string" ? data.length : data.byteLength;
     if (size > this.#ctx.config.maxFrameBytes) {
       this.#error(
@@ -214,6 +222,8 @@ export class Session implements TransportSession, SubscriptionOwner {
         }
         case "request":
           return this.#request(frame.request!);
+        case "historyGet":
+          return this.#historyGet(frame.historyGet!);
         case "ping":
           return this.#send({ pong: { nonce: frame.ping!.nonce ?? 0 } });
         case "pong":
@@ -337,6 +347,57 @@ export class Session implements TransportSession, SubscriptionOwner {
     if (grant) this.#grants.set(id, grant);
     this.#subs.set(id, sub);
     this.#send({ subscribed: { correlationId: s.correlationId ?? 0, subscriptionId: id } });
+    if ((s.start ?? StartMode.LIVE) !== StartMode.LIVE) this.#replay(sub, s);
+  }
+
+  // Live pulses queue from the moment the subscription exists; history up to the
+  // sequence reached at that moment is replayed ahead of them: no gap, no duplicate.
+  #replay(sub: Subscription, s: ISubscribe): void {
+    const store = this.#ctx.store;
+    if (!store || sub.spec.queueGroup) {
+      this.#ctx.spine.unsubscribe(sub);
+      this.#subs.delete(sub.spec.id);
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        store ? "replay is not supported for queue groups" : "replay needs a durable log",
+      );
+    }
+    const upTo = this.#ctx.spine.reality(sub.spec.realityId).sequence;
+    // sub.beginReplay();
+    const fromTime = s.start === StartMode.FROM_TIME;
+    replayHistory(store, {
+      reality: sub.spec.realityId,
+      pattern: sub.spec.pattern,
+      fromSeq: fromTime ? undefined : Math.max(1, s.fromSequence ?? 1),
+      fromTimeMs: fromTime ? s.fromTimeMs ?? 0 : undefined,
+      toSeq: upTo,
+    }, {
+      feed: (pulses) =>
+        sub.feedReplay(pulses.map((p) => StampedPulse.fromStored(decodePulse(p.bytes), p.bytes))),
+      backlog: () => sub.replayBacklog,
+      closed: () => sub.closed || this.#ended,
+    }).then(
+      () => sub.endReplay(),
+      (err) => {
+        sub.endReplay();
+        this.#fail(err, s.correlationId ?? 0);
+      },
+    );
+  }
+
+  #historyGet(h: IHistoryGet): void {
+    const correlationId = h.correlationId ?? 0;
+    const store = this.#ctx.store;
+    if (!store) throw new BusError("INVALID_ARGUMENT", "history needs a durable log");
+    const query = historyQueryFromFrame(h, "default");
+    sendHistory(store, query, correlationId, {
+      format: this.#format,
+      send: (message) => this.#transport.send(message),
+      bufferedAmount: () => this.#transport.bufferedAmount(),
+      closed: () => this.#ended,
+    }, { highWaterBytes: this.#ctx.config.highWaterBytes }).catch((err) =>
+      this.#fail(err, correlationId)
+    );
   }
 
   #unsubscribe(id: number): void {
@@ -494,11 +555,23 @@ export class Session implements TransportSession, SubscriptionOwner {
   #stall(): void {
     if (this.#stallTimer !== undefined || this.#ended) return;
     this.#ctx.metrics.transportStalls.labels(this.#transport.kind).inc();
+    this.#ctx.stalls?.add(this);
     // No drain event exists on WebSocket: poll the buffer level until it falls.
     this.#stallTimer = setTimeout(() => {
       this.#stallTimer = undefined;
+      this.#ctx.stalls?.delete(this);
       this.#schedule();
     }, 2);
+  }
+
+  /** Resumes writing when the transport buffer fell under the high-water mark. */
+  resumeIfDrained(): boolean {
+    if (this.#ended) return true;
+    if (this.#transport.bufferedAmount() > this.#ctx.config.highWaterBytes) return false;
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+    this.#schedule();
+    return true;
   }
 
   // ---- lifecycle -----------------------------------------------------------------------
@@ -520,6 +593,7 @@ export class Session implements TransportSession, SubscriptionOwner {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#stallTimer);
+    this.#ctx.stalls?.delete(this);
     for (const sub of this.#subs.values()) this.#ctx.spine.unsubscribe(sub);
     this.#subs.clear();
     this.#ready.clear();
@@ -542,7 +616,7 @@ function kindOf(frame: IFrame): string | undefined {
 
 function correlationOf(frame: IFrame): number {
   return frame.publish?.correlationId ?? frame.request?.correlationId ??
-    frame.subscribe?.correlationId ?? 0;
+    frame.subscribe?.correlationId ?? frame.historyGet?.correlationId ?? 0;
 }
 
 /** Outbound message under construction for a protobuf session. */
