@@ -4,7 +4,14 @@
  * @module
  */
 export type { Transport, TransportSession } from "./transport.ts";
-export { ABI_VERSION, loadNative, NativeError, nativeLibraryPath } from "./native_lib.ts";
+export {
+  ABI_VERSION,
+  loadNative,
+  NATIVE_SYMBOLS,
+  NativeError,
+  type NativeLib,
+  nativeLibraryPath,
+} from "./native_lib.ts";
 export { BATCH_BYTES, forEachFrame, PackedBatch } from "./frame_batch.ts";
 export {
   NativeTransportError,
