@@ -1,0 +1,431 @@
+/**
+ * `deno task bench:security`: what the Shield's security costs and what it protects.
+ *
+ * 1. Bulkheads. A "calm" reality publishes 1 KB pulses at a fixed rate to its own
+ *    subscriber and measures p50/p99 latency: alone, then while a "storm" reality floods
+ *    the node at its maximum rate, once without limits and once with the storm capped by
+ *    `--reality-rate-pulses`. Target: calm p99 under the capped flood <= 2x calm p99 alone.
+ * 2. Auth cost. 1→1 maximum-rate throughput through a node without auth and through a
+ *    node requiring a token whose grants have allow and deny patterns (every publish and
+ *    delivery checked), alternating rounds in the same run. Target: < 5% lower.
+ *
+ * Every party is its own process (node, storm, calm, throughput client), so none shares
+ * an event loop with the node under test.
+ *
+ *   deno task bench:security [--seconds 5] [--rounds 5] [--calm-rate 1000] [--storm-cap 20000]
+ *                            [--only bulkheads|auth]
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ArqonClient } from "../runtime/client/mod.ts";
+import {
+  issueToken,
+  parseGrants,
+  PermissionChecker,
+  writeNodeKeyFile,
+} from "../runtime/shield/auth/mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    role: { type: "string" },
+    url: { type: "string" },
+    token: { type: "string", default: "" },
+    reality: { type: "string", default: "" },
+    rate: { type: "string", default: "1000" },
+    seconds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "5" },
+    "calm-rate": { type: "string", default: "1000" },
+    "storm-cap": { type: "string", default: "20000" },
+    only: { type: "string", default: "" },
+  },
+});
+const SECONDS = Number(values.seconds);
+const root = new URL("../", import.meta.url);
+const self = new URL(import.meta.url).pathname;
+const PAYLOAD = 1024;
+
+// ---- roles (child processes) ----------------------------------------------------------
+
+async function connect(): Promise<ArqonClient> {
+  return await ArqonClient.connect(values.url!, {
+    token: values.token || undefined,
+    reconnect: false,
+  });
+}
+
+/** Fixed-rate 1→1 latency in one reality, measured after a 1 s warm-up. */
+async function calmRole(): Promise<void> {
+  const rate = Number(values.rate);
+  const pub = await connect();
+  const sub = await connect();
+  const latencies: number[] = [];
+  let measuring = false;
+  const s = sub.subscribe("calm.data", {
+    reality: values.reality,
+    onPulse: (p) => {
+      if (!measuring) return;
+      const v = new DataView(p.payload!.buffer, p.payload!.byteOffset, 8);
+      latencies.push(performance.now() - v.getFloat64(0, true));
+    },
+  });
+  await s.ready;
+  const payload = new Uint8Array(PAYLOAD);
+  const view = new DataView(payload.buffer);
+  const start = performance.now();
+  const end = start + 1000 + SECONDS * 1000;
+  let due = 0;
+  while (performance.now() < end) {
+    const now = performance.now();
+    measuring = now >= start + 1000;
+    const target = Math.floor(((now - start) / 1000) * rate);
+    for (; due < target; due++) {
+      view.setFloat64(0, performance.now(), true);
+      pub.publish("calm.data", payload, { reality: values.reality, ack: "none" });
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  latencies.sort((a, b) => a - b);
+  const pct = (q: number) => latencies[Math.floor(q * (latencies.length - 1))] ?? NaN;
+  console.log(JSON.stringify({ received: latencies.length, p50Ms: pct(0.5), p99Ms: pct(0.99) }));
+  await pub.close();
+  await sub.close();
+}
+
+/**
+ * Floods one reality: at `--rate` pulses/s (its cap: the most it may send), or with
+ * `--rate 0` as fast as the node takes it. Refusals are counted, not fatal.
+ */
+async function stormRole(): Promise<void> {
+  let refusals = 0;
+  const client = await ArqonClient.connect(values.url!, {
+    token: values.token || undefined,
+    reconnect: false,
+    onError: () => refusals++,
+  });
+  const rate = Number(values.rate);
+  const payload = new Uint8Array(PAYLOAD);
+  const start = performance.now();
+  const end = start + SECONDS * 1000 + 1500;
+  let sent = 0;
+  while (performance.now() < end) {
+    const target = rate > 0 ? Math.floor(((performance.now() - start) / 1000) * rate) : sent + 256;
+    for (; sent < target; sent++) {
+      client.publish("storm.data", payload, { reality: values.reality, ack: "none" });
+    }
+    if (client.bufferedAmount > 1024 * 1024) await client.drain(256 * 1024);
+    else if (rate > 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  console.log(JSON.stringify({ sent, refusals }));
+  await client.close();
+}
+
+/** Subscriber side of the throughput test: counts deliveries per 100 ms until stdin closes. */
+async function sinkRole(): Promise<void> {
+  const sub = await connect();
+  const buckets: number[] = [];
+  let first = 0;
+  const s = sub.subscribe("bench.load.data", {
+    reality: values.reality,
+    onPulse: () => {
+      const now = performance.now();
+      if (first === 0) first = now;
+      const b = Math.floor((now - first) / 100);
+      buckets[b] = (buckets[b] ?? 0) + 1;
+    },
+  });
+  await s.ready;
+  console.log("ready");
+  for await (const _ of Deno.stdin.readable) { /* until the orchestrator closes stdin */ }
+  console.log(JSON.stringify({ buckets: Array.from(buckets, (b) => b ?? 0) }));
+  await sub.close();
+}
+
+/**
+ * Publisher side of the throughput test: as fast as the node takes it, one pulse in 256
+ * acknowledged. The acks carry the reality's sequence, so the accepted rate is read from
+ * the node's own numbering (robust to how fast the sink or /metrics are served).
+ */
+async function sourceRole(): Promise<void> {
+  const pub = await connect();
+  const payload = new Uint8Array(PAYLOAD);
+  const start = performance.now();
+  const warm = start + 1000;
+  const end = warm + SECONDS * 1000;
+  let first: [number, number] | undefined;
+  let last: [number, number] | undefined;
+  const inflight = new Set<Promise<unknown>>();
+  while (performance.now() < end) {
+    for (let i = 0; i < 255; i++) {
+      pub.publish("bench.load.data", payload, { reality: values.reality, ack: "none" });
+    }
+    const p: Promise<unknown> = pub.publish("bench.load.data", payload, { reality: values.reality })
+      .then((ack) => {
+        const now = performance.now();
+        if (now >= warm) {
+          first ??= [now, ack!.sequence];
+          last = [now, ack!.sequence];
+        }
+      }).finally(() => inflight.delete(p));
+    inflight.add(p);
+    // At most 4 x 256 pulses unacknowledged: the node's pace sets ours.
+    if (inflight.size >= 4) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  const rate = first && last && last[0] > first[0]
+    ? (last[1] - first[1]) / ((last[0] - first[0]) / 1000)
+    : 0;
+  console.log(JSON.stringify({ rate }));
+  await pub.close();
+}
+
+/**
+ * Runs sink and source against a node: returns the rate the node accepted pulses at
+ * (from its ack sequences, after a 1 s warm-up) and the rate the sink saw.
+ */
+async function throughput(
+  node: RunningNode,
+  extra: string[],
+): Promise<{ accepted: number; delivered: number }> {
+  const sink = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", self, "--role", "sink", "--url", node.wsUrl, ...extra],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = sink.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!out.includes("ready")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("sink did not start");
+    out += value;
+  }
+  const { rate: accepted } = await role("source", node.wsUrl, extra);
+  await new Promise((r) => setTimeout(r, 300));
+  await sink.stdin.close();
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  await sink.status;
+  const { buckets } = JSON.parse(out.trim().split("\n").at(-1)!) as { buckets: number[] };
+  const steady = buckets.slice(10, 10 + SECONDS * 10);
+  const delivered = steady.reduce((a, b) => a + b, 0) / Math.max(steady.length / 10, 0.1);
+  return { accepted, delivered };
+}
+
+// ---- orchestrator ---------------------------------------------------------------------
+
+interface RunningNode {
+  wsUrl: string;
+  httpUrl: string;
+  stop(): Promise<void>;
+}
+
+async function startNodeProcess(flags: string[]): Promise<RunningNode> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("mod.ts", root).pathname, "--port", "0", "--memory", ...flags],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (!/\(ws (ws:\/\/\S+)\)/.test(buf)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`node did not start: ${buf}`);
+    buf += value;
+  }
+  const wsUrl = buf.match(/\(ws (ws:\/\/\S+)\)/)![1];
+  const httpUrl = buf.match(/ready on (http:\/\/\S+)/)![1];
+  // Keep draining stdout so the node never blocks on a full pipe.
+  (async () => {
+    try {
+      while (!(await reader.read()).done) { /* discard */ }
+    } catch { /* closed */ }
+  })();
+  return {
+    wsUrl,
+    httpUrl,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+async function role(name: string, url: string, extra: string[]): Promise<Record<string, number>> {
+  const { stdout, code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", self, "--role", name, "--url", url, "--seconds", String(SECONDS), ...extra],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(stdout).trim();
+  if (code !== 0) throw new Error(`${name} failed (${code}): ${text}`);
+  return JSON.parse(text.split("\n").at(-1)!);
+}
+
+async function calmUnderStorm(
+  flags: string[],
+  stormRate: number | null,
+): Promise<{ calm: Record<string, number>; storm?: Record<string, number> }> {
+  const node = await startNodeProcess(flags);
+  try {
+    const calmArgs = ["--reality", "calm", "--rate", values["calm-rate"]!];
+    if (stormRate === null) return { calm: await role("calm", node.wsUrl, calmArgs) };
+    const stormRun = role("storm", node.wsUrl, ["--reality", "storm", "--rate", String(stormRate)]);
+    await new Promise((r) => setTimeout(r, 500)); // let the flood build up first
+    const calm = await role("calm", node.wsUrl, calmArgs);
+    return { calm, storm: await stormRun };
+  } finally {
+    await node.stop();
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (n: number, d = 2) => Number.isFinite(n) ? n.toFixed(d) : String(n);
+
+async function bulkheads(rounds: number, cap: string): Promise<void> {
+  console.log(
+    `1. bulkheads: calm reality at ${
+      values["calm-rate"]
+    } pulses/s; storm reality capped at ${cap}/s`,
+  );
+  const cases: [string, string[], number | null][] = [
+    ["alone", ["--reality-rate-pulses", cap], null],
+    ["storm at its cap", ["--reality-rate-pulses", cap], Number(cap)],
+    ["storm over its cap", ["--reality-rate-pulses", cap], 0],
+    ["storm, no cap", [], 0],
+  ];
+  const p99 = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+  for (let r = 0; r < rounds; r++) {
+    const parts: string[] = [];
+    for (const [name, flags, stormRate] of cases) {
+      const { calm, storm } = await calmUnderStorm(flags, stormRate);
+      p99.get(name)!.push(calm.p99Ms);
+      parts.push(
+        `${name} ${fmt(calm.p99Ms)} ms` +
+          (storm
+            ? ` (storm sent ${storm.sent}, ${storm.refusals} notices)`
+            : ` (p50 ${fmt(calm.p50Ms)})`),
+      );
+    }
+    console.log(`  round ${r + 1} calm p99: ${parts.join("; ")}`);
+  }
+  const base = median(p99.get("alone")!);
+  for (const [name] of cases) {
+    const m = median(p99.get(name)!);
+    const verdict = name === "storm at its cap"
+      ? `; target <= 2x: ${m / base <= 2 ? "met" : "NOT met"}`
+      : "";
+    console.log(
+      `  median calm p99 ${name.padEnd(18)} ${fmt(m)} ms = ${fmt(m / base)}x alone${verdict}`,
+    );
+  }
+  console.log();
+}
+
+async function main(): Promise<void> {
+  const rounds = Number(values.rounds);
+  const cap = values["storm-cap"]!;
+  console.log(`security bench: ${SECONDS} s windows, ${rounds} rounds, 1 KB pulses\n`);
+
+  if (values.only !== "auth") await bulkheads(rounds, cap);
+  if (values.only === "bulkheads") return;
+  console.log("2. auth cost: 1→1 max-rate throughput, token with allow/deny patterns vs open node");
+  const dir = await Deno.makeTempDir({ prefix: "arqon-secbench-" });
+  try {
+    const key = await writeNodeKeyFile(`${dir}/node.key`);
+    const token = await issueToken(key, {
+      subject: "bench",
+      realities: ["lab", "calm", "storm"],
+      publish: { allow: ["bench.>", "calm.>"], deny: ["bench.secret.>", "bench.admin.*"] },
+      subscribe: { allow: ["bench.>"], deny: ["bench.secret.>"] },
+      roles: ["client"],
+      ttlSeconds: 3600,
+    });
+    const open: number[] = [];
+    const authed: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      // Alternate the order so drift on a shared machine does not favour one side.
+      const order = r % 2 === 0 ? ["open", "auth"] : ["auth", "open"];
+      for (const which of order) {
+        const node = await startNodeProcess(
+          which === "auth" ? ["--auth-key", `${dir}/node.key`] : [],
+        );
+        try {
+          const extra = ["--reality", "lab", ...(which === "auth" ? ["--token", token] : [])];
+          const { accepted, delivered } = await throughput(node, extra);
+          (which === "auth" ? authed : open).push(accepted);
+          console.log(
+            `  round ${r + 1} ${which.padEnd(4)}: node accepted ${Math.round(accepted)} pulses/s ` +
+              `(sink saw ${Math.round(delivered)}/s)`,
+          );
+        } finally {
+          await node.stop();
+        }
+      }
+    }
+    // Each round's pair ran back to back: its ratio cancels slow drift in machine load.
+    const ratios = authed.map((a, i) => a / open[i]);
+    const cost = 1 - median(ratios);
+    // The same question measured without machine noise: what one publish check and one
+    // delivery check cost, against the node's whole per-pulse budget at the open rate.
+    const checker = new PermissionChecker({
+      ...parseGrants({
+        realities: ["lab"],
+        publish: { allow: ["bench.>", "calm.>"], deny: ["bench.secret.>", "bench.admin.*"] },
+        subscribe: { allow: ["bench.>"], deny: ["bench.secret.>"] },
+      }),
+      subject: "bench",
+      method: "token",
+      expiresAtMs: Date.now() + 3600_000,
+    });
+    const n = 2_000_000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      checker.authorizePublish("lab", "bench.load.data");
+      checker.canReceive("bench.load.data");
+    }
+    const checkNs = ((performance.now() - t0) * 1e6) / n;
+    const pulseNs = 1e9 / median(open);
+    console.log(
+      `  per pulse: publish + delivery check ${fmt(checkNs, 0)} ns of the node's ` +
+        `${fmt(pulseNs / 1000, 1)} µs per pulse = ${
+          fmt((checkNs / pulseNs) * 100, 2)
+        }% of throughput`,
+    );
+    console.log(
+      `  median: open ${Math.round(median(open))} pulses/s, auth ${Math.round(median(authed))} ` +
+        `pulses/s; per-round auth/open ${ratios.map((r) => fmt(r, 3)).join(", ")}; median ` +
+        `${fmt(median(ratios), 3)} (cost ${fmt(cost * 100, 1)}%; target < 5%: ${
+          cost < 0.05 ? "met" : "NOT met"
+        })`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+switch (values.role) {
+  case "calm":
+    await calmRole();
+    break;
+  case "storm":
+    await stormRole();
+    break;
+  case "sink":
+    await sinkRole();
+    break;
+  case "source":
+    await sourceRole();
+    break;
+  default:
+    await main();
+}
+Deno.exit(0);
