@@ -9,14 +9,19 @@ import {
   BatchBuilder,
   BusError,
   decodeFrame,
+  decodePulse,
   encodeFrame,
   encodePublishFrame,
   errorCodeName,
+  type FrameVisitor,
   type IAck,
   type IFrame,
+  type IHistoryChunk,
   type IPulse,
   OverflowPolicy,
   PROTOCOL_VERSION,
+  scanFrames,
+  StartMode,
   SUBPROTOCOL_PROTO,
 } from "../protocol/mod.ts";
 import { ClientSubscription, type SubscribeOptions } from "./subscription.ts";
@@ -49,6 +54,21 @@ export interface PublishOptions {
   traceContext?: Record<string, string>;
   /** Extra envelope fields (spectral, intent vector, entropy seed, ghost, ...). */
   pulse?: Omit<IPulse, "topic" | "payload" | "realityId">;
+}
+
+/** A history query of `ArqonClient.history`. */
+export interface HistoryOptions {
+  /** Reality; default `default`. */
+  reality?: string;
+  /** Topic pattern; default every topic. */
+  pattern?: string;
+  fromSequence?: number;
+  toSequence?: number;
+  /** HLC wall time bounds, ms, inclusive. */
+  fromTimeMs?: number;
+  toTimeMs?: number;
+  /** At most this many pulses. */
+  limit?: number;
 }
 
 /** What an acknowledged publish returns. */
@@ -91,6 +111,7 @@ export class ArqonClient {
   #nextSubscription = 1;
   #acks = new Map<number, Pending<PublishAck>>();
   #requests = new Map<number, Pending<IPulse>>();
+  #histories = new Map<number, Pending<IPulse[]> & { pulses: IPulse[] }>();
   #subs = new Map<number, ClientSubscription>();
   #subscribeCorrelations = new Map<number, ClientSubscription>();
   #closedByUser = false;
@@ -131,9 +152,12 @@ export class ArqonClient {
       }));
     };
     ws.onmessage = (e) => {
+      const bytes = new Uint8Array(e.data as ArrayBuffer);
+      // Deliveries take the fast path; other frames are decoded with protobufjs.
+      if (welcome && scanFrames(bytes, this.#visitor)) return;
       let frame: IFrame;
       try {
-        frame = decodeFrame(new Uint8Array(e.data as ArrayBuffer));
+        frame = decodeFrame(bytes);
       } catch (err) {
         this.#options.onError?.(err as BusError);
         return;
@@ -161,6 +185,30 @@ export class ArqonClient {
     return welcomed.promise;
   }
 
+  readonly #visitor: FrameVisitor = {
+    publish: () => {},
+    deliver: (subscriptionId, bytes) => {
+      const sub = this.#subs.get(subscriptionId);
+      if (!sub) return;
+      let pulse: IPulse;
+      try {
+        pulse = decodePulse(bytes);
+      } catch (err) {
+        this.#options.onError?.(err as BusError);
+        return;
+      }
+      sub.push(pulse);
+    },
+    other: (frame) => {
+      try {
+        this.#handle(decodeFrame(frame));
+      } catch (err) {
+        this.#options.onError?.(err as BusError);
+      }
+    },
+    nestedBatch: () => {},
+  };
+
   #handle(frame: IFrame): void {
     switch (frame.kind) {
       case "batch":
@@ -187,11 +235,24 @@ export class ArqonClient {
         p?.resolve(r.pulse!);
         return;
       }
+      case "historyChunk":
+        return this.#historyChunk(frame.historyChunk!);
       case "error":
         return this.#onErrorFrame(frame);
       case "ping":
         this.#enqueue(encodeFrame({ pong: { nonce: frame.ping!.nonce ?? 0 } }));
         return;
+    }
+  }
+
+  #historyChunk(chunk: IHistoryChunk): void {
+    const c = chunk.correlationId ?? 0;
+    const h = this.#histories.get(c);
+    if (!h) return;
+    for (const p of chunk.pulses ?? []) h.pulses.push(p);
+    if (chunk.done) {
+      this.#histories.delete(c);
+      h.resolve(h.pulses);
     }
   }
 
@@ -208,10 +269,11 @@ export class ArqonClient {
     const error = new BusError(errorCodeName(e.code ?? 0), e.message ?? "");
     const c = e.correlationId ?? 0;
     if (c !== 0) {
-      const pending = this.#acks.get(c) ?? this.#requests.get(c);
+      const pending = this.#acks.get(c) ?? this.#requests.get(c) ?? this.#histories.get(c);
       if (pending) {
         this.#acks.delete(c);
         this.#requests.delete(c);
+        this.#histories.delete(c);
         pending.reject(error);
         return;
       }
@@ -235,8 +297,10 @@ export class ArqonClient {
     const error = new BusError("INTERNAL", `connection lost (${code} ${reason})`);
     for (const p of this.#acks.values()) p.reject(error);
     for (const p of this.#requests.values()) p.reject(error);
+    for (const p of this.#histories.values()) p.reject(error);
     this.#acks.clear();
     this.#requests.clear();
+    this.#histories.clear();
     this.#outbox = [];
     this.#outboxBytes = 0;
     if (this.#closedByUser || this.#options.reconnect === false) {
@@ -339,6 +403,16 @@ export class ArqonClient {
   #sendSubscribe(sub: ClientSubscription): void {
     const o = sub.options;
     const correlationId = this.#nextCorrelation++;
+    // After a reconnect, continue right after the last pulse seen (history replays the gap).
+    const resumeFrom = sub.lastSequence > 0 && !o.queueGroup && o.resume !== false
+      ? sub.lastSequence + 1
+      : 0;
+    const fromSequence = resumeFrom || o.fromSequence || 0;
+    const start = fromSequence
+      ? StartMode.FROM_SEQUENCE
+      : o.fromTimeMs
+      ? StartMode.FROM_TIME
+      : StartMode.LIVE;
     this.#subscribeCorrelations.set(correlationId, sub);
     this.#enqueue(encodeFrame({
       subscribe: {
@@ -351,8 +425,34 @@ export class ArqonClient {
         overflow: o.overflow ? OVERFLOW_WIRE[o.overflow] : 0,
         maxQueueMessages: o.maxQueueMessages ?? 0,
         maxQueueBytes: o.maxQueueBytes ?? 0,
+        start,
+        fromSequence,
+        fromTimeMs: o.fromTimeMs ?? 0,
       },
     }));
+  }
+
+  /**
+   * Reads stored pulses of a reality (`history.get`) in sequence order. Bounds are
+   * inclusive and optional; times are HLC wall ms. Rejects with a `BusError`.
+   */
+  history(query: HistoryOptions = {}): Promise<IPulse[]> {
+    const correlationId = this.#nextCorrelation++;
+    this.#enqueue(encodeFrame({
+      historyGet: {
+        correlationId,
+        realityId: query.reality ?? "",
+        pattern: query.pattern ?? "",
+        fromSequence: query.fromSequence ?? 0,
+        toSequence: query.toSequence ?? 0,
+        fromTimeMs: query.fromTimeMs ?? 0,
+        toTimeMs: query.toTimeMs ?? 0,
+        limit: query.limit ?? 0,
+      },
+    }));
+    return new Promise((resolve, reject) =>
+      this.#histories.set(correlationId, { resolve, reject, pulses: [] })
+    );
   }
 
   /** Sends a request and resolves with the first reply, or rejects (`TIMEOUT`, `NO_RESPONDERS`). */

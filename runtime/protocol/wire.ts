@@ -38,6 +38,8 @@ function readVarint(buf: Uint8Array, pos: number): [number, number] {
 export interface FrameVisitor {
   /** A `Frame{publish}` whose pulse bytes are `pulse` (a view into the input). */
   publish(correlationId: number, ack: number, pulse: Uint8Array): void;
+  /** A `Frame{deliver}` (clients): the subscription id and the pulse bytes. */
+  deliver?(subscriptionId: number, pulse: Uint8Array): void;
   /** Any other frame, as its own encoded bytes (decode with protobufjs). */
   other(frame: Uint8Array): void;
   /** A nested batch, which the protocol forbids. */
@@ -75,12 +77,16 @@ export function scanFrames(bytes: Uint8Array, visitor: FrameVisitor): boolean {
 function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): void {
   const [key, at] = readVarint(frame, 0);
   if (nested && key === ((14 << 3) | WIRE_LEN)) return visitor.nestedBatch();
-  if (at < 0 || key !== ((3 << 3) | WIRE_LEN)) return visitor.other(frame);
+  const isPublish = key === ((3 << 3) | WIRE_LEN);
+  const isDeliver = key === ((8 << 3) | WIRE_LEN) && visitor.deliver !== undefined;
+  if (at < 0 || !(isPublish || isDeliver)) return visitor.other(frame);
   const [len, start] = readVarint(frame, at);
   if (start < 0 || start + len !== frame.length) return visitor.other(frame);
+  // Publish: 1 correlation_id, 2 ack, 3 pulse. Deliver: 1 subscription_id, 2 pulse.
+  const pulseField = isPublish ? 3 : 2;
   let pos = start;
-  let correlationId = 0;
-  let ack = 0;
+  let first = 0;
+  let second = 0;
   let pulse: Uint8Array | null = null;
   while (pos < frame.length) {
     const [k, p1] = readVarint(frame, pos);
@@ -90,19 +96,21 @@ function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): vo
     if (wire === WIRE_VARINT) {
       const [v, p2] = readVarint(frame, p1);
       if (p2 < 0) return visitor.other(frame);
-      if (field === 1) correlationId = v;
-      else if (field === 2) ack = v;
+      if (field === 1) first = v;
+      else if (field === 2) second = v;
       pos = p2;
     } else if (wire === WIRE_LEN) {
       const [l, p2] = readVarint(frame, p1);
       if (p2 < 0 || p2 + l > frame.length) return visitor.other(frame);
-      if (field === 3) pulse = frame.subarray(p2, p2 + l);
+      if (field === pulseField) pulse = frame.subarray(p2, p2 + l);
       pos = p2 + l;
     } else {
       return visitor.other(frame);
     }
   }
-  visitor.publish(correlationId, ack, pulse ?? new Uint8Array(0));
+  const bytes = pulse ?? new Uint8Array(0);
+  if (isPublish) visitor.publish(first, second, bytes);
+  else visitor.deliver!(first, bytes);
 }
 
 /** UTF-8 byte length of `s`. */
