@@ -70,10 +70,21 @@ class Peer {
   }
 }
 
-Deno.test("the --shm flag configures the node's shared-memory name", () => {
-  const parsed = parseConfig(["--shm", "arqon-demo"]);
+Deno.test("the --shm flags configure the node's shared-memory listener", () => {
+  const parsed = parseConfig([
+    "--shm",
+    "arqon-demo",
+    "--shm-slots",
+    "4",
+    "--shm-ring-bytes",
+    "65536",
+  ]);
   assert.equal(parsed.help, false);
-  if (!parsed.help) assert.equal(parsed.config.shm, "arqon-demo");
+  if (!parsed.help) {
+    assert.equal(parsed.config.shm, "arqon-demo");
+    assert.equal(parsed.config.shmSlots, 4);
+    assert.equal(parsed.config.shmRingBytes, 65536);
+  }
 });
 
 Deno.test("shm e2e: C and Deno processes publish and subscribe through the node", async () => {

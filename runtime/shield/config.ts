@@ -49,6 +49,10 @@ export interface NodeConfig extends SecurityOptions, PolicyOptions {
   sync: "always" | "batch" | "os";
   /** Shared-memory name (`/dev/shm/<name>`) local processes connect to; empty: off. */
   shm: string;
+  /** Connections the shm listener holds. */
+  shmSlots: number;
+  /** Data bytes per shm ring (power of two); the largest shm frame is half of it. */
+  shmRingBytes: number;
 }
 
 /** The defaults every node starts from. */
@@ -74,6 +78,8 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = {
   memory: false,
   sync: "batch",
   shm: "",
+  shmSlots: 8,
+  shmRingBytes: 4 * 1024 * 1024,
 };
 
 type Kind = "string" | "int" | "enum" | "bool";
@@ -180,6 +186,18 @@ export const NODE_FLAGS: Flag[] = [
     kind: "string",
     env: "ARQON_SHM",
     help: "shared-memory name local processes connect to (empty: off; needs --allow-ffi)",
+  },
+  {
+    key: "shmSlots",
+    flag: "shm-slots",
+    kind: "int",
+    help: "connections the shm listener holds (1-63)",
+  },
+  {
+    key: "shmRingBytes",
+    flag: "shm-ring-bytes",
+    kind: "int",
+    help: "bytes per shm ring; the largest shm frame is half of it",
   },
 ];
 NODE_FLAGS.push(...SECURITY_FLAGS);

@@ -113,6 +113,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
 
   const shm = config.shm
     ? new ShmServer(config.shm, (t) => attach(t, "proto"), {
+      slots: config.shmSlots,
+      ringBytes: config.shmRingBytes,
       metrics: new NativeMetrics(metrics.registry),
     })
     : null;
