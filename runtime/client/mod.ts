@@ -5,6 +5,7 @@
 export {
   ArqonClient,
   type ConnectOptions,
+  type HistoryOptions,
   type PublishAck,
   type PublishOptions,
   type RequestOptions,

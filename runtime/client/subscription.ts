@@ -18,6 +18,15 @@ export interface SubscribeOptions {
   /** Node-side queue bounds for this subscription (0: node defaults). */
   maxQueueMessages?: number;
   maxQueueBytes?: number;
+  /** Start by replaying stored pulses from this sequence, then continue live. */
+  fromSequence?: number;
+  /** Start by replaying stored pulses from this HLC wall time (ms), then continue live. */
+  fromTimeMs?: number;
+  /**
+   * After a reconnect, resubscribe from the last sequence seen so stored pulses missed
+   * while disconnected are replayed (default true; queue groups never resume).
+   */
+  resume?: boolean;
   /** Called for each pulse instead of buffering for the iterator (fastest). */
   onPulse?: (pulse: IPulse) => void;
   /** Called when the node reports an error about this subscription (e.g. drops). */

@@ -180,6 +180,23 @@ export interface IPong {
 export interface IBatch {
   frames?: IFrame[];
 }
+/** A history query (`history.get`); 0 leaves a bound open. */
+export interface IHistoryGet {
+  correlationId?: number;
+  realityId?: string;
+  pattern?: string;
+  fromSequence?: number;
+  toSequence?: number;
+  fromTimeMs?: number;
+  toTimeMs?: number;
+  limit?: number;
+}
+/** One page of a history answer. */
+export interface IHistoryChunk {
+  correlationId?: number;
+  pulses?: IPulse[];
+  done?: boolean;
+}
 /** One protocol frame: exactly one member is set. */
 export interface IFrame {
   hello?: IHello | null;
@@ -197,6 +214,8 @@ export interface IFrame {
   pong?: IPong | null;
   batch?: IBatch | null;
   credit?: ICredit | null;
+  historyGet?: IHistoryGet | null;
+  historyChunk?: IHistoryChunk | null;
   challenge?: IChallenge | null;
   /** The name of the member that is set (present on decoded frames). */
   kind?: string;

@@ -37,6 +37,12 @@ import {
   type SubscriptionOwner,
 } from "../spine/mod.ts";
 import { historyQueryFromFrame, replayHistory, sendHistory, type SqliteLog } from "../store/mod.ts";
+import {
+  historyQueryFromFrame,
+  replayHistory,
+  sendHistory,
+  type SqliteLog,
+} from "../store/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import type { NodeAccess, SessionAccess, SubscriptionAccess } from "./auth/mod.ts";
@@ -224,6 +230,8 @@ export class Session implements TransportSession, SubscriptionOwner {
           return this.#request(frame.request!);
         case "historyGet":
           return this.#historyGet(frame.historyGet!);
+        case "historyGet":
+          return this.#historyGet(frame.historyGet!);
         case "ping":
           return this.#send({ pong: { nonce: frame.ping!.nonce ?? 0 } });
         case "pong":
@@ -363,7 +371,7 @@ export class Session implements TransportSession, SubscriptionOwner {
       );
     }
     const upTo = this.#ctx.spine.reality(sub.spec.realityId).sequence;
-    // sub.beginReplay();
+    sub.beginReplay();
     const fromTime = s.start === StartMode.FROM_TIME;
     replayHistory(store, {
       reality: sub.spec.realityId,

@@ -37,6 +37,13 @@ export class StampedPulse {
     this.size = (pulse.payload?.length ?? 0) + (pulse.topic?.length ?? 0) + ENVELOPE_BYTES;
   }
 
+  /** A pulse read back from the durable log, with the encoding it was stored as. */
+  static fromStored(pulse: IPulse, bytes: Uint8Array): StampedPulse {
+    const stamped = new StampedPulse(pulse);
+    stamped.#bytes = bytes;
+    return stamped;
+  }
+
   /** The pulse encoded as protobuf, computed on first use. */
   get bytes(): Uint8Array {
     if (this.#bytes) return this.#bytes;

@@ -52,6 +52,11 @@ export class Subscription {
   #items: StampedPulse[] = [];
   #head = 0;
   #bytes = 0;
+  // History being replayed (start from_sequence/from_time): delivered before anything in
+  // the live queue, which holds only later sequences and waits until the replay ends.
+  #replay: StampedPulse[] | null = null;
+  #replayHead = 0;
+  #replayDone = false;
   readonly #countDrop: DropCounter;
 
   /** Opens a subscription; the Spine registers it in the reality's trie. */
@@ -112,8 +117,51 @@ export class Subscription {
     return true;
   }
 
+  /** Starts a replay: live deliveries queue up but wait behind `feedReplay`ed history. */
+  beginReplay(): void {
+    this.#replay = [];
+    this.#replayHead = 0;
+    this.#replayDone = false;
+  }
+
+  /** Adds replayed pulses (in sequence order, all before the live queue's). */
+  feedReplay(items: readonly StampedPulse[]): void {
+    if (this.closed || !this.#replay) return;
+    for (const p of items) this.#replay.push(p);
+    this.owner.wake(this);
+  }
+
+  /** Ends the replay: once the replayed pulses are taken, live deliveries flow. */
+  endReplay(): void {
+    if (!this.#replay) return;
+    this.#replayDone = true;
+    this.owner.wake(this);
+  }
+
+  /** Replayed pulses not yet taken. */
+  get replayBacklog(): number {
+    return this.#replay ? this.#replay.length - this.#replayHead : 0;
+  }
+
   /** Takes up to `max` deliveries (bounded by credits) off the head of the queue. */
   take(max: number): StampedPulse[] {
+    if (this.#replay) {
+      const backlog = this.#replay.length - this.#replayHead;
+      if (backlog > 0) {
+        const n = Math.min(max, backlog, this.credits);
+        if (n <= 0) return [];
+        const out = this.#replay.slice(this.#replayHead, this.#replayHead + n);
+        this.#replayHead += n;
+        if (this.credits !== Infinity) this.credits -= n;
+        if (this.#replayHead === this.#replay.length) {
+          this.#replay = this.#replayDone ? null : [];
+          this.#replayHead = 0;
+        }
+        return out;
+      }
+      if (!this.#replayDone) return [];
+      this.#replay = null;
+    }
     const n = Math.min(max, this.queued, this.credits);
     if (n <= 0) return [];
     const out = this.#items.slice(this.#head, this.#head + n);
@@ -132,6 +180,10 @@ export class Subscription {
 
   /** Whether `take` would return something now. */
   get ready(): boolean {
+    if (this.#replay) {
+      return this.credits > 0 &&
+        (this.#replay.length > this.#replayHead || (this.#replayDone && this.queued > 0));
+    }
     return this.queued > 0 && this.credits > 0;
   }
 
@@ -143,6 +195,7 @@ export class Subscription {
 
   /** Empties the queue (on close). */
   clear(): void {
+    this.#replay = null;
     this.#items = [];
     this.#head = 0;
     this.#bytes = 0;

@@ -7,6 +7,13 @@
 export { type CommitObserver, openStore, SqliteLog, type StoreOptions } from "./sqlite_log.ts";
 export { historyNdjson, historyQueryFromUrl, realityRoutes } from "./http_api.ts";
 export { registerStoreMetrics } from "./prometheus.ts";
+export { replayHistory, type ReplayOptions, type ReplayTarget } from "./replay.ts";
+export {
+  encodeHistoryChunkFrame,
+  historyQueryFromFrame,
+  type HistorySink,
+  sendHistory,
+} from "./history_frames.ts";
 export { StorageError, type StoreErrorCode, StoreOpenError } from "./errors.ts";
 export type { HistoryQuery } from "./history.ts";
 export type { StoredPulse } from "./chunk.ts";
