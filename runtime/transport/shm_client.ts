@@ -28,6 +28,8 @@ export class ShmClient {
   #ended = false;
   /** Receives each frame (a copy the callee may keep). */
   onFrame: (frame: Uint8Array) => void = () => {};
+  /** Why the connection ended, when an error (a throwing `onFrame`, say) ended it. */
+  error: unknown = undefined;
 
   private constructor(ep: ShmEndpoint, options: ShmClientOptions) {
     this.#ep = ep;
@@ -68,6 +70,16 @@ export class ShmClient {
   }
 
   async #run(): Promise<void> {
+    try {
+      await this.#loop();
+    } catch (err) {
+      this.error = err;
+    } finally {
+      this.#end();
+    }
+  }
+
+  async #loop(): Promise<void> {
     let lastActive = performance.now();
     let lastLiveness = lastActive;
     while (!this.#stopping && !this.#ended) {
@@ -90,7 +102,6 @@ export class ShmClient {
         break;
       }
     }
-    this.#end();
   }
 
   #end(): void {

@@ -193,7 +193,13 @@ export class ShmServer {
       const conn = new ShmConnection(ep, this, `shm:${this.name}`);
       this.#conns.add(conn);
       this.metrics?.track(conn);
-      conn.start(this.#attach(conn));
+      try {
+        conn.start(this.#attach(conn));
+      } catch (err) {
+        // The node refused the connection (e.g. shutting down): drop it, keep serving.
+        console.error(`arqon: shm: attaching ${conn.remote} failed:`, err);
+        conn.end();
+      }
       any = true;
     }
     return any;

@@ -108,3 +108,21 @@ Deno.test("shm server: node-side close ends the client; server close ends sessio
     await server.close();
   }
 });
+
+Deno.test("shm client: a throwing onFrame ends the connection with its error", async () => {
+  const name = uniq("throw");
+  const { log, attach } = echoSessions();
+  const server = new ShmServer(name, attach, { slots: 1, ringBytes: 1 << 14 });
+  try {
+    const c = ShmClient.connect(name);
+    c.onFrame = () => {
+      throw new Error("consumer bug");
+    };
+    c.send(new Uint8Array([1]));
+    await c.closed;
+    assert.match(String(c.error), /consumer bug/);
+    await until(() => log.closed === 1, "the node to see the connection end");
+  } finally {
+    await server.close();
+  }
+});
