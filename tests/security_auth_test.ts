@@ -249,3 +249,34 @@ Deno.test("http: 401 without or with a bad token, 403 outside permissions, 200 i
     assert.match(metrics, /arqon_auth_refusals_total\{transport="http",code="FORBIDDEN"\} 2/);
   });
 });
+
+Deno.test("http: admins issue audited tokens at POST /v1/tokens; others get 403", async () => {
+  await withNode(async ({ node, key }) => {
+    const post = (token: string, body: unknown) =>
+      fetch(`${node.url}/v1/tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+    const admin = await issueToken(key, { subject: "root", roles: ["admin"] });
+    const res = await post(admin, { subject: "svc-7", realities: ["lab"], ttlSeconds: 60 });
+    assert.equal(res.status, 201);
+    const { token } = await res.json();
+    const svc = await ArqonClient.connect(node.wsUrl, { token, reconnect: false });
+    await svc.close();
+
+    const client = await issueToken(key, { subject: "bob", realities: ["lab"] });
+    const denied = await post(client, { subject: "bob-admin", roles: ["admin"] });
+    assert.equal(denied.status, 403);
+    assert.equal((await denied.json()).error.code, "FORBIDDEN");
+    const bad = await post(admin, { subject: "x", roles: ["root"] });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, "INVALID_ARGUMENT");
+
+    const issued = node.audit.list().filter((e) => e.action === "token.issue");
+    assert.equal(issued.length, 1);
+    assert.equal(issued[0].actor, "root");
+    assert.equal(issued[0].details.subject, "svc-7");
+    assert.ok(node.audit.verify().ok);
+  });
+});
