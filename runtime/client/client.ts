@@ -15,8 +15,6 @@ import {
   errorCodeName,
   type FrameVisitor,
   type IAck,
-  type IHistoryChunk,
-  StartMode,
   type IFrame,
   type IHistoryChunk,
   type IPulse,
@@ -56,21 +54,6 @@ export interface PublishOptions {
   traceContext?: Record<string, string>;
   /** Extra envelope fields (spectral, intent vector, entropy seed, ghost, ...). */
   pulse?: Omit<IPulse, "topic" | "payload" | "realityId">;
-}
-
-/** A history query of `ArqonClient.history`. */
-export interface HistoryOptions {
-  /** Reality; default `default`. */
-  reality?: string;
-  /** Topic pattern; default every topic. */
-  pattern?: string;
-  fromSequence?: number;
-  toSequence?: number;
-  /** HLC wall time bounds, ms, inclusive. */
-  fromTimeMs?: number;
-  toTimeMs?: number;
-  /** At most this many pulses. */
-  limit?: number;
 }
 
 /** A history query of `ArqonClient.history`. */
@@ -128,7 +111,6 @@ export class ArqonClient {
   #nextSubscription = 1;
   #acks = new Map<number, Pending<PublishAck>>();
   #requests = new Map<number, Pending<IPulse>>();
-  #histories = new Map<number, Pending<IPulse[]> & { pulses: IPulse[] }>();
   #histories = new Map<number, Pending<IPulse[]> & { pulses: IPulse[] }>();
   #subs = new Map<number, ClientSubscription>();
   #subscribeCorrelations = new Map<number, ClientSubscription>();
@@ -255,24 +237,11 @@ export class ArqonClient {
       }
       case "historyChunk":
         return this.#historyChunk(frame.historyChunk!);
-      case "historyChunk":
-        return this.#historyChunk(frame.historyChunk!);
       case "error":
         return this.#onErrorFrame(frame);
       case "ping":
         this.#enqueue(encodeFrame({ pong: { nonce: frame.ping!.nonce ?? 0 } }));
         return;
-    }
-  }
-
-  #historyChunk(chunk: IHistoryChunk): void {
-    const c = chunk.correlationId ?? 0;
-    const h = this.#histories.get(c);
-    if (!h) return;
-    for (const p of chunk.pulses ?? []) h.pulses.push(p);
-    if (chunk.done) {
-      this.#histories.delete(c);
-      h.resolve(h.pulses);
     }
   }
 
@@ -434,16 +403,6 @@ export class ArqonClient {
   #sendSubscribe(sub: ClientSubscription): void {
     const o = sub.options;
     const correlationId = this.#nextCorrelation++;
-    // After a reconnect, continue right after the last pulse seen (history replays the gap).
-    const resumeFrom = sub.lastSequence > 0 && !o.queueGroup && o.resume !== false
-      ? sub.lastSequence + 1
-      : 0;
-    const fromSequence = resumeFrom || o.fromSequence || 0;
-    const start = fromSequence
-      ? StartMode.FROM_SEQUENCE
-      : o.fromTimeMs
-      ? StartMode.FROM_TIME
-      : StartMode.LIVE;
     // After a reconnect, continue right after the last pulse seen (history replays the gap).
     const resumeFrom = sub.lastSequence > 0 && !o.queueGroup && o.resume !== false
       ? sub.lastSequence + 1

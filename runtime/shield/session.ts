@@ -37,12 +37,6 @@ import {
   type SubscriptionOwner,
 } from "../spine/mod.ts";
 import { historyQueryFromFrame, replayHistory, sendHistory, type SqliteLog } from "../store/mod.ts";
-import {
-  historyQueryFromFrame,
-  replayHistory,
-  sendHistory,
-  type SqliteLog,
-} from "../store/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import type { NodeAccess, SessionAccess, SubscriptionAccess } from "./auth/mod.ts";
@@ -228,8 +222,6 @@ export class Session implements TransportSession, SubscriptionOwner {
         }
         case "request":
           return this.#request(frame.request!);
-        case "historyGet":
-          return this.#historyGet(frame.historyGet!);
         case "historyGet":
           return this.#historyGet(frame.historyGet!);
         case "ping":
