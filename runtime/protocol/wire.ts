@@ -162,10 +162,21 @@ let slabPos = 0;
 // Fields 4 (producer_id) and 5 (reality_id) encoded, per (producer, reality) pair.
 const originCache = new Map<string, Uint8Array>();
 
+let lastProducer = "";
+let lastReality = "";
+let lastOrigin: Uint8Array | null = null;
+
 function encodedOrigin(producerId: string, realityId: string): Uint8Array {
+  // Consecutive pulses nearly always come from the same producer and reality.
+  if (lastOrigin && producerId === lastProducer && realityId === lastReality) return lastOrigin;
   const key = producerId + "\u0000" + realityId;
   let bytes = originCache.get(key);
-  if (bytes) return bytes;
+  if (bytes) {
+    lastProducer = producerId;
+    lastReality = realityId;
+    lastOrigin = bytes;
+    return bytes;
+  }
   const prodLen = utf8Length(producerId);
   const realLen = utf8Length(realityId);
   bytes = new Uint8Array(2 + varintLength(prodLen) + prodLen + varintLength(realLen) + realLen);

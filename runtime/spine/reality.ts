@@ -21,8 +21,10 @@ export class Reality {
   readonly id: string;
   /** The last sequence assigned; the next pulse gets `sequence + 1`. */
   sequence: number;
-  /** Counts accepted pulses; the Spine binds it to the reality's metric label. */
-  countPublished: (n: number) => void = () => {};
+  /** Pulses accepted so far (folded into the published metric at render time). */
+  published = 0;
+  /** The part of `published` already reported to the metric. */
+  publishedReported = 0;
   readonly #trie = new SubscriptionTrie<Subscription>();
   #routes = new Map<string, Route>();
   #roundRobin = new Map<readonly Subscription[], number>();

@@ -63,6 +63,13 @@ export class Spine {
     this.#queue = options.queue;
     this.#guard = options.guard;
     this.#log = options.log;
+    this.#metrics.onCollect(() => {
+      for (const r of this.#realities.values()) {
+        if (r.published === r.publishedReported) continue;
+        this.#metrics.published.labels(r.id).inc(r.published - r.publishedReported);
+        r.publishedReported = r.published;
+      }
+    });
   }
 
   /** Installs or replaces the guard (CASIL policy chain). */
@@ -87,8 +94,6 @@ export class Spine {
       const err = realityError(id);
       if (err) throw new BusError("INVALID_ARGUMENT", err);
       r = new Reality(id, this.#log?.lastSequence(id) ?? 0);
-      const published = this.#metrics.published.labels(id);
-      r.countPublished = (n) => published.inc(n);
       this.#realities.set(id, r);
     }
     return r;
@@ -163,7 +168,7 @@ export class Spine {
     pulse.producerId = producerId;
     pulse.timestamp = this.#clock.tick();
     const stamped = new StampedPulse(pulse, verdict?.payload ? undefined : source);
-    reality.countPublished(1);
+    reality.published++;
     if (this.#log) stamped.committed = this.#log.append([stamped]);
     this.#route(reality, stamped);
     return stamped;

@@ -110,8 +110,19 @@ export class NodeMetrics {
     });
   }
 
+  readonly #collectors: (() => void)[] = [];
+
+  /**
+   * Registers a hook that runs before every render: hot paths keep plain counters and
+   * fold them into their metrics here instead of paying a metric update per pulse.
+   */
+  onCollect(hook: () => void): void {
+    this.#collectors.push(hook);
+  }
+
   /** Renders every registered metric in the Prometheus text format. */
   render(): Promise<string> {
+    for (const hook of this.#collectors) hook();
     return this.registry.metrics();
   }
 }
