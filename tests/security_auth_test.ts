@@ -280,3 +280,55 @@ Deno.test("http: admins issue audited tokens at POST /v1/tokens; others get 403"
     assert.ok(node.audit.verify().ok);
   });
 });
+
+Deno.test("http: realities API — admin-only changes (audited), reads within grants", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "arqon-auth-realities-" });
+  const key = await writeNodeKeyFile(`${dir}/node.key`);
+  const node = await startNode({
+    port: 0,
+    log: "quiet",
+    dataDir: `${dir}/data`,
+    authKey: `${dir}/node.key`,
+  });
+  try {
+    const admin = await issueToken(key, { subject: "root", roles: ["admin"] });
+    const alice = await issueToken(key, aliceGrants);
+    const call = async (method: string, path: string, token: string, body?: unknown) => {
+      const res = await fetch(`${node.url}/v1/realities${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}` },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, text };
+    };
+    const store = [{ pattern: ">" }];
+    assert.equal((await call("POST", "", alice, { name: "lab", retention: store })).status, 403);
+    assert.equal((await call("POST", "", admin, { name: "lab", retention: store })).status, 201);
+    assert.equal((await call("POST", "", admin, { name: "prod", retention: store })).status, 201);
+    await fetch(`${node.url}/v1/realities/lab/topics/orders.a`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${alice}` },
+      body: "a",
+    });
+    // Reads: her reality yes, another no; history only for patterns she may subscribe to.
+    assert.equal((await call("GET", "/lab", alice)).status, 200);
+    assert.equal((await call("GET", "/prod", alice)).status, 403);
+    const history = await call("GET", "/lab/history?pattern=orders.*", alice);
+    assert.equal(history.status, 200);
+    assert.match(history.text, /orders\.a/);
+    assert.equal((await call("GET", "/lab/history", alice)).status, 403);
+    assert.equal((await call("GET", "/prod/history?pattern=orders.*", alice)).status, 403);
+    assert.equal((await call("DELETE", "/lab", alice)).status, 403);
+    assert.equal((await call("DELETE", "/prod", admin)).status, 204);
+    const actions = node.audit.list().map((e) => `${e.action}:${e.details.reality}`);
+    assert.deepEqual(actions.filter((a) => a.startsWith("reality.")), [
+      "reality.create:lab",
+      "reality.create:prod",
+      "reality.delete:prod",
+    ]);
+  } finally {
+    await node.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

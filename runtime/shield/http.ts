@@ -9,7 +9,7 @@ import { BusError, type IPulse } from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
 import { realityRoutes, type SqliteLog } from "../store/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
-import type { NodeAccess, SessionAccess } from "./auth/mod.ts";
+import { type NodeAccess, realityGuard, type SessionAccess } from "./auth/mod.ts";
 import type { NodeConfig } from "./config.ts";
 import { errorResponse } from "./http_error.ts";
 import { SseSubscriber } from "./sse.ts";
@@ -67,6 +67,12 @@ export function createHttpApp(ctx: HttpContext): Hono {
     return c.body(await ctx.metrics.render());
   });
 
+  if (access) {
+    // Realities API: governance needs admin, reads need the reality in the grants (audited).
+    const guard = realityGuard(access, (req) => accessOf.get(req));
+    app.use("/v1/realities", guard);
+    app.use("/v1/realities/*", guard);
+  }
   if (ctx.store) app.route("/v1/realities", realityRoutes(ctx.store));
 
   const limit = bodyLimit({

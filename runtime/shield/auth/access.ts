@@ -564,6 +564,31 @@ export class SessionAccess {
     return { filterDeliveries, release: this.#node.acquire(realityId, "subscriptions") };
   }
 
+  /**
+   * Checks a read of stored pulses (history) of `pattern` in a reality: the reality must
+   * be granted and the pattern subscribable. With `topics` false only the reality is
+   * checked (reading its configuration). No quota is taken.
+   */
+  admitRead(realityId: string, pattern: string, topics = true): { filterDeliveries: boolean } {
+    this.requireAdmitted();
+    const checker = this.#checker;
+    if (!checker) return { filterDeliveries: false };
+    try {
+      if (!topics) {
+        if (!checker.canUseReality(realityId)) {
+          throw new BusError(
+            "FORBIDDEN",
+            `${checker.principal.subject} may not use reality "${realityId}"`,
+          );
+        }
+        return { filterDeliveries: false };
+      }
+      return checker.authorizeSubscribe(realityId, pattern);
+    } catch (e) {
+      throw this.#node.refused(e, this.#transport);
+    }
+  }
+
   /** For filtered subscriptions: whether a delivery on `topic` may reach this session. */
   canReceive(topic: string): boolean {
     return this.#checker ? this.#checker.canReceive(topic) : true;

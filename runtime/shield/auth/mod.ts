@@ -54,3 +54,4 @@ export {
   SessionAccess,
   type SubscriptionAccess,
 } from "./access.ts";
+export { realityGuard } from "./reality_guard.ts";
