@@ -23,5 +23,6 @@ export {
 export { type AttachTransport, ShmServer, type ShmServerOptions } from "./shm_server.ts";
 export { ShmClient, type ShmClientOptions } from "./shm_client.ts";
 export { UdpEndpoint, type UdpStats } from "./udp.ts";
+export { batchMembers, splitBatch, UdpLink, type UdpLinkOptions } from "./udp_link.ts";
 export { dpdkAvailable, DpdkEal, DpdkPort, type DpdkStats, testEalArgs } from "./dpdk.ts";
 export { type NativeGaugeSource, NativeMetrics } from "./metrics.ts";
