@@ -319,6 +319,20 @@ Deno.test("http: realities API — admin-only changes (audited), reads within gr
     assert.match(history.text, /orders\.a/);
     assert.equal((await call("GET", "/lab/history", alice)).status, 403);
     assert.equal((await call("GET", "/prod/history?pattern=orders.*", alice)).status, 403);
+    // The same rules over WebSocket history.get.
+    const ws = await ArqonClient.connect(node.wsUrl, { token: alice, reconnect: false });
+    try {
+      const mine = await ws.history({ reality: "lab", pattern: "orders.*" });
+      assert.deepEqual(mine.map((p) => p.topic), ["orders.a"]);
+      for (const query of [{ reality: "prod", pattern: "orders.*" }, { reality: "lab" }]) {
+        await assert.rejects(
+          ws.history(query),
+          (e) => e instanceof BusError && e.code === "FORBIDDEN",
+        );
+      }
+    } finally {
+      await ws.close();
+    }
     assert.equal((await call("DELETE", "/lab", alice)).status, 403);
     assert.equal((await call("DELETE", "/prod", admin)).status, 204);
     const actions = node.audit.list().map((e) => `${e.action}:${e.details.reality}`);

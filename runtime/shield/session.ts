@@ -390,6 +390,10 @@ export class Session implements TransportSession, SubscriptionOwner {
     const store = this.#ctx.store;
     if (!store) throw new BusError("INVALID_ARGUMENT", "history needs a durable log");
     const query = historyQueryFromFrame(h, "default");
+    // Reading history is subscribing to the past: the same grants apply.
+    if (this.#access?.admitRead(query.reality, query.pattern ?? ">").filterDeliveries) {
+      throw new BusError("FORBIDDEN", `"${query.pattern ?? ">"}" overlaps a denied topic`);
+    }
     sendHistory(store, query, correlationId, {
       format: this.#format,
       send: (message) => this.#transport.send(message),
