@@ -47,6 +47,8 @@ export interface NodeConfig extends SecurityOptions, PolicyOptions {
   memory: boolean;
   /** When commits reach the disk: `always`, `batch` (group commit) or `os`. */
   sync: "always" | "batch" | "os";
+  /** Largest size of the durable log's database in bytes (0: unlimited); beyond it publishes fail with STORAGE_FAILED. */
+  maxStoreBytes: number;
   /** Shared-memory name (`/dev/shm/<name>`) local processes connect to; empty: off. */
   shm: string;
   /** Connections the shm listener holds. */
@@ -77,6 +79,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = {
   dataDir: "",
   memory: false,
   sync: "batch",
+  maxStoreBytes: 0,
   shm: "",
   shmSlots: 8,
   shmRingBytes: 4 * 1024 * 1024,
@@ -179,6 +182,12 @@ export const NODE_FLAGS: Flag[] = [
     kind: "enum",
     choices: ["always", "batch", "os"],
     help: "when commits reach the disk: each commit, group commits, or left to the OS",
+  },
+  {
+    key: "maxStoreBytes",
+    flag: "max-store-bytes",
+    kind: "int",
+    help: "cap on the durable log's size; writes beyond fail with STORAGE_FAILED (0: none)",
   },
   {
     key: "shm",

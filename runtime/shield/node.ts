@@ -72,6 +72,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   const store = openStore({
     dataDir: config.memory || !config.dataDir ? null : config.dataDir,
     sync: config.sync,
+    maxBytes: config.maxStoreBytes || undefined,
   });
   registerStoreMetrics(store, metrics.registry);
   const spine = new Spine({

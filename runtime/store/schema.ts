@@ -57,8 +57,8 @@ CREATE INDEX IF NOT EXISTS chunks_by_wall ON chunks(reality, last_wall);
 export interface OpenOptions {
   /** Sync policy (ignored in memory). */
   readonly sync: SyncPolicy;
-  /** Caps the database size in pages (SQLite `max_page_count`); writes beyond fail as a full disk would. */
-  readonly maxPageCount?: number;
+  /** Caps the database size in bytes (SQLite `max_page_count`); writes beyond fail as on a full disk. */
+  readonly maxBytes?: number;
 }
 
 function describe(error: unknown): string {
@@ -75,7 +75,7 @@ export function openStoreDatabase(dataDir: string | null, options: OpenOptions):
     const db = new DatabaseSync(":memory:");
     db.exec(SCHEMA);
     db.prepare("INSERT OR IGNORE INTO meta VALUES ('format', ?)").run(STORE_FORMAT);
-    if (options.maxPageCount) db.exec(`PRAGMA max_page_count=${options.maxPageCount}`);
+    capSize(db, options.maxBytes);
     return db;
   }
   try {
@@ -123,7 +123,7 @@ export function openStoreDatabase(dataDir: string | null, options: OpenOptions):
       }
     }
     db.exec("COMMIT");
-    if (options.maxPageCount) db.exec(`PRAGMA max_page_count=${options.maxPageCount}`);
+    capSize(db, options.maxBytes);
     return db;
   } catch (error) {
     try {
@@ -135,4 +135,10 @@ export function openStoreDatabase(dataDir: string | null, options: OpenOptions):
       : " (the node does not reset a damaged store: move it away or restore a backup)";
     throw new StoreOpenError(file, message + hint, { cause: error });
   }
+}
+
+function capSize(db: DatabaseSync, maxBytes: number | undefined): void {
+  if (!maxBytes) return;
+  const { page_size } = db.prepare("PRAGMA page_size").get() as { page_size: number };
+  db.exec(`PRAGMA max_page_count=${Math.max(1, Math.ceil(maxBytes / page_size))}`);
 }

@@ -50,8 +50,8 @@ export interface StoreOptions {
   readonly retentionIntervalMs?: number;
   /** Configuration of realities created implicitly by a publish (default: store nothing). */
   readonly defaultRealityConfig?: RealityConfigInput;
-  /** Caps the database at this many pages, after which writes fail as on a full disk. */
-  readonly maxPageCount?: number;
+  /** Caps the database file at about this many bytes; writes beyond fail as on a full disk. */
+  readonly maxBytes?: number;
   /** Wall clock for age-based retention, ms since the epoch (default `Date.now`). */
   readonly now?: () => number;
 }
@@ -140,7 +140,7 @@ export class SqliteLog {
     this.#now = options.now ?? Date.now;
     this.#db = openStoreDatabase(this.dataDir, {
       sync: this.sync,
-      maxPageCount: options.maxPageCount,
+      maxBytes: options.maxBytes,
     });
     const db = this.#db;
     this.#stmt = {

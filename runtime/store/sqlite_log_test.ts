@@ -345,7 +345,7 @@ Deno.test("store: a second store on the same directory is refused while the firs
 
 Deno.test("store: a full disk rejects appends with STORAGE_FAILED and the store recovers", async () => {
   await withTempDir(async (dir) => {
-    const log = openStore({ dataDir: dir, maxPageCount: 64, defaultRealityConfig: KEEP_ALL });
+    const log = openStore({ dataDir: dir, maxBytes: 64 * 4096, defaultRealityConfig: KEEP_ALL });
     try {
       await appendRange(log, 1, 10, (seq) => ({ payload: payloadFor(seq, 1000) }));
       let failed: unknown;
