@@ -220,6 +220,26 @@ Deno.test("ws: did:key challenge-response admits the agent once; a replayed answ
   });
 });
 
+Deno.test("client SDK: connect with a did:key identity instead of a token", async () => {
+  await withNode(async ({ node, agent }) => {
+    const client = await ArqonClient.connect(node.wsUrl, { identity: agent, reconnect: false });
+    try {
+      const ack = await client.publish("agents.ready", "hi", { reality: "lab" });
+      assert.equal(ack?.sequence, 1);
+      const e = await refusal(client.publish("orders.x", "no", { reality: "lab" }));
+      assert.equal(e.code, "FORBIDDEN");
+    } finally {
+      await client.close();
+    }
+    const stranger = generateAgentIdentity("ML-DSA-65");
+    const e = await refusal(
+      ArqonClient.connect(node.wsUrl, { identity: stranger, reconnect: false }),
+    );
+    assert.equal(e.code, "FORBIDDEN");
+    assert.match(e.message, /no permissions on this node/);
+  });
+});
+
 Deno.test("http: 401 without or with a bad token, 403 outside permissions, 200 inside", async () => {
   await withNode(async ({ node, key }) => {
     const url = `${node.url}/v1/realities/lab/topics/orders.eu.created`;

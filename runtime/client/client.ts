@@ -24,6 +24,7 @@ import {
   StartMode,
   SUBPROTOCOL_PROTO,
 } from "../protocol/mod.ts";
+import { type AgentIdentity, answerChallenge } from "./seal/mod.ts";
 import { ClientSubscription, type SubscribeOptions } from "./subscription.ts";
 
 /** Options of `ArqonClient.connect`. */
@@ -32,6 +33,8 @@ export interface ConnectOptions {
   name?: string;
   /** Bearer token for nodes that require authentication. */
   token?: string;
+  /** A `did:key` identity: the client answers the node's challenge with it (no token needed). */
+  identity?: AgentIdentity;
   /** Reconnect after an unexpected close (default true). */
   reconnect?: boolean;
   /** First reconnect delay; doubles up to 5 s (default 100 ms). */
@@ -148,6 +151,7 @@ export class ArqonClient {
           protocolVersion: PROTOCOL_VERSION,
           capabilities: ["batch"],
           token: this.#options.token ?? "",
+          did: this.#options.identity?.did ?? "",
         },
       }));
     };
@@ -166,6 +170,22 @@ export class ArqonClient {
         welcome = true;
         this.sessionId = frame.welcome!.sessionId ?? "";
         welcomed.resolve();
+        return;
+      }
+      const identity = this.#options.identity;
+      if (!welcome && frame.kind === "challenge" && identity) {
+        // Prove the DID: sign the node's single-use nonce, bound to its id and our DID.
+        const { nonce, nodeId } = frame.challenge!;
+        ws.send(encodeFrame({
+          hello: {
+            clientName: this.#options.name ?? "",
+            protocolVersion: PROTOCOL_VERSION,
+            capabilities: ["batch"],
+            did: identity.did,
+            nonce: nonce!,
+            signature: answerChallenge(identity, nodeId ?? "", nonce!),
+          },
+        }));
         return;
       }
       if (!welcome && frame.kind === "error") {
