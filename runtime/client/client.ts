@@ -9,7 +9,6 @@ import {
   BatchBuilder,
   BusError,
   decodeFrame,
-  decodePulse,
   encodeFrame,
   encodePublishFrame,
   errorCodeName,
@@ -20,6 +19,7 @@ import {
   type IPulse,
   OverflowPolicy,
   PROTOCOL_VERSION,
+  PulseView,
   scanFrames,
   StartMode,
   SUBPROTOCOL_PROTO,
@@ -114,6 +114,7 @@ export class ArqonClient {
   #nextSubscription = 1;
   #acks = new Map<number, Pending<PublishAck>>();
   #requests = new Map<number, Pending<IPulse>>();
+  #pings = new Map<number, Pending<undefined>>();
   #histories = new Map<number, Pending<IPulse[]> & { pulses: IPulse[] }>();
   #subs = new Map<number, ClientSubscription>();
   #subscribeCorrelations = new Map<number, ClientSubscription>();
@@ -210,11 +211,11 @@ export class ArqonClient {
     deliver: (subscriptionId, bytes) => {
       const sub = this.#subs.get(subscriptionId);
       if (!sub) return;
-      let pulse: IPulse;
+      let pulse: PulseView;
       try {
-        pulse = decodePulse(bytes);
+        pulse = new PulseView(bytes);
       } catch (err) {
-        this.#options.onError?.(err as BusError);
+        this.#options.onError?.(new BusError("INVALID_FRAME", String(err)));
         return;
       }
       sub.push(pulse);
@@ -262,6 +263,13 @@ export class ArqonClient {
       case "ping":
         this.#enqueue(encodeFrame({ pong: { nonce: frame.ping!.nonce ?? 0 } }));
         return;
+      case "pong": {
+        const nonce = frame.pong!.nonce ?? 0;
+        const waiter = this.#pings.get(nonce);
+        this.#pings.delete(nonce);
+        waiter?.resolve(undefined);
+        return;
+      }
     }
   }
 
@@ -526,6 +534,19 @@ export class ArqonClient {
     while (this.#ws.readyState === WebSocket.OPEN && this.#ws.bufferedAmount > lowWaterBytes) {
       await new Promise((r) => setTimeout(r, 1));
     }
+  }
+
+  /**
+   * Round trip to the node: resolves once the node has processed every frame sent before
+   * (a ping answered in order). Publishers use it to pace themselves, like NATS `flush()`.
+   */
+  flush(): Promise<void> {
+    const nonce = this.#nextCorrelation++;
+    const done = new Promise<undefined>((resolve, reject) =>
+      this.#pings.set(nonce, { resolve, reject })
+    );
+    this.#enqueue(encodeFrame({ ping: { nonce } }));
+    return done;
   }
 
   /** Waits for the current connection (after a reconnect) to be established. */

@@ -18,6 +18,7 @@ export {
   pulseToJsonObject,
 } from "./codec.ts";
 export { BatchBuilder } from "./batch.ts";
+export { PulseView } from "./pulse_view.ts";
 export {
   concatBytes,
   encodePublishFrame,

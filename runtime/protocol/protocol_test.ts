@@ -13,6 +13,7 @@ import {
   errorCodeValue,
   frameToJsonObject,
   type IPulse,
+  PulseView,
   scanFrames,
   stampSuffix,
 } from "./mod.ts";
@@ -144,4 +145,20 @@ Deno.test("JSON mapping round-trips with canonical names and encodings", () => {
   assert.equal(back.publish!.correlationId, 12);
   assert.equal(back.publish!.ack, 2);
   assert.deepEqual([...back.publish!.pulse!.payload!], [1, 2]);
+});
+
+Deno.test("PulseView reads payload and sequence by scanning, the rest by decoding once", () => {
+  const source = encodePulse({ topic: "a.b", payload, headers: { h: "1" }, sequence: 3 });
+  const stamped = concatBytes(
+    source,
+    stampSuffix("id-1", 2 ** 40, "p", "r", { wallMs: 10, logical: 2 }),
+  );
+  const view = new PulseView(stamped);
+  assert.equal(view.sequence, 2 ** 40, "the stamp's sequence wins");
+  assert.deepEqual(view.payload, payload);
+  assert.equal(view.topic, "a.b");
+  assert.equal(view.id, "id-1");
+  assert.deepEqual({ ...view.headers }, { h: "1" });
+  assert.equal(JSON.parse(JSON.stringify(view)).realityId, "r");
+  assert.throws(() => new PulseView(new Uint8Array([0x5a, 0x10, 0x01])), RangeError);
 });
