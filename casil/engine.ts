@@ -69,6 +69,16 @@ const EMPTY = new Uint8Array(0);
 const DENIED = "ERROR_CODE_POLICY_DENIED";
 const ALLOW: GuardVerdict = Object.freeze({ allow: true });
 
+const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
+
+/** Header pairs sorted by name, so a policy sees the same list for the same pulse. */
+function sortedHeaders(headers: Record<string, string>): readonly (readonly [string, string])[] {
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return NO_HEADERS;
+  if (entries.length > 1) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries;
+}
+
 function canonicalConfig(config: string | undefined): string {
   if (config === undefined || config.trim() === "") return "{}";
   let parsed: unknown;
@@ -330,9 +340,7 @@ export class PolicyEngine implements PulseGuard {
     const topic = pulse.topic ?? "";
     const chain = this.#chain(reality, topic);
     if (chain.length === 0) return ALLOW;
-    const headers = pulse.headers
-      ? Object.entries(pulse.headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      : [];
+    const headers = pulse.headers ? sortedHeaders(pulse.headers) : NO_HEADERS;
     const input: PolicyInput = {
       reality,
       topic,
@@ -340,8 +348,8 @@ export class PolicyEngine implements PulseGuard {
       headers,
       contentType: pulse.contentType ?? "",
       payload: pulse.payload ?? EMPTY,
-      entropySeed: BigInt.asUintN(64, BigInt(Math.trunc(Number(pulse.entropySeed ?? 0)))),
-      wallMs: BigInt(Math.trunc(Number(pulse.timestamp?.wallMs ?? 0))),
+      entropySeed: Math.trunc(Number(pulse.entropySeed ?? 0)),
+      wallMs: Math.trunc(Number(pulse.timestamp?.wallMs ?? 0)),
       logical: Number(pulse.timestamp?.logical ?? 0),
     };
     let redacted = false;

@@ -71,8 +71,14 @@ const KEY_MIN: i32[] = [16, 16, 20, 30, 30, 30, 30, 30, 16, 30, 10, 10, 10, 10, 
 
 /** End of an API key starting at `at`, or -1. */
 function keyAt(p: Uint8Array, at: i32): i32 {
-  const c = p[at];
-  if (c != 0x73 && c != 0x67 && c != 0x41 && c != 0x78) return -1; // s g A x
+  if (at + 1 >= p.length) return -1;
+  // Most words are ruled out by their first two bytes: sk, gh, AK, AI, xo.
+  const c = unchecked(p[at]);
+  const d = unchecked(p[at + 1]);
+  if (
+    !((c == 0x73 && d == 0x6b) || (c == 0x67 && d == 0x68) || (c == 0x41 && (d == 0x4b || d == 0x49)) ||
+      (c == 0x78 && d == 0x6f))
+  ) return -1;
   for (let k = 0; k < KEY_PREFIXES.length; k++) {
     const prefix = KEY_PREFIXES[k];
     if (!startsWith(p, at, prefix)) continue;
@@ -135,35 +141,58 @@ const TOKEN_KEY = "[api-key]";
 const TOKEN_EMAIL = "[email]";
 const TOKEN_CARD = "[card]";
 
+// Byte classes for the scan: one table lookup per byte decides whether anything can start.
+const ALNUM: u8 = 1;
+const DIGIT: u8 = 2;
+const KEY_START: u8 = 4;
+const CLASS = new StaticArray<u8>(256);
+for (let c = 0; c < 256; c++) {
+  let k: u8 = 0;
+  if (isAlnum(<u8>c)) k |= ALNUM;
+  if (isDigit(<u8>c)) k |= DIGIT;
+  if (c == 0x73 || c == 0x67 || c == 0x41 || c == 0x78) k |= KEY_START; // s g A x
+  CLASS[c] = k;
+}
+
 export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
   const p = payload;
   const n = p.length;
+  const base = p.dataStart;
   // Matches as (start, end, token) triples, in order, not overlapping.
   const starts = new Array<i32>(0);
   const ends = new Array<i32>(0);
   const tokens = new Array<string>(0);
   let floor = 0; // end of the last match
+  let prevAlnum = false;
   let i = 0;
   while (i < n) {
-    const c = p[i];
-    const boundary = i == 0 || !isAlnum(p[i - 1]);
-    if (doKeys && boundary) {
+    const c = load<u8>(base + <usize>i);
+    const cls = unchecked(CLASS[c]);
+    // Inside a word nothing starts, except an e-mail's `@`.
+    if (prevAlnum && c != 0x40) {
+      prevAlnum = (cls & ALNUM) != 0;
+      i++;
+      continue;
+    }
+    if (doKeys && !prevAlnum && (cls & KEY_START) != 0) {
       const e = keyAt(p, i);
       if (e > 0) {
         starts.push(i);
         ends.push(e);
         tokens.push(TOKEN_KEY);
         i = floor = e;
+        prevAlnum = true;
         continue;
       }
     }
-    if (doCards && boundary && isDigit(c)) {
+    if (doCards && !prevAlnum && (cls & DIGIT) != 0) {
       const e = cardAt(p, i);
       if (e > 0) {
         starts.push(i);
         ends.push(e);
         tokens.push(TOKEN_CARD);
         i = floor = e;
+        prevAlnum = true;
         continue;
       }
     }
@@ -172,14 +201,17 @@ export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
       if (r >= 0) {
         const s = <i32>(r >> 32);
         const e = <i32>(r & 0xffffffff);
-        // An address may start before a key/card-free stretch we already passed.
+        // The address began before the `@`: drop a match that ended inside it (none can, as
+        // matches end at word boundaries, but keep the list ordered regardless).
         starts.push(s);
         ends.push(e);
         tokens.push(TOKEN_EMAIL);
         i = floor = e;
+        prevAlnum = true;
         continue;
       }
     }
+    prevAlnum = (cls & ALNUM) != 0;
     i++;
   }
   if (starts.length == 0) return allow();

@@ -12,6 +12,7 @@ export {
 export { DEFAULT_LIMITS, type SandboxLimits, SETUP_FUEL_FACTOR } from "./limits.ts";
 export {
   type GuestLogger,
+  instrumentPolicyCore,
   loadPolicyModule,
   type PolicyInput,
   PolicyInstance,
@@ -20,4 +21,5 @@ export {
 } from "./policy_module.ts";
 export { extractPolicyCore, POLICY_WORLD_EXPORTS, policyWorldProblems } from "./component.ts";
 export { FUEL_EXPORT, GROW_REFUSED_EXPORT } from "./names.ts";
+export { capMemory } from "./wasm_sections.ts";
 export { PolicySandbox } from "./policy_sandbox.ts";

@@ -20,10 +20,10 @@ export interface PolicyInput {
   headers: readonly (readonly [string, string])[];
   contentType: string;
   payload: Uint8Array;
-  /** Seed of `random-u64`. */
-  entropySeed: bigint;
-  /** `logical-time` answer. */
-  wallMs: bigint;
+  /** Seed of `random-u64` (a u64; converted only when the guest draws). */
+  entropySeed: bigint | number;
+  /** `logical-time` answer (ms). */
+  wallMs: bigint | number;
   logical: number;
 }
 
@@ -88,7 +88,9 @@ export class PolicyInstance {
   #bytes: Uint8Array;
   #view: DataView;
   #rng = 0n;
-  #wallMs = 0n;
+  #seed: bigint | number = 0;
+  #seeded = false;
+  #wallMs: bigint | number = 0;
   #logical = 0;
   #logs = 0;
   readonly #logger?: GuestLogger;
@@ -144,6 +146,10 @@ export class PolicyInstance {
 
   #hostRandom(): bigint {
     // splitmix64: deterministic per pulse.
+    if (!this.#seeded) {
+      this.#rng = BigInt.asUintN(64, BigInt(this.#seed));
+      this.#seeded = true;
+    }
     this.#rng = (this.#rng + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
     let z = this.#rng;
     z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
@@ -154,7 +160,7 @@ export class PolicyInstance {
   #hostLogicalTime(retptr: number): void {
     this.#refresh();
     this.#checkRange(retptr, 12, "logical-time result");
-    this.#view.setBigUint64(retptr, this.#wallMs, true);
+    this.#view.setBigUint64(retptr, BigInt.asUintN(64, BigInt(this.#wallMs)), true);
     this.#view.setUint32(retptr + 8, this.#logical, true);
   }
 
@@ -166,7 +172,18 @@ export class PolicyInstance {
 
   #readString(ptr: number, len: number, what: string): string {
     this.#checkRange(ptr, len, what);
-    return decoder.decode(this.#bytes.subarray(ptr, ptr + len));
+    const bytes = this.#bytes;
+    if (len <= 256) {
+      let ascii = true;
+      for (let i = ptr; i < ptr + len; i++) {
+        if (bytes[i] > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode(...bytes.subarray(ptr, ptr + len));
+    }
+    return decoder.decode(bytes.subarray(ptr, ptr + len));
   }
 
   #putBytes(data: Uint8Array, align: number): number {
@@ -178,6 +195,26 @@ export class PolicyInstance {
   }
 
   #putString(s: string): [number, number] {
+    // Short ASCII strings (topics, realities, ids) are written directly: TextEncoder costs
+    // about a microsecond per call here.
+    const n = s.length;
+    if (n <= 256) {
+      let ascii = true;
+      for (let i = 0; i < n; i++) {
+        if (s.charCodeAt(i) > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) {
+        const ptr = this.#realloc(0, 0, 1, n);
+        this.#refresh();
+        this.#checkRange(ptr, n, "cabi_realloc result");
+        const bytes = this.#bytes;
+        for (let i = 0; i < n; i++) bytes[ptr + i] = s.charCodeAt(i);
+        return [ptr, n];
+      }
+    }
     const data = encoder.encode(s);
     return [this.#putBytes(data, 1), data.length];
   }
@@ -252,7 +289,8 @@ export class PolicyInstance {
 
   /** Evaluates one pulse. Throws {@linkcode SandboxTrapError} on any failure. */
   evaluate(input: PolicyInput): PolicyVerdict {
-    this.#rng = input.entropySeed;
+    this.#seed = input.entropySeed;
+    this.#seeded = false;
     this.#wallMs = input.wallMs;
     this.#logical = input.logical;
     return this.#metered(this.#fuelBudget, () => {
@@ -357,12 +395,15 @@ export async function loadPolicyModule(
   return await entry;
 }
 
-async function preparePolicyModule(
-  digest: string,
-  component: Uint8Array,
-  limits: SandboxLimits,
-): Promise<PolicyModule> {
-  const core = await extractPolicyCore(component);
+/**
+ * Checks a policy's core module against the adapter's signatures, injects fuel metering and
+ * caps its memory: the bytes the sandbox instantiates. Throws
+ * {@linkcode ComponentRejectedError}.
+ */
+export async function instrumentPolicyCore(
+  core: Uint8Array,
+  limits: SandboxLimits = DEFAULT_LIMITS,
+): Promise<Uint8Array> {
   // Binaryen (a large Wasm build) loads only when a policy does.
   const { checkInterface, meterFuel, readModule } = await import("./instrument.ts");
   let mod: ReturnType<typeof readModule>;
@@ -385,10 +426,18 @@ async function preparePolicyModule(
     BigInt(limits.fuelPerCall) * BigInt(SETUP_FUEL_FACTOR),
     limits.memoryPages,
   );
-  const capped = capMemory(metered.bytes, limits.memoryPages);
+  return capMemory(metered.bytes, limits.memoryPages).bytes;
+}
+
+async function preparePolicyModule(
+  digest: string,
+  component: Uint8Array,
+  limits: SandboxLimits,
+): Promise<PolicyModule> {
+  const instrumented = await instrumentPolicyCore(await extractPolicyCore(component), limits);
   let module: WebAssembly.Module;
   try {
-    module = await WebAssembly.compile(capped.bytes as BufferSource);
+    module = await WebAssembly.compile(instrumented as BufferSource);
   } catch (e) {
     throw new ComponentRejectedError(
       "bad_core_module",
