@@ -69,6 +69,11 @@ export class RateLimiter {
     );
   }
 
+  /** @internal The limiter's clock, read once per admitted pulse. */
+  now(): number {
+    return this.#clock();
+  }
+
   /** @internal */
   reality(realityId: string): Pair {
     let pair = this.#realities.get(realityId);
@@ -110,19 +115,20 @@ export class ConnectionRateLimiter {
       this.#lastPair = reality;
     }
     const own = this.#own;
-    if (!own.pulses.tryTake(1)) {
+    const now = this.#node.now();
+    if (!own.pulses.tryTake(1, now)) {
       return this.#refuse(realityId, "connection", "pulses", own.pulses, 1);
     }
-    if (!own.bytes.tryTake(bytes)) {
+    if (!own.bytes.tryTake(bytes, now)) {
       own.pulses.refund(1);
       return this.#refuse(realityId, "connection", "bytes", own.bytes, bytes);
     }
-    if (!reality.pulses.tryTake(1)) {
+    if (!reality.pulses.tryTake(1, now)) {
       own.pulses.refund(1);
       own.bytes.refund(bytes);
       return this.#refuse(realityId, "reality", "pulses", reality.pulses, 1);
     }
-    if (!reality.bytes.tryTake(bytes)) {
+    if (!reality.bytes.tryTake(bytes, now)) {
       own.pulses.refund(1);
       own.bytes.refund(bytes);
       reality.pulses.refund(1);

@@ -35,10 +35,13 @@ export class TokenBucket {
     return !(this.rate > 0) || this.rate === Infinity;
   }
 
-  /** Takes `n` tokens if available and returns true; otherwise takes none. */
-  tryTake(n = 1): boolean {
+  /**
+   * Takes `n` tokens if available and returns true; otherwise takes none. `now` lets a
+   * caller checking several buckets read the clock once.
+   */
+  tryTake(n = 1, now?: number): boolean {
     if (this.unlimited) return true;
-    this.#refill();
+    this.#refill(now ?? this.#clock());
     if (this.#tokens < n) return false;
     this.#tokens -= n;
     return true;
@@ -52,13 +55,12 @@ export class TokenBucket {
   /** Milliseconds until `n` tokens are available (0 when they are now). */
   waitMs(n = 1): number {
     if (this.unlimited) return 0;
-    this.#refill();
+    this.#refill(this.#clock());
     const missing = Math.min(n, this.burst) - this.#tokens;
     return missing <= 0 ? 0 : Math.ceil((missing / this.rate) * 1000);
   }
 
-  #refill(): void {
-    const now = this.#clock();
+  #refill(now: number): void {
     const elapsed = now - this.#last;
     if (elapsed > 0) {
       this.#tokens = Math.min(this.burst, this.#tokens + (elapsed * this.rate) / 1000);
