@@ -48,7 +48,9 @@ class ShmConnection implements Transport, NativeGaugeSource {
   constructor(ep: ShmEndpoint, server: ShmServer, slotName: string) {
     this.#ep = ep;
     this.#server = server;
-    this.#outbox = new ShmOutbox(ep, () => this.end());
+    // Errors surface inside the session's own send/flush: end the connection after it
+    // returns, not re-entrantly.
+    this.#outbox = new ShmOutbox(ep, () => queueMicrotask(() => this.end()));
     this.remote = `${slotName} (pid ${ep.peerPid})`;
     const m = server.metrics;
     if (m) ep.onBatch = (direction, frames) => m.batch("shm", direction, frames);
@@ -58,16 +60,12 @@ class ShmConnection implements Transport, NativeGaugeSource {
     this.#session = session;
   }
 
-  get ended(): boolean {
-    return this.#ended;
-  }
-
   send(frame: Uint8Array | string): void {
     if (this.#ended) return;
     const bytes = typeof frame === "string" ? encoder.encode(frame) : frame;
     if (bytes.length > this.#ep.maxFrame) {
       // A frame the ring can never carry would wedge the connection: drop the client.
-      this.end();
+      queueMicrotask(() => this.end());
       return;
     }
     this.#outbox.push(bytes);
