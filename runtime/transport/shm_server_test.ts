@@ -126,3 +126,28 @@ Deno.test("shm client: a throwing onFrame ends the connection with its error", a
     await server.close();
   }
 });
+
+Deno.test("shm server: a reply larger than the ring can carry drops that client only", async () => {
+  const name = uniq("big");
+  let closed = 0;
+  const server = new ShmServer(name, (t) => ({
+    receive: (f) => t.send(f[0] === 1 ? new Uint8Array(5000) : f),
+    closed: () => closed++,
+  }), { slots: 2, ringBytes: 4096 });
+  try {
+    const bad = ShmClient.connect(name);
+    const good = ShmClient.connect(name);
+    const got: number[] = [];
+    good.onFrame = (f) => got.push(f[0]);
+    bad.send(new Uint8Array([1]));
+    await bad.closed;
+    good.send(new Uint8Array([2]));
+    await until(() => got.length === 1, "the other client's echo");
+    assert.deepStrictEqual(got, [2]);
+    assert.equal(closed, 1);
+    assert.equal(server.connections, 1);
+    await good.close();
+  } finally {
+    await server.close();
+  }
+});
