@@ -102,6 +102,23 @@ Deno.test("ws: no token, expired token and wrong signature are refused at hello"
   });
 });
 
+Deno.test("ws: a session ends when its token expires (1008), subscriptions with it", async () => {
+  await withNode(async ({ node, key }) => {
+    // Two seconds: at least one full second left after the whole-second rounding of `exp`.
+    const token = await issueToken(key, { ...aliceGrants, ttlSeconds: 2 });
+    const peer = await WirePeer.open(node.wsUrl);
+    peer.send({ hello: { protocolVersion: 1, token } });
+    assert.equal((await peer.next()).kind, "welcome");
+    peer.send({
+      subscribe: { subscriptionId: 1, realityId: "lab", pattern: "orders.*", correlationId: 1 },
+    });
+    assert.equal((await peer.next()).kind, "subscribed");
+    const { code, reason } = await peer.closed;
+    assert.equal(code, 1008);
+    assert.equal(reason, "credentials expired");
+  });
+});
+
 Deno.test("ws: frames before an accepted hello are refused; an oversized hello too", async () => {
   await withNode(async ({ node }) => {
     const peer = await WirePeer.open(node.wsUrl);

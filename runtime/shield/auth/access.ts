@@ -56,6 +56,9 @@ export interface SecurityOptions {
   rateKick: number;
 }
 
+/** Longest delay a timer takes (about 24.8 days); later expiries are checked per frame only. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Unacknowledged pulses refused by a rate limit are reported at most this often. */
 const RATE_NOTICE_INTERVAL_MS = 1000;
 
@@ -428,6 +431,7 @@ export class SessionAccess {
   #kicked = false;
   #windowStartMs = 0;
   #windowRefusals = 0;
+  #expiry?: ReturnType<typeof setTimeout>;
 
   /** @internal Use `NodeAccess.session`. */
   constructor(node: NodeAccess, transport: string, kick?: (reason: string) => void) {
@@ -477,6 +481,18 @@ export class SessionAccess {
     this.#principal = principal;
     this.#checker = new PermissionChecker(principal);
     this.#node.authenticated(this.#transport, principal.method);
+    // A long-lived connection ends with its credentials, subscriptions included.
+    const left = principal.expiresAtMs === undefined
+      ? Infinity
+      : principal.expiresAtMs - Date.now();
+    if (this.#kick && left < MAX_TIMER_MS) {
+      const timer = setTimeout(() => {
+        this.#node.kicked(this.#transport, "expired");
+        this.#kick?.("credentials expired");
+      }, Math.max(left, 0));
+      Deno.unrefTimer(timer as unknown as number);
+      this.#expiry = timer;
+    }
   }
 
   /** The producer id stamped on this session's pulses. */
@@ -598,6 +614,7 @@ export class SessionAccess {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#expiry);
     for (const release of this.#realities.values()) release();
     this.#realities.clear();
   }
