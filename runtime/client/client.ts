@@ -96,6 +96,23 @@ const ACK_WIRE = { none: AckMode.NONE, received: AckMode.RECEIVED, durable: AckM
 const encoder = new TextEncoder();
 const RESOLVED = Promise.resolve(undefined);
 
+/** The pulse a client sends for `publish` and `request`. */
+function pulseOf(
+  topic: string,
+  payload: Uint8Array | string,
+  options: Omit<PublishOptions, "ack">,
+): IPulse {
+  return {
+    ...options.pulse,
+    topic,
+    realityId: options.reality ?? "",
+    payload: typeof payload === "string" ? encoder.encode(payload) : payload,
+    headers: options.headers,
+    contentType: options.contentType ?? "",
+    traceContext: options.traceContext,
+  };
+}
+
 interface Pending<T> {
   resolve: (value: T) => void;
   reject: (error: Error) => void;
@@ -395,15 +412,7 @@ export class ArqonClient {
   ): Promise<PublishAck | undefined> {
     const ack = ACK_WIRE[options.ack ?? "received"];
     const correlationId = ack === AckMode.NONE ? 0 : this.#nextCorrelation++;
-    const pulse: IPulse = {
-      ...options.pulse,
-      topic,
-      realityId: options.reality ?? "",
-      payload: typeof payload === "string" ? encoder.encode(payload) : payload,
-      headers: options.headers,
-      contentType: options.contentType ?? "",
-      traceContext: options.traceContext,
-    };
+    const pulse = pulseOf(topic, payload, options);
     this.#enqueue(
       encodePublishFrame(correlationId, ack, pulse) ??
         encodeFrame({ publish: { correlationId, ack, pulse } }),
@@ -490,15 +499,7 @@ export class ArqonClient {
     options: RequestOptions = {},
   ): Promise<IPulse> {
     const correlationId = this.#nextCorrelation++;
-    const pulse: IPulse = {
-      ...options.pulse,
-      topic,
-      realityId: options.reality ?? "",
-      payload: typeof payload === "string" ? encoder.encode(payload) : payload,
-      headers: options.headers,
-      contentType: options.contentType ?? "",
-      traceContext: options.traceContext,
-    };
+    const pulse = pulseOf(topic, payload, options);
     this.#enqueue(
       encodeFrame({ request: { correlationId, pulse, timeoutMs: options.timeoutMs ?? 0 } }),
     );
