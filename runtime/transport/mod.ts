@@ -22,6 +22,7 @@ export {
 } from "./shm.ts";
 export { type AttachTransport, ShmServer, type ShmServerOptions } from "./shm_server.ts";
 export { ShmClient, type ShmClientOptions } from "./shm_client.ts";
+export { ShmWebSocket } from "./shm_websocket.ts";
 export { UdpEndpoint, type UdpStats } from "./udp.ts";
 export { batchMembers, splitBatch, UdpLink, type UdpLinkOptions } from "./udp_link.ts";
 export { dpdkAvailable, DpdkEal, DpdkPort, type DpdkStats, testEalArgs } from "./dpdk.ts";
