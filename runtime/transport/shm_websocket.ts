@@ -32,7 +32,7 @@ export class ShmWebSocket extends EventTarget {
   /** The `shm://<name>` URL. */
   readonly url: string;
   /** Always `arqon.v1.proto`. */
-  readonly protocol = PROTOCOL;
+  readonly protocol: string = PROTOCOL;
   /** Only `arraybuffer` is supported. */
   binaryType: BinaryType = "arraybuffer";
   /** Connection state. */
