@@ -22,7 +22,7 @@ import type { AuditLog } from "../runtime/telemetry/audit/mod.ts";
 import { bindingMatches, normalizeBinding, type PolicyBinding } from "./bindings.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "./config.ts";
 import { PolicyError } from "./errors.ts";
-import { CasilMetrics, type DenialReason } from "./metrics.ts";
+import { CasilMetrics, type DenialReason, type PolicyStats } from "./metrics.ts";
 import { type PolicyRecord, PolicyStore } from "./store.ts";
 
 /** Engine options. */
@@ -58,6 +58,8 @@ export interface PutPolicyOptions {
 
 interface Installed {
   readonly record: PolicyRecord;
+  /** Hot-path counters of this policy name. */
+  readonly stats: PolicyStats;
   /** Null when the policy could not be loaded: its pulses are denied. */
   readonly sandbox: PolicySandbox | null;
   /** Why it could not be loaded. */
@@ -158,11 +160,16 @@ export class PolicyEngine implements PulseGuard {
             throw new Error("component does not match its digest");
           }
           const sandbox = new PolicySandbox(module, record.config, this.#guestLogger(record.name));
-          next.set(record.name, { record, sandbox });
+          next.set(record.name, { record, sandbox, stats: this.metrics.stats(record.name) });
         } catch (e) {
           const problem = `cannot load: ${e instanceof Error ? e.message : e}`;
           this.#log("error", `policy ${record.name} ${problem}; its pulses are denied`);
-          next.set(record.name, { record, sandbox: null, problem });
+          next.set(record.name, {
+            record,
+            sandbox: null,
+            problem,
+            stats: this.metrics.stats(record.name),
+          });
         }
       }
       this.#swap(next);
@@ -225,7 +232,11 @@ export class PolicyEngine implements PulseGuard {
         createdAt: old?.record.createdAt ?? now,
         updatedAt: now,
       };
-      const next = new Map(this.#policies).set(name, { record, sandbox });
+      const next = new Map(this.#policies).set(name, {
+        record,
+        sandbox,
+        stats: this.metrics.stats(name),
+      });
       await this.#persist(next, () => this.#store.putComponent(name, component));
       this.#swap(next);
       this.audit?.append(old ? "policy.replace" : "policy.publish", actor, {
@@ -358,7 +369,7 @@ export class PolicyEngine implements PulseGuard {
       if (!p.sandbox) {
         return this.#deny(name, "unavailable", `policy ${name} is unavailable (${p.problem})`);
       }
-      this.metrics.evaluations.labels(name).inc();
+      p.stats.evaluations++;
       let verdict;
       try {
         verdict = p.sandbox.evaluate(input);
@@ -371,7 +382,7 @@ export class PolicyEngine implements PulseGuard {
       }
       if (verdict.kind === "deny") return this.#deny(name, "denied", `${name}: ${verdict.reason}`);
       if (verdict.kind === "redact") {
-        this.metrics.redactions.labels(name).inc();
+        p.stats.redactions++;
         input.payload = verdict.payload;
         redacted = true;
       }

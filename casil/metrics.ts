@@ -14,6 +14,20 @@ export type DenialReason =
   | "bad_result"
   | "unavailable";
 
+/**
+ * Per-policy counts kept as plain numbers on the hot path (a prom-client `inc` with labels
+ * costs more than a small policy call); reported to the registry when it is scraped.
+ */
+export interface PolicyStats {
+  evaluations: number;
+  redactions: number;
+}
+
+interface Reported extends PolicyStats {
+  reportedEvaluations: number;
+  reportedRedactions: number;
+}
+
 /** Counters of policy evaluation. */
 export class CasilMetrics {
   /** Pulses denied, per policy and reason. */
@@ -26,6 +40,7 @@ export class CasilMetrics {
   readonly instanceRestarts: client.Counter<"policy">;
   /** Installed policies. */
   readonly policies: client.Gauge;
+  readonly #stats = new Map<string, Reported>();
 
   /** Registers the families on `registry` (a fresh one when absent). */
   constructor(registry: client.Registry = new client.Registry()) {
@@ -36,17 +51,34 @@ export class CasilMetrics {
       labelNames: ["policy", "reason"],
       registers,
     });
+    const stats = this.#stats;
     this.redactions = new client.Counter({
       name: "arqon_policy_redactions_total",
       help: "Payloads rewritten by a policy.",
       labelNames: ["policy"],
       registers,
+      collect() {
+        for (const [policy, s] of stats) {
+          if (s.redactions > s.reportedRedactions) {
+            this.labels(policy).inc(s.redactions - s.reportedRedactions);
+            s.reportedRedactions = s.redactions;
+          }
+        }
+      },
     });
     this.evaluations = new client.Counter({
       name: "arqon_policy_evaluations_total",
       help: "Policy evaluations.",
       labelNames: ["policy"],
       registers,
+      collect() {
+        for (const [policy, s] of stats) {
+          if (s.evaluations > s.reportedEvaluations) {
+            this.labels(policy).inc(s.evaluations - s.reportedEvaluations);
+            s.reportedEvaluations = s.evaluations;
+          }
+        }
+      },
     });
     this.instanceRestarts = new client.Counter({
       name: "arqon_policy_instance_restarts_total",
@@ -59,5 +91,15 @@ export class CasilMetrics {
       help: "Installed CASIL policies.",
       registers,
     });
+  }
+
+  /** The live counts of `policy` (kept after it is deleted: counters never go down). */
+  stats(policy: string): PolicyStats {
+    let s = this.#stats.get(policy);
+    if (!s) {
+      s = { evaluations: 0, redactions: 0, reportedEvaluations: 0, reportedRedactions: 0 };
+      this.#stats.set(policy, s);
+    }
+    return s;
   }
 }

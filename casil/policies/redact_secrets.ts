@@ -154,6 +154,17 @@ for (let c = 0; c < 256; c++) {
   CLASS[c] = k;
 }
 
+const V_0 = i8x16.splat(0x30);
+const V_9 = i8x16.splat(0x39);
+const V_A = i8x16.splat(0x41);
+const V_Z = i8x16.splat(0x5a);
+const V_a = i8x16.splat(0x61);
+const V_z = i8x16.splat(0x7a);
+const V_s = i8x16.splat(0x73);
+const V_g = i8x16.splat(0x67);
+const V_x = i8x16.splat(0x78);
+const V_AT = i8x16.splat(0x40);
+
 export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
   const p = payload;
   const n = p.length;
@@ -166,6 +177,38 @@ export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
   let prevAlnum = false;
   let i = 0;
   while (i < n) {
+    // 16 bytes at a time: find the first position where something can start (a digit or key
+    // letter after a non-alphanumeric byte, or an `@`); skip the chunk when there is none.
+    if (i + 16 <= n) {
+      const v = v128.load(base + <usize>i);
+      const digit = v128.and(i8x16.ge_u(v, V_0), i8x16.le_u(v, V_9));
+      const upper = v128.and(i8x16.ge_u(v, V_A), i8x16.le_u(v, V_Z));
+      const lower = v128.and(i8x16.ge_u(v, V_a), i8x16.le_u(v, V_z));
+      const alnum = i8x16.bitmask(v128.or(digit, v128.or(upper, lower)));
+      let start = 0;
+      if (doCards) start |= i8x16.bitmask(digit);
+      if (doKeys) {
+        start |= i8x16.bitmask(
+          v128.or(
+            v128.or(i8x16.eq(v, V_s), i8x16.eq(v, V_g)),
+            v128.or(i8x16.eq(v, V_A), i8x16.eq(v, V_x)),
+          ),
+        );
+      }
+      const at = doEmails ? i8x16.bitmask(i8x16.eq(v, V_AT)) : 0;
+      const prev = ((alnum << 1) | (prevAlnum ? 1 : 0)) & 0xffff;
+      const candidates = (start & ~prev) | at;
+      if (candidates == 0) {
+        prevAlnum = ((alnum >> 15) & 1) != 0;
+        i += 16;
+        continue;
+      }
+      const k = ctz(candidates);
+      if (k > 0) {
+        prevAlnum = ((alnum >> (k - 1)) & 1) != 0;
+        i += k;
+      }
+    }
     const c = load<u8>(base + <usize>i);
     const cls = unchecked(CLASS[c]);
     // Inside a word nothing starts, except an e-mail's `@`.
