@@ -6,7 +6,10 @@
  */
 import { POLICY_WORLD, WIT_DIR } from "../../wit/mod.ts";
 
-const SDK_ABI = new URL("../sdk/assembly/abi.ts", import.meta.url).pathname;
+const SDK_DIR = new URL("../sdk/assembly/", import.meta.url).pathname;
+const SDK_ABI = `${SDK_DIR}abi.ts`;
+/** Where asc looks for the package `@arqon/casil`: mapped onto `casil/sdk/assembly/`. */
+const SDK_PACKAGE_PATH = /(?:^|\/)node_modules\/@arqon\/casil\/([a-z_]+\.ts)$/;
 const ENTRY_NAME = "__arqon_policy_entry.ts";
 
 /** A policy source that asc rejected, with the compiler's diagnostics. */
@@ -43,10 +46,12 @@ function relativeImport(fromDir: string, target: string): string {
 export function policyEntrySource(
   sourcePath: string,
   hasConfigure: boolean,
+  viaPackage = false,
 ): string {
   const dir = sourcePath.slice(0, sourcePath.lastIndexOf("/"));
   const base = sourcePath.slice(sourcePath.lastIndexOf("/") + 1).replace(/\.ts$/, "");
-  const abi = relativeImport(dir, SDK_ABI);
+  // The entry must reach the SDK the same way the policy does, or asc sees two SDKs.
+  const abi = viaPackage ? "@arqon/casil/abi" : relativeImport(dir, SDK_ABI);
   const params = Array.from({ length: 12 }, (_, i) => `a${i}: usize`).join(", ");
   const ctxArgs = Array.from({ length: 10 }, (_, i) => `a${i}`).join(", ");
   return [
@@ -81,7 +86,8 @@ export async function compilePolicyCore(
   const hasConfigure = /export\s+function\s+configure\s*\(/.test(source);
   const dir = sourcePath.slice(0, sourcePath.lastIndexOf("/"));
   const entryPath = `${dir}/${ENTRY_NAME}`;
-  const entry = policyEntrySource(sourcePath, hasConfigure);
+  const viaPackage = /from\s+["']@arqon\/casil["']/.test(source);
+  const entry = policyEntrySource(sourcePath, hasConfigure, viaPackage);
   // Loaded on demand: the node imports this module but compiles only when asked to.
   const { default: asc } = await import("assemblyscript/asc");
   let binary: Uint8Array | undefined;
@@ -102,6 +108,15 @@ export async function compilePolicyCore(
     readFile(name: string, baseDir: string) {
       const full = name.startsWith("/") ? name : `${baseDir}/${name}`;
       if (full.endsWith(`/${ENTRY_NAME}`)) return entry;
+      // `import … from "@arqon/casil"` resolves to the SDK, wherever the policy lives.
+      const sdk = full.match(SDK_PACKAGE_PATH);
+      if (sdk) {
+        try {
+          return Deno.readTextFileSync(`${SDK_DIR}${sdk[1]}`);
+        } catch {
+          return null;
+        }
+      }
       try {
         return Deno.readTextFileSync(full);
       } catch {
