@@ -383,3 +383,40 @@ Deno.test("http: realities API — admin-only changes (audited), reads within gr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("ws: request/reply works under auth; the responder needs no publish grant", async () => {
+  await withNode(async ({ node, key }) => {
+    const requester = await ArqonClient.connect(node.wsUrl, {
+      token: await issueToken(key, {
+        subject: "asker",
+        realities: ["lab"],
+        publish: { allow: ["svc.*"] },
+      }),
+      reconnect: false,
+    });
+    const responder = await ArqonClient.connect(node.wsUrl, {
+      token: await issueToken(key, {
+        subject: "echo",
+        realities: ["lab"],
+        publish: { allow: [] },
+        subscribe: { allow: ["svc.echo"] },
+      }),
+      reconnect: false,
+    });
+    try {
+      const sub = responder.subscribe("svc.echo", {
+        reality: "lab",
+        onPulse: (p) => void responder.reply(p, `echo:${new TextDecoder().decode(p.payload!)}`),
+      });
+      await sub.ready;
+      const reply = await requester.request("svc.echo", "hi", { reality: "lab", timeoutMs: 3000 });
+      assert.equal(new TextDecoder().decode(reply.payload!), "echo:hi");
+      assert.equal(reply.producerId, "echo");
+      const e = await refusal(responder.publish("svc.echo", "not a reply", { reality: "lab" }));
+      assert.equal(e.code, "FORBIDDEN");
+    } finally {
+      await requester.close();
+      await responder.close();
+    }
+  });
+});

@@ -64,6 +64,12 @@ Deno.test("sys.control.* needs controller or admin whatever the topic rules say"
   assert.equal(client.hasRole("operator"), false);
 });
 
+Deno.test("replies to the node's _inbox topics are allowed whatever the publish rules", () => {
+  const c = new PermissionChecker(principal({ realities: ["lab"], publish: { allow: [] } }));
+  assert.equal(c.canPublish("_inbox.ab12cd34.7"), true);
+  assert.equal(c.canPublish("orders.x"), false);
+});
+
 Deno.test("omitted allow means everything; empty allow means nothing", () => {
   const open = new PermissionChecker(principal({ realities: ["*"], publish: { deny: ["x.>"] } }));
   assert.equal(open.canPublish("a.b"), true);
