@@ -60,7 +60,15 @@ const LEAVES = new Set<number>([
 function childrenOf(expr: Ref): Ref[] {
   const id = binaryen.getExpressionId(expr);
   if (LEAVES.has(id)) return [];
-  const info = binaryen.getExpressionInfo(expr) as unknown as Record<string, unknown>;
+  let info: Record<string, unknown>;
+  try {
+    info = binaryen.getExpressionInfo(expr) as unknown as Record<string, unknown>;
+  } catch {
+    throw new ComponentRejectedError(
+      "unsupported_feature",
+      `the module uses an instruction the sandbox does not meter (binaryen expression id ${id})`,
+    );
+  }
   const pick = (...keys: string[]) => keys.map((k) => info[k] as Ref).filter((r) => r !== 0);
   switch (id) {
     case binaryen.BlockId:

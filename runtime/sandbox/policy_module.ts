@@ -434,7 +434,15 @@ async function preparePolicyModule(
   component: Uint8Array,
   limits: SandboxLimits,
 ): Promise<PolicyModule> {
-  const instrumented = await instrumentPolicyCore(await extractPolicyCore(component), limits);
+  const core = await extractPolicyCore(component);
+  let instrumented: Uint8Array;
+  try {
+    instrumented = await instrumentPolicyCore(core, limits);
+  } catch (e) {
+    if (e instanceof ComponentRejectedError) throw e;
+    // Whatever else goes wrong while rewriting a hostile module is still a refusal.
+    throw new ComponentRejectedError("bad_core_module", `cannot instrument: ${describeTrap(e)}`);
+  }
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(instrumented as BufferSource);
