@@ -119,6 +119,21 @@ Deno.test("ws: a session ends when its token expires (1008), subscriptions with 
   });
 });
 
+Deno.test("ws: five failed hellos close the connection (1008), audited", async () => {
+  await withNode(async ({ node }) => {
+    const peer = await WirePeer.open(node.wsUrl);
+    for (let i = 0; i < 5; i++) {
+      peer.send({ hello: { protocolVersion: 1, token: `guess-${i}` } });
+      assert.equal(errorOf(await peer.next()).code, "UNAUTHORIZED");
+    }
+    const { code, reason } = await peer.closed;
+    assert.equal(code, 1008);
+    assert.equal(reason, "too many failed authentications");
+    const kicks = node.audit.list().filter((e) => e.action === "connection.kick");
+    assert.equal(kicks.length, 1);
+  });
+});
+
 Deno.test("ws: frames before an accepted hello are refused; an oversized hello too", async () => {
   await withNode(async ({ node }) => {
     const peer = await WirePeer.open(node.wsUrl);

@@ -56,6 +56,9 @@ export interface SecurityOptions {
   rateKick: number;
 }
 
+/** Hellos (answers and challenges) one connection may send before it is closed. */
+const MAX_AUTH_ATTEMPTS = 5;
+
 /** Longest delay a timer takes (about 24.8 days); later expiries are checked per frame only. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -432,6 +435,7 @@ export class SessionAccess {
   #windowStartMs = 0;
   #windowRefusals = 0;
   #expiry?: ReturnType<typeof setTimeout>;
+  #attempts = 0;
 
   /** @internal Use `NodeAccess.session`. */
   constructor(node: NodeAccess, transport: string, kick?: (reason: string) => void) {
@@ -467,11 +471,26 @@ export class SessionAccess {
       if (this.#principal && this.#node.required) {
         throw new BusError("PROTOCOL_VIOLATION", "the session is already authenticated");
       }
+      // Each connection gets a few tries (and challenges): enough for a client with a
+      // stale token to recover, too few to guess or to flood the challenge table.
+      if (++this.#attempts > MAX_AUTH_ATTEMPTS) {
+        throw new BusError("UNAUTHORIZED", "too many authentication attempts on this connection");
+      }
       const outcome = await this.#node.authenticator.fromHello(hello as HelloCredentials);
       if (outcome.challenge) return outcome.challenge;
       this.bind(outcome.principal);
       return undefined;
     } catch (e) {
+      if (this.#attempts >= MAX_AUTH_ATTEMPTS && this.#kick && !this.#principal) {
+        this.#node.kicked(this.#transport, "auth");
+        this.#node.audit("connection.kick", "node", {
+          subject: "anonymous",
+          transport: this.#transport,
+          reason: "too many failed authentications",
+        });
+        // A moment later, so the refusal itself still reaches the client.
+        setTimeout(() => this.#kick?.("too many failed authentications"), 20);
+      }
       throw this.#node.refused(e, this.#transport);
     }
   }
