@@ -251,6 +251,11 @@ try {
     for (const b of value) if (b === 10) lines++;
   }
   const httpRate = rate(lines, performance.now() - t);
+  const reader2 = await ArqonClient.connect(node.wsUrl, { name: "bench-history" });
+  t = performance.now();
+  const viaWs = (await reader2.history({ reality: "bench" })).length;
+  const wsRate = rate(viaWs, performance.now() - t);
+  await reader2.close();
   await node.stop();
 
   const store = openStore({ dataDir: arqonDir });
@@ -280,9 +285,11 @@ try {
   console.log(`history read (pulses/s; ArqonBus ${fmt(raw)} stored, JetStream ${fmt(total)})`);
   console.log(`  ArqonBus store scan (encoded)      ${fmt(rawRate).padStart(10)}`);
   console.log(`  ArqonBus store scan + decode       ${fmt(decodedRate).padStart(10)}`);
+  console.log(`  ArqonBus WebSocket history.get     ${fmt(wsRate).padStart(10)}`);
   console.log(`  ArqonBus HTTP NDJSON               ${fmt(httpRate).padStart(10)}`);
   console.log(`  JetStream ordered consumer (nats.js)${fmt(jsReadRate).padStart(9)}`);
-  console.log(`  ratio store scan / JetStream       ${ratio(rawRate, jsReadRate).padStart(10)}\n`);
+  console.log(`  ratio store scan / JetStream       ${ratio(rawRate, jsReadRate).padStart(10)}`);
+  console.log(`  ratio WebSocket / JetStream        ${ratio(wsRate, jsReadRate).padStart(10)}\n`);
   await nc.close();
   await nats.stop();
 

@@ -4,10 +4,10 @@
  * transport drains.
  * @module
  */
-import { type IHistoryGet, pulseToJsonObject } from "../protocol/mod.ts";
+import type { IHistoryGet } from "../protocol/mod.ts";
 import { StorageError } from "./errors.ts";
 import type { HistoryQuery } from "./history.ts";
-import { decodePulse } from "./pulse_codec.ts";
+import { storedPulseJson } from "./pulse_codec.ts";
 import type { SqliteLog } from "./sqlite_log.ts";
 
 /** The connection a history answer is written to. */
@@ -111,7 +111,7 @@ export async function sendHistory(
       sink.send(JSON.stringify({
         historyChunk: {
           correlationId: String(correlationId),
-          pulses: pending.map((b) => pulseToJsonObject(decodePulse(b))),
+          pulses: pending.map(storedPulseJson),
           done,
         },
       }));

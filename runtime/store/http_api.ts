@@ -5,10 +5,9 @@
  * @module
  */
 import { Hono } from "hono";
-import { pulseToJsonObject } from "../protocol/mod.ts";
 import { StorageError } from "./errors.ts";
 import type { HistoryQuery } from "./history.ts";
-import { decodePulse } from "./pulse_codec.ts";
+import { storedPulseJson } from "./pulse_codec.ts";
 import type { SqliteLog } from "./sqlite_log.ts";
 
 const INTEGER = /^\d{1,16}$/;
@@ -63,7 +62,7 @@ export function historyNdjson(store: SqliteLog, query: HistoryQuery): ReadableSt
       }
       let text = "";
       for (const p of next.value) {
-        text += JSON.stringify(pulseToJsonObject(decodePulse(p.bytes))) + "\n";
+        text += JSON.stringify(storedPulseJson(p.bytes)) + "\n";
       }
       controller.enqueue(encoder.encode(text));
     },

@@ -12,6 +12,9 @@ export type SyncPolicy = "always" | "batch" | "os";
 /** Store format written in the `meta` table; bump on incompatible schema changes. */
 export const STORE_FORMAT = "arqonbus-store-1";
 
+/** Page size of new stores. */
+const PAGE_SIZE = 16384;
+
 /** File name of the database inside the data directory. */
 export const DATABASE_FILE = "arqon.db";
 
@@ -94,6 +97,9 @@ export function openStoreDatabase(dataDir: string | null, options: OpenOptions):
   }
   try {
     db.exec("PRAGMA busy_timeout=0");
+    // Chunks are up to 256 KiB: larger pages mean shorter overflow chains (about twice the
+    // write rate of 4 KiB pages). Only takes effect when the file is created.
+    db.exec(`PRAGMA page_size=${PAGE_SIZE}`);
     const mode = db.prepare("PRAGMA journal_mode=WAL").get() as { journal_mode: string };
     if (mode.journal_mode !== "wal") throw new Error(`journal_mode is ${mode.journal_mode}`);
     db.exec("PRAGMA locking_mode=EXCLUSIVE");
