@@ -20,3 +20,5 @@ export {
   SINGLE_KEY_ENV,
 } from "./key_ring.ts";
 export { isSealedRecord, keyIdOf, PayloadCipher } from "./payload_cipher.ts";
+export { loadPayloadCipher } from "./load.ts";
+export { recordAad } from "./record_aad.ts";

@@ -3,7 +3,9 @@ import {
   createKeyRingFile,
   keyIdOf,
   KeyRing,
+  loadPayloadCipher,
   PayloadCipher,
+  recordAad,
   rotateKeyRingFile,
   SINGLE_KEY_ENV,
 } from "./mod.ts";
@@ -80,4 +82,22 @@ Deno.test("key rings from the environment: JSON ring or one key with a stable id
   assert.throws(() => KeyRing.fromJson({ active: "x", keys: { a: key } }), /not in the ring/);
   assert.throws(() => KeyRing.fromJson({ active: "a", keys: { a: btoa("short") } }), /32 bytes/);
   assert.throws(() => KeyRing.fromJson({ active: "a", keys: { a: "%%%" } }), /base64/);
+});
+
+Deno.test("recordAad binds a record to its place; loadPayloadCipher reads file or env", async () => {
+  const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(5)));
+  const cipher = (await loadPayloadCipher(undefined, {
+    get: (n: string) => n === SINGLE_KEY_ENV ? key : undefined,
+  }))!;
+  const sealed = cipher.seal(text("chunk"), recordAad(1, 2, 300, 1_700_000_000_000));
+  assert.equal(
+    new TextDecoder().decode(cipher.open(sealed, recordAad(1, 2, 300, 1_700_000_000_000))),
+    "chunk",
+  );
+  assert.throws(
+    () => cipher.open(sealed, recordAad(2, 2, 300, 1_700_000_000_000)),
+    /authentication/,
+  );
+  assert.deepEqual(recordAad(1).length, 8);
+  assert.equal(await loadPayloadCipher(undefined, { get: () => undefined }), undefined);
 });
