@@ -56,6 +56,7 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
   const engine = new PolicyEngine({
     limits: { fuelPerCall: options.policyFuel, memoryPages: options.policyMemoryPages },
     maxUploadBytes: options.policyMaxUploadBytes,
+    instrumentInWorker: true,
     dir: options.dataDir ? `${options.dataDir}/policies` : null,
     audit,
     metrics: new CasilMetrics(options.registry),

@@ -31,6 +31,8 @@ export interface PolicyEngineOptions {
   limits?: SandboxLimits;
   /** Largest accepted component, in bytes (default 4 MiB). */
   maxUploadBytes?: number;
+  /** Instrument uploads in a background worker (a node does; default false). */
+  instrumentInWorker?: boolean;
   /** Folder for installed policies; null or absent keeps them in memory only. */
   dir?: string | null;
   /** Where governance actions are recorded. */
@@ -108,6 +110,7 @@ export class PolicyEngine implements PulseGuard {
   readonly #store: PolicyStore;
   readonly #log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
   readonly #setGuard?: (guard: PulseGuard | undefined) => void;
+  readonly #load: { worker: boolean };
   /** Replaced as a whole on every change, so a publish sees one consistent set. */
   #policies = new Map<string, Installed>();
   #chains = new Map<string, Installed[]>();
@@ -121,6 +124,7 @@ export class PolicyEngine implements PulseGuard {
     this.audit = options.audit;
     this.#store = new PolicyStore(options.dir ?? null);
     this.#setGuard = options.setGuard;
+    this.#load = { worker: options.instrumentInWorker ?? false };
     this.#log = options.log ??
       ((level, message) => console[level === "debug" ? "log" : level](message));
   }
@@ -155,7 +159,7 @@ export class PolicyEngine implements PulseGuard {
       for (const record of await this.#store.records()) {
         try {
           const bytes = await this.#store.component(record.name);
-          const module = await loadPolicyModule(bytes, this.limits);
+          const module = await loadPolicyModule(bytes, this.limits, this.#load);
           if (module.digest !== record.digest) {
             throw new Error("component does not match its digest");
           }
@@ -213,7 +217,7 @@ export class PolicyEngine implements PulseGuard {
       }
       let sandbox: PolicySandbox;
       try {
-        const module = await loadPolicyModule(component, this.limits);
+        const module = await loadPolicyModule(component, this.limits, this.#load);
         sandbox = new PolicySandbox(module, config, this.#guestLogger(name));
       } catch (e) {
         if (e instanceof ComponentRejectedError) {

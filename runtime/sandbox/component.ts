@@ -119,7 +119,8 @@ export async function extractPolicyCore(bytes: Uint8Array): Promise<Uint8Array> 
   for (const m of modules) {
     const core = bytes.slice(m.range[0], m.range[1]);
     try {
-      const names = WebAssembly.Module.exports(new WebAssembly.Module(core)).map((e) => e.name);
+      const module = await WebAssembly.compile(core as BufferSource);
+      const names = WebAssembly.Module.exports(module).map((e) => e.name);
       if (names.includes("evaluate")) mains.push(core);
     } catch {
       // Not a module V8 accepts: cannot be the main one.

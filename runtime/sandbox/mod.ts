@@ -13,6 +13,7 @@ export { DEFAULT_LIMITS, type SandboxLimits, SETUP_FUEL_FACTOR } from "./limits.
 export {
   type GuestLogger,
   instrumentPolicyCore,
+  type LoadOptions,
   loadPolicyModule,
   type PolicyInput,
   PolicyInstance,

@@ -9,6 +9,7 @@ import { ComponentRejectedError, SandboxTrapError, type TrapKind } from "./error
 import { FUEL_EXPORT, GROW_REFUSED_EXPORT } from "./names.ts";
 import { DEFAULT_LIMITS, type SandboxLimits, SETUP_FUEL_FACTOR } from "./limits.ts";
 import { capMemory } from "./wasm_sections.ts";
+import { WorkerInstrumenter } from "./instrumenter.ts";
 import { HOST_MODULE } from "../../wit/mod.ts";
 
 /** The pulse-level inputs of one policy call. */
@@ -375,6 +376,17 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 const cache = new Map<string, Promise<PolicyModule>>();
 const CACHE_LIMIT = 64;
 
+/** Options of {@linkcode loadPolicyModule}. */
+export interface LoadOptions {
+  /**
+   * Instrument in a background worker (what a node does: uploads then never stall the
+   * event loop). Default: in this thread.
+   */
+  worker?: boolean;
+}
+
+let sharedInstrumenter: WorkerInstrumenter | undefined;
+
 /**
  * Checks, instruments and compiles a policy component; cached by content hash and limits.
  * Throws {@linkcode ComponentRejectedError} naming what is wrong.
@@ -382,12 +394,13 @@ const CACHE_LIMIT = 64;
 export async function loadPolicyModule(
   component: Uint8Array,
   limits: SandboxLimits = DEFAULT_LIMITS,
+  options: LoadOptions = {},
 ): Promise<PolicyModule> {
   const digest = await sha256Hex(component);
   const key = `${digest}:${limits.fuelPerCall}:${limits.memoryPages}`;
   let entry = cache.get(key);
   if (!entry) {
-    entry = preparePolicyModule(digest, component, limits);
+    entry = preparePolicyModule(digest, component, limits, options);
     cache.set(key, entry);
     entry.catch(() => cache.delete(key));
     if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
@@ -433,11 +446,14 @@ async function preparePolicyModule(
   digest: string,
   component: Uint8Array,
   limits: SandboxLimits,
+  options: LoadOptions,
 ): Promise<PolicyModule> {
   const core = await extractPolicyCore(component);
   let instrumented: Uint8Array;
   try {
-    instrumented = await instrumentPolicyCore(core, limits);
+    instrumented = options.worker
+      ? await (sharedInstrumenter ??= new WorkerInstrumenter()).instrument(core, limits)
+      : await instrumentPolicyCore(core, limits);
   } catch (e) {
     if (e instanceof ComponentRejectedError) throw e;
     // Whatever else goes wrong while rewriting a hostile module is still a refusal.

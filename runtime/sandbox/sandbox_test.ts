@@ -232,3 +232,21 @@ Deno.test("fuel grows with the work done and is the same for the same input", as
   const perIteration = (large - small) / (200 * 900);
   assert.ok(perIteration >= 1 && perIteration <= 100, `fuel per iteration ${perIteration}`);
 });
+
+Deno.test("instrumentation in a worker gives the same module and the same refusals", async () => {
+  const limits = { fuelPerCall: 777_777, memoryPages: 17 };
+  const viaWorker = await loadPolicyModule(await testPolicyComponent("echo_context"), limits, {
+    worker: true,
+  });
+  const sb = new PolicySandbox(viaWorker, "w");
+  assert.equal(
+    (sb.evaluate(input("lab.echo")) as { reason: string }).reason,
+    "lab|lab.echo|alice|a=1;b=zwei;|text/plain|hello wörld|w",
+  );
+  const e = await rejection(
+    loadPolicyModule(await testPolicyComponent("allow_all"), { fuelPerCall: 1, memoryPages: 0 }, {
+      worker: true,
+    }),
+  );
+  assert.equal(e.code, "memory_over_cap");
+});
