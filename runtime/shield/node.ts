@@ -6,6 +6,7 @@
 import { openCasil, type PolicyEngine } from "../../casil/mod.ts";
 import { Spine } from "../spine/mod.ts";
 import { openStore, registerStoreMetrics, type SqliteLog } from "../store/mod.ts";
+import { loadPayloadCipher } from "../store/crypto/mod.ts";
 import { type AuditLog, NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import { NativeMetrics, ShmServer } from "../transport/mod.ts";
@@ -73,6 +74,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     dataDir: config.memory || !config.dataDir ? null : config.dataDir,
     sync: config.sync,
     maxBytes: config.maxStoreBytes || undefined,
+    // Encryption at rest: --key-file, else ARQON_STORE_KEYS / ARQON_STORE_KEY, else clear.
+    cipher: await loadPayloadCipher(config.keyFile || undefined),
   });
   registerStoreMetrics(store, metrics.registry);
   const spine = new Spine({

@@ -5,6 +5,7 @@
  */
 import type { StatementSync } from "node:sqlite";
 import { chunkMeta, metaCount, type StoredPulse } from "./chunk.ts";
+import { type PayloadCipher, recordAad } from "./crypto/mod.ts";
 import { readTopic } from "./pulse_codec.ts";
 import type { RealityState } from "./realities.ts";
 import { compileTopicPattern } from "./topic_pattern.ts";
@@ -34,6 +35,8 @@ export interface HistoryStatements {
   readonly chunksFrom: StatementSync;
   /** `(reality, fromTime)` -> the first chunk row with `last_wall >= fromTime`. */
   readonly firstByWall: StatementSync;
+  /** Opens chunk data sealed at rest; absent: stored in clear. */
+  readonly cipher?: PayloadCipher;
 }
 
 interface ChunkRow {
@@ -116,7 +119,12 @@ export function scanHistory(
     const watermark = watermarks.get(row.rule);
     if (watermark === undefined) continue;
     const meta = chunkMeta(row.meta);
-    const data = row.data;
+    const data = statements.cipher
+      ? statements.cipher.open(
+        row.data,
+        recordAad(reality.id, row.rule, row.batch_first, row.first_wall),
+      )
+      : row.data;
     const n = metaCount(meta);
     let offset = 0;
     for (let i = 0, at = 0; i < n; i++, at += 3) {

@@ -5,6 +5,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ChunkBuilder, chunkMeta, metaCount, type StoredPulse } from "./chunk.ts";
+import { type PayloadCipher, recordAad } from "./crypto/mod.ts";
 import { StorageError } from "./errors.ts";
 import { type HistoryQuery, type HistoryStatements, scanHistory } from "./history.ts";
 import {
@@ -52,6 +53,11 @@ export interface StoreOptions {
   readonly defaultRealityConfig?: RealityConfigInput;
   /** Caps the database file at about this many bytes; writes beyond fail as on a full disk. */
   readonly maxBytes?: number;
+  /**
+   * Encryption at rest (`--key-file`): chunk data is sealed with AES-256-GCM, bound to
+   * its reality, rule, batch and time. Absent: stored in clear.
+   */
+  readonly cipher?: PayloadCipher;
   /** Wall clock for age-based retention, ms since the epoch (default `Date.now`). */
   readonly now?: () => number;
 }
@@ -115,6 +121,7 @@ export class SqliteLog {
   #closed = false;
   readonly #stmt: Record<string, StatementSync>;
   readonly #history: HistoryStatements;
+  readonly #cipher: PayloadCipher | undefined;
   readonly #counters = {
     commits: 0,
     commitFailures: 0,
@@ -131,6 +138,7 @@ export class SqliteLog {
   /** Opens the store; prefer `openStore`. Throws `StoreOpenError` on a bad data directory. */
   constructor(options: StoreOptions) {
     this.dataDir = options.dataDir;
+    this.#cipher = options.cipher;
     this.sync = options.sync ?? "batch";
     this.#windowMs = options.batchWindowMs ?? 1;
     this.#maxBatchPulses = options.maxBatchPulses ?? 8192;
@@ -176,6 +184,7 @@ export class SqliteLog {
       firstByWall: db.prepare(
         "SELECT last_seq FROM chunks WHERE reality=? AND last_wall>=? ORDER BY last_wall, last_seq LIMIT 1",
       ),
+      cipher: options.cipher,
     };
     this.#load();
     const interval = options.retentionIntervalMs ?? 1000;
@@ -363,7 +372,9 @@ export class SqliteLog {
             chunk.count,
             chunk.bytes,
             meta,
-            data,
+            this.#cipher
+              ? this.#cipher.seal(data, recordAad(reality.id, rule.id, batchFirst, chunk.firstWall))
+              : data,
           );
           this.#snapshotRule(snapshot, rule);
           rule.storedPulses += chunk.count;
