@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { startNode } from "../mod.ts";
 import { ArqonClient } from "../runtime/client/mod.ts";
-import { createKeyRingFile } from "../runtime/store/crypto/mod.ts";
+import { createKeyRingFile, rotateKeyRingFile } from "../runtime/store/crypto/mod.ts";
 
 const MARKER = "PLAINTEXT-MARKER-at-rest-4c1e";
 
@@ -83,5 +83,37 @@ Deno.test("at rest: payloads are encrypted in every file of the data directory",
     assert.equal(clear.found, true, "the scan sees plaintext when the store is not encrypted");
   } finally {
     await Deno.remove(keys, { recursive: true });
+  }
+});
+
+Deno.test("at rest: after a key rotation old records still open and new ones use the new key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "arqon-rotate-" });
+  try {
+    const keyFile = `${dir}/store.keys`;
+    await createKeyRingFile(keyFile);
+    const options = { port: 0, log: "quiet" as const, dataDir: `${dir}/data`, keyFile };
+    const publish = async (text: string, create: boolean) => {
+      const node = await startNode(options);
+      try {
+        if (create) {
+          await fetch(`${node.url}/v1/realities`, {
+            method: "POST",
+            body: JSON.stringify({ name: "vault", retention: [{ pattern: ">" }] }),
+          }).then((r) => r.body?.cancel());
+        }
+        const client = await ArqonClient.connect(node.wsUrl, { reconnect: false });
+        await client.publish("secrets.x", text, { reality: "vault", ack: "durable" });
+        const all = await client.history({ reality: "vault" });
+        await client.close();
+        return all.map((p) => new TextDecoder().decode(p.payload!));
+      } finally {
+        await node.shutdown();
+      }
+    };
+    assert.deepEqual(await publish("before rotation", true), ["before rotation"]);
+    await rotateKeyRingFile(keyFile);
+    assert.deepEqual(await publish("after rotation", false), ["before rotation", "after rotation"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
