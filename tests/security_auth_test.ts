@@ -104,8 +104,8 @@ Deno.test("ws: no token, expired token and wrong signature are refused at hello"
 
 Deno.test("ws: a session ends when its token expires (1008), subscriptions with it", async () => {
   await withNode(async ({ node, key }) => {
-    // Two seconds: at least one full second left after the whole-second rounding of `exp`.
-    const token = await issueToken(key, { ...aliceGrants, ttlSeconds: 2 });
+    // Three seconds: at least two full seconds left after the whole-second rounding of `exp`.
+    const token = await issueToken(key, { ...aliceGrants, ttlSeconds: 3 });
     const peer = await WirePeer.open(node.wsUrl);
     peer.send({ hello: { protocolVersion: 1, token } });
     assert.equal((await peer.next()).kind, "welcome");
