@@ -30,10 +30,15 @@ export class ChunkBuilder {
     this.ruleId = ruleId;
   }
 
-  /** Adds one encoded pulse; pulses arrive in sequence order. */
-  add(bytes: Uint8Array, sequence: number, wallMs: number): number {
-    const size = bytes.length;
+  /**
+   * Adds one encoded pulse, given whole or as two parts that concatenate to it (the
+   * producer's bytes and the node's stamp, copied once into the chunk); pulses arrive in
+   * sequence order.
+   */
+  add(bytes: Uint8Array, sequence: number, wallMs: number, tail?: Uint8Array | null): number {
+    const size = bytes.length + (tail ? tail.length : 0);
     this.#parts.push(bytes);
+    if (tail) this.#parts.push(tail);
     this.#meta.push(sequence, wallMs, size);
     if (this.count === 0) {
       this.firstSeq = sequence;

@@ -16,6 +16,8 @@ export interface LogEntry {
   readonly pulse: IPulse;
   /** Its `arqon.v1.Pulse` protobuf encoding. */
   readonly bytes: Uint8Array;
+  /** Optionally the encoding as two parts that concatenate to `bytes` (saves a copy). */
+  readonly parts?: readonly [Uint8Array, Uint8Array | null];
 }
 
 /** Wraps a bare pulse as a `LogEntry` that encodes on first use. */

@@ -271,7 +271,10 @@ export class SqliteLog {
             chunk = new ChunkBuilder(rule.id);
             entry.open.set(rule, chunk);
           }
-          batch.bytes += chunk.add(item.bytes, seq, wall);
+          const parts = item.parts;
+          batch.bytes += parts
+            ? chunk.add(parts[0], seq, wall, parts[1])
+            : chunk.add(item.bytes, seq, wall);
           if (chunk.bytes >= this.#maxChunkBytes) {
             entry.sealed.push([rule, chunk]);
             entry.open.delete(rule);
