@@ -27,7 +27,8 @@ class SinkTransport implements Transport {
   close(): void {}
 }
 
-const node = await startNode({ port: 0, log: "quiet" });
+const dataDir = Deno.args[1] ?? "";
+const node = await startNode({ port: 0, log: "quiet", dataDir });
 const subT = new SinkTransport();
 const sub = node.attach(subT, "proto");
 sub.receive(encodeFrame({ subscribe: { subscriptionId: 1, pattern: "bench.>" } }));
