@@ -435,3 +435,36 @@ Deno.test("ws: request/reply works under auth; the responder needs no publish gr
     }
   });
 });
+
+Deno.test("http: a did:key agent signs a challenge for a short-lived token; replay refused", async () => {
+  await withNode(async ({ node, agent }) => {
+    const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+    const challenge = await (await fetch(`${node.url}/v1/auth/challenge`, { method: "POST" }))
+      .json();
+    assert.equal(challenge.nodeId, "node-sec");
+    const nonce = Uint8Array.from(atob(challenge.nonce), (ch) => ch.charCodeAt(0));
+    const answer = {
+      did: agent.did,
+      nonce: challenge.nonce,
+      signature: b64(answerChallenge(agent, challenge.nodeId, nonce)),
+    };
+    const exchange = () =>
+      fetch(`${node.url}/v1/auth/did`, { method: "POST", body: JSON.stringify(answer) });
+    const res = await exchange();
+    assert.equal(res.status, 201);
+    const { token } = await res.json();
+    const ok = await fetch(`${node.url}/v1/realities/lab/topics/agents.hello`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: "hi",
+    });
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+    const replay = await exchange();
+    assert.equal(replay.status, 401);
+    assert.match((await replay.json()).error.message, /replay/);
+    const issued = node.audit.list().filter((e) => e.action === "token.issue");
+    assert.equal(issued.length, 1);
+    assert.equal(issued[0].actor, agent.did);
+  });
+});

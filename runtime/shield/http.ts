@@ -49,7 +49,16 @@ export function createHttpApp(ctx: HttpContext): Hono {
   const accessOf = new WeakMap<Request, SessionAccess>();
   const access = ctx.access;
   if (access) {
+    // DID sign-in over HTTP: a challenge, then its signed answer for a short-lived token.
+    app.post("/v1/auth/challenge", (c) => c.json(access.didChallenge()));
+    app.post("/v1/auth/did", async (c) => {
+      const body = await c.req.json().catch(() => {
+        throw new BusError("INVALID_ARGUMENT", "the body must be JSON {did, nonce, signature}");
+      });
+      return c.json({ token: await access.didToken(body) }, 201);
+    });
     app.use("/v1/*", async (c, next) => {
+      if (c.req.path.startsWith("/v1/auth/")) return await next();
       accessOf.set(c.req.raw, await access.http(c.req.header("authorization")));
       await next();
     });

@@ -6,6 +6,7 @@
  * with a protocol code and counts in a metric.
  * @module
  */
+import { Buffer } from "node:buffer";
 import client from "prom-client";
 import { BusError, type IHello } from "../../protocol/mod.ts";
 import {
@@ -55,6 +56,9 @@ export interface SecurityOptions {
   /** Rate-limit refusals within one second after which a connection is closed (0: never). */
   rateKick: number;
 }
+
+/** Longest life of a token exchanged for a DID answer over HTTP. */
+const DID_TOKEN_MAX_SECONDS = 900;
 
 /** Hellos (answers and challenges) one connection may send before it is closed. */
 const MAX_AUTH_ATTEMPTS = 5;
@@ -296,6 +300,57 @@ export class NodeAccess {
       } catch { /* a JWK Set of public keys: verify only */ }
     }
     return access;
+  }
+
+  /** `POST /v1/auth/challenge`: a nonce for an HTTP client holding a `did:key`. */
+  didChallenge(): { nonce: string; nodeId: string; expiresAtMs: number } {
+    try {
+      const c = this.#auth.challenge();
+      return { nonce: encodeBase64(c.nonce), nodeId: c.nodeId, expiresAtMs: c.expiresAtMs };
+    } catch (e) {
+      throw this.refused(e, "http");
+    }
+  }
+
+  /**
+   * `POST /v1/auth/did`: exchanges a signed challenge for a short-lived bearer token with
+   * the DID's grants (at most 15 minutes), audited as `token.issue`.
+   */
+  async didToken(request: unknown): Promise<string> {
+    const r = (request ?? {}) as Record<string, unknown>;
+    if (
+      typeof r.did !== "string" || typeof r.nonce !== "string" || typeof r.signature !== "string"
+    ) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        "expected {did, nonce, signature} (nonce and signature base64)",
+      );
+    }
+    if (!this.#signer) {
+      throw new BusError("NOT_FOUND", "this node holds no signing key to issue tokens");
+    }
+    let principal: Principal;
+    try {
+      principal = this.#auth.answer({
+        did: r.did,
+        nonce: decodeBase64(r.nonce),
+        signature: decodeBase64(r.signature),
+      });
+    } catch (e) {
+      throw this.refused(e, "http");
+    }
+    const ttlSeconds = Math.min(
+      Number(r.ttlSeconds ?? DID_TOKEN_MAX_SECONDS),
+      DID_TOKEN_MAX_SECONDS,
+    );
+    if (!(ttlSeconds > 0)) throw new BusError("INVALID_ARGUMENT", "ttlSeconds must be positive");
+    const token = await issueToken(this.#signer, { ...principal, ttlSeconds });
+    this.audit("token.issue", principal.subject, {
+      method: "did",
+      ttlSeconds,
+      kid: this.#signer.kid,
+    });
+    return token;
   }
 
   /**
@@ -673,4 +728,12 @@ function helloBytes(hello: IHello): number {
     (hello.did?.length ?? 0) + (hello.nonce?.length ?? 0) + (hello.signature?.length ?? 0);
   for (const c of hello.capabilities ?? []) n += c.length;
   return n;
+}
+
+function encodeBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("base64");
+}
+
+function decodeBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, "base64"));
 }

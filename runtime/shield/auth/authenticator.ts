@@ -5,7 +5,7 @@
  * @module
  */
 import { unauthorized } from "./errors.ts";
-import { type Challenge, ChallengeIssuer } from "./did_challenge.ts";
+import { type Challenge, type ChallengeAnswer, ChallengeIssuer } from "./did_challenge.ts";
 import type { DidDirectory } from "./did_directory.ts";
 import { OPEN_GRANTS, type Principal } from "./grants.ts";
 import type { TokenVerifier } from "./token.ts";
@@ -86,6 +86,20 @@ export class Authenticator {
       return { principal: this.#dids.principalFor(did) };
     }
     throw unauthorized("authentication required: hello carries no token and no did");
+  }
+
+  /** A DID challenge for an HTTP client (`POST /v1/auth/challenge`). */
+  challenge(): Challenge {
+    if (!this.#challenges) throw unauthorized("this node does not accept DID authentication");
+    return this.#challenges.issue();
+  }
+
+  /** Verifies an answer to `challenge()` and returns the DID's principal. */
+  answer(answer: ChallengeAnswer): Principal {
+    if (!this.#dids || !this.#challenges) {
+      throw unauthorized("this node does not accept DID authentication");
+    }
+    return this.#dids.principalFor(this.#challenges.verify(answer));
   }
 
   async #verifyToken(token: string): Promise<Principal> {
