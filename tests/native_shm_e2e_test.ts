@@ -89,7 +89,13 @@ Deno.test("the --shm flags configure the node's shared-memory listener", () => {
 
 Deno.test("shm e2e: C and Deno processes publish and subscribe through the node", async () => {
   const name = `arqon-e2e-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  const node = await startNode({ port: 0, shm: name, log: "quiet" });
+  const node = await startNode({
+    port: 0,
+    shm: name,
+    shmSlots: 4,
+    shmRingBytes: 1 << 20,
+    log: "quiet",
+  });
   const watcher = await ArqonClient.connect(node.wsUrl, { name: "watcher", reconnect: false });
   const peers: Peer[] = [];
   try {

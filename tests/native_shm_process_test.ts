@@ -48,7 +48,7 @@ Deno.test("shm: a client process killed mid-session is reaped and its slot reuse
   const server = new ShmServer(name, (t) => {
     opened++;
     return { receive: (f) => t.send(f), closed: () => closed++ };
-  }, { slots: 1, livenessMs: 50 });
+  }, { slots: 1, ringBytes: 1 << 16, livenessMs: 50 });
   const p = child(`
     import { ShmClient } from "${clientModule}";
     const c = ShmClient.connect("${name}");
@@ -84,7 +84,7 @@ Deno.test("shm: a name held by a live process is refused; a dead owner's name is
   const name = uniq("owner");
   const p = child(`
     import { ShmListener } from "${shmModule}";
-    const l = new ShmListener("${name}");
+    const l = new ShmListener("${name}", { slots: 1, ringBytes: 1 << 16 });
     console.log("listening");
     // A timer keeps the event loop (and so the process) alive until the test kills it.
     setInterval(() => {}, 1000);
@@ -92,13 +92,13 @@ Deno.test("shm: a name held by a live process is refused; a dead owner's name is
   try {
     assert.equal(await firstLine(p), "listening");
     assert.throws(
-      () => new ShmListener(name),
+      () => new ShmListener(name, { slots: 1, ringBytes: 1 << 16 }),
       (e: Error) => e.message.includes(`in use by live process ${p.pid}`) || assert.fail(e.message),
     );
     p.kill("SIGKILL");
     await p.status;
     // The killed owner never unlinked the file; a new server takes the name over.
-    const l = new ShmListener(name);
+    const l = new ShmListener(name, { slots: 1, ringBytes: 1 << 16 });
     const c = ShmClient.connect(name);
     const accepted = l.accept();
     assert.ok(accepted, "the new owner accepts connections");

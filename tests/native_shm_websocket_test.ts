@@ -8,7 +8,14 @@ import { ShmWebSocket } from "../runtime/transport/mod.ts";
 
 Deno.test("shm websocket: hello, subscribe, publish and close through the WebSocket API", async () => {
   const name = `arqon-ws-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  const node = await startNode({ port: 0, shm: name, log: "quiet", memory: true });
+  const node = await startNode({
+    port: 0,
+    shm: name,
+    shmSlots: 4,
+    shmRingBytes: 1 << 20,
+    log: "quiet",
+    memory: true,
+  });
   try {
     const ws = new ShmWebSocket(`shm://${name}`, ["arqon.v1.proto"]);
     assert.equal(ws.readyState, ShmWebSocket.CONNECTING);
@@ -65,7 +72,14 @@ Deno.test("shm websocket: an unknown name fails with error and close events", as
 
 Deno.test("shm websocket: ArqonClient in a second process publishes and subscribes over shm", async () => {
   const name = `arqon-cl-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  const node = await startNode({ port: 0, shm: name, log: "quiet", memory: true });
+  const node = await startNode({
+    port: 0,
+    shm: name,
+    shmSlots: 4,
+    shmRingBytes: 1 << 20,
+    log: "quiet",
+    memory: true,
+  });
   try {
     const script = new URL(
       "../runtime/transport/testdata/arqon_client_over_shm.ts",

@@ -81,7 +81,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = {
   sync: "batch",
   maxStoreBytes: 0,
   shm: "",
-  shmSlots: 8,
+  shmSlots: 4,
   shmRingBytes: 4 * 1024 * 1024,
 };
 

@@ -213,8 +213,14 @@ impl Listener {
             return Err(os("shm_open"));
         }
         let len = total_len(slots, ring_bytes);
-        let mapped = if unsafe { libc::ftruncate(fd, len as libc::off_t) } != 0 {
-            Err(os("ftruncate"))
+        // Reserve the pages now: on a small tmpfs (a container's 64 MB /dev/shm) this fails
+        // here with ENOSPC instead of a SIGBUS when a ring first touches a missing page.
+        let reserved = unsafe { libc::posix_fallocate(fd, 0, len as libc::off_t) };
+        let mapped = if reserved != 0 {
+            Err(ShmError::Os(
+                format!("reserving {len} bytes in /dev/shm (fewer slots or smaller rings?)"),
+                std::io::Error::from_raw_os_error(reserved),
+            ))
         } else {
             Region::map(fd, len)
         };
