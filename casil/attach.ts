@@ -16,7 +16,9 @@ import { CasilMetrics } from "./metrics.ts";
 
 /** The authenticated caller of a request, as the node's access layer knows it. */
 export interface CallerPrincipal {
+  /** Token subject or DID. */
   readonly subject: string;
+  /** Roles granted (`admin` may govern policies). */
   readonly roles: readonly string[];
 }
 
@@ -38,6 +40,7 @@ export interface CasilNodeOptions extends PolicyOptions {
 
 /** The CASIL part of a node. */
 export interface CasilNode {
+  /** The policy engine (the Spine's guard while policies exist). */
   readonly engine: PolicyEngine;
   /** The node's audit log (also for other governance actions: tokens, realities, kicks). */
   readonly audit: AuditLog;

@@ -117,6 +117,7 @@ export class PolicyEngine implements PulseGuard {
   /** Governance operations run one at a time (store, swap and audit stay in step). */
   #queue: Promise<unknown> = Promise.resolve();
 
+  /** An engine with no policies; call {@linkcode load} to restore stored ones. */
   constructor(options: PolicyEngineOptions = {}) {
     this.limits = Object.freeze({ ...(options.limits ?? DEFAULT_LIMITS) });
     this.maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;

@@ -17,6 +17,7 @@ export type PolicyErrorCode =
 export class PolicyError extends Error {
   /** The bus error code name. */
   readonly code: PolicyErrorCode;
+  /** A refusal with its bus error code. */
   constructor(code: PolicyErrorCode, message: string) {
     super(message);
     this.name = "PolicyError";

@@ -18,7 +18,7 @@ export {
   type PutPolicyOptions,
 } from "./engine.ts";
 export { PolicyError, type PolicyErrorCode } from "./errors.ts";
-export { CasilMetrics, type DenialReason } from "./metrics.ts";
+export { CasilMetrics, type DenialReason, type PolicyStats } from "./metrics.ts";
 export { type PolicyRecord, PolicyStore } from "./store.ts";
 export { policyRoutes, type PolicyRoutesOptions } from "./http.ts";
 export { BUILTIN_POLICIES, builtinComponent } from "./builtins.ts";

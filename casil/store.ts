@@ -7,6 +7,7 @@ import type { PolicyBinding } from "./bindings.ts";
 
 /** What the engine remembers about a policy besides its component. */
 export interface PolicyRecord {
+  /** The policy's name (`[a-z0-9][a-z0-9_-]{0,63}`). */
   name: string;
   /** SHA-256 of the component (hex). */
   digest: string;
@@ -14,11 +15,13 @@ export interface PolicyRecord {
   size: number;
   /** The configuration given to `configure` (JSON text). */
   config: string;
+  /** Where it applies. */
   binding: PolicyBinding;
   /** Increases with every replace of the component or the binding. */
   version: number;
-  /** ISO 8601. */
+  /** First installation (ISO 8601). */
   createdAt: string;
+  /** Last change of component, config or binding (ISO 8601). */
   updatedAt: string;
 }
 
@@ -27,6 +30,7 @@ export class PolicyStore {
   /** The folder, or null in memory. */
   readonly dir: string | null;
 
+  /** A store in `dir` (created if missing), or in memory when null. */
   constructor(dir: string | null) {
     this.dir = dir;
     if (dir) Deno.mkdirSync(dir, { recursive: true });

@@ -16,6 +16,7 @@ const ENTRY_NAME = "__arqon_policy_entry.ts";
 export class PolicyCompileError extends Error {
   /** The compiler's diagnostics. */
   readonly diagnostics: string;
+  /** An error with asc's diagnostics appended to `message`. */
   constructor(message: string, diagnostics: string) {
     super(`${message}\n${diagnostics}`);
     this.name = "PolicyCompileError";

@@ -19,6 +19,7 @@ export type RejectCode =
 export class ComponentRejectedError extends Error {
   /** Machine-readable reason. */
   readonly code: RejectCode;
+  /** A refusal with its reason code. */
   constructor(code: RejectCode, message: string) {
     super(message);
     this.name = "ComponentRejectedError";
@@ -33,6 +34,7 @@ export type TrapKind = "fuel_exhausted" | "memory_cap" | "stack_overflow" | "tra
 export class SandboxTrapError extends Error {
   /** Machine-readable reason, used as a metric label. */
   readonly kind: TrapKind;
+  /** A run-time failure of the given kind. */
   constructor(kind: TrapKind, message: string) {
     super(message);
     this.name = "SandboxTrapError";

@@ -22,5 +22,5 @@ export {
 } from "./policy_module.ts";
 export { extractPolicyCore, POLICY_WORLD_EXPORTS, policyWorldProblems } from "./component.ts";
 export { FUEL_EXPORT, GROW_REFUSED_EXPORT } from "./names.ts";
-export { capMemory } from "./wasm_sections.ts";
+export { capMemory, type MemoryDecl } from "./wasm_sections.ts";
 export { PolicySandbox } from "./policy_sandbox.ts";

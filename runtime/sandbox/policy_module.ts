@@ -14,17 +14,23 @@ import { HOST_MODULE } from "../../wit/mod.ts";
 
 /** The pulse-level inputs of one policy call. */
 export interface PolicyInput {
+  /** Reality id (`default` when the producer gave none). */
   reality: string;
+  /** The pulse's topic. */
   topic: string;
+  /** The producer's authenticated identity. */
   producer: string;
   /** Header pairs, in the order given (callers sort by name for determinism). */
   headers: readonly (readonly [string, string])[];
+  /** The pulse's content type. */
   contentType: string;
+  /** The payload as the policy should see it (after earlier redactions). */
   payload: Uint8Array;
   /** Seed of `random-u64` (a u64; converted only when the guest draws). */
   entropySeed: bigint | number;
   /** `logical-time` answer (ms). */
   wallMs: bigint | number;
+  /** `logical-time` answer (HLC logical counter). */
   logical: number;
 }
 
@@ -50,6 +56,7 @@ export class PolicyModule {
   readonly limits: Readonly<SandboxLimits>;
   readonly #module: WebAssembly.Module;
 
+  /** Wraps an instrumented, compiled module (see {@linkcode loadPolicyModule}). */
   constructor(digest: string, module: WebAssembly.Module, limits: SandboxLimits) {
     this.digest = digest;
     this.#module = module;
@@ -96,6 +103,7 @@ export class PolicyInstance {
   #logs = 0;
   readonly #logger?: GuestLogger;
 
+  /** Instantiates `module`; throws ComponentRejectedError when its start function fails. */
   constructor(module: WebAssembly.Module, limits: SandboxLimits, logger?: GuestLogger) {
     this.#limits = limits;
     this.#logger = logger;
@@ -118,17 +126,13 @@ export class PolicyInstance {
     this.#memory = ex.memory as WebAssembly.Memory;
     this.#fuel = ex[FUEL_EXPORT] as WebAssembly.Global;
     this.#growRefused = ex[GROW_REFUSED_EXPORT] as WebAssembly.Global;
-    this.#realloc = ex.cabi_realloc as PolicyInstance["realloc"];
+    this.#realloc = ex.cabi_realloc as (a: number, b: number, c: number, d: number) => number;
     this.#evaluate = ex.evaluate as (...args: number[]) => number;
     this.#configure = ex.configure as (p: number, l: number) => number;
     this.#postEvaluate = ex.cabi_post_evaluate as ((p: number) => void) | undefined;
     this.#postConfigure = ex.cabi_post_configure as ((p: number) => void) | undefined;
     this.#bytes = new Uint8Array(this.#memory.buffer);
     this.#view = new DataView(this.#memory.buffer);
-  }
-
-  private get realloc(): (a: number, b: number, c: number, d: number) => number {
-    return this.#realloc;
   }
 
   #refresh(): void {
