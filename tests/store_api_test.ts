@@ -87,6 +87,35 @@ Deno.test("store api: realities registry, retention and history over HTTP, persi
     );
     assert.equal((await call("DELETE", `${base}/other`)).status, 204);
 
+    // history.get on a JSON (text) WebSocket session.
+    const ws = new WebSocket(node.wsUrl, "arqon.v1.json");
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    const chunks: Record<string, unknown>[] = [];
+    const done = new Promise<void>((resolve) => {
+      ws.onmessage = (e) => {
+        const frame = JSON.parse(e.data);
+        if (frame.historyChunk) {
+          chunks.push(frame.historyChunk);
+          if (frame.historyChunk.done) resolve();
+        }
+      };
+    });
+    ws.send(JSON.stringify({ historyGet: { correlationId: "5", realityId: "lab", limit: 1 } }));
+    await done;
+    ws.close();
+    assert.equal(chunks.length, 1);
+    assert.equal(chunks[0].correlationId, "5");
+    const jsonPulses = chunks[0].pulses as { sequence: string; payload: string }[];
+    assert.deepEqual(jsonPulses.map((p) => [p.sequence, atob(p.payload)]), [["6", "a1"]]);
+
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    assert.match(metrics, /arqon_store_pulses\{reality="lab"\} 2/);
+    assert.match(metrics, /arqon_store_commit_seconds_count [1-9]/);
+    assert.match(metrics, /arqon_store_retention_deleted_pulses_total [1-9]/);
+
     await node.shutdown();
     node = await startNode({ port: 0, dataDir: dir, log: "quiet" });
     const again = `${node.url}/v1/realities`;

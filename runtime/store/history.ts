@@ -55,6 +55,28 @@ function bound(value: number | undefined, name: string, fallback: number): numbe
   return value;
 }
 
+/** Bounds of a validated query. */
+interface QueryBounds {
+  from: number;
+  to: number;
+  fromTime: number;
+  toTime: number;
+  limit: number;
+  matches: ((topic: string) => boolean) | null;
+}
+
+/** Validates a query (throws `INVALID_ARGUMENT`) and fills open bounds. */
+export function checkHistoryQuery(query: HistoryQuery): QueryBounds {
+  return {
+    from: Math.max(1, bound(query.fromSeq, "fromSeq", 1)),
+    to: bound(query.toSeq, "toSeq", Number.MAX_SAFE_INTEGER),
+    fromTime: bound(query.fromTimeMs, "fromTimeMs", 0),
+    toTime: bound(query.toTimeMs, "toTimeMs", Number.MAX_SAFE_INTEGER),
+    limit: bound(query.limit, "limit", Number.MAX_SAFE_INTEGER),
+    matches: query.pattern ? compileTopicPattern(query.pattern) : null,
+  };
+}
+
 /**
  * Runs `query` against the committed chunks of `reality`, returning pulses in sequence
  * order. Chunks committed together (same `batch_first`) may interleave when a reality has
@@ -65,12 +87,7 @@ export function scanHistory(
   reality: RealityState,
   query: HistoryQuery,
 ): StoredPulse[] {
-  const from = Math.max(1, bound(query.fromSeq, "fromSeq", 1));
-  const to = bound(query.toSeq, "toSeq", Number.MAX_SAFE_INTEGER);
-  const fromTime = bound(query.fromTimeMs, "fromTimeMs", 0);
-  const toTime = bound(query.toTimeMs, "toTimeMs", Number.MAX_SAFE_INTEGER);
-  const limit = bound(query.limit, "limit", Number.MAX_SAFE_INTEGER);
-  const matches = query.pattern ? compileTopicPattern(query.pattern) : null;
+  const { from, to, fromTime, toTime, limit, matches } = checkHistoryQuery(query);
   const out: StoredPulse[] = [];
   if (from > to || fromTime > toTime || limit === 0) return out;
 

@@ -7,7 +7,12 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ChunkBuilder, chunkMeta, metaCount, type StoredPulse } from "./chunk.ts";
 import { type PayloadCipher, recordAad } from "./crypto/mod.ts";
 import { StorageError } from "./errors.ts";
-import { type HistoryQuery, type HistoryStatements, scanHistory } from "./history.ts";
+import {
+  checkHistoryQuery,
+  type HistoryQuery,
+  type HistoryStatements,
+  scanHistory,
+} from "./history.ts";
 import {
   BATCH_SIZE_BOUNDS,
   COMMIT_LATENCY_BOUNDS_MS,
@@ -668,6 +673,7 @@ export class SqliteLog {
   /** Stored pulses of a reality, encoded, in sequence order; see `HistoryQuery`. */
   readEncoded(query: HistoryQuery): StoredPulse[] {
     this.#assertOpen();
+    checkHistoryQuery(query);
     const reality = this.#byName.get(query.reality);
     this.#counters.historyReads++;
     if (!reality) return [];
