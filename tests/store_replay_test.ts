@@ -61,6 +61,8 @@ Deno.test("replay: history.get over WebSocket filters, bounds and pages in order
       assert.ok(byTime.length >= 1 && byTime.every((p) => p.timestamp!.wallMs === wall));
       assert.ok(byTime.some((p) => p.sequence === 500));
       await assert.rejects(client.history({ reality: "nope" }), /no reality nope/);
+      const grouped = client.subscribe("odd.*", { reality: "h", queueGroup: "g", fromSequence: 1 });
+      await assert.rejects(grouped.ready, /not supported for queue groups/);
       await assert.rejects(
         client.history({ reality: "h", pattern: "a..b" }),
         /invalid topic pattern/,

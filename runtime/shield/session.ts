@@ -321,11 +321,16 @@ export class Session implements TransportSession, SubscriptionOwner {
         `a connection may hold at most ${this.#ctx.config.maxSubscriptionsPerConnection} subscriptions`,
       );
     }
-    if ((s.start ?? StartMode.LIVE) !== StartMode.LIVE && !this.#ctx.spine.log) {
-      throw new BusError(
-        "INVALID_ARGUMENT",
-        "replay (start from_sequence/from_time) needs a durable log; this node has none",
-      );
+    if ((s.start ?? StartMode.LIVE) !== StartMode.LIVE) {
+      if (!this.#ctx.store) {
+        throw new BusError(
+          "INVALID_ARGUMENT",
+          "replay (start from_sequence/from_time) needs a durable log; this node has none",
+        );
+      }
+      if (s.queueGroup) {
+        throw new BusError("INVALID_ARGUMENT", "replay is not supported for queue groups");
+      }
     }
     const grant = this.#access?.admitSubscribe(s.realityId ?? "", s.pattern ?? "");
     let sub: Subscription;
@@ -353,15 +358,7 @@ export class Session implements TransportSession, SubscriptionOwner {
   // Live pulses queue from the moment the subscription exists; history up to the
   // sequence reached at that moment is replayed ahead of them: no gap, no duplicate.
   #replay(sub: Subscription, s: ISubscribe): void {
-    const store = this.#ctx.store;
-    if (!store || sub.spec.queueGroup) {
-      this.#ctx.spine.unsubscribe(sub);
-      this.#subs.delete(sub.spec.id);
-      throw new BusError(
-        "INVALID_ARGUMENT",
-        store ? "replay is not supported for queue groups" : "replay needs a durable log",
-      );
-    }
+    const store = this.#ctx.store!;
     const upTo = this.#ctx.spine.reality(sub.spec.realityId).sequence;
     sub.beginReplay();
     const fromTime = s.start === StartMode.FROM_TIME;
