@@ -156,8 +156,14 @@ export class ArqonClient {
     return client;
   }
 
-  #open(): Promise<void> {
-    const ws = new WebSocket(this.url, [SUBPROTOCOL_PROTO]);
+  async #open(): Promise<void> {
+    // `shm://<name>` reaches a node's shared-memory listener (`--shm <name>`) through the
+    // native sidecar, loaded only when asked for (it needs --allow-ffi).
+    const ws: WebSocket = this.url.startsWith("shm://")
+      ? new (await import("../transport/shm_websocket.ts")).ShmWebSocket(
+        this.url,
+      ) as unknown as WebSocket
+      : new WebSocket(this.url, [SUBPROTOCOL_PROTO]);
     ws.binaryType = "arraybuffer";
     this.#ws = ws;
     const welcomed = Promise.withResolvers<void>();
@@ -220,7 +226,7 @@ export class ArqonClient {
       this.#onClose(e.code, e.reason);
     };
     this.#connected = welcomed.promise;
-    return welcomed.promise;
+    return await welcomed.promise;
   }
 
   readonly #visitor: FrameVisitor = {

@@ -1,6 +1,6 @@
 /**
- * The TypeScript client (`ArqonClient`) in a separate process, over shared memory: the
- * client is written against the WebSocket API, so `ShmWebSocket` stands in for it.
+ * The TypeScript client (`ArqonClient`) in a separate process, over shared memory: a
+ * `shm://<name>` URL makes the client use the native shm carrier instead of a WebSocket.
  *
  *   deno run -A arqon_client_over_shm.ts <shm-name> <count>
  *
@@ -9,12 +9,9 @@
  * @module
  */
 import { ArqonClient } from "../../client/mod.ts";
-import { ShmWebSocket } from "../shm_websocket.ts";
 
 const [name, countArg] = Deno.args;
 const count = Number(countArg);
-// ArqonClient constructs `new WebSocket(url, ...)`; give it the shm carrier instead.
-(globalThis as { WebSocket: unknown }).WebSocket = ShmWebSocket;
 const client = await ArqonClient.connect(`shm://${name}`, {
   name: "client-over-shm",
   reconnect: false,
