@@ -41,6 +41,8 @@ export interface PulseLog {
   ): Promise<void>;
   /** The last committed sequence of a reality, so sequences continue after a restart. */
   lastSequence(realityId: string): number;
+  /** HLC wall time of the last committed pulse of a reality; the clock never goes below it. */
+  lastWallMs?(realityId: string): number;
   /** Pulses of a reality with `from <= sequence <= to`, in sequence order. */
   read(realityId: string, from: number, to: number, limit: number): arqon.v1.IPulse[];
 }

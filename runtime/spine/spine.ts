@@ -94,6 +94,10 @@ export class Spine {
       const err = realityError(id);
       if (err) throw new BusError("INVALID_ARGUMENT", err);
       r = new Reality(id, this.#log?.lastSequence(id) ?? 0);
+      // History time queries rely on wall time growing with the sequence, also across a
+      // restart with a clock that stepped back.
+      const lastWall = this.#log?.lastWallMs?.(id) ?? 0;
+      if (lastWall > 0) this.#clock.observe({ wallMs: lastWall, logical: 0 });
       this.#realities.set(id, r);
     }
     return r;
