@@ -58,13 +58,15 @@ export interface RealityInfo {
   readonly storedBytes: number;
 }
 
-const REALITY_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+// The Spine's rule for reality ids (runtime/spine/topic.ts), so every reality the API
+// creates can be published to.
+const REALITY_NAME = /^[a-z0-9_-]{1,64}$/;
 
 /** Throws `ERROR_CODE_INVALID_ARGUMENT` unless `name` is a valid reality name. */
 export function validateRealityName(name: string): void {
   if (!REALITY_NAME.test(name)) {
     throw new StorageError(
-      `invalid reality name "${name}": 1-128 characters of [A-Za-z0-9_.-], not starting with "."`,
+      `invalid reality name "${name}": 1-64 characters of [a-z0-9_-]`,
       "INVALID_ARGUMENT",
     );
   }
