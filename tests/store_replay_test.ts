@@ -102,6 +102,8 @@ Deno.test("replay: from_sequence switches to live with no gap and no duplicate u
         const sub = reader.subscribe("r.>", {
           reality: "r",
           fromSequence: 1,
+          // One subscriber is flow-controlled: replay and live both honour its credits.
+          maxInFlight: joinAt === 2000 ? 16 : 0,
           onPulse: (p) => seqs.push(p.sequence!),
         });
         await sub.ready;
