@@ -110,11 +110,13 @@ const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "5" },
     inflight: { type: "string", default: "1024" },
+    publishers: { type: "string", default: "2" },
     fill: { type: "string", default: "1000000" },
   },
 });
 const SECONDS = Number(values.seconds);
 const INFLIGHT = Number(values.inflight);
+const PUBLISHERS = Number(values.publishers);
 const FILL = Number(values.fill);
 
 function freePort(): number {
@@ -194,14 +196,58 @@ async function startNats(storeDir: string): Promise<{ url: string; stop(): Promi
   throw new Error("nats-server did not start (apt-get install nats-server)");
 }
 
-async function runPublisher(role: string, url: string): Promise<number> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", self, role, url, String(SECONDS), String(INFLIGHT)],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!out.success) throw new Error(`${role} failed`);
-  return JSON.parse(new TextDecoder().decode(out.stdout)).perSecond;
+/** Runs `count` publisher processes at once; returns their summed acks/s. */
+async function runPublishers(command: string[], count: number): Promise<number> {
+  const runs = Array.from({ length: count }, () =>
+    new Deno.Command(command[0], {
+      args: command.slice(1),
+      stdout: "piped",
+      stderr: "inherit",
+    }).output());
+  let total = 0;
+  for (const out of await Promise.all(runs)) {
+    if (!out.success) throw new Error(`${command.join(" ")} failed`);
+    total += JSON.parse(new TextDecoder().decode(out.stdout)).perSecond;
+  }
+  return total;
+}
+
+const denoPublisher = (role: string, url: string) => [
+  Deno.execPath(),
+  "run",
+  "-A",
+  self,
+  role,
+  url,
+  String(SECONDS),
+  String(INFLIGHT),
+];
+
+/**
+ * Builds the Go JetStream publisher (bench/jetstream_pub) against Debian's nats.go
+ * (`apt-get install golang-go golang-github-nats-io-go-nats-dev`); null without Go.
+ */
+async function buildGoPublisher(dir: string): Promise<string | null> {
+  const binary = `${dir}/jetstream_pub`;
+  try {
+    const out = await new Deno.Command("go", {
+      args: ["build", "-o", binary, new URL("jetstream_pub/main.go", import.meta.url).pathname],
+      env: { GOPATH: "/usr/share/gocode", GO111MODULE: "off", GOFLAGS: "" },
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      console.log(
+        `(Go JetStream client not built: ${new TextDecoder().decode(out.stderr).trim()})`,
+      );
+      return null;
+    }
+    return binary;
+  } catch {
+    console.log("(Go JetStream client skipped: no `go` on PATH)");
+    return null;
+  }
 }
 
 const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
@@ -213,7 +259,8 @@ const natsDir = await Deno.makeTempDir({ prefix: "nats-bench-" });
 const restartDir = await Deno.makeTempDir({ prefix: "arqon-restart-" });
 try {
   console.log(
-    `store bench: 1 KB payloads, ${SECONDS} s per run, ${INFLIGHT} publishes in flight\n`,
+    `store bench: 1 KB payloads, ${SECONDS} s per run, ${PUBLISHERS} publisher processes ` +
+      `with ${INFLIGHT} publishes in flight each\n`,
   );
 
   // 1. durable-acked publish
@@ -222,7 +269,7 @@ try {
     method: "PUT",
     body: JSON.stringify({ retention: [{ pattern: ">" }] }),
   }).then((r) => r.body?.cancel());
-  const arqonRate = await runPublisher("pub-arqon", node.wsUrl);
+  const arqonRate = await runPublishers(denoPublisher("pub-arqon", node.wsUrl), PUBLISHERS);
 
   const nats = await startNats(natsDir);
   const nc = await natsConnect({ servers: nats.url });
@@ -234,11 +281,25 @@ try {
     num_replicas: 1,
     retention: RetentionPolicy.Limits,
   });
-  const jsRate = await runPublisher("pub-js", nats.url);
+  const jsRate = await runPublishers(denoPublisher("pub-js", nats.url), PUBLISHERS);
+  const goPublisher = await buildGoPublisher(natsDir);
+  const goRate = goPublisher
+    ? await runPublishers(
+      [goPublisher, `nats://${nats.url}`, "bench.store.go", String(SECONDS), String(INFLIGHT)],
+      PUBLISHERS,
+    )
+    : 0;
   console.log("durable-acked publish (acks/s)");
-  console.log(`  ArqonBus (--sync batch)       ${fmt(Math.round(arqonRate)).padStart(10)}`);
-  console.log(`  JetStream R1 file (nats.js)   ${fmt(Math.round(jsRate)).padStart(10)}`);
-  console.log(`  ratio ArqonBus / JetStream    ${ratio(arqonRate, jsRate).padStart(10)}\n`);
+  console.log(`  ArqonBus (--sync batch, TS client)  ${fmt(Math.round(arqonRate)).padStart(10)}`);
+  console.log(`  JetStream R1 file (nats.js)         ${fmt(Math.round(jsRate)).padStart(10)}`);
+  if (goRate) {
+    console.log(`  JetStream R1 file (Go nats.go)      ${fmt(Math.round(goRate)).padStart(10)}`);
+  }
+  console.log(`  ratio ArqonBus / JetStream nats.js  ${ratio(arqonRate, jsRate).padStart(10)}`);
+  if (goRate) {
+    console.log(`  ratio ArqonBus / JetStream Go       ${ratio(arqonRate, goRate).padStart(10)}`);
+  }
+  console.log();
 
   // 2. history read
   let t = performance.now();

@@ -1,0 +1,68 @@
+// Command jetstream_pub publishes 1 KB messages to JetStream with asynchronous acks,
+// keeping a window of publishes outstanding, and prints {"perSecond": acks/s} as JSON.
+// It is the Go-client side of `deno task bench:store` (built there when `go` exists).
+//
+//	jetstream_pub <url> <subject> <seconds> <inflight>
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+func main() {
+	if len(os.Args) != 5 {
+		fmt.Fprintln(os.Stderr, "usage: jetstream_pub <url> <subject> <seconds> <inflight>")
+		os.Exit(2)
+	}
+	url, subject := os.Args[1], os.Args[2]
+	seconds, _ := strconv.Atoi(os.Args[3])
+	inflight, _ := strconv.Atoi(os.Args[4])
+	nc, err := nats.Connect(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream(nats.PublishAsyncMaxPending(inflight))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	payload := make([]byte, 1024)
+	acked := 0
+	start := time.Now()
+	end := start.Add(time.Duration(seconds) * time.Second)
+	// A sliding window: acks of one stream arrive in order, so wait on the oldest.
+	window := make([]nats.PubAckFuture, 0, inflight)
+	wait := func(f nats.PubAckFuture) {
+		select {
+		case <-f.Ok():
+			acked++
+		case err := <-f.Err():
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	for time.Now().Before(end) {
+		for len(window) < inflight {
+			f, err := js.PublishAsync(subject, payload)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			window = append(window, f)
+		}
+		wait(window[0])
+		window = window[1:]
+	}
+	for _, f := range window {
+		wait(f)
+	}
+	elapsed := time.Since(start).Seconds()
+	fmt.Printf("{\"perSecond\": %f}\n", float64(acked)/elapsed)
+}
