@@ -7,6 +7,7 @@
 import { ErrorCodeEnum, FrameType, InvalidUtf8Error, PulseType } from "./schema.ts";
 import type { ErrorCodeName, IFrame, IPulse } from "./types.ts";
 import { BusError } from "./errors.ts";
+import type protobuf from "protobufjs";
 
 /** Options of the proto3 canonical JSON mapping. */
 const JSON_OPTIONS = {
@@ -57,7 +58,10 @@ export function encodeFrameJson(frame: IFrame): string {
 
 /** Renders a pulse in the canonical JSON mapping (HTTP and SSE bodies). */
 export function pulseToJsonObject(pulse: IPulse): Record<string, unknown> {
-  const message = PulseType.fromObject(pulse as Record<string, unknown>);
+  // Decoded pulses are already message instances; only plain objects need fromObject.
+  const message = pulse instanceof PulseType.ctor
+    ? pulse as protobuf.Message
+    : PulseType.fromObject(pulse as Record<string, unknown>);
   return PulseType.toObject(message, JSON_OPTIONS);
 }
 
