@@ -18,6 +18,16 @@ export {
   pulseToJsonObject,
 } from "./codec.ts";
 export { BatchBuilder } from "./batch.ts";
+export {
+  compileTopicPattern,
+  MAX_TOPIC_BYTES,
+  MAX_TOPIC_SEGMENTS,
+  patternError,
+  realityError,
+  topicError,
+  type TopicMatcher,
+  topicMatches,
+} from "./topic.ts";
 export { PulseView } from "./pulse_view.ts";
 export {
   concatBytes,

@@ -27,5 +27,5 @@ export {
   realityError,
   topicError,
   topicMatches,
-} from "./topic.ts";
+} from "../protocol/mod.ts";
 export { SubscriptionTrie } from "./trie.ts";

@@ -7,7 +7,7 @@
 import { BusError, type IPulse } from "../protocol/mod.ts";
 import { DEFAULT_REALITY, type Spine } from "./spine.ts";
 import type { Subscription, SubscriptionOwner } from "./subscription.ts";
-import { topicError } from "./topic.ts";
+import { topicError } from "../protocol/mod.ts";
 
 /** Default request timeout when the caller gives none. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;

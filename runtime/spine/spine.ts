@@ -15,7 +15,7 @@ import {
   type SubscriptionOwner,
   type SubscriptionSpec,
 } from "./subscription.ts";
-import { patternError, realityError, topicError } from "./topic.ts";
+import { patternError, realityError, topicError } from "../protocol/mod.ts";
 
 /** The reality used when a client names none. */
 export const DEFAULT_REALITY = "default";

@@ -3,6 +3,7 @@
  * per reality: its id, head sequence and compiled rules.
  * @module
  */
+import { realityError } from "../protocol/mod.ts";
 import { StorageError } from "./errors.ts";
 import { compileTopicPattern, type TopicMatcher } from "./topic_pattern.ts";
 
@@ -58,13 +59,10 @@ export interface RealityInfo {
   readonly storedBytes: number;
 }
 
-// The Spine's rule for reality ids (runtime/spine/topic.ts), so every reality the API
-// creates can be published to.
-const REALITY_NAME = /^[a-z0-9_-]{1,64}$/;
-
 /** Throws `ERROR_CODE_INVALID_ARGUMENT` unless `name` is a valid reality name. */
 export function validateRealityName(name: string): void {
-  if (!REALITY_NAME.test(name)) {
+  // The protocol's rule, so every reality the API creates can be published to.
+  if (realityError(name)) {
     throw new StorageError(
       `invalid reality name "${name}": 1-64 characters of [a-z0-9_-]`,
       "INVALID_ARGUMENT",
