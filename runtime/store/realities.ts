@@ -175,8 +175,13 @@ export class RealityState {
   config: RealityConfig;
   /** Creation time. */
   readonly createdMs: number;
-  /** Last committed sequence (stored or fire-and-forget). */
+  /** Last sequence appended (stored or fire-and-forget). */
   lastSeq: number;
+  /**
+   * The head as written in the database: the exact last sequence after a commit that
+   * stored pulses, or a lease ahead of it for fire-and-forget traffic (see SqliteLog).
+   */
+  persistedSeq: number;
   /** Wall time of the last committed pulse. */
   lastWall: number;
   /** Rules in match order. */
@@ -197,6 +202,7 @@ export class RealityState {
     this.config = config;
     this.createdMs = createdMs;
     this.lastSeq = lastSeq;
+    this.persistedSeq = lastSeq;
     this.lastWall = lastWall;
   }
 

