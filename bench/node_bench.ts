@@ -38,10 +38,15 @@ async function readLine(reader: ReadableStreamDefaultReader<string>): Promise<st
   }
 }
 
-async function startArqon(): Promise<{ url: string; readyMs: number; stop: () => void }> {
+async function startArqon(): Promise<
+  { url: string; readyMs: number; stop: () => Promise<void> }
+> {
+  const dataDir = await Deno.makeTempDir({ prefix: "arqon-bench-" });
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("mod.ts", root).pathname, "--port", "0", "--memory"],
+    // The node as users start it: durable log on disk (bench topics have no retention
+    // rule, so they are fire-and-forget, as core NATS subjects are).
+    args: ["run", "-A", new URL("mod.ts", root).pathname, "--port", "0", "--data-dir", dataDir],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -50,7 +55,12 @@ async function startArqon(): Promise<{ url: string; readyMs: number; stop: () =>
   const readyMs = performance.now() - t0;
   const m = line.match(/ws (ws:\/\/\S+)\)/);
   if (!m) throw new Error(`node did not start: ${line}`);
-  return { url: m[1], readyMs, stop: () => child.kill("SIGTERM") };
+  const stop = async () => {
+    child.kill("SIGTERM");
+    await child.status;
+    await Deno.remove(dataDir, { recursive: true });
+  };
+  return { url: m[1], readyMs, stop };
 }
 
 async function startNats(): Promise<{ url: string; stop: () => void }> {
@@ -141,6 +151,6 @@ try {
     }
   }
 } finally {
-  arqon.stop();
+  await arqon.stop();
   nats.stop();
 }
