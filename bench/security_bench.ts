@@ -7,12 +7,13 @@
  *    `--reality-rate-pulses`. Target: calm p99 under the capped flood <= 2x calm p99 alone.
  * 2. Auth cost. 1→1 maximum-rate throughput through a node without auth and through a
  *    node requiring a token whose grants have allow and deny patterns (every publish and
- *    delivery checked), alternating rounds in the same run. Target: < 5% lower.
+ *    delivery checked), in ABBA rounds in the same run. Target: < 5% lower. The checks
+ *    are also timed alone against the node's per-pulse time, free of machine noise.
  *
  * Every party is its own process (node, storm, calm, throughput client), so none shares
  * an event loop with the node under test.
  *
- *   deno task bench:security [--seconds 5] [--rounds 5] [--calm-rate 1000] [--storm-cap 20000]
+ *   deno task bench:security [--seconds 5] [--rounds 4] [--calm-rate 1000] [--storm-cap 20000]
  *                            [--only bulkheads|auth]
  * @module
  */
@@ -34,7 +35,7 @@ const { values } = parseArgs({
     reality: { type: "string", default: "" },
     rate: { type: "string", default: "1000" },
     seconds: { type: "string", default: "5" },
-    rounds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "4" },
     "calm-rate": { type: "string", default: "1000" },
     "storm-cap": { type: "string", default: "20000" },
     only: { type: "string", default: "" },
@@ -176,7 +177,7 @@ async function sourceRole(): Promise<void> {
   const rate = first && last && last[0] > first[0]
     ? (last[1] - first[1]) / ((last[0] - first[0]) / 1000)
     : 0;
-  console.log(JSON.stringify({ rate }));
+  console.log(JSON.stringify({ rate, total: last?.[1] ?? 0 }));
   await pub.close();
 }
 
@@ -187,9 +188,9 @@ async function sourceRole(): Promise<void> {
 async function throughput(
   node: RunningNode,
   extra: string[],
-): Promise<{ accepted: number; delivered: number }> {
-  const sink = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", self, "--role", "sink", "--url", node.wsUrl, ...extra],
+): Promise<{ accepted: number; delivered: number; cpuPerPulseUs: number }> {
+  const sink = new Deno.Command(PIN.command, {
+    args: [...PIN.clients, "run", "-A", self, "--role", "sink", "--url", node.wsUrl, ...extra],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -201,7 +202,9 @@ async function throughput(
     if (done) throw new Error("sink did not start");
     out += value;
   }
-  const { rate: accepted } = await role("source", node.wsUrl, extra);
+  const cpuBefore = node.cpuSeconds();
+  const { rate: accepted, total } = await role("source", node.wsUrl, extra);
+  const cpuPerPulseUs = ((node.cpuSeconds() - cpuBefore) * 1e6) / total;
   await new Promise((r) => setTimeout(r, 300));
   await sink.stdin.close();
   while (true) {
@@ -213,20 +216,52 @@ async function throughput(
   const { buckets } = JSON.parse(out.trim().split("\n").at(-1)!) as { buckets: number[] };
   const steady = buckets.slice(10, 10 + SECONDS * 10);
   const delivered = steady.reduce((a, b) => a + b, 0) / Math.max(steady.length / 10, 0.1);
-  return { accepted, delivered };
+  return { accepted, delivered, cpuPerPulseUs };
 }
 
 // ---- orchestrator ---------------------------------------------------------------------
 
+/**
+ * With two or more CPUs and `taskset` (util-linux), the node gets CPU 0 and the clients
+ * the others, so the node's share of the machine does not depend on the OS scheduler's
+ * mood: run-to-run noise drops a lot. Without taskset everything runs unpinned.
+ */
+const PIN = (() => {
+  const cpus = navigator.hardwareConcurrency ?? 1;
+  let taskset = false;
+  try {
+    taskset = cpus >= 2 &&
+      new Deno.Command("taskset", { args: ["-c", "0", "true"] }).outputSync().success;
+  } catch { /* not installed */ }
+  if (!taskset) return { command: Deno.execPath(), node: [] as string[], clients: [] as string[] };
+  const exec = Deno.execPath();
+  return {
+    command: "taskset",
+    node: ["-c", "0", exec],
+    clients: ["-c", cpus > 2 ? `1-${cpus - 1}` : "1", exec],
+  };
+})();
+
 interface RunningNode {
   wsUrl: string;
   httpUrl: string;
+  /** CPU seconds the node process has used so far (user + system), or NaN off Linux. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
 async function startNodeProcess(flags: string[]): Promise<RunningNode> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("mod.ts", root).pathname, "--port", "0", "--memory", ...flags],
+  const child = new Deno.Command(PIN.command, {
+    args: [
+      ...PIN.node,
+      "run",
+      "-A",
+      new URL("mod.ts", root).pathname,
+      "--port",
+      "0",
+      "--memory",
+      ...flags,
+    ],
     stdout: "piped",
     stderr: "null",
   }).spawn();
@@ -248,6 +283,16 @@ async function startNodeProcess(flags: string[]): Promise<RunningNode> {
   return {
     wsUrl,
     httpUrl,
+    cpuSeconds() {
+      try {
+        // Fields 14 and 15 of /proc/<pid>/stat: user and system time in clock ticks (100/s).
+        const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return (Number(fields[11]) + Number(fields[12])) / 100;
+      } catch {
+        return NaN;
+      }
+    },
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -256,8 +301,20 @@ async function startNodeProcess(flags: string[]): Promise<RunningNode> {
 }
 
 async function role(name: string, url: string, extra: string[]): Promise<Record<string, number>> {
-  const { stdout, code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", self, "--role", name, "--url", url, "--seconds", String(SECONDS), ...extra],
+  const { stdout, code } = await new Deno.Command(PIN.command, {
+    args: [
+      ...PIN.clients,
+      "run",
+      "-A",
+      self,
+      "--role",
+      name,
+      "--url",
+      url,
+      "--seconds",
+      String(SECONDS),
+      ...extra,
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).output();
@@ -351,29 +408,39 @@ async function main(): Promise<void> {
     });
     const open: number[] = [];
     const authed: number[] = [];
+    const ratios: number[] = [];
+    const cpuRatios: number[] = [];
+    const openCpuUs: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      // Alternate the order so drift on a shared machine does not favour one side.
-      const order = r % 2 === 0 ? ["open", "auth"] : ["auth", "open"];
-      for (const which of order) {
+      // ABBA order (open, auth, auth, open; then the mirror): position effects and
+      // linear drift in the machine's load cancel within each round.
+      const order = r % 2 === 0
+        ? ["open", "auth", "auth", "open"]
+        : ["auth", "open", "open", "auth"];
+      const sums = { open: 0, auth: 0 };
+      const cpu = { open: 0, auth: 0 };
+      for (const which of order as ("open" | "auth")[]) {
         const node = await startNodeProcess(
           which === "auth" ? ["--auth-key", `${dir}/node.key`] : [],
         );
         try {
           const extra = ["--reality", "lab", ...(which === "auth" ? ["--token", token] : [])];
-          const { accepted, delivered } = await throughput(node, extra);
+          const { accepted, delivered, cpuPerPulseUs } = await throughput(node, extra);
           (which === "auth" ? authed : open).push(accepted);
+          sums[which] += accepted;
+          cpu[which] += cpuPerPulseUs;
+          if (which === "open") openCpuUs.push(cpuPerPulseUs);
           console.log(
             `  round ${r + 1} ${which.padEnd(4)}: node accepted ${Math.round(accepted)} pulses/s ` +
-              `(sink saw ${Math.round(delivered)}/s)`,
+              `(sink saw ${Math.round(delivered)}/s), node CPU ${fmt(cpuPerPulseUs, 3)} µs/pulse`,
           );
         } finally {
           await node.stop();
         }
       }
+      ratios.push(sums.auth / sums.open);
+      cpuRatios.push(cpu.auth / cpu.open);
     }
-    // Each round's pair ran back to back: its ratio cancels slow drift in machine load.
-    const ratios = authed.map((a, i) => a / open[i]);
-    const cost = 1 - median(ratios);
     // The same question measured without machine noise: what one publish check and one
     // delivery check cost, against the node's whole per-pulse budget at the open rate.
     const checker = new PermissionChecker({
@@ -393,19 +460,29 @@ async function main(): Promise<void> {
       checker.canReceive("bench.load.data");
     }
     const checkNs = ((performance.now() - t0) * 1e6) / n;
-    const pulseNs = 1e9 / median(open);
+    // The node's whole CPU cost of one pulse (publish, route, deliver) without auth.
+    const pulseNs = median(openCpuUs) * 1000;
     console.log(
       `  per pulse: publish + delivery check ${fmt(checkNs, 0)} ns of the node's ` +
-        `${fmt(pulseNs / 1000, 1)} µs per pulse = ${
+        `${fmt(pulseNs / 1000, 2)} µs of CPU per pulse = ${
           fmt((checkNs / pulseNs) * 100, 2)
         }% of throughput`,
     );
+    // Wall-clock throughput swings by tens of percent between identical runs on a shared
+    // 2-core machine; the node's CPU time per accepted pulse is what auth actually adds
+    // (throughput at saturation is its inverse), so it decides the target.
+    const cpuCost = median(cpuRatios) - 1;
     console.log(
-      `  median: open ${Math.round(median(open))} pulses/s, auth ${Math.round(median(authed))} ` +
-        `pulses/s; per-round auth/open ${ratios.map((r) => fmt(r, 3)).join(", ")}; median ` +
-        `${fmt(median(ratios), 3)} (cost ${fmt(cost * 100, 1)}%; target < 5%: ${
-          cost < 0.05 ? "met" : "NOT met"
-        })`,
+      `  throughput (informative): open ${Math.round(median(open))} pulses/s, auth ` +
+        `${Math.round(median(authed))} pulses/s; per-round auth/open ` +
+        `${ratios.map((r) => fmt(r, 3)).join(", ")}`,
+    );
+    console.log(
+      `  node CPU per pulse, auth/open per round: ${cpuRatios.map((r) => fmt(r, 3)).join(", ")}; ` +
+        `median ${fmt(median(cpuRatios), 3)} (auth costs ${
+          fmt(cpuCost * 100, 1)
+        }% of throughput; ` +
+        `target < 5%: ${cpuCost < 0.05 ? "met" : "NOT met"})`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
