@@ -127,11 +127,19 @@ console.log(
   `ArqonBus node start-to-ready: ${arqon.readyMs.toFixed(0)} ms (process spawn to ready line)`,
 );
 console.log(`payload 1 KB, ${SECONDS} s per measurement, ${ROUNDS} round(s)\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const ratios = new Map<string, number[]>();
+const record = (key: string, value: number) => {
+  if (!ratios.has(key)) ratios.set(key, []);
+  ratios.get(key)!.push(value);
+};
 try {
+  // Rounds interleave the peers so that both see the same background load.
   for (let round = 1; round <= ROUNDS; round++) {
     for (const fanout of [1, 10]) {
       const a = await throughput("arqon", arqon.url, fanout);
       const n = await throughput("nats", nats.url, fanout);
+      record(`1→${fanout} throughput ratio`, a / n);
       console.log(
         `1→${fanout} deliveries/s   arqon ${fmt(a).padStart(10)}   nats ${
           fmt(n).padStart(10)
@@ -141,6 +149,8 @@ try {
     for (const rate of [20_000, 50_000]) {
       const a = await latency("arqon", arqon.url, rate);
       const n = await latency("nats", nats.url, rate);
+      record(`1→1 @ ${fmt(rate)}/s arqon p99 ms`, a.p99Ms);
+      record(`1→1 @ ${fmt(rate)}/s nats p99 ms`, n.p99Ms);
       console.log(
         `1→1 @ ${fmt(rate)}/s    arqon p50 ${a.p50Ms.toFixed(3)} ms p99 ${a.p99Ms.toFixed(3)} ms (${
           fmt(a.received)
@@ -149,6 +159,10 @@ try {
         }/${fmt(n.expected)})   p99 ratio ${(a.p99Ms / n.p99Ms).toFixed(2)}`,
       );
     }
+  }
+  if (ROUNDS > 1) {
+    console.log(`\nmedians over ${ROUNDS} rounds:`);
+    for (const [key, values] of ratios) console.log(`  ${key}: ${median(values).toFixed(2)}`);
   }
 } finally {
   await arqon.stop();
