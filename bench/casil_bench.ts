@@ -5,13 +5,16 @@
  *    engine (thin host adapter, fuel metering on), against the target of 3 µs.
  * 2. Fuel metering overhead: a compute-heavy policy, metered vs the same core module without
  *    metering, called through the same minimal marshalling (target <= 1.5x).
- * 3. Node throughput: 1→1 deliveries/s of 1 KB pulses (bench/loadgen.ts processes against a
- *    node process) with `redact_secrets` bound to the topic vs without (target >= 80%).
+ * 3. Node throughput: 1→1 deliveries/s of 1 KB pulses against a node process, with
+ *    `redact_secrets` bound to the topic vs without (target >= 80%), twice: with
+ *    bench/loadgen.ts (zero-filled payloads, as in `deno task bench`) and with this file's own
+ *    publisher and subscriber processes sending 1 KB of text (every byte is looked at).
  *
  *   deno task bench:casil [--seconds 3] [--rounds 1] [--skip-node]
  * @module
  */
 import { parseArgs } from "node:util";
+import { ArqonClient } from "../mod.ts";
 import { builtinComponent, PolicyEngine } from "../casil/mod.ts";
 import { testPolicyComponent } from "../casil/build/mod.ts";
 import {
@@ -30,6 +33,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "3" },
     rounds: { type: "string", default: "1" },
     "skip-node": { type: "boolean", default: false },
+    role: { type: "string" },
+    url: { type: "string" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -219,11 +224,30 @@ function spawnLoadgen(args: string[]) {
   }).spawn();
 }
 
-async function throughput(url: string): Promise<number> {
-  const sub = spawnLoadgen(["sub", "arqon", url, "1"]);
+function spawnSelf(role: string, url: string) {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL(import.meta.url).pathname,
+      "--role",
+      role,
+      "--url",
+      url,
+      "--seconds",
+      String(SECONDS),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+}
+
+async function throughput(url: string, text: boolean): Promise<number> {
+  const sub = text ? spawnSelf("sub", url) : spawnLoadgen(["sub", "arqon", url, "1"]);
   const reader = sub.stdout.pipeThrough(new TextDecoderStream()).getReader();
   if ((await readLine(reader)).trim() !== "ready") throw new Error("subscriber failed");
-  const pub = spawnLoadgen(["pub", "arqon", url, String(SECONDS)]);
+  const pub = text ? spawnSelf("pub", url) : spawnLoadgen(["pub", "arqon", url, String(SECONDS)]);
   pub.stdin.close();
   await pub.output();
   await new Promise((r) => setTimeout(r, 300));
@@ -243,32 +267,75 @@ async function throughput(url: string): Promise<number> {
 async function nodeThroughput(): Promise<void> {
   const fmt = (n: number) => n.toLocaleString("en-US");
   for (let round = 1; round <= ROUNDS; round++) {
-    const node = await startNode();
-    try {
-      const without = await throughput(node.ws);
-      const res = await fetch(
-        `${node.http}/v1/policies/secrets?builtin=redact_secrets&topic=bench.>`,
-        {
-          method: "PUT",
-        },
-      );
-      if (res.status !== 201) throw new Error(`policy upload failed: ${await res.text()}`);
-      await res.body?.cancel();
-      const withPolicy = await throughput(node.ws);
-      const ratio = withPolicy / without;
-      console.log(
-        `node        1→1 deliveries/s, 1 KB   without policy ${
-          fmt(without).padStart(9)
-        }   with redact_secrets ${fmt(withPolicy).padStart(9)}   ratio ${
-          ratio.toFixed(2)
-        }   target >= 0.80   ${ratio >= 0.8 ? "met" : "MISSED"}`,
-      );
-    } finally {
-      await node.stop();
+    for (const text of [false, true]) {
+      const node = await startNode();
+      try {
+        const topic = text ? TEXT_TOPIC : "bench.>";
+        const without = await throughput(node.ws, text);
+        const res = await fetch(
+          `${node.http}/v1/policies/secrets?builtin=redact_secrets&topic=${topic}`,
+          { method: "PUT" },
+        );
+        if (res.status !== 201) throw new Error(`policy upload failed: ${await res.text()}`);
+        await res.body?.cancel();
+        const withPolicy = await throughput(node.ws, text);
+        const ratio = withPolicy / without;
+        const kind = text ? "1 KB text (own load)" : "1 KB zeros (loadgen)";
+        console.log(
+          `node        1→1 deliveries/s, ${kind}   without policy ${fmt(without).padStart(9)}` +
+            `   with redact_secrets ${fmt(withPolicy).padStart(9)}   ratio ${ratio.toFixed(2)}` +
+            `   target >= 0.80   ${ratio >= 0.8 ? "met" : "MISSED"}`,
+        );
+      } finally {
+        await node.stop();
+      }
     }
   }
 }
 
-await perPulse();
-await fuelOverhead();
-if (!values["skip-node"]) await nodeThroughput();
+const TEXT_TOPIC = "bench.casil.text";
+
+/** `--role sub|pub`: this file as a load process sending or counting 1 KB text pulses. */
+async function loadRole(role: string, url: string): Promise<void> {
+  if (role === "sub") {
+    const client = await ArqonClient.connect(url, { name: "casil-bench-sub" });
+    const buckets: number[] = [];
+    let first = 0;
+    const sub = client.subscribe(TEXT_TOPIC, {
+      onPulse: () => {
+        const now = performance.now();
+        if (first === 0) first = now;
+        const b = Math.floor((now - first) / 100);
+        buckets[b] = (buckets[b] ?? 0) + 1;
+      },
+    });
+    await sub.ready;
+    console.log("ready");
+    for await (const _ of Deno.stdin.readable) { /* until EOF */ }
+    console.log(JSON.stringify({ buckets: Array.from(buckets, (b) => b ?? 0) }));
+    await client.close();
+  } else {
+    const client = await ArqonClient.connect(url, { name: "casil-bench-pub" });
+    const payload = payload1k(false);
+    const end = performance.now() + SECONDS * 1000;
+    let unflushed = 0;
+    while (performance.now() < end) {
+      for (let i = 0; i < 256; i++) client.publish(TEXT_TOPIC, payload, { ack: "none" });
+      unflushed += 256 * payload.length;
+      if (unflushed > 1024 * 1024) {
+        unflushed = 0;
+        await client.flush();
+      }
+    }
+    await client.close();
+  }
+  Deno.exit(0);
+}
+
+if (values.role) {
+  await loadRole(values.role, values.url!);
+} else {
+  await perPulse();
+  await fuelOverhead();
+  if (!values["skip-node"]) await nodeThroughput();
+}

@@ -77,6 +77,12 @@ const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
 
 /** Header pairs sorted by name, so a policy sees the same list for the same pulse. */
 function sortedHeaders(headers: Record<string, string>): readonly (readonly [string, string])[] {
+  let any = false;
+  for (const _ in headers) {
+    any = true;
+    break;
+  }
+  if (!any) return NO_HEADERS;
   const entries = Object.entries(headers);
   if (entries.length === 0) return NO_HEADERS;
   if (entries.length > 1) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -113,7 +119,21 @@ export class PolicyEngine implements PulseGuard {
   readonly #load: { worker: boolean };
   /** Replaced as a whole on every change, so a publish sees one consistent set. */
   #policies = new Map<string, Installed>();
-  #chains = new Map<string, Installed[]>();
+  /** Chains by reality, then topic; dropped on every change. */
+  #chains = new Map<string, Map<string, Installed[]>>();
+  #chainCount = 0;
+  /** Reused for every call: `inspect` is synchronous and guests cannot re-enter it. */
+  readonly #input: PolicyInput = {
+    reality: "",
+    topic: "",
+    producer: "",
+    headers: NO_HEADERS,
+    contentType: "",
+    payload: EMPTY,
+    entropySeed: 0,
+    wallMs: 0,
+    logical: 0,
+  };
   /** Governance operations run one at a time (store, swap and audit stay in step). */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -330,8 +350,9 @@ export class PolicyEngine implements PulseGuard {
   }
 
   #chain(reality: string, topic: string): Installed[] {
-    const key = `${reality}\u0000${topic}`;
-    let chain = this.#chains.get(key);
+    let byTopic = this.#chains.get(reality);
+    if (!byTopic) this.#chains.set(reality, byTopic = new Map());
+    let chain = byTopic.get(topic);
     if (!chain) {
       chain = [...this.#policies.values()]
         .filter((p) => bindingMatches(p.record.binding, reality, topic))
@@ -339,8 +360,11 @@ export class PolicyEngine implements PulseGuard {
           a.record.binding.order - b.record.binding.order ||
           (a.record.name < b.record.name ? -1 : 1)
         );
-      if (this.#chains.size >= 10_000) this.#chains.clear();
-      this.#chains.set(key, chain);
+      if (++this.#chainCount > 10_000) {
+        this.#chains = new Map([[reality, byTopic = new Map()]]);
+        this.#chainCount = 1;
+      }
+      byTopic.set(topic, chain);
     }
     return chain;
   }
@@ -356,18 +380,17 @@ export class PolicyEngine implements PulseGuard {
     const topic = pulse.topic ?? "";
     const chain = this.#chain(reality, topic);
     if (chain.length === 0) return ALLOW;
-    const headers = pulse.headers ? sortedHeaders(pulse.headers) : NO_HEADERS;
-    const input: PolicyInput = {
-      reality,
-      topic,
-      producer: pulse.producerId ?? "",
-      headers,
-      contentType: pulse.contentType ?? "",
-      payload: pulse.payload ?? EMPTY,
-      entropySeed: Math.trunc(Number(pulse.entropySeed ?? 0)),
-      wallMs: Math.trunc(Number(pulse.timestamp?.wallMs ?? 0)),
-      logical: Number(pulse.timestamp?.logical ?? 0),
-    };
+    const input = this.#input;
+    input.reality = reality;
+    input.topic = topic;
+    input.producer = pulse.producerId ?? "";
+    input.headers = pulse.headers ? sortedHeaders(pulse.headers) : NO_HEADERS;
+    input.contentType = pulse.contentType ?? "";
+    input.payload = pulse.payload ?? EMPTY;
+    input.entropySeed = Number(pulse.entropySeed ?? 0);
+    const ts = pulse.timestamp;
+    input.wallMs = ts ? Number(ts.wallMs ?? 0) : 0;
+    input.logical = ts ? Number(ts.logical ?? 0) : 0;
     let redacted = false;
     for (const p of chain) {
       const name = p.record.name;

@@ -7,7 +7,7 @@
 // `cabi_post_*` by moving the bump pointer back to a mark taken after `configure`, so state
 // built at start-up or in `configure` survives and per-call garbage does not accumulate.
 import { BLOCK_OVERHEAD } from "~lib/rt/common";
-import { Context, Header, Verdict } from "./types";
+import { Context, Verdict } from "./types";
 
 let mark: usize = 0;
 
@@ -33,11 +33,15 @@ export function release(): void {
   mark = __alloc(0);
 }
 
-/** `cabi_realloc` as the canonical ABI requires; the stub aligns every block to 16 bytes. */
+/**
+ * `cabi_realloc` as the canonical ABI requires. Every block handed to the host is an
+ * ArrayBuffer object (the stub aligns it to 16 bytes), so a payload the host writes into one
+ * can be viewed as a `Uint8Array` without copying.
+ */
 export function cabi_realloc(oldPtr: usize, oldSize: usize, align: usize, newSize: usize): usize {
   ensureMark();
-  if (oldPtr == 0) return __alloc(newSize);
-  return __realloc(oldPtr, newSize);
+  if (oldPtr == 0) return __new(newSize, idof<ArrayBuffer>());
+  return __renew(oldPtr, newSize);
 }
 
 /** Reads a UTF-8 string passed by the host. */
@@ -45,14 +49,13 @@ export function readString(ptr: usize, len: usize): string {
   return String.UTF8.decodeUnsafe(ptr, len);
 }
 
-/** Copies a `list<u8>` passed by the host into a typed array. */
+/** Views a `list<u8>` the host wrote into a `cabi_realloc` block (no copy). */
 export function readBytes(ptr: usize, len: usize): Uint8Array {
-  const out = new Uint8Array(<i32>len);
-  memory.copy(out.dataStart, ptr, len);
-  return out;
+  if (len == 0) return new Uint8Array(0);
+  return Uint8Array.wrap(changetype<ArrayBuffer>(ptr), 0, <i32>len);
 }
 
-/** Builds the context record from its flattened fields. */
+/** The context of one call; its fields are decoded when first read. */
 export function readContext(
   realityPtr: usize,
   realityLen: usize,
@@ -65,20 +68,17 @@ export function readContext(
   contentTypePtr: usize,
   contentTypeLen: usize,
 ): Context {
-  const headers = new Array<Header>(<i32>headersLen);
-  for (let i: usize = 0; i < headersLen; i++) {
-    const at = headersPtr + i * 16;
-    headers[<i32>i] = new Header(
-      readString(load<usize>(at), load<usize>(at, 4)),
-      readString(load<usize>(at, 8), load<usize>(at, 12)),
-    );
-  }
   return new Context(
-    readString(realityPtr, realityLen),
-    readString(topicPtr, topicLen),
-    readString(producerPtr, producerLen),
-    headers,
-    readString(contentTypePtr, contentTypeLen),
+    realityPtr,
+    realityLen,
+    topicPtr,
+    topicLen,
+    producerPtr,
+    producerLen,
+    headersPtr,
+    headersLen,
+    contentTypePtr,
+    contentTypeLen,
   );
 }
 
