@@ -141,3 +141,26 @@ Deno.test("json_schema validates per topic pattern and names the first error", a
   );
   assert.deepEqual(run(sb, "other.topic", "{bad"), { kind: "allow" });
 });
+
+Deno.test("redact_secrets finds secrets at every offset around its 16-byte chunks", async () => {
+  const sb = await sandbox("redact_secrets");
+  const secrets: [string, string][] = [
+    ["alice@example.org", "[email]"],
+    ["4111 1111 1111 1111", "[card]"],
+    ["AKIAIOSFODNN7EXAMPLE", "[api-key]"],
+  ];
+  for (const [secret, token] of secrets) {
+    for (let offset = 0; offset < 40; offset++) {
+      for (const tail of [0, 3, 17]) {
+        const before = "ab cd ef gh ij kl mn op qr st uv wx yz ".repeat(2).slice(0, offset);
+        const after = " zz".repeat(tail);
+        const sep = offset > 0 ? " " : "";
+        const v = run(sb, "a.b", `${before}${sep}${secret}${after}`);
+        assert.equal(v.kind, "redact", `${secret} at ${offset}, tail ${tail}`);
+        if (v.kind === "redact") {
+          assert.equal(dec.decode(v.payload), `${before}${sep}${token}${after}`);
+        }
+      }
+    }
+  }
+});

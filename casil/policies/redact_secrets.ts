@@ -165,6 +165,49 @@ const V_g = i8x16.splat(0x67);
 const V_x = i8x16.splat(0x78);
 const V_AT = i8x16.splat(0x40);
 
+// The match `matchAt` found.
+let mStart: i32 = 0;
+let mEnd: i32 = 0;
+let mToken = "";
+
+/**
+ * Tries the detectors at `i`: keys and cards where a word starts, e-mails at an `@`.
+ * True with mStart/mEnd/mToken set on a match.
+ */
+function matchAt(p: Uint8Array, i: i32, c: u8, wordStart: bool, floor: i32): bool {
+  const cls = unchecked(CLASS[c]);
+  if (wordStart) {
+    if (doKeys && (cls & KEY_START) != 0) {
+      const e = keyAt(p, i);
+      if (e > 0) {
+        mStart = i;
+        mEnd = e;
+        mToken = TOKEN_KEY;
+        return true;
+      }
+    }
+    if (doCards && (cls & DIGIT) != 0) {
+      const e = cardAt(p, i);
+      if (e > 0) {
+        mStart = i;
+        mEnd = e;
+        mToken = TOKEN_CARD;
+        return true;
+      }
+    }
+  }
+  if (doEmails && c == 0x40) {
+    const r = emailAround(p, i, floor);
+    if (r >= 0) {
+      mStart = <i32>(r >> 32);
+      mEnd = <i32>(r & 0xffffffff);
+      mToken = TOKEN_EMAIL;
+      return true;
+    }
+  }
+  return false;
+}
+
 export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
   const p = payload;
   const n = p.length;
@@ -176,85 +219,59 @@ export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
   let floor = 0; // end of the last match
   let prevAlnum = false;
   let i = 0;
-  while (i < n) {
-    // 16 bytes at a time: find the first position where something can start (a digit or key
-    // letter after a non-alphanumeric byte, or an `@`); skip the chunk when there is none.
-    if (i + 16 <= n) {
-      const v = v128.load(base + <usize>i);
-      const digit = v128.and(i8x16.ge_u(v, V_0), i8x16.le_u(v, V_9));
-      const upper = v128.and(i8x16.ge_u(v, V_A), i8x16.le_u(v, V_Z));
-      const lower = v128.and(i8x16.ge_u(v, V_a), i8x16.le_u(v, V_z));
-      const alnum = i8x16.bitmask(v128.or(digit, v128.or(upper, lower)));
-      let start = 0;
-      if (doCards) start |= i8x16.bitmask(digit);
-      if (doKeys) {
-        start |= i8x16.bitmask(
-          v128.or(
-            v128.or(i8x16.eq(v, V_s), i8x16.eq(v, V_g)),
-            v128.or(i8x16.eq(v, V_A), i8x16.eq(v, V_x)),
-          ),
-        );
-      }
-      const at = doEmails ? i8x16.bitmask(i8x16.eq(v, V_AT)) : 0;
-      const prev = ((alnum << 1) | (prevAlnum ? 1 : 0)) & 0xffff;
-      const candidates = (start & ~prev) | at;
-      if (candidates == 0) {
-        prevAlnum = ((alnum >> 15) & 1) != 0;
-        i += 16;
-        continue;
-      }
-      const k = ctz(candidates);
-      if (k > 0) {
-        prevAlnum = ((alnum >> (k - 1)) & 1) != 0;
-        i += k;
+  while (i + 16 <= n) {
+    // 16 bytes at a time: the positions where something can start are a digit or key letter
+    // after a non-alphanumeric byte, or an `@`; most chunks have none.
+    const v = v128.load(base + <usize>i);
+    const digit = v128.and(i8x16.ge_u(v, V_0), i8x16.le_u(v, V_9));
+    const upper = v128.and(i8x16.ge_u(v, V_A), i8x16.le_u(v, V_Z));
+    const lower = v128.and(i8x16.ge_u(v, V_a), i8x16.le_u(v, V_z));
+    const alnum = i8x16.bitmask(v128.or(digit, v128.or(upper, lower)));
+    let start = 0;
+    if (doCards) start |= i8x16.bitmask(digit);
+    if (doKeys) {
+      start |= i8x16.bitmask(
+        v128.or(
+          v128.or(i8x16.eq(v, V_s), i8x16.eq(v, V_g)),
+          v128.or(i8x16.eq(v, V_A), i8x16.eq(v, V_x)),
+        ),
+      );
+    }
+    const prev = ((alnum << 1) | (prevAlnum ? 1 : 0)) & 0xffff;
+    let rest = (start & ~prev) | (doEmails ? i8x16.bitmask(i8x16.eq(v, V_AT)) : 0);
+    let matched = false;
+    while (rest != 0) {
+      const k = ctz(rest);
+      rest &= rest - 1;
+      const j = i + k;
+      if (matchAt(p, j, load<u8>(base + <usize>j), ((prev >> k) & 1) == 0, floor)) {
+        matched = true;
+        break;
       }
     }
+    if (matched) {
+      starts.push(mStart);
+      ends.push(mEnd);
+      tokens.push(mToken);
+      i = floor = mEnd;
+      prevAlnum = true;
+    } else {
+      prevAlnum = ((alnum >> 15) & 1) != 0;
+      i += 16;
+    }
+  }
+  // The last few bytes, one at a time.
+  while (i < n) {
     const c = load<u8>(base + <usize>i);
-    const cls = unchecked(CLASS[c]);
-    // Inside a word nothing starts, except an e-mail's `@`.
-    if (prevAlnum && c != 0x40) {
-      prevAlnum = (cls & ALNUM) != 0;
-      i++;
+    if ((!prevAlnum || c == 0x40) && matchAt(p, i, c, !prevAlnum, floor)) {
+      starts.push(mStart);
+      ends.push(mEnd);
+      tokens.push(mToken);
+      i = floor = mEnd;
+      prevAlnum = true;
       continue;
     }
-    if (doKeys && !prevAlnum && (cls & KEY_START) != 0) {
-      const e = keyAt(p, i);
-      if (e > 0) {
-        starts.push(i);
-        ends.push(e);
-        tokens.push(TOKEN_KEY);
-        i = floor = e;
-        prevAlnum = true;
-        continue;
-      }
-    }
-    if (doCards && !prevAlnum && (cls & DIGIT) != 0) {
-      const e = cardAt(p, i);
-      if (e > 0) {
-        starts.push(i);
-        ends.push(e);
-        tokens.push(TOKEN_CARD);
-        i = floor = e;
-        prevAlnum = true;
-        continue;
-      }
-    }
-    if (doEmails && c == 0x40) {
-      const r = emailAround(p, i, floor);
-      if (r >= 0) {
-        const s = <i32>(r >> 32);
-        const e = <i32>(r & 0xffffffff);
-        // The address began before the `@`: drop a match that ended inside it (none can, as
-        // matches end at word boundaries, but keep the list ordered regardless).
-        starts.push(s);
-        ends.push(e);
-        tokens.push(TOKEN_EMAIL);
-        i = floor = e;
-        prevAlnum = true;
-        continue;
-      }
-    }
-    prevAlnum = (cls & ALNUM) != 0;
+    prevAlnum = (unchecked(CLASS[c]) & ALNUM) != 0;
     i++;
   }
   if (starts.length == 0) return allow();
