@@ -203,7 +203,7 @@ async function throughput(
     out += value;
   }
   const cpuBefore = node.cpuSeconds();
-  const { rate: accepted, total } = await role("source", node.wsUrl, extra);
+  const { rate: accepted, total } = await role("source", node.wsUrl, extra, true);
   const cpuPerPulseUs = ((node.cpuSeconds() - cpuBefore) * 1e6) / total;
   await new Promise((r) => setTimeout(r, 300));
   await sink.stdin.close();
@@ -222,9 +222,10 @@ async function throughput(
 // ---- orchestrator ---------------------------------------------------------------------
 
 /**
- * With two or more CPUs and `taskset` (util-linux), the node gets CPU 0 and the clients
- * the others, so the node's share of the machine does not depend on the OS scheduler's
- * mood: run-to-run noise drops a lot. Without taskset everything runs unpinned.
+ * For the auth-cost runs, with two or more CPUs and `taskset` (util-linux): the node gets
+ * CPU 0 and the clients the others, so the node's share of the machine does not depend on
+ * the OS scheduler's mood. (Not for the bulkhead runs: there the calm client must not
+ * share one CPU with the storm client.) Without taskset everything runs unpinned.
  */
 const PIN = (() => {
   const cpus = navigator.hardwareConcurrency ?? 1;
@@ -250,10 +251,10 @@ interface RunningNode {
   stop(): Promise<void>;
 }
 
-async function startNodeProcess(flags: string[]): Promise<RunningNode> {
-  const child = new Deno.Command(PIN.command, {
+async function startNodeProcess(flags: string[], pin = false): Promise<RunningNode> {
+  const child = new Deno.Command(pin ? PIN.command : Deno.execPath(), {
     args: [
-      ...PIN.node,
+      ...(pin ? PIN.node : []),
       "run",
       "-A",
       new URL("mod.ts", root).pathname,
@@ -300,10 +301,15 @@ async function startNodeProcess(flags: string[]): Promise<RunningNode> {
   };
 }
 
-async function role(name: string, url: string, extra: string[]): Promise<Record<string, number>> {
-  const { stdout, code } = await new Deno.Command(PIN.command, {
+async function role(
+  name: string,
+  url: string,
+  extra: string[],
+  pin = false,
+): Promise<Record<string, number>> {
+  const { stdout, code } = await new Deno.Command(pin ? PIN.command : Deno.execPath(), {
     args: [
-      ...PIN.clients,
+      ...(pin ? PIN.clients : []),
       "run",
       "-A",
       self,
@@ -422,6 +428,7 @@ async function main(): Promise<void> {
       for (const which of order as ("open" | "auth")[]) {
         const node = await startNodeProcess(
           which === "auth" ? ["--auth-key", `${dir}/node.key`] : [],
+          true,
         );
         try {
           const extra = ["--reality", "lab", ...(which === "auth" ? ["--token", token] : [])];
