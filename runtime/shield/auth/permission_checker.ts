@@ -46,6 +46,8 @@ export class PermissionChecker {
   readonly #publishCache = new Map<string, boolean>();
   readonly #receiveCache = new Map<string, boolean>();
   #checks = 0;
+  /** Set once expiry has been seen: every later check fails without reading the clock. */
+  #dead: BusError | undefined;
 
   /** Compiles the principal's patterns once for the life of the session. */
   constructor(principal: Principal) {
@@ -77,8 +79,9 @@ export class PermissionChecker {
    * at expiry; an HTTP request gets a fresh checker, so its one check always looks.
    */
   #expiredSampled(): BusError | undefined {
+    if (this.#dead) return this.#dead;
     if (this.principal.expiresAtMs === undefined || (this.#checks++ & 63) !== 0) return undefined;
-    return this.expired();
+    return this.#dead = this.expired();
   }
 
   /** True when the principal may use `realityId` (empty means `default`). */
@@ -110,7 +113,7 @@ export class PermissionChecker {
 
   /** Throws FORBIDDEN unless the subscription is allowed; says whether to filter deliveries. */
   authorizeSubscribe(realityId: string, pattern: string): SubscribeDecision {
-    const expired = this.#expiredSampled();
+    const expired = this.#dead ?? (this.#dead = this.expired());
     if (expired) throw expired;
     if (!this.canUseReality(realityId)) {
       throw forbidden(`${this.principal.subject} may not use reality "${realityId || "default"}"`);

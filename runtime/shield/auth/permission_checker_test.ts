@@ -82,8 +82,14 @@ Deno.test("expired credentials are refused with UNAUTHORIZED", () => {
   const c = new PermissionChecker(
     principal({ realities: ["*"] }, Date.now() - 1),
   );
-  assert.equal(code(() => c.authorizePublish("lab", "a.b")), "UNAUTHORIZED");
+  // Once seen, expiry sticks: every later check fails, sampled clock or not.
+  for (let i = 0; i < 3; i++) {
+    assert.equal(code(() => c.authorizePublish("lab", "a.b")), "UNAUTHORIZED");
+  }
   assert.equal(code(() => c.authorizeSubscribe("lab", "a.b")), "UNAUTHORIZED");
+  // A subscribe always reads the clock.
+  const d = new PermissionChecker(principal({ realities: ["*"] }, Date.now() - 1));
+  assert.equal(code(() => d.authorizeSubscribe("lab", "a.b")), "UNAUTHORIZED");
 });
 
 Deno.test("parseGrants refuses malformed claims", () => {
