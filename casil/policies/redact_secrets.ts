@@ -165,6 +165,11 @@ const V_g = i8x16.splat(0x67);
 const V_x = i8x16.splat(0x78);
 const V_AT = i8x16.splat(0x40);
 
+// @ts-ignore: decorator
+@inline function isDigitV(v: v128): v128 {
+  return v128.and(i8x16.ge_u(v, V_0), i8x16.le_u(v, V_9));
+}
+
 // The match `matchAt` found.
 let mStart: i32 = 0;
 let mEnd: i32 = 0;
@@ -219,16 +224,19 @@ export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
   let floor = 0; // end of the last match
   let prevAlnum = false;
   let i = 0;
-  while (i + 16 <= n) {
-    // 16 bytes at a time: the positions where something can start are a digit or key letter
-    // after a non-alphanumeric byte, or an `@`; most chunks have none.
+  while (i + 17 <= n) {
+    // 16 positions at a time (reading 17 bytes). Something can start only where a word
+    // starts with two digits (card numbers start with a group of four) or with a letter that
+    // begins a key prefix (s g A x), or at an `@`; most chunks have no such position.
     const v = v128.load(base + <usize>i);
-    const digit = v128.and(i8x16.ge_u(v, V_0), i8x16.le_u(v, V_9));
+    const digit = isDigitV(v);
     const upper = v128.and(i8x16.ge_u(v, V_A), i8x16.le_u(v, V_Z));
     const lower = v128.and(i8x16.ge_u(v, V_a), i8x16.le_u(v, V_z));
     const alnum = i8x16.bitmask(v128.or(digit, v128.or(upper, lower)));
     let start = 0;
-    if (doCards) start |= i8x16.bitmask(digit);
+    if (doCards) {
+      start |= i8x16.bitmask(v128.and(digit, isDigitV(v128.load(base + <usize>i + 1))));
+    }
     if (doKeys) {
       start |= i8x16.bitmask(
         v128.or(
