@@ -193,7 +193,12 @@ export class PolicyInstance {
           break;
         }
       }
-      if (ascii) return String.fromCharCode(...bytes.subarray(ptr, ptr + len));
+      if (ascii) {
+        // Spreading a typed array into fromCharCode goes through its iterator: slow.
+        let out = "";
+        for (let i = ptr; i < ptr + len; i++) out += String.fromCharCode(bytes[i]);
+        return out;
+      }
     }
     return decoder.decode(bytes.subarray(ptr, ptr + len));
   }
