@@ -26,6 +26,7 @@ import {
 } from "../protocol/mod.ts";
 import { type AgentIdentity, answerChallenge } from "./seal/mod.ts";
 import { ClientSubscription, type SubscribeOptions } from "./subscription.ts";
+import { TcpWebSocket } from "./tcp_websocket.ts";
 
 /** Options of `ArqonClient.connect`. */
 export interface ConnectOptions {
@@ -43,6 +44,8 @@ export interface ConnectOptions {
   maxBatchBytes?: number;
   /** Called for node errors that concern no particular call. */
   onError?: (error: BusError) => void;
+  /** Use the runtime's `WebSocket` even for `ws://` (it leaves Nagle's algorithm on). */
+  platformWebSocket?: boolean;
 }
 
 /** Options of `publish`. */
@@ -158,11 +161,16 @@ export class ArqonClient {
 
   async #open(): Promise<void> {
     // `shm://<name>` reaches a node's shared-memory listener (`--shm <name>`) through the
-    // native sidecar, loaded only when asked for (it needs --allow-ffi).
+    // native sidecar, loaded only when asked for (it needs --allow-ffi). Plain `ws://`
+    // uses our TCP WebSocket with Nagle off (see tcp_websocket.ts) where Deno.connect
+    // exists; `wss://` and other runtimes use the platform WebSocket.
     const ws: WebSocket = this.url.startsWith("shm://")
       ? new (await import("../transport/shm_websocket.ts")).ShmWebSocket(
         this.url,
       ) as unknown as WebSocket
+      : this.url.startsWith("ws://") && typeof Deno?.connect === "function" &&
+          !this.#options.platformWebSocket
+      ? new TcpWebSocket(this.url, [SUBPROTOCOL_PROTO]) as unknown as WebSocket
       : new WebSocket(this.url, [SUBPROTOCOL_PROTO]);
     ws.binaryType = "arraybuffer";
     this.#ws = ws;
