@@ -398,7 +398,9 @@ export class SqliteLog {
             chunk.count,
             chunk.bytes,
             meta,
-            data,
+            this.#cipher
+              ? this.#cipher.seal(data, recordAad(reality.id, rule.id, batchFirst, chunk.firstWall))
+              : data,
           );
           this.#snapshotRule(snapshot, rule);
           rule.storedPulses += chunk.count;
