@@ -13,8 +13,22 @@ import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { seconds: { type: "string", default: "5" }, rounds: { type: "string", default: "1" } },
+  options: {
+    seconds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "1" },
+    "no-pin": { type: "boolean", default: false },
+  },
 });
+// Each server (ours and nats-server) gets CPU 1 and the load processes CPU 0, so both
+// peers run on the same resources and the other load on this shared machine matters less.
+const PIN = !values["no-pin"] && Deno.build.os === "linux" && navigator.hardwareConcurrency >= 2;
+const SERVER_CPU = "1";
+const LOAD_CPU = "0";
+
+/** A command, pinned to `cpu` with taskset when pinning is on. */
+function pinned(cpu: string, cmd: string, args: string[]): [string, string[]] {
+  return PIN ? ["taskset", ["-c", cpu, cmd, ...args]] : [cmd, args];
+}
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const root = new URL("../", import.meta.url);
@@ -43,10 +57,19 @@ async function startArqon(): Promise<
 > {
   const dataDir = await Deno.makeTempDir({ prefix: "arqon-bench-" });
   const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    // The node as users start it: durable log on disk (bench topics have no retention
-    // rule, so they are fire-and-forget, as core NATS subjects are).
-    args: ["run", "-A", new URL("mod.ts", root).pathname, "--port", "0", "--data-dir", dataDir],
+  // The node as users start it: durable log on disk (bench topics have no retention
+  // rule, so they are fire-and-forget, as core NATS subjects are).
+  const [cmd, args] = pinned(SERVER_CPU, Deno.execPath(), [
+    "run",
+    "-A",
+    new URL("mod.ts", root).pathname,
+    "--port",
+    "0",
+    "--data-dir",
+    dataDir,
+  ]);
+  const child = new Deno.Command(cmd, {
+    args,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -65,8 +88,9 @@ async function startArqon(): Promise<
 
 async function startNats(): Promise<{ url: string; stop: () => void }> {
   const port = freePort();
-  const child = new Deno.Command("nats-server", {
-    args: ["-a", "127.0.0.1", "-p", String(port)],
+  const [cmd, args] = pinned(SERVER_CPU, "nats-server", ["-a", "127.0.0.1", "-p", String(port)]);
+  const child = new Deno.Command(cmd, {
+    args,
     stdout: "null",
     stderr: "null",
   }).spawn();
@@ -82,8 +106,9 @@ async function startNats(): Promise<{ url: string; stop: () => void }> {
 }
 
 function spawnLoadgen(args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", loadgen, ...args],
+  const [cmd, pinnedArgs] = pinned(LOAD_CPU, Deno.execPath(), ["run", "-A", loadgen, ...args]);
+  return new Deno.Command(cmd, {
+    args: pinnedArgs,
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -126,7 +151,11 @@ const nats = await startNats();
 console.log(
   `ArqonBus node start-to-ready: ${arqon.readyMs.toFixed(0)} ms (process spawn to ready line)`,
 );
-console.log(`payload 1 KB, ${SECONDS} s per measurement, ${ROUNDS} round(s)\n`);
+console.log(
+  `payload 1 KB, ${SECONDS} s per measurement, ${ROUNDS} round(s), ${
+    PIN ? `servers on CPU ${SERVER_CPU}, load on CPU ${LOAD_CPU}` : "unpinned"
+  }\n`,
+);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const ratios = new Map<string, number[]>();
 const record = (key: string, value: number) => {
