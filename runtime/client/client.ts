@@ -412,6 +412,11 @@ export class ArqonClient {
     }
     const batch = new BatchBuilder();
     for (const f of frames) batch.addFrame(f);
+    if (this.#ws instanceof TcpWebSocket) {
+      // Encode the batch straight into the WebSocket frame (one copy, masked in place).
+      this.#ws.sendWith(batch.encodedLength, (body) => batch.finishInto(body));
+      return;
+    }
     this.#ws.send(batch.finish() as Uint8Array<ArrayBuffer>);
   }
 

@@ -148,8 +148,26 @@ export class TcpWebSocket extends EventTarget {
     this.#enqueue(OP_CLOSE, body);
   }
 
+  /**
+   * Sends one binary message of `size` bytes that `fill` writes in place: the message is
+   * encoded straight into the frame buffer and masked there, without intermediate copies.
+   */
+  sendWith(size: number, fill: (body: Uint8Array) => void): void {
+    if (this.readyState !== TcpWebSocket.OPEN) return;
+    const [frame, body] = frameBuffer(OP_BINARY, size);
+    fill(body);
+    maskInPlace(frame, body);
+    this.#push(frame);
+  }
+
   #enqueue(opcode: number, payload: Uint8Array): void {
-    const frame = maskedFrame(opcode, payload);
+    const [frame, body] = frameBuffer(opcode, payload.length);
+    body.set(payload);
+    maskInPlace(frame, body);
+    this.#push(frame);
+  }
+
+  #push(frame: Uint8Array): void {
     this.#queue.push(frame);
     this.#queued += frame.length;
     if (!this.#writing) this.#writeLoop();
@@ -161,16 +179,32 @@ export class TcpWebSocket extends EventTarget {
       while (this.#queue.length > 0 && this.#conn) {
         const chunks = this.#queue;
         this.#queue = [];
-        // Everything queued since the last write goes out in one system call.
-        const out = chunks.length === 1 ? chunks[0] : concat(chunks);
-        await writeAll(this.#conn, out);
-        this.#queued -= out.length;
+        // Small frames queued together go out in one system call; large ones as they are.
+        let small: Uint8Array[] = [];
+        for (const chunk of chunks) {
+          if (chunk.length < 16 * 1024) {
+            small.push(chunk);
+            continue;
+          }
+          if (small.length) {
+            await this.#write(small);
+            small = [];
+          }
+          await this.#write([chunk]);
+        }
+        if (small.length) await this.#write(small);
       }
     } catch (err) {
       this.#fail(err);
     } finally {
       this.#writing = false;
     }
+  }
+
+  async #write(chunks: Uint8Array[]): Promise<void> {
+    const out = chunks.length === 1 ? chunks[0] : concat(chunks);
+    await writeAll(this.#conn!, out);
+    this.#queued -= out.length;
   }
 
   async #readLoop(conn: Deno.Conn, initial: Uint8Array): Promise<void> {
@@ -294,42 +328,48 @@ export class TcpWebSocket extends EventTarget {
   }
 }
 
-/** A client frame: FIN set, masked with a fresh random key (RFC 6455 §5.3). */
-function maskedFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const n = payload.length;
-  const header = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const out = new Uint8Array(header + 4 + n);
-  out[0] = 0x80 | opcode;
-  if (n < 126) out[1] = 0x80 | n;
-  else if (n < 65536) {
-    out[1] = 0x80 | 126;
-    out[2] = n >> 8;
-    out[3] = n & 0xff;
+/**
+ * A client frame of `size` body bytes: FIN set, header and a fresh random masking key
+ * (RFC 6455 §5.3) written, body left for the caller. The buffer starts 2 bytes early when
+ * that puts the body on a 4-byte boundary, so masking can run on whole words.
+ */
+function frameBuffer(opcode: number, size: number): [Uint8Array, Uint8Array] {
+  const header = size < 126 ? 2 : size < 65536 ? 4 : 10;
+  const pad = (4 - ((header + 4) & 3)) & 3;
+  const backing = new Uint8Array(pad + header + 4 + size);
+  const frame = backing.subarray(pad);
+  frame[0] = 0x80 | opcode;
+  if (size < 126) frame[1] = 0x80 | size;
+  else if (size < 65536) {
+    frame[1] = 0x80 | 126;
+    frame[2] = size >> 8;
+    frame[3] = size & 0xff;
   } else {
-    out[1] = 0x80 | 127;
-    const view = new DataView(out.buffer, 2, 8);
-    view.setUint32(0, Math.floor(n / 2 ** 32));
-    view.setUint32(4, n >>> 0);
+    frame[1] = 0x80 | 127;
+    const view = new DataView(backing.buffer, pad + 2, 8);
+    view.setUint32(0, Math.floor(size / 2 ** 32));
+    view.setUint32(4, size >>> 0);
   }
-  const key = out.subarray(header, header + 4);
-  crypto.getRandomValues(key);
-  const body = out.subarray(header + 4);
-  body.set(payload);
-  // XOR four bytes at a time where the body is aligned for a Uint32Array view.
-  const start = header + 4;
-  const lead = (4 - (start & 3)) & 3;
-  let i = 0;
-  for (; i < lead && i < n; i++) body[i] ^= key[i & 3];
-  const words = Math.floor((n - i) / 4);
-  if (words > 0) {
-    const k = new Uint8Array([key[i & 3], key[(i + 1) & 3], key[(i + 2) & 3], key[(i + 3) & 3]]);
-    const k32 = new Uint32Array(k.buffer)[0];
-    const w = new Uint32Array(out.buffer, start + i, words);
+  crypto.getRandomValues(frame.subarray(header, header + 4));
+  return [frame, frame.subarray(header + 4)];
+}
+
+/** XORs `body` with the masking key stored just before it in `frame`. */
+function maskInPlace(frame: Uint8Array, body: Uint8Array): void {
+  const key = frame.subarray(
+    body.byteOffset - frame.byteOffset - 4,
+    body.byteOffset - frame.byteOffset,
+  );
+  const n = body.length;
+  const words = n >>> 2;
+  if (words > 0 && (body.byteOffset & 3) === 0) {
+    const k32 = new Uint32Array(key.slice().buffer)[0];
+    const w = new Uint32Array(body.buffer, body.byteOffset, words);
     for (let j = 0; j < words; j++) w[j] ^= k32;
-    i += words * 4;
+    for (let i = words * 4; i < n; i++) body[i] ^= key[i & 3];
+    return;
   }
-  for (; i < n; i++) body[i] ^= key[i & 3];
-  return out;
+  for (let i = 0; i < n; i++) body[i] ^= key[i & 3];
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {

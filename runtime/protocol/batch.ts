@@ -65,14 +65,28 @@ export class BatchBuilder {
 
   /** Encodes the collected frames as one `Frame` and resets the builder. */
   finish(): Uint8Array {
+    const out = new Uint8Array(this.encodedLength);
+    this.finishInto(out);
+    return out;
+  }
+
+  /** Size of what `finish` returns. */
+  get encodedLength(): number {
     const n = this.#frames.length;
-    let out: Uint8Array;
+    if (n === 1) return this.#lengths[0];
+    return 1 + varintLength(this.#bytes) + this.#bytes;
+  }
+
+  /**
+   * Writes what `finish` would return into `out` (at least `encodedLength` bytes) and
+   * resets the builder; lets a transport encode straight into its own frame buffer.
+   */
+  finishInto(out: Uint8Array): void {
+    const n = this.#frames.length;
     if (n === 1) {
-      out = new Uint8Array(this.#lengths[0]);
       this.#writeOne(out, 0, 0);
     } else {
       const body = this.#bytes;
-      out = new Uint8Array(1 + varintLength(body) + body);
       out[0] = KEY_FRAME_BATCH;
       let pos = writeVarint(out, 1, body);
       for (let i = 0; i < n; i++) {
@@ -86,7 +100,6 @@ export class BatchBuilder {
     this.#subs = [];
     this.#lengths = [];
     this.#bytes = 0;
-    return out;
   }
 
   #writeOne(out: Uint8Array, pos: number, i: number): number {
