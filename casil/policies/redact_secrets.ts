@@ -48,6 +48,13 @@ export function configure(config: string): string | null {
   return isAlnum(c) || c == 0x2e || c == 0x2d;
 }
 
+/** Whether (c, d) begins a key prefix: sk gh AK AI xo. */
+// @ts-ignore: decorator
+@inline function isKeyPair(c: u8, d: u8): bool {
+  return (c == 0x73 && d == 0x6b) || (c == 0x67 && d == 0x68) ||
+    (c == 0x41 && (d == 0x4b || d == 0x49)) || (c == 0x78 && d == 0x6f);
+}
+
 function startsWith(p: Uint8Array, at: i32, prefix: string): bool {
   const n = prefix.length;
   if (at + n > p.length) return false;
@@ -252,7 +259,10 @@ export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
       const k = ctz(rest);
       rest &= rest - 1;
       const j = i + k;
-      if (matchAt(p, j, load<u8>(base + <usize>j), ((prev >> k) & 1) == 0, floor)) {
+      const c = load<u8>(base + <usize>j);
+      // A letter candidate is worth a look only with the second byte of a key prefix.
+      if (c >= 0x41 && !isKeyPair(c, load<u8>(base + <usize>j + 1))) continue;
+      if (matchAt(p, j, c, ((prev >> k) & 1) == 0, floor)) {
         matched = true;
         break;
       }
