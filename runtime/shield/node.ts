@@ -169,6 +169,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       hostname: config.host,
       port: config.port,
       upstream: { hostname: plainAddr.hostname, port: plainAddr.port },
+      onHandshakeError: () => access.tlsHandshakeFailed(),
     });
   }
   const addr = tls ? { hostname: tls.hostname, port: tls.port } : plainAddr;

@@ -199,9 +199,15 @@ class SecurityMetrics {
   readonly quotaExceeded: client.Counter<"reality" | "kind">;
   readonly quotaUsage: client.Gauge<"reality" | "kind">;
   readonly kicks: client.Counter<"transport" | "reason">;
+  readonly tlsRefused: client.Counter;
 
   constructor(registry: client.Registry) {
     const registers = [registry];
+    this.tlsRefused = new client.Counter({
+      name: "arqon_tls_handshake_failures_total",
+      help: "TLS handshakes refused (TLS below 1.3, bad client hello, timeout).",
+      registers,
+    });
     this.kicks = new client.Counter({
       name: "arqon_kicks_total",
       help: "Connections closed by the node for abuse (e.g. sustained rate-limit violation).",
@@ -418,6 +424,11 @@ export class NodeAccess {
   /** @internal Appends to the audit log, when there is one. */
   audit(action: string, actor: string, details: Record<string, unknown>): void {
     this.#audit?.append(action, actor, details);
+  }
+
+  /** Counts a refused TLS handshake (e.g. a TLS 1.2 client at the TLS 1.3-only listener). */
+  tlsHandshakeFailed(): void {
+    this.#metrics.tlsRefused.inc();
   }
 
   /** @internal Counts a kick. */
