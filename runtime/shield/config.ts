@@ -9,7 +9,7 @@ import type { OverflowMode } from "../spine/mod.ts";
 import { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "./auth/mod.ts";
 import { POLICY_DEFAULTS, POLICY_FLAGS, type PolicyOptions } from "../../casil/config.ts";
 
-/** Everything a node can be configured with (security options: `auth/access.ts`). */
+/** Everything a node can be configured with (security options: `auth/security_options.ts`). */
 export interface NodeConfig extends SecurityOptions, PolicyOptions {
   /** Address to listen on. */
   host: string;

@@ -45,13 +45,7 @@ export {
   matchesTopic,
   overlapsPattern,
 } from "./topic_pattern.ts";
-export {
-  type AuditSink,
-  NodeAccess,
-  SECURITY_DEFAULTS,
-  SECURITY_FLAGS,
-  type SecurityOptions,
-  SessionAccess,
-  type SubscriptionAccess,
-} from "./access.ts";
+export { type AuditSink, NodeAccess } from "./node_access.ts";
+export { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "./security_options.ts";
+export { SessionAccess, type SubscriptionAccess } from "./session_access.ts";
 export { realityGuard } from "./reality_guard.ts";

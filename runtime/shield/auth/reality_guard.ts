@@ -7,7 +7,8 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { BusError } from "../../protocol/mod.ts";
-import type { NodeAccess, SessionAccess } from "./access.ts";
+import type { NodeAccess } from "./node_access.ts";
+import type { SessionAccess } from "./session_access.ts";
 
 // Routes of the publish path under /v1/realities/:reality/ that the Shield itself guards.
 const PUBLISH_PATH = new Set(["topics", "request", "subscribe"]);

@@ -1,0 +1,271 @@
+/**
+ * The Shield's security in one place, for the node to hold: who may connect (tokens,
+ * DIDs, or open on loopback), what each session may do (permissions), how fast
+ * (rate limits) and how much (quotas). The node creates one `NodeAccess`; each
+ * connection or HTTP request gets a `SessionAccess`. Every refusal is a `BusError`
+ * with a protocol code and counts in a metric.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type client from "prom-client";
+import { BusError } from "../../protocol/mod.ts";
+import {
+  isQuotaRefusal,
+  type QuotaKind,
+  RateLimiter,
+  RealityQuotas,
+  type Release,
+} from "../limits/mod.ts";
+import { Authenticator } from "./authenticator.ts";
+import { DidDirectory } from "./did_directory.ts";
+import { type Grants, parseGrants, type Principal } from "./grants.ts";
+import { type NodeSigningKey, readNodeKeyFile, readVerificationKeys } from "./node_key.ts";
+import { SECURITY_DEFAULTS, type SecurityOptions } from "./security_options.ts";
+import { SecurityMetrics } from "./security_metrics.ts";
+import { SessionAccess } from "./session_access.ts";
+import { issueToken, TokenVerifier } from "./token.ts";
+
+/** Longest life of a token exchanged for a DID answer over HTTP. */
+const DID_TOKEN_MAX_SECONDS = 900;
+
+/** The audit log as the Shield uses it (`AuditLog` of `runtime/telemetry/audit`). */
+export interface AuditSink {
+  append(action: string, actor: string, details: Record<string, unknown>): unknown;
+}
+
+/** The node-wide security state. */
+export class NodeAccess {
+  /** Authentication is configured: every session must prove who it is. */
+  readonly required: boolean;
+  /** The options the node was started with. */
+  readonly options: Readonly<SecurityOptions>;
+  readonly #auth: Authenticator;
+  #signer?: NodeSigningKey;
+  readonly #rates: RateLimiter;
+  readonly #quotas: RealityQuotas;
+  readonly #metrics: SecurityMetrics;
+  readonly #limitsOn: boolean;
+  #audit?: AuditSink;
+
+  /** Prefer `NodeAccess.create`, which reads the key files. */
+  constructor(
+    options: Partial<SecurityOptions>,
+    authenticator: Authenticator,
+    registry: client.Registry,
+  ) {
+    const o = { ...SECURITY_DEFAULTS, ...options };
+    this.options = o;
+    this.#auth = authenticator;
+    this.required = authenticator.required;
+    const metrics = this.#metrics = new SecurityMetrics(registry);
+    this.#rates = new RateLimiter({
+      perConnection: { pulsesPerSecond: o.ratePulses, bytesPerSecond: o.rateBytes },
+      perReality: { pulsesPerSecond: o.realityRatePulses, bytesPerSecond: o.realityRateBytes },
+    }, (reality, r) => metrics.rateLimited.labels(reality, r.scope, r.unit).inc());
+    this.#quotas = new RealityQuotas({
+      perReality: {
+        maxConnections: o.realityMaxConnections,
+        maxSubscriptions: o.realityMaxSubscriptions,
+        maxStoredBytes: o.realityMaxStoredBytes,
+      },
+    }, (reality, r) => metrics.quotaExceeded.labels(reality, r.kind).inc());
+    this.#limitsOn = o.ratePulses > 0 || o.rateBytes > 0 || o.realityRatePulses > 0 ||
+      o.realityRateBytes > 0 || o.realityMaxConnections > 0 || o.realityMaxSubscriptions > 0 ||
+      o.realityMaxStoredBytes > 0;
+  }
+
+  /** Reads the token keys and DID grants named by `options`. */
+  static async create(
+    options: Partial<SecurityOptions>,
+    nodeId: string,
+    registry: client.Registry,
+  ): Promise<NodeAccess> {
+    const tokens = options.authKey
+      ? new TokenVerifier(await readVerificationKeys(options.authKey))
+      : undefined;
+    const dids = options.authDids ? await DidDirectory.fromFile(options.authDids) : undefined;
+    const access = new NodeAccess(options, new Authenticator({ tokens, dids, nodeId }), registry);
+    // A private node key (not a public JWK Set) lets the node issue tokens itself.
+    if (options.authKey) {
+      try {
+        access.#signer = await readNodeKeyFile(options.authKey);
+      } catch { /* a JWK Set of public keys: verify only */ }
+    }
+    return access;
+  }
+
+  /** `POST /v1/auth/challenge`: a nonce for an HTTP client holding a `did:key`. */
+  didChallenge(): { nonce: string; nodeId: string; expiresAtMs: number } {
+    try {
+      const c = this.#auth.challenge();
+      return { nonce: encodeBase64(c.nonce), nodeId: c.nodeId, expiresAtMs: c.expiresAtMs };
+    } catch (e) {
+      throw this.refused(e, "http");
+    }
+  }
+
+  /**
+   * `POST /v1/auth/did`: exchanges a signed challenge for a short-lived bearer token with
+   * the DID's grants (at most 15 minutes), audited as `token.issue`.
+   */
+  async didToken(request: unknown): Promise<string> {
+    const r = (request ?? {}) as Record<string, unknown>;
+    if (
+      typeof r.did !== "string" || typeof r.nonce !== "string" || typeof r.signature !== "string"
+    ) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        "expected {did, nonce, signature} (nonce and signature base64)",
+      );
+    }
+    if (!this.#signer) {
+      throw new BusError("NOT_FOUND", "this node holds no signing key to issue tokens");
+    }
+    let principal: Principal;
+    try {
+      principal = this.#auth.answer({
+        did: r.did,
+        nonce: decodeBase64(r.nonce),
+        signature: decodeBase64(r.signature),
+      });
+    } catch (e) {
+      throw this.refused(e, "http");
+    }
+    const ttlSeconds = Math.min(
+      Number(r.ttlSeconds ?? DID_TOKEN_MAX_SECONDS),
+      DID_TOKEN_MAX_SECONDS,
+    );
+    if (!(ttlSeconds > 0)) throw new BusError("INVALID_ARGUMENT", "ttlSeconds must be positive");
+    const token = await issueToken(this.#signer, { ...principal, ttlSeconds });
+    this.audit("token.issue", principal.subject, {
+      method: "did",
+      ttlSeconds,
+      kid: this.#signer.kid,
+    });
+    return token;
+  }
+
+  /**
+   * Issues a token on behalf of an admin caller (`POST /v1/tokens`) and audits it.
+   * Throws FORBIDDEN for non-admins, NOT_FOUND when the node holds no private key.
+   */
+  async issueToken(caller: SessionAccess, request: unknown): Promise<string> {
+    const principal = caller.principal;
+    if (!principal || !principal.roles.includes("admin")) {
+      throw this.refused(new BusError("FORBIDDEN", "issuing tokens needs the admin role"), "http");
+    }
+    if (!this.#signer) {
+      throw new BusError("NOT_FOUND", "this node verifies tokens but holds no signing key");
+    }
+    const r = (request ?? {}) as Record<string, unknown>;
+    if (typeof r.subject !== "string" || r.subject === "") {
+      throw new BusError("INVALID_ARGUMENT", "subject must be a non-empty string");
+    }
+    let grants: Grants;
+    try {
+      grants = parseGrants(r);
+    } catch (e) {
+      throw new BusError("INVALID_ARGUMENT", (e as Error).message);
+    }
+    const ttlSeconds = r.ttlSeconds === undefined ? 3600 : Number(r.ttlSeconds);
+    if (!(ttlSeconds > 0)) throw new BusError("INVALID_ARGUMENT", "ttlSeconds must be positive");
+    const token = await issueToken(this.#signer, { ...grants, subject: r.subject, ttlSeconds });
+    this.audit("token.issue", principal.subject, {
+      subject: r.subject,
+      realities: grants.realities,
+      roles: grants.roles,
+      ttlSeconds,
+      kid: this.#signer.kid,
+    });
+    return token;
+  }
+
+  /** Security state of one new connection (`transport` labels its metrics). */
+  session(transport: string, kick?: (reason: string) => void): SessionAccess {
+    return new SessionAccess(this, transport, kick);
+  }
+
+  /**
+   * Authenticates one HTTP request from its `Authorization` header and returns its
+   * access (already authenticated). Throws UNAUTHORIZED.
+   */
+  async http(authorization: string | null | undefined): Promise<SessionAccess> {
+    const access = this.session("http");
+    try {
+      access.bind(await this.#auth.fromAuthorization(authorization));
+    } catch (e) {
+      throw this.refused(e, "http");
+    }
+    return access;
+  }
+
+  /**
+   * Where governance events go: `sys.control.*` publishes and kicks (the node's
+   * hash-chained audit log, `runtime/telemetry/audit`).
+   */
+  setAudit(audit: AuditSink | undefined): void {
+    this.#audit = audit;
+  }
+
+  /** @internal Appends to the audit log, when there is one. */
+  audit(action: string, actor: string, details: Record<string, unknown>): void {
+    this.#audit?.append(action, actor, details);
+  }
+
+  /** Counts a refused TLS handshake (e.g. a TLS 1.2 client at the TLS 1.3-only listener). */
+  tlsHandshakeFailed(): void {
+    this.#metrics.tlsRefused.inc();
+  }
+
+  /** @internal Counts a kick. */
+  kicked(transport: string, reason: string): void {
+    this.#metrics.kicks.labels(transport, reason).inc();
+  }
+
+  /** Adjusts a reality's stored-bytes usage to what the log holds after retention. */
+  setStoredBytes(realityId: string, bytes: number): void {
+    this.#quotas.setStoredBytes(realityId, bytes);
+    this.#metrics.quotaUsage.labels(realityId, "storedBytes").set(bytes);
+  }
+
+  /** @internal */
+  get authenticator(): Authenticator {
+    return this.#auth;
+  }
+  /** @internal */
+  get limitsOn(): boolean {
+    return this.#limitsOn;
+  }
+  /** @internal */
+  get rates(): RateLimiter {
+    return this.#rates;
+  }
+  /** @internal */
+  acquire(realityId: string, kind: QuotaKind, amount = 1): Release {
+    const r = this.#quotas.acquire(realityId, kind, amount);
+    if (isQuotaRefusal(r)) throw new BusError("QUOTA_EXCEEDED", r.message);
+    const gauge = this.#metrics.quotaUsage.labels(realityId, kind);
+    gauge.set(this.#quotas.usage(realityId, kind));
+    return () => {
+      r();
+      gauge.set(this.#quotas.usage(realityId, kind));
+    };
+  }
+  /** @internal */
+  authenticated(transport: string, method: string): void {
+    this.#metrics.authenticated.labels(transport, method).inc();
+  }
+  /** @internal Counts an auth refusal and returns it as a BusError. */
+  refused(e: unknown, transport: string): unknown {
+    if (e instanceof BusError) this.#metrics.authRefusals.labels(transport, e.code).inc();
+    return e;
+  }
+}
+
+function encodeBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("base64");
+}
+
+function decodeBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, "base64"));
+}

@@ -1,0 +1,154 @@
+/**
+ * The Shield's security options: what a node can be started with to authenticate
+ * clients, terminate TLS, encrypt at rest and limit rates and quotas, each with a flag.
+ * @module
+ */
+
+/** Security options of a node; every one has a flag (see `SECURITY_FLAGS`). */
+export interface SecurityOptions {
+  /** Node key file or JWK Set whose keys verify bearer tokens; empty: no tokens. */
+  authKey: string;
+  /** JSON file mapping `did:key`s to grants; empty: no DID authentication. */
+  authDids: string;
+  /** PEM certificate chain; with `tlsKey`, the node listens TLS 1.3 only. */
+  tlsCert: string;
+  /** PEM private key of `tlsCert`. */
+  tlsKey: string;
+  /** Allow listening beyond loopback without TLS or auth (loudly). */
+  insecure: boolean;
+  /** Key ring file for encryption at rest (else `ARQON_STORE_KEYS`/`ARQON_STORE_KEY`). */
+  keyFile: string;
+  /** Pulses/s one connection may publish (0: unlimited). */
+  ratePulses: number;
+  /** Payload bytes/s one connection may publish (0: unlimited). */
+  rateBytes: number;
+  /** Pulses/s one reality accepts from all its publishers (0: unlimited). */
+  realityRatePulses: number;
+  /** Payload bytes/s one reality accepts (0: unlimited). */
+  realityRateBytes: number;
+  /** Connections one reality may have (0: unlimited). */
+  realityMaxConnections: number;
+  /** Subscriptions one reality may have (0: unlimited). */
+  realityMaxSubscriptions: number;
+  /** Payload bytes one reality may publish into the log (0: unlimited). */
+  realityMaxStoredBytes: number;
+  /** Rate-limit refusals within one second after which a connection is closed (0: never). */
+  rateKick: number;
+}
+
+/** Defaults: no auth, no TLS, no limits beyond the node's frame limits. */
+export const SECURITY_DEFAULTS: Readonly<SecurityOptions> = {
+  authKey: "",
+  authDids: "",
+  tlsCert: "",
+  tlsKey: "",
+  insecure: false,
+  keyFile: "",
+  ratePulses: 0,
+  rateBytes: 0,
+  realityRatePulses: 0,
+  realityRateBytes: 0,
+  realityMaxConnections: 0,
+  realityMaxSubscriptions: 0,
+  realityMaxStoredBytes: 0,
+  rateKick: 10_000,
+};
+
+/** Flag descriptions in the shape of the node's flag table. */
+export const SECURITY_FLAGS: {
+  key: keyof SecurityOptions;
+  flag: string;
+  kind: "string" | "int" | "bool";
+  help: string;
+  env?: string;
+}[] = [
+  {
+    key: "authKey",
+    flag: "auth-key",
+    kind: "string",
+    env: "ARQON_AUTH_KEY",
+    help: "node key or JWK Set verifying bearer tokens (deno task token keygen)",
+  },
+  {
+    key: "authDids",
+    flag: "auth-dids",
+    kind: "string",
+    env: "ARQON_AUTH_DIDS",
+    help: "JSON file of did:key grants",
+  },
+  {
+    key: "tlsCert",
+    flag: "tls-cert",
+    kind: "string",
+    env: "ARQON_TLS_CERT",
+    help: "PEM certificate: serve TLS 1.3 only",
+  },
+  {
+    key: "tlsKey",
+    flag: "tls-key",
+    kind: "string",
+    env: "ARQON_TLS_KEY",
+    help: "PEM private key of --tls-cert",
+  },
+  {
+    key: "insecure",
+    flag: "insecure",
+    kind: "bool",
+    help: "allow a non-loopback listener without TLS/auth",
+  },
+  {
+    key: "keyFile",
+    flag: "key-file",
+    kind: "string",
+    env: "ARQON_KEY_FILE",
+    help: "key ring for encryption at rest (deno task token store-key init)",
+  },
+  {
+    key: "ratePulses",
+    flag: "rate-pulses",
+    kind: "int",
+    help: "pulses/s per connection (0: unlimited)",
+  },
+  {
+    key: "rateBytes",
+    flag: "rate-bytes",
+    kind: "int",
+    help: "payload bytes/s per connection (0: unlimited)",
+  },
+  {
+    key: "realityRatePulses",
+    flag: "reality-rate-pulses",
+    kind: "int",
+    help: "pulses/s per reality (0: unlimited)",
+  },
+  {
+    key: "realityRateBytes",
+    flag: "reality-rate-bytes",
+    kind: "int",
+    help: "payload bytes/s per reality (0: unlimited)",
+  },
+  {
+    key: "realityMaxConnections",
+    flag: "reality-max-connections",
+    kind: "int",
+    help: "connections per reality (0: unlimited)",
+  },
+  {
+    key: "realityMaxSubscriptions",
+    flag: "reality-max-subscriptions",
+    kind: "int",
+    help: "subscriptions per reality (0: unlimited)",
+  },
+  {
+    key: "realityMaxStoredBytes",
+    flag: "reality-max-stored-bytes",
+    kind: "int",
+    help: "payload bytes a reality may publish to the log (0: unlimited)",
+  },
+  {
+    key: "rateKick",
+    flag: "rate-kick",
+    kind: "int",
+    help: "rate-limit refusals per second after which a connection is closed (0: never)",
+  },
+];

@@ -1,0 +1,286 @@
+/**
+ * Security state of one connection or HTTP request: its principal, its permission
+ * checks, its rate limits and the quotas it holds; kicks it when it abuses them.
+ * @module
+ */
+import { BusError, type IHello } from "../../protocol/mod.ts";
+import type { RateLimiter, RateRefusal, Release } from "../limits/mod.ts";
+import { type HelloCredentials, MAX_HELLO_BYTES } from "./authenticator.ts";
+import type { Challenge } from "./did_challenge.ts";
+import type { Principal } from "./grants.ts";
+import type { NodeAccess } from "./node_access.ts";
+import { PermissionChecker } from "./permission_checker.ts";
+
+/** Hellos (answers and challenges) one connection may send before it is closed. */
+const MAX_AUTH_ATTEMPTS = 5;
+
+/** Longest delay a timer takes (about 24.8 days); later expiries are checked per frame only. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Unacknowledged pulses refused by a rate limit are reported at most this often. */
+const RATE_NOTICE_INTERVAL_MS = 1000;
+
+/** What a subscription was admitted with. */
+export interface SubscriptionAccess {
+  /** Deliveries must pass `SessionAccess.canReceive(topic)` (pattern overlaps a deny). */
+  readonly filterDeliveries: boolean;
+  /** Releases the subscription's quota; call on unsubscribe and on close. */
+  readonly release: Release;
+}
+
+/** Security state of one connection or HTTP request. */
+export class SessionAccess {
+  readonly #node: NodeAccess;
+  readonly #transport: string;
+  #principal?: Principal;
+  #checker?: PermissionChecker;
+  #rates?: ReturnType<RateLimiter["forConnection"]>;
+  /** Realities this connection counts against, with the quota to release. */
+  readonly #realities = new Map<string, Release>();
+  #closed = false;
+  #lastNoticeMs = -Infinity;
+  #quietlyDropped = 0;
+  readonly #kick?: (reason: string) => void;
+  #kicked = false;
+  #windowStartMs = 0;
+  #windowRefusals = 0;
+  #expiry?: ReturnType<typeof setTimeout>;
+  #attempts = 0;
+
+  /** @internal Use `NodeAccess.session`. */
+  constructor(node: NodeAccess, transport: string, kick?: (reason: string) => void) {
+    this.#node = node;
+    this.#transport = transport;
+    this.#kick = kick;
+    if (node.limitsOn) this.#rates = node.rates.forConnection();
+  }
+
+  /** The authenticated principal, once there is one. */
+  get principal(): Principal | undefined {
+    return this.#principal;
+  }
+
+  /** True once frames other than hello may flow. */
+  get admitted(): boolean {
+    return this.#principal !== undefined || !this.#node.required;
+  }
+
+  /**
+   * Handles a hello: binds the principal, or returns a challenge the client must answer
+   * with a second hello. An oversized hello is refused before any verification.
+   */
+  async hello(hello: IHello): Promise<Challenge | undefined> {
+    try {
+      const frameBytes = helloBytes(hello);
+      if (frameBytes > MAX_HELLO_BYTES) {
+        throw new BusError(
+          "UNAUTHORIZED",
+          `hello of ${frameBytes} bytes exceeds the limit of ${MAX_HELLO_BYTES}`,
+        );
+      }
+      if (this.#principal && this.#node.required) {
+        throw new BusError("PROTOCOL_VIOLATION", "the session is already authenticated");
+      }
+      // Each connection gets a few tries (and challenges): enough for a client with a
+      // stale token to recover, too few to guess or to flood the challenge table.
+      if (++this.#attempts > MAX_AUTH_ATTEMPTS) {
+        throw new BusError("UNAUTHORIZED", "too many authentication attempts on this connection");
+      }
+      const outcome = await this.#node.authenticator.fromHello(hello as HelloCredentials);
+      if (outcome.challenge) return outcome.challenge;
+      this.bind(outcome.principal);
+      return undefined;
+    } catch (e) {
+      if (this.#attempts >= MAX_AUTH_ATTEMPTS && this.#kick && !this.#principal) {
+        this.#node.kicked(this.#transport, "auth");
+        this.#node.audit("connection.kick", "node", {
+          subject: "anonymous",
+          transport: this.#transport,
+          reason: "too many failed authentications",
+        });
+        // A moment later, so the refusal itself still reaches the client.
+        setTimeout(() => this.#kick?.("too many failed authentications"), 20);
+      }
+      throw this.#node.refused(e, this.#transport);
+    }
+  }
+
+  /** @internal Binds an authenticated principal to this session. */
+  bind(principal: Principal): void {
+    this.#principal = principal;
+    this.#checker = new PermissionChecker(principal);
+    this.#node.authenticated(this.#transport, principal.method);
+    // A long-lived connection ends with its credentials, subscriptions included.
+    const left = principal.expiresAtMs === undefined
+      ? Infinity
+      : principal.expiresAtMs - Date.now();
+    if (this.#kick && left < MAX_TIMER_MS) {
+      const timer = setTimeout(() => {
+        this.#node.kicked(this.#transport, "expired");
+        this.#kick?.("credentials expired");
+      }, Math.max(left, 0));
+      Deno.unrefTimer(timer as unknown as number);
+      this.#expiry = timer;
+    }
+  }
+
+  /** The producer id stamped on this session's pulses. */
+  producerId(fallback: string): string {
+    return this.#principal && this.#principal.method !== "open"
+      ? this.#principal.subject
+      : fallback;
+  }
+
+  /** Throws UNAUTHORIZED until the session is admitted. */
+  requireAdmitted(): void {
+    if (!this.admitted) {
+      throw this.#node.refused(
+        new BusError("UNAUTHORIZED", "authenticate first: send a hello with a token or a did"),
+        this.#transport,
+      );
+    }
+  }
+
+  /**
+   * Checks one publish of `bytes` payload bytes to a topic of a reality: permissions,
+   * rate limits and the stored-bytes quota. Throws FORBIDDEN, UNAUTHORIZED,
+   * RATE_LIMITED or QUOTA_EXCEEDED. For an unacknowledged publish (`acked` false) over
+   * its rate it returns false instead of throwing, except for one RATE_LIMITED notice
+   * per second: a flood must not make the node answer each pulse it refuses.
+   */
+  admitPublish(realityId: string, topic: string, bytes: number, acked = true): boolean {
+    this.requireAdmitted();
+    const checker = this.#checker;
+    if (checker) {
+      try {
+        checker.authorizePublish(realityId, topic);
+      } catch (e) {
+        throw this.#node.refused(e, this.#transport);
+      }
+    }
+    if (topic.startsWith("sys.control.")) {
+      this.#node.audit("control.publish", this.#principal?.subject ?? "anonymous", {
+        reality: realityId || "default",
+        topic,
+        transport: this.#transport,
+      });
+    }
+    if (!this.#rates) return true;
+    if (this.#kicked) return false;
+    this.#enter(realityId);
+    const refusal: RateRefusal | undefined = this.#rates.admit(realityId, bytes);
+    if (refusal) {
+      const now = performance.now();
+      if (this.#overLimitTooLong(now, refusal)) return false;
+      if (!acked) {
+        if (now - this.#lastNoticeMs < RATE_NOTICE_INTERVAL_MS) {
+          this.#quietlyDropped++;
+          return false;
+        }
+        this.#lastNoticeMs = now;
+        const dropped = this.#quietlyDropped;
+        this.#quietlyDropped = 0;
+        throw new BusError(
+          "RATE_LIMITED",
+          `${refusal.message}${dropped ? ` (${dropped} more unacknowledged pulses dropped)` : ""}`,
+        );
+      }
+      throw new BusError("RATE_LIMITED", refusal.message);
+    }
+    if (this.#node.options.realityMaxStoredBytes > 0) {
+      this.#node.acquire(realityId, "storedBytes", bytes);
+    }
+    return true;
+  }
+
+  /** Checks one subscription: permissions and the subscriptions quota. */
+  admitSubscribe(realityId: string, pattern: string): SubscriptionAccess {
+    this.requireAdmitted();
+    let filterDeliveries = false;
+    if (this.#checker) {
+      try {
+        filterDeliveries = this.#checker.authorizeSubscribe(realityId, pattern).filterDeliveries;
+      } catch (e) {
+        throw this.#node.refused(e, this.#transport);
+      }
+    }
+    if (!this.#node.limitsOn) return { filterDeliveries, release: () => {} };
+    this.#enter(realityId);
+    return { filterDeliveries, release: this.#node.acquire(realityId, "subscriptions") };
+  }
+
+  /**
+   * Checks a read of stored pulses (history) of `pattern` in a reality: the reality must
+   * be granted and the pattern subscribable. With `topics` false only the reality is
+   * checked (reading its configuration). No quota is taken.
+   */
+  admitRead(realityId: string, pattern: string, topics = true): { filterDeliveries: boolean } {
+    this.requireAdmitted();
+    const checker = this.#checker;
+    if (!checker) return { filterDeliveries: false };
+    try {
+      if (!topics) {
+        if (!checker.canUseReality(realityId)) {
+          throw new BusError(
+            "FORBIDDEN",
+            `${checker.principal.subject} may not use reality "${realityId}"`,
+          );
+        }
+        return { filterDeliveries: false };
+      }
+      return checker.authorizeSubscribe(realityId, pattern);
+    } catch (e) {
+      throw this.#node.refused(e, this.#transport);
+    }
+  }
+
+  /** For filtered subscriptions: whether a delivery on `topic` may reach this session. */
+  canReceive(topic: string): boolean {
+    return this.#checker ? this.#checker.canReceive(topic) : true;
+  }
+
+  /** Releases the connection's quotas. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#expiry);
+    for (const release of this.#realities.values()) release();
+    this.#realities.clear();
+  }
+
+  /** Counts a refusal; closes the connection when refusals per second pass `--rate-kick`. */
+  #overLimitTooLong(now: number, refusal: RateRefusal): boolean {
+    if (now - this.#windowStartMs >= 1000) {
+      this.#windowStartMs = now;
+      this.#windowRefusals = 0;
+    }
+    const limit = this.#node.options.rateKick;
+    if (++this.#windowRefusals < limit || limit <= 0 || !this.#kick) return false;
+    this.#kicked = true;
+    // Short: it becomes the WebSocket close reason (at most 123 bytes).
+    const reason = `rate limit exceeded: ${this.#windowRefusals} refusals in 1 s`;
+    this.#node.kicked(this.#transport, "rate");
+    this.#node.audit("connection.kick", "node", {
+      subject: this.#principal?.subject ?? "anonymous",
+      transport: this.#transport,
+      reason,
+      limit: refusal.message,
+    });
+    this.#kick(reason);
+    return true;
+  }
+
+  /** Counts this connection against a reality's connection quota on first use. */
+  #enter(realityId: string): void {
+    if (this.#realities.has(realityId) || this.#transport === "http") return;
+    this.#realities.set(realityId, this.#node.acquire(realityId, "connections"));
+  }
+}
+
+/** Bytes of a hello's variable fields: what an attacker could inflate. */
+function helloBytes(hello: IHello): number {
+  let n = (hello.clientName?.length ?? 0) + (hello.token?.length ?? 0) +
+    (hello.did?.length ?? 0) + (hello.nonce?.length ?? 0) + (hello.signature?.length ?? 0);
+  for (const c of hello.capabilities ?? []) n += c.length;
+  return n;
+}
