@@ -133,10 +133,13 @@ export class Spine {
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
     const guard = this.#guard;
     if (!guard) return this.#accept(reality, input, producerId, undefined, source);
-    const ctx: IPulse = { ...input, realityId: reality.id, producerId };
+    // The guard sees the pulse as it will be stamped (reality and producer resolved); no
+    // copy, since #accept overwrites the same fields anyway.
+    input.realityId = reality.id;
+    input.producerId = producerId;
     let verdict: GuardVerdict | Promise<GuardVerdict>;
     try {
-      verdict = guard.inspect(ctx);
+      verdict = guard.inspect(input);
     } catch (err) {
       throw new BusError("POLICY_DENIED", `policy failed: ${(err as Error).message}`);
     }
