@@ -23,11 +23,34 @@ interface Bus {
   close(): Promise<void>;
 }
 
+/**
+ * The same publisher pacing for both peers, as `nats bench` does it: a flush round trip
+ * (ping/pong, "the server has processed everything before") per MiB published, with up to
+ * `WINDOW` round trips in flight while the next MiBs are written.
+ */
+class FlushPacer {
+  static readonly WINDOW = Number(Deno.env.get("BENCH_FLUSH_WINDOW") ?? 2);
+  #unflushed = 0;
+  #inFlight: Promise<void>[] = [];
+  readonly #flush: () => Promise<void>;
+  constructor(flush: () => Promise<void>) {
+    this.#flush = flush;
+  }
+  published(bytes: number): void {
+    this.#unflushed += bytes;
+  }
+  async pace(): Promise<void> {
+    if (this.#unflushed < 1024 * 1024) return;
+    this.#unflushed = 0;
+    this.#inFlight.push(this.#flush());
+    if (this.#inFlight.length >= FlushPacer.WINDOW) await this.#inFlight.shift();
+  }
+}
+
 async function arqonBus(): Promise<Bus> {
   const pub = await ArqonClient.connect(url, { name: "bench" });
   const subs: ArqonClient[] = [];
-  let unflushed = 0;
-  let inFlight: Promise<void> = Promise.resolve();
+  const pacer = new FlushPacer(() => pub.flush());
   return {
     async subscribe(onMessage) {
       const c = await ArqonClient.connect(url, { name: `bench-sub-${subs.length}` });
@@ -37,18 +60,9 @@ async function arqonBus(): Promise<Bus> {
     },
     publish(payload) {
       pub.publish(TOPIC, payload, { ack: "none" });
-      unflushed += PAYLOAD;
+      pacer.published(PAYLOAD);
     },
-    async pace() {
-      // The same pacing as nats.js below: a flush round trip per 1 MiB published, with
-      // one round trip in flight while the next MiB is written.
-      if (unflushed > 1024 * 1024) {
-        unflushed = 0;
-        const previous = inFlight;
-        inFlight = pub.flush();
-        await previous;
-      }
-    },
+    pace: () => pacer.pace(),
     async close() {
       await pub.close();
       for (const c of subs) await c.close();
@@ -61,8 +75,7 @@ async function natsBus(): Promise<Bus> {
   const { connect: natsConnect } = await import("nats");
   const pub = await natsConnect({ servers: url });
   const subs: NatsConnection[] = [];
-  let unflushed = 0;
-  let inFlight: Promise<void> = Promise.resolve();
+  const pacer = new FlushPacer(() => pub.flush());
   return {
     async subscribe(onMessage) {
       const c = await natsConnect({ servers: url });
@@ -72,17 +85,9 @@ async function natsBus(): Promise<Bus> {
     },
     publish(payload) {
       pub.publish(TOPIC, payload);
-      unflushed += PAYLOAD;
+      pacer.published(PAYLOAD);
     },
-    async pace() {
-      // A flush round trip per 1 MiB, one in flight while the next MiB is written.
-      if (unflushed > 1024 * 1024) {
-        unflushed = 0;
-        const previous = inFlight;
-        inFlight = pub.flush();
-        await previous;
-      }
-    },
+    pace: () => pacer.pace(),
     async close() {
       await pub.close();
       for (const c of subs) await c.close();
