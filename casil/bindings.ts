@@ -1,7 +1,11 @@
 /**
- * Where a policy applies: which realities, which topics, in which order.
+ * Where a policy applies: which realities, which topics, in which order. Topic and
+ * reality syntax is the protocol's (`runtime/protocol/topic.ts`).
  * @module
  */
+import { patternError, realityError, topicMatches } from "../runtime/protocol/mod.ts";
+
+export { topicMatches };
 
 /** A policy's binding. */
 export interface PolicyBinding {
@@ -20,35 +24,6 @@ export const DEFAULT_BINDING: Readonly<PolicyBinding> = Object.freeze({
   order: 100,
 });
 
-const SEGMENT = /^[a-z0-9_-]+$/;
-const REALITY = /^[a-z0-9_-]{1,64}$/;
-
-/** Why a topic pattern is invalid, or null. */
-export function patternProblem(pattern: string): string | null {
-  if (pattern.length === 0 || pattern.length > 256) return "a topic pattern has 1 to 256 bytes";
-  const segs = pattern.split(".");
-  for (let i = 0; i < segs.length; i++) {
-    const s = segs[i];
-    if (s === ">" && i === segs.length - 1) continue;
-    if (s === "*") continue;
-    if (!SEGMENT.test(s)) return `invalid segment "${s}" in topic pattern "${pattern}"`;
-  }
-  return null;
-}
-
-/** Whether `topic` matches `pattern`. */
-export function topicMatches(pattern: string, topic: string): boolean {
-  if (pattern === ">") return topic.length > 0;
-  const p = pattern.split(".");
-  const t = topic.split(".");
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === ">" && i === p.length - 1) return t.length > i;
-    if (i >= t.length) return false;
-    if (p[i] !== "*" && p[i] !== t[i]) return false;
-  }
-  return p.length === t.length;
-}
-
 /** Whether a binding covers (reality, topic). */
 export function bindingMatches(b: PolicyBinding, reality: string, topic: string): boolean {
   if (!b.realities.includes("*") && !b.realities.includes(reality)) return false;
@@ -63,7 +38,7 @@ export function normalizeBinding(input: Partial<PolicyBinding>): PolicyBinding {
     ? [...new Set(input.realities)]
     : [...DEFAULT_BINDING.realities];
   for (const r of realities) {
-    if (r !== "*" && !REALITY.test(r)) {
+    if (r !== "*" && realityError(r)) {
       throw new TypeError(`invalid reality "${r}": use [a-z0-9_-], at most 64 bytes, or *`);
     }
   }
@@ -71,7 +46,7 @@ export function normalizeBinding(input: Partial<PolicyBinding>): PolicyBinding {
     ? [...new Set(input.topics)]
     : [...DEFAULT_BINDING.topics];
   for (const t of topics) {
-    const problem = patternProblem(t);
+    const problem = patternError(t);
     if (problem) throw new TypeError(problem);
   }
   const order = input.order ?? DEFAULT_BINDING.order;

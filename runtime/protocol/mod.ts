@@ -19,6 +19,13 @@ export {
 } from "./codec.ts";
 export { BatchBuilder } from "./batch.ts";
 export {
+  type CompiledPattern,
+  compilePattern,
+  coversPattern,
+  matchesTopic,
+  overlapsPattern,
+} from "./pattern.ts";
+export {
   compileTopicPattern,
   MAX_TOPIC_BYTES,
   MAX_TOPIC_SEGMENTS,

@@ -53,7 +53,8 @@ export function topicMatches(pattern: string, topic: string): boolean {
   return matchSegments(pattern.split("."), topic.split("."));
 }
 
-function matchSegments(p: readonly string[], t: readonly string[]): boolean {
+/** Whether a topic's segments match a pattern's segments. */
+export function matchSegments(p: readonly string[], t: readonly string[]): boolean {
   for (let i = 0; i < p.length; i++) {
     if (p[i] === ">") return t.length > i;
     if (i >= t.length) return false;

@@ -4,7 +4,7 @@
  * its roles. Tokens carry grants as claims; DIDs get them from the node's config.
  * @module
  */
-import { compilePattern } from "./topic_pattern.ts";
+import { compilePattern } from "../../protocol/mod.ts";
 
 /** Roles, from most to least powerful. */
 export const ROLES = ["admin", "controller", "operator", "client"] as const;

@@ -44,7 +44,7 @@ export {
   coversPattern,
   matchesTopic,
   overlapsPattern,
-} from "./topic_pattern.ts";
+} from "../../protocol/mod.ts";
 export { type AuditSink, NodeAccess } from "./node_access.ts";
 export { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "./security_options.ts";
 export { SessionAccess, type SubscriptionAccess } from "./session_access.ts";

@@ -13,7 +13,7 @@ import {
   coversPattern,
   matchesTopic,
   overlapsPattern,
-} from "./topic_pattern.ts";
+} from "../../protocol/mod.ts";
 
 /** Cached decisions per session; beyond this the cache starts over (topics are unbounded). */
 const CACHE_LIMIT = 4096;

@@ -1,9 +1,10 @@
 /**
- * NATS-style topic patterns for permissions: segments split on `.`, `*` matches exactly
- * one segment, `>` (only as the last segment) matches one or more. Patterns are compiled
- * once into segment arrays so each check is a short loop with no allocation.
+ * Pattern algebra for permissions: patterns compiled once into segments, matched against
+ * topics without allocation, and compared with each other (covers, overlaps). The syntax
+ * is the protocol's (`topic.ts`).
  * @module
  */
+import { matchSegments } from "./topic.ts";
 
 /** A pattern split into segments, ready for repeated matching. */
 export interface CompiledPattern {
@@ -32,14 +33,7 @@ export function compilePattern(source: string): CompiledPattern {
 
 /** True when the concrete `topic` (already split) matches `pattern`. */
 export function matchesTopic(pattern: CompiledPattern, topic: readonly string[]): boolean {
-  const p = pattern.segments;
-  for (let i = 0; i < p.length; i++) {
-    const s = p[i];
-    if (s === ">") return topic.length > i;
-    if (i >= topic.length) return false;
-    if (s !== "*" && s !== topic[i]) return false;
-  }
-  return p.length === topic.length;
+  return matchSegments(pattern.segments, topic);
 }
 
 /**
