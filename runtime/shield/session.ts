@@ -123,6 +123,11 @@ export class Session implements TransportSession, SubscriptionOwner {
   receive(data: Uint8Array | string): void {
     if (this.#ended) return;
     this.#ctx.stalls?.poll();
+    this.#receiveOne(data);
+    this.#answerNow();
+  }
+
+  #receiveOne(data: Uint8Array | string): void {
     const size = typeof data === "string" ? data.length : data.byteLength;
     if (size > this.#ctx.config.maxFrameBytes) {
       this.#error(
@@ -440,6 +445,33 @@ export class Session implements TransportSession, SubscriptionOwner {
     this.#schedule();
   }
 
+  /**
+   * Sends this session's acks, pongs and errors right away, ahead of the fan-out the same
+   * message caused: a publisher pacing on acks or pings gets its answer before the node
+   * spends its turn building other subscribers' batches.
+   */
+  #answerNow(): void {
+    if (this.#control.length === 0 || this.#ended || this.#stallTimer !== undefined) return;
+    const out = this.#format === "proto"
+      ? new ProtoBatch(this.#ctx.config.maxBatchBytes)
+      : new JsonBatch();
+    const control = this.#control;
+    this.#control = [];
+    for (const frame of control) {
+      out.addFrame(frame);
+      if (out.full) this.#sendOut(out);
+    }
+    this.#sendOut(out);
+  }
+
+  #sendOut(out: ProtoBatch | JsonBatch): void {
+    const msg = out.finish();
+    if (msg === null) return;
+    this.#ctx.metrics.outboundMessages.labels(this.#transport.kind).inc();
+    this.#ctx.metrics.outboundFrames.labels(this.#transport.kind).inc(out.lastCount);
+    this.#transport.send(msg);
+  }
+
   #error(code: ErrorCodeName, message: string, correlationId = 0): void {
     this.#ctx.metrics.errors.labels(this.#transport.kind, code).inc();
     this.#send({ error: { code: errorCodeValue(code), message, correlationId } });
@@ -496,12 +528,7 @@ export class Session implements TransportSession, SubscriptionOwner {
     }
     const out = this.#format === "proto" ? new ProtoBatch(maxBatchBytes) : new JsonBatch();
     const send = (): boolean => {
-      const msg = out.finish();
-      if (msg !== null) {
-        this.#ctx.metrics.outboundMessages.labels(t.kind).inc();
-        this.#ctx.metrics.outboundFrames.labels(t.kind).inc(out.lastCount);
-        t.send(msg);
-      }
+      this.#sendOut(out);
       return t.bufferedAmount() <= highWaterBytes;
     };
     const control = this.#control;
