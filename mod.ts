@@ -17,6 +17,7 @@ export {
 } from "./runtime/shield/mod.ts";
 export * from "./runtime/client/mod.ts";
 export * from "./runtime/protocol/mod.ts";
+export type { Transport, TransportSession } from "./runtime/transport/transport.ts";
 
 import { parseConfig, startNode } from "./runtime/shield/mod.ts";
 

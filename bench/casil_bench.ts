@@ -13,6 +13,7 @@
  *   deno task bench:casil [--seconds 3] [--rounds 3] [--skip-node]
  * @module
  */
+import { deliveryRate, spawnScript, startNodeProcess } from "./support.ts";
 import { parseArgs } from "node:util";
 import { ArqonClient } from "../mod.ts";
 import { builtinComponent, PolicyEngine } from "../casil/mod.ts";
@@ -179,49 +180,11 @@ async function fuelOverhead(): Promise<void> {
 
 // --- node throughput, with the load generator of bench/node_bench.ts ---
 
-const root = new URL("../", import.meta.url);
-const loadgen = new URL("bench/loadgen.ts", root).pathname;
-
-async function readLine(reader: ReadableStreamDefaultReader<string>): Promise<string> {
-  let buf = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) return buf;
-    buf += value;
-    const nl = buf.indexOf("\n");
-    if (nl >= 0) return buf.slice(0, nl);
-  }
-}
+const loadgen = new URL("loadgen.ts", import.meta.url).pathname;
 
 async function startNode(): Promise<{ ws: string; http: string; stop: () => Promise<void> }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("mod.ts", root).pathname, "--port", "0", "--memory"],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const line = await readLine(reader);
-  const m = line.match(/ws (ws:\/\/\S+)\)/);
-  if (!m) throw new Error(`node did not start: ${line}`);
-  const ws = m[1];
-  const http = ws.replace(/^ws:/, "http:").replace(/\/v1\/ws$/, "");
-  return {
-    ws,
-    http,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
-}
-
-function spawnLoadgen(args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", loadgen, ...args],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const node = await startNodeProcess(["--memory"]);
+  return { ws: node.wsUrl, http: node.httpUrl, stop: () => node.stop() };
 }
 
 function spawnSelf(role: string, url: string) {
@@ -243,25 +206,13 @@ function spawnSelf(role: string, url: string) {
   }).spawn();
 }
 
-async function throughput(url: string, text: boolean): Promise<number> {
-  const sub = text ? spawnSelf("sub", url) : spawnLoadgen(["sub", "arqon", url, "1"]);
-  const reader = sub.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  if ((await readLine(reader)).trim() !== "ready") throw new Error("subscriber failed");
-  const pub = text ? spawnSelf("pub", url) : spawnLoadgen(["pub", "arqon", url, String(SECONDS)]);
-  pub.stdin.close();
-  await pub.output();
-  await new Promise((r) => setTimeout(r, 300));
-  await sub.stdin.close();
-  let rest = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    rest += value;
-  }
-  await sub.status;
-  const { buckets } = JSON.parse(rest.trim().split("\n").at(-1)!) as { buckets: number[] };
-  const steady = buckets.slice(5, Math.max(6, SECONDS * 10 - 2));
-  return Math.round(steady.reduce((a, b) => a + b, 0) / steady.length * 10);
+function throughput(url: string, text: boolean): Promise<number> {
+  return deliveryRate(
+    () => text ? spawnSelf("sub", url) : spawnScript(loadgen, ["sub", "arqon", url, "1"]),
+    () =>
+      text ? spawnSelf("pub", url) : spawnScript(loadgen, ["pub", "arqon", url, String(SECONDS)]),
+    SECONDS,
+  );
 }
 
 /**

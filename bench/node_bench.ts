@@ -6,10 +6,20 @@
  * 1→1 and 1→10 fan-out at maximum rate, and 1→1 latency at fixed rates (20k and 50k
  * msg/s). Prints both figures and the ratio, plus the node's start-to-ready time.
  *
- *   deno task bench [--seconds 5] [--rounds 1]
+ *   deno task bench [--seconds 5] [--rounds 1] [--no-pin]
  * @module
  */
 import { parseArgs } from "node:util";
+import {
+  CAN_PIN,
+  deliveryRate,
+  LOAD_CPU,
+  median,
+  SERVER_CPU,
+  spawnScript,
+  startNats,
+  startNodeProcess,
+} from "./support.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -19,135 +29,41 @@ const { values } = parseArgs({
     "no-pin": { type: "boolean", default: false },
   },
 });
-// Each server (ours and nats-server) gets CPU 1 and the load processes CPU 0, so both
-// peers run on the same resources and the other load on this shared machine matters less.
-const PIN = !values["no-pin"] && Deno.build.os === "linux" && navigator.hardwareConcurrency >= 2;
-const SERVER_CPU = "1";
-const LOAD_CPU = "0";
-
-/** A command, pinned to `cpu` with taskset when pinning is on. */
-function pinned(cpu: string, cmd: string, args: string[]): [string, string[]] {
-  return PIN ? ["taskset", ["-c", cpu, cmd, ...args]] : [cmd, args];
-}
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
-const root = new URL("../", import.meta.url);
-const loadgen = new URL("bench/loadgen.ts", root).pathname;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function readLine(reader: ReadableStreamDefaultReader<string>): Promise<string> {
-  let buf = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) return buf;
-    buf += value;
-    const nl = buf.indexOf("\n");
-    if (nl >= 0) return buf.slice(0, nl);
-  }
-}
-
-async function startArqon(): Promise<
-  { url: string; readyMs: number; stop: () => Promise<void> }
-> {
-  const dataDir = await Deno.makeTempDir({ prefix: "arqon-bench-" });
-  const t0 = performance.now();
-  // The node as users start it: durable log on disk (bench topics have no retention
-  // rule, so they are fire-and-forget, as core NATS subjects are).
-  const [cmd, args] = pinned(SERVER_CPU, Deno.execPath(), [
-    "run",
-    "-A",
-    new URL("mod.ts", root).pathname,
-    "--port",
-    "0",
-    "--data-dir",
-    dataDir,
-  ]);
-  const child = new Deno.Command(cmd, {
-    args,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const line = await readLine(reader);
-  const readyMs = performance.now() - t0;
-  const m = line.match(/ws (ws:\/\/\S+)\)/);
-  if (!m) throw new Error(`node did not start: ${line}`);
-  const stop = async () => {
-    child.kill("SIGTERM");
-    await child.status;
-    await Deno.remove(dataDir, { recursive: true });
-  };
-  return { url: m[1], readyMs, stop };
-}
-
-async function startNats(): Promise<{ url: string; stop: () => void }> {
-  const port = freePort();
-  const [cmd, args] = pinned(SERVER_CPU, "nats-server", ["-a", "127.0.0.1", "-p", String(port)]);
-  const child = new Deno.Command(cmd, {
-    args,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { url: `127.0.0.1:${port}`, stop: () => child.kill("SIGTERM") };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error("nats-server did not start (apt-get install nats-server)");
-}
-
-function spawnLoadgen(args: string[]) {
-  const [cmd, pinnedArgs] = pinned(LOAD_CPU, Deno.execPath(), ["run", "-A", loadgen, ...args]);
-  return new Deno.Command(cmd, {
-    args: pinnedArgs,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-}
+// Each server (ours and nats-server) gets CPU 1 and the load processes CPU 0, so both
+// peers run on the same resources and the other load on this shared machine matters less.
+const PIN = !values["no-pin"] && CAN_PIN;
+const serverCpu = PIN ? SERVER_CPU : null;
+const loadCpu = PIN ? LOAD_CPU : null;
+const loadgen = new URL("loadgen.ts", import.meta.url).pathname;
 
 /** Delivered pulses per second at maximum publish rate, with `connections` subscribers. */
-async function throughput(target: string, url: string, connections: number): Promise<number> {
-  const sub = spawnLoadgen(["sub", target, url, String(connections)]);
-  const reader = sub.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  if ((await readLine(reader)).trim() !== "ready") throw new Error("subscriber failed");
-  const pub = spawnLoadgen(["pub", target, url, String(SECONDS)]);
-  pub.stdin.close();
-  await pub.output();
-  await new Promise((r) => setTimeout(r, 300));
-  await sub.stdin.close();
-  let rest = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    rest += value;
-  }
-  await sub.status;
-  const { buckets } = JSON.parse(rest.trim().split("\n").at(-1)!) as { buckets: number[] };
-  // Steady state: skip the first 0.5 s and the tail after the publisher stopped.
-  const steady = buckets.slice(5, Math.max(6, SECONDS * 10 - 2));
-  return Math.round(steady.reduce((a, b) => a + b, 0) / steady.length * 10);
+function throughput(target: string, url: string, connections: number): Promise<number> {
+  return deliveryRate(
+    () => spawnScript(loadgen, ["sub", target, url, String(connections)], loadCpu),
+    () => spawnScript(loadgen, ["pub", target, url, String(SECONDS)], loadCpu),
+    SECONDS,
+  );
 }
 
 async function latency(target: string, url: string, rate: number) {
-  const child = spawnLoadgen(["latency", target, url, String(rate), String(SECONDS)]);
+  const child = spawnScript(
+    loadgen,
+    ["latency", target, url, String(rate), String(SECONDS)],
+    loadCpu,
+  );
   child.stdin.close();
   const out = new TextDecoder().decode((await child.output()).stdout).trim().split("\n").at(-1)!;
   return JSON.parse(out) as { received: number; expected: number; p50Ms: number; p99Ms: number };
 }
 
 const fmt = (n: number) => n.toLocaleString("en-US");
-const arqon = await startArqon();
-const nats = await startNats();
+// The node as users start it: durable log on disk (bench topics have no retention rule,
+// so they are fire-and-forget, as core NATS subjects are).
+const dataDir = await Deno.makeTempDir({ prefix: "arqon-bench-" });
+const arqon = await startNodeProcess(["--data-dir", dataDir], serverCpu);
+const nats = await startNats(serverCpu);
 console.log(
   `ArqonBus node start-to-ready: ${arqon.readyMs.toFixed(0)} ms (process spawn to ready line)`,
 );
@@ -156,17 +72,16 @@ console.log(
     PIN ? `servers on CPU ${SERVER_CPU}, load on CPU ${LOAD_CPU}` : "unpinned"
   }\n`,
 );
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const ratios = new Map<string, number[]>();
+const results = new Map<string, number[]>();
 const record = (key: string, value: number) => {
-  if (!ratios.has(key)) ratios.set(key, []);
-  ratios.get(key)!.push(value);
+  if (!results.has(key)) results.set(key, []);
+  results.get(key)!.push(value);
 };
 try {
   // Rounds interleave the peers so that both see the same background load.
   for (let round = 1; round <= ROUNDS; round++) {
     for (const fanout of [1, 10]) {
-      const a = await throughput("arqon", arqon.url, fanout);
+      const a = await throughput("arqon", arqon.wsUrl, fanout);
       const n = await throughput("nats", nats.url, fanout);
       record(`1→${fanout} throughput ratio`, a / n);
       console.log(
@@ -176,7 +91,7 @@ try {
       );
     }
     for (const rate of [20_000, 50_000]) {
-      const a = await latency("arqon", arqon.url, rate);
+      const a = await latency("arqon", arqon.wsUrl, rate);
       const n = await latency("nats", nats.url, rate);
       record(`1→1 @ ${fmt(rate)}/s arqon p99 ms`, a.p99Ms);
       record(`1→1 @ ${fmt(rate)}/s nats p99 ms`, n.p99Ms);
@@ -191,9 +106,10 @@ try {
   }
   if (ROUNDS > 1) {
     console.log(`\nmedians over ${ROUNDS} rounds:`);
-    for (const [key, values] of ratios) console.log(`  ${key}: ${median(values).toFixed(2)}`);
+    for (const [key, values] of results) console.log(`  ${key}: ${median(values).toFixed(2)}`);
   }
 } finally {
   await arqon.stop();
-  nats.stop();
+  await nats.stop();
+  await Deno.remove(dataDir, { recursive: true });
 }

@@ -17,6 +17,7 @@
  *                            [--only bulkheads|auth]
  * @module
  */
+import { type NodeProcess, startNodeProcess as startNode } from "./support.ts";
 import { parseArgs } from "node:util";
 import { ArqonClient } from "../runtime/client/mod.ts";
 import {
@@ -42,7 +43,6 @@ const { values } = parseArgs({
   },
 });
 const SECONDS = Number(values.seconds);
-const root = new URL("../", import.meta.url);
 const self = new URL(import.meta.url).pathname;
 const PAYLOAD = 1024;
 
@@ -243,62 +243,11 @@ const PIN = (() => {
   };
 })();
 
-interface RunningNode {
-  wsUrl: string;
-  httpUrl: string;
-  /** CPU seconds the node process has used so far (user + system), or NaN off Linux. */
-  cpuSeconds(): number;
-  stop(): Promise<void>;
-}
+type RunningNode = NodeProcess;
 
-async function startNodeProcess(flags: string[], pin = false): Promise<RunningNode> {
-  const child = new Deno.Command(pin ? PIN.command : Deno.execPath(), {
-    args: [
-      ...(pin ? PIN.node : []),
-      "run",
-      "-A",
-      new URL("mod.ts", root).pathname,
-      "--port",
-      "0",
-      "--memory",
-      ...flags,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (!/\(ws (ws:\/\/\S+)\)/.test(buf)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`node did not start: ${buf}`);
-    buf += value;
-  }
-  const wsUrl = buf.match(/\(ws (ws:\/\/\S+)\)/)![1];
-  const httpUrl = buf.match(/ready on (http:\/\/\S+)/)![1];
-  // Keep draining stdout so the node never blocks on a full pipe.
-  (async () => {
-    try {
-      while (!(await reader.read()).done) { /* discard */ }
-    } catch { /* closed */ }
-  })();
-  return {
-    wsUrl,
-    httpUrl,
-    cpuSeconds() {
-      try {
-        // Fields 14 and 15 of /proc/<pid>/stat: user and system time in clock ticks (100/s).
-        const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        return (Number(fields[11]) + Number(fields[12])) / 100;
-      } catch {
-        return NaN;
-      }
-    },
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
+/** The node with `--memory` and `flags`; on CPU 0 when pinned (see PIN). */
+function startNodeProcess(flags: string[], pin = false): Promise<RunningNode> {
+  return startNode(["--memory", ...flags], pin && PIN.command === "taskset" ? "0" : null);
 }
 
 async function role(

@@ -1,0 +1,177 @@
+/**
+ * Plumbing the benchmarks share: starting a node or nats-server as its own process
+ * (optionally pinned to a CPU), spawning load roles, reading their output, and turning a
+ * subscriber's arrival buckets into a steady delivery rate.
+ * @module
+ */
+
+const root = new URL("../", import.meta.url);
+
+/** Whether CPU pinning with taskset is possible here. */
+export const CAN_PIN = Deno.build.os === "linux" && navigator.hardwareConcurrency >= 2;
+/** The CPU the server under test runs on when pinned. */
+export const SERVER_CPU = "1";
+/** The CPU the load processes run on when pinned. */
+export const LOAD_CPU = "0";
+
+/** A command line, run under `taskset -c <cpu>` when `cpu` is given. */
+export function pinned(cpu: string | null, cmd: string, args: string[]): [string, string[]] {
+  return cpu !== null && CAN_PIN ? ["taskset", ["-c", cpu, cmd, ...args]] : [cmd, args];
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Reads up to the next newline (or the end) from a text stream. */
+export async function readLine(reader: ReadableStreamDefaultReader<string>): Promise<string> {
+  let buf = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) return buf;
+    buf += value;
+    const nl = buf.indexOf("\n");
+    if (nl >= 0) return buf.slice(0, nl);
+  }
+}
+
+/** A node running as a child process. */
+export interface NodeProcess {
+  readonly wsUrl: string;
+  readonly httpUrl: string;
+  /** Spawn to ready line, ms. */
+  readonly readyMs: number;
+  /** CPU seconds the process has used (user + system), NaN off Linux. */
+  cpuSeconds(): number;
+  /** SIGTERM, wait, remove its temporary data directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts `mod.ts` on an ephemeral port with `flags`, on `cpu` when given. */
+export async function startNodeProcess(
+  flags: string[],
+  cpu: string | null = null,
+): Promise<NodeProcess> {
+  const [cmd, args] = pinned(cpu, Deno.execPath(), [
+    "run",
+    "-A",
+    new URL("mod.ts", root).pathname,
+    "--port",
+    "0",
+    ...flags,
+  ]);
+  const t0 = performance.now();
+  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (!/\(ws (ws:\/\/\S+)\)/.test(buf)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`node did not start: ${buf}`);
+    buf += value;
+  }
+  const readyMs = performance.now() - t0;
+  const wsUrl = buf.match(/\(ws (ws:\/\/\S+)\)/)![1];
+  const httpUrl = buf.match(/ready on (http:\/\/\S+)/)![1];
+  // Keep draining stdout so the node never blocks on a full pipe.
+  (async () => {
+    try {
+      while (!(await reader.read()).done) { /* discard */ }
+    } catch { /* closed */ }
+  })();
+  return {
+    wsUrl,
+    httpUrl,
+    readyMs,
+    cpuSeconds() {
+      try {
+        // Fields 14 and 15 of /proc/<pid>/stat: user and system time in clock ticks (100/s).
+        const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return (Number(fields[11]) + Number(fields[12])) / 100;
+      } catch {
+        return NaN;
+      }
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+/** Starts nats-server (Debian package) on a free loopback port, on `cpu` when given. */
+export async function startNats(
+  cpu: string | null = null,
+  extra: string[] = [],
+): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+  const port = freePort();
+  const [cmd, args] = pinned(cpu, "nats-server", ["-a", "127.0.0.1", "-p", String(port), ...extra]);
+  const child = new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).spawn();
+  for (let i = 0; i < 100; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return {
+        url: `127.0.0.1:${port}`,
+        port,
+        stop: async () => {
+          child.kill("SIGTERM");
+          await child.status;
+        },
+      };
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error("nats-server did not start (apt-get install nats-server)");
+}
+
+/** Spawns `deno run -A <script> ...args` with piped stdio, on `cpu` when given. */
+export function spawnScript(script: string, args: string[], cpu: string | null = null) {
+  const [cmd, full] = pinned(cpu, Deno.execPath(), ["run", "-A", script, ...args]);
+  return new Deno.Command(cmd, {
+    args: full,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+}
+
+/**
+ * Delivered pulses per second: starts a subscriber process (which prints `ready`, counts
+ * arrivals in 100 ms buckets and prints them when its stdin closes), runs a publisher
+ * process to completion, and averages the steady buckets (skipping the first 0.5 s and
+ * the tail after the publisher stopped).
+ */
+export async function deliveryRate(
+  spawnSub: () => Deno.ChildProcess,
+  spawnPub: () => Deno.ChildProcess,
+  seconds: number,
+): Promise<number> {
+  const sub = spawnSub();
+  const reader = sub.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  if ((await readLine(reader)).trim() !== "ready") throw new Error("subscriber failed");
+  const pub = spawnPub();
+  pub.stdin.close();
+  await pub.output();
+  await new Promise((r) => setTimeout(r, 300));
+  await sub.stdin.close();
+  let rest = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    rest += value;
+  }
+  await sub.status;
+  const { buckets } = JSON.parse(rest.trim().split("\n").at(-1)!) as { buckets: number[] };
+  const steady = buckets.slice(5, Math.max(6, seconds * 10 - 2));
+  return Math.round(steady.reduce((a, b) => a + b, 0) / steady.length * 10);
+}
+
+/** The median of a list of numbers. */
+export function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+}
