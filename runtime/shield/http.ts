@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
-import { BusError, type IPulse } from "../protocol/mod.ts";
+import { BusError, type IPulse, patternError, realityError } from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
 import { realityRoutes, type SqliteLog } from "../store/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
@@ -179,12 +179,10 @@ export function createHttpApp(ctx: HttpContext): Hono {
     }
     const reality = c.req.param("reality");
     // Validate before the stream starts so errors are a proper 4xx, not an SSE event.
-    const probe = ctx.spine.subscribe({ wake() {}, overflowed() {} }, {
-      id: 0,
-      pattern,
-      realityId: reality,
-    });
-    ctx.spine.unsubscribe(probe);
+    const patternProblem = patternError(pattern);
+    if (patternProblem) throw new BusError("INVALID_PATTERN", patternProblem);
+    const realityProblem = realityError(reality);
+    if (realityProblem) throw new BusError("INVALID_ARGUMENT", realityProblem);
     const grant = accessOf.get(c.req.raw)?.admitSubscribe(reality, pattern);
     if (grant?.filterDeliveries) {
       grant.release();
