@@ -56,6 +56,7 @@ export class TcpWebSocket extends EventTarget {
   #writing = false;
   #closeSent = false;
   #closedEmitted = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Connects to `ws://host:port/path` (or `wss://`), offering `protocols`. */
   constructor(url: string, protocols: string | string[] = []) {
@@ -134,7 +135,7 @@ export class TcpWebSocket extends EventTarget {
     this.readyState = TcpWebSocket.CLOSING;
     this.#sendClose(code, reason);
     // A server that never answers the close frame must not hold the socket forever.
-    setTimeout(() => this.#finish(code, reason, true), 2000);
+    this.#closeTimer = setTimeout(() => this.#finish(code, reason, true), 2000);
   }
 
   #sendClose(code: number, reason: string): void {
@@ -311,6 +312,7 @@ export class TcpWebSocket extends EventTarget {
   #finish(code: number, reason: string, wasClean: boolean): void {
     if (this.#closedEmitted) return;
     this.#closedEmitted = true;
+    clearTimeout(this.#closeTimer);
     this.readyState = TcpWebSocket.CLOSED;
     try {
       this.#conn?.close();
