@@ -188,7 +188,7 @@ export class ArqonClient {
       }));
     };
     ws.onmessage = (e) => {
-      const bytes = new Uint8Array(e.data as ArrayBuffer);
+      const bytes = e.data instanceof Uint8Array ? e.data : new Uint8Array(e.data as ArrayBuffer);
       // Deliveries take the fast path; other frames are decoded with protobufjs.
       if (welcome && scanFrames(bytes, this.#visitor)) return;
       let frame: IFrame;

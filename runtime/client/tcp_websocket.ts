@@ -43,7 +43,7 @@ export class TcpWebSocket extends EventTarget {
   readyState = TcpWebSocket.CONNECTING;
   /** `open` handler. */
   onopen: ((ev: Event) => void) | null = null;
-  /** `message` handler; `data` is an `ArrayBuffer` or a string. */
+  /** `message` handler; `data` is a `Uint8Array` (binary) or a string. */
   onmessage: ((ev: MessageEvent) => void) | null = null;
   /** `close` handler. */
   onclose: ((ev: CloseEvent) => void) | null = null;
@@ -214,6 +214,9 @@ export class TcpWebSocket extends EventTarget {
     let len = initial.length;
     let fragments: Uint8Array[] = [];
     let fragmentOp = 0;
+    // Whole binary messages are handed out as views of the read buffer (no copy); a
+    // buffer that was handed out is then replaced rather than overwritten.
+    let handedOut = false;
     while (true) {
       // Parse every complete frame in the buffer.
       let pos = 0;
@@ -248,7 +251,9 @@ export class TcpWebSocket extends EventTarget {
         }
         const fin = (b0 & 0x80) !== 0;
         const opcode = b0 & 0x0f;
-        const payload = buf.slice(at, at + size);
+        const whole = fin && opcode === OP_BINARY;
+        const payload = whole ? buf.subarray(at, at + size) : buf.slice(at, at + size);
+        if (whole) handedOut = true;
         pos = at + size;
         if (opcode === OP_PING) {
           this.#enqueue(OP_PONG, payload);
@@ -275,7 +280,13 @@ export class TcpWebSocket extends EventTarget {
           }
         }
       }
-      if (pos > 0) {
+      if (handedOut) {
+        const fresh = new Uint8Array(Math.max(256 * 1024, (len - pos) * 2));
+        fresh.set(buf.subarray(pos, len));
+        buf = fresh;
+        len -= pos;
+        handedOut = false;
+      } else if (pos > 0) {
         buf.copyWithin(0, pos, len);
         len -= pos;
       }
@@ -295,7 +306,8 @@ export class TcpWebSocket extends EventTarget {
 
   #deliver(opcode: number, payload: Uint8Array): void {
     if (this.readyState !== TcpWebSocket.OPEN) return;
-    const data = opcode === OP_TEXT ? decoder.decode(payload) : payload.buffer;
+    // Binary data is a Uint8Array view (the ArqonBus client accepts it), not an ArrayBuffer.
+    const data = opcode === OP_TEXT ? decoder.decode(payload) : payload;
     this.#emit("message", new MessageEvent("message", { data }));
   }
 
