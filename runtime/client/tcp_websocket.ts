@@ -209,19 +209,17 @@ export class TcpWebSocket extends EventTarget {
   }
 
   async #readLoop(conn: Deno.Conn, initial: Uint8Array): Promise<void> {
-    let buf = new Uint8Array(Math.max(256 * 1024, initial.length * 2));
+    // Small frames are parsed out of one reused read buffer (and copied out); a frame
+    // larger than the buffer is read straight into a buffer of its own exact size, so a
+    // batch of deliveries costs one allocation and no copy of its bulk.
+    const buf = new Uint8Array(Math.max(64 * 1024, initial.length));
     buf.set(initial);
     let len = initial.length;
     let fragments: Uint8Array[] = [];
     let fragmentOp = 0;
-    // Whole binary messages are handed out as views of the read buffer (no copy); a
-    // buffer that was handed out is then replaced rather than overwritten.
-    let handedOut = false;
     while (true) {
-      // Parse every complete frame in the buffer.
       let pos = 0;
-      while (true) {
-        if (len - pos < 2) break;
+      while (len - pos >= 2) {
         const b0 = buf[pos];
         const b1 = buf[pos + 1];
         if (b1 & 0x80) throw new Error("server frames must not be masked");
@@ -238,23 +236,28 @@ export class TcpWebSocket extends EventTarget {
           at += 8;
         }
         if (size > MAX_MESSAGE_BYTES) throw new Error(`server frame of ${size} bytes`);
-        if (len - at < size) {
-          if (at + size > buf.length) {
-            // Grow so the whole frame fits after compaction.
-            const bigger = new Uint8Array(Math.max(buf.length * 2, size + 16));
-            bigger.set(buf.subarray(pos, len));
-            len -= pos;
-            pos = 0;
-            buf = bigger;
+        let payload: Uint8Array;
+        if (len - at >= size) {
+          payload = buf.slice(at, at + size);
+          pos = at + size;
+        } else if (at - pos + size <= buf.length) {
+          break; // fits once the buffer is compacted: read more first
+        } else {
+          payload = new Uint8Array(size);
+          payload.set(buf.subarray(at, len));
+          let filled = len - at;
+          while (filled < size) {
+            const n = await conn.read(payload.subarray(filled));
+            if (n === null) {
+              this.#finish(1006, "connection lost", false);
+              return;
+            }
+            filled += n;
           }
-          break;
+          pos = len;
         }
         const fin = (b0 & 0x80) !== 0;
         const opcode = b0 & 0x0f;
-        const whole = fin && opcode === OP_BINARY;
-        const payload = whole ? buf.subarray(at, at + size) : buf.slice(at, at + size);
-        if (whole) handedOut = true;
-        pos = at + size;
         if (opcode === OP_PING) {
           this.#enqueue(OP_PONG, payload);
         } else if (opcode === OP_PONG) {
@@ -280,20 +283,9 @@ export class TcpWebSocket extends EventTarget {
           }
         }
       }
-      if (handedOut) {
-        const fresh = new Uint8Array(Math.max(256 * 1024, (len - pos) * 2));
-        fresh.set(buf.subarray(pos, len));
-        buf = fresh;
-        len -= pos;
-        handedOut = false;
-      } else if (pos > 0) {
+      if (pos > 0) {
         buf.copyWithin(0, pos, len);
         len -= pos;
-      }
-      if (len === buf.length) {
-        const bigger = new Uint8Array(buf.length * 2);
-        bigger.set(buf);
-        buf = bigger;
       }
       const n = await conn.read(buf.subarray(len));
       if (n === null) {
@@ -306,7 +298,7 @@ export class TcpWebSocket extends EventTarget {
 
   #deliver(opcode: number, payload: Uint8Array): void {
     if (this.readyState !== TcpWebSocket.OPEN) return;
-    // Binary data is a Uint8Array view (the ArqonBus client accepts it), not an ArrayBuffer.
+    // Binary data is a Uint8Array (the ArqonBus client accepts it), not an ArrayBuffer.
     const data = opcode === OP_TEXT ? decoder.decode(payload) : payload;
     this.#emit("message", new MessageEvent("message", { data }));
   }
