@@ -48,12 +48,12 @@ class FlushPacer {
 }
 
 async function arqonBus(): Promise<Bus> {
-  const pub = await ArqonClient.connect(url, { name: "bench" });
+  const pub = await ArqonClient.connect(url, { name: "bench", noDelay: true });
   const subs: ArqonClient[] = [];
   const pacer = new FlushPacer(() => pub.flush());
   return {
     async subscribe(onMessage) {
-      const c = await ArqonClient.connect(url, { name: `bench-sub-${subs.length}` });
+      const c = await ArqonClient.connect(url, { name: `bench-sub-${subs.length}`, noDelay: true });
       subs.push(c);
       const s = c.subscribe(TOPIC, { onPulse: (p) => onMessage(p.payload!) });
       await s.ready;

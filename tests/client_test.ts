@@ -167,3 +167,22 @@ Deno.test("the client reconnects and resubscribes after the node restarts", asyn
     await second.shutdown();
   }
 });
+
+Deno.test("noDelay clients (our TCP WebSocket) publish, subscribe and request like the default", async () => {
+  await withNode(async (node) => {
+    const a = await ArqonClient.connect(node.wsUrl, { name: "a", noDelay: true });
+    const b = await ArqonClient.connect(node.wsUrl, { name: "b", noDelay: true });
+    const sub = b.subscribe("nd.>");
+    const svc = b.subscribe("nd-svc.echo", { onPulse: (p) => b.reply(p, text(p)) });
+    await Promise.all([sub.ready, svc.ready]);
+    const big = new Uint8Array(200_000).fill(7); // larger than one read buffer
+    const acks = await Promise.all([a.publish("nd.one", "x"), a.publish("nd.two", big)]);
+    assert.deepEqual(acks.map((x) => x!.sequence), [1, 2]);
+    const got = await collect(sub, 2);
+    assert.equal(text(got[0]), "x");
+    assert.deepEqual(got[1].payload, big);
+    assert.equal(text(await a.request("nd-svc.echo", "ping")), "ping");
+    await a.close();
+    await b.close();
+  });
+});
