@@ -49,7 +49,11 @@ async function main(): Promise<void> {
       } ms`,
     );
   }
+  let stopping = false;
   const stop = () => {
+    // `deno task` forwards the signal too, so one stop may arrive twice.
+    if (stopping) return;
+    stopping = true;
     if (parsed.config.log !== "quiet") console.log("arqon: shutting down, draining queues");
     node.shutdown().then(() => Deno.exit(0));
   };
