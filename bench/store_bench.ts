@@ -19,25 +19,31 @@ import { connect as natsConnect, RetentionPolicy, StorageType } from "nats";
 import { ArqonClient } from "../mod.ts";
 import { decodePulse, encodePulse } from "../runtime/protocol/mod.ts";
 import { openStore } from "../runtime/store/mod.ts";
+import { startNats as startNatsServer, startNodeProcess } from "./support.ts";
 
 const PAYLOAD = 1024;
-const root = new URL("../", import.meta.url);
 const self = new URL(import.meta.url).pathname;
 
 // ------------------------------------------------------------------ publisher processes
 
-async function publisherArqon(url: string, seconds: number, inflight: number): Promise<number> {
-  const client = await ArqonClient.connect(url, { name: "bench" });
-  const payload = new Uint8Array(PAYLOAD);
+/**
+ * Keeps `inflight` acknowledged publishes outstanding for `seconds`; returns acks/s. Both
+ * peers' publishers run this same loop, only `publishOne` differs.
+ */
+async function windowedAckRate(
+  publishOne: () => Promise<unknown>,
+  seconds: number,
+  inflight: number,
+): Promise<number> {
   let acked = 0;
   let outstanding = 0;
   let wake: (() => void) | null = null;
   const start = performance.now();
   const end = start + seconds * 1000;
-  while (performance.now() < end) {
+  const refill = () => {
     while (outstanding < inflight) {
       outstanding++;
-      client.publish("bench.store.data", payload, { reality: "bench", ack: "durable" }).then(
+      publishOne().then(
         () => {
           acked++;
           outstanding--;
@@ -49,6 +55,9 @@ async function publisherArqon(url: string, seconds: number, inflight: number): P
         },
       );
     }
+  };
+  while (performance.now() < end) {
+    refill();
     await new Promise<void>((r) => (wake = r));
     wake = null;
   }
@@ -56,43 +65,32 @@ async function publisherArqon(url: string, seconds: number, inflight: number): P
     await new Promise<void>((r) => (wake = r));
     wake = null;
   }
-  await client.close();
   return acked / ((performance.now() - start) / 1000);
+}
+
+async function publisherArqon(url: string, seconds: number, inflight: number): Promise<number> {
+  const client = await ArqonClient.connect(url, { name: "bench" });
+  const payload = new Uint8Array(PAYLOAD);
+  const rate = await windowedAckRate(
+    () => client.publish("bench.store.data", payload, { reality: "bench", ack: "durable" }),
+    seconds,
+    inflight,
+  );
+  await client.close();
+  return rate;
 }
 
 async function publisherJetStream(url: string, seconds: number, inflight: number): Promise<number> {
   const nc = await natsConnect({ servers: url });
   const js = nc.jetstream();
   const payload = new Uint8Array(PAYLOAD);
-  let acked = 0;
-  let outstanding = 0;
-  let wake: (() => void) | null = null;
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  while (performance.now() < end) {
-    while (outstanding < inflight) {
-      outstanding++;
-      js.publish("bench.store.data", payload).then(
-        () => {
-          acked++;
-          outstanding--;
-          wake?.();
-        },
-        (err) => {
-          console.error(err);
-          Deno.exit(1);
-        },
-      );
-    }
-    await new Promise<void>((r) => (wake = r));
-    wake = null;
-  }
-  while (outstanding > 0) {
-    await new Promise<void>((r) => (wake = r));
-    wake = null;
-  }
+  const rate = await windowedAckRate(
+    () => js.publish("bench.store.data", payload),
+    seconds,
+    inflight,
+  );
   await nc.drain();
-  return acked / ((performance.now() - start) / 1000);
+  return rate;
 }
 
 if (Deno.args[0] === "pub-arqon" || Deno.args[0] === "pub-js") {
@@ -119,81 +117,15 @@ const INFLIGHT = Number(values.inflight);
 const PUBLISHERS = Number(values.publishers);
 const FILL = Number(values.fill);
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+/** The node on `dataDir`, from bench/support.ts. */
+async function startArqon(dataDir: string, args: string[] = []) {
+  const node = await startNodeProcess(["--data-dir", dataDir, ...args]);
+  return { ...node, url: node.httpUrl };
 }
 
-interface NodeChild {
-  url: string;
-  wsUrl: string;
-  readyMs: number;
-  stop(): Promise<void>;
-}
-
-async function startArqon(dataDir: string, args: string[] = []): Promise<NodeChild> {
-  const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("mod.ts", root).pathname,
-      "--port",
-      "0",
-      "--data-dir",
-      dataDir,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!/ready on/.test(seen)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`node did not start: ${seen}`);
-    seen += value;
-  }
-  const readyMs = performance.now() - t0;
-  const m = seen.match(/ready on (\S+) \(ws (\S+)\)/)!;
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })();
-  return {
-    url: m[1],
-    wsUrl: m[2],
-    readyMs,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
-}
-
-async function startNats(storeDir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = freePort();
-  const child = new Deno.Command("nats-server", {
-    args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return {
-        url: `127.0.0.1:${port}`,
-        async stop() {
-          child.kill("SIGTERM");
-          await child.status;
-        },
-      };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error("nats-server did not start (apt-get install nats-server)");
+/** nats-server with JetStream storing under `storeDir`, from bench/support.ts. */
+function startNats(storeDir: string) {
+  return startNatsServer(null, ["-js", "-sd", storeDir]);
 }
 
 /** Runs `count` publisher processes at once; returns their summed acks/s. */
