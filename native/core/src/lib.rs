@@ -265,6 +265,11 @@ pub unsafe extern "C" fn arqon_shm_stats(ep: *mut shm::Endpoint, out: *mut u64, 
         c.recv_batches,
         ep.peer_closed() as u64,
     ];
+    write_stats(&v, out, n)
+}
+
+/// Copies up to `n` counters into `out` (non-null, checked by the caller); returns how many.
+unsafe fn write_stats(v: &[u64], out: *mut u64, n: u32) -> u32 {
     let k = (n as usize).min(v.len());
     std::ptr::copy_nonoverlapping(v.as_ptr(), out, k);
     k as u32
@@ -403,9 +408,7 @@ pub unsafe extern "C" fn arqon_udp_stats(u: *mut udp::UdpEndpoint, out: *mut u64
         c.recv_batches,
         c.overruns,
     ];
-    let k = (n as usize).min(v.len());
-    std::ptr::copy_nonoverlapping(v.as_ptr(), out, k);
-    k as u32
+    write_stats(&v, out, n)
 }
 
 /// Closes the socket and frees the endpoint.
