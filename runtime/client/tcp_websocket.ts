@@ -9,6 +9,8 @@
  * @module
  */
 
+import { concatBytes } from "../protocol/mod.ts";
+
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const OP_CONTINUATION = 0x0;
 const OP_TEXT = 0x1;
@@ -203,7 +205,7 @@ export class TcpWebSocket extends EventTarget {
   }
 
   async #write(chunks: Uint8Array[]): Promise<void> {
-    const out = chunks.length === 1 ? chunks[0] : concat(chunks);
+    const out = chunks.length === 1 ? chunks[0] : concatBytes(...chunks);
     await writeAll(this.#conn!, out);
     this.#queued -= out.length;
   }
@@ -277,7 +279,7 @@ export class TcpWebSocket extends EventTarget {
           }
           fragments.push(payload);
           if (fin) {
-            const whole = fragments.length === 1 ? fragments[0] : concat(fragments);
+            const whole = fragments.length === 1 ? fragments[0] : concatBytes(...fragments);
             fragments = [];
             this.#deliver(fragmentOp, whole);
           }
@@ -376,18 +378,6 @@ function maskInPlace(frame: Uint8Array, body: Uint8Array): void {
     return;
   }
   for (let i = 0; i < n; i++) body[i] ^= key[i & 3];
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const c of chunks) total += c.length;
-  const out = new Uint8Array(total);
-  let pos = 0;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.length;
-  }
-  return out;
 }
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {

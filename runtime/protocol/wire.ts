@@ -232,11 +232,16 @@ export function stampSuffix(
   return out.subarray(start, p);
 }
 
-/** Concatenates the producer's pulse bytes and the node's stamp. */
-export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
+/** Concatenates byte arrays into one new array (e.g. producer bytes and the node's stamp). */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 

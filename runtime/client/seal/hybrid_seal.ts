@@ -5,6 +5,7 @@
  * must break both the classical and the post-quantum half.
  * @module
  */
+import { concatBytes } from "../../protocol/mod.ts";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 
@@ -36,8 +37,8 @@ export function generateSealKeyPair(): SealKeyPair {
   const x = x25519.keygen();
   const k = ml_kem768.keygen();
   return {
-    publicKey: concat(x.publicKey, k.publicKey),
-    secretKey: concat(x.secretKey, k.secretKey),
+    publicKey: concatBytes(x.publicKey, k.publicKey),
+    secretKey: concatBytes(x.secretKey, k.secretKey),
   };
 }
 
@@ -65,16 +66,16 @@ export async function seal(
   const classical = x25519.getSharedSecret(ephemeral.secretKey, recipientX);
   const { cipherText, sharedSecret } = ml_kem768.encapsulate(recipientK);
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
-  const header = concat(new Uint8Array(MAGIC), ephemeral.publicKey, cipherText, iv);
+  const header = concatBytes(new Uint8Array(MAGIC), ephemeral.publicKey, cipherText, iv);
   const key = await deriveKey(classical, sharedSecret, header, recipientPublicKey);
   const sealed = new Uint8Array(
     await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: concat(header, aad) },
+      { name: "AES-GCM", iv, additionalData: concatBytes(header, aad) },
       key,
       plaintext as Uint8Array<ArrayBuffer>,
     ),
   );
-  return concat(header, sealed);
+  return concatBytes(header, sealed);
 }
 
 /**
@@ -104,7 +105,7 @@ export async function open(
   try {
     return new Uint8Array(
       await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv, additionalData: concat(header, aad) },
+        { name: "AES-GCM", iv, additionalData: concatBytes(header, aad) },
         key,
         envelope.subarray(at) as Uint8Array<ArrayBuffer>,
       ),
@@ -124,11 +125,17 @@ async function deriveKey(
   header: Uint8Array,
   recipientPublicKey: Uint8Array,
 ): Promise<CryptoKey> {
-  const ikm = await crypto.subtle.importKey("raw", concat(classical, postQuantum), "HKDF", false, [
-    "deriveKey",
-  ]);
+  const ikm = await crypto.subtle.importKey(
+    "raw",
+    concatBytes(classical, postQuantum),
+    "HKDF",
+    false,
+    [
+      "deriveKey",
+    ],
+  );
   const salt = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", concat(header, recipientPublicKey)),
+    await crypto.subtle.digest("SHA-256", concatBytes(header, recipientPublicKey)),
   );
   return crypto.subtle.deriveKey(
     { name: "HKDF", hash: "SHA-256", salt, info: INFO },
@@ -137,16 +144,4 @@ async function deriveKey(
     false,
     ["encrypt", "decrypt"],
   );
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

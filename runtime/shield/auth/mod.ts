@@ -38,13 +38,6 @@ export {
 } from "./node_key.ts";
 export { PermissionChecker, type SubscribeDecision } from "./permission_checker.ts";
 export { issueToken, MAX_TOKEN_BYTES, type TokenRequest, TokenVerifier } from "./token.ts";
-export {
-  type CompiledPattern,
-  compilePattern,
-  coversPattern,
-  matchesTopic,
-  overlapsPattern,
-} from "../../protocol/mod.ts";
 export { type AuditSink, NodeAccess } from "./node_access.ts";
 export { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "./security_options.ts";
 export { SessionAccess, type SubscriptionAccess } from "./session_access.ts";
