@@ -296,7 +296,11 @@ Deno.test("http: 401 without or with a bad token, 403 outside permissions, 200 i
     assert.equal(r.body.error.code, "FORBIDDEN");
     r = await post(auth, `${node.url}/v1/realities/prod/topics/orders.eu.created`);
     assert.equal(r.status, 403);
-    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    // /metrics needs an operator (or admin) token on a node that requires auth.
+    const operator = await issueToken(key, { subject: "prometheus", roles: ["operator"] });
+    const metrics = await (await fetch(`${node.url}/metrics`, {
+      headers: { authorization: `Bearer ${operator}` },
+    })).text();
     assert.match(metrics, /arqon_auth_refusals_total\{transport="http",code="UNAUTHORIZED"\} 2/);
     assert.match(metrics, /arqon_auth_refusals_total\{transport="http",code="FORBIDDEN"\} 2/);
   });

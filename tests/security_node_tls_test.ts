@@ -41,7 +41,11 @@ Deno.test("node with --tls-cert/--tls-key: https and TLS 1.3 only, tokens over T
     });
     assert.equal(res.status, 200);
     assert.equal((await res.json()).sequence, 1);
-    const metrics = await (await fetch(`${base}/metrics`, { client })).text();
+    const operator = await issueToken(key, { subject: "prometheus", roles: ["operator"] });
+    const metrics = await (await fetch(`${base}/metrics`, {
+      headers: { authorization: `Bearer ${operator}` },
+      client,
+    })).text();
     assert.match(metrics, /arqon_tls_handshake_failures_total 1\b/);
     const anonymous = await fetch(`${base}/v1/realities/lab/topics/t.x`, {
       method: "POST",

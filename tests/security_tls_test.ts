@@ -93,7 +93,16 @@ Deno.test("TLS terminator: TLS 1.2 refused, TLS 1.3 carries HTTP and WebSocket",
     // The backend saw loopback; the terminator maps that port back to the real client.
     const port = seenPorts.at(-1)!;
     assert.match(tls.peerOf(port) ?? "", /^127\.0\.0\.1:\d+$/);
+    assert.equal(tls.peerAddrOf(port, "127.0.0.1")?.hostname, "127.0.0.1");
+    // Only the terminator's own loopback end maps: the same port from another host does not.
+    assert.equal(tls.peerAddrOf(port, "127.0.0.9"), undefined);
     conn.close();
+    // Each mapping goes with its connection: none is left once every client has gone.
+    for (let i = 0; i < 500 && tls.mappedPeers > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(tls.mappedPeers, 0);
+    assert.equal(tls.peerOf(port), undefined);
     assert.ok(handshakeErrors.length >= 1, "the TLS 1.2 attempt was reported");
   } finally {
     await tls.close();

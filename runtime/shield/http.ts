@@ -1,15 +1,18 @@
 /**
  * The HTTP API (Hono): publish, SSE subscribe, request/reply, health and metrics.
+ *
+ * The app expects the node's `Deno.serve` info as its env with `remoteAddr` already the
+ * real client (behind TLS: the terminator's peer), as `hono/deno`'s `getConnInfo` reads it.
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { BusError, type IPulse, patternError, realityError } from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
 import { realityRoutes, type SqliteLog } from "../store/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
-import { type NodeAccess, realityGuard, type SessionAccess } from "./auth/mod.ts";
+import { type NodeAccess, RateLimitedError, realityGuard, type SessionAccess } from "./auth/mod.ts";
 import type { NodeConfig } from "./config.ts";
 import { errorResponse } from "./http_error.ts";
 import { SseSubscriber } from "./sse.ts";
@@ -31,13 +34,25 @@ export interface HttpContext {
 
 const OVERFLOW_QUERY = new Set(["drop-oldest", "drop-new", "disconnect"]);
 
+/** Roles that may read `/metrics` when the node requires authentication. */
+const METRICS_ROLES = ["admin", "operator"] as const;
+
+/** The request's client, as the node passed it in the env (absent when embedded otherwise). */
+function clientOf(c: Context): Deno.NetAddr | undefined {
+  return (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr;
+}
+
 /** Builds the Hono app of a node. */
 export function createHttpApp(ctx: HttpContext): Hono {
   const app = new Hono();
   const fail = (err: unknown, transport = "http"): Response => {
     const e = err instanceof BusError ? err : new BusError("INTERNAL", String(err));
     ctx.metrics.errors.labels(transport, e.code).inc();
-    return errorResponse(e.code, e.message);
+    const res = errorResponse(e.code, e.message);
+    if (e instanceof RateLimitedError) {
+      res.headers.set("Retry-After", String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))));
+    }
+    return res;
   };
 
   app.onError((err) => fail(err));
@@ -55,11 +70,11 @@ export function createHttpApp(ctx: HttpContext): Hono {
       const body = await c.req.json().catch(() => {
         throw new BusError("INVALID_ARGUMENT", "the body must be JSON {did, nonce, signature}");
       });
-      return c.json({ token: await access.didToken(body) }, 201);
+      return c.json({ token: await access.didToken(body, clientOf(c)) }, 201);
     });
     app.use("/v1/*", async (c, next) => {
       if (c.req.path.startsWith("/v1/auth/")) return await next();
-      accessOf.set(c.req.raw, await access.http(c.req.header("authorization")));
+      accessOf.set(c.req.raw, await access.http(c.req.header("authorization"), clientOf(c)));
       await next();
     });
   }
@@ -71,7 +86,18 @@ export function createHttpApp(ctx: HttpContext): Hono {
       uptimeMs: Date.now() - ctx.startedAt,
     }, ctx.draining() ? 503 : 200));
 
+  // Metrics name realities, topics' traffic and refusals: with auth on, operators only,
+  // unless --metrics-open leaves them to scrapers that cannot send a token.
+  const metricsGuarded = Boolean(access?.required) && !ctx.config.metricsOpen;
   app.get("/metrics", async (c) => {
+    if (metricsGuarded) {
+      await access!.requireRole(
+        c.req.header("authorization"),
+        METRICS_ROLES,
+        "reading /metrics",
+        clientOf(c),
+      );
+    }
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     return c.body(await ctx.metrics.render());
   });

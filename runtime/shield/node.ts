@@ -15,7 +15,14 @@ import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { createHttpApp } from "./http.ts";
 import { Session, type WireFormat } from "./session.ts";
 import { StallWatch } from "./stall_watch.ts";
-import { checkListenPlan, startTlsTerminator, type TlsTerminator } from "./tls/mod.ts";
+import {
+  checkListenPlan,
+  clientAddress,
+  formatAddress,
+  type PeerResolver,
+  startTlsTerminator,
+  type TlsTerminator,
+} from "./tls/mod.ts";
 import { acceptWebSocket, WS_PATH } from "./ws_endpoint.ts";
 
 /** A running node. */
@@ -69,6 +76,9 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   for (const line of plan.warnings) {
     if (config.log !== "quiet" || config.insecure) console.warn(`arqon: ${line}`);
   }
+  if (access.required && config.metricsOpen && config.log !== "quiet") {
+    console.warn("arqon: /metrics is open (--metrics-open): it answers without a token");
+  }
   // Opened first: a damaged or busy data directory stops the node before it listens.
   const store = openStore({
     dataDir: config.memory || !config.dataDir ? null : config.dataDir,
@@ -114,9 +124,12 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     if (draining) session.close(1001, "node shutting down");
     return session;
   };
+  // Sessions learn their client's address (for audit entries) from the transport.
+  const attachFrom = (transport: Transport, format: WireFormat): TransportSession =>
+    access.connecting(transport.remote, () => attach(transport, format));
 
   const shm = config.shm
-    ? new ShmServer(config.shm, (t) => attach(t, "proto"), {
+    ? new ShmServer(config.shm, (t) => attachFrom(t, "proto"), {
       slots: config.shmSlots,
       ringBytes: config.shmRingBytes,
       metrics: new NativeMetrics(metrics.registry),
@@ -138,7 +151,16 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     metrics,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     draining: () => draining,
-    attach,
+    attach: attachFrom,
+  };
+
+  // The real client of each request: behind TLS the terminator's peer, not loopback.
+  let peers: PeerResolver | null = null;
+  const failed = (err: unknown, client: Deno.NetAddr): Response => {
+    console.error(`arqon: request from ${formatAddress(client)} failed:`, err);
+    return Response.json({ error: { code: "INTERNAL", message: "internal error" } }, {
+      status: 500,
+    });
   };
 
   const listening = Promise.withResolvers<Deno.NetAddr>();
@@ -154,11 +176,15 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       });
     },
   }, (req, info) => {
-    const path = req.url.slice(req.url.indexOf("/", 8)).split("?")[0];
-    if (path === WS_PATH && req.method === "GET") {
-      return acceptWebSocket(ws, req, info.remoteAddr as Deno.NetAddr);
+    const client = clientAddress(info.remoteAddr, peers);
+    try {
+      const path = req.url.slice(req.url.indexOf("/", 8)).split("?")[0];
+      if (path === WS_PATH && req.method === "GET") return acceptWebSocket(ws, req, client);
+      const res = app.fetch(req, { remoteAddr: client, completed: info.completed });
+      return res instanceof Promise ? res.catch((err) => failed(err, client)) : res;
+    } catch (err) {
+      return failed(err, client);
     }
-    return app.fetch(req, info);
   });
   const plainAddr = await listening.promise;
   let tls: TlsTerminator | null = null;
@@ -172,6 +198,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       onHandshakeError: () => access.tlsHandshakeFailed(),
     });
   }
+  peers = tls;
   const addr = tls ? { hostname: tls.hostname, port: tls.port } : plainAddr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
 
@@ -205,7 +232,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     store,
     policies: casil.engine,
     audit: casil.audit,
-    attach,
+    attach: attachFrom,
     shutdown,
     finished: server.finished,
   };

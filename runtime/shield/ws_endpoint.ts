@@ -9,6 +9,7 @@ import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import { errorResponse } from "./http_error.ts";
 import type { WireFormat } from "./session.ts";
+import { formatAddress } from "./tls/mod.ts";
 import { WebSocketTransport } from "./ws_transport.ts";
 
 /** Path of the WebSocket endpoint. */
@@ -22,7 +23,10 @@ export interface WsEndpointContext {
   attach(transport: Transport, format: WireFormat): TransportSession;
 }
 
-/** Upgrades a request to a WebSocket session, or answers with a JSON error. */
+/**
+ * Upgrades a request to a WebSocket session, or answers with a JSON error. `remote` is
+ * the real client (behind TLS: the terminator's peer); it becomes the transport's `remote`.
+ */
 export function acceptWebSocket(
   ctx: WsEndpointContext,
   req: Request,
@@ -52,7 +56,7 @@ export function acceptWebSocket(
   socket.binaryType = "arraybuffer";
   const transport = new WebSocketTransport(
     socket,
-    remote ? `${remote.hostname}:${remote.port}` : "?",
+    remote ? formatAddress(remote) : "?",
   );
   let session: TransportSession | null = null;
   socket.onopen = () => {

@@ -15,6 +15,17 @@ export function forbidden(message: string): BusError {
   return new BusError("FORBIDDEN", message);
 }
 
+/** 429: a rate limit refused a publish; `retryAfterMs` says when a retry has a fair chance. */
+export class RateLimitedError extends BusError {
+  /** Milliseconds until the bucket that refused holds enough again. */
+  readonly retryAfterMs: number;
+  /** Creates the error. */
+  constructor(message: string, retryAfterMs: number) {
+    super("RATE_LIMITED", message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 /** HTTP status for a security error code (other codes are the Shield's business). */
 export function httpStatusOf(code: string): number {
   switch (code) {

@@ -17,7 +17,12 @@ export {
   type ChallengeOptions,
 } from "./did_challenge.ts";
 export { DidDirectory } from "./did_directory.ts";
-export { forbidden, httpStatusOf, unauthorized } from "./errors.ts";
+export { forbidden, httpStatusOf, RateLimitedError, unauthorized } from "./errors.ts";
+export {
+  CLIENT_IDLE_MS,
+  ClientRateTable,
+  type ClientRateTableOptions,
+} from "./client_rate_table.ts";
 export {
   type AuthMethod,
   type Grants,

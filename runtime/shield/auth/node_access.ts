@@ -10,15 +10,19 @@ import { Buffer } from "node:buffer";
 import type client from "prom-client";
 import { BusError } from "../../protocol/mod.ts";
 import {
+  type ConnectionRateLimiter,
   isQuotaRefusal,
   type QuotaKind,
   RateLimiter,
   RealityQuotas,
   type Release,
 } from "../limits/mod.ts";
+import { formatAddress, type PeerAddress } from "../tls/mod.ts";
 import { Authenticator } from "./authenticator.ts";
+import { ClientRateTable } from "./client_rate_table.ts";
 import { DidDirectory } from "./did_directory.ts";
-import { type Grants, parseGrants, type Principal } from "./grants.ts";
+import { forbidden } from "./errors.ts";
+import { type Grants, parseGrants, type Principal, type Role } from "./grants.ts";
 import { type NodeSigningKey, readNodeKeyFile, readVerificationKeys } from "./node_key.ts";
 import { SECURITY_DEFAULTS, type SecurityOptions } from "./security_options.ts";
 import { SecurityMetrics } from "./security_metrics.ts";
@@ -45,6 +49,10 @@ export class NodeAccess {
   readonly #quotas: RealityQuotas;
   readonly #metrics: SecurityMetrics;
   readonly #limitsOn: boolean;
+  /** Per-client buckets of HTTP publishers; only with per-connection limits. */
+  readonly #clients?: ClientRateTable<ConnectionRateLimiter>;
+  /** The client address of the connection whose session is being created. */
+  #connecting?: string;
   #audit?: AuditSink;
 
   /** Prefer `NodeAccess.create`, which reads the key files. */
@@ -69,6 +77,14 @@ export class NodeAccess {
         maxStoredBytes: o.realityMaxStoredBytes,
       },
     }, (reality, r) => metrics.quotaExceeded.labels(reality, r.kind).inc());
+    if (o.ratePulses > 0 || o.rateBytes > 0) {
+      const rates = this.#rates;
+      this.#clients = new ClientRateTable(() => rates.forConnection(), {
+        maxClients: o.httpRateClients,
+        onSize: (n) => metrics.httpRateClients.set(n),
+        onEvict: () => metrics.httpRateEvictions.inc(),
+      });
+    }
     this.#limitsOn = o.ratePulses > 0 || o.rateBytes > 0 || o.realityRatePulses > 0 ||
       o.realityRateBytes > 0 || o.realityMaxConnections > 0 || o.realityMaxSubscriptions > 0 ||
       o.realityMaxStoredBytes > 0;
@@ -108,7 +124,7 @@ export class NodeAccess {
    * `POST /v1/auth/did`: exchanges a signed challenge for a short-lived bearer token with
    * the DID's grants (at most 15 minutes), audited as `token.issue`.
    */
-  async didToken(request: unknown): Promise<string> {
+  async didToken(request: unknown, client?: PeerAddress): Promise<string> {
     const r = (request ?? {}) as Record<string, unknown>;
     if (
       typeof r.did !== "string" || typeof r.nonce !== "string" || typeof r.signature !== "string"
@@ -141,6 +157,7 @@ export class NodeAccess {
       method: "did",
       ttlSeconds,
       kid: this.#signer.kid,
+      ...(client ? { remote: formatAddress(client) } : {}),
     });
     return token;
   }
@@ -176,25 +193,78 @@ export class NodeAccess {
       roles: grants.roles,
       ttlSeconds,
       kid: this.#signer.kid,
+      ...(caller.remote ? { remote: caller.remote } : {}),
     });
     return token;
   }
 
-  /** Security state of one new connection (`transport` labels its metrics). */
-  session(transport: string, kick?: (reason: string) => void): SessionAccess {
-    return new SessionAccess(this, transport, kick);
+  /**
+   * Security state of one new connection (`transport` labels its metrics; `remote`, the
+   * client address, goes into its audit entries). Without `remote`, the address given to
+   * an enclosing {@linkcode connecting} call.
+   */
+  session(
+    transport: string,
+    kick?: (reason: string) => void,
+    remote: string | undefined = this.#connecting,
+  ): SessionAccess {
+    return new SessionAccess(this, transport, kick, remote);
+  }
+
+  /**
+   * Runs `open`, which creates one connection's session, with `remote` as the client
+   * address of every `session()` it creates. For carriers whose session is built where
+   * only the transport is known (the node's `attach`).
+   */
+  connecting<T>(remote: string, open: () => T): T {
+    const outer = this.#connecting;
+    this.#connecting = remote;
+    try {
+      return open();
+    } finally {
+      this.#connecting = outer;
+    }
   }
 
   /**
    * Authenticates one HTTP request from its `Authorization` header and returns its
-   * access (already authenticated). Throws UNAUTHORIZED.
+   * access (already authenticated). `client` is the request's real client (behind TLS:
+   * the terminator's peer): its address goes into audit entries and, on an open node,
+   * keys the per-client rate limits. Throws UNAUTHORIZED.
    */
-  async http(authorization: string | null | undefined): Promise<SessionAccess> {
-    const access = this.session("http");
+  async http(
+    authorization: string | null | undefined,
+    client?: PeerAddress,
+  ): Promise<SessionAccess> {
+    const access = new SessionAccess(
+      this,
+      "http",
+      undefined,
+      client ? formatAddress(client) : undefined,
+      client?.hostname,
+    );
     try {
       access.bind(await this.#auth.fromAuthorization(authorization));
     } catch (e) {
       throw this.refused(e, "http");
+    }
+    return access;
+  }
+
+  /**
+   * Authenticates an HTTP request that needs one of `roles` (e.g. reading `/metrics`).
+   * Throws UNAUTHORIZED without valid credentials, FORBIDDEN without the role.
+   */
+  async requireRole(
+    authorization: string | null | undefined,
+    roles: readonly Role[],
+    what: string,
+    client?: PeerAddress,
+  ): Promise<SessionAccess> {
+    const access = await this.http(authorization, client);
+    const held = access.principal?.roles ?? [];
+    if (!roles.some((r) => held.includes(r))) {
+      throw this.refused(forbidden(`${what} needs the ${roles.join(" or ")} role`), "http");
     }
     return access;
   }
@@ -239,6 +309,13 @@ export class NodeAccess {
   /** @internal */
   get rates(): RateLimiter {
     return this.#rates;
+  }
+  /**
+   * @internal The rate limiter an HTTP client shares across its requests (`client` is its
+   * identity); a fresh one when only per-reality limits are on (nothing to remember).
+   */
+  clientRates(client: string): ConnectionRateLimiter {
+    return this.#clients?.limiter(client) ?? this.#rates.forConnection();
   }
   /** @internal */
   acquire(realityId: string, kind: QuotaKind, amount = 1): Release {

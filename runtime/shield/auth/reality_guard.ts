@@ -64,14 +64,15 @@ export function realityGuard(
     await next();
     if (!write || c.res.status >= 300) return;
     const name = reality ?? "";
+    const where = access?.remote ? { remote: access.remote } : {};
     if (method === "POST" && reality === undefined) {
       const created = await c.res.clone().json().catch(() => ({})) as { name?: string };
-      node.audit("reality.create", principal.subject, { reality: created.name ?? "" });
+      node.audit("reality.create", principal.subject, { reality: created.name ?? "", ...where });
     } else if (method === "DELETE") {
-      node.audit("reality.delete", principal.subject, { reality: name });
+      node.audit("reality.delete", principal.subject, { reality: name, ...where });
     } else {
       const action = c.res.status === 201 ? "reality.create" : "reality.update";
-      node.audit(action, principal.subject, { reality: name, part: tail ?? "config" });
+      node.audit(action, principal.subject, { reality: name, part: tail ?? "config", ...where });
     }
   };
 }

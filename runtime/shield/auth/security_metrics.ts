@@ -14,6 +14,8 @@ export class SecurityMetrics {
   readonly quotaUsage: client.Gauge<"reality" | "kind">;
   readonly kicks: client.Counter<"transport" | "reason">;
   readonly tlsRefused: client.Counter;
+  readonly httpRateClients: client.Gauge;
+  readonly httpRateEvictions: client.Counter;
 
   /** Registers the families on `registry`. */
   constructor(registry: client.Registry) {
@@ -51,6 +53,16 @@ export class SecurityMetrics {
       name: "arqon_quota_exceeded_total",
       help: "Acquisitions refused by a reality quota.",
       labelNames: ["reality", "kind"],
+      registers,
+    });
+    this.httpRateClients = new client.Gauge({
+      name: "arqon_http_rate_clients",
+      help: "HTTP clients (subjects, DIDs or addresses) whose publish rate buckets are tracked.",
+      registers,
+    });
+    this.httpRateEvictions = new client.Counter({
+      name: "arqon_http_rate_clients_evicted_total",
+      help: "HTTP clients dropped from the rate table because it was full (--http-rate-clients).",
       registers,
     });
     this.quotaUsage = new client.Gauge({

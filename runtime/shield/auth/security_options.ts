@@ -34,6 +34,13 @@ export interface SecurityOptions {
   realityMaxStoredBytes: number;
   /** Rate-limit refusals within one second after which a connection is closed (0: never). */
   rateKick: number;
+  /**
+   * HTTP clients (token subjects, DIDs or addresses) whose `--rate-pulses`/`--rate-bytes`
+   * buckets the node tracks at once; beyond, the least recently seen is dropped.
+   */
+  httpRateClients: number;
+  /** Serve `/metrics` without a token even when the node requires authentication. */
+  metricsOpen: boolean;
 }
 
 /** Defaults: no auth, no TLS, no limits beyond the node's frame limits. */
@@ -52,6 +59,8 @@ export const SECURITY_DEFAULTS: Readonly<SecurityOptions> = {
   realityMaxSubscriptions: 0,
   realityMaxStoredBytes: 0,
   rateKick: 10_000,
+  httpRateClients: 100_000,
+  metricsOpen: false,
 };
 
 /** Flag descriptions in the shape of the node's flag table. */
@@ -150,5 +159,18 @@ export const SECURITY_FLAGS: {
     flag: "rate-kick",
     kind: "int",
     help: "rate-limit refusals per second after which a connection is closed (0: never)",
+  },
+  {
+    key: "httpRateClients",
+    flag: "http-rate-clients",
+    kind: "int",
+    help: "HTTP clients whose --rate-pulses/--rate-bytes buckets are tracked at once (LRU beyond)",
+  },
+  {
+    key: "metricsOpen",
+    flag: "metrics-open",
+    kind: "bool",
+    env: "ARQON_METRICS_OPEN",
+    help: "serve /metrics without a token when auth is on (for scrapers that cannot send one)",
   },
 ];

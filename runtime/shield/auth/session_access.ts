@@ -4,9 +4,10 @@
  * @module
  */
 import { BusError, type IHello } from "../../protocol/mod.ts";
-import type { RateLimiter, RateRefusal, Release } from "../limits/mod.ts";
+import type { ConnectionRateLimiter, RateRefusal, Release } from "../limits/mod.ts";
 import { type HelloCredentials, MAX_HELLO_BYTES } from "./authenticator.ts";
 import type { Challenge } from "./did_challenge.ts";
+import { RateLimitedError } from "./errors.ts";
 import type { Principal } from "./grants.ts";
 import type { NodeAccess } from "./node_access.ts";
 import { PermissionChecker } from "./permission_checker.ts";
@@ -32,9 +33,11 @@ export interface SubscriptionAccess {
 export class SessionAccess {
   readonly #node: NodeAccess;
   readonly #transport: string;
+  readonly #remote?: string;
+  readonly #clientHost?: string;
   #principal?: Principal;
   #checker?: PermissionChecker;
-  #rates?: ReturnType<RateLimiter["forConnection"]>;
+  #rates?: ConnectionRateLimiter;
   /** Realities this connection counts against, with the quota to release. */
   readonly #realities = new Map<string, Release>();
   #closed = false;
@@ -47,12 +50,40 @@ export class SessionAccess {
   #expiry?: ReturnType<typeof setTimeout>;
   #attempts = 0;
 
-  /** @internal Use `NodeAccess.session`. */
-  constructor(node: NodeAccess, transport: string, kick?: (reason: string) => void) {
+  /**
+   * @internal Use `NodeAccess.session` or `NodeAccess.http`. `remote` is the client's
+   * address for audit entries; `clientHost` its host, which keys an anonymous HTTP
+   * client's rate limits.
+   */
+  constructor(
+    node: NodeAccess,
+    transport: string,
+    kick?: (reason: string) => void,
+    remote?: string,
+    clientHost?: string,
+  ) {
     this.#node = node;
     this.#transport = transport;
     this.#kick = kick;
-    if (node.limitsOn) this.#rates = node.rates.forConnection();
+    this.#remote = remote;
+    this.#clientHost = clientHost;
+    // HTTP requests share their client's limiter, looked up once the principal is known.
+    if (node.limitsOn && transport !== "http") this.#rates = node.rates.forConnection();
+  }
+
+  /** The client's address (`host:port`), when the carrier knows it. */
+  get remote(): string | undefined {
+    return this.#remote;
+  }
+
+  /**
+   * Who an HTTP client is for its rate limits: the token subject or DID when it
+   * authenticated, else its address (host only: a client opens connections at will).
+   */
+  get clientId(): string {
+    const p = this.#principal;
+    if (p && p.method !== "open") return `id:${p.subject}`;
+    return `ip:${this.#clientHost ?? this.#remote ?? "?"}`;
   }
 
   /** The authenticated principal, once there is one. */
@@ -97,6 +128,7 @@ export class SessionAccess {
           subject: "anonymous",
           transport: this.#transport,
           reason: "too many failed authentications",
+          ...this.#where(),
         });
         // A moment later, so the refusal itself still reaches the client.
         setTimeout(() => this.#kick?.("too many failed authentications"), 20);
@@ -163,12 +195,17 @@ export class SessionAccess {
         reality: realityId || "default",
         topic,
         transport: this.#transport,
+        ...this.#where(),
       });
     }
-    if (!this.#rates) return true;
+    let rates = this.#rates;
+    if (rates === undefined) {
+      if (this.#transport !== "http" || !this.#node.limitsOn) return true;
+      rates = this.#rates = this.#node.clientRates(this.clientId);
+    }
     if (this.#kicked) return false;
     this.#enter(realityId);
-    const refusal: RateRefusal | undefined = this.#rates.admit(realityId, bytes);
+    const refusal: RateRefusal | undefined = rates.admit(realityId, bytes);
     if (refusal) {
       const now = performance.now();
       if (this.#overLimitTooLong(now, refusal)) return false;
@@ -180,12 +217,16 @@ export class SessionAccess {
         this.#lastNoticeMs = now;
         const dropped = this.#quietlyDropped;
         this.#quietlyDropped = 0;
-        throw new BusError(
-          "RATE_LIMITED",
+        throw new RateLimitedError(
           `${refusal.message}${dropped ? ` (${dropped} more unacknowledged pulses dropped)` : ""}`,
+          refusal.retryAfterMs,
         );
       }
-      throw new BusError("RATE_LIMITED", refusal.message);
+      // Over HTTP the per-connection buckets are the client's, whatever its connections.
+      const message = this.#transport === "http" && refusal.scope === "connection"
+        ? refusal.message.replace(/^connection/, "client")
+        : refusal.message;
+      throw new RateLimitedError(message, refusal.retryAfterMs);
     }
     if (this.#node.options.realityMaxStoredBytes > 0) {
       this.#node.acquire(realityId, "storedBytes", bytes);
@@ -239,6 +280,18 @@ export class SessionAccess {
     return this.#checker ? this.#checker.canReceive(topic) : true;
   }
 
+  /** Counts and audits the node closing this connection for flooding past its fair share. */
+  kickedForFlood(reason: string): void {
+    this.#kicked = true;
+    this.#node.kicked(this.#transport, "flood");
+    this.#node.audit("connection.kick", "node", {
+      subject: this.#principal?.subject ?? "anonymous",
+      transport: this.#transport,
+      reason,
+      ...this.#where(),
+    });
+  }
+
   /** Releases the connection's quotas. */
   close(): void {
     if (this.#closed) return;
@@ -265,9 +318,15 @@ export class SessionAccess {
       transport: this.#transport,
       reason,
       limit: refusal.message,
+      ...this.#where(),
     });
     this.#kick(reason);
     return true;
+  }
+
+  /** The client address for an audit entry, when known. */
+  #where(): { remote?: string } {
+    return this.#remote ? { remote: this.#remote } : {};
   }
 
   /** Counts this connection against a reality's connection quota on first use. */

@@ -4,6 +4,13 @@
  * @module
  */
 export {
+  clientAddress,
+  formatAddress,
+  normalizeHost,
+  type PeerAddress,
+  type PeerResolver,
+} from "./client_address.ts";
+export {
   checkListenPlan,
   isLoopback,
   type ListenPlan,

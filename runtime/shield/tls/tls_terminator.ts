@@ -4,12 +4,20 @@
  * honours) and pipes each decrypted connection to its own plain listener on loopback.
  * HTTP, SSE and WebSocket all pass through untouched, since the pipe is bytes.
  *
- * The plain listener sees every connection coming from loopback; `peerOf` maps the
- * loopback port it sees back to the real client address, for logs and per-IP limits.
+ * The plain listener sees every connection coming from loopback; `peerOf`/`peerAddrOf`
+ * map the loopback port it sees back to the real client address, for sessions, logs,
+ * audit entries and per-client limits. A mapping lives exactly as long as its pipe.
  * @module
  */
 import { connect, type Socket } from "node:net";
 import { createServer, type Server, type TLSSocket } from "node:tls";
+import { formatAddress, normalizeHost, type PeerAddress } from "./client_address.ts";
+
+/** One piped connection: the upstream socket's local host and the real client. */
+interface Pipe {
+  readonly localHost: string;
+  readonly peer: PeerAddress;
+}
 
 /** Where the terminator listens and where it forwards. */
 export interface TlsTerminatorOptions {
@@ -34,15 +42,22 @@ export interface TlsTerminator {
   readonly port: number;
   /** Open client connections. */
   readonly connections: number;
-  /** The real client address of the upstream connection whose local port is `port`. */
+  /** Piped connections whose client mapping is held (for leak checks). */
+  readonly mappedPeers: number;
+  /** The real client (`host:port`) of the upstream connection whose local port is given. */
   peerOf(upstreamLocalPort: number): string | undefined;
+  /**
+   * The real client of the upstream connection whose local end is
+   * `upstreamLocalHost:upstreamLocalPort` (host checked when given).
+   */
+  peerAddrOf(upstreamLocalPort: number, upstreamLocalHost?: string): PeerAddress | undefined;
   /** Stops listening and closes every piped connection. */
   close(): Promise<void>;
 }
 
 /** Starts a TLS 1.3-only listener that forwards to `options.upstream`. */
 export async function startTlsTerminator(options: TlsTerminatorOptions): Promise<TlsTerminator> {
-  const peers = new Map<number, string>();
+  const peers = new Map<number, Pipe>();
   const open = new Set<Socket>();
   const server: Server = createServer({
     cert: options.cert,
@@ -71,7 +86,20 @@ export async function startTlsTerminator(options: TlsTerminatorOptions): Promise
     get connections() {
       return open.size / 2;
     },
-    peerOf: (upstreamLocalPort) => peers.get(upstreamLocalPort),
+    get mappedPeers() {
+      return peers.size;
+    },
+    peerOf: (upstreamLocalPort) => {
+      const entry = peers.get(upstreamLocalPort);
+      return entry ? formatAddress(entry.peer) : undefined;
+    },
+    peerAddrOf: (upstreamLocalPort, upstreamLocalHost) => {
+      const entry = peers.get(upstreamLocalPort);
+      if (!entry || (upstreamLocalHost !== undefined && upstreamLocalHost !== entry.localHost)) {
+        return undefined;
+      }
+      return entry.peer;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of open) socket.destroy();
@@ -83,22 +111,30 @@ export async function startTlsTerminator(options: TlsTerminatorOptions): Promise
 function pipe(
   client: TLSSocket,
   upstream: { hostname: string; port: number },
-  peers: Map<number, string>,
+  peers: Map<number, Pipe>,
   open: Set<Socket>,
 ): void {
-  const remote = `${client.remoteAddress}:${client.remotePort}`;
+  const peer = {
+    hostname: normalizeHost(client.remoteAddress ?? "?"),
+    port: client.remotePort ?? 0,
+  };
   const inner = connect({ host: upstream.hostname, port: upstream.port });
   inner.setNoDelay(true);
   client.setNoDelay(true);
   open.add(client);
   open.add(inner);
   let localPort: number | undefined;
+  let entry: Pipe | undefined;
+  // Registered before any bytes are piped: the mapping exists before the node reads a request.
   inner.once("connect", () => {
     localPort = inner.localPort;
-    if (localPort !== undefined) peers.set(localPort, remote);
+    if (localPort === undefined) return;
+    entry = { localHost: normalizeHost(inner.localAddress ?? ""), peer };
+    peers.set(localPort, entry);
   });
   const done = () => {
-    if (localPort !== undefined) peers.delete(localPort);
+    // Only our own entry: the port may already serve a newer pipe.
+    if (localPort !== undefined && peers.get(localPort) === entry) peers.delete(localPort);
     open.delete(client);
     open.delete(inner);
     client.destroy();
