@@ -10,8 +10,14 @@
  */
 
 import { concatBytes } from "../protocol/mod.ts";
+import {
+  acceptKey,
+  readHttpHead,
+  readMaskKey,
+  writeAll,
+  xorMask,
+} from "../transport/websocket/mod.ts";
 
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const OP_CONTINUATION = 0x0;
 const OP_TEXT = 0x1;
 const OP_BINARY = 0x2;
@@ -98,7 +104,7 @@ export class TcpWebSocket extends EventTarget {
       "",
     ].join("\r\n");
     await writeAll(conn, encoder.encode(request));
-    const [head, rest] = await readHead(conn);
+    const [head, rest] = await readHttpHead(conn, 8192);
     const lines = head.split("\r\n");
     if (!/^HTTP\/1\.1 101\b/.test(lines[0])) throw new Error(`upgrade refused: ${lines[0]}`);
     const headers = new Map<string, string>();
@@ -106,8 +112,7 @@ export class TcpWebSocket extends EventTarget {
       const i = line.indexOf(":");
       if (i > 0) headers.set(line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim());
     }
-    const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + GUID));
-    const expected = btoa(String.fromCharCode(...new Uint8Array(digest)));
+    const expected = await acceptKey(key);
     if (headers.get("sec-websocket-accept") !== expected) {
       throw new Error("upgrade refused: bad Sec-WebSocket-Accept");
     }
@@ -364,40 +369,5 @@ function frameBuffer(opcode: number, size: number): [Uint8Array, Uint8Array] {
 
 /** XORs `body` with the masking key stored just before it in `frame`. */
 function maskInPlace(frame: Uint8Array, body: Uint8Array): void {
-  const key = frame.subarray(
-    body.byteOffset - frame.byteOffset - 4,
-    body.byteOffset - frame.byteOffset,
-  );
-  const n = body.length;
-  const words = n >>> 2;
-  if (words > 0 && (body.byteOffset & 3) === 0) {
-    const k32 = new Uint32Array(key.slice().buffer)[0];
-    const w = new Uint32Array(body.buffer, body.byteOffset, words);
-    for (let j = 0; j < words; j++) w[j] ^= k32;
-    for (let i = words * 4; i < n; i++) body[i] ^= key[i & 3];
-    return;
-  }
-  for (let i = 0; i < n; i++) body[i] ^= key[i & 3];
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
-/** Reads the HTTP response head; returns it and any bytes read past it. */
-async function readHead(conn: Deno.Conn): Promise<[string, Uint8Array]> {
-  const buf = new Uint8Array(8192);
-  let len = 0;
-  while (len < buf.length) {
-    const n = await conn.read(buf.subarray(len));
-    if (n === null) throw new Error("connection closed during the upgrade");
-    len += n;
-    for (let i = 3; i < len; i++) {
-      if (buf[i - 3] === 13 && buf[i - 2] === 10 && buf[i - 1] === 13 && buf[i] === 10) {
-        return [decoder.decode(buf.subarray(0, i - 3)), buf.slice(i + 1, len)];
-      }
-    }
-  }
-  throw new Error("upgrade response head too large");
+  xorMask(body, readMaskKey(frame, body.byteOffset - frame.byteOffset - 4));
 }

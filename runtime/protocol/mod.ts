@@ -40,6 +40,7 @@ export {
   concatBytes,
   encodePublishFrame,
   type FrameVisitor,
+  peekPublishReality,
   scanFrames,
   stampSuffix,
 } from "./wire.ts";

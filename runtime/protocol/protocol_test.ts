@@ -17,7 +17,7 @@ import {
   scanFrames,
   stampSuffix,
 } from "./mod.ts";
-import { concatBytes } from "./wire.ts";
+import { concatBytes, peekPublishReality } from "./wire.ts";
 
 const payload = new TextEncoder().encode("x".repeat(1000));
 
@@ -161,4 +161,28 @@ Deno.test("PulseView reads payload and sequence by scanning, the rest by decodin
   assert.deepEqual({ ...view.headers }, { h: "1" });
   assert.equal(JSON.parse(JSON.stringify(view)).realityId, "r");
   assert.throws(() => new PulseView(new Uint8Array([0x5a, 0x10, 0x01])), RangeError);
+});
+
+Deno.test("peekPublishReality reads the first publish's reality and nothing else", () => {
+  const pulse = { topic: "a.b", realityId: "lab-7", payload: new Uint8Array([1, 2, 3]) };
+  const hand = encodePublishFrame(1, 0, pulse)!;
+  assert.equal(peekPublishReality(hand), "lab-7");
+  assert.equal(peekPublishReality(encodeFrame({ publish: { correlationId: 5, pulse } })), "lab-7");
+  assert.equal(
+    peekPublishReality(encodeFrame({ publish: { pulse: { topic: "a", payload: pulse.payload } } })),
+    "",
+  );
+  const batch = new BatchBuilder();
+  batch.addFrame(hand);
+  batch.addFrame(encodePublishFrame(2, 0, { ...pulse, realityId: "other" })!);
+  assert.equal(peekPublishReality(batch.finish()), "lab-7");
+  const pingFirst = new BatchBuilder();
+  pingFirst.addFrame(encodeFrame({ ping: { nonce: 1 } }));
+  pingFirst.addFrame(hand);
+  assert.equal(peekPublishReality(pingFirst.finish()), undefined);
+  assert.equal(peekPublishReality(encodeFrame({ ping: { nonce: 1 } })), undefined);
+  // Truncated or garbage input is not an error here: the full decode reports it.
+  assert.equal(peekPublishReality(hand.subarray(0, hand.length - 4)), undefined);
+  assert.equal(peekPublishReality(new Uint8Array([0xff, 0xff, 0xff])), undefined);
+  assert.equal(peekPublishReality(new Uint8Array(0)), undefined);
 });

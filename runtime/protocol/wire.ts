@@ -113,6 +113,69 @@ function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): vo
   else visitor.deliver!(first, bytes);
 }
 
+/**
+ * The reality id of the first publish in one transport message (a `Frame` or a `Batch`),
+ * read without decoding anything else: the node's ingress scheduler files the message
+ * under it. Undefined when the message starts with another frame or is malformed (then
+ * the full decode reports the error); "" for a publish to the default reality.
+ */
+export function peekPublishReality(bytes: Uint8Array): string | undefined {
+  let frame = lenField(bytes, 0, bytes.length, 14, false, true);
+  frame = frame ? lenField(bytes, frame[0], frame[1], 1, false) : [0, bytes.length];
+  if (!frame) return undefined;
+  const publish = lenField(bytes, frame[0], frame[1], 3, false, true);
+  if (!publish) return undefined;
+  const pulse = lenField(bytes, publish[0], publish[1], 3, true);
+  if (!pulse) return undefined;
+  const reality = lenField(bytes, pulse[0], pulse[1], 5, true);
+  return reality ? utf8Decoder.decode(bytes.subarray(reality[0], reality[1])) : "";
+}
+
+const utf8Decoder = new TextDecoder();
+
+/**
+ * The [start, end) of length-delimited field `field` within `buf[from, to)`: the first
+ * occurrence, or the last one when `last` (protobuf's rule for scalars). With `leading`,
+ * only a message whose first field it is counts (how frames name their kind).
+ */
+function lenField(
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  field: number,
+  last: boolean,
+  leading = false,
+): [number, number] | undefined {
+  let found: [number, number] | undefined;
+  let pos = from;
+  while (pos < to) {
+    const [key, p1] = readVarint(buf, pos);
+    if (p1 < 0 || p1 > to) return found;
+    const wire = key & 7;
+    if (wire === WIRE_VARINT) {
+      const [, p2] = readVarint(buf, p1);
+      if (p2 < 0) return found;
+      pos = p2;
+    } else if (wire === WIRE_LEN) {
+      const [len, p2] = readVarint(buf, p1);
+      if (p2 < 0 || p2 + len > to) return found;
+      if (Math.floor(key / 8) === field) {
+        found = [p2, p2 + len];
+        if (!last) return found;
+      }
+      pos = p2 + len;
+    } else if (wire === 5) {
+      pos = p1 + 4;
+    } else if (wire === 1) {
+      pos = p1 + 8;
+    } else {
+      return found;
+    }
+    if (leading && !found) return undefined;
+  }
+  return found;
+}
+
 /** UTF-8 byte length of `s`. */
 function utf8Length(s: string): number {
   let n = 0;

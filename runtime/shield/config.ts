@@ -33,12 +33,18 @@ export interface NodeConfig extends SecurityOptions, PolicyOptions {
   highWaterBytes: number;
   /** Target size of one outbound batch message. */
   maxBatchBytes: number;
+  /** Bytes of received work a reality may run per event-loop turn before it queues (0: no fair queueing). */
+  fairQuantumBytes: number;
+  /** Bytes a reality may have queued before its further publishes are shed (RATE_LIMITED). */
+  realityQueueBytes: number;
   /** Default request/reply timeout. */
   requestTimeoutMs: number;
   /** How long shutdown waits for queues to drain. */
   shutdownGraceMs: number;
   /** Seconds of silence before the node pings and then drops a WebSocket. */
   idleTimeoutSeconds: number;
+  /** WebSocket server: `arqon` reads connections on demand (fair under floods), `deno` is Deno's built-in. */
+  wsEngine: "arqon" | "deno";
   /** Log level: `info` or `quiet`. */
   log: "info" | "quiet";
   /** Directory of the durable log; empty keeps it in memory (the CLI defaults to `./data`). */
@@ -72,9 +78,12 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = {
   overflow: "drop-oldest",
   highWaterBytes: 4 * 1024 * 1024,
   maxBatchBytes: 256 * 1024,
+  fairQuantumBytes: 128 * 1024,
+  realityQueueBytes: 16 * 1024 * 1024,
   requestTimeoutMs: 5000,
   shutdownGraceMs: 5000,
   idleTimeoutSeconds: 60,
+  wsEngine: "arqon",
   log: "info",
   dataDir: "",
   memory: false,
@@ -150,6 +159,18 @@ export const NODE_FLAGS: Flag[] = [
     help: "target size of one outbound batch",
   },
   {
+    key: "fairQuantumBytes",
+    flag: "fair-quantum-bytes",
+    kind: "int",
+    help: "received bytes a reality runs per event-loop turn before its work queues (0: off)",
+  },
+  {
+    key: "realityQueueBytes",
+    flag: "reality-queue-bytes",
+    kind: "int",
+    help: "bytes a reality may have queued before its publishes are shed (RATE_LIMITED)",
+  },
+  {
     key: "requestTimeoutMs",
     flag: "request-timeout-ms",
     kind: "int",
@@ -166,6 +187,13 @@ export const NODE_FLAGS: Flag[] = [
     flag: "idle-timeout",
     kind: "int",
     help: "seconds before an idle WebSocket is pinged and dropped",
+  },
+  {
+    key: "wsEngine",
+    flag: "ws-engine",
+    kind: "enum",
+    choices: ["arqon", "deno"],
+    help: "WebSocket server: arqon reads sockets on demand (fair under floods); deno is built in",
   },
   { key: "log", flag: "log", kind: "enum", choices: ["info", "quiet"], help: "log level" },
   {

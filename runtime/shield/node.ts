@@ -14,6 +14,7 @@ import { NodeAccess } from "./auth/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { createHttpApp } from "./http.ts";
 import { Session, type WireFormat } from "./session.ts";
+import { FairScheduler } from "./limits/mod.ts";
 import { StallWatch } from "./stall_watch.ts";
 import {
   checkListenPlan,
@@ -23,7 +24,8 @@ import {
   startTlsTerminator,
   type TlsTerminator,
 } from "./tls/mod.ts";
-import { acceptWebSocket, WS_PATH } from "./ws_endpoint.ts";
+import { acceptWebSocket, formatOf, negotiateUpgrade, WS_PATH } from "./ws_endpoint.ts";
+import { type FrontDoor, startFrontDoor } from "./front_door.ts";
 
 /** A running node. */
 export interface ArqonNode {
@@ -111,12 +113,23 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   access.setAudit(casil.audit);
   const sessions = new Set<Session>();
   const stalls = new StallWatch();
+  const fairness = openFairness(config, metrics);
   let draining = false;
   const startedAt = Date.now();
 
   const attach = (transport: Transport, format: WireFormat): TransportSession => {
     const session = new Session(
-      { spine, store, metrics, config, nodeId, access, stalls, onEnd: (s) => sessions.delete(s) },
+      {
+        spine,
+        store,
+        metrics,
+        config,
+        nodeId,
+        access,
+        stalls,
+        fairness,
+        onEnd: (s) => sessions.delete(s),
+      },
       transport,
       format,
     );
@@ -163,11 +176,14 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     });
   };
 
+  // With the arqon WebSocket engine the public port is the front door, which serves
+  // WebSockets itself and pipes HTTP to Deno.serve; with TLS both hide on loopback
+  // behind the TLS 1.3-only terminator.
+  const fronted = config.wsEngine === "arqon";
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
-    // With TLS the plain listener hides on loopback behind the TLS 1.3-only terminator.
-    hostname: tlsOn ? "127.0.0.1" : config.host,
-    port: tlsOn ? 0 : config.port,
+    hostname: tlsOn || fronted ? "127.0.0.1" : config.host,
+    port: tlsOn || fronted ? 0 : config.port,
     onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
     onError: (err) => {
       console.error("arqon: request failed:", err);
@@ -186,8 +202,30 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       return failed(err, client);
     }
   });
-  const plainAddr = await listening.promise;
+  const httpAddr = await listening.promise;
+  let door: FrontDoor | null = null;
   let tls: TlsTerminator | null = null;
+  if (fronted) {
+    try {
+      door = startFrontDoor({
+        hostname: tlsOn ? "127.0.0.1" : config.host,
+        port: tlsOn ? 0 : config.port,
+        wsPath: WS_PATH,
+        upstream: { hostname: httpAddr.hostname, port: httpAddr.port },
+        // Above --max-frame-bytes the session answers FRAME_TOO_LARGE; far above, the
+        // connection closes (1009) rather than buffer it.
+        maxMessageBytes: Math.max(4 * config.maxFrameBytes, 16 * 1024 * 1024),
+        idleTimeoutSeconds: config.idleTimeoutSeconds,
+        upgrade: (headers) => negotiateUpgrade(ws, headers),
+        attach: (connection, protocol) => attachFrom(connection, formatOf(protocol)),
+        peers: { peerAddrOf: (port, host) => tls?.peerAddrOf(port, host) },
+      });
+    } catch (err) {
+      await server.shutdown();
+      throw err;
+    }
+  }
+  const plainAddr = door ? { hostname: door.hostname, port: door.port } : httpAddr;
   if (tlsOn) {
     tls = await startTlsTerminator({
       cert: await Deno.readTextFile(config.tlsCert),
@@ -198,7 +236,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       onHandshakeError: () => access.tlsHandshakeFailed(),
     });
   }
-  peers = tls;
+  peers = door ?? tls;
   const addr = tls ? { hostname: tls.hostname, port: tls.port } : plainAddr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
 
@@ -212,8 +250,10 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         await new Promise((r) => setTimeout(r, 10));
       }
       for (const s of [...sessions]) s.close(1001, "node shutting down");
+      fairness?.close();
       await shm?.close();
       await tls?.close();
+      door?.close();
       await server.shutdown();
       store.close();
       casil.close();
@@ -236,4 +276,21 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     shutdown,
     finished: server.finished,
   };
+}
+
+/** The fair ingress scheduler (`--fair-quantum-bytes`, 0: off) and its queue gauge. */
+function openFairness(config: NodeConfig, metrics: NodeMetrics): FairScheduler | undefined {
+  if (config.fairQuantumBytes <= 0) return undefined;
+  const fairness = new FairScheduler({
+    quantum: config.fairQuantumBytes,
+    maxQueuedPerReality: config.realityQueueBytes,
+    onError: (err, reality) => console.error(`arqon: ingress work of "${reality}" failed:`, err),
+  });
+  metrics.onCollect(() => {
+    metrics.ingressQueuedBytes.reset();
+    for (const load of fairness.loads()) {
+      metrics.ingressQueuedBytes.labels(load.realityId || "default").set(load.cost);
+    }
+  });
+  return fairness;
 }

@@ -24,6 +24,7 @@ import {
   type IRequest,
   type ISubscribe,
   OverflowPolicy,
+  peekPublishReality,
   PROTOCOL_VERSION,
   scanFrames,
   StartMode,
@@ -41,6 +42,7 @@ import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import type { NodeAccess, SessionAccess, SubscriptionAccess } from "./auth/mod.ts";
 import type { NodeConfig } from "./config.ts";
+import type { FairScheduler } from "./limits/mod.ts";
 import type { StallWatch } from "./stall_watch.ts";
 
 /** Frame encoding of a session. */
@@ -60,6 +62,8 @@ export interface SessionContext {
   readonly access?: NodeAccess;
   /** Where stalled sessions wait to be resumed. */
   readonly stalls?: StallWatch;
+  /** Shares the node's ingress fairly between realities; absent: work runs as it arrives. */
+  readonly fairness?: FairScheduler;
 }
 
 const OVERFLOW_BY_WIRE: Record<number, OverflowMode | undefined> = {
@@ -70,6 +74,9 @@ const OVERFLOW_BY_WIRE: Record<number, OverflowMode | undefined> = {
 
 // Deliveries taken from one subscription before moving to the next (fairness).
 const TAKE_PER_TURN = 256;
+
+// Unacknowledged pulses shed by the ingress scheduler are reported at most this often.
+const SHED_NOTICE_MS = 1000;
 
 let sessionCounter = 0;
 
@@ -92,6 +99,15 @@ export class Session implements TransportSession, SubscriptionOwner {
   readonly #delivered = new Map<string, { inc(n: number): void }>();
   readonly #access: SessionAccess | undefined;
   readonly #grants = new Map<number, SubscriptionAccess>();
+  /** Received messages waiting in the fair scheduler, and the reality lane they wait in. */
+  #backlog = 0;
+  #backlogReality = "";
+  /** Transports waiting to read until the backlog is served (`readPause`). */
+  #readWaiters: (() => void)[] = [];
+  #shedUnreported = 0;
+  #shedNoticeAt = 0;
+  #shedWindowAt = 0;
+  #shedInWindow = 0;
 
   /** Starts a session on a transport that just connected. */
   constructor(ctx: SessionContext, transport: Transport, format: WireFormat) {
@@ -112,7 +128,7 @@ export class Session implements TransportSession, SubscriptionOwner {
 
   /** Whether every queue and the transport buffer are empty. */
   get idle(): boolean {
-    if (this.#control.length > 0) return false;
+    if (this.#control.length > 0 || this.#backlog > 0) return false;
     for (const sub of this.#subs.values()) if (sub.ready) return false;
     return this.#transport.bufferedAmount() === 0;
   }
@@ -123,8 +139,99 @@ export class Session implements TransportSession, SubscriptionOwner {
   receive(data: Uint8Array | string): void {
     if (this.#ended) return;
     this.#ctx.stalls?.poll();
+    const fair = this.#ctx.fairness;
+    if (fair) {
+      const size = typeof data === "string" ? data.length : data.byteLength;
+      // Behind its own queued messages a session's next message queues too: its order holds.
+      if (this.#backlog > 0) return this.#defer(fair, this.#backlogReality, data, size);
+      const reality = typeof data === "string" ? jsonRealityOf(data) : peekPublishReality(data);
+      if (reality !== undefined && !fair.mayRunNow(reality, size)) {
+        return this.#defer(fair, reality, data, size);
+      }
+    }
     this.#receiveOne(data);
     this.#answerNow();
+  }
+
+  /**
+   * TransportSession: transports that read on demand wait while this session has
+   * received messages queued in the fair scheduler, so a flood backs up in TCP (its
+   * sender's socket) rather than in the node.
+   */
+  readPause(): Promise<void> | undefined {
+    if (this.#backlog === 0 || this.#ended) return undefined;
+    return new Promise((resolve) => this.#readWaiters.push(resolve));
+  }
+
+  #resumeReads(): void {
+    const waiters = this.#readWaiters;
+    this.#readWaiters = [];
+    for (const resume of waiters) resume();
+  }
+
+  /** Queues a received message in its reality's lane; a full lane sheds its publishes. */
+  #defer(fair: FairScheduler, reality: string, data: Uint8Array | string, size: number): void {
+    const refusal = fair.submit(reality, () => {
+      if (--this.#backlog === 0) this.#resumeReads();
+      // Messages received before the connection closed are still carried out (publishes);
+      // #dispatchNow skips what needs a live session.
+      this.#receiveOne(data);
+      this.#answerNow();
+    }, size);
+    if (refusal) {
+      this.#shed(reality || "default", data, refusal.message);
+      this.#answerNow();
+      return;
+    }
+    this.#backlog++;
+    this.#backlogReality = reality;
+    this.#ctx.metrics.ingressDeferred.labels(reality || "default").inc();
+  }
+
+  /**
+   * Refuses the publishes of a message the scheduler could not take: acknowledged ones get
+   * RATE_LIMITED with their correlation id, unacknowledged ones are counted and reported
+   * once a second. Its other frames (subscribe, ping, credit...) are carried out.
+   */
+  #shed(reality: string, data: Uint8Array | string, message: string): void {
+    let shed = 0;
+    const refuse = (correlationId: number, ack: number) => {
+      shed++;
+      if (ack !== AckMode.NONE) this.#error("RATE_LIMITED", message, correlationId);
+      else this.#shedUnreported++;
+    };
+    if (typeof data !== "string") {
+      const handled = scanFrames(data, {
+        publish: refuse,
+        other: this.#visitor.other,
+        nestedBatch: this.#visitor.nestedBatch,
+      });
+      if (!handled) return this.#receiveOne(data); // malformed: the decoder says why
+    } else {
+      let frame: IFrame;
+      try {
+        frame = decodeFrameJson(data);
+      } catch {
+        return this.#receiveOne(data);
+      }
+      const frames = frame.kind === "batch" ? frame.batch?.frames ?? [] : [frame];
+      for (const f of frames) {
+        const kind = kindOf(f);
+        if (kind === "publish") refuse(f.publish!.correlationId ?? 0, f.publish!.ack ?? 0);
+        else if (kind && kind !== "batch") this.#dispatch(f, kind);
+      }
+    }
+    this.#ctx.metrics.ingressShed.labels(reality).inc(shed);
+    const now = Date.now();
+    if (this.#floodingTooLong(now, shed, reality)) return;
+    if (this.#shedUnreported > 0 && now - this.#shedNoticeAt >= SHED_NOTICE_MS) {
+      this.#shedNoticeAt = now;
+      this.#error(
+        "RATE_LIMITED",
+        `${this.#shedUnreported} unacknowledged pulses shed: ${message}`,
+      );
+      this.#shedUnreported = 0;
+    }
   }
 
   #receiveOne(data: Uint8Array | string): void {
@@ -208,7 +315,32 @@ export class Session implements TransportSession, SubscriptionOwner {
     this.#chain = tail;
   }
 
+  /**
+   * Counts shed pulses; a connection that keeps publishing into a full lane past
+   * `--rate-kick` refusals a second is closed. Deno's WebSocket reader hands the node
+   * every message a socket has buffered before it reads any other socket, and the node
+   * cannot pause that read: shedding makes a flood cheap, closing it ends it.
+   */
+  #floodingTooLong(now: number, shed: number, reality: string): boolean {
+    const limit = this.#ctx.config.rateKick;
+    if (limit <= 0) return false;
+    if (now - this.#shedWindowAt >= 1000) {
+      this.#shedWindowAt = now;
+      this.#shedInWindow = 0;
+    }
+    this.#shedInWindow += shed;
+    if (this.#shedInWindow < limit) return false;
+    const reason = `flooding past its fair share: ${this.#shedInWindow} pulses shed in 1 s`;
+    this.#ctx.metrics.disconnects.labels(reality, "flood").inc();
+    this.#access?.kickedForFlood(reason);
+    this.#error("RATE_LIMITED", reason);
+    this.#answerNow();
+    this.close(1008, reason);
+    return true;
+  }
+
   #dispatchNow(frame: IFrame, kind: string, source?: Uint8Array): Promise<void> | void {
+    if (this.#ended && kind !== "publish") return;
     try {
       if (this.#access && kind !== "hello" && kind !== "ping") this.#access.requireAdmitted();
       switch (kind) {
@@ -620,6 +752,7 @@ export class Session implements TransportSession, SubscriptionOwner {
   closed(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#resumeReads();
     clearTimeout(this.#stallTimer);
     this.#ctx.stalls?.delete(this);
     for (const sub of this.#subs.values()) this.#ctx.spine.unsubscribe(sub);
@@ -631,6 +764,16 @@ export class Session implements TransportSession, SubscriptionOwner {
     this.#ctx.metrics.connections.labels(this.#transport.kind).dec();
     this.#ctx.onEnd(this);
   }
+}
+
+/**
+ * The reality a JSON message publishes to, for the ingress scheduler: a cheap look, not
+ * a parse (the full decode comes later and reports any error).
+ */
+function jsonRealityOf(text: string): string | undefined {
+  if (!text.includes('"publish"')) return undefined;
+  const m = /"reality(?:Id|_id)"\s*:\s*"([^"\\]*)"/.exec(text);
+  return m ? m[1] : "";
 }
 
 /** The member name of a (possibly plain-object) frame. */

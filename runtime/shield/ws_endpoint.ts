@@ -24,19 +24,18 @@ export interface WsEndpointContext {
 }
 
 /**
- * Upgrades a request to a WebSocket session, or answers with a JSON error. `remote` is
- * the real client (behind TLS: the terminator's peer); it becomes the transport's `remote`.
+ * Decides an upgrade request: the subprotocol to speak, or the JSON error to answer with
+ * (draining node, no upgrade, no subprotocol of ours). Both WebSocket engines use it.
  */
-export function acceptWebSocket(
-  ctx: WsEndpointContext,
-  req: Request,
-  remote: Deno.NetAddr | undefined,
-): Response {
+export function negotiateUpgrade(
+  ctx: Pick<WsEndpointContext, "metrics" | "draining">,
+  headers: Headers,
+): { protocol: string } | Response {
   if (ctx.draining()) return errorResponse("SHUTTING_DOWN", "the node is shutting down");
-  if ((req.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
+  if ((headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
     return errorResponse("PROTOCOL_VIOLATION", "this endpoint expects a WebSocket upgrade", 426);
   }
-  const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim());
+  const offered = (headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim());
   const protocol = offered.includes(SUBPROTOCOL_PROTO)
     ? SUBPROTOCOL_PROTO
     : offered.includes(SUBPROTOCOL_JSON)
@@ -49,6 +48,27 @@ export function acceptWebSocket(
       `offer subprotocol ${SUBPROTOCOL_PROTO} or ${SUBPROTOCOL_JSON}`,
     );
   }
+  return { protocol };
+}
+
+/** The wire format a negotiated subprotocol stands for. */
+export function formatOf(protocol: string): WireFormat {
+  return protocol === SUBPROTOCOL_PROTO ? "proto" : "json";
+}
+
+/**
+ * Upgrades a request with Deno's built-in WebSocket (`--ws-engine deno`), or answers with
+ * a JSON error. `remote` is the real client (behind TLS: the terminator's peer); it
+ * becomes the transport's `remote`.
+ */
+export function acceptWebSocket(
+  ctx: WsEndpointContext,
+  req: Request,
+  remote: Deno.NetAddr | undefined,
+): Response {
+  const verdict = negotiateUpgrade(ctx, req.headers);
+  if (verdict instanceof Response) return verdict;
+  const { protocol } = verdict;
   const { socket, response } = Deno.upgradeWebSocket(req, {
     protocol,
     idleTimeout: ctx.idleTimeoutSeconds,
@@ -60,7 +80,7 @@ export function acceptWebSocket(
   );
   let session: TransportSession | null = null;
   socket.onopen = () => {
-    session = ctx.attach(transport, protocol === SUBPROTOCOL_PROTO ? "proto" : "json");
+    session = ctx.attach(transport, formatOf(protocol));
   };
   socket.onmessage = (e) => {
     session?.receive(e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : e.data);

@@ -34,6 +34,12 @@ export class NodeMetrics {
   readonly outboundFrames: client.Counter<"transport">;
   /** Request/reply calls by outcome (ok, timeout, no_responders). */
   readonly requests: client.Counter<"outcome">;
+  /** Received messages queued by the fair ingress scheduler, per reality. */
+  readonly ingressDeferred: client.Counter<"reality">;
+  /** Pulses shed because their reality's ingress lane was full, per reality. */
+  readonly ingressShed: client.Counter<"reality">;
+  /** Bytes waiting in the fair ingress scheduler, per reality (set at render). */
+  readonly ingressQueuedBytes: client.Gauge<"reality">;
 
   /** Creates the metric families on a fresh registry. */
   constructor() {
@@ -106,6 +112,24 @@ export class NodeMetrics {
       name: "arqon_requests_total",
       help: "Request/reply calls by outcome.",
       labelNames: ["outcome"],
+      registers,
+    });
+    this.ingressDeferred = new client.Counter({
+      name: "arqon_ingress_deferred_total",
+      help: "Received messages queued because their reality had used its share of a turn.",
+      labelNames: ["reality"],
+      registers,
+    });
+    this.ingressShed = new client.Counter({
+      name: "arqon_ingress_shed_total",
+      help: "Pulses refused (RATE_LIMITED) because their reality's ingress queue was full.",
+      labelNames: ["reality"],
+      registers,
+    });
+    this.ingressQueuedBytes = new client.Gauge({
+      name: "arqon_ingress_queued_bytes",
+      help: "Received bytes waiting in the fair ingress scheduler.",
+      labelNames: ["reality"],
       registers,
     });
   }

@@ -5,6 +5,13 @@
  */
 export type { Transport, TransportSession } from "./transport.ts";
 export {
+  acceptKey,
+  readHttpHead,
+  writeAll,
+  WsServerConnection,
+  type WsServerOptions,
+} from "./websocket/mod.ts";
+export {
   ABI_VERSION,
   loadNative,
   NATIVE_SYMBOLS,

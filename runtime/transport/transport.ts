@@ -26,6 +26,11 @@ export interface Transport {
 export interface TransportSession {
   /** One received frame, undecoded. */
   receive(frame: Uint8Array | string): void;
+  /**
+   * Asked before each read by transports that read on demand: a promise means "not yet,
+   * read again when it settles" (the session has received work still waiting its turn).
+   */
+  readPause?(): Promise<void> | undefined;
   /** The peer went away or the transport failed; the session releases its subscriptions. */
   closed(): void;
 }

@@ -23,5 +23,10 @@ export {
   RealityQuotas,
   type Release,
 } from "./quotas.ts";
-export { FairScheduler, type FairSchedulerOptions, type QueueRefusal } from "./fair_scheduler.ts";
+export {
+  FairScheduler,
+  type FairSchedulerOptions,
+  type LaneLoad,
+  type QueueRefusal,
+} from "./fair_scheduler.ts";
 export { type Clock, TokenBucket } from "./token_bucket.ts";

@@ -1,0 +1,115 @@
+/**
+ * RFC 6455 framing shared by the node's WebSocket server and the client's TCP WebSocket:
+ * opcodes, frame headers, masking, the opening handshake's accept key and reading an
+ * HTTP head off a raw connection.
+ * @module
+ */
+
+/** Frame opcodes (RFC 6455 §5.2). */
+export const OP = {
+  continuation: 0x0,
+  text: 0x1,
+  binary: 0x2,
+  close: 0x8,
+  ping: 0x9,
+  pong: 0xa,
+} as const;
+
+/** The GUID the accept key is derived with (RFC 6455 §1.3). */
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`. */
+export async function acceptKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + GUID));
+  return btoa(String.fromCharCode(...new Uint8Array(digest)));
+}
+
+/** Bytes of an unmasked (server) frame header for a body of `size` bytes. */
+export function headerLength(size: number): number {
+  return size < 126 ? 2 : size < 65536 ? 4 : 10;
+}
+
+/**
+ * Writes an unmasked frame header (FIN set) for a body of `size` bytes at `out[at]`;
+ * returns the position after it.
+ */
+export function writeHeader(out: Uint8Array, at: number, opcode: number, size: number): number {
+  out[at] = 0x80 | opcode;
+  if (size < 126) {
+    out[at + 1] = size;
+    return at + 2;
+  }
+  if (size < 65536) {
+    out[at + 1] = 126;
+    out[at + 2] = size >> 8;
+    out[at + 3] = size & 0xff;
+    return at + 4;
+  }
+  out[at + 1] = 127;
+  const hi = Math.floor(size / 2 ** 32);
+  const lo = size >>> 0;
+  out[at + 2] = hi >>> 24;
+  out[at + 3] = (hi >>> 16) & 0xff;
+  out[at + 4] = (hi >>> 8) & 0xff;
+  out[at + 5] = hi & 0xff;
+  out[at + 6] = lo >>> 24;
+  out[at + 7] = (lo >>> 16) & 0xff;
+  out[at + 8] = (lo >>> 8) & 0xff;
+  out[at + 9] = lo & 0xff;
+  return at + 10;
+}
+
+/**
+ * XORs `body` in place with a masking key given as the four key bytes read as one
+ * little-endian 32-bit number. Runs on whole words when `body` is 4-byte aligned.
+ */
+export function xorMask(body: Uint8Array, key: number): void {
+  const n = body.length;
+  const words = n >>> 2;
+  let i = 0;
+  if (words > 0 && (body.byteOffset & 3) === 0) {
+    const w = new Uint32Array(body.buffer, body.byteOffset, words);
+    for (let j = 0; j < words; j++) w[j] ^= key;
+    i = words * 4;
+  }
+  for (; i < n; i++) body[i] ^= (key >>> ((i & 3) * 8)) & 0xff;
+}
+
+/** The four bytes at `at` as a little-endian 32-bit masking key. */
+export function readMaskKey(buf: Uint8Array, at: number): number {
+  return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0;
+}
+
+/**
+ * Reads an HTTP head (up to the blank line) off `conn`; returns it as text (without the
+ * blank line), the bytes read past it, and the head's raw bytes (with the blank line).
+ * Throws when the peer closes first or the head exceeds `maxBytes`.
+ */
+export async function readHttpHead(
+  conn: Deno.Conn,
+  maxBytes = 16 * 1024,
+): Promise<[string, Uint8Array, Uint8Array]> {
+  const buf = new Uint8Array(maxBytes);
+  let len = 0;
+  let scanned = 3;
+  while (len < buf.length) {
+    const n = await conn.read(buf.subarray(len));
+    if (n === null) throw new Error("connection closed before the HTTP head ended");
+    len += n;
+    for (let i = scanned; i < len; i++) {
+      if (buf[i - 3] === 13 && buf[i - 2] === 10 && buf[i - 1] === 13 && buf[i] === 10) {
+        return [decoder.decode(buf.subarray(0, i - 3)), buf.slice(i + 1, len), buf.slice(0, i + 1)];
+      }
+    }
+    scanned = Math.max(3, len);
+  }
+  throw new Error(`HTTP head larger than ${maxBytes} bytes`);
+}
+
+/** Writes all of `data`, however many writes it takes. */
+export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}

@@ -1,0 +1,325 @@
+/**
+ * The server side of one WebSocket connection over a raw TCP connection, read on
+ * demand. Deno's built-in server WebSocket hands the program every message a socket has
+ * buffered before it reads any other socket, with no way to pause: a client that keeps
+ * its socket full holds the event loop. Here the node reads when its session says it may
+ * (`TransportSession.readPause`), so a flooding connection waits in TCP backpressure
+ * while other connections are read.
+ * @module
+ */
+import type { Transport, TransportSession } from "../transport.ts";
+import { headerLength, OP, readMaskKey, writeAll, writeHeader, xorMask } from "./frame.ts";
+
+/** Limits of a server connection. */
+export interface WsServerOptions {
+  /** Largest message accepted; a bigger one closes the connection with 1009. */
+  readonly maxMessageBytes: number;
+  /** Seconds of silence before a ping; as long again without an answer closes. 0: never. */
+  readonly idleTimeoutSeconds: number;
+}
+
+const READ_BYTES = 256 * 1024;
+// Bytes coalesced into one write at most.
+const WRITE_BYTES = 1024 * 1024;
+const CLOSE_WAIT_MS = 1000;
+const encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+class ProtocolError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+/** A server-side WebSocket on a TCP connection; lives until the connection closes. */
+export class WsServerConnection implements Transport {
+  /** Metric label of this carrier. */
+  readonly kind = "ws";
+  /** Peer address. */
+  readonly remote: string;
+  readonly #conn: Deno.Conn;
+  readonly #options: WsServerOptions;
+  #session: TransportSession | null = null;
+  #out: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #closing = false;
+  #ended = false;
+  #lastHeard = Date.now();
+  #pinged = false;
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  #fragments: Uint8Array[] = [];
+  #fragmentBytes = 0;
+  #fragmentOp = 0;
+
+  /** Wraps an upgraded connection (the 101 response is already written). */
+  constructor(conn: Deno.Conn, remote: string, options: WsServerOptions) {
+    this.#conn = conn;
+    this.remote = remote;
+    this.#options = options;
+  }
+
+  /** Starts reading for `session`; `rest` holds bytes read past the HTTP head. */
+  start(session: TransportSession, rest: Uint8Array): void {
+    this.#session = session;
+    const idle = this.#options.idleTimeoutSeconds * 1000;
+    if (idle > 0) {
+      this.#idleTimer = setInterval(() => this.#checkIdle(idle), Math.max(idle / 2, 50));
+    }
+    this.#readLoop(rest).catch((err) => {
+      if (err instanceof ProtocolError) this.close(err.code, err.message);
+      else this.#end();
+    });
+  }
+
+  /** Sends one message: bytes as a binary frame, a string as a text frame. */
+  send(frame: Uint8Array | string): void {
+    if (this.#closing) return;
+    if (typeof frame === "string") this.#enqueue(OP.text, encoder.encode(frame));
+    else this.#enqueue(OP.binary, frame);
+  }
+
+  /** Bytes accepted by `send` and not yet written to the socket. */
+  bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  /** Starts the closing handshake; the connection ends when the peer answers or soon after. */
+  close(code = 1000, reason = ""): void {
+    if (this.#closing || this.#ended) return;
+    const text = encoder.encode(reason).subarray(0, 120);
+    const body = new Uint8Array(2 + text.length);
+    body[0] = code >> 8;
+    body[1] = code & 0xff;
+    body.set(text, 2);
+    this.#enqueue(OP.close, body);
+    this.#closing = true;
+    const timer = setTimeout(() => this.#end(), CLOSE_WAIT_MS);
+    Deno.unrefTimer(timer);
+  }
+
+  #enqueue(opcode: number, body: Uint8Array): void {
+    const head = new Uint8Array(headerLength(body.length));
+    writeHeader(head, 0, opcode, body.length);
+    this.#out.push(head, body);
+    this.#queued += head.length + body.length;
+    if (!this.#writing) this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#out.length > 0 && !this.#ended) {
+        // Coalesce what is queued into one write: one syscall for a turn's frames.
+        let size = 0;
+        let n = 0;
+        while (n < this.#out.length && (n === 0 || size + this.#out[n].length <= WRITE_BYTES)) {
+          size += this.#out[n++].length;
+        }
+        const parts = this.#out.splice(0, n);
+        let chunk: Uint8Array;
+        if (parts.length === 1) chunk = parts[0];
+        else {
+          chunk = new Uint8Array(size);
+          let at = 0;
+          for (const p of parts) {
+            chunk.set(p, at);
+            at += p.length;
+          }
+        }
+        await writeAll(this.#conn, chunk);
+        this.#queued -= size;
+      }
+    } catch {
+      this.#end();
+      return;
+    } finally {
+      this.#writing = false;
+    }
+    if (this.#closing && this.#out.length === 0) {
+      // Our close frame is out: no more writes, wait for the peer's close (or the timer).
+      try {
+        await (this.#conn as Deno.TcpConn).closeWrite();
+      } catch { /* already gone */ }
+    }
+  }
+
+  #checkIdle(idleMs: number): void {
+    if (this.#ended) return;
+    if (Date.now() - this.#lastHeard < idleMs) return;
+    if (this.#pinged) return this.close(1001, "idle timeout");
+    this.#pinged = true;
+    this.#lastHeard = Date.now();
+    this.#enqueue(OP.ping, new Uint8Array(0));
+  }
+
+  async #readLoop(rest: Uint8Array): Promise<void> {
+    let buf = new Uint8Array(Math.max(READ_BYTES, rest.length));
+    buf.set(rest);
+    let start = 0;
+    let end = rest.length;
+    const max = this.#options.maxMessageBytes;
+    while (!this.#ended) {
+      // Parse every complete frame in buf[start, end).
+      while (end - start >= 2) {
+        const b0 = buf[start];
+        const b1 = buf[start + 1];
+        if ((b1 & 0x80) === 0) throw new ProtocolError(1002, "client frames must be masked");
+        if (b0 & 0x70) throw new ProtocolError(1002, "no extension was negotiated");
+        let len = b1 & 0x7f;
+        let at = start + 2;
+        if (len === 126) {
+          if (end - start < 4) break;
+          len = (buf[at] << 8) | buf[at + 1];
+          at += 2;
+        } else if (len === 127) {
+          if (end - start < 10) break;
+          const hi = ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>>
+            0;
+          const lo =
+            ((buf[at + 4] << 24) | (buf[at + 5] << 16) | (buf[at + 6] << 8) | buf[at + 7]) >>> 0;
+          len = hi * 2 ** 32 + lo;
+          at += 8;
+        }
+        if (len > max) throw new ProtocolError(1009, `message over ${max} bytes`);
+        if (end - at < 4) break;
+        const key = readMaskKey(buf, at);
+        at += 4;
+        const opcode = b0 & 0x0f;
+        const fin = (b0 & 0x80) !== 0;
+        if (end - at >= len) {
+          const body = buf.slice(at, at + len);
+          start = at + len;
+          xorMask(body, key);
+          this.#frame(opcode, fin, body);
+          if (this.#ended) return;
+          continue;
+        }
+        if (at - start + len <= buf.length) break; // fits once compacted: read more
+        // Larger than the read buffer: read the rest of its body straight into place.
+        const body = new Uint8Array(len);
+        body.set(buf.subarray(at, end));
+        let have = end - at;
+        start = end = 0;
+        while (have < len) {
+          const n = await this.#conn.read(body.subarray(have));
+          if (n === null) return this.#end();
+          have += n;
+        }
+        this.#lastHeard = Date.now();
+        xorMask(body, key);
+        this.#frame(opcode, fin, body);
+      }
+      if (start === end) start = end = 0;
+      else if (start > 0 && buf.length - end < 64 * 1024) {
+        buf.copyWithin(0, start, end);
+        end -= start;
+        start = 0;
+      }
+      if (end === buf.length) buf = grow(buf, end);
+      // The session decides when this connection is read again (fairness, backpressure).
+      const pause = this.#session?.readPause?.();
+      if (pause) await pause;
+      if (this.#ended) return;
+      let n: number | null;
+      try {
+        n = await this.#conn.read(buf.subarray(end));
+      } catch {
+        n = null;
+      }
+      if (n === null) return this.#end();
+      end += n;
+      this.#lastHeard = Date.now();
+      this.#pinged = false;
+    }
+  }
+
+  #frame(opcode: number, fin: boolean, body: Uint8Array): void {
+    if (opcode >= 0x8) {
+      if (!fin || body.length > 125) throw new ProtocolError(1002, "bad control frame");
+      if (opcode === OP.ping) this.#enqueue(OP.pong, body);
+      else if (opcode === OP.close) {
+        if (!this.#closing) {
+          // Echo the peer's status code (RFC 6455 §5.5.1), then end once it is written.
+          this.#enqueue(OP.close, body.subarray(0, 2));
+          this.#closing = true;
+        }
+        this.#endAfterFlush();
+      } else if (opcode !== OP.pong) throw new ProtocolError(1002, `unknown opcode ${opcode}`);
+      return;
+    }
+    if (opcode === OP.continuation) {
+      if (this.#fragmentOp === 0) throw new ProtocolError(1002, "continuation of nothing");
+      this.#fragments.push(body);
+      this.#fragmentBytes += body.length;
+      if (this.#fragmentBytes > this.#options.maxMessageBytes) {
+        throw new ProtocolError(1009, `message over ${this.#options.maxMessageBytes} bytes`);
+      }
+      if (!fin) return;
+      const whole = new Uint8Array(this.#fragmentBytes);
+      let at = 0;
+      for (const f of this.#fragments) {
+        whole.set(f, at);
+        at += f.length;
+      }
+      const op = this.#fragmentOp;
+      this.#fragments = [];
+      this.#fragmentBytes = 0;
+      this.#fragmentOp = 0;
+      return this.#message(op, whole);
+    }
+    if (opcode !== OP.text && opcode !== OP.binary) {
+      throw new ProtocolError(1002, `unknown opcode ${opcode}`);
+    }
+    if (this.#fragmentOp !== 0) {
+      throw new ProtocolError(1002, "new message inside a fragmented one");
+    }
+    if (!fin) {
+      this.#fragmentOp = opcode;
+      this.#fragments = [body];
+      this.#fragmentBytes = body.length;
+      return;
+    }
+    this.#message(opcode, body);
+  }
+
+  #message(opcode: number, body: Uint8Array): void {
+    if (this.#closing) return;
+    if (opcode === OP.text) {
+      let text: string;
+      try {
+        text = strictUtf8.decode(body);
+      } catch {
+        throw new ProtocolError(1007, "text message is not valid UTF-8");
+      }
+      this.#session?.receive(text);
+    } else this.#session?.receive(body);
+  }
+
+  #endAfterFlush(): void {
+    const wait = () => {
+      if (this.#writing || this.#out.length > 0) setTimeout(wait, 1);
+      else this.#end();
+    };
+    wait();
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#closing = true;
+    clearInterval(this.#idleTimer);
+    this.#out = [];
+    this.#queued = 0;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    this.#session?.closed();
+  }
+}
+
+function grow(buf: Uint8Array, used: number): Uint8Array<ArrayBuffer> {
+  const bigger = new Uint8Array(buf.length * 2);
+  bigger.set(buf.subarray(0, used));
+  return bigger;
+}
