@@ -33,8 +33,8 @@ export interface NodeConfig extends SecurityOptions, PolicyOptions {
   highWaterBytes: number;
   /** Target size of one outbound batch message. */
   maxBatchBytes: number;
-  /** Bytes of received work a reality may run per event-loop turn before it queues (0: no fair queueing). */
-  fairQuantumBytes: number;
+  /** Microseconds of work a reality may run per event-loop turn before its work queues (0: no fair queueing). */
+  fairQuantumUs: number;
   /** Bytes a reality may have queued before its further publishes are shed (RATE_LIMITED). */
   realityQueueBytes: number;
   /** Default request/reply timeout. */
@@ -78,7 +78,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = {
   overflow: "drop-oldest",
   highWaterBytes: 4 * 1024 * 1024,
   maxBatchBytes: 256 * 1024,
-  fairQuantumBytes: 128 * 1024,
+  fairQuantumUs: 300,
   realityQueueBytes: 16 * 1024 * 1024,
   requestTimeoutMs: 5000,
   shutdownGraceMs: 5000,
@@ -159,10 +159,10 @@ export const NODE_FLAGS: Flag[] = [
     help: "target size of one outbound batch",
   },
   {
-    key: "fairQuantumBytes",
-    flag: "fair-quantum-bytes",
+    key: "fairQuantumUs",
+    flag: "fair-quantum-us",
     kind: "int",
-    help: "received bytes a reality runs per event-loop turn before its work queues (0: off)",
+    help: "microseconds of work a reality runs per event-loop turn before its work queues (0: off)",
   },
   {
     key: "realityQueueBytes",

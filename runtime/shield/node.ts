@@ -14,7 +14,7 @@ import { NodeAccess } from "./auth/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { createHttpApp } from "./http.ts";
 import { Session, type WireFormat } from "./session.ts";
-import { FairScheduler } from "./limits/mod.ts";
+import { FairScheduler, IoTurn } from "./limits/mod.ts";
 import { StallWatch } from "./stall_watch.ts";
 import {
   checkListenPlan,
@@ -113,7 +113,10 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   access.setAudit(casil.audit);
   const sessions = new Set<Session>();
   const stalls = new StallWatch();
-  const fairness = openFairness(config, metrics);
+  // One readiness check of every socket: how the fair queue and the WebSocket reader
+  // hand the loop over (see limits/io_turn.ts).
+  const turn = await IoTurn.open();
+  const fairness = openFairness(config, metrics, turn);
   let draining = false;
   const startedAt = Date.now();
 
@@ -216,11 +219,14 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         // connection closes (1009) rather than buffer it.
         maxMessageBytes: Math.max(4 * config.maxFrameBytes, 16 * 1024 * 1024),
         idleTimeoutSeconds: config.idleTimeoutSeconds,
+        yieldTurn: () => turn.next(),
         upgrade: (headers) => negotiateUpgrade(ws, headers),
         attach: (connection, protocol) => attachFrom(connection, formatOf(protocol)),
         peers: { peerAddrOf: (port, host) => tls?.peerAddrOf(port, host) },
       });
     } catch (err) {
+      fairness?.close();
+      turn.close();
       await server.shutdown();
       throw err;
     }
@@ -251,6 +257,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       }
       for (const s of [...sessions]) s.close(1001, "node shutting down");
       fairness?.close();
+      turn.close();
       await shm?.close();
       await tls?.close();
       door?.close();
@@ -278,18 +285,23 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   };
 }
 
-/** The fair ingress scheduler (`--fair-quantum-bytes`, 0: off) and its queue gauge. */
-function openFairness(config: NodeConfig, metrics: NodeMetrics): FairScheduler | undefined {
-  if (config.fairQuantumBytes <= 0) return undefined;
+/** The fair ingress scheduler (`--fair-quantum-us`, 0: off) and its queue gauge. */
+function openFairness(
+  config: NodeConfig,
+  metrics: NodeMetrics,
+  turn: IoTurn,
+): FairScheduler | undefined {
+  if (config.fairQuantumUs <= 0) return undefined;
   const fairness = new FairScheduler({
-    quantum: config.fairQuantumBytes,
+    quantumMs: config.fairQuantumUs / 1000,
+    nextTurn: (callback) => turn.schedule(callback),
     maxQueuedPerReality: config.realityQueueBytes,
     onError: (err, reality) => console.error(`arqon: ingress work of "${reality}" failed:`, err),
   });
   metrics.onCollect(() => {
     metrics.ingressQueuedBytes.reset();
     for (const load of fairness.loads()) {
-      metrics.ingressQueuedBytes.labels(load.realityId || "default").set(load.cost);
+      metrics.ingressQueuedBytes.labels(load.realityId || "default").set(load.bytes);
     }
   });
   return fairness;

@@ -102,8 +102,6 @@ export class Session implements TransportSession, SubscriptionOwner {
   /** Received messages waiting in the fair scheduler, and the reality lane they wait in. */
   #backlog = 0;
   #backlogReality = "";
-  /** Transports waiting to read until the backlog is served (`readPause`). */
-  #readWaiters: (() => void)[] = [];
   #shedUnreported = 0;
   #shedNoticeAt = 0;
   #shedWindowAt = 0;
@@ -139,40 +137,29 @@ export class Session implements TransportSession, SubscriptionOwner {
   receive(data: Uint8Array | string): void {
     if (this.#ended) return;
     this.#ctx.stalls?.poll();
-    const fair = this.#ctx.fairness;
+    // A transport that reads on demand is read in turn with every other socket, one read
+    // per readiness check, and its flood waits in TCP: it needs no queue here.
+    const fair = this.#transport.readsOnDemand ? undefined : this.#ctx.fairness;
     if (fair) {
       const size = typeof data === "string" ? data.length : data.byteLength;
       // Behind its own queued messages a session's next message queues too: its order holds.
       if (this.#backlog > 0) return this.#defer(fair, this.#backlogReality, data, size);
       const reality = typeof data === "string" ? jsonRealityOf(data) : peekPublishReality(data);
-      if (reality !== undefined && !fair.mayRunNow(reality, size)) {
-        return this.#defer(fair, reality, data, size);
+      if (reality !== undefined) {
+        if (!fair.runNow(reality, () => this.#receiveOne(data))) {
+          return this.#defer(fair, reality, data, size);
+        }
+        return this.#answerNow();
       }
     }
     this.#receiveOne(data);
     this.#answerNow();
   }
 
-  /**
-   * TransportSession: transports that read on demand wait while this session has
-   * received messages queued in the fair scheduler, so a flood backs up in TCP (its
-   * sender's socket) rather than in the node.
-   */
-  readPause(): Promise<void> | undefined {
-    if (this.#backlog === 0 || this.#ended) return undefined;
-    return new Promise((resolve) => this.#readWaiters.push(resolve));
-  }
-
-  #resumeReads(): void {
-    const waiters = this.#readWaiters;
-    this.#readWaiters = [];
-    for (const resume of waiters) resume();
-  }
-
   /** Queues a received message in its reality's lane; a full lane sheds its publishes. */
   #defer(fair: FairScheduler, reality: string, data: Uint8Array | string, size: number): void {
     const refusal = fair.submit(reality, () => {
-      if (--this.#backlog === 0) this.#resumeReads();
+      this.#backlog--;
       // Messages received before the connection closed are still carried out (publishes);
       // #dispatchNow skips what needs a live session.
       this.#receiveOne(data);
@@ -752,7 +739,6 @@ export class Session implements TransportSession, SubscriptionOwner {
   closed(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#resumeReads();
     clearTimeout(this.#stallTimer);
     this.#ctx.stalls?.delete(this);
     for (const sub of this.#subs.values()) this.#ctx.spine.unsubscribe(sub);

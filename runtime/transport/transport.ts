@@ -20,17 +20,19 @@ export interface Transport {
   bufferedAmount(): number;
   /** Closes the connection; `code` follows WebSocket close codes. */
   close(code?: number, reason?: string): void;
+  /**
+   * True when the transport reads a connection only once its last message was handled,
+   * so a client sending faster than the node handles waits in TCP backpressure. The node
+   * queues received work per reality only for transports that cannot do this.
+   */
+  readonly readsOnDemand?: boolean;
 }
 
 /** What a transport calls on the node side for each connection it carries. */
 export interface TransportSession {
   /** One received frame, undecoded. */
   receive(frame: Uint8Array | string): void;
-  /**
-   * Asked before each read by transports that read on demand: a promise means "not yet,
-   * read again when it settles" (the session has received work still waiting its turn).
-   */
-  readPause?(): Promise<void> | undefined;
+
   /** The peer went away or the transport failed; the session releases its subscriptions. */
   closed(): void;
 }

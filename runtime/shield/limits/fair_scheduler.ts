@@ -1,31 +1,37 @@
 /**
  * Bulkheads between realities: the node's ingress work is shared out per reality by
- * deficit round robin, in cost units (bytes), one round per event-loop turn.
+ * deficit round robin over the time it really takes (a pulse's cost depends on its
+ * fan-out, policies and size, so bytes or counts would be a poor proxy), one round per
+ * event-loop turn.
  *
- * Work of a reality runs at once while the reality has spent less than one quantum in the
- * current turn and has nothing queued: an uncontended node pays one counter update per
- * message. Past its quantum a reality's work queues in its own lane, and each turn every
- * lane gets one more quantum. A quiet reality therefore waits behind at most one quantum
- * of each busy reality, never behind a flood's backlog; this matters because Deno's
- * WebSocket reader hands over every buffered message of one socket before it reads the
- * next socket, so a flooding connection would otherwise hold the loop for milliseconds.
+ * Each reality has a credit of time, renewed by one quantum per turn; what a task
+ * overruns is owed and paid out of the next turns. Work of a reality runs at once while
+ * it has credit and nothing queued: an uncontended node pays two clock reads per
+ * message. Without credit a reality's work queues in its own lane, and lanes run at the
+ * end of each turn while their credit lasts. A quiet reality therefore waits behind about
+ * one quantum of each busy reality, never behind a flood's backlog.
  *
- * Each lane is bounded in cost units: a full lane refuses (the caller sheds the work
- * with RATE_LIMITED) instead of growing memory.
+ * Each lane is bounded in bytes: a full lane refuses (the caller sheds the work with
+ * RATE_LIMITED) instead of growing memory.
  * @module
  */
 import { setImmediate } from "node:timers";
 
 /** Options of a `FairScheduler`. */
 export interface FairSchedulerOptions {
-  /** Cost units (bytes) a reality may spend per turn; default 128 KiB. */
-  readonly quantum?: number;
-  /** Cost units queued at most per reality; default 16 MiB. */
+  /** Milliseconds of work a reality may spend per turn; default 0.5. */
+  readonly quantumMs?: number;
+  /** Bytes queued at most per reality; default 16 MiB. */
   readonly maxQueuedPerReality?: number;
+  /**
+   * Calls back at the end of the current event-loop turn; default `setImmediate`. The
+   * node passes `IoTurn.schedule`, which also lets the runtime look at every socket.
+   */
+  readonly nextTurn?: (callback: () => void) => void;
   /** Reports a task that threw; the scheduler carries on. */
   readonly onError?: (error: unknown, realityId: string) => void;
   /** Reports a refused submit, for metrics. */
-  readonly onRefusal?: (realityId: string, cost: number) => void;
+  readonly onRefusal?: (realityId: string, bytes: number) => void;
 }
 
 /** Why a submit was refused. */
@@ -38,19 +44,19 @@ export interface QueueRefusal {
 export interface LaneLoad {
   readonly realityId: string;
   readonly tasks: number;
-  readonly cost: number;
+  readonly bytes: number;
 }
 
 interface Lane {
   readonly realityId: string;
   tasks: (() => void)[];
-  costs: number[];
+  sizes: number[];
   head: number;
-  /** Cost units queued. */
-  queuedCost: number;
-  deficit: number;
-  /** Cost units spent in the current turn by work that ran at once. */
-  spent: number;
+  /** Bytes queued. */
+  queuedBytes: number;
+  /** Milliseconds the reality may still run in this turn (negative: owed). */
+  credit: number;
+
   active: boolean;
   touched: boolean;
 }
@@ -60,7 +66,8 @@ export class FairScheduler {
   readonly #quantum: number;
   readonly #max: number;
   readonly #onError?: (error: unknown, realityId: string) => void;
-  readonly #onRefusal?: (realityId: string, cost: number) => void;
+  readonly #onRefusal?: (realityId: string, bytes: number) => void;
+  readonly #nextTurn: (callback: () => void) => void;
   readonly #lanes = new Map<string, Lane>();
   /** Lanes with queued work, in service order. */
   #active: Lane[] = [];
@@ -72,10 +79,11 @@ export class FairScheduler {
 
   /** Creates an idle scheduler. */
   constructor(options: FairSchedulerOptions = {}) {
-    this.#quantum = Math.max(1, options.quantum ?? 128 * 1024);
+    this.#quantum = Math.max(0.001, options.quantumMs ?? 0.5);
     this.#max = options.maxQueuedPerReality ?? 16 * 1024 * 1024;
     this.#onError = options.onError;
     this.#onRefusal = options.onRefusal;
+    this.#nextTurn = options.nextTurn ?? setImmediate;
   }
 
   /** Tasks waiting, all realities together. */
@@ -94,42 +102,52 @@ export class FairScheduler {
     return this.#active.map((l) => ({
       realityId: l.realityId,
       tasks: l.tasks.length - l.head,
-      cost: l.queuedCost,
+      bytes: l.queuedBytes,
     }));
   }
 
   /**
-   * Whether work of `cost` units for `realityId` may run right now, ahead of any queue.
-   * True charges the cost to the reality's share of this turn; false means: `submit` it.
+   * Runs `work` for `realityId` right now when the reality has nothing queued and has
+   * credit left in this turn, charging the time it takes; returns false (without running
+   * it) otherwise: then `submit` it.
    */
-  mayRunNow(realityId: string, cost: number): boolean {
-    if (this.#closed) return true;
+  runNow(realityId: string, work: () => void): boolean {
+    if (this.#closed) {
+      work();
+      return true;
+    }
     const lane = this.#lanes.get(realityId) ?? this.#lane(realityId);
-    if (lane.active || lane.spent >= this.#quantum) return false;
-    lane.spent += cost;
+    if (lane.active || lane.credit <= 0) return false;
     this.#touch(lane);
+    const t0 = performance.now();
+    try {
+      work();
+    } finally {
+      lane.credit -= performance.now() - t0;
+    }
     return true;
   }
 
   /**
-   * Queues `task` for `realityId`; tasks of one reality run in submit order. Returns
-   * undefined when queued, or the refusal when the reality's lane is full. A lane always
-   * takes one task, however costly, so no single message is refused for its size alone.
+   * Queues `task` (holding `bytes` of received data) for `realityId`; tasks of one
+   * reality run in submit order. Returns undefined when queued, or the refusal when the
+   * reality's lane is full. A lane always takes one task, however large, so no single
+   * message is refused for its size alone.
    */
-  submit(realityId: string, task: () => void, cost = 1): QueueRefusal | undefined {
+  submit(realityId: string, task: () => void, bytes = 0): QueueRefusal | undefined {
     if (this.#closed) return { code: "RATE_LIMITED", message: "the node is shutting down" };
     const lane = this.#lanes.get(realityId) ?? this.#lane(realityId);
-    if (lane.active && lane.queuedCost + cost > this.#max) {
-      this.#onRefusal?.(realityId, cost);
+    if (lane.active && lane.queuedBytes + bytes > this.#max) {
+      this.#onRefusal?.(realityId, bytes);
       return {
         code: "RATE_LIMITED",
-        message: `reality "${realityId || "default"}" has ${lane.queuedCost} bytes waiting ` +
+        message: `reality "${realityId || "default"}" has ${lane.queuedBytes} bytes waiting ` +
           `(limit ${this.#max}); it is over its fair share of the node`,
       };
     }
     lane.tasks.push(task);
-    lane.costs.push(cost);
-    lane.queuedCost += cost;
+    lane.sizes.push(bytes);
+    lane.queuedBytes += bytes;
     this.#queued++;
     if (!lane.active) {
       lane.active = true;
@@ -139,7 +157,7 @@ export class FairScheduler {
     return undefined;
   }
 
-  /** Drops queued work and stops; later submits are refused, `mayRunNow` always agrees. */
+  /** Drops queued work and stops; later submits are refused, work runs at once. */
   close(): void {
     this.#closed = true;
     this.#lanes.clear();
@@ -152,11 +170,10 @@ export class FairScheduler {
     const lane: Lane = {
       realityId,
       tasks: [],
-      costs: [],
+      sizes: [],
       head: 0,
-      queuedCost: 0,
-      deficit: 0,
-      spent: 0,
+      queuedBytes: 0,
+      credit: this.#quantum,
       active: false,
       touched: false,
     };
@@ -171,18 +188,17 @@ export class FairScheduler {
     }
     if (!this.#armed) {
       this.#armed = true;
-      setImmediate(this.#turnEnds);
+      this.#nextTurn(this.#turnEnds);
     }
   }
 
-  // The check phase follows the I/O callbacks of a loop iteration: the end of a turn.
   readonly #turnEnds = (): void => {
     this.#armed = false;
     if (this.#closed) return;
     const touched = this.#touched;
     this.#touched = [];
     for (const lane of touched) {
-      lane.spent = 0;
+      lane.credit = Math.min(lane.credit + this.#quantum, this.#quantum);
       lane.touched = false;
       // Realities come and go; an idle lane is forgotten rather than kept forever.
       if (!lane.active) this.#lanes.delete(lane.realityId);
@@ -190,42 +206,43 @@ export class FairScheduler {
     this.#round();
   };
 
-  /** One deficit-round-robin round: every lane with queued work gets one quantum. */
+  /**
+   * One deficit-round-robin round: every lane with queued work runs while its credit
+   * (just renewed) lasts.
+   */
   #round(): void {
     const lanes = this.#active;
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i];
-      lane.deficit += this.#quantum;
-      while (lane.head < lane.tasks.length && lane.costs[lane.head] <= lane.deficit) {
+      while (lane.head < lane.tasks.length && lane.credit > 0) {
         const task = lane.tasks[lane.head];
-        const cost = lane.costs[lane.head];
-        lane.deficit -= cost;
-        lane.queuedCost -= cost;
+        lane.queuedBytes -= lane.sizes[lane.head];
         lane.head++;
         this.#queued--;
+        const t0 = performance.now();
         try {
           task();
         } catch (e) {
           this.#onError?.(e, lane.realityId);
         }
+        lane.credit -= performance.now() - t0;
         if (this.#closed) return;
       }
     }
     const still: Lane[] = [];
     for (const lane of lanes) {
       if (lane.head >= lane.tasks.length) {
-        // Empty lanes leave the rotation and keep no credit, as DRR prescribes.
+        // Empty lanes leave the rotation; forgotten at the turn end if nothing comes.
         lane.tasks = [];
-        lane.costs = [];
+        lane.sizes = [];
         lane.head = 0;
-        lane.deficit = 0;
-        lane.queuedCost = 0;
+        lane.queuedBytes = 0;
         lane.active = false;
         this.#touch(lane);
       } else {
         if (lane.head > 1024 && lane.head * 2 > lane.tasks.length) {
           lane.tasks = lane.tasks.slice(lane.head);
-          lane.costs = lane.costs.slice(lane.head);
+          lane.sizes = lane.sizes.slice(lane.head);
           lane.head = 0;
         }
         still.push(lane);

@@ -9,71 +9,84 @@ function idle(s: FairScheduler): Promise<void> {
   });
 }
 
-/** Runs `task` now when the scheduler allows it, else queues it: what the node does. */
-function offer(s: FairScheduler, reality: string, cost: number, task: () => void): boolean {
-  if (s.mayRunNow(reality, cost)) {
-    task();
-    return true;
-  }
-  return s.submit(reality, task, cost) === undefined;
+/** Work that takes `ms` of CPU time, as a pulse's processing does. */
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* busy */ }
 }
 
-Deno.test("work runs at once up to one quantum per turn, then queues in order", async () => {
-  const s = new FairScheduler({ quantum: 100 });
+/** Runs `task` now when the scheduler allows it, else queues it: what the node does. */
+function offer(s: FairScheduler, reality: string, task: () => void, bytes = 100): boolean {
+  return s.runNow(reality, task) || s.submit(reality, task, bytes) === undefined;
+}
+
+Deno.test("work runs at once until the reality spent its quantum this turn, then queues in order", async () => {
+  const s = new FairScheduler({ quantumMs: 2 });
   const order: number[] = [];
-  for (let i = 0; i < 10; i++) assert.ok(offer(s, "a", 30, () => order.push(i)));
-  // 30 + 30 + 30 + 30 reaches the quantum: four ran inline, six wait.
-  assert.deepEqual(order, [0, 1, 2, 3]);
-  assert.equal(s.queuedFor("a"), 6);
-  assert.deepEqual(s.loads(), [{ realityId: "a", tasks: 6, cost: 180 }]);
+  for (let i = 0; i < 10; i++) assert.ok(offer(s, "a", () => (spin(0.7), order.push(i))));
+  // Some ran inline (at least the first, at most until 2 ms were spent); the rest wait.
+  const inline = order.length;
+  assert.ok(inline >= 1 && inline <= 4, `${inline} ran inline`);
+  assert.equal(s.queuedFor("a"), 10 - inline);
+  assert.deepEqual(s.loads(), [{ realityId: "a", tasks: 10 - inline, bytes: (10 - inline) * 100 }]);
+  // Once a reality has queued work, later work queues behind it, whatever the turn.
+  assert.equal(s.runNow("a", () => order.push(-1)), false);
   await idle(s);
   assert.deepEqual(order, [...Array(10).keys()]);
   assert.deepEqual(s.loads(), []);
 });
 
 Deno.test("a quiet reality runs at once while a flooding one waits in its lane", async () => {
-  const s = new FairScheduler({ quantum: 100 });
+  const s = new FairScheduler({ quantumMs: 1 });
   const order: string[] = [];
-  for (let i = 0; i < 50; i++) offer(s, "flood", 50, () => order.push(`f${i}`));
+  for (let i = 0; i < 50; i++) offer(s, "flood", () => (spin(0.3), order.push(`f${i}`)));
+  const floodInline = order.length;
+  assert.ok(floodInline < 50);
   // The quiet reality has spent nothing this turn and has nothing queued.
-  offer(s, "quiet", 10, () => order.push("q0"));
-  assert.deepEqual(order, ["f0", "f1", "q0"]);
-  // The turn ends: the flood's lane gets one quantum (two tasks); the quiet reality's next
-  // pulse again runs at once, ahead of the 46 the flood still has queued.
+  assert.ok(s.runNow("quiet", () => order.push("q0")));
+  assert.equal(order.at(-1), "q0");
+  // The turn ends: the flood's lane gets one quantum; the quiet reality's next pulse again
+  // runs at once, ahead of everything the flood still has queued.
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(order, ["f0", "f1", "q0", "f2", "f3"]);
-  offer(s, "quiet", 10, () => order.push("q1"));
+  const servedInRound = order.length - floodInline - 1;
+  assert.ok(servedInRound >= 1 && servedInRound < 50 - floodInline, `${servedInRound} served`);
+  assert.ok(s.runNow("quiet", () => order.push("q1")));
   assert.equal(order.at(-1), "q1");
-  assert.equal(s.queuedFor("flood"), 46);
+  assert.ok(s.queuedFor("flood") > 0);
   await idle(s);
   const flood = order.filter((x) => x[0] === "f").map((x) => Number(x.slice(1)));
   assert.deepEqual(flood, [...Array(50).keys()]);
 });
 
-Deno.test("queued lanes share each round by cost (deficit round robin)", async () => {
-  const s = new FairScheduler({ quantum: 100 });
+Deno.test("queued lanes share each round by time: cheap tasks are not stuck behind costly ones", async () => {
+  const s = new FairScheduler({ quantumMs: 2 });
   const order: string[] = [];
-  // Exhaust both realities' inline share so everything queues.
-  assert.ok(s.mayRunNow("big", 100));
-  assert.ok(s.mayRunNow("small", 100));
-  for (let i = 0; i < 4; i++) s.submit("big", () => order.push("B"), 100);
-  for (let i = 0; i < 8; i++) s.submit("small", () => order.push("s"), 25);
+  // Spend both realities' inline share so everything queues.
+  assert.ok(s.runNow("big", () => spin(2)));
+  assert.ok(s.runNow("small", () => spin(2)));
+  for (let i = 0; i < 4; i++) s.submit("big", () => (spin(2), order.push("B")));
+  for (let i = 0; i < 8; i++) s.submit("small", () => (spin(0.4), order.push("s")));
   await idle(s);
-  assert.deepEqual(order.join(""), "BssssBssssBB");
+  assert.equal(order.filter((x) => x === "B").length, 4);
+  assert.equal(order.filter((x) => x === "s").length, 8);
+  // Equal time per round: the small reality's 8 cheap tasks (3.2 ms) are done while the
+  // big one's 4 costly tasks (8 ms) are not; round robin by count would finish it first.
+  assert.ok(order.lastIndexOf("s") < order.lastIndexOf("B"), order.join(""));
+  assert.ok(order.indexOf("s") <= 1, order.join(""));
 });
 
 Deno.test("a full lane refuses, others still accept; a throwing task is contained", async () => {
   const errors: unknown[] = [];
   const refusals: [string, number][] = [];
   const s = new FairScheduler({
-    quantum: 10,
+    quantumMs: 0.001,
     maxQueuedPerReality: 30,
     onError: (e) => errors.push(e),
-    onRefusal: (r, cost) => refusals.push([r, cost]),
+    onRefusal: (r, bytes) => refusals.push([r, bytes]),
   });
   let ran = 0;
-  assert.ok(s.mayRunNow("a", 10));
-  assert.equal(s.mayRunNow("a", 10), false);
+  assert.ok(s.runNow("a", () => spin(0.01)));
+  assert.equal(s.runNow("a", () => ran++), false);
   for (let i = 0; i < 3; i++) assert.equal(s.submit("a", () => ran++, 10), undefined);
   const refused = s.submit("a", () => ran++, 10);
   assert.equal(refused?.code, "RATE_LIMITED");
@@ -92,15 +105,17 @@ Deno.test("a full lane refuses, others still accept; a throwing task is containe
   assert.deepEqual(refusals, [["a", 10]]);
   s.close();
   assert.equal(s.submit("a", () => ran++)?.code, "RATE_LIMITED");
-  assert.equal(s.mayRunNow("a", 1), true);
+  assert.equal(s.runNow("a", () => ran++), true);
+  assert.equal(ran, 5);
 });
 
-Deno.test("idle realities are forgotten at the end of a turn", async () => {
-  const s = new FairScheduler({ quantum: 10 });
-  for (let i = 0; i < 1000; i++) assert.ok(s.mayRunNow(`r${i}`, 1));
+Deno.test("idle realities are forgotten at the end of a turn; shares renew each turn", async () => {
+  const s = new FairScheduler({ quantumMs: 1 });
+  for (let i = 0; i < 1000; i++) assert.ok(s.runNow(`r${i}`, () => {}));
+  assert.ok(s.runNow("r1", () => spin(1.1)));
+  assert.equal(s.runNow("r1", () => {}), false);
   await new Promise((r) => setTimeout(r, 5));
-  // A new turn: everyone's share is whole again.
-  for (let i = 0; i < 10; i++) assert.ok(s.mayRunNow("r1", 1));
-  assert.equal(s.mayRunNow("r1", 1), false);
+  // A new turn: the share is whole again.
+  assert.ok(s.runNow("r1", () => {}));
   assert.equal(s.queued, 0);
 });

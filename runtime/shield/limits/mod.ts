@@ -29,4 +29,5 @@ export {
   type LaneLoad,
   type QueueRefusal,
 } from "./fair_scheduler.ts";
+export { IoTurn } from "./io_turn.ts";
 export { type Clock, TokenBucket } from "./token_bucket.ts";
