@@ -6,7 +6,7 @@
  * 1→1 and 1→10 fan-out at maximum rate, and 1→1 latency at fixed rates (20k and 50k
  * msg/s). Prints both figures and the ratio, plus the node's start-to-ready time.
  *
- *   deno task bench [--seconds 5] [--rounds 1] [--no-pin]
+ *   deno task bench [--seconds 5] [--rounds 1] [--no-pin] [--node-flags="--ws-engine deno"]
  * @module
  */
 import { parseArgs } from "node:util";
@@ -27,6 +27,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     rounds: { type: "string", default: "1" },
     "no-pin": { type: "boolean", default: false },
+    // Extra node flags, to compare configurations against the same peer.
+    "node-flags": { type: "string", default: "" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -62,7 +64,8 @@ const fmt = (n: number) => n.toLocaleString("en-US");
 // The node as users start it: durable log on disk (bench topics have no retention rule,
 // so they are fire-and-forget, as core NATS subjects are).
 const dataDir = await Deno.makeTempDir({ prefix: "arqon-bench-" });
-const arqon = await startNodeProcess(["--data-dir", dataDir], serverCpu);
+const nodeFlags = values["node-flags"]!.split(" ").filter(Boolean);
+const arqon = await startNodeProcess(["--data-dir", dataDir, ...nodeFlags], serverCpu);
 const nats = await startNats(serverCpu);
 console.log(
   `ArqonBus node start-to-ready: ${arqon.readyMs.toFixed(0)} ms (process spawn to ready line)`,

@@ -78,7 +78,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = {
   overflow: "drop-oldest",
   highWaterBytes: 4 * 1024 * 1024,
   maxBatchBytes: 256 * 1024,
-  fairQuantumUs: 300,
+  fairQuantumUs: 0,
   realityQueueBytes: 16 * 1024 * 1024,
   requestTimeoutMs: 5000,
   shutdownGraceMs: 5000,
@@ -162,7 +162,8 @@ export const NODE_FLAGS: Flag[] = [
     key: "fairQuantumUs",
     flag: "fair-quantum-us",
     kind: "int",
-    help: "microseconds of work a reality runs per event-loop turn before its work queues (0: off)",
+    help:
+      "fair ingress queue for transports that cannot pause reads: µs a reality runs per turn (0: off)",
   },
   {
     key: "realityQueueBytes",
