@@ -19,6 +19,7 @@ import {
 } from "../limits/mod.ts";
 import { formatAddress, type PeerAddress } from "../tls/mod.ts";
 import { Authenticator } from "./authenticator.ts";
+import { BanList } from "./ban_list.ts";
 import { ClientRateTable } from "./client_rate_table.ts";
 import { DidDirectory } from "./did_directory.ts";
 import { forbidden } from "./errors.ts";
@@ -54,6 +55,7 @@ export class NodeAccess {
   /** The client address of the connection whose session is being created. */
   #connecting?: string;
   #audit?: AuditSink;
+  readonly #bans = new BanList();
 
   /** Prefer `NodeAccess.create`, which reads the key files. */
   constructor(
@@ -290,6 +292,32 @@ export class NodeAccess {
   /** @internal Counts a kick. */
   kicked(transport: string, reason: string): void {
     this.#metrics.kicks.labels(transport, reason).inc();
+  }
+
+  /** @internal Keeps the client `key` out for `--ban-seconds` after a kick; audited. */
+  ban(key: string | undefined, transport: string, reason: string, where: object): void {
+    const seconds = this.options.banSeconds;
+    if (key === undefined || seconds <= 0) return;
+    const until = Date.now() + seconds * 1000;
+    this.#bans.ban(key, until);
+    this.#metrics.bans.labels(transport).inc();
+    this.audit("connection.ban", "node", {
+      client: key,
+      until: new Date(until).toISOString(),
+      reason,
+      transport,
+      ...where,
+    });
+  }
+
+  /** @internal The refusal for a banned client `key`, or undefined. */
+  banRefusal(key: string | undefined): BusError | undefined {
+    const ms = this.#bans.remainingMs(key);
+    if (ms === 0) return undefined;
+    return new BusError(
+      "FORBIDDEN",
+      `banned for ${Math.ceil(ms / 1000)} s more: the node closed this client for abuse`,
+    );
   }
 
   /** Adjusts a reality's stored-bytes usage to what the log holds after retention. */

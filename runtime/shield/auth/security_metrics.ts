@@ -13,6 +13,7 @@ export class SecurityMetrics {
   readonly quotaExceeded: client.Counter<"reality" | "kind">;
   readonly quotaUsage: client.Gauge<"reality" | "kind">;
   readonly kicks: client.Counter<"transport" | "reason">;
+  readonly bans: client.Counter<"transport">;
   readonly tlsRefused: client.Counter;
   readonly httpRateClients: client.Gauge;
   readonly httpRateEvictions: client.Counter;
@@ -24,6 +25,12 @@ export class SecurityMetrics {
       name: "arqon_tls_handshake_failures_total",
       help: "TLS handshakes refused (TLS below 1.3, bad client hello, timeout).",
       registers,
+    });
+    this.bans = new client.Counter({
+      name: "arqon_bans_total",
+      help: "Clients kept out for --ban-seconds after the node closed them for abuse.",
+      labelNames: ["transport"],
+      registers: [registry],
     });
     this.kicks = new client.Counter({
       name: "arqon_kicks_total",

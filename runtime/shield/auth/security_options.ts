@@ -34,6 +34,8 @@ export interface SecurityOptions {
   realityMaxStoredBytes: number;
   /** Rate-limit refusals within one second after which a connection is closed (0: never). */
   rateKick: number;
+  /** Seconds a client closed for abuse may not come back (by subject, or address beyond loopback; 0: no bans). */
+  banSeconds: number;
   /**
    * HTTP clients (token subjects, DIDs or addresses) whose `--rate-pulses`/`--rate-bytes`
    * buckets the node tracks at once; beyond, the least recently seen is dropped.
@@ -59,6 +61,7 @@ export const SECURITY_DEFAULTS: Readonly<SecurityOptions> = {
   realityMaxSubscriptions: 0,
   realityMaxStoredBytes: 0,
   rateKick: 10_000,
+  banSeconds: 10,
   httpRateClients: 100_000,
   metricsOpen: false,
 };
@@ -159,6 +162,13 @@ export const SECURITY_FLAGS: {
     flag: "rate-kick",
     kind: "int",
     help: "rate-limit refusals per second after which a connection is closed (0: never)",
+  },
+  {
+    key: "banSeconds",
+    flag: "ban-seconds",
+    kind: "int",
+    help: "seconds a kicked client may not reconnect (by token subject or DID; by address " +
+      "beyond loopback; 0: no bans)",
   },
   {
     key: "httpRateClients",

@@ -6,6 +6,7 @@
 import { BusError, type IHello } from "../../protocol/mod.ts";
 import type { ConnectionRateLimiter, RateRefusal, Release } from "../limits/mod.ts";
 import { type HelloCredentials, MAX_HELLO_BYTES } from "./authenticator.ts";
+import { banKey } from "./ban_list.ts";
 import type { Challenge } from "./did_challenge.ts";
 import { RateLimitedError } from "./errors.ts";
 import type { Principal } from "./grants.ts";
@@ -45,6 +46,8 @@ export class SessionAccess {
   #quietlyDropped = 0;
   readonly #kick?: (reason: string) => void;
   #kicked = false;
+  #banChecked = false;
+  #banned: BusError | undefined;
   #windowStartMs = 0;
   #windowRefusals = 0;
   #expiry?: ReturnType<typeof setTimeout>;
@@ -91,6 +94,27 @@ export class SessionAccess {
     return this.#principal;
   }
 
+  /** The key this client is banned under after a kick (see `ban_list.ts`). */
+  #banKey(): string | undefined {
+    const p = this.#principal;
+    return banKey(p && p.method !== "open" ? p.subject : undefined, this.#host());
+  }
+
+  #host(): string | undefined {
+    if (this.#clientHost) return this.#clientHost;
+    const r = this.#remote;
+    if (!r) return undefined;
+    return r.startsWith("[") ? r.slice(1, r.indexOf("]")) : r.slice(0, r.lastIndexOf(":"));
+  }
+
+  /** Throws FORBIDDEN when this client's address is banned; checked once per session. */
+  #checkAddressBan(): void {
+    if (this.#banChecked) return;
+    this.#banChecked = true;
+    const refusal = this.#node.banRefusal(banKey(undefined, this.#host()));
+    if (refusal) this.#banned = refusal;
+  }
+
   /** True once frames other than hello may flow. */
   get admitted(): boolean {
     return this.#principal !== undefined || !this.#node.required;
@@ -102,6 +126,8 @@ export class SessionAccess {
    */
   async hello(hello: IHello): Promise<Challenge | undefined> {
     try {
+      this.#checkAddressBan();
+      if (this.#banned) throw this.#banned;
       const frameBytes = helloBytes(hello);
       if (frameBytes > MAX_HELLO_BYTES) {
         throw new BusError(
@@ -124,6 +150,9 @@ export class SessionAccess {
     } catch (e) {
       if (this.#attempts >= MAX_AUTH_ATTEMPTS && this.#kick && !this.#principal) {
         this.#node.kicked(this.#transport, "auth");
+        this.#node.ban(this.#banKey(), this.#transport, "too many failed authentications", {
+          ...this.#where(),
+        });
         this.#node.audit("connection.kick", "node", {
           subject: "anonymous",
           transport: this.#transport,
@@ -139,6 +168,10 @@ export class SessionAccess {
 
   /** @internal Binds an authenticated principal to this session. */
   bind(principal: Principal): void {
+    if (principal.method !== "open") {
+      const refusal = this.#node.banRefusal(banKey(principal.subject, undefined));
+      if (refusal) throw refusal;
+    }
     this.#principal = principal;
     this.#checker = new PermissionChecker(principal);
     this.#node.authenticated(this.#transport, principal.method);
@@ -165,6 +198,8 @@ export class SessionAccess {
 
   /** Throws UNAUTHORIZED until the session is admitted. */
   requireAdmitted(): void {
+    if (!this.#banChecked) this.#checkAddressBan();
+    if (this.#banned) throw this.#node.refused(this.#banned, this.#transport);
     if (!this.admitted) {
       throw this.#node.refused(
         new BusError("UNAUTHORIZED", "authenticate first: send a hello with a token or a did"),
@@ -284,6 +319,7 @@ export class SessionAccess {
   kickedForFlood(reason: string): void {
     this.#kicked = true;
     this.#node.kicked(this.#transport, "flood");
+    this.#node.ban(this.#banKey(), this.#transport, reason, this.#where());
     this.#node.audit("connection.kick", "node", {
       subject: this.#principal?.subject ?? "anonymous",
       transport: this.#transport,
@@ -313,6 +349,7 @@ export class SessionAccess {
     // Short: it becomes the WebSocket close reason (at most 123 bytes).
     const reason = `rate limit exceeded: ${this.#windowRefusals} refusals in 1 s`;
     this.#node.kicked(this.#transport, "rate");
+    this.#node.ban(this.#banKey(), this.#transport, reason, this.#where());
     this.#node.audit("connection.kick", "node", {
       subject: this.#principal?.subject ?? "anonymous",
       transport: this.#transport,
