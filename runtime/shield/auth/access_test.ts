@@ -55,6 +55,23 @@ Deno.test("sustained flooding past --rate-kick closes the connection and is audi
   assert.match(await registry.metrics(), /arqon_kicks_total\{transport="ws",reason="rate"\} 1/);
 });
 
+Deno.test("a client kicked again and again is audited once a second, the rest counted", () => {
+  const { access, audit } = openNode({ ratePulses: 5, rateKick: 20, banSeconds: 0 });
+  const flood = (remote: string) => {
+    const session = access.session("ws", () => {}, remote);
+    for (let i = 0; i < 40; i++) {
+      try {
+        session.admitPublish("lab", "t.x", 10, false);
+      } catch { /* the one notice */ }
+    }
+  };
+  for (let port = 5000; port < 5005; port++) flood(`10.0.0.7:${port}`);
+  flood("10.0.0.8:6000");
+  const kicks = audit.list().filter((e) => e.action === "connection.kick");
+  assert.deepEqual(kicks.map((e) => e.details.remote), ["10.0.0.7:5000", "10.0.0.8:6000"]);
+  assert.ok(audit.verify().ok);
+});
+
 Deno.test("sys.control.* publishes are audited with the publisher's subject", () => {
   const { access, audit } = openNode({});
   const session = access.session("ws");

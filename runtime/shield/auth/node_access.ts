@@ -17,7 +17,7 @@ import {
   RealityQuotas,
   type Release,
 } from "../limits/mod.ts";
-import { formatAddress, type PeerAddress } from "../tls/mod.ts";
+import { formatAddress, hostOf, type PeerAddress } from "../tls/mod.ts";
 import { Authenticator } from "./authenticator.ts";
 import { BanList } from "./ban_list.ts";
 import { ClientRateTable } from "./client_rate_table.ts";
@@ -56,6 +56,8 @@ export class NodeAccess {
   #connecting?: string;
   #audit?: AuditSink;
   readonly #bans = new BanList();
+  /** Abuse entries recently audited per action and client, for `auditAbuse`. */
+  #abuse = new Map<string, { atMs: number; suppressed: number }>();
 
   /** Prefer `NodeAccess.create`, which reads the key files. */
   constructor(
@@ -284,6 +286,26 @@ export class NodeAccess {
     this.#audit?.append(action, actor, details);
   }
 
+  /**
+   * @internal Audits an abuse event (a kick, a ban): at most one entry a second per action
+   * and client, the others counted into the next (`suppressed`). A client kicked again and
+   * again must not make the node append (and, with a data directory, fsync) on every kick.
+   */
+  auditAbuse(action: string, details: Record<string, unknown>): void {
+    const host = details.remote ? hostOf(String(details.remote)) : "";
+    const key = `${action}|${details.subject ?? details.client ?? ""}|${host}`;
+    const now = Date.now();
+    const seen = this.#abuse.get(key);
+    if (seen && now - seen.atMs < 1000) {
+      seen.suppressed++;
+      return;
+    }
+    if (this.#abuse.size > 10_000) this.#abuse = new Map();
+    this.#abuse.set(key, { atMs: now, suppressed: 0 });
+    const suppressed = seen?.suppressed ?? 0;
+    this.audit(action, "node", suppressed > 0 ? { ...details, suppressed } : details);
+  }
+
   /** Counts a refused TLS handshake (e.g. a TLS 1.2 client at the TLS 1.3-only listener). */
   tlsHandshakeFailed(): void {
     this.#metrics.tlsRefused.inc();
@@ -301,7 +323,7 @@ export class NodeAccess {
     const until = Date.now() + seconds * 1000;
     this.#bans.ban(key, until);
     this.#metrics.bans.labels(transport).inc();
-    this.audit("connection.ban", "node", {
+    this.auditAbuse("connection.ban", {
       client: key,
       until: new Date(until).toISOString(),
       reason,

@@ -6,6 +6,7 @@
 import { BusError, type IHello } from "../../protocol/mod.ts";
 import type { ConnectionRateLimiter, RateRefusal, Release } from "../limits/mod.ts";
 import { type HelloCredentials, MAX_HELLO_BYTES } from "./authenticator.ts";
+import { hostOf } from "../tls/mod.ts";
 import { banKey } from "./ban_list.ts";
 import type { Challenge } from "./did_challenge.ts";
 import { RateLimitedError } from "./errors.ts";
@@ -101,10 +102,7 @@ export class SessionAccess {
   }
 
   #host(): string | undefined {
-    if (this.#clientHost) return this.#clientHost;
-    const r = this.#remote;
-    if (!r) return undefined;
-    return r.startsWith("[") ? r.slice(1, r.indexOf("]")) : r.slice(0, r.lastIndexOf(":"));
+    return this.#clientHost ?? (this.#remote ? hostOf(this.#remote) : undefined);
   }
 
   /** Throws FORBIDDEN when this client's address is banned; checked once per session. */
@@ -153,7 +151,7 @@ export class SessionAccess {
         this.#node.ban(this.#banKey(), this.#transport, "too many failed authentications", {
           ...this.#where(),
         });
-        this.#node.audit("connection.kick", "node", {
+        this.#node.auditAbuse("connection.kick", {
           subject: "anonymous",
           transport: this.#transport,
           reason: "too many failed authentications",
@@ -320,7 +318,7 @@ export class SessionAccess {
     this.#kicked = true;
     this.#node.kicked(this.#transport, "flood");
     this.#node.ban(this.#banKey(), this.#transport, reason, this.#where());
-    this.#node.audit("connection.kick", "node", {
+    this.#node.auditAbuse("connection.kick", {
       subject: this.#principal?.subject ?? "anonymous",
       transport: this.#transport,
       reason,
@@ -350,7 +348,7 @@ export class SessionAccess {
     const reason = `rate limit exceeded: ${this.#windowRefusals} refusals in 1 s`;
     this.#node.kicked(this.#transport, "rate");
     this.#node.ban(this.#banKey(), this.#transport, reason, this.#where());
-    this.#node.audit("connection.kick", "node", {
+    this.#node.auditAbuse("connection.kick", {
       subject: this.#principal?.subject ?? "anonymous",
       transport: this.#transport,
       reason,

@@ -32,6 +32,13 @@ export function formatAddress(addr: PeerAddress): string {
   return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
 }
 
+/** The host of a `host:port` address (`[v6]:port` gives the v6 host, without brackets). */
+export function hostOf(address: string): string {
+  if (address.startsWith("[")) return address.slice(1, address.indexOf("]"));
+  const colon = address.lastIndexOf(":");
+  return colon < 0 ? address : address.slice(0, colon);
+}
+
 /**
  * The client of a connection the node's listener accepted from `remote`: the terminator's
  * peer when `tls` piped it there, else `remote` itself (hosts normalized).

@@ -6,6 +6,7 @@
 export {
   clientAddress,
   formatAddress,
+  hostOf,
   normalizeHost,
   type PeerAddress,
   type PeerResolver,
