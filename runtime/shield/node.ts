@@ -140,12 +140,9 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     if (draining) session.close(1001, "node shutting down");
     return session;
   };
-  // Sessions learn their client's address (for audit entries) from the transport.
-  const attachFrom = (transport: Transport, format: WireFormat): TransportSession =>
-    access.connecting(transport.remote, () => attach(transport, format));
 
   const shm = config.shm
-    ? new ShmServer(config.shm, (t) => attachFrom(t, "proto"), {
+    ? new ShmServer(config.shm, (t) => attach(t, "proto"), {
       slots: config.shmSlots,
       ringBytes: config.shmRingBytes,
       metrics: new NativeMetrics(metrics.registry),
@@ -167,7 +164,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     metrics,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     draining: () => draining,
-    attach: attachFrom,
+    attach: attach,
   };
 
   // The real client of each request: behind TLS the terminator's peer, not loopback.
@@ -221,7 +218,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         idleTimeoutSeconds: config.idleTimeoutSeconds,
         yieldTurn: () => turn.next(),
         upgrade: (headers) => negotiateUpgrade(ws, headers),
-        attach: (connection, protocol) => attachFrom(connection, formatOf(protocol)),
+        attach: (connection, protocol) => attach(connection, formatOf(protocol)),
         peers: { peerAddrOf: (port, host) => tls?.peerAddrOf(port, host) },
       });
     } catch (err) {
@@ -279,7 +276,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     store,
     policies: casil.engine,
     audit: casil.audit,
-    attach: attachFrom,
+    attach: attach,
     shutdown,
     finished: server.finished,
   };

@@ -115,7 +115,11 @@ export class Session implements TransportSession, SubscriptionOwner {
     this.id = `${ctx.nodeId}-${++sessionCounter}`;
     this.#producerId = this.id;
     // A connection that keeps flooding past its rate limit is closed (policy violation).
-    this.#access = ctx.access?.session(transport.kind, (reason) => this.close(1008, reason));
+    this.#access = ctx.access?.session(
+      transport.kind,
+      (reason) => this.close(1008, reason),
+      transport.remote,
+    );
     ctx.metrics.connections.labels(transport.kind).inc();
   }
 

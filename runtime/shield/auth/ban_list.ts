@@ -46,6 +46,8 @@ export class BanList {
   }
 }
 
+const IP_LITERAL = /^[0-9a-fA-F:.]+$/;
+
 /**
  * The key a client is banned under: its authenticated subject, else its host when that
  * is beyond loopback (every local process shares 127.0.0.1, so banning it would ban
@@ -53,6 +55,7 @@ export class BanList {
  */
 export function banKey(subject: string | undefined, host: string | undefined): string | undefined {
   if (subject !== undefined) return `id:${subject}`;
-  if (host && !isLoopback(host)) return `ip:${host}`;
+  // Only network addresses (IP literals): shared memory names a slot and a pid, not a host.
+  if (host && IP_LITERAL.test(host) && !isLoopback(host)) return `ip:${host}`;
   return undefined;
 }

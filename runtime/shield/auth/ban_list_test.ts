@@ -21,4 +21,7 @@ Deno.test("clients are banned by subject, else by an address beyond loopback", (
   assert.equal(banKey(undefined, "127.0.0.1"), undefined);
   assert.equal(banKey(undefined, "::1"), undefined);
   assert.equal(banKey(undefined, undefined), undefined);
+  assert.equal(banKey(undefined, "2001:db8::1"), "ip:2001:db8::1");
+  assert.equal(banKey(undefined, "arqon.0 (pid 42)"), undefined, "shared memory has no host");
+  assert.equal(banKey(undefined, "?"), undefined);
 });

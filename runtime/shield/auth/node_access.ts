@@ -52,8 +52,6 @@ export class NodeAccess {
   readonly #limitsOn: boolean;
   /** Per-client buckets of HTTP publishers; only with per-connection limits. */
   readonly #clients?: ClientRateTable<ConnectionRateLimiter>;
-  /** The client address of the connection whose session is being created. */
-  #connecting?: string;
   #audit?: AuditSink;
   readonly #bans = new BanList();
   /** Abuse entries recently audited per action and client, for `auditAbuse`. */
@@ -204,30 +202,10 @@ export class NodeAccess {
 
   /**
    * Security state of one new connection (`transport` labels its metrics; `remote`, the
-   * client address, goes into its audit entries). Without `remote`, the address given to
-   * an enclosing {@linkcode connecting} call.
+   * client address, goes into its audit entries and keys its bans).
    */
-  session(
-    transport: string,
-    kick?: (reason: string) => void,
-    remote: string | undefined = this.#connecting,
-  ): SessionAccess {
+  session(transport: string, kick?: (reason: string) => void, remote?: string): SessionAccess {
     return new SessionAccess(this, transport, kick, remote);
-  }
-
-  /**
-   * Runs `open`, which creates one connection's session, with `remote` as the client
-   * address of every `session()` it creates. For carriers whose session is built where
-   * only the transport is known (the node's `attach`).
-   */
-  connecting<T>(remote: string, open: () => T): T {
-    const outer = this.#connecting;
-    this.#connecting = remote;
-    try {
-      return open();
-    } finally {
-      this.#connecting = outer;
-    }
   }
 
   /**

@@ -28,6 +28,8 @@ export interface FairSchedulerOptions {
    * node passes `IoTurn.schedule`, which also lets the runtime look at every socket.
    */
   readonly nextTurn?: (callback: () => void) => void;
+  /** The clock work is timed with, in milliseconds; default `performance.now`. */
+  readonly clock?: () => number;
   /** Reports a task that threw; the scheduler carries on. */
   readonly onError?: (error: unknown, realityId: string) => void;
   /** Reports a refused submit, for metrics. */
@@ -68,6 +70,7 @@ export class FairScheduler {
   readonly #onError?: (error: unknown, realityId: string) => void;
   readonly #onRefusal?: (realityId: string, bytes: number) => void;
   readonly #nextTurn: (callback: () => void) => void;
+  readonly #clock: () => number;
   readonly #lanes = new Map<string, Lane>();
   /** Lanes with queued work, in service order. */
   #active: Lane[] = [];
@@ -84,6 +87,7 @@ export class FairScheduler {
     this.#onError = options.onError;
     this.#onRefusal = options.onRefusal;
     this.#nextTurn = options.nextTurn ?? setImmediate;
+    this.#clock = options.clock ?? (() => performance.now());
   }
 
   /** Tasks waiting, all realities together. */
@@ -119,11 +123,11 @@ export class FairScheduler {
     const lane = this.#lanes.get(realityId) ?? this.#lane(realityId);
     if (lane.active || lane.credit <= 0) return false;
     this.#touch(lane);
-    const t0 = performance.now();
+    const t0 = this.#clock();
     try {
       work();
     } finally {
-      lane.credit -= performance.now() - t0;
+      lane.credit -= this.#clock() - t0;
     }
     return true;
   }
@@ -219,13 +223,13 @@ export class FairScheduler {
         lane.queuedBytes -= lane.sizes[lane.head];
         lane.head++;
         this.#queued--;
-        const t0 = performance.now();
+        const t0 = this.#clock();
         try {
           task();
         } catch (e) {
           this.#onError?.(e, lane.realityId);
         }
-        lane.credit -= performance.now() - t0;
+        lane.credit -= this.#clock() - t0;
         if (this.#closed) return;
       }
     }
