@@ -97,3 +97,43 @@ Deno.test("config file + env start a node; SIGTERM drains and exits cleanly", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("out of file descriptors, the node refuses new sockets, then accepts again", async () => {
+  // A low descriptor limit for the node only (lowering a limit needs no privilege).
+  const child = new Deno.Command("sh", {
+    args: ["-c", `ulimit -n 96 && exec "${Deno.execPath()}" run -A "${modPath}" --port 0 --memory`],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const [line, reader] = await firstLine(child.stdout);
+  const url = line.match(/ready on (http:\/\/\S+)/)![1];
+  const { hostname, port } = new URL(url);
+  const held: Deno.Conn[] = [];
+  try {
+    // Far more connections than descriptors left: the node's accepts start failing.
+    for (let i = 0; i < 150; i++) held.push(await Deno.connect({ hostname, port: Number(port) }));
+    for (const c of held) c.close();
+    held.length = 0;
+    // Once they are gone the node serves again: over HTTP and over a raw WebSocket.
+    let health: Response | undefined;
+    for (let attempt = 0; attempt < 50 && !health?.ok; attempt++) {
+      health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
+        .catch(() => undefined);
+      if (!health?.ok) await new Promise((r) => setTimeout(r, 100));
+      else break;
+    }
+    assert.equal(health?.status, 200);
+    await health!.body?.cancel();
+    const client = await ArqonClient.connect(url.replace("http", "ws") + "/v1/ws", {
+      reconnect: false,
+    });
+    assert.ok(await client.publish("fd.check", "after the storm"));
+    await client.close();
+  } finally {
+    for (const c of held) c.close();
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel();
+    await child.stderr.cancel();
+  }
+});

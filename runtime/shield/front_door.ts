@@ -36,6 +36,8 @@ export interface FrontDoorOptions extends WsServerOptions {
   attach(connection: WsServerConnection, protocol: string, client: PeerAddress): TransportSession;
   /** Resolves connections that reach the front door piped from elsewhere (TLS). */
   readonly peers?: PeerResolver | null;
+  /** Reports a failed accept (e.g. out of file descriptors); the listener carries on. */
+  readonly onAcceptError?: (error: unknown) => void;
   /** Milliseconds a client may take to send its request head; default 10 000. */
   readonly headTimeoutMs?: number;
 }
@@ -57,20 +59,32 @@ export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
   const resolve = (remote: Deno.NetAddr): PeerAddress =>
     options.peers?.peerAddrOf(remote.port, remote.hostname) ??
       { hostname: remote.hostname, port: remote.port };
+  let closed = false;
   (async () => {
-    for await (const conn of listener) {
+    while (!closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (closed || err instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors (EMFILE) and the like: keep the listener, try again soon.
+        options.onAcceptError?.(err);
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
       serve(conn, options, resolve(conn.remoteAddr as Deno.NetAddr), peers, piped).catch(() => {
         try {
           conn.close();
         } catch { /* already closed */ }
       });
     }
-  })().catch(() => {/* listener closed */});
+  })();
   return {
     hostname: addr.hostname,
     port: addr.port,
     peerAddrOf: (port) => peers.get(port),
     close: () => {
+      closed = true;
       try {
         listener.close();
       } catch { /* already closed */ }

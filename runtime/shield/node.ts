@@ -203,6 +203,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     }
   });
   const httpAddr = await listening.promise;
+  let acceptErrorLoggedAt = 0;
   let door: FrontDoor | null = null;
   let tls: TlsTerminator | null = null;
   if (fronted) {
@@ -217,6 +218,15 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         maxMessageBytes: Math.max(4 * config.maxFrameBytes, 16 * 1024 * 1024),
         idleTimeoutSeconds: config.idleTimeoutSeconds,
         yieldTurn: () => turn.next(),
+        onAcceptError: (err) => {
+          metrics.errors.labels("tcp", "ACCEPT_FAILED").inc();
+          // Out of descriptors, this repeats: say it once every 10 s.
+          const now = Date.now();
+          if (config.log !== "quiet" && now - acceptErrorLoggedAt > 10_000) {
+            acceptErrorLoggedAt = now;
+            console.error(`arqon: accepting a connection failed (retrying): ${err}`);
+          }
+        },
         upgrade: (headers) => negotiateUpgrade(ws, headers),
         attach: (connection, protocol) => attach(connection, formatOf(protocol)),
         peers: { peerAddrOf: (port, host) => tls?.peerAddrOf(port, host) },
