@@ -193,6 +193,7 @@ export const NODE_FLAGS: Flag[] = [
     key: "wsEngine",
     flag: "ws-engine",
     kind: "enum",
+    env: "ARQON_WS_ENGINE",
     choices: ["arqon", "deno"],
     help: "WebSocket server: arqon reads sockets on demand (fair under floods); deno is built in",
   },

@@ -524,6 +524,7 @@ export class Session implements TransportSession, SubscriptionOwner {
       send: (message) => this.#transport.send(message),
       bufferedAmount: () => this.#transport.bufferedAmount(),
       closed: () => this.#ended,
+      drained: this.#transport.drained ? (bytes) => this.#transport.drained!(bytes) : undefined,
     }, { highWaterBytes: this.#ctx.config.highWaterBytes }).catch((err) =>
       this.#fail(err, correlationId)
     );

@@ -20,6 +20,11 @@ export interface HistorySink {
   bufferedAmount(): number;
   /** True once the connection is gone. */
   closed(): boolean;
+  /**
+   * Resolves once at most `bytes` are waiting, when the transport can tell (no polling);
+   * absent, the buffer level is polled every 2 ms.
+   */
+  drained?(bytes: number): Promise<void>;
 }
 
 /** Converts a `HistoryGet` frame into a store query (0 leaves a bound open). */
@@ -102,7 +107,7 @@ export async function sendHistory(
   let pendingBytes = 0;
   const flush = async (done: boolean) => {
     while (sink.bufferedAmount() > highWater && !sink.closed()) {
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await (sink.drained?.(highWater) ?? new Promise((resolve) => setTimeout(resolve, 2)));
     }
     if (sink.closed()) return;
     if (sink.format === "proto") {

@@ -21,6 +21,11 @@ export interface Transport {
   /** Closes the connection; `code` follows WebSocket close codes. */
   close(code?: number, reason?: string): void;
   /**
+   * Resolves once at most `bytes` are buffered (or the connection is gone), for
+   * transports that know when they drain; others are polled with `bufferedAmount`.
+   */
+  drained?(bytes: number): Promise<void>;
+  /**
    * True when the transport reads a connection only once its last message was handled,
    * so a client sending faster than the node handles waits in TCP backpressure. The node
    * queues received work per reality only for transports that cannot do this.

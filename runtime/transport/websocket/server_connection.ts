@@ -59,6 +59,7 @@ export class WsServerConnection implements Transport {
   #fragments: Uint8Array[] = [];
   #fragmentBytes = 0;
   #fragmentOp = 0;
+  #drainWaiters: { bytes: number; resolve: () => void }[] = [];
 
   /** Wraps an upgraded connection (the 101 response is already written). */
   constructor(conn: Deno.Conn, remote: string, options: WsServerOptions) {
@@ -91,6 +92,22 @@ export class WsServerConnection implements Transport {
   /** Bytes accepted by `send` and not yet written to the socket. */
   bufferedAmount(): number {
     return this.#queued;
+  }
+
+  /** Resolves once at most `bytes` are waiting to be written, or the connection ended. */
+  drained(bytes: number): Promise<void> {
+    if (this.#queued <= bytes || this.#ended) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push({ bytes, resolve }));
+  }
+
+  #wakeDrained(): void {
+    if (this.#drainWaiters.length === 0) return;
+    const still: { bytes: number; resolve: () => void }[] = [];
+    for (const w of this.#drainWaiters) {
+      if (this.#queued <= w.bytes || this.#ended) w.resolve();
+      else still.push(w);
+    }
+    this.#drainWaiters = still;
   }
 
   /** Starts the closing handshake; the connection ends when the peer answers or soon after. */
@@ -138,6 +155,7 @@ export class WsServerConnection implements Transport {
         }
         await writeAll(this.#conn, chunk);
         this.#queued -= size;
+        this.#wakeDrained();
       }
     } catch {
       this.#end();
@@ -324,6 +342,7 @@ export class WsServerConnection implements Transport {
     clearInterval(this.#idleTimer);
     this.#out = [];
     this.#queued = 0;
+    this.#wakeDrained();
     try {
       this.#conn.close();
     } catch { /* already closed */ }
