@@ -268,8 +268,10 @@ export class WsServerConnection implements Transport {
   #frame(opcode: number, fin: boolean, body: Uint8Array): void {
     if (opcode >= 0x8) {
       if (!fin || body.length > 125) throw new ProtocolError(1002, "bad control frame");
-      if (opcode === OP.ping) this.#enqueue(OP.pong, body);
-      else if (opcode === OP.close) {
+      // Nothing may follow our close frame, not even a pong.
+      if (opcode === OP.ping) {
+        if (!this.#closing) this.#enqueue(OP.pong, body);
+      } else if (opcode === OP.close) {
         if (!this.#closing) {
           // Echo the peer's status code (RFC 6455 §5.5.1), then end once it is written.
           this.#enqueue(OP.close, body.subarray(0, 2));
