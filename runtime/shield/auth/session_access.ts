@@ -147,16 +147,7 @@ export class SessionAccess {
       return undefined;
     } catch (e) {
       if (this.#attempts >= MAX_AUTH_ATTEMPTS && this.#kick && !this.#principal) {
-        this.#node.kicked(this.#transport, "auth");
-        this.#node.ban(this.#banKey(), this.#transport, "too many failed authentications", {
-          ...this.#where(),
-        });
-        this.#node.auditAbuse("connection.kick", {
-          subject: "anonymous",
-          transport: this.#transport,
-          reason: "too many failed authentications",
-          ...this.#where(),
-        });
+        this.#recordKick("auth", "too many failed authentications");
         // A moment later, so the refusal itself still reaches the client.
         setTimeout(() => this.#kick?.("too many failed authentications"), 20);
       }
@@ -315,13 +306,22 @@ export class SessionAccess {
 
   /** Counts and audits the node closing this connection for flooding past its fair share. */
   kickedForFlood(reason: string): void {
+    this.#recordKick("flood", reason);
+  }
+
+  /**
+   * What every kick does besides closing: nothing more passes, the kick is counted, the
+   * client is banned (`--ban-seconds`) and the kick audited (throttled per client).
+   */
+  #recordKick(kind: string, reason: string, details: Record<string, unknown> = {}): void {
     this.#kicked = true;
-    this.#node.kicked(this.#transport, "flood");
+    this.#node.kicked(this.#transport, kind);
     this.#node.ban(this.#banKey(), this.#transport, reason, this.#where());
     this.#node.auditAbuse("connection.kick", {
       subject: this.#principal?.subject ?? "anonymous",
       transport: this.#transport,
       reason,
+      ...details,
       ...this.#where(),
     });
   }
@@ -343,18 +343,9 @@ export class SessionAccess {
     }
     const limit = this.#node.options.rateKick;
     if (++this.#windowRefusals < limit || limit <= 0 || !this.#kick) return false;
-    this.#kicked = true;
     // Short: it becomes the WebSocket close reason (at most 123 bytes).
     const reason = `rate limit exceeded: ${this.#windowRefusals} refusals in 1 s`;
-    this.#node.kicked(this.#transport, "rate");
-    this.#node.ban(this.#banKey(), this.#transport, reason, this.#where());
-    this.#node.auditAbuse("connection.kick", {
-      subject: this.#principal?.subject ?? "anonymous",
-      transport: this.#transport,
-      reason,
-      limit: refusal.message,
-      ...this.#where(),
-    });
+    this.#recordKick("rate", reason, { limit: refusal.message });
     this.#kick(reason);
     return true;
   }
