@@ -12,18 +12,15 @@
 import { concatBytes } from "../protocol/mod.ts";
 import {
   acceptKey,
+  frameHeader,
+  OP,
+  parseHeader,
   readHttpHead,
   readMaskKey,
   writeAll,
   xorMask,
 } from "../transport/websocket/mod.ts";
 
-const OP_CONTINUATION = 0x0;
-const OP_TEXT = 0x1;
-const OP_BINARY = 0x2;
-const OP_CLOSE = 0x8;
-const OP_PING = 0x9;
-const OP_PONG = 0xa;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -128,8 +125,8 @@ export class TcpWebSocket extends EventTarget {
   /** Sends one binary or text message. */
   send(data: Uint8Array | ArrayBuffer | string): void {
     if (this.readyState !== TcpWebSocket.OPEN) return;
-    if (typeof data === "string") this.#enqueue(OP_TEXT, encoder.encode(data));
-    else this.#enqueue(OP_BINARY, data instanceof Uint8Array ? data : new Uint8Array(data));
+    if (typeof data === "string") this.#enqueue(OP.text, encoder.encode(data));
+    else this.#enqueue(OP.binary, data instanceof Uint8Array ? data : new Uint8Array(data));
   }
 
   /** Starts the closing handshake. */
@@ -153,7 +150,7 @@ export class TcpWebSocket extends EventTarget {
     body[0] = code >> 8;
     body[1] = code & 0xff;
     body.set(r, 2);
-    this.#enqueue(OP_CLOSE, body);
+    this.#enqueue(OP.close, body);
   }
 
   /**
@@ -162,7 +159,7 @@ export class TcpWebSocket extends EventTarget {
    */
   sendWith(size: number, fill: (body: Uint8Array) => void): void {
     if (this.readyState !== TcpWebSocket.OPEN) return;
-    const [frame, body] = frameBuffer(OP_BINARY, size);
+    const [frame, body] = frameBuffer(OP.binary, size);
     fill(body);
     maskInPlace(frame, body);
     this.#push(frame);
@@ -224,24 +221,12 @@ export class TcpWebSocket extends EventTarget {
     let len = initial.length;
     let fragments: Uint8Array[] = [];
     let fragmentOp = 0;
+    const h = frameHeader();
     while (true) {
       let pos = 0;
-      while (len - pos >= 2) {
-        const b0 = buf[pos];
-        const b1 = buf[pos + 1];
-        if (b1 & 0x80) throw new Error("server frames must not be masked");
-        let size = b1 & 0x7f;
-        let at = pos + 2;
-        if (size === 126) {
-          if (len - at < 2) break;
-          size = (buf[at] << 8) | buf[at + 1];
-          at += 2;
-        } else if (size === 127) {
-          if (len - at < 8) break;
-          const view = new DataView(buf.buffer, buf.byteOffset + at, 8);
-          size = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
-          at += 8;
-        }
+      while (parseHeader(buf, pos, len, h)) {
+        if (h.masked) throw new Error("server frames must not be masked");
+        const { size, body: at, fin, opcode } = h;
         if (size > MAX_MESSAGE_BYTES) throw new Error(`server frame of ${size} bytes`);
         let payload: Uint8Array;
         if (len - at >= size) {
@@ -263,13 +248,11 @@ export class TcpWebSocket extends EventTarget {
           }
           pos = len;
         }
-        const fin = (b0 & 0x80) !== 0;
-        const opcode = b0 & 0x0f;
-        if (opcode === OP_PING) {
-          this.#enqueue(OP_PONG, payload);
-        } else if (opcode === OP_PONG) {
+        if (opcode === OP.ping) {
+          this.#enqueue(OP.pong, payload);
+        } else if (opcode === OP.pong) {
           // Unsolicited pongs are allowed and ignored.
-        } else if (opcode === OP_CLOSE) {
+        } else if (opcode === OP.close) {
           const code = payload.length >= 2 ? (payload[0] << 8) | payload[1] : 1005;
           const reason = payload.length > 2 ? decoder.decode(payload.subarray(2)) : "";
           this.readyState = TcpWebSocket.CLOSING;
@@ -278,7 +261,7 @@ export class TcpWebSocket extends EventTarget {
           this.#finish(code, reason, true);
           return;
         } else {
-          if (opcode !== OP_CONTINUATION) {
+          if (opcode !== OP.continuation) {
             fragmentOp = opcode;
             fragments = [];
           }
@@ -306,7 +289,7 @@ export class TcpWebSocket extends EventTarget {
   #deliver(opcode: number, payload: Uint8Array): void {
     if (this.readyState !== TcpWebSocket.OPEN) return;
     // Binary data is a Uint8Array (the ArqonBus client accepts it), not an ArrayBuffer.
-    const data = opcode === OP_TEXT ? decoder.decode(payload) : payload;
+    const data = opcode === OP.text ? decoder.decode(payload) : payload;
     this.#emit("message", new MessageEvent("message", { data }));
   }
 

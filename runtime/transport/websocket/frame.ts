@@ -77,6 +77,63 @@ export function xorMask(body: Uint8Array, key: number): void {
   for (; i < n; i++) body[i] ^= (key >>> ((i & 3) * 8)) & 0xff;
 }
 
+/** A frame header as `parseHeader` reads it; one object is reused for every frame. */
+export interface FrameHeader {
+  fin: boolean;
+  /** The reserved bits (RSV1-3); non-zero only with a negotiated extension. */
+  rsv: number;
+  opcode: number;
+  masked: boolean;
+  /** The masking key as a little-endian 32-bit number (0 when unmasked). */
+  key: number;
+  /** Body length. */
+  size: number;
+  /** Where the body starts. */
+  body: number;
+}
+
+/** A fresh header to pass to `parseHeader`. */
+export function frameHeader(): FrameHeader {
+  return { fin: false, rsv: 0, opcode: 0, masked: false, key: 0, size: 0, body: 0 };
+}
+
+/**
+ * Reads the header of the frame at `buf[pos]`, which holds bytes up to `end`, into `h`.
+ * False when the header is not complete yet (read more); the body may still be partial.
+ */
+export function parseHeader(buf: Uint8Array, pos: number, end: number, h: FrameHeader): boolean {
+  if (end - pos < 2) return false;
+  const b0 = buf[pos];
+  const b1 = buf[pos + 1];
+  let size = b1 & 0x7f;
+  let at = pos + 2;
+  if (size === 126) {
+    if (end - at < 2) return false;
+    size = (buf[at] << 8) | buf[at + 1];
+    at += 2;
+  } else if (size === 127) {
+    if (end - at < 8) return false;
+    const hi = ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
+    const lo = ((buf[at + 4] << 24) | (buf[at + 5] << 16) | (buf[at + 6] << 8) | buf[at + 7]) >>>
+      0;
+    size = hi * 2 ** 32 + lo;
+    at += 8;
+  }
+  const masked = (b1 & 0x80) !== 0;
+  if (masked) {
+    if (end - at < 4) return false;
+    h.key = readMaskKey(buf, at);
+    at += 4;
+  } else h.key = 0;
+  h.fin = (b0 & 0x80) !== 0;
+  h.rsv = b0 & 0x70;
+  h.opcode = b0 & 0x0f;
+  h.masked = masked;
+  h.size = size;
+  h.body = at;
+  return true;
+}
+
 /** The four bytes at `at` as a little-endian 32-bit masking key. */
 export function readMaskKey(buf: Uint8Array, at: number): number {
   return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0;

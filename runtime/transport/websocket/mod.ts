@@ -5,8 +5,11 @@
  */
 export {
   acceptKey,
+  type FrameHeader,
+  frameHeader,
   headerLength,
   OP,
+  parseHeader,
   readHttpHead,
   readMaskKey,
   writeAll,

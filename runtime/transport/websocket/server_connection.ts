@@ -11,7 +11,15 @@
  * @module
  */
 import type { Transport, TransportSession } from "../transport.ts";
-import { headerLength, OP, readMaskKey, writeAll, writeHeader, xorMask } from "./frame.ts";
+import {
+  frameHeader,
+  headerLength,
+  OP,
+  parseHeader,
+  writeAll,
+  writeHeader,
+  xorMask,
+} from "./frame.ts";
 
 /** Limits of a server connection. */
 export interface WsServerOptions {
@@ -187,34 +195,14 @@ export class WsServerConnection implements Transport {
     let end = rest.length;
     const max = this.#options.maxMessageBytes;
     let lastRead = 0;
+    const h = frameHeader();
     while (!this.#ended) {
       // Parse every complete frame in buf[start, end).
-      while (end - start >= 2) {
-        const b0 = buf[start];
-        const b1 = buf[start + 1];
-        if ((b1 & 0x80) === 0) throw new ProtocolError(1002, "client frames must be masked");
-        if (b0 & 0x70) throw new ProtocolError(1002, "no extension was negotiated");
-        let len = b1 & 0x7f;
-        let at = start + 2;
-        if (len === 126) {
-          if (end - start < 4) break;
-          len = (buf[at] << 8) | buf[at + 1];
-          at += 2;
-        } else if (len === 127) {
-          if (end - start < 10) break;
-          const hi = ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>>
-            0;
-          const lo =
-            ((buf[at + 4] << 24) | (buf[at + 5] << 16) | (buf[at + 6] << 8) | buf[at + 7]) >>> 0;
-          len = hi * 2 ** 32 + lo;
-          at += 8;
-        }
+      while (parseHeader(buf, start, end, h)) {
+        if (!h.masked) throw new ProtocolError(1002, "client frames must be masked");
+        if (h.rsv) throw new ProtocolError(1002, "no extension was negotiated");
+        const { size: len, key, opcode, fin, body: at } = h;
         if (len > max) throw new ProtocolError(1009, `message over ${max} bytes`);
-        if (end - at < 4) break;
-        const key = readMaskKey(buf, at);
-        at += 4;
-        const opcode = b0 & 0x0f;
-        const fin = (b0 & 0x80) !== 0;
         if (end - at >= len) {
           const body = buf.slice(at, at + len);
           start = at + len;
