@@ -12,6 +12,7 @@
 import { concatBytes } from "../protocol/mod.ts";
 import {
   acceptKey,
+  closeBody,
   frameHeader,
   OP,
   parseHeader,
@@ -145,12 +146,7 @@ export class TcpWebSocket extends EventTarget {
   #sendClose(code: number, reason: string): void {
     if (this.#closeSent) return;
     this.#closeSent = true;
-    const r = encoder.encode(reason).subarray(0, 123);
-    const body = new Uint8Array(2 + r.length);
-    body[0] = code >> 8;
-    body[1] = code & 0xff;
-    body.set(r, 2);
-    this.#enqueue(OP.close, body);
+    this.#enqueue(OP.close, closeBody(code, reason));
   }
 
   /**

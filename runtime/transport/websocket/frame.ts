@@ -77,6 +77,16 @@ export function xorMask(body: Uint8Array, key: number): void {
   for (; i < n; i++) body[i] ^= (key >>> ((i & 3) * 8)) & 0xff;
 }
 
+/** The body of a close frame: the status code, then the reason cut to fit 123 bytes. */
+export function closeBody(code: number, reason: string): Uint8Array {
+  const text = encoder.encode(reason).subarray(0, 123);
+  const body = new Uint8Array(2 + text.length);
+  body[0] = code >> 8;
+  body[1] = code & 0xff;
+  body.set(text, 2);
+  return body;
+}
+
 /** A frame header as `parseHeader` reads it; one object is reused for every frame. */
 export interface FrameHeader {
   fin: boolean;

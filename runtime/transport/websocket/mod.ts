@@ -5,6 +5,7 @@
  */
 export {
   acceptKey,
+  closeBody,
   type FrameHeader,
   frameHeader,
   headerLength,

@@ -12,6 +12,7 @@
  */
 import type { Transport, TransportSession } from "../transport.ts";
 import {
+  closeBody,
   frameHeader,
   headerLength,
   OP,
@@ -121,12 +122,7 @@ export class WsServerConnection implements Transport {
   /** Starts the closing handshake; the connection ends when the peer answers or soon after. */
   close(code = 1000, reason = ""): void {
     if (this.#closing || this.#ended) return;
-    const text = encoder.encode(reason).subarray(0, 120);
-    const body = new Uint8Array(2 + text.length);
-    body[0] = code >> 8;
-    body[1] = code & 0xff;
-    body.set(text, 2);
-    this.#enqueue(OP.close, body);
+    this.#enqueue(OP.close, closeBody(code, reason));
     this.#closing = true;
     const timer = setTimeout(() => this.#end(), CLOSE_WAIT_MS);
     Deno.unrefTimer(timer);
