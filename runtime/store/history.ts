@@ -7,8 +7,7 @@ import type { StatementSync } from "node:sqlite";
 import { chunkMeta, metaCount, type StoredPulse } from "./chunk.ts";
 import { type PayloadCipher, recordAad } from "./crypto/mod.ts";
 import { readTopic } from "./pulse_codec.ts";
-import type { RealityState } from "./realities.ts";
-import { compileTopicPattern } from "./topic_pattern.ts";
+import { compileStorePattern, type RealityState } from "./realities.ts";
 import { StorageError } from "./errors.ts";
 
 /** A history query. All bounds are inclusive; absent bounds are open. */
@@ -73,7 +72,7 @@ export function checkHistoryQuery(query: HistoryQuery): QueryBounds {
     fromTime: bound(query.fromTimeMs, "fromTimeMs", 0),
     toTime: bound(query.toTimeMs, "toTimeMs", Number.MAX_SAFE_INTEGER),
     limit: bound(query.limit, "limit", Number.MAX_SAFE_INTEGER),
-    matches: query.pattern ? compileTopicPattern(query.pattern) : null,
+    matches: query.pattern ? compileStorePattern(query.pattern) : null,
   };
 }
 

@@ -26,6 +26,5 @@ export {
   validateRealityName,
 } from "./realities.ts";
 export type { SyncPolicy } from "./schema.ts";
-export { compileTopicPattern, type TopicMatcher, validateTopicPattern } from "./topic_pattern.ts";
 export { Histogram, type RealityStats, type StoreStats } from "./metrics.ts";
 export { type LogEntry, logEntry, readTopic } from "./pulse_codec.ts";

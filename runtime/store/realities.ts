@@ -3,9 +3,8 @@
  * per reality: its id, head sequence and compiled rules.
  * @module
  */
-import { realityError } from "../protocol/mod.ts";
+import { compilePattern, patternError, realityError } from "../protocol/mod.ts";
 import { StorageError } from "./errors.ts";
-import { compileTopicPattern, type TopicMatcher } from "./topic_pattern.ts";
 
 /**
  * Which pulses of a reality are stored and for how long. A pulse is stored under the
@@ -70,6 +69,16 @@ export function validateRealityName(name: string): void {
   }
 }
 
+/**
+ * Compiles a topic pattern given to the store's API (retention rule, history filter); a
+ * malformed one fails with `ERROR_CODE_INVALID_ARGUMENT` like every other bad argument.
+ */
+export function compileStorePattern(pattern: string): (topic: string) => boolean {
+  const err = patternError(pattern);
+  if (err) throw new StorageError(`invalid topic pattern "${pattern}": ${err}`, "INVALID_ARGUMENT");
+  return compilePattern(pattern).test;
+}
+
 function limit(value: unknown, what: string): number {
   if (value === undefined || value === null) return 0;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
@@ -99,7 +108,7 @@ export function normalizeRealityConfig(input: unknown): RealityConfig {
         "INVALID_ARGUMENT",
       );
     }
-    compileTopicPattern(r.pattern);
+    compileStorePattern(r.pattern);
     if (seen.has(r.pattern)) {
       throw new StorageError(
         `retention pattern "${r.pattern}" appears twice`,
@@ -137,7 +146,7 @@ export class RuleState {
   /** The rule as configured. */
   rule: RetentionRule;
   /** Compiled pattern. */
-  readonly matches: TopicMatcher;
+  readonly matches: (topic: string) => boolean;
   /** Pulses retained. */
   storedPulses: number;
   /** Bytes retained. */
@@ -149,7 +158,7 @@ export class RuleState {
   constructor(id: number, rule: RetentionRule, pulses = 0, bytes = 0, watermark = 0) {
     this.id = id;
     this.rule = rule;
-    this.matches = compileTopicPattern(rule.pattern);
+    this.matches = compileStorePattern(rule.pattern);
     this.storedPulses = pulses;
     this.storedBytes = bytes;
     this.watermark = watermark;
