@@ -34,3 +34,8 @@ export class StoreOpenError extends Error {
     this.path = path;
   }
 }
+
+/** The message of an unknown thrown value, for wrapping it in a `StorageError`. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -4,29 +4,12 @@
  * @module
  */
 import type { StatementSync } from "node:sqlite";
-import { chunkMeta, metaCount, type StoredPulse } from "./chunk.ts";
+import type { HistoryQuery, StoredPulse } from "../spine/mod.ts";
+import { chunkMeta, metaCount } from "./chunk.ts";
 import { type PayloadCipher, recordAad } from "./crypto/mod.ts";
 import { readTopic } from "./pulse_codec.ts";
 import { compileStorePattern, type RealityState } from "./realities.ts";
 import { StorageError } from "./errors.ts";
-
-/** A history query. All bounds are inclusive; absent bounds are open. */
-export interface HistoryQuery {
-  /** Reality name. */
-  readonly reality: string;
-  /** Topic pattern (`*` one segment, `>` the rest); absent: every topic. */
-  readonly pattern?: string;
-  /** Lowest sequence returned. */
-  readonly fromSeq?: number;
-  /** Highest sequence returned. */
-  readonly toSeq?: number;
-  /** Earliest HLC wall time returned, ms. */
-  readonly fromTimeMs?: number;
-  /** Latest HLC wall time returned, ms. */
-  readonly toTimeMs?: number;
-  /** At most this many pulses. */
-  readonly limit?: number;
-}
 
 /** The prepared statements a scan needs. */
 export interface HistoryStatements {

@@ -6,9 +6,8 @@
  */
 import type { IHistoryGet } from "../protocol/mod.ts";
 import { StorageError } from "./errors.ts";
-import type { HistoryQuery } from "./history.ts";
 import { storedPulseJson } from "./pulse_codec.ts";
-import type { SqliteLog } from "./sqlite_log.ts";
+import type { DurableLog, HistoryQuery } from "../spine/mod.ts";
 
 /** The connection a history answer is written to. */
 export interface HistorySink {
@@ -91,7 +90,7 @@ export function encodeHistoryChunkFrame(
  * sending anything when the query is invalid or the reality does not exist.
  */
 export async function sendHistory(
-  store: SqliteLog,
+  store: DurableLog,
   query: HistoryQuery,
   correlationId: number,
   sink: HistorySink,

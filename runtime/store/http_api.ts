@@ -6,9 +6,8 @@
  */
 import { Hono } from "hono";
 import { StorageError } from "./errors.ts";
-import type { HistoryQuery } from "./history.ts";
 import { storedPulseJson } from "./pulse_codec.ts";
-import type { SqliteLog } from "./sqlite_log.ts";
+import type { DurableLog, HistoryQuery } from "../spine/mod.ts";
 
 const INTEGER = /^\d{1,16}$/;
 
@@ -50,7 +49,7 @@ function found<T>(value: T | undefined, reality: string): T {
 }
 
 /** Streams a history query as NDJSON, one pulse per line in the canonical JSON mapping. */
-export function historyNdjson(store: SqliteLog, query: HistoryQuery): ReadableStream<Uint8Array> {
+export function historyNdjson(store: DurableLog, query: HistoryQuery): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const pages = store.history(query);
   return new ReadableStream<Uint8Array>({
@@ -73,7 +72,7 @@ export function historyNdjson(store: SqliteLog, query: HistoryQuery): ReadableSt
 }
 
 /** The routes, relative to `/v1/realities`. */
-export function realityRoutes(store: SqliteLog): Hono {
+export function realityRoutes(store: DurableLog): Hono {
   const app = new Hono();
 
   app.get("/", (c) => c.json({ realities: store.listRealities() }));

@@ -5,9 +5,7 @@
  * moment; the log is flushed so every pulse up to `toSeq` is committed before reading.
  * @module
  */
-import type { StoredPulse } from "./chunk.ts";
-import type { HistoryQuery } from "./history.ts";
-import type { SqliteLog } from "./sqlite_log.ts";
+import type { DurableLog, HistoryQuery, StoredPulse } from "../spine/mod.ts";
 
 /** Where replayed pulses go (a Spine subscription, through the session). */
 export interface ReplayTarget {
@@ -32,7 +30,7 @@ export interface ReplayOptions {
  * delivers it at its own pace). Throws `StorageError` for an invalid query.
  */
 export async function replayHistory(
-  store: SqliteLog,
+  store: DurableLog,
   query: HistoryQuery,
   target: ReplayTarget,
   options: ReplayOptions = {},

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { StoredPulse } from "./chunk.ts";
+import type { StoredPulse } from "../spine/mod.ts";
 import { replayHistory } from "./replay.ts";
 import { openStore } from "./sqlite_log.ts";
 import { stampedPulse } from "./testing.ts";
