@@ -37,12 +37,9 @@ import {
   type Subscription,
   type SubscriptionOwner,
 } from "../spine/mod.ts";
-import {
-  type DurableLog,
-  historyQueryFromFrame,
-  replayHistory,
-  sendHistory,
-} from "../store/mod.ts";
+import type { DurableLog } from "../spine/mod.ts";
+import { historyQueryFromFrame, sendHistory } from "./history_frames.ts";
+import { replayHistory } from "./history_replay.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import type { NodeAccess, SessionAccess, SubscriptionAccess } from "./auth/mod.ts";

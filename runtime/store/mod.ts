@@ -28,15 +28,7 @@ export type {
   StoreStats,
 } from "../spine/mod.ts";
 export { openStore, type StoreOptions } from "./sqlite_log.ts";
-export { historyNdjson, historyQueryFromUrl, realityRoutes } from "./http_api.ts";
 export { registerStoreMetrics } from "./prometheus.ts";
-export { replayHistory, type ReplayOptions, type ReplayTarget } from "./replay.ts";
-export {
-  encodeHistoryChunkFrame,
-  historyQueryFromFrame,
-  type HistorySink,
-  sendHistory,
-} from "./history_frames.ts";
 export { StorageError, type StoreErrorCode, StoreOpenError } from "./errors.ts";
 export { normalizeRealityConfig, validateRealityName } from "./realities.ts";
 export type { SyncPolicy } from "./schema.ts";

@@ -27,7 +27,7 @@ export interface ReplayOptions {
 
 /**
  * Replays `query` into `target`, resolving when the last page was fed (the target
- * delivers it at its own pace). Throws `StorageError` for an invalid query.
+ * delivers it at its own pace). Throws the log's `BusError` for an invalid query.
  */
 export async function replayHistory(
   store: DurableLog,

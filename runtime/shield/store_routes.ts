@@ -1,13 +1,13 @@
 /**
  * The realities HTTP API: registry (create, list, get, replace, delete), retention rules
- * and history as NDJSON. Mounted by the Shield under `/v1/realities`; errors are
- * `StorageError`s (`BusError`s), rendered by the Shield's error handler.
+ * and history as NDJSON, served from any `DurableLog`. Mounted by the Shield under
+ * `/v1/realities`; errors are `BusError`s, rendered by the Shield's error handler.
  * @module
  */
 import { Hono } from "hono";
-import { StorageError } from "./errors.ts";
-import { storedPulseJson } from "./pulse_codec.ts";
+import { BusError } from "../protocol/mod.ts";
 import type { DurableLog, HistoryQuery } from "../spine/mod.ts";
+import { storedPulseJson } from "./stored_json.ts";
 
 const INTEGER = /^\d{1,16}$/;
 
@@ -15,7 +15,7 @@ function integerParam(url: URL, name: string): number | undefined {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === "") return undefined;
   if (!INTEGER.test(raw) || !Number.isSafeInteger(Number(raw))) {
-    throw new StorageError(`${name} must be a non-negative integer`, "INVALID_ARGUMENT");
+    throw new BusError("INVALID_ARGUMENT", `${name} must be a non-negative integer`);
   }
   return Number(raw);
 }
@@ -39,12 +39,12 @@ async function jsonBody(req: Request): Promise<Record<string, unknown>> {
     if (body === null || typeof body !== "object" || Array.isArray(body)) throw new Error();
     return body as Record<string, unknown>;
   } catch {
-    throw new StorageError("the body must be a JSON object", "INVALID_ARGUMENT");
+    throw new BusError("INVALID_ARGUMENT", "the body must be a JSON object");
   }
 }
 
 function found<T>(value: T | undefined, reality: string): T {
-  if (value === undefined) throw new StorageError(`no reality ${reality}`, "NOT_FOUND");
+  if (value === undefined) throw new BusError("NOT_FOUND", `no reality ${reality}`);
   return value;
 }
 
@@ -80,7 +80,7 @@ export function realityRoutes(store: DurableLog): Hono {
   app.post("/", async (c) => {
     const body = await jsonBody(c.req.raw);
     if (typeof body.name !== "string") {
-      throw new StorageError("name must be a string", "INVALID_ARGUMENT");
+      throw new BusError("INVALID_ARGUMENT", "name must be a string");
     }
     const { name, ...config } = body;
     return c.json(store.createReality(name, config), 201);
