@@ -19,6 +19,7 @@ export type {
   DurableLog,
   HistogramView,
   HistoryQuery,
+  PulseLog,
   RealityConfig,
   RealityConfigInput,
   RealityInfo,
@@ -28,6 +29,7 @@ export type {
   StoreStats,
 } from "../spine/mod.ts";
 export { openStore, type StoreOptions } from "./sqlite_log.ts";
+export type { PayloadCipher } from "./crypto/mod.ts";
 export { registerStoreMetrics } from "./prometheus.ts";
 export { StorageError, type StoreErrorCode, StoreOpenError } from "./errors.ts";
 export { normalizeRealityConfig, validateRealityName } from "./realities.ts";
