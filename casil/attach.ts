@@ -5,7 +5,7 @@
  */
 import type { Hono } from "hono";
 import type client from "prom-client";
-import type { PulseGuard } from "../runtime/spine/hooks.ts";
+import type { PulseGuard } from "../runtime/spine/mod.ts";
 import { AuditLog } from "../runtime/telemetry/audit/mod.ts";
 import { builtinComponent } from "./builtins.ts";
 import type { PolicyOptions } from "./config.ts";

@@ -24,16 +24,14 @@ export {
   coversPattern,
   matchesTopic,
   overlapsPattern,
+  topicMatches,
 } from "./pattern.ts";
 export {
-  compileTopicPattern,
   MAX_TOPIC_BYTES,
   MAX_TOPIC_SEGMENTS,
   patternError,
   realityError,
   topicError,
-  type TopicMatcher,
-  topicMatches,
 } from "./topic.ts";
 export { PulseView } from "./pulse_view.ts";
 export {

@@ -1,20 +1,42 @@
 /**
- * Pattern algebra for permissions: patterns compiled once into segments, matched against
- * topics without allocation, and compared with each other (covers, overlaps). The syntax
- * is the protocol's (`topic.ts`).
+ * Topic patterns, the one matching API of every layer: a pattern is compiled once into
+ * segments, then matched against topics (as a string with `test`, or already split with
+ * `matchesTopic`) without allocation for literal patterns and `>`, and compared with other
+ * patterns (covers, overlaps) for permissions. The syntax itself (which characters, how
+ * many segments) is checked by `patternError` in `topic.ts`.
+ *
+ * @example
+ * ```ts
+ * import { compilePattern, matchesTopic, topicMatches } from "./pattern.ts";
+ *
+ * const orders = compilePattern("orders.*.created");
+ * orders.test("orders.eu.created"); // true
+ * matchesTopic(orders, ["orders", "us", "created"]); // true
+ * topicMatches("orders.>", "orders.eu.created"); // true, for a one-off check
+ * ```
  * @module
  */
-import { matchSegments } from "./topic.ts";
 
 /** A pattern split into segments, ready for repeated matching. */
 export interface CompiledPattern {
+  /** The pattern as written. */
   readonly source: string;
+  /** Its segments; `*` and `>` are wildcard segments. */
   readonly segments: readonly string[];
   /** True when the pattern has no wildcard: matching is string equality. */
   readonly literal: boolean;
+  /**
+   * Whether a concrete topic matches. Literal patterns compare strings and `>` checks
+   * emptiness, so the common cases never split the topic.
+   */
+  readonly test: (topic: string) => boolean;
 }
 
-/** Splits and validates a pattern; throws a `TypeError` for `>` not in last place or empty segments. */
+/**
+ * Splits a pattern and checks its structure; throws a `TypeError` for an empty segment,
+ * `>` not in last place, or a wildcard inside a segment. Callers that need the full
+ * syntax (characters, length) check `patternError` first.
+ */
 export function compilePattern(source: string): CompiledPattern {
   const segments = source.split(".");
   for (let i = 0; i < segments.length; i++) {
@@ -28,12 +50,31 @@ export function compilePattern(source: string): CompiledPattern {
     }
   }
   const literal = !segments.some((s) => s === "*" || s === ">");
-  return { source, segments, literal };
+  const test = source === ">"
+    ? (topic: string) => topic.length > 0
+    : literal
+    ? (topic: string) => topic === source
+    : (topic: string) => matchSegments(segments, topic.split("."));
+  return { source, segments, literal, test };
 }
 
 /** True when the concrete `topic` (already split) matches `pattern`. */
 export function matchesTopic(pattern: CompiledPattern, topic: readonly string[]): boolean {
   return matchSegments(pattern.segments, topic);
+}
+
+/** Whether `topic` matches `pattern` (both assumed valid), without compiling. */
+export function topicMatches(pattern: string, topic: string): boolean {
+  return matchSegments(pattern.split("."), topic.split("."));
+}
+
+function matchSegments(p: readonly string[], t: readonly string[]): boolean {
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return t.length > i;
+    if (i >= t.length) return false;
+    if (p[i] !== "*" && p[i] !== t[i]) return false;
+  }
+  return p.length === t.length;
 }
 
 /**

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { compilePattern, coversPattern, matchesTopic, overlapsPattern } from "./mod.ts";
+import {
+  compilePattern,
+  coversPattern,
+  matchesTopic,
+  overlapsPattern,
+  patternError,
+  topicMatches,
+} from "./mod.ts";
 
 const m = (pattern: string, topic: string) =>
   matchesTopic(compilePattern(pattern), topic.split("."));
@@ -43,4 +50,34 @@ Deno.test("overlapsPattern finds a shared topic when there is one", () => {
   assert.equal(o("orders.*", "users.*"), false);
   assert.equal(o("a.*", "a.b.c"), false);
   assert.equal(o("a.>", "a"), false);
+});
+
+Deno.test("test, matchesTopic and topicMatches agree on literal, * and > patterns", () => {
+  const cases: [string, string, boolean][] = [
+    ["a.b.c", "a.b.c", true],
+    ["a.b.c", "a.b", false],
+    ["a.*.c", "a.x.c", true],
+    ["a.*.c", "a.x.y.c", false],
+    ["a.*", "a", false],
+    ["a.>", "a.b", true],
+    ["a.>", "a.b.c.d", true],
+    ["a.>", "a", false],
+    [">", "anything.at.all", true],
+    ["*.b.>", "x.b.y", true],
+    ["*.b.>", "x.c.y", false],
+    ["sensor-1.t_x", "sensor-1.t_x", true],
+  ];
+  for (const [pattern, topic, expected] of cases) {
+    const compiled = compilePattern(pattern);
+    assert.equal(compiled.test(topic), expected, `test: ${pattern} vs ${topic}`);
+    assert.equal(matchesTopic(compiled, topic.split(".")), expected, `${pattern} vs ${topic}`);
+    assert.equal(topicMatches(pattern, topic), expected, `topicMatches: ${pattern} vs ${topic}`);
+  }
+});
+
+Deno.test("patternError refuses malformed patterns", () => {
+  for (const bad of ["", "a..b", "a.>.b", "a.b*", "a b", "a.", ".a"]) {
+    assert.notEqual(patternError(bad), null, bad);
+  }
+  for (const good of [">", "a.*.c", "a.>", "sensor-1.t_x"]) assert.equal(patternError(good), null);
 });

@@ -2,6 +2,7 @@
  * Topic and pattern syntax, the one definition every layer uses. Topics are
  * `domain.subdomain.verb`: 1-16 segments of `[a-z0-9_-]`, at most 256 bytes. Patterns may
  * use `*` for one segment and a final `>` for one or more remaining segments, as in NATS.
+ * Matching lives in `pattern.ts`.
  * @module
  */
 
@@ -46,32 +47,6 @@ function check(value: string, wildcards: boolean): string | null {
     }
   }
   return null;
-}
-
-/** Whether `topic` matches `pattern` (both assumed valid). */
-export function topicMatches(pattern: string, topic: string): boolean {
-  return matchSegments(pattern.split("."), topic.split("."));
-}
-
-/** Whether a topic's segments match a pattern's segments. */
-export function matchSegments(p: readonly string[], t: readonly string[]): boolean {
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === ">") return t.length > i;
-    if (i >= t.length) return false;
-    if (p[i] !== "*" && p[i] !== t[i]) return false;
-  }
-  return p.length === t.length;
-}
-
-/** Tests concrete topics against one pattern, compiled once. */
-export type TopicMatcher = (topic: string) => boolean;
-
-/** Compiles a valid pattern (see `patternError`) into a matcher for repeated use. */
-export function compileTopicPattern(pattern: string): TopicMatcher {
-  if (pattern === ">") return (topic) => topic.length > 0;
-  if (!pattern.includes("*") && !pattern.includes(">")) return (topic) => topic === pattern;
-  const segments = pattern.split(".");
-  return (topic) => matchSegments(segments, topic.split("."));
 }
 
 /** Reality ids follow the segment syntax, at most 64 bytes; `null` when valid. */

@@ -10,7 +10,8 @@ import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { BusError, type IPulse, patternError, realityError } from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
-import { realityRoutes, type SqliteLog } from "../store/mod.ts";
+import type { DurableLog } from "../spine/mod.ts";
+import { realityRoutes } from "./store_routes.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { type NodeAccess, RateLimitedError, realityGuard, type SessionAccess } from "./auth/mod.ts";
 import type { NodeConfig } from "./config.ts";
@@ -21,7 +22,7 @@ import { SseSubscriber } from "./sse.ts";
 export interface HttpContext {
   readonly spine: Spine;
   /** The durable log, serving `/v1/realities` (registry, retention, history). */
-  readonly store?: SqliteLog;
+  readonly store?: DurableLog;
   readonly metrics: NodeMetrics;
   readonly config: NodeConfig;
   readonly nodeId: string;

@@ -5,7 +5,7 @@
  */
 import { openCasil, type PolicyEngine } from "../../casil/mod.ts";
 import { Spine } from "../spine/mod.ts";
-import { openStore, registerStoreMetrics, type SqliteLog } from "../store/mod.ts";
+import { type DurableLog, openStore, registerStoreMetrics } from "../store/mod.ts";
 import { loadPayloadCipher } from "../store/crypto/mod.ts";
 import { type AuditLog, NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
@@ -44,7 +44,7 @@ export interface ArqonNode {
   /** The metrics registry. */
   readonly metrics: NodeMetrics;
   /** The durable log: realities registry, retention, history. */
-  readonly store: SqliteLog;
+  readonly store: DurableLog;
   /** CASIL: installed policies, the guard of every publish. */
   readonly policies: PolicyEngine;
   /** The hash-chained audit log of governance actions. */

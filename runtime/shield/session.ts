@@ -37,7 +37,9 @@ import {
   type Subscription,
   type SubscriptionOwner,
 } from "../spine/mod.ts";
-import { historyQueryFromFrame, replayHistory, sendHistory, type SqliteLog } from "../store/mod.ts";
+import type { DurableLog } from "../spine/mod.ts";
+import { historyQueryFromFrame, sendHistory } from "./history_frames.ts";
+import { replayHistory } from "./history_replay.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import type { NodeAccess, SessionAccess, SubscriptionAccess } from "./auth/mod.ts";
@@ -52,7 +54,7 @@ export type WireFormat = "proto" | "json";
 export interface SessionContext {
   readonly spine: Spine;
   /** The durable log: history.get and replaying subscriptions. */
-  readonly store?: SqliteLog;
+  readonly store?: DurableLog;
   readonly metrics: NodeMetrics;
   readonly config: NodeConfig;
   readonly nodeId: string;

@@ -3,7 +3,19 @@
  * trie, routing with queue groups, bounded subscriber queues, and request/reply.
  * @module
  */
-export type { GuardVerdict, PulseGuard, PulseLog } from "./hooks.ts";
+export type { DurableLog, GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
+export type {
+  CommitObserver,
+  HistogramView,
+  HistoryQuery,
+  RealityConfig,
+  RealityConfigInput,
+  RealityInfo,
+  RealityStats,
+  RetentionRule,
+  StoredPulse,
+  StoreStats,
+} from "./log_records.ts";
 export { Reality, type Route } from "./reality.ts";
 export { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS, requestReply } from "./request.ts";
 export {

@@ -6,7 +6,7 @@
 import { BusError, type IPulse } from "../protocol/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { HybridClock, Uuid7Generator } from "../time/mod.ts";
-import type { GuardVerdict, PulseGuard, PulseLog } from "./hooks.ts";
+import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
 import { Reality } from "./reality.ts";
 import { StampedPulse } from "./stamped.ts";
 import {

@@ -61,16 +61,6 @@ export class ChunkBuilder {
   }
 }
 
-/** One stored pulse as read back: its sequence, wall time and protobuf bytes. */
-export interface StoredPulse {
-  /** Per-reality sequence. */
-  readonly sequence: number;
-  /** HLC wall time in ms. */
-  readonly wallMs: number;
-  /** The pulse's protobuf encoding (`arqon.v1.Pulse`). */
-  readonly bytes: Uint8Array;
-}
-
 /** Reads a chunk's meta column into a Float64Array (copying when unaligned). */
 export function chunkMeta(meta: Uint8Array): Float64Array {
   if (meta.byteOffset % 8 === 0) {

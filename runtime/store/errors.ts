@@ -1,6 +1,6 @@
 /**
- * Typed errors of the durable log. `StorageError` is a `BusError`, so the Shield sends its
- * code (`STORAGE_FAILED`, `INVALID_ARGUMENT`, `NOT_FOUND`) to the client as it is.
+ * Typed errors of the durable log. Both are `BusError`s, so the Shield sends their code
+ * (`STORAGE_FAILED`, `INVALID_ARGUMENT`, `NOT_FOUND`) to the client as it is.
  * @module
  */
 import { BusError } from "../protocol/mod.ts";
@@ -23,14 +23,20 @@ export class StorageError extends BusError {
  * use by another process. Raised at start so the node stops with a clear message instead
  * of silently starting over with an empty log.
  */
-export class StoreOpenError extends Error {
+export class StoreOpenError extends BusError {
   /** The path that could not be opened. */
   readonly path: string;
 
-  /** Creates an open error for `path`. */
+  /** Creates an open error for `path` (code `STORAGE_FAILED`). */
   constructor(path: string, message: string, options?: ErrorOptions) {
-    super(`cannot open store at ${path}: ${message}`, options);
+    super("STORAGE_FAILED", `cannot open store at ${path}: ${message}`);
     this.name = "StoreOpenError";
     this.path = path;
+    if (options?.cause !== undefined) this.cause = options.cause;
   }
+}
+
+/** The message of an unknown thrown value, for wrapping it in a `StorageError`. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

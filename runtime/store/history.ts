@@ -4,30 +4,12 @@
  * @module
  */
 import type { StatementSync } from "node:sqlite";
-import { chunkMeta, metaCount, type StoredPulse } from "./chunk.ts";
+import type { HistoryQuery, StoredPulse } from "../spine/mod.ts";
+import { chunkMeta, metaCount } from "./chunk.ts";
 import { type PayloadCipher, recordAad } from "./crypto/mod.ts";
 import { readTopic } from "./pulse_codec.ts";
-import type { RealityState } from "./realities.ts";
-import { compileTopicPattern } from "./topic_pattern.ts";
+import { compileStorePattern, type RealityState } from "./realities.ts";
 import { StorageError } from "./errors.ts";
-
-/** A history query. All bounds are inclusive; absent bounds are open. */
-export interface HistoryQuery {
-  /** Reality name. */
-  readonly reality: string;
-  /** Topic pattern (`*` one segment, `>` the rest); absent: every topic. */
-  readonly pattern?: string;
-  /** Lowest sequence returned. */
-  readonly fromSeq?: number;
-  /** Highest sequence returned. */
-  readonly toSeq?: number;
-  /** Earliest HLC wall time returned, ms. */
-  readonly fromTimeMs?: number;
-  /** Latest HLC wall time returned, ms. */
-  readonly toTimeMs?: number;
-  /** At most this many pulses. */
-  readonly limit?: number;
-}
 
 /** The prepared statements a scan needs. */
 export interface HistoryStatements {
@@ -73,7 +55,7 @@ export function checkHistoryQuery(query: HistoryQuery): QueryBounds {
     fromTime: bound(query.fromTimeMs, "fromTimeMs", 0),
     toTime: bound(query.toTimeMs, "toTimeMs", Number.MAX_SAFE_INTEGER),
     limit: bound(query.limit, "limit", Number.MAX_SAFE_INTEGER),
-    matches: query.pattern ? compileTopicPattern(query.pattern) : null,
+    matches: query.pattern ? compileStorePattern(query.pattern) : null,
   };
 }
 

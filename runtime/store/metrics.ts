@@ -3,9 +3,10 @@
  * can export them (Prometheus) without the store depending on it.
  * @module
  */
+import type { HistogramView } from "../spine/mod.ts";
 
 /** A cumulative histogram with fixed upper bounds (Prometheus `le` buckets). */
-export class Histogram {
+export class Histogram implements HistogramView {
   /** Upper bounds, ascending; an implicit `+Inf` bucket follows. */
   readonly bounds: readonly number[];
   /** Observations per bucket (not cumulative), `bounds.length + 1` entries. */
@@ -42,42 +43,36 @@ export const COMMIT_LATENCY_BOUNDS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 
 /** Commit batch size bounds in pulses. */
 export const BATCH_SIZE_BOUNDS = [1, 4, 16, 64, 256, 1024, 4096, 16384];
 
-/** Per-reality storage figures. */
-export interface RealityStats {
-  /** Reality name. */
-  readonly reality: string;
-  /** Last sequence committed (stored or not). */
-  readonly lastSequence: number;
-  /** Pulses currently retained. */
-  readonly storedPulses: number;
-  /** Encoded bytes currently retained. */
-  readonly storedBytes: number;
+/** The store's running counters: the plain numbers of `StoreStats`, shared by its parts. */
+export interface StoreCounters {
+  /** Transactions committed. */
+  commits: number;
+  /** Transactions rolled back. */
+  commitFailures: number;
+  /** Pulses received by `append`. */
+  appendedPulses: number;
+  /** Pulses written. */
+  writtenPulses: number;
+  /** Pulses removed by retention. */
+  retentionDeletedPulses: number;
+  /** Bytes removed by retention. */
+  retentionDeletedBytes: number;
+  /** History queries served. */
+  historyReads: number;
+  /** Pulses returned by history queries. */
+  historyPulses: number;
 }
 
-/** A snapshot of the store's metrics. */
-export interface StoreStats {
-  /** Transactions committed. */
-  readonly commits: number;
-  /** Transactions that failed and were rolled back (their appends rejected). */
-  readonly commitFailures: number;
-  /** Pulses received by `append` (stored or not). */
-  readonly appendedPulses: number;
-  /** Pulses written to the log (matched a retention rule). */
-  readonly writtenPulses: number;
-  /** Pulses per commit. */
-  readonly batchSize: Histogram;
-  /** Time a commit blocks, in ms (BEGIN to COMMIT, including fsync under the sync policy). */
-  readonly commitLatencyMs: Histogram;
-  /** Pulses removed by retention. */
-  readonly retentionDeletedPulses: number;
-  /** Bytes removed by retention. */
-  readonly retentionDeletedBytes: number;
-  /** History queries served. */
-  readonly historyReads: number;
-  /** Pulses returned by history queries. */
-  readonly historyPulses: number;
-  /** Size of the database files on disk (0 in memory). */
-  readonly fileBytes: number;
-  /** Per-reality figures. */
-  readonly realities: readonly RealityStats[];
+/** Fresh counters, all zero. */
+export function newCounters(): StoreCounters {
+  return {
+    commits: 0,
+    commitFailures: 0,
+    appendedPulses: 0,
+    writtenPulses: 0,
+    retentionDeletedPulses: 0,
+    retentionDeletedBytes: 0,
+    historyReads: 0,
+    historyPulses: 0,
+  };
 }

@@ -4,11 +4,11 @@
  * @module
  */
 import client from "prom-client";
-import type { SqliteLog } from "./sqlite_log.ts";
+import type { DurableLog } from "../spine/mod.ts";
 import { BATCH_SIZE_BOUNDS, COMMIT_LATENCY_BOUNDS_MS } from "./metrics.ts";
 
 /** Registers the store's metric families on `registry` and feeds them from `store`. */
-export function registerStoreMetrics(store: SqliteLog, registry: client.Registry): void {
+export function registerStoreMetrics(store: DurableLog, registry: client.Registry): void {
   const registers = [registry];
   const batch = new client.Histogram({
     name: "arqon_store_commit_batch_pulses",
@@ -31,7 +31,7 @@ export function registerStoreMetrics(store: SqliteLog, registry: client.Registry
   const perReality = (
     name: string,
     help: string,
-    pick: (r: ReturnType<SqliteLog["stats"]>["realities"][number]) => number,
+    pick: (r: ReturnType<DurableLog["stats"]>["realities"][number]) => number,
   ) =>
     new client.Gauge({
       name,
@@ -46,7 +46,11 @@ export function registerStoreMetrics(store: SqliteLog, registry: client.Registry
   perReality("arqon_store_pulses", "Pulses retained in the log.", (r) => r.storedPulses);
   perReality("arqon_store_bytes", "Encoded bytes retained in the log.", (r) => r.storedBytes);
   perReality("arqon_store_last_sequence", "Last committed sequence.", (r) => r.lastSequence);
-  const total = (name: string, help: string, pick: (s: ReturnType<SqliteLog["stats"]>) => number) =>
+  const total = (
+    name: string,
+    help: string,
+    pick: (s: ReturnType<DurableLog["stats"]>) => number,
+  ) =>
     new client.Gauge({
       name,
       help,

@@ -3,61 +3,9 @@
  * per reality: its id, head sequence and compiled rules.
  * @module
  */
-import { realityError } from "../protocol/mod.ts";
+import { compilePattern, patternError, realityError } from "../protocol/mod.ts";
+import type { RealityConfig, RealityInfo, RetentionRule } from "../spine/mod.ts";
 import { StorageError } from "./errors.ts";
-import { compileTopicPattern, type TopicMatcher } from "./topic_pattern.ts";
-
-/**
- * Which pulses of a reality are stored and for how long. A pulse is stored under the
- * first rule (in list order) whose pattern matches its topic; pulses matching no rule are
- * fire-and-forget (PRD §8.1). A limit of 0 or absent means unlimited.
- */
-export interface RetentionRule {
-  /** Topic pattern: `*` one segment, `>` the rest. */
-  readonly pattern: string;
-  /** Pulses older than this (by HLC wall time) are deleted. */
-  readonly maxAgeMs?: number;
-  /** At most this many pulses are kept (the newest). */
-  readonly maxPulses?: number;
-  /** At most this many encoded bytes are kept (the newest pulses). */
-  readonly maxBytes?: number;
-}
-
-/** A reality's configuration, persisted in the store. */
-export interface RealityConfig {
-  /** Retention rules, first match wins. Empty: nothing is stored. */
-  readonly retention: readonly RetentionRule[];
-  /** Node-enforced limits (e.g. `maxPublishRate`, `maxSubscriptions`); opaque to the store. */
-  readonly limits: Readonly<Record<string, number>>;
-  /** Free text for operators. */
-  readonly description?: string;
-}
-
-/** A configuration as given by a caller: every field optional. */
-export interface RealityConfigInput {
-  /** Retention rules, first match wins. */
-  readonly retention?: readonly RetentionRule[];
-  /** Node-enforced limits. */
-  readonly limits?: Readonly<Record<string, number>>;
-  /** Free text for operators. */
-  readonly description?: string;
-}
-
-/** A reality as the registry reports it. */
-export interface RealityInfo {
-  /** The reality's name (`reality_id` on the wire). */
-  readonly name: string;
-  /** Its configuration. */
-  readonly config: RealityConfig;
-  /** Creation time, ms since the epoch. */
-  readonly createdMs: number;
-  /** Last committed sequence. */
-  readonly lastSequence: number;
-  /** Pulses currently retained. */
-  readonly storedPulses: number;
-  /** Encoded bytes currently retained. */
-  readonly storedBytes: number;
-}
 
 /** Throws `ERROR_CODE_INVALID_ARGUMENT` unless `name` is a valid reality name. */
 export function validateRealityName(name: string): void {
@@ -68,6 +16,16 @@ export function validateRealityName(name: string): void {
       "INVALID_ARGUMENT",
     );
   }
+}
+
+/**
+ * Compiles a topic pattern given to the store's API (retention rule, history filter); a
+ * malformed one fails with `ERROR_CODE_INVALID_ARGUMENT` like every other bad argument.
+ */
+export function compileStorePattern(pattern: string): (topic: string) => boolean {
+  const err = patternError(pattern);
+  if (err) throw new StorageError(`invalid topic pattern "${pattern}": ${err}`, "INVALID_ARGUMENT");
+  return compilePattern(pattern).test;
 }
 
 function limit(value: unknown, what: string): number {
@@ -99,7 +57,7 @@ export function normalizeRealityConfig(input: unknown): RealityConfig {
         "INVALID_ARGUMENT",
       );
     }
-    compileTopicPattern(r.pattern);
+    compileStorePattern(r.pattern);
     if (seen.has(r.pattern)) {
       throw new StorageError(
         `retention pattern "${r.pattern}" appears twice`,
@@ -137,7 +95,7 @@ export class RuleState {
   /** The rule as configured. */
   rule: RetentionRule;
   /** Compiled pattern. */
-  readonly matches: TopicMatcher;
+  readonly matches: (topic: string) => boolean;
   /** Pulses retained. */
   storedPulses: number;
   /** Bytes retained. */
@@ -149,7 +107,7 @@ export class RuleState {
   constructor(id: number, rule: RetentionRule, pulses = 0, bytes = 0, watermark = 0) {
     this.id = id;
     this.rule = rule;
-    this.matches = compileTopicPattern(rule.pattern);
+    this.matches = compileStorePattern(rule.pattern);
     this.storedPulses = pulses;
     this.storedBytes = bytes;
     this.watermark = watermark;
@@ -179,7 +137,7 @@ export class RealityState {
   lastSeq: number;
   /**
    * The head as written in the database: the exact last sequence after a commit that
-   * stored pulses, or a lease ahead of it for fire-and-forget traffic (see SqliteLog).
+   * stored pulses, or a lease ahead of it for fire-and-forget traffic (see group_commit.ts).
    */
   persistedSeq: number;
   /** Wall time of the last committed pulse. */

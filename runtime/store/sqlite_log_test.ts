@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
-import { openStore, type SqliteLog, type StoreOptions } from "./sqlite_log.ts";
+import type { DurableLog } from "../spine/mod.ts";
+import { openStore, type StoreOptions } from "./sqlite_log.ts";
 import { StorageError, StoreOpenError } from "./errors.ts";
 import { decodePulse } from "./pulse_codec.ts";
 import { payloadFor, stampedPulse, withTempDir } from "./testing.ts";
 
 const KEEP_ALL = { retention: [{ pattern: ">" }] };
 
-function sequences(log: SqliteLog, query: Parameters<SqliteLog["readEncoded"]>[0]): number[] {
+function sequences(log: DurableLog, query: Parameters<DurableLog["readEncoded"]>[0]): number[] {
   return log.readEncoded(query).map((p) => p.sequence);
 }
 
 async function appendRange(
-  log: SqliteLog,
+  log: DurableLog,
   from: number,
   to: number,
   extra: (seq: number) => Partial<Parameters<typeof stampedPulse>[0]> = () => ({}),
@@ -405,7 +406,7 @@ Deno.test("store: a closed store rejects appends with a StorageError", async () 
 });
 
 Deno.test("store: fire-and-forget sequences are leased, never reused after a crash", async () => {
-  const { SEQUENCE_LEASE } = await import("./sqlite_log.ts");
+  const { SEQUENCE_LEASE } = await import("./group_commit.ts");
   await withTempDir(async (dir) => {
     // Unstored traffic writes the head once per lease, not once per commit window.
     const log = openStore({ dataDir: dir });

@@ -5,7 +5,7 @@
  *   deno run -A append_then_hang.ts <data-dir> <count>
  * @module
  */
-import { openStore } from "../sqlite_log.ts";
+import { openStore } from "../mod.ts";
 import { stampedPulse } from "../testing.ts";
 
 const [dir, countArg] = Deno.args;

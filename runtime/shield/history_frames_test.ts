@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { decodeFrame, encodePulse } from "../protocol/mod.ts";
 import { encodeHistoryChunkFrame, historyQueryFromFrame } from "./history_frames.ts";
-import { stampedFields } from "./testing.ts";
 
 Deno.test("history frames: a hand-built HistoryChunk decodes as the schema says", () => {
-  const pulses = [1, 2, 300].map((sequence) =>
-    stampedFields({ sequence, topic: `t.n${sequence}`, payload: new Uint8Array(sequence) })
-  );
+  const pulses = [1, 2, 300].map((sequence) => ({
+    sequence,
+    topic: `t.n${sequence}`,
+    realityId: "default",
+    payload: new Uint8Array(sequence),
+  }));
   const frame = decodeFrame(encodeHistoryChunkFrame(2 ** 40 + 7, pulses.map(encodePulse), true));
   assert.equal(frame.kind, "historyChunk");
   const chunk = frame.historyChunk!;

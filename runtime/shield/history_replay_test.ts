@@ -1,14 +1,21 @@
 import assert from "node:assert/strict";
-import type { StoredPulse } from "./chunk.ts";
-import { replayHistory } from "./replay.ts";
-import { openStore } from "./sqlite_log.ts";
-import { stampedPulse } from "./testing.ts";
+import type { StoredPulse } from "../spine/mod.ts";
+import { logEntry, openStore } from "../store/mod.ts";
+import { replayHistory } from "./history_replay.ts";
 
 Deno.test("replay: pages stop while the target's backlog is full and resume as it drains", async () => {
   const log = openStore({ dataDir: null, defaultRealityConfig: { retention: [{ pattern: ">" }] } });
   try {
     const pulses = [];
-    for (let seq = 1; seq <= 100; seq++) pulses.push(stampedPulse({ sequence: seq }));
+    for (let seq = 1; seq <= 100; seq++) {
+      pulses.push(logEntry({
+        sequence: seq,
+        topic: "test.topic",
+        realityId: "default",
+        timestamp: { wallMs: 1_700_000_000_000 + seq, logical: 0 },
+        payload: new Uint8Array(16),
+      }));
+    }
     // Not awaited: replay must flush pending appends before it reads.
     log.append(pulses);
     const fed: StoredPulse[] = [];

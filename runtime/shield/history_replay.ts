@@ -5,9 +5,7 @@
  * moment; the log is flushed so every pulse up to `toSeq` is committed before reading.
  * @module
  */
-import type { StoredPulse } from "./chunk.ts";
-import type { HistoryQuery } from "./history.ts";
-import type { SqliteLog } from "./sqlite_log.ts";
+import type { DurableLog, HistoryQuery, StoredPulse } from "../spine/mod.ts";
 
 /** Where replayed pulses go (a Spine subscription, through the session). */
 export interface ReplayTarget {
@@ -29,10 +27,10 @@ export interface ReplayOptions {
 
 /**
  * Replays `query` into `target`, resolving when the last page was fed (the target
- * delivers it at its own pace). Throws `StorageError` for an invalid query.
+ * delivers it at its own pace). Throws the log's `BusError` for an invalid query.
  */
 export async function replayHistory(
-  store: SqliteLog,
+  store: DurableLog,
   query: HistoryQuery,
   target: ReplayTarget,
   options: ReplayOptions = {},

@@ -1,14 +1,13 @@
 /**
  * The realities HTTP API: registry (create, list, get, replace, delete), retention rules
- * and history as NDJSON. Mounted by the Shield under `/v1/realities`; errors are
- * `StorageError`s (`BusError`s), rendered by the Shield's error handler.
+ * and history as NDJSON, served from any `DurableLog`. Mounted by the Shield under
+ * `/v1/realities`; errors are `BusError`s, rendered by the Shield's error handler.
  * @module
  */
 import { Hono } from "hono";
-import { StorageError } from "./errors.ts";
-import type { HistoryQuery } from "./history.ts";
-import { storedPulseJson } from "./pulse_codec.ts";
-import type { SqliteLog } from "./sqlite_log.ts";
+import { BusError } from "../protocol/mod.ts";
+import type { DurableLog, HistoryQuery } from "../spine/mod.ts";
+import { storedPulseJson } from "./stored_json.ts";
 
 const INTEGER = /^\d{1,16}$/;
 
@@ -16,7 +15,7 @@ function integerParam(url: URL, name: string): number | undefined {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === "") return undefined;
   if (!INTEGER.test(raw) || !Number.isSafeInteger(Number(raw))) {
-    throw new StorageError(`${name} must be a non-negative integer`, "INVALID_ARGUMENT");
+    throw new BusError("INVALID_ARGUMENT", `${name} must be a non-negative integer`);
   }
   return Number(raw);
 }
@@ -40,17 +39,17 @@ async function jsonBody(req: Request): Promise<Record<string, unknown>> {
     if (body === null || typeof body !== "object" || Array.isArray(body)) throw new Error();
     return body as Record<string, unknown>;
   } catch {
-    throw new StorageError("the body must be a JSON object", "INVALID_ARGUMENT");
+    throw new BusError("INVALID_ARGUMENT", "the body must be a JSON object");
   }
 }
 
 function found<T>(value: T | undefined, reality: string): T {
-  if (value === undefined) throw new StorageError(`no reality ${reality}`, "NOT_FOUND");
+  if (value === undefined) throw new BusError("NOT_FOUND", `no reality ${reality}`);
   return value;
 }
 
 /** Streams a history query as NDJSON, one pulse per line in the canonical JSON mapping. */
-export function historyNdjson(store: SqliteLog, query: HistoryQuery): ReadableStream<Uint8Array> {
+export function historyNdjson(store: DurableLog, query: HistoryQuery): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const pages = store.history(query);
   return new ReadableStream<Uint8Array>({
@@ -73,7 +72,7 @@ export function historyNdjson(store: SqliteLog, query: HistoryQuery): ReadableSt
 }
 
 /** The routes, relative to `/v1/realities`. */
-export function realityRoutes(store: SqliteLog): Hono {
+export function realityRoutes(store: DurableLog): Hono {
   const app = new Hono();
 
   app.get("/", (c) => c.json({ realities: store.listRealities() }));
@@ -81,7 +80,7 @@ export function realityRoutes(store: SqliteLog): Hono {
   app.post("/", async (c) => {
     const body = await jsonBody(c.req.raw);
     if (typeof body.name !== "string") {
-      throw new StorageError("name must be a string", "INVALID_ARGUMENT");
+      throw new BusError("INVALID_ARGUMENT", "name must be a string");
     }
     const { name, ...config } = body;
     return c.json(store.createReality(name, config), 201);

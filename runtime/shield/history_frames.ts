@@ -4,11 +4,9 @@
  * transport drains.
  * @module
  */
-import type { IHistoryGet } from "../protocol/mod.ts";
-import { StorageError } from "./errors.ts";
-import type { HistoryQuery } from "./history.ts";
-import { storedPulseJson } from "./pulse_codec.ts";
-import type { SqliteLog } from "./sqlite_log.ts";
+import { BusError, type IHistoryGet } from "../protocol/mod.ts";
+import type { DurableLog, HistoryQuery } from "../spine/mod.ts";
+import { storedPulseJson } from "./stored_json.ts";
 
 /** The connection a history answer is written to. */
 export interface HistorySink {
@@ -87,11 +85,11 @@ export function encodeHistoryChunkFrame(
 }
 
 /**
- * Streams the answer to one `history.get` into `sink`. Throws `StorageError` before
+ * Streams the answer to one `history.get` into `sink`. Throws a `BusError` before
  * sending anything when the query is invalid or the reality does not exist.
  */
 export async function sendHistory(
-  store: SqliteLog,
+  store: DurableLog,
   query: HistoryQuery,
   correlationId: number,
   sink: HistorySink,
@@ -100,7 +98,7 @@ export async function sendHistory(
   const highWater = options.highWaterBytes ?? 4 * 1024 * 1024;
   const maxChunk = options.maxChunkBytes ?? 256 * 1024;
   if (store.getReality(query.reality) === undefined) {
-    throw new StorageError(`no reality ${query.reality}`, "NOT_FOUND");
+    throw new BusError("NOT_FOUND", `no reality ${query.reality}`);
   }
   store.readEncoded({ ...query, limit: 0 });
   let pending: Uint8Array[] = [];

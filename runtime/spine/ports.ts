@@ -1,0 +1,118 @@
+/**
+ * The Spine's ports: what it needs from the layers plugged into its publish path. The
+ * CASIL policy engine plugs in as a `PulseGuard`, the durable log as a `PulseLog`. Both
+ * are optional: without them the Spine is an in-memory router. `DurableLog` is the whole
+ * surface of a log that the other layers (edge routes, history, replay, metrics, the
+ * node's wiring) use, so an implementation (embedded SQLite, JetStream) can be swapped
+ * without them knowing.
+ * @module
+ */
+import type { arqon } from "../protocol/mod.ts";
+import type {
+  CommitObserver,
+  HistoryQuery,
+  RealityInfo,
+  StoredPulse,
+  StoreStats,
+} from "./log_records.ts";
+
+/** What a guard decided about one pulse before it is sequenced. */
+export type GuardVerdict =
+  | { readonly allow: true; readonly payload?: Uint8Array }
+  | {
+    readonly allow: false;
+    /** Error code name sent to the publisher, e.g. `ERROR_CODE_POLICY_DENIED`. */
+    readonly code: string;
+    readonly reason: string;
+  };
+
+/**
+ * Inspects every pulse before it is sequenced (fail-closed: a thrown error denies).
+ * `pulse` carries topic, reality, producer, headers, content type and payload; a verdict
+ * with `payload` replaces the payload for subscribers (redaction).
+ */
+export interface PulseGuard {
+  /** Decides about one pulse. */
+  inspect(pulse: arqon.v1.IPulse): GuardVerdict | Promise<GuardVerdict>;
+}
+
+/**
+ * The durable log under the Spine. `append` receives pulses already stamped with id,
+ * sequence and timestamp, in sequence order per reality, and resolves when they are
+ * committed under the log's sync policy. The Spine acknowledges `durable` publishes
+ * only after that promise resolves.
+ */
+export interface PulseLog {
+  /**
+   * `entries` carry each pulse with its protobuf encoding; a `StampedPulse` fits, and the
+   * log reads `bytes` only for pulses a retention rule stores.
+   */
+  append(
+    entries: readonly { readonly pulse: arqon.v1.IPulse; readonly bytes: Uint8Array }[],
+  ): Promise<void>;
+  /** The last committed sequence of a reality, so sequences continue after a restart. */
+  lastSequence(realityId: string): number;
+  /** HLC wall time of the last committed pulse of a reality; the clock never goes below it. */
+  lastWallMs?(realityId: string): number;
+  /** Pulses of a reality with `from <= sequence <= to`, in sequence order. */
+  read(realityId: string, from: number, to: number, limit: number): arqon.v1.IPulse[];
+}
+
+/**
+ * A durable log as the rest of the node uses it: the Spine's `PulseLog` plus the
+ * realities registry (with retention rules), history reads, figures and lifecycle.
+ * Registry and read methods throw `BusError`s (`INVALID_ARGUMENT`, `NOT_FOUND`,
+ * `STORAGE_FAILED`), which the edge sends to clients as they are.
+ *
+ * @example
+ * ```ts ignore
+ * import { openStore } from "../store/mod.ts";
+ *
+ * const log: DurableLog = openStore({ dataDir: null });
+ * log.createReality("orders", { retention: [{ pattern: "orders.>", maxPulses: 1000 }] });
+ * for await (const page of log.history({ reality: "orders", fromSeq: 1 })) {
+ *   console.log(page.length);
+ * }
+ * log.close();
+ * ```
+ */
+export interface DurableLog extends PulseLog {
+  /** HLC wall time of the last committed pulse of a reality (0 when it has none). */
+  lastWallMs(realityId: string): number;
+  /** Told about every successful commit; set by whoever exports metrics. */
+  observer: CommitObserver | undefined;
+  /** True when a pulse on `topic` in `reality` would be stored (a retention rule matches). */
+  shouldStore(reality: string, topic: string): boolean;
+  /** Resolves once everything appended so far is committed. */
+  flush(): Promise<void>;
+  /** Runs age-based retention now (it also runs on the log's own schedule). */
+  enforceRetention(): void;
+  /** Creates a reality; fails with `INVALID_ARGUMENT` if it exists or `config` is bad. */
+  createReality(name: string, config?: unknown): RealityInfo;
+  /** The reality's configuration and figures, or undefined. */
+  getReality(name: string): RealityInfo | undefined;
+  /** All realities, by name. */
+  listRealities(): RealityInfo[];
+  /**
+   * Replaces a reality's configuration. Rules whose pattern is kept keep their stored
+   * pulses (new limits apply at once); pulses of removed rules are deleted. Fails with
+   * `NOT_FOUND` for an unknown reality.
+   */
+  updateReality(name: string, config: unknown): RealityInfo;
+  /** Deletes a reality with all its pulses; false when it did not exist. */
+  deleteReality(name: string): boolean;
+  /**
+   * Stored pulses of a reality, encoded, in sequence order; throws `INVALID_ARGUMENT` for
+   * a bad query (so `limit: 0` validates a query without reading).
+   */
+  readEncoded(query: HistoryQuery): StoredPulse[];
+  /**
+   * Streams a history query in pages of at most `pageSize` pulses, yielding to the event
+   * loop between pages so a long replay does not stall the node.
+   */
+  history(query: HistoryQuery, pageSize?: number): AsyncGenerator<StoredPulse[]>;
+  /** A snapshot of the log's metrics. */
+  stats(): StoreStats;
+  /** Commits what is pending and closes the log; later appends reject. */
+  close(): void;
+}
