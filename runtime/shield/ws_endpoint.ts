@@ -6,7 +6,7 @@
  */
 import { SUBPROTOCOL_JSON, SUBPROTOCOL_PROTO } from "../protocol/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
-import type { Transport, TransportSession } from "../transport/transport.ts";
+import type { Transport, TransportSession } from "../transport/mod.ts";
 import { errorResponse } from "./http_error.ts";
 import type { WireFormat } from "./session.ts";
 import { formatAddress } from "./tls/mod.ts";

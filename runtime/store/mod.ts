@@ -29,3 +29,4 @@ export type { SyncPolicy } from "./schema.ts";
 export { compileTopicPattern, type TopicMatcher, validateTopicPattern } from "./topic_pattern.ts";
 export { Histogram, type RealityStats, type StoreStats } from "./metrics.ts";
 export { type LogEntry, logEntry, readTopic } from "./pulse_codec.ts";
+export { STORE_DEFAULTS, STORE_FLAGS, type StoreDiskOptions } from "./flags.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG, parseConfig } from "./config.ts";
+import { DEFAULT_CONFIG, parseConfig } from "./mod.ts";
 
 Deno.test("defaults: loopback, port 7420, 1 MiB frames", () => {
   const parsed = parseConfig([], () => undefined);
