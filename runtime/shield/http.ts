@@ -13,7 +13,7 @@ import { requestReply, type Spine } from "../spine/mod.ts";
 import { realityRoutes, type SqliteLog } from "../store/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { type NodeAccess, RateLimitedError, realityGuard, type SessionAccess } from "./auth/mod.ts";
-import { errorResponse } from "./http_error.ts";
+import { asBusError, errorResponse } from "./http_error.ts";
 import { SseSubscriber } from "./sse.ts";
 
 /** What the HTTP API needs from its node: its parts and the few options it reads. */
@@ -53,9 +53,11 @@ function clientOf(c: Context): Deno.NetAddr | undefined {
 /** Builds the Hono app of a node. */
 export function createHttpApp(ctx: HttpApiOptions): Hono {
   const app = new Hono();
-  const fail = (err: unknown, transport = "http"): Response => {
-    const e = err instanceof BusError ? err : new BusError("INTERNAL", String(err));
-    ctx.metrics.errors.labels(transport, e.code).inc();
+  // The one error path: whatever a route throws is counted and rendered here, with the
+  // status of the protocol's table.
+  const fail = (err: unknown): Response => {
+    const e = asBusError(err);
+    ctx.metrics.errors.labels("http", e.code).inc();
     const res = errorResponse(e.code, e.message);
     if (e instanceof RateLimitedError) {
       res.headers.set("Retry-After", String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))));
@@ -120,13 +122,13 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
 
   const limit = bodyLimit({
     maxSize: ctx.maxHttpBodyBytes,
-    onError: () => {
-      ctx.metrics.errors.labels("http", "FRAME_TOO_LARGE").inc();
-      return errorResponse(
-        "FRAME_TOO_LARGE",
-        `request body exceeds the limit of ${ctx.maxHttpBodyBytes} bytes`,
-      );
-    },
+    onError: () =>
+      fail(
+        new BusError(
+          "FRAME_TOO_LARGE",
+          `request body exceeds the limit of ${ctx.maxHttpBodyBytes} bytes`,
+        ),
+      ),
   });
 
   const pulseFromRequest = async (

@@ -4,7 +4,7 @@
  * @module
  */
 export { createHttpApp, type HttpApiOptions } from "./http.ts";
-export { errorResponse, httpStatus } from "./http_error.ts";
+export { asBusError, errorResponse } from "./http_error.ts";
 export {
   type FrontDoor,
   type FrontDoorOptions,

@@ -17,7 +17,7 @@ export {
   type ChallengeOptions,
 } from "./did_challenge.ts";
 export { DidDirectory } from "./did_directory.ts";
-export { forbidden, httpStatusOf, RateLimitedError, unauthorized } from "./errors.ts";
+export { forbidden, RateLimitedError, unauthorized } from "./errors.ts";
 export {
   CLIENT_IDLE_MS,
   ClientRateTable,
