@@ -47,3 +47,4 @@ export { type AuditSink, NodeAccess } from "./node_access.ts";
 export { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "./security_options.ts";
 export { SessionAccess, type SubscriptionAccess } from "./session_access.ts";
 export { realityGuard } from "./reality_guard.ts";
+export type { AccessHost } from "./access_host.ts";
