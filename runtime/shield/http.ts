@@ -14,7 +14,7 @@ import { realityRoutes, type SqliteLog } from "../store/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { type NodeAccess, RateLimitedError, realityGuard, type SessionAccess } from "./auth/mod.ts";
 import { asBusError, errorResponse } from "./http_error.ts";
-import { SseSubscriber } from "./sse.ts";
+import { type SseMetrics, SseSubscriber } from "./sse.ts";
 
 /** What the HTTP API needs from its node: its parts and the few options it reads. */
 export interface HttpApiOptions {
@@ -23,7 +23,7 @@ export interface HttpApiOptions {
   /** The durable log, serving `/v1/realities` (registry, retention, history). */
   readonly store?: SqliteLog;
   /** Counts errors, requests and deliveries; rendered at `/metrics`. */
-  readonly metrics: NodeMetrics;
+  readonly metrics: Pick<NodeMetrics, "errors" | "requests" | "render"> & SseMetrics;
   /** The node's id, reported by `/healthz`. */
   readonly nodeId: string;
   /** When the node started (epoch ms), for `/healthz` uptime. */

@@ -22,7 +22,7 @@ export {
   type ShieldOptions,
 } from "./options.ts";
 export { Session, type WireFormat } from "./session.ts";
-export { SseSubscriber } from "./sse.ts";
+export { type SseMetrics, SseSubscriber } from "./sse.ts";
 export { type Resumable, StallWatch } from "./stall_watch.ts";
 export {
   acceptWebSocket,
