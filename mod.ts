@@ -14,12 +14,12 @@ export {
   type NodeConfig,
   parseConfig,
   startNode,
-} from "./runtime/shield/mod.ts";
+} from "./runtime/node/mod.ts";
 export * from "./runtime/client/mod.ts";
 export * from "./runtime/protocol/mod.ts";
-export type { Transport, TransportSession } from "./runtime/transport/transport.ts";
+export type { Transport, TransportSession } from "./runtime/transport/mod.ts";
 
-import { parseConfig, startNode } from "./runtime/shield/mod.ts";
+import { parseConfig, startNode } from "./runtime/node/mod.ts";
 
 /** Runs a node from the command line until SIGINT/SIGTERM, then drains and exits. */
 async function main(): Promise<void> {

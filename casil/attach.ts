@@ -1,12 +1,13 @@
 /**
- * CASIL as a node part: the audit log and the policy engine under the node's data dir, the
- * HTTP routes with governance restricted to admins when the node requires authentication.
+ * CASIL as a node part: the policy engine under the node's data dir, writing to the node's
+ * audit log, and the HTTP routes with governance restricted to admins when the node requires
+ * authentication.
  * @module
  */
 import type { Hono } from "hono";
 import type client from "prom-client";
 import type { PulseGuard } from "../runtime/spine/mod.ts";
-import { AuditLog } from "../runtime/telemetry/audit/mod.ts";
+import type { AuditLog } from "../runtime/telemetry/mod.ts";
 import { builtinComponent } from "./builtins.ts";
 import type { PolicyOptions } from "./config.ts";
 import { PolicyEngine } from "./engine.ts";
@@ -24,8 +25,10 @@ export interface CallerPrincipal {
 
 /** What {@linkcode openCasil} needs from the node. */
 export interface CasilNodeOptions extends PolicyOptions {
-  /** The node's data dir; null keeps policies and the audit log in memory. */
+  /** The node's data dir; null keeps policies in memory. */
   dataDir: string | null;
+  /** The node's audit log (opened and closed by the node): policy changes are written to it. */
+  audit: AuditLog;
   /** The node's metrics registry. */
   registry: client.Registry;
   /** `quiet` silences policy logs. */
@@ -42,19 +45,17 @@ export interface CasilNodeOptions extends PolicyOptions {
 export interface CasilNode {
   /** The policy engine (the Spine's guard while policies exist). */
   readonly engine: PolicyEngine;
-  /** The node's audit log (also for other governance actions: tokens, realities, kicks). */
+  /** The node's audit log, as given (the node also writes tokens, realities, kicks to it). */
   readonly audit: AuditLog;
   /** Routes to mount at the root of the node's HTTP app. */
   readonly routes: Hono;
-  /** Closes the audit log file. */
+  /** Releases CASIL's part of the node (the audit log stays open: the node owns it). */
   close(): void;
 }
 
-/** Opens the audit log, loads the stored policies and builds the routes. */
+/** Loads the stored policies and builds the routes. */
 export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
-  const audit = AuditLog.open({
-    path: options.dataDir ? `${options.dataDir}/audit/audit.jsonl` : null,
-  });
+  const audit = options.audit;
   const quiet = options.log === "quiet";
   const engine = new PolicyEngine({
     limits: { fuelPerCall: options.policyFuel, memoryPages: options.policyMemoryPages },
@@ -88,5 +89,5 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
       return principal.subject;
     },
   });
-  return { engine, audit, routes, close: () => audit.close() };
+  return { engine, audit, routes, close: () => {} };
 }

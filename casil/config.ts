@@ -2,6 +2,7 @@
  * CASIL's node options, in the shape of the node's flag table (`--policy-*`).
  * @module
  */
+import type { Flag } from "../runtime/config/mod.ts";
 import { DEFAULT_LIMITS } from "../runtime/sandbox/mod.ts";
 
 /** Default upload limit: 4 MiB. */
@@ -24,14 +25,8 @@ export const POLICY_DEFAULTS: Readonly<PolicyOptions> = Object.freeze({
   policyMaxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
 });
 
-/** Flag descriptions in the shape of the node's flag table. */
-export const POLICY_FLAGS: {
-  key: keyof PolicyOptions;
-  flag: string;
-  kind: "int";
-  help: string;
-  env?: string;
-}[] = [
+/** The policy limits as flags (`--policy-*`); the node adds them to its table. */
+export const POLICY_FLAGS: readonly Flag<keyof PolicyOptions>[] = Object.freeze([
   {
     key: "policyFuel",
     flag: "policy-fuel",
@@ -53,4 +48,4 @@ export const POLICY_FLAGS: {
     env: "ARQON_POLICY_MAX_UPLOAD_BYTES",
     help: "largest accepted policy component (PUT /v1/policies/{name})",
   },
-];
+]);

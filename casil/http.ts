@@ -17,6 +17,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { httpStatusOf } from "../runtime/protocol/mod.ts";
 import type { PolicyBinding } from "./bindings.ts";
 import type { PolicyEngine } from "./engine.ts";
 import { PolicyError, type PolicyErrorCode } from "./errors.ts";
@@ -34,15 +35,6 @@ export interface PolicyRoutesOptions {
   onError?: (code: string) => void;
 }
 
-const STATUS: Record<PolicyErrorCode, 400 | 401 | 403 | 404 | 413 | 507> = {
-  INVALID_ARGUMENT: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  FRAME_TOO_LARGE: 413,
-  STORAGE_FAILED: 507,
-};
-
 const BUILTIN = /^[a-z0-9_]{1,64}$/;
 
 /** Builds the policy and audit routes over `engine`. */
@@ -51,7 +43,7 @@ export function policyRoutes(engine: PolicyEngine, options: PolicyRoutesOptions 
   const actorOf = options.actor ?? (() => "anonymous");
   const fail = (c: Context, code: PolicyErrorCode, message: string) => {
     options.onError?.(code);
-    return c.json({ error: { code, message } }, STATUS[code]);
+    return c.json({ error: { code, message } }, httpStatusOf(code));
   };
   const handle = (c: Context, e: unknown) => {
     if (e instanceof PolicyError) return fail(c, e.code, e.message);

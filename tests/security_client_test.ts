@@ -14,8 +14,8 @@ import { connect as tlsConnect } from "node:tls";
 import { type ArqonNode, startNode } from "../mod.ts";
 import { encodeFrame, SUBPROTOCOL_PROTO } from "../runtime/protocol/mod.ts";
 import { issueToken, type NodeSigningKey, writeNodeKeyFile } from "../runtime/shield/auth/mod.ts";
-import type { NodeConfig } from "../runtime/shield/config.ts";
-import { parseConfig } from "../runtime/shield/config.ts";
+import type { NodeConfig } from "../runtime/node/mod.ts";
+import { parseConfig } from "../runtime/node/mod.ts";
 import { createTestPki, type TestPki } from "./security_tls_fixture.ts";
 
 /** A connected raw client and the address the node should see for it. */

@@ -42,7 +42,7 @@ export {
   scanFrames,
   stampSuffix,
 } from "./wire.ts";
-export { BusError } from "./errors.ts";
+export { BusError, type HttpErrorStatus, httpStatusOf } from "./errors.ts";
 export { FrameType, InvalidUtf8Error, PulseType, schemaRoot } from "./schema.ts";
 
 /** Protocol version spoken by this node and client. */

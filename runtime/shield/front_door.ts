@@ -11,11 +11,11 @@
 import {
   acceptKey,
   readHttpHead,
+  type TransportSession,
   writeAll,
   WsServerConnection,
   type WsServerOptions,
 } from "../transport/mod.ts";
-import type { TransportSession } from "../transport/transport.ts";
 import { type PeerAddress, type PeerResolver } from "./tls/mod.ts";
 
 /** How an upgrade request is answered: the chosen subprotocol, or an error response. */

@@ -14,23 +14,31 @@ import type { DurableLog } from "../spine/mod.ts";
 import { realityRoutes } from "./store_routes.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { type NodeAccess, RateLimitedError, realityGuard, type SessionAccess } from "./auth/mod.ts";
-import type { NodeConfig } from "./config.ts";
-import { errorResponse } from "./http_error.ts";
-import { SseSubscriber } from "./sse.ts";
+import { asBusError, errorResponse } from "./http_error.ts";
+import { type SseMetrics, SseSubscriber } from "./sse.ts";
 
-/** What the HTTP layer needs from its node. */
-export interface HttpContext {
+/** What the HTTP API needs from its node: its parts and the few options it reads. */
+export interface HttpApiOptions {
+  /** Where publishes, requests and subscriptions go. */
   readonly spine: Spine;
   /** The durable log, serving `/v1/realities` (registry, retention, history). */
   readonly store?: DurableLog;
-  readonly metrics: NodeMetrics;
-  readonly config: NodeConfig;
+  /** Counts errors, requests and deliveries; rendered at `/metrics`. */
+  readonly metrics: Pick<NodeMetrics, "errors" | "requests" | "render"> & SseMetrics;
+  /** The node's id, reported by `/healthz`. */
   readonly nodeId: string;
+  /** When the node started (epoch ms), for `/healthz` uptime. */
   readonly startedAt: number;
   /** True once shutdown began: new connections are refused. */
   readonly draining: () => boolean;
   /** Authentication, permissions and limits; absent: open. */
   readonly access?: NodeAccess;
+  /** Largest accepted request body (`--max-http-body-bytes`). */
+  readonly maxHttpBodyBytes: number;
+  /** Request/reply timeout when the request names none (`--request-timeout-ms`). */
+  readonly requestTimeoutMs: number;
+  /** Serve `/metrics` without a token even when auth is on (`--metrics-open`). */
+  readonly metricsOpen: boolean;
 }
 
 const OVERFLOW_QUERY = new Set(["drop-oldest", "drop-new", "disconnect"]);
@@ -44,11 +52,13 @@ function clientOf(c: Context): Deno.NetAddr | undefined {
 }
 
 /** Builds the Hono app of a node. */
-export function createHttpApp(ctx: HttpContext): Hono {
+export function createHttpApp(ctx: HttpApiOptions): Hono {
   const app = new Hono();
-  const fail = (err: unknown, transport = "http"): Response => {
-    const e = err instanceof BusError ? err : new BusError("INTERNAL", String(err));
-    ctx.metrics.errors.labels(transport, e.code).inc();
+  // The one error path: whatever a route throws is counted and rendered here, with the
+  // status of the protocol's table.
+  const fail = (err: unknown): Response => {
+    const e = asBusError(err);
+    ctx.metrics.errors.labels("http", e.code).inc();
     const res = errorResponse(e.code, e.message);
     if (e instanceof RateLimitedError) {
       res.headers.set("Retry-After", String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))));
@@ -89,7 +99,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
 
   // Metrics name realities, topics' traffic and refusals: with auth on, operators only,
   // unless --metrics-open leaves them to scrapers that cannot send a token.
-  const metricsGuarded = Boolean(access?.required) && !ctx.config.metricsOpen;
+  const metricsGuarded = Boolean(access?.required) && !ctx.metricsOpen;
   app.get("/metrics", async (c) => {
     if (metricsGuarded) {
       await access!.requireRole(
@@ -112,14 +122,14 @@ export function createHttpApp(ctx: HttpContext): Hono {
   if (ctx.store) app.route("/v1/realities", realityRoutes(ctx.store));
 
   const limit = bodyLimit({
-    maxSize: ctx.config.maxHttpBodyBytes,
-    onError: () => {
-      ctx.metrics.errors.labels("http", "FRAME_TOO_LARGE").inc();
-      return errorResponse(
-        "FRAME_TOO_LARGE",
-        `request body exceeds the limit of ${ctx.config.maxHttpBodyBytes} bytes`,
-      );
-    },
+    maxSize: ctx.maxHttpBodyBytes,
+    onError: () =>
+      fail(
+        new BusError(
+          "FRAME_TOO_LARGE",
+          `request body exceeds the limit of ${ctx.maxHttpBodyBytes} bytes`,
+        ),
+      ),
   });
 
   const pulseFromRequest = async (
@@ -173,7 +183,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
   app.post("/v1/realities/:reality/request/:topic", limit, async (c) => {
     const pulse = await pulseFromRequest(c.req.raw, c.req.param("reality"), c.req.param("topic"));
     admitPublish(c.req.raw, pulse);
-    const timeout = Number(c.req.query("timeout_ms") ?? ctx.config.requestTimeoutMs);
+    const timeout = Number(c.req.query("timeout_ms") ?? ctx.requestTimeoutMs);
     if (!Number.isInteger(timeout) || timeout <= 0) {
       throw new BusError("INVALID_ARGUMENT", "timeout_ms must be a positive integer");
     }

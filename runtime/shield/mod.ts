@@ -1,9 +1,33 @@
 /**
- * The Shield: the node's edge (HTTP/WebSocket server, sessions, limits) and its
- * composition root.
+ * The Shield: the node's edge (HTTP API, WebSocket endpoint and front door, sessions,
+ * SSE) and the options it reads. The node (`runtime/node`) wires it.
  * @module
  */
-export { DEFAULT_CONFIG, helpText, NODE_FLAGS, type NodeConfig, parseConfig } from "./config.ts";
-export { type ArqonNode, startNode } from "./node.ts";
+export { createHttpApp, type HttpApiOptions } from "./http.ts";
+export { asBusError, errorResponse } from "./http_error.ts";
+export {
+  type FrontDoor,
+  type FrontDoorOptions,
+  startFrontDoor,
+  type UpgradeVerdict,
+} from "./front_door.ts";
+export {
+  type SessionConfig,
+  SHIELD_DEFAULTS,
+  SHIELD_FLAGS,
+  SHIELD_FLOW_FLAGS,
+  SHIELD_LIMIT_FLAGS,
+  type ShieldFlowOptions,
+  type ShieldLimitOptions,
+  type ShieldOptions,
+} from "./options.ts";
 export { Session, type WireFormat } from "./session.ts";
-export { errorResponse, httpStatus } from "./http_error.ts";
+export { type SseMetrics, SseSubscriber } from "./sse.ts";
+export { type Resumable, StallWatch } from "./stall_watch.ts";
+export {
+  acceptWebSocket,
+  formatOf,
+  negotiateUpgrade,
+  WS_PATH,
+  type WsEndpointContext,
+} from "./ws_endpoint.ts";

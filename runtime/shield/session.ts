@@ -43,7 +43,7 @@ import { replayHistory } from "./history_replay.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport, TransportSession } from "../transport/transport.ts";
 import type { NodeAccess, SessionAccess, SubscriptionAccess } from "./auth/mod.ts";
-import type { NodeConfig } from "./config.ts";
+import type { SessionConfig as NodeConfig } from "./options.ts";
 import type { FairScheduler } from "./limits/mod.ts";
 import type { StallWatch } from "./stall_watch.ts";
 

@@ -8,10 +8,13 @@ import type { SSEStreamingApi } from "hono/streaming";
 import type { Spine, Subscription, SubscriptionOwner } from "../spine/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 
+/** The counters an SSE subscriber updates. */
+export type SseMetrics = Pick<NodeMetrics, "delivered" | "disconnects">;
+
 /** Drains one subscription into an SSE stream; lives as long as the HTTP response. */
 export class SseSubscriber implements SubscriptionOwner {
   readonly #stream: SSEStreamingApi;
-  readonly #metrics: NodeMetrics;
+  readonly #metrics: SseMetrics;
   #pumping = false;
   #done: () => void = () => {};
   /** Resolves when the stream must end (client gone or overflow disconnect). */
@@ -19,7 +22,7 @@ export class SseSubscriber implements SubscriptionOwner {
   sub: Subscription | null = null;
 
   /** Binds to an open SSE stream. */
-  constructor(stream: SSEStreamingApi, metrics: NodeMetrics) {
+  constructor(stream: SSEStreamingApi, metrics: SseMetrics) {
     this.#stream = stream;
     this.#metrics = metrics;
     this.finished = new Promise((resolve) => this.#done = resolve);

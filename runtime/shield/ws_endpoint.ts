@@ -6,7 +6,7 @@
  */
 import { SUBPROTOCOL_JSON, SUBPROTOCOL_PROTO } from "../protocol/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
-import type { Transport, TransportSession } from "../transport/transport.ts";
+import type { Transport, TransportSession } from "../transport/mod.ts";
 import { errorResponse } from "./http_error.ts";
 import type { WireFormat } from "./session.ts";
 import { formatAddress } from "./tls/mod.ts";
@@ -17,9 +17,13 @@ export const WS_PATH = "/v1/ws";
 
 /** What the endpoint needs from its node. */
 export interface WsEndpointContext {
-  readonly metrics: NodeMetrics;
+  /** Counts refused upgrades. */
+  readonly metrics: Pick<NodeMetrics, "errors">;
+  /** Seconds of silence before the endpoint pings and then drops a socket. */
   readonly idleTimeoutSeconds: number;
+  /** True once shutdown began: upgrades are refused. */
   readonly draining: () => boolean;
+  /** Starts a session on an upgraded socket. */
   attach(transport: Transport, format: WireFormat): TransportSession;
 }
 

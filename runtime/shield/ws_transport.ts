@@ -2,7 +2,7 @@
  * The WebSocket carrier of the `Transport` contract, on Deno's server-side WebSocket.
  * @module
  */
-import type { Transport } from "../transport/transport.ts";
+import type { Transport } from "../transport/mod.ts";
 
 /** A server-side WebSocket connection; lives until the socket closes. */
 export class WebSocketTransport implements Transport {

@@ -41,3 +41,4 @@ export {
   topicMatches,
 } from "../protocol/mod.ts";
 export { SubscriptionTrie } from "./trie.ts";
+export { SPINE_DEFAULTS, SPINE_FLAGS, type SpineQueueOptions } from "./flags.ts";

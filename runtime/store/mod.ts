@@ -36,3 +36,4 @@ export { normalizeRealityConfig, validateRealityName } from "./realities.ts";
 export type { SyncPolicy } from "./schema.ts";
 export { Histogram } from "./metrics.ts";
 export { type LogEntry, logEntry, readTopic } from "./pulse_codec.ts";
+export { STORE_DEFAULTS, STORE_FLAGS, type StoreDiskOptions } from "./flags.ts";

@@ -1,6 +1,7 @@
 /**
- * Authentication and authorization failures as the protocol's typed errors. The Shield
- * sends them as `Error` frames or maps them to HTTP 401/403 with a JSON body.
+ * Authentication and authorization failures as the protocol's typed errors (`BusError`s).
+ * The Shield sends them as `Error` frames or renders them over HTTP with the status of the
+ * protocol's one table (`httpStatusOf`: 401, 403, 429).
  * @module
  */
 import { BusError } from "../../protocol/mod.ts";
@@ -23,20 +24,5 @@ export class RateLimitedError extends BusError {
   constructor(message: string, retryAfterMs: number) {
     super("RATE_LIMITED", message);
     this.retryAfterMs = retryAfterMs;
-  }
-}
-
-/** HTTP status for a security error code (other codes are the Shield's business). */
-export function httpStatusOf(code: string): number {
-  switch (code) {
-    case "UNAUTHORIZED":
-      return 401;
-    case "FORBIDDEN":
-      return 403;
-    case "RATE_LIMITED":
-    case "QUOTA_EXCEEDED":
-      return 429;
-    default:
-      return 400;
   }
 }

@@ -17,7 +17,7 @@ export {
   type ChallengeOptions,
 } from "./did_challenge.ts";
 export { DidDirectory } from "./did_directory.ts";
-export { forbidden, httpStatusOf, RateLimitedError, unauthorized } from "./errors.ts";
+export { forbidden, RateLimitedError, unauthorized } from "./errors.ts";
 export {
   CLIENT_IDLE_MS,
   ClientRateTable,
@@ -47,3 +47,4 @@ export { type AuditSink, NodeAccess } from "./node_access.ts";
 export { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "./security_options.ts";
 export { SessionAccess, type SubscriptionAccess } from "./session_access.ts";
 export { realityGuard } from "./reality_guard.ts";
+export type { AccessHost } from "./access_host.ts";

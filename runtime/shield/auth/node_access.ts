@@ -18,6 +18,7 @@ import {
   type Release,
 } from "../limits/mod.ts";
 import { formatAddress, hostOf, type PeerAddress } from "../tls/mod.ts";
+import type { AccessHost } from "./access_host.ts";
 import { Authenticator } from "./authenticator.ts";
 import { BanList } from "./ban_list.ts";
 import { ClientRateTable } from "./client_rate_table.ts";
@@ -39,7 +40,7 @@ export interface AuditSink {
 }
 
 /** The node-wide security state. */
-export class NodeAccess {
+export class NodeAccess implements AccessHost {
   /** Authentication is configured: every session must prove who it is. */
   readonly required: boolean;
   /** The options the node was started with. */

@@ -3,6 +3,7 @@
  * clients, terminate TLS, encrypt at rest and limit rates and quotas, each with a flag.
  * @module
  */
+import type { Flag } from "../../config/mod.ts";
 
 /** Security options of a node; every one has a flag (see `SECURITY_FLAGS`). */
 export interface SecurityOptions {
@@ -66,14 +67,8 @@ export const SECURITY_DEFAULTS: Readonly<SecurityOptions> = {
   metricsOpen: false,
 };
 
-/** Flag descriptions in the shape of the node's flag table. */
-export const SECURITY_FLAGS: {
-  key: keyof SecurityOptions;
-  flag: string;
-  kind: "string" | "int" | "bool";
-  help: string;
-  env?: string;
-}[] = [
+/** The security options as flags, in `--help` order; the node adds them to its table. */
+export const SECURITY_FLAGS: readonly Flag<keyof SecurityOptions>[] = Object.freeze([
   {
     key: "authKey",
     flag: "auth-key",
@@ -183,4 +178,4 @@ export const SECURITY_FLAGS: {
     env: "ARQON_METRICS_OPEN",
     help: "serve /metrics without a token when auth is on (for scrapers that cannot send one)",
   },
-];
+]);

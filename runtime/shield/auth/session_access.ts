@@ -5,13 +5,13 @@
  */
 import { BusError, type IHello } from "../../protocol/mod.ts";
 import type { ConnectionRateLimiter, RateRefusal, Release } from "../limits/mod.ts";
+import type { AccessHost } from "./access_host.ts";
 import { type HelloCredentials, MAX_HELLO_BYTES } from "./authenticator.ts";
 import { hostOf } from "../tls/mod.ts";
 import { banKey } from "./ban_list.ts";
 import type { Challenge } from "./did_challenge.ts";
 import { RateLimitedError } from "./errors.ts";
 import type { Principal } from "./grants.ts";
-import type { NodeAccess } from "./node_access.ts";
 import { PermissionChecker } from "./permission_checker.ts";
 
 /** Hellos (answers and challenges) one connection may send before it is closed. */
@@ -33,7 +33,7 @@ export interface SubscriptionAccess {
 
 /** Security state of one connection or HTTP request. */
 export class SessionAccess {
-  readonly #node: NodeAccess;
+  readonly #node: AccessHost;
   readonly #transport: string;
   readonly #remote?: string;
   readonly #clientHost?: string;
@@ -60,7 +60,7 @@ export class SessionAccess {
    * client's rate limits.
    */
   constructor(
-    node: NodeAccess,
+    node: AccessHost,
     transport: string,
     kick?: (reason: string) => void,
     remote?: string,

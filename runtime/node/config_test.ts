@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG, parseConfig } from "./config.ts";
+import { POLICY_FLAGS } from "../../casil/mod.ts";
+import { SECURITY_FLAGS } from "../shield/auth/mod.ts";
+import { SHIELD_FLAGS } from "../shield/mod.ts";
+import { SPINE_FLAGS } from "../spine/mod.ts";
+import { STORE_FLAGS } from "../store/mod.ts";
+import { DEFAULT_CONFIG, NODE_FLAGS, parseConfig } from "./mod.ts";
 
 Deno.test("defaults: loopback, port 7420, 1 MiB frames", () => {
   const parsed = parseConfig([], () => undefined);
@@ -48,4 +53,23 @@ Deno.test("bad values and unknown options are refused with a message", async () 
   await Deno.remove(file);
   const help = parseConfig(["--help"], () => undefined);
   assert.ok(help.help && help.text.includes("--max-frame-bytes"));
+});
+
+Deno.test("the flag table: frozen, one entry per key and flag, a default for each", () => {
+  assert.ok(Object.isFrozen(NODE_FLAGS));
+  assert.throws(() => (NODE_FLAGS as unknown as unknown[]).push({}));
+  const keys = NODE_FLAGS.map((f) => f.key);
+  const flags = NODE_FLAGS.map((f) => f.flag);
+  assert.equal(new Set(keys).size, keys.length);
+  assert.equal(new Set(flags).size, flags.length);
+  for (const f of NODE_FLAGS) {
+    assert.ok(f.key in DEFAULT_CONFIG, `${f.key} has no default`);
+    if (f.kind === "enum") assert.ok(f.choices?.includes(String(DEFAULT_CONFIG[f.key])));
+  }
+  // Every default is a flag: nothing is configurable in code only.
+  assert.deepEqual(Object.keys(DEFAULT_CONFIG).sort(), [...keys].sort());
+  // Each layer's own list is in the table.
+  for (const layer of [SECURITY_FLAGS, POLICY_FLAGS, SPINE_FLAGS, STORE_FLAGS, SHIELD_FLAGS]) {
+    for (const f of layer) assert.ok(NODE_FLAGS.includes(f), `${f.flag} missing`);
+  }
 });

@@ -1,0 +1,164 @@
+/**
+ * The node's listeners: which ones run and how they chain. The HTTP API always runs on
+ * `Deno.serve`; with the arqon WebSocket engine the public port is the front door, which
+ * serves WebSockets itself and pipes HTTP to `Deno.serve` on loopback; with TLS both hide
+ * on loopback behind the TLS 1.3-only terminator.
+ * @module
+ */
+import type { Hono } from "hono";
+import {
+  acceptWebSocket,
+  formatOf,
+  type FrontDoor,
+  negotiateUpgrade,
+  startFrontDoor,
+  WS_PATH,
+  type WsEndpointContext,
+} from "../shield/mod.ts";
+import {
+  clientAddress,
+  formatAddress,
+  type PeerResolver,
+  startTlsTerminator,
+  type TlsTerminator,
+} from "../shield/tls/mod.ts";
+
+/** What the listeners need from the node. */
+export interface ListenersOptions {
+  /** Public address and port (0: ephemeral). */
+  readonly host: string;
+  readonly port: number;
+  /** `arqon`: the front door serves WebSockets; `deno`: Deno's built-in upgrade. */
+  readonly wsEngine: "arqon" | "deno";
+  /** Files of the PEM certificate chain and key; set: the public port speaks TLS 1.3 only. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | null;
+  /** Largest accepted WebSocket frame (the front door's hard cap derives from it). */
+  readonly maxFrameBytes: number;
+  /** `quiet` silences repeated accept errors. */
+  readonly log: "info" | "quiet";
+  /** The HTTP API. */
+  readonly app: Hono;
+  /** The WebSocket endpoint: metrics, idle timeout, draining, attach. */
+  readonly ws: WsEndpointContext;
+  /** Gives the loop over between reads (see `shield/limits/io_turn.ts`). */
+  readonly yieldTurn: () => Promise<void>;
+  /** Counts an accept that failed (e.g. out of descriptors). */
+  readonly onAcceptError: () => void;
+  /** Counts a failed TLS handshake. */
+  readonly onHandshakeError: () => void;
+}
+
+/** The running listeners. */
+export interface Listeners {
+  /** The public port (resolved when `port` was 0). */
+  readonly port: number;
+  /** Base HTTP URL, e.g. `http://127.0.0.1:7420`. */
+  readonly url: string;
+  /** WebSocket endpoint, e.g. `ws://127.0.0.1:7420/v1/ws`. */
+  readonly wsUrl: string;
+  /** Resolves when the HTTP server has stopped. */
+  readonly finished: Promise<void>;
+  /** Closes the TLS terminator and the front door (the HTTP server stays: see `shutdownHttp`). */
+  closeFront(): Promise<void>;
+  /** Stops the HTTP server. */
+  shutdownHttp(): Promise<void>;
+}
+
+function internalError(): Response {
+  return Response.json({ error: { code: "INTERNAL", message: "internal error" } }, {
+    status: 500,
+  });
+}
+
+/** Starts the HTTP server, then the front door and the TLS terminator as configured. */
+export async function startListeners(options: ListenersOptions): Promise<Listeners> {
+  const { app, ws } = options;
+  const tlsOn = options.tls !== null;
+  // The real client of each request: behind TLS the terminator's peer, not loopback.
+  let peers: PeerResolver | null = null;
+  const failed = (err: unknown, client: Deno.NetAddr): Response => {
+    console.error(`arqon: request from ${formatAddress(client)} failed:`, err);
+    return internalError();
+  };
+
+  const fronted = options.wsEngine === "arqon";
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname: tlsOn || fronted ? "127.0.0.1" : options.host,
+    port: tlsOn || fronted ? 0 : options.port,
+    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+    onError: (err) => {
+      console.error("arqon: request failed:", err);
+      return internalError();
+    },
+  }, (req, info) => {
+    const client = clientAddress(info.remoteAddr, peers);
+    try {
+      const path = req.url.slice(req.url.indexOf("/", 8)).split("?")[0];
+      if (path === WS_PATH && req.method === "GET") return acceptWebSocket(ws, req, client);
+      const res = app.fetch(req, { remoteAddr: client, completed: info.completed });
+      return res instanceof Promise ? res.catch((err) => failed(err, client)) : res;
+    } catch (err) {
+      return failed(err, client);
+    }
+  });
+  const httpAddr = await listening.promise;
+  let acceptErrorLoggedAt = 0;
+  let door: FrontDoor | null = null;
+  let tls: TlsTerminator | null = null;
+  if (fronted) {
+    try {
+      door = startFrontDoor({
+        hostname: tlsOn ? "127.0.0.1" : options.host,
+        port: tlsOn ? 0 : options.port,
+        wsPath: WS_PATH,
+        upstream: { hostname: httpAddr.hostname, port: httpAddr.port },
+        // Above --max-frame-bytes the session answers FRAME_TOO_LARGE; far above, the
+        // connection closes (1009) rather than buffer it.
+        maxMessageBytes: Math.max(4 * options.maxFrameBytes, 16 * 1024 * 1024),
+        idleTimeoutSeconds: ws.idleTimeoutSeconds,
+        yieldTurn: options.yieldTurn,
+        onAcceptError: (err) => {
+          options.onAcceptError();
+          // Out of descriptors, this repeats: say it once every 10 s.
+          const now = Date.now();
+          if (options.log !== "quiet" && now - acceptErrorLoggedAt > 10_000) {
+            acceptErrorLoggedAt = now;
+            console.error(`arqon: accepting a connection failed (retrying): ${err}`);
+          }
+        },
+        upgrade: (headers) => negotiateUpgrade(ws, headers),
+        attach: (connection, protocol) => ws.attach(connection, formatOf(protocol)),
+        peers: { peerAddrOf: (port, host) => tls?.peerAddrOf(port, host) },
+      });
+    } catch (err) {
+      await server.shutdown();
+      throw err;
+    }
+  }
+  const plainAddr = door ? { hostname: door.hostname, port: door.port } : httpAddr;
+  if (options.tls) {
+    tls = await startTlsTerminator({
+      cert: await Deno.readTextFile(options.tls.certFile),
+      key: await Deno.readTextFile(options.tls.keyFile),
+      hostname: options.host,
+      port: options.port,
+      upstream: { hostname: plainAddr.hostname, port: plainAddr.port },
+      onHandshakeError: options.onHandshakeError,
+    });
+  }
+  peers = door ?? tls;
+  const addr = tls ? { hostname: tls.hostname, port: tls.port } : plainAddr;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return {
+    port: addr.port,
+    url: `${tls ? "https" : "http"}://${host}:${addr.port}`,
+    wsUrl: `${tls ? "wss" : "ws"}://${host}:${addr.port}${WS_PATH}`,
+    finished: server.finished,
+    closeFront: async () => {
+      await tls?.close();
+      door?.close();
+    },
+    shutdownHttp: () => server.shutdown(),
+  };
+}

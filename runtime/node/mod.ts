@@ -1,0 +1,23 @@
+/**
+ * The node: the wiring of every layer (`startNode`), its listeners, its shutdown and its
+ * configuration (each layer contributes its flags; `NODE_FLAGS` is their concatenation).
+ * Nothing but the root `mod.ts`, tests, benchmarks and scripts imports this folder.
+ * @module
+ */
+export { helpText, parseConfig, type ParsedConfig } from "./cli.ts";
+export {
+  DEFAULT_CONFIG,
+  type ListenOptions,
+  NODE_FLAGS,
+  type NodeConfig,
+  type RunOptions,
+  type ShmOptions,
+} from "./config.ts";
+export { type ArqonNode, startNode } from "./start.ts";
+// The options each layer contributes to `NodeConfig`, so the config's type is whole here.
+export type { PolicyOptions } from "../../casil/mod.ts";
+export type { Flag, FlagKind } from "../config/mod.ts";
+export type { SecurityOptions } from "../shield/auth/mod.ts";
+export type { ShieldFlowOptions, ShieldLimitOptions, ShieldOptions } from "../shield/mod.ts";
+export type { SpineQueueOptions } from "../spine/mod.ts";
+export type { StoreDiskOptions } from "../store/mod.ts";

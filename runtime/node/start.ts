@@ -1,0 +1,259 @@
+/**
+ * The composition root: builds one node (Spine, store, policies, metrics, sessions,
+ * listeners) from a config and runs it until shutdown.
+ * @module
+ */
+import { openCasil, type PolicyEngine } from "../../casil/mod.ts";
+import { NodeAccess } from "../shield/auth/mod.ts";
+import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
+import { createHttpApp, Session, StallWatch, type WireFormat } from "../shield/mod.ts";
+import { checkListenPlan } from "../shield/tls/mod.ts";
+import { Spine } from "../spine/mod.ts";
+import { type DurableLog, openStore, registerStoreMetrics } from "../store/mod.ts";
+import { loadPayloadCipher } from "../store/crypto/mod.ts";
+import { AuditLog, NodeMetrics } from "../telemetry/mod.ts";
+import {
+  NativeMetrics,
+  ShmServer,
+  type Transport,
+  type TransportSession,
+} from "../transport/mod.ts";
+import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
+import { startListeners } from "./listen.ts";
+import { shutdownOnce } from "./shutdown.ts";
+
+/** A running node. */
+export interface ArqonNode {
+  /** The effective configuration. */
+  readonly config: NodeConfig;
+  /** The node's id. */
+  readonly nodeId: string;
+  /** The port it listens on (resolved when `port` was 0). */
+  readonly port: number;
+  /** Base HTTP URL, e.g. `http://127.0.0.1:7420`. */
+  readonly url: string;
+  /** WebSocket endpoint, e.g. `ws://127.0.0.1:7420/v1/ws`. */
+  readonly wsUrl: string;
+  /** The Spine, for embedding. */
+  readonly spine: Spine;
+  /** The metrics registry. */
+  readonly metrics: NodeMetrics;
+  /** The durable log: realities registry, retention, history. */
+  readonly store: DurableLog;
+  /** CASIL: installed policies, the guard of every publish. */
+  readonly policies: PolicyEngine;
+  /** The hash-chained audit log of governance actions. */
+  readonly audit: AuditLog;
+  /** Attaches any carrier (shm, UDP, ...) as a client connection speaking our frames. */
+  attach(transport: Transport, format: WireFormat): TransportSession;
+  /** Stops accepting, drains subscriber queues (up to the grace period), closes. */
+  shutdown(): Promise<void>;
+  /** Resolves when the node has stopped. */
+  readonly finished: Promise<void>;
+}
+
+/**
+ * Starts a node; resolves once it is listening. Options left out take their value from
+ * `DEFAULT_CONFIG` (an embedded node keeps its log in memory unless `dataDir` is set).
+ *
+ * @example
+ * ```ts
+ * import { startNode } from "./start.ts";
+ *
+ * const node = await startNode({ port: 0, log: "quiet" });
+ * console.log(node.wsUrl);
+ * await node.shutdown();
+ * ```
+ */
+export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<ArqonNode> {
+  const config: NodeConfig = { ...DEFAULT_CONFIG, ...overrides };
+  const nodeId = config.nodeId || `n${crypto.randomUUID().slice(0, 8)}`;
+  const dataDir = config.memory || !config.dataDir ? null : config.dataDir;
+  const metrics = new NodeMetrics();
+  // Security first: a bad key file or an unsafe listen plan stops the node before it opens anything.
+  const access = await NodeAccess.create(config, nodeId, metrics.registry);
+  const tlsOn = Boolean(config.tlsCert || config.tlsKey);
+  if (tlsOn && !(config.tlsCert && config.tlsKey)) {
+    throw new Error("--tls-cert and --tls-key go together");
+  }
+  const plan = checkListenPlan({
+    hostname: config.host,
+    tls: tlsOn,
+    auth: access.required,
+    insecure: config.insecure,
+  });
+  if (plan.error) throw new Error(plan.error);
+  for (const line of plan.warnings) {
+    if (config.log !== "quiet" || config.insecure) console.warn(`arqon: ${line}`);
+  }
+  if (access.required && config.metricsOpen && config.log !== "quiet") {
+    console.warn("arqon: /metrics is open (--metrics-open): it answers without a token");
+  }
+  // Opened first: a damaged or busy data directory stops the node before it listens.
+  const store = openStore({
+    dataDir,
+    sync: config.sync,
+    maxBytes: config.maxStoreBytes || undefined,
+    // Encryption at rest: --key-file, else ARQON_STORE_KEYS / ARQON_STORE_KEY, else clear.
+    cipher: await loadPayloadCipher(config.keyFile || undefined),
+  });
+  registerStoreMetrics(store, metrics.registry);
+  const spine = new Spine({
+    log: store,
+    metrics,
+    queue: {
+      maxMessages: config.queueMessages,
+      maxBytes: config.queueBytes,
+      overflow: config.overflow,
+    },
+  });
+  // One hash-chained log for every governance action: policy changes, token issues,
+  // kicks and sys.control.* publishes.
+  const audit = AuditLog.open({ path: dataDir ? `${dataDir}/audit/audit.jsonl` : null });
+  // CASIL: every publish passes the policy chain of its reality and topic (fail-closed).
+  const casil = await openCasil({
+    policyFuel: config.policyFuel,
+    policyMemoryPages: config.policyMemoryPages,
+    policyMaxUploadBytes: config.policyMaxUploadBytes,
+    dataDir,
+    audit,
+    registry: metrics.registry,
+    log: config.log,
+    principalOf: async (authorization) => (await access.http(authorization)).principal,
+    authRequired: access.required,
+    setGuard: (guard) => spine.setGuard(guard),
+  });
+  access.setAudit(audit);
+  const sessions = new Set<Session>();
+  const stalls = new StallWatch();
+  // One readiness check of every socket: how the fair queue and the WebSocket reader
+  // hand the loop over (see shield/limits/io_turn.ts).
+  const turn = await IoTurn.open();
+  const fairness = openFairness(config, metrics, turn);
+  let draining = false;
+  const startedAt = Date.now();
+
+  const attach = (transport: Transport, format: WireFormat): TransportSession => {
+    const session = new Session(
+      {
+        spine,
+        store,
+        metrics,
+        config,
+        nodeId,
+        access,
+        stalls,
+        fairness,
+        onEnd: (s) => sessions.delete(s),
+      },
+      transport,
+      format,
+    );
+    sessions.add(session);
+    if (draining) session.close(1001, "node shutting down");
+    return session;
+  };
+
+  const shm = config.shm
+    ? new ShmServer(config.shm, (t) => attach(t, "proto"), {
+      slots: config.shmSlots,
+      ringBytes: config.shmRingBytes,
+      metrics: new NativeMetrics(metrics.registry),
+    })
+    : null;
+
+  const app = createHttpApp({
+    store,
+    spine,
+    metrics,
+    nodeId,
+    startedAt,
+    draining: () => draining,
+    access,
+    maxHttpBodyBytes: config.maxHttpBodyBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    metricsOpen: config.metricsOpen,
+  });
+  app.route("/", casil.routes);
+
+  let listeners;
+  try {
+    listeners = await startListeners({
+      host: config.host,
+      port: config.port,
+      wsEngine: config.wsEngine,
+      tls: tlsOn ? { certFile: config.tlsCert, keyFile: config.tlsKey } : null,
+      maxFrameBytes: config.maxFrameBytes,
+      log: config.log,
+      app,
+      ws: {
+        metrics,
+        idleTimeoutSeconds: config.idleTimeoutSeconds,
+        draining: () => draining,
+        attach,
+      },
+      yieldTurn: () => turn.next(),
+      onAcceptError: () => metrics.errors.labels("tcp", "ACCEPT_FAILED").inc(),
+      onHandshakeError: () => access.tlsHandshakeFailed(),
+    });
+  } catch (err) {
+    fairness?.close();
+    turn.close();
+    throw err;
+  }
+  const { closeFront, shutdownHttp } = listeners;
+
+  const shutdown = shutdownOnce({
+    sessions,
+    graceMs: config.shutdownGraceMs,
+    beginDrain: () => draining = true,
+    closers: [
+      () => fairness?.close(),
+      () => turn.close(),
+      () => shm?.close(),
+      closeFront,
+      shutdownHttp,
+      () => store.close(),
+      () => casil.close(),
+      () => audit.close(),
+    ],
+  });
+
+  return {
+    config,
+    nodeId,
+    port: listeners.port,
+    url: listeners.url,
+    wsUrl: listeners.wsUrl,
+    spine,
+    metrics,
+    store,
+    policies: casil.engine,
+    audit,
+    attach,
+    shutdown,
+    finished: listeners.finished,
+  };
+}
+
+/** The fair ingress scheduler (`--fair-quantum-us`, 0: off) and its queue gauge. */
+function openFairness(
+  config: NodeConfig,
+  metrics: NodeMetrics,
+  turn: IoTurn,
+): FairScheduler | undefined {
+  if (config.fairQuantumUs <= 0) return undefined;
+  const fairness = new FairScheduler({
+    quantumMs: config.fairQuantumUs / 1000,
+    nextTurn: (callback) => turn.schedule(callback),
+    maxQueuedPerReality: config.realityQueueBytes,
+    onError: (err, reality) => console.error(`arqon: ingress work of "${reality}" failed:`, err),
+  });
+  metrics.onCollect(() => {
+    metrics.ingressQueuedBytes.reset();
+    for (const load of fairness.loads()) {
+      metrics.ingressQueuedBytes.labels(load.realityId || "default").set(load.bytes);
+    }
+  });
+  return fairness;
+}

@@ -1,0 +1,143 @@
+/**
+ * The Shield's node options: what a client may send (frame, body and subscription
+ * limits) and how the edge paces work (outbound batching and backpressure, fair ingress,
+ * request timeouts), each with a flag. Security options live in `auth/security_options.ts`.
+ * @module
+ */
+import type { Flag } from "../config/mod.ts";
+
+/** Limits on what one client may send; every one has a flag (see `SHIELD_LIMIT_FLAGS`). */
+export interface ShieldLimitOptions {
+  /**
+   * Largest accepted WebSocket frame.
+   * @default {1048576}
+   */
+  maxFrameBytes: number;
+  /**
+   * Largest accepted HTTP request body.
+   * @default {1048576}
+   */
+  maxHttpBodyBytes: number;
+  /**
+   * Subscriptions one connection may hold.
+   * @default {1024}
+   */
+  maxSubscriptionsPerConnection: number;
+}
+
+/** How the edge paces work; every one has a flag (see `SHIELD_FLOW_FLAGS`). */
+export interface ShieldFlowOptions {
+  /**
+   * Socket-buffered bytes above which the node stops writing to a connection.
+   * @default {4194304}
+   */
+  highWaterBytes: number;
+  /**
+   * Target size of one outbound batch message.
+   * @default {262144}
+   */
+  maxBatchBytes: number;
+  /**
+   * Microseconds of work a reality may run per event-loop turn before its work queues
+   * (0: no fair queueing).
+   * @default {0}
+   */
+  fairQuantumUs: number;
+  /**
+   * Bytes a reality may have queued before its further publishes are shed (RATE_LIMITED).
+   * @default {16777216}
+   */
+  realityQueueBytes: number;
+  /**
+   * Default request/reply timeout.
+   * @default {5000}
+   */
+  requestTimeoutMs: number;
+}
+
+/** Every Shield option that has a flag (security options apart). */
+export interface ShieldOptions extends ShieldLimitOptions, ShieldFlowOptions {}
+
+/**
+ * What a session reads of the node's options.
+ * @internal Until sessions get their own options object.
+ */
+export type SessionConfig =
+  & Pick<ShieldLimitOptions, "maxFrameBytes" | "maxSubscriptionsPerConnection">
+  & Pick<ShieldFlowOptions, "highWaterBytes" | "maxBatchBytes" | "requestTimeoutMs">
+  & { readonly rateKick: number };
+
+/** Defaults of {@linkcode ShieldOptions}. */
+export const SHIELD_DEFAULTS: Readonly<ShieldOptions> = Object.freeze({
+  maxFrameBytes: 1024 * 1024,
+  maxHttpBodyBytes: 1024 * 1024,
+  maxSubscriptionsPerConnection: 1024,
+  highWaterBytes: 4 * 1024 * 1024,
+  maxBatchBytes: 256 * 1024,
+  fairQuantumUs: 0,
+  realityQueueBytes: 16 * 1024 * 1024,
+  requestTimeoutMs: 5000,
+});
+
+/** The limit options as flags, in `--help` order. */
+export const SHIELD_LIMIT_FLAGS: readonly Flag<keyof ShieldLimitOptions>[] = Object.freeze([
+  {
+    key: "maxFrameBytes",
+    flag: "max-frame-bytes",
+    kind: "int",
+    help: "largest accepted WebSocket frame",
+  },
+  {
+    key: "maxHttpBodyBytes",
+    flag: "max-http-body-bytes",
+    kind: "int",
+    help: "largest accepted HTTP body",
+  },
+  {
+    key: "maxSubscriptionsPerConnection",
+    flag: "max-subscriptions",
+    kind: "int",
+    help: "subscriptions per connection",
+  },
+]);
+
+/** The pacing options as flags, in `--help` order. */
+export const SHIELD_FLOW_FLAGS: readonly Flag<keyof ShieldFlowOptions>[] = Object.freeze([
+  {
+    key: "highWaterBytes",
+    flag: "high-water-bytes",
+    kind: "int",
+    help: "socket buffer level that pauses writes to a connection",
+  },
+  {
+    key: "maxBatchBytes",
+    flag: "max-batch-bytes",
+    kind: "int",
+    help: "target size of one outbound batch",
+  },
+  {
+    key: "fairQuantumUs",
+    flag: "fair-quantum-us",
+    kind: "int",
+    help:
+      "fair ingress queue for transports that cannot pause reads: µs a reality runs per turn (0: off)",
+  },
+  {
+    key: "realityQueueBytes",
+    flag: "reality-queue-bytes",
+    kind: "int",
+    help: "bytes a reality may have queued before its publishes are shed (RATE_LIMITED)",
+  },
+  {
+    key: "requestTimeoutMs",
+    flag: "request-timeout-ms",
+    kind: "int",
+    help: "default request/reply timeout",
+  },
+]);
+
+/** All Shield flags (limits, then pacing). */
+export const SHIELD_FLAGS: readonly Flag<keyof ShieldOptions>[] = Object.freeze([
+  ...SHIELD_LIMIT_FLAGS,
+  ...SHIELD_FLOW_FLAGS,
+]);

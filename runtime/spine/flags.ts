@@ -1,0 +1,56 @@
+/**
+ * The Spine's node options: the default bounds and overflow policy of subscriber queues,
+ * each with a flag.
+ * @module
+ */
+import type { Flag } from "../config/mod.ts";
+import type { OverflowMode } from "./subscription.ts";
+
+/** Default queue bounds of subscriptions; every one has a flag (see `SPINE_FLAGS`). */
+export interface SpineQueueOptions {
+  /**
+   * Default bound on deliveries waiting per subscription.
+   * @default {65536}
+   */
+  queueMessages: number;
+  /**
+   * Default bound on bytes waiting per subscription.
+   * @default {67108864}
+   */
+  queueBytes: number;
+  /**
+   * Default overflow policy of subscriptions.
+   * @default {"drop-oldest"}
+   */
+  overflow: OverflowMode;
+}
+
+/** Defaults of {@linkcode SpineQueueOptions}. */
+export const SPINE_DEFAULTS: Readonly<SpineQueueOptions> = Object.freeze({
+  queueMessages: 65_536,
+  queueBytes: 64 * 1024 * 1024,
+  overflow: "drop-oldest",
+});
+
+/** The Spine's options as flags, in `--help` order; the node adds them to its table. */
+export const SPINE_FLAGS: readonly Flag<keyof SpineQueueOptions>[] = Object.freeze([
+  {
+    key: "queueMessages",
+    flag: "queue-messages",
+    kind: "int",
+    help: "default max deliveries queued per subscription",
+  },
+  {
+    key: "queueBytes",
+    flag: "queue-bytes",
+    kind: "int",
+    help: "default max bytes queued per subscription",
+  },
+  {
+    key: "overflow",
+    flag: "overflow",
+    kind: "enum",
+    choices: ["drop-oldest", "drop-new", "disconnect"],
+    help: "default overflow policy of subscriber queues",
+  },
+]);
