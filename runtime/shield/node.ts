@@ -14,6 +14,7 @@ import { NodeAccess } from "./auth/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { createHttpApp } from "./http.ts";
 import { Session, type WireFormat } from "./session.ts";
+import { sessionOptions } from "./session_options.ts";
 import { FairScheduler, IoTurn } from "./limits/mod.ts";
 import { StallWatch } from "./stall_watch.ts";
 import {
@@ -126,7 +127,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         spine,
         store,
         metrics,
-        config,
+        options: sessionOptions(config),
         nodeId,
         access,
         stalls,
