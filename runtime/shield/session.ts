@@ -28,12 +28,15 @@ export type { WireFormat } from "../protocol/mod.ts";
 
 /** What a session needs from its node. */
 export interface SessionContext {
+  /** The node's Spine: publishes, subscriptions, request/reply. */
   readonly spine: Spine;
   /** The durable log: history.get and replaying subscriptions. */
   readonly store?: SqliteLog;
+  /** The node's metrics. */
   readonly metrics: NodeMetrics;
   /** Limits, batching and timeouts (see `sessionOptions`). */
   readonly options: SessionOptions;
+  /** This node's id, reported in Welcome and prefixed to session ids. */
   readonly nodeId: string;
   /** Called once when the session ends. */
   readonly onEnd: (session: Session) => void;

@@ -44,15 +44,21 @@ const OVERFLOW_BY_WIRE: Record<number, OverflowMode | undefined> = {
 
 /** What frame handling works with; lives as long as its session. */
 export interface FramesContext {
+  /** The node's Spine. */
   readonly spine: Spine;
   /** The durable log: history.get and replaying subscriptions. */
   readonly store?: SqliteLog;
+  /** The node's metrics. */
   readonly metrics: NodeMetrics;
+  /** Limits and timeouts. */
   readonly options: SessionOptions;
+  /** This node's id, reported in Welcome. */
   readonly nodeId: string;
   /** The session's id, reported in Welcome. */
   readonly sessionId: string;
+  /** The connection: history answers are written to it at its own pace. */
   readonly transport: Transport;
+  /** Where answers go. */
   readonly outbox: Outbox;
   /** The session: owns the subscriptions, and knows whether it ended. */
   readonly session: SubscriptionOwner & { readonly ended: boolean };

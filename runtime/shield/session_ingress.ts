@@ -29,10 +29,15 @@ const SHED_NOTICE_MS = 1000;
 
 /** What ingress works with; lives as long as its session. */
 export interface IngressContext {
+  /** The connection read from. */
   readonly transport: Transport;
+  /** The frame limit and the flood-kick threshold. */
   readonly options: Pick<SessionOptions, "maxFrameBytes" | "rateKick">;
+  /** The node's metrics. */
   readonly metrics: NodeMetrics;
+  /** Where received frames go. */
   readonly frames: FrameHandler;
+  /** Where errors and refusals go. */
   readonly outbox: Outbox;
   /** The session: whether it ended, and how to close it (a flood is closed). */
   readonly session: { readonly ended: boolean; close(code: number, reason: string): void };

@@ -42,10 +42,13 @@ export interface OutboxOptions {
 
 /** What an outbox works with; lives as long as its session. */
 export interface OutboxContext {
+  /** The connection written to. */
   readonly transport: Transport;
   /** The session's wire format. */
   readonly codec: FrameCodec;
+  /** High-water mark and batch size. */
   readonly options: OutboxOptions;
+  /** The node's metrics. */
   readonly metrics: NodeMetrics;
   /** Where a stalled outbox waits to be resumed. */
   readonly stalls?: StallWatch;

@@ -34,7 +34,9 @@ export interface MemoryTransportOptions {
 
 /** How a `MemoryTransport` was closed. */
 export interface MemoryClose {
+  /** The WebSocket close code given to `close`. */
   readonly code?: number;
+  /** The reason given to `close`. */
   readonly reason?: string;
 }
 
