@@ -87,14 +87,14 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
     );
     this.#access = access;
     const { metrics, options } = ctx;
-    const frames = (): FrameHandler => this.#frames;
     this.#outbox = new Outbox({
       transport,
       codec: frameCodec(format),
       options,
       metrics,
       stalls: ctx.stalls,
-      filterOf: (sub) => frames().filterOf(sub),
+      // The frame handler holds the grants; it is built next (it needs this outbox).
+      filterOf: (sub) => this.#frames.filterOf(sub),
     });
     this.#frames = new FrameHandler({
       spine: ctx.spine,

@@ -9,6 +9,7 @@ import {
   encodeFrame,
   errorCodeValue,
   type IFrame,
+  OverflowPolicy,
   StartMode,
 } from "../protocol/mod.ts";
 import { Spine } from "../spine/mod.ts";
@@ -213,6 +214,20 @@ Deno.test("session: a JSON session speaks canonical JSON text", async () => {
   }
 });
 
+Deno.test("session: a message is read by its own type; answers keep the session's format", () => {
+  const b = bench();
+  try {
+    const { session, transport } = b.open("proto");
+    session.receive(JSON.stringify({ ping: { nonce: "5" } }));
+    const [message] = transport.take();
+    assert.ok(message instanceof Uint8Array, "a protobuf session answers in protobuf");
+    assert.equal(Number(decodeFrame(message).pong?.nonce), 5);
+    session.close();
+  } finally {
+    b.close();
+  }
+});
+
 Deno.test("session: errors carry the failing frame's correlation id", () => {
   const b = bench();
   try {
@@ -288,6 +303,37 @@ Deno.test("session: the outbox stalls at the high-water mark and resumes once dr
     );
     assert.match(stalled, /transport="mem"\} [1-9]/);
     sub.session.close();
+    pub.session.close();
+  } finally {
+    b.close();
+  }
+});
+
+Deno.test("session: a `disconnect` subscription that overflows closes with SLOW_CONSUMER", async () => {
+  const b = bench();
+  try {
+    const sub = b.open("proto", { options: { highWaterBytes: 100 } });
+    sub.session.receive(encodeFrame({
+      subscribe: {
+        subscriptionId: 4,
+        pattern: ">",
+        overflow: OverflowPolicy.DISCONNECT,
+        maxQueueMessages: 3,
+      },
+    }));
+    await settle();
+    sub.transport.take();
+    sub.transport.pause();
+    const pub = b.open();
+    pub.session.receive(publish(1, "x", 1, AckMode.NONE, 200));
+    await settle(); // delivered: the buffer is now over the mark
+    for (let i = 2; i <= 6; i++) pub.session.receive(publish(i, "x", i, AckMode.NONE));
+    const frames = framesOf(sub.transport) as IFrame[];
+    const notice = frames.at(-1)!.error!;
+    assert.equal(notice.code, errorCodeValue("SLOW_CONSUMER"));
+    assert.equal(notice.subscriptionId, 4);
+    assert.deepEqual(sub.transport.closedWith, { code: 1008, reason: "slow consumer" });
+    assert.equal(b.ended.includes(sub.session), true);
     pub.session.close();
   } finally {
     b.close();
