@@ -4,35 +4,15 @@
  * Run: deno run -A bench/node_micro.ts
  * @module
  */
-import {
-  BatchBuilder,
-  encodeFrame,
-  encodePublishFrame,
-  startNode,
-  type Transport,
-} from "../mod.ts";
-
-class SinkTransport implements Transport {
-  readonly kind = "mem";
-  readonly remote = "mem";
-  bytes = 0;
-  messages = 0;
-  send(frame: Uint8Array | string): void {
-    this.bytes += typeof frame === "string" ? frame.length : frame.byteLength;
-    this.messages++;
-  }
-  bufferedAmount(): number {
-    return 0;
-  }
-  close(): void {}
-}
+import { BatchBuilder, encodeFrame, encodePublishFrame, startNode } from "../mod.ts";
+import { MemoryTransport } from "../runtime/transport/mod.ts";
 
 const dataDir = Deno.args[1] ?? "";
 const node = await startNode({ port: 0, log: "quiet", dataDir });
-const subT = new SinkTransport();
+const subT = new MemoryTransport({ keep: false });
 const sub = node.attach(subT, "proto");
 sub.receive(encodeFrame({ subscribe: { subscriptionId: 1, pattern: "bench.>" } }));
-const pubT = new SinkTransport();
+const pubT = new MemoryTransport({ keep: false });
 const pub = node.attach(pubT, "proto");
 const payload = new Uint8Array(1024);
 const b = new BatchBuilder();

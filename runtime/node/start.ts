@@ -6,7 +6,13 @@
 import { openCasil, type PolicyEngine } from "../../casil/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
-import { createHttpApp, Session, StallWatch, type WireFormat } from "../shield/mod.ts";
+import {
+  createHttpApp,
+  Session,
+  sessionOptions,
+  StallWatch,
+  type WireFormat,
+} from "../shield/mod.ts";
 import { checkListenPlan } from "../shield/tls/mod.ts";
 import { Spine } from "../spine/mod.ts";
 import { type DurableLog, openStore, registerStoreMetrics } from "../store/mod.ts";
@@ -133,13 +139,14 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   let draining = false;
   const startedAt = Date.now();
 
+  const sessionConfig = sessionOptions(config);
   const attach = (transport: Transport, format: WireFormat): TransportSession => {
     const session = new Session(
       {
         spine,
         store,
         metrics,
-        config,
+        options: sessionConfig,
         nodeId,
         access,
         stalls,

@@ -19,6 +19,20 @@ export {
 } from "./codec.ts";
 export { BatchBuilder } from "./batch.ts";
 export {
+  codecOf,
+  type DeliveryPulse,
+  type FrameCodec,
+  frameCodec,
+  frameKind,
+  type FrameReader,
+  JSON_CODEC,
+  type OutboundBatch,
+  PROTO_CODEC,
+  readDecoded,
+  type WireFormat,
+  type WireMessage,
+} from "./frame_codec.ts";
+export {
   type CompiledPattern,
   compilePattern,
   coversPattern,

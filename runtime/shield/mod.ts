@@ -12,7 +12,6 @@ export {
   type UpgradeVerdict,
 } from "./front_door.ts";
 export {
-  type SessionConfig,
   SHIELD_DEFAULTS,
   SHIELD_FLAGS,
   SHIELD_FLOW_FLAGS,
@@ -22,6 +21,7 @@ export {
   type ShieldOptions,
 } from "./options.ts";
 export { Session, type WireFormat } from "./session.ts";
+export { SESSION_DEFAULTS, type SessionOptions, sessionOptions } from "./session_options.ts";
 export { type SseMetrics, SseSubscriber } from "./sse.ts";
 export { type Resumable, StallWatch } from "./stall_watch.ts";
 export {

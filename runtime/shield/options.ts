@@ -58,15 +58,6 @@ export interface ShieldFlowOptions {
 /** Every Shield option that has a flag (security options apart). */
 export interface ShieldOptions extends ShieldLimitOptions, ShieldFlowOptions {}
 
-/**
- * What a session reads of the node's options.
- * @internal Until sessions get their own options object.
- */
-export type SessionConfig =
-  & Pick<ShieldLimitOptions, "maxFrameBytes" | "maxSubscriptionsPerConnection">
-  & Pick<ShieldFlowOptions, "highWaterBytes" | "maxBatchBytes" | "requestTimeoutMs">
-  & { readonly rateKick: number };
-
 /** Defaults of {@linkcode ShieldOptions}. */
 export const SHIELD_DEFAULTS: Readonly<ShieldOptions> = Object.freeze({
   maxFrameBytes: 1024 * 1024,

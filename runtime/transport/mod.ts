@@ -4,6 +4,7 @@
  * @module
  */
 export type { Transport, TransportSession } from "./transport.ts";
+export { type MemoryClose, MemoryTransport, type MemoryTransportOptions } from "./memory.ts";
 export {
   acceptKey,
   readHttpHead,

@@ -1,0 +1,207 @@
+/**
+ * How a session takes in what its client sends. Each received message is filed under
+ * the reality its first publish goes to and runs when the node's fair scheduler gives
+ * that reality its turn; a reality whose lane is full has its publishes shed (refused
+ * with RATE_LIMITED), and a connection that keeps flooding is closed.
+ * @module
+ */
+import {
+  AckMode,
+  BusError,
+  codecOf,
+  type FrameCodec,
+  type FrameReader,
+  type IFrame,
+  readDecoded,
+  type WireMessage,
+} from "../protocol/mod.ts";
+import type { NodeMetrics } from "../telemetry/mod.ts";
+import type { Transport } from "../transport/mod.ts";
+import type { SessionAccess } from "./auth/mod.ts";
+import type { FairScheduler } from "./limits/mod.ts";
+import type { FrameHandler } from "./session_frames.ts";
+import type { SessionOptions } from "./session_options.ts";
+import type { Outbox } from "./session_outbox.ts";
+import type { StallWatch } from "./stall_watch.ts";
+
+// Unacknowledged pulses shed by the ingress scheduler are reported at most this often.
+const SHED_NOTICE_MS = 1000;
+
+/** What ingress works with; lives as long as its session. */
+export interface IngressContext {
+  /** The connection read from. */
+  readonly transport: Transport;
+  /** The frame limit and the flood-kick threshold. */
+  readonly options: Pick<SessionOptions, "maxFrameBytes" | "rateKick">;
+  /** The node's metrics. */
+  readonly metrics: NodeMetrics;
+  /** Where received frames go. */
+  readonly frames: FrameHandler;
+  /** Where errors and refusals go. */
+  readonly outbox: Outbox;
+  /** The session: whether it ended, and how to close it (a flood is closed). */
+  readonly session: { readonly ended: boolean; close(code: number, reason: string): void };
+  /** This connection's permissions and limits (a flood kick is recorded there). */
+  readonly access?: SessionAccess;
+  /** Stalled sessions, re-checked on every received message. */
+  readonly stalls?: StallWatch;
+  /** Shares the node's ingress fairly between realities; absent: work runs as it arrives. */
+  readonly fairness?: FairScheduler;
+}
+
+/** The inbound side of one session. */
+export class Ingress {
+  readonly #ctx: IngressContext;
+  readonly #frames: FrameHandler;
+  readonly #outbox: Outbox;
+  /** Received messages waiting in the fair scheduler, and the reality lane they wait in. */
+  #backlog = 0;
+  #backlogReality = "";
+  #shedUnreported = 0;
+  #shedNoticeAt = 0;
+  #shedWindowAt = 0;
+  #shedInWindow = 0;
+  /** Publishes refused by the current `#shed`. */
+  #shedCount = 0;
+  #shedMessage = "";
+
+  /** Creates the ingress of a new session. */
+  constructor(ctx: IngressContext) {
+    this.#ctx = ctx;
+    this.#frames = ctx.frames;
+    this.#outbox = ctx.outbox;
+  }
+
+  /** Whether received messages wait in the fair scheduler. */
+  get backlogged(): boolean {
+    return this.#backlog > 0;
+  }
+
+  /** Handles one received transport message. */
+  receive(data: WireMessage): void {
+    if (this.#ctx.session.ended) return;
+    this.#ctx.stalls?.poll();
+    const codec = codecOf(data);
+    // A transport that reads on demand is read in turn with every other socket, one read
+    // per readiness check, and its flood waits in TCP: it needs no queue here.
+    const fair = this.#ctx.transport.readsOnDemand ? undefined : this.#ctx.fairness;
+    if (fair) {
+      // Behind its own queued messages a session's next message queues too: its order holds.
+      if (this.#backlog > 0) return this.#defer(fair, codec, this.#backlogReality, data);
+      const reality = codec.peekPublishReality(data);
+      if (reality !== undefined) {
+        if (!fair.runNow(reality, () => this.#receiveOne(codec, data))) {
+          return this.#defer(fair, codec, reality, data);
+        }
+        return this.#outbox.answerNow();
+      }
+    }
+    this.#receiveOne(codec, data);
+    this.#outbox.answerNow();
+  }
+
+  /** Queues a received message in its reality's lane; a full lane sheds its publishes. */
+  #defer(fair: FairScheduler, codec: FrameCodec, reality: string, data: WireMessage): void {
+    const refusal = fair.submit(reality, () => {
+      this.#backlog--;
+      // Messages received before the connection closed are still carried out (publishes).
+      this.#receiveOne(codec, data);
+      this.#outbox.answerNow();
+    }, codec.sizeOf(data));
+    if (refusal) {
+      this.#shed(codec, reality || "default", data, refusal.message);
+      this.#outbox.answerNow();
+      return;
+    }
+    this.#backlog++;
+    this.#backlogReality = reality;
+    this.#ctx.metrics.ingressDeferred.labels(reality || "default").inc();
+  }
+
+  #receiveOne(codec: FrameCodec, data: WireMessage): void {
+    const size = codec.sizeOf(data);
+    const max = this.#ctx.options.maxFrameBytes;
+    if (size > max) {
+      this.#outbox.error("FRAME_TOO_LARGE", `frame of ${size} bytes exceeds the limit of ${max}`);
+      return;
+    }
+    const reader = this.#frames.reader;
+    if (codec.read(data, reader)) return;
+    // Unreadable as a whole: the full decoder says why (or, more lenient, reads it).
+    let frame: IFrame;
+    try {
+      frame = codec.decode(data);
+    } catch (err) {
+      const e = err instanceof BusError ? err : new BusError("INVALID_FRAME", String(err));
+      this.#outbox.error(e.code, e.message);
+      return;
+    }
+    readDecoded(frame, reader);
+  }
+
+  /** Refuses a publish of a shed message: acknowledged ones now, the others counted. */
+  #refuse(correlationId: number, ack: number): void {
+    this.#shedCount++;
+    if (ack !== AckMode.NONE) this.#outbox.error("RATE_LIMITED", this.#shedMessage, correlationId);
+    else this.#shedUnreported++;
+  }
+
+  /** Reads a message the scheduler could not take: publishes refused, the rest carried out. */
+  readonly #shedReader: FrameReader = {
+    publish: (correlationId, ack) => this.#refuse(correlationId, ack),
+    frame: (frame, kind) => {
+      if (kind === "publish") {
+        this.#refuse(frame.publish!.correlationId ?? 0, frame.publish!.ack ?? 0);
+      } else this.#frames.dispatch(frame, kind);
+    },
+    error: (e) => this.#outbox.error(e.code, e.message),
+  };
+
+  /**
+   * Refuses the publishes of a message the scheduler could not take: acknowledged ones get
+   * RATE_LIMITED with their correlation id, unacknowledged ones are counted and reported
+   * once a second. Its other frames (subscribe, ping, credit...) are carried out.
+   */
+  #shed(codec: FrameCodec, reality: string, data: WireMessage, message: string): void {
+    this.#shedCount = 0;
+    this.#shedMessage = message;
+    // Malformed: the decoder says why.
+    if (!codec.read(data, this.#shedReader)) return this.#receiveOne(codec, data);
+    const shed = this.#shedCount;
+    this.#ctx.metrics.ingressShed.labels(reality).inc(shed);
+    const now = Date.now();
+    if (this.#floodingTooLong(now, shed, reality)) return;
+    if (this.#shedUnreported > 0 && now - this.#shedNoticeAt >= SHED_NOTICE_MS) {
+      this.#shedNoticeAt = now;
+      this.#outbox.error(
+        "RATE_LIMITED",
+        `${this.#shedUnreported} unacknowledged pulses shed: ${message}`,
+      );
+      this.#shedUnreported = 0;
+    }
+  }
+
+  /**
+   * Counts shed pulses; a connection that keeps publishing into a full lane past
+   * `--rate-kick` refusals a second is closed. Deno's WebSocket reader hands the node
+   * every message a socket has buffered before it reads any other socket, and the node
+   * cannot pause that read: shedding makes a flood cheap, closing it ends it.
+   */
+  #floodingTooLong(now: number, shed: number, reality: string): boolean {
+    const limit = this.#ctx.options.rateKick;
+    if (limit <= 0) return false;
+    if (now - this.#shedWindowAt >= 1000) {
+      this.#shedWindowAt = now;
+      this.#shedInWindow = 0;
+    }
+    this.#shedInWindow += shed;
+    if (this.#shedInWindow < limit) return false;
+    const reason = `flooding past its fair share: ${this.#shedInWindow} pulses shed in 1 s`;
+    this.#ctx.metrics.disconnects.labels(reality, "flood").inc();
+    this.#ctx.access?.kickedForFlood(reason);
+    this.#outbox.error("RATE_LIMITED", reason);
+    this.#outbox.answerNow();
+    this.#ctx.session.close(1008, reason);
+    return true;
+  }
+}

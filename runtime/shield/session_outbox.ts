@@ -1,0 +1,250 @@
+/**
+ * What a session sends: its control frames (acks, errors, pongs...) and its
+ * subscriptions' deliveries, batched into as few transport messages as the batch size
+ * allows. Writing stops while the transport holds more than the high-water mark (the
+ * subscription queues then fill, and overflow by their own policy) and resumes once it
+ * drained.
+ * @module
+ */
+import {
+  BusError,
+  type ErrorCodeName,
+  errorCodeValue,
+  type FrameCodec,
+  type IFrame,
+  type OutboundBatch,
+  type WireFormat,
+} from "../protocol/mod.ts";
+import type { Subscription } from "../spine/mod.ts";
+import type { NodeMetrics } from "../telemetry/mod.ts";
+import type { Transport } from "../transport/mod.ts";
+import type { Resumable, StallWatch } from "./stall_watch.ts";
+
+// Deliveries taken from one subscription before moving to the next (fairness).
+const TAKE_PER_TURN = 256;
+
+// How often a stalled outbox re-checks the transport when nothing else wakes it.
+const STALL_POLL_MS = 2;
+
+/** Decides which deliveries of a subscription the connection's principal may see. */
+export interface DeliveryFilter {
+  /** Whether a pulse on `topic` may be delivered. */
+  canReceive(topic: string): boolean;
+}
+
+/** The options an outbox reads. */
+export interface OutboxOptions {
+  /** Transport-buffered bytes above which the outbox stops writing. */
+  readonly highWaterBytes: number;
+  /** Target size of one outbound message (protobuf; JSON has fixed bounds). */
+  readonly maxBatchBytes: number;
+}
+
+/** What an outbox works with; lives as long as its session. */
+export interface OutboxContext {
+  /** The connection written to. */
+  readonly transport: Transport;
+  /** The session's wire format. */
+  readonly codec: FrameCodec;
+  /** High-water mark and batch size. */
+  readonly options: OutboxOptions;
+  /** The node's metrics. */
+  readonly metrics: NodeMetrics;
+  /** Where a stalled outbox waits to be resumed. */
+  readonly stalls?: StallWatch;
+  /** A filter for subscriptions whose pattern overlaps a denied topic; else undefined. */
+  readonly filterOf: (sub: Subscription) => DeliveryFilter | undefined;
+}
+
+/** The outbound side of one session. */
+export class Outbox implements Resumable {
+  readonly #ctx: OutboxContext;
+  readonly #transport: Transport;
+  #control: IFrame[] = [];
+  readonly #ready = new Set<Subscription>();
+  #scheduled = false;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  #ended = false;
+  readonly #delivered = new Map<string, { inc(n: number): void }>();
+
+  /** Creates an empty outbox. */
+  constructor(ctx: OutboxContext) {
+    this.#ctx = ctx;
+    this.#transport = ctx.transport;
+  }
+
+  /** The session's wire format. */
+  get format(): WireFormat {
+    return this.#ctx.codec.format;
+  }
+
+  /** Whether control frames wait to be sent. */
+  get pending(): boolean {
+    return this.#control.length > 0;
+  }
+
+  /** Queues a control frame; it goes out with the next flush. */
+  send(frame: IFrame): void {
+    this.#control.push(frame);
+    this.#schedule();
+  }
+
+  /** Queues an error frame (and counts it). */
+  error(code: ErrorCodeName, message: string, correlationId = 0): void {
+    this.#ctx.metrics.errors.labels(this.#transport.kind, code).inc();
+    this.send({ error: { code: errorCodeValue(code), message, correlationId } });
+  }
+
+  /** Queues the error frame for a failure: a `BusError`'s code, else INTERNAL. */
+  fail(err: unknown, correlationId: number): void {
+    if (err instanceof BusError) this.error(err.code, err.message, correlationId);
+    else this.error("INTERNAL", `internal error: ${(err as Error)?.message}`, correlationId);
+  }
+
+  /** A subscription has deliveries or a drop notice waiting. */
+  wake(sub: Subscription): void {
+    this.#ready.add(sub);
+    this.#schedule();
+  }
+
+  /** Forgets a subscription that ended. */
+  forget(sub: Subscription): void {
+    this.#ready.delete(sub);
+  }
+
+  /**
+   * Sends the queued control frames right away, ahead of the fan-out the same message
+   * caused: a publisher pacing on acks or pings gets its answer before the node spends
+   * its turn building other subscribers' batches.
+   */
+  answerNow(): void {
+    if (this.#control.length === 0 || this.#ended || this.#stallTimer !== undefined) return;
+    const out = this.#ctx.codec.batch(this.#ctx.options.maxBatchBytes);
+    const control = this.#control;
+    this.#control = [];
+    for (const frame of control) {
+      out.addFrame(frame);
+      if (out.full) this.#sendOut(out);
+    }
+    this.#sendOut(out);
+  }
+
+  /**
+   * Sends one frame at once, bypassing the queue and the high-water mark: the last word
+   * before the connection is closed. Transport failures are ignored.
+   */
+  sendLast(frame: IFrame): void {
+    try {
+      this.#transport.send(this.#ctx.codec.encode(frame));
+    } catch { /* the transport may already be failing */ }
+  }
+
+  /** Resumes writing when the transport buffer fell under the high-water mark. */
+  resumeIfDrained(): boolean {
+    if (this.#ended) return true;
+    if (this.#transport.bufferedAmount() > this.#ctx.options.highWaterBytes) return false;
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+    this.#schedule();
+    return true;
+  }
+
+  /** Stops for good: nothing more is sent. */
+  close(): void {
+    this.#ended = true;
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+    this.#ctx.stalls?.delete(this);
+    this.#ready.clear();
+  }
+
+  #sendOut(out: OutboundBatch): void {
+    const msg = out.finish();
+    if (msg === null) return;
+    const kind = this.#transport.kind;
+    this.#ctx.metrics.outboundMessages.labels(kind).inc();
+    this.#ctx.metrics.outboundFrames.labels(kind).inc(out.lastCount);
+    this.#transport.send(msg);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#ended || this.#stallTimer !== undefined) return;
+    this.#scheduled = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#ended) return;
+    const t = this.#transport;
+    const { highWaterBytes, maxBatchBytes } = this.#ctx.options;
+    if (t.bufferedAmount() > highWaterBytes) {
+      this.#stall();
+      return;
+    }
+    const out = this.#ctx.codec.batch(maxBatchBytes);
+    const send = (): boolean => {
+      this.#sendOut(out);
+      return t.bufferedAmount() <= highWaterBytes;
+    };
+    const control = this.#control;
+    this.#control = [];
+    for (const frame of control) {
+      out.addFrame(frame);
+      if (out.full && !send()) {
+        this.#control = control.slice(control.indexOf(frame) + 1).concat(this.#control);
+        this.#stall();
+        return;
+      }
+    }
+    for (const sub of this.#ready) {
+      if (sub.unreportedDrops > 0) {
+        const n = sub.unreportedDrops;
+        sub.unreportedDrops = 0;
+        this.#ctx.metrics.errors.labels(t.kind, "SLOW_CONSUMER").inc();
+        out.addFrame({
+          error: {
+            code: errorCodeValue("SLOW_CONSUMER"),
+            message: `${n} deliveries dropped: subscriber is not keeping up`,
+            subscriptionId: sub.spec.id,
+            dropped: n,
+          },
+        });
+      }
+      let counter = this.#delivered.get(sub.spec.realityId);
+      if (!counter) {
+        counter = this.#ctx.metrics.delivered.labels(sub.spec.realityId);
+        this.#delivered.set(sub.spec.realityId, counter);
+      }
+      while (sub.ready) {
+        const items = sub.take(TAKE_PER_TURN);
+        // Patterns overlapping a denied topic deliver only what the principal may see.
+        const filter = this.#ctx.filterOf(sub);
+        for (const p of items) {
+          if (filter && !filter.canReceive(p.pulse.topic ?? "")) continue;
+          out.addDeliver(sub.spec.id, p);
+        }
+        counter.inc(items.length);
+        if (out.full && !send()) {
+          if (!sub.ready) this.#ready.delete(sub);
+          this.#stall();
+          return;
+        }
+      }
+      this.#ready.delete(sub);
+    }
+    send();
+  }
+
+  #stall(): void {
+    if (this.#stallTimer !== undefined || this.#ended) return;
+    this.#ctx.metrics.transportStalls.labels(this.#transport.kind).inc();
+    this.#ctx.stalls?.add(this);
+    // No drain event exists on WebSocket: poll the buffer level until it falls.
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      this.#ctx.stalls?.delete(this);
+      this.#schedule();
+    }, STALL_POLL_MS);
+  }
+}
