@@ -207,8 +207,28 @@ export class FairScheduler {
       // Realities come and go; an idle lane is forgotten rather than kept forever.
       if (!lane.active) this.#lanes.delete(lane.realityId);
     }
+    this.#skipIdleRounds();
     this.#round();
   };
+
+  /**
+   * Deficit round robin is work-conserving: rounds in which no lane could run add their
+   * credit at once instead of one event-loop turn each. Without this, a lane paying off
+   * an overrun many quanta long (a 1 ms task against a 1 µs quantum) waited a thousand
+   * turns on an otherwise idle node. Relative shares are unchanged: every lane with
+   * queued work gets the same number of quanta.
+   */
+  #skipIdleRounds(): void {
+    let rounds = Infinity;
+    for (const lane of this.#active) {
+      if (lane.credit > 0) return;
+      rounds = Math.min(rounds, Math.floor(-lane.credit / this.#quantum) + 1);
+    }
+    if (rounds === Infinity) return;
+    for (const lane of this.#active) {
+      lane.credit = Math.min(lane.credit + rounds * this.#quantum, this.#quantum);
+    }
+  }
 
   /**
    * One deficit-round-robin round: every lane with queued work runs while its credit

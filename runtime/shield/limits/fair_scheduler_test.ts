@@ -124,3 +124,31 @@ Deno.test("idle realities are forgotten at the end of a turn; shares renew each 
   assert.ok(s.runNow("r1", () => {}));
   assert.equal(s.queued, 0);
 });
+
+Deno.test("a lane owing many quanta is served in the next turn when no other lane can run", async () => {
+  const s = new FairScheduler({ quantumMs: 0.001, clock });
+  const order: number[] = [];
+  // Each task overruns the 1 µs quantum a thousand times over.
+  for (let i = 0; i < 5; i++) offer(s, "a", () => (spin(1), order.push(i)));
+  assert.equal(order.length, 1);
+  // One turn per task, not a thousand: the idle rounds are skipped.
+  for (let turn = 1; turn < 5; turn++) {
+    await new Promise((r) => setImmediate(r));
+    assert.equal(order.length, turn + 1);
+  }
+  assert.deepEqual(order, [0, 1, 2, 3, 4]);
+});
+
+Deno.test("skipped rounds keep the shares: two owing lanes alternate by what they owe", async () => {
+  const s = new FairScheduler({ quantumMs: 0.001, clock });
+  const order: string[] = [];
+  // b owes twice what a owes per task: a runs twice for each run of b.
+  for (let i = 0; i < 6; i++) offer(s, "a", () => (spin(1), order.push("a")));
+  for (let i = 0; i < 3; i++) offer(s, "b", () => (spin(2), order.push("b")));
+  await idle(s);
+  assert.deepEqual(order.slice(0, 2), ["a", "b"]);
+  const firstB = order.indexOf("b");
+  const rest = order.slice(firstB + 1);
+  assert.equal(rest.filter((x) => x === "a").length, 5);
+  assert.equal(rest.filter((x) => x === "b").length, 2);
+});
