@@ -24,7 +24,7 @@ import {
   StartMode,
   SUBPROTOCOL_PROTO,
 } from "../protocol/mod.ts";
-import { type AgentIdentity, answerChallenge } from "./seal/mod.ts";
+import { type AgentIdentity, answerChallenge } from "../identity/mod.ts";
 import { ClientSubscription, type SubscribeOptions } from "./subscription.ts";
 import { TcpWebSocket } from "./tcp_websocket.ts";
 
