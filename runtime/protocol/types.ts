@@ -2,221 +2,139 @@
  * TypeScript shapes of the messages in `arqon.proto` (package `arqon.v1`), as protobufjs
  * decodes and encodes them: camelCase fields, uint64 as `number`, bytes as `Uint8Array`,
  * enums as numbers. Every field is optional on input; decoded messages carry defaults.
+ *
+ * Nothing here is written by hand beside the schema: the shapes are derived from the
+ * declarations that protobufjs's CLI generates from `arqon.proto` at build time
+ * (`scripts/build_proto.ts` writes `gen/arqon.d.ts`), and the enum values are read from
+ * the schema the runtime codec loads. A field added to the .proto appears here on the next
+ * build. The derivation only narrows what pbts declares to what protobufjs accepts and
+ * returns at run time with this codec's settings: scalars without `| null`, enums as plain
+ * numbers (the codec does not check that a value is a known member).
  * @module
  */
+import type { arqon } from "./gen/arqon.d.ts";
+import { schemaRoot } from "./schema.ts";
 
-/** Hybrid logical clock reading. */
-export interface IHlcTimestamp {
-  wallMs?: number;
-  logical?: number;
+/**
+ * A field's value as protobufjs reads and writes it. pbts declares every field `T | null`;
+ * protobufjs treats null as absent, so only message fields keep `| null` (as they always
+ * have here); repeated and map fields hold values, never null.
+ */
+type Field<T> = T extends Uint8Array ? Uint8Array
+  : T extends number ? number
+  : T extends string ? string
+  : T extends boolean ? boolean
+  : T extends readonly (infer E)[] ? Value<NonNullable<E>>[]
+  : IsMap<T> extends true ? Value<T>
+  : T extends object ? Value<T> | null
+  : T;
+
+/** A map field is an object with a string index signature; any other object is a message. */
+type IsMap<T> = T extends object ? (string extends keyof T ? true : false) : false;
+
+/** An element of a repeated or map field, or a message. */
+type Value<T> = T extends Uint8Array | number | string | boolean ? Field<T>
+  : IsMap<T> extends true ? Record<string, Value<NonNullable<T[string & keyof T]>>>
+  // Frames nest in batches: those carry the decoded `kind` too.
+  : T extends object ? ("historyChunk" extends keyof T ? IFrame : Message<T>)
+  : T;
+
+/** A message shape with every field optional, as protobufjs's `encode`/`decode` use them. */
+type Message<T> = { [K in keyof T]?: Field<NonNullable<T[K]>> };
+
+/** One object type from an intersection (reads as one shape in editors and docs). */
+type Flat<T> = { [K in keyof T]: T[K] };
+
+/** The value of a numeric enum member as a number literal type (`ACK_MODE_DURABLE` → 2). */
+type NumberOf<V> = `${V & number}` extends `${infer N extends number}` ? N : never;
+
+/** An enum's members by their names without the enum's prefix (`ACK_MODE_NONE` → `NONE`). */
+type ShortNames<E, P extends string> = {
+  readonly [K in keyof E as K extends `${P}${infer S}` ? S : never]: NumberOf<E[K]>;
+};
+
+/** An enum of the schema as a frozen object keyed by the members' short names. */
+function shortNames<E, P extends string>(name: string, prefix: P): ShortNames<E, P> {
+  const values = schemaRoot.lookupEnum(`arqon.v1.${name}`).values;
+  const out: Record<string, number> = {};
+  for (const [member, value] of Object.entries(values)) {
+    if (!member.startsWith(prefix)) throw new Error(`${name}.${member} lacks prefix ${prefix}`);
+    out[member.slice(prefix.length)] = value;
+  }
+  return Object.freeze(out) as ShortNames<E, P>;
 }
 
+/** Hybrid logical clock reading: wall time in ms plus a logical counter. */
+export type IHlcTimestamp = Message<arqon.v1.IHlcTimestamp>;
 /** Spectral metadata of a pulse. */
-export interface ISpectral {
-  coherence?: number;
-  criticality?: number;
-  eigenvalues?: number[];
-}
-
+export type ISpectral = Message<arqon.v1.ISpectral>;
 /** The envelope of one message. */
-export interface IPulse {
-  id?: string;
-  sequence?: number;
-  topic?: string;
-  producerId?: string;
-  realityId?: string;
-  timestamp?: IHlcTimestamp | null;
-  traceContext?: Record<string, string>;
-  spectral?: ISpectral | null;
-  headers?: Record<string, string>;
-  contentType?: string;
-  payload?: Uint8Array;
-  syncId?: string;
-  intentVector?: number[];
-  entropySeed?: number;
-  ghost?: boolean;
-  replyTo?: string;
-}
+export type IPulse = Message<arqon.v1.IPulse>;
 
 /** `AckMode` values. */
-export const AckMode = { NONE: 0, RECEIVED: 1, DURABLE: 2 } as const;
+export const AckMode: ShortNames<typeof arqon.v1.AckMode, "ACK_MODE_"> = shortNames(
+  "AckMode",
+  "ACK_MODE_",
+);
 /** `StartMode` values. */
-export const StartMode = { LIVE: 0, FROM_SEQUENCE: 1, FROM_TIME: 2 } as const;
+export const StartMode: ShortNames<typeof arqon.v1.StartMode, "START_MODE_"> = shortNames(
+  "StartMode",
+  "START_MODE_",
+);
 /** `OverflowPolicy` values. */
-export const OverflowPolicy = { DEFAULT: 0, DROP_OLDEST: 1, DROP_NEW: 2, DISCONNECT: 3 } as const;
-
+export const OverflowPolicy: ShortNames<typeof arqon.v1.OverflowPolicy, "OVERFLOW_POLICY_"> =
+  shortNames("OverflowPolicy", "OVERFLOW_POLICY_");
 /** `ErrorCode` values, by their names without the `ERROR_CODE_` prefix. */
-export const ErrorCode = {
-  UNSPECIFIED: 0,
-  INVALID_FRAME: 1,
-  UNKNOWN_FRAME: 2,
-  INVALID_UTF8: 3,
-  INVALID_TOPIC: 4,
-  INVALID_PATTERN: 5,
-  FRAME_TOO_LARGE: 6,
-  TOO_MANY_SUBSCRIPTIONS: 7,
-  SLOW_CONSUMER: 8,
-  NO_RESPONDERS: 9,
-  TIMEOUT: 10,
-  UNAUTHORIZED: 11,
-  FORBIDDEN: 12,
-  RATE_LIMITED: 13,
-  POLICY_DENIED: 14,
-  NOT_FOUND: 15,
-  INTERNAL: 16,
-  UNSUPPORTED_VERSION: 17,
-  PROTOCOL_VIOLATION: 18,
-  INVALID_ARGUMENT: 19,
-  STORAGE_FAILED: 20,
-  QUOTA_EXCEEDED: 21,
-  SHUTTING_DOWN: 22,
-  UNSUPPORTED_SUBPROTOCOL: 23,
-} as const;
+export const ErrorCode: ShortNames<typeof arqon.v1.ErrorCode, "ERROR_CODE_"> = shortNames(
+  "ErrorCode",
+  "ERROR_CODE_",
+);
 /** A name of an `ErrorCode` without its prefix, e.g. `INVALID_TOPIC`. */
 export type ErrorCodeName = keyof typeof ErrorCode;
 
-/** Client greeting. */
-export interface IHello {
-  clientName?: string;
-  protocolVersion?: number;
-  capabilities?: string[];
-  token?: string;
-  /** `did:key` of an agent authenticating by challenge-response. */
-  did?: string;
-  /** The challenge nonce being answered. */
-  nonce?: Uint8Array;
-  /** The agent's signature over the challenge message. */
-  signature?: Uint8Array;
-}
+/** Client greeting; `did`, `nonce` and `signature` answer a DID challenge. */
+export type IHello = Message<arqon.v1.IHello>;
 /** A DID challenge: sign it and send a second hello. */
-export interface IChallenge {
-  nonce?: Uint8Array;
-  nodeId?: string;
-  expiresAtMs?: number;
-}
+export type IChallenge = Message<arqon.v1.IChallenge>;
 /** Node greeting. */
-export interface IWelcome {
-  nodeId?: string;
-  protocolVersion?: number;
-  capabilities?: string[];
-  sessionId?: string;
-  maxFrameBytes?: number;
-}
+export type IWelcome = Message<arqon.v1.IWelcome>;
 /** Publish one pulse. */
-export interface IPublish {
-  correlationId?: number;
-  ack?: number;
-  pulse?: IPulse | null;
-}
+export type IPublish = Message<arqon.v1.IPublish>;
 /** Acknowledgement of a publish. */
-export interface IAck {
-  correlationId?: number;
-  id?: string;
-  sequence?: number;
-  realityId?: string;
-}
+export type IAck = Message<arqon.v1.IAck>;
 /** Open a subscription. */
-export interface ISubscribe {
-  subscriptionId?: number;
-  realityId?: string;
-  pattern?: string;
-  queueGroup?: string;
-  start?: number;
-  fromSequence?: number;
-  fromTimeMs?: number;
-  maxInFlight?: number;
-  overflow?: number;
-  maxQueueMessages?: number;
-  maxQueueBytes?: number;
-  correlationId?: number;
-}
+export type ISubscribe = Message<arqon.v1.ISubscribe>;
 /** Confirms a subscription. */
-export interface ISubscribed {
-  correlationId?: number;
-  subscriptionId?: number;
-}
+export type ISubscribed = Message<arqon.v1.ISubscribed>;
 /** Close a subscription. */
-export interface IUnsubscribe {
-  subscriptionId?: number;
-}
+export type IUnsubscribe = Message<arqon.v1.IUnsubscribe>;
 /** Grant deliveries to a flow-controlled subscription. */
-export interface ICredit {
-  subscriptionId?: number;
-  count?: number;
-}
+export type ICredit = Message<arqon.v1.ICredit>;
 /** One delivered pulse. */
-export interface IDeliver {
-  subscriptionId?: number;
-  pulse?: IPulse | null;
-}
+export type IDeliver = Message<arqon.v1.IDeliver>;
 /** Request/reply call. */
-export interface IRequest {
-  correlationId?: number;
-  pulse?: IPulse | null;
-  timeoutMs?: number;
-}
+export type IRequest = Message<arqon.v1.IRequest>;
 /** The answer to a request. */
-export interface IReply {
-  correlationId?: number;
-  pulse?: IPulse | null;
-}
+export type IReply = Message<arqon.v1.IReply>;
 /** A typed error. */
-export interface IError {
-  code?: number;
-  message?: string;
-  correlationId?: number;
-  subscriptionId?: number;
-  dropped?: number;
-}
+export type IError = Message<arqon.v1.IError>;
 /** Liveness probe. */
-export interface IPing {
-  nonce?: number;
-}
+export type IPing = Message<arqon.v1.IPing>;
 /** Liveness answer. */
-export interface IPong {
-  nonce?: number;
-}
+export type IPong = Message<arqon.v1.IPong>;
 /** Many frames in one transport message. */
-export interface IBatch {
-  frames?: IFrame[];
-}
+export type IBatch = Message<arqon.v1.IBatch>;
 /** A history query (`history.get`); 0 leaves a bound open. */
-export interface IHistoryGet {
-  correlationId?: number;
-  realityId?: string;
-  pattern?: string;
-  fromSequence?: number;
-  toSequence?: number;
-  fromTimeMs?: number;
-  toTimeMs?: number;
-  limit?: number;
-}
+export type IHistoryGet = Message<arqon.v1.IHistoryGet>;
 /** One page of a history answer. */
-export interface IHistoryChunk {
-  correlationId?: number;
-  pulses?: IPulse[];
-  done?: boolean;
-}
+export type IHistoryChunk = Message<arqon.v1.IHistoryChunk>;
 /** One protocol frame: exactly one member is set. */
-export interface IFrame {
-  hello?: IHello | null;
-  welcome?: IWelcome | null;
-  publish?: IPublish | null;
-  ack?: IAck | null;
-  subscribe?: ISubscribe | null;
-  subscribed?: ISubscribed | null;
-  unsubscribe?: IUnsubscribe | null;
-  deliver?: IDeliver | null;
-  request?: IRequest | null;
-  reply?: IReply | null;
-  error?: IError | null;
-  ping?: IPing | null;
-  pong?: IPong | null;
-  batch?: IBatch | null;
-  credit?: ICredit | null;
-  historyGet?: IHistoryGet | null;
-  historyChunk?: IHistoryChunk | null;
-  challenge?: IChallenge | null;
-  /** The name of the member that is set (present on decoded frames). */
-  kind?: string;
-}
+export type IFrame = Flat<
+  Message<arqon.v1.IFrame> & {
+    /**
+     * The name of the member that is set (present on decoded frames): the `kind` oneof of
+     * the generated `Frame` class, kept a plain string for callers that dispatch on it.
+     */
+    kind?: string;
+  }
+>;
