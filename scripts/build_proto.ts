@@ -2,10 +2,14 @@
  * Generates the TypeScript of `runtime/protocol/arqon.proto` with protobufjs's own CLI, so
  * the protocol's types come from the schema instead of being mirrored by hand:
  *
- * - `pbjs -t static-module -w es6 --force-number` writes `runtime/protocol/gen/arqon.js`
- *   (uint64 as `number`, as the runtime codec decodes them);
- * - `pbts` writes its declarations, `runtime/protocol/gen/arqon.d.ts`, from which
- *   `runtime/protocol/types.ts` derives the exported interfaces and enums.
+ * - `pbjs -t static-module -w es6 --force-number --alt-comment` writes
+ *   `runtime/protocol/gen/arqon.js` (uint64 as `number`, as the runtime codec decodes them);
+ * - `pbts` writes its declarations, `runtime/protocol/gen/arqon.d.ts`;
+ * - from those, `gen/types.ts` keeps what the protocol's API exports (re-exported by
+ *   `runtime/protocol/types.ts`): each message's `I*` interface with the .proto's comments
+ *   (`--alt-comment`), its fields as protobufjs reads and writes them with this codec's
+ *   settings (scalars without pbts's `| null`, enums as numbers, maps as records, a oneof's
+ *   virtual field as a string), and each enum's values by short name (`AckModeValues`).
  *
  * The runtime codec stays protobufjs reflection over the same .proto (`schema.ts`, which
  * the JSON mapping needs anyway): measured against the static module on a Frame{publish}
@@ -14,14 +18,18 @@
  *
  * The output is not committed (`.gitignore`); every `deno task` entry point runs this
  * step first. It is skipped when `gen/.hash` records the same inputs (the .proto, the CLI
- * version, this script), so a warm run costs one file read and one hash.
+ * version, this script and `proto_types.ts`), so a warm run costs a few reads and a hash.
  *
  *   deno task proto            # generate when the schema changed
  *   deno task proto --force    # generate anyway
  * @module
  */
+import { apiTypes } from "./proto_types.ts";
+
 /** The protobufjs CLI release that matches the runtime's protobufjs 7. */
 const CLI = "npm:protobufjs-cli@1.3.3";
+/** The rewriting of pbts's output into `gen/types.ts`: part of the inputs. */
+const REWRITER = new URL("proto_types.ts", import.meta.url);
 const ROOT = new URL("../", import.meta.url);
 const PROTO = new URL("runtime/protocol/arqon.proto", ROOT);
 const GEN = new URL("runtime/protocol/gen/", ROOT);
@@ -32,6 +40,7 @@ async function inputsHash(): Promise<string> {
     await Deno.readFile(PROTO),
     new TextEncoder().encode(CLI),
     await Deno.readFile(new URL(import.meta.url)),
+    await Deno.readFile(REWRITER),
   ];
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length + 1, 0));
   let at = 0;
@@ -77,6 +86,7 @@ async function generate(): Promise<void> {
     "-w",
     "es6",
     "--force-number",
+    "--alt-comment",
     "-o",
     jsPath,
     PROTO.pathname,
@@ -98,6 +108,7 @@ async function generate(): Promise<void> {
     throw new Error("arqon.d.ts names Long: is --force-number still in effect?");
   }
   await Deno.writeTextFile(dts, types);
+  await Deno.writeTextFile(new URL("types.ts", GEN), apiTypes(types));
 }
 
 const hash = await inputsHash();
