@@ -16,7 +16,7 @@
  */
 import { parseArgs } from "node:util";
 import { Buffer } from "node:buffer";
-import { type DidAlgorithm, generateAgentIdentity } from "../runtime/client/seal/mod.ts";
+import { type DidAlgorithm, generateAgentIdentity } from "../runtime/identity/mod.ts";
 import {
   issueToken,
   readNodeKeyFile,

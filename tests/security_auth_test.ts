@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as jose from "jose";
 import { type ArqonNode, startNode } from "../mod.ts";
 import { ArqonClient } from "../runtime/client/mod.ts";
-import { answerChallenge, generateAgentIdentity } from "../runtime/client/seal/mod.ts";
+import { answerChallenge, generateAgentIdentity } from "../runtime/identity/mod.ts";
 import { BusError, errorCodeName, type IFrame } from "../runtime/protocol/mod.ts";
 import {
   generateNodeKeyJwk,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { startNode } from "../mod.ts";
 import { ArqonClient } from "../runtime/client/mod.ts";
-import { generateSealKeyPair, isSealed, open, seal } from "../runtime/client/seal/mod.ts";
+import { generateSealKeyPair, isSealed, open, seal } from "../runtime/identity/mod.ts";
 import type { IPulse } from "../runtime/protocol/mod.ts";
 
 const MARKER = "PLAINTEXT-MARKER-5eal-7d1b";

@@ -24,7 +24,7 @@ import {
   StartMode,
   SUBPROTOCOL_PROTO,
 } from "../protocol/mod.ts";
-import { type AgentIdentity, answerChallenge } from "./seal/mod.ts";
+import { type AgentIdentity, answerChallenge } from "../identity/mod.ts";
 import { ClientSubscription, type SubscribeOptions } from "./subscription.ts";
 import { TcpWebSocket } from "./tcp_websocket.ts";
 
@@ -169,7 +169,7 @@ export class ArqonClient {
     // native sidecar, loaded only when asked for (it needs --allow-ffi). With `noDelay`,
     // plain `ws://` uses our TCP WebSocket with Nagle off (see tcp_websocket.ts).
     const ws: WebSocket = this.url.startsWith("shm://")
-      ? new (await import("../transport/shm_websocket.ts")).ShmWebSocket(
+      ? new (await import("../transport/mod.ts")).ShmWebSocket(
         this.url,
       ) as unknown as WebSocket
       : this.#options.noDelay && this.url.startsWith("ws://") &&

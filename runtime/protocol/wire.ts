@@ -204,7 +204,16 @@ function writeString(buf: Uint8Array, pos: number, s: string, byteLength: number
 
 /** Bytes of a varint of any value up to 2^53. */
 function varint53Length(n: number): number {
-  return n < 0x100000000 ? varintLength(n >>> 0) : Math.ceil(Math.log2(n + 1) / 7);
+  // Comparisons, not log2: Math.log2(2 ** 49 + 1) rounds to 49, one byte short.
+  return n < 0x100000000
+    ? varintLength(n >>> 0)
+    : n < 2 ** 35
+    ? 5
+    : n < 2 ** 42
+    ? 6
+    : n < 2 ** 49
+    ? 7
+    : 8;
 }
 
 function writeVarint53(buf: Uint8Array, pos: number, n: number): number {

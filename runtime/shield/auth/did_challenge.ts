@@ -5,7 +5,7 @@
  * on the first answer, right or wrong, so a captured answer cannot be replayed.
  * @module
  */
-import { challengeMessage, verifyDidSignature } from "../../client/seal/mod.ts";
+import { challengeMessage, verifyDidSignature } from "../../identity/mod.ts";
 import { unauthorized } from "./errors.ts";
 
 const NONCE_BYTES = 32;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { answerChallenge, generateAgentIdentity } from "../../client/seal/mod.ts";
+import { answerChallenge, generateAgentIdentity } from "../../identity/mod.ts";
 import { BusError } from "../../protocol/mod.ts";
 import { Authenticator, ChallengeIssuer, DidDirectory } from "./mod.ts";
 

@@ -3,7 +3,7 @@
  * key but is not listed gets no access (FORBIDDEN), unless the config has a `*` entry.
  * @module
  */
-import { parseDidKey } from "../../client/seal/mod.ts";
+import { parseDidKey } from "../../identity/mod.ts";
 import { forbidden } from "./errors.ts";
 import { type Grants, parseGrants, type Principal } from "./grants.ts";
 

@@ -1,6 +1,8 @@
 /**
- * Client-side cryptography: post-quantum sealing of payloads between agents, and
- * `did:key` agent identities that answer the node's challenge in the hello.
+ * Agent identity and payload sealing, shared by the client and the node: `did:key`
+ * identities (Ed25519 or post-quantum ML-DSA) that answer the node's challenge in the
+ * hello and that the node verifies from the DID alone, and hybrid X25519 + ML-KEM-768
+ * sealing of payloads between agents. Imports only the protocol layer.
  * @module
  */
 export {

@@ -5,7 +5,7 @@
  * must break both the classical and the post-quantum half.
  * @module
  */
-import { concatBytes } from "../../protocol/mod.ts";
+import { concatBytes } from "../protocol/mod.ts";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 
