@@ -46,7 +46,7 @@ export interface CasilNode {
   readonly audit: AuditLog;
   /** Routes to mount at the root of the node's HTTP app. */
   readonly routes: Hono;
-  /** Closes the audit log file. */
+  /** Closes the audit log file and the policy engine's sandbox worker. */
   close(): void;
 }
 
@@ -88,5 +88,13 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
       return principal.subject;
     },
   });
-  return { engine, audit, routes, close: () => audit.close() };
+  return {
+    engine,
+    audit,
+    routes,
+    close: () => {
+      engine.close();
+      audit.close();
+    },
+  };
 }
