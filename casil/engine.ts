@@ -78,7 +78,6 @@ interface Installed {
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const EMPTY = new Uint8Array(0);
-const DENIED = "ERROR_CODE_POLICY_DENIED";
 const ALLOW: GuardVerdict = Object.freeze({ allow: true });
 
 const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
@@ -387,7 +386,7 @@ export class PolicyEngine implements PulseGuard {
 
   #deny(policy: string, reason: DenialReason, message: string): GuardVerdict {
     this.metrics.denials.labels(policy, reason).inc();
-    return { allow: false, code: DENIED, reason: message };
+    return { allow: false, code: "POLICY_DENIED", reason: message };
   }
 
   /** Runs the chain for one pulse (the Spine's `PulseGuard` hook). */

@@ -4,15 +4,15 @@
  * Spine is an in-memory router.
  * @module
  */
-import type { arqon } from "../protocol/mod.ts";
+import type { arqon, ErrorCodeName } from "../protocol/mod.ts";
 
 /** What a guard decided about one pulse before it is sequenced. */
 export type GuardVerdict =
   | { readonly allow: true; readonly payload?: Uint8Array }
   | {
     readonly allow: false;
-    /** Error code name sent to the publisher, e.g. `ERROR_CODE_POLICY_DENIED`. */
-    readonly code: string;
+    /** Error code sent to the publisher, e.g. `POLICY_DENIED`. */
+    readonly code: ErrorCodeName;
     readonly reason: string;
   };
 
