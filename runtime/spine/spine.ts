@@ -162,10 +162,7 @@ export class Spine {
     source: Uint8Array | undefined,
   ): StampedPulse {
     if (verdict && !verdict.allow) {
-      throw new BusError(
-        (verdict.code.replace(/^ERROR_CODE_/, "") || "POLICY_DENIED") as "POLICY_DENIED",
-        verdict.reason,
-      );
+      throw new BusError(verdict.code, verdict.reason);
     }
     const pulse: IPulse = input;
     if (verdict?.payload) pulse.payload = verdict.payload;
