@@ -151,6 +151,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         access,
         stalls,
         fairness,
+        nextTurn: (callback) => turn.schedule(callback),
         onEnd: (s) => sessions.delete(s),
       },
       transport,

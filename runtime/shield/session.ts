@@ -46,6 +46,8 @@ export interface SessionContext {
   readonly stalls?: StallWatch;
   /** Shares the node's ingress fairly between realities; absent: work runs as it arrives. */
   readonly fairness?: FairScheduler;
+  /** Calls back after the runtime looked at every socket (`IoTurn.schedule`). */
+  readonly nextTurn?: (callback: () => void) => void;
 }
 
 let sessionCounter = 0;
@@ -119,6 +121,7 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
       access,
       stalls: ctx.stalls,
       fairness: ctx.fairness,
+      nextTurn: ctx.nextTurn,
     });
     metrics.connections.labels(transport.kind).inc();
   }
@@ -141,8 +144,8 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
   }
 
   /** TransportSession: handles one received transport message. */
-  receive(data: Uint8Array | string): void {
-    this.#ingress.receive(data);
+  receive(data: Uint8Array | string): void | Promise<void> {
+    return this.#ingress.receive(data);
   }
 
   /** SubscriptionOwner: a subscription has deliveries or a drop notice waiting. */

@@ -203,7 +203,8 @@ export class WsServerConnection implements Transport {
           const body = buf.slice(at, at + len);
           start = at + len;
           xorMask(body, key);
-          this.#frame(opcode, fin, body);
+          const busy = this.#frame(opcode, fin, body);
+          if (busy) await busy;
           if (this.#ended) return;
           continue;
         }
@@ -220,7 +221,8 @@ export class WsServerConnection implements Transport {
         }
         this.#lastHeard = Date.now();
         xorMask(body, key);
-        this.#frame(opcode, fin, body);
+        const busy = this.#frame(opcode, fin, body);
+        if (busy) await busy;
       }
       if (start === end) start = end = 0;
       else if (start > 0 && buf.length - end < 64 * 1024) {
@@ -249,7 +251,8 @@ export class WsServerConnection implements Transport {
     }
   }
 
-  #frame(opcode: number, fin: boolean, body: Uint8Array): void {
+  /** Handles one frame; a promise: the session is still working on the message. */
+  #frame(opcode: number, fin: boolean, body: Uint8Array): void | Promise<void> {
     if (opcode >= 0x8) {
       if (!fin || body.length > 125) throw new ProtocolError(1002, "bad control frame");
       // Nothing may follow our close frame, not even a pong.
@@ -297,10 +300,10 @@ export class WsServerConnection implements Transport {
       this.#fragmentBytes = body.length;
       return;
     }
-    this.#message(opcode, body);
+    return this.#message(opcode, body);
   }
 
-  #message(opcode: number, body: Uint8Array): void {
+  #message(opcode: number, body: Uint8Array): void | Promise<void> {
     if (this.#closing) return;
     if (opcode === OP.text) {
       let text: string;
@@ -309,8 +312,9 @@ export class WsServerConnection implements Transport {
       } catch {
         throw new ProtocolError(1007, "text message is not valid UTF-8");
       }
-      this.#session?.receive(text);
-    } else this.#session?.receive(body);
+      return this.#session?.receive(text);
+    }
+    return this.#session?.receive(body);
   }
 
   #endAfterFlush(): void {
