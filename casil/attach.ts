@@ -37,6 +37,8 @@ export interface CasilNodeOptions extends PolicyOptions {
   principalOf?: (authorization: string | undefined) => Promise<CallerPrincipal | undefined>;
   /** When true, governance routes need an authenticated admin. */
   authRequired?: boolean;
+  /** Largest payload a redaction may produce (the node's `--max-frame-bytes`). */
+  maxPayloadBytes?: number;
   /** Installs the engine as the Spine's guard while policies exist (see `PolicyEngine`). */
   setGuard?: (guard: PulseGuard | undefined) => void;
 }
@@ -60,6 +62,7 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
   const engine = new PolicyEngine({
     limits: { fuelPerCall: options.policyFuel, memoryPages: options.policyMemoryPages },
     maxUploadBytes: options.policyMaxUploadBytes,
+    maxPayloadBytes: options.maxPayloadBytes,
     instrumentInWorker: true,
     dir: options.dataDir ? `${options.dataDir}/policies` : null,
     audit,

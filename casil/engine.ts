@@ -31,6 +31,13 @@ export interface PolicyEngineOptions {
   /** Largest accepted component, in bytes (default 4 MiB). */
   maxUploadBytes?: number;
   /**
+   * Largest payload a redaction may produce, in bytes: a node passes its `--max-frame-bytes`,
+   * so a policy cannot make a pulse larger than any publish could be. A larger redaction
+   * denies the pulse (reason `too_large`).
+   * @default 1048576
+   */
+  maxPayloadBytes?: number;
+  /**
    * The sandbox engine that prepares the policies (one per node). When absent the policy
    * engine makes its own, closed by {@linkcode PolicyEngine.close}.
    */
@@ -76,6 +83,8 @@ interface Installed {
   readonly problem?: string;
 }
 
+/** The node's default `--max-frame-bytes`: what a redaction may produce by default. */
+const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const EMPTY = new Uint8Array(0);
 const ALLOW: GuardVerdict = Object.freeze({ allow: true });
@@ -116,6 +125,8 @@ export class PolicyEngine implements PulseGuard {
   readonly limits: Readonly<SandboxLimits>;
   /** Largest accepted component. */
   readonly maxUploadBytes: number;
+  /** Largest payload a redaction may produce. */
+  readonly maxPayloadBytes: number;
   /** Metrics of evaluation. */
   readonly metrics: CasilMetrics;
   /** The audit log, when one was given. */
@@ -150,6 +161,7 @@ export class PolicyEngine implements PulseGuard {
   constructor(options: PolicyEngineOptions = {}) {
     this.limits = Object.freeze({ ...(options.limits ?? DEFAULT_LIMITS) });
     this.maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.metrics = options.metrics ?? new CasilMetrics();
     this.audit = options.audit;
     this.#store = new PolicyStore(options.dir ?? null);
@@ -427,6 +439,15 @@ export class PolicyEngine implements PulseGuard {
       }
       if (verdict.kind === "deny") return this.#deny(name, "denied", `${name}: ${verdict.reason}`);
       if (verdict.kind === "redact") {
+        const size = verdict.payload.length;
+        if (size > this.maxPayloadBytes) {
+          return this.#deny(
+            name,
+            "too_large",
+            `policy ${name} failed: redacted payload of ${size} bytes exceeds the limit of ` +
+              `${this.maxPayloadBytes} bytes`,
+          );
+        }
         p.stats.redactions++;
         input.payload = verdict.payload;
         redacted = true;

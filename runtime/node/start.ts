@@ -121,6 +121,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     policyFuel: config.policyFuel,
     policyMemoryPages: config.policyMemoryPages,
     policyMaxUploadBytes: config.policyMaxUploadBytes,
+    maxPayloadBytes: config.maxFrameBytes,
     dataDir,
     audit,
     registry: metrics.registry,
