@@ -4,6 +4,7 @@
  * @module
  */
 import { openCasil, type PolicyEngine } from "../../casil/mod.ts";
+import { Engine } from "../sandbox/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
 import {
@@ -116,12 +117,16 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   // One hash-chained log for every governance action: policy changes, token issues,
   // kicks and sys.control.* publishes.
   const audit = AuditLog.open({ path: dataDir ? `${dataDir}/audit/audit.jsonl` : null });
+  // One sandbox engine per node (module cache, instrumenting worker), shared by every Wasm
+  // host of the node; closed at shutdown.
+  const sandbox = new Engine({ worker: true });
   // CASIL: every publish passes the policy chain of its reality and topic (fail-closed).
   const casil = await openCasil({
     policyFuel: config.policyFuel,
     policyMemoryPages: config.policyMemoryPages,
     policyMaxUploadBytes: config.policyMaxUploadBytes,
     maxPayloadBytes: config.maxFrameBytes,
+    sandbox,
     dataDir,
     audit,
     registry: metrics.registry,
@@ -208,6 +213,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   } catch (err) {
     fairness?.close();
     turn.close();
+    sandbox.close();
     throw err;
   }
   const { closeFront, shutdownHttp } = listeners;
@@ -224,6 +230,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       shutdownHttp,
       () => store.close(),
       () => casil.close(),
+      () => sandbox.close(),
       () => audit.close(),
     ],
   });
