@@ -27,7 +27,7 @@ import type { StallWatch } from "./stall_watch.ts";
 
 // Unacknowledged pulses shed by the ingress scheduler are reported at most this often.
 const SHED_NOTICE_MS = 1000;
-// Milliseconds of work a message read on demand does in one go without a fair scheduler.
+// Milliseconds of work a message read on demand does in one go (at least).
 const SLICE_MS = 2;
 
 /** What ingress works with; lives as long as its session. */
@@ -141,7 +141,7 @@ export class Ingress {
   /**
    * Works through a message read on demand in slices: charged to its reality's credit when
    * the node has a fair scheduler (a reality out of credit waits for its turn, the other
-   * realities do not), each slice at most a quantum (or `SLICE_MS`) long, the rest on later
+   * realities do not), each slice about `SLICE_MS` (or a quantum) long, the rest on later
    * turns. One message per connection is in flight, so connections of one reality take
    * turns too.
    */
@@ -152,7 +152,9 @@ export class Ingress {
       return this.#outbox.answerNow();
     }
     const slicer = this.#slicer;
-    const sliceMs = fair ? fair.quantumMs : SLICE_MS;
+    // A slice shorter than a readiness check would spend the turn on the check; a slice
+    // past the quantum is owed by the reality and paid out of its next turns.
+    const sliceMs = Math.max(fair?.quantumMs ?? 0, SLICE_MS);
     const first = () => {
       slicer.begin(sliceMs);
       this.#receiveOne(codec, data, slicer.reader);
@@ -183,11 +185,16 @@ export class Ingress {
     const slicer = this.#slicer;
     return new Promise((resolve) => {
       const step = () => {
-        slicer.begin(sliceMs);
-        const more = slicer.resume();
-        this.#outbox.answerNow();
-        if (more) schedule();
-        else resolve();
+        let more = false;
+        try {
+          slicer.begin(sliceMs);
+          more = slicer.resume();
+        } finally {
+          // Whatever a frame threw, the connection is read on.
+          this.#outbox.answerNow();
+          if (more) schedule();
+          else resolve();
+        }
       };
       const schedule = () => {
         if (!fair) return this.#ctx.nextTurn ? this.#ctx.nextTurn(step) : step();

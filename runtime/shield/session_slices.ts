@@ -79,10 +79,4 @@ export class MessageSlicer {
     this.begin(Infinity);
     this.resume();
   }
-
-  /** Drops the deferred frames (the connection ended or the node stops). */
-  drop(): void {
-    this.#rest = [];
-    this.#head = 0;
-  }
 }
