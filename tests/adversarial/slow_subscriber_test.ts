@@ -1,0 +1,88 @@
+/**
+ * A subscriber that never reads, fed by a flood: the node's memory stays bounded by the
+ * subscription's queue limits (read from the node process's RSS, not from drop counts),
+ * and other clients keep being served.
+ */
+import assert from "node:assert/strict";
+import { F, num, pb } from "../support/pb.ts";
+import { RawSocket } from "../support/raw_ws.ts";
+import {
+  binaryFrame,
+  flood,
+  mb,
+  publishFrame,
+  RawTcpWs,
+  sleep,
+  startNodeChild,
+} from "./support.ts";
+
+/** Opens a raw subscriber to `pattern` that will never read. */
+export async function silentSubscriber(
+  port: number,
+  pattern: string,
+  extra: [number, number][] = [],
+): Promise<RawTcpWs> {
+  const ws = await RawTcpWs.open(port);
+  await ws.write(binaryFrame([[F.subscribe, [[1, 1], [3, pattern], ...extra, [12, 1]]]]));
+  return ws;
+}
+
+/** A ping and a publish round trip from a well-behaved client, each within `ms`. */
+export async function stillServed(wsUrl: string, ms = 5000): Promise<void> {
+  const deadline = sleep(ms).then(() => {
+    throw new Error(`a third client was not served within ${ms} ms`);
+  });
+  const check = (async () => {
+    const c = await RawSocket.open(`${wsUrl}`, "arqon.v1.proto");
+    try {
+      c.send(pb([[F.ping, [[1, 77]]]]));
+      const [pong] = await c.wait(F.pong);
+      assert.equal(num(pong, 1), 77, "pong echoes the nonce");
+      c.send(pb([[F.publish, [[1, 5], [2, 1], [3, [[3, "calm.topic"], [11, "still here"]]]]]]));
+      const [ack] = await c.wait(F.ack);
+      assert.equal(num(ack, 1), 5, "publish acknowledged");
+    } finally {
+      await c.close();
+    }
+  })();
+  await Promise.race([check, deadline]);
+}
+
+Deno.test({
+  name: "a subscriber that never reads keeps node memory within its queue bounds",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // 2,000 deliveries / 2 MiB per subscription: a tight, known bound.
+    const node = await startNodeChild(["--queue-messages", "2000", "--queue-bytes", "2097152"]);
+    const silent: RawTcpWs[] = [];
+    let pub: RawTcpWs | null = null;
+    try {
+      for (let i = 0; i < 4; i++) silent.push(await silentSubscriber(node.port, "flood.>"));
+      await sleep(300);
+      const before = node.rss();
+      pub = await RawTcpWs.open(node.port);
+      const sent = await flood(pub, publishFrame("flood.x", new Uint8Array(1024)), 5000);
+      const after = node.rss();
+      console.log(
+        `  slow subscriber: RSS ${mb(before)} -> ${mb(after)} after ${mb(sent)} flooded`,
+      );
+      assert.ok(node.alive(), "the node survived");
+      assert.ok(sent > 100 * 1024 * 1024, `the flood was real (${mb(sent)})`);
+      // Four queues of at most 2 MiB (plus the pulse objects): far below 150 MB.
+      assert.ok(
+        after - before < 150 * 1024 * 1024,
+        `node RSS grew ${mb(after - before)} (${mb(before)} -> ${mb(after)})`,
+      );
+      assert.ok(
+        await node.metric("arqon_deliveries_dropped_total", 'reason="drop_oldest"') > 0,
+        "drops counted",
+      );
+      await stillServed(node.wsUrl);
+    } finally {
+      pub?.close();
+      for (const s of silent) s.close();
+      await node.stop();
+    }
+  },
+});
