@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { NodeMetrics } from "../telemetry/mod.ts";
+import { Spine } from "./spine.ts";
 import { StampedPulse } from "./stamped.ts";
 import { type OverflowMode, Subscription, type SubscriptionOwner } from "./subscription.ts";
 
@@ -80,4 +82,25 @@ Deno.test("replay: replayed pulses go first, then the live queue", () => {
   sub.endReplay();
   assert.equal(sub.replayBacklog, 0);
   assert.deepEqual(sub.take(10).map((p) => p.pulse.sequence), [10]);
+});
+
+Deno.test("client-chosen queue bounds are capped at the node's", () => {
+  const spine = new Spine({
+    metrics: new NodeMetrics(),
+    queue: { maxMessages: 100, maxBytes: 4096, overflow: "drop-oldest" },
+  });
+  const huge = 2 ** 32 - 1;
+  const big = spine.subscribe(owner, { id: 1, pattern: "a.>", maxMessages: huge, maxBytes: huge });
+  assert.equal(big.spec.maxMessages, 100);
+  assert.equal(big.spec.maxBytes, 4096);
+  const small = spine.subscribe(owner, { id: 2, pattern: "a.>", maxMessages: 5, maxBytes: 1000 });
+  assert.equal(small.spec.maxMessages, 5, "a smaller bound is kept");
+  assert.equal(small.spec.maxBytes, 1000);
+  const unset = spine.subscribe(owner, { id: 3, pattern: "a.>" });
+  assert.equal(unset.spec.maxMessages, 100, "unset takes the node's");
+  assert.equal(unset.spec.maxBytes, 4096);
+  for (let i = 0; i < 10_000; i++) {
+    spine.publish({ topic: "a.b", payload: new Uint8Array(100) }, "p");
+  }
+  assert.ok(big.queuedBytes <= 4096 && big.queued <= 100);
 });

@@ -258,17 +258,22 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
 }
 
 /**
- * Writes `frame` over and over on `ws` for `ms` (the node reads on demand, so each write
- * waits for TCP room); returns how many bytes were written.
+ * Writes `frame` over and over on `ws` for `ms` or until `maxBytes` are written (the node
+ * reads on demand, so each write waits for TCP room); returns how many bytes were written.
  */
-export async function flood(ws: RawTcpWs, frame: Uint8Array, ms: number): Promise<number> {
+export async function flood(
+  ws: RawTcpWs,
+  frame: Uint8Array,
+  ms: number,
+  maxBytes = 256 * 1024 * 1024,
+): Promise<number> {
   // Many frames per write: fewer syscalls, a realistic flood.
   const per = Math.max(1, Math.floor(64 * 1024 / frame.length));
   const chunk = new Uint8Array(per * frame.length);
   for (let i = 0; i < per; i++) chunk.set(frame, i * frame.length);
   const deadline = Date.now() + ms;
   let sent = 0;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && sent < maxBytes) {
     if (!await ws.write(chunk)) break;
     sent += chunk.length;
   }
