@@ -217,6 +217,11 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         // connection closes (1009) rather than buffer it.
         maxMessageBytes: Math.max(4 * config.maxFrameBytes, 16 * 1024 * 1024),
         idleTimeoutSeconds: config.idleTimeoutSeconds,
+        // Room for what a session queues before it holds deliveries back (the high-water
+        // mark, then one batch, history chunk or pulse, JSON-encoded), with margin.
+        maxBufferedBytes: 2 * config.highWaterBytes +
+          4 * (Math.max(config.maxBatchBytes, 256 << 10) + config.maxFrameBytes),
+        onBufferedOverflow: () => metrics.disconnects.labels("", "outbound_overflow").inc(),
         yieldTurn: () => turn.next(),
         onAcceptError: (err) => {
           metrics.errors.labels("tcp", "ACCEPT_FAILED").inc();

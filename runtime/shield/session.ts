@@ -575,7 +575,7 @@ export class Session implements TransportSession, SubscriptionOwner {
    * spends its turn building other subscribers' batches.
    */
   #answerNow(): void {
-    if (this.#control.length === 0 || this.#ended || this.#stallTimer !== undefined) return;
+    if (this.#control.length === 0 || this.#ended) return; // even stalled: the transport bounds it
     const out = this.#format === "proto"
       ? new ProtoBatch(this.#ctx.config.maxBatchBytes)
       : new JsonBatch();

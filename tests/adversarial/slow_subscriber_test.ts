@@ -4,49 +4,16 @@
  * and other clients keep being served.
  */
 import assert from "node:assert/strict";
-import { F, num, pb } from "../support/pb.ts";
-import { RawSocket } from "../support/raw_ws.ts";
 import {
-  binaryFrame,
   flood,
   mb,
   publishFrame,
   RawTcpWs,
+  silentSubscriber,
   sleep,
   startNodeChild,
+  stillServed,
 } from "./support.ts";
-
-/** Opens a raw subscriber to `pattern` that will never read. */
-export async function silentSubscriber(
-  port: number,
-  pattern: string,
-  extra: [number, number][] = [],
-): Promise<RawTcpWs> {
-  const ws = await RawTcpWs.open(port);
-  await ws.write(binaryFrame([[F.subscribe, [[1, 1], [3, pattern], ...extra, [12, 1]]]]));
-  return ws;
-}
-
-/** A ping and a publish round trip from a well-behaved client, each within `ms`. */
-export async function stillServed(wsUrl: string, ms = 5000): Promise<void> {
-  const deadline = sleep(ms).then(() => {
-    throw new Error(`a third client was not served within ${ms} ms`);
-  });
-  const check = (async () => {
-    const c = await RawSocket.open(`${wsUrl}`, "arqon.v1.proto");
-    try {
-      c.send(pb([[F.ping, [[1, 77]]]]));
-      const [pong] = await c.wait(F.pong);
-      assert.equal(num(pong, 1), 77, "pong echoes the nonce");
-      c.send(pb([[F.publish, [[1, 5], [2, 1], [3, [[3, "calm.topic"], [11, "still here"]]]]]]));
-      const [ack] = await c.wait(F.ack);
-      assert.equal(num(ack, 1), 5, "publish acknowledged");
-    } finally {
-      await c.close();
-    }
-  })();
-  await Promise.race([check, deadline]);
-}
 
 Deno.test({
   name: "a subscriber that never reads keeps node memory within its queue bounds",

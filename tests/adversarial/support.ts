@@ -4,7 +4,9 @@
  * frames by hand and can stop reading altogether.
  * @module
  */
-import { F, pb, type PbField } from "../support/pb.ts";
+import assert from "node:assert/strict";
+import { F, num, pb, type PbField } from "../support/pb.ts";
+import { RawSocket } from "../support/raw_ws.ts";
 
 const root = new URL("../../", import.meta.url);
 const enc = new TextEncoder();
@@ -17,6 +19,12 @@ export interface NodeChild {
   readonly httpUrl: string;
   /** Resident set size of the node process, in bytes (from /proc/<pid>/status). */
   rss(): number;
+  /**
+   * Size of the node process's data segments, in bytes (VmData): memory it allocated,
+   * touched or not. Linux backs a fresh zeroed allocation only once written, so a buffer
+   * allocated but not yet filled shows here and not in the RSS.
+   */
+  vmData(): number;
   /** Whether the process is still running. */
   alive(): boolean;
   /** Reads one sample from /metrics (0 when absent). */
@@ -70,6 +78,7 @@ export async function startNodeChild(flags: string[] = []): Promise<NodeChild> {
     wsUrl,
     httpUrl,
     rss: () => rssOf(child.pid),
+    vmData: () => statusField(child.pid, "VmData"),
     alive: () => !exited,
     async metric(name, labels = "") {
       const text = await (await fetch(`${httpUrl}/metrics`)).text();
@@ -93,8 +102,13 @@ export async function startNodeChild(flags: string[] = []): Promise<NodeChild> {
 
 /** VmRSS of a process in bytes. */
 export function rssOf(pid: number): number {
+  return statusField(pid, "VmRSS");
+}
+
+/** A `kB` field of /proc/<pid>/status, in bytes. */
+function statusField(pid: number, field: string): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? NaN);
+  const kb = Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? NaN);
   return kb * 1024;
 }
 
@@ -197,49 +211,59 @@ export class RawTcpWs {
 
   /**
    * Reads server frames until a close frame, the end of the connection or `ms`; returns
-   * the close code (null if none was seen) and every binary payload.
+   * the close code (null if none was seen) and, with `keep`, every binary payload. Reads
+   * in place, fast enough to drain megabytes a node left in the socket buffers.
    */
-  async readUntilClose(ms: number): Promise<{ code: number | null; binary: Uint8Array[] }> {
+  async readUntilClose(
+    ms: number,
+    keep = false,
+  ): Promise<{ code: number | null; binary: Uint8Array[] }> {
     const binary: Uint8Array[] = [];
-    let pending = this.rest;
-    const buf = new Uint8Array(1 << 16);
+    let buf = new Uint8Array(Math.max(1 << 20, this.rest.length * 2));
+    buf.set(this.rest);
+    let end = this.rest.length;
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
       let pos = 0;
-      while (pos + 2 <= pending.length) {
-        let len = pending[pos + 1] & 0x7f;
+      while (pos + 2 <= end) {
+        let len = buf[pos + 1] & 0x7f;
         let at = pos + 2;
         if (len === 126) {
-          if (at + 2 > pending.length) break;
-          len = (pending[at] << 8) | pending[at + 1];
+          if (at + 2 > end) break;
+          len = (buf[at] << 8) | buf[at + 1];
           at += 2;
         } else if (len === 127) {
-          if (at + 8 > pending.length) break;
-          len = Number(new DataView(pending.buffer, pending.byteOffset + at, 8).getBigUint64(0));
+          if (at + 8 > end) break;
+          len = Number(new DataView(buf.buffer, at, 8).getBigUint64(0));
           at += 8;
         }
-        if (at + len > pending.length) break;
-        const op = pending[pos] & 0x0f;
-        if (op === 0x2) binary.push(pending.slice(at, at + len));
-        if (op === 0x8) {
-          const code = len >= 2 ? (pending[at] << 8) | pending[at + 1] : 1005;
-          return { code, binary };
+        if (at + len > end) {
+          // A frame larger than the buffer: make room for it.
+          if (at + len - pos > buf.length) {
+            const bigger = new Uint8Array(at + len - pos);
+            bigger.set(buf.subarray(pos, end));
+            buf = bigger;
+            end -= pos;
+            pos = 0;
+          }
+          break;
         }
+        const op = buf[pos] & 0x0f;
+        if (op === 0x2 && keep) binary.push(buf.slice(at, at + len));
+        if (op === 0x8) return { code: len >= 2 ? (buf[at] << 8) | buf[at + 1] : 1005, binary };
         pos = at + len;
       }
-      pending = pending.slice(pos);
+      buf.copyWithin(0, pos, end);
+      end -= pos;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const n = await Promise.race([
-        this.conn.read(buf).catch(() => null),
+        this.conn.read(buf.subarray(end)).catch(() => null),
         new Promise<number>((r) => timer = setTimeout(() => r(-1), deadline - Date.now())),
       ]);
       clearTimeout(timer);
       if (n === null) return { code: null, binary };
       if (n === -1) break;
-      const joined = new Uint8Array(pending.length + n);
-      joined.set(pending);
-      joined.set(buf.subarray(0, n), pending.length);
-      pending = joined;
+      end += n;
     }
     return { code: null, binary };
   }
@@ -259,16 +283,18 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
 
 /**
  * Writes `frame` over and over on `ws` for `ms` or until `maxBytes` are written (the node
- * reads on demand, so each write waits for TCP room); returns how many bytes were written.
+ * reads on demand, so each write waits for TCP room); with `pauseMs`, one frame a write
+ * and a pause after each. Returns how many bytes were written.
  */
 export async function flood(
   ws: RawTcpWs,
   frame: Uint8Array,
   ms: number,
   maxBytes = 256 * 1024 * 1024,
+  pauseMs = 0,
 ): Promise<number> {
-  // Many frames per write: fewer syscalls, a realistic flood.
-  const per = Math.max(1, Math.floor(64 * 1024 / frame.length));
+  // Many frames per write: fewer syscalls, a realistic flood. Paced: one frame a write.
+  const per = pauseMs > 0 ? 1 : Math.max(1, Math.floor(64 * 1024 / frame.length));
   const chunk = new Uint8Array(per * frame.length);
   for (let i = 0; i < per; i++) chunk.set(frame, i * frame.length);
   const deadline = Date.now() + ms;
@@ -276,6 +302,7 @@ export async function flood(
   while (Date.now() < deadline && sent < maxBytes) {
     if (!await ws.write(chunk)) break;
     sent += chunk.length;
+    if (pauseMs > 0) await sleep(pauseMs);
   }
   return sent;
 }
@@ -283,4 +310,36 @@ export async function flood(
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Opens a raw subscriber to `pattern` that will never read. */
+export async function silentSubscriber(
+  port: number,
+  pattern: string,
+  extra: [number, number][] = [],
+): Promise<RawTcpWs> {
+  const ws = await RawTcpWs.open(port);
+  await ws.write(binaryFrame([[F.subscribe, [[1, 1], [3, pattern], ...extra, [12, 1]]]]));
+  return ws;
+}
+
+/** A ping and a publish round trip from a well-behaved client, each within `ms`. */
+export async function stillServed(wsUrl: string, ms = 5000): Promise<void> {
+  const deadline = sleep(ms).then(() => {
+    throw new Error(`a third client was not served within ${ms} ms`);
+  });
+  const check = (async () => {
+    const c = await RawSocket.open(`${wsUrl}`, "arqon.v1.proto");
+    try {
+      c.send(pb([[F.ping, [[1, 77]]]]));
+      const [pong] = await c.wait(F.pong);
+      assert.equal(num(pong, 1), 77, "pong echoes the nonce");
+      c.send(pb([[F.publish, [[1, 5], [2, 1], [3, [[3, "calm.topic"], [11, "still here"]]]]]]));
+      const [ack] = await c.wait(F.ack);
+      assert.equal(num(ack, 1), 5, "publish acknowledged");
+    } finally {
+      await c.close();
+    }
+  })();
+  await Promise.race([check, deadline]);
 }
