@@ -330,7 +330,10 @@ export class WsServerConnection implements Transport {
       if (this.#fragmentOp === 0) throw new ProtocolError(1002, "continuation of nothing");
       this.#addFragment(body);
       if (!fin) return;
-      const whole = this.#fragments.subarray(0, this.#fragmentBytes);
+      // Exactly sized: the session may keep the message (forwarded pulses share it).
+      const whole = this.#fragments.length === this.#fragmentBytes
+        ? this.#fragments
+        : this.#fragments.slice(0, this.#fragmentBytes);
       const op = this.#fragmentOp;
       this.#fragments = new Uint8Array(0);
       this.#fragmentBytes = 0;
