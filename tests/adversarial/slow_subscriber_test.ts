@@ -15,6 +15,9 @@ import {
   stillServed,
 } from "./support.ts";
 
+// 16 KB pulses: a flood of hundreds of megabytes in a second or two, even on a busy machine.
+const PAYLOAD = 16 * 1024;
+
 Deno.test({
   name: "a subscriber that never reads keeps node memory within its queue bounds",
   sanitizeOps: false,
@@ -29,7 +32,7 @@ Deno.test({
       await sleep(300);
       const before = node.rss();
       pub = await RawTcpWs.open(node.port);
-      const sent = await flood(pub, publishFrame("flood.x", new Uint8Array(1024)), 6000);
+      const sent = await flood(pub, publishFrame("flood.x", new Uint8Array(PAYLOAD)), 6000);
       const after = node.rss();
       console.log(
         `  slow subscriber: RSS ${mb(before)} -> ${mb(after)} after ${mb(sent)} flooded`,
@@ -69,7 +72,7 @@ Deno.test({
       await sleep(300);
       const before = node.rss();
       pub = await RawTcpWs.open(node.port);
-      const sent = await flood(pub, publishFrame("flood.x", new Uint8Array(1024)), 6000);
+      const sent = await flood(pub, publishFrame("flood.x", new Uint8Array(PAYLOAD)), 6000);
       const after = node.rss();
       console.log(`  2^32-1 bounds: RSS ${mb(before)} -> ${mb(after)} after ${mb(sent)} flooded`);
       assert.ok(node.alive(), "the node survived");
