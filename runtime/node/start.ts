@@ -191,6 +191,11 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       wsEngine: config.wsEngine,
       tls: tlsOn ? { certFile: config.tlsCert, keyFile: config.tlsKey } : null,
       maxFrameBytes: config.maxFrameBytes,
+      // Room for what a session queues before it holds deliveries back (the high-water
+      // mark, then one batch, history chunk or pulse, JSON-encoded), with margin.
+      maxBufferedBytes: 2 * config.highWaterBytes +
+        4 * (Math.max(config.maxBatchBytes, 256 << 10) + config.maxFrameBytes),
+      onBufferedOverflow: () => metrics.disconnects.labels("", "outbound_overflow").inc(),
       log: config.log,
       app,
       ws: {
