@@ -1,0 +1,183 @@
+/**
+ * The JSON subprotocol against the reference implementation: Python's
+ * `google.protobuf.json_format` writes frames (JSON names and proto names, enums as names
+ * and numbers, URL-safe base64) that go over a raw `arqon.v1.json` WebSocket, and parses
+ * every text message the node sends back, refusals included. Needs `protoc` and Python's
+ * protobuf (`protobuf-compiler`, `python3-protobuf`, installed by .ci/run).
+ * @module
+ */
+import assert from "node:assert/strict";
+import { withNode } from "../support/node.ts";
+
+const PROTO_DIR = new URL("../../runtime/protocol/", import.meta.url).pathname;
+
+const SCRIPT = String.raw`
+import base64, json, sys
+sys.path.insert(0, sys.argv[1])
+import arqon_pb2 as pb
+from google.protobuf import json_format as jf
+
+def out(msg, **kw):
+    print(jf.MessageToJson(msg, indent=None, **kw))
+
+if sys.argv[2] == "make":
+    f = pb.Frame(); f.hello.client_name = "py"; f.hello.protocol_version = 1; out(f)
+    f = pb.Frame(); s = f.subscribe
+    s.subscription_id = 4; s.reality_id = "rawj"; s.pattern = "raw.>"; s.correlation_id = 5
+    s.overflow = pb.OVERFLOW_POLICY_DROP_NEW
+    out(f, preserving_proto_field_name=True)
+    def publish(corr):
+        f = pb.Frame(); p = f.publish
+        p.correlation_id = corr; p.ack = pb.ACK_MODE_RECEIVED
+        p.pulse.topic = "raw.b"; p.pulse.reality_id = "rawj"; p.pulse.payload = b"\xfb\xff\x00hi?"
+        p.pulse.headers["k"] = "v"; p.pulse.entropy_seed = 2**40; p.pulse.spectral.coherence = 0.5
+        p.pulse.intent_vector.extend([0.25, -1.5]); p.pulse.content_type = "application/x"
+        return f
+    out(publish(11), preserving_proto_field_name=True)
+    out(publish(12))
+    out(publish(13), use_integers_for_enums=True)
+    j = json.loads(jf.MessageToJson(publish(14), indent=None))
+    j["publish"]["pulse"]["payload"] = base64.urlsafe_b64encode(b"\xfb\xff\x00hi?").decode().rstrip("=")
+    print(json.dumps(j))
+    f = pb.Frame(); f.ping.nonce = 9; out(f)
+else:
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        f = pb.Frame()
+        jf.Parse(line, f)
+        print(json.dumps(json.loads(jf.MessageToJson(f, indent=None, preserving_proto_field_name=True))))
+`;
+
+async function python(dir: string, mode: string, input = ""): Promise<string> {
+  const exe = await Deno.stat("/usr/bin/python3").then(() => "/usr/bin/python3", () => "python3");
+  const child = new Deno.Command(exe, {
+    args: [`${dir}/check.py`, dir, mode],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  const err = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, `python ${mode} failed: ${err}`);
+  return new TextDecoder().decode(stdout);
+}
+
+async function pythonModule(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "arqon-pyjson-" });
+  const protoc = await new Deno.Command("protoc", {
+    args: [`--python_out=${dir}`, `-I${PROTO_DIR}`, `${PROTO_DIR}arqon.proto`],
+  }).output().catch((e) => {
+    throw new Error(`protoc is needed (apt protobuf-compiler): ${e}`);
+  });
+  assert.equal(protoc.code, 0, new TextDecoder().decode(protoc.stderr));
+  await Deno.writeTextFile(`${dir}/check.py`, SCRIPT);
+  return dir;
+}
+
+/** A raw JSON WebSocket recording every text message as sent. */
+async function jsonSocket(url: string) {
+  const ws = new WebSocket(url, "arqon.v1.json");
+  const texts: string[] = [];
+  ws.onmessage = (e) => texts.push(e.data as string);
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error("websocket failed"));
+  });
+  const frames = () =>
+    texts.flatMap((t) => {
+      const v = JSON.parse(t);
+      return v.batch ? v.batch.frames as Record<string, unknown>[] : [v];
+    });
+  const until = async (what: string, ok: (f: Record<string, unknown>[]) => boolean) => {
+    const end = Date.now() + 5000;
+    while (!ok(frames())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${texts.join("\n")}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  return { ws, texts, frames, until };
+}
+
+Deno.test({
+  name: "strict JSON: Python json_format frames in, node frames parsed by Python out",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await pythonModule();
+    try {
+      const made = (await python(dir, "make")).trim().split("\n");
+      assert.equal(made.length, 7);
+      // The preserved-names publish carries the issue's misrouted fields.
+      assert.match(made[2], /"correlation_id": "11"/);
+      assert.match(made[2], /"reality_id": "rawj"/);
+      await withNode(async (node) => {
+        const s = await jsonSocket(node.wsUrl);
+        s.ws.send(made[0]);
+        await s.until("welcome", (f) => f.some((x) => x.welcome));
+        s.ws.send(made[1]);
+        await s.until("subscribed", (f) => f.some((x) => x.subscribed));
+        for (const line of made.slice(2)) s.ws.send(line);
+        await s.until(
+          "4 acks, 4 deliveries, a pong",
+          (f) =>
+            f.filter((x) => x.ack).length === 4 && f.filter((x) => x.deliver).length === 4 &&
+            f.some((x) => x.pong),
+        );
+        // Refusals, each a typed error carrying the frame's correlation id.
+        const bad = [
+          '{"publish":{"correlationId":"21","ack":1,"pulse":{"topic":"raw.b","payload":{"x":1}}}}',
+          '{"publish":{"correlationId":"22","pulse":{"topic":"raw.b","colour":"red"}}}',
+          '{"publish":{"correlationId":"23","pulse":{"topic":"raw.b"}},"ping":{"nonce":"1"}}',
+          '{"publish":{"correlationId":"24","pulse":{"topic":"raw.b","topic":"raw.c"}}}',
+          '{"subscribe":{"correlationId":"25","subscriptionId":9,"maxQueueBytes":-1}}',
+        ];
+        for (const line of bad) s.ws.send(line);
+        await s.until("5 errors", (f) => f.filter((x) => x.error).length === 5);
+
+        const frames = s.frames();
+        const acks = frames.filter((x) => x.ack).map((x) => x.ack as Record<string, string>);
+        assert.deepEqual(acks.map((a) => [a.correlationId, a.realityId, a.sequence]), [
+          ["11", "rawj", "1"],
+          ["12", "rawj", "2"],
+          ["13", "rawj", "3"],
+          ["14", "rawj", "4"],
+        ]);
+        const errors = frames.filter((x) => x.error).map((x) => x.error as Record<string, string>);
+        assert.deepEqual(errors.map((e) => [e.code, e.correlationId]), [
+          ["ERROR_CODE_INVALID_FRAME", "21"],
+          ["ERROR_CODE_INVALID_FRAME", "22"],
+          ["ERROR_CODE_INVALID_FRAME", "23"],
+          ["ERROR_CODE_INVALID_FRAME", "24"],
+          ["ERROR_CODE_INVALID_FRAME", "25"],
+        ]);
+        assert.match(errors[0].message, /publish\.pulse\.payload/);
+        assert.match(errors[1].message, /publish\.pulse\.colour/);
+        // Nothing refused was acknowledged or delivered.
+        assert.equal(frames.filter((x) => x.deliver).length, 4);
+
+        // Python parses every message the node sent, strictly (unknown fields refused).
+        const parsed = (await python(dir, "parse", s.texts.join("\n") + "\n")).trim().split("\n")
+          .map((l) => JSON.parse(l));
+        assert.equal(parsed.length, s.texts.length);
+        const delivered = parsed.flatMap((f) => f.batch ? f.batch.frames : [f])
+          .filter((f: Record<string, unknown>) => f.deliver)
+          .map((f: { deliver: { pulse: Record<string, unknown> } }) => f.deliver.pulse);
+        assert.equal(delivered.length, 4);
+        for (const pulse of delivered) {
+          assert.equal(atob(pulse.payload as string), "\xfb\xff\x00hi?");
+          assert.equal(pulse.reality_id, "rawj");
+          assert.equal(pulse.entropy_seed, String(2 ** 40));
+          assert.deepEqual(pulse.headers, { k: "v" });
+          assert.deepEqual(pulse.intent_vector, [0.25, -1.5]);
+        }
+        s.ws.close();
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
