@@ -28,7 +28,7 @@ if sys.argv[2] == "make":
     out(f, preserving_proto_field_name=True)
     def publish(corr):
         f = pb.Frame(); p = f.publish
-        p.correlation_id = corr; p.ack = pb.ACK_MODE_RECEIVED
+        p.correlation_id = corr; p.ack = pb.ACK_MODE_DURABLE
         p.pulse.topic = "raw.b"; p.pulse.reality_id = "rawj"; p.pulse.payload = b"\xfb\xff\x00hi?"
         p.pulse.headers["k"] = "v"; p.pulse.entropy_seed = 2**40; p.pulse.spectral.coherence = 0.5
         p.pulse.intent_vector.extend([0.25, -1.5]); p.pulse.content_type = "application/x"
@@ -40,6 +40,9 @@ if sys.argv[2] == "make":
     j["publish"]["pulse"]["payload"] = base64.urlsafe_b64encode(b"\xfb\xff\x00hi?").decode().rstrip("=")
     print(json.dumps(j))
     f = pb.Frame(); f.ping.nonce = 9; out(f)
+    f = pb.Frame(); h = f.history_get
+    h.correlation_id = 31; h.reality_id = "rawj"; h.pattern = "raw.>"; h.from_sequence = 2
+    out(f, preserving_proto_field_name=True)
 else:
     for line in sys.stdin:
         if not line.strip():
@@ -110,22 +113,32 @@ Deno.test({
     const dir = await pythonModule();
     try {
       const made = (await python(dir, "make")).trim().split("\n");
-      assert.equal(made.length, 7);
+      assert.equal(made.length, 8);
       // The preserved-names publish carries the issue's misrouted fields.
       assert.match(made[2], /"correlation_id": "11"/);
       assert.match(made[2], /"reality_id": "rawj"/);
       await withNode(async (node) => {
+        const created = await fetch(`${node.url}/v1/realities`, {
+          method: "POST",
+          body: JSON.stringify({ name: "rawj", retention: [{ pattern: "raw.>" }] }),
+        });
+        assert.equal(created.status, 201);
         const s = await jsonSocket(node.wsUrl);
         s.ws.send(made[0]);
         await s.until("welcome", (f) => f.some((x) => x.welcome));
         s.ws.send(made[1]);
         await s.until("subscribed", (f) => f.some((x) => x.subscribed));
-        for (const line of made.slice(2)) s.ws.send(line);
+        for (const line of made.slice(2, 7)) s.ws.send(line);
         await s.until(
           "4 acks, 4 deliveries, a pong",
           (f) =>
             f.filter((x) => x.ack).length === 4 && f.filter((x) => x.deliver).length === 4 &&
             f.some((x) => x.pong),
+        );
+        s.ws.send(made[7]);
+        await s.until(
+          "history",
+          (f) => f.some((x) => (x.historyChunk as { done?: boolean } | undefined)?.done),
         );
         // Refusals, each a typed error carrying the frame's correlation id.
         const bad = [
@@ -167,6 +180,13 @@ Deno.test({
           .filter((f: Record<string, unknown>) => f.deliver)
           .map((f: { deliver: { pulse: Record<string, unknown> } }) => f.deliver.pulse);
         assert.equal(delivered.length, 4);
+        const chunks = parsed.filter((f) => f.history_chunk).map((f) => f.history_chunk);
+        assert.equal(chunks.at(-1).correlation_id, "31");
+        assert.deepEqual(
+          chunks.flatMap((c: { pulses?: { sequence: string }[] }) => c.pulses ?? [])
+            .map((p: { sequence: string }) => p.sequence),
+          ["2", "3", "4"],
+        );
         for (const pulse of delivered) {
           assert.equal(atob(pulse.payload as string), "\xfb\xff\x00hi?");
           assert.equal(pulse.reality_id, "rawj");
