@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { BusError } from "../protocol/mod.ts";
+import { BusError, duplicateKey } from "../protocol/mod.ts";
 import type { DurableLog, HistoryQuery, StoredPulse } from "../spine/mod.ts";
 import { storedPulseJson } from "./stored_json.ts";
 
@@ -34,13 +34,19 @@ export function historyQueryFromUrl(reality: string, url: URL): HistoryQuery {
 }
 
 async function jsonBody(req: Request): Promise<Record<string, unknown>> {
+  let text = "";
+  let body: unknown;
   try {
-    const body = await req.json();
+    text = await req.text();
+    body = JSON.parse(text);
     if (body === null || typeof body !== "object" || Array.isArray(body)) throw new Error();
-    return body as Record<string, unknown>;
   } catch {
     throw new BusError("INVALID_ARGUMENT", "the body must be a JSON object");
   }
+  // A repeated key means different things to different readers (the last copy here).
+  const duplicate = duplicateKey(text);
+  if (duplicate) throw new BusError("INVALID_ARGUMENT", `${duplicate}: duplicate key in the body`);
+  return body as Record<string, unknown>;
 }
 
 function found<T>(value: T | undefined, reality: string): T {
