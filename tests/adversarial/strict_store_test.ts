@@ -131,6 +131,24 @@ Deno.test("strict store: a changed stored payload is a typed error naming its ra
       assert.equal(err.correlationId, "41");
       assert.match(err.message, /2\.\.2/);
       assert.ok(!frames.some((f) => f.historyChunk?.done), "no answer claims to be complete");
+      // A subscription replaying from sequence 1 is told too, with its correlation id.
+      ws.send(JSON.stringify({
+        subscribe: {
+          correlationId: "42",
+          subscriptionId: 1,
+          realityId: "lab",
+          pattern: "t.>",
+          start: "START_MODE_FROM_SEQUENCE",
+          fromSequence: "1",
+        },
+      }));
+      while (!frames.some((f) => f.error?.correlationId === "42") && Date.now() < end + 5000) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const replay = frames.find((f) => f.error?.correlationId === "42")?.error;
+      assert.ok(replay, JSON.stringify(frames));
+      assert.equal(replay.code, "ERROR_CODE_STORAGE_FAILED");
+      assert.match(replay.message, /pulses 2\.\.2 of reality lab are corrupt/);
       ws.close();
       assert.equal((await fetch(`${node.url}/healthz`)).status, 200);
     });
