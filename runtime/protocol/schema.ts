@@ -55,6 +55,12 @@ const protoText = await (await fetch(new URL("./arqon.proto", import.meta.url)))
 /** The parsed schema root. */
 export const schemaRoot: protobuf.Root = protobuf.parse(protoText, { keepCase: false }).root;
 
+/**
+ * The same schema with the proto field names kept (`correlation_id`): the JSON mapping
+ * accepts them beside the lowerCamelCase names.
+ */
+export const protoNameRoot: protobuf.Root = protobuf.parse(protoText, { keepCase: true }).root;
+
 /** Reflection type of `arqon.v1.Frame`. */
 export const FrameType: protobuf.Type = schemaRoot.lookupType("arqon.v1.Frame");
 /** Reflection type of `arqon.v1.Pulse`. */

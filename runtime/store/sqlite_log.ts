@@ -110,7 +110,7 @@ export class SqliteLog implements DurableLog {
     });
     this.#history = {
       chunksFrom: db.prepare(
-        "SELECT rule, batch_first, first_wall, meta, data FROM chunks WHERE reality=? AND last_seq>=? ORDER BY last_seq",
+        "SELECT rule, batch_first, first_wall, first_seq, last_seq, checksum, meta, data FROM chunks WHERE reality=? AND last_seq>=? ORDER BY last_seq",
       ),
       firstByWall: db.prepare(
         "SELECT last_seq FROM chunks WHERE reality=? AND last_wall>=? ORDER BY last_wall, last_seq LIMIT 1",
