@@ -97,16 +97,20 @@ export class ArqonClient {
    * Rejects with a `BusError` when the node refuses the client (e.g. `UNAUTHENTICATED`)
    * or the connection closes first.
    *
-   * @example Connect with a token
-   * ```ts ignore
-   * import { ArqonClient } from "@arqon/bus/client";
+   * @example Connect with a name and a token
+   * ```ts
+   * import { ArqonClient, startNode } from "@arqon/bus";
    *
-   * const client = await ArqonClient.connect("ws://127.0.0.1:7420/v1/ws", {
+   * const node = await startNode({ port: 0, memory: true, log: "quiet" });
+   * // A deployed node: "ws://127.0.0.1:7420/v1/ws"; pass `token` when it requires auth.
+   * const client = await ArqonClient.connect(node.wsUrl, {
    *   name: "billing",
    *   token: Deno.env.get("ARQON_TOKEN"),
+   *   onError: (error) => console.error(error.code, error.message),
    * });
-   * await client.publish("billing.invoice.created", JSON.stringify({ id: 42 }));
+   * console.log(client.sessionId !== ""); // true: the node welcomed us
    * await client.close();
+   * await node.shutdown();
    * ```
    */
   static async connect(url: string, options: ConnectOptions = {}): Promise<ArqonClient> {

@@ -3,13 +3,19 @@
  * then `publish`, `subscribe`, `request`/`reply` and `history` use it.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { ArqonClient } from "@arqon/bus/client";
+ * import { startNode } from "@arqon/bus";
  *
- * const client = await ArqonClient.connect("ws://127.0.0.1:7420/v1/ws");
- * for await (const pulse of client.subscribe("orders.>")) {
- *   console.log(pulse.topic, pulse.sequence);
- * }
+ * const node = await startNode({ port: 0, memory: true, log: "quiet" });
+ * const client = await ArqonClient.connect(node.wsUrl);
+ * const sub = client.subscribe("orders.>", { onPulse: (p) => console.log(p.topic) });
+ * await sub.ready;
+ * await client.publish("orders.created", JSON.stringify({ id: 1 }));
+ * await client.flush(); // the node has processed the publish
+ * sub.close();
+ * await client.close();
+ * await node.shutdown();
  * ```
  * @module
  */
@@ -22,3 +28,15 @@ export type {
   RequestOptions,
 } from "./options.ts";
 export { ClientSubscription, type SubscribeOptions } from "./subscription.ts";
+// What the client's API names, so `@arqon/bus/client` is complete on its own.
+export {
+  BusError,
+  ErrorCode,
+  type ErrorCodeName,
+  type ErrorCodeValues,
+  type IHlcTimestamp,
+  type IPulse,
+  type ISpectral,
+  PulseView,
+} from "../protocol/mod.ts";
+export { type AgentIdentity, type DidAlgorithm, generateAgentIdentity } from "../identity/mod.ts";
