@@ -62,13 +62,26 @@ export interface ArqonNode {
  * Starts a node; resolves once it is listening. Options left out take their value from
  * `DEFAULT_CONFIG` (an embedded node keeps its log in memory unless `dataDir` is set).
  *
- * @example
+ * @example Embed a node in a process
  * ```ts
- * import { startNode } from "./start.ts";
+ * import { startNode } from "@arqon/bus";
  *
- * const node = await startNode({ port: 0, log: "quiet" });
- * console.log(node.wsUrl);
+ * // Port 0 picks a free port; `memory: true` keeps the durable log in memory.
+ * const node = await startNode({ port: 0, memory: true, log: "quiet" });
+ * console.log(`clients connect to ${node.wsUrl}`);
  * await node.shutdown();
+ * ```
+ *
+ * @example Configure from command-line flags, as `deno run -A mod.ts` does
+ * ```ts
+ * import { parseConfig, startNode } from "@arqon/bus";
+ *
+ * const parsed = parseConfig(["--port", "0", "--memory", "--log", "quiet"]);
+ * if (!parsed.help) {
+ *   const node = await startNode(parsed.config);
+ *   console.log(node.config.queueMessages); // 65536, the default of --queue-messages
+ *   await node.shutdown();
+ * }
  * ```
  */
 export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<ArqonNode> {

@@ -16,7 +16,7 @@ import {
   WsServerConnection,
   type WsServerOptions,
 } from "../transport/mod.ts";
-import { type PeerAddress, type PeerResolver } from "./tls/mod.ts";
+import type { PeerAddress, PeerResolver } from "./tls/mod.ts";
 
 /** How an upgrade request is answered: the chosen subprotocol, or an error response. */
 export type UpgradeVerdict = { readonly protocol: string } | Response;
