@@ -25,12 +25,17 @@ export type DropCounter = (reason: "drop_oldest" | "drop_new", count: number) =>
 export interface SubscriptionSpec {
   /** The id the client chose; deliveries carry it. */
   readonly id: number;
+  /** The reality the subscription listens in. */
   readonly realityId: string;
+  /** A topic pattern (`*` one segment, `>` the rest). */
   readonly pattern: string;
   /** Empty for none. */
   readonly queueGroup: string;
+  /** What happens when the queue is full. */
   readonly overflow: OverflowMode;
+  /** Deliveries the queue holds at most (capped at the node's `--queue-messages`). */
   readonly maxMessages: number;
+  /** Bytes the queue holds at most (capped at the node's `--queue-bytes`). */
   readonly maxBytes: number;
   /** 0 for unlimited; otherwise deliveries outstanding before `Credit` is needed. */
   readonly maxInFlight: number;
