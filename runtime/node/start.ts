@@ -8,6 +8,7 @@ import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
 import {
   createHttpApp,
+  originPolicy,
   Session,
   sessionOptions,
   StallWatch,
@@ -169,6 +170,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     })
     : null;
 
+  const origins = originPolicy(config.corsOrigin);
   const app = createHttpApp({
     store,
     spine,
@@ -180,6 +182,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     maxHttpBodyBytes: config.maxHttpBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     metricsOpen: config.metricsOpen,
+    origins,
   });
   app.route("/", casil.routes);
 
@@ -197,6 +200,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         metrics,
         idleTimeoutSeconds: config.idleTimeoutSeconds,
         draining: () => draining,
+        origins,
         attach,
       },
       yieldTurn: () => turn.next(),

@@ -16,6 +16,7 @@ import type { NodeMetrics } from "../telemetry/mod.ts";
 import { type NodeAccess, RateLimitedError, realityGuard, type SessionAccess } from "./auth/mod.ts";
 import { asBusError, errorResponse } from "./http_error.ts";
 import { type SseMetrics, SseSubscriber } from "./sse.ts";
+import { originGuard, type OriginPolicy } from "./origin_guard.ts";
 
 /** What the HTTP API needs from its node: its parts and the few options it reads. */
 export interface HttpApiOptions {
@@ -39,6 +40,8 @@ export interface HttpApiOptions {
   readonly requestTimeoutMs: number;
   /** Serve `/metrics` without a token even when auth is on (`--metrics-open`). */
   readonly metricsOpen: boolean;
+  /** Pages allowed to change state (`--cors-origin`); absent: any. */
+  readonly origins?: OriginPolicy;
 }
 
 const OVERFLOW_QUERY = new Set(["drop-oldest", "drop-new", "disconnect"]);
@@ -67,6 +70,8 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
   };
 
   app.onError((err) => fail(err));
+  // First of all: a foreign page's request changes nothing, whatever route it names.
+  if (ctx.origins) app.use("*", originGuard(ctx.origins));
   app.notFound((c) =>
     errorResponse("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)
   );
