@@ -8,6 +8,7 @@
 import {
   AckMode,
   BusError,
+  checkPulseBytes,
   decodePulse,
   type FrameReader,
   type IFrame,
@@ -123,6 +124,9 @@ export class FrameHandler {
 
   /** A publish whose pulse arrived as protobuf bytes. */
   publishEncoded(correlationId: number, ack: number, bytes: Uint8Array): void {
+    // These bytes are what subscribers and the log get: strict parsers must read them too.
+    const malformed = checkPulseBytes(bytes);
+    if (malformed) return this.#outbox.fail(malformed, correlationId);
     let pulse: IPulse;
     try {
       pulse = decodePulse(bytes);
