@@ -8,6 +8,8 @@ export { asBusError, errorResponse } from "./http_error.ts";
 export {
   type FrontDoor,
   type FrontDoorOptions,
+  PEER_HEADER,
+  peerFromHeaders,
   startFrontDoor,
   type UpgradeVerdict,
 } from "./front_door.ts";
