@@ -7,9 +7,8 @@
  * That listener is a Unix socket in a directory only the node's user can enter, not a
  * loopback TCP port: a TCP port behind the front door (or behind TLS) would take requests,
  * bearer tokens included, from any local program, in clear text and past the front
- * door's checks. The front door tells it the real client in a header (`PEER_HEADER`,
- * which it removes from what clients send) and asks it to close the connection after the
- * response (`Connection: close`), so that every request on the socket carries the header.
+ * door's checks. The front door tells it the real client in a header on every request
+ * (`PEER_HEADER`, which it removes from what clients send; see `request_relay.ts`).
  *
  * With TLS the front door opens no listener of its own: the terminator hands it each
  * decrypted connection (`accept`).
@@ -23,13 +22,10 @@ import {
   WsServerConnection,
   type WsServerOptions,
 } from "../transport/mod.ts";
-import { formatAddress, hostOf, type PeerAddress } from "./tls/mod.ts";
+import { hostOf, type PeerAddress } from "./tls/mod.ts";
+import { PEER_HEADER, relayRequests } from "./request_relay.ts";
 
-/**
- * The header carrying the real client (`host:port`) of a request piped to the HTTP
- * listener. Trusted only on that private socket; stripped from what clients send.
- */
-export const PEER_HEADER = "x-arqon-peer";
+export { PEER_HEADER };
 
 /** The client named by `PEER_HEADER`, if the request carries it. */
 export function peerFromHeaders(headers: Headers): Deno.NetAddr | undefined {
@@ -159,26 +155,7 @@ async function serve(
   if (method === "GET" && path === options.wsPath && wantsWs && options.serveWebSocket !== false) {
     return await upgrade(conn, headers, rest, options, client);
   }
-  await pipe(conn, forwardedHead(lines, client, wantsWs), rest, options.upstream, piped);
-}
-
-/**
- * The request head as the HTTP listener gets it: the real client in `PEER_HEADER` (any
- * copy the client sent is dropped), and, unless it is an upgrade, `Connection: close`, so
- * that no second request reaches the listener on this connection without the header.
- */
-function forwardedHead(lines: string[], client: PeerAddress, upgrade: boolean): Uint8Array {
-  const out = [lines[0]];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const name = line.slice(0, Math.max(0, line.indexOf(":"))).trim().toLowerCase();
-    if (name === PEER_HEADER) continue;
-    if (!upgrade && (name === "connection" || name === "keep-alive")) continue;
-    out.push(line);
-  }
-  out.push(`${PEER_HEADER}: ${formatAddress(client)}`);
-  if (!upgrade) out.push("connection: close");
-  return new TextEncoder().encode(out.join("\r\n") + "\r\n\r\n");
+  await pipe(conn, lines, rest, options.upstream, client, piped);
 }
 
 async function upgrade(
@@ -235,18 +212,25 @@ async function writeResponse(conn: Deno.Conn, res: Response): Promise<void> {
 /** Pipes a connection, starting with the bytes already read, to the HTTP listener. */
 async function pipe(
   conn: Deno.Conn,
-  head: Uint8Array,
+  lines: string[],
   rest: Uint8Array,
   upstream: { path: string },
+  client: PeerAddress,
   piped: Set<Deno.Conn>,
 ): Promise<void> {
   const inner = await Deno.connect({ transport: "unix", path: upstream.path });
   piped.add(conn);
   piped.add(inner);
   try {
-    await writeAll(inner, head);
-    if (rest.length) await writeAll(inner, rest);
-    await Promise.all([pump(conn, inner), pump(inner, conn)]);
+    // Requests go one by one (each head gets the client's address); answers flow back as is.
+    const relay = relayRequests(conn, inner, lines, rest, client).catch(() => {
+      for (const c of [conn, inner]) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+    });
+    await Promise.all([relay, pump(inner, conn)]);
   } finally {
     piped.delete(conn);
     piped.delete(inner);

@@ -125,3 +125,49 @@ for (const [name, args] of CASES) {
     }
   });
 }
+
+/** Sends raw bytes on one TCP connection and reads until `responses` responses ended. */
+async function rawExchange(port: number, request: string, responses: number): Promise<string[]> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    const buf = new Uint8Array(65536);
+    let text = "";
+    const done = () => (text.match(/\r\n\r\n\{[^\n]*?\}\}?(?=HTTP\/1\.1|$)/g) ?? []).length;
+    const deadline = Date.now() + 5000;
+    while (text.split("HTTP/1.1 ").length - 1 < responses || done() < responses) {
+      if (Date.now() > deadline) break;
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text.split(/(?=HTTP\/1\.1 \d{3})/).filter(Boolean);
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("listeners: keep-alive requests are relayed one by one, none can claim another address", async () => {
+  const { withNode } = await import("../support/node.ts");
+  await withNode(async (node) => {
+    const post = (peer: string, body: string, chunked = false) =>
+      `POST /v1/realities/default/topics/t.x HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+      `x-arqon-peer: ${peer}\r\n` +
+      (chunked
+        ? `transfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`
+        : `content-length: ${body.length}\r\n\r\n${body}`);
+    // Five pipelined requests on one connection, each claiming a fresh address: the
+    // anonymous client's rate limit (one pulse a second, a small burst) counts them all
+    // against its real address.
+    const answers = await rawExchange(
+      node.port,
+      post("10.0.0.1:1", "a") + post("10.0.0.2:1", "bb", true) + post("10.0.0.3:1", "c") +
+        post("10.0.0.4:1", "dd", true) + post("10.0.0.5:1", "e"),
+      5,
+    );
+    const statuses = answers.map((a) => Number(a.slice(9, 12)));
+    assert.equal(statuses.length, 5, answers.join("\n---\n"));
+    assert.equal(statuses[0], 200);
+    assert.ok(statuses.includes(429), `statuses ${statuses}`);
+  }, { ratePulses: 1 });
+});
