@@ -254,3 +254,45 @@ Deno.test("inbox: wildcard subscriptions and history never see replies", async (
     }
   });
 });
+
+Deno.test("inbox: a responder on SSE replies over HTTP under its token; others may not", async () => {
+  await withNode(true, async ({ node, key }) => {
+    const t = await tokens(key!);
+    const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+    const abort = new AbortController();
+    const sse = await fetch(`${node.url}/v1/realities/default/subscribe?pattern=svc.echo`, {
+      headers: auth(t.responder),
+      signal: abort.signal,
+    });
+    assert.equal(sse.status, 200);
+    const reader = sse.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("event: subscribed")) text += (await reader.read()).value ?? "";
+    const answered = fetch(`${node.url}/v1/realities/default/request/svc.echo?timeout_ms=4000`, {
+      method: "POST",
+      headers: auth(t.requester),
+      body: "ping",
+    });
+    while (!text.includes("event: pulse")) text += (await reader.read()).value ?? "";
+    const data = text.slice(text.indexOf("event: pulse"));
+    const line = data.split("\n").find((l) => l.startsWith("data:"))!;
+    const inbox = JSON.parse(line.slice(5)).replyTo as string;
+    assert.match(inbox, /^_inbox\.[0-9a-f]{32}$/);
+    const reply = (token: string, body: string) =>
+      fetch(`${node.url}/v1/realities/default/topics/${inbox}`, {
+        method: "POST",
+        headers: auth(token),
+        body,
+      });
+    const forged = await reply(t.attacker, "forged");
+    assert.equal(forged.status, 403);
+    await forged.body?.cancel();
+    const ok = await reply(t.responder, "pong");
+    assert.equal(ok.status, 200, await ok.text());
+    const res = await answered;
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "pong");
+    abort.abort();
+    await reader.cancel().catch(() => {});
+  });
+});
