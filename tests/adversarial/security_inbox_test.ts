@@ -296,3 +296,30 @@ Deno.test("inbox: a responder on SSE replies over HTTP under its token; others m
     await reader.cancel().catch(() => {});
   });
 });
+
+Deno.test("inbox: in a queue group, only the member the request went to may reply", async () => {
+  await withNode(false, async ({ node }) => {
+    const requester = await client(node);
+    const members = [await client(node), await client(node)];
+    try {
+      for (const m of members) {
+        m.send(JSON.stringify({
+          subscribe: { subscriptionId: 1, pattern: "svc.echo", queueGroup: "workers" },
+        }));
+        await m.until(() => frames(m, "subscribed").length === 1, "subscribed");
+      }
+      request(requester, 7, "svc.echo", "ping");
+      await Promise.any(members.map((m) => m.until(() => frames(m, "deliver").length === 1)));
+      const chosen = members.find((m) => frames(m, "deliver").length === 1)!;
+      const other = members.find((m) => m !== chosen)!;
+      assert.equal(frames(other, "deliver").length, 0);
+      const inbox = frames(chosen, "deliver")[0].pulse.replyTo as string;
+      assert.equal((await publish(other, 21, inbox, "forged")).error?.code, "ERROR_CODE_FORBIDDEN");
+      assert.ok((await publish(chosen, 22, inbox, "pong")).ack);
+      await requester.until(() => frames(requester, "reply").length === 1, "reply");
+      assert.equal(atob(frames(requester, "reply")[0].pulse.payload), "pong");
+    } finally {
+      await Promise.all([requester.close(), ...members.map((m) => m.close())]);
+    }
+  });
+});
