@@ -16,6 +16,7 @@ import {
   JsonKind,
   JsonParser,
   JsonValue,
+  jsonObjectError,
   parseJsonString,
   topicMatches,
 } from "../sdk/assembly/index";
@@ -25,8 +26,9 @@ let topic = "nvm.job.submit";
 let path: string[] = ["joules"];
 
 export function configure(config: string): string | null {
-  const c = parseJsonString(config);
-  if (c === null || c.kind != JsonKind.Object) return "config must be a JSON object";
+  const bad = jsonObjectError(config);
+  if (bad !== null) return "config " + bad;
+  const c = parseJsonString(config)!;
   const m = c.get("max_joules");
   if (m !== null) {
     if (m.kind != JsonKind.Number || m.num < 0) return "max_joules must be a non-negative number";

@@ -8,5 +8,5 @@
 // `arqon:bus/policy`.
 export { Context, Header, Verdict, allow, deny, redact } from "./types";
 export { log, LogLevel, randomU64, logicalTime, HlcTimestamp } from "./host";
-export { JsonKind, JsonParser, JsonValue, parseJsonString } from "./json";
+export { JsonKind, JsonParser, JsonValue, jsonObjectError, parseJsonString } from "./json";
 export { bytesToString, indexOf, stringToBytes, topicMatches } from "./util";

@@ -273,6 +273,20 @@ export class JsonParser {
   }
 }
 
+/**
+ * Why `text` is not a JSON object (invalid JSON, a member named twice, another kind of
+ * value), or null when it is one: what `configure` answers for a bad config.
+ */
+export function jsonObjectError(text: string): string | null {
+  const parser = new JsonParser(Uint8Array.wrap(String.UTF8.encode(text)));
+  const v = parser.parse();
+  if (v === null) {
+    const why = parser.error;
+    return "is not valid JSON (" + (why === null ? "invalid" : why) + ")";
+  }
+  return v.kind == JsonKind.Object ? null : "must be a JSON object";
+}
+
 /** Parses `text` as JSON; null when it is not valid JSON. */
 export function parseJsonString(text: string): JsonValue | null {
   return new JsonParser(Uint8Array.wrap(String.UTF8.encode(text))).parse();
