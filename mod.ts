@@ -56,6 +56,7 @@ export type {
   HistogramView,
   HistoryQuery,
   OverflowMode,
+  PendingInboxes,
   PulseGuard,
   PulseLog,
   Reality,

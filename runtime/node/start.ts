@@ -8,6 +8,7 @@ import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
 import {
   createHttpApp,
+  originPolicy,
   Session,
   sessionOptions,
   StallWatch,
@@ -182,6 +183,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     })
     : null;
 
+  const origins = originPolicy(config.corsOrigin);
   const app = createHttpApp({
     store,
     spine,
@@ -193,6 +195,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     maxHttpBodyBytes: config.maxHttpBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     metricsOpen: config.metricsOpen,
+    origins,
   });
   app.route("/", casil.routes);
 
@@ -215,6 +218,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         metrics,
         idleTimeoutSeconds: config.idleTimeoutSeconds,
         draining: () => draining,
+        origins,
         attach,
       },
       yieldTurn: () => turn.next(),
