@@ -14,9 +14,13 @@ export {
   encodePulse,
   errorCodeName,
   errorCodeValue,
+  frameFromJson,
   frameToJsonObject,
+  parseJsonText,
   pulseToJsonObject,
 } from "./codec.ts";
+export { correlationIdOf, FrameJsonError, jsonName, messageFromJson } from "./json_mapping.ts";
+export { duplicateKey } from "./json_text.ts";
 export { BatchBuilder } from "./batch.ts";
 export {
   codecOf,
@@ -47,6 +51,7 @@ export {
   realityError,
   topicError,
 } from "./topic.ts";
+export { checkPulseBytes, pulseBytesError } from "./pulse_check.ts";
 export { PulseView } from "./pulse_view.ts";
 export {
   concatBytes,

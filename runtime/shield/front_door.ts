@@ -2,10 +2,16 @@
  * The node's public listener. WebSocket upgrades to `/v1/ws` are served here on raw TCP
  * connections the node reads on demand (`WsServerConnection`), so a flooding client
  * waits in TCP backpressure instead of holding the event loop; every other connection
- * (the HTTP API, SSE) is piped unchanged to the node's `Deno.serve` listener on loopback.
+ * (the HTTP API, SSE) is piped to the node's `Deno.serve` listener.
  *
- * The HTTP listener sees piped connections coming from loopback; `peerAddrOf` maps the
- * loopback port it sees back to the real client, as the TLS terminator does.
+ * That listener is a Unix socket in a directory only the node's user can enter, not a
+ * loopback TCP port: a TCP port behind the front door (or behind TLS) would take requests,
+ * bearer tokens included, from any local program, in clear text and past the front
+ * door's checks. The front door tells it the real client in a header on every request
+ * (`PEER_HEADER`, which it removes from what clients send; see `request_relay.ts`).
+ *
+ * With TLS the front door opens no listener of its own: the terminator hands it each
+ * decrypted connection (`accept`).
  * @module
  */
 import {
@@ -16,7 +22,22 @@ import {
   WsServerConnection,
   type WsServerOptions,
 } from "../transport/mod.ts";
-import { type PeerAddress, type PeerResolver } from "./tls/mod.ts";
+import { hostOf, type PeerAddress } from "./tls/mod.ts";
+import { PEER_HEADER, relayRequests } from "./request_relay.ts";
+
+export { PEER_HEADER };
+
+/** The client named by `PEER_HEADER`, if the request carries it. */
+export function peerFromHeaders(headers: Headers): Deno.NetAddr | undefined {
+  const value = headers.get(PEER_HEADER);
+  if (!value) return undefined;
+  const host = hostOf(value);
+  return {
+    transport: "tcp",
+    hostname: host,
+    port: Number(value.slice(value.lastIndexOf(":") + 1)),
+  };
+}
 
 /** How an upgrade request is answered: the chosen subprotocol, or an error response. */
 export type UpgradeVerdict = { readonly protocol: string } | Response;
@@ -24,18 +45,22 @@ export type UpgradeVerdict = { readonly protocol: string } | Response;
 /** Where the front door listens, and what it does with each connection. */
 export interface FrontDoorOptions extends WsServerOptions {
   readonly hostname: string;
-  /** 0 picks an ephemeral port. */
-  readonly port: number;
+  /** 0 picks an ephemeral port; null opens no listener (connections come to `accept`). */
+  readonly port: number | null;
   /** The path WebSocket clients upgrade on. */
   readonly wsPath: string;
-  /** The HTTP listener other connections are piped to (loopback). */
-  readonly upstream: { readonly hostname: string; readonly port: number };
+  /** The HTTP listener other connections are piped to: a Unix socket. */
+  readonly upstream: { readonly path: string };
+  /**
+   * Serve WebSocket upgrades here (the arqon engine); false pipes them to the HTTP
+   * listener like any request (the deno engine).
+   * @default {true}
+   */
+  readonly serveWebSocket?: boolean;
   /** Decides an upgrade request: subprotocol, draining, ... */
   upgrade(headers: Headers): UpgradeVerdict;
   /** Attaches a session to an upgraded connection. */
   attach(connection: WsServerConnection, protocol: string, client: PeerAddress): TransportSession;
-  /** Resolves connections that reach the front door piped from elsewhere (TLS). */
-  readonly peers?: PeerResolver | null;
   /** Reports a failed accept (e.g. out of file descriptors); the listener carries on. */
   readonly onAcceptError?: (error: unknown) => void;
   /** Milliseconds a client may take to send its request head; default 10 000. */
@@ -43,50 +68,57 @@ export interface FrontDoorOptions extends WsServerOptions {
 }
 
 /** A running front door. */
-export interface FrontDoor extends PeerResolver {
+export interface FrontDoor {
   readonly hostname: string;
+  /** Its port (0 when it has no listener of its own). */
   readonly port: number;
+  /** Serves a connection accepted elsewhere (decrypted by the TLS terminator). */
+  accept(conn: Deno.Conn, client: PeerAddress): void;
   /** Stops accepting and closes piped connections. */
   close(): void;
 }
 
-/** Opens the public listener. */
+/** Opens the public listener (unless `port` is null). */
 export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
-  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
-  const addr = listener.addr as Deno.NetAddr;
-  const peers = new Map<number, PeerAddress>();
+  const listener = options.port === null
+    ? null
+    : Deno.listen({ hostname: options.hostname, port: options.port });
+  const addr = listener?.addr as Deno.NetAddr | undefined;
   const piped = new Set<Deno.Conn>();
-  const resolve = (remote: Deno.NetAddr): PeerAddress =>
-    options.peers?.peerAddrOf(remote.port, remote.hostname) ??
-      { hostname: remote.hostname, port: remote.port };
   let closed = false;
-  (async () => {
-    while (!closed) {
-      let conn: Deno.Conn;
+  const accept = (conn: Deno.Conn, client: PeerAddress) => {
+    serve(conn, options, client, piped).catch(() => {
       try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (closed || err instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors (EMFILE) and the like: keep the listener, try again soon.
-        options.onAcceptError?.(err);
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      serve(conn, options, resolve(conn.remoteAddr as Deno.NetAddr), peers, piped).catch(() => {
+        conn.close();
+      } catch { /* already closed */ }
+    });
+  };
+  if (listener) {
+    (async () => {
+      while (!closed) {
+        let conn: Deno.Conn;
         try {
-          conn.close();
-        } catch { /* already closed */ }
-      });
-    }
-  })();
+          conn = await listener.accept();
+        } catch (err) {
+          if (closed || err instanceof Deno.errors.BadResource) return;
+          // Out of file descriptors (EMFILE) and the like: keep the listener, try again soon.
+          options.onAcceptError?.(err);
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        const remote = conn.remoteAddr as Deno.NetAddr;
+        accept(conn, { hostname: remote.hostname, port: remote.port });
+      }
+    })();
+  }
   return {
-    hostname: addr.hostname,
-    port: addr.port,
-    peerAddrOf: (port) => peers.get(port),
+    hostname: addr?.hostname ?? options.hostname,
+    port: addr?.port ?? 0,
+    accept,
     close: () => {
       closed = true;
       try {
-        listener.close();
+        listener?.close();
       } catch { /* already closed */ }
       for (const c of piped) {
         try {
@@ -101,14 +133,13 @@ async function serve(
   conn: Deno.Conn,
   options: FrontDoorOptions,
   client: PeerAddress,
-  peers: Map<number, PeerAddress>,
   piped: Set<Deno.Conn>,
 ): Promise<void> {
   (conn as Deno.TcpConn).setNoDelay?.(true);
   const timer = setTimeout(() => conn.close(), options.headTimeoutMs ?? 10_000);
-  let head: string, raw: Uint8Array, rest: Uint8Array;
+  let head: string, rest: Uint8Array;
   try {
-    [head, rest, raw] = await readHttpHead(conn);
+    [head, rest] = await readHttpHead(conn);
   } finally {
     clearTimeout(timer);
   }
@@ -121,10 +152,10 @@ async function serve(
     if (i > 0) headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
   }
   const wantsWs = (headers.get("upgrade") ?? "").toLowerCase() === "websocket";
-  if (method === "GET" && path === options.wsPath && wantsWs) {
+  if (method === "GET" && path === options.wsPath && wantsWs && options.serveWebSocket !== false) {
     return await upgrade(conn, headers, rest, options, client);
   }
-  await pipe(conn, raw, rest, options.upstream, client, peers, piped);
+  await pipe(conn, lines, rest, options.upstream, client, piped);
 }
 
 async function upgrade(
@@ -181,24 +212,26 @@ async function writeResponse(conn: Deno.Conn, res: Response): Promise<void> {
 /** Pipes a connection, starting with the bytes already read, to the HTTP listener. */
 async function pipe(
   conn: Deno.Conn,
-  raw: Uint8Array,
+  lines: string[],
   rest: Uint8Array,
-  upstream: { hostname: string; port: number },
+  upstream: { path: string },
   client: PeerAddress,
-  peers: Map<number, PeerAddress>,
   piped: Set<Deno.Conn>,
 ): Promise<void> {
-  const inner = await Deno.connect({ hostname: upstream.hostname, port: upstream.port });
-  const localPort = (inner.localAddr as Deno.NetAddr).port;
-  peers.set(localPort, client);
+  const inner = await Deno.connect({ transport: "unix", path: upstream.path });
   piped.add(conn);
   piped.add(inner);
   try {
-    await writeAll(inner, raw);
-    if (rest.length) await writeAll(inner, rest);
-    await Promise.all([pump(conn, inner), pump(inner, conn)]);
+    // Requests go one by one (each head gets the client's address); answers flow back as is.
+    const relay = relayRequests(conn, inner, lines, rest, client).catch(() => {
+      for (const c of [conn, inner]) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+    });
+    await Promise.all([relay, pump(inner, conn)]);
   } finally {
-    peers.delete(localPort);
     piped.delete(conn);
     piped.delete(inner);
     for (const c of [conn, inner]) {

@@ -11,6 +11,7 @@
  * The wire format is a `FrameCodec` (runtime/protocol): the session has no format branches.
  * @module
  */
+import { replySubjectOf } from "./reply_guard.ts";
 import { errorCodeValue, frameCodec, type WireFormat } from "../protocol/mod.ts";
 import type { Spine, Subscription, SubscriptionOwner } from "../spine/mod.ts";
 import type { DurableLog } from "../spine/mod.ts";
@@ -124,6 +125,11 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
       nextTurn: ctx.nextTurn,
     });
     metrics.connections.labels(transport.kind).inc();
+  }
+
+  /** The principal's reply identity (see `reply_guard.ts`): requests it receives, it may answer. */
+  get replySubject(): string | undefined {
+    return replySubjectOf(this.#access?.principal, false);
   }
 
   /** Whether the session ended (closed by either side). */

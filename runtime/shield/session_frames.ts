@@ -8,6 +8,7 @@
 import {
   AckMode,
   BusError,
+  checkPulseBytes,
   decodePulse,
   type FrameReader,
   type IFrame,
@@ -33,9 +34,11 @@ import type { DurableLog } from "../spine/mod.ts";
 import { historyQueryFromFrame, sendHistory } from "./history_frames.ts";
 import { replayHistory } from "./history_replay.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
+import type { FrameJsonError } from "../protocol/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 import type { SessionAccess, SubscriptionAccess } from "./auth/mod.ts";
 import type { DeliveryFilter, Outbox } from "./session_outbox.ts";
+import { authorizeReply, refuseInboxPattern, replySubjectOf } from "./reply_guard.ts";
 import type { SessionOptions } from "./session_options.ts";
 
 const OVERFLOW_BY_WIRE: Record<number, OverflowMode | undefined> = {
@@ -117,11 +120,15 @@ export class FrameHandler {
   readonly reader: FrameReader = {
     publish: (correlationId, ack, bytes) => this.publishEncoded(correlationId, ack, bytes),
     frame: (frame, kind) => this.dispatch(frame, kind),
-    error: (e) => this.#outbox.error(e.code, e.message),
+    // A refused JSON frame names its correlation id when it could be read.
+    error: (e) => this.#outbox.error(e.code, e.message, (e as FrameJsonError).correlationId ?? 0),
   };
 
   /** A publish whose pulse arrived as protobuf bytes. */
   publishEncoded(correlationId: number, ack: number, bytes: Uint8Array): void {
+    // These bytes are what subscribers and the log get: strict parsers must read them too.
+    const malformed = checkPulseBytes(bytes);
+    if (malformed) return this.#outbox.fail(malformed, correlationId);
     let pulse: IPulse;
     try {
       pulse = decodePulse(bytes);
@@ -238,6 +245,7 @@ export class FrameHandler {
     // of a flood are reported once a second, not once per pulse.
     const acked = (publish.ack ?? AckMode.NONE) !== AckMode.NONE;
     const size = p.payload?.length ?? 0;
+    authorizeReply(this.#ctx.spine, p, this.#ctx.session, this.#replySubject());
     if (this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", size, acked) === false) return;
     const result = this.#ctx.spine.publish(publish.pulse, this.#producerId, source);
     if (result instanceof Promise) {
@@ -247,6 +255,11 @@ export class FrameHandler {
       );
     }
     this.#acknowledge(publish, result);
+  }
+
+  /** Who this connection's replies are checked against beside the connection itself. */
+  #replySubject(): string | undefined {
+    return replySubjectOf(this.#access?.principal, false);
   }
 
   #acknowledge(publish: IPublish, stamped: StampedPulse): void {
@@ -292,6 +305,7 @@ export class FrameHandler {
         throw new BusError("INVALID_ARGUMENT", "replay is not supported for queue groups");
       }
     }
+    refuseInboxPattern(s.pattern ?? "");
     const grant = this.#access?.admitSubscribe(s.realityId ?? "", s.pattern ?? "");
     let sub: Subscription;
     try {
@@ -349,6 +363,7 @@ export class FrameHandler {
     const store = this.#ctx.store;
     if (!store) throw new BusError("INVALID_ARGUMENT", "history needs a durable log");
     const query = historyQueryFromFrame(h, "default");
+    refuseInboxPattern(query.pattern ?? "");
     // Reading history is subscribing to the past: the same grants apply.
     if (this.#access?.admitRead(query.reality, query.pattern ?? ">").filterDeliveries) {
       throw new BusError("FORBIDDEN", `"${query.pattern ?? ">"}" overlaps a denied topic`);
@@ -377,6 +392,12 @@ export class FrameHandler {
 
   #request(r: IRequest): void {
     if (!r.pulse) throw new BusError("INVALID_ARGUMENT", "request carries no pulse");
+    authorizeReply(
+      this.#ctx.spine,
+      { topic: r.pulse.topic },
+      this.#ctx.session,
+      this.#replySubject(),
+    );
     this.#access?.admitPublish(
       r.pulse.realityId ?? "",
       r.pulse.topic ?? "",

@@ -7,6 +7,7 @@ import { BusError, type IPulse } from "../protocol/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
+import { PendingInboxes } from "./inbox.ts";
 import { Reality } from "./reality.ts";
 import { StampedPulse } from "./stamped.ts";
 import {
@@ -20,11 +21,14 @@ import { patternError, realityError, topicError } from "../protocol/mod.ts";
 /** The reality used when a client names none. */
 export const DEFAULT_REALITY = "default";
 
-/** Defaults applied to subscriptions that do not set their own bounds. */
+/**
+ * Bounds of subscription queues: what a subscription that sets none gets, and the most a
+ * client may ask for (a larger request is cut to these: the node's memory is the node's).
+ */
 export interface QueueDefaults {
-  /** Default maximum deliveries waiting per subscription. */
+  /** Default, and largest, maximum deliveries waiting per subscription. */
   readonly maxMessages: number;
-  /** Default maximum bytes waiting per subscription. */
+  /** Default, and largest, maximum bytes waiting per subscription. */
   readonly maxBytes: number;
   /** Default overflow policy. */
   readonly overflow: OverflowMode;
@@ -56,6 +60,8 @@ export class Spine {
   #log: PulseLog | undefined;
   #topicOk = new Set<string>();
   #subscriptionCount = 0;
+  /** Requests waiting for their reply, with the responders each reached. */
+  readonly inboxes: PendingInboxes = new PendingInboxes();
 
   /** Creates a Spine. */
   constructor(options: SpineOptions) {
@@ -180,8 +186,18 @@ export class Spine {
 
   #route(reality: Reality, stamped: StampedPulse): void {
     const route = reality.route(stamped.pulse.topic!);
-    for (const sub of route.direct) sub.offer(stamped);
-    for (const members of route.groups) reality.pick(members, stamped.size).offer(stamped);
+    // A request: whoever it reaches may answer on its inbox (and nobody else).
+    const replyTo = stamped.pulse.replyTo;
+    const responders = replyTo ? this.inboxes.responders(replyTo) : undefined;
+    for (const sub of route.direct) {
+      responders?.add(sub.owner);
+      sub.offer(stamped);
+    }
+    for (const members of route.groups) {
+      const member = reality.pick(members, stamped.size);
+      responders?.add(member.owner);
+      member.offer(stamped);
+    }
   }
 
   /** Opens a subscription owned by `owner`. Throws `BusError` on an invalid pattern or reality. */
@@ -201,8 +217,8 @@ export class Spine {
       pattern: input.pattern,
       queueGroup: input.queueGroup ?? "",
       overflow: input.overflow ?? this.#queue.overflow,
-      maxMessages: input.maxMessages || this.#queue.maxMessages,
-      maxBytes: input.maxBytes || this.#queue.maxBytes,
+      maxMessages: capped(input.maxMessages, this.#queue.maxMessages),
+      maxBytes: capped(input.maxBytes, this.#queue.maxBytes),
       maxInFlight: input.maxInFlight ?? 0,
     };
     const dropCounters = {
@@ -231,4 +247,9 @@ export class Spine {
     const route = this.reality(realityId || DEFAULT_REALITY).route(topic);
     return route.direct.length > 0 || route.groups.length > 0;
   }
+}
+
+/** A client-chosen bound: unset (0) takes the node's, and none may exceed it. */
+function capped(asked: number | undefined, node: number): number {
+  return asked && asked > 0 ? Math.min(asked, node) : node;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NodeMetrics } from "../telemetry/mod.ts";
-import { BusError } from "../protocol/mod.ts";
+import type { BusError } from "../protocol/mod.ts";
 import {
   patternError,
   Spine,
