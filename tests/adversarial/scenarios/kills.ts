@@ -1,8 +1,9 @@
 /**
  * Kills: durable publishers against a node that is SIGKILLed at random moments and
- * restarted on the same data directory, over and over (the long version of
- * tests/crash_durable_test.ts). After every restart each acknowledged pulse is stored
- * exactly once with the sequence its ack reported, and the sequences are contiguous.
+ * restarted on the same data directory, over and over (`deno task soak` runs it for a
+ * time, tests/crash_durable_test.ts for a fixed number of cycles). After every restart
+ * each acknowledged pulse is stored exactly once with the sequence its ack reported, and
+ * the sequences are contiguous.
  * @module
  */
 import { ArqonClient } from "../../../runtime/client/mod.ts";
@@ -11,8 +12,10 @@ import { newResult, prng, RssSampler, type ScenarioResult } from "./common.ts";
 
 /** Options of the kill scenario. */
 export interface KillOptions {
-  /** Kill and restart until this many seconds have passed. */
-  readonly seconds: number;
+  /** Kill and restart until this many seconds have passed (at least one cycle). */
+  readonly seconds?: number;
+  /** Run exactly this many kill cycles instead (the time is then not looked at). */
+  readonly cycles?: number;
   /** Publishing clients per cycle. @default 4 */
   readonly clients?: number;
   /** RSS ceiling, MB. @default 400 */
@@ -34,11 +37,13 @@ export async function killScenario(options: KillOptions): Promise<ScenarioResult
   const syncs = ["batch", "always", "os"] as const;
   let current = 0;
   const rss = new RssSampler(() => current);
-  const deadline = started + options.seconds * 1000;
+  const deadline = started + (options.seconds ?? 0) * 1000;
+  const more = (n: number) =>
+    options.cycles !== undefined ? n < options.cycles : n === 0 || Date.now() < deadline;
   let cycles = 0;
   let stored = 0;
   try {
-    for (; cycles === 0 || Date.now() < deadline; cycles++) {
+    for (; more(cycles); cycles++) {
       const node = await NodeProcess.start(dir, ["--sync", syncs[cycles % syncs.length]]);
       current = node.pid;
       if (cycles === 0) {
