@@ -11,7 +11,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const result = await reconnectStorm({ seconds: 5, held: 100 });
+    const result = await reconnectStorm({ seconds: 4, held: 100 });
     console.log(`  ${result.notes.join("; ")}`);
     assert.deepEqual(result.violations, []);
   },
