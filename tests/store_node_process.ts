@@ -51,6 +51,11 @@ export class NodeProcess {
     }
   }
 
+  /** Process id (for /proc readings). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** Sends a signal. */
   kill(signal: Deno.Signal): void {
     try {
