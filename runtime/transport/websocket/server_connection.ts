@@ -366,6 +366,8 @@ export class WsServerConnection implements Transport, IdleWatched {
       if (!h.masked) throw new ProtocolError(1002, "client frames must be masked");
       if (h.rsv) throw new ProtocolError(1002, "no extension was negotiated");
       const { size: len, key, opcode, fin, body: at } = h;
+      // A control frame must be whole and short (RFC 6455 §5.5): known from its header.
+      if (opcode >= 0x8 && (!fin || len > 125)) throw new ProtocolError(1002, "bad control frame");
       if (len > max) throw new ProtocolError(1009, `message over ${max} bytes`);
       if (end - at < len) break;
       // A copy: the buffer is reused, the session may keep what it receives.
@@ -385,6 +387,7 @@ export class WsServerConnection implements Transport, IdleWatched {
       if (opcode === OP.ping) {
         if (!this.#closing) this.#enqueue(OP.pong, body);
       } else if (opcode === OP.close) {
+        checkCloseBody(body);
         if (!this.#closing) {
           // Echo the peer's status code (RFC 6455 §5.5.1), then end once it is written.
           this.#enqueue(OP.close, body.subarray(0, 2));
@@ -480,6 +483,32 @@ export class WsServerConnection implements Transport, IdleWatched {
     } catch { /* already closed */ }
     this.#session?.closed();
   }
+}
+
+/**
+ * Fails the connection on a close frame RFC 6455 §7.4 forbids: a 1-byte body (1002), a
+ * status code no endpoint may send (1002), a reason that is not UTF-8 (1007).
+ */
+function checkCloseBody(body: Uint8Array): void {
+  if (body.length === 0) return;
+  if (body.length === 1) throw new ProtocolError(1002, "close frame with a 1-byte body");
+  const code = (body[0] << 8) | body[1];
+  if (!validCloseCode(code)) throw new ProtocolError(1002, `invalid close code ${code}`);
+  try {
+    strictUtf8.decode(body.subarray(2));
+  } catch {
+    throw new ProtocolError(1007, "close reason is not valid UTF-8");
+  }
+}
+
+/**
+ * Whether a peer may send close code `code`: 1000-1003 and 1007-1014 (1004 is reserved;
+ * 1005, 1006 and 1015 are never sent, only reported), or 3000-4999 (registered and
+ * private use). 0-999, 1016-2999 and 5000 and up are not codes.
+ */
+export function validCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999);
 }
 
 /** A copy of `buf`'s first `used` bytes in a buffer twice as large, at most `max`. */

@@ -68,6 +68,14 @@ async function pair(maxMessageBytes = 1 << 20) {
 
 const enc = new TextEncoder();
 
+/** A close body: `code`, then `reasonBytes` bytes of ASCII reason. */
+function closeOf(code: number, reasonBytes = 0): Uint8Array {
+  const body = new Uint8Array(2 + reasonBytes).fill(0x61);
+  body[0] = code >> 8;
+  body[1] = code & 0xff;
+  return body;
+}
+
 Deno.test("messages, fragments and pings; the close handshake echoes the code", async () => {
   const { client, connection, received, closed } = await pair();
   const big = new Uint8Array(70_000).map((_, i) => i & 0xff);
@@ -100,6 +108,21 @@ for (
     ["text that is not UTF-8", clientFrame(OP.text, new Uint8Array([0xc3, 0x28])), 1007, 1 << 20],
     ["a message over the limit", clientFrame(OP.binary, new Uint8Array(2000)), 1009, 1000],
     ["a continuation of nothing", clientFrame(OP.continuation, new Uint8Array(1)), 1002, 1 << 20],
+    // RFC 6455 §5.5: control frames are short and never fragmented.
+    ["a ping of 126 bytes", clientFrame(OP.ping, new Uint8Array(126)), 1002, 1 << 20],
+    ["a fragmented ping", clientFrame(OP.ping, new Uint8Array(1), false), 1002, 1 << 20],
+    ["a close frame of 126 bytes", clientFrame(OP.close, closeOf(1000, 124)), 1002, 1 << 20],
+    // RFC 6455 §5.5.1, §7.4: a close body is empty or a valid code and a UTF-8 reason.
+    ["a close frame with a 1-byte body", clientFrame(OP.close, new Uint8Array([3])), 1002, 1 << 20],
+    ...[0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535].map((code) =>
+      [`close code ${code}`, clientFrame(OP.close, closeOf(code)), 1002, 1 << 20] as const
+    ),
+    [
+      "a close reason that is not UTF-8",
+      clientFrame(OP.close, new Uint8Array([0x03, 0xe8, 0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xff])),
+      1007,
+      1 << 20,
+    ],
   ] as const
 ) {
   Deno.test(`${name} closes the connection with ${code}`, async () => {
@@ -277,4 +300,18 @@ Deno.test("idle connections share one timer: a silent one is pinged, then closed
   await talker.closed;
   talker.client.close();
   assert.deepEqual(last.at(-1), [OP.close, new Uint8Array([0x03, 0xe8])]);
+});
+
+Deno.test("valid close codes are echoed, with a UTF-8 reason", async () => {
+  for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 3000, 4999]) {
+    const { client, closed } = await pair();
+    const body = new Uint8Array([code >> 8, code & 0xff, ...enc.encode("bye κόσμε")]);
+    await writeAll(client, clientFrame(OP.close, body));
+    const frames = await serverFrames(client);
+    await closed;
+    client.close();
+    const [op, echo] = frames.at(-1)!;
+    assert.equal(op, OP.close);
+    assert.equal((echo[0] << 8) | echo[1], code, `code ${code} echoed`);
+  }
 });
