@@ -16,19 +16,6 @@
 import { parseArgs } from "node:util";
 import { readLine, spawnScript, startNodeProcess } from "./support.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    steps: { type: "string", default: "1000,5000,15000" },
-    engines: { type: "string", default: "arqon,deno" },
-    "settle-ms": { type: "string", default: "3000" },
-    "per-process": { type: "string", default: "10000" },
-  },
-});
-const STEPS = values.steps.split(",").map(Number);
-const ENGINES = values.engines.split(",");
-const SETTLE_MS = Number(values["settle-ms"]);
-const PER_PROCESS = Number(values["per-process"]);
 const CLIENTS = new URL("./idle_clients.ts", import.meta.url).pathname;
 
 /** VmRSS of a process, in bytes. */
@@ -44,6 +31,9 @@ export interface IdleClients {
   /** Closes its connections and waits for it to exit. */
   stop(): Promise<void>;
 }
+
+/** Connections one client process opens at most (the open-file limit is per process). */
+export const PER_PROCESS = 10_000;
 
 /** Spawns a client process opening `count` idle connections; resolves once they are open. */
 export async function openIdle(port: number, count: number): Promise<IdleClients> {
@@ -70,7 +60,7 @@ export async function openIdle(port: number, count: number): Promise<IdleClients
 export async function openIdleMany(
   port: number,
   count: number,
-  perProcess = PER_PROCESS,
+  perProcess: number = PER_PROCESS,
 ): Promise<IdleClients[]> {
   const out: IdleClients[] = [];
   for (let left = count; left > 0; left -= perProcess) {
@@ -82,7 +72,12 @@ export async function openIdleMany(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Measures one engine: KB per connection after each step. */
-async function measure(engine: string): Promise<{ base: number; kb: number[]; held: number[] }> {
+async function measure(
+  engine: string,
+  steps: number[],
+  settleMs: number,
+  perProcess: number,
+): Promise<{ base: number; kb: number[]; held: number[] }> {
   const dataDir = await Deno.makeTempDir({ prefix: "arqon-idle-" });
   const node = await startNodeProcess([
     "--ws-engine",
@@ -96,18 +91,18 @@ async function measure(engine: string): Promise<{ base: number; kb: number[]; he
   const clients: IdleClients[] = [];
   try {
     // Warm-up: compiled code, pools and the first session's lazily created state.
-    const warm = await openIdle(port, 200);
+    const warm = await openIdle(port, 1000);
     await warm.stop();
-    await sleep(SETTLE_MS);
+    await sleep(settleMs);
     const base = rssOf(node.pid);
     const kb: number[] = [];
     const held: number[] = [];
     let open = 0;
-    for (const step of STEPS) {
-      const more = await openIdleMany(port, step - open);
+    for (const step of steps) {
+      const more = await openIdleMany(port, step - open, perProcess);
       clients.push(...more);
       open += more.reduce((a, c) => a + c.opened, 0);
-      await sleep(SETTLE_MS);
+      await sleep(settleMs);
       const rss = rssOf(node.pid);
       held.push(open);
       kb.push((rss - base) / 1024 / open);
@@ -122,8 +117,23 @@ async function measure(engine: string): Promise<{ base: number; kb: number[]; he
 }
 
 if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      steps: { type: "string", default: "1000,5000,15000" },
+      engines: { type: "string", default: "arqon,deno" },
+      "settle-ms": { type: "string", default: "3000" },
+      "per-process": { type: "string", default: String(PER_PROCESS) },
+    },
+  });
+  const STEPS = values.steps.split(",").map(Number);
   const results = new Map<string, { base: number; kb: number[]; held: number[] }>();
-  for (const engine of ENGINES) results.set(engine, await measure(engine));
+  for (const engine of values.engines.split(",")) {
+    results.set(
+      engine,
+      await measure(engine, STEPS, Number(values["settle-ms"]), Number(values["per-process"])),
+    );
+  }
   console.log("\nKB of node RSS per idle WebSocket connection (hello said, nothing else)");
   console.log(
     ["engine".padEnd(8), "base MB".padStart(8), ...STEPS.map((s) => `@${s}`.padStart(9))].join(
