@@ -41,6 +41,8 @@ export async function readLine(reader: ReadableStreamDefaultReader<string>): Pro
 
 /** A node running as a child process. */
 export interface NodeProcess {
+  /** Process id (of `taskset` when pinned: it execs the node, keeping the id). */
+  readonly pid: number;
   readonly wsUrl: string;
   readonly httpUrl: string;
   /** Spawn to ready line, ms. */
@@ -83,6 +85,7 @@ export async function startNodeProcess(
     } catch { /* closed */ }
   })();
   return {
+    pid: child.pid,
     wsUrl,
     httpUrl,
     readyMs,

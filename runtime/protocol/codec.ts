@@ -9,6 +9,7 @@ import type { ErrorCodeName, IFrame, IPulse } from "./types.ts";
 import { BusError } from "./errors.ts";
 import { correlationIdOf, FrameJsonError, jsonName, messageFromJson } from "./json_mapping.ts";
 import { duplicateKey } from "./json_text.ts";
+import { envelopeDefect } from "./wire.ts";
 import type protobuf from "protobufjs";
 
 /** Options of the proto3 canonical JSON mapping. */
@@ -41,6 +42,9 @@ export function decodePulse(bytes: Uint8Array): IPulse {
 
 /** Decodes one protobuf frame; throws `BusError` for invalid bytes or strings. */
 export function decodeFrame(bytes: Uint8Array): IFrame {
+  // Before protobufjs, which would read a 2^63-byte batch as an empty one.
+  const defect = envelopeDefect(bytes);
+  if (defect) throw new BusError("INVALID_FRAME", `not a valid protobuf Frame: ${defect}`);
   let frame: IFrame;
   try {
     frame = FrameType.decode(bytes) as unknown as IFrame;

@@ -191,3 +191,30 @@ Deno.test("frame codec proto: publishes hand out their pulse bytes as sent", () 
   const bytes = new Uint8Array(encodePulse(pulse));
   assert.deepEqual(got, [bytes, bytes]);
 });
+
+Deno.test("a batch whose length is 2^63, 2^53, 2^32 or past the end is refused, not taken as empty", () => {
+  const varint = (n: bigint): number[] => {
+    const out: number[] = [];
+    do {
+      out.push(Number(n & 0x7fn) | (n >= 0x80n ? 0x80 : 0));
+      n >>= 7n;
+    } while (n > 0n);
+    return out;
+  };
+  const inner = [0x0a, 0x02, 0x62, 0x00]; // Batch.frames: one Frame{ping{}}
+  for (const len of [1n << 63n, (1n << 64n) - 1n, 1n << 53n, 1n << 32n, 5n]) {
+    const bytes = new Uint8Array([0x72, ...varint(len), ...inner]);
+    const visitor = { publish() {}, other() {}, nestedBatch() {} };
+    assert.equal(PROTO_CODEC.read(bytes, visitor as unknown as FrameReader), false);
+    assert.throws(() => PROTO_CODEC.decode(bytes), (err: unknown) => {
+      assert.ok(err instanceof BusError);
+      assert.equal(err.code, "INVALID_FRAME", `length ${len}`);
+      return true;
+    });
+  }
+  // The same frames inside the batch, and a batch's own frame announcing too much.
+  assert.throws(() => decodeFrame(new Uint8Array([0x72, 0x04, 0x0a, 0x09, 0x62, 0x00])), BusError);
+  // A correct batch still decodes.
+  const ok = decodeFrame(new Uint8Array([0x72, inner.length, ...inner]));
+  assert.equal(ok.batch?.frames?.length, 1);
+});

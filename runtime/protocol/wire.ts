@@ -34,6 +34,47 @@ function readVarint(buf: Uint8Array, pos: number): [number, number] {
   return [0, -1];
 }
 
+/**
+ * Why a `Frame` envelope cannot be decoded faithfully, or null: a length-delimited field
+ * of the frame, of a batch or of a batch's frames announcing more bytes than remain, a
+ * varint longer than 10 bytes or cut short. protobufjs reads lengths as 32-bit numbers,
+ * so a length of 2^32 or 2^63 would be read as 0: a batch taken as empty.
+ */
+export function envelopeDefect(bytes: Uint8Array): string | null {
+  return walkEnvelope(bytes, 0, bytes.length, 0);
+}
+
+// depth 0: a Frame; 1: a Batch (field 14 of a Frame); 2: a Frame inside a batch.
+function walkEnvelope(buf: Uint8Array, pos: number, end: number, depth: number): string | null {
+  while (pos < end) {
+    const [key, p1] = readVarint(buf, pos);
+    if (p1 < 0 || p1 > end) return `truncated or overlong field key at byte ${pos}`;
+    const field = Math.floor(key / 8);
+    const wire = key % 8;
+    if (wire === WIRE_VARINT) {
+      const [, p2] = readVarint(buf, p1);
+      if (p2 < 0 || p2 > end) return `truncated or overlong varint in field ${field}`;
+      pos = p2;
+    } else if (wire === 1 || wire === 5) {
+      pos = p1 + (wire === 1 ? 8 : 4);
+      if (pos > end) return `truncated fixed-size field ${field}`;
+    } else if (wire === WIRE_LEN) {
+      const [len, p2] = readVarint(buf, p1);
+      if (p2 < 0 || p2 > end) return `truncated or overlong length of field ${field}`;
+      if (len > end - p2) {
+        return `field ${field} announces ${len} bytes where ${end - p2} remain`;
+      }
+      const inner = depth === 0 && field === 14 ? 1 : depth === 1 && field === 1 ? 2 : -1;
+      if (inner > 0) {
+        const defect = walkEnvelope(buf, p2, p2 + len, inner);
+        if (defect) return defect;
+      }
+      pos = p2 + len;
+    } else return null; // groups and invalid wire types: the decoder reports them
+  }
+  return null;
+}
+
 /** Receives what `scanFrames` finds. */
 export interface FrameVisitor {
   /** A `Frame{publish}` whose pulse bytes are `pulse` (a view into the input). */

@@ -79,8 +79,15 @@ export class FrameHandler {
   readonly #outbox: Outbox;
   readonly #access: SessionAccess | undefined;
   #producerId: string;
-  readonly #subs = new Map<number, Subscription>();
-  readonly #grants = new Map<number, SubscriptionAccess>();
+  // Created on first use: an idle connection holds neither (memory per connection).
+  #subsMap: Map<number, Subscription> | undefined;
+  #grantsMap: Map<number, SubscriptionAccess> | undefined;
+  get #subs(): Map<number, Subscription> {
+    return this.#subsMap ??= new Map();
+  }
+  get #grants(): Map<number, SubscriptionAccess> {
+    return this.#grantsMap ??= new Map();
+  }
   #chain: Promise<void> | null = null;
   #draining = false;
 
@@ -94,12 +101,12 @@ export class FrameHandler {
 
   /** Subscriptions held. */
   get subscriptionCount(): number {
-    return this.#subs.size;
+    return this.#subsMap?.size ?? 0;
   }
 
   /** Whether any subscription has deliveries waiting. */
   get deliveriesWaiting(): boolean {
-    for (const sub of this.#subs.values()) if (sub.ready) return true;
+    for (const sub of this.#subsMap?.values() ?? []) if (sub.ready) return true;
     return false;
   }
 
@@ -160,10 +167,10 @@ export class FrameHandler {
 
   /** Releases every subscription and grant (the session ended). */
   close(): void {
-    for (const sub of this.#subs.values()) this.#ctx.spine.unsubscribe(sub);
-    this.#subs.clear();
-    for (const grant of this.#grants.values()) grant.release();
-    this.#grants.clear();
+    for (const sub of this.#subsMap?.values() ?? []) this.#ctx.spine.unsubscribe(sub);
+    this.#subsMap?.clear();
+    for (const grant of this.#grantsMap?.values() ?? []) grant.release();
+    this.#grantsMap?.clear();
   }
 
   #dispatchNow(frame: IFrame, kind: string, source?: Uint8Array): Promise<void> | void {

@@ -61,11 +61,18 @@ export class Outbox implements Resumable {
   readonly #ctx: OutboxContext;
   readonly #transport: Transport;
   #control: IFrame[] = [];
-  readonly #ready = new Set<Subscription>();
+  // Created on first use: an idle connection holds neither (memory per connection).
+  #readySet: Set<Subscription> | undefined;
+  #deliveredMap: Map<string, { inc(n: number): void }> | undefined;
+  get #ready(): Set<Subscription> {
+    return this.#readySet ??= new Set();
+  }
+  get #delivered(): Map<string, { inc(n: number): void }> {
+    return this.#deliveredMap ??= new Map();
+  }
   #scheduled = false;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
-  readonly #delivered = new Map<string, { inc(n: number): void }>();
 
   /** Creates an empty outbox. */
   constructor(ctx: OutboxContext) {
@@ -109,7 +116,7 @@ export class Outbox implements Resumable {
 
   /** Forgets a subscription that ended. */
   forget(sub: Subscription): void {
-    this.#ready.delete(sub);
+    this.#readySet?.delete(sub);
   }
 
   /**
@@ -157,7 +164,7 @@ export class Outbox implements Resumable {
     clearTimeout(this.#stallTimer);
     this.#stallTimer = undefined;
     this.#ctx.stalls?.delete(this);
-    this.#ready.clear();
+    this.#readySet?.clear();
   }
 
   #sendOut(out: OutboundBatch): void {
@@ -199,7 +206,7 @@ export class Outbox implements Resumable {
         return;
       }
     }
-    for (const sub of this.#ready) {
+    for (const sub of this.#readySet ?? []) {
       if (sub.unreportedDrops > 0) {
         const n = sub.unreportedDrops;
         sub.unreportedDrops = 0;

@@ -41,7 +41,11 @@ export class SessionAccess {
   #checker?: PermissionChecker;
   #rates?: ConnectionRateLimiter;
   /** Realities this connection counts against, with the quota to release. */
-  readonly #realities = new Map<string, Release>();
+  // Created on first use: an idle connection holds none (memory per connection).
+  #realitiesMap: Map<string, Release> | undefined;
+  get #realities(): Map<string, Release> {
+    return this.#realitiesMap ??= new Map();
+  }
   #closed = false;
   #lastNoticeMs = -Infinity;
   #quietlyDropped = 0;
@@ -331,8 +335,8 @@ export class SessionAccess {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#expiry);
-    for (const release of this.#realities.values()) release();
-    this.#realities.clear();
+    for (const release of this.#realitiesMap?.values() ?? []) release();
+    this.#realitiesMap?.clear();
   }
 
   /** Counts a refusal; closes the connection when refusals per second pass `--rate-kick`. */

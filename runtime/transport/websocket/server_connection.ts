@@ -8,11 +8,20 @@
  * flooding connections were read). So after a large read this connection waits for
  * `yieldTurn` (the node passes one readiness check of every socket): connections are read
  * in turn, a chunk each, and a flooding one waits in TCP backpressure.
+ *
+ * Memory: an idle connection waits in a read of a small buffer of its own
+ * (`IDLE_READ_BYTES`); only a read expected to be large (the last one filled its buffer, or
+ * a partial frame waits for its rest) borrows a buffer from a pool shared by every
+ * connection, given back once its frames are parsed. Bytes of a frame cut by the end of a
+ * read are copied out, exactly sized, until the next read. Idle timeouts are checked by
+ * one timer for all connections (`idle_watch.ts`).
  * @module
  */
 import type { Transport, TransportSession } from "../transport.ts";
+import { BufferPool } from "./buffer_pool.ts";
 import {
   closeBody,
+  type FrameHeader,
   frameHeader,
   headerLength,
   OP,
@@ -21,6 +30,7 @@ import {
   writeHeader,
   xorMask,
 } from "./frame.ts";
+import { type IdleWatched, unwatchIdle, watchIdle } from "./idle_watch.ts";
 
 /** Limits of a server connection. */
 export interface WsServerOptions {
@@ -45,8 +55,19 @@ export interface WsServerOptions {
 /** Default `maxBufferedBytes`. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
-const READ_BYTES = 256 * 1024;
-const YIELD_AFTER_BYTES = 64 * 1024;
+// The buffer an idle connection's pending read holds: a hello, a ping, small publishes fit.
+const IDLE_READ_BYTES = 1024;
+// A connection whose messages outgrow it (a read filled it) gets one this large: a message
+// cut by a read's end costs a second read, each an event-loop turn (measured: paced 2 KB
+// messages then took twice as long to handle).
+const IDLE_READ_MAX = 4096;
+// Pooled buffers: one read's worth for a busy connection; a frame larger than this is read
+// into a buffer of its own.
+const READ_BYTES = 64 * 1024;
+// Pooled buffers kept while unused (2 MiB); more are left to the garbage collector.
+const POOL_KEEP = 32;
+const readBuffers = new BufferPool(READ_BYTES, POOL_KEEP);
+const EMPTY = new Uint8Array(0);
 // Bytes coalesced into one write at most.
 const WRITE_BYTES = 1024 * 1024;
 const CLOSE_WAIT_MS = 1000;
@@ -67,8 +88,13 @@ class ProtocolError extends Error {
   }
 }
 
+/** Read buffers taken from the shared pool and not yet given back (for tests). */
+export function readBuffersTaken(): number {
+  return readBuffers.taken;
+}
+
 /** A server-side WebSocket on a TCP connection; lives until the connection closes. */
-export class WsServerConnection implements Transport {
+export class WsServerConnection implements Transport, IdleWatched {
   /** Metric label of this carrier. */
   readonly kind = "ws";
   /** Reads the next chunk only once the last one was handled. */
@@ -88,13 +114,16 @@ export class WsServerConnection implements Transport {
   #ended = false;
   #lastHeard = Date.now();
   #pinged = false;
-  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  // Milliseconds of silence checked by the idle watch; 0: not watched.
+  #idleMs = 0;
+  // The buffer of reads while the connection is idle; allocated at its first read.
+  #idleBuf: Uint8Array | null = null;
   // A fragmented message, collected in one buffer that grows as fragments arrive.
-  #fragments: Uint8Array = new Uint8Array(0);
+  #fragments: Uint8Array = EMPTY;
   #fragmentBytes = 0;
   #fragmentCost = 0;
   #fragmentOp = 0;
-  #drainWaiters: { bytes: number; resolve: () => void }[] = [];
+  #drainWaiters: { bytes: number; resolve: () => void }[] | null = null;
 
   /** Wraps an upgraded connection (the 101 response is already written). */
   constructor(conn: Deno.Conn, remote: string, options: WsServerOptions) {
@@ -107,10 +136,8 @@ export class WsServerConnection implements Transport {
   /** Starts reading for `session`; `rest` holds bytes read past the HTTP head. */
   start(session: TransportSession, rest: Uint8Array): void {
     this.#session = session;
-    const idle = this.#options.idleTimeoutSeconds * 1000;
-    if (idle > 0) {
-      this.#idleTimer = setInterval(() => this.#checkIdle(idle), Math.max(idle / 2, 50));
-    }
+    this.#idleMs = this.#options.idleTimeoutSeconds * 1000;
+    if (this.#idleMs > 0) watchIdle(this, this.#idleMs);
     this.#readLoop(rest).catch((err) => {
       // After a protocol error nothing more is read: end once the close frame is out.
       if (err instanceof ProtocolError) this.close(err.code, err.message);
@@ -133,17 +160,17 @@ export class WsServerConnection implements Transport {
   /** Resolves once at most `bytes` are waiting to be written, or the connection ended. */
   drained(bytes: number): Promise<void> {
     if (this.#queued <= bytes || this.#ended) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push({ bytes, resolve }));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push({ bytes, resolve }));
   }
 
   #wakeDrained(): void {
-    if (this.#drainWaiters.length === 0) return;
+    if (this.#drainWaiters === null) return;
     const still: { bytes: number; resolve: () => void }[] = [];
     for (const w of this.#drainWaiters) {
       if (this.#queued <= w.bytes || this.#ended) w.resolve();
       else still.push(w);
     }
-    this.#drainWaiters = still;
+    this.#drainWaiters = still.length > 0 ? still : null;
   }
 
   /** Starts the closing handshake; the connection ends when the peer answers or soon after. */
@@ -229,7 +256,8 @@ export class WsServerConnection implements Transport {
     }
   }
 
-  #checkIdle(idleMs: number): void {
+  /** Pings a connection silent for `idleMs`, closes one that did not answer (idle watch). */
+  checkIdle(idleMs: number): void {
     if (this.#ended) return;
     if (Date.now() - this.#lastHeard < idleMs) return;
     if (this.#pinged) return this.close(1001, "idle timeout");
@@ -239,77 +267,121 @@ export class WsServerConnection implements Transport {
   }
 
   async #readLoop(rest: Uint8Array): Promise<void> {
-    let buf = new Uint8Array(Math.max(READ_BYTES, rest.length));
-    buf.set(rest);
-    let start = 0;
-    let end = rest.length;
-    const max = this.#options.maxMessageBytes;
-    let lastRead = 0;
     const h = frameHeader();
+    // Bytes not yet parsed: those read past the HTTP head, then a frame cut by a read's end.
+    let carry: Uint8Array = rest;
+    // Bytes the frame in `carry` needs in all (at least `carry.length`).
+    let want = rest.length;
+    // The last read filled its buffer: more is probably waiting, read it into a pooled one.
+    let filled = false;
+    // The last read filled a pooled buffer: a flooding client, let the others read first.
+    let yieldNext = false;
+    let first = true;
     while (!this.#ended) {
-      // Parse every complete frame in buf[start, end).
-      while (parseHeader(buf, start, end, h)) {
-        if (!h.masked) throw new ProtocolError(1002, "client frames must be masked");
-        if (h.rsv) throw new ProtocolError(1002, "no extension was negotiated");
-        const { size: len, key, opcode, fin, body: at } = h;
-        if (len > max) throw new ProtocolError(1009, `message over ${max} bytes`);
-        if (end - at >= len) {
-          const body = buf.slice(at, at + len);
-          start = at + len;
-          xorMask(body, key);
-          const busy = this.#frame(opcode, fin, body);
-          if (busy) await busy;
-          if (this.#ended) return;
-          continue;
-        }
-        if (at - start + len <= buf.length) break; // fits once compacted: read more
-        // Larger than the read buffer: read the rest of its body into a buffer of its own
-        // that grows as bytes arrive; a header alone (which may lie) allocates nothing.
-        let have = end - at;
-        let body = new Uint8Array(Math.min(len, Math.max(2 * have, READ_BYTES)));
-        body.set(buf.subarray(at, end));
-        start = end = 0;
-        while (have < len) {
-          if (have === body.length) body = grow(body, have, len);
+      // Only a read that filled a pooled buffer says much more is waiting; a paced
+      // client's small reads go straight on. (Not the read's size: with a partial frame
+      // carried over, a full read is shorter than the buffer.)
+      if (yieldNext && this.#options.yieldTurn) {
+        await this.#options.yieldTurn();
+        if (this.#ended) return;
+      }
+      const pooled: boolean = filled || want > IDLE_READ_BYTES;
+      const buf: Uint8Array = pooled
+        ? readBuffers.take()
+        : (this.#idleBuf ??= new Uint8Array(IDLE_READ_BYTES));
+      let end = carry.length;
+      // A frame larger than a pooled buffer, its first bytes copied out of `buf`.
+      let large: Uint8Array;
+      let have: number;
+      try {
+        buf.set(carry);
+        carry = EMPTY;
+        want = 0;
+        if (!first) {
           let n: number | null;
           try {
-            n = await this.#conn.read(body.subarray(have));
+            // The whole buffer when it can: a view would be one more object per connection.
+            n = await this.#conn.read(end === 0 ? buf : buf.subarray(end));
           } catch {
             n = null;
           }
           if (n === null) return this.#end();
-          have += n;
+          end += n;
+          filled = end === buf.length;
+          yieldNext = filled && pooled;
+          this.#lastHeard = Date.now();
+          this.#pinged = false;
         }
-        this.#lastHeard = Date.now();
-        xorMask(body, key);
-        const busy = this.#frame(opcode, fin, body);
-        if (busy) await busy;
-      }
-      if (start === end) start = end = 0;
-      else if (start > 0 && buf.length - end < 64 * 1024) {
-        buf.copyWithin(0, start, end);
-        end -= start;
-        start = 0;
-      }
-      if (end === buf.length) buf = grow(buf, end);
-      // Only a read that filled much of the buffer says more is waiting; a paced client's
-      // small reads go straight on.
-      if (this.#options.yieldTurn && lastRead >= YIELD_AFTER_BYTES) {
-        await this.#options.yieldTurn();
+        first = false;
+        const start = await this.#parse(buf, end, h);
         if (this.#ended) return;
+        if (start === end) continue;
+        // A frame cut by the end of the read: keep its bytes, unless it is larger than a
+        // pooled buffer, then read it into a buffer of its own.
+        want = parseHeader(buf, start, end, h) ? h.body - start + h.size : end - start;
+        if (want <= READ_BYTES) {
+          carry = buf.slice(start, end);
+          continue;
+        }
+        // That buffer grows as bytes arrive: a header alone (which may lie) allocates
+        // nothing.
+        have = end - h.body;
+        large = new Uint8Array(Math.min(h.size, Math.max(2 * have, READ_BYTES)));
+        large.set(buf.subarray(h.body, end));
+      } finally {
+        if (pooled) readBuffers.give(buf);
+        else if (filled && buf.length < IDLE_READ_MAX) {
+          this.#idleBuf = new Uint8Array(Math.min(4 * buf.length, IDLE_READ_MAX));
+        }
       }
-      let n: number | null;
-      try {
-        n = await this.#conn.read(buf.subarray(end));
-      } catch {
-        n = null;
+      const { size: len, key, opcode, fin } = h;
+      let body = large;
+      filled = false;
+      // Over 64 KiB were read: the others' turn next.
+      yieldNext = true;
+      while (have < len) {
+        if (have === body.length) body = grow(body, have, len);
+        let n: number | null;
+        try {
+          n = await this.#conn.read(body.subarray(have));
+        } catch {
+          n = null;
+        }
+        if (n === null) return this.#end();
+        have += n;
       }
-      if (n === null) return this.#end();
-      end += n;
-      lastRead = n;
       this.#lastHeard = Date.now();
       this.#pinged = false;
+      xorMask(body, key);
+      const busy = this.#frame(opcode, fin, body);
+      if (busy) await busy;
     }
+  }
+
+  // Handles every complete frame in buf[0, end); returns where the first incomplete one
+  // starts (end when none). Throws on a protocol error, also in an incomplete frame's header.
+  // While the session works on a message (an expensive one goes in slices over several
+  // turns) the next frame waits: the peer's backlog stays in TCP (fair to other work).
+  async #parse(buf: Uint8Array, end: number, h: FrameHeader): Promise<number> {
+    const max = this.#options.maxMessageBytes;
+    let start = 0;
+    while (parseHeader(buf, start, end, h)) {
+      if (!h.masked) throw new ProtocolError(1002, "client frames must be masked");
+      if (h.rsv) throw new ProtocolError(1002, "no extension was negotiated");
+      const { size: len, key, opcode, fin, body: at } = h;
+      // A control frame must be whole and short (RFC 6455 §5.5): known from its header.
+      if (opcode >= 0x8 && (!fin || len > 125)) throw new ProtocolError(1002, "bad control frame");
+      if (len > max) throw new ProtocolError(1009, `message over ${max} bytes`);
+      if (end - at < len) break;
+      // A copy: the buffer is reused, the session may keep what it receives.
+      const body = buf.slice(at, at + len);
+      start = at + len;
+      xorMask(body, key);
+      const busy = this.#frame(opcode, fin, body);
+      if (busy) await busy;
+      if (this.#ended) break;
+    }
+    return start;
   }
 
   /** Handles one frame; a promise: the session is still working on the message. */
@@ -320,6 +392,7 @@ export class WsServerConnection implements Transport {
       if (opcode === OP.ping) {
         if (!this.#closing) this.#enqueue(OP.pong, body);
       } else if (opcode === OP.close) {
+        checkCloseBody(body);
         if (!this.#closing) {
           // Echo the peer's status code (RFC 6455 §5.5.1), then end once it is written.
           this.#enqueue(OP.close, body.subarray(0, 2));
@@ -338,7 +411,7 @@ export class WsServerConnection implements Transport {
         ? this.#fragments
         : this.#fragments.slice(0, this.#fragmentBytes);
       const op = this.#fragmentOp;
-      this.#fragments = new Uint8Array(0);
+      this.#fragments = EMPTY;
       this.#fragmentBytes = 0;
       this.#fragmentCost = 0;
       this.#fragmentOp = 0;
@@ -405,17 +478,43 @@ export class WsServerConnection implements Transport {
     if (this.#ended) return;
     this.#ended = true;
     this.#closing = true;
-    clearInterval(this.#idleTimer);
+    if (this.#idleMs > 0) unwatchIdle(this, this.#idleMs);
     this.#out = [];
     this.#queued = 0;
     this.#held = 0;
-    this.#fragments = new Uint8Array(0);
+    this.#fragments = EMPTY;
     this.#wakeDrained();
     try {
       this.#conn.close();
     } catch { /* already closed */ }
     this.#session?.closed();
   }
+}
+
+/**
+ * Fails the connection on a close frame RFC 6455 §7.4 forbids: a 1-byte body (1002), a
+ * status code no endpoint may send (1002), a reason that is not UTF-8 (1007).
+ */
+function checkCloseBody(body: Uint8Array): void {
+  if (body.length === 0) return;
+  if (body.length === 1) throw new ProtocolError(1002, "close frame with a 1-byte body");
+  const code = (body[0] << 8) | body[1];
+  if (!validCloseCode(code)) throw new ProtocolError(1002, `invalid close code ${code}`);
+  try {
+    strictUtf8.decode(body.subarray(2));
+  } catch {
+    throw new ProtocolError(1007, "close reason is not valid UTF-8");
+  }
+}
+
+/**
+ * Whether a peer may send close code `code`: 1000-1003 and 1007-1014 (1004 is reserved;
+ * 1005, 1006 and 1015 are never sent, only reported), or 3000-4999 (registered and
+ * private use). 0-999, 1016-2999 and 5000 and up are not codes.
+ */
+export function validCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999);
 }
 
 /** A copy of `buf`'s first `used` bytes in a buffer twice as large, at most `max`. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { TransportSession } from "../transport.ts";
 import { OP, writeAll } from "./frame.ts";
-import { WsServerConnection } from "./server_connection.ts";
+import { readBuffersTaken, WsServerConnection } from "./server_connection.ts";
 
 /** A masked client frame, as RFC 6455 requires of clients. */
 function clientFrame(opcode: number, body: Uint8Array, fin = true, masked = true): Uint8Array {
@@ -68,6 +68,14 @@ async function pair(maxMessageBytes = 1 << 20) {
 
 const enc = new TextEncoder();
 
+/** A close body: `code`, then `reasonBytes` bytes of ASCII reason. */
+function closeOf(code: number, reasonBytes = 0): Uint8Array {
+  const body = new Uint8Array(2 + reasonBytes).fill(0x61);
+  body[0] = code >> 8;
+  body[1] = code & 0xff;
+  return body;
+}
+
 Deno.test("messages, fragments and pings; the close handshake echoes the code", async () => {
   const { client, connection, received, closed } = await pair();
   const big = new Uint8Array(70_000).map((_, i) => i & 0xff);
@@ -100,6 +108,21 @@ for (
     ["text that is not UTF-8", clientFrame(OP.text, new Uint8Array([0xc3, 0x28])), 1007, 1 << 20],
     ["a message over the limit", clientFrame(OP.binary, new Uint8Array(2000)), 1009, 1000],
     ["a continuation of nothing", clientFrame(OP.continuation, new Uint8Array(1)), 1002, 1 << 20],
+    // RFC 6455 §5.5: control frames are short and never fragmented.
+    ["a ping of 126 bytes", clientFrame(OP.ping, new Uint8Array(126)), 1002, 1 << 20],
+    ["a fragmented ping", clientFrame(OP.ping, new Uint8Array(1), false), 1002, 1 << 20],
+    ["a close frame of 126 bytes", clientFrame(OP.close, closeOf(1000, 124)), 1002, 1 << 20],
+    // RFC 6455 §5.5.1, §7.4: a close body is empty or a valid code and a UTF-8 reason.
+    ["a close frame with a 1-byte body", clientFrame(OP.close, new Uint8Array([3])), 1002, 1 << 20],
+    ...[0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535].map((code) =>
+      [`close code ${code}`, clientFrame(OP.close, closeOf(code)), 1002, 1 << 20] as const
+    ),
+    [
+      "a close reason that is not UTF-8",
+      clientFrame(OP.close, new Uint8Array([0x03, 0xe8, 0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xff])),
+      1007,
+      1 << 20,
+    ],
   ] as const
 ) {
   Deno.test(`${name} closes the connection with ${code}`, async () => {
@@ -138,7 +161,7 @@ Deno.test("empty continuation frames count against the message limit (1009)", as
 
 Deno.test("fragments and large frames arriving in pieces are reassembled intact", async () => {
   const { client, received, closed } = await pair(4 << 20);
-  // A 3 MiB frame (over the 256 KiB read buffer) written in small pieces, slowly.
+  // A 3 MiB frame (over a pooled 64 KiB read buffer) written in small pieces, slowly.
   const big = new Uint8Array(3 << 20).map((_, i) => (i * 7) & 0xff);
   const frame = clientFrame(OP.binary, big);
   for (let at = 0; at < frame.length; at += 200_000) {
@@ -200,4 +223,95 @@ Deno.test("a peer that sends pings and never reads is closed (1008) and counted"
   assert.equal(op, OP.close);
   assert.equal((body[0] << 8) | body[1], 1008);
   assert.equal(overflows, 1);
+});
+
+Deno.test("frames cut anywhere by reads arrive intact; an idle connection holds no pooled buffer", async () => {
+  const { client, received, closed } = await pair(1 << 20);
+  // Frames of 0 to 90,000 bytes (under, around and over a pooled buffer), written as one
+  // stream cut into pieces of odd sizes, so reads end inside headers and bodies.
+  const sizes = [0, 1, 125, 126, 1000, 1024, 1500, 65_535, 65_536, 70_000, 90_000, 3, 20_000];
+  const bodies = sizes.map((n, k) => new Uint8Array(n).map((_, i) => (i * 31 + k) & 0xff));
+  const stream = bodies.map((b) => clientFrame(OP.binary, b));
+  const all = new Uint8Array(stream.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of stream) {
+    all.set(f, at);
+    at += f.length;
+  }
+  const pieces = [1, 7, 1023, 1025, 4096, 65_537, 333];
+  for (let i = 0, p = 0; i < all.length; p++) {
+    const n = pieces[p % pieces.length];
+    await writeAll(client, all.subarray(i, i + n));
+    i += n;
+    if (p % 3 === 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  const deadline = Date.now() + 5000;
+  while (received.length < sizes.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(received.length, sizes.length);
+  for (let k = 0; k < sizes.length; k++) assert.deepEqual(received[k], bodies[k], `frame ${k}`);
+  // Idle now, waiting in a read: no buffer of the shared pool is held.
+  assert.equal(readBuffersTaken(), 0);
+  await writeAll(client, clientFrame(OP.close, new Uint8Array([0x03, 0xe8])));
+  await serverFrames(client);
+  await closed;
+  client.close();
+});
+
+Deno.test("idle connections share one timer: a silent one is pinged, then closed (1001)", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const open = async () => {
+    const [client, server] = await Promise.all([
+      Deno.connect({ hostname: "127.0.0.1", port }),
+      listener.accept(),
+    ]);
+    const closed = Promise.withResolvers<void>();
+    const connection = new WsServerConnection(server, "test", {
+      maxMessageBytes: 1 << 20,
+      idleTimeoutSeconds: 0.2,
+    });
+    connection.start({ receive: () => {}, closed: () => closed.resolve() }, new Uint8Array(0));
+    return { client, closed: closed.promise };
+  };
+  const silent = await open();
+  const talker = await open();
+  listener.close();
+  // The talker speaks (unsolicited pongs) every 80 ms: it stays open.
+  let silentEnded = false;
+  const talking = (async () => {
+    while (!silentEnded) {
+      await writeAll(talker.client, clientFrame(OP.pong, new Uint8Array(0)));
+      await new Promise((r) => setTimeout(r, 80));
+    }
+  })();
+  const frames = await serverFrames(silent.client);
+  // Ended once the close frame was unanswered for a second.
+  await silent.closed;
+  silentEnded = true;
+  silent.client.close();
+  assert.deepEqual(frames.map(([op]) => op), [OP.ping, OP.close]);
+  assert.equal((frames[1][1][0] << 8) | frames[1][1][1], 1001);
+  await talking;
+  // Still open after five times the timeout: close it ourselves.
+  await writeAll(talker.client, clientFrame(OP.close, new Uint8Array([0x03, 0xe8])));
+  const last = await serverFrames(talker.client);
+  await talker.closed;
+  talker.client.close();
+  assert.deepEqual(last.at(-1), [OP.close, new Uint8Array([0x03, 0xe8])]);
+});
+
+Deno.test("valid close codes are echoed, with a UTF-8 reason", async () => {
+  for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 3000, 4999]) {
+    const { client, closed } = await pair();
+    const body = new Uint8Array([code >> 8, code & 0xff, ...enc.encode("bye κόσμε")]);
+    await writeAll(client, clientFrame(OP.close, body));
+    const frames = await serverFrames(client);
+    await closed;
+    client.close();
+    const [op, echo] = frames.at(-1)!;
+    assert.equal(op, OP.close);
+    assert.equal((echo[0] << 8) | echo[1], code, `code ${code} echoed`);
+  }
 });
