@@ -8,8 +8,10 @@
 import type { Hono } from "hono";
 import {
   acceptWebSocket,
+  type ConnectionGate,
   formatOf,
   type FrontDoor,
+  type HttpDeadlineOptions,
   negotiateUpgrade,
   startFrontDoor,
   WS_PATH,
@@ -46,6 +48,12 @@ export interface ListenersOptions {
   readonly onAcceptError: () => void;
   /** Counts a failed TLS handshake. */
   readonly onHandshakeError: () => void;
+  /** The connection cap (the front door enforces it); absent: none. */
+  readonly gate?: ConnectionGate;
+  /** Deadlines of HTTP request heads, bodies and idle keep-alive connections. */
+  readonly httpDeadlines?: HttpDeadlineOptions;
+  /** Counts a client turned away or cut by a limit. */
+  readonly onLimit?: (limit: string) => void;
 }
 
 /** The running listeners. */
@@ -82,6 +90,7 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
   };
 
   const fronted = options.wsEngine === "arqon";
+  let door: FrontDoor | null = null;
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     hostname: tlsOn || fronted ? "127.0.0.1" : options.host,
@@ -92,6 +101,8 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
       return internalError();
     },
   }, (req, info) => {
+    // Piped connections with a response in progress are not idle (see the front door).
+    door?.responding(info.remoteAddr.port, info.completed);
     const client = clientAddress(info.remoteAddr, peers);
     try {
       const path = req.url.slice(req.url.indexOf("/", 8)).split("?")[0];
@@ -104,7 +115,6 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
   });
   const httpAddr = await listening.promise;
   let acceptErrorLoggedAt = 0;
-  let door: FrontDoor | null = null;
   let tls: TlsTerminator | null = null;
   if (fronted) {
     try {
@@ -118,6 +128,12 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
         maxMessageBytes: Math.max(4 * options.maxFrameBytes, 16 * 1024 * 1024),
         idleTimeoutSeconds: ws.idleTimeoutSeconds,
         yieldTurn: options.yieldTurn,
+        headTimeoutMs: options.httpDeadlines?.headerTimeoutMs || undefined,
+        httpDeadlines: options.httpDeadlines,
+        gate: options.gate,
+        // Behind the TLS terminator a connection also holds its TLS side and a loopback end.
+        extraDescriptors: tlsOn ? 2 : 0,
+        onLimit: options.onLimit,
         onAcceptError: (err) => {
           options.onAcceptError();
           // Out of descriptors, this repeats: say it once every 10 s.

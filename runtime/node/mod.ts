@@ -19,5 +19,5 @@ export type { PolicyOptions } from "../../casil/mod.ts";
 export type { Flag, FlagKind } from "../config/mod.ts";
 export type { SecurityOptions } from "../shield/auth/mod.ts";
 export type { ShieldFlowOptions, ShieldLimitOptions, ShieldOptions } from "../shield/mod.ts";
-export type { SpineQueueOptions } from "../spine/mod.ts";
+export type { SpineLimitOptions, SpineNodeOptions, SpineQueueOptions } from "../spine/mod.ts";
 export type { StoreDiskOptions } from "../store/mod.ts";

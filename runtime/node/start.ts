@@ -7,6 +7,7 @@ import { openCasil, type PolicyEngine } from "../../casil/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
 import {
+  ConnectionGate,
   createHttpApp,
   Session,
   sessionOptions,
@@ -26,6 +27,7 @@ import {
 } from "../transport/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { startListeners } from "./listen.ts";
+import { connectionBudget, raiseOpenFileLimit } from "./rlimit.ts";
 import { shutdownOnce } from "./shutdown.ts";
 
 /** A running node. */
@@ -107,6 +109,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   const spine = new Spine({
     log: store,
     metrics,
+    maxRealities: config.maxRealities,
     queue: {
       maxMessages: config.queueMessages,
       maxBytes: config.queueBytes,
@@ -178,11 +181,18 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     draining: () => draining,
     access,
     maxHttpBodyBytes: config.maxHttpBodyBytes,
+    // Policy components may be larger than other bodies (`--policy-max-upload-bytes`).
+    bodyLimits: [{
+      method: "PUT",
+      path: /^\/v1\/policies\/[^/]+$/,
+      maxBytes: config.policyMaxUploadBytes,
+    }],
     requestTimeoutMs: config.requestTimeoutMs,
     metricsOpen: config.metricsOpen,
   });
   app.route("/", casil.routes);
 
+  const gate = openConnectionGate(config, metrics);
   let listeners;
   try {
     listeners = await startListeners({
@@ -202,6 +212,13 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       yieldTurn: () => turn.next(),
       onAcceptError: () => metrics.errors.labels("tcp", "ACCEPT_FAILED").inc(),
       onHandshakeError: () => access.tlsHandshakeFailed(),
+      gate,
+      httpDeadlines: {
+        headerTimeoutMs: config.httpHeaderTimeoutSeconds * 1000,
+        bodyTimeoutMs: config.httpBodyTimeoutSeconds * 1000,
+        idleTimeoutMs: config.httpIdleTimeoutSeconds * 1000,
+      },
+      onLimit: (limit) => metrics.limitHits.labels(limit).inc(),
     });
   } catch (err) {
     fairness?.close();
@@ -241,6 +258,30 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     shutdown,
     finished: listeners.finished,
   };
+}
+
+/**
+ * The connection cap: the open-file soft limit is raised to the hard one first, and the
+ * cap (`--max-connections`, 0: derived) never exceeds what the descriptors allow. Says at
+ * start how many connections the node can hold.
+ */
+function openConnectionGate(config: NodeConfig, metrics: NodeMetrics): ConnectionGate {
+  const files = raiseOpenFileLimit();
+  const budget = connectionBudget(files.soft);
+  const max = config.maxConnections > 0 ? config.maxConnections : budget;
+  metrics.connectionsMax.set(max);
+  if (config.log !== "quiet") {
+    const raised = files.soft > files.before ? ` (raised from ${files.before})` : "";
+    const why = files.problem ? `; could not raise it: ${files.problem}` : "";
+    const engine = config.wsEngine === "arqon"
+      ? ""
+      : " (not enforced with --ws-engine deno: Deno.serve takes connections itself)";
+    console.log(
+      `arqon: open-file limit ${files.soft}${raised}, hard ${files.hard}${why}: ` +
+        `holds up to ${Math.min(max, budget)} connections (--max-connections ${max})${engine}`,
+    );
+  }
+  return new ConnectionGate({ maxConnections: max, maxDescriptors: budget });
 }
 
 /** The fair ingress scheduler (`--fair-quantum-us`, 0: off) and its queue gauge. */

@@ -10,12 +10,14 @@
  */
 import {
   acceptKey,
-  readHttpHead,
   type TransportSession,
   writeAll,
   WsServerConnection,
   type WsServerOptions,
 } from "../transport/mod.ts";
+import type { ConnectionGate, ConnectionRefusal } from "./connection_limit.ts";
+import { DeadlineSweeper, type DeadlineWatch, type HttpDeadlineOptions } from "./http_deadlines.ts";
+import { type FramingProblem, readRequestHead, RequestFraming } from "./http_framing.ts";
 import { type PeerAddress, type PeerResolver } from "./tls/mod.ts";
 
 /** How an upgrade request is answered: the chosen subprotocol, or an error response. */
@@ -40,22 +42,58 @@ export interface FrontDoorOptions extends WsServerOptions {
   readonly onAcceptError?: (error: unknown) => void;
   /** Milliseconds a client may take to send its request head; default 10 000. */
   readonly headTimeoutMs?: number;
+  /** The connection cap; absent: connections are not counted. */
+  readonly gate?: ConnectionGate;
+  /** Descriptors a connection holds outside the front door (2 behind the TLS terminator). */
+  readonly extraDescriptors?: number;
+  /** Deadlines of piped HTTP requests (head, body, keep-alive idle); absent: none. */
+  readonly httpDeadlines?: HttpDeadlineOptions;
+  /** Told each time a limit turns a client away or cuts it (the metric's `limit` label). */
+  readonly onLimit?: (limit: string) => void;
 }
 
 /** A running front door. */
 export interface FrontDoor extends PeerResolver {
   readonly hostname: string;
   readonly port: number;
+  /**
+   * Told by the HTTP server that it answers a request on the piped connection it sees
+   * coming from loopback port `port`, until `completed`: such a connection is not idle.
+   */
+  responding(port: number, completed: Promise<void>): void;
   /** Stops accepting and closes piped connections. */
   close(): void;
+}
+
+/** Connections being turned away at once, at most; beyond, they are closed unanswered. */
+const MAX_REFUSING = 64;
+/** Time a turned-away client gets to send its request head before it is answered anyway. */
+const REFUSAL_HEAD_MS = 2000;
+/** Time an error answer may take to be written before the connection is closed anyway. */
+const ANSWER_WRITE_MS = 1000;
+
+/** State shared by the connections of one front door. */
+interface DoorState {
+  readonly peers: Map<number, PeerAddress>;
+  readonly piped: Set<Deno.Conn>;
+  readonly watches: Map<number, DeadlineWatch>;
+  readonly sweeper: DeadlineSweeper | null;
+  refusing: number;
 }
 
 /** Opens the public listener. */
 export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
   const addr = listener.addr as Deno.NetAddr;
-  const peers = new Map<number, PeerAddress>();
-  const piped = new Set<Deno.Conn>();
+  const state: DoorState = {
+    peers: new Map(),
+    piped: new Set(),
+    watches: new Map(),
+    sweeper: options.httpDeadlines ? new DeadlineSweeper(options.httpDeadlines) : null,
+    refusing: 0,
+  };
+  const { peers, piped } = state;
+  const cost = 1 + (options.extraDescriptors ?? 0);
   const resolve = (remote: Deno.NetAddr): PeerAddress =>
     options.peers?.peerAddrOf(remote.port, remote.hostname) ??
       { hostname: remote.hostname, port: remote.port };
@@ -72,19 +110,51 @@ export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
         await new Promise((r) => setTimeout(r, 50));
         continue;
       }
-      serve(conn, options, resolve(conn.remoteAddr as Deno.NetAddr), peers, piped).catch(() => {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      });
+      const refusal = options.gate?.enter(cost);
+      if (refusal) {
+        refuse(conn, refusal, options, state);
+        continue;
+      }
+      // Held until the connection ends: a WebSocket's session, a piped HTTP connection's pipe.
+      let held = options.gate ? cost : 0;
+      const release = () => {
+        if (held) options.gate!.leave(held);
+        held = 0;
+      };
+      const grow = (more: number) => {
+        if (!options.gate) return true;
+        if (!held || !options.gate.grow(more)) return false;
+        held += more;
+        return true;
+      };
+      serve(conn, options, resolve(conn.remoteAddr as Deno.NetAddr), state, { release, grow })
+        .then((upgraded) => {
+          if (!upgraded) release();
+        }, () => {
+          release();
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+        });
     }
   })();
   return {
     hostname: addr.hostname,
     port: addr.port,
     peerAddrOf: (port) => peers.get(port),
+    responding: (port, completed) => {
+      const watch = state.watches.get(port);
+      if (!watch) return;
+      watch.responding++;
+      const done = () => {
+        watch.responding--;
+        watch.touch();
+      };
+      completed.then(done, done);
+    },
     close: () => {
       closed = true;
+      state.sweeper?.close();
       try {
         listener.close();
       } catch { /* already closed */ }
@@ -97,21 +167,48 @@ export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
   };
 }
 
+/** How a connection's hold on the connection cap is given back or extended. */
+interface Slot {
+  release(): void;
+  grow(descriptors: number): boolean;
+}
+
+/** Serves one connection; resolves true when it became a WebSocket (which holds its slot). */
 async function serve(
   conn: Deno.Conn,
   options: FrontDoorOptions,
   client: PeerAddress,
-  peers: Map<number, PeerAddress>,
-  piped: Set<Deno.Conn>,
-): Promise<void> {
+  state: DoorState,
+  slot: Slot,
+): Promise<boolean> {
   (conn as Deno.TcpConn).setNoDelay?.(true);
-  const timer = setTimeout(() => conn.close(), options.headTimeoutMs ?? 10_000);
-  let head: string, raw: Uint8Array, rest: Uint8Array;
+  const headMs = options.headTimeoutMs ?? 10_000;
+  // A client that never finishes its first head (slowloris) gets a 408 and is closed.
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    options.onLimit?.("http_header_timeout");
+    answerAndClose(conn, problemResponse(408, "TIMEOUT", `no request head within ${headMs} ms`));
+  }, headMs);
+  let read;
   try {
-    [head, rest, raw] = await readHttpHead(conn);
+    read = await readRequestHead(conn);
+  } catch (err) {
+    if (timedOut) return false;
+    throw err;
   } finally {
     clearTimeout(timer);
   }
+  if (timedOut || read === null) {
+    if (!timedOut) conn.close();
+    return false;
+  }
+  if (!("head" in read)) {
+    options.onLimit?.("http_head_too_large");
+    await answerAndClose(conn, problemResponse(read.status, read.code, read.message));
+    return false;
+  }
+  const { head, raw, rest } = read;
   const lines = head.split("\r\n");
   const [method, target] = lines[0].split(" ");
   const path = (target ?? "").split("?")[0];
@@ -122,9 +219,110 @@ async function serve(
   }
   const wantsWs = (headers.get("upgrade") ?? "").toLowerCase() === "websocket";
   if (method === "GET" && path === options.wsPath && wantsWs) {
-    return await upgrade(conn, headers, rest, options, client);
+    return await upgrade(conn, headers, rest, options, client, slot);
   }
-  await pipe(conn, raw, rest, options.upstream, client, peers, piped);
+  // A piped connection holds a loopback pair besides its own descriptor.
+  if (!slot.grow(2)) {
+    options.onLimit?.("open_files");
+    await answerAndClose(conn, tooManyConnections("open_files", options));
+    return false;
+  }
+  await pipe(conn, raw, rest, head, options, client, state);
+  return false;
+}
+
+/** The answer of a connection over the cap: 503 JSON, to be retried later. */
+function tooManyConnections(reason: ConnectionRefusal, options: FrontDoorOptions): Response {
+  const message = reason === "max_connections"
+    ? `the node holds its maximum of ${options.gate?.maxConnections} connections; try again later`
+    : "the node is out of file descriptors for connections; try again later";
+  const res = problemResponse(503, "QUOTA_EXCEEDED", message);
+  res.headers.set("retry-after", "1");
+  return res;
+}
+
+function problemResponse(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}
+
+/** Writes `res` (giving up after a second: the client may not read) and closes. */
+async function answerAndClose(conn: Deno.Conn, res: Response): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      writeResponse(conn, res),
+      new Promise((r) => timer = setTimeout(r, ANSWER_WRITE_MS)),
+    ]);
+  } catch {
+    /* the client is gone */
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/**
+ * Turns away a connection over the cap with an answer its client understands: a
+ * WebSocket upgrade is accepted and closed at once with 1013 (try again later), anything
+ * else gets a 503. Only a few are answered at a time; the rest are closed unanswered.
+ */
+async function refuse(
+  conn: Deno.Conn,
+  reason: ConnectionRefusal,
+  options: FrontDoorOptions,
+  state: DoorState,
+): Promise<void> {
+  options.onLimit?.(reason);
+  if (state.refusing >= MAX_REFUSING) {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+    return;
+  }
+  state.refusing++;
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }, REFUSAL_HEAD_MS + ANSWER_WRITE_MS);
+  try {
+    let wait: ReturnType<typeof setTimeout> | undefined;
+    const read = await Promise.race([
+      readRequestHead(conn).catch(() => null),
+      new Promise<null>((r) => wait = setTimeout(() => r(null), REFUSAL_HEAD_MS)),
+    ]);
+    clearTimeout(wait);
+    const head = read && "head" in read ? read.head : "";
+    const key = /\r\nsec-websocket-key:\s*(\S+)/i.exec(head);
+    if (key && /\r\nupgrade:\s*websocket/i.test(head)) {
+      const accept = await acceptKey(key[1]);
+      const reasonText = new TextEncoder().encode("try again later: node at its connection limit");
+      const close = new Uint8Array(4 + reasonText.length);
+      close.set([0x88, 2 + reasonText.length, 1013 >> 8, 1013 & 0xff]);
+      close.set(reasonText, 4);
+      await writeAll(
+        conn,
+        new TextEncoder().encode(
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        ),
+      );
+      await writeAll(conn, close);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    } else await answerAndClose(conn, tooManyConnections(reason, options));
+  } catch {
+    /* the client is gone */
+  } finally {
+    clearTimeout(timer);
+    state.refusing--;
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }
 }
 
 async function upgrade(
@@ -133,7 +331,8 @@ async function upgrade(
   rest: Uint8Array,
   options: FrontDoorOptions,
   client: PeerAddress,
-): Promise<void> {
+  slot: Slot,
+): Promise<boolean> {
   const key = headers.get("sec-websocket-key") ?? "";
   let verdict: UpgradeVerdict;
   if (headers.get("sec-websocket-version") !== "13") {
@@ -148,7 +347,7 @@ async function upgrade(
   if (verdict instanceof Response) {
     await writeResponse(conn, verdict);
     conn.close();
-    return;
+    return false;
   }
   const accept = await acceptKey(key);
   await writeAll(
@@ -162,7 +361,16 @@ async function upgrade(
     ? `[${client.hostname}]:${client.port}`
     : `${client.hostname}:${client.port}`;
   const connection = new WsServerConnection(conn, remote, options);
-  connection.start(options.attach(connection, verdict.protocol, client), rest);
+  const session = options.attach(connection, verdict.protocol, client);
+  // The connection holds its slot of the cap until it ends.
+  connection.start({
+    receive: (frame) => session.receive(frame),
+    closed: () => {
+      slot.release();
+      session.closed();
+    },
+  }, rest);
+  return true;
 }
 
 /** Writes a `Response` on a raw connection (HTTP/1.1, closed after). */
@@ -178,26 +386,74 @@ async function writeResponse(conn: Deno.Conn, res: Response): Promise<void> {
   await writeAll(conn, out);
 }
 
-/** Pipes a connection, starting with the bytes already read, to the HTTP listener. */
+/**
+ * Pipes a connection, starting with the bytes already read, to the HTTP listener. The
+ * client's requests are followed (`RequestFraming`) to hold them to their deadlines.
+ */
 async function pipe(
   conn: Deno.Conn,
   raw: Uint8Array,
   rest: Uint8Array,
-  upstream: { hostname: string; port: number },
+  head: string,
+  options: FrontDoorOptions,
   client: PeerAddress,
-  peers: Map<number, PeerAddress>,
-  piped: Set<Deno.Conn>,
+  state: DoorState,
 ): Promise<void> {
-  const inner = await Deno.connect({ hostname: upstream.hostname, port: upstream.port });
+  const { peers, piped, watches, sweeper } = state;
+  const upstream = options.upstream;
+  let inner: Deno.Conn;
+  try {
+    inner = await Deno.connect({ hostname: upstream.hostname, port: upstream.port });
+  } catch {
+    // Out of descriptors between the check and the connect: still an answer, not a reset.
+    options.onLimit?.("open_files");
+    return await answerAndClose(conn, tooManyConnections("open_files", options));
+  }
   const localPort = (inner.localAddr as Deno.NetAddr).port;
   peers.set(localPort, client);
   piped.add(conn);
   piped.add(inner);
+  const framing = new RequestFraming();
+  const early = framing.afterHead(head) ?? framing.feed(rest);
+  const watch = sweeper?.watch(framing, (missed) => {
+    options.onLimit?.(`http_${missed}_timeout`);
+    // Mid-response nothing can be added to the stream: the connection just closes.
+    const answer = missed !== "idle" && watch!.responding === 0
+      ? problemResponse(408, "TIMEOUT", `request ${missed} not received in time`)
+      : null;
+    (answer ? answerAndClose(conn, answer) : Promise.resolve(conn.close())).finally(() => {
+      try {
+        inner.close();
+      } catch { /* already closed */ }
+    });
+  });
+  if (watch) watches.set(localPort, watch);
+  // Bytes the front door cannot follow (a head over 16 KiB, a broken body framing): the
+  // client gets its 4xx, unless a response is being written (it cannot be interrupted).
+  const refuse = async (p: FramingProblem) => {
+    if (p.status === 431) options.onLimit?.("http_head_too_large");
+    if ((watch?.responding ?? 0) === 0) {
+      await answerAndClose(conn, problemResponse(p.status, p.code, p.message));
+    }
+    for (const c of [conn, inner]) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+  };
   try {
+    if (early) return await refuse(early);
     await writeAll(inner, raw);
     if (rest.length) await writeAll(inner, rest);
-    await Promise.all([pump(conn, inner), pump(inner, conn)]);
+    await Promise.all([
+      pumpRequests(conn, inner, framing, watch, refuse),
+      pump(inner, conn, watch),
+    ]);
   } finally {
+    if (watch) {
+      watches.delete(localPort);
+      sweeper!.unwatch(watch);
+    }
     peers.delete(localPort);
     piped.delete(conn);
     piped.delete(inner);
@@ -209,13 +465,49 @@ async function pipe(
   }
 }
 
-/** Copies `from` to `to` until `from` ends, then half-closes `to`. */
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  const buf = new Uint8Array(64 * 1024);
+/**
+ * Copies a client's requests to the HTTP listener like `pump`, following them; stops at
+ * the first bytes it cannot follow (`onProblem`), and closes both sides then.
+ */
+async function pumpRequests(
+  from: Deno.Conn,
+  to: Deno.Conn,
+  framing: RequestFraming,
+  watch: DeadlineWatch | undefined,
+  onProblem: (problem: FramingProblem) => Promise<void>,
+): Promise<void> {
+  const buf = new Uint8Array(PIPE_READ_BYTES);
   try {
     while (true) {
       const n = await from.read(buf);
       if (n === null) break;
+      const chunk = buf.subarray(0, n);
+      const problem = framing.feed(chunk);
+      watch?.touch();
+      if (problem) return await onProblem(problem);
+      await writeAll(to, chunk);
+    }
+    await (to as Deno.TcpConn).closeWrite();
+  } catch {
+    for (const c of [from, to]) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+  }
+}
+
+/** Read size of piped connections: two buffers per connection, so kept small. */
+const PIPE_READ_BYTES = 16 * 1024;
+
+/** Copies `from` to `to` until `from` ends, then half-closes `to`. */
+async function pump(from: Deno.Conn, to: Deno.Conn, watch?: DeadlineWatch): Promise<void> {
+  const buf = new Uint8Array(PIPE_READ_BYTES);
+  try {
+    while (true) {
+      const n = await from.read(buf);
+      if (n === null) break;
+      watch?.touch();
       await writeAll(to, buf.subarray(0, n));
     }
     await (to as Deno.TcpConn).closeWrite();

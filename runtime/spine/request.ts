@@ -30,13 +30,17 @@ class InboxOwner implements SubscriptionOwner {
 /**
  * Publishes `pulse` as a request and resolves with the first reply. Rejects with
  * `NO_RESPONDERS` when nobody subscribes to the topic, `TIMEOUT` when no reply comes.
+ * `signal` ends the wait early (the requester's connection closed): the inbox is released
+ * at once and the promise rejects with the signal's reason.
  */
 export async function requestReply(
   spine: Spine,
   pulse: IPulse,
   producerId: string,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<IPulse> {
+  signal?.throwIfAborted();
   const topic = pulse.topic ?? "";
   const err = topicError(topic);
   if (err) throw new BusError("INVALID_TOPIC", err);
@@ -56,6 +60,7 @@ export async function requestReply(
     overflow: "drop-new",
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel: (() => void) | undefined;
   try {
     await spine.publish({ ...pulse, realityId, replyTo: inbox }, producerId);
     const expired = new Promise<never>((_, reject) => {
@@ -63,10 +68,14 @@ export async function requestReply(
         () => reject(new BusError("TIMEOUT", `no reply within ${timeout} ms`)),
         timeout,
       );
+      cancel = () => reject(signal!.reason);
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener("abort", cancel, { once: true });
     });
     return await Promise.race([reply, expired]);
   } finally {
     clearTimeout(timer);
+    if (cancel) signal?.removeEventListener("abort", cancel);
     spine.unsubscribe(sub);
   }
 }
