@@ -17,7 +17,9 @@ import {
 } from "../transport/mod.ts";
 import type { ConnectionGate, ConnectionRefusal } from "./connection_limit.ts";
 import { DeadlineSweeper, type DeadlineWatch, type HttpDeadlineOptions } from "./http_deadlines.ts";
-import { type FramingProblem, readRequestHead, RequestFraming } from "./http_framing.ts";
+import { readRequestHead, type RequestHead } from "./http_framing.ts";
+import { pipeHttp } from "./http_pipe.ts";
+import { ANSWER_WRITE_MS, answerAndClose, problemResponse, writeResponse } from "./raw_answer.ts";
 import { type PeerAddress, type PeerResolver } from "./tls/mod.ts";
 
 /** How an upgrade request is answered: the chosen subprotocol, or an error response. */
@@ -69,8 +71,6 @@ export interface FrontDoor extends PeerResolver {
 const MAX_REFUSING = 64;
 /** Time a turned-away client gets to send its request head before it is answered anyway. */
 const REFUSAL_HEAD_MS = 2000;
-/** Time an error answer may take to be written before the connection is closed anyway. */
-const ANSWER_WRITE_MS = 1000;
 
 /** State shared by the connections of one front door. */
 interface DoorState {
@@ -78,6 +78,7 @@ interface DoorState {
   readonly piped: Set<Deno.Conn>;
   readonly watches: Map<number, DeadlineWatch>;
   readonly sweeper: DeadlineSweeper | null;
+  readonly onLimit?: (limit: string) => void;
   refusing: number;
 }
 
@@ -90,6 +91,7 @@ export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
     piped: new Set(),
     watches: new Map(),
     sweeper: options.httpDeadlines ? new DeadlineSweeper(options.httpDeadlines) : null,
+    onLimit: options.onLimit,
     refusing: 0,
   };
   const { peers, piped } = state;
@@ -148,6 +150,7 @@ export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
       watch.responding++;
       const done = () => {
         watch.responding--;
+        watch.answered++;
         watch.touch();
       };
       completed.then(done, done);
@@ -208,7 +211,7 @@ async function serve(
     await answerAndClose(conn, problemResponse(read.status, read.code, read.message));
     return false;
   }
-  const { head, raw, rest } = read;
+  const { head, rest } = read;
   const lines = head.split("\r\n");
   const [method, target] = lines[0].split(" ");
   const path = (target ?? "").split("?")[0];
@@ -227,7 +230,7 @@ async function serve(
     await answerAndClose(conn, tooManyConnections("open_files", options));
     return false;
   }
-  await pipe(conn, raw, rest, head, options, client, state);
+  await pipe(conn, read, options, client, state);
   return false;
 }
 
@@ -239,28 +242,6 @@ function tooManyConnections(reason: ConnectionRefusal, options: FrontDoorOptions
   const res = problemResponse(503, "QUOTA_EXCEEDED", message);
   res.headers.set("retry-after", "1");
   return res;
-}
-
-function problemResponse(status: number, code: string, message: string): Response {
-  return Response.json({ error: { code, message } }, { status });
-}
-
-/** Writes `res` (giving up after a second: the client may not read) and closes. */
-async function answerAndClose(conn: Deno.Conn, res: Response): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([
-      writeResponse(conn, res),
-      new Promise((r) => timer = setTimeout(r, ANSWER_WRITE_MS)),
-    ]);
-  } catch {
-    /* the client is gone */
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* already closed */ }
-  }
 }
 
 /**
@@ -373,33 +354,18 @@ async function upgrade(
   return true;
 }
 
-/** Writes a `Response` on a raw connection (HTTP/1.1, closed after). */
-async function writeResponse(conn: Deno.Conn, res: Response): Promise<void> {
-  const body = new Uint8Array(await res.arrayBuffer());
-  let head = `HTTP/1.1 ${res.status} ${res.statusText || "Error"}\r\n`;
-  res.headers.forEach((v, k) => head += `${k}: ${v}\r\n`);
-  head += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
-  const encoded = new TextEncoder().encode(head);
-  const out = new Uint8Array(encoded.length + body.length);
-  out.set(encoded);
-  out.set(body, encoded.length);
-  await writeAll(conn, out);
-}
-
 /**
- * Pipes a connection, starting with the bytes already read, to the HTTP listener. The
- * client's requests are followed (`RequestFraming`) to hold them to their deadlines.
+ * Pipes a connection, starting with the bytes already read, to the HTTP listener (see
+ * `http_pipe.ts`); the HTTP server sees it coming from a loopback port mapped to `client`.
  */
 async function pipe(
   conn: Deno.Conn,
-  raw: Uint8Array,
-  rest: Uint8Array,
-  head: string,
+  first: RequestHead,
   options: FrontDoorOptions,
   client: PeerAddress,
   state: DoorState,
 ): Promise<void> {
-  const { peers, piped, watches, sweeper } = state;
+  const { peers, piped, watches } = state;
   const upstream = options.upstream;
   let inner: Deno.Conn;
   try {
@@ -413,110 +379,14 @@ async function pipe(
   peers.set(localPort, client);
   piped.add(conn);
   piped.add(inner);
-  const framing = new RequestFraming();
-  const early = framing.afterHead(head) ?? framing.feed(rest);
-  const watch = sweeper?.watch(framing, (missed) => {
-    options.onLimit?.(`http_${missed}_timeout`);
-    // Mid-response nothing can be added to the stream: the connection just closes.
-    const answer = missed !== "idle" && watch!.responding === 0
-      ? problemResponse(408, "TIMEOUT", `request ${missed} not received in time`)
-      : null;
-    (answer ? answerAndClose(conn, answer) : Promise.resolve(conn.close())).finally(() => {
-      try {
-        inner.close();
-      } catch { /* already closed */ }
-    });
-  });
-  if (watch) watches.set(localPort, watch);
-  // Bytes the front door cannot follow (a head over 16 KiB, a broken body framing): the
-  // client gets its 4xx, unless a response is being written (it cannot be interrupted).
-  const refuse = async (p: FramingProblem) => {
-    if (p.status === 431) options.onLimit?.("http_head_too_large");
-    if ((watch?.responding ?? 0) === 0) {
-      await answerAndClose(conn, problemResponse(p.status, p.code, p.message));
-    }
-    for (const c of [conn, inner]) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
-  };
   try {
-    if (early) return await refuse(early);
-    await writeAll(inner, raw);
-    if (rest.length) await writeAll(inner, rest);
-    await Promise.all([
-      pumpRequests(conn, inner, framing, watch, refuse),
-      pump(inner, conn, watch),
-    ]);
+    await pipeHttp(conn, inner, first, state, (watch) => {
+      if (watch) watches.set(localPort, watch);
+    });
   } finally {
-    if (watch) {
-      watches.delete(localPort);
-      sweeper!.unwatch(watch);
-    }
+    watches.delete(localPort);
     peers.delete(localPort);
     piped.delete(conn);
     piped.delete(inner);
-    for (const c of [conn, inner]) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
-  }
-}
-
-/**
- * Copies a client's requests to the HTTP listener like `pump`, following them; stops at
- * the first bytes it cannot follow (`onProblem`), and closes both sides then.
- */
-async function pumpRequests(
-  from: Deno.Conn,
-  to: Deno.Conn,
-  framing: RequestFraming,
-  watch: DeadlineWatch | undefined,
-  onProblem: (problem: FramingProblem) => Promise<void>,
-): Promise<void> {
-  const buf = new Uint8Array(PIPE_READ_BYTES);
-  try {
-    while (true) {
-      const n = await from.read(buf);
-      if (n === null) break;
-      const chunk = buf.subarray(0, n);
-      const problem = framing.feed(chunk);
-      watch?.touch();
-      if (problem) return await onProblem(problem);
-      await writeAll(to, chunk);
-    }
-    await (to as Deno.TcpConn).closeWrite();
-  } catch {
-    for (const c of [from, to]) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
-  }
-}
-
-/** Read size of piped connections: two buffers per connection, so kept small. */
-const PIPE_READ_BYTES = 16 * 1024;
-
-/** Copies `from` to `to` until `from` ends, then half-closes `to`. */
-async function pump(from: Deno.Conn, to: Deno.Conn, watch?: DeadlineWatch): Promise<void> {
-  const buf = new Uint8Array(PIPE_READ_BYTES);
-  try {
-    while (true) {
-      const n = await from.read(buf);
-      if (n === null) break;
-      watch?.touch();
-      await writeAll(to, buf.subarray(0, n));
-    }
-    await (to as Deno.TcpConn).closeWrite();
-  } catch {
-    // One side failed: end both.
-    for (const c of [from, to]) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
   }
 }

@@ -38,8 +38,12 @@ export class DeadlineWatch {
   #phase: string;
   #phaseSince: number;
   #lastActivity: number;
-  /** Responses `Deno.serve` is still writing on this connection. */
+  /** Requests `Deno.serve` is still answering on this connection. */
   responding = 0;
+  /** Requests `Deno.serve` has answered on this connection. */
+  answered = 0;
+  /** Bytes the server sent to the client so far. */
+  toClient = 0;
 
   /** Watches a connection whose client requests `framing` follows. */
   constructor(framing: RequestFraming, expire: (missed: MissedDeadline) => void) {

@@ -12,7 +12,7 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 /** Longest chunk-size or trailer line accepted. */
 const MAX_LINE_BYTES = 4096;
 
-/** The part of a request the client is sending. */
+/** The part of a request the client is sending (`between`: none). */
 export type RequestPhase = "between" | "head" | "body";
 
 /** Why a request stream cannot go on, with the HTTP status the client gets. */
@@ -63,14 +63,16 @@ export class RequestFraming {
   }
 
   /**
-   * Takes the next bytes of the stream; returns a problem when the stream is not HTTP the
-   * front door can follow (the connection should then be answered and closed).
+   * Takes the next bytes of the stream and appends to `out` the bytes to pass on: body
+   * bytes at once (views of `bytes`), a head only once it is complete, so the server never
+   * sees half a head. Returns a problem when the stream is not HTTP the front door can
+   * follow (the connection should then be answered and closed).
    */
-  feed(bytes: Uint8Array): FramingProblem | undefined {
+  feed(bytes: Uint8Array, out: Uint8Array[] = []): FramingProblem | undefined {
     let i = 0;
     while (i < bytes.length) {
       if (this.#phase === "between") {
-        // Blank lines between requests are allowed (RFC 9112 §2.2).
+        // Blank lines between requests are allowed (RFC 9112 §2.2), and dropped.
         if (bytes[i] === CR || bytes[i] === LF) {
           i++;
           continue;
@@ -79,12 +81,13 @@ export class RequestFraming {
         this.#headLen = 0;
       }
       if (this.#phase === "head") {
-        const r = this.#feedHead(bytes, i);
+        const r = this.#feedHead(bytes, i, out);
         if (typeof r !== "number") return r;
         i = r;
       } else {
         const r = this.#feedBody(bytes, i);
         if (typeof r !== "number") return r;
+        if (r > i) out.push(bytes.subarray(i, r));
         i = r;
       }
     }
@@ -97,7 +100,7 @@ export class RequestFraming {
     return this.#startBody(head);
   }
 
-  #feedHead(bytes: Uint8Array, from: number): number | FramingProblem {
+  #feedHead(bytes: Uint8Array, from: number, out: Uint8Array[]): number | FramingProblem {
     if (this.#head.length === 0) this.#head = new Uint8Array(MAX_HEAD_BYTES);
     for (let i = from; i < bytes.length; i++) {
       if (this.#headLen === MAX_HEAD_BYTES) return headTooLarge();
@@ -106,6 +109,7 @@ export class RequestFraming {
       const n = this.#headLen;
       if (b === LF && n >= 4 && this.#head[n - 2] === CR && this.#head[n - 3] === LF) {
         const head = new TextDecoder().decode(this.#head.subarray(0, n - 4));
+        out.push(this.#head.slice(0, n));
         // Held only while a head is being read: an idle connection keeps no buffer.
         this.#head = new Uint8Array(0);
         this.requests++;

@@ -60,7 +60,6 @@ export async function requestReply(
     overflow: "drop-new",
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let cancel: (() => void) | undefined;
   try {
     await spine.publish({ ...pulse, realityId, replyTo: inbox }, producerId);
     const expired = new Promise<never>((_, reject) => {
@@ -68,14 +67,15 @@ export async function requestReply(
         () => reject(new BusError("TIMEOUT", `no reply within ${timeout} ms`)),
         timeout,
       );
-      cancel = () => reject(signal!.reason);
+      // Left registered: once settled, a late abort is a no-op, and an HTTP request's
+      // signal (Deno.serve) also aborts after a successful response.
+      const cancel = () => reject(signal!.reason);
       if (signal?.aborted) cancel();
       else signal?.addEventListener("abort", cancel, { once: true });
     });
     return await Promise.race([reply, expired]);
   } finally {
     clearTimeout(timer);
-    if (cancel) signal?.removeEventListener("abort", cancel);
     spine.unsubscribe(sub);
   }
 }
