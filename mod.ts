@@ -19,7 +19,7 @@ export * from "./runtime/client/mod.ts";
 export * from "./runtime/protocol/mod.ts";
 export type { Transport, TransportSession } from "./runtime/transport/mod.ts";
 
-import { parseConfig, startNode } from "./runtime/node/mod.ts";
+import { capacityLine, parseConfig, startNode } from "./runtime/node/mod.ts";
 
 /** Runs a node from the command line until SIGINT/SIGTERM, then drains and exits. */
 async function main(): Promise<void> {
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
         (performance.now() - t0).toFixed(0)
       } ms`,
     );
+    console.log(capacityLine(node.capacity, parsed.config.wsEngine));
   }
   let stopping = false;
   const stop = () => {

@@ -27,7 +27,7 @@ import {
 } from "../transport/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { startListeners } from "./listen.ts";
-import { connectionBudget, raiseOpenFileLimit } from "./rlimit.ts";
+import { connectionBudget, type OpenFileLimit, raiseOpenFileLimit } from "./rlimit.ts";
 import { shutdownOnce } from "./shutdown.ts";
 
 /** A running node. */
@@ -58,6 +58,34 @@ export interface ArqonNode {
   shutdown(): Promise<void>;
   /** Resolves when the node has stopped. */
   readonly finished: Promise<void>;
+  /** How many connections the node can hold, and why (the open-file limit). */
+  readonly capacity: ConnectionCapacity;
+}
+
+/** The connections a node can hold, as derived at start. */
+export interface ConnectionCapacity {
+  /** The process's open-file limit after raising it. */
+  readonly openFiles: OpenFileLimit;
+  /** The connection cap in force (`--max-connections`, or derived). */
+  readonly maxConnections: number;
+  /** Connections the node can hold: the cap, or fewer when descriptors run out first. */
+  readonly holds: number;
+}
+
+/**
+ * The start line about connections: the open-file limit, whether it was raised, and how
+ * many connections the node holds.
+ */
+export function capacityLine(capacity: ConnectionCapacity, wsEngine: string): string {
+  const files = capacity.openFiles;
+  const raised = files.soft > files.before ? ` (raised from ${files.before})` : "";
+  const why = files.problem ? `; could not raise it: ${files.problem}` : "";
+  const engine = wsEngine === "arqon"
+    ? ""
+    : " (not enforced with --ws-engine deno: Deno.serve accepts connections itself)";
+  return `arqon: open-file limit ${files.soft}${raised}, hard ${files.hard}${why}: ` +
+    `holds up to ${capacity.holds} connections (--max-connections ${capacity.maxConnections})` +
+    engine;
 }
 
 /**
@@ -192,7 +220,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   });
   app.route("/", casil.routes);
 
-  const gate = openConnectionGate(config, metrics);
+  const { gate, capacity } = openConnectionGate(config, metrics);
   let listeners;
   try {
     listeners = await startListeners({
@@ -257,31 +285,26 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     attach,
     shutdown,
     finished: listeners.finished,
+    capacity,
   };
 }
 
 /**
  * The connection cap: the open-file soft limit is raised to the hard one first, and the
- * cap (`--max-connections`, 0: derived) never exceeds what the descriptors allow. Says at
- * start how many connections the node can hold.
+ * cap (`--max-connections`, 0: derived) never exceeds what the descriptors allow.
  */
-function openConnectionGate(config: NodeConfig, metrics: NodeMetrics): ConnectionGate {
-  const files = raiseOpenFileLimit();
-  const budget = connectionBudget(files.soft);
+function openConnectionGate(
+  config: NodeConfig,
+  metrics: NodeMetrics,
+): { gate: ConnectionGate; capacity: ConnectionCapacity } {
+  const openFiles = raiseOpenFileLimit();
+  const budget = connectionBudget(openFiles.soft);
   const max = config.maxConnections > 0 ? config.maxConnections : budget;
   metrics.connectionsMax.set(max);
-  if (config.log !== "quiet") {
-    const raised = files.soft > files.before ? ` (raised from ${files.before})` : "";
-    const why = files.problem ? `; could not raise it: ${files.problem}` : "";
-    const engine = config.wsEngine === "arqon"
-      ? ""
-      : " (not enforced with --ws-engine deno: Deno.serve takes connections itself)";
-    console.log(
-      `arqon: open-file limit ${files.soft}${raised}, hard ${files.hard}${why}: ` +
-        `holds up to ${Math.min(max, budget)} connections (--max-connections ${max})${engine}`,
-    );
-  }
-  return new ConnectionGate({ maxConnections: max, maxDescriptors: budget });
+  return {
+    gate: new ConnectionGate({ maxConnections: max, maxDescriptors: budget }),
+    capacity: { openFiles, maxConnections: max, holds: Math.min(max, budget) },
+  };
 }
 
 /** The fair ingress scheduler (`--fair-quantum-us`, 0: off) and its queue gauge. */
