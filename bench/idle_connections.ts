@@ -52,10 +52,10 @@ async function client(port: number, n: number, concurrency: number): Promise<voi
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: arqon.v1.proto\r\n\r\n",
   );
-  const buf = new Uint8Array(4096);
   let next = 0;
   let failed = 0;
   const open = async () => {
+    const buf = new Uint8Array(4096);
     while (next < n) {
       const i = next++;
       try {
