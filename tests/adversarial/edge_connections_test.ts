@@ -5,7 +5,7 @@
  * slot is taken again.
  */
 import assert from "node:assert/strict";
-import { raiseOpenFileLimit } from "../../runtime/node/rlimit.ts";
+import { raiseOpenFileLimit } from "../../runtime/node/mod.ts";
 import { F, pb } from "../support/pb.ts";
 import { metric, withNode } from "../support/node.ts";
 import {
