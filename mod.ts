@@ -1,9 +1,21 @@
 /**
  * ArqonBus: a message bus for AI agents, services and devices.
  *
- * As a library: `startNode` embeds a node, `ArqonClient` talks to one.
- * As a program: `deno run -A mod.ts [flags]` (or `deno task start`) runs a node on
- * 127.0.0.1:7420; `--help` lists every flag.
+ * As a library: `startNode` embeds a node, `ArqonClient` talks to one, `openStore` opens
+ * a durable log on its own. As a program: `deno run -A mod.ts [flags]` (or
+ * `deno task start`) runs a node on 127.0.0.1:7420; `--help` lists every flag.
+ *
+ * @example Embed a node and talk to it
+ * ```ts
+ * import { ArqonClient, startNode } from "@arqon/bus";
+ *
+ * const node = await startNode({ port: 0, memory: true, log: "quiet" });
+ * const client = await ArqonClient.connect(node.wsUrl);
+ * const ack = await client.publish("greetings.hello", "hi");
+ * console.log(ack?.sequence); // 1
+ * await client.close();
+ * await node.shutdown();
+ * ```
  * @module
  */
 export {
@@ -18,6 +30,68 @@ export {
 export * from "./runtime/client/mod.ts";
 export * from "./runtime/protocol/mod.ts";
 export type { Transport, TransportSession } from "./runtime/transport/mod.ts";
+export { openStore, type StoreOptions } from "./runtime/store/mod.ts";
+
+// The types the public API above names (node members, config parts, store records), so
+// the documentation is complete; types only: they are built by `startNode`/`openStore`.
+export type {
+  Flag,
+  FlagKind,
+  ListenOptions,
+  ParsedConfig,
+  PolicyOptions,
+  RunOptions,
+  SecurityOptions,
+  ShieldFlowOptions,
+  ShieldLimitOptions,
+  ShieldOptions,
+  ShmOptions,
+  SpineQueueOptions,
+  StoreDiskOptions,
+} from "./runtime/node/mod.ts";
+export type {
+  CommitObserver,
+  DurableLog,
+  GuardVerdict,
+  HistogramView,
+  HistoryQuery,
+  OverflowMode,
+  PulseGuard,
+  PulseLog,
+  Reality,
+  RealityConfig,
+  RealityConfigInput,
+  RealityInfo,
+  RealityStats,
+  RetentionRule,
+  Route,
+  Spine,
+  StampedPulse,
+  StoredPulse,
+  StoreStats,
+  SubscribeInput,
+  Subscription,
+  SubscriptionOwner,
+  SubscriptionSpec,
+} from "./runtime/spine/mod.ts";
+export type { PayloadCipher, SyncPolicy } from "./runtime/store/mod.ts";
+export type {
+  AuditEntry,
+  AuditLog,
+  AuditVerification,
+  NodeMetrics,
+} from "./runtime/telemetry/mod.ts";
+export type { AgentIdentity, DidAlgorithm } from "./runtime/identity/mod.ts";
+export type { SandboxLimits } from "./runtime/sandbox/mod.ts";
+export type {
+  CasilMetrics,
+  DenialReason,
+  PolicyBinding,
+  PolicyEngine,
+  PolicyRecord,
+  PolicyStats,
+  PutPolicyOptions,
+} from "./casil/mod.ts";
 
 import { capacityLine, parseConfig, startNode } from "./runtime/node/mod.ts";
 

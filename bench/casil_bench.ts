@@ -16,15 +16,15 @@
 import { deliveryRate, spawnScript, startNodeProcess } from "./support.ts";
 import { parseArgs } from "node:util";
 import { ArqonClient } from "../mod.ts";
-import { builtinComponent, PolicyEngine } from "../casil/mod.ts";
+import { builtinComponent, POLICY_WORLD, PolicyEngine } from "../casil/mod.ts";
 import { testPolicyComponent } from "../casil/build/mod.ts";
 import {
   capMemory,
   DEFAULT_LIMITS,
-  extractPolicyCore,
+  extractCore,
   FUEL_EXPORT,
   GROW_REFUSED_EXPORT,
-  instrumentPolicyCore,
+  instrumentCore,
 } from "../runtime/sandbox/mod.ts";
 import { HOST_MODULE } from "../wit/mod.ts";
 
@@ -142,9 +142,9 @@ function rawCaller(bytes: Uint8Array, metered: boolean, configure = false): () =
 }
 
 async function fuelOverhead(): Promise<void> {
-  const core = await extractPolicyCore(await testPolicyComponent("compute_heavy"));
+  const core = await extractCore(await testPolicyComponent("compute_heavy"), POLICY_WORLD);
   const plain = capMemory(core, DEFAULT_LIMITS.memoryPages).bytes;
-  const metered = await instrumentPolicyCore(core, DEFAULT_LIMITS);
+  const metered = await instrumentCore(core, POLICY_WORLD, DEFAULT_LIMITS);
   const a = rawCaller(plain, false);
   const b = rawCaller(metered, true);
   // Interleave to share the machine's state fairly; compare best runs.
@@ -163,9 +163,13 @@ async function fuelOverhead(): Promise<void> {
         ratio <= 1.5 ? "met" : "MISSED"
       }`,
   );
-  const scanCore = await extractPolicyCore(await builtinComponent("redact_secrets"));
+  const scanCore = await extractCore(await builtinComponent("redact_secrets"), POLICY_WORLD);
   const scanPlain = rawCaller(capMemory(scanCore, DEFAULT_LIMITS.memoryPages).bytes, false, true);
-  const scanMetered = rawCaller(await instrumentPolicyCore(scanCore, DEFAULT_LIMITS), true, true);
+  const scanMetered = rawCaller(
+    await instrumentCore(scanCore, POLICY_WORLD, DEFAULT_LIMITS),
+    true,
+    true,
+  );
   let sp = Infinity;
   let sm = Infinity;
   for (let i = 0; i < 3; i++) {

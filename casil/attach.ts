@@ -49,7 +49,7 @@ export interface CasilNode {
   readonly audit: AuditLog;
   /** Routes to mount at the root of the node's HTTP app. */
   readonly routes: Hono;
-  /** Releases CASIL's part of the node (the audit log stays open: the node owns it). */
+  /** Closes the policy engine's sandbox worker (the audit log stays open: the node owns it). */
   close(): void;
 }
 
@@ -89,5 +89,5 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
       return principal.subject;
     },
   });
-  return { engine, audit, routes, close: () => {} };
+  return { engine, audit, routes, close: () => engine.close() };
 }

@@ -1,18 +1,19 @@
 import assert from "node:assert/strict";
-import { builtinComponent } from "./mod.ts";
 import {
-  loadPolicyModule,
+  builtinComponent,
+  loadPolicy,
   type PolicyInput,
   PolicySandbox,
   type PolicyVerdict,
-} from "../runtime/sandbox/mod.ts";
-import { ComponentRejectedError } from "../runtime/sandbox/mod.ts";
+} from "./mod.ts";
+import { ComponentRejectedError, Engine } from "../runtime/sandbox/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+const engine = new Engine();
 
 async function sandbox(name: string, config = "{}"): Promise<PolicySandbox> {
-  return new PolicySandbox(await loadPolicyModule(await builtinComponent(name)), config);
+  return new PolicySandbox(await loadPolicy(engine, await builtinComponent(name)), config);
 }
 
 function run(sb: PolicySandbox, topic: string, payload: string): PolicyVerdict {

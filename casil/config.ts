@@ -10,11 +10,20 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
 
 /** Policy limits of a node; every one has a flag. */
 export interface PolicyOptions {
-  /** Fuel (metered instructions) per policy call. */
+  /**
+   * Fuel (metered instructions) per policy call.
+   * @default {10000000}
+   */
   policyFuel: number;
-  /** Linear memory cap of a policy instance, in 64 KiB pages. */
+  /**
+   * Linear memory cap of a policy instance, in 64 KiB pages.
+   * @default {256}
+   */
   policyMemoryPages: number;
-  /** Largest accepted policy component, in bytes. */
+  /**
+   * Largest accepted policy component, in bytes.
+   * @default {4194304}
+   */
   policyMaxUploadBytes: number;
 }
 

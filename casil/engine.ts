@@ -7,14 +7,11 @@
  * @module
  */
 import type { arqon } from "../runtime/protocol/mod.ts";
-import type { GuardVerdict, PulseGuard } from "../runtime/spine/hooks.ts";
+import type { GuardVerdict, PulseGuard } from "../runtime/spine/mod.ts";
 import {
   ComponentRejectedError,
   DEFAULT_LIMITS,
-  type GuestLogger,
-  loadPolicyModule,
-  type PolicyInput,
-  PolicySandbox,
+  Engine,
   type SandboxLimits,
   SandboxTrapError,
 } from "../runtime/sandbox/mod.ts";
@@ -23,6 +20,8 @@ import { bindingMatches, normalizeBinding, type PolicyBinding } from "./bindings
 import { DEFAULT_MAX_UPLOAD_BYTES } from "./config.ts";
 import { PolicyError } from "./errors.ts";
 import { CasilMetrics, type DenialReason, type PolicyStats } from "./metrics.ts";
+import { loadPolicy, PolicySandbox } from "./policy_sandbox.ts";
+import type { GuestLogger, PolicyInput } from "./policy_world.ts";
 import { type PolicyRecord, PolicyStore } from "./store.ts";
 
 /** Engine options. */
@@ -31,7 +30,16 @@ export interface PolicyEngineOptions {
   limits?: SandboxLimits;
   /** Largest accepted component, in bytes (default 4 MiB). */
   maxUploadBytes?: number;
-  /** Instrument uploads in a background worker (a node does; default false). */
+  /**
+   * The sandbox engine that prepares the policies (one per node). When absent the policy
+   * engine makes its own, closed by {@linkcode PolicyEngine.close}.
+   */
+  sandbox?: Engine;
+  /**
+   * Instrument uploads in a background worker (a node does); for the engine made when
+   * `sandbox` is absent.
+   * @default false
+   */
   instrumentInWorker?: boolean;
   /** Folder for installed policies; null or absent keeps them in memory only. */
   dir?: string | null;
@@ -70,7 +78,6 @@ interface Installed {
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const EMPTY = new Uint8Array(0);
-const DENIED = "ERROR_CODE_POLICY_DENIED";
 const ALLOW: GuardVerdict = Object.freeze({ allow: true });
 
 const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
@@ -116,7 +123,9 @@ export class PolicyEngine implements PulseGuard {
   readonly #store: PolicyStore;
   readonly #log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
   readonly #setGuard?: (guard: PulseGuard | undefined) => void;
-  readonly #load: { worker: boolean };
+  readonly #sandbox: Engine;
+  /** The sandbox engine, when this policy engine made it (and so closes it). */
+  readonly #ownSandbox?: Engine;
   /** Replaced as a whole on every change, so a publish sees one consistent set. */
   #policies = new Map<string, Installed>();
   /** Chains by reality, then topic; dropped on every change. */
@@ -145,9 +154,15 @@ export class PolicyEngine implements PulseGuard {
     this.audit = options.audit;
     this.#store = new PolicyStore(options.dir ?? null);
     this.#setGuard = options.setGuard;
-    this.#load = { worker: options.instrumentInWorker ?? false };
+    this.#sandbox = options.sandbox ??
+      (this.#ownSandbox = new Engine({ worker: options.instrumentInWorker ?? false }));
     this.#log = options.log ??
       ((level, message) => console[level === "debug" ? "log" : level](message));
+  }
+
+  /** Closes the sandbox engine this policy engine made (installed policies keep running). */
+  close(): void {
+    this.#ownSandbox?.close();
   }
 
   #serial<T>(op: () => Promise<T>): Promise<T> {
@@ -180,7 +195,7 @@ export class PolicyEngine implements PulseGuard {
       for (const record of await this.#store.records()) {
         try {
           const bytes = await this.#store.component(record.name);
-          const module = await loadPolicyModule(bytes, this.limits, this.#load);
+          const module = await loadPolicy(this.#sandbox, bytes, this.limits);
           if (module.digest !== record.digest) {
             throw new Error("component does not match its digest");
           }
@@ -238,11 +253,11 @@ export class PolicyEngine implements PulseGuard {
       }
       let sandbox: PolicySandbox;
       try {
-        const module = await loadPolicyModule(component, this.limits, this.#load);
+        const module = await loadPolicy(this.#sandbox, component, this.limits);
         sandbox = new PolicySandbox(module, config, this.#guestLogger(name));
       } catch (e) {
         if (e instanceof ComponentRejectedError) {
-          throw new PolicyError("INVALID_ARGUMENT", `policy rejected (${e.code}): ${e.message}`);
+          throw new PolicyError("INVALID_ARGUMENT", `policy rejected (${e.reason}): ${e.message}`);
         }
         throw e;
       }
@@ -371,7 +386,7 @@ export class PolicyEngine implements PulseGuard {
 
   #deny(policy: string, reason: DenialReason, message: string): GuardVerdict {
     this.metrics.denials.labels(policy, reason).inc();
-    return { allow: false, code: DENIED, reason: message };
+    return { allow: false, code: "POLICY_DENIED", reason: message };
   }
 
   /** Runs the chain for one pulse (the Spine's `PulseGuard` hook). */
@@ -404,7 +419,9 @@ export class PolicyEngine implements PulseGuard {
       } catch (e) {
         if (e instanceof SandboxTrapError) {
           this.metrics.instanceRestarts.labels(name).inc();
-          return this.#deny(name, e.kind, `policy ${name} failed: ${e.message}`);
+          // `unreachable` keeps the `trap` label it always had (the metric's values are fixed).
+          const label = e.kind === "unreachable" ? "trap" : e.kind;
+          return this.#deny(name, label, `policy ${name} failed: ${e.message}`);
         }
         return this.#deny(name, "trap", `policy ${name} failed: ${(e as Error).message}`);
       }

@@ -34,7 +34,7 @@ Deno.test("chain order, first deny wins, redaction feeds the rest of the chain",
   const v = engine.inspect(pulse("lab.x", "mail bob@example.com now"));
   assert.equal(v.allow, false);
   if (v.allow) return;
-  assert.equal(v.code, "ERROR_CODE_POLICY_DENIED");
+  assert.equal(v.code, "POLICY_DENIED");
   assert.equal(v.reason, "upper: default|lab.x|p1|||mail [email] now|{}");
   // On `.upper` topics echo_context redacts too: both rewrites apply, in order.
   const u = engine.inspect(pulse("lab.upper", "key sk-abcdefghijklmnopqrstuvwxyz0123 ok"));

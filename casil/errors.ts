@@ -3,6 +3,7 @@
  * layer answers with.
  * @module
  */
+import { BusError } from "../runtime/protocol/mod.ts";
 
 /** Error code names the engine uses (from `arqon.v1.ErrorCode`). */
 export type PolicyErrorCode =
@@ -14,13 +15,12 @@ export type PolicyErrorCode =
   | "STORAGE_FAILED";
 
 /** A refused governance request. */
-export class PolicyError extends Error {
+export class PolicyError extends BusError {
   /** The bus error code name. */
-  readonly code: PolicyErrorCode;
+  declare readonly code: PolicyErrorCode;
   /** A refusal with its bus error code. */
   constructor(code: PolicyErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = "PolicyError";
-    this.code = code;
   }
 }

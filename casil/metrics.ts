@@ -19,7 +19,9 @@ export type DenialReason =
  * costs more than a small policy call); reported to the registry when it is scraped.
  */
 export interface PolicyStats {
+  /** Pulses the policy inspected. */
   evaluations: number;
+  /** Pulses whose payload it replaced. */
   redactions: number;
 }
 

@@ -18,6 +18,15 @@ export {
   type PutPolicyOptions,
 } from "./engine.ts";
 export { PolicyError, type PolicyErrorCode } from "./errors.ts";
+export {
+  type GuestLogger,
+  POLICY_HOST_SIGNATURES,
+  POLICY_WORLD,
+  type PolicyInput,
+  type PolicyVerdict,
+} from "./policy_world.ts";
+export { PolicyInstance } from "./policy_instance.ts";
+export { loadPolicy, PolicySandbox } from "./policy_sandbox.ts";
 export { CasilMetrics, type DenialReason, type PolicyStats } from "./metrics.ts";
 export { type PolicyRecord, PolicyStore } from "./store.ts";
 export { policyRoutes, type PolicyRoutesOptions } from "./http.ts";

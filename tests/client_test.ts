@@ -1,6 +1,6 @@
 /** End-to-end through the TypeScript SDK against a real node. */
 import assert from "node:assert/strict";
-import { ArqonClient, BusError, type IPulse, startNode } from "../mod.ts";
+import { ArqonClient, type BusError, type IPulse, startNode } from "../mod.ts";
 import { metric, sleep, withNode } from "./support/node.ts";
 
 const text = (p: IPulse) => new TextDecoder().decode(p.payload);

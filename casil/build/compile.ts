@@ -4,6 +4,7 @@
  * `componentNew`.
  * @module
  */
+import { BusError } from "../../runtime/protocol/mod.ts";
 import { POLICY_WORLD, WIT_DIR } from "../../wit/mod.ts";
 
 const SDK_DIR = new URL("../sdk/assembly/", import.meta.url).pathname;
@@ -13,12 +14,12 @@ const SDK_PACKAGE_PATH = /(?:^|\/)node_modules\/@arqon\/casil\/([a-z_]+\.ts)$/;
 const ENTRY_NAME = "__arqon_policy_entry.ts";
 
 /** A policy source that asc rejected, with the compiler's diagnostics. */
-export class PolicyCompileError extends Error {
+export class PolicyCompileError extends BusError {
   /** The compiler's diagnostics. */
   readonly diagnostics: string;
   /** An error with asc's diagnostics appended to `message`. */
   constructor(message: string, diagnostics: string) {
-    super(`${message}\n${diagnostics}`);
+    super("INVALID_ARGUMENT", `${message}\n${diagnostics}`);
     this.name = "PolicyCompileError";
     this.diagnostics = diagnostics;
   }

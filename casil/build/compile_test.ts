@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { loadPolicyModule, type PolicyInput, PolicySandbox } from "../../runtime/sandbox/mod.ts";
-import { ComponentRejectedError } from "../../runtime/sandbox/mod.ts";
+import { ComponentRejectedError, Engine } from "../../runtime/sandbox/mod.ts";
+import { loadPolicy, type PolicyInput, PolicySandbox } from "../mod.ts";
 import { compilePolicy, PolicyCompileError, testPolicyComponent } from "./mod.ts";
 
 const enc = new TextEncoder();
@@ -20,7 +20,7 @@ function input(contentType: string, payload: string): PolicyInput {
 }
 
 Deno.test("the docs example builds (SDK imported as @arqon/casil) and behaves as documented", async () => {
-  const module = await loadPolicyModule(await testPolicyComponent("no_shouting"));
+  const module = await loadPolicy(new Engine(), await testPolicyComponent("no_shouting"));
   const sb = new PolicySandbox(module, '{"max_ratio": 0.6}');
   assert.deepEqual(sb.evaluate(input("text/plain", "Hello there, how are you")), { kind: "allow" });
   assert.deepEqual(sb.evaluate(input("text/plain", "HELLO THERE HOW ARE you")), {

@@ -7,29 +7,63 @@ import type { BusError, IPulse } from "../protocol/mod.ts";
 
 /** Options of `ArqonClient.subscribe`. */
 export interface SubscribeOptions {
-  /** Reality to subscribe in; default `default`. */
+  /**
+   * Reality to subscribe in.
+   * @default {"default"}
+   */
   reality?: string;
-  /** Queue group: each pulse goes to one member of the group. */
+  /**
+   * Queue group: each pulse goes to one member of the group; empty for none.
+   * @default {""}
+   */
   queueGroup?: string;
-  /** Deliveries outstanding before the client must grant more; 0 = unlimited. */
+  /**
+   * Deliveries outstanding before the client must grant more; 0 = unlimited.
+   * @default {0}
+   */
   maxInFlight?: number;
-  /** What the node does when this subscriber falls behind. */
+  /**
+   * What the node does when this subscriber falls behind; left out, the node's
+   * `--overflow` (`drop-oldest` unless configured).
+   * @default {undefined}
+   */
   overflow?: "drop-oldest" | "drop-new" | "disconnect";
-  /** Node-side queue bounds for this subscription (0: node defaults). */
+  /**
+   * Node-side bound on deliveries queued for this subscription (0: the node's default).
+   * @default {0}
+   */
   maxQueueMessages?: number;
+  /**
+   * Node-side bound on bytes queued for this subscription (0: the node's default).
+   * @default {0}
+   */
   maxQueueBytes?: number;
-  /** Start by replaying stored pulses from this sequence, then continue live. */
+  /**
+   * Start by replaying stored pulses from this sequence, then continue live; 0: live only.
+   * @default {0}
+   */
   fromSequence?: number;
-  /** Start by replaying stored pulses from this HLC wall time (ms), then continue live. */
+  /**
+   * Start by replaying stored pulses from this HLC wall time (ms), then continue live;
+   * 0: live only.
+   * @default {0}
+   */
   fromTimeMs?: number;
   /**
    * After a reconnect, resubscribe from the last sequence seen so stored pulses missed
-   * while disconnected are replayed (default true; queue groups never resume).
+   * while disconnected are replayed (queue groups never resume).
+   * @default {true}
    */
   resume?: boolean;
-  /** Called for each pulse instead of buffering for the iterator (fastest). */
+  /**
+   * Called for each pulse instead of buffering for the iterator (fastest).
+   * @default {undefined}
+   */
   onPulse?: (pulse: IPulse) => void;
-  /** Called when the node reports an error about this subscription (e.g. drops). */
+  /**
+   * Called when the node reports an error about this subscription (e.g. drops).
+   * @default {undefined}
+   */
   onError?: (error: BusError) => void;
 }
 

@@ -33,15 +33,21 @@ const DID_KEY = "did:key:z";
 
 /** An agent's key pair together with its DID. The secret key never leaves the agent. */
 export interface AgentIdentity {
+  /** The `did:key:z...` string naming the public key. */
   readonly did: string;
+  /** The signature algorithm of the key pair. */
   readonly algorithm: DidAlgorithm;
+  /** The public key, as encoded in the DID. */
   readonly publicKey: Uint8Array;
+  /** The secret key; keep it with the agent. */
   readonly secretKey: Uint8Array;
 }
 
 /** The public half of a DID, as decoded from the DID string. */
 export interface DidPublicKey {
+  /** The signature algorithm the DID names. */
   readonly algorithm: DidAlgorithm;
+  /** The raw public key. */
   readonly publicKey: Uint8Array;
 }
 

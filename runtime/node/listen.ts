@@ -36,6 +36,10 @@ export interface ListenersOptions {
   readonly tls: { readonly certFile: string; readonly keyFile: string } | null;
   /** Largest accepted WebSocket frame (the front door's hard cap derives from it). */
   readonly maxFrameBytes: number;
+  /** Bytes a WebSocket connection may hold for a peer that does not read; over it: close 1008. */
+  readonly maxBufferedBytes: number;
+  /** Counts a connection closed for going over `maxBufferedBytes`. */
+  readonly onBufferedOverflow: () => void;
   /** `quiet` silences repeated accept errors. */
   readonly log: "info" | "quiet";
   /** The HTTP API. */
@@ -127,6 +131,8 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
         // connection closes (1009) rather than buffer it.
         maxMessageBytes: Math.max(4 * options.maxFrameBytes, 16 * 1024 * 1024),
         idleTimeoutSeconds: ws.idleTimeoutSeconds,
+        maxBufferedBytes: options.maxBufferedBytes,
+        onBufferedOverflow: options.onBufferedOverflow,
         yieldTurn: options.yieldTurn,
         headTimeoutMs: options.httpDeadlines?.headerTimeoutMs || undefined,
         httpDeadlines: options.httpDeadlines,

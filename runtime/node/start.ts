@@ -92,13 +92,26 @@ export function capacityLine(capacity: ConnectionCapacity, wsEngine: string): st
  * Starts a node; resolves once it is listening. Options left out take their value from
  * `DEFAULT_CONFIG` (an embedded node keeps its log in memory unless `dataDir` is set).
  *
- * @example
+ * @example Embed a node in a process
  * ```ts
- * import { startNode } from "./start.ts";
+ * import { startNode } from "@arqon/bus";
  *
- * const node = await startNode({ port: 0, log: "quiet" });
- * console.log(node.wsUrl);
+ * // Port 0 picks a free port; `memory: true` keeps the durable log in memory.
+ * const node = await startNode({ port: 0, memory: true, log: "quiet" });
+ * console.log(`clients connect to ${node.wsUrl}`);
  * await node.shutdown();
+ * ```
+ *
+ * @example Configure from command-line flags, as `deno run -A mod.ts` does
+ * ```ts
+ * import { parseConfig, startNode } from "@arqon/bus";
+ *
+ * const parsed = parseConfig(["--port", "0", "--memory", "--log", "quiet"]);
+ * if (!parsed.help) {
+ *   const node = await startNode(parsed.config);
+ *   console.log(node.config.queueMessages); // 65536, the default of --queue-messages
+ *   await node.shutdown();
+ * }
  * ```
  */
 export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<ArqonNode> {
@@ -229,6 +242,11 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       wsEngine: config.wsEngine,
       tls: tlsOn ? { certFile: config.tlsCert, keyFile: config.tlsKey } : null,
       maxFrameBytes: config.maxFrameBytes,
+      // Room for what a session queues before it holds deliveries back (the high-water
+      // mark, then one batch, history chunk or pulse, JSON-encoded), with margin.
+      maxBufferedBytes: 2 * config.highWaterBytes +
+        4 * (Math.max(config.maxBatchBytes, 256 << 10) + config.maxFrameBytes),
+      onBufferedOverflow: () => metrics.disconnects.labels("", "outbound_overflow").inc(),
       log: config.log,
       app,
       ws: {

@@ -4,9 +4,11 @@
  * `BusError` carrying the protocol error code to send back.
  * @module
  */
-import { ErrorCodeEnum, FrameType, InvalidUtf8Error, PulseType } from "./schema.ts";
+import { ErrorCodeEnum, FrameType, InvalidUtf8Error, protoNameRoot, PulseType } from "./schema.ts";
 import type { ErrorCodeName, IFrame, IPulse } from "./types.ts";
 import { BusError } from "./errors.ts";
+import { correlationIdOf, FrameJsonError, jsonName, messageFromJson } from "./json_mapping.ts";
+import { duplicateKey } from "./json_text.ts";
 import type protobuf from "protobufjs";
 
 /** Options of the proto3 canonical JSON mapping. */
@@ -16,6 +18,11 @@ const JSON_OPTIONS = {
   bytes: String,
   json: true,
 } as const;
+
+// Frame kinds by JSON and proto name: any other key of a frame is an unknown frame type.
+const FRAME_KINDS = new Set(
+  protoNameRoot.lookupType("arqon.v1.Frame").fieldsArray.flatMap((f) => [f.name, jsonName(f.name)]),
+);
 
 /** Encodes one frame as protobuf. */
 export function encodeFrame(frame: IFrame): Uint8Array {
@@ -65,32 +72,60 @@ export function pulseToJsonObject(pulse: IPulse): Record<string, unknown> {
   return PulseType.toObject(message, JSON_OPTIONS);
 }
 
-/** Parses one JSON text frame; throws `BusError` for invalid JSON or shapes. */
-export function decodeFrameJson(text: string): IFrame {
+/**
+ * Parses JSON text for a frame: `JSON.parse`, then the refusal of duplicate keys (which
+ * readers resolve differently). Throws `FrameJsonError` (`INVALID_FRAME`); a duplicate-key
+ * error carries the frame's correlation id.
+ */
+export function parseJsonText(text: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new BusError("INVALID_FRAME", `not valid JSON: ${(err as Error).message}`);
+    throw new FrameJsonError("INVALID_FRAME", "", `not valid JSON: ${(err as Error).message}`);
   }
+  const duplicate = duplicateKey(text);
+  if (duplicate !== undefined) {
+    const error = new FrameJsonError("INVALID_FRAME", duplicate, "duplicate key");
+    error.correlationId = correlationIdOf(value);
+    throw error;
+  }
+  return value;
+}
+
+/**
+ * Reads a parsed JSON value as a `Frame` under the proto3 JSON mapping (strictly: see
+ * `json_mapping.ts`). Throws `FrameJsonError` naming the field, with the frame's
+ * correlation id when it can be read; `UNKNOWN_FRAME` for a frame of no known kind.
+ */
+export function frameFromJson(value: unknown): IFrame {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new BusError("INVALID_FRAME", "a JSON frame must be an object");
+    throw new FrameJsonError("INVALID_FRAME", "", "a JSON frame must be an object");
   }
   let frame: IFrame;
   try {
-    const err = FrameType.verify(value as Record<string, unknown>);
-    if (err) throw new Error(err);
-    frame = FrameType.fromObject(value as Record<string, unknown>) as unknown as IFrame;
-  } catch (err) {
-    // verify() rejects enum names and string uint64s that fromObject accepts; fall back.
-    try {
-      frame = FrameType.fromObject(value as Record<string, unknown>) as unknown as IFrame;
-    } catch {
-      throw new BusError("INVALID_FRAME", `not a valid Frame: ${(err as Error).message}`);
+    for (const key of Object.keys(value)) {
+      if (!FRAME_KINDS.has(key)) {
+        throw new FrameJsonError("UNKNOWN_FRAME", key, "not a frame type of this protocol");
+      }
     }
+    frame = FrameType.fromObject(messageFromJson(FrameType, value)) as unknown as IFrame;
+  } catch (err) {
+    const error = err instanceof FrameJsonError
+      ? err
+      : new FrameJsonError("INVALID_FRAME", "", `not a valid Frame: ${(err as Error).message}`);
+    error.correlationId = correlationIdOf(value);
+    throw error;
   }
-  if (!frame.kind) throw new BusError("UNKNOWN_FRAME", "frame carries no known frame type");
+  if (!frame.kind) {
+    throw new FrameJsonError("UNKNOWN_FRAME", "", "frame carries no known frame type");
+  }
   return frame;
+}
+
+/** Parses one JSON text frame; throws `FrameJsonError` (a `BusError`) for what the mapping refuses. */
+export function decodeFrameJson(text: string): IFrame {
+  return frameFromJson(parseJsonText(text));
 }
 
 /** The numeric value of an error code name. */

@@ -4,14 +4,18 @@
  * the one table here, {@linkcode httpStatusOf}.
  * @module
  */
-import type { ErrorCodeName } from "./types.ts";
+import type { ErrorCodeValues } from "./gen/types.ts";
+
+// `ErrorCodeName` (types.ts) is `keyof ErrorCodeValues`; named here through the generated
+// interface so that this file does not import the schema (types.ts -> schema.ts ->
+// errors.ts would be a cycle).
 
 /** An error with a protocol error code, e.g. `INVALID_TOPIC`. */
 export class BusError extends Error {
   /** Error code name without the `ERROR_CODE_` prefix. */
-  readonly code: ErrorCodeName;
+  readonly code: keyof ErrorCodeValues;
   /** Creates the error. */
-  constructor(code: ErrorCodeName, message: string) {
+  constructor(code: keyof ErrorCodeValues, message: string) {
     super(message);
     this.name = "BusError";
     this.code = code;
@@ -25,7 +29,7 @@ export type HttpErrorStatus = 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503 | 50
  * Every error code's HTTP status. A `Record` over all codes, so a code added to the
  * schema cannot go without a status.
  */
-const HTTP_STATUS: Readonly<Record<ErrorCodeName, HttpErrorStatus>> = Object.freeze({
+const HTTP_STATUS: Readonly<Record<keyof ErrorCodeValues, HttpErrorStatus>> = Object.freeze({
   UNSPECIFIED: 500,
   INVALID_FRAME: 400,
   UNKNOWN_FRAME: 400,
@@ -65,6 +69,6 @@ const HTTP_STATUS: Readonly<Record<ErrorCodeName, HttpErrorStatus>> = Object.fre
  * httpStatusOf("STORAGE_FAILED"); // 507
  * ```
  */
-export function httpStatusOf(code: ErrorCodeName | string): HttpErrorStatus {
-  return Object.hasOwn(HTTP_STATUS, code) ? HTTP_STATUS[code as ErrorCodeName] : 500;
+export function httpStatusOf(code: keyof ErrorCodeValues | string): HttpErrorStatus {
+  return Object.hasOwn(HTTP_STATUS, code) ? HTTP_STATUS[code as keyof ErrorCodeValues] : 500;
 }

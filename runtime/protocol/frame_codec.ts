@@ -10,7 +10,15 @@
  * @module
  */
 import { BatchBuilder } from "./batch.ts";
-import { decodeFrame, decodeFrameJson, encodeFrame, frameToJsonObject } from "./codec.ts";
+import {
+  decodeFrame,
+  decodeFrameJson,
+  encodeFrame,
+  frameFromJson,
+  frameToJsonObject,
+  parseJsonText,
+} from "./codec.ts";
+import { FrameJsonError } from "./json_mapping.ts";
 import { BusError } from "./errors.ts";
 import type { IFrame } from "./types.ts";
 import { type FrameVisitor, peekPublishReality, scanFrames } from "./wire.ts";
@@ -208,6 +216,24 @@ class JsonBatch implements OutboundBatch {
   }
 }
 
+/**
+ * The members of `{"batch": {"frames": [...]}}` (either field name, `frames` may be null),
+ * or undefined when `value` is not exactly a batch frame (then it is read whole).
+ */
+function batchMembers(value: unknown): readonly unknown[] | undefined {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || keys[0] !== "batch") return undefined;
+  const batch = (value as { batch: unknown }).batch;
+  if (batch === null || typeof batch !== "object" || Array.isArray(batch)) return undefined;
+  const inner = Object.keys(batch);
+  if (inner.length === 0) return [];
+  if (inner.length !== 1 || inner[0] !== "frames") return undefined;
+  const frames = (batch as { frames: unknown }).frames;
+  if (frames === null) return [];
+  return Array.isArray(frames) ? frames : undefined;
+}
+
 const notText = () => new BusError("INVALID_FRAME", "a JSON frame must be a text message");
 const notBinary = () => new BusError("INVALID_FRAME", "a protobuf frame must be a binary message");
 
@@ -265,13 +291,43 @@ class JsonCodec implements FrameCodec {
     return m ? m[1] : "";
   }
   read(message: WireMessage, reader: FrameReader): boolean {
-    let frame: IFrame;
+    if (typeof message !== "string") return false;
+    let value: unknown;
     try {
-      frame = this.decode(message);
-    } catch {
-      return false;
+      value = parseJsonText(message);
+    } catch (err) {
+      // Not JSON at all: nothing was read (decode says why). A duplicate key: refused
+      // with the frame's correlation id.
+      if (!(err instanceof FrameJsonError) || err.field === "") return false;
+      reader.error(err);
+      return true;
     }
-    readDecoded(frame, reader);
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+    // A batch's members are read one by one, like protobuf batches: one bad member is
+    // answered on its own (with its correlation id) and the others still go through.
+    const members = batchMembers(value);
+    if (members === undefined) {
+      let frame: IFrame;
+      try {
+        frame = frameFromJson(value);
+      } catch (err) {
+        reader.error(asBusError(err));
+        return true;
+      }
+      readDecoded(frame, reader);
+      return true;
+    }
+    for (const member of members) {
+      let frame: IFrame;
+      try {
+        frame = frameFromJson(member);
+      } catch (err) {
+        reader.error(asBusError(err));
+        continue;
+      }
+      if (frame.kind === "batch") reader.error(nestedBatch());
+      else reader.frame(frame, frame.kind!);
+    }
     return true;
   }
   batch(_maxBytes: number): OutboundBatch {

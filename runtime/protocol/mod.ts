@@ -14,9 +14,13 @@ export {
   encodePulse,
   errorCodeName,
   errorCodeValue,
+  frameFromJson,
   frameToJsonObject,
+  parseJsonText,
   pulseToJsonObject,
 } from "./codec.ts";
+export { correlationIdOf, FrameJsonError, jsonName, messageFromJson } from "./json_mapping.ts";
+export { duplicateKey } from "./json_text.ts";
 export { BatchBuilder } from "./batch.ts";
 export {
   codecOf,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
   BatchBuilder,
-  BusError,
+  type BusError,
   decodeFrame,
   decodeFrameJson,
   decodePulse,

@@ -4,6 +4,7 @@
  * @module
  */
 import protobuf from "protobufjs";
+import { BusError } from "./errors.ts";
 
 // uint64 fields decode as JS numbers (exact up to 2^53, far beyond any sequence or
 // millisecond clock we will see) instead of Long objects, which would cost an
@@ -14,10 +15,10 @@ protobuf.configure();
 // Strings must be valid UTF-8; protobufjs would silently substitute U+FFFD.
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 /** Thrown by decoding when a string field is not valid UTF-8. */
-export class InvalidUtf8Error extends Error {
+export class InvalidUtf8Error extends BusError {
   /** Creates the error. */
   constructor() {
-    super("string field is not valid UTF-8");
+    super("INVALID_UTF8", "string field is not valid UTF-8");
     this.name = "InvalidUtf8Error";
   }
 }
@@ -54,6 +55,12 @@ const protoText = await (await fetch(new URL("./arqon.proto", import.meta.url)))
 
 /** The parsed schema root. */
 export const schemaRoot: protobuf.Root = protobuf.parse(protoText, { keepCase: false }).root;
+
+/**
+ * The same schema with the proto field names kept (`correlation_id`): the JSON mapping
+ * accepts them beside the lowerCamelCase names.
+ */
+export const protoNameRoot: protobuf.Root = protobuf.parse(protoText, { keepCase: true }).root;
 
 /** Reflection type of `arqon.v1.Frame`. */
 export const FrameType: protobuf.Type = schemaRoot.lookupType("arqon.v1.Frame");

@@ -1,26 +1,17 @@
 /**
- * Checks that a component targets world `arqon:bus/policy` and takes out its core module.
+ * Checks that a component targets a world and takes out its main core module.
  * @module
  */
-import { HOST_MODULE, WIT_PACKAGE } from "../../wit/mod.ts";
 import { ComponentRejectedError } from "./errors.ts";
-
-const TYPES_IMPORT = `import ${WIT_PACKAGE.replace("@", "/types@")};`;
-const HOST_IMPORT = `import ${HOST_MODULE};`;
-
-/** The world-level lines a policy component must show (as `componentWit` prints them). */
-export const POLICY_WORLD_EXPORTS: readonly string[] = [
-  "export configure: func(config: string) -> result<_, string>;",
-  "export evaluate: func(ctx: pulse-context, payload: list<u8>) -> verdict;",
-];
-const POLICY_USE = `use ${WIT_PACKAGE.replace("@", "/types@")}.{pulse-context, verdict};`;
+import { worldName, type WorldSpec } from "./world.ts";
 
 function isComponentHeader(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 &&
     bytes[3] === 0x6d && bytes[4] === 0x0d && bytes[5] === 0 && bytes[6] === 1 && bytes[7] === 0;
 }
 
-function isCoreHeader(bytes: Uint8Array): boolean {
+/** Whether `bytes` start like a core Wasm module (version 1). */
+export function isCoreModule(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 &&
     bytes[3] === 0x6d && bytes[4] === 1 && bytes[5] === 0 && bytes[6] === 0 && bytes[7] === 0;
 }
@@ -41,24 +32,48 @@ function worldLines(wit: string): string[] {
   );
 }
 
+/** `a`, `a and b`, `a, b and c`. */
+function listText(items: string[]): string {
+  return items.length <= 1
+    ? items.join("")
+    : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}
+
+/** `use pkg/iface@v.{a, b};` as its interface and names. */
+function parseUse(line: string): { from: string; names: string[] } {
+  const m = /^use (.+)\.\{(.*)\};$/.exec(line);
+  return m
+    ? { from: m[1], names: m[2].split(",").map((s) => s.trim()) }
+    : { from: line, names: [] };
+}
+
 /**
- * Compares a component's world (as printed by `componentWit`) with world `policy`; returns
- * what is wrong, empty when it matches.
+ * Compares a component's world (as printed by `componentWit`) with `world`; returns what is
+ * wrong, empty when it matches.
  */
-export function policyWorldProblems(wit: string): string[] {
+export function componentWorldProblems(wit: string, world: WorldSpec): string[] {
   const lines = worldLines(wit);
   const problems: string[] = [];
+  const wanted = Object.entries(world.exports)
+    .filter(([, e]) => e.wit !== undefined)
+    .map(([name, e]) => `export ${name}: ${e.wit};`);
+  const imports = new Set(
+    [...Object.keys(world.imports), ...(world.typeImports ?? [])].map((i) => `import ${i};`),
+  );
+  const uses = world.uses ?? [];
   const exports = lines.filter((l) => l.startsWith("export "));
-  for (const want of POLICY_WORLD_EXPORTS) {
+  for (const want of wanted) {
     if (!exports.includes(want)) problems.push(`lacks \`${want.replace(/;$/, "")}\``);
   }
   for (const have of exports) {
-    if (!POLICY_WORLD_EXPORTS.includes(have)) {
-      problems.push(`exports \`${have.replace(/;$/, "")}\` which world policy does not have`);
+    if (!wanted.includes(have)) {
+      problems.push(
+        `exports \`${have.replace(/;$/, "")}\` which world ${world.world} does not have`,
+      );
     }
   }
   for (const l of lines.filter((l) => l.startsWith("import "))) {
-    if (l !== TYPES_IMPORT && l !== HOST_IMPORT) {
+    if (!imports.has(l)) {
       problems.push(
         `imports \`${
           l.replace(/^import /, "").replace(/;$/, "")
@@ -67,27 +82,31 @@ export function policyWorldProblems(wit: string): string[] {
     }
   }
   for (const l of lines.filter((l) => l.startsWith("use "))) {
-    if (l !== POLICY_USE) {
-      problems.push(`uses \`${l.replace(/;$/, "")}\`, expected \`${POLICY_USE}\``);
+    if (!uses.includes(l)) {
+      problems.push(`uses \`${l.replace(/;$/, "")}\`, expected \`${uses.join(" ")}\``);
     }
   }
-  if (exports.length > 0 && !lines.includes(POLICY_USE)) {
-    problems.push(
-      `does not take pulse-context and verdict from ${WIT_PACKAGE.replace("@", "/types@")}`,
-    );
+  if (exports.length > 0) {
+    for (const use of uses) {
+      if (!lines.includes(use)) {
+        const { from, names } = parseUse(use);
+        problems.push(`does not take ${listText(names)} from ${from}`);
+      }
+    }
   }
   return problems;
 }
 
 /**
- * Checks the component and returns its main core module (the one exporting `evaluate`).
- * Throws {@linkcode ComponentRejectedError} naming what is wrong.
+ * Checks the component against `world` and returns its main core module (the one exporting
+ * `world.entry`). Throws {@linkcode ComponentRejectedError} naming what is wrong.
  */
-export async function extractPolicyCore(bytes: Uint8Array): Promise<Uint8Array> {
-  if (isCoreHeader(bytes)) {
+export async function extractCore(bytes: Uint8Array, world: WorldSpec): Promise<Uint8Array> {
+  if (isCoreModule(bytes)) {
+    const hint = world.buildHint ? `: ${world.buildHint}` : "";
     throw new ComponentRejectedError(
       "not_a_component",
-      "this is a core Wasm module, not a component: wrap it with `deno task policy:build` (componentEmbed + componentNew)",
+      `this is a core Wasm module, not a component${hint}`,
     );
   }
   if (!isComponentHeader(bytes)) {
@@ -105,11 +124,11 @@ export async function extractPolicyCore(bytes: Uint8Array): Promise<Uint8Array> 
       `not a valid component: ${detail.split("\n")[0]}`,
     );
   }
-  const problems = policyWorldProblems(wit);
+  const problems = componentWorldProblems(wit, world);
   if (problems.length > 0) {
     throw new ComponentRejectedError(
       "wrong_world",
-      `the component does not target world arqon:bus/policy: it ${problems.join("; it ")}`,
+      `the component does not target world ${worldName(world)}: it ${problems.join("; it ")}`,
     );
   }
   const modules = (await metadataShow(bytes)).filter((m) =>
@@ -121,7 +140,7 @@ export async function extractPolicyCore(bytes: Uint8Array): Promise<Uint8Array> 
     try {
       const module = await WebAssembly.compile(core as BufferSource);
       const names = WebAssembly.Module.exports(module).map((e) => e.name);
-      if (names.includes("evaluate")) mains.push(core);
+      if (names.includes(world.entry)) mains.push(core);
     } catch {
       // Not a module V8 accepts: cannot be the main one.
     }
@@ -129,7 +148,7 @@ export async function extractPolicyCore(bytes: Uint8Array): Promise<Uint8Array> 
   if (mains.length !== 1) {
     throw new ComponentRejectedError(
       "bad_core_module",
-      `expected one core module exporting evaluate, found ${mains.length}`,
+      `expected one core module exporting ${world.entry}, found ${mains.length}`,
     );
   }
   return mains[0];

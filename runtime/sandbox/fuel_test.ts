@@ -1,21 +1,25 @@
 import assert from "node:assert/strict";
 import { parse } from "@bytecodealliance/jco-transpile/wasm-tools";
-import { ComponentRejectedError, FUEL_EXPORT, instrumentPolicyCore } from "./mod.ts";
+import { ComponentRejectedError, FUEL_EXPORT, instrumentCore, type WorldSpec } from "./mod.ts";
 
-/** A core module with the policy exports the interface check wants, plus `extra`. */
-function policyWat(memory: string, extra: string): string {
-  return `(module ${memory} (export "memory" (memory 0))
-    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 0))
-    (func (export "evaluate") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
-      (i32.const 0))
-    (func (export "configure") (param i32 i32) (result i32) (i32.const 0))
-    ${extra})`;
+/** A world that asks nothing but a memory: these tests are about metering. */
+const BARE_WORLD: WorldSpec = {
+  package: "test:bare@0.1.0",
+  world: "bare",
+  entry: "x",
+  exports: {},
+  imports: {},
+};
+
+/** A core module with its memory exported, plus `extra`. */
+function wat(memory: string, extra: string): string {
+  return `(module ${memory} (export "memory" (memory 0)) ${extra})`;
 }
 
 const LIMITS = { fuelPerCall: 1_000_000, memoryPages: 4 };
 
 async function instantiate(extra: string) {
-  const bytes = await instrumentPolicyCore(await parse(policyWat("(memory 1)", extra)), LIMITS);
+  const bytes = await instrumentCore(await parse(wat("(memory 1)", extra)), BARE_WORLD, LIMITS);
   const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource));
   const ex = inst.exports as Record<string, unknown>;
   return { ex, fuel: ex[FUEL_EXPORT] as WebAssembly.Global };
@@ -78,7 +82,7 @@ Deno.test("features the sandbox does not allow are refused at load", async () =>
   ];
   for (const [what, memory, extra] of cases) {
     await assert.rejects(
-      instrumentPolicyCore(await parse(policyWat(memory, extra)), LIMITS),
+      instrumentCore(await parse(wat(memory, extra)), BARE_WORLD, LIMITS),
       (e: unknown) => {
         assert.ok(e instanceof ComponentRejectedError, `${what}: ${e}`);
         return true;
@@ -92,12 +96,12 @@ Deno.test("features the sandbox does not allow are refused at load", async () =>
 });
 
 Deno.test("imports other than the host's are refused", async () => {
-  const wat = policyWat("(memory 1)", "").replace(
+  const source = wat("(memory 1)", "").replace(
     "(module",
     '(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))',
   );
   await assert.rejects(
-    instrumentPolicyCore(await parse(wat), LIMITS),
+    instrumentCore(await parse(source), BARE_WORLD, LIMITS),
     /wasi_snapshot_preview1.fd_write/,
   );
 });

@@ -72,7 +72,9 @@ const IMPORT_SECTION = 2;
 
 /** What a module declares about its (single, own) memory. */
 export interface MemoryDecl {
+  /** Initial size in 64 KiB pages. */
   initial: number;
+  /** Maximum size in pages; undefined when the module declares none. */
   maximum: number | undefined;
 }
 

@@ -16,7 +16,7 @@ function rejectCode(fn: () => unknown): string {
     fn();
   } catch (e) {
     assert.ok(e instanceof ComponentRejectedError);
-    return e.code;
+    return e.reason;
   }
   assert.fail("expected a rejection");
 }

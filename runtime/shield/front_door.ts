@@ -20,7 +20,7 @@ import { DeadlineSweeper, type DeadlineWatch, type HttpDeadlineOptions } from ".
 import { readRequestHead, type RequestHead } from "./http_framing.ts";
 import { pipeHttp } from "./http_pipe.ts";
 import { ANSWER_WRITE_MS, answerAndClose, problemResponse, writeResponse } from "./raw_answer.ts";
-import { type PeerAddress, type PeerResolver } from "./tls/mod.ts";
+import type { PeerAddress, PeerResolver } from "./tls/mod.ts";
 
 /** How an upgrade request is answered: the chosen subprotocol, or an error response. */
 export type UpgradeVerdict = { readonly protocol: string } | Response;

@@ -33,6 +33,7 @@ import type { DurableLog } from "../spine/mod.ts";
 import { historyQueryFromFrame, sendHistory } from "./history_frames.ts";
 import { replayHistory } from "./history_replay.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
+import type { FrameJsonError } from "../protocol/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 import type { SessionAccess, SubscriptionAccess } from "./auth/mod.ts";
 import type { DeliveryFilter, Outbox } from "./session_outbox.ts";
@@ -121,7 +122,8 @@ export class FrameHandler {
   readonly reader: FrameReader = {
     publish: (correlationId, ack, bytes) => this.publishEncoded(correlationId, ack, bytes),
     frame: (frame, kind) => this.dispatch(frame, kind),
-    error: (e) => this.#outbox.error(e.code, e.message),
+    // A refused JSON frame names its correlation id when it could be read.
+    error: (e) => this.#outbox.error(e.code, e.message, (e as FrameJsonError).correlationId ?? 0),
   };
 
   /** A publish whose pulse arrived as protobuf bytes. */

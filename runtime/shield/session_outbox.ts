@@ -118,7 +118,9 @@ export class Outbox implements Resumable {
    * its turn building other subscribers' batches.
    */
   answerNow(): void {
-    if (this.#control.length === 0 || this.#ended || this.#stallTimer !== undefined) return;
+    // Even while stalled: the transport bounds what a non-reading peer holds (and closes
+    // it past the bound); held here, answers would pile up without limit.
+    if (this.#control.length === 0 || this.#ended) return;
     const out = this.#ctx.codec.batch(this.#ctx.options.maxBatchBytes);
     const control = this.#control;
     this.#control = [];

@@ -5,8 +5,8 @@
  * @module
  */
 import { Hono } from "hono";
-import { BusError } from "../protocol/mod.ts";
-import type { DurableLog, HistoryQuery } from "../spine/mod.ts";
+import { BusError, duplicateKey } from "../protocol/mod.ts";
+import type { DurableLog, HistoryQuery, StoredPulse } from "../spine/mod.ts";
 import { storedPulseJson } from "./stored_json.ts";
 
 const INTEGER = /^\d{1,16}$/;
@@ -34,13 +34,19 @@ export function historyQueryFromUrl(reality: string, url: URL): HistoryQuery {
 }
 
 async function jsonBody(req: Request): Promise<Record<string, unknown>> {
+  let text = "";
+  let body: unknown;
   try {
-    const body = await req.json();
+    text = await req.text();
+    body = JSON.parse(text);
     if (body === null || typeof body !== "object" || Array.isArray(body)) throw new Error();
-    return body as Record<string, unknown>;
   } catch {
     throw new BusError("INVALID_ARGUMENT", "the body must be a JSON object");
   }
+  // A repeated key means different things to different readers (the last copy here).
+  const duplicate = duplicateKey(text);
+  if (duplicate) throw new BusError("INVALID_ARGUMENT", `${duplicate}: duplicate key in the body`);
+  return body as Record<string, unknown>;
 }
 
 function found<T>(value: T | undefined, reality: string): T {
@@ -48,13 +54,32 @@ function found<T>(value: T | undefined, reality: string): T {
   return value;
 }
 
-/** Streams a history query as NDJSON, one pulse per line in the canonical JSON mapping. */
-export function historyNdjson(store: DurableLog, query: HistoryQuery): ReadableStream<Uint8Array> {
+/**
+ * Streams a history query as NDJSON, one pulse per line in the canonical JSON mapping.
+ * The first page is read before the response starts, so a failure there (a corrupt chunk)
+ * is an HTTP error; one met later ends the stream with a last line
+ * `{"error":{"code":...,"message":...}}` instead of a silently cut stream.
+ */
+export async function historyNdjson(
+  store: DurableLog,
+  query: HistoryQuery,
+): Promise<ReadableStream<Uint8Array>> {
   const encoder = new TextEncoder();
   const pages = store.history(query);
+  let first: IteratorResult<StoredPulse[]> | undefined = await pages.next();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const next = await pages.next();
+      let next: IteratorResult<StoredPulse[]>;
+      try {
+        next = first ?? await pages.next();
+      } catch (err) {
+        const e = err instanceof BusError ? err : new BusError("INTERNAL", String(err));
+        const line = JSON.stringify({ error: { code: e.code, message: e.message } });
+        controller.enqueue(encoder.encode(line + "\n"));
+        controller.close();
+        return;
+      }
+      first = undefined;
       if (next.done) {
         controller.close();
         return;
@@ -120,13 +145,13 @@ export function realityRoutes(store: DurableLog): Hono {
     return c.json({ retention: info.config.retention });
   });
 
-  app.get("/:reality/history", (c) => {
+  app.get("/:reality/history", async (c) => {
     const reality = c.req.param("reality");
     found(store.getReality(reality), reality);
     const query = historyQueryFromUrl(reality, new URL(c.req.url));
     // Validate bounds and pattern before the 200 goes out.
     store.readEncoded({ ...query, limit: 0 });
-    return new Response(historyNdjson(store, query), {
+    return new Response(await historyNdjson(store, query), {
       headers: { "content-type": "application/x-ndjson" },
     });
   });

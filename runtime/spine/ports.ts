@@ -7,7 +7,7 @@
  * without them knowing.
  * @module
  */
-import type { arqon } from "../protocol/mod.ts";
+import type { arqon, ErrorCodeName } from "../protocol/mod.ts";
 import type {
   CommitObserver,
   HistoryQuery,
@@ -21,8 +21,8 @@ export type GuardVerdict =
   | { readonly allow: true; readonly payload?: Uint8Array }
   | {
     readonly allow: false;
-    /** Error code name sent to the publisher, e.g. `ERROR_CODE_POLICY_DENIED`. */
-    readonly code: string;
+    /** Error code sent to the publisher, e.g. `POLICY_DENIED`. */
+    readonly code: ErrorCodeName;
     readonly reason: string;
   };
 

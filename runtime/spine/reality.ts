@@ -8,7 +8,9 @@ import { SubscriptionTrie } from "./trie.ts";
 
 /** Who receives a topic: plain subscribers, and queue groups of which one member gets it. */
 export interface Route {
+  /** Subscriptions outside any queue group: each gets the pulse. */
   readonly direct: readonly Subscription[];
+  /** Members of each queue group matching the topic: one member per group gets it. */
   readonly groups: readonly (readonly Subscription[])[];
 }
 

@@ -20,11 +20,14 @@ import { patternError, realityError, topicError } from "../protocol/mod.ts";
 /** The reality used when a client names none. */
 export const DEFAULT_REALITY = "default";
 
-/** Defaults applied to subscriptions that do not set their own bounds. */
+/**
+ * Bounds of subscription queues: what a subscription that sets none gets, and the most a
+ * client may ask for (a larger request is cut to these: the node's memory is the node's).
+ */
 export interface QueueDefaults {
-  /** Default maximum deliveries waiting per subscription. */
+  /** Default, and largest, maximum deliveries waiting per subscription. */
   readonly maxMessages: number;
-  /** Default maximum bytes waiting per subscription. */
+  /** Default, and largest, maximum bytes waiting per subscription. */
   readonly maxBytes: number;
   /** Default overflow policy. */
   readonly overflow: OverflowMode;
@@ -196,10 +199,7 @@ export class Spine {
     source: Uint8Array | undefined,
   ): StampedPulse {
     if (verdict && !verdict.allow) {
-      throw new BusError(
-        (verdict.code.replace(/^ERROR_CODE_/, "") || "POLICY_DENIED") as "POLICY_DENIED",
-        verdict.reason,
-      );
+      throw new BusError(verdict.code, verdict.reason);
     }
     const pulse: IPulse = input;
     if (verdict?.payload) pulse.payload = verdict.payload;
@@ -238,8 +238,8 @@ export class Spine {
       pattern: input.pattern,
       queueGroup: input.queueGroup ?? "",
       overflow: input.overflow ?? this.#queue.overflow,
-      maxMessages: input.maxMessages || this.#queue.maxMessages,
-      maxBytes: input.maxBytes || this.#queue.maxBytes,
+      maxMessages: capped(input.maxMessages, this.#queue.maxMessages),
+      maxBytes: capped(input.maxBytes, this.#queue.maxBytes),
       maxInFlight: input.maxInFlight ?? 0,
     };
     const dropCounters = {
@@ -268,4 +268,9 @@ export class Spine {
     const route = this.reality(realityId || DEFAULT_REALITY).route(topic);
     return route.direct.length > 0 || route.groups.length > 0;
   }
+}
+
+/** A client-chosen bound: unset (0) takes the node's, and none may exceed it. */
+function capped(asked: number | undefined, node: number): number {
+  return asked && asked > 0 ? Math.min(asked, node) : node;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NodeMetrics } from "../telemetry/mod.ts";
-import { BusError } from "../protocol/mod.ts";
+import type { BusError } from "../protocol/mod.ts";
 import {
   patternError,
   Spine,
@@ -97,7 +97,7 @@ Deno.test("guards: deny refuses before sequencing, redact rewrites the payload, 
   spine.setGuard({
     inspect(p) {
       if (p.topic === "deny.me") {
-        return { allow: false, code: "ERROR_CODE_POLICY_DENIED", reason: "no" };
+        return { allow: false, code: "POLICY_DENIED", reason: "no" };
       }
       if (p.topic === "boom.now") throw new Error("policy trapped");
       if (p.topic === "redact.me") return { allow: true, payload: new TextEncoder().encode("***") };

@@ -4,6 +4,7 @@
  * bounds (messages, bytes) are reached the subscription's overflow policy decides.
  * @module
  */
+import { Ring } from "./ring.ts";
 import type { StampedPulse } from "./stamped.ts";
 
 /** What happens when the queue is full. */
@@ -24,12 +25,17 @@ export type DropCounter = (reason: "drop_oldest" | "drop_new", count: number) =>
 export interface SubscriptionSpec {
   /** The id the client chose; deliveries carry it. */
   readonly id: number;
+  /** The reality the subscription listens in. */
   readonly realityId: string;
+  /** A topic pattern (`*` one segment, `>` the rest). */
   readonly pattern: string;
   /** Empty for none. */
   readonly queueGroup: string;
+  /** What happens when the queue is full. */
   readonly overflow: OverflowMode;
+  /** Deliveries the queue holds at most (capped at the node's `--queue-messages`). */
   readonly maxMessages: number;
+  /** Bytes the queue holds at most (capped at the node's `--queue-bytes`). */
   readonly maxBytes: number;
   /** 0 for unlimited; otherwise deliveries outstanding before `Credit` is needed. */
   readonly maxInFlight: number;
@@ -49,13 +55,13 @@ export class Subscription {
   droppedTotal = 0;
   /** Set once closed; a closed subscription accepts nothing. */
   closed = false;
-  #items: StampedPulse[] = [];
-  #head = 0;
+  // A ring: a dropped or taken pulse leaves the queue's memory at once, so the queue costs
+  // what its bounds allow even while nobody takes from it.
+  #items = new Ring<StampedPulse>();
   #bytes = 0;
   // History being replayed (start from_sequence/from_time): delivered before anything in
   // the live queue, which holds only later sequences and waits until the replay ends.
-  #replay: StampedPulse[] | null = null;
-  #replayHead = 0;
+  #replay: Ring<StampedPulse> | null = null;
   #replayDone = false;
   readonly #countDrop: DropCounter;
 
@@ -69,7 +75,12 @@ export class Subscription {
 
   /** Deliveries waiting. */
   get queued(): number {
-    return this.#items.length - this.#head;
+    return this.#items.length;
+  }
+
+  /** Slots the live queue's ring holds (its memory, whatever is queued); for tests. */
+  get queueCapacity(): number {
+    return this.#items.capacity;
   }
 
   /** Bytes waiting. */
@@ -97,8 +108,7 @@ export class Subscription {
         default: {
           let n = 0;
           while (this.queued > 0 && !this.hasRoom(p.size)) {
-            this.#bytes -= this.#items[this.#head].size;
-            this.#head++;
+            this.#bytes -= this.#items.shift()!.size;
             n++;
           }
           if (n > 0) this.#drop("drop_oldest", n);
@@ -119,8 +129,7 @@ export class Subscription {
 
   /** Starts a replay: live deliveries queue up but wait behind `feedReplay`ed history. */
   beginReplay(): void {
-    this.#replay = [];
-    this.#replayHead = 0;
+    this.#replay = new Ring();
     this.#replayDone = false;
   }
 
@@ -140,23 +149,19 @@ export class Subscription {
 
   /** Replayed pulses not yet taken. */
   get replayBacklog(): number {
-    return this.#replay ? this.#replay.length - this.#replayHead : 0;
+    return this.#replay ? this.#replay.length : 0;
   }
 
   /** Takes up to `max` deliveries (bounded by credits) off the head of the queue. */
   take(max: number): StampedPulse[] {
     if (this.#replay) {
-      const backlog = this.#replay.length - this.#replayHead;
+      const backlog = this.#replay.length;
       if (backlog > 0) {
         const n = Math.min(max, backlog, this.credits);
         if (n <= 0) return [];
-        const out = this.#replay.slice(this.#replayHead, this.#replayHead + n);
-        this.#replayHead += n;
+        const out = this.#replay.take(n);
         if (this.credits !== Infinity) this.credits -= n;
-        if (this.#replayHead === this.#replay.length) {
-          this.#replay = this.#replayDone ? null : [];
-          this.#replayHead = 0;
-        }
+        if (this.#replay.length === 0 && this.#replayDone) this.#replay = null;
         return out;
       }
       if (!this.#replayDone) return [];
@@ -164,17 +169,9 @@ export class Subscription {
     }
     const n = Math.min(max, this.queued, this.credits);
     if (n <= 0) return [];
-    const out = this.#items.slice(this.#head, this.#head + n);
-    this.#head += n;
+    const out = this.#items.take(n);
     for (const p of out) this.#bytes -= p.size;
     if (this.credits !== Infinity) this.credits -= n;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
     return out;
   }
 
@@ -182,7 +179,7 @@ export class Subscription {
   get ready(): boolean {
     if (this.#replay) {
       return this.credits > 0 &&
-        (this.#replay.length > this.#replayHead || (this.#replayDone && this.queued > 0));
+        (this.#replay.length > 0 || (this.#replayDone && this.queued > 0));
     }
     return this.queued > 0 && this.credits > 0;
   }
@@ -196,8 +193,7 @@ export class Subscription {
   /** Empties the queue (on close). */
   clear(): void {
     this.#replay = null;
-    this.#items = [];
-    this.#head = 0;
+    this.#items.clear();
     this.#bytes = 0;
   }
 

@@ -9,6 +9,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { CommitObserver } from "../spine/mod.ts";
 import { ChunkBuilder } from "./chunk.ts";
+import { chunkChecksum } from "./checksum.ts";
 import { type PayloadCipher, recordAad } from "./crypto/mod.ts";
 import { describe, StorageError } from "./errors.ts";
 import {
@@ -114,7 +115,7 @@ export class GroupCommit {
     this.#maxBatchBytes = options.maxBatchBytes;
     this.#maxChunkBytes = options.maxChunkBytes;
     this.#insertChunk = db.prepare(
-      "INSERT INTO chunks (reality, rule, batch_first, first_seq, last_seq, first_wall, last_wall, count, bytes, meta, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+      "INSERT INTO chunks (reality, rule, batch_first, first_seq, last_seq, first_wall, last_wall, count, bytes, meta, data, checksum) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
     );
     this.#updateHead = db.prepare("UPDATE realities SET last_seq=?, last_wall=? WHERE id=?");
   }
@@ -240,6 +241,9 @@ export class GroupCommit {
         for (const [rule, chunk] of chunks) {
           if (!reality.rules.includes(rule)) continue;
           const { meta, data } = chunk.finish();
+          const sealed = this.#cipher
+            ? this.#cipher.seal(data, recordAad(reality.id, rule.id, batchFirst, chunk.firstWall))
+            : data;
           this.#insertChunk.run(
             reality.id,
             rule.id,
@@ -251,9 +255,8 @@ export class GroupCommit {
             chunk.count,
             chunk.bytes,
             meta,
-            this.#cipher
-              ? this.#cipher.seal(data, recordAad(reality.id, rule.id, batchFirst, chunk.firstWall))
-              : data,
+            sealed,
+            chunkChecksum(meta, sealed),
           );
           rollback.rule(rule);
           rule.storedPulses += chunk.count;

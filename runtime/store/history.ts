@@ -6,6 +6,7 @@
 import type { StatementSync } from "node:sqlite";
 import type { HistoryQuery, StoredPulse } from "../spine/mod.ts";
 import { chunkMeta, metaCount } from "./chunk.ts";
+import { verifyChunk } from "./checksum.ts";
 import { type PayloadCipher, recordAad } from "./crypto/mod.ts";
 import { readTopic } from "./pulse_codec.ts";
 import { compileStorePattern, type RealityState } from "./realities.ts";
@@ -13,7 +14,10 @@ import { StorageError } from "./errors.ts";
 
 /** The prepared statements a scan needs. */
 export interface HistoryStatements {
-  /** `(reality, seek)` -> chunk rows with `last_seq >= seek`, by `last_seq`. */
+  /**
+   * `(reality, seek)` -> chunk rows with `last_seq >= seek`, by `last_seq`: `rule`,
+   * `batch_first`, `first_wall`, `first_seq`, `last_seq`, `checksum`, `meta`, `data`.
+   */
   readonly chunksFrom: StatementSync;
   /** `(reality, fromTime)` -> the first chunk row with `last_wall >= fromTime`. */
   readonly firstByWall: StatementSync;
@@ -23,6 +27,9 @@ export interface HistoryStatements {
 
 interface ChunkRow {
   rule: number;
+  first_seq: number;
+  last_seq: number;
+  checksum: number | null;
   batch_first: number;
   first_wall: number;
   meta: Uint8Array;
@@ -117,6 +124,7 @@ export function scanHistory(
     if (row.first_wall < groupMinWall) groupMinWall = row.first_wall;
     const watermark = watermarks.get(row.rule);
     if (watermark === undefined) continue;
+    verifyChunk(row, reality.name);
     const meta = chunkMeta(row.meta);
     const data = statements.cipher
       ? statements.cipher.open(

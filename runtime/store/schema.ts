@@ -18,6 +18,13 @@ const PAGE_SIZE = 16384;
 /** File name of the database inside the data directory. */
 export const DATABASE_FILE = "arqon.db";
 
+/**
+ * File name of the marker written beside the database when a store is first created:
+ * its presence says the directory holds a store, so a missing or empty database there
+ * is a loss to report, not a first start.
+ */
+export const MARKER_FILE = "arqon.marker";
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS realities (
@@ -49,7 +56,8 @@ CREATE TABLE IF NOT EXISTS chunks (
   count INTEGER NOT NULL,
   bytes INTEGER NOT NULL,
   meta BLOB NOT NULL,
-  data BLOB NOT NULL
+  data BLOB NOT NULL,
+  checksum INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_by_seq ON chunks(reality, last_seq);
 CREATE INDEX IF NOT EXISTS chunks_by_rule ON chunks(rule, last_seq);
@@ -89,6 +97,8 @@ export function openStoreDatabase(dataDir: string | null, options: OpenOptions):
     });
   }
   const file = `${dataDir}/${DATABASE_FILE}`;
+  const marker = readMarker(dataDir);
+  if (marker !== undefined) refuseLostDatabase(file, marker);
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(file);
@@ -110,9 +120,14 @@ export function openStoreDatabase(dataDir: string | null, options: OpenOptions):
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type='table'").all() as {
       name: string;
     }[];
+    let storeId: string;
     if (tables.length === 0) {
+      // A file SQLite reads as empty, in a directory that held a store: refuse too.
+      if (marker !== undefined) throw lostDatabase(file, marker, "holds no tables");
       db.exec(SCHEMA);
       db.prepare("INSERT INTO meta VALUES ('format', ?)").run(STORE_FORMAT);
+      storeId = crypto.randomUUID();
+      db.prepare("INSERT INTO meta VALUES ('store_id', ?)").run(storeId);
     } else {
       const names = new Set(tables.map((t) => t.name));
       if (!names.has("meta")) throw new Error("the database is not an ArqonBus store");
@@ -127,14 +142,26 @@ export function openStoreDatabase(dataDir: string | null, options: OpenOptions):
       for (const t of ["realities", "rules", "chunks"]) {
         if (!names.has(t)) throw new Error(`table ${t} is missing`);
       }
+      storeId = migrate(db);
+      if (marker !== undefined && marker.storeId !== storeId) {
+        throw new StoreOpenError(
+          file,
+          `the database is store ${storeId} but ${MARKER_FILE} names store ${marker.storeId}: ` +
+            "it was replaced by another store's file (restore the right one)",
+        );
+      }
     }
     db.exec("COMMIT");
+    // After the commit: a crash before this point leaves a store without a marker, which
+    // the next start completes (the reverse would refuse a store that was never written).
+    if (marker === undefined) writeMarker(dataDir, storeId);
     capSize(db, options.maxBytes);
     return db;
   } catch (error) {
     try {
       db.close();
     } catch { /* already failing */ }
+    if (error instanceof StoreOpenError) throw error;
     const message = describe(error);
     const hint = /locked|busy/i.test(message)
       ? " (is another node running on this data directory?)"
@@ -147,4 +174,91 @@ function capSize(db: DatabaseSync, maxBytes: number | undefined): void {
   if (!maxBytes) return;
   const { page_size } = db.prepare("PRAGMA page_size").get() as { page_size: number };
   db.exec(`PRAGMA max_page_count=${Math.max(1, Math.ceil(maxBytes / page_size))}`);
+}
+
+/** What the marker file holds. */
+interface Marker {
+  readonly format: string;
+  readonly storeId: string;
+}
+
+function readMarker(dataDir: string): Marker | undefined {
+  const path = `${dataDir}/${MARKER_FILE}`;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new StoreOpenError(path, `cannot read the marker: ${describe(error)}`, { cause: error });
+  }
+  try {
+    const marker = JSON.parse(text) as Marker;
+    if (typeof marker.storeId !== "string" || marker.storeId === "") throw new Error("no storeId");
+    return marker;
+  } catch (error) {
+    throw new StoreOpenError(path, `the marker is damaged (${describe(error)})`, { cause: error });
+  }
+}
+
+function writeMarker(dataDir: string, storeId: string): void {
+  const path = `${dataDir}/${MARKER_FILE}`;
+  const temp = `${path}.tmp`;
+  const text = JSON.stringify({
+    format: STORE_FORMAT,
+    storeId,
+    createdAt: new Date().toISOString(),
+  });
+  try {
+    const f = Deno.openSync(temp, { write: true, create: true, truncate: true });
+    try {
+      f.writeSync(new TextEncoder().encode(text + "\n"));
+      f.syncSync();
+    } finally {
+      f.close();
+    }
+    Deno.renameSync(temp, path);
+  } catch (error) {
+    throw new StoreOpenError(path, `cannot write the marker: ${describe(error)}`, { cause: error });
+  }
+}
+
+function lostDatabase(file: string, marker: Marker, what: string): StoreOpenError {
+  return new StoreOpenError(
+    file,
+    `the database ${what}, but this data directory holds store ${marker.storeId} ` +
+      `(${MARKER_FILE}): starting would silently drop every acknowledged pulse and restart ` +
+      `sequences at 1. Restore ${DATABASE_FILE} (with its -wal file) from a backup, or remove ` +
+      `${MARKER_FILE} to start a new, empty store on purpose`,
+  );
+}
+
+/** Refuses a missing or zero-length database in a directory whose marker says it held a store. */
+function refuseLostDatabase(file: string, marker: Marker): void {
+  let size: number;
+  try {
+    size = Deno.statSync(file).size;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw lostDatabase(file, marker, "is missing");
+    throw new StoreOpenError(file, describe(error), { cause: error });
+  }
+  if (size === 0) throw lostDatabase(file, marker, "is empty (0 bytes)");
+}
+
+/**
+ * Brings a store written by an earlier version up to date, inside the open transaction:
+ * chunks gain a `checksum` column (NULL for rows written before: read unchecked), the
+ * meta table a store id. Returns the store id.
+ */
+function migrate(db: DatabaseSync): string {
+  const columns = db.prepare("PRAGMA table_info(chunks)").all() as { name: string }[];
+  if (!columns.some((c) => c.name === "checksum")) {
+    db.exec("ALTER TABLE chunks ADD COLUMN checksum INTEGER");
+  }
+  const row = db.prepare("SELECT value FROM meta WHERE key='store_id'").get() as
+    | { value: string }
+    | undefined;
+  if (row) return row.value;
+  const storeId = crypto.randomUUID();
+  db.prepare("INSERT INTO meta VALUES ('store_id', ?)").run(storeId);
+  return storeId;
 }

@@ -29,7 +29,10 @@ import { DATABASE_FILE, openStoreDatabase, type SyncPolicy } from "./schema.ts";
 
 /** Options of `openStore`. */
 export interface StoreOptions {
-  /** Directory holding the database; `null` keeps everything in memory (`--memory`). */
+  /**
+   * Directory holding the database; `null` keeps everything in memory (`--memory`).
+   * Required: there is no default.
+   */
   readonly dataDir: string | null;
   /**
    * `always`: commit at the end of the current event-loop turn, fsync each commit;
@@ -39,26 +42,52 @@ export interface StoreOptions {
    * @default {"batch"}
    */
   readonly sync?: SyncPolicy;
-  /** How long `batch` and `os` wait to gather a group commit, ms. @default {1} */
+  /**
+   * How long `batch` and `os` wait to gather a group commit, ms.
+   * @default {1}
+   */
   readonly batchWindowMs?: number;
-  /** A batch this large commits without waiting for the window, in pulses. @default {8192} */
+  /**
+   * A batch this large commits without waiting for the window, in pulses.
+   * @default {8192}
+   */
   readonly maxBatchPulses?: number;
-  /** A batch this large commits without waiting for the window, in bytes. @default {4194304} */
+  /**
+   * A batch this large commits without waiting for the window, in bytes.
+   * @default {4194304}
+   */
   readonly maxBatchBytes?: number;
-  /** Pulses of one rule are split into rows of about this many bytes. @default {262144} */
+  /**
+   * Pulses of one rule are split into rows of about this many bytes.
+   * @default {262144}
+   */
   readonly maxChunkBytes?: number;
-  /** How often age-based retention runs, ms; 0 turns the timer off. @default {1000} */
+  /**
+   * How often age-based retention runs, ms; 0 turns the timer off.
+   * @default {1000}
+   */
   readonly retentionIntervalMs?: number;
-  /** Configuration of realities created implicitly by a publish. @default {{}} (store nothing) */
+  /**
+   * Configuration of realities created implicitly by a publish (`{}`: store nothing).
+   * @default {{}}
+   */
   readonly defaultRealityConfig?: RealityConfigInput;
-  /** Caps the database file at about this many bytes; writes beyond fail as on a full disk. */
+  /**
+   * Caps the database file at about this many bytes; writes beyond fail as on a full disk.
+   * Left out: unbounded.
+   * @default {undefined}
+   */
   readonly maxBytes?: number;
   /**
    * Encryption at rest (`--key-file`): chunk data is sealed with AES-256-GCM, bound to
-   * its reality, rule, batch and time. Absent: stored in clear.
+   * its reality, rule, batch and time. Left out: stored in clear.
+   * @default {undefined}
    */
   readonly cipher?: PayloadCipher;
-  /** Wall clock for age-based retention, ms since the epoch. @default {Date.now} */
+  /**
+   * Wall clock for age-based retention, ms since the epoch.
+   * @default {Date.now}
+   */
   readonly now?: () => number;
 }
 
@@ -110,7 +139,7 @@ export class SqliteLog implements DurableLog {
     });
     this.#history = {
       chunksFrom: db.prepare(
-        "SELECT rule, batch_first, first_wall, meta, data FROM chunks WHERE reality=? AND last_seq>=? ORDER BY last_seq",
+        "SELECT rule, batch_first, first_wall, first_seq, last_seq, checksum, meta, data FROM chunks WHERE reality=? AND last_seq>=? ORDER BY last_seq",
       ),
       firstByWall: db.prepare(
         "SELECT last_seq FROM chunks WHERE reality=? AND last_wall>=? ORDER BY last_wall, last_seq LIMIT 1",
@@ -316,7 +345,7 @@ export class SqliteLog implements DurableLog {
  *
  * @example
  * ```ts
- * import { openStore } from "./mod.ts";
+ * import { openStore } from "@arqon/bus";
  *
  * const log = openStore({ dataDir: null, sync: "batch" });
  * log.createReality("orders", { retention: [{ pattern: "orders.>", maxAgeMs: 86_400_000 }] });

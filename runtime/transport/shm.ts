@@ -4,6 +4,7 @@
  * synchronous FFI call on cached pointers and preallocated buffers.
  * @module
  */
+import { BusError } from "../protocol/mod.ts";
 import { cString, lastNativeError, loadNative, NativeError, type NativeLib } from "./native_lib.ts";
 import { BATCH_BYTES, forEachFrame, PackedBatch } from "./frame_batch.ts";
 
@@ -36,14 +37,15 @@ export interface ShmStats {
 }
 
 /** Thrown when a native call refuses (closed connection, oversized frame, OS error). */
-export class NativeTransportError extends Error {
-  /** The `ARQON_E_*` code. */
-  readonly code: number;
+export class NativeTransportError extends BusError {
+  /** The `ARQON_E_*` code (`NativeError`): negative, e.g. `NativeError.CLOSED`. */
+  readonly nativeCode: number;
   /** Wraps a native error code with a message. */
-  constructor(code: number, message: string) {
-    super(message);
+  constructor(nativeCode: number, message: string) {
+    // A closed peer is the common case and says the carrier is gone, not a bug.
+    super(nativeCode === NativeError.CLOSED ? "SHUTTING_DOWN" : "INTERNAL", message);
     this.name = "NativeTransportError";
-    this.code = code;
+    this.nativeCode = nativeCode;
   }
 }
 

@@ -75,7 +75,7 @@ Deno.test("shm: close drains first, then reports closed; the slot is reusable", 
     assert.throws(() => {
       server.enqueue(new Uint8Array(1));
       server.flush();
-    }, (e: Error & { code?: number }) => e.code === NativeError.CLOSED);
+    }, (e: Error & { nativeCode?: number }) => e.nativeCode === NativeError.CLOSED);
     server.close();
     const again = ShmEndpoint.connect(name);
     const s2 = listener.accept()!;

@@ -6,7 +6,7 @@
  * keep-alive connection is closed, and a long response (SSE) is not idle.
  */
 import assert from "node:assert/strict";
-import { type ArqonNode } from "../../mod.ts";
+import type { ArqonNode } from "../../mod.ts";
 import { metric, withNode } from "../support/node.ts";
 import { connect, jsonBody, readUntilClosed, sleep, write } from "./edge_support.ts";
 

@@ -7,42 +7,91 @@ import type { Flag } from "../../config/mod.ts";
 
 /** Security options of a node; every one has a flag (see `SECURITY_FLAGS`). */
 export interface SecurityOptions {
-  /** Node key file or JWK Set whose keys verify bearer tokens; empty: no tokens. */
+  /**
+   * Node key file or JWK Set whose keys verify bearer tokens; empty: no tokens.
+   * @default {""}
+   */
   authKey: string;
-  /** JSON file mapping `did:key`s to grants; empty: no DID authentication. */
+  /**
+   * JSON file mapping `did:key`s to grants; empty: no DID authentication.
+   * @default {""}
+   */
   authDids: string;
-  /** PEM certificate chain; with `tlsKey`, the node listens TLS 1.3 only. */
+  /**
+   * PEM certificate chain; with `tlsKey`, the node listens TLS 1.3 only.
+   * @default {""}
+   */
   tlsCert: string;
-  /** PEM private key of `tlsCert`. */
+  /**
+   * PEM private key of `tlsCert`.
+   * @default {""}
+   */
   tlsKey: string;
-  /** Allow listening beyond loopback without TLS or auth (loudly). */
+  /**
+   * Allow listening beyond loopback without TLS or auth (loudly).
+   * @default {false}
+   */
   insecure: boolean;
-  /** Key ring file for encryption at rest (else `ARQON_STORE_KEYS`/`ARQON_STORE_KEY`). */
+  /**
+   * Key ring file for encryption at rest (else `ARQON_STORE_KEYS`/`ARQON_STORE_KEY`).
+   * @default {""}
+   */
   keyFile: string;
-  /** Pulses/s one connection may publish (0: unlimited). */
+  /**
+   * Pulses/s one connection may publish (0: unlimited).
+   * @default {0}
+   */
   ratePulses: number;
-  /** Payload bytes/s one connection may publish (0: unlimited). */
+  /**
+   * Payload bytes/s one connection may publish (0: unlimited).
+   * @default {0}
+   */
   rateBytes: number;
-  /** Pulses/s one reality accepts from all its publishers (0: unlimited). */
+  /**
+   * Pulses/s one reality accepts from all its publishers (0: unlimited).
+   * @default {0}
+   */
   realityRatePulses: number;
-  /** Payload bytes/s one reality accepts (0: unlimited). */
+  /**
+   * Payload bytes/s one reality accepts (0: unlimited).
+   * @default {0}
+   */
   realityRateBytes: number;
-  /** Connections one reality may have (0: unlimited). */
+  /**
+   * Connections one reality may have (0: unlimited).
+   * @default {0}
+   */
   realityMaxConnections: number;
-  /** Subscriptions one reality may have (0: unlimited). */
+  /**
+   * Subscriptions one reality may have (0: unlimited).
+   * @default {0}
+   */
   realityMaxSubscriptions: number;
-  /** Payload bytes one reality may publish into the log (0: unlimited). */
+  /**
+   * Payload bytes one reality may publish into the log (0: unlimited).
+   * @default {0}
+   */
   realityMaxStoredBytes: number;
-  /** Rate-limit refusals within one second after which a connection is closed (0: never). */
+  /**
+   * Rate-limit refusals within one second after which a connection is closed (0: never).
+   * @default {10000}
+   */
   rateKick: number;
-  /** Seconds a client closed for abuse may not come back (by subject, or address beyond loopback; 0: no bans). */
+  /**
+   * Seconds a client closed for abuse may not come back (by subject, or address beyond loopback; 0: no bans).
+   * @default {10}
+   */
   banSeconds: number;
   /**
    * HTTP clients (token subjects, DIDs or addresses) whose `--rate-pulses`/`--rate-bytes`
    * buckets the node tracks at once; beyond, the least recently seen is dropped.
+   * @default {100000}
    */
   httpRateClients: number;
-  /** Serve `/metrics` without a token even when the node requires authentication. */
+  /**
+   * Serve `/metrics` without a token even when the node requires authentication.
+   * @default {false}
+   */
   metricsOpen: boolean;
 }
 

@@ -30,13 +30,34 @@ export interface WsServerOptions {
   readonly idleTimeoutSeconds: number;
   /** Awaited before each read after the first, so other sockets get their turn. */
   readonly yieldTurn?: () => Promise<void>;
+  /**
+   * Most bytes waiting to be written to the peer (each queued frame also counted at a
+   * fixed overhead); past it the peer is not reading what it asks for (pongs, replies),
+   * and the connection is closed with 1008. Must exceed what the node itself queues
+   * before it holds deliveries back (its high-water mark plus one batch).
+   * @default {16 MiB}
+   */
+  readonly maxBufferedBytes?: number;
+  /** Called once when a connection is closed for going over `maxBufferedBytes`. */
+  readonly onBufferedOverflow?: () => void;
 }
+
+/** Default `maxBufferedBytes`. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 const READ_BYTES = 256 * 1024;
 const YIELD_AFTER_BYTES = 64 * 1024;
 // Bytes coalesced into one write at most.
 const WRITE_BYTES = 1024 * 1024;
 const CLOSE_WAIT_MS = 1000;
+// What one queued frame costs besides its bytes (array slot, typed-array object): counted
+// so that a flood of tiny frames (empty pongs) is bounded like a flood of large ones.
+const FRAME_COST = 256;
+// Frames up to this size are queued as one array, header and body together.
+const SMALL_FRAME = 1024;
+// A fragment costs at least what its smallest header costs on the wire: empty
+// continuation frames count against the message limit too.
+const FRAGMENT_COST = 6;
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -59,14 +80,19 @@ export class WsServerConnection implements Transport {
   #session: TransportSession | null = null;
   #out: Uint8Array[] = [];
   #queued = 0;
+  // #queued plus FRAME_COST per queued array: what the queue costs, held to the bound.
+  #held = 0;
+  readonly #maxHeld: number;
   #writing = false;
   #closing = false;
   #ended = false;
   #lastHeard = Date.now();
   #pinged = false;
   #idleTimer: ReturnType<typeof setInterval> | undefined;
-  #fragments: Uint8Array[] = [];
+  // A fragmented message, collected in one buffer that grows as fragments arrive.
+  #fragments: Uint8Array = new Uint8Array(0);
   #fragmentBytes = 0;
+  #fragmentCost = 0;
   #fragmentOp = 0;
   #drainWaiters: { bytes: number; resolve: () => void }[] = [];
 
@@ -75,6 +101,7 @@ export class WsServerConnection implements Transport {
     this.#conn = conn;
     this.remote = remote;
     this.#options = options;
+    this.#maxHeld = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   }
 
   /** Starts reading for `session`; `rest` holds bytes read past the HTTP head. */
@@ -129,11 +156,37 @@ export class WsServerConnection implements Transport {
   }
 
   #enqueue(opcode: number, body: Uint8Array): void {
-    const head = new Uint8Array(headerLength(body.length));
-    writeHeader(head, 0, opcode, body.length);
-    this.#out.push(head, body);
-    this.#queued += head.length + body.length;
+    const size = headerLength(body.length) + body.length;
+    const parts = body.length <= SMALL_FRAME ? 1 : 2;
+    if (opcode !== OP.close && this.#held + size + parts * FRAME_COST > this.#maxHeld) {
+      return this.#overflow();
+    }
+    if (parts === 1) {
+      const frame = new Uint8Array(size);
+      frame.set(body, writeHeader(frame, 0, opcode, body.length));
+      this.#out.push(frame);
+    } else {
+      const head = new Uint8Array(size - body.length);
+      writeHeader(head, 0, opcode, body.length);
+      this.#out.push(head, body);
+    }
+    this.#queued += size;
+    this.#held += size + parts * FRAME_COST;
     if (!this.#writing) this.#flush();
+  }
+
+  // The peer sends what earns answers (pings, bad frames, requests) and does not read
+  // them: what is not yet being written is dropped and the connection closed (1008).
+  #overflow(): void {
+    if (this.#closing) return;
+    for (const part of this.#out) {
+      this.#queued -= part.length;
+      this.#held -= part.length + FRAME_COST;
+    }
+    this.#out = [];
+    this.#wakeDrained();
+    this.#options.onBufferedOverflow?.();
+    this.close(1008, `over ${this.#maxHeld} bytes waiting: the peer is not reading`);
   }
 
   async #flush(): Promise<void> {
@@ -159,6 +212,7 @@ export class WsServerConnection implements Transport {
         }
         await writeAll(this.#conn, chunk);
         this.#queued -= size;
+        this.#held -= size + n * FRAME_COST;
         this.#wakeDrained();
       }
     } catch {
@@ -208,13 +262,20 @@ export class WsServerConnection implements Transport {
           continue;
         }
         if (at - start + len <= buf.length) break; // fits once compacted: read more
-        // Larger than the read buffer: read the rest of its body straight into place.
-        const body = new Uint8Array(len);
-        body.set(buf.subarray(at, end));
+        // Larger than the read buffer: read the rest of its body into a buffer of its own
+        // that grows as bytes arrive; a header alone (which may lie) allocates nothing.
         let have = end - at;
+        let body = new Uint8Array(Math.min(len, Math.max(2 * have, READ_BYTES)));
+        body.set(buf.subarray(at, end));
         start = end = 0;
         while (have < len) {
-          const n = await this.#conn.read(body.subarray(have));
+          if (have === body.length) body = grow(body, have, len);
+          let n: number | null;
+          try {
+            n = await this.#conn.read(body.subarray(have));
+          } catch {
+            n = null;
+          }
           if (n === null) return this.#end();
           have += n;
         }
@@ -267,21 +328,16 @@ export class WsServerConnection implements Transport {
     }
     if (opcode === OP.continuation) {
       if (this.#fragmentOp === 0) throw new ProtocolError(1002, "continuation of nothing");
-      this.#fragments.push(body);
-      this.#fragmentBytes += body.length;
-      if (this.#fragmentBytes > this.#options.maxMessageBytes) {
-        throw new ProtocolError(1009, `message over ${this.#options.maxMessageBytes} bytes`);
-      }
+      this.#addFragment(body);
       if (!fin) return;
-      const whole = new Uint8Array(this.#fragmentBytes);
-      let at = 0;
-      for (const f of this.#fragments) {
-        whole.set(f, at);
-        at += f.length;
-      }
+      // Exactly sized: the session may keep the message (forwarded pulses share it).
+      const whole = this.#fragments.length === this.#fragmentBytes
+        ? this.#fragments
+        : this.#fragments.slice(0, this.#fragmentBytes);
       const op = this.#fragmentOp;
-      this.#fragments = [];
+      this.#fragments = new Uint8Array(0);
       this.#fragmentBytes = 0;
+      this.#fragmentCost = 0;
       this.#fragmentOp = 0;
       return this.#message(op, whole);
     }
@@ -293,11 +349,31 @@ export class WsServerConnection implements Transport {
     }
     if (!fin) {
       this.#fragmentOp = opcode;
-      this.#fragments = [body];
+      this.#fragments = body;
       this.#fragmentBytes = body.length;
+      this.#fragmentCost = Math.max(body.length, FRAGMENT_COST);
       return;
     }
     this.#message(opcode, body);
+  }
+
+  // Appends a fragment, charging at least FRAGMENT_COST: a stream of empty continuation
+  // frames reaches the message limit like a stream of full ones.
+  #addFragment(body: Uint8Array): void {
+    const max = this.#options.maxMessageBytes;
+    this.#fragmentCost += Math.max(body.length, FRAGMENT_COST);
+    if (this.#fragmentCost > max) throw new ProtocolError(1009, `message over ${max} bytes`);
+    if (body.length === 0) return;
+    const need = this.#fragmentBytes + body.length;
+    if (need > this.#fragments.length) {
+      // Doubling keeps appends amortized O(1); never beyond the limit, never below need.
+      const size = Math.min(max, Math.max(need, this.#fragments.length * 2));
+      const bigger = new Uint8Array(size);
+      bigger.set(this.#fragments.subarray(0, this.#fragmentBytes));
+      this.#fragments = bigger;
+    }
+    this.#fragments.set(body, this.#fragmentBytes);
+    this.#fragmentBytes = need;
   }
 
   #message(opcode: number, body: Uint8Array): void {
@@ -328,6 +404,8 @@ export class WsServerConnection implements Transport {
     clearInterval(this.#idleTimer);
     this.#out = [];
     this.#queued = 0;
+    this.#held = 0;
+    this.#fragments = new Uint8Array(0);
     this.#wakeDrained();
     try {
       this.#conn.close();
@@ -336,8 +414,9 @@ export class WsServerConnection implements Transport {
   }
 }
 
-function grow(buf: Uint8Array, used: number): Uint8Array<ArrayBuffer> {
-  const bigger = new Uint8Array(buf.length * 2);
+/** A copy of `buf`'s first `used` bytes in a buffer twice as large, at most `max`. */
+function grow(buf: Uint8Array, used: number, max = Infinity): Uint8Array<ArrayBuffer> {
+  const bigger = new Uint8Array(Math.max(used + 1, Math.min(buf.length * 2, max)));
   bigger.set(buf.subarray(0, used));
   return bigger;
 }

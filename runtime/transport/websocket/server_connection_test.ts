@@ -114,3 +114,90 @@ for (
     assert.equal((body[0] << 8) | body[1], code);
   });
 }
+
+Deno.test("empty continuation frames count against the message limit (1009)", async () => {
+  const { client, received, closed } = await pair(1000);
+  await writeAll(client, clientFrame(OP.binary, new Uint8Array(1), false));
+  // 1,000 bytes of limit: far fewer than 10,000 empty continuations must end it.
+  const empty = clientFrame(OP.continuation, new Uint8Array(0), false);
+  const many = new Uint8Array(empty.length * 10_000);
+  for (let i = 0; i < 10_000; i++) many.set(empty, i * empty.length);
+  const reading = serverFrames(client);
+  // Without a limit the connection would stay open: give up after 5 s.
+  const timer = setTimeout(() => client.close(), 5000);
+  await writeAll(client, many).catch(() => {});
+  const frames = await reading;
+  clearTimeout(timer);
+  await closed;
+  client.close();
+  assert.equal(received.length, 0);
+  const [op, body] = frames.at(-1)!;
+  assert.equal(op, OP.close);
+  assert.equal((body[0] << 8) | body[1], 1009);
+});
+
+Deno.test("fragments and large frames arriving in pieces are reassembled intact", async () => {
+  const { client, received, closed } = await pair(4 << 20);
+  // A 3 MiB frame (over the 256 KiB read buffer) written in small pieces, slowly.
+  const big = new Uint8Array(3 << 20).map((_, i) => (i * 7) & 0xff);
+  const frame = clientFrame(OP.binary, big);
+  for (let at = 0; at < frame.length; at += 200_000) {
+    await writeAll(client, frame.subarray(at, at + 200_000));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  // A message in 300 fragments of varying sizes, some empty.
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < 300; i++) parts.push(new Uint8Array((i * 37) % 5000).fill(i & 0xff));
+  for (let i = 0; i < parts.length; i++) {
+    const op = i === 0 ? OP.binary : OP.continuation;
+    await writeAll(client, clientFrame(op, parts[i], i === parts.length - 1));
+  }
+  await writeAll(client, clientFrame(OP.close, new Uint8Array([0x03, 0xe8])));
+  await serverFrames(client);
+  await closed;
+  client.close();
+  assert.equal(received.length, 2);
+  assert.deepEqual(received[0], big);
+  const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    whole.set(p, at);
+    at += p.length;
+  }
+  assert.deepEqual(received[1], whole);
+});
+
+Deno.test("a peer that sends pings and never reads is closed (1008) and counted", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [client, server] = await Promise.all([
+    Deno.connect({ hostname: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port }),
+    listener.accept(),
+  ]);
+  listener.close();
+  const closed = Promise.withResolvers<void>();
+  let overflows = 0;
+  const connection = new WsServerConnection(server, "test", {
+    maxMessageBytes: 1 << 20,
+    idleTimeoutSeconds: 0,
+    maxBufferedBytes: 256 * 1024,
+    onBufferedOverflow: () => overflows++,
+  });
+  connection.start({ receive: () => {}, closed: () => closed.resolve() }, new Uint8Array(0));
+  const ping = clientFrame(OP.ping, new Uint8Array(125));
+  const burst = new Uint8Array(ping.length * 500);
+  for (let i = 0; i < 500; i++) burst.set(ping, i * ping.length);
+  // Socket buffers take some megabytes of pongs first; then the connection's own bound.
+  for (let i = 0; i < 2000 && overflows === 0; i++) {
+    if (!await writeAll(client, burst).then(() => true, () => false)) break;
+  }
+  assert.equal(overflows, 1, "the overflow was reported once");
+  assert.ok(connection.bufferedAmount() < 2 * 1024 * 1024, "what was queued was dropped");
+  // Read now: the pongs the socket held, then the close frame.
+  const frames = await serverFrames(client);
+  await closed;
+  client.close();
+  const [op, body] = frames.at(-1)!;
+  assert.equal(op, OP.close);
+  assert.equal((body[0] << 8) | body[1], 1008);
+  assert.equal(overflows, 1);
+});

@@ -1,16 +1,18 @@
 import assert from "node:assert/strict";
 import { componentEmbed, componentNew } from "@bytecodealliance/jco-transpile/wasm-tools";
-import { testPolicyComponent } from "../../casil/build/mod.ts";
-import { OPERATOR_WORLD, WIT_DIR } from "../../wit/mod.ts";
+import { testPolicyComponent } from "./build/mod.ts";
+import { OPERATOR_WORLD, WIT_DIR } from "../wit/mod.ts";
 import {
   ComponentRejectedError,
-  loadPolicyModule,
-  type PolicyInput,
-  PolicySandbox,
+  Engine,
+  type SandboxLimits,
   SandboxTrapError,
-} from "./mod.ts";
+} from "../runtime/sandbox/mod.ts";
+import { loadPolicy, type PolicyInput, PolicySandbox } from "./mod.ts";
 
 const enc = new TextEncoder();
+const engine = new Engine();
+const load = (bytes: Uint8Array, limits?: SandboxLimits) => loadPolicy(engine, bytes, limits);
 const dec = new TextDecoder();
 
 function input(
@@ -53,7 +55,7 @@ function trap(fn: () => unknown): SandboxTrapError {
 }
 
 Deno.test("the adapter passes every context field, headers, payload and config", async () => {
-  const mod = await loadPolicyModule(await testPolicyComponent("echo_context"));
+  const mod = await load(await testPolicyComponent("echo_context"));
   const sb = new PolicySandbox(mod, "cfg-xyz");
   const v = sb.evaluate(input("lab.echo"));
   assert.equal(v.kind, "deny");
@@ -71,7 +73,7 @@ Deno.test("the adapter passes every context field, headers, payload and config",
 });
 
 Deno.test("allow and redact verdicts come back intact", async () => {
-  const sb = new PolicySandbox(await loadPolicyModule(await testPolicyComponent("echo_context")));
+  const sb = new PolicySandbox(await load(await testPolicyComponent("echo_context")));
   assert.deepEqual(sb.evaluate(input("x.ok")), { kind: "allow" });
   const v = sb.evaluate(input("x.upper", "abc-xyz ü"));
   assert.equal(v.kind, "redact");
@@ -83,7 +85,7 @@ Deno.test("allow and redact verdicts come back intact", async () => {
 Deno.test("host functions are deterministic: random stream from the seed, logical time, log", async () => {
   const logs: string[] = [];
   const sb = new PolicySandbox(
-    await loadPolicyModule(await testPolicyComponent("echo_context")),
+    await load(await testPolicyComponent("echo_context")),
     "{}",
     (level, message) => logs.push(`${level}:${message}`),
   );
@@ -116,17 +118,17 @@ Deno.test("host functions are deterministic: random stream from the seed, logica
 });
 
 Deno.test("configure errors reject the policy", async () => {
-  const mod = await loadPolicyModule(await testPolicyComponent("echo_context"));
+  const mod = await load(await testPolicyComponent("echo_context"));
   assert.throws(() => new PolicySandbox(mod, "bad"), (e: unknown) => {
     assert.ok(e instanceof ComponentRejectedError);
-    assert.equal(e.code, "configure_failed");
+    assert.equal(e.reason, "configure_failed");
     assert.match(e.message, /config must not be bad/);
     return true;
   });
 });
 
 Deno.test("an infinite loop stops on fuel, the instance is rebuilt, other pulses pass", async () => {
-  const mod = await loadPolicyModule(await testPolicyComponent("infinite_loop"), {
+  const mod = await load(await testPolicyComponent("infinite_loop"), {
     fuelPerCall: 1_000_000,
     memoryPages: 16,
   });
@@ -142,7 +144,7 @@ Deno.test("an infinite loop stops on fuel, the instance is rebuilt, other pulses
 });
 
 Deno.test("a memory.grow bomb hits the memory cap", async () => {
-  const mod = await loadPolicyModule(await testPolicyComponent("memory_bomb"), {
+  const mod = await load(await testPolicyComponent("memory_bomb"), {
     fuelPerCall: 10_000_000,
     memoryPages: 32,
   });
@@ -154,17 +156,17 @@ Deno.test("a memory.grow bomb hits the memory cap", async () => {
 });
 
 Deno.test("deep recursion fails as a stack overflow", async () => {
-  const sb = new PolicySandbox(await loadPolicyModule(await testPolicyComponent("deep_recursion")));
+  const sb = new PolicySandbox(await load(await testPolicyComponent("deep_recursion")));
   const e = trap(() => sb.evaluate(input("hostile.recurse")));
   assert.ok(e.kind === "stack_overflow" || e.kind === "fuel_exhausted", e.kind);
   assert.deepEqual(sb.evaluate(input("calm.topic")), { kind: "allow" });
 });
 
 Deno.test("a trap in the start function rejects the policy", async () => {
-  const mod = await loadPolicyModule(await testPolicyComponent("start_trap"));
+  const mod = await load(await testPolicyComponent("start_trap"));
   assert.throws(() => new PolicySandbox(mod), (e: unknown) => {
     assert.ok(e instanceof ComponentRejectedError);
-    assert.equal(e.code, "start_failed");
+    assert.equal(e.reason, "start_failed");
     assert.match(e.message, /start function failed: unreachable/);
     return true;
   });
@@ -179,8 +181,8 @@ Deno.test("a component of another world is rejected, naming what differs", async
       stringEncoding: "utf8",
     }),
   );
-  const e = await rejection(loadPolicyModule(other));
-  assert.equal(e.code, "wrong_world");
+  const e = await rejection(load(other));
+  assert.equal(e.reason, "wrong_world");
   assert.match(e.message, /lacks `export evaluate: func/);
   assert.match(
     e.message,
@@ -189,30 +191,30 @@ Deno.test("a component of another world is rejected, naming what differs", async
 });
 
 Deno.test("garbage, core modules and truncated components are rejected", async () => {
-  const garbage = await rejection(loadPolicyModule(enc.encode("definitely not wasm")));
-  assert.equal(garbage.code, "not_a_component");
+  const garbage = await rejection(load(enc.encode("definitely not wasm")));
+  assert.equal(garbage.reason, "not_a_component");
   const core = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
-  const coreErr = await rejection(loadPolicyModule(core));
-  assert.equal(coreErr.code, "not_a_component");
+  const coreErr = await rejection(load(core));
+  assert.equal(coreErr.reason, "not_a_component");
   assert.match(coreErr.message, /core Wasm module, not a component/);
   const good = await testPolicyComponent("allow_all");
-  const truncated = await rejection(loadPolicyModule(good.slice(0, good.length - 100)));
-  assert.equal(truncated.code, "not_a_component");
+  const truncated = await rejection(load(good.slice(0, good.length - 100)));
+  assert.equal(truncated.reason, "not_a_component");
   assert.match(truncated.message, /not a valid component/);
 });
 
 Deno.test("a memory cap below the module's initial memory rejects it", async () => {
   const e = await rejection(
-    loadPolicyModule(await testPolicyComponent("allow_all"), { fuelPerCall: 1000, memoryPages: 0 }),
+    load(await testPolicyComponent("allow_all"), { fuelPerCall: 1000, memoryPages: 0 }),
   );
-  assert.equal(e.code, "memory_over_cap");
+  assert.equal(e.reason, "memory_over_cap");
 });
 
-Deno.test("modules are cached by content hash and limits", async () => {
+Deno.test("policy modules are cached by content hash and limits", async () => {
   const bytes = await testPolicyComponent("allow_all");
-  const a = await loadPolicyModule(bytes);
-  const b = await loadPolicyModule(bytes.slice());
-  const c = await loadPolicyModule(bytes, { fuelPerCall: 5, memoryPages: 16 });
+  const a = await load(bytes);
+  const b = await load(bytes.slice());
+  const c = await load(bytes, { fuelPerCall: 5, memoryPages: 16 });
   assert.equal(a, b);
   assert.notEqual(a, c);
   assert.equal(a.digest, c.digest);
@@ -220,7 +222,7 @@ Deno.test("modules are cached by content hash and limits", async () => {
 });
 
 Deno.test("fuel grows with the work done and is the same for the same input", async () => {
-  const sb = new PolicySandbox(await loadPolicyModule(await testPolicyComponent("compute_heavy")));
+  const sb = new PolicySandbox(await load(await testPolicyComponent("compute_heavy")));
   sb.evaluate(input("x", "a".repeat(100)));
   const small = sb.lastFuelUsed;
   sb.evaluate(input("x", "a".repeat(100)));
@@ -235,18 +237,23 @@ Deno.test("fuel grows with the work done and is the same for the same input", as
 
 Deno.test("instrumentation in a worker gives the same module and the same refusals", async () => {
   const limits = { fuelPerCall: 777_777, memoryPages: 17 };
-  const viaWorker = await loadPolicyModule(await testPolicyComponent("echo_context"), limits, {
-    worker: true,
-  });
+  const workerEngine = new Engine({ worker: true });
+  const viaWorker = await loadPolicy(
+    workerEngine,
+    await testPolicyComponent("echo_context"),
+    limits,
+  );
   const sb = new PolicySandbox(viaWorker, "w");
   assert.equal(
     (sb.evaluate(input("lab.echo")) as { reason: string }).reason,
     "lab|lab.echo|alice|a=1;b=zwei;|text/plain|hello wörld|w",
   );
   const e = await rejection(
-    loadPolicyModule(await testPolicyComponent("allow_all"), { fuelPerCall: 1, memoryPages: 0 }, {
-      worker: true,
+    loadPolicy(workerEngine, await testPolicyComponent("allow_all"), {
+      fuelPerCall: 1,
+      memoryPages: 0,
     }),
   );
-  assert.equal(e.code, "memory_over_cap");
+  assert.equal(e.reason, "memory_over_cap");
+  workerEngine.close();
 });

@@ -1,0 +1,78 @@
+/**
+ * World `arqon:bus/policy` as the sandbox sees it: its signature table, and the values that
+ * cross it (a pulse's inputs in, a verdict out).
+ * @module
+ */
+import type { Signature, ValType, WorldSpec } from "../runtime/sandbox/mod.ts";
+import { HOST_MODULE, POLICY_WORLD as POLICY_WORLD_NAME, WIT_PACKAGE } from "../wit/mod.ts";
+
+/** The pulse-level inputs of one policy call. */
+export interface PolicyInput {
+  /** Reality id (`default` when the producer gave none). */
+  reality: string;
+  /** The pulse's topic. */
+  topic: string;
+  /** The producer's authenticated identity. */
+  producer: string;
+  /** Header pairs, in the order given (callers sort by name for determinism). */
+  headers: readonly (readonly [string, string])[];
+  /** The pulse's content type. */
+  contentType: string;
+  /** The payload as the policy should see it (after earlier redactions). */
+  payload: Uint8Array;
+  /** Seed of `random-u64` (a u64; converted only when the guest draws). */
+  entropySeed: bigint | number;
+  /** `logical-time` answer (ms). */
+  wallMs: bigint | number;
+  /** `logical-time` answer (HLC logical counter). */
+  logical: number;
+}
+
+/** A policy's decision as the adapter read it from guest memory. */
+export type PolicyVerdict =
+  | { kind: "allow" }
+  | { kind: "deny"; reason: string }
+  | { kind: "redact"; payload: Uint8Array; reason: string };
+
+/** Receives `log` calls of a guest. */
+export type GuestLogger = (level: "debug" | "info" | "warn" | "error", message: string) => void;
+
+function sig(params: ValType[], results: ValType[]): Signature {
+  return { params, results };
+}
+
+const TYPES_INTERFACE = WIT_PACKAGE.replace("@", "/types@");
+
+/** Core signatures of the host functions a policy may import. */
+export const POLICY_HOST_SIGNATURES = {
+  "log": sig(["i32", "i32", "i32"], []),
+  "random-u64": sig([], ["i64"]),
+  "logical-time": sig(["i32"], []),
+} as const satisfies Record<string, Signature>;
+
+/**
+ * The policy world's signature table: `configure` and `evaluate` (with their WIT types and
+ * lowered core signatures), the canonical ABI helpers, and the host interface.
+ */
+export const POLICY_WORLD: WorldSpec = Object.freeze({
+  package: WIT_PACKAGE,
+  world: POLICY_WORLD_NAME,
+  entry: "evaluate",
+  exports: {
+    "configure": {
+      wit: "func(config: string) -> result<_, string>",
+      core: sig(["i32", "i32"], ["i32"]),
+    },
+    "evaluate": {
+      wit: "func(ctx: pulse-context, payload: list<u8>) -> verdict",
+      core: sig(Array(12).fill("i32"), ["i32"]),
+    },
+    "cabi_realloc": { core: sig(["i32", "i32", "i32", "i32"], ["i32"]) },
+    "cabi_post_evaluate": { core: sig(["i32"], []), optional: true },
+    "cabi_post_configure": { core: sig(["i32"], []), optional: true },
+  },
+  imports: { [HOST_MODULE]: POLICY_HOST_SIGNATURES },
+  typeImports: [TYPES_INTERFACE],
+  uses: [`use ${TYPES_INTERFACE}.{pulse-context, verdict};`],
+  buildHint: "wrap it with `deno task policy:build` (componentEmbed + componentNew)",
+});

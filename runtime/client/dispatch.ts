@@ -1,0 +1,118 @@
+/**
+ * Inbound frames after the welcome, routed to whom they concern: deliveries to their
+ * subscription, answers to the call waiting for them, errors to the call, the
+ * subscription or the client's `onError`, pings answered.
+ * @module
+ */
+import {
+  BusError,
+  decodeFrame,
+  encodeFrame,
+  errorCodeName,
+  type FrameVisitor,
+  type IFrame,
+  PulseView,
+} from "../protocol/mod.ts";
+import type { ConnectOptions } from "./options.ts";
+import type { PendingCalls } from "./pending.ts";
+import type { ClientSubscription } from "./subscription.ts";
+
+/** Routes one connection's inbound frames; outlives reconnects. */
+export class FrameDispatch {
+  readonly #subs: Map<number, ClientSubscription>;
+  readonly #pending: PendingCalls;
+  readonly #send: (frame: Uint8Array) => void;
+  readonly #options: ConnectOptions;
+
+  /** Routes to `subs` and `pending`; `send` queues an outbound frame (a pong). */
+  constructor(
+    subs: Map<number, ClientSubscription>,
+    pending: PendingCalls,
+    send: (frame: Uint8Array) => void,
+    options: ConnectOptions,
+  ) {
+    this.#subs = subs;
+    this.#pending = pending;
+    this.#send = send;
+    this.#options = options;
+  }
+
+  /** The fast path of `scanFrames`: deliveries are read in place, other frames decoded. */
+  readonly visitor: FrameVisitor = {
+    publish: () => {},
+    deliver: (subscriptionId, bytes) => {
+      const sub = this.#subs.get(subscriptionId);
+      if (!sub) return;
+      let pulse: PulseView;
+      try {
+        pulse = new PulseView(bytes);
+      } catch (err) {
+        this.#options.onError?.(new BusError("INVALID_FRAME", String(err)));
+        return;
+      }
+      sub.push(pulse);
+    },
+    other: (frame) => {
+      try {
+        this.handle(decodeFrame(frame));
+      } catch (err) {
+        this.#options.onError?.(err as BusError);
+      }
+    },
+    nestedBatch: () => {},
+  };
+
+  /** Handles one decoded frame (a batch frame by each of its frames). */
+  handle(frame: IFrame): void {
+    switch (frame.kind) {
+      case "batch":
+        for (const inner of frame.batch!.frames!) this.handle(inner);
+        return;
+      case "deliver": {
+        const d = frame.deliver!;
+        this.#subs.get(d.subscriptionId ?? 0)?.push(d.pulse!);
+        return;
+      }
+      case "ack":
+        return this.#pending.settleAck(frame.ack!);
+      case "subscribed":
+        this.#pending.subscribed(frame.subscribed!.correlationId ?? 0)?.confirm();
+        return;
+      case "reply": {
+        const r = frame.reply!;
+        return this.#pending.settleReply(r.correlationId ?? 0, r.pulse!);
+      }
+      case "historyChunk":
+        return this.#pending.historyChunk(frame.historyChunk!);
+      case "error":
+        return this.#onErrorFrame(frame);
+      case "ping":
+        this.#send(encodeFrame({ pong: { nonce: frame.ping!.nonce ?? 0 } }));
+        return;
+      case "pong":
+        return this.#pending.settlePong(frame.pong!.nonce ?? 0);
+    }
+  }
+
+  // An error goes to the call it answers, else the subscription it names, else onError.
+  #onErrorFrame(frame: IFrame): void {
+    const e = frame.error!;
+    const error = new BusError(errorCodeName(e.code ?? 0), e.message ?? "");
+    const c = e.correlationId ?? 0;
+    if (c !== 0) {
+      if (this.#pending.fail(c, error)) return;
+      const sub = this.#pending.subscribed(c);
+      if (sub) {
+        this.#subs.delete(sub.id);
+        sub.confirm(error);
+        return;
+      }
+    }
+    const sub = e.subscriptionId ? this.#subs.get(e.subscriptionId) : undefined;
+    if (sub) {
+      sub.fail(error, e.dropped ?? 0);
+      return;
+    }
+    this.#options.onError?.(error);
+  }
+}
