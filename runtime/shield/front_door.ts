@@ -208,7 +208,7 @@ async function serve(
   }
   if (!("head" in read)) {
     options.onLimit?.("http_head_too_large");
-    await answerAndClose(conn, problemResponse(read.status, read.code, read.message));
+    await answerAndClose(conn, problemResponse(read.status, read.code, read.message), true);
     return false;
   }
   const { head, rest } = read;
@@ -227,7 +227,7 @@ async function serve(
   // A piped connection holds a loopback pair besides its own descriptor.
   if (!slot.grow(2)) {
     options.onLimit?.("open_files");
-    await answerAndClose(conn, tooManyConnections("open_files", options));
+    await answerAndClose(conn, tooManyConnections("open_files", options), true);
     return false;
   }
   await pipe(conn, read, options, client, state);
@@ -294,7 +294,7 @@ async function refuse(
       try {
         conn.close();
       } catch { /* already closed */ }
-    } else await answerAndClose(conn, tooManyConnections(reason, options));
+    } else await answerAndClose(conn, tooManyConnections(reason, options), read !== null);
   } catch {
     /* the client is gone */
   } finally {
@@ -373,7 +373,7 @@ async function pipe(
   } catch {
     // Out of descriptors between the check and the connect: still an answer, not a reset.
     options.onLimit?.("open_files");
-    return await answerAndClose(conn, tooManyConnections("open_files", options));
+    return await answerAndClose(conn, tooManyConnections("open_files", options), true);
   }
   const localPort = (inner.localAddr as Deno.NetAddr).port;
   peers.set(localPort, client);

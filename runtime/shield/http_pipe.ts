@@ -42,18 +42,31 @@ export async function pipeHttp(
   let watch: DeadlineWatch | undefined;
   // Ends the pipe; with `answer`, the client gets it once the server has finished the
   // responses it owes (graceful) or at once (the server is cut).
-  const finish = async (answer: Response | null, graceful: boolean) => {
+  const finish = async (answer: Response | null, graceful: boolean, linger = false) => {
     if (ending) return;
     ending = true;
-    if (graceful && watch) await owedResponses(watch, framing);
+    if (graceful && watch) {
+      // The server has answered every request it got; told the client is done, it writes
+      // out what it still buffers and closes its side: the pump then has forwarded it all.
+      const deadline = Date.now() + DRAIN_MS;
+      await owedResponses(watch, framing, deadline);
+      try {
+        await (server as Deno.TcpConn).closeWrite();
+      } catch { /* already closed */ }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const left = Math.max(0, deadline - Date.now());
+      await Promise.race([serverDone, new Promise((r) => timer = setTimeout(r, left))]);
+      clearTimeout(timer);
+    }
     closeQuietly(server);
-    if (answer) await answerAndClose(client, answer);
+    if (answer) await answerAndClose(client, answer, linger);
     else closeQuietly(client);
   };
   const refuse = (p: FramingProblem) => {
     if (p.status === 431) ctx.onLimit?.("http_head_too_large");
     // A 431 comes before its request reached the server; a broken body cannot be followed.
-    return finish(problemResponse(p.status, p.code, p.message), p.status === 431);
+    // Called from the client's read loop, which then reads no more: the close may linger.
+    return finish(problemResponse(p.status, p.code, p.message), p.status === 431, true);
   };
   let toClientAtPhase = 0;
   watch = ctx.sweeper?.watch(framing, (missed: MissedDeadline) => {
@@ -90,18 +103,14 @@ export async function pipeHttp(
   }
 }
 
-/**
- * Waits (up to DRAIN_MS) until the server has answered every request it received and
- * its bytes stopped flowing to the client: its responses are out, whole.
- */
-async function owedResponses(watch: DeadlineWatch, framing: RequestFraming): Promise<void> {
-  const deadline = Date.now() + DRAIN_MS;
-  let seen = -1;
+/** Waits (until `deadline`) until the server has answered every request it received. */
+async function owedResponses(
+  watch: DeadlineWatch,
+  framing: RequestFraming,
+  deadline: number,
+): Promise<void> {
   while (Date.now() < deadline) {
-    if (watch.answered >= framing.requests && watch.responding === 0 && watch.toClient === seen) {
-      return;
-    }
-    seen = watch.toClient;
+    if (watch.answered >= framing.requests && watch.responding === 0) return;
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -26,19 +26,51 @@ export async function writeResponse(conn: Deno.Conn, res: Response): Promise<voi
   await writeAll(conn, out);
 }
 
-/** Writes `res` (giving up after a second: the client may not read) and closes. */
-export async function answerAndClose(conn: Deno.Conn, res: Response): Promise<void> {
+/** Time a lingering close reads what the client still sends. */
+const LINGER_MS = 500;
+/** Bytes a lingering close reads at most. */
+const LINGER_BYTES = 256 * 1024;
+
+/**
+ * Writes `res` (giving up after a second: the client may not read) and closes. With
+ * `linger` (only when nothing else reads `conn`), the write side is closed first and what
+ * the client still sends is read and dropped for a moment: closing a socket with unread
+ * bytes resets it, and a reset can destroy the answer before the client read it.
+ */
+export async function answerAndClose(
+  conn: Deno.Conn,
+  res: Response,
+  linger = false,
+): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
       writeResponse(conn, res),
       new Promise((r) => timer = setTimeout(r, ANSWER_WRITE_MS)),
     ]);
+    clearTimeout(timer);
+    if (linger) {
+      await (conn as Deno.TcpConn).closeWrite();
+      await Promise.race([
+        drain(conn),
+        new Promise((r) => timer = setTimeout(r, LINGER_MS)),
+      ]);
+    }
   } catch {
     /* the client is gone */
   } finally {
     clearTimeout(timer);
     closeQuietly(conn);
+  }
+}
+
+async function drain(conn: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(16 * 1024);
+  let read = 0;
+  while (read < LINGER_BYTES) {
+    const n = await conn.read(buf);
+    if (n === null) return;
+    read += n;
   }
 }
 
