@@ -35,9 +35,11 @@ export { openStore, type StoreOptions } from "./runtime/store/mod.ts";
 // The types the public API above names (node members, config parts, store records), so
 // the documentation is complete; types only: they are built by `startNode`/`openStore`.
 export type {
+  ConnectionCapacity,
   Flag,
   FlagKind,
   ListenOptions,
+  OpenFileLimit,
   ParsedConfig,
   PolicyOptions,
   RunOptions,
@@ -46,6 +48,8 @@ export type {
   ShieldLimitOptions,
   ShieldOptions,
   ShmOptions,
+  SpineLimitOptions,
+  SpineNodeOptions,
   SpineQueueOptions,
   StoreDiskOptions,
 } from "./runtime/node/mod.ts";
@@ -56,6 +60,7 @@ export type {
   HistogramView,
   HistoryQuery,
   OverflowMode,
+  PendingInboxes,
   PulseGuard,
   PulseLog,
   Reality,

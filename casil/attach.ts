@@ -6,6 +6,7 @@
  */
 import type { Hono } from "hono";
 import type client from "prom-client";
+import type { Engine } from "../runtime/sandbox/mod.ts";
 import type { PulseGuard } from "../runtime/spine/mod.ts";
 import type { AuditLog } from "../runtime/telemetry/mod.ts";
 import { builtinComponent } from "./builtins.ts";
@@ -37,6 +38,13 @@ export interface CasilNodeOptions extends PolicyOptions {
   principalOf?: (authorization: string | undefined) => Promise<CallerPrincipal | undefined>;
   /** When true, governance routes need an authenticated admin. */
   authRequired?: boolean;
+  /**
+   * The node's sandbox engine (one per node, shared with other Wasm hosts; the node closes
+   * it). When absent CASIL makes its own, instrumenting in a worker, closed by `close`.
+   */
+  sandbox?: Engine;
+  /** Largest payload a redaction may produce (the node's `--max-frame-bytes`). */
+  maxPayloadBytes?: number;
   /** Installs the engine as the Spine's guard while policies exist (see `PolicyEngine`). */
   setGuard?: (guard: PulseGuard | undefined) => void;
 }
@@ -49,7 +57,10 @@ export interface CasilNode {
   readonly audit: AuditLog;
   /** Routes to mount at the root of the node's HTTP app. */
   readonly routes: Hono;
-  /** Closes the policy engine's sandbox worker (the audit log stays open: the node owns it). */
+  /**
+   * Closes the sandbox engine CASIL made, if it made one (the audit log and a sandbox engine
+   * passed in stay open: the node owns them).
+   */
   close(): void;
 }
 
@@ -60,6 +71,8 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
   const engine = new PolicyEngine({
     limits: { fuelPerCall: options.policyFuel, memoryPages: options.policyMemoryPages },
     maxUploadBytes: options.policyMaxUploadBytes,
+    maxPayloadBytes: options.maxPayloadBytes,
+    sandbox: options.sandbox,
     instrumentInWorker: true,
     dir: options.dataDir ? `${options.dataDir}/policies` : null,
     audit,

@@ -1,9 +1,8 @@
 /**
- * The CASIL engine: the installed policies with their bindings, and the `PulseGuard` the
- * Spine calls for every publish. For each (reality, topic) the bound policies run in order;
- * the first deny wins; a redaction replaces the payload for the rest of the chain and for
- * subscribers. Fail-closed: a trap, fuel exhaustion, memory cap hit, or a policy that cannot
- * be loaded denies the pulse.
+ * The CASIL engine: the installed policies with their bindings (installed, replaced,
+ * rebound and deleted one governance operation at a time, each stored and audited), and
+ * the `PulseGuard` the Spine calls for every publish. The chain lookup is in `chains.ts`,
+ * the evaluation of a pulse in `evaluate.ts`.
  * @module
  */
 import type { arqon } from "../runtime/protocol/mod.ts";
@@ -13,16 +12,18 @@ import {
   DEFAULT_LIMITS,
   Engine,
   type SandboxLimits,
-  SandboxTrapError,
 } from "../runtime/sandbox/mod.ts";
 import type { AuditLog } from "../runtime/telemetry/audit/mod.ts";
-import { bindingMatches, normalizeBinding, type PolicyBinding } from "./bindings.ts";
+import { normalizeBinding, type PolicyBinding } from "./bindings.ts";
+import { ChainCache, type Installed } from "./chains.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "./config.ts";
 import { PolicyError } from "./errors.ts";
-import { CasilMetrics, type DenialReason, type PolicyStats } from "./metrics.ts";
+import { blankInput, evaluateChain, fillInput } from "./evaluate.ts";
+import { CasilMetrics } from "./metrics.ts";
 import { loadPolicy, PolicySandbox } from "./policy_sandbox.ts";
 import type { GuestLogger, PolicyInput } from "./policy_world.ts";
 import { type PolicyRecord, PolicyStore } from "./store.ts";
+import { canonicalConfig, checkPolicyName } from "./validate.ts";
 
 /** Engine options. */
 export interface PolicyEngineOptions {
@@ -30,6 +31,13 @@ export interface PolicyEngineOptions {
   limits?: SandboxLimits;
   /** Largest accepted component, in bytes (default 4 MiB). */
   maxUploadBytes?: number;
+  /**
+   * Largest payload a redaction may produce, in bytes: a node passes its `--max-frame-bytes`,
+   * so a policy cannot make a pulse larger than any publish could be. A larger redaction
+   * denies the pulse (reason `too_large`).
+   * @default 1048576
+   */
+  maxPayloadBytes?: number;
   /**
    * The sandbox engine that prepares the policies (one per node). When absent the policy
    * engine makes its own, closed by {@linkcode PolicyEngine.close}.
@@ -66,49 +74,9 @@ export interface PutPolicyOptions {
   binding?: Partial<PolicyBinding>;
 }
 
-interface Installed {
-  readonly record: PolicyRecord;
-  /** Hot-path counters of this policy name. */
-  readonly stats: PolicyStats;
-  /** Null when the policy could not be loaded: its pulses are denied. */
-  readonly sandbox: PolicySandbox | null;
-  /** Why it could not be loaded. */
-  readonly problem?: string;
-}
-
-const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const EMPTY = new Uint8Array(0);
+/** The node's default `--max-frame-bytes`: what a redaction may produce by default. */
+const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 const ALLOW: GuardVerdict = Object.freeze({ allow: true });
-
-const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
-
-/** Header pairs sorted by name, so a policy sees the same list for the same pulse. */
-function sortedHeaders(headers: Record<string, string>): readonly (readonly [string, string])[] {
-  let any = false;
-  for (const _ in headers) {
-    any = true;
-    break;
-  }
-  if (!any) return NO_HEADERS;
-  const entries = Object.entries(headers);
-  if (entries.length === 0) return NO_HEADERS;
-  if (entries.length > 1) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return entries;
-}
-
-function canonicalConfig(config: string | undefined): string {
-  if (config === undefined || config.trim() === "") return "{}";
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(config);
-  } catch {
-    throw new PolicyError("INVALID_ARGUMENT", "config must be a JSON object");
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new PolicyError("INVALID_ARGUMENT", "config must be a JSON object");
-  }
-  return JSON.stringify(parsed);
-}
 
 /** Installed policies and the guard over the publish path. */
 export class PolicyEngine implements PulseGuard {
@@ -116,6 +84,8 @@ export class PolicyEngine implements PulseGuard {
   readonly limits: Readonly<SandboxLimits>;
   /** Largest accepted component. */
   readonly maxUploadBytes: number;
+  /** Largest payload a redaction may produce. */
+  readonly maxPayloadBytes: number;
   /** Metrics of evaluation. */
   readonly metrics: CasilMetrics;
   /** The audit log, when one was given. */
@@ -128,21 +98,10 @@ export class PolicyEngine implements PulseGuard {
   readonly #ownSandbox?: Engine;
   /** Replaced as a whole on every change, so a publish sees one consistent set. */
   #policies = new Map<string, Installed>();
-  /** Chains by reality, then topic; dropped on every change. */
-  #chains = new Map<string, Map<string, Installed[]>>();
-  #chainCount = 0;
+  /** Chains of the current set; a new cache on every change. */
+  #chains = new ChainCache(this.#policies);
   /** Reused for every call: `inspect` is synchronous and guests cannot re-enter it. */
-  readonly #input: PolicyInput = {
-    reality: "",
-    topic: "",
-    producer: "",
-    headers: NO_HEADERS,
-    contentType: "",
-    payload: EMPTY,
-    entropySeed: 0,
-    wallMs: 0,
-    logical: 0,
-  };
+  readonly #input: PolicyInput = blankInput();
   /** Governance operations run one at a time (store, swap and audit stay in step). */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -150,6 +109,7 @@ export class PolicyEngine implements PulseGuard {
   constructor(options: PolicyEngineOptions = {}) {
     this.limits = Object.freeze({ ...(options.limits ?? DEFAULT_LIMITS) });
     this.maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.metrics = options.metrics ?? new CasilMetrics();
     this.audit = options.audit;
     this.#store = new PolicyStore(options.dir ?? null);
@@ -180,7 +140,7 @@ export class PolicyEngine implements PulseGuard {
     if (next.size > 0) this.#setGuard?.(this);
     this.#policies = next;
     if (next.size === 0) this.#setGuard?.(undefined);
-    this.#chains = new Map();
+    this.#chains = new ChainCache(next);
     this.metrics.policies.set(next.size);
   }
 
@@ -229,10 +189,10 @@ export class PolicyEngine implements PulseGuard {
     options: PutPolicyOptions = {},
     actor = "anonymous",
   ): Promise<{ record: PolicyRecord; replaced: boolean }> {
-    if (!NAME.test(name)) {
-      return Promise.reject(
-        new PolicyError("INVALID_ARGUMENT", "policy name must match [a-z0-9][a-z0-9_-]{0,63}"),
-      );
+    try {
+      checkPolicyName(name);
+    } catch (e) {
+      return Promise.reject(e);
     }
     if (component.length > this.maxUploadBytes) {
       return Promise.reject(
@@ -361,77 +321,16 @@ export class PolicyEngine implements PulseGuard {
 
   /** The policies that run for (reality, topic), in order. */
   chain(reality: string, topic: string): string[] {
-    return this.#chain(reality, topic).map((p) => p.record.name);
-  }
-
-  #chain(reality: string, topic: string): Installed[] {
-    let byTopic = this.#chains.get(reality);
-    if (!byTopic) this.#chains.set(reality, byTopic = new Map());
-    let chain = byTopic.get(topic);
-    if (!chain) {
-      chain = [...this.#policies.values()]
-        .filter((p) => bindingMatches(p.record.binding, reality, topic))
-        .sort((a, b) =>
-          a.record.binding.order - b.record.binding.order ||
-          (a.record.name < b.record.name ? -1 : 1)
-        );
-      if (++this.#chainCount > 10_000) {
-        this.#chains = new Map([[reality, byTopic = new Map()]]);
-        this.#chainCount = 1;
-      }
-      byTopic.set(topic, chain);
-    }
-    return chain;
-  }
-
-  #deny(policy: string, reason: DenialReason, message: string): GuardVerdict {
-    this.metrics.denials.labels(policy, reason).inc();
-    return { allow: false, code: "POLICY_DENIED", reason: message };
+    return this.#chains.chain(reality, topic).map((p) => p.record.name);
   }
 
   /** Runs the chain for one pulse (the Spine's `PulseGuard` hook). */
   inspect(pulse: arqon.v1.IPulse): GuardVerdict {
     const reality = pulse.realityId || "default";
     const topic = pulse.topic ?? "";
-    const chain = this.#chain(reality, topic);
+    const chain = this.#chains.chain(reality, topic);
     if (chain.length === 0) return ALLOW;
-    const input = this.#input;
-    input.reality = reality;
-    input.topic = topic;
-    input.producer = pulse.producerId ?? "";
-    input.headers = pulse.headers ? sortedHeaders(pulse.headers) : NO_HEADERS;
-    input.contentType = pulse.contentType ?? "";
-    input.payload = pulse.payload ?? EMPTY;
-    input.entropySeed = Number(pulse.entropySeed ?? 0);
-    const ts = pulse.timestamp;
-    input.wallMs = ts ? Number(ts.wallMs ?? 0) : 0;
-    input.logical = ts ? Number(ts.logical ?? 0) : 0;
-    let redacted = false;
-    for (const p of chain) {
-      const name = p.record.name;
-      if (!p.sandbox) {
-        return this.#deny(name, "unavailable", `policy ${name} is unavailable (${p.problem})`);
-      }
-      p.stats.evaluations++;
-      let verdict;
-      try {
-        verdict = p.sandbox.evaluate(input);
-      } catch (e) {
-        if (e instanceof SandboxTrapError) {
-          this.metrics.instanceRestarts.labels(name).inc();
-          // `unreachable` keeps the `trap` label it always had (the metric's values are fixed).
-          const label = e.kind === "unreachable" ? "trap" : e.kind;
-          return this.#deny(name, label, `policy ${name} failed: ${e.message}`);
-        }
-        return this.#deny(name, "trap", `policy ${name} failed: ${(e as Error).message}`);
-      }
-      if (verdict.kind === "deny") return this.#deny(name, "denied", `${name}: ${verdict.reason}`);
-      if (verdict.kind === "redact") {
-        p.stats.redactions++;
-        input.payload = verdict.payload;
-        redacted = true;
-      }
-    }
-    return redacted ? { allow: true, payload: input.payload } : ALLOW;
+    fillInput(this.#input, pulse, reality, topic);
+    return evaluateChain(this, chain, this.#input);
   }
 }

@@ -12,7 +12,9 @@ export type DenialReason =
   | "stack_overflow"
   | "trap"
   | "bad_result"
-  | "unavailable";
+  | "unavailable"
+  /** A redaction grew the payload beyond the largest the node accepts. */
+  | "too_large";
 
 /**
  * Per-policy counts kept as plain numbers on the hot path (a prom-client `inc` with labels

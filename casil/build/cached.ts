@@ -50,11 +50,13 @@ export async function buildPolicyCached(
   const component = new Uint8Array(await compilePolicy(source));
   await Deno.mkdir(outPath.slice(0, outPath.lastIndexOf("/")), { recursive: true });
   // Write to a temporary name first: parallel test processes may build the same policy.
-  const tmp = `${outPath}.${crypto.randomUUID()}.tmp`;
+  // Each writer its own temporary names (two processes share the digest).
+  const unique = crypto.randomUUID();
+  const tmp = `${outPath}.${unique}.tmp`;
   await Deno.writeFile(tmp, component);
   await Deno.rename(tmp, outPath);
-  await Deno.writeTextFile(`${stampPath}.${digest.slice(0, 8)}.tmp`, digest);
-  await Deno.rename(`${stampPath}.${digest.slice(0, 8)}.tmp`, stampPath);
+  await Deno.writeTextFile(`${stampPath}.${unique}.tmp`, digest);
+  await Deno.rename(`${stampPath}.${unique}.tmp`, stampPath);
   return component;
 }
 

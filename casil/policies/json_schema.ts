@@ -16,6 +16,7 @@ import {
   JsonKind,
   JsonParser,
   JsonValue,
+  jsonObjectError,
   parseJsonString,
   topicMatches,
 } from "../sdk/assembly/index";
@@ -24,8 +25,9 @@ let patterns: string[] = [];
 let schemas: JsonValue[] = [];
 
 export function configure(config: string): string | null {
-  const c = parseJsonString(config);
-  if (c === null || c.kind != JsonKind.Object) return "config must be a JSON object";
+  const bad = jsonObjectError(config);
+  if (bad !== null) return "config " + bad;
+  const c = parseJsonString(config)!;
   const s = c.get("schemas");
   if (s === null) return null;
   if (s.kind != JsonKind.Object) return "schemas must be an object of topic pattern -> schema";

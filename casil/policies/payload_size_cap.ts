@@ -1,13 +1,14 @@
 // Built-in policy: deny pulses whose payload is larger than a limit.
 //
 // Config (optional): {"max_bytes": 65536}
-import { Context, Verdict, allow, deny, JsonKind, parseJsonString } from "../sdk/assembly/index";
+import { Context, Verdict, allow, deny, JsonKind, jsonObjectError, parseJsonString } from "../sdk/assembly/index";
 
 let maxBytes: i32 = 65536;
 
 export function configure(config: string): string | null {
-  const c = parseJsonString(config);
-  if (c === null || c.kind != JsonKind.Object) return "config must be a JSON object";
+  const bad = jsonObjectError(config);
+  if (bad !== null) return "config " + bad;
+  const c = parseJsonString(config)!;
   const m = c.get("max_bytes");
   if (m !== null) {
     if (m.kind != JsonKind.Number || m.num < 0 || m.num > 2147483647) {

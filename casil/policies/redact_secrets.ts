@@ -5,15 +5,16 @@
 // `[email]` or `[card]`; a payload without any passes unchanged (no copy).
 //
 // Config (optional): {"emails": true, "cards": true, "keys": true}
-import { Context, Verdict, allow, redact, JsonKind, parseJsonString } from "../sdk/assembly/index";
+import { Context, Verdict, allow, redact, JsonKind, jsonObjectError, parseJsonString } from "../sdk/assembly/index";
 
 let doEmails = true;
 let doCards = true;
 let doKeys = true;
 
 export function configure(config: string): string | null {
-  const c = parseJsonString(config);
-  if (c === null || c.kind != JsonKind.Object) return "config must be a JSON object";
+  const bad = jsonObjectError(config);
+  if (bad !== null) return "config " + bad;
+  const c = parseJsonString(config)!;
   const e = c.get("emails");
   if (e !== null) doEmails = e.kind == JsonKind.Bool && e.bool;
   const k = c.get("cards");

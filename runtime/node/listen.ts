@@ -1,8 +1,9 @@
 /**
  * The node's listeners: which ones run and how they chain. The HTTP API always runs on
  * `Deno.serve`; with the arqon WebSocket engine the public port is the front door, which
- * serves WebSockets itself and pipes HTTP to `Deno.serve` on loopback; with TLS both hide
- * on loopback behind the TLS 1.3-only terminator.
+ * serves WebSockets itself and pipes HTTP to `Deno.serve` on a private Unix socket; with
+ * TLS the TLS 1.3-only terminator owns the port and hands each decrypted connection to
+ * the front door in process. No other port is opened.
  * @module
  */
 import type { Hono } from "hono";
@@ -13,6 +14,8 @@ import {
   type FrontDoor,
   type HttpDeadlineOptions,
   negotiateUpgrade,
+  PEER_HEADER,
+  peerFromHeaders,
   startFrontDoor,
   WS_PATH,
   type WsEndpointContext,
@@ -20,7 +23,6 @@ import {
 import {
   clientAddress,
   formatAddress,
-  type PeerResolver,
   startTlsTerminator,
   type TlsTerminator,
 } from "../shield/tls/mod.ts";
@@ -82,51 +84,76 @@ function internalError(): Response {
   });
 }
 
-/** Starts the HTTP server, then the front door and the TLS terminator as configured. */
+/**
+ * Starts the HTTP server, then the front door and the TLS terminator as configured. Only
+ * the configured port listens on TCP: behind the front door (and TLS) the HTTP server
+ * listens on a Unix socket in a private directory (mode 0700), and the terminator hands
+ * decrypted connections to the front door in process.
+ */
 export async function startListeners(options: ListenersOptions): Promise<Listeners> {
   const { app, ws } = options;
   const tlsOn = options.tls !== null;
-  // The real client of each request: behind TLS the terminator's peer, not loopback.
-  let peers: PeerResolver | null = null;
   const failed = (err: unknown, client: Deno.NetAddr): Response => {
     console.error(`arqon: request from ${formatAddress(client)} failed:`, err);
     return internalError();
   };
 
-  const fronted = options.wsEngine === "arqon";
+  const fronted = options.wsEngine === "arqon" || tlsOn;
+  // The HTTP server's private socket: only this user may connect, so the peer header the
+  // front door sets is trusted there (and only there).
+  const socketDir = fronted ? await Deno.makeTempDir({ prefix: "arqon-http-" }) : null;
+  if (socketDir) await Deno.chmod(socketDir, 0o700);
+  const socketPath = socketDir ? `${socketDir}/http.sock` : null;
+  const listening = Promise.withResolvers<void>();
   let door: FrontDoor | null = null;
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: tlsOn || fronted ? "127.0.0.1" : options.host,
-    port: tlsOn || fronted ? 0 : options.port,
-    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
-    onError: (err) => {
-      console.error("arqon: request failed:", err);
-      return internalError();
-    },
-  }, (req, info) => {
+  const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.Addr>) => {
     // Piped connections with a response in progress are not idle (see the front door).
-    door?.responding(info.remoteAddr.port, info.completed);
-    const client = clientAddress(info.remoteAddr, peers);
+    const peer = socketPath ? req.headers.get(PEER_HEADER) : null;
+    if (peer) door?.responding(peer, info.completed);
+    const client = socketPath
+      ? peerFromHeaders(req.headers) ?? UNKNOWN_CLIENT
+      : clientAddress(info.remoteAddr);
     try {
-      const path = req.url.slice(req.url.indexOf("/", 8)).split("?")[0];
+      // `http://host/…`, or `http+unix://host/…` on the private socket.
+      const path = req.url.slice(req.url.indexOf("/", req.url.indexOf("://") + 3)).split("?")[0];
       if (path === WS_PATH && req.method === "GET") return acceptWebSocket(ws, req, client);
       const res = app.fetch(req, { remoteAddr: client, completed: info.completed });
       return res instanceof Promise ? res.catch((err) => failed(err, client)) : res;
     } catch (err) {
       return failed(err, client);
     }
-  });
-  const httpAddr = await listening.promise;
+  };
+  const onError = (err: unknown) => {
+    console.error("arqon: request failed:", err);
+    return internalError();
+  };
+  let plainAddr: { hostname: string; port: number } | null = null;
+  const server = socketPath
+    ? Deno.serve({ path: socketPath, onListen: () => listening.resolve(), onError }, handler)
+    : Deno.serve({
+      hostname: options.host,
+      port: options.port,
+      onListen: (addr) => {
+        plainAddr = addr as Deno.NetAddr;
+        listening.resolve();
+      },
+      onError,
+    }, handler);
+  await listening.promise;
   let acceptErrorLoggedAt = 0;
   let tls: TlsTerminator | null = null;
-  if (fronted) {
+  const removeSocketDir = async () => {
+    if (socketDir) await Deno.remove(socketDir, { recursive: true }).catch(() => {});
+  };
+  if (socketPath) {
     try {
       door = startFrontDoor({
-        hostname: tlsOn ? "127.0.0.1" : options.host,
-        port: tlsOn ? 0 : options.port,
+        hostname: options.host,
+        // With TLS the terminator owns the port and hands connections over.
+        port: tlsOn ? null : options.port,
         wsPath: WS_PATH,
-        upstream: { hostname: httpAddr.hostname, port: httpAddr.port },
+        upstream: { path: socketPath },
+        serveWebSocket: options.wsEngine === "arqon",
         // Above --max-frame-bytes the session answers FRAME_TOO_LARGE; far above, the
         // connection closes (1009) rather than buffer it.
         maxMessageBytes: Math.max(4 * options.maxFrameBytes, 16 * 1024 * 1024),
@@ -137,8 +164,6 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
         headTimeoutMs: options.httpDeadlines?.headerTimeoutMs || undefined,
         httpDeadlines: options.httpDeadlines,
         gate: options.gate,
-        // Behind the TLS terminator a connection also holds its TLS side and a loopback end.
-        extraDescriptors: tlsOn ? 2 : 0,
         onLimit: options.onLimit,
         onAcceptError: (err) => {
           options.onAcceptError();
@@ -151,26 +176,30 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
         },
         upgrade: (headers) => negotiateUpgrade(ws, headers),
         attach: (connection, protocol) => ws.attach(connection, formatOf(protocol)),
-        peers: { peerAddrOf: (port, host) => tls?.peerAddrOf(port, host) },
       });
+      if (options.tls) {
+        const frontDoor = door;
+        tls = await startTlsTerminator({
+          cert: await Deno.readTextFile(options.tls.certFile),
+          key: await Deno.readTextFile(options.tls.keyFile),
+          hostname: options.host,
+          port: options.port,
+          onConnection: (conn, client) => frontDoor.accept(conn, client),
+          onHandshakeError: options.onHandshakeError,
+        });
+      }
     } catch (err) {
+      door?.close();
       await server.shutdown();
+      await removeSocketDir();
       throw err;
     }
   }
-  const plainAddr = door ? { hostname: door.hostname, port: door.port } : httpAddr;
-  if (options.tls) {
-    tls = await startTlsTerminator({
-      cert: await Deno.readTextFile(options.tls.certFile),
-      key: await Deno.readTextFile(options.tls.keyFile),
-      hostname: options.host,
-      port: options.port,
-      upstream: { hostname: plainAddr.hostname, port: plainAddr.port },
-      onHandshakeError: options.onHandshakeError,
-    });
-  }
-  peers = door ?? tls;
-  const addr = tls ? { hostname: tls.hostname, port: tls.port } : plainAddr;
+  const addr = tls
+    ? { hostname: tls.hostname, port: tls.port }
+    : door
+    ? { hostname: door.hostname, port: door.port }
+    : plainAddr!;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     port: addr.port,
@@ -181,6 +210,12 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
       await tls?.close();
       door?.close();
     },
-    shutdownHttp: () => server.shutdown(),
+    shutdownHttp: async () => {
+      await server.shutdown();
+      await removeSocketDir();
+    },
   };
 }
+
+/** The client of a request on the private socket that came without the front door's header. */
+const UNKNOWN_CLIENT: Deno.NetAddr = { transport: "tcp", hostname: "?", port: 0 };

@@ -4,11 +4,13 @@
  * @module
  */
 import { openCasil, type PolicyEngine } from "../../casil/mod.ts";
+import { Engine } from "../sandbox/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
 import {
   ConnectionGate,
   createHttpApp,
+  originPolicy,
   Session,
   sessionOptions,
   StallWatch,
@@ -160,11 +162,16 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   // One hash-chained log for every governance action: policy changes, token issues,
   // kicks and sys.control.* publishes.
   const audit = AuditLog.open({ path: dataDir ? `${dataDir}/audit/audit.jsonl` : null });
+  // One sandbox engine per node (module cache, instrumenting worker), shared by every Wasm
+  // host of the node; closed at shutdown.
+  const sandbox = new Engine({ worker: true });
   // CASIL: every publish passes the policy chain of its reality and topic (fail-closed).
   const casil = await openCasil({
     policyFuel: config.policyFuel,
     policyMemoryPages: config.policyMemoryPages,
     policyMaxUploadBytes: config.policyMaxUploadBytes,
+    maxPayloadBytes: config.maxFrameBytes,
+    sandbox,
     dataDir,
     audit,
     registry: metrics.registry,
@@ -195,6 +202,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         access,
         stalls,
         fairness,
+        nextTurn: (callback) => turn.schedule(callback),
         onEnd: (s) => sessions.delete(s),
       },
       transport,
@@ -213,6 +221,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     })
     : null;
 
+  const origins = originPolicy(config.corsOrigin);
   const app = createHttpApp({
     store,
     spine,
@@ -230,6 +239,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     }],
     requestTimeoutMs: config.requestTimeoutMs,
     metricsOpen: config.metricsOpen,
+    origins,
   });
   app.route("/", casil.routes);
 
@@ -253,6 +263,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         metrics,
         idleTimeoutSeconds: config.idleTimeoutSeconds,
         draining: () => draining,
+        origins,
         attach,
       },
       yieldTurn: () => turn.next(),
@@ -269,6 +280,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   } catch (err) {
     fairness?.close();
     turn.close();
+    sandbox.close();
     throw err;
   }
   const { closeFront, shutdownHttp } = listeners;
@@ -285,6 +297,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       shutdownHttp,
       () => store.close(),
       () => casil.close(),
+      () => sandbox.close(),
       () => audit.close(),
     ],
   });

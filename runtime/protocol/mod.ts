@@ -51,6 +51,7 @@ export {
   realityError,
   topicError,
 } from "./topic.ts";
+export { checkPulseBytes, pulseBytesError } from "./pulse_check.ts";
 export { PulseView } from "./pulse_view.ts";
 export {
   concatBytes,

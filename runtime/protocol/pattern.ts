@@ -51,7 +51,7 @@ export function compilePattern(source: string): CompiledPattern {
   }
   const literal = !segments.some((s) => s === "*" || s === ">");
   const test = source === ">"
-    ? (topic: string) => topic.length > 0
+    ? (topic: string) => topic.length > 0 && !isInbox(topic)
     : literal
     ? (topic: string) => topic === source
     : (topic: string) => matchSegments(segments, topic.split("."));
@@ -68,7 +68,17 @@ export function topicMatches(pattern: string, topic: string): boolean {
   return matchSegments(pattern.split("."), topic.split("."));
 }
 
+/**
+ * Whether `topic` is a request inbox (`_inbox.…`): a capability handed to a request's
+ * responders, which no wildcard (`>`, `*`) matches, so that neither subscriptions nor
+ * history reads see replies meant for someone else.
+ */
+function isInbox(topic: string): boolean {
+  return topic.startsWith("_inbox.");
+}
+
 function matchSegments(p: readonly string[], t: readonly string[]): boolean {
+  if (t[0] === "_inbox" && (p[0] === "*" || p[0] === ">")) return false;
   for (let i = 0; i < p.length; i++) {
     if (p[i] === ">") return t.length > i;
     if (i >= t.length) return false;

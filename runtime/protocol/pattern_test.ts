@@ -81,3 +81,13 @@ Deno.test("patternError refuses malformed patterns", () => {
   }
   for (const good of [">", "a.*.c", "a.>", "sensor-1.t_x"]) assert.equal(patternError(good), null);
 });
+
+Deno.test("pattern: wildcards never match request inboxes; their own name does", () => {
+  const inbox = "_inbox.0123456789abcdef0123456789abcdef";
+  for (const p of [">", "*.*", "*.>", "*.0123456789abcdef0123456789abcdef"]) {
+    assert.equal(compilePattern(p).test(inbox), false, p);
+    assert.equal(topicMatches(p, inbox), false, p);
+  }
+  assert.equal(compilePattern(inbox).test(inbox), true);
+  assert.equal(compilePattern(">").test("_inboxes.x"), true);
+});

@@ -2,10 +2,18 @@
  * The node's public listener. WebSocket upgrades to `/v1/ws` are served here on raw TCP
  * connections the node reads on demand (`WsServerConnection`), so a flooding client
  * waits in TCP backpressure instead of holding the event loop; every other connection
- * (the HTTP API, SSE) is piped unchanged to the node's `Deno.serve` listener on loopback.
+ * (the HTTP API, SSE) is piped to the node's `Deno.serve` listener (`http_pipe.ts`).
  *
- * The HTTP listener sees piped connections coming from loopback; `peerAddrOf` maps the
- * loopback port it sees back to the real client, as the TLS terminator does.
+ * That listener is a Unix socket in a directory only the node's user can enter, not a
+ * loopback TCP port: a TCP port behind the front door (or behind TLS) would take requests,
+ * bearer tokens included, from any local program, in clear text and past the front
+ * door's checks. The front door tells it the real client in a header on every request
+ * (`PEER_HEADER`, which it removes from what clients send; see `request_relay.ts`).
+ *
+ * With TLS the front door opens no listener of its own: the terminator hands it each
+ * decrypted connection (`accept`). Either way each connection takes a slot of the
+ * connection cap (`gate`) until it ends, and its first head is read here (408 when too
+ * slow, 431 when over 16 KiB).
  * @module
  */
 import {
@@ -20,7 +28,22 @@ import { DeadlineSweeper, type DeadlineWatch, type HttpDeadlineOptions } from ".
 import { readRequestHead, type RequestHead } from "./http_framing.ts";
 import { pipeHttp } from "./http_pipe.ts";
 import { ANSWER_WRITE_MS, answerAndClose, problemResponse, writeResponse } from "./raw_answer.ts";
-import type { PeerAddress, PeerResolver } from "./tls/mod.ts";
+import { PEER_HEADER } from "./request_relay.ts";
+import { formatAddress, hostOf, type PeerAddress } from "./tls/mod.ts";
+
+export { PEER_HEADER };
+
+/** The client named by `PEER_HEADER`, if the request carries it. */
+export function peerFromHeaders(headers: Headers): Deno.NetAddr | undefined {
+  const value = headers.get(PEER_HEADER);
+  if (!value) return undefined;
+  const host = hostOf(value);
+  return {
+    transport: "tcp",
+    hostname: host,
+    port: Number(value.slice(value.lastIndexOf(":") + 1)),
+  };
+}
 
 /** How an upgrade request is answered: the chosen subprotocol, or an error response. */
 export type UpgradeVerdict = { readonly protocol: string } | Response;
@@ -28,25 +51,29 @@ export type UpgradeVerdict = { readonly protocol: string } | Response;
 /** Where the front door listens, and what it does with each connection. */
 export interface FrontDoorOptions extends WsServerOptions {
   readonly hostname: string;
-  /** 0 picks an ephemeral port. */
-  readonly port: number;
+  /** 0 picks an ephemeral port; null opens no listener (connections come to `accept`). */
+  readonly port: number | null;
   /** The path WebSocket clients upgrade on. */
   readonly wsPath: string;
-  /** The HTTP listener other connections are piped to (loopback). */
-  readonly upstream: { readonly hostname: string; readonly port: number };
+  /** The HTTP listener other connections are piped to: a Unix socket. */
+  readonly upstream: { readonly path: string };
+  /**
+   * Serve WebSocket upgrades here (the arqon engine); false pipes them to the HTTP
+   * listener like any request (the deno engine).
+   * @default {true}
+   */
+  readonly serveWebSocket?: boolean;
   /** Decides an upgrade request: subprotocol, draining, ... */
   upgrade(headers: Headers): UpgradeVerdict;
   /** Attaches a session to an upgraded connection. */
   attach(connection: WsServerConnection, protocol: string, client: PeerAddress): TransportSession;
-  /** Resolves connections that reach the front door piped from elsewhere (TLS). */
-  readonly peers?: PeerResolver | null;
   /** Reports a failed accept (e.g. out of file descriptors); the listener carries on. */
   readonly onAcceptError?: (error: unknown) => void;
   /** Milliseconds a client may take to send its request head; default 10 000. */
   readonly headTimeoutMs?: number;
   /** The connection cap; absent: connections are not counted. */
   readonly gate?: ConnectionGate;
-  /** Descriptors a connection holds outside the front door (2 behind the TLS terminator). */
+  /** Descriptors a connection holds outside the front door (none: the TLS hand-off is in process). */
   readonly extraDescriptors?: number;
   /** Deadlines of piped HTTP requests (head, body, keep-alive idle); absent: none. */
   readonly httpDeadlines?: HttpDeadlineOptions;
@@ -55,14 +82,17 @@ export interface FrontDoorOptions extends WsServerOptions {
 }
 
 /** A running front door. */
-export interface FrontDoor extends PeerResolver {
+export interface FrontDoor {
   readonly hostname: string;
+  /** Its port (0 when it has no listener of its own). */
   readonly port: number;
+  /** Serves a connection accepted elsewhere (decrypted by the TLS terminator). */
+  accept(conn: Deno.Conn, client: PeerAddress): void;
   /**
-   * Told by the HTTP server that it answers a request on the piped connection it sees
-   * coming from loopback port `port`, until `completed`: such a connection is not idle.
+   * Told by the HTTP server that it answers a request of the piped connection whose client
+   * is `peer` (the value of `PEER_HEADER`), until `completed`: such a connection is not idle.
    */
-  responding(port: number, completed: Promise<void>): void;
+  responding(peer: string, completed: Promise<void>): void;
   /** Stops accepting and closes piped connections. */
   close(): void;
 }
@@ -74,78 +104,82 @@ const REFUSAL_HEAD_MS = 2000;
 
 /** State shared by the connections of one front door. */
 interface DoorState {
-  readonly peers: Map<number, PeerAddress>;
   readonly piped: Set<Deno.Conn>;
-  readonly watches: Map<number, DeadlineWatch>;
+  /** Deadline watches of piped connections, by their client as `PEER_HEADER` names it. */
+  readonly watches: Map<string, DeadlineWatch>;
   readonly sweeper: DeadlineSweeper | null;
   readonly onLimit?: (limit: string) => void;
   refusing: number;
 }
 
-/** Opens the public listener. */
+/** Opens the public listener (unless `port` is null). */
 export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
-  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
-  const addr = listener.addr as Deno.NetAddr;
+  const listener = options.port === null
+    ? null
+    : Deno.listen({ hostname: options.hostname, port: options.port });
+  const addr = listener?.addr as Deno.NetAddr | undefined;
   const state: DoorState = {
-    peers: new Map(),
     piped: new Set(),
     watches: new Map(),
     sweeper: options.httpDeadlines ? new DeadlineSweeper(options.httpDeadlines) : null,
     onLimit: options.onLimit,
     refusing: 0,
   };
-  const { peers, piped } = state;
+  const { piped } = state;
   const cost = 1 + (options.extraDescriptors ?? 0);
-  const resolve = (remote: Deno.NetAddr): PeerAddress =>
-    options.peers?.peerAddrOf(remote.port, remote.hostname) ??
-      { hostname: remote.hostname, port: remote.port };
   let closed = false;
-  (async () => {
-    while (!closed) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (closed || err instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors (EMFILE) and the like: keep the listener, try again soon.
-        options.onAcceptError?.(err);
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      const refusal = options.gate?.enter(cost);
-      if (refusal) {
-        refuse(conn, refusal, options, state);
-        continue;
-      }
-      // Held until the connection ends: a WebSocket's session, a piped HTTP connection's pipe.
-      let held = options.gate ? cost : 0;
-      const release = () => {
-        if (held) options.gate!.leave(held);
-        held = 0;
-      };
-      const grow = (more: number) => {
-        if (!options.gate) return true;
-        if (!held || !options.gate.grow(more)) return false;
-        held += more;
-        return true;
-      };
-      serve(conn, options, resolve(conn.remoteAddr as Deno.NetAddr), state, { release, grow })
-        .then((upgraded) => {
-          if (!upgraded) release();
-        }, () => {
-          release();
-          try {
-            conn.close();
-          } catch { /* already closed */ }
-        });
+  const accept = (conn: Deno.Conn, client: PeerAddress) => {
+    const refusal = options.gate?.enter(cost);
+    if (refusal) {
+      refuse(conn, refusal, options, state);
+      return;
     }
-  })();
+    // Held until the connection ends: a WebSocket's session, a piped HTTP connection's pipe.
+    let held = options.gate ? cost : 0;
+    const release = () => {
+      if (held) options.gate!.leave(held);
+      held = 0;
+    };
+    const grow = (more: number) => {
+      if (!options.gate) return true;
+      if (!held || !options.gate.grow(more)) return false;
+      held += more;
+      return true;
+    };
+    serve(conn, options, client, state, { release, grow })
+      .then((upgraded) => {
+        if (!upgraded) release();
+      }, () => {
+        release();
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      });
+  };
+  if (listener) {
+    (async () => {
+      while (!closed) {
+        let conn: Deno.Conn;
+        try {
+          conn = await listener.accept();
+        } catch (err) {
+          if (closed || err instanceof Deno.errors.BadResource) return;
+          // Out of file descriptors (EMFILE) and the like: keep the listener, try again soon.
+          options.onAcceptError?.(err);
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        const remote = conn.remoteAddr as Deno.NetAddr;
+        accept(conn, { hostname: remote.hostname, port: remote.port });
+      }
+    })();
+  }
   return {
-    hostname: addr.hostname,
-    port: addr.port,
-    peerAddrOf: (port) => peers.get(port),
-    responding: (port, completed) => {
-      const watch = state.watches.get(port);
+    hostname: addr?.hostname ?? options.hostname,
+    port: addr?.port ?? 0,
+    accept,
+    responding: (peer, completed) => {
+      const watch = state.watches.get(peer);
       if (!watch) return;
       watch.responding++;
       const done = () => {
@@ -159,7 +193,7 @@ export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
       closed = true;
       state.sweeper?.close();
       try {
-        listener.close();
+        listener?.close();
       } catch { /* already closed */ }
       for (const c of piped) {
         try {
@@ -221,16 +255,24 @@ async function serve(
     if (i > 0) headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
   }
   const wantsWs = (headers.get("upgrade") ?? "").toLowerCase() === "websocket";
-  if (method === "GET" && path === options.wsPath && wantsWs) {
+  if (method === "GET" && path === options.wsPath && wantsWs && options.serveWebSocket !== false) {
     return await upgrade(conn, headers, rest, options, client, slot);
   }
-  // A piped connection holds a loopback pair besides its own descriptor.
+  // A piped connection holds both ends of a private socket besides its own descriptor.
   if (!slot.grow(2)) {
     options.onLimit?.("open_files");
     await answerAndClose(conn, tooManyConnections("open_files", options), true);
     return false;
   }
-  await pipe(conn, read, options, client, state);
+  // Only the deno engine's WebSocket upgrade may switch the piped connection's protocol.
+  await pipe(
+    conn,
+    read,
+    options,
+    client,
+    state,
+    method === "GET" && path === options.wsPath && wantsWs,
+  );
   return false;
 }
 
@@ -356,7 +398,7 @@ async function upgrade(
 
 /**
  * Pipes a connection, starting with the bytes already read, to the HTTP listener (see
- * `http_pipe.ts`); the HTTP server sees it coming from a loopback port mapped to `client`.
+ * `http_pipe.ts`); each request head carries `client` in `PEER_HEADER`.
  */
 async function pipe(
   conn: Deno.Conn,
@@ -364,28 +406,29 @@ async function pipe(
   options: FrontDoorOptions,
   client: PeerAddress,
   state: DoorState,
+  upgrade: boolean,
 ): Promise<void> {
-  const { peers, piped, watches } = state;
-  const upstream = options.upstream;
+  const { piped, watches } = state;
   let inner: Deno.Conn;
   try {
-    inner = await Deno.connect({ hostname: upstream.hostname, port: upstream.port });
+    inner = await Deno.connect({ transport: "unix", path: options.upstream.path });
   } catch {
     // Out of descriptors between the check and the connect: still an answer, not a reset.
     options.onLimit?.("open_files");
     return await answerAndClose(conn, tooManyConnections("open_files", options), true);
   }
-  const localPort = (inner.localAddr as Deno.NetAddr).port;
-  peers.set(localPort, client);
+  const peer = formatAddress(client);
+  let mine: DeadlineWatch | undefined;
   piped.add(conn);
   piped.add(inner);
   try {
-    await pipeHttp(conn, inner, first, state, (watch) => {
-      if (watch) watches.set(localPort, watch);
-    });
+    await pipeHttp(conn, inner, first, client, state, (watch) => {
+      if (mine && watches.get(peer) === mine) watches.delete(peer);
+      mine = watch;
+      if (watch) watches.set(peer, watch);
+    }, upgrade);
   } finally {
-    watches.delete(localPort);
-    peers.delete(localPort);
+    if (mine && watches.get(peer) === mine) watches.delete(peer);
     piped.delete(conn);
     piped.delete(inner);
   }

@@ -16,6 +16,8 @@ import type { NodeMetrics } from "../telemetry/mod.ts";
 import { type NodeAccess, RateLimitedError, realityGuard, type SessionAccess } from "./auth/mod.ts";
 import { asBusError, errorResponse } from "./http_error.ts";
 import { type SseMetrics, SseSubscriber } from "./sse.ts";
+import { originGuard, type OriginPolicy } from "./origin_guard.ts";
+import { authorizeReply, refuseInboxPattern, replySubjectOf } from "./reply_guard.ts";
 
 /** What the HTTP API needs from its node: its parts and the few options it reads. */
 export interface HttpApiOptions {
@@ -44,6 +46,8 @@ export interface HttpApiOptions {
   readonly requestTimeoutMs: number;
   /** Serve `/metrics` without a token even when auth is on (`--metrics-open`). */
   readonly metricsOpen: boolean;
+  /** Pages allowed to change state (`--cors-origin`); absent: any. */
+  readonly origins?: OriginPolicy;
 }
 
 /** A route with a body limit other than `maxHttpBodyBytes`. */
@@ -82,6 +86,8 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
   };
 
   app.onError((err) => fail(err));
+  // First of all: a foreign page's request changes nothing, whatever route it names.
+  if (ctx.origins) app.use("*", originGuard(ctx.origins));
   app.notFound((c) =>
     errorResponse("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)
   );
@@ -179,7 +185,9 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     const named = req.headers.get("x-arqon-producer") || "http";
     return accessOf.get(req)?.producerId(named) ?? named;
   };
+  const replySubject = (req: Request) => replySubjectOf(accessOf.get(req)?.principal, true);
   const admitPublish = (req: Request, pulse: IPulse) => {
+    authorizeReply(ctx.spine, pulse, undefined, replySubject(req));
     const session = accessOf.get(req);
     session?.admitPublish(pulse.realityId ?? "", pulse.topic ?? "", pulse.payload?.length ?? 0);
     // A publish to a reality that does not exist yet creates it: only if the grants allow.
@@ -253,6 +261,7 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     if (patternProblem) throw new BusError("INVALID_PATTERN", patternProblem);
     const realityProblem = realityError(reality);
     if (realityProblem) throw new BusError("INVALID_ARGUMENT", realityProblem);
+    refuseInboxPattern(pattern);
     const grant = accessOf.get(c.req.raw)?.admitSubscribe(reality, pattern);
     if (grant?.filterDeliveries) {
       grant.release();
@@ -262,7 +271,7 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
       );
     }
     return streamSSE(c, async (stream) => {
-      const owner = new SseSubscriber(stream, ctx.metrics);
+      const owner = new SseSubscriber(stream, ctx.metrics, replySubject(c.req.raw));
       owner.sub = ctx.spine.subscribe(owner, {
         id: 1,
         realityId: reality,

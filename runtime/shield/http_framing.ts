@@ -3,7 +3,8 @@
  * head, in a body (by `Content-Length` or chunked), or between requests. The front door
  * pipes HTTP connections to `Deno.serve` byte for byte and uses this to put deadlines on
  * each part (a slowloris that never finishes its head or body is cut) and to refuse heads
- * over 16 KiB with a 431. It never changes the bytes: `Deno.serve` parses them again.
+ * over 16 KiB with a 431. It changes no byte but the heads it is told to rewrite (the
+ * front door adds the client's address): `Deno.serve` parses them again.
  * @module
  */
 
@@ -56,6 +57,14 @@ export class RequestFraming {
   #lineBytes = 0;
   /** Requests whose head arrived; a count the front door compares to responses. */
   requests = 0;
+  /** Set by `upgrade()`: the bytes are no longer HTTP and pass through unframed. */
+  #upgraded = false;
+  readonly #rewrite: ((head: string) => Uint8Array) | undefined;
+
+  /** Follows a stream; `rewrite` gives the bytes passed on for each head (default: as is). */
+  constructor(rewrite?: (head: string) => Uint8Array) {
+    this.#rewrite = rewrite;
+  }
 
   /** The phase after the bytes fed so far. */
   get phase(): RequestPhase {
@@ -71,6 +80,10 @@ export class RequestFraming {
   feed(bytes: Uint8Array, out: Uint8Array[] = []): FramingProblem | undefined {
     let i = 0;
     while (i < bytes.length) {
+      if (this.#upgraded) {
+        out.push(bytes.subarray(i));
+        return undefined;
+      }
       if (this.#phase === "between") {
         // Blank lines between requests are allowed (RFC 9112 §2.2), and dropped.
         if (bytes[i] === CR || bytes[i] === LF) {
@@ -94,6 +107,12 @@ export class RequestFraming {
     return undefined;
   }
 
+  /** The server switched protocols (101): every byte from now on is passed as is. */
+  upgrade(): void {
+    this.#upgraded = true;
+    this.#phase = "between";
+  }
+
   /** Starts the stream after a head that was read elsewhere (the front door's first one). */
   afterHead(head: string): FramingProblem | undefined {
     this.requests++;
@@ -109,7 +128,7 @@ export class RequestFraming {
       const n = this.#headLen;
       if (b === LF && n >= 4 && this.#head[n - 2] === CR && this.#head[n - 3] === LF) {
         const head = new TextDecoder().decode(this.#head.subarray(0, n - 4));
-        out.push(this.#head.slice(0, n));
+        out.push(this.#rewrite ? this.#rewrite(head) : this.#head.slice(0, n));
         // Held only while a head is being read: an idle connection keeps no buffer.
         this.#head = new Uint8Array(0);
         this.requests++;

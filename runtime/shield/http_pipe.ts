@@ -1,8 +1,13 @@
 /**
- * One HTTP connection piped by the front door to the node's `Deno.serve` on loopback.
- * The client's bytes pass through `RequestFraming`, which holds each request to its
- * deadlines (`http_deadlines.ts`) and refuses heads over 16 KiB; the server's bytes pass
- * unchanged. When the front door must answer itself (431, 408), it first lets the server
+ * One HTTP connection piped by the front door to the node's `Deno.serve` on its private
+ * Unix socket. The client's bytes pass through `RequestFraming`, which holds each request
+ * to its deadlines (`http_deadlines.ts`), refuses heads over 16 KiB and gives each head
+ * the client's address (`PEER_HEADER`, see `request_relay.ts`); the server's bytes pass
+ * unchanged. A WebSocket upgrade (the `deno` engine) is allowed only as a connection's
+ * first request: the client's next bytes wait for the server's answer; after a 101 the pipe
+ * carries bytes as they come, with no deadlines, and after a refusal the connection ends
+ * with it. Past an upgrade no head is rewritten, so a connection that did not switch
+ * protocols must not go on: its client could name any address in `PEER_HEADER`. When the front door must answer itself (431, 408), it first lets the server
  * finish the responses it owes, so its answer never lands inside one of them.
  * @module
  */
@@ -10,6 +15,8 @@ import { writeAll } from "../transport/mod.ts";
 import type { DeadlineSweeper, DeadlineWatch, MissedDeadline } from "./http_deadlines.ts";
 import { type FramingProblem, RequestFraming } from "./http_framing.ts";
 import { answerAndClose, closeQuietly, problemResponse } from "./raw_answer.ts";
+import { relayedHead } from "./request_relay.ts";
+import type { PeerAddress } from "./tls/mod.ts";
 
 /** Read size of piped connections: two buffers per connection, so kept small. */
 const PIPE_READ_BYTES = 16 * 1024;
@@ -25,20 +32,25 @@ export interface PipeContext {
 }
 
 /**
- * Pipes `client` to `server`: `raw` (the first head, already read and parsed as `head`)
- * and `rest` (bytes read past it) first. Resolves when both directions ended.
+ * Pipes `client` to `server`: the first head (already read and parsed as `head`) and
+ * `rest` (bytes read past it) first; every head names `peer`. With `upgrade`, the first
+ * request asks to switch protocols (see above). Resolves when both directions ended.
+ * `onWatch` is told the connection's deadline watch, and `undefined` once it has none
+ * (ended or upgraded).
  */
 export async function pipeHttp(
   client: Deno.Conn,
   server: Deno.Conn,
   first: { readonly head: string; readonly raw: Uint8Array; readonly rest: Uint8Array },
+  peer: PeerAddress,
   ctx: PipeContext,
   onWatch: (watch: DeadlineWatch | undefined) => void,
+  upgrade = false,
 ): Promise<void> {
-  const framing = new RequestFraming();
+  const rewrite = (head: string) => relayedHead(head.split("\r\n"), peer);
+  const framing = new RequestFraming(rewrite);
   let ending = false;
   let serverDone: Promise<void> = Promise.resolve();
-  // deno-lint-ignore prefer-const
   let watch: DeadlineWatch | undefined;
   // Ends the pipe; with `answer`, the client gets it once the server has finished the
   // responses it owes (graceful) or at once (the server is cut).
@@ -80,24 +92,47 @@ export async function pipeHttp(
   });
   onWatch(watch);
   try {
-    const out: Uint8Array[] = [];
-    const early = framing.afterHead(first.head) ?? framing.feed(first.rest, out);
-    if (early) {
-      await writeAll(server, first.raw);
-      return await refuse(early);
+    const firstHead = rewrite(first.head);
+    if (upgrade) {
+      framing.afterHead(first.head);
+      // The client's next bytes wait for the server's answer to the upgrade.
+      const answer = Promise.withResolvers<boolean>();
+      await writeAll(server, firstHead);
+      serverDone = pump(server, client, () => watch, () => ending, (chunk) => {
+        answer.resolve(new TextDecoder().decode(chunk.subarray(0, 13)) === "HTTP/1.1 101 ");
+      });
+      serverDone.then(() => answer.resolve(false));
+      if (!(await answer.promise)) {
+        await Promise.all([finish(null, true), serverDone]);
+        return;
+      }
+      // Switched: no longer HTTP, so no deadlines (its protocol has its own).
+      framing.upgrade();
+      if (watch) ctx.sweeper!.unwatch(watch);
+      watch = undefined;
+      onWatch(undefined);
+      if (first.rest.length) await writeAll(server, first.rest);
+    } else {
+      const out: Uint8Array[] = [];
+      const early = framing.afterHead(first.head) ?? framing.feed(first.rest, out);
+      if (early) {
+        await writeAll(server, firstHead);
+        return await refuse(early);
+      }
+      await writeAll(server, firstHead);
+      for (const bytes of out) await writeAll(server, bytes);
+      serverDone = pump(server, client, () => watch, () => ending);
     }
-    await writeAll(server, first.raw);
-    for (const bytes of out) await writeAll(server, bytes);
     toClientAtPhase = 0;
-    serverDone = pump(server, client, watch, () => ending);
     await Promise.all([
-      pumpRequests(client, server, framing, watch, refuse, () => ending, () => {
+      pumpRequests(client, server, framing, () => watch, refuse, () => ending, () => {
         toClientAtPhase = watch?.toClient ?? 0;
       }),
       serverDone,
     ]);
   } finally {
     if (watch) ctx.sweeper!.unwatch(watch);
+    onWatch(undefined);
     closeQuietly(client);
     closeQuietly(server);
   }
@@ -123,7 +158,7 @@ async function pumpRequests(
   from: Deno.Conn,
   to: Deno.Conn,
   framing: RequestFraming,
-  watch: DeadlineWatch | undefined,
+  watchOf: () => DeadlineWatch | undefined,
   onProblem: (problem: FramingProblem) => Promise<void>,
   ending: () => boolean,
   onBody: () => void,
@@ -137,7 +172,7 @@ async function pumpRequests(
       const before = framing.phase;
       out.length = 0;
       const problem = framing.feed(buf.subarray(0, n), out);
-      watch?.touch();
+      watchOf()?.touch();
       if (problem) return await onProblem(problem);
       if (before !== "body" && framing.phase === "body") onBody();
       for (const bytes of out) await writeAll(to, bytes);
@@ -154,14 +189,17 @@ async function pumpRequests(
 async function pump(
   from: Deno.Conn,
   to: Deno.Conn,
-  watch: DeadlineWatch | undefined,
+  watchOf: () => DeadlineWatch | undefined,
   ending: () => boolean,
+  onData?: (chunk: Uint8Array) => void,
 ): Promise<void> {
   const buf = new Uint8Array(PIPE_READ_BYTES);
   try {
     while (true) {
       const n = await from.read(buf);
       if (n === null) break;
+      onData?.(buf.subarray(0, n));
+      const watch = watchOf();
       if (watch) watch.toClient += n;
       watch?.touch();
       await writeAll(to, buf.subarray(0, n));

@@ -15,6 +15,8 @@ export { asBusError, errorResponse } from "./http_error.ts";
 export {
   type FrontDoor,
   type FrontDoorOptions,
+  PEER_HEADER,
+  peerFromHeaders,
   startFrontDoor,
   type UpgradeVerdict,
 } from "./front_door.ts";
@@ -27,6 +29,13 @@ export {
   type ShieldLimitOptions,
   type ShieldOptions,
 } from "./options.ts";
+export {
+  originGuard,
+  type OriginPolicy,
+  originPolicy,
+  originRefusal,
+  refuseUpgradeOrigin,
+} from "./origin_guard.ts";
 export { Session, type WireFormat } from "./session.ts";
 export { SESSION_DEFAULTS, type SessionOptions, sessionOptions } from "./session_options.ts";
 export { type SseMetrics, SseSubscriber } from "./sse.ts";

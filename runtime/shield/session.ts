@@ -11,6 +11,7 @@
  * The wire format is a `FrameCodec` (runtime/protocol): the session has no format branches.
  * @module
  */
+import { replySubjectOf } from "./reply_guard.ts";
 import { errorCodeValue, frameCodec, type WireFormat } from "../protocol/mod.ts";
 import type { Spine, Subscription, SubscriptionOwner } from "../spine/mod.ts";
 import type { DurableLog } from "../spine/mod.ts";
@@ -46,6 +47,8 @@ export interface SessionContext {
   readonly stalls?: StallWatch;
   /** Shares the node's ingress fairly between realities; absent: work runs as it arrives. */
   readonly fairness?: FairScheduler;
+  /** Calls back after the runtime looked at every socket (`IoTurn.schedule`). */
+  readonly nextTurn?: (callback: () => void) => void;
 }
 
 let sessionCounter = 0;
@@ -121,6 +124,7 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
       access,
       stalls: ctx.stalls,
       fairness: ctx.fairness,
+      nextTurn: ctx.nextTurn,
     });
     metrics.connections.labels(transport.kind).inc();
     // A WebSocket that never says hello would hold its socket forever: it gets a deadline.
@@ -149,6 +153,11 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
     this.close(1008, "hello timeout");
   }
 
+  /** The principal's reply identity (see `reply_guard.ts`): requests it receives, it may answer. */
+  get replySubject(): string | undefined {
+    return replySubjectOf(this.#access?.principal, false);
+  }
+
   /** Whether the session ended (closed by either side). */
   get ended(): boolean {
     return this.#ended;
@@ -167,8 +176,8 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
   }
 
   /** TransportSession: handles one received transport message. */
-  receive(data: Uint8Array | string): void {
-    this.#ingress.receive(data);
+  receive(data: Uint8Array | string): void | Promise<void> {
+    return this.#ingress.receive(data);
   }
 
   /** SubscriptionOwner: a subscription has deliveries or a drop notice waiting. */

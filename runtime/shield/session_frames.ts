@@ -8,6 +8,7 @@
 import {
   AckMode,
   BusError,
+  checkPulseBytes,
   decodePulse,
   type FrameReader,
   type IFrame,
@@ -37,6 +38,7 @@ import type { FrameJsonError } from "../protocol/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 import type { SessionAccess, SubscriptionAccess } from "./auth/mod.ts";
 import type { DeliveryFilter, Outbox } from "./session_outbox.ts";
+import { authorizeReply, refuseInboxPattern, replySubjectOf } from "./reply_guard.ts";
 import type { SessionOptions } from "./session_options.ts";
 
 const OVERFLOW_BY_WIRE: Record<number, OverflowMode | undefined> = {
@@ -128,6 +130,9 @@ export class FrameHandler {
 
   /** A publish whose pulse arrived as protobuf bytes. */
   publishEncoded(correlationId: number, ack: number, bytes: Uint8Array): void {
+    // These bytes are what subscribers and the log get: strict parsers must read them too.
+    const malformed = checkPulseBytes(bytes);
+    if (malformed) return this.#outbox.fail(malformed, correlationId);
     let pulse: IPulse;
     try {
       pulse = decodePulse(bytes);
@@ -258,6 +263,7 @@ export class FrameHandler {
     // of a flood are reported once a second, not once per pulse.
     const acked = (publish.ack ?? AckMode.NONE) !== AckMode.NONE;
     const size = p.payload?.length ?? 0;
+    authorizeReply(this.#ctx.spine, p, this.#ctx.session, this.#replySubject());
     if (this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", size, acked) === false) return;
     this.#admitReality(p.realityId);
     const result = this.#ctx.spine.publish(publish.pulse, this.#producerId, source);
@@ -268,6 +274,11 @@ export class FrameHandler {
       );
     }
     this.#acknowledge(publish, result);
+  }
+
+  /** Who this connection's replies are checked against beside the connection itself. */
+  #replySubject(): string | undefined {
+    return replySubjectOf(this.#access?.principal, false);
   }
 
   #acknowledge(publish: IPublish, stamped: StampedPulse): void {
@@ -313,6 +324,7 @@ export class FrameHandler {
         throw new BusError("INVALID_ARGUMENT", "replay is not supported for queue groups");
       }
     }
+    refuseInboxPattern(s.pattern ?? "");
     const grant = this.#access?.admitSubscribe(s.realityId ?? "", s.pattern ?? "");
     let sub: Subscription;
     try {
@@ -370,6 +382,7 @@ export class FrameHandler {
     const store = this.#ctx.store;
     if (!store) throw new BusError("INVALID_ARGUMENT", "history needs a durable log");
     const query = historyQueryFromFrame(h, "default");
+    refuseInboxPattern(query.pattern ?? "");
     // Reading history is subscribing to the past: the same grants apply.
     if (this.#access?.admitRead(query.reality, query.pattern ?? ">").filterDeliveries) {
       throw new BusError("FORBIDDEN", `"${query.pattern ?? ">"}" overlaps a denied topic`);
@@ -398,6 +411,12 @@ export class FrameHandler {
 
   #request(r: IRequest): void {
     if (!r.pulse) throw new BusError("INVALID_ARGUMENT", "request carries no pulse");
+    authorizeReply(
+      this.#ctx.spine,
+      { topic: r.pulse.topic },
+      this.#ctx.session,
+      this.#replySubject(),
+    );
     this.#access?.admitPublish(
       r.pulse.realityId ?? "",
       r.pulse.topic ?? "",

@@ -22,10 +22,13 @@ import type { FairScheduler } from "./limits/mod.ts";
 import type { FrameHandler } from "./session_frames.ts";
 import type { SessionOptions } from "./session_options.ts";
 import type { Outbox } from "./session_outbox.ts";
+import { MessageSlicer } from "./session_slices.ts";
 import type { StallWatch } from "./stall_watch.ts";
 
 // Unacknowledged pulses shed by the ingress scheduler are reported at most this often.
 const SHED_NOTICE_MS = 1000;
+// Milliseconds of work a message read on demand does in one go (at least).
+const SLICE_MS = 2;
 
 /** What ingress works with; lives as long as its session. */
 export interface IngressContext {
@@ -47,6 +50,12 @@ export interface IngressContext {
   readonly stalls?: StallWatch;
   /** Shares the node's ingress fairly between realities; absent: work runs as it arrives. */
   readonly fairness?: FairScheduler;
+  /**
+   * Calls back on a later event-loop turn, after the runtime looked at every socket (the
+   * node passes `IoTurn.schedule`): how a long message read on demand is spread over turns
+   * when there is no fair scheduler. Absent with no scheduler: messages run whole.
+   */
+  readonly nextTurn?: (callback: () => void) => void;
 }
 
 /** The inbound side of one session. */
@@ -64,27 +73,38 @@ export class Ingress {
   /** Publishes refused by the current `#shed`. */
   #shedCount = 0;
   #shedMessage = "";
+  /** The message read on demand that is being worked through, slice by slice. */
+  readonly #slicer: MessageSlicer;
 
   /** Creates the ingress of a new session. */
   constructor(ctx: IngressContext) {
     this.#ctx = ctx;
     this.#frames = ctx.frames;
     this.#outbox = ctx.outbox;
+    this.#slicer = new MessageSlicer(ctx.frames.reader);
   }
 
-  /** Whether received messages wait in the fair scheduler. */
+  /**
+   * Whether received messages wait in the fair scheduler. A message read on demand whose
+   * frames wait for a turn does not count: once the node drains, its publishes are refused
+   * and there is nothing to flush, so shutdown need not wait for a flood's next slice.
+   */
   get backlogged(): boolean {
     return this.#backlog > 0;
   }
 
-  /** Handles one received transport message. */
-  receive(data: WireMessage): void {
+  /**
+   * Handles one received transport message. A promise says the message's work continues
+   * on later turns: a transport reading on demand reads nothing more until it settles.
+   */
+  receive(data: WireMessage): void | Promise<void> {
     if (this.#ctx.session.ended) return;
     this.#ctx.stalls?.poll();
     const codec = codecOf(data);
-    // A transport that reads on demand is read in turn with every other socket, one read
-    // per readiness check, and its flood waits in TCP: it needs no queue here.
-    const fair = this.#ctx.transport.readsOnDemand ? undefined : this.#ctx.fairness;
+    // A transport that reads on demand waits for its message's work before reading on, so
+    // its flood waits in TCP: it needs no queue here, only a bound on each go.
+    if (this.#ctx.transport.readsOnDemand) return this.#receiveSliced(codec, data);
+    const fair = this.#ctx.fairness;
     if (fair) {
       // Behind its own queued messages a session's next message queues too: its order holds.
       if (this.#backlog > 0) return this.#defer(fair, codec, this.#backlogReality, data);
@@ -118,14 +138,83 @@ export class Ingress {
     this.#ctx.metrics.ingressDeferred.labels(reality || "default").inc();
   }
 
-  #receiveOne(codec: FrameCodec, data: WireMessage): void {
+  /**
+   * Works through a message read on demand in slices: charged to its reality's credit when
+   * the node has a fair scheduler (a reality out of credit waits for its turn, the other
+   * realities do not), each slice about `SLICE_MS` (or a quantum) long, the rest on later
+   * turns. One message per connection is in flight, so connections of one reality take
+   * turns too.
+   */
+  #receiveSliced(codec: FrameCodec, data: WireMessage): void | Promise<void> {
+    const fair = this.#ctx.fairness;
+    if (!fair && !this.#ctx.nextTurn) {
+      this.#receiveOne(codec, data);
+      return this.#outbox.answerNow();
+    }
+    const slicer = this.#slicer;
+    // A slice shorter than a readiness check would spend the turn on the check; a slice
+    // past the quantum is owed by the reality and paid out of its next turns.
+    const sliceMs = Math.max(fair?.quantumMs ?? 0, SLICE_MS);
+    const first = () => {
+      slicer.begin(sliceMs);
+      this.#receiveOne(codec, data, slicer.reader);
+      this.#outbox.answerNow();
+    };
+    // Messages without publishes (pings, subscribes...) are not charged to a reality.
+    const reality = fair ? codec.peekPublishReality(data) : undefined;
+    if (fair && reality !== undefined && !fair.runNow(reality, first)) {
+      return new Promise((resolve) => {
+        const refusal = fair.submit(reality, () => {
+          first();
+          if (slicer.pending) this.#continueSliced(reality, sliceMs).then(resolve);
+          else resolve();
+        }, codec.sizeOf(data));
+        if (!refusal) return;
+        this.#shed(codec, reality || "default", data, refusal.message);
+        this.#outbox.answerNow();
+        resolve();
+      });
+    }
+    if (reality === undefined) first();
+    if (slicer.pending) return this.#continueSliced(reality, sliceMs);
+  }
+
+  /** Runs the current message's deferred frames, a slice a turn; resolves when all ran. */
+  #continueSliced(reality: string | undefined, sliceMs: number): Promise<void> {
+    const fair = reality === undefined ? undefined : this.#ctx.fairness;
+    const slicer = this.#slicer;
+    return new Promise((resolve) => {
+      const step = () => {
+        let more = false;
+        try {
+          slicer.begin(sliceMs);
+          more = slicer.resume();
+        } finally {
+          // Whatever a frame threw, the connection is read on.
+          this.#outbox.answerNow();
+          if (more) schedule();
+          else resolve();
+        }
+      };
+      const schedule = () => {
+        if (!fair) return this.#ctx.nextTurn ? this.#ctx.nextTurn(step) : step();
+        if (fair.submit(reality!, step) === undefined) return;
+        // Refused (the node is stopping: its publishes are refused cheaply): finish now.
+        slicer.finish();
+        this.#outbox.answerNow();
+        resolve();
+      };
+      schedule();
+    });
+  }
+
+  #receiveOne(codec: FrameCodec, data: WireMessage, reader = this.#frames.reader): void {
     const size = codec.sizeOf(data);
     const max = this.#ctx.options.maxFrameBytes;
     if (size > max) {
       this.#outbox.error("FRAME_TOO_LARGE", `frame of ${size} bytes exceeds the limit of ${max}`);
       return;
     }
-    const reader = this.#frames.reader;
     if (codec.read(data, reader)) return;
     // Unreadable as a whole: the full decoder says why (or, more lenient, reads it).
     let frame: IFrame;

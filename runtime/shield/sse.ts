@@ -20,10 +20,13 @@ export class SseSubscriber implements SubscriptionOwner {
   /** Resolves when the stream must end (client gone or overflow disconnect). */
   readonly finished: Promise<void>;
   sub: Subscription | null = null;
+  /** Who may answer requests this stream receives, beside nobody (see `reply_guard.ts`). */
+  readonly replySubject?: string;
 
-  /** Binds to an open SSE stream. */
-  constructor(stream: SSEStreamingApi, metrics: SseMetrics) {
+  /** Binds to an open SSE stream; `replySubject` is its client's reply identity. */
+  constructor(stream: SSEStreamingApi, metrics: SseMetrics, replySubject?: string) {
     this.#stream = stream;
+    this.replySubject = replySubject;
     this.#metrics = metrics;
     this.finished = new Promise((resolve) => this.#done = resolve);
     stream.onAbort(() => this.#done());

@@ -11,6 +11,7 @@ import { errorResponse } from "./http_error.ts";
 import type { WireFormat } from "./session.ts";
 import { formatAddress } from "./tls/mod.ts";
 import { WebSocketTransport } from "./ws_transport.ts";
+import { type OriginPolicy, refuseUpgradeOrigin } from "./origin_guard.ts";
 
 /** Path of the WebSocket endpoint. */
 export const WS_PATH = "/v1/ws";
@@ -23,6 +24,8 @@ export interface WsEndpointContext {
   readonly idleTimeoutSeconds: number;
   /** True once shutdown began: upgrades are refused. */
   readonly draining: () => boolean;
+  /** Pages allowed to open WebSockets (`--cors-origin`); absent: any. */
+  readonly origins?: OriginPolicy;
   /** Starts a session on an upgraded socket. */
   attach(transport: Transport, format: WireFormat): TransportSession;
 }
@@ -32,10 +35,15 @@ export interface WsEndpointContext {
  * (draining node, no upgrade, no subprotocol of ours). Both WebSocket engines use it.
  */
 export function negotiateUpgrade(
-  ctx: Pick<WsEndpointContext, "metrics" | "draining">,
+  ctx: Pick<WsEndpointContext, "metrics" | "draining" | "origins">,
   headers: Headers,
 ): { protocol: string } | Response {
   if (ctx.draining()) return errorResponse("SHUTTING_DOWN", "the node is shutting down");
+  const foreign = refuseUpgradeOrigin(ctx.origins, headers);
+  if (foreign) {
+    ctx.metrics.errors.labels("ws", "FORBIDDEN").inc();
+    return foreign;
+  }
   if ((headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
     return errorResponse("PROTOCOL_VIOLATION", "this endpoint expects a WebSocket upgrade", 426);
   }

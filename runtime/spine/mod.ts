@@ -18,6 +18,7 @@ export type {
 } from "./log_records.ts";
 export { Reality, type Route } from "./reality.ts";
 export { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS, requestReply } from "./request.ts";
+export { INBOX_SEGMENT, isInboxTopic, newInboxTopic, PendingInboxes } from "./inbox.ts";
 export {
   DEFAULT_REALITY,
   type QueueDefaults,

@@ -2,6 +2,11 @@
  * Request/reply over the Spine, shared by the WebSocket and HTTP APIs: the request is
  * published with a `reply_to` inbox topic, and the first pulse published to that inbox
  * is the answer.
+ *
+ * An inbox is a capability, not a topic like others: its name carries 128 random bits (no
+ * one guesses it), wildcard subscriptions never match it (see `trie.ts`), and the Spine
+ * records which subscribers a request was delivered to, so that the edge lets only those
+ * responders publish the reply (see `inbox.ts`).
  * @module
  */
 import { BusError, type IPulse } from "../protocol/mod.ts";
@@ -13,9 +18,6 @@ import { topicError } from "../protocol/mod.ts";
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 /** Upper bound on request timeouts. */
 export const MAX_REQUEST_TIMEOUT_MS = 300_000;
-
-let inboxCounter = 0;
-const inboxPrefix = `_inbox.${crypto.randomUUID().slice(0, 8)}`;
 
 /** Receives the first delivery on an inbox subscription. */
 class InboxOwner implements SubscriptionOwner {
@@ -49,18 +51,19 @@ export async function requestReply(
     throw new BusError("NO_RESPONDERS", `no subscriber for '${topic}' in reality '${realityId}'`);
   }
   const timeout = Math.min(timeoutMs || DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS);
-  const inbox = `${inboxPrefix}.${++inboxCounter}`;
+  const inbox = spine.inboxes.open();
   const owner = new InboxOwner();
   const reply = new Promise<IPulse>((resolve) => owner.resolve = resolve);
-  const sub = spine.subscribe(owner, {
-    id: 0,
-    realityId,
-    pattern: inbox,
-    maxMessages: 1,
-    overflow: "drop-new",
-  });
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let sub: Subscription | undefined;
   try {
+    sub = spine.subscribe(owner, {
+      id: 0,
+      realityId,
+      pattern: inbox,
+      maxMessages: 1,
+      overflow: "drop-new",
+    });
     await spine.publish({ ...pulse, realityId, replyTo: inbox }, producerId);
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -76,6 +79,7 @@ export async function requestReply(
     return await Promise.race([reply, expired]);
   } finally {
     clearTimeout(timer);
-    spine.unsubscribe(sub);
+    spine.inboxes.close(inbox);
+    if (sub) spine.unsubscribe(sub);
   }
 }

@@ -7,6 +7,7 @@ import { BusError, type IPulse } from "../protocol/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
+import { PendingInboxes } from "./inbox.ts";
 import { Reality } from "./reality.ts";
 import { StampedPulse } from "./stamped.ts";
 import {
@@ -66,6 +67,8 @@ export class Spine {
   #topicOk = new Set<string>();
   #subscriptionCount = 0;
   readonly #maxRealities: number;
+  /** Requests waiting for their reply, with the responders each reached. */
+  readonly inboxes: PendingInboxes = new PendingInboxes();
 
   /** Creates a Spine. */
   constructor(options: SpineOptions) {
@@ -217,8 +220,18 @@ export class Spine {
 
   #route(reality: Reality, stamped: StampedPulse): void {
     const route = reality.route(stamped.pulse.topic!);
-    for (const sub of route.direct) sub.offer(stamped);
-    for (const members of route.groups) reality.pick(members, stamped.size).offer(stamped);
+    // A request: whoever it reaches may answer on its inbox (and nobody else).
+    const replyTo = stamped.pulse.replyTo;
+    const responders = replyTo ? this.inboxes.responders(replyTo) : undefined;
+    for (const sub of route.direct) {
+      responders?.add(sub.owner);
+      sub.offer(stamped);
+    }
+    for (const members of route.groups) {
+      const member = reality.pick(members, stamped.size);
+      responders?.add(member.owner);
+      member.offer(stamped);
+    }
   }
 
   /** Opens a subscription owned by `owner`. Throws `BusError` on an invalid pattern or reality. */

@@ -4,6 +4,7 @@
  * number of subscriptions.
  * @module
  */
+import { INBOX_SEGMENT } from "./inbox.ts";
 
 class TrieNode<T> {
   children = new Map<string, TrieNode<T>>();
@@ -81,10 +82,20 @@ export class SubscriptionTrie<T> {
     return true;
   }
 
-  /** Every subscriber whose pattern matches the concrete `topic`. */
+  /**
+   * Every subscriber whose pattern matches the concrete `topic`. An inbox topic
+   * (`_inbox.…`) is matched by its own literal pattern only: wildcards never see replies.
+   */
   match(topic: string): T[] {
     const out: T[] = [];
-    this.#walk(this.#root, topic.split("."), 0, out);
+    const segments = topic.split(".");
+    if (segments[0] === INBOX_SEGMENT) {
+      let node: TrieNode<T> | undefined = this.#root;
+      for (let i = 0; node && i < segments.length; i++) node = node.children.get(segments[i]);
+      if (node) { for (const v of node.here) out.push(v); }
+      return out;
+    }
+    this.#walk(this.#root, segments, 0, out);
     return out;
   }
 

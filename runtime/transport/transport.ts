@@ -35,8 +35,11 @@ export interface Transport {
 
 /** What a transport calls on the node side for each connection it carries. */
 export interface TransportSession {
-  /** One received frame, undecoded. */
-  receive(frame: Uint8Array | string): void;
+  /**
+   * One received frame, undecoded. A promise asks a transport that reads on demand to read
+   * nothing more until it settles (the frame's work goes on over later turns).
+   */
+  receive(frame: Uint8Array | string): void | Promise<void>;
 
   /** The peer went away or the transport failed; the session releases its subscriptions. */
   closed(): void;

@@ -43,5 +43,5 @@
 //     'http://127.0.0.1:7420/v1/policies/guard?topic=public.>&config=%7B%22max_bytes%22%3A1024%7D'
 export { Context, Header, Verdict, allow, deny, redact } from "./types";
 export { log, LogLevel, randomU64, logicalTime, HlcTimestamp } from "./host";
-export { JsonKind, JsonParser, JsonValue, parseJsonString } from "./json";
+export { JsonKind, JsonParser, JsonValue, jsonObjectError, parseJsonString } from "./json";
 export { bytesToString, indexOf, stringToBytes, topicMatches } from "./util";

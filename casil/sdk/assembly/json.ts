@@ -1,5 +1,10 @@
 // A small JSON reader for policies: parses UTF-8 bytes into a tree of `JsonValue`s.
 // Nesting is limited so that a hostile payload cannot exhaust the stack.
+//
+// An object that names a member twice is refused ("duplicate member name"): JSON parsers
+// disagree on which copy wins (JavaScript's `JSON.parse` and Python keep the last, others the
+// first), so a policy that read one copy could pass `{"joules":40,"joules":60}` on to a
+// consumer that reads 60. Refusing both is the only reading every consumer agrees with.
 
 /** The kinds of JSON values. */
 export enum JsonKind {
@@ -49,6 +54,9 @@ export class JsonValue {
 }
 
 const MAX_DEPTH = 64;
+
+/** Up to this many members, duplicates are found by scanning; beyond, with a set. */
+const SCAN_KEYS = 16;
 
 /** Parses JSON from UTF-8 bytes. */
 export class JsonParser {
@@ -215,10 +223,15 @@ export class JsonParser {
     }
   }
 
+  private duplicate(key: string): JsonValue | null {
+    return this.fail("duplicate member name \"" + key + "\"");
+  }
+
   private object(depth: i32): JsonValue | null {
     this.pos++;
     const v = new JsonValue();
     v.kind = JsonKind.Object;
+    let seen: Set<string> | null = null;
     this.skipSpace();
     if (this.pos < this.bytes.length && this.bytes[this.pos] == 0x7d) {
       this.pos++;
@@ -234,6 +247,19 @@ export class JsonParser {
       this.skipSpace();
       if (this.pos >= this.bytes.length || this.bytes[this.pos] != 0x3a) return this.fail("expected :");
       this.pos++;
+      if (seen !== null) {
+        if (seen.has(key)) return this.duplicate(key);
+        seen.add(key);
+      } else {
+        for (let i = 0; i < v.keys.length; i++) {
+          if (v.keys[i] == key) return this.duplicate(key);
+        }
+        if (v.keys.length == SCAN_KEYS) {
+          seen = new Set<string>();
+          for (let i = 0; i < v.keys.length; i++) seen.add(v.keys[i]);
+          seen.add(key);
+        }
+      }
       const item = this.value(depth + 1);
       if (item === null) return null;
       v.keys.push(key);
@@ -245,6 +271,20 @@ export class JsonParser {
       if (c != 0x2c) return this.fail("expected , or }");
     }
   }
+}
+
+/**
+ * Why `text` is not a JSON object (invalid JSON, a member named twice, another kind of
+ * value), or null when it is one: what `configure` answers for a bad config.
+ */
+export function jsonObjectError(text: string): string | null {
+  const parser = new JsonParser(Uint8Array.wrap(String.UTF8.encode(text)));
+  const v = parser.parse();
+  if (v === null) {
+    const why = parser.error;
+    return "is not valid JSON (" + (why === null ? "invalid" : why) + ")";
+  }
+  return v.kind == JsonKind.Object ? null : "must be a JSON object";
 }
 
 /** Parses `text` as JSON; null when it is not valid JSON. */

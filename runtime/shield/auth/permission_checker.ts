@@ -162,8 +162,9 @@ export class PermissionChecker {
     const segments = topic.split(".");
     // `sys.control.*` steers the node: reserved to controllers whatever the topic rules say.
     if (segments[0] === "sys" && segments[1] === "control" && !this.#controller) return false;
-    // Replies to requests go to the node's `_inbox.*` topics: any principal may answer a
-    // request it received (NATS' allow_responses), whatever its publish rules.
+    // Replies to requests go to the node's `_inbox.*` topics, whatever the publish rules
+    // (NATS' allow_responses): `reply_guard.ts` lets only the responders the request
+    // reached publish there, which no topic rule could express.
     if (segments[0] === "_inbox") return true;
     return decide(this.#publish, segments);
   }

@@ -93,6 +93,11 @@ export interface SecurityOptions {
    * @default {false}
    */
   metricsOpen: boolean;
+  /**
+   * Web origins (comma-separated `scheme://host[:port]`, `*` for any) whose pages may send
+   * state-changing requests and open WebSockets, beside the node's own origin.
+   */
+  corsOrigin: string;
 }
 
 /** Defaults: no auth, no TLS, no limits beyond the node's frame limits. */
@@ -114,6 +119,7 @@ export const SECURITY_DEFAULTS: Readonly<SecurityOptions> = {
   banSeconds: 10,
   httpRateClients: 100_000,
   metricsOpen: false,
+  corsOrigin: "",
 };
 
 /** The security options as flags, in `--help` order; the node adds them to its table. */
@@ -226,5 +232,13 @@ export const SECURITY_FLAGS: readonly Flag<keyof SecurityOptions>[] = Object.fre
     kind: "bool",
     env: "ARQON_METRICS_OPEN",
     help: "serve /metrics without a token when auth is on (for scrapers that cannot send one)",
+  },
+  {
+    key: "corsOrigin",
+    flag: "cors-origin",
+    kind: "string",
+    env: "ARQON_CORS_ORIGIN",
+    help: "web origins (comma-separated, * for any) whose pages may publish, change and open " +
+      "WebSockets; other pages' are refused (403)",
   },
 ]);

@@ -90,6 +90,11 @@ export class FairScheduler {
     this.#clock = options.clock ?? (() => performance.now());
   }
 
+  /** Milliseconds of work a reality may spend per turn. */
+  get quantumMs(): number {
+    return this.#quantum;
+  }
+
   /** Tasks waiting, all realities together. */
   get queued(): number {
     return this.#queued;

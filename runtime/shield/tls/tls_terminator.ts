@@ -7,11 +7,16 @@
  * The plain listener sees every connection coming from loopback; `peerOf`/`peerAddrOf`
  * map the loopback port it sees back to the real client address, for sessions, logs,
  * audit entries and per-client limits. A mapping lives exactly as long as its pipe.
+ *
+ * The node itself does not pipe: with `onConnection`, each decrypted connection is handed
+ * over in process (as a `SocketConn`), so no plain listener exists for a local program to
+ * send tokens to in clear text.
  * @module
  */
 import { connect, type Socket } from "node:net";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { formatAddress, normalizeHost, type PeerAddress } from "./client_address.ts";
+import { SocketConn } from "./socket_conn.ts";
 
 /** One piped connection: the upstream socket's local host and the real client. */
 interface Pipe {
@@ -28,8 +33,10 @@ export interface TlsTerminatorOptions {
   readonly hostname: string;
   /** 0 picks an ephemeral port. */
   readonly port: number;
-  /** The node's plain listener (loopback). */
-  readonly upstream: { readonly hostname: string; readonly port: number };
+  /** A plain listener (loopback) to pipe decrypted connections to; or use `onConnection`. */
+  readonly upstream?: { readonly hostname: string; readonly port: number };
+  /** Takes each decrypted connection in process, with its client (instead of `upstream`). */
+  readonly onConnection?: (conn: Deno.Conn, client: PeerAddress) => void;
   /** Seconds a client may take to finish the handshake; default 10. */
   readonly handshakeTimeoutSeconds?: number;
   /** Reports a refused handshake (e.g. a TLS 1.2 client), for logs and metrics. */
@@ -66,7 +73,17 @@ export async function startTlsTerminator(options: TlsTerminatorOptions): Promise
     maxVersion: "TLSv1.3",
     ALPNProtocols: ["http/1.1"],
     handshakeTimeout: (options.handshakeTimeoutSeconds ?? 10) * 1000,
-  }, (client: TLSSocket) => pipe(client, options.upstream, peers, open));
+  }, (client: TLSSocket) => {
+    if (!options.onConnection) return pipe(client, options.upstream!, peers, open);
+    const peer = {
+      hostname: normalizeHost(client.remoteAddress ?? "?"),
+      port: client.remotePort ?? 0,
+    };
+    client.setNoDelay(true);
+    open.add(client);
+    client.on("close", () => open.delete(client));
+    options.onConnection(new SocketConn(client, peer) as unknown as Deno.Conn, peer);
+  });
   server.on("tlsClientError", (error: Error, socket: Socket) => {
     options.onHandshakeError?.(error);
     socket.destroy();
@@ -84,7 +101,7 @@ export async function startTlsTerminator(options: TlsTerminatorOptions): Promise
     hostname: options.hostname,
     port,
     get connections() {
-      return open.size / 2;
+      return options.onConnection ? open.size : open.size / 2;
     },
     get mappedPeers() {
       return peers.size;

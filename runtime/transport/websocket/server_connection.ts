@@ -257,7 +257,8 @@ export class WsServerConnection implements Transport {
           const body = buf.slice(at, at + len);
           start = at + len;
           xorMask(body, key);
-          this.#frame(opcode, fin, body);
+          const busy = this.#frame(opcode, fin, body);
+          if (busy) await busy;
           if (this.#ended) return;
           continue;
         }
@@ -281,7 +282,8 @@ export class WsServerConnection implements Transport {
         }
         this.#lastHeard = Date.now();
         xorMask(body, key);
-        this.#frame(opcode, fin, body);
+        const busy = this.#frame(opcode, fin, body);
+        if (busy) await busy;
       }
       if (start === end) start = end = 0;
       else if (start > 0 && buf.length - end < 64 * 1024) {
@@ -310,7 +312,8 @@ export class WsServerConnection implements Transport {
     }
   }
 
-  #frame(opcode: number, fin: boolean, body: Uint8Array): void {
+  /** Handles one frame; a promise: the session is still working on the message. */
+  #frame(opcode: number, fin: boolean, body: Uint8Array): void | Promise<void> {
     if (opcode >= 0x8) {
       if (!fin || body.length > 125) throw new ProtocolError(1002, "bad control frame");
       // Nothing may follow our close frame, not even a pong.
@@ -354,7 +357,7 @@ export class WsServerConnection implements Transport {
       this.#fragmentCost = Math.max(body.length, FRAGMENT_COST);
       return;
     }
-    this.#message(opcode, body);
+    return this.#message(opcode, body);
   }
 
   // Appends a fragment, charging at least FRAGMENT_COST: a stream of empty continuation
@@ -376,7 +379,7 @@ export class WsServerConnection implements Transport {
     this.#fragmentBytes = need;
   }
 
-  #message(opcode: number, body: Uint8Array): void {
+  #message(opcode: number, body: Uint8Array): void | Promise<void> {
     if (this.#closing) return;
     if (opcode === OP.text) {
       let text: string;
@@ -385,8 +388,9 @@ export class WsServerConnection implements Transport {
       } catch {
         throw new ProtocolError(1007, "text message is not valid UTF-8");
       }
-      this.#session?.receive(text);
-    } else this.#session?.receive(body);
+      return this.#session?.receive(text);
+    }
+    return this.#session?.receive(body);
   }
 
   #endAfterFlush(): void {

@@ -55,7 +55,7 @@ async function pair(maxMessageBytes = 1 << 20) {
   const received: (Uint8Array | string)[] = [];
   const closed = Promise.withResolvers<void>();
   const session: TransportSession = {
-    receive: (m) => received.push(m),
+    receive: (m) => void received.push(m),
     closed: () => closed.resolve(),
   };
   const connection = new WsServerConnection(server, "test", {
