@@ -35,9 +35,11 @@ export { openStore, type StoreOptions } from "./runtime/store/mod.ts";
 // The types the public API above names (node members, config parts, store records), so
 // the documentation is complete; types only: they are built by `startNode`/`openStore`.
 export type {
+  ConnectionCapacity,
   Flag,
   FlagKind,
   ListenOptions,
+  OpenFileLimit,
   ParsedConfig,
   PolicyOptions,
   RunOptions,
@@ -46,6 +48,8 @@ export type {
   ShieldLimitOptions,
   ShieldOptions,
   ShmOptions,
+  SpineLimitOptions,
+  SpineNodeOptions,
   SpineQueueOptions,
   StoreDiskOptions,
 } from "./runtime/node/mod.ts";
@@ -94,7 +98,7 @@ export type {
   PutPolicyOptions,
 } from "./casil/mod.ts";
 
-import { parseConfig, startNode } from "./runtime/node/mod.ts";
+import { capacityLine, parseConfig, startNode } from "./runtime/node/mod.ts";
 
 /** Runs a node from the command line until SIGINT/SIGTERM, then drains and exits. */
 async function main(): Promise<void> {
@@ -123,6 +127,7 @@ async function main(): Promise<void> {
         (performance.now() - t0).toFixed(0)
       } ms`,
     );
+    console.log(capacityLine(node.capacity, parsed.config.wsEngine));
   }
   let stopping = false;
   const stop = () => {

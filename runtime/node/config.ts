@@ -12,7 +12,7 @@ import {
   SHIELD_LIMIT_FLAGS,
   type ShieldOptions,
 } from "../shield/mod.ts";
-import { SPINE_DEFAULTS, SPINE_FLAGS, type SpineQueueOptions } from "../spine/mod.ts";
+import { SPINE_DEFAULTS, SPINE_FLAGS, type SpineNodeOptions } from "../spine/mod.ts";
 import { STORE_DEFAULTS, STORE_FLAGS, type StoreDiskOptions } from "../store/mod.ts";
 
 /** Where the node listens and what it calls itself. */
@@ -86,7 +86,7 @@ export interface NodeConfig
   extends
     ListenOptions,
     ShieldOptions,
-    SpineQueueOptions,
+    SpineNodeOptions,
     RunOptions,
     StoreDiskOptions,
     ShmOptions,

@@ -9,9 +9,12 @@
 import type { Hono } from "hono";
 import {
   acceptWebSocket,
+  type ConnectionGate,
   formatOf,
   type FrontDoor,
+  type HttpDeadlineOptions,
   negotiateUpgrade,
+  PEER_HEADER,
   peerFromHeaders,
   startFrontDoor,
   WS_PATH,
@@ -51,6 +54,12 @@ export interface ListenersOptions {
   readonly onAcceptError: () => void;
   /** Counts a failed TLS handshake. */
   readonly onHandshakeError: () => void;
+  /** The connection cap (the front door enforces it); absent: none. */
+  readonly gate?: ConnectionGate;
+  /** Deadlines of HTTP request heads, bodies and idle keep-alive connections. */
+  readonly httpDeadlines?: HttpDeadlineOptions;
+  /** Counts a client turned away or cut by a limit. */
+  readonly onLimit?: (limit: string) => void;
 }
 
 /** The running listeners. */
@@ -96,7 +105,11 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
   if (socketDir) await Deno.chmod(socketDir, 0o700);
   const socketPath = socketDir ? `${socketDir}/http.sock` : null;
   const listening = Promise.withResolvers<void>();
+  let door: FrontDoor | null = null;
   const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.Addr>) => {
+    // Piped connections with a response in progress are not idle (see the front door).
+    const peer = socketPath ? req.headers.get(PEER_HEADER) : null;
+    if (peer) door?.responding(peer, info.completed);
     const client = socketPath
       ? peerFromHeaders(req.headers) ?? UNKNOWN_CLIENT
       : clientAddress(info.remoteAddr);
@@ -128,7 +141,6 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
     }, handler);
   await listening.promise;
   let acceptErrorLoggedAt = 0;
-  let door: FrontDoor | null = null;
   let tls: TlsTerminator | null = null;
   const removeSocketDir = async () => {
     if (socketDir) await Deno.remove(socketDir, { recursive: true }).catch(() => {});
@@ -149,6 +161,10 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
         maxBufferedBytes: options.maxBufferedBytes,
         onBufferedOverflow: options.onBufferedOverflow,
         yieldTurn: options.yieldTurn,
+        headTimeoutMs: options.httpDeadlines?.headerTimeoutMs || undefined,
+        httpDeadlines: options.httpDeadlines,
+        gate: options.gate,
+        onLimit: options.onLimit,
         onAcceptError: (err) => {
           options.onAcceptError();
           // Out of descriptors, this repeats: say it once every 10 s.

@@ -13,11 +13,12 @@ export {
   type RunOptions,
   type ShmOptions,
 } from "./config.ts";
-export { type ArqonNode, startNode } from "./start.ts";
+export { type ArqonNode, capacityLine, type ConnectionCapacity, startNode } from "./start.ts";
+export { type OpenFileLimit, raiseOpenFileLimit } from "./rlimit.ts";
 // The options each layer contributes to `NodeConfig`, so the config's type is whole here.
 export type { PolicyOptions } from "../../casil/mod.ts";
 export type { Flag, FlagKind } from "../config/mod.ts";
 export type { SecurityOptions } from "../shield/auth/mod.ts";
 export type { ShieldFlowOptions, ShieldLimitOptions, ShieldOptions } from "../shield/mod.ts";
-export type { SpineQueueOptions } from "../spine/mod.ts";
+export type { SpineLimitOptions, SpineNodeOptions, SpineQueueOptions } from "../spine/mod.ts";
 export type { StoreDiskOptions } from "../store/mod.ts";

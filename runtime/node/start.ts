@@ -8,6 +8,7 @@ import { Engine } from "../sandbox/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
 import {
+  ConnectionGate,
   createHttpApp,
   originPolicy,
   Session,
@@ -28,6 +29,7 @@ import {
 } from "../transport/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { startListeners } from "./listen.ts";
+import { connectionBudget, type OpenFileLimit, raiseOpenFileLimit } from "./rlimit.ts";
 import { shutdownOnce } from "./shutdown.ts";
 
 /** A running node. */
@@ -58,6 +60,34 @@ export interface ArqonNode {
   shutdown(): Promise<void>;
   /** Resolves when the node has stopped. */
   readonly finished: Promise<void>;
+  /** How many connections the node can hold, and why (the open-file limit). */
+  readonly capacity: ConnectionCapacity;
+}
+
+/** The connections a node can hold, as derived at start. */
+export interface ConnectionCapacity {
+  /** The process's open-file limit after raising it. */
+  readonly openFiles: OpenFileLimit;
+  /** The connection cap in force (`--max-connections`, or derived). */
+  readonly maxConnections: number;
+  /** Connections the node can hold: the cap, or fewer when descriptors run out first. */
+  readonly holds: number;
+}
+
+/**
+ * The start line about connections: the open-file limit, whether it was raised, and how
+ * many connections the node holds.
+ */
+export function capacityLine(capacity: ConnectionCapacity, wsEngine: string): string {
+  const files = capacity.openFiles;
+  const raised = files.soft > files.before ? ` (raised from ${files.before})` : "";
+  const why = files.problem ? `; could not raise it: ${files.problem}` : "";
+  const engine = wsEngine === "arqon"
+    ? ""
+    : " (not enforced with --ws-engine deno: Deno.serve accepts connections itself)";
+  return `arqon: open-file limit ${files.soft}${raised}, hard ${files.hard}${why}: ` +
+    `holds up to ${capacity.holds} connections (--max-connections ${capacity.maxConnections})` +
+    engine;
 }
 
 /**
@@ -122,6 +152,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   const spine = new Spine({
     log: store,
     metrics,
+    maxRealities: config.maxRealities,
     queue: {
       maxMessages: config.queueMessages,
       maxBytes: config.queueBytes,
@@ -200,12 +231,19 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     draining: () => draining,
     access,
     maxHttpBodyBytes: config.maxHttpBodyBytes,
+    // Policy components may be larger than other bodies (`--policy-max-upload-bytes`).
+    bodyLimits: [{
+      method: "PUT",
+      path: /^\/v1\/policies\/[^/]+$/,
+      maxBytes: config.policyMaxUploadBytes,
+    }],
     requestTimeoutMs: config.requestTimeoutMs,
     metricsOpen: config.metricsOpen,
     origins,
   });
   app.route("/", casil.routes);
 
+  const { gate, capacity } = openConnectionGate(config, metrics);
   let listeners;
   try {
     listeners = await startListeners({
@@ -231,6 +269,13 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       yieldTurn: () => turn.next(),
       onAcceptError: () => metrics.errors.labels("tcp", "ACCEPT_FAILED").inc(),
       onHandshakeError: () => access.tlsHandshakeFailed(),
+      gate,
+      httpDeadlines: {
+        headerTimeoutMs: config.httpHeaderTimeoutSeconds * 1000,
+        bodyTimeoutMs: config.httpBodyTimeoutSeconds * 1000,
+        idleTimeoutMs: config.httpIdleTimeoutSeconds * 1000,
+      },
+      onLimit: (limit) => metrics.limitHits.labels(limit).inc(),
     });
   } catch (err) {
     fairness?.close();
@@ -271,6 +316,25 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     attach,
     shutdown,
     finished: listeners.finished,
+    capacity,
+  };
+}
+
+/**
+ * The connection cap: the open-file soft limit is raised to the hard one first, and the
+ * cap (`--max-connections`, 0: derived) never exceeds what the descriptors allow.
+ */
+function openConnectionGate(
+  config: NodeConfig,
+  metrics: NodeMetrics,
+): { gate: ConnectionGate; capacity: ConnectionCapacity } {
+  const openFiles = raiseOpenFileLimit();
+  const budget = connectionBudget(openFiles.soft);
+  const max = config.maxConnections > 0 ? config.maxConnections : budget;
+  metrics.connectionsMax.set(max);
+  return {
+    gate: new ConnectionGate({ maxConnections: max, maxDescriptors: budget }),
+    capacity: { openFiles, maxConnections: max, holds: Math.min(max, budget) },
   };
 }
 

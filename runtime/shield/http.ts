@@ -5,7 +5,7 @@
  * real client (behind TLS: the terminator's peer), as `hono/deno`'s `getConnInfo` reads it.
  * @module
  */
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { BusError, type IPulse, patternError, realityError } from "../protocol/mod.ts";
@@ -26,7 +26,10 @@ export interface HttpApiOptions {
   /** The durable log, serving `/v1/realities` (registry, retention, history). */
   readonly store?: DurableLog;
   /** Counts errors, requests and deliveries; rendered at `/metrics`. */
-  readonly metrics: Pick<NodeMetrics, "errors" | "requests" | "render"> & SseMetrics;
+  readonly metrics:
+    & Pick<NodeMetrics, "errors" | "requests" | "render">
+    & Partial<Pick<NodeMetrics, "limitHits">>
+    & SseMetrics;
   /** The node's id, reported by `/healthz`. */
   readonly nodeId: string;
   /** When the node started (epoch ms), for `/healthz` uptime. */
@@ -35,14 +38,26 @@ export interface HttpApiOptions {
   readonly draining: () => boolean;
   /** Authentication, permissions and limits; absent: open. */
   readonly access?: NodeAccess;
-  /** Largest accepted request body (`--max-http-body-bytes`). */
+  /** Largest accepted request body on every route (`--max-http-body-bytes`). */
   readonly maxHttpBodyBytes: number;
+  /** Routes that take a body limit of their own instead (policy uploads). */
+  readonly bodyLimits?: readonly BodyLimitRoute[];
   /** Request/reply timeout when the request names none (`--request-timeout-ms`). */
   readonly requestTimeoutMs: number;
   /** Serve `/metrics` without a token even when auth is on (`--metrics-open`). */
   readonly metricsOpen: boolean;
   /** Pages allowed to change state (`--cors-origin`); absent: any. */
   readonly origins?: OriginPolicy;
+}
+
+/** A route with a body limit other than `maxHttpBodyBytes`. */
+export interface BodyLimitRoute {
+  /** The request method, e.g. `PUT`. */
+  readonly method: string;
+  /** Matches the request path. */
+  readonly path: RegExp;
+  /** Largest accepted body on the route. */
+  readonly maxBytes: number;
 }
 
 const OVERFLOW_QUERY = new Set(["drop-oldest", "drop-new", "disconnect"]);
@@ -76,6 +91,27 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
   app.notFound((c) =>
     errorResponse("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)
   );
+
+  // One body limit in front of every route (the routes mounted later included), before
+  // authentication: a body over it is refused unread, with a 413 JSON error.
+  const limitOf = (maxSize: number): MiddlewareHandler =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        ctx.metrics.limitHits?.labels("max_http_body_bytes").inc();
+        return fail(
+          new BusError("FRAME_TOO_LARGE", `request body exceeds the limit of ${maxSize} bytes`),
+        );
+      },
+    });
+  const limit = limitOf(ctx.maxHttpBodyBytes);
+  const routeLimits = (ctx.bodyLimits ?? []).map((r) => ({ ...r, check: limitOf(r.maxBytes) }));
+  app.use("*", (c, next) => {
+    const method = c.req.method;
+    const path = c.req.path;
+    const own = routeLimits.find((r) => r.method === method && r.path.test(path));
+    return (own?.check ?? limit)(c, next);
+  });
 
   // Every /v1 route needs a bearer token when the node requires authentication.
   const accessOf = new WeakMap<Request, SessionAccess>();
@@ -127,17 +163,6 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
   }
   if (ctx.store) app.route("/v1/realities", realityRoutes(ctx.store));
 
-  const limit = bodyLimit({
-    maxSize: ctx.maxHttpBodyBytes,
-    onError: () =>
-      fail(
-        new BusError(
-          "FRAME_TOO_LARGE",
-          `request body exceeds the limit of ${ctx.maxHttpBodyBytes} bytes`,
-        ),
-      ),
-  });
-
   const pulseFromRequest = async (
     req: Request,
     reality: string,
@@ -163,16 +188,16 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
   const replySubject = (req: Request) => replySubjectOf(accessOf.get(req)?.principal, true);
   const admitPublish = (req: Request, pulse: IPulse) => {
     authorizeReply(ctx.spine, pulse, undefined, replySubject(req));
-    accessOf.get(req)?.admitPublish(
-      pulse.realityId ?? "",
-      pulse.topic ?? "",
-      pulse.payload?.length ?? 0,
-    );
+    const session = accessOf.get(req);
+    session?.admitPublish(pulse.realityId ?? "", pulse.topic ?? "", pulse.payload?.length ?? 0);
+    // A publish to a reality that does not exist yet creates it: only if the grants allow.
+    const reality = pulse.realityId || "default";
+    if (session && !ctx.spine.hasReality(reality)) session.admitNewReality(reality);
   };
 
   // Admins issue tokens from the node's key; each issue goes to the audit log.
   if (access) {
-    app.post("/v1/tokens", limit, async (c) => {
+    app.post("/v1/tokens", async (c) => {
       const body = await c.req.json().catch(() => {
         throw new BusError("INVALID_ARGUMENT", "the body must be a JSON token request");
       });
@@ -180,7 +205,7 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     });
   }
 
-  app.post("/v1/realities/:reality/topics/:topic", limit, async (c) => {
+  app.post("/v1/realities/:reality/topics/:topic", async (c) => {
     if (ctx.draining()) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
     const pulse = await pulseFromRequest(c.req.raw, c.req.param("reality"), c.req.param("topic"));
     admitPublish(c.req.raw, pulse);
@@ -189,7 +214,7 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     return c.json({ id: stamped.pulse.id, sequence: stamped.pulse.sequence });
   });
 
-  app.post("/v1/realities/:reality/request/:topic", limit, async (c) => {
+  app.post("/v1/realities/:reality/request/:topic", async (c) => {
     const pulse = await pulseFromRequest(c.req.raw, c.req.param("reality"), c.req.param("topic"));
     admitPublish(c.req.raw, pulse);
     const timeout = Number(c.req.query("timeout_ms") ?? ctx.requestTimeoutMs);
@@ -197,7 +222,14 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
       throw new BusError("INVALID_ARGUMENT", "timeout_ms must be a positive integer");
     }
     try {
-      const reply = await requestReply(ctx.spine, pulse, producerOf(c.req.raw), timeout);
+      // The request ends with its HTTP connection: a client gone frees the inbox at once.
+      const reply = await requestReply(
+        ctx.spine,
+        pulse,
+        producerOf(c.req.raw),
+        timeout,
+        c.req.raw.signal,
+      );
       ctx.metrics.requests.labels("ok").inc();
       return new Response(reply.payload as Uint8Array<ArrayBuffer>, {
         status: 200,

@@ -3,7 +3,14 @@
  * SSE) and the options it reads. The node (`runtime/node`) wires it.
  * @module
  */
-export { createHttpApp, type HttpApiOptions } from "./http.ts";
+export { type BodyLimitRoute, createHttpApp, type HttpApiOptions } from "./http.ts";
+export {
+  ConnectionGate,
+  type ConnectionGateOptions,
+  type ConnectionRefusal,
+} from "./connection_limit.ts";
+export type { HttpDeadlineOptions } from "./http_deadlines.ts";
+export { MAX_HEAD_BYTES } from "./http_framing.ts";
 export { asBusError, errorResponse } from "./http_error.ts";
 export {
   type FrontDoor,

@@ -23,6 +23,39 @@ export interface ShieldLimitOptions {
    * @default {1024}
    */
   maxSubscriptionsPerConnection: number;
+  /**
+   * Requests one connection may have waiting for their reply; each holds an inbox
+   * subscription until it is answered, times out or its connection closes.
+   * @default {1024}
+   */
+  maxPendingRequests: number;
+  /**
+   * Client connections (WebSocket or HTTP) the node holds; beyond it an HTTP client gets
+   * a 503 and a WebSocket a close 1013. 0: derived from the open-file limit.
+   * @default {0}
+   */
+  maxConnections: number;
+  /**
+   * Seconds a client may take to send a whole HTTP request head (slowloris).
+   * @default {10}
+   */
+  httpHeaderTimeoutSeconds: number;
+  /**
+   * Seconds a client may take to send a whole HTTP request body once its head arrived.
+   * @default {60}
+   */
+  httpBodyTimeoutSeconds: number;
+  /**
+   * Seconds an HTTP keep-alive connection may stay without a request or a response in
+   * progress.
+   * @default {60}
+   */
+  httpIdleTimeoutSeconds: number;
+  /**
+   * Seconds a WebSocket may stay open before its hello is answered with a Welcome.
+   * @default {5}
+   */
+  helloTimeoutSeconds: number;
 }
 
 /** How the edge paces work; every one has a flag (see `SHIELD_FLOW_FLAGS`). */
@@ -63,6 +96,12 @@ export const SHIELD_DEFAULTS: Readonly<ShieldOptions> = Object.freeze({
   maxFrameBytes: 1024 * 1024,
   maxHttpBodyBytes: 1024 * 1024,
   maxSubscriptionsPerConnection: 1024,
+  maxPendingRequests: 1024,
+  maxConnections: 0,
+  httpHeaderTimeoutSeconds: 10,
+  httpBodyTimeoutSeconds: 60,
+  httpIdleTimeoutSeconds: 60,
+  helloTimeoutSeconds: 5,
   highWaterBytes: 4 * 1024 * 1024,
   maxBatchBytes: 256 * 1024,
   fairQuantumUs: 0,
@@ -89,6 +128,43 @@ export const SHIELD_LIMIT_FLAGS: readonly Flag<keyof ShieldLimitOptions>[] = Obj
     flag: "max-subscriptions",
     kind: "int",
     help: "subscriptions per connection",
+  },
+  {
+    key: "maxPendingRequests",
+    flag: "max-pending-requests",
+    kind: "int",
+    help: "requests per connection waiting for their reply (QUOTA_EXCEEDED beyond)",
+  },
+  {
+    key: "maxConnections",
+    flag: "max-connections",
+    kind: "int",
+    help:
+      "client connections the node holds (503 / close 1013 beyond; 0: from the open-file limit)",
+  },
+  {
+    key: "httpHeaderTimeoutSeconds",
+    flag: "http-header-timeout",
+    kind: "int",
+    help: "seconds a client may take to send an HTTP request head",
+  },
+  {
+    key: "httpBodyTimeoutSeconds",
+    flag: "http-body-timeout",
+    kind: "int",
+    help: "seconds a client may take to send an HTTP request body",
+  },
+  {
+    key: "httpIdleTimeoutSeconds",
+    flag: "http-idle-timeout",
+    kind: "int",
+    help: "seconds an HTTP keep-alive connection may idle between requests",
+  },
+  {
+    key: "helloTimeoutSeconds",
+    flag: "hello-timeout",
+    kind: "int",
+    help: "seconds a WebSocket may take to say hello (closed 1008 after)",
   },
 ]);
 

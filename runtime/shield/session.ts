@@ -76,6 +76,7 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
   readonly #frames: FrameHandler;
   readonly #ingress: Ingress;
   #ended = false;
+  #helloTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Starts a session on a transport that just connected. */
   constructor(ctx: SessionContext, transport: Transport, format: WireFormat) {
@@ -111,6 +112,7 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
       session: this,
       access,
       authRequired: ctx.access?.required ?? false,
+      onWelcome: () => this.#welcomed(),
     });
     this.#ingress = new Ingress({
       transport,
@@ -125,6 +127,30 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
       nextTurn: ctx.nextTurn,
     });
     metrics.connections.labels(transport.kind).inc();
+    // A WebSocket that never says hello would hold its socket forever: it gets a deadline.
+    const helloSeconds = options.helloTimeoutSeconds;
+    if (transport.kind === "ws" && helloSeconds > 0) {
+      this.#helloTimer = setTimeout(() => this.#helloTimedOut(), helloSeconds * 1000);
+    }
+  }
+
+  #welcomed(): void {
+    clearTimeout(this.#helloTimer);
+    this.#helloTimer = undefined;
+  }
+
+  #helloTimedOut(): void {
+    this.#helloTimer = undefined;
+    if (this.#ended) return;
+    const seconds = this.#ctx.options.helloTimeoutSeconds;
+    this.#ctx.metrics.limitHits.labels("hello_timeout").inc();
+    this.#outbox.sendLast({
+      error: {
+        code: errorCodeValue("TIMEOUT"),
+        message: `no hello within ${seconds} s; closing`,
+      },
+    });
+    this.close(1008, "hello timeout");
   }
 
   /** The principal's reply identity (see `reply_guard.ts`): requests it receives, it may answer. */
@@ -196,6 +222,7 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
   closed(): void {
     if (this.#ended) return;
     this.#ended = true;
+    clearTimeout(this.#helloTimer);
     this.#outbox.close();
     this.#frames.close();
     this.#access?.close();

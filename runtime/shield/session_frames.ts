@@ -71,6 +71,8 @@ export interface FramesContext {
   readonly access?: SessionAccess;
   /** Whether every connection must authenticate before anything but hello and ping. */
   readonly authRequired: boolean;
+  /** Told when the session was welcomed (its hello deadline is met). */
+  readonly onWelcome?: () => void;
 }
 
 /** The frame handling of one session, with the subscriptions it holds. */
@@ -90,6 +92,8 @@ export class FrameHandler {
   }
   #chain: Promise<void> | null = null;
   #draining = false;
+  /** Requests waiting for their reply: each holds an inbox until it ends. */
+  readonly #pending = new Set<AbortController>();
 
   /** Creates the handler of a new session. */
   constructor(ctx: FramesContext) {
@@ -165,8 +169,15 @@ export class FrameHandler {
     this.#chain = tail;
   }
 
-  /** Releases every subscription and grant (the session ended). */
+  /** Requests waiting for their reply. */
+  get pendingRequests(): number {
+    return this.#pending.size;
+  }
+
+  /** Releases every subscription, grant and pending request (the session ended). */
   close(): void {
+    for (const pending of this.#pending) pending.abort(CONNECTION_CLOSED);
+    this.#pending.clear();
     for (const sub of this.#subsMap?.values() ?? []) this.#ctx.spine.unsubscribe(sub);
     this.#subsMap?.clear();
     for (const grant of this.#grantsMap?.values() ?? []) grant.release();
@@ -242,6 +253,13 @@ export class FrameHandler {
         maxFrameBytes: this.#ctx.options.maxFrameBytes,
       },
     });
+    this.#ctx.onWelcome?.();
+  }
+
+  /** A publish to a reality that does not exist yet creates it: only if the grants allow. */
+  #admitReality(realityId: string | null | undefined): void {
+    const id = realityId || "default";
+    if (this.#access && !this.#ctx.spine.hasReality(id)) this.#access.admitNewReality(id);
   }
 
   #publish(publish: IPublish, source?: Uint8Array): Promise<void> | void {
@@ -254,6 +272,7 @@ export class FrameHandler {
     const size = p.payload?.length ?? 0;
     authorizeReply(this.#ctx.spine, p, this.#ctx.session, this.#replySubject());
     if (this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", size, acked) === false) return;
+    this.#admitReality(p.realityId);
     const result = this.#ctx.spine.publish(publish.pulse, this.#producerId, source);
     if (result instanceof Promise) {
       return result.then(
@@ -410,14 +429,30 @@ export class FrameHandler {
       r.pulse.topic ?? "",
       r.pulse.payload?.length ?? 0,
     );
+    this.#admitReality(r.pulse.realityId);
+    // Each waiting request holds an inbox subscription: bounded per connection like
+    // subscriptions, and released when the connection closes.
+    const max = this.#ctx.options.maxPendingRequests;
+    if (this.#pending.size >= max) {
+      this.#ctx.metrics.limitHits.labels("max_pending_requests").inc();
+      throw new BusError(
+        "QUOTA_EXCEEDED",
+        `a connection may have at most ${max} requests waiting for their reply`,
+      );
+    }
     const correlationId = r.correlationId ?? 0;
     const timeout = r.timeoutMs || this.#ctx.options.requestTimeoutMs;
-    requestReply(this.#ctx.spine, r.pulse, this.#producerId, timeout).then(
+    const pending = new AbortController();
+    this.#pending.add(pending);
+    requestReply(this.#ctx.spine, r.pulse, this.#producerId, timeout, pending.signal).then(
       (pulse) => {
+        this.#pending.delete(pending);
         this.#ctx.metrics.requests.labels("ok").inc();
         this.#outbox.send({ reply: { correlationId, pulse } });
       },
       (err) => {
+        this.#pending.delete(pending);
+        if (err === CONNECTION_CLOSED) return;
         const code = err instanceof BusError ? err.code : "INTERNAL";
         this.#ctx.metrics.requests.labels(code.toLowerCase()).inc();
         this.#outbox.fail(err, correlationId);
@@ -425,6 +460,9 @@ export class FrameHandler {
     );
   }
 }
+
+/** Why pending requests end when their session closes (nobody is left to answer). */
+const CONNECTION_CLOSED = new BusError("UNSPECIFIED", "the requester's connection closed");
 
 /** The correlation id an error about `frame` carries. */
 function correlationOf(frame: IFrame): number {

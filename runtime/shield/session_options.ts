@@ -19,6 +19,17 @@ export interface SessionOptions {
    */
   readonly maxSubscriptionsPerConnection: number;
   /**
+   * Requests one connection may have waiting for their reply (QUOTA_EXCEEDED beyond).
+   * @default {1024}
+   */
+  readonly maxPendingRequests: number;
+  /**
+   * Seconds a WebSocket session may stay open before it is welcomed (a hello answered);
+   * then it is closed with 1008. 0: no deadline.
+   * @default {5}
+   */
+  readonly helloTimeoutSeconds: number;
+  /**
    * Transport-buffered bytes above which the session stops writing to the connection.
    * @default {4194304}
    */
@@ -44,6 +55,8 @@ export interface SessionOptions {
 export const SESSION_DEFAULTS: Readonly<SessionOptions> = {
   maxFrameBytes: 1024 * 1024,
   maxSubscriptionsPerConnection: 1024,
+  maxPendingRequests: 1024,
+  helloTimeoutSeconds: 5,
   highWaterBytes: 4 * 1024 * 1024,
   maxBatchBytes: 256 * 1024,
   requestTimeoutMs: 5000,
@@ -65,6 +78,8 @@ export function sessionOptions(source: SessionOptions): SessionOptions {
   return {
     maxFrameBytes: source.maxFrameBytes,
     maxSubscriptionsPerConnection: source.maxSubscriptionsPerConnection,
+    maxPendingRequests: source.maxPendingRequests,
+    helloTimeoutSeconds: source.helloTimeoutSeconds,
     highWaterBytes: source.highWaterBytes,
     maxBatchBytes: source.maxBatchBytes,
     requestTimeoutMs: source.requestTimeoutMs,

@@ -25,15 +25,29 @@ export interface SpineQueueOptions {
   overflow: OverflowMode;
 }
 
-/** Defaults of {@linkcode SpineQueueOptions}. */
-export const SPINE_DEFAULTS: Readonly<SpineQueueOptions> = Object.freeze({
+/** Bounds on what clients may create in the Spine (see `SPINE_FLAGS`). */
+export interface SpineLimitOptions {
+  /**
+   * Realities the node holds (in memory and in its log); a publish or subscription that
+   * would create one more is refused with QUOTA_EXCEEDED.
+   * @default {1000}
+   */
+  maxRealities: number;
+}
+
+/** Every Spine option that has a flag. */
+export interface SpineNodeOptions extends SpineQueueOptions, SpineLimitOptions {}
+
+/** Defaults of {@linkcode SpineNodeOptions}. */
+export const SPINE_DEFAULTS: Readonly<SpineNodeOptions> = Object.freeze({
   queueMessages: 65_536,
   queueBytes: 64 * 1024 * 1024,
   overflow: "drop-oldest",
+  maxRealities: 1000,
 });
 
 /** The Spine's options as flags, in `--help` order; the node adds them to its table. */
-export const SPINE_FLAGS: readonly Flag<keyof SpineQueueOptions>[] = Object.freeze([
+export const SPINE_FLAGS: readonly Flag<keyof SpineNodeOptions>[] = Object.freeze([
   {
     key: "queueMessages",
     flag: "queue-messages",
@@ -52,5 +66,11 @@ export const SPINE_FLAGS: readonly Flag<keyof SpineQueueOptions>[] = Object.free
     kind: "enum",
     choices: ["drop-oldest", "drop-new", "disconnect"],
     help: "default overflow policy of subscriber queues",
+  },
+  {
+    key: "maxRealities",
+    flag: "max-realities",
+    kind: "int",
+    help: "realities the node holds; creating one more is refused (QUOTA_EXCEEDED)",
   },
 ]);

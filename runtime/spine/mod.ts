@@ -42,4 +42,10 @@ export {
   topicMatches,
 } from "../protocol/mod.ts";
 export { SubscriptionTrie } from "./trie.ts";
-export { SPINE_DEFAULTS, SPINE_FLAGS, type SpineQueueOptions } from "./flags.ts";
+export {
+  SPINE_DEFAULTS,
+  SPINE_FLAGS,
+  type SpineLimitOptions,
+  type SpineNodeOptions,
+  type SpineQueueOptions,
+} from "./flags.ts";

@@ -56,6 +56,10 @@ export interface PulseLog {
   lastWallMs?(realityId: string): number;
   /** Pulses of a reality with `from <= sequence <= to`, in sequence order. */
   read(realityId: string, from: number, to: number, limit: number): arqon.v1.IPulse[];
+  /** Whether the log knows a reality (counted against `--max-realities`). */
+  hasReality?(realityId: string): boolean;
+  /** How many realities the log knows (counted against `--max-realities`). */
+  realityCount?(): number;
 }
 
 /**

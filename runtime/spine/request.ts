@@ -32,13 +32,17 @@ class InboxOwner implements SubscriptionOwner {
 /**
  * Publishes `pulse` as a request and resolves with the first reply. Rejects with
  * `NO_RESPONDERS` when nobody subscribes to the topic, `TIMEOUT` when no reply comes.
+ * `signal` ends the wait early (the requester's connection closed): the inbox is released
+ * at once and the promise rejects with the signal's reason.
  */
 export async function requestReply(
   spine: Spine,
   pulse: IPulse,
   producerId: string,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<IPulse> {
+  signal?.throwIfAborted();
   const topic = pulse.topic ?? "";
   const err = topicError(topic);
   if (err) throw new BusError("INVALID_TOPIC", err);
@@ -66,6 +70,11 @@ export async function requestReply(
         () => reject(new BusError("TIMEOUT", `no reply within ${timeout} ms`)),
         timeout,
       );
+      // Left registered: once settled, a late abort is a no-op, and an HTTP request's
+      // signal (Deno.serve) also aborts after a successful response.
+      const cancel = () => reject(signal!.reason);
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener("abort", cancel, { once: true });
     });
     return await Promise.race([reply, expired]);
   } finally {

@@ -42,6 +42,12 @@ export interface SpineOptions {
   readonly guard?: PulseGuard;
   /** The durable log; without it the Spine is purely in-memory. */
   readonly log?: PulseLog;
+  /**
+   * Realities the Spine holds, in memory and in its log together; creating one more
+   * throws QUOTA_EXCEEDED.
+   * @default {Infinity}
+   */
+  readonly maxRealities?: number;
 }
 
 /** Parameters a caller gives to open a subscription; unset bounds take the defaults. */
@@ -60,12 +66,14 @@ export class Spine {
   #log: PulseLog | undefined;
   #topicOk = new Set<string>();
   #subscriptionCount = 0;
+  readonly #maxRealities: number;
   /** Requests waiting for their reply, with the responders each reached. */
   readonly inboxes: PendingInboxes = new PendingInboxes();
 
   /** Creates a Spine. */
   constructor(options: SpineOptions) {
     this.#metrics = options.metrics;
+    this.#maxRealities = options.maxRealities || Infinity;
     this.#queue = options.queue;
     this.#guard = options.guard;
     this.#log = options.log;
@@ -99,6 +107,7 @@ export class Spine {
     if (!r) {
       const err = realityError(id);
       if (err) throw new BusError("INVALID_ARGUMENT", err);
+      this.#admitNewReality(id);
       r = new Reality(id, this.#log?.lastSequence(id) ?? 0);
       // History time queries rely on wall time growing with the sequence, also across a
       // restart with a clock that stepped back.
@@ -107,6 +116,31 @@ export class Spine {
       this.#realities.set(id, r);
     }
     return r;
+  }
+
+  /** Whether a reality exists, in memory or in the log (using it creates nothing). */
+  hasReality(id: string): boolean {
+    return this.#realities.has(id) || (this.#log?.hasReality?.(id) ?? false);
+  }
+
+  // Every reality costs memory, a /metrics series and restart time: they are bounded.
+  // Counting is exact only near the bound (realities of the log and of memory overlap).
+  #admitNewReality(id: string): void {
+    const max = this.#maxRealities;
+    const log = this.#log;
+    const inLog = log?.realityCount?.() ?? 0;
+    if (this.#realities.size + inLog < max) return;
+    if (log?.hasReality?.(id)) return;
+    let total = inLog;
+    for (const known of this.#realities.keys()) {
+      if (!(log?.hasReality?.(known) ?? false)) total++;
+    }
+    if (total < max) return;
+    this.#metrics.limitHits.labels("max_realities").inc();
+    throw new BusError(
+      "QUOTA_EXCEEDED",
+      `the node holds its maximum of ${max} realities; "${id}" cannot be created`,
+    );
   }
 
   /** Realities that exist in memory. */

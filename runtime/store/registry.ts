@@ -125,6 +125,11 @@ export class RealityRegistry {
     return this.#byName.get(reality.name) === reality;
   }
 
+  /** How many realities exist. */
+  get size(): number {
+    return this.#byName.size;
+  }
+
   /** Every reality, in no particular order. */
   states(): IterableIterator<RealityState> {
     return this.#byName.values();

@@ -203,6 +203,16 @@ export class SqliteLog implements DurableLog {
     return this.#registry.get(name)?.info();
   }
 
+  /** Whether a reality exists (created by the API or by a stored publish). */
+  hasReality(name: string): boolean {
+    return this.#registry.get(name) !== undefined;
+  }
+
+  /** How many realities exist. */
+  realityCount(): number {
+    return this.#registry.size;
+  }
+
   /** All realities, by name. */
   listRealities(): RealityInfo[] {
     return this.#registry.list();

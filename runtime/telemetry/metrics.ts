@@ -40,6 +40,13 @@ export class NodeMetrics {
   readonly ingressShed: client.Counter<"reality">;
   /** Bytes waiting in the fair ingress scheduler, per reality (set at render). */
   readonly ingressQueuedBytes: client.Gauge<"reality">;
+  /**
+   * Times a node-wide bound refused or cut a client, per limit (`max_connections`,
+   * `http_header_timeout`, `hello_timeout`, `max_realities`, ...): where a limit bites.
+   */
+  readonly limitHits: client.Counter<"limit">;
+  /** The connection cap in force (`--max-connections` or derived from the open-file limit). */
+  readonly connectionsMax: client.Gauge;
 
   /** Creates the metric families on a fresh registry. */
   constructor() {
@@ -130,6 +137,17 @@ export class NodeMetrics {
       name: "arqon_ingress_queued_bytes",
       help: "Received bytes waiting in the fair ingress scheduler.",
       labelNames: ["reality"],
+      registers,
+    });
+    this.limitHits = new client.Counter({
+      name: "arqon_limit_hits_total",
+      help: "Clients refused or cut by a node limit, per limit.",
+      labelNames: ["limit"],
+      registers,
+    });
+    this.connectionsMax = new client.Gauge({
+      name: "arqon_connections_max",
+      help: "Client connections the node holds at most.",
       registers,
     });
   }

@@ -89,6 +89,14 @@ export class PermissionChecker {
     return this.#allRealities || this.#realities.has(realityId === "" ? "default" : realityId);
   }
 
+  /**
+   * True when using `realityId` may create it: admins may, and principals whose grants
+   * name it; a `*` grant lets a principal use the realities that exist, not add more.
+   */
+  canCreateReality(realityId: string): boolean {
+    return this.#admin || this.#realities.has(realityId === "" ? "default" : realityId);
+  }
+
   /** True when the principal may publish to the concrete `topic` (reality checked apart). */
   canPublish(topic: string): boolean {
     let allowed = this.#publishCache.get(topic);

@@ -262,6 +262,24 @@ export class SessionAccess {
     return true;
   }
 
+  /**
+   * Checks that this session may create `realityId`, which does not exist yet, by
+   * publishing to it (see `PermissionChecker.canCreateReality`); throws FORBIDDEN. A node
+   * without authentication lets everyone create realities, up to `--max-realities`.
+   */
+  admitNewReality(realityId: string): void {
+    const checker = this.#checker;
+    if (!checker || checker.canCreateReality(realityId)) return;
+    throw this.#node.refused(
+      new BusError(
+        "FORBIDDEN",
+        `reality "${realityId || "default"}" does not exist; ${checker.principal.subject} ` +
+          "may not create it (creating realities needs the admin role or a grant naming it)",
+      ),
+      this.#transport,
+    );
+  }
+
   /** Checks one subscription: permissions and the subscriptions quota. */
   admitSubscribe(realityId: string, pattern: string): SubscriptionAccess {
     this.requireAdmitted();
