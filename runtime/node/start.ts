@@ -29,6 +29,7 @@ import {
 } from "../transport/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { startListeners } from "./listen.ts";
+import { tuneAllocator } from "./allocator.ts";
 import { connectionBudget, type OpenFileLimit, raiseOpenFileLimit } from "./rlimit.ts";
 import { shutdownOnce } from "./shutdown.ts";
 
@@ -118,6 +119,8 @@ export function capacityLine(capacity: ConnectionCapacity, wsEngine: string): st
  */
 export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<ArqonNode> {
   const config: NodeConfig = { ...DEFAULT_CONFIG, ...overrides };
+  // Before the node allocates its buffers: batch memory is reused, not re-faulted (allocator.ts).
+  tuneAllocator();
   const nodeId = config.nodeId || `n${crypto.randomUUID().slice(0, 8)}`;
   const dataDir = config.memory || !config.dataDir ? null : config.dataDir;
   const metrics = new NodeMetrics();
