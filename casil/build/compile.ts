@@ -4,12 +4,12 @@
  * policy world's generated entry.
  * @module
  */
-import { BusError } from "../../runtime/protocol/mod.ts";
 import {
   compileGuest,
   compileGuestCore,
   type CompileOptions,
   componentize,
+  GuestCompileError,
   type GuestToolchain,
   relativeImport,
 } from "../../runtime/sandbox/build/mod.ts";
@@ -21,14 +21,11 @@ const SDK_DIR = new URL("../sdk/assembly/", import.meta.url).pathname;
 const SDK_ABI = `${SDK_DIR}abi.ts`;
 
 /** A policy source that asc rejected, with the compiler's diagnostics. */
-export class PolicyCompileError extends BusError {
-  /** The compiler's diagnostics. */
-  readonly diagnostics: string;
+export class PolicyCompileError extends GuestCompileError {
   /** An error with asc's diagnostics appended to `message`. */
   constructor(message: string, diagnostics: string) {
-    super("INVALID_ARGUMENT", `${message}\n${diagnostics}`);
+    super(message, diagnostics);
     this.name = "PolicyCompileError";
-    this.diagnostics = diagnostics;
   }
 }
 

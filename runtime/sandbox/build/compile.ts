@@ -35,6 +35,12 @@ export interface GuestToolchain {
   readonly entryName: string;
   /** The generated entry's text for the source at `sourcePath` whose text is `source`. */
   entry(sourcePath: string, source: string): string;
+  /**
+   * Core exports to rename after compiling, from the AssemblyScript name to the world's
+   * (AssemblyScript names cannot hold a `-`, as in `on-control`).
+   * @default {}
+   */
+  readonly exportNames?: Readonly<Record<string, string>>;
   /** The error to throw when asc fails (a world keeps its own error class). */
   compileError?(message: string, diagnostics: string): Error;
 }
@@ -133,7 +139,28 @@ export async function compileGuestCore(
     throw toolchain.compileError?.(message, diagnostics) ??
       new GuestCompileError(message, diagnostics);
   }
-  return binary;
+  return toolchain.exportNames ? await renameExports(binary, toolchain.exportNames) : binary;
+}
+
+/** `core` with its exports renamed per `names` (AssemblyScript name to world name). */
+async function renameExports(
+  core: Uint8Array,
+  names: Readonly<Record<string, string>>,
+): Promise<Uint8Array> {
+  const { default: binaryen } = await import("binaryen");
+  const mod = binaryen.readBinary(core);
+  try {
+    for (const [from, to] of Object.entries(names)) {
+      const ref = mod.getExport(from);
+      if (!ref) continue;
+      const info = binaryen.getExportInfo(ref);
+      mod.removeExport(from);
+      mod.addFunctionExport(info.value, to);
+    }
+    return mod.emitBinary();
+  } finally {
+    mod.dispose();
+  }
 }
 
 /** Wraps a core module into a component of `world` of the package in `wit/`. */
