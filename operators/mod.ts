@@ -13,3 +13,19 @@ export {
 export { OperatorInstance, type OutputLimits } from "./operator_instance.ts";
 export { type HandleResult, loadOperator, OperatorSandbox } from "./operator_sandbox.ts";
 export { OperatorState, type StateChanges } from "./state.ts";
+export { OPERATOR_DEFAULTS, OPERATOR_FLAGS, type OperatorOptions } from "./config.ts";
+export {
+  type ManifestLimits,
+  OPERATOR_NAME,
+  type OperatorManifest,
+  parseManifest,
+} from "./manifest.ts";
+export {
+  DEFAULT_OUTPUT_LIMITS,
+  OperatorHost,
+  type OperatorHostOptions,
+  type OperatorStatus,
+} from "./host.ts";
+export { type OperatorCounters, OperatorRunner } from "./runner.ts";
+export { operatorRoutes, type OperatorRoutesOptions } from "./http.ts";
+export { childTraceparent, DEFAULT_MAX_HOPS, HOPS_HEADER, hopsOf } from "./trace.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ComponentRejectedError, Engine, SandboxTrapError } from "../runtime/sandbox/mod.ts";
+import { testPolicyComponent } from "../casil/build/mod.ts";
 import { testOperatorComponent } from "./build/mod.ts";
 import { loadOperator, OperatorSandbox } from "./operator_sandbox.ts";
 import { OperatorState } from "./state.ts";
@@ -91,7 +92,6 @@ Deno.test("init errors and policy components are refused", async () => {
     (e: unknown) =>
       e instanceof ComponentRejectedError && /config must be a JSON object/.test(e.message),
   );
-  const { testPolicyComponent } = await import("../casil/build/mod.ts");
   await assert.rejects(
     loadOperator(engine, await testPolicyComponent("no_shouting")),
     (e: unknown) => e instanceof ComponentRejectedError && e.reason === "wrong_world",

@@ -3,7 +3,9 @@
  * listeners) from a config and runs it until shutdown.
  * @module
  */
-import { openCasil, type PolicyEngine } from "../../casil/mod.ts";
+import { governanceActor, openCasil, type PolicyEngine } from "../../casil/mod.ts";
+import { OperatorHost, operatorRoutes } from "../../operators/mod.ts";
+import { Engine } from "../sandbox/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
 import {
@@ -143,6 +145,22 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     setGuard: (guard) => spine.setGuard(guard),
   });
   access.setAudit(audit);
+  // Tier-Ω operators: each runs in its own Worker; the node's engine checks components.
+  const sandbox = new Engine({ worker: true });
+  const operators = new OperatorHost({
+    ...config,
+    spine,
+    store,
+    engine: sandbox,
+    dir: dataDir ? `${dataDir}/operators` : null,
+    audit,
+    log: (level, message) => {
+      if (config.log !== "quiet" || level === "error") {
+        console[level === "debug" ? "log" : level](`arqon: ${message}`);
+      }
+    },
+  });
+  await operators.load();
   const sessions = new Set<Session>();
   const stalls = new StallWatch();
   // One readiness check of every socket: how the fair queue and the WebSocket reader
@@ -195,6 +213,15 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     metricsOpen: config.metricsOpen,
   });
   app.route("/", casil.routes);
+  app.route(
+    "/",
+    operatorRoutes(operators, {
+      actor: governanceActor({
+        principalOf: async (authorization) => (await access.http(authorization)).principal,
+        authRequired: access.required,
+      }),
+    }),
+  );
 
   let listeners;
   try {
@@ -224,6 +251,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   } catch (err) {
     fairness?.close();
     turn.close();
+    await operators.close();
+    sandbox.close();
     throw err;
   }
   const { closeFront, shutdownHttp } = listeners;
@@ -238,6 +267,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       () => shm?.close(),
       closeFront,
       shutdownHttp,
+      () => operators.close(),
+      () => sandbox.close(),
       () => store.close(),
       () => casil.close(),
       () => audit.close(),
