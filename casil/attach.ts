@@ -4,7 +4,7 @@
  * authentication.
  * @module
  */
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type client from "prom-client";
 import type { Engine } from "../runtime/sandbox/mod.ts";
 import type { PulseGuard } from "../runtime/spine/mod.ts";
@@ -87,20 +87,31 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
   await engine.load();
   const routes = policyRoutes(engine, {
     builtin: builtinComponent,
-    actor: async (c) => {
-      const authorization = c.req.header("authorization");
-      if (!options.authRequired) {
-        // Open node: the subject, when a valid token is shown, only names the actor.
-        const principal = await options.principalOf?.(authorization).catch(() => undefined);
-        return principal?.subject ?? "anonymous";
-      }
-      const principal = await options.principalOf?.(authorization);
-      if (!principal) throw new PolicyError("UNAUTHORIZED", "governance needs a bearer token");
-      if (!principal.roles.includes("admin")) {
-        throw new PolicyError("FORBIDDEN", "governance needs the admin role");
-      }
-      return principal.subject;
-    },
+    actor: governanceActor(options),
   });
   return { engine, audit, routes, close: () => engine.close() };
+}
+
+/**
+ * The caller of a governance route (policies, operators) as the audit log names it: on an
+ * open node the subject of a valid token or `anonymous`; when auth is required, an admin's
+ * subject, else a `PolicyError` (`UNAUTHORIZED`/`FORBIDDEN`).
+ */
+export function governanceActor(
+  options: Pick<CasilNodeOptions, "principalOf" | "authRequired">,
+): (c: Context) => Promise<string> {
+  return async (c) => {
+    const authorization = c.req.header("authorization");
+    if (!options.authRequired) {
+      // Open node: the subject, when a valid token is shown, only names the actor.
+      const principal = await options.principalOf?.(authorization).catch(() => undefined);
+      return principal?.subject ?? "anonymous";
+    }
+    const principal = await options.principalOf?.(authorization);
+    if (!principal) throw new PolicyError("UNAUTHORIZED", "governance needs a bearer token");
+    if (!principal.roles.includes("admin")) {
+      throw new PolicyError("FORBIDDEN", "governance needs the admin role");
+    }
+    return principal.subject;
+  };
 }

@@ -36,5 +36,6 @@ export {
   type CallerPrincipal,
   type CasilNode,
   type CasilNodeOptions,
+  governanceActor,
   openCasil,
 } from "./attach.ts";

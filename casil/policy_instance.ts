@@ -7,24 +7,18 @@
  */
 import {
   ComponentRejectedError,
+  type GuestLogger,
+  HOST_MODULE,
   type HostImports,
+  HostInterface,
   type Instance,
   type Module,
   SandboxTrapError,
   SETUP_FUEL_FACTOR,
 } from "../runtime/sandbox/mod.ts";
-import { HOST_MODULE } from "../wit/mod.ts";
-import {
-  type GuestLogger,
-  POLICY_HOST_SIGNATURES,
-  type PolicyInput,
-  type PolicyVerdict,
-} from "./policy_world.ts";
+import type { PolicyInput, PolicyVerdict } from "./policy_world.ts";
 
-const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 const MAX_REASON_BYTES = 1024;
-const MAX_LOG_BYTES = 4096;
-const MAX_LOGS_PER_CALL = 16;
 
 type Exported = {
   evaluate: (...args: number[]) => number;
@@ -41,38 +35,18 @@ export class PolicyInstance {
   readonly #postEvaluate?: (p: number) => void;
   readonly #postConfigure?: (p: number) => void;
   readonly #fuelBudget: bigint;
-  #rng = 0n;
-  #seed: bigint | number = 0;
-  #seeded = false;
-  #wallMs: bigint | number = 0;
-  #logical = 0;
-  #logs = 0;
-  readonly #logger?: GuestLogger;
+  readonly #host: HostInterface;
 
   /**
    * Instantiates `module` (checked against `POLICY_WORLD`) with the policy host imports.
    * Throws {@linkcode ComponentRejectedError} when its start function fails.
    */
   constructor(module: Module, logger?: GuestLogger) {
-    this.#logger = logger;
     this.#fuelBudget = BigInt(module.limits.fuelPerCall);
-    const host: HostImports = {
-      [HOST_MODULE]: {
-        "log": {
-          signature: POLICY_HOST_SIGNATURES["log"],
-          fn: (level: number, ptr: number, len: number) => this.#hostLog(level, ptr, len),
-        },
-        "random-u64": {
-          signature: POLICY_HOST_SIGNATURES["random-u64"],
-          fn: () => this.#hostRandom(),
-        },
-        "logical-time": {
-          signature: POLICY_HOST_SIGNATURES["logical-time"],
-          fn: (retptr: number) => this.#hostLogicalTime(retptr),
-        },
-      },
-    };
+    this.#host = new HostInterface(logger);
+    const host: HostImports = { [HOST_MODULE]: this.#host.functions() };
     this.#inst = module.instantiate(host);
+    this.#host.attach(this.#inst);
     const ex = this.#inst.exports as unknown as Exported;
     this.#evaluate = ex.evaluate;
     this.#configure = ex.configure;
@@ -90,42 +64,13 @@ export class PolicyInstance {
     return this.#inst.lastFuelUsed;
   }
 
-  #hostLog(level: number, ptr: number, len: number): void {
-    if (++this.#logs > MAX_LOGS_PER_CALL || !this.#logger) return;
-    const inst = this.#inst;
-    inst.refresh();
-    const text = inst.readString(ptr, Math.min(len, MAX_LOG_BYTES), "log message");
-    this.#logger(LOG_LEVELS[level] ?? "info", text);
-  }
-
-  #hostRandom(): bigint {
-    // splitmix64: deterministic per pulse.
-    if (!this.#seeded) {
-      this.#rng = BigInt.asUintN(64, toBigInt(this.#seed));
-      this.#seeded = true;
-    }
-    this.#rng = (this.#rng + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
-    let z = this.#rng;
-    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
-    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
-    return BigInt.asIntN(64, z ^ (z >> 31n));
-  }
-
-  #hostLogicalTime(retptr: number): void {
-    const inst = this.#inst;
-    inst.refresh();
-    inst.checkRange(retptr, 12, "logical-time result");
-    inst.view.setBigUint64(retptr, BigInt.asUintN(64, toBigInt(this.#wallMs)), true);
-    inst.view.setUint32(retptr + 8, this.#logical, true);
-  }
-
   /** Runs the guest's `configure`; throws ComponentRejectedError with its error message. */
   configure(config: string): void {
     const inst = this.#inst;
     let error: string | null = null;
     try {
       inst.begin(this.#fuelBudget * BigInt(SETUP_FUEL_FACTOR));
-      this.#logs = 0;
+      this.#host.beginSetup();
       try {
         const p = inst.writeString(config);
         const ret = this.#configure(p, inst.lastLength);
@@ -160,11 +105,7 @@ export class PolicyInstance {
   evaluate(input: PolicyInput): PolicyVerdict {
     const inst = this.#inst;
     inst.begin(this.#fuelBudget);
-    this.#seed = input.entropySeed;
-    this.#seeded = false;
-    this.#wallMs = input.wallMs;
-    this.#logical = input.logical;
-    this.#logs = 0;
+    this.#host.begin(input.entropySeed, input.wallMs, input.logical);
     // The hot path, written out (no closure, no tuples): this runs for every pulse.
     try {
       const rp = inst.writeString(input.reality);
@@ -241,10 +182,4 @@ export class PolicyInstance {
     }
     throw new SandboxTrapError("bad_result", `the verdict has an unknown discriminant ${disc}`);
   }
-}
-
-/** A u64 input as BigInt; numbers that are not integers count as their integer part, NaN as 0. */
-function toBigInt(v: bigint | number): bigint {
-  if (typeof v === "bigint") return v;
-  return Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
 }

@@ -3,7 +3,13 @@
  * cross it (a pulse's inputs in, a verdict out).
  * @module
  */
-import type { Signature, ValType, WorldSpec } from "../runtime/sandbox/mod.ts";
+import {
+  type GuestLogger,
+  HOST_SIGNATURES,
+  type Signature,
+  type ValType,
+  type WorldSpec,
+} from "../runtime/sandbox/mod.ts";
 import { HOST_MODULE, POLICY_WORLD as POLICY_WORLD_NAME, WIT_PACKAGE } from "../wit/mod.ts";
 
 /** The pulse-level inputs of one policy call. */
@@ -34,8 +40,7 @@ export type PolicyVerdict =
   | { kind: "deny"; reason: string }
   | { kind: "redact"; payload: Uint8Array; reason: string };
 
-/** Receives `log` calls of a guest. */
-export type GuestLogger = (level: "debug" | "info" | "warn" | "error", message: string) => void;
+export type { GuestLogger };
 
 function sig(params: ValType[], results: ValType[]): Signature {
   return { params, results };
@@ -43,12 +48,8 @@ function sig(params: ValType[], results: ValType[]): Signature {
 
 const TYPES_INTERFACE = WIT_PACKAGE.replace("@", "/types@");
 
-/** Core signatures of the host functions a policy may import. */
-export const POLICY_HOST_SIGNATURES = {
-  "log": sig(["i32", "i32", "i32"], []),
-  "random-u64": sig([], ["i64"]),
-  "logical-time": sig(["i32"], []),
-} as const satisfies Record<string, Signature>;
+/** Core signatures of the host functions a policy may import (the host interface). */
+export const POLICY_HOST_SIGNATURES: typeof HOST_SIGNATURES = HOST_SIGNATURES;
 
 /**
  * The policy world's signature table: `configure` and `evaluate` (with their WIT types and

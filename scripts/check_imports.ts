@@ -26,6 +26,7 @@ const SKIPPED: readonly RegExp[] = [
   /^casil\/sdk\/assembly\//,
   /^casil\/policies\//,
   /^casil\/testdata\//,
+  /^operators\/sdk\/assembly\//,
   /(^|\/)generated\//,
   /\.generated\.ts$/,
   /_pb\.ts$/,

@@ -12,7 +12,8 @@
  */
 const ROOT = new URL("../", import.meta.url);
 /** Folders of AssemblyScript sources or other languages, not Deno modules. */
-const NOT_DENO = /^(casil\/sdk\/assembly|casil\/policies|casil\/testdata|sdk|ui|native)\//;
+const NOT_DENO =
+  /^(casil\/sdk\/assembly|casil\/policies|casil\/testdata|operators\/sdk\/assembly|operators\/builtin|operators\/testdata|sdk|ui|native)\//;
 
 async function run(args: string[], capture = false): Promise<string> {
   const out = await new Deno.Command(args[0], {

@@ -17,3 +17,6 @@ export const OPERATOR_WORLD = "operator";
 
 /** Core import module name of the host interface. */
 export const HOST_MODULE = "arqon:bus/host@0.1.0";
+
+/** Core import module name of the operators' state interface. */
+export const STATE_MODULE = "arqon:bus/state@0.1.0";

@@ -1,44 +1,32 @@
 /**
- * Compiles an AssemblyScript policy into a component of world `arqon:bus/policy`:
- * asc (stub runtime, no abort import) into a core module, then jco's `componentEmbed` +
- * `componentNew`.
+ * Compiles an AssemblyScript policy into a component of world `arqon:bus/policy`: the
+ * sandbox's shared guest pipeline (`runtime/sandbox/build/`) with the policy SDK and the
+ * policy world's generated entry.
  * @module
  */
-import { BusError } from "../../runtime/protocol/mod.ts";
-import { POLICY_WORLD, WIT_DIR } from "../../wit/mod.ts";
+import {
+  compileGuest,
+  compileGuestCore,
+  type CompileOptions,
+  componentize,
+  GuestCompileError,
+  type GuestToolchain,
+  relativeImport,
+} from "../../runtime/sandbox/build/mod.ts";
+import { POLICY_WORLD } from "../../wit/mod.ts";
+
+export type { CompileOptions };
 
 const SDK_DIR = new URL("../sdk/assembly/", import.meta.url).pathname;
 const SDK_ABI = `${SDK_DIR}abi.ts`;
-/** Where asc looks for the package `@arqon/casil`: mapped onto `casil/sdk/assembly/`. */
-const SDK_PACKAGE_PATH = /(?:^|\/)node_modules\/@arqon\/casil\/([a-z_]+\.ts)$/;
-const ENTRY_NAME = "__arqon_policy_entry.ts";
 
 /** A policy source that asc rejected, with the compiler's diagnostics. */
-export class PolicyCompileError extends BusError {
-  /** The compiler's diagnostics. */
-  readonly diagnostics: string;
+export class PolicyCompileError extends GuestCompileError {
   /** An error with asc's diagnostics appended to `message`. */
   constructor(message: string, diagnostics: string) {
-    super("INVALID_ARGUMENT", `${message}\n${diagnostics}`);
+    super(message, diagnostics);
     this.name = "PolicyCompileError";
-    this.diagnostics = diagnostics;
   }
-}
-
-/** Options of {@linkcode compilePolicy}. */
-export interface CompileOptions {
-  /** Optimisation level passed to asc (`-O<n>`); 3 unless given. */
-  optimizeLevel?: number;
-}
-
-function relativeImport(fromDir: string, target: string): string {
-  const from = fromDir.split("/").filter(Boolean);
-  const to = target.replace(/\.ts$/, "").split("/").filter(Boolean);
-  let common = 0;
-  while (common < from.length && common < to.length && from[common] === to[common]) common++;
-  const ups = from.length - common;
-  const rest = to.slice(common).join("/");
-  return (ups === 0 ? "./" : "../".repeat(ups)) + rest;
 }
 
 /**
@@ -78,94 +66,37 @@ export function policyEntrySource(
   ].join("\n");
 }
 
+/** The policy world's toolchain for the shared guest pipeline. */
+export const POLICY_TOOLCHAIN: GuestToolchain = {
+  world: POLICY_WORLD,
+  packages: { "@arqon/casil": SDK_DIR },
+  entryName: "__arqon_policy_entry.ts",
+  entry: (sourcePath, source) =>
+    policyEntrySource(
+      sourcePath,
+      /export\s+function\s+configure\s*\(/.test(source),
+      /from\s+["']@arqon\/casil["']/.test(source),
+    ),
+  compileError: (message, diagnostics) => new PolicyCompileError(message, diagnostics),
+};
+
 /** Compiles the AssemblyScript policy at `sourcePath` into a core Wasm module. */
-export async function compilePolicyCore(
+export function compilePolicyCore(
   sourcePath: string,
   options: CompileOptions = {},
 ): Promise<Uint8Array> {
-  sourcePath = sourcePath.startsWith("/") ? sourcePath : `${Deno.cwd()}/${sourcePath}`;
-  const source = await Deno.readTextFile(sourcePath);
-  const hasConfigure = /export\s+function\s+configure\s*\(/.test(source);
-  const dir = sourcePath.slice(0, sourcePath.lastIndexOf("/"));
-  const entryPath = `${dir}/${ENTRY_NAME}`;
-  const viaPackage = /from\s+["']@arqon\/casil["']/.test(source);
-  const entry = policyEntrySource(sourcePath, hasConfigure, viaPackage);
-  // Loaded on demand: the node imports this module but compiles only when asked to.
-  const { default: asc } = await import("assemblyscript/asc");
-  let binary: Uint8Array | undefined;
-  let diagnostics = "";
-  const { error } = await asc.main([
-    entryPath,
-    "--runtime",
-    "stub",
-    "--use",
-    "abort=",
-    // SIMD lets scanning policies look at 16 bytes per step (V8 and the sandbox allow it).
-    "--enable",
-    "simd",
-    `-O${options.optimizeLevel ?? 3}`,
-    "--outFile",
-    "policy.wasm",
-  ], {
-    readFile(name: string, baseDir: string) {
-      const full = name.startsWith("/") ? name : `${baseDir}/${name}`;
-      if (full.endsWith(`/${ENTRY_NAME}`)) return entry;
-      // `import … from "@arqon/casil"` resolves to the SDK, wherever the policy lives.
-      const sdk = full.match(SDK_PACKAGE_PATH);
-      if (sdk) {
-        try {
-          return Deno.readTextFileSync(`${SDK_DIR}${sdk[1]}`);
-        } catch {
-          return null;
-        }
-      }
-      try {
-        return Deno.readTextFileSync(full);
-      } catch {
-        return null;
-      }
-    },
-    writeFile(name: string, contents: Uint8Array | string) {
-      if (name.endsWith(".wasm") && contents instanceof Uint8Array) binary = contents;
-    },
-    listFiles() {
-      return [];
-    },
-    stdout: { write: (s: string | Uint8Array) => (diagnostics += String(s), true) } as never,
-    stderr: {
-      write: (s: string | Uint8Array) => {
-        diagnostics += typeof s === "string" ? s : new TextDecoder().decode(s);
-        return true;
-      },
-    } as never,
-  });
-  if (error || !binary) {
-    throw new PolicyCompileError(
-      `asc failed on ${sourcePath}: ${error?.message ?? "no output"}`,
-      diagnostics,
-    );
-  }
-  return binary;
+  return compileGuestCore(sourcePath, POLICY_TOOLCHAIN, options);
 }
 
 /** Wraps a core module into a component of world `arqon:bus/policy`. */
-export async function componentizePolicy(core: Uint8Array): Promise<Uint8Array> {
-  const { componentEmbed, componentNew } = await import(
-    "@bytecodealliance/jco-transpile/wasm-tools"
-  );
-  const embedded = await componentEmbed({
-    binary: core,
-    witPath: WIT_DIR,
-    world: POLICY_WORLD,
-    stringEncoding: "utf8",
-  });
-  return await componentNew(embedded);
+export function componentizePolicy(core: Uint8Array): Promise<Uint8Array> {
+  return componentize(core, POLICY_WORLD);
 }
 
 /** Compiles an AssemblyScript policy source into a policy component. */
-export async function compilePolicy(
+export function compilePolicy(
   sourcePath: string,
   options: CompileOptions = {},
 ): Promise<Uint8Array> {
-  return await componentizePolicy(await compilePolicyCore(sourcePath, options));
+  return compileGuest(sourcePath, POLICY_TOOLCHAIN, options);
 }

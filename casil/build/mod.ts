@@ -7,6 +7,7 @@ export {
   compilePolicy,
   compilePolicyCore,
   componentizePolicy,
+  POLICY_TOOLCHAIN,
   PolicyCompileError,
   policyEntrySource,
 } from "./compile.ts";

@@ -4,6 +4,7 @@
  * @module
  */
 import { POLICY_DEFAULTS, POLICY_FLAGS, type PolicyOptions } from "../../casil/mod.ts";
+import { OPERATOR_DEFAULTS, OPERATOR_FLAGS, type OperatorOptions } from "../../operators/mod.ts";
 import type { Flag } from "../config/mod.ts";
 import { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "../shield/auth/mod.ts";
 import {
@@ -91,7 +92,8 @@ export interface NodeConfig
     StoreDiskOptions,
     ShmOptions,
     SecurityOptions,
-    PolicyOptions {}
+    PolicyOptions,
+    OperatorOptions {}
 
 const LISTEN_FLAGS: readonly Flag<keyof ListenOptions>[] = [
   { key: "host", flag: "host", kind: "string", env: "ARQON_HOST", help: "address to listen on" },
@@ -150,6 +152,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = Object.freeze(
   {
     ...SECURITY_DEFAULTS,
     ...POLICY_DEFAULTS,
+    ...OPERATOR_DEFAULTS,
     host: "127.0.0.1",
     port: 7420,
     nodeId: "",
@@ -180,4 +183,5 @@ export const NODE_FLAGS: readonly Flag<keyof NodeConfig>[] = Object.freeze([
   ...SHM_FLAGS,
   ...SECURITY_FLAGS,
   ...POLICY_FLAGS,
+  ...OPERATOR_FLAGS,
 ]);

@@ -17,6 +17,7 @@ export { type ArqonNode, capacityLine, type ConnectionCapacity, startNode } from
 export { type OpenFileLimit, raiseOpenFileLimit } from "./rlimit.ts";
 // The options each layer contributes to `NodeConfig`, so the config's type is whole here.
 export type { PolicyOptions } from "../../casil/mod.ts";
+export type { OperatorOptions } from "../../operators/mod.ts";
 export type { Flag, FlagKind } from "../config/mod.ts";
 export type { SecurityOptions } from "../shield/auth/mod.ts";
 export type { ShieldFlowOptions, ShieldLimitOptions, ShieldOptions } from "../shield/mod.ts";

@@ -3,7 +3,8 @@
  * listeners) from a config and runs it until shutdown.
  * @module
  */
-import { openCasil, type PolicyEngine } from "../../casil/mod.ts";
+import { governanceActor, openCasil, type PolicyEngine } from "../../casil/mod.ts";
+import { OperatorHost, operatorRoutes } from "../../operators/mod.ts";
 import { Engine } from "../sandbox/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
@@ -184,6 +185,22 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     setGuard: (guard) => spine.setGuard(guard),
   });
   access.setAudit(audit);
+  // Tier-Ω operators: each runs in its own Worker; the node's engine checks components.
+  const sandbox = new Engine({ worker: true });
+  const operators = new OperatorHost({
+    ...config,
+    spine,
+    store,
+    engine: sandbox,
+    dir: dataDir ? `${dataDir}/operators` : null,
+    audit,
+    log: (level, message) => {
+      if (config.log !== "quiet" || level === "error") {
+        console[level === "debug" ? "log" : level](`arqon: ${message}`);
+      }
+    },
+  });
+  await operators.load();
   const sessions = new Set<Session>();
   const stalls = new StallWatch();
   // One readiness check of every socket: how the fair queue and the WebSocket reader
@@ -239,12 +256,26 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       method: "PUT",
       path: /^\/v1\/policies\/[^/]+$/,
       maxBytes: config.policyMaxUploadBytes,
+    }, {
+      // Operator components and their manifests (the routes' own cap: 8 MiB).
+      method: "PUT",
+      path: /^\/v1\/operators\/[^/]+$/,
+      maxBytes: 8 << 20,
     }],
     requestTimeoutMs: config.requestTimeoutMs,
     metricsOpen: config.metricsOpen,
     origins,
   });
   app.route("/", casil.routes);
+  app.route(
+    "/",
+    operatorRoutes(operators, {
+      actor: governanceActor({
+        principalOf: async (authorization) => (await access.http(authorization)).principal,
+        authRequired: access.required,
+      }),
+    }),
+  );
 
   const { gate, capacity } = openConnectionGate(config, metrics);
   let listeners;
@@ -283,6 +314,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   } catch (err) {
     fairness?.close();
     turn.close();
+    await operators.close();
     sandbox.close();
     throw err;
   }
@@ -298,6 +330,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       () => shm?.close(),
       closeFront,
       shutdownHttp,
+      () => operators.close(),
       () => store.close(),
       () => casil.close(),
       () => sandbox.close(),

@@ -44,5 +44,7 @@ export {
 } from "./world.ts";
 export { componentWorldProblems, extractCore } from "./component.ts";
 export { instrumentCore } from "./instrument.ts";
+export { PulseRandom, toBigInt } from "./random.ts";
+export { type GuestLogger, HOST_MODULE, HOST_SIGNATURES, HostInterface } from "./host_interface.ts";
 export { ALLOC_EXPORT, FUEL_EXPORT, GROW_REFUSED_EXPORT, MEMORY_EXPORT } from "./names.ts";
 export { capMemory, type MemoryDecl } from "./wasm_sections.ts";

@@ -33,6 +33,15 @@ export class Module {
   }
 
   /**
+   * The instrumented, compiled module: post it to a Worker and wrap it there with
+   * `new Module(digest, compiled, world, limits)` to run the guest off the event loop without
+   * preparing it again.
+   */
+  get compiled(): WebAssembly.Module {
+    return this.#compiled;
+  }
+
+  /**
    * A new instance whose imports come from `host`, which must implement every host function
    * of the world with the world's signature (a `TypeError` says which does not: that is a bug
    * of the adapter, not of the guest). Throws `ComponentRejectedError`

@@ -3,7 +3,13 @@
  * trie, routing with queue groups, bounded subscriber queues, and request/reply.
  * @module
  */
-export type { DurableLog, GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
+export type {
+  DurableLog,
+  GuardVerdict,
+  OperatorStateStore,
+  PulseGuard,
+  PulseLog,
+} from "./ports.ts";
 export type {
   CommitObserver,
   HistogramView,

@@ -63,6 +63,23 @@ export interface PulseLog {
 }
 
 /**
+ * Durable key-value state of Tier-Ω operators, by (reality, operator): loaded when an
+ * operator starts, written once per handled pulse (all of a pulse's writes or none).
+ */
+export interface OperatorStateStore {
+  /** The committed entries of an operator, by key. */
+  loadOperatorState(reality: string, operator: string): [string, Uint8Array][];
+  /** Applies one pulse's writes atomically (`null` deletes the key). */
+  commitOperatorState(
+    reality: string,
+    operator: string,
+    changes: Iterable<readonly [string, Uint8Array | null]>,
+  ): void;
+  /** Deletes all state of an operator. */
+  dropOperatorState(reality: string, operator: string): void;
+}
+
+/**
  * A durable log as the rest of the node uses it: the Spine's `PulseLog` plus the
  * realities registry (with retention rules), history reads, figures and lifecycle.
  * Registry and read methods throw `BusError`s (`INVALID_ARGUMENT`, `NOT_FOUND`,
@@ -80,7 +97,7 @@ export interface PulseLog {
  * log.close();
  * ```
  */
-export interface DurableLog extends PulseLog {
+export interface DurableLog extends PulseLog, OperatorStateStore {
   /** HLC wall time of the last committed pulse of a reality (0 when it has none). */
   lastWallMs(realityId: string): number;
   /** Told about every successful commit; set by whoever exports metrics. */

@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_by_seq ON chunks(reality, last_seq);
 CREATE INDEX IF NOT EXISTS chunks_by_rule ON chunks(rule, last_seq);
 CREATE INDEX IF NOT EXISTS chunks_by_wall ON chunks(reality, last_wall);
+CREATE TABLE IF NOT EXISTS operator_state (
+  reality TEXT NOT NULL,
+  operator TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY (reality, operator, key)
+) WITHOUT ROWID;
 `;
 
 /** Options of `openStoreDatabase`. */

@@ -4,6 +4,7 @@
  * the realities registry (`registry.ts`), and serves history reads and figures.
  * @module
  */
+import { SqliteOperatorState } from "./operator_state.ts";
 import type { DatabaseSync } from "node:sqlite";
 import type {
   CommitObserver,
@@ -108,6 +109,7 @@ export class SqliteLog implements DurableLog {
   readonly #retention: Retention;
   readonly #commits: GroupCommit;
   readonly #history: HistoryStatements;
+  readonly #operatorState: SqliteOperatorState;
   #retentionTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -122,6 +124,7 @@ export class SqliteLog implements DurableLog {
     });
     const db = this.#db;
     this.#retention = new Retention(db, this.#counters, now);
+    this.#operatorState = new SqliteOperatorState(db);
     this.#registry = new RealityRegistry(
       db,
       normalizeRealityConfig(options.defaultRealityConfig ?? {}),
@@ -322,6 +325,25 @@ export class SqliteLog implements DurableLog {
       fileBytes,
       realities,
     };
+  }
+
+  loadOperatorState(reality: string, operator: string): [string, Uint8Array][] {
+    this.#assertOpen();
+    return this.#operatorState.loadOperatorState(reality, operator);
+  }
+
+  commitOperatorState(
+    reality: string,
+    operator: string,
+    changes: Iterable<readonly [string, Uint8Array | null]>,
+  ): void {
+    this.#assertOpen();
+    this.#operatorState.commitOperatorState(reality, operator, changes);
+  }
+
+  dropOperatorState(reality: string, operator: string): void {
+    this.#assertOpen();
+    this.#operatorState.dropOperatorState(reality, operator);
   }
 
   /** Commits what is pending and closes the database; later appends reject. */

@@ -82,7 +82,8 @@ export function readContext(
   );
 }
 
-function storeString(at: usize, s: string): void {
+/** Stores `s` as a UTF-8 string (pointer, length) at `at`. */
+export function storeString(at: usize, s: string): void {
   const buf = String.UTF8.encode(s);
   store<usize>(at, changetype<usize>(buf));
   store<usize>(at, <usize>buf.byteLength, 4);

@@ -1,0 +1,56 @@
+/**
+ * The operators' node options, in the shape of the node's flag table (`--operator-*`).
+ * @module
+ */
+import type { Flag } from "../runtime/config/mod.ts";
+
+/** Operator limits of a node; every one has a flag. */
+export interface OperatorOptions {
+  /**
+   * Most bytes (keys plus values) of one operator's durable state.
+   * @default {1048576}
+   */
+  operatorStateBytes: number;
+  /**
+   * Failed pulses within `operatorFailureWindowMs` that quarantine an operator.
+   * @default {10}
+   */
+  operatorMaxFailures: number;
+  /**
+   * The window of `operatorMaxFailures`, in ms.
+   * @default {60000}
+   */
+  operatorFailureWindowMs: number;
+}
+
+/** Defaults of {@linkcode OperatorOptions}. */
+export const OPERATOR_DEFAULTS: Readonly<OperatorOptions> = Object.freeze({
+  operatorStateBytes: 1 << 20,
+  operatorMaxFailures: 10,
+  operatorFailureWindowMs: 60_000,
+});
+
+/** The operator limits as flags (`--operator-*`); the node adds them to its table. */
+export const OPERATOR_FLAGS: readonly Flag<keyof OperatorOptions>[] = Object.freeze([
+  {
+    key: "operatorStateBytes",
+    flag: "operator-state-bytes",
+    kind: "int",
+    env: "ARQON_OPERATOR_STATE_BYTES",
+    help: "most bytes of one operator's durable key-value state (keys plus values)",
+  },
+  {
+    key: "operatorMaxFailures",
+    flag: "operator-max-failures",
+    kind: "int",
+    env: "ARQON_OPERATOR_MAX_FAILURES",
+    help: "failed pulses within --operator-failure-window-ms that quarantine an operator",
+  },
+  {
+    key: "operatorFailureWindowMs",
+    flag: "operator-failure-window-ms",
+    kind: "int",
+    env: "ARQON_OPERATOR_FAILURE_WINDOW_MS",
+    help: "the window of --operator-max-failures, in ms",
+  },
+]);

@@ -1,0 +1,31 @@
+/**
+ * Tier-Ω operators: Wasm components of world `arqon:bus/operator` that compute on the pulses
+ * of their inputs inside the node, on the generic sandbox (the second adapter beside CASIL's
+ * policy world), with durable key-value state committed with each pulse's outputs.
+ * @module
+ */
+export {
+  OPERATOR_STATE_SIGNATURES,
+  OPERATOR_WORLD,
+  type OperatorPulse,
+  PULSE_RECORD_SIZE,
+} from "./world.ts";
+export { OperatorInstance, type OutputLimits } from "./operator_instance.ts";
+export { type HandleResult, loadOperator, OperatorSandbox } from "./operator_sandbox.ts";
+export { OperatorState, type StateChanges } from "./state.ts";
+export { OPERATOR_DEFAULTS, OPERATOR_FLAGS, type OperatorOptions } from "./config.ts";
+export {
+  type ManifestLimits,
+  OPERATOR_NAME,
+  type OperatorManifest,
+  parseManifest,
+} from "./manifest.ts";
+export {
+  DEFAULT_OUTPUT_LIMITS,
+  OperatorHost,
+  type OperatorHostOptions,
+  type OperatorStatus,
+} from "./host.ts";
+export { type OperatorCounters, OperatorRunner } from "./runner.ts";
+export { operatorRoutes, type OperatorRoutesOptions } from "./http.ts";
+export { childTraceparent, DEFAULT_MAX_HOPS, HOPS_HEADER, hopsOf } from "./trace.ts";

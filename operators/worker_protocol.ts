@@ -1,0 +1,54 @@
+/**
+ * The messages between the node and an operator's Worker: plain data (structured clone).
+ * @module
+ */
+import type { SandboxLimits } from "../runtime/sandbox/mod.ts";
+import type { OutputLimits } from "./operator_instance.ts";
+import type { OperatorPulse } from "./world.ts";
+
+/** Starts the operator in the worker. */
+export interface StartMessage {
+  readonly type: "start";
+  /** The module the node's engine prepared (checked, instrumented, compiled). */
+  readonly compiled: WebAssembly.Module;
+  /** Its digest. */
+  readonly digest: string;
+  readonly limits: SandboxLimits;
+  readonly outputLimits: OutputLimits;
+  /** JSON text handed to `init`. */
+  readonly config: string;
+  /** The committed state to start from. */
+  readonly state: [string, Uint8Array][];
+  readonly maxStateBytes: number;
+}
+
+/** Handles a batch of input pulses, in order. */
+export interface BatchMessage {
+  readonly type: "batch";
+  readonly id: number;
+  readonly pulses: OperatorPulse[];
+}
+
+/** From the node to the worker. */
+export type ToWorker = StartMessage | BatchMessage;
+
+/** The outcome of one input pulse. */
+export type PulseOutcome =
+  | {
+    readonly ok: true;
+    readonly outputs: OperatorPulse[];
+    /** State writes, in order (`null` deletes). */
+    readonly changes: [string, Uint8Array | null][];
+    readonly fuel: number;
+    /** Time `handle` took, ms. */
+    readonly ms: number;
+  }
+  | { readonly ok: false; readonly kind: string; readonly message: string; readonly ms: number };
+
+/** From the worker to the node. */
+export type FromWorker =
+  | { readonly type: "ready" }
+  | { readonly type: "started" }
+  | { readonly type: "failed"; readonly message: string }
+  | { readonly type: "results"; readonly id: number; readonly outcomes: PulseOutcome[] }
+  | { readonly type: "log"; readonly level: string; readonly message: string };
