@@ -186,7 +186,6 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   });
   access.setAudit(audit);
   // Tier-Ω operators: each runs in its own Worker; the node's engine checks components.
-  const sandbox = new Engine({ worker: true });
   const operators = new OperatorHost({
     ...config,
     spine,
