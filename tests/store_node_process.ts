@@ -5,6 +5,49 @@
 
 const ROOT = new URL("../", import.meta.url);
 
+/** A node child process that printed its "ready" line. */
+export interface SpawnedNode {
+  readonly child: Deno.ChildProcess;
+  /** HTTP base URL. */
+  readonly url: string;
+  /** WebSocket URL. */
+  readonly wsUrl: string;
+  /** What the node printed on stdout up to "ready". */
+  readonly banner: string;
+  /** Resolves with stderr once stdout and stderr are drained. */
+  readonly rest: Promise<string>;
+}
+
+/** Spawns `mod.ts --port 0` with `args`; resolves once it is listening. */
+export async function spawnNode(args: string[]): Promise<SpawnedNode> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "mod.ts", "--port", "0", ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) {
+      await child.status;
+      throw new Error(`node exited before listening:\n${seen}\n${await stderr}`);
+    }
+    seen += value;
+    const match = seen.match(/ready on (\S+) \(ws (\S+)\)/);
+    if (match) {
+      const rest = (async () => {
+        while (!(await reader.read()).done) { /* drain */ }
+        return await stderr;
+      })();
+      return { child, url: match[1], wsUrl: match[2], banner: seen, rest };
+    }
+  }
+}
+
 /** A running node child process. */
 export class NodeProcess {
   /** HTTP base URL. */
@@ -23,32 +66,8 @@ export class NodeProcess {
 
   /** Starts `mod.ts` on port 0 with `dataDir`; resolves once it is listening. */
   static async start(dataDir: string, args: string[]): Promise<NodeProcess> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "mod.ts", "--port", "0", "--data-dir", dataDir, ...args],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) {
-        await child.status;
-        throw new Error(`node exited before listening:\n${seen}\n${await stderr}`);
-      }
-      seen += value;
-      const match = seen.match(/ready on (\S+) \(ws (\S+)\)/);
-      if (match) {
-        const rest = (async () => {
-          while (!(await reader.read()).done) { /* drain */ }
-          return await stderr;
-        })();
-        return new NodeProcess(child, match[1], match[2], rest);
-      }
-    }
+    const node = await spawnNode(["--data-dir", dataDir, ...args]);
+    return new NodeProcess(node.child, node.url, node.wsUrl, node.rest);
   }
 
   /** Process id (for /proc readings). */

@@ -5,8 +5,7 @@
  * @module
  */
 import { F, frames, pb, type PbField, type PbMessage } from "../support/pb.ts";
-
-const ROOT = new URL("../../", import.meta.url);
+import { spawnNode } from "../store_node_process.ts";
 
 /** A node child process on an ephemeral loopback port. */
 export class NodeChild {
@@ -38,34 +37,13 @@ export class NodeChild {
 
   /** Starts `mod.ts --port 0 --memory` with `args`; resolves once it listens. */
   static async start(args: string[] = []): Promise<NodeChild> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "mod.ts", "--port", "0", "--memory", ...args],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) {
-        await child.status;
-        throw new Error(`node exited before listening:\n${seen}\n${await stderr}`);
-      }
-      seen += value;
-      const match = seen.match(/ready on (\S+) \(ws (\S+)\)/);
-      if (match) {
-        const drained = Promise.all([
-          (async () => {
-            while (!(await reader.read()).done) { /* drain */ }
-          })(),
-          stderr,
-        ]);
-        return new NodeChild(child, match[1], match[2], seen, drained);
-      }
-    }
+    const node = await spawnNode(["--memory", ...args]);
+    return new NodeChild(node.child, node.url, node.wsUrl, node.banner, node.rest);
+  }
+
+  /** Process id (for /proc readings). */
+  get pid(): number {
+    return this.#child.pid;
   }
 
   /** The node's resident set size in bytes (`VmRSS` of /proc/<pid>/status). */

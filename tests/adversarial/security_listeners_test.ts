@@ -9,8 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { createTestPki, type TestPki } from "../security_tls_fixture.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
+import { NodeChild } from "./edge_support.ts";
 
 /** Listening TCP ports held by process `pid` (Linux /proc). */
 async function listeningPorts(pid: number): Promise<number[]> {
@@ -40,43 +39,6 @@ async function listeningPorts(pid: number): Promise<number[]> {
   return [...ports].sort((a, b) => a - b);
 }
 
-/** Runs mod.ts as a child with `args`; resolves once it is ready. */
-async function startProcess(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "mod.ts", "--port", "0", "--memory", ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`node exited before listening:\n${seen}\n${await stderr}`);
-    seen += value;
-    const match = seen.match(/ready on (\S+) \(ws (\S+)\)/);
-    if (match) {
-      const drained = (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
-        return await stderr;
-      })();
-      const url = match[1];
-      return {
-        pid: child.pid,
-        url,
-        port: Number(new URL(url).port),
-        stop: async () => {
-          child.kill("SIGTERM");
-          await child.status;
-          await drained;
-        },
-      };
-    }
-  }
-}
-
 let pki: TestPki | undefined;
 
 const CASES: [string, (p: TestPki) => string[]][] = [
@@ -104,7 +66,7 @@ const CASES: [string, (p: TestPki) => string[]][] = [
 for (const [name, args] of CASES) {
   Deno.test(`listeners (${name}): the public port is the only TCP port open`, async () => {
     pki ??= await createTestPki();
-    const node = await startProcess(args(pki));
+    const node = await NodeChild.start(args(pki));
     const client = Deno.createHttpClient({ caCerts: [pki.caCert] });
     try {
       // A request over the public port, so every lazily started listener is up.
