@@ -9,7 +9,17 @@
  * with a module generated from arqon.proto by `protoc`.
  */
 import assert from "node:assert/strict";
-import { F, frames, msg, num, pb, type PbMessage, str, unpb } from "../support/pb.ts";
+import {
+  concat as cat,
+  F,
+  frames,
+  msg,
+  num,
+  pb,
+  type PbMessage,
+  str,
+  unpb,
+} from "../support/pb.ts";
 import { withNode } from "../support/node.ts";
 
 const PROTO = new URL("../../runtime/protocol/arqon.proto", import.meta.url).pathname;
@@ -122,16 +132,6 @@ class Wire {
     await closed;
   }
 }
-
-const cat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
 
 /** A valid pulse on `topic`, followed by `tail` (raw bytes). */
 const pulse = (topic: string, tail: number[] = []) =>

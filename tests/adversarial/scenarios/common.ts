@@ -76,6 +76,23 @@ export class RssSampler {
   }
 }
 
+/**
+ * Ends a run: records the peak RSS, flags a dead node or an RSS over the ceiling, stops
+ * the node and records the seconds since `started`.
+ */
+export async function finishRun(
+  result: ScenarioResult,
+  rss: RssSampler,
+  node: { alive(): boolean; stop(): Promise<void> },
+  started: number,
+): Promise<void> {
+  result.peakRss = rss.stop();
+  if (!node.alive()) result.violations.push("the node died");
+  if (result.peakRss > result.ceiling) result.violations.push("RSS over its ceiling");
+  await node.stop();
+  result.seconds = (Date.now() - started) / 1000;
+}
+
 /** VmRSS of a process in bytes (NaN once it is gone). */
 export function readRss(pid: number): number {
   try {

@@ -5,11 +5,12 @@
  * with no gap in the sequences.
  * @module
  */
-import { F, frames, pb } from "../../support/pb.ts";
+import { concat, F, frames, pb } from "../../support/pb.ts";
 import { clientFrame, type NodeChild, type RawTcpWs, startNodeChild } from "../support.ts";
 import {
   count,
   ERROR_NAMES,
+  finishRun,
   newResult,
   quietClose,
   RssSampler,
@@ -98,11 +99,7 @@ export async function floodScenario(options: FloodOptions): Promise<ScenarioResu
   } finally {
     reading = false;
     for (const [ws] of subs) quietClose(ws);
-    result.peakRss = rss.stop();
-    if (!node.alive()) result.violations.push("the node died");
-    if (result.peakRss > result.ceiling) result.violations.push("RSS over its ceiling");
-    await node.stop();
-    result.seconds = (Date.now() - started) / 1000;
+    await finishRun(result, rss, node, started);
   }
   return result;
 }
@@ -135,7 +132,7 @@ async function publish(
             ]]]]]]),
           ));
         }
-        if (!await ws.write(concat(batch))) break;
+        if (!await ws.write(concat(...batch))) break;
       }
       const ev = await reader.next(Date.now() < deadline ? 1000 : 10_000);
       if (ev.kind === "eof") open = false;
@@ -202,14 +199,4 @@ async function verifyHistory(
   let lost = 0;
   for (const [id, sequence] of acked) if (seen.get(id) !== sequence) lost++;
   return { stored: seen.size, problems: { lost, gaps, duplicates } };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -6,7 +6,7 @@
  * Cases are counted by outcome.
  * @module
  */
-import { F, frames, pb, type PbField } from "../../support/pb.ts";
+import { concat, F, frames, pb, type PbField } from "../../support/pb.ts";
 import { clientFrame, type NodeChild, type RawTcpWs, startNodeChild } from "../support.ts";
 import {
   count,
@@ -449,14 +449,4 @@ class Fuzzer {
 function validCloseCode(code: number): boolean {
   if (code >= 3000 && code <= 4999) return true;
   return code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

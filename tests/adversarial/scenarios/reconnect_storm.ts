@@ -14,6 +14,7 @@ import { clientFrame, RawTcpWs, sleep, startNodeChild, stillServed } from "../su
 import {
   count,
   fdCount,
+  finishRun,
   mbOf,
   newResult,
   prng,
@@ -124,11 +125,7 @@ export async function reconnectStorm(options: StormOptions): Promise<ScenarioRes
     await stillServed(node.wsUrl).catch((err) => result.violations.push(String(err)));
   } finally {
     for (const c of held) quietClose(c);
-    result.peakRss = rss.stop();
-    if (!node.alive()) result.violations.push("the node died");
-    if (result.peakRss > result.ceiling) result.violations.push("RSS over its ceiling");
-    await node.stop();
-    result.seconds = (Date.now() - started) / 1000;
+    await finishRun(result, rss, node, started);
   }
   return result;
 }

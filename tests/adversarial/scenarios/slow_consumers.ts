@@ -16,7 +16,14 @@ import {
   startNodeChild,
   stillServed,
 } from "../support.ts";
-import { mbOf, newResult, quietClose, RssSampler, type ScenarioResult } from "./common.ts";
+import {
+  finishRun,
+  mbOf,
+  newResult,
+  quietClose,
+  RssSampler,
+  type ScenarioResult,
+} from "./common.ts";
 
 /** Options of the slow-consumer scenario. */
 export interface SlowOptions {
@@ -103,11 +110,7 @@ export async function slowConsumers(options: SlowOptions): Promise<ScenarioResul
   } finally {
     for (const c of [...pubs, ...silent]) quietClose(c);
     for (const c of sse) quietClose(c);
-    result.peakRss = rss.stop();
-    if (!node.alive()) result.violations.push("the node died");
-    if (result.peakRss > result.ceiling) result.violations.push("RSS over its ceiling");
-    await node.stop();
-    result.seconds = (Date.now() - started) / 1000;
+    await finishRun(result, rss, node, started);
   }
   return result;
 }
