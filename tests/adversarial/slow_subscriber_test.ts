@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   flood,
   mb,
+  type NodeChild,
   publishFrame,
   RawTcpWs,
   silentSubscriber,
@@ -17,6 +18,33 @@ import {
 
 // 16 KB pulses: a flood of hundreds of megabytes in a second or two, even on a busy machine.
 const PAYLOAD = 16 * 1024;
+
+/**
+ * Floods `node` from `pub` while its subscribers do not read; asserts the node lived, its
+ * RSS grew under 150 MB from `before` over a real flood (64 MB or more) and drops were
+ * counted.
+ */
+async function floodAndCheck(
+  node: NodeChild,
+  pub: RawTcpWs,
+  before: number,
+  label: string,
+  drops: string,
+): Promise<void> {
+  const sent = await flood(pub, publishFrame("flood.x", new Uint8Array(PAYLOAD)), 6000);
+  const after = node.rss();
+  console.log(`  ${label}: RSS ${mb(before)} -> ${mb(after)} after ${mb(sent)} flooded`);
+  assert.ok(node.alive(), "the node survived");
+  assert.ok(
+    after - before < 150 * 1024 * 1024,
+    `node RSS grew ${mb(after - before)} (${mb(before)} -> ${mb(after)})`,
+  );
+  assert.ok(sent >= 64 * 1024 * 1024, `the flood was real (${mb(sent)})`);
+  assert.ok(
+    await node.metric("arqon_deliveries_dropped_total", 'reason="drop_oldest"') > 0,
+    drops,
+  );
+}
 
 Deno.test({
   name: "a subscriber that never reads keeps node memory within its queue bounds",
@@ -30,24 +58,10 @@ Deno.test({
     try {
       for (let i = 0; i < 4; i++) silent.push(await silentSubscriber(node.port, "flood.>"));
       await sleep(300);
+      // Four queues of at most 2 MiB (plus the pulse objects): far below 150 MB.
       const before = node.rss();
       pub = await RawTcpWs.open(node.port);
-      const sent = await flood(pub, publishFrame("flood.x", new Uint8Array(PAYLOAD)), 6000);
-      const after = node.rss();
-      console.log(
-        `  slow subscriber: RSS ${mb(before)} -> ${mb(after)} after ${mb(sent)} flooded`,
-      );
-      assert.ok(node.alive(), "the node survived");
-      // Four queues of at most 2 MiB (plus the pulse objects): far below 150 MB.
-      assert.ok(
-        after - before < 150 * 1024 * 1024,
-        `node RSS grew ${mb(after - before)} (${mb(before)} -> ${mb(after)})`,
-      );
-      assert.ok(sent >= 64 * 1024 * 1024, `the flood was real (${mb(sent)})`);
-      assert.ok(
-        await node.metric("arqon_deliveries_dropped_total", 'reason="drop_oldest"') > 0,
-        "drops counted",
-      );
+      await floodAndCheck(node, pub, before, "slow subscriber", "drops counted");
       await stillServed(node.wsUrl);
     } finally {
       pub?.close();
@@ -72,17 +86,11 @@ Deno.test({
       await sleep(300);
       const before = node.rss();
       pub = await RawTcpWs.open(node.port);
-      const sent = await flood(pub, publishFrame("flood.x", new Uint8Array(PAYLOAD)), 6000);
-      const after = node.rss();
-      console.log(`  2^32-1 bounds: RSS ${mb(before)} -> ${mb(after)} after ${mb(sent)} flooded`);
-      assert.ok(node.alive(), "the node survived");
-      assert.ok(
-        after - before < 150 * 1024 * 1024,
-        `node RSS grew ${mb(after - before)} (${mb(before)} -> ${mb(after)})`,
-      );
-      assert.ok(sent >= 64 * 1024 * 1024, `the flood was real (${mb(sent)})`);
-      assert.ok(
-        await node.metric("arqon_deliveries_dropped_total", 'reason="drop_oldest"') > 0,
+      await floodAndCheck(
+        node,
+        pub,
+        before,
+        "2^32-1 bounds",
         "the node's bound applied: drops counted",
       );
       await stillServed(node.wsUrl);

@@ -76,6 +76,24 @@ async function unreadFlood(
   }
 }
 
+/**
+ * What an unread flood must end in: the node alive, its RSS grown under 100 MiB, the
+ * connection counted once as over its outbound bound and closed 1008, others served.
+ */
+async function assertClosedForOverflow(
+  node: NodeChild,
+  { code, sent, grew }: { code: number | null; sent: number; grew: number },
+  label: string,
+  what: string,
+): Promise<void> {
+  console.log(`  ${label}: RSS +${mb(grew)} after ${mb(sent)} of ${what}`);
+  assert.ok(node.alive(), "the node survived");
+  assert.ok(grew < 100 * MiB, `node RSS grew ${mb(grew)}`);
+  assert.equal(await node.metric("arqon_disconnects_total", OVERFLOW), 1, "counted once");
+  assert.equal(code, 1008, "closed as a policy violation");
+  await stillServed(node.wsUrl);
+}
+
 Deno.test({
   name: "pings from a client that never reads: bounded, closed 1008 and counted",
   sanitizeOps: false,
@@ -84,13 +102,8 @@ Deno.test({
     const node = await startNodeChild(SMALL_BUFFERS);
     try {
       const ping = clientFrame(0x9, new Uint8Array(125));
-      const { code, sent, grew } = await unreadFlood(node, ping, 8000);
-      console.log(`  ping flood: RSS +${mb(grew)} after ${mb(sent)} of pings`);
-      assert.ok(node.alive(), "the node survived");
-      assert.ok(grew < 100 * MiB, `node RSS grew ${mb(grew)}`);
-      assert.equal(await node.metric("arqon_disconnects_total", OVERFLOW), 1, "counted once");
-      assert.equal(code, 1008, "closed as a policy violation");
-      await stillServed(node.wsUrl);
+      const flooded = await unreadFlood(node, ping, 8000);
+      await assertClosedForOverflow(node, flooded, "ping flood", "pings");
     } finally {
       await node.stop();
     }
@@ -109,13 +122,8 @@ Deno.test({
       const inner = new Uint8Array(2 * 1000);
       for (let i = 0; i < inner.length; i += 2) inner[i] = 0x0a; // Batch.frames, length 0
       const bad = clientFrame(0x2, pb([[F.batch, inner]]));
-      const { code, sent, grew } = await unreadFlood(node, bad, 8000, 1);
-      console.log(`  bad-frame flood: RSS +${mb(grew)} after ${mb(sent)} of bad frames`);
-      assert.ok(node.alive(), "the node survived");
-      assert.ok(grew < 100 * MiB, `node RSS grew ${mb(grew)}`);
-      assert.equal(await node.metric("arqon_disconnects_total", OVERFLOW), 1, "counted once");
-      assert.equal(code, 1008, "closed as a policy violation");
-      await stillServed(node.wsUrl);
+      const flooded = await unreadFlood(node, bad, 8000, 1);
+      await assertClosedForOverflow(node, flooded, "bad-frame flood", "bad frames");
     } finally {
       await node.stop();
     }
