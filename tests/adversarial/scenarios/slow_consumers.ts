@@ -68,6 +68,10 @@ export async function slowConsumers(options: SlowOptions): Promise<ScenarioResul
     }
     await sleep(300);
     const calm = await RawSocket.open(node.wsUrl, "arqon.v1.proto");
+    // A client that never says hello is closed after --hello-timeout: the calm one does.
+    calm.send(pb([[F.hello, [[1, "calm"], [2, 1]]]]));
+    await calm.until(() => calm.of(F.welcome).length > 0, "welcome", maxPing);
+    calm.received.length = 0;
     const rtts: number[] = [];
     let pinging = true;
     const pinger = (async () => {
