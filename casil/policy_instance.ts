@@ -115,20 +115,7 @@ export class PolicyInstance {
       const pp = inst.writeString(input.producer);
       const pl = inst.lastLength;
       const headers = input.headers;
-      const n = headers.length;
-      let hp = 0;
-      if (n > 0) {
-        const pairs = new Array<number>(n * 4);
-        for (let i = 0; i < n; i++) {
-          pairs[i * 4] = inst.writeString(headers[i][0]);
-          pairs[i * 4 + 1] = inst.lastLength;
-          pairs[i * 4 + 2] = inst.writeString(headers[i][1]);
-          pairs[i * 4 + 3] = inst.lastLength;
-        }
-        hp = inst.alloc(n * 16, 4);
-        const view = inst.view;
-        for (let i = 0; i < n * 4; i++) view.setUint32(hp + i * 4, pairs[i], true);
-      }
+      const hp = inst.writeStringPairs(headers);
       const cp = inst.writeString(input.contentType);
       const cl = inst.lastLength;
       const payloadPtr = inst.writeBytes(input.payload, 1);
@@ -140,7 +127,7 @@ export class PolicyInstance {
         pp,
         pl,
         hp,
-        n,
+        headers.length,
         cp,
         cl,
         payloadPtr,

@@ -186,7 +186,7 @@ export class OperatorInstance {
       const rl = inst.lastLength;
       const pp = inst.writeString(input.producer);
       const pl = inst.lastLength;
-      const hp = this.#writeHeaders(input.headers);
+      const hp = inst.writeStringPairs(input.headers);
       const cp = inst.writeString(input.contentType);
       const cl = inst.lastLength;
       const payloadPtr = inst.writeBytes(input.payload, 1);
@@ -221,30 +221,13 @@ export class OperatorInstance {
     inst.begin(this.#fuelBudget);
     this.#host.beginSetup();
     try {
-      const ret = this.#ex["on-control"](this.#writeHeaders(params), params.length);
+      const ret = this.#ex["on-control"](this.#inst.writeStringPairs(params), params.length);
       const error = this.#readResult(ret, "on-control");
       this.#ex["cabi_post_on-control"]?.(ret);
       return error;
     } catch (e) {
       throw inst.fail(e);
     }
-  }
-
-  #writeHeaders(pairs: readonly (readonly [string, string])[]): number {
-    const inst = this.#inst;
-    const n = pairs.length;
-    if (n === 0) return 0;
-    const words = new Array<number>(n * 4);
-    for (let i = 0; i < n; i++) {
-      words[i * 4] = inst.writeString(pairs[i][0]);
-      words[i * 4 + 1] = inst.lastLength;
-      words[i * 4 + 2] = inst.writeString(pairs[i][1]);
-      words[i * 4 + 3] = inst.lastLength;
-    }
-    const hp = inst.alloc(n * 16, 4);
-    const view = inst.view;
-    for (let i = 0; i < n * 4; i++) view.setUint32(hp + i * 4, words[i], true);
-    return hp;
   }
 
   #readOutputs(ret: number, limits: OutputLimits): OperatorPulse[] {

@@ -182,6 +182,28 @@ export class Instance {
     return ptr;
   }
 
+  /**
+   * Lowers a `list<tuple<string, string>>` (headers, parameters) into guest memory: each
+   * string written, then the (ptr, len, ptr, len) words; returns the list's address (0 when
+   * empty, the canonical ABI's empty list) and leaves `lastLength` alone: the caller passes
+   * `pairs.length`.
+   */
+  writeStringPairs(pairs: readonly (readonly [string, string])[]): number {
+    const n = pairs.length;
+    if (n === 0) return 0;
+    const words = new Array<number>(n * 4);
+    for (let i = 0; i < n; i++) {
+      words[i * 4] = this.writeString(pairs[i][0]);
+      words[i * 4 + 1] = this.lastLength;
+      words[i * 4 + 2] = this.writeString(pairs[i][1]);
+      words[i * 4 + 3] = this.lastLength;
+    }
+    const ptr = this.alloc(n * 16, 4);
+    const view = this.view;
+    for (let i = 0; i < n * 4; i++) view.setUint32(ptr + i * 4, words[i], true);
+    return ptr;
+  }
+
   /** Writes `s` as UTF-8 into newly allocated guest memory; its length goes to `lastLength`. */
   writeString(s: string): number {
     // Short ASCII strings (topics, realities, ids) are written directly: TextEncoder costs
