@@ -19,18 +19,12 @@
  */
 import type { Transport, TransportSession } from "../transport.ts";
 import { BufferPool } from "./buffer_pool.ts";
-import {
-  closeBody,
-  type FrameHeader,
-  frameHeader,
-  headerLength,
-  OP,
-  parseHeader,
-  writeAll,
-  writeHeader,
-  xorMask,
-} from "./frame.ts";
+import { closeBody, type FrameHeader, frameHeader, OP, parseHeader, xorMask } from "./frame.ts";
+import { WsOutbound } from "./outbound.ts";
 import { type IdleWatched, unwatchIdle, watchIdle } from "./idle_watch.ts";
+import { checkCloseBody, grow, ProtocolError, strictUtf8 } from "./frame_checks.ts";
+
+export { validCloseCode } from "./frame_checks.ts";
 
 /** Limits of a server connection. */
 export interface WsServerOptions {
@@ -68,25 +62,11 @@ const READ_BYTES = 64 * 1024;
 const POOL_KEEP = 32;
 const readBuffers = new BufferPool(READ_BYTES, POOL_KEEP);
 const EMPTY = new Uint8Array(0);
-// Bytes coalesced into one write at most.
-const WRITE_BYTES = 1024 * 1024;
 const CLOSE_WAIT_MS = 1000;
-// What one queued frame costs besides its bytes (array slot, typed-array object): counted
-// so that a flood of tiny frames (empty pongs) is bounded like a flood of large ones.
-const FRAME_COST = 256;
-// Frames up to this size are queued as one array, header and body together.
-const SMALL_FRAME = 1024;
 // A fragment costs at least what its smallest header costs on the wire: empty
 // continuation frames count against the message limit too.
 const FRAGMENT_COST = 6;
 const encoder = new TextEncoder();
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-class ProtocolError extends Error {
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
-}
 
 /** Read buffers taken from the shared pool and not yet given back (for tests). */
 export function readBuffersTaken(): number {
@@ -104,12 +84,7 @@ export class WsServerConnection implements Transport, IdleWatched {
   readonly #conn: Deno.Conn;
   readonly #options: WsServerOptions;
   #session: TransportSession | null = null;
-  #out: Uint8Array[] = [];
-  #queued = 0;
-  // #queued plus FRAME_COST per queued array: what the queue costs, held to the bound.
-  #held = 0;
-  readonly #maxHeld: number;
-  #writing = false;
+  readonly #outbound: WsOutbound;
   #closing = false;
   #ended = false;
   #lastHeard = Date.now();
@@ -123,14 +98,17 @@ export class WsServerConnection implements Transport, IdleWatched {
   #fragmentBytes = 0;
   #fragmentCost = 0;
   #fragmentOp = 0;
-  #drainWaiters: { bytes: number; resolve: () => void }[] | null = null;
 
   /** Wraps an upgraded connection (the 101 response is already written). */
   constructor(conn: Deno.Conn, remote: string, options: WsServerOptions) {
     this.#conn = conn;
     this.remote = remote;
     this.#options = options;
-    this.#maxHeld = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#outbound = new WsOutbound(
+      conn,
+      options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+      { ended: () => this.#ended, closing: () => this.#closing, end: () => this.#end() },
+    );
   }
 
   /** Starts reading for `session`; `rest` holds bytes read past the HTTP head. */
@@ -154,23 +132,12 @@ export class WsServerConnection implements Transport, IdleWatched {
 
   /** Bytes accepted by `send` and not yet written to the socket. */
   bufferedAmount(): number {
-    return this.#queued;
+    return this.#outbound.queued;
   }
 
   /** Resolves once at most `bytes` are waiting to be written, or the connection ended. */
   drained(bytes: number): Promise<void> {
-    if (this.#queued <= bytes || this.#ended) return Promise.resolve();
-    return new Promise((resolve) => (this.#drainWaiters ??= []).push({ bytes, resolve }));
-  }
-
-  #wakeDrained(): void {
-    if (this.#drainWaiters === null) return;
-    const still: { bytes: number; resolve: () => void }[] = [];
-    for (const w of this.#drainWaiters) {
-      if (this.#queued <= w.bytes || this.#ended) w.resolve();
-      else still.push(w);
-    }
-    this.#drainWaiters = still.length > 0 ? still : null;
+    return this.#outbound.drained(bytes);
   }
 
   /** Starts the closing handshake; the connection ends when the peer answers or soon after. */
@@ -183,77 +150,16 @@ export class WsServerConnection implements Transport, IdleWatched {
   }
 
   #enqueue(opcode: number, body: Uint8Array): void {
-    const size = headerLength(body.length) + body.length;
-    const parts = body.length <= SMALL_FRAME ? 1 : 2;
-    if (opcode !== OP.close && this.#held + size + parts * FRAME_COST > this.#maxHeld) {
-      return this.#overflow();
-    }
-    if (parts === 1) {
-      const frame = new Uint8Array(size);
-      frame.set(body, writeHeader(frame, 0, opcode, body.length));
-      this.#out.push(frame);
-    } else {
-      const head = new Uint8Array(size - body.length);
-      writeHeader(head, 0, opcode, body.length);
-      this.#out.push(head, body);
-    }
-    this.#queued += size;
-    this.#held += size + parts * FRAME_COST;
-    if (!this.#writing) this.#flush();
+    if (!this.#outbound.enqueue(opcode, body)) return this.#overflow();
   }
 
   // The peer sends what earns answers (pings, bad frames, requests) and does not read
   // them: what is not yet being written is dropped and the connection closed (1008).
   #overflow(): void {
     if (this.#closing) return;
-    for (const part of this.#out) {
-      this.#queued -= part.length;
-      this.#held -= part.length + FRAME_COST;
-    }
-    this.#out = [];
-    this.#wakeDrained();
+    this.#outbound.dropQueued();
     this.#options.onBufferedOverflow?.();
-    this.close(1008, `over ${this.#maxHeld} bytes waiting: the peer is not reading`);
-  }
-
-  async #flush(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#out.length > 0 && !this.#ended) {
-        // Coalesce what is queued into one write: one syscall for a turn's frames.
-        let size = 0;
-        let n = 0;
-        while (n < this.#out.length && (n === 0 || size + this.#out[n].length <= WRITE_BYTES)) {
-          size += this.#out[n++].length;
-        }
-        const parts = this.#out.splice(0, n);
-        let chunk: Uint8Array;
-        if (parts.length === 1) chunk = parts[0];
-        else {
-          chunk = new Uint8Array(size);
-          let at = 0;
-          for (const p of parts) {
-            chunk.set(p, at);
-            at += p.length;
-          }
-        }
-        await writeAll(this.#conn, chunk);
-        this.#queued -= size;
-        this.#held -= size + n * FRAME_COST;
-        this.#wakeDrained();
-      }
-    } catch {
-      this.#end();
-      return;
-    } finally {
-      this.#writing = false;
-    }
-    if (this.#closing && this.#out.length === 0) {
-      // Our close frame is out: no more writes, wait for the peer's close (or the timer).
-      try {
-        await (this.#conn as Deno.TcpConn).closeWrite();
-      } catch { /* already gone */ }
-    }
+    this.close(1008, `over ${this.#outbound.maxHeld} bytes waiting: the peer is not reading`);
   }
 
   /** Pings a connection silent for `idleMs`, closes one that did not answer (idle watch). */
@@ -468,7 +374,7 @@ export class WsServerConnection implements Transport, IdleWatched {
 
   #endAfterFlush(): void {
     const wait = () => {
-      if (this.#writing || this.#out.length > 0) setTimeout(wait, 1);
+      if (this.#outbound.busy) setTimeout(wait, 1);
       else this.#end();
     };
     wait();
@@ -479,47 +385,12 @@ export class WsServerConnection implements Transport, IdleWatched {
     this.#ended = true;
     this.#closing = true;
     if (this.#idleMs > 0) unwatchIdle(this, this.#idleMs);
-    this.#out = [];
-    this.#queued = 0;
-    this.#held = 0;
+    this.#outbound.clear();
     this.#fragments = EMPTY;
-    this.#wakeDrained();
+    this.#outbound.wakeDrained();
     try {
       this.#conn.close();
     } catch { /* already closed */ }
     this.#session?.closed();
   }
-}
-
-/**
- * Fails the connection on a close frame RFC 6455 §7.4 forbids: a 1-byte body (1002), a
- * status code no endpoint may send (1002), a reason that is not UTF-8 (1007).
- */
-function checkCloseBody(body: Uint8Array): void {
-  if (body.length === 0) return;
-  if (body.length === 1) throw new ProtocolError(1002, "close frame with a 1-byte body");
-  const code = (body[0] << 8) | body[1];
-  if (!validCloseCode(code)) throw new ProtocolError(1002, `invalid close code ${code}`);
-  try {
-    strictUtf8.decode(body.subarray(2));
-  } catch {
-    throw new ProtocolError(1007, "close reason is not valid UTF-8");
-  }
-}
-
-/**
- * Whether a peer may send close code `code`: 1000-1003 and 1007-1014 (1004 is reserved;
- * 1005, 1006 and 1015 are never sent, only reported), or 3000-4999 (registered and
- * private use). 0-999, 1016-2999 and 5000 and up are not codes.
- */
-export function validCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-    (code >= 3000 && code <= 4999);
-}
-
-/** A copy of `buf`'s first `used` bytes in a buffer twice as large, at most `max`. */
-function grow(buf: Uint8Array, used: number, max = Infinity): Uint8Array<ArrayBuffer> {
-  const bigger = new Uint8Array(Math.max(used + 1, Math.min(buf.length * 2, max)));
-  bigger.set(buf.subarray(0, used));
-  return bigger;
 }

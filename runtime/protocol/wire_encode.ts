@@ -1,0 +1,221 @@
+/**
+ * Writing side of the hand-written wire codec (`wire.ts`): the node's stamp suffix, the
+ * client's publish frame and byte concatenation.
+ * @module
+ */
+import { varintLength, writeVarint } from "./varint.ts";
+import type { IHlcTimestamp, IPulse } from "./types.ts";
+import { varint53Length, WIRE_LEN, WIRE_VARINT, writeVarint53 } from "./wire_varint.ts";
+
+/** UTF-8 byte length of `s`. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+const utf8 = new TextEncoder();
+
+function writeString(buf: Uint8Array, pos: number, s: string, byteLength: number): number {
+  if (byteLength === s.length) {
+    for (let i = 0; i < s.length; i++) buf[pos + i] = s.charCodeAt(i);
+    return pos + byteLength;
+  }
+  utf8.encodeInto(s, buf.subarray(pos, pos + byteLength));
+  return pos + byteLength;
+}
+
+// Stamps are small (about 80 bytes); carving them from a shared slab avoids a backing
+// store allocation per pulse. A slab lives while any stamp cut from it does.
+const SLAB_BYTES = 64 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabPos = 0;
+// Fields 4 (producer_id) and 5 (reality_id) encoded, per (producer, reality) pair.
+const originCache = new Map<string, Uint8Array>();
+
+let lastProducer = "";
+let lastReality = "";
+let lastOrigin: Uint8Array | null = null;
+
+function encodedOrigin(producerId: string, realityId: string): Uint8Array {
+  // Consecutive pulses nearly always come from the same producer and reality.
+  if (lastOrigin && producerId === lastProducer && realityId === lastReality) return lastOrigin;
+  const key = producerId + "\u0000" + realityId;
+  let bytes = originCache.get(key);
+  if (bytes) {
+    lastProducer = producerId;
+    lastReality = realityId;
+    lastOrigin = bytes;
+    return bytes;
+  }
+  const prodLen = utf8Length(producerId);
+  const realLen = utf8Length(realityId);
+  bytes = new Uint8Array(2 + varintLength(prodLen) + prodLen + varintLength(realLen) + realLen);
+  let p = 0;
+  bytes[p++] = (4 << 3) | WIRE_LEN;
+  p = writeVarint(bytes, p, prodLen);
+  p = writeString(bytes, p, producerId, prodLen);
+  bytes[p++] = (5 << 3) | WIRE_LEN;
+  p = writeVarint(bytes, p, realLen);
+  writeString(bytes, p, realityId, realLen);
+  if (originCache.size > 10_000) originCache.clear();
+  originCache.set(key, bytes);
+  return bytes;
+}
+
+/** The encoded stamp of a pulse: id (1), sequence (2), producer (4), reality (5), timestamp (6). */
+export function stampSuffix(
+  id: string,
+  sequence: number,
+  producerId: string,
+  realityId: string,
+  ts: IHlcTimestamp,
+): Uint8Array {
+  const wall = ts.wallMs ?? 0;
+  const logical = ts.logical ?? 0;
+  const idLen = id.length; // UUIDs are ASCII
+  const origin = encodedOrigin(producerId, realityId);
+  const tsLen = 1 + varint53Length(wall) + 1 + varintLength(logical);
+  const size = 1 + varintLength(idLen) + idLen + 1 + varint53Length(sequence) + origin.length +
+    1 + varintLength(tsLen) + tsLen;
+  if (slabPos + size > SLAB_BYTES) {
+    slab = new Uint8Array(Math.max(SLAB_BYTES, size));
+    slabPos = 0;
+  }
+  const out = slab;
+  const start = slabPos;
+  let p = start;
+  out[p++] = (1 << 3) | WIRE_LEN;
+  p = writeVarint(out, p, idLen);
+  for (let i = 0; i < idLen; i++) out[p + i] = id.charCodeAt(i);
+  p += idLen;
+  out[p++] = (2 << 3) | WIRE_VARINT;
+  p = writeVarint53(out, p, sequence);
+  out.set(origin, p);
+  p += origin.length;
+  out[p++] = (6 << 3) | WIRE_LEN;
+  p = writeVarint(out, p, tsLen);
+  out[p++] = (1 << 3) | WIRE_VARINT;
+  p = writeVarint53(out, p, wall);
+  out[p++] = (2 << 3) | WIRE_VARINT;
+  p = writeVarint(out, p, logical);
+  slabPos = p;
+  return out.subarray(start, p);
+}
+
+/** Concatenates byte arrays into one new array (e.g. producer bytes and the node's stamp). */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Encodes `Frame{publish{correlation_id, ack, pulse}}` when the pulse has only topic,
+ * reality, content type, headers, trace context and payload; returns null otherwise.
+ */
+export function encodePublishFrame(
+  correlationId: number,
+  ack: number,
+  pulse: IPulse,
+): Uint8Array | null {
+  for (const key in pulse) {
+    const v = (pulse as Record<string, unknown>)[key];
+    if (v === undefined || v === "" || v === null) continue;
+    if (!SIMPLE_FIELDS.has(key)) return null;
+  }
+  const topic = pulse.topic ?? "";
+  const reality = pulse.realityId ?? "";
+  const contentType = pulse.contentType ?? "";
+  const payload = pulse.payload ?? EMPTY;
+  const topicLen = utf8Length(topic);
+  const realLen = utf8Length(reality);
+  const ctLen = utf8Length(contentType);
+  const maps: [number, string, number, string, number][] = [];
+  for (const [field, map] of [[9, pulse.headers], [7, pulse.traceContext]] as const) {
+    if (!map) continue;
+    for (const k in map) {
+      const v = map[k];
+      maps.push([field, k, utf8Length(k), v, utf8Length(v)]);
+    }
+  }
+  let pulseLen = (topicLen ? 1 + varintLength(topicLen) + topicLen : 0) +
+    (realLen ? 1 + varintLength(realLen) + realLen : 0) +
+    (ctLen ? 1 + varintLength(ctLen) + ctLen : 0) +
+    (payload.length ? 1 + varintLength(payload.length) + payload.length : 0);
+  for (const [, , kl, , vl] of maps) {
+    const entry = 1 + varintLength(kl) + kl + 1 + varintLength(vl) + vl;
+    pulseLen += 1 + varintLength(entry) + entry;
+  }
+  const publishLen = (correlationId ? 1 + varint53Length(correlationId) : 0) +
+    (ack ? 1 + varintLength(ack) : 0) + 1 + varintLength(pulseLen) + pulseLen;
+  const out = new Uint8Array(1 + varintLength(publishLen) + publishLen);
+  let p = 0;
+  out[p++] = (3 << 3) | WIRE_LEN;
+  p = writeVarint(out, p, publishLen);
+  if (correlationId) {
+    out[p++] = (1 << 3) | WIRE_VARINT;
+    p = writeVarint53(out, p, correlationId);
+  }
+  if (ack) {
+    out[p++] = (2 << 3) | WIRE_VARINT;
+    p = writeVarint(out, p, ack);
+  }
+  out[p++] = (3 << 3) | WIRE_LEN;
+  p = writeVarint(out, p, pulseLen);
+  if (topicLen) {
+    out[p++] = (3 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, topicLen);
+    p = writeString(out, p, topic, topicLen);
+  }
+  if (realLen) {
+    out[p++] = (5 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, realLen);
+    p = writeString(out, p, reality, realLen);
+  }
+  for (const [field, k, kl, v, vl] of maps) {
+    out[p++] = (field << 3) | WIRE_LEN;
+    p = writeVarint(out, p, 1 + varintLength(kl) + kl + 1 + varintLength(vl) + vl);
+    out[p++] = (1 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, kl);
+    p = writeString(out, p, k, kl);
+    out[p++] = (2 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, vl);
+    p = writeString(out, p, v, vl);
+  }
+  if (ctLen) {
+    out[p++] = (10 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, ctLen);
+    p = writeString(out, p, contentType, ctLen);
+  }
+  if (payload.length) {
+    out[p++] = (11 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, payload.length);
+    out.set(payload, p);
+  }
+  return out;
+}
+
+const EMPTY = new Uint8Array(0);
+const SIMPLE_FIELDS = new Set([
+  "topic",
+  "realityId",
+  "contentType",
+  "payload",
+  "headers",
+  "traceContext",
+]);

@@ -1,0 +1,189 @@
+/**
+ * Reading side of the hand-written wire codec (`wire.ts`): envelope checks, the frame
+ * scanner that hands out raw pulse bytes, and the reality peek of the ingress scheduler.
+ * @module
+ */
+import { readVarint, WIRE_LEN, WIRE_VARINT } from "./wire_varint.ts";
+
+/**
+ * Why a `Frame` envelope cannot be decoded faithfully, or null: a length-delimited field
+ * of the frame, of a batch or of a batch's frames announcing more bytes than remain, a
+ * varint longer than 10 bytes or cut short. protobufjs reads lengths as 32-bit numbers,
+ * so a length of 2^32 or 2^63 would be read as 0: a batch taken as empty.
+ */
+export function envelopeDefect(bytes: Uint8Array): string | null {
+  return walkEnvelope(bytes, 0, bytes.length, 0);
+}
+
+// depth 0: a Frame; 1: a Batch (field 14 of a Frame); 2: a Frame inside a batch.
+function walkEnvelope(buf: Uint8Array, pos: number, end: number, depth: number): string | null {
+  while (pos < end) {
+    const [key, p1] = readVarint(buf, pos);
+    if (p1 < 0 || p1 > end) return `truncated or overlong field key at byte ${pos}`;
+    const field = Math.floor(key / 8);
+    const wire = key % 8;
+    if (wire === WIRE_VARINT) {
+      const [, p2] = readVarint(buf, p1);
+      if (p2 < 0 || p2 > end) return `truncated or overlong varint in field ${field}`;
+      pos = p2;
+    } else if (wire === 1 || wire === 5) {
+      pos = p1 + (wire === 1 ? 8 : 4);
+      if (pos > end) return `truncated fixed-size field ${field}`;
+    } else if (wire === WIRE_LEN) {
+      const [len, p2] = readVarint(buf, p1);
+      if (p2 < 0 || p2 > end) return `truncated or overlong length of field ${field}`;
+      if (len > end - p2) {
+        return `field ${field} announces ${len} bytes where ${end - p2} remain`;
+      }
+      const inner = depth === 0 && field === 14 ? 1 : depth === 1 && field === 1 ? 2 : -1;
+      if (inner > 0) {
+        const defect = walkEnvelope(buf, p2, p2 + len, inner);
+        if (defect) return defect;
+      }
+      pos = p2 + len;
+    } else return null; // groups and invalid wire types: the decoder reports them
+  }
+  return null;
+}
+
+/** Receives what `scanFrames` finds. */
+export interface FrameVisitor {
+  /** A `Frame{publish}` whose pulse bytes are `pulse` (a view into the input). */
+  publish(correlationId: number, ack: number, pulse: Uint8Array): void;
+  /** A `Frame{deliver}` (clients): the subscription id and the pulse bytes. */
+  deliver?(subscriptionId: number, pulse: Uint8Array): void;
+  /** Any other frame, as its own encoded bytes (decode with protobufjs). */
+  other(frame: Uint8Array): void;
+  /** A nested batch, which the protocol forbids. */
+  nestedBatch(): void;
+}
+
+/**
+ * Walks one transport message. Returns false when the envelope is malformed (the
+ * caller then decodes it with protobufjs to produce a precise error).
+ */
+export function scanFrames(bytes: Uint8Array, visitor: FrameVisitor): boolean {
+  const [key, at] = readVarint(bytes, 0);
+  if (at < 0) return false;
+  if (key === ((14 << 3) | WIRE_LEN)) {
+    const [len, start] = readVarint(bytes, at);
+    if (start < 0 || start + len !== bytes.length) return false;
+    // Validate the whole batch envelope before visiting, so a bad tail rejects all of it.
+    const frames: [number, number][] = [];
+    let pos = start;
+    while (pos < bytes.length) {
+      const [k, p1] = readVarint(bytes, pos);
+      if (p1 < 0 || k !== ((1 << 3) | WIRE_LEN)) return false;
+      const [flen, p2] = readVarint(bytes, p1);
+      if (p2 < 0 || p2 + flen > bytes.length) return false;
+      frames.push([p2, p2 + flen]);
+      pos = p2 + flen;
+    }
+    for (const [s, e] of frames) visitOne(bytes.subarray(s, e), visitor, true);
+    return true;
+  }
+  visitOne(bytes, visitor, false);
+  return true;
+}
+
+function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): void {
+  const [key, at] = readVarint(frame, 0);
+  if (nested && key === ((14 << 3) | WIRE_LEN)) return visitor.nestedBatch();
+  const isPublish = key === ((3 << 3) | WIRE_LEN);
+  const isDeliver = key === ((8 << 3) | WIRE_LEN) && visitor.deliver !== undefined;
+  if (at < 0 || !(isPublish || isDeliver)) return visitor.other(frame);
+  const [len, start] = readVarint(frame, at);
+  if (start < 0 || start + len !== frame.length) return visitor.other(frame);
+  // Publish: 1 correlation_id, 2 ack, 3 pulse. Deliver: 1 subscription_id, 2 pulse.
+  const pulseField = isPublish ? 3 : 2;
+  let pos = start;
+  let first = 0;
+  let second = 0;
+  let pulse: Uint8Array | null = null;
+  while (pos < frame.length) {
+    const [k, p1] = readVarint(frame, pos);
+    if (p1 < 0) return visitor.other(frame);
+    const field = Math.floor(k / 8);
+    const wire = k & 7;
+    if (wire === WIRE_VARINT) {
+      const [v, p2] = readVarint(frame, p1);
+      if (p2 < 0) return visitor.other(frame);
+      if (field === 1) first = v;
+      else if (field === 2) second = v;
+      pos = p2;
+    } else if (wire === WIRE_LEN) {
+      const [l, p2] = readVarint(frame, p1);
+      if (p2 < 0 || p2 + l > frame.length) return visitor.other(frame);
+      if (field === pulseField) pulse = frame.subarray(p2, p2 + l);
+      pos = p2 + l;
+    } else {
+      return visitor.other(frame);
+    }
+  }
+  const bytes = pulse ?? new Uint8Array(0);
+  if (isPublish) visitor.publish(first, second, bytes);
+  else visitor.deliver!(first, bytes);
+}
+
+/**
+ * The reality id of the first publish in one transport message (a `Frame` or a `Batch`),
+ * read without decoding anything else: the node's ingress scheduler files the message
+ * under it. Undefined when the message starts with another frame or is malformed (then
+ * the full decode reports the error); "" for a publish to the default reality.
+ */
+export function peekPublishReality(bytes: Uint8Array): string | undefined {
+  let frame = lenField(bytes, 0, bytes.length, 14, false, true);
+  frame = frame ? lenField(bytes, frame[0], frame[1], 1, false) : [0, bytes.length];
+  if (!frame) return undefined;
+  const publish = lenField(bytes, frame[0], frame[1], 3, false, true);
+  if (!publish) return undefined;
+  const pulse = lenField(bytes, publish[0], publish[1], 3, true);
+  if (!pulse) return undefined;
+  const reality = lenField(bytes, pulse[0], pulse[1], 5, true);
+  return reality ? utf8Decoder.decode(bytes.subarray(reality[0], reality[1])) : "";
+}
+
+const utf8Decoder = new TextDecoder();
+
+/**
+ * The [start, end) of length-delimited field `field` within `buf[from, to)`: the first
+ * occurrence, or the last one when `last` (protobuf's rule for scalars). With `leading`,
+ * only a message whose first field it is counts (how frames name their kind).
+ */
+function lenField(
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  field: number,
+  last: boolean,
+  leading = false,
+): [number, number] | undefined {
+  let found: [number, number] | undefined;
+  let pos = from;
+  while (pos < to) {
+    const [key, p1] = readVarint(buf, pos);
+    if (p1 < 0 || p1 > to) return found;
+    const wire = key & 7;
+    if (wire === WIRE_VARINT) {
+      const [, p2] = readVarint(buf, p1);
+      if (p2 < 0) return found;
+      pos = p2;
+    } else if (wire === WIRE_LEN) {
+      const [len, p2] = readVarint(buf, p1);
+      if (p2 < 0 || p2 + len > to) return found;
+      if (Math.floor(key / 8) === field) {
+        found = [p2, p2 + len];
+        if (!last) return found;
+      }
+      pos = p2 + len;
+    } else if (wire === 5) {
+      pos = p1 + 4;
+    } else if (wire === 1) {
+      pos = p1 + 8;
+    } else {
+      return found;
+    }
+    if (leading && !found) return undefined;
+  }
+  return found;
+}

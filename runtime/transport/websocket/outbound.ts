@@ -1,0 +1,152 @@
+/**
+ * The outbound queue of a server connection (`server_connection.ts`): frames waiting to
+ * be written to the peer, bounded in buffered bytes, coalesced into large writes by one
+ * flush at a time, with waiters for the queue to drain.
+ * @module
+ */
+import { headerLength, OP, writeAll, writeHeader } from "./frame.ts";
+
+// Bytes coalesced into one write at most.
+const WRITE_BYTES = 1024 * 1024;
+// What one queued frame costs besides its bytes (array slot, typed-array object): counted
+// so that a flood of tiny frames (empty pongs) is bounded like a flood of large ones.
+const FRAME_COST = 256;
+// Frames up to this size are queued as one array, header and body together.
+const SMALL_FRAME = 1024;
+
+/** What the queue asks of the connection it writes for. */
+export interface OutboundOwner {
+  /** The connection ended: nothing more is written. */
+  ended(): boolean;
+  /** The connection sent its close frame: after it, the write side is shut. */
+  closing(): boolean;
+  /** Ends the connection (a write failed). */
+  end(): void;
+}
+
+/** Frames waiting to be written to one connection's peer. */
+export class WsOutbound {
+  readonly #conn: Deno.Conn;
+  readonly #owner: OutboundOwner;
+  #out: Uint8Array[] = [];
+  #queued = 0;
+  // #queued plus FRAME_COST per queued array: what the queue costs, held to the bound.
+  #held = 0;
+  /** Most bytes held (frames counted at a fixed overhead each). */
+  readonly maxHeld: number;
+  #writing = false;
+  #drainWaiters: { bytes: number; resolve: () => void }[] | null = null;
+
+  /** A queue writing to `conn`, holding at most `maxHeld` bytes. */
+  constructor(conn: Deno.Conn, maxHeld: number, owner: OutboundOwner) {
+    this.#conn = conn;
+    this.maxHeld = maxHeld;
+    this.#owner = owner;
+  }
+
+  /** Bytes queued and not yet written to the socket. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Whether a write is under way or frames wait. */
+  get busy(): boolean {
+    return this.#writing || this.#out.length > 0;
+  }
+
+  /** Resolves once at most `bytes` are waiting to be written, or the connection ended. */
+  drained(bytes: number): Promise<void> {
+    if (this.#queued <= bytes || this.#owner.ended()) return Promise.resolve();
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push({ bytes, resolve }));
+  }
+
+  /** Resolves the drain waiters whose level is reached. */
+  wakeDrained(): void {
+    if (this.#drainWaiters === null) return;
+    const still: { bytes: number; resolve: () => void }[] = [];
+    for (const w of this.#drainWaiters) {
+      if (this.#queued <= w.bytes || this.#owner.ended()) w.resolve();
+      else still.push(w);
+    }
+    this.#drainWaiters = still.length > 0 ? still : null;
+  }
+
+  /** Queues one frame and starts writing; false (nothing queued) past the bound. */
+  enqueue(opcode: number, body: Uint8Array): boolean {
+    const size = headerLength(body.length) + body.length;
+    const parts = body.length <= SMALL_FRAME ? 1 : 2;
+    if (opcode !== OP.close && this.#held + size + parts * FRAME_COST > this.maxHeld) {
+      return false;
+    }
+    if (parts === 1) {
+      const frame = new Uint8Array(size);
+      frame.set(body, writeHeader(frame, 0, opcode, body.length));
+      this.#out.push(frame);
+    } else {
+      const head = new Uint8Array(size - body.length);
+      writeHeader(head, 0, opcode, body.length);
+      this.#out.push(head, body);
+    }
+    this.#queued += size;
+    this.#held += size + parts * FRAME_COST;
+    if (!this.#writing) this.#flush();
+    return true;
+  }
+
+  /** Drops what is not yet being written (an overflow). */
+  dropQueued(): void {
+    for (const part of this.#out) {
+      this.#queued -= part.length;
+      this.#held -= part.length + FRAME_COST;
+    }
+    this.#out = [];
+    this.wakeDrained();
+  }
+
+  /** Forgets everything queued (the connection ended). */
+  clear(): void {
+    this.#out = [];
+    this.#queued = 0;
+    this.#held = 0;
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#out.length > 0 && !this.#owner.ended()) {
+        // Coalesce what is queued into one write: one syscall for a turn's frames.
+        let size = 0;
+        let n = 0;
+        while (n < this.#out.length && (n === 0 || size + this.#out[n].length <= WRITE_BYTES)) {
+          size += this.#out[n++].length;
+        }
+        const parts = this.#out.splice(0, n);
+        let chunk: Uint8Array;
+        if (parts.length === 1) chunk = parts[0];
+        else {
+          chunk = new Uint8Array(size);
+          let at = 0;
+          for (const p of parts) {
+            chunk.set(p, at);
+            at += p.length;
+          }
+        }
+        await writeAll(this.#conn, chunk);
+        this.#queued -= size;
+        this.#held -= size + n * FRAME_COST;
+        this.wakeDrained();
+      }
+    } catch {
+      this.#owner.end();
+      return;
+    } finally {
+      this.#writing = false;
+    }
+    if (this.#owner.closing() && this.#out.length === 0) {
+      // Our close frame is out: no more writes, wait for the peer's close (or the timer).
+      try {
+        await (this.#conn as Deno.TcpConn).closeWrite();
+      } catch { /* already gone */ }
+    }
+  }
+}
