@@ -9,7 +9,18 @@ import { issueToken, writeNodeKeyFile } from "../../runtime/shield/auth/mod.ts";
 import { F } from "../support/pb.ts";
 import { metric, withNode } from "../support/node.ts";
 import { RawSocket } from "../support/raw_ws.ts";
-import { errorOf, hello, publish } from "./edge_support.ts";
+import {
+  clientFrame,
+  DiscardingSocket,
+  errorOf,
+  hello,
+  mb,
+  metricAt,
+  NodeChild,
+  publish,
+  sleep,
+  write,
+} from "./edge_support.ts";
 
 const QUOTA_EXCEEDED = 21;
 
@@ -118,5 +129,73 @@ Deno.test("edge: with auth on, only admins and grants naming a reality create it
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const MAX_REALITIES = 100;
+const FLOOD = 30_000;
+
+Deno.test("edge: 3 x 30,000 publishes to new realities past --max-realities: RSS bounded, others served", async () => {
+  const node = await NodeChild.start(["--max-realities", String(MAX_REALITIES)]);
+  const sockets: RawSocket[] = [];
+  try {
+    const other = await RawSocket.open(node.wsUrl, "arqon.v1.proto");
+    sockets.push(other);
+    other.send(hello("other"));
+    other.send(publish(1, "t.x", "home"));
+    await other.wait(F.ack);
+    const before = node.rss();
+    let refused = 0;
+    let id = 2;
+    // One flood: a client that never reads publishes to FLOOD realities never seen (in
+    // writes of 1,000 frames) and leaves; the other client is served meanwhile.
+    const flood = async (round: number) => {
+      const attacker = await DiscardingSocket.open(node.port, `attacker-${round}`);
+      for (let first = 0; first < FLOOD; first += 1000) {
+        const parts = Array.from(
+          { length: 1000 },
+          (_, i) => clientFrame(publish(first + i + 1, "t.x", `r${round}-${first + i}`)),
+        );
+        const bytes = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          bytes.set(p, at);
+          at += p.length;
+        }
+        await write(attacker.conn, bytes);
+      }
+      other.send(publish(++id, "t.x", "home"));
+      await other.wait(F.ack);
+      const expected = refused + FLOOD - (round === 1 ? MAX_REALITIES - 1 : 0);
+      const deadline = Date.now() + 10_000;
+      while (
+        await metricAt(node.url, "arqon_limit_hits_total", 'limit="max_realities"') < expected
+      ) {
+        if (Date.now() > deadline) throw new Error(`round ${round}: refusals not counted`);
+        await sleep(50);
+      }
+      refused = expected;
+      await attacker.close();
+      other.send(publish(++id, "t.x", "home"));
+      await other.wait(F.ack);
+      return node.rss();
+    };
+    const first = await flood(1);
+    const second = await flood(2);
+    const third = await flood(3);
+    console.log(
+      `RSS before ${mb(before)}, after floods of ${FLOOD} new realities ${mb(first)}, ` +
+        `${mb(second)}, ${mb(third)}`,
+    );
+    // Ceiling: the realities kept are at most MAX_REALITIES (a few KB each); the rest is
+    // transient (frames parsed, error frames queued to a client that does not read, V8
+    // garbage collected late): measured +47-52 MB after the first flood, flat after.
+    // 96 MB over the baseline bounds that with margin for a slower GC.
+    assert.ok(third - before < 96 * 1024 * 1024, `RSS grew by ${mb(third - before)}`);
+    // The plateau: the last flood keeps nothing the first did not.
+    assert.ok(third - first < 32 * 1024 * 1024, `RSS grew again by ${mb(third - first)}`);
+  } finally {
+    for (const s of sockets) await s.close().catch(() => {});
+    await node.stop();
   }
 });
