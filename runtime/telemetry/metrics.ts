@@ -47,6 +47,11 @@ export class NodeMetrics {
   readonly limitHits: client.Counter<"limit">;
   /** The connection cap in force (`--max-connections` or derived from the open-file limit). */
   readonly connectionsMax: client.Gauge;
+  /**
+   * The process's memory by kind (`rss`, `heap_used`, `heap_total`, `external`), read at
+   * render: RSS alone cannot tell a leak in the JS heap from pages the allocator keeps.
+   */
+  readonly memory: client.Gauge<"kind">;
 
   /** Creates the metric families on a fresh registry. */
   constructor() {
@@ -149,6 +154,19 @@ export class NodeMetrics {
       name: "arqon_connections_max",
       help: "Client connections the node holds at most.",
       registers,
+    });
+    this.memory = new client.Gauge({
+      name: "arqon_process_memory_bytes",
+      help: "Process memory by kind (rss, heap_used, heap_total, external).",
+      labelNames: ["kind"],
+      registers,
+    });
+    this.onCollect(() => {
+      const usage = Deno.memoryUsage();
+      this.memory.set({ kind: "rss" }, usage.rss);
+      this.memory.set({ kind: "heap_used" }, usage.heapUsed);
+      this.memory.set({ kind: "heap_total" }, usage.heapTotal);
+      this.memory.set({ kind: "external" }, usage.external);
     });
   }
 

@@ -62,8 +62,10 @@ Deno.test("edge: a WebSocket that never says hello is closed after --hello-timeo
 });
 
 const SILENT = 2000;
+const ROUNDS = 5;
+const MiB = 1024 * 1024;
 
-Deno.test("edge: 2,000 WebSockets that never say hello are closed, RSS bounded, others served", async () => {
+Deno.test("edge: 5 x 2,000 WebSockets that never say hello are closed, RSS plateaus, others served", async () => {
   const node = await NodeChild.start(["--hello-timeout", "1"]);
   const port = node.port;
   const silent: Deno.TcpConn[] = [];
@@ -100,31 +102,32 @@ Deno.test("edge: 2,000 WebSockets that never say hello are closed, RSS bounded, 
     const welcome = await readUntilClosed(polite, 500);
     assert.ok(protoFrames(serverFrames(afterHead(welcome.bytes))).some(([k]) => k === F.welcome));
     const before = node.rss();
-    const first = await round(1);
-    const second = await round(2);
-    const third = await round(3);
+    const rounds = [];
+    for (let n = 1; n <= ROUNDS; n++) rounds.push(await round(n));
     assert.ok(
-      await metricAt(node.url, "arqon_limit_hits_total", 'limit="hello_timeout"') >= 3 * SILENT,
+      await metricAt(node.url, "arqon_limit_hits_total", 'limit="hello_timeout"') >=
+        ROUNDS * SILENT,
     );
+    // What the node holds once every silent socket is gone: its connection gauge back to
+    // the polite client alone, so nothing of theirs is still counted as open.
+    assert.equal(await metricAt(node.url, "arqon_connections", 'transport="ws"'), 1);
     console.log(
-      `RSS before ${mb(before)}; peaks of three rounds of ${SILENT} silent sockets ` +
-        `${mb(first.peak)}, ${mb(second.peak)}, ${mb(third.peak)}; after ${mb(third.after)}`,
+      `RSS before ${mb(before)}; peaks of ${ROUNDS} rounds of ${SILENT} silent sockets ` +
+        rounds.map((r) => mb(r.peak)).join(", ") + `; after ${mb(rounds.at(-1)!.after)}`,
     );
-    // Ceiling: measured ~60-90 MB over the baseline for the first round of 2,000 upgraded
-    // sockets (~40 KB each: Deno's per-connection HTTP/WebSocket buffers and the hello
-    // timer), and a plateau of ~125-140 MB from the second round on (six rounds tried:
-    // the allocator keeps freed pages and V8 collects late, but rounds 3-6 add nothing
-    // lasting). 192 MB over the baseline holds that plateau with margin; silent sockets
-    // kept after their close would add ~60-90 MB a round and pass it by the third.
-    const ceiling = 192 * 1024 * 1024;
-    const top = Math.max(first.peak, second.peak, third.peak);
+    // Measured (8 rounds, one run): peaks 163, 207, 237, 246, 247, 257, 259, 245 MB over a
+    // baseline of 83 MB. Each round of 2,000 upgraded sockets churns ~40 KB of JS heap and
+    // buffers per socket; V8 grows its heap (heap_total ~100-120 MB) and collects late, so
+    // RSS climbs for three or four rounds and then holds (heap_used fell back to 42 MB in
+    // round 7). Silent sockets kept after their close would add ~80 MB a round: 400 MB by
+    // the fifth. The ceiling holds the plateau with margin; the late rounds must not climb
+    // past the third by more than one round's worth of GC lag.
+    const ceiling = 256 * MiB;
+    const top = Math.max(...rounds.map((r) => r.peak));
     assert.ok(top - before < ceiling, `RSS peaked ${mb(top - before)} above the baseline`);
-    assert.ok(third.after - before < ceiling, `RSS stayed ${mb(third.after - before)} above`);
-    // The plateau: the third round reuses what the second freed.
-    assert.ok(
-      third.peak - second.peak < 32 * 1024 * 1024,
-      `the third round grew RSS by ${mb(third.peak - second.peak)}`,
-    );
+    const third = rounds[2].peak;
+    const late = Math.max(...rounds.slice(3).map((r) => r.peak));
+    assert.ok(late - third < 64 * MiB, `rounds 4-${ROUNDS} grew RSS by ${mb(late - third)}`);
   } finally {
     for (const c of silent) {
       try {

