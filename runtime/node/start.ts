@@ -4,7 +4,7 @@
  * @module
  */
 import { governanceActor, openCasil, type PolicyEngine } from "../../casil/mod.ts";
-import { OperatorHost, operatorRoutes } from "../../operators/mod.ts";
+import { OperatorHost, operatorRoutes, registerOperatorMetrics } from "../../operators/mod.ts";
 import { Engine } from "../sandbox/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
@@ -199,6 +199,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       }
     },
   });
+  registerOperatorMetrics(metrics, operators);
   await operators.load();
   const sessions = new Set<Session>();
   const stalls = new StallWatch();
@@ -256,9 +257,9 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       path: /^\/v1\/policies\/[^/]+$/,
       maxBytes: config.policyMaxUploadBytes,
     }, {
-      // Operator components and their manifests (the routes' own cap: 8 MiB).
+      // Operator components and their manifests, state snapshots (the routes' own cap: 8 MiB).
       method: "PUT",
-      path: /^\/v1\/operators\/[^/]+$/,
+      path: /^\/v1\/operators\/[^/]+(\/state)?$/,
       maxBytes: 8 << 20,
     }],
     requestTimeoutMs: config.requestTimeoutMs,
