@@ -24,7 +24,7 @@
  * runs the max-rate pair on a node with `--data-dir`, where the operator commits its state to
  * disk per input pulse (skipped with --quick).
  *
- *   deno task bench:operators [--quick] [--seconds 3] [--rounds 2] [--no-pin]
+ *   deno task bench:operators [--quick] [--seconds 2] [--rounds 2] [--no-pin]
  *                             [--node-flags="..."]
  * @module
  */
@@ -35,7 +35,6 @@ import { ArqonClient } from "../mod.ts";
 import {
   CAN_PIN,
   LOAD_CPU,
-  median,
   type NodeProcess,
   pinned,
   readLine,
@@ -58,7 +57,7 @@ const { values, positionals } = parseArgs({
   },
 });
 const QUICK = values.quick;
-const SECONDS = Number(values.seconds ?? (QUICK ? 0.5 : 3));
+const SECONDS = Number(values.seconds ?? (QUICK ? 0.5 : 2));
 const WARMUP = QUICK ? 0.2 : 1;
 const ROUNDS = Number(values.rounds ?? (QUICK ? 1 : 2));
 const HOP_RATE = QUICK ? 2_000 : 10_000;
@@ -160,6 +159,13 @@ async function cpuOf<T>(node: NodeProcess, fn: () => Promise<T>): Promise<[T, nu
 }
 
 const verdict = (met: boolean) => met ? "met" : "MISSED";
+
+/** The median (the mean of the middle two for an even count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 
 async function partA(node: NodeProcess, sumWasm: Uint8Array): Promise<void> {
   await install(node, "bench-sum", sumWasm, { reality: "op", inputs: ["nums.>"] });
