@@ -61,6 +61,8 @@ const SECONDS = Number(values.seconds ?? (QUICK ? 0.5 : 2));
 const WARMUP = QUICK ? 0.2 : 1;
 const ROUNDS = Number(values.rounds ?? (QUICK ? 1 : 2));
 const HOP_RATE = QUICK ? 2_000 : 10_000;
+/** A rate both ways sustain on this machine, for the hop's own latency. */
+const LOW_RATE = 1_000;
 const PLAIN_RATE = QUICK ? 1_000 : 5_000;
 /** Inputs in flight in the max-rate runs: deep enough to keep every stage busy. */
 const WINDOW = 4096;
@@ -174,28 +176,31 @@ async function partA(node: NodeProcess, sumWasm: Uint8Array): Promise<void> {
   const rate = { op: [] as number[], ext: [] as number[] };
   const cpu = { op: [] as number[], ext: [] as number[] };
   const service: number[] = [];
+  const hop = async (who: "op" | "ext", rate: number, label: string) => {
+    const r = await runToEnd<Paced>([
+      "paced",
+      node.wsUrl,
+      who,
+      "sum",
+      String(rate),
+      String(SECONDS),
+      String(WARMUP),
+    ]);
+    console.log(
+      `  ${label} ${who === "op" ? "in-node " : "external"} @ ${fmt(rate)}/s   p50 ${
+        r.p50Ms.toFixed(3)
+      } ms   p99 ${r.p99Ms.toFixed(3)} ms   (${fmt(r.received)}/${fmt(r.sent)} outputs, sums exact${
+        drained(r)
+      })`,
+    );
+    return r;
+  };
+  let low: { op: Paced; ext: Paced } | null = null;
   try {
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate who goes first, so a busy moment on the shared machine hits both.
       const order = round % 2 === 0 ? ["op", "ext"] as const : ["ext", "op"] as const;
-      for (const who of order) {
-        const r = await runToEnd<Paced>([
-          "paced",
-          node.wsUrl,
-          who,
-          "sum",
-          String(HOP_RATE),
-          String(SECONDS),
-          String(WARMUP),
-        ]);
-        lat[who].push(r);
-        console.log(
-          `  round ${round + 1} ${who === "op" ? "in-node " : "external"} @ ${fmt(HOP_RATE)}/s` +
-            `   p50 ${r.p50Ms.toFixed(3)} ms   p99 ${r.p99Ms.toFixed(3)} ms   (${fmt(r.received)}/${
-              fmt(r.sent)
-            } outputs, sums exact${drained(r)})`,
-        );
-      }
+      for (const who of order) lat[who].push(await hop(who, HOP_RATE, `round ${round + 1}`));
       for (const who of order) {
         const r = await maxRate(node, who, WINDOW, SECONDS, who === "ext" ? external.pid : 0);
         rate[who].push(r.perSecond);
@@ -208,6 +213,14 @@ async function partA(node: NodeProcess, sumWasm: Uint8Array): Promise<void> {
             }   (${fmt(r.received)}/${fmt(r.sent)} outputs, sums exact)`,
         );
       }
+    }
+    // The hop alone, at a rate both ways sustain: what the latency is once throughput is not
+    // the limit.
+    if (!QUICK) {
+      low = {
+        op: await hop("op", LOW_RATE, "once   "),
+        ext: await hop("ext", LOW_RATE, "once   "),
+      };
     }
   } finally {
     const ext = await external.stop<{ handled: number }>();
@@ -238,6 +251,15 @@ async function partA(node: NodeProcess, sumWasm: Uint8Array): Promise<void> {
       p99.ext.toFixed(3)
     } ms   ratio ${(p99.op / p99.ext).toFixed(2)}${m}`,
   );
+  if (low) {
+    console.log(
+      `(a) hop p50 @ ${fmt(LOW_RATE)}/s    in-node ${low.op.p50Ms.toFixed(3)} ms   external ${
+        low.ext.p50Ms.toFixed(3)
+      } ms   ratio ${(low.op.p50Ms / low.ext.p50Ms).toFixed(2)}   (p99 ${
+        low.op.p99Ms.toFixed(3)
+      } vs ${low.ext.p99Ms.toFixed(3)} ms; one run, a rate both sustain)`,
+    );
+  }
   console.log(
     `(a) max rate          in-node ${fmt(max.op)}/s   external ${fmt(max.ext)}/s   ratio ${
       (max.op / max.ext).toFixed(2)
