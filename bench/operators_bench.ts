@@ -437,7 +437,7 @@ async function partDisk(sumWasm: Uint8Array): Promise<void> {
           fmt(ext.perSecond)
         }/s   ratio ${(op.perSecond / ext.perSecond).toFixed(2)}   node CPU/output in-node ${
           op.cpuUs.toFixed(1)
-        } µs external ${ext.cpuUs.toFixed(1)} µs   (256 in flight; state committed per input)`,
+        } µs external ${ext.cpuUs.toFixed(1)} µs   (256 in flight)`,
       );
     } finally {
       await external.stop();

@@ -42,16 +42,20 @@ const connect = (url: string, name: string) =>
 /**
  * Checks each output against the inputs: every index once, sums equal to the prefix sums
  * from the first output on (the operator's state may hold a sum from an earlier run).
+ * `received` below the number of inputs after the drain means outputs were lost.
  */
-class OutputCheck {
+export class OutputCheck {
   readonly seen: Uint8Array;
   received = 0;
   duplicates = 0;
   badSums = 0;
+  /** Outputs that answer no input of this run (no index, or out of range). */
+  foreign = 0;
   #base: number | null = null;
   readonly #prefix: Float64Array;
   readonly #sums: boolean;
 
+  /** For `total` inputs; `sums`: the outputs are running sums to check. */
   constructor(total: number, sums: boolean) {
     this.seen = new Uint8Array(total);
     this.#sums = sums;
@@ -60,11 +64,14 @@ class OutputCheck {
     for (let i = 0; i < this.#prefix.length; i++) this.#prefix[i] = acc += valueOf(i);
   }
 
-  /** Records output `p`; returns its input index, or -1 when it is not one of ours. */
+  /** Records output `p`; returns its input index, or -1 when it is not one of ours or seen. */
   take(p: IPulse): number {
     const out = JSON.parse(dec.decode(p.payload!)) as SumOutput;
     const i = out.i;
-    if (!(i >= 0 && i < this.seen.length)) return -1;
+    if (!(Number.isInteger(i) && i >= 0 && i < this.seen.length)) {
+      this.foreign++;
+      return -1;
+    }
     if (this.seen[i]) {
       this.duplicates++;
       return -1;
@@ -78,8 +85,14 @@ class OutputCheck {
     return i;
   }
 
+  /** No duplicate, foreign output or wrong sum so far. */
   get ok(): boolean {
-    return this.duplicates === 0 && this.badSums === 0;
+    return this.duplicates === 0 && this.badSums === 0 && this.foreign === 0;
+  }
+
+  /** The verdict of a run that sent `sent` inputs: all answered, once, correctly. */
+  passed(sent: number): boolean {
+    return this.ok && this.received === sent;
   }
 }
 
@@ -183,6 +196,7 @@ async function paced(
     sent: total,
     received: check.received,
     duplicates: check.duplicates,
+    foreign: check.foreign,
     badSums: check.badSums,
     p50Ms: pct(0.5),
     p99Ms: pct(0.99),
@@ -191,7 +205,7 @@ async function paced(
   }));
   await pub.close();
   await subClient.close();
-  return check.ok && check.received === total;
+  return check.passed(total);
 }
 
 /** Closed loop: at most `window` inputs without their output; outputs/s after the warm-up. */
@@ -239,12 +253,13 @@ async function windowed(
     sent,
     received: check.received,
     duplicates: check.duplicates,
+    foreign: check.foreign,
     badSums: check.badSums,
     perSecond: Math.round((r1 - r0) / ((t1 - t0) / 1000)),
   }));
   await pub.close();
   await subClient.close();
-  return check.ok && check.received === sent;
+  return check.passed(sent);
 }
 
 /** Keeps the fuel-hungry operator busy: `window` pulses in flight until stdin closes. */
