@@ -93,9 +93,38 @@ Deno.test("auth: the token rides in the password, the reality in the user name; 
         assert.ok(
           await metric(node, "arqon_errors_total", 'transport="mqtt",code="FORBIDDEN"') >= 3,
         );
-        // Only the allowed pulse ever reached the subscriber.
+        // Retained copies pass the same read check as live deliveries: a topic denied
+        // inside an allowed filter is not served from the retained store either.
+        const root = await RawMqtt.connect(node.mqttPort!, {
+          username: "lab",
+          password: Buffer.from(admin),
+        });
+        await root.publish("orders/secret/keys", "k", { qos: 1, messageId: 1, retain: true });
+        await root.publish("orders/eu/latest", "l", { qos: 1, messageId: 2, retain: true });
+        await root.next("puback");
+        await root.next("puback");
+        root.close();
+        const late = await runTool("mosquitto_sub", [
+          "-p",
+          port,
+          "-u",
+          "lab",
+          "-P",
+          alice,
+          "-t",
+          "orders/#",
+          "-v",
+          "-W",
+          "2",
+        ]);
+        assert.equal(late.stdout.trim(), "orders/eu/latest l");
+        // Only the allowed pulses ever reached the subscriber.
         await sleep(100);
-        assert.deepEqual(deliveries(ws), ["orders.eu.created ok"]);
+        assert.deepEqual(deliveries(ws), [
+          "orders.eu.created ok",
+          "orders.secret.keys k",
+          "orders.eu.latest l",
+        ]);
       } finally {
         await ws.close();
       }

@@ -143,6 +143,10 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     insecure: config.insecure,
   });
   if (plan.error) throw new Error(plan.error);
+  // MQTT has no TLS here yet: beside a TLS port, tokens in its passwords would travel in clear.
+  if (config.mqttPort >= 0 && tlsOn && !config.insecure) {
+    throw new Error("--mqtt-port speaks plain TCP: beside --tls-cert it needs --insecure");
+  }
   for (const line of plan.warnings) {
     if (config.log !== "quiet" || config.insecure) console.warn(`arqon: ${line}`);
   }

@@ -61,7 +61,7 @@ export const MQTT_FLAGS: readonly Flag<keyof MqttOptions>[] = Object.freeze([
     flag: "mqtt-port",
     kind: "int",
     env: "ARQON_MQTT_PORT",
-    help: "MQTT 3.1.1/5.0 listener port on --host (0: ephemeral; -1: off)",
+    help: "MQTT 3.1.1/5.0 listener port on --host, plain TCP (0: ephemeral; unset: no listener)",
   },
   {
     key: "mqttMaxPacketBytes",

@@ -121,9 +121,27 @@ export class MqttSubscriptions {
     for (const g of granted) {
       if (g.shared) continue;
       for (const m of this.#ctx.retained.matching(this.#ctx.reality, g.pattern)) {
-        this.#sendRetained(m, g.qos);
+        if (await this.#mayRead(m.topic)) this.#sendRetained(m, g.qos);
       }
     }
+  }
+
+  /**
+   * Whether the session lets this client read `topic`: a grant may allow a filter and deny
+   * topics inside it, which the session checks on each live delivery; a retained copy is
+   * checked the same way, by a subscription to the exact topic, dropped at once.
+   */
+  async #mayRead(topic: string): Promise<boolean> {
+    const subscriptionId = this.#nextSub++;
+    const answer = Promise.withResolvers<boolean>();
+    const correlationId = this.#ctx.correlate((outcome) => answer.resolve(outcome.ok));
+    await this.#ctx.toSession({
+      subscribe: { subscriptionId, realityId: this.#ctx.reality, pattern: topic, correlationId },
+    });
+    const ok = await answer.promise;
+    // Deliveries to this id are ignored (it is not in #subs).
+    if (ok) await this.#ctx.toSession({ unsubscribe: { subscriptionId } });
+    return ok;
   }
 
   /** UNSUBSCRIBE: unsubscribe frames, then UNSUBACK. */
