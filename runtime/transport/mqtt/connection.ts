@@ -40,7 +40,8 @@ import { realityFromUsername, topicFromMqtt } from "./topics.ts";
 // How long a closing connection may take to write its last packets (CONNACK refusal,
 // DISCONNECT), and an abnormal disconnect waits for its will message to be accepted.
 const LAST_WORDS_MS = 1000;
-const READ_BYTES = 64 * 1024;
+// Per connection while it waits for data: small, since devices are many and packets small.
+const READ_BYTES = 8 * 1024;
 
 /** What a connection needs from its listener and node. */
 export interface MqttConnectionContext {
