@@ -9,13 +9,11 @@
  * @module
  */
 import {
-  AckMode,
   type BusError,
   encodeFrame,
   errorCodeName,
   type FrameReader,
   type IFrame,
-  type IPulse,
   PROTO_CODEC,
 } from "../../protocol/mod.ts";
 import type { NodeMetrics } from "../../telemetry/mod.ts";
@@ -25,20 +23,21 @@ import type { MqttOptions } from "./options.ts";
 import { MqttOutbound } from "./outbound.ts";
 import {
   CONNACK_V4,
+  connackAccepted,
   connackRefusal,
+  connackRefused,
   type IConnectPacket,
-  type IPublishPacket,
   type Packet,
   PacketCodec,
   REASON,
-  reasonOf,
 } from "./packets.ts";
+import { MqttPublishes, type Will, willOf } from "./publishes.ts";
 import type { RetainedStore } from "./retained.ts";
 import { MqttSubscriptions, type Outcome } from "./subscriptions.ts";
-import { realityFromUsername, topicFromMqtt } from "./topics.ts";
+import { realityFromUsername } from "./topics.ts";
 
 // How long a closing connection may take to write its last packets (CONNACK refusal,
-// DISCONNECT), and an abnormal disconnect waits for its will message to be accepted.
+// DISCONNECT) to a peer that reads.
 const LAST_WORDS_MS = 1000;
 // Per connection while it waits for data: small, since devices are many and packets small.
 const READ_BYTES = 8 * 1024;
@@ -59,12 +58,6 @@ export interface MqttConnectionContext {
   readonly maxFrameBytes: number;
   /** Whether the node is shutting down (new connections are refused). */
   readonly draining: () => boolean;
-}
-
-interface Will {
-  readonly pulse: IPulse;
-  readonly retain: boolean;
-  readonly qos: 0 | 1;
 }
 
 type State = "new" | "connecting" | "open" | "closed";
@@ -93,8 +86,7 @@ export class MqttConnection implements Transport {
   #connack: PromiseWithResolvers<void> | null = null;
   readonly #pending = new Map<number, (outcome: Outcome) => void>();
   #nextCorrelation = 1;
-  #publishing = 0;
-  #slot: PromiseWithResolvers<void> | null = null;
+  #pubs: MqttPublishes | null = null;
   readonly #ended = Promise.withResolvers<void>();
 
   /** Wraps an accepted TCP connection. */
@@ -157,7 +149,15 @@ export class MqttConnection implements Transport {
 
   /** A message from the session (protobuf frames): turned into MQTT packets. */
   send(frame: Uint8Array | string): void {
-    if (typeof frame !== "string") PROTO_CODEC.read(frame, this.#reader);
+    if (typeof frame === "string") return;
+    try {
+      PROTO_CODEC.read(frame, this.#reader);
+    } catch (err) {
+      // A translation failure must not break the session's outbox: this connection ends.
+      console.error(`arqon: mqtt connection ${this.remote} failed:`, err);
+      this.#ctx.metrics.errors.labels("mqtt", "INTERNAL").inc();
+      void this.#end(true);
+    }
   }
 
   /** Bytes queued for the peer and not yet written. */
@@ -254,7 +254,7 @@ export class MqttConnection implements Transport {
         if (this.#state !== "new") return this.#violation("second CONNECT");
         return this.#connect(packet);
       case "publish":
-        return this.#publish(packet);
+        return this.#pubs!.publish(packet);
       case "subscribe":
         return this.#subs!.subscribe(packet);
       case "unsubscribe":
@@ -308,23 +308,15 @@ export class MqttConnection implements Transport {
     }
     this.#reality = reality.value;
     if (packet.will) {
-      const topic = topicFromMqtt(packet.will.topic);
-      if (!topic.ok || (v5 && (packet.will.qos ?? 0) > 1)) {
-        this.#ctx.metrics.errors.labels("mqtt", topic.ok ? "QOS_NOT_SUPPORTED" : "INVALID_TOPIC")
-          .inc();
+      const will = willOf(packet.will, this.#reality, v5);
+      if (typeof will === "string") {
+        this.#ctx.metrics.errors.labels("mqtt", will).inc();
         if (!v5) return this.#end(false);
-        return this.#refuse(topic.ok ? REASON.qosNotSupported : REASON.topicNameInvalid);
+        return this.#refuse(
+          will === "INVALID_TOPIC" ? REASON.topicNameInvalid : REASON.qosNotSupported,
+        );
       }
-      this.#will = {
-        pulse: {
-          realityId: this.#reality,
-          topic: topic.value,
-          payload: bytesOf(packet.will.payload),
-          contentType: packet.will.properties?.contentType ?? "",
-        },
-        retain: packet.will.retain ?? false,
-        qos: (packet.will.qos ?? 0) >= 1 ? 1 : 0,
-      };
+      this.#will = will;
     }
     this.#keepAliveMs = (packet.keepalive ?? 0) * 1000;
     this.#state = "connecting";
@@ -339,6 +331,27 @@ export class MqttConnection implements Transport {
       maxInflight: this.#ctx.options.mqttMaxInflight,
       version,
       metrics: this.#ctx.metrics,
+      overloaded: () => {
+        this.#ctx.metrics.limitHits.labels("mqtt_packet_ids").inc();
+        this.#disconnect(REASON.receiveMaximumExceeded);
+        void this.#end(true);
+      },
+    });
+    this.#pubs = new MqttPublishes({
+      send: (p) => this.#write(p),
+      toSession: (f) => this.#toSession(f),
+      correlate: (then) => this.#correlate(then),
+      retained: this.#ctx.retained,
+      reality: this.#reality,
+      version,
+      maxInflight: this.#ctx.options.mqttMaxInflight,
+      maxFrameBytes: this.#ctx.maxFrameBytes,
+      metrics: this.#ctx.metrics,
+      fail: (reasonCode) => {
+        if (reasonCode !== null) this.#disconnect(reasonCode);
+        return this.#end(true);
+      },
+      closed: () => this.#state === "closed",
     });
     this.#connack = Promise.withResolvers();
     const password = packet.password ? new TextDecoder().decode(packet.password) : "";
@@ -354,35 +367,13 @@ export class MqttConnection implements Transport {
   #connected(): void {
     if (this.#state !== "connecting") return;
     this.#state = "open";
-    const max = this.#ctx.options;
-    if (this.#codec.version === 5) {
-      this.#write({
-        cmd: "connack",
-        reasonCode: 0,
-        // Sessions are not kept across connections: every session starts clean.
-        sessionPresent: false,
-        properties: {
-          maximumQoS: 1,
-          retainAvailable: true,
-          maximumPacketSize: max.mqttMaxPacketBytes,
-          receiveMaximum: max.mqttMaxInflight,
-          topicAliasMaximum: 0,
-          wildcardSubscriptionAvailable: true,
-          subscriptionIdentifiersAvailable: false,
-          sharedSubscriptionAvailable: true,
-          ...(this.#assigned ? { assignedClientIdentifier: this.#assigned } : {}),
-        },
-      });
-    } else this.#write({ cmd: "connack", returnCode: 0, sessionPresent: false });
+    this.#write(connackAccepted(this.#codec.version, this.#ctx.options, this.#assigned));
     if (this.#keepAliveMs > 0) this.#watchKeepAlive();
     this.#connack?.resolve();
   }
 
   #refuse(code: number): Promise<void> {
-    const packet: Packet = this.#codec.version === 5
-      ? { cmd: "connack", reasonCode: code, sessionPresent: false }
-      : { cmd: "connack", returnCode: code, sessionPresent: false };
-    this.#write(packet);
+    this.#write(connackRefused(this.#codec.version, code));
     this.#connack?.resolve();
     return this.#end(false);
   }
@@ -404,96 +395,6 @@ export class MqttConnection implements Transport {
     this.#timer = setTimeout(check, limit + 10);
   }
 
-  async #publish(packet: IPublishPacket): Promise<void> {
-    const v5 = this.#codec.version === 5;
-    if (packet.qos === 2) {
-      // QoS 2 is not offered (5.0: Maximum QoS 1 in CONNACK; 3.1.1: the connection closes).
-      this.#ctx.metrics.errors.labels("mqtt", "QOS_NOT_SUPPORTED").inc();
-      this.#disconnect(REASON.qosNotSupported);
-      return this.#end(true);
-    }
-    const topic = packet.properties?.topicAlias === undefined
-      ? topicFromMqtt(packet.topic)
-      : { ok: false as const, error: "topic aliases are not offered" };
-    if (!topic.ok) {
-      this.#ctx.metrics.errors.labels("mqtt", "INVALID_TOPIC").inc();
-      this.#disconnect(REASON.topicNameInvalid);
-      return this.#end(true);
-    }
-    const payload = bytesOf(packet.payload);
-    const qos = packet.qos;
-    // The frame the session would refuse without a correlation id: refused here instead.
-    if (payload.length + topic.value.length + this.#reality.length + 64 > this.#ctx.maxFrameBytes) {
-      this.#ctx.metrics.errors.labels("mqtt", "FRAME_TOO_LARGE").inc();
-      if (qos === 0) return;
-      if (v5) return this.#puback(packet.messageId!, REASON.packetTooLarge);
-      return this.#end(true);
-    }
-    if (qos === 1) {
-      // At most mqttMaxInflight publishes await their PUBACK; the next waits, unread.
-      while (this.#publishing >= this.#ctx.options.mqttMaxInflight) {
-        this.#slot ??= Promise.withResolvers();
-        await this.#slot.promise;
-        if (this.#state === "closed") return;
-      }
-      this.#publishing++;
-    }
-    const props = packet.properties;
-    const pulse: IPulse = {
-      realityId: this.#reality,
-      topic: topic.value,
-      payload,
-      contentType: props?.contentType ?? "",
-      headers: v5 ? headersOf(props?.userProperties) : undefined,
-    };
-    const acked = qos === 1 || packet.retain;
-    const correlationId = acked
-      ? this.#correlate((outcome) => this.#published(packet, pulse, outcome))
-      : 0;
-    return this.#toSession({
-      // Durable where the reality stores the topic, else once sequenced (session_frames.ts).
-      publish: { correlationId, ack: acked ? AckMode.DURABLE : AckMode.NONE, pulse },
-    });
-  }
-
-  #published(packet: IPublishPacket, pulse: IPulse, outcome: Outcome): void {
-    if (packet.qos === 1) {
-      this.#publishing--;
-      const slot = this.#slot;
-      this.#slot = null;
-      slot?.resolve();
-    }
-    if (outcome.ok) {
-      if (packet.retain) this.#retain(pulse, packet.qos === 1 ? 1 : 0);
-      if (packet.qos === 1) this.#puback(packet.messageId!, REASON.success);
-      return;
-    }
-    if (packet.qos !== 1) return;
-    // 3.1.1 has no negative PUBACK: closing is the only way not to claim delivery (3.3.5).
-    if (this.#codec.version !== 5) return void this.#end(true);
-    this.#puback(packet.messageId!, reasonOf(outcome.code), outcome.message);
-  }
-
-  #puback(messageId: number, reasonCode: number, reasonString?: string): void {
-    if (this.#codec.version !== 5) return this.#write({ cmd: "puback", messageId });
-    this.#write({
-      cmd: "puback",
-      messageId,
-      reasonCode,
-      ...(reasonString ? { properties: { reasonString: reasonString.slice(0, 200) } } : {}),
-    });
-  }
-
-  #retain(pulse: IPulse, qos: 0 | 1): void {
-    const kept = this.#ctx.retained.set(this.#reality, {
-      topic: pulse.topic!,
-      payload: pulse.payload as Uint8Array,
-      qos,
-      contentType: pulse.contentType || undefined,
-    });
-    if (!kept) this.#ctx.metrics.limitHits.labels("mqtt_retained").inc();
-  }
-
   // --- The end ------------------------------------------------------------------------
 
   /** Ends the connection once; `abnormal`: the will message is published (MQTT 3.1.2.5). */
@@ -503,7 +404,7 @@ export class MqttConnection implements Transport {
     this.#state = "closed";
     clearTimeout(this.#timer);
     this.#connack?.resolve();
-    this.#slot?.resolve();
+    this.#pubs?.release();
     // Its last packets (a CONNACK refusal, a DISCONNECT) reach a peer that reads.
     await Promise.race([this.#out.flushed(), delay(LAST_WORDS_MS)]);
     this.#out.close();
@@ -513,7 +414,7 @@ export class MqttConnection implements Transport {
     const session = this.#session;
     if (session) {
       const will = this.#will;
-      if (abnormal && wasOpen && will && !this.#ctx.draining()) await this.#publishWill(will);
+      if (abnormal && wasOpen && will && !this.#ctx.draining()) await this.#pubs!.publishWill(will);
       for (const then of this.#pending.values()) {
         then({ ok: false, code: "SHUTTING_DOWN", message: "connection closed" });
       }
@@ -522,21 +423,6 @@ export class MqttConnection implements Transport {
     }
     this.#ended.resolve();
   }
-
-  /** Publishes the will through the session (policies apply); waits for its outcome. */
-  async #publishWill(will: Will): Promise<void> {
-    const done = Promise.withResolvers<void>();
-    const correlationId = this.#correlate((outcome) => {
-      if (outcome.ok && will.retain) this.#retain(will.pulse, will.qos);
-      done.resolve();
-    });
-    try {
-      await this.#toSession({
-        publish: { correlationId, ack: AckMode.DURABLE, pulse: will.pulse },
-      });
-    } catch { /* the session refused it */ }
-    await Promise.race([done.promise, delay(LAST_WORDS_MS)]);
-  }
 }
 
 function delay(ms: number): Promise<void> {
@@ -544,19 +430,4 @@ function delay(ms: number): Promise<void> {
     const t = setTimeout(resolve, ms);
     Deno.unrefTimer(t);
   });
-}
-
-function bytesOf(payload: Uint8Array | string): Uint8Array {
-  if (typeof payload === "string") return new TextEncoder().encode(payload);
-  // A copy: the packet buffer may be a view into a larger read buffer.
-  return new Uint8Array(payload);
-}
-
-function headersOf(
-  props: Record<string, string | string[]> | undefined,
-): Record<string, string> | undefined {
-  if (!props) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(props)) out[k] = Array.isArray(v) ? v.join(",") : v;
-  return out;
 }

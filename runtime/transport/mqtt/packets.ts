@@ -87,6 +87,47 @@ export function connackRefusal(code: string, version: number): number {
   return badCredentials ? CONNACK_V4.badCredentials : CONNACK_V4.notAuthorized;
 }
 
+/** The limits a 5.0 CONNACK announces. */
+export interface ConnackLimits {
+  /** Largest packet accepted. */
+  readonly mqttMaxPacketBytes: number;
+  /** QoS 1 publishes awaiting PUBACK at once (Receive Maximum). */
+  readonly mqttMaxInflight: number;
+}
+
+/** The CONNACK accepting a connection; 5.0 announces what is (not) offered. */
+export function connackAccepted(
+  version: number,
+  limits: ConnackLimits,
+  assignedClientId: string | undefined,
+): Packet {
+  // Sessions are not kept across connections: every session starts clean.
+  if (version !== 5) return { cmd: "connack", returnCode: 0, sessionPresent: false };
+  return {
+    cmd: "connack",
+    reasonCode: 0,
+    sessionPresent: false,
+    properties: {
+      maximumQoS: 1,
+      retainAvailable: true,
+      maximumPacketSize: limits.mqttMaxPacketBytes,
+      receiveMaximum: limits.mqttMaxInflight,
+      topicAliasMaximum: 0,
+      wildcardSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: false,
+      sharedSubscriptionAvailable: true,
+      ...(assignedClientId ? { assignedClientIdentifier: assignedClientId } : {}),
+    },
+  };
+}
+
+/** The CONNACK refusing a connection with `code` (a 3.1.1 return code or a 5.0 reason). */
+export function connackRefused(version: number, code: number): Packet {
+  return version === 5
+    ? { cmd: "connack", reasonCode: code, sessionPresent: false }
+    : { cmd: "connack", returnCode: code, sessionPresent: false };
+}
+
 /** Decodes whole packets (see `framing.ts`) and encodes packets, for one connection. */
 export class PacketCodec {
   readonly #parser = mqtt.parser({ protocolVersion: 4 });

@@ -39,6 +39,8 @@ export interface SubscriptionsContext {
   readonly version: number;
   /** Counts errors. */
   readonly metrics: NodeMetrics;
+  /** Every packet id is taken by an unacknowledged delivery: the client is cut off. */
+  overloaded(): void;
 }
 
 interface Sub {
@@ -164,6 +166,7 @@ export class MqttSubscriptions {
     const sub = this.#subs.get(subscriptionId);
     if (!sub) return;
     const messageId = sub.qos === 1 ? this.#packetId(subscriptionId) : undefined;
+    if (messageId === null) return this.#ctx.overloaded();
     this.#ctx.send({
       cmd: "publish",
       topic: topicToMqtt(pulse.topic ?? ""),
@@ -197,20 +200,25 @@ export class MqttSubscriptions {
 
   #sendRetained(m: RetainedMessage, granted: 0 | 1): void {
     const qos = Math.min(granted, m.qos) as 0 | 1;
+    const messageId = qos === 1 ? this.#packetId(0) : undefined;
+    if (messageId === null) return this.#ctx.overloaded();
     this.#ctx.send({
       cmd: "publish",
       topic: topicToMqtt(m.topic),
       payload: asBuffer(m.payload),
       qos,
-      messageId: qos === 1 ? this.#packetId(0) : undefined,
+      messageId,
       retain: true,
       dup: false,
       properties: this.#properties(m.contentType ?? "", undefined),
     });
   }
 
-  /** A free packet id for a QoS 1 delivery of `subscriptionId` (0: a retained copy). */
-  #packetId(subscriptionId: number): number {
+  /**
+   * A free packet id for a QoS 1 delivery of `subscriptionId` (0: a retained copy), or null
+   * when all 65,535 wait for a PUBACK (a client acknowledging nothing, resubscribing).
+   */
+  #packetId(subscriptionId: number): number | null {
     // At most maxInflight per subscription are taken, far fewer than 65535 in practice;
     // the scan skips ids still in flight.
     for (let tries = 0; tries < 65535; tries++) {
@@ -221,7 +229,7 @@ export class MqttSubscriptions {
         return id;
       }
     }
-    throw new Error("no free MQTT packet id");
+    return null;
   }
 
   #properties(
