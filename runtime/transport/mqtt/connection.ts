@@ -39,8 +39,10 @@ import { realityFromUsername } from "./topics.ts";
 // How long a closing connection may take to write its last packets (CONNACK refusal,
 // DISCONNECT) to a peer that reads.
 const LAST_WORDS_MS = 1000;
-// Per connection while it waits for data: small, since devices are many and packets small.
-const READ_BYTES = 8 * 1024;
+// An idle connection waits in a read of a small buffer of its own (devices are many and
+// their packets small); a read that fills it is followed by one into a large, short-lived one.
+const IDLE_READ_BYTES = 1024;
+const BUSY_READ_BYTES = 64 * 1024;
 
 /** What a connection needs from its listener and node. */
 export interface MqttConnectionContext {
@@ -120,13 +122,16 @@ export class MqttConnection implements Transport {
         void this.#end(false);
       }, seconds * 1000);
     }
-    const buf = new Uint8Array(READ_BYTES);
+    const idle = new Uint8Array(IDLE_READ_BYTES);
+    let buf = idle;
     try {
       while (this.#state !== "closed") {
         const n = await this.#conn.read(buf);
         if (n === null) break;
         this.#lastHeard = Date.now();
+        // The framer keeps what it is given: a copy, the buffer is read into again.
         const framed = this.#framer.push(buf.slice(0, n));
+        buf = n === buf.length ? new Uint8Array(BUSY_READ_BYTES) : idle;
         for (const packet of framed.packets) {
           if (this.#closed) break;
           const pending = this.#onPacket(packet);
