@@ -1,6 +1,6 @@
 /**
  * MQTT clients are sessions like any other: with auth on, the password carries the token
- * and the user name the reality; grants, CASIL policies and their denials apply. How a
+ * and the user name the reality; grants, CASIL policies, their denials and rate limits apply. How a
  * refusal reaches an MQTT publisher: a CONNACK refusal at connect; for a QoS 1 publish, an
  * MQTT 5 PUBACK with reason 0x87 (not authorized) and the node's message as reason string,
  * and for 3.1.1 (which has no negative PUBACK) the connection is closed without a PUBACK.
@@ -188,4 +188,28 @@ Deno.test("CASIL: a policy denial reaches an MQTT 5 publisher as PUBACK 0x87 wit
       await ws.close();
     }
   }, { mqttPort: 0, memory: true });
+});
+
+Deno.test("rate limits apply per MQTT connection: past --rate-pulses, 5.0 PUBACK 0x97", async () => {
+  await withNode(async (node) => {
+    const v5 = await RawMqtt.connect(node.mqttPort!, {}, 5);
+    for (let i = 1; i <= 30; i++) {
+      await v5.publish("meter/m1", String(i), { qos: 1, messageId: i });
+    }
+    const codes: number[] = [];
+    for (let i = 0; i < 30; i++) codes.push((await v5.next("puback")).reasonCode as number);
+    const accepted = codes.filter((c) => c === 0).length;
+    const limited = codes.filter((c) => c === 0x97).length;
+    assert.equal(accepted + limited, 30, `only success or quota exceeded: ${codes}`);
+    assert.ok(accepted >= 10 && accepted < 30, `${accepted} accepted of 30 at 10/s`);
+    assert.ok(
+      await metric(node, "arqon_rate_limited_total", 'scope="connection"') >= limited,
+    );
+    // Another connection has its own bucket.
+    const other = await RawMqtt.connect(node.mqttPort!, {}, 5);
+    await other.publish("meter/m2", "1", { qos: 1, messageId: 1 });
+    assert.equal((await other.next("puback")).reasonCode, 0);
+    v5.close();
+    other.close();
+  }, { mqttPort: 0, memory: true, ratePulses: 10 });
 });

@@ -5,7 +5,7 @@
  * serving other clients.
  */
 import assert from "node:assert/strict";
-import type { ArqonNode } from "../mod.ts";
+import { type ArqonNode, startNode } from "../mod.ts";
 import { metric, withNode } from "./support/node.ts";
 import { F, RawMqtt, runTool, sleep, wsClient, wsPublish } from "./mqtt_support.ts";
 
@@ -208,4 +208,15 @@ Deno.test("MQTT connections count against --max-connections", async () => {
     assert.equal(again.closed, false);
     again.close();
   }, { mqttPort: 0, memory: true, maxConnections: 1 });
+});
+
+Deno.test("shutdown: MQTT 5 clients get DISCONNECT 0x8B, the listener stops", async () => {
+  const node = await startNode({ port: 0, log: "quiet", memory: true, mqttPort: 0 });
+  const v5 = await RawMqtt.connect(node.mqttPort!, {}, 5);
+  const v4 = await RawMqtt.connect(node.mqttPort!);
+  await node.shutdown();
+  assert.equal((await v5.next("disconnect")).reasonCode, 0x8b);
+  await v5.untilClosed();
+  await v4.untilClosed();
+  await assert.rejects(RawMqtt.connect(node.mqttPort!));
 });
