@@ -234,3 +234,31 @@ Deno.test("invalid filters get SUBACK 0x80, an invalid publish topic closes; bot
     assert.equal(ok.code, 0, ok.stderr);
   });
 });
+
+Deno.test("a second connection with the same client id takes over: the first is closed, its will published", async () => {
+  await mqttNode(async (node) => {
+    const ws = await wsClient(node.wsUrl);
+    try {
+      ws.send(wsSubscribe(1, "devices.>"));
+      await ws.wait(F.subscribed);
+      const will = { topic: "devices/dev7/status", payload: "replaced", qos: 1, retain: false };
+      const first = await RawMqtt.connect(node.mqttPort!, { clientId: "dev7", will }, 5);
+      const other = await RawMqtt.connect(node.mqttPort!, { clientId: "dev8" }, 5);
+      const second = await RawMqtt.connect(node.mqttPort!, { clientId: "dev7" }, 5);
+      assert.equal((await first.next("disconnect")).reasonCode, 0x8e);
+      await first.untilClosed();
+      await ws.until(() => deliveries(ws).length === 1, "the will");
+      assert.deepEqual(deliveries(ws), ["devices.dev7.status replaced"]);
+      // The new connection and the other client id are served.
+      for (const c of [second, other]) {
+        await c.publish("devices/x/ping", "1", { qos: 1, messageId: 3 });
+        assert.equal((await c.next("puback")).reasonCode, 0);
+        assert.equal(c.closed, false);
+        c.close();
+      }
+      assert.equal(await metric(node, "arqon_disconnects_total", 'reason="mqtt_takeover"'), 1);
+    } finally {
+      await ws.close();
+    }
+  });
+});

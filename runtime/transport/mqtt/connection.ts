@@ -60,6 +60,13 @@ export interface MqttConnectionContext {
   readonly maxFrameBytes: number;
   /** Whether the node is shutting down (new connections are refused). */
   readonly draining: () => boolean;
+  /**
+   * Registers this connection as the live one of `clientKey`; the one it replaces (same
+   * client id, reality and credentials) is taken over (MQTT 3.1.4-2).
+   */
+  readonly claim: (clientKey: string, connection: MqttConnection) => void;
+  /** The connection of `clientKey` ended. */
+  readonly release: (clientKey: string, connection: MqttConnection) => void;
 }
 
 type State = "new" | "connecting" | "open" | "closed";
@@ -323,6 +330,10 @@ export class MqttConnection implements Transport {
       }
       this.#will = will;
     }
+    // Scoped by reality and credentials: with authentication on, a client cannot take over
+    // another principal's connection by reusing its client id.
+    const password = packet.password ? new TextDecoder().decode(packet.password) : "";
+    this.#pendingKey = `${this.#reality}\u0000${clientId}\u0000${password}`;
     this.#keepAliveMs = (packet.keepalive ?? 0) * 1000;
     this.#state = "connecting";
     this.#assigned = assigned;
@@ -359,7 +370,6 @@ export class MqttConnection implements Transport {
       closed: () => this.#state === "closed",
     });
     this.#connack = Promise.withResolvers();
-    const password = packet.password ? new TextDecoder().decode(packet.password) : "";
     await this.#toSession({
       hello: { clientName: `mqtt:${clientId}`, protocolVersion: 1, token: password || undefined },
     });
@@ -368,11 +378,23 @@ export class MqttConnection implements Transport {
   }
 
   #assigned: string | undefined;
+  #clientKey: string | null = null;
+  #pendingKey = "";
+
+  /** Another connection took this client id over: it ends as if dropped (its will goes out). */
+  takenOver(): void {
+    if (this.#state === "closed") return;
+    this.#ctx.metrics.disconnects.labels(this.#reality, "mqtt_takeover").inc();
+    this.#disconnect(REASON.sessionTakenOver);
+    void this.#end(true);
+  }
 
   #connected(): void {
     if (this.#state !== "connecting") return;
     this.#state = "open";
     this.#write(connackAccepted(this.#codec.version, this.#ctx.options, this.#assigned));
+    this.#clientKey = this.#pendingKey;
+    this.#ctx.claim(this.#clientKey, this);
     if (this.#keepAliveMs > 0) this.#watchKeepAlive();
     this.#connack?.resolve();
   }
@@ -426,6 +448,7 @@ export class MqttConnection implements Transport {
       this.#pending.clear();
       session.closed();
     }
+    if (this.#clientKey !== null) this.#ctx.release(this.#clientKey, this);
     this.#ended.resolve();
   }
 }

@@ -66,6 +66,16 @@ export function startMqttListener(opts: MqttListenerOptions): MqttListener {
     maxBytes: opts.options.mqttRetainedBytes,
   });
   const live = new Set<{ conn: Deno.Conn; connection: MqttConnection }>();
+  // The live connection of each client (reality, client id, credentials).
+  const owners = new Map<string, MqttConnection>();
+  const claim = (key: string, connection: MqttConnection) => {
+    const old = owners.get(key);
+    owners.set(key, connection);
+    if (old && old !== connection) old.takenOver();
+  };
+  const release = (key: string, connection: MqttConnection) => {
+    if (owners.get(key) === connection) owners.delete(key);
+  };
   const ctx = {
     options: opts.options,
     attach: opts.attach,
@@ -74,6 +84,8 @@ export function startMqttListener(opts: MqttListenerOptions): MqttListener {
     maxBufferedBytes: opts.maxBufferedBytes,
     maxFrameBytes: opts.maxFrameBytes,
     draining: opts.draining,
+    claim,
+    release,
   };
   let closing = false;
   const accepting = (async () => {

@@ -42,6 +42,7 @@ export const REASON = {
   serverUnavailable: 0x88,
   serverBusy: 0x89,
   serverShuttingDown: 0x8b,
+  sessionTakenOver: 0x8e,
   keepAliveTimeout: 0x8d,
   topicFilterInvalid: 0x8f,
   topicNameInvalid: 0x90,
