@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from google.protobuf.message import DecodeError
 
-from ._wire import encode, pb
+from ._wire import encode_entry, pb
 from .errors import ArqonError, InvalidFrame, error_of
 from .pulse import PublishAck, Pulse
 from .subscription import Subscription
@@ -109,7 +109,7 @@ class Inbound:
         elif kind == "error":
             self._error(f.error)
         elif kind == "ping":
-            self._send(encode(pong=pb.Pong(nonce=f.ping.nonce)))
+            self._send(encode_entry(pong=pb.Pong(nonce=f.ping.nonce)))
         elif kind == "pong":
             fut = self._p.calls.pop(f.pong.nonce, None)
             if fut is not None and not fut.done():

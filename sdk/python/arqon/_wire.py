@@ -34,6 +34,8 @@ def varint(n: int) -> bytes:
         return _SMALL[n]
     if n < 16384:
         return bytes(((n & 0x7F) | 0x80, n >> 7))
+    if n < 2097152:
+        return bytes(((n & 0x7F) | 0x80, ((n >> 7) & 0x7F) | 0x80, n >> 14))
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -43,9 +45,7 @@ def varint(n: int) -> bytes:
 
 
 def pulse_prefix(topic: str, reality: str, content_type: str) -> bytes:
-    """The Pulse fields before the payload: topic (3), reality_id (5), content_type (10).
-    Cached per (topic, reality, content type) by the publisher: it is the same for a
-    stream of publishes."""
+    """The Pulse fields before the payload: topic (3), reality_id (5), content_type (10)."""
     t = topic.encode()
     out = b"\x1a" + varint(len(t)) + t
     if reality:
@@ -57,43 +57,82 @@ def pulse_prefix(topic: str, reality: str, content_type: str) -> bytes:
     return out
 
 
-def publish_frame(correlation_id: int, ack: int, prefix: bytes, payload: bytes) -> bytes:
-    """``Frame{publish: Publish{correlation_id, ack, pulse: <prefix> + payload (11)}}``,
-    in one join (the payload is copied once)."""
-    n = len(payload)
-    vn = varint(n)
-    pulse_len = len(prefix) + 1 + len(vn) + n
-    vp = varint(pulse_len)
-    if correlation_id and ack:
-        vc = varint(correlation_id)
-        pub_len = 4 + len(vc) + len(vp) + pulse_len
-        return b"".join((
-            b"\x1a", varint(pub_len), b"\x08", vc, b"\x10", _SMALL[ack],
-            b"\x1a", vp, prefix, b"\x5a", vn, payload,
-        ))
-    head = (b"\x08" + varint(correlation_id) if correlation_id else b"") + (
-        b"\x10" + _SMALL[ack] if ack else b""
-    )
-    pub_len = len(head) + 1 + len(vp) + pulse_len
-    return b"".join((b"\x1a", varint(pub_len), head, b"\x1a", vp, prefix, b"\x5a", vn, payload))
+# The outbox holds *batch entries*: a frame already wrapped as `Batch.frames` (field 1),
+# so coalescing publishes into one batch message is a single join with no per-frame work.
 
 
-def batch_message(frames: list[bytes]) -> bytes:
+def entry(frame: bytes) -> bytes:
+    """A frame as an entry of ``Batch.frames``."""
+    return b"\x0a" + varint(len(frame)) + frame
+
+
+def frame_of(e: bytes) -> bytes:
+    """The frame inside a batch entry."""
+    i = 1
+    while e[i] & 0x80:
+        i += 1
+    return e[i + 1:]
+
+
+class PublishEncoder:
+    """Builds publish entries, ``Frame{publish: Publish{correlation_id, ack, pulse}}``,
+    with everything but the correlation id and the payload cached per (topic, reality,
+    content type, payload size, ack): a stream of publishes costs one varint and one join
+    (the payload is copied once)."""
+
+    def __init__(self) -> None:
+        self._heads: dict[tuple[str, str, str, int, int, int], tuple[bytes, bytes]] = {}
+
+    def entry(
+        self, cid: int, ack: int, topic: str, reality: str, content_type: str, payload: bytes
+    ) -> bytes:
+        """The batch entry of one publish (``cid`` 0 only with ``ack`` 0)."""
+        vc = varint(cid) if cid else b""
+        n = len(payload)
+        key = (topic, reality, content_type, n, ack, len(vc))
+        parts = self._heads.get(key)
+        if parts is None:
+            if len(self._heads) > 4096:
+                self._heads.clear()
+            parts = self._heads[key] = self._parts(topic, reality, content_type, n, ack, cid)
+        return b"".join((parts[0], vc, parts[1], payload))
+
+    @staticmethod
+    def _parts(
+        topic: str, reality: str, content_type: str, n: int, ack: int, cid: int
+    ) -> tuple[bytes, bytes]:
+        body = pulse_prefix(topic, reality, content_type) + b"\x5a" + varint(n)
+        pulse_len = len(body) + n
+        # Publish: [0x08 cid] [0x10 ack] 0x1a len(pulse) pulse
+        tail = (b"\x10" + _SMALL[ack] if ack else b"") + b"\x1a" + varint(pulse_len) + body
+        cid_len = 1 + len(varint(cid)) if cid else 0
+        pub_len = cid_len + len(tail) + n
+        frame_head = b"\x1a" + varint(pub_len)
+        frame_len = len(frame_head) + pub_len
+        head = b"\x0a" + varint(frame_len) + frame_head + (b"\x08" if cid else b"")
+        return head, tail
+
+
+def publish_frame(correlation_id: int, ack: int, topic: str, payload: bytes) -> bytes:
+    """One publish frame (for tests and one-offs; the bus uses ``PublishEncoder``)."""
+    return frame_of(PublishEncoder().entry(correlation_id, ack, topic, "", "", payload))
+
+
+def batch_message(entries: list[bytes]) -> bytes:
     """One transport message: a single frame as is, several as ``Frame{batch}``."""
-    if len(frames) == 1:
-        return frames[0]
-    parts: list[bytes] = []
+    if len(entries) == 1:
+        return frame_of(entries[0])
     size = 0
-    for f in frames:
-        n = len(f)
-        v = varint(n)
-        parts.append(b"\x0a")
-        parts.append(v)
-        parts.append(f)
-        size += 1 + len(v) + n
-    return b"".join((b"\x72", varint(size), *parts))
+    for e in entries:
+        size += len(e)
+    return b"".join((b"\x72", varint(size), *entries))
 
 
 def encode(**kind: object) -> bytes:
     """A frame from protobuf messages, e.g. ``encode(ping=pb.Ping(nonce=1))``."""
     return pb.Frame(**kind).SerializeToString()  # type: ignore[arg-type]
+
+
+def encode_entry(**kind: object) -> bytes:
+    """``encode`` as a batch entry, for the outbox."""
+    return entry(pb.Frame(**kind).SerializeToString())  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import websockets
 
 from ._inbound import Inbound, Pending
-from ._wire import ACK_MODES, batch_message, encode, pb, publish_frame, pulse_prefix
+from ._wire import ACK_MODES, PublishEncoder, batch_message, encode_entry, pb
 from .connection import Welcome, open_connection
 from .errors import ArqonError, ConnectionLost, FrameTooLarge, InvalidArgument, RequestTimeout
 from .identity import Identity
@@ -90,7 +90,7 @@ class Bus:
         self._tasks: list[asyncio.Task[Any]] = []
         self._reconnecting: asyncio.Task[Any] | None = None
         self._closing = False
-        self._prefixes: dict[tuple[str, str, str], bytes] = {}
+        self._encoder = PublishEncoder()
         self._none: asyncio.Future[Any] = self._loop.create_future()
         self._none.set_result(None)
 
@@ -275,18 +275,12 @@ class Bus:
             payload, content_type = _bytes_of(payload, content_type)
         cid = self._pending.take_id() if mode else 0
         if headers:
-            frame = encode(publish=pb.Publish(correlation_id=cid, ack=mode, pulse=pb.Pulse(
+            frame = encode_entry(publish=pb.Publish(correlation_id=cid, ack=mode, pulse=pb.Pulse(
                 topic=topic, reality_id=reality, payload=payload, content_type=content_type,
                 headers=headers,
             )))
         else:
-            key = (topic, reality, content_type)
-            prefix = self._prefixes.get(key)
-            if prefix is None:
-                if len(self._prefixes) > 4096:
-                    self._prefixes.clear()
-                prefix = self._prefixes[key] = pulse_prefix(topic, reality, content_type)
-            frame = publish_frame(cid, mode, prefix, payload)  # type: ignore[arg-type]
+            frame = self._encoder.entry(cid, mode, topic, reality, content_type, payload)  # type: ignore[arg-type]
         limit = self.welcome.max_frame_bytes if self.welcome else 1024 * 1024
         if len(frame) > limit:
             return self._failed(FrameTooLarge(
@@ -305,7 +299,7 @@ class Bus:
         nonce = self._pending.take_id()
         fut = self._loop.create_future()
         self._pending.calls[nonce] = fut
-        self._enqueue(encode(ping=pb.Ping(nonce=nonce)))
+        self._enqueue(encode_entry(ping=pb.Ping(nonce=nonce)))
         await fut
 
     # -- subscribe ----------------------------------------------------------------------
@@ -351,7 +345,7 @@ class Bus:
         start_at = sub.last_sequence + 1 if sub.last_sequence and sub.resume and not sub.queue \
             else sub.from_sequence
         start = 1 if start_at else 2 if sub.from_time_ms else 0
-        return encode(subscribe=pb.Subscribe(
+        return encode_entry(subscribe=pb.Subscribe(
             subscription_id=sub.id, correlation_id=cid, reality_id=sub.reality,
             pattern=sub.pattern, queue_group=sub.queue, start=start,
             from_sequence=start_at, from_time_ms=sub.from_time_ms,
@@ -360,11 +354,11 @@ class Bus:
 
     def _grant(self, sid: int, count: int) -> None:
         if sid in self._subs:
-            self._enqueue(encode(credit=pb.Credit(subscription_id=sid, count=count)))
+            self._enqueue(encode_entry(credit=pb.Credit(subscription_id=sid, count=count)))
 
     def _unsubscribe(self, sub: Subscription) -> None:
         if self._subs.pop(sub.id, None) is not None and not self._closing:
-            self._enqueue(encode(unsubscribe=pb.Unsubscribe(subscription_id=sub.id)))
+            self._enqueue(encode_entry(unsubscribe=pb.Unsubscribe(subscription_id=sub.id)))
 
     # -- request/reply and history ------------------------------------------------------
 
@@ -384,7 +378,7 @@ class Bus:
         cid = self._pending.take_id()
         fut = self._loop.create_future()
         self._pending.calls[cid] = fut
-        self._enqueue(encode(request=pb.Request(
+        self._enqueue(encode_entry(request=pb.Request(
             correlation_id=cid, timeout_ms=max(1, int(timeout * 1000)),
             pulse=pb.Pulse(topic=topic, reality_id=reality, payload=data,
                            content_type=content_type, headers=headers or {}),
@@ -419,7 +413,7 @@ class Bus:
         cid = self._pending.take_id()
         fut = self._loop.create_future()
         self._pending.histories[cid] = (fut, [])
-        self._enqueue(encode(history_get=pb.HistoryGet(
+        self._enqueue(encode_entry(history_get=pb.HistoryGet(
             correlation_id=cid, reality_id=reality, pattern=pattern,
             from_sequence=from_sequence, to_sequence=to_sequence,
             from_time_ms=from_time_ms, to_time_ms=to_time_ms, limit=limit,

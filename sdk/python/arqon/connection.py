@@ -10,9 +10,12 @@ from typing import Any, NamedTuple
 
 import websockets  # Debian: python3-websockets
 
+from . import _mask
 from ._wire import PROTOCOL_VERSION, SUBPROTOCOL, encode, pb
 from .errors import ArqonError, ConnectionLost, error_of
 from .identity import Identity
+
+_mask.install()
 
 # Whether the schema carries an agent card in the hello (it does not in protocol v1: the
 # card is then kept on the client only; see docs/python.md).
