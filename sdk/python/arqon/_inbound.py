@@ -76,12 +76,28 @@ class Inbound:
             self._on_error(InvalidFrame("INVALID_FRAME", f"undecodable frame from node: {e}"))
             return
         kind = frame.WhichOneof("kind")
-        if kind == "batch":
-            on = self.frame
-            for f in frame.batch.frames:
-                on(f, f.WhichOneof("kind"))
-        else:
+        if kind != "batch":
             self.frame(frame, kind)
+            return
+        # The node coalesces acks and deliveries into batches: those two are handled
+        # inline (the hot path), everything else by `frame`.
+        acks = self._p.acks
+        subs = self._subs
+        other = self.frame
+        for f in frame.batch.frames:
+            kind = f.WhichOneof("kind")
+            if kind == "ack":
+                a = f.ack
+                fut = acks.pop(a.correlation_id, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(PublishAck(a.id, a.sequence, a.reality_id))
+            elif kind == "deliver":
+                d = f.deliver
+                sub = subs.get(d.subscription_id)
+                if sub is not None:
+                    sub._push(d.pulse)
+            else:
+                other(f, kind)
 
     def frame(self, f: Any, kind: str | None) -> None:
         """One decoded frame of kind ``kind``."""

@@ -273,7 +273,12 @@ class Bus:
             return self._failed(ConnectionLost("bus closed"))
         if type(payload) is not bytes or headers:
             payload, content_type = _bytes_of(payload, content_type)
-        cid = self._pending.take_id() if mode else 0
+        pending = self._pending
+        if mode:
+            cid = pending.next_id
+            pending.next_id = cid + 1
+        else:
+            cid = 0
         if headers:
             frame = encode_entry(publish=pb.Publish(correlation_id=cid, ack=mode, pulse=pb.Pulse(
                 topic=topic, reality_id=reality, payload=payload, content_type=content_type,
@@ -286,11 +291,14 @@ class Bus:
             return self._failed(FrameTooLarge(
                 "FRAME_TOO_LARGE", f"publish frame of {len(frame)} bytes over {limit}",
             ))
-        self._enqueue(frame)
+        self._outbox.append(frame)
+        self._outbox_bytes += len(frame)
+        if not self._wake.is_set():
+            self._wake.set()
         if not mode:
             return self._none
         fut = self._loop.create_future()
-        self._pending.acks[cid] = fut
+        pending.acks[cid] = fut
         return fut
 
     async def flush(self) -> None:
