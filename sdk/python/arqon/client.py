@@ -1,42 +1,30 @@
 """The ``Bus``: one connection to a node, publishes pipelined and coalesced into batch
 frames, acks matched by correlation id, subscriptions as async iterators with credit,
 request/reply, history, and automatic reconnect with resubscription from the last
-sequence seen. Socket and hello are in connection.py, inbound routing in _inbound.py."""
+sequence seen. Socket and hello are in connection.py, inbound routing in _inbound.py,
+request/reply and history in _calls.py."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from typing import Any, Callable
 
 import websockets
 
+from ._calls import Calls, Payload, bytes_of
 from ._inbound import Inbound, Pending
 from ._wire import ACK_MODES, PublishEncoder, batch_message, encode_entry, pb
 from .connection import Welcome, open_connection
-from .errors import ArqonError, ConnectionLost, FrameTooLarge, InvalidArgument, RequestTimeout
+from .errors import ArqonError, ConnectionLost, FrameTooLarge, InvalidArgument
 from .identity import Identity
-from .pulse import PublishAck, Pulse
+from .pulse import PublishAck
 from .subscription import Subscription
 
-Payload = bytes | bytearray | memoryview | str | dict | list
 _OVERFLOW = {"drop-oldest": 1, "drop-new": 2, "disconnect": 3}
 
 
-def _bytes_of(payload: Payload, content_type: str) -> tuple[bytes, str]:
-    if isinstance(payload, bytes):
-        return payload, content_type
-    if isinstance(payload, str):
-        return payload.encode(), content_type
-    if isinstance(payload, (bytearray, memoryview)):
-        return bytes(payload), content_type
-    if isinstance(payload, (dict, list)):
-        return json.dumps(payload).encode(), content_type or "application/json"
-    raise InvalidArgument("INVALID_ARGUMENT", f"payload of type {type(payload).__name__}")
-
-
-class Bus:
+class Bus(Calls):
     """A connection to an ArqonBus node; lives until ``close()``. Create it with
     ``await arqon.connect(url, ...)``. After an unexpected close it reconnects (unless
     ``reconnect=False``) and resubscribes, resuming each subscription after the last pulse
@@ -272,7 +260,7 @@ class Bus:
         if self._closing:
             return self._failed(ConnectionLost("bus closed"))
         if type(payload) is not bytes or headers:
-            payload, content_type = _bytes_of(payload, content_type)
+            payload, content_type = bytes_of(payload, content_type)
         pending = self._pending
         if mode:
             cid = pending.next_id
@@ -300,15 +288,6 @@ class Bus:
         fut = self._loop.create_future()
         pending.acks[cid] = fut
         return fut
-
-    async def flush(self) -> None:
-        """Round trip: returns once the node processed every frame sent before (a ping
-        answered in order), like nats.py's ``flush()``."""
-        nonce = self._pending.take_id()
-        fut = self._loop.create_future()
-        self._pending.calls[nonce] = fut
-        self._enqueue(encode_entry(ping=pb.Ping(nonce=nonce)))
-        await fut
 
     # -- subscribe ----------------------------------------------------------------------
 
@@ -367,63 +346,3 @@ class Bus:
     def _unsubscribe(self, sub: Subscription) -> None:
         if self._subs.pop(sub.id, None) is not None and not self._closing:
             self._enqueue(encode_entry(unsubscribe=pb.Unsubscribe(subscription_id=sub.id)))
-
-    # -- request/reply and history ------------------------------------------------------
-
-    async def request(
-        self,
-        topic: str,
-        payload: Payload,
-        *,
-        reality: str = "",
-        timeout: float = 5.0,
-        content_type: str = "",
-        headers: dict[str, str] | None = None,
-    ) -> Pulse:
-        """Sends a request and returns the first reply; raises ``RequestTimeout`` after
-        ``timeout`` seconds or ``NoResponders`` when nobody subscribes to ``topic``."""
-        data, content_type = _bytes_of(payload, content_type)
-        cid = self._pending.take_id()
-        fut = self._loop.create_future()
-        self._pending.calls[cid] = fut
-        self._enqueue(encode_entry(request=pb.Request(
-            correlation_id=cid, timeout_ms=max(1, int(timeout * 1000)),
-            pulse=pb.Pulse(topic=topic, reality_id=reality, payload=data,
-                           content_type=content_type, headers=headers or {}),
-        )))
-        try:
-            # The node times the request out itself; this only guards against silence.
-            return await asyncio.wait_for(fut, timeout + 5.0)
-        except asyncio.TimeoutError:
-            self._pending.calls.pop(cid, None)
-            raise RequestTimeout("TIMEOUT", f"no answer within {timeout} s") from None
-
-    def reply(self, request: Pulse, payload: Payload, **options: Any) -> "asyncio.Future[Any]":
-        """Answers a request pulse received through a subscription (to its ``reply_to``)."""
-        if not request.reply_to:
-            return self._failed(InvalidArgument("INVALID_ARGUMENT", "the pulse is not a request"))
-        options.setdefault("ack", "none")
-        return self.publish(request.reply_to, payload, reality=request.raw.reality_id, **options)
-
-    async def history(
-        self,
-        *,
-        reality: str = "",
-        pattern: str = "",
-        from_sequence: int = 0,
-        to_sequence: int = 0,
-        from_time_ms: int = 0,
-        to_time_ms: int = 0,
-        limit: int = 0,
-    ) -> list[Pulse]:
-        """Stored pulses of a reality in sequence order (bounds inclusive, 0 open; times
-        are HLC wall ms). Only topics under a retention rule are stored."""
-        cid = self._pending.take_id()
-        fut = self._loop.create_future()
-        self._pending.histories[cid] = (fut, [])
-        self._enqueue(encode_entry(history_get=pb.HistoryGet(
-            correlation_id=cid, reality_id=reality, pattern=pattern,
-            from_sequence=from_sequence, to_sequence=to_sequence,
-            from_time_ms=from_time_ms, to_time_ms=to_time_ms, limit=limit,
-        )))
-        return await fut
