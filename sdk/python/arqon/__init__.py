@@ -63,7 +63,8 @@ def connect(url: str = "ws://127.0.0.1:7420/v1/ws", **options: Any) -> _Connect:
     ``identity`` (an ``arqon.Identity``: did:key authentication), ``card`` (agent card,
     a JSON-able dict), ``reconnect`` (default True), ``reconnect_delay`` (first delay, s,
     default 0.1, doubling up to ``max_reconnect_delay`` 5 s), ``max_batch_bytes`` (target
-    size of a batch message, default 256 KiB), ``timeout`` (connect and hello, s, default
+    size of a batch message, default 256 KiB), ``reconnect_buffer_bytes`` (publishes queued
+    while disconnected, default 8 MiB; beyond, they fail with ``ConnectionLost``), ``timeout`` (connect and hello, s, default
     10), ``on_error`` (called with node errors that concern no particular call).
 
     Raises ``Unauthorized`` (bad token or DID), ``OSError`` (nothing listens) or another

@@ -42,6 +42,7 @@ class Bus(Calls):
         reconnect_delay: float = 0.1,
         max_reconnect_delay: float = 5.0,
         max_batch_bytes: int = 256 * 1024,
+        reconnect_buffer_bytes: int = 8 * 1024 * 1024,
         timeout: float = 10.0,
         on_error: Callable[[ArqonError], None] | None = None,
     ) -> None:
@@ -63,6 +64,7 @@ class Bus(Calls):
         self._reconnect_delay = reconnect_delay
         self._max_reconnect_delay = max_reconnect_delay
         self._max_batch = max_batch_bytes
+        self._reconnect_buffer = reconnect_buffer_bytes
         self._timeout = timeout
         self._on_error_cb = on_error
         self._loop = asyncio.get_running_loop()
@@ -278,6 +280,12 @@ class Bus(Calls):
         if len(frame) > limit:
             return self._failed(FrameTooLarge(
                 "FRAME_TOO_LARGE", f"publish frame of {len(frame)} bytes over {limit}",
+            ))
+        if self._ws is None and self._outbox_bytes + len(frame) > self._reconnect_buffer:
+            # Disconnected: publishes wait for the next connection, up to a bound.
+            return self._failed(ConnectionLost(
+                f"disconnected, and {self._outbox_bytes} bytes already wait for the "
+                f"reconnect (reconnect_buffer_bytes {self._reconnect_buffer})"
             ))
         self._outbox.append(frame)
         self._outbox_bytes += len(frame)

@@ -126,3 +126,36 @@ async def test_without_reconnect_subscriptions_end_with_the_connection(node_dir:
         await bus.close()
     finally:
         await node.stop()
+
+
+@run
+async def test_publishes_while_disconnected_wait_up_to_the_buffer(node_dir: str) -> None:
+    node = NodeProcess(_free_port(), node_dir)
+    url = await node.start()
+    try:
+        reality = stored_reality(url, "py-buffered")
+        async with arqon.connect(url, name="buffered", reconnect_delay=0.05,
+                                 reconnect_buffer_bytes=64 * 1024) as bus:
+            await node.stop()
+            while bus.is_connected:
+                await asyncio.sleep(0.01)
+            queued = []
+            refused = None
+            for i in range(1000):  # 1 KiB each: the 64 KiB buffer is driven past
+                fut = bus.publish("buffered.x", bytes([i % 256]) * 1024, reality=reality,
+                                  ack="durable")
+                if fut.done() and fut.exception() is not None:
+                    refused = fut.exception()
+                    break
+                queued.append(fut)
+            assert isinstance(refused, arqon.ConnectionLost), refused
+            assert "reconnect_buffer_bytes" in refused.message
+            assert 50 <= len(queued) <= 64, len(queued)
+            await node.start()
+            acks = await asyncio.wait_for(asyncio.gather(*queued), 20)
+            assert [a.sequence for a in acks] == list(range(1, len(queued) + 1)), \
+                "queued publishes are sent after the reconnect, in order"
+            stored = await bus.history(reality=reality)
+            assert [p.payload[0] for p in stored] == [i % 256 for i in range(len(queued))]
+    finally:
+        await node.stop()
