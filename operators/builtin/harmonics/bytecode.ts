@@ -29,7 +29,7 @@ export const LIMITS = Object.freeze({
   /** Most instructions. */
   instructions: 4096,
   /** Most bytes of a program. */
-  programBytes: 262_144,
+  programBytes: 65_536,
   /** Most float32s of the output buffer (64 KiB). */
   outputLength: 16_384,
   /** Most EMITs a program runs per pulse (the manifest's `max_outputs` defaults to 64 too). */

@@ -78,7 +78,7 @@ export function sigmoidF32(x: number): number {
  * (1 - e^-2|x|) / (1 + e^-2|x|) with the sign of x, in float32 steps.
  */
 export function tanhF32(x: number): number {
-  if (x !== x) return x;
+  if (x !== x || x === 0) return x; // NaN, and zeros keep their sign
   const ax = Math.abs(x);
   if (ax < 0.25) {
     const x2 = f(x * x);

@@ -55,6 +55,26 @@ function tokens(body: string): string[] {
   return out;
 }
 
+/**
+ * ASCII lower case. The reference uses Unicode's `toLowerCase`; they differ only on
+ * non-ASCII text, which neither accepts as a mnemonic, activation or number (and errors
+ * quote the token as written).
+ */
+function lower(s: string): string {
+  let upper = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) upper = true;
+  }
+  if (!upper) return s;
+  const buf = new StaticArray<u16>(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    unchecked(buf[i] = <u16>(c >= 65 && c <= 90 ? c + 32 : c));
+  }
+  return String.UTF16.decodeUnsafe(changetype<usize>(buf), <usize>s.length << 1);
+}
+
 function hexDigit(c: i32): i32 {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 97 && c <= 102) return c - 87;
@@ -109,18 +129,18 @@ function register(tok: string, line: i32): i32 {
 }
 
 function float(tok: string, line: i32): u32 {
-  const lower = tok.toLowerCase();
-  if (lower.length == 14 && lower.startsWith("f32:0x")) {
+  const low = lower(tok);
+  if (low.length == 14 && low.startsWith("f32:0x")) {
     let bits: u32 = 0;
     let ok = true;
     for (let i = 6; i < 14; i++) {
-      const d = hexDigit(lower.charCodeAt(i));
+      const d = hexDigit(low.charCodeAt(i));
       if (d < 0) ok = false;
       bits = (bits << 4) | <u32>(d & 15);
     }
     if (ok) return bits;
   }
-  const v = parseF32(lower);
+  const v = parseF32(low);
   if (parseFailed) {
     err(line, "'" + tok + "' is not a number");
     return 0;
@@ -142,12 +162,6 @@ function opcode(name: string): i32 {
   return -1;
 }
 
-function arity(op: i32): i32 {
-  if (op == OP_SUM || op == OP_STORE) return 2;
-  if (op == OP_EMIT) return 1;
-  return 3;
-}
-
 function allDigits(s: string): bool {
   if (s.length == 0) return false;
   for (let i = 0; i < s.length; i++) {
@@ -167,172 +181,238 @@ class Parsed {
   line: i32 = 0;
 }
 
+// The assembly in progress. Each kind of line is read by its own function, called through a
+// table: fuel is charged for every branch of a loop body on each pass, so the loop over lines
+// stays small.
+let registers = -1;
+let length = -1;
+let registersLine = 1;
+let lengthLine = 1;
+let topics: string[] = [];
+let topicLines: i32[] = [];
+let code: Parsed[] = [];
+let highReg = 0;
+let highRegLine = 1;
+let longest: i32 = 1;
+let longestLine = 1;
+let curLine = 0;
+let head = "";
+let toks: string[] = [];
+
+function reg(tok: string): i32 {
+  const r = register(tok, curLine);
+  if (!failed && r > highReg) {
+    highReg = r;
+    highRegLine = curLine;
+  }
+  return r;
+}
+
+function want(k: i32): bool {
+  const nargs = toks.length - 1;
+  if (nargs == k) return true;
+  err(curLine, head + " takes " + k.toString() + " operand(s), not " + nargs.toString());
+  return false;
+}
+
+function lineUnknown(): void {
+  err(curLine, "unknown mnemonic '" + toks[0] + "'");
+}
+
+function lineSize(): void {
+  if (!want(1)) return;
+  const isReg = head == ".registers";
+  const v = integer(toks[1], isReg ? 255 : 65535, head.substring(1), curLine);
+  if (failed) return;
+  if ((isReg ? registers : length) >= 0) {
+    err(curLine, head + " given twice");
+    return;
+  }
+  if (isReg) {
+    registers = <i32>v;
+    registersLine = curLine;
+  } else {
+    length = <i32>v;
+    lengthLine = curLine;
+  }
+}
+
+function lineTopic(): void {
+  if (!want(1)) return;
+  if (topics.includes(toks[1])) {
+    err(curLine, "topic " + toks[1] + " twice");
+    return;
+  }
+  topics.push(toks[1]);
+  topicLines.push(curLine);
+}
+
+function longer(n: i32): void {
+  if (n > longest) {
+    longest = n;
+    longestLine = curLine;
+  }
+}
+
+function parsed(op: i32): Parsed {
+  const p = new Parsed();
+  p.op = op;
+  p.line = curLine;
+  return p;
+}
+
+function lineConst(): void {
+  if (toks.length < 3) {
+    err(curLine, "const takes a register and values");
+    return;
+  }
+  const p = parsed(OP_CONST);
+  p.dst = reg(toks[1]);
+  if (failed) return;
+  p.a = toks.length - 2;
+  if (p.a > 65535) {
+    err(curLine, "const has too many values");
+    return;
+  }
+  for (let k = 2; k < toks.length; k++) {
+    p.words.push(float(toks[k], curLine));
+    if (failed) return;
+  }
+  longer(p.a);
+  code.push(p);
+}
+
+function lineLoad(): void {
+  if (!want(3)) return;
+  const p = parsed(OP_LOAD);
+  p.dst = reg(toks[1]);
+  if (!failed) p.words.push(<u32>integer(toks[2], 4294967295, "offset", curLine));
+  if (!failed) p.words.push(<u32>integer(toks[3], 4294967295, "length", curLine));
+  if (failed) return;
+  longer(<i32>min<u32>(p.words[1], 65535));
+  code.push(p);
+}
+
+function lineThree(): void {
+  // dot, add, mul
+  if (!want(3)) return;
+  const p = parsed(opcode(head));
+  p.dst = reg(toks[1]);
+  if (!failed) p.a = reg(toks[2]);
+  if (!failed) p.b = reg(toks[3]);
+  if (!failed) code.push(p);
+}
+
+function lineSum(): void {
+  if (!want(2)) return;
+  const p = parsed(OP_SUM);
+  p.dst = reg(toks[1]);
+  if (!failed) p.a = reg(toks[2]);
+  if (!failed) code.push(p);
+}
+
+function lineScale(): void {
+  if (!want(3)) return;
+  const p = parsed(OP_SCALE);
+  p.dst = reg(toks[1]);
+  if (!failed) p.a = reg(toks[2]);
+  if (!failed) p.words.push(float(toks[3], curLine));
+  if (!failed) code.push(p);
+}
+
+function lineAct(): void {
+  if (!want(3)) return;
+  const p = parsed(OP_ACT);
+  p.dst = reg(toks[1]);
+  if (!failed) p.a = reg(toks[2]);
+  if (failed) return;
+  const kind = lower(toks[3]);
+  if (kind == "relu") p.flags = ACT_RELU;
+  else if (kind == "sigmoid") p.flags = ACT_SIGMOID;
+  else if (kind == "tanh") p.flags = ACT_TANH;
+  else {
+    err(curLine, "'" + toks[3] + "' is not relu, sigmoid or tanh");
+    return;
+  }
+  code.push(p);
+}
+
+function lineStore(): void {
+  if (!want(2)) return;
+  const p = parsed(OP_STORE);
+  p.a = reg(toks[1]);
+  if (!failed) p.words.push(<u32>integer(toks[2], 4294967295, "offset", curLine));
+  if (!failed) code.push(p);
+}
+
+function lineEmit(): void {
+  if (!want(1)) return;
+  const p = parsed(OP_EMIT);
+  const t = toks[1];
+  if (allDigits(t)) {
+    p.a = <i32>integer(t, 65535, "topic index", curLine);
+    if (failed) return;
+  } else {
+    let at = topics.indexOf(t);
+    if (at < 0) {
+      at = topics.length;
+      topics.push(t);
+      topicLines.push(curLine);
+    }
+    p.a = at;
+  }
+  code.push(p);
+}
+
+// By opcode (1..10), then 11: .registers/.length, 12: .topic; 0: unknown.
+const LINE: StaticArray<() => void> = [
+  lineUnknown,
+  lineLoad,
+  lineThree, // dot
+  lineSum,
+  lineScale,
+  lineThree, // add
+  lineAct,
+  lineStore,
+  lineEmit,
+  lineThree, // mul
+  lineConst,
+  lineSize,
+  lineTopic,
+];
+
+function lineKind(h: string): i32 {
+  if (h == ".registers" || h == ".length") return 11;
+  if (h == ".topic") return 12;
+  const op = opcode(h);
+  return op < 0 ? 0 : op;
+}
+
 /** Assembles and validates `text`; null (with `asmError`) when refused. */
 export function assembleText(text: string): Uint8Array | null {
   failed = false;
   asmError = "";
-  let registers = -1;
-  let length = -1;
-  let registersLine = 1;
-  let lengthLine = 1;
-  const topics: string[] = [];
-  const topicLines: i32[] = [];
-  const code: Parsed[] = [];
-  let highReg = 0;
-  let highRegLine = 1;
-  let longest: i32 = 1;
-  let longestLine = 1;
+  registers = -1;
+  length = -1;
+  registersLine = 1;
+  lengthLine = 1;
+  topics = [];
+  topicLines = [];
+  code = [];
+  highReg = 0;
+  highRegLine = 1;
+  longest = 1;
+  longestLine = 1;
   const lines = text.split("\n");
   for (let ln = 0; ln < lines.length; ln++) {
-    const line = ln + 1;
+    curLine = ln + 1;
     const raw = lines[ln];
     const semi = raw.indexOf(";");
-    const toks = tokens(semi >= 0 ? raw.substring(0, semi) : raw);
+    toks = tokens(semi >= 0 ? raw.substring(0, semi) : raw);
     if (toks.length == 0) continue;
-    const head = toks[0].toLowerCase();
-    const nargs = toks.length - 1;
-    if (head == ".registers" || head == ".length") {
-      if (nargs != 1) {
-        err(line, head + " takes 1 operand(s), not " + nargs.toString());
-        return null;
-      }
-      const isReg = head == ".registers";
-      const v = integer(toks[1], isReg ? 255 : 65535, head.substring(1), line);
-      if (failed) return null;
-      if ((isReg ? registers : length) >= 0) {
-        err(line, head + " given twice");
-        return null;
-      }
-      if (isReg) {
-        registers = <i32>v;
-        registersLine = line;
-      } else {
-        length = <i32>v;
-        lengthLine = line;
-      }
-      continue;
-    }
-    if (head == ".topic") {
-      if (nargs != 1) {
-        err(line, head + " takes 1 operand(s), not " + nargs.toString());
-        return null;
-      }
-      if (topics.includes(toks[1])) {
-        err(line, "topic " + toks[1] + " twice");
-        return null;
-      }
-      topics.push(toks[1]);
-      topicLines.push(line);
-      continue;
-    }
-    const op = opcode(head);
-    if (op < 0) {
-      err(line, "unknown mnemonic '" + toks[0] + "'");
-      return null;
-    }
-    const p = new Parsed();
-    p.op = op;
-    p.line = line;
-    if (op == OP_CONST) {
-      if (nargs < 2) {
-        err(line, "const takes a register and values");
-        return null;
-      }
-      p.dst = register(toks[1], line);
-      if (failed) return null;
-      if (p.dst > highReg) {
-        highReg = p.dst;
-        highRegLine = line;
-      }
-      p.a = nargs - 1;
-      if (p.a > 65535) {
-        err(line, "const has too many values");
-        return null;
-      }
-      for (let k = 2; k < toks.length; k++) {
-        p.words.push(float(toks[k], line));
-        if (failed) return null;
-      }
-      if (p.a > longest) {
-        longest = p.a;
-        longestLine = line;
-      }
-    } else {
-      const want = arity(op);
-      if (nargs != want) {
-        err(line, head + " takes " + want.toString() + " operand(s), not " + nargs.toString());
-        return null;
-      }
-      let regsUsed: i32[] = [];
-      if (op == OP_LOAD) {
-        p.dst = register(toks[1], line);
-        regsUsed.push(p.dst);
-        if (!failed) p.words.push(<u32>integer(toks[2], 4294967295, "offset", line));
-        if (!failed) p.words.push(<u32>integer(toks[3], 4294967295, "length", line));
-        if (!failed) {
-          const n = <i32>min<u32>(p.words[1], 65535);
-          if (n > longest) {
-            longest = n;
-            longestLine = line;
-          }
-        }
-      } else if (op == OP_SUM) {
-        p.dst = register(toks[1], line);
-        regsUsed.push(p.dst);
-        if (!failed) p.a = register(toks[2], line);
-        regsUsed.push(p.a);
-      } else if (op == OP_SCALE) {
-        p.dst = register(toks[1], line);
-        regsUsed.push(p.dst);
-        if (!failed) p.a = register(toks[2], line);
-        regsUsed.push(p.a);
-        if (!failed) p.words.push(float(toks[3], line));
-      } else if (op == OP_ACT) {
-        p.dst = register(toks[1], line);
-        regsUsed.push(p.dst);
-        if (!failed) p.a = register(toks[2], line);
-        regsUsed.push(p.a);
-        if (!failed) {
-          const kind = toks[3].toLowerCase();
-          if (kind == "relu") p.flags = ACT_RELU;
-          else if (kind == "sigmoid") p.flags = ACT_SIGMOID;
-          else if (kind == "tanh") p.flags = ACT_TANH;
-          else err(line, "'" + toks[3] + "' is not relu, sigmoid or tanh");
-        }
-      } else if (op == OP_STORE) {
-        p.a = register(toks[1], line);
-        regsUsed.push(p.a);
-        if (!failed) p.words.push(<u32>integer(toks[2], 4294967295, "offset", line));
-      } else if (op == OP_EMIT) {
-        const t = toks[1];
-        if (allDigits(t)) p.a = <i32>integer(t, 65535, "topic index", line);
-        else {
-          let at = topics.indexOf(t);
-          if (at < 0) {
-            at = topics.length;
-            topics.push(t);
-            topicLines.push(line);
-          }
-          p.a = at;
-        }
-      } else {
-        p.dst = register(toks[1], line);
-        regsUsed.push(p.dst);
-        if (!failed) p.a = register(toks[2], line);
-        regsUsed.push(p.a);
-        if (!failed) p.b = register(toks[3], line);
-        regsUsed.push(p.b);
-      }
-      if (failed) return null;
-      // The TS assembler notes each register as it reads it: same order, same line.
-      for (let k = 0; k < regsUsed.length; k++) {
-        if (regsUsed[k] > highReg) {
-          highReg = regsUsed[k];
-          highRegLine = line;
-        }
-      }
-    }
-    code.push(p);
+    head = lower(toks[0]);
+    LINE[lineKind(head)]();
+    if (failed) return null;
   }
   if (registers < 0) {
     registers = min(highReg + 1, 255);

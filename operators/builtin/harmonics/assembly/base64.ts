@@ -9,7 +9,7 @@ function sextet(c: i32): i32 {
   return -1;
 }
 
-/** The bytes of `text`, or null when it is not base64. */
+/** The bytes of the base64 `text`, or null when it is not base64. */
 export function decodeBase64(text: string): Uint8Array | null {
   let n = text.length;
   if (n % 4 == 0 && n > 0 && text.charCodeAt(n - 1) == 61) {
@@ -28,7 +28,7 @@ export function decodeBase64(text: string): Uint8Array | null {
     have += 6;
     if (have >= 8) {
       have -= 8;
-      out[at++] = <u8>(bits >> <u32>have);
+      unchecked(out[at++] = <u8>(bits >> <u32>have));
     }
   }
   return out;

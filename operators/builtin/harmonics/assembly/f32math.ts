@@ -49,7 +49,7 @@ export function sigmoidF32(x: f32): f32 {
 
 /** tanh: odd Taylor polynomial below |x| = 0.25, else (1 - e^-2|x|) / (1 + e^-2|x|). */
 export function tanhF32(x: f32): f32 {
-  if (x != x) return x;
+  if (x != x || x == 0) return x; // NaN, and zeros keep their sign
   const ax = Mathf.abs(x);
   if (ax < <f32>0.25) {
     const x2 = x * x;

@@ -18,6 +18,7 @@ import {
 } from "@arqon/operator";
 import { assembleText, asmError } from "./asm";
 import { decodeBase64 } from "./base64";
+import { ConfigMember, readConfig } from "./config";
 import { reluF32, sigmoidF32, tanhF32 } from "./f32math";
 import {
   ACT_RELU,
@@ -26,22 +27,12 @@ import {
   errorMessage,
   MAX_OUTPUT_LENGTH,
   MAX_PROGRAM_BYTES,
-  OP_ACT,
-  OP_ADD,
-  OP_CONST,
-  OP_DOT,
-  OP_EMIT,
-  OP_LOAD,
-  OP_MUL,
-  OP_SCALE,
-  OP_STORE,
-  OP_SUM,
   Program,
 } from "./program";
 
 const CONTENT_TYPE = "application/octet-stream";
-/** Most bytes of assembler text in the config. */
-const MAX_SOURCE_BYTES: i32 = 1048576;
+/** Most characters of assembler text in the config (assembling costs about 1,000 fuel each). */
+const MAX_SOURCE_CHARS: i32 = 65536;
 
 let program: Program | null = null;
 let regs: StaticArray<f32> = new StaticArray<f32>(0);
@@ -51,51 +42,102 @@ function configError(message: string): string {
   return "harmonics: " + message;
 }
 
-export function init(config: string): string | null {
-  const c = parseJsonString(config);
-  if (c === null || c.kind != JsonKind.Object) return configError("config must be a JSON object");
-  for (let i = 0; i < c.keys.length; i++) {
-    const k = c.keys[i];
+/** What the config gives, read by either reader. */
+class Given {
+  program: string | null = null; // base64 text
+  source: string | null = null;
+  topics: string[] | null = null;
+  error: string | null = null;
+  hasProgram: bool = false;
+  hasSource: bool = false;
+}
+
+function memberError(key: string): string {
+  if (key == "program") return "program must be a base64 string";
+  if (key == "source") return "source must be assembler text";
+  return "topics must be an array of topics";
+}
+
+function fastRead(members: ConfigMember[]): Given {
+  const g = new Given();
+  for (let i = 0; i < members.length && g.error === null; i++) {
+    const m = members[i];
+    const k = m.key;
     if (k != "program" && k != "source" && k != "topics") {
-      return configError("unknown config member '" + k + "'");
+      g.error = "unknown config member '" + k + "'";
+    } else if ((k == "topics") != m.isArray) g.error = memberError(k);
+    else if (k == "program") {
+      g.hasProgram = true;
+      g.program = m.value;
+    } else if (k == "source") {
+      g.hasSource = true;
+      g.source = m.value;
+    } else g.topics = m.items;
+  }
+  return g;
+}
+
+function slowRead(config: string): Given {
+  const g = new Given();
+  const c = parseJsonString(config);
+  if (c === null || c.kind != JsonKind.Object) {
+    g.error = "config must be a JSON object";
+    return g;
+  }
+  for (let i = 0; i < c.keys.length && g.error === null; i++) {
+    const k = c.keys[i];
+    const v: JsonValue = c.values[i];
+    if (k != "program" && k != "source" && k != "topics") {
+      g.error = "unknown config member '" + k + "'";
+    } else if (k == "topics") {
+      if (v.kind != JsonKind.Array) g.error = memberError(k);
+      else {
+        const topics: string[] = [];
+        for (let j = 0; j < v.items.length; j++) {
+          if (v.items[j].kind != JsonKind.String) g.error = memberError(k);
+          else topics.push(v.items[j].str);
+        }
+        g.topics = topics;
+      }
+    } else if (v.kind != JsonKind.String) g.error = memberError(k);
+    else if (k == "program") {
+      g.hasProgram = true;
+      g.program = v.str;
+    } else {
+      g.hasSource = true;
+      g.source = v.str;
     }
   }
-  let topics: string[] | null = null;
-  const t = c.get("topics");
-  if (t !== null) {
-    if (t.kind != JsonKind.Array) return configError("topics must be an array of topics");
-    topics = [];
-    for (let i = 0; i < t.items.length; i++) {
-      const item: JsonValue = t.items[i];
-      if (item.kind != JsonKind.String) return configError("topics must be an array of topics");
-      topics.push(item.str);
-    }
-  }
-  const bin = c.get("program");
-  const src = c.get("source");
-  if ((bin === null) == (src === null)) {
+  return g;
+}
+
+export function init(config: string): string | null {
+  const members = readConfig(config);
+  const g = members !== null ? fastRead(members) : slowRead(config);
+  if (g.error !== null) return configError(g.error!);
+  if (g.hasProgram == g.hasSource) {
     return configError("config needs exactly one of program (base64) and source (text)");
   }
   let bytes: Uint8Array;
-  if (bin !== null) {
-    if (bin.kind != JsonKind.String) return configError("program must be a base64 string");
-    if (bin.str.length > (MAX_PROGRAM_BYTES / 3 + 1) * 4) {
-      return configError("program of " + (bin.str.length / 4 * 3).toString() +
+  if (g.hasProgram) {
+    const text = g.program!;
+    if (text.length > (MAX_PROGRAM_BYTES / 3 + 1) * 4) {
+      return configError("program of " + (text.length / 4 * 3).toString() +
         " bytes is over the limit of " + MAX_PROGRAM_BYTES.toString());
     }
-    const decoded = decodeBase64(bin.str);
+    const decoded = decodeBase64(text);
     if (decoded === null) return configError("program is not valid base64");
     bytes = decoded;
   } else {
-    if (src!.kind != JsonKind.String) return configError("source must be assembler text");
-    if (src!.str.length > MAX_SOURCE_BYTES) {
-      return configError("source is longer than " + MAX_SOURCE_BYTES.toString() + " bytes");
+    const source = g.source!;
+    if (source.length > MAX_SOURCE_CHARS) {
+      return configError("source is longer than " + MAX_SOURCE_CHARS.toString() + " characters");
     }
-    const assembled = assembleText(src!.str);
+    const assembled = assembleText(source);
     if (assembled === null) return configError(asmError);
     bytes = assembled;
   }
-  const p = decodeProgram(bytes, topics);
+  const p = decodeProgram(bytes, g.topics);
   if (p === null) return configError(errorMessage);
   program = p;
   regs = new StaticArray<f32>(p.registers * p.length);
@@ -111,87 +153,153 @@ function refuse(message: string): void {
   unreachable();
 }
 
-function activate(kind: u8, x: f32): f32 {
-  if (kind == ACT_RELU) return reluF32(x);
-  if (kind == ACT_SIGMOID) return sigmoidF32(x);
-  return tanhF32(x);
+// The pulse being run. Indices below are unchecked: `decodeProgram` proved every register,
+// length and offset in range (and a checked index costs as much fuel as its throw path).
+// Each opcode runs in its own function, called through a table: fuel is
+// charged for every branch of a loop body on each pass, so the loop over instructions stays
+// small and each instruction pays for its own opcode only.
+let P: Program = new Program();
+let base: usize = 0;
+let floats: u32 = 0;
+let results: Pulse[] = [];
+
+function runNone(i: i32): void {}
+
+function runLoad(i: i32): void {
+  const off = unchecked(P.offset[i]);
+  const n = unchecked(P.num[i]);
+  if (<u64>off + <u64>n > <u64>floats) {
+    refuse("instruction " + i.toString() + ": load: reads floats [" + off.toString() + ", " +
+      (<u64>off + <u64>n).toString() + ") of a payload of " + floats.toString());
+  }
+  const d = unchecked(P.dst[i]) * P.length;
+  const from = base + (<usize>off << 2);
+  for (let k: i32 = 0; k < <i32>n; k++) unchecked(regs[d + k] = load<f32>(from + (<usize>k << 2)));
 }
 
+function runDot(i: i32): void {
+  const ra = unchecked(P.a[i]) * P.length;
+  const rb = unchecked(P.b[i]) * P.length;
+  const n = unchecked(P.la[i]);
+  let acc: f32 = 0;
+  for (let k = 0; k < n; k++) acc += unchecked(regs[ra + k]) * unchecked(regs[rb + k]);
+  unchecked(regs[unchecked(P.dst[i]) * P.length] = acc);
+}
+
+function runSum(i: i32): void {
+  const ra = unchecked(P.a[i]) * P.length;
+  const n = unchecked(P.la[i]);
+  let acc: f32 = 0;
+  for (let k = 0; k < n; k++) acc += unchecked(regs[ra + k]);
+  unchecked(regs[unchecked(P.dst[i]) * P.length] = acc);
+}
+
+function runScale(i: i32): void {
+  const ra = unchecked(P.a[i]) * P.length;
+  const d = unchecked(P.dst[i]) * P.length;
+  const n = unchecked(P.la[i]);
+  const f = reinterpret<f32>(unchecked(P.offset[i]));
+  for (let k = 0; k < n; k++) unchecked(regs[d + k] = unchecked(regs[ra + k]) * f);
+}
+
+function runAdd(i: i32): void {
+  const ra = unchecked(P.a[i]) * P.length;
+  const rb = unchecked(P.b[i]) * P.length;
+  const d = unchecked(P.dst[i]) * P.length;
+  const la = unchecked(P.la[i]);
+  const lb = unchecked(P.lb[i]);
+  // Read broadcast scalars first: dst may be the same register.
+  const a0 = unchecked(regs[ra]);
+  const b0 = unchecked(regs[rb]);
+  if (la == lb) for (let k = 0; k < la; k++) unchecked(regs[d + k] = unchecked(regs[ra + k]) + unchecked(regs[rb + k]));
+  else if (la == 1) for (let k = 0; k < lb; k++) unchecked(regs[d + k] = a0 + unchecked(regs[rb + k]));
+  else for (let k = 0; k < la; k++) unchecked(regs[d + k] = unchecked(regs[ra + k]) + b0);
+}
+
+function runMul(i: i32): void {
+  const ra = unchecked(P.a[i]) * P.length;
+  const rb = unchecked(P.b[i]) * P.length;
+  const d = unchecked(P.dst[i]) * P.length;
+  const la = unchecked(P.la[i]);
+  const lb = unchecked(P.lb[i]);
+  const a0 = unchecked(regs[ra]);
+  const b0 = unchecked(regs[rb]);
+  if (la == lb) for (let k = 0; k < la; k++) unchecked(regs[d + k] = unchecked(regs[ra + k]) * unchecked(regs[rb + k]));
+  else if (la == 1) for (let k = 0; k < lb; k++) unchecked(regs[d + k] = a0 * unchecked(regs[rb + k]));
+  else for (let k = 0; k < la; k++) unchecked(regs[d + k] = unchecked(regs[ra + k]) * b0);
+}
+
+function runAct(i: i32): void {
+  const ra = unchecked(P.a[i]) * P.length;
+  const d = unchecked(P.dst[i]) * P.length;
+  const n = unchecked(P.la[i]);
+  const kind = unchecked(P.flags[i]);
+  // One loop per kind: a loop body is charged for all its branches on every pass.
+  if (kind == ACT_RELU) {
+    for (let k = 0; k < n; k++) unchecked(regs[d + k] = reluF32(unchecked(regs[ra + k])));
+  } else if (kind == ACT_SIGMOID) {
+    for (let k = 0; k < n; k++) unchecked(regs[d + k] = sigmoidF32(unchecked(regs[ra + k])));
+  } else {
+    for (let k = 0; k < n; k++) unchecked(regs[d + k] = tanhF32(unchecked(regs[ra + k])));
+  }
+}
+
+function runStore(i: i32): void {
+  const ra = unchecked(P.a[i]) * P.length;
+  const off = <i32>unchecked(P.offset[i]);
+  const n = unchecked(P.la[i]);
+  for (let k = 0; k < n; k++) {
+    const v = unchecked(regs[ra + k]);
+    // One canonical NaN goes out, whatever sign or payload the arithmetic left.
+    unchecked(out[off + k] = v != v ? reinterpret<f32>(0x7fc00000) : v);
+  }
+  outLen = max(outLen, off + n);
+}
+
+function runEmit(i: i32): void {
+  const bytes = new Uint8Array(outLen << 2);
+  memory.copy(bytes.dataStart, changetype<usize>(out), <usize>(outLen << 2));
+  results.push(output(P.topics[unchecked(P.a[i])], bytes, CONTENT_TYPE));
+  memory.fill(changetype<usize>(out), 0, <usize>(outLen << 2));
+  outLen = 0;
+}
+
+function runConst(i: i32): void {
+  const d = unchecked(P.dst[i]) * P.length;
+  const at = <i32>unchecked(P.offset[i]);
+  const n = unchecked(P.a[i]);
+  for (let k = 0; k < n; k++) unchecked(regs[d + k] = unchecked(P.consts[at + k]));
+}
+
+const RUN: StaticArray<(i: i32) => void> = [
+  runNone,
+  runLoad,
+  runDot,
+  runSum,
+  runScale,
+  runAdd,
+  runAct,
+  runStore,
+  runEmit,
+  runMul,
+  runConst,
+];
+
 export function handle(pulse: Pulse): Pulse[] {
-  const p = program!;
-  const results: Pulse[] = [];
+  P = program!;
+  results = [];
   const payload = pulse.payload;
   const size = payload.length;
   if (size % 4 != 0) {
     refuse("payload of " + size.toString() + " bytes is not a whole number of float32s");
   }
-  const floats = <u32>(size / 4);
-  const base = payload.dataStart;
-  const L = p.length;
+  floats = <u32>(size / 4);
+  base = payload.dataStart;
   // The output buffer starts each pulse zeroed (STOREs after the last EMIT leave data).
-  for (let k = 0; k < outLen; k++) unchecked(out[k] = 0);
+  memory.fill(changetype<usize>(out), 0, <usize>(outLen << 2));
   outLen = 0;
-  for (let i = 0; i < p.count; i++) {
-    const op = p.op[i];
-    const d = p.dst[i] * L;
-    const ra = p.a[i] * L;
-    const rb = p.b[i] * L;
-    const la = p.la[i];
-    const lb = p.lb[i];
-    if (op == OP_LOAD) {
-      const off = p.offset[i];
-      const n = p.num[i];
-      if (<u64>off + <u64>n > <u64>floats) {
-        refuse("instruction " + i.toString() + ": load: reads floats [" + off.toString() + ", " +
-          (<u64>off + <u64>n).toString() + ") of a payload of " + floats.toString());
-      }
-      for (let k: i32 = 0; k < <i32>n; k++) {
-        regs[d + k] = load<f32>(base + (<usize>off << 2) + (<usize>k << 2));
-      }
-    } else if (op == OP_DOT) {
-      let acc: f32 = 0;
-      for (let k = 0; k < la; k++) acc += regs[ra + k] * regs[rb + k];
-      regs[d] = acc;
-    } else if (op == OP_SUM) {
-      let acc: f32 = 0;
-      for (let k = 0; k < la; k++) acc += regs[ra + k];
-      regs[d] = acc;
-    } else if (op == OP_SCALE) {
-      const f = reinterpret<f32>(p.offset[i]);
-      for (let k = 0; k < la; k++) regs[d + k] = regs[ra + k] * f;
-    } else if (op == OP_ADD || op == OP_MUL) {
-      const n = max(la, lb);
-      // Read broadcast scalars first: dst may be the same register.
-      const a0 = regs[ra];
-      const b0 = regs[rb];
-      const add = op == OP_ADD;
-      for (let k = 0; k < n; k++) {
-        const x = la == 1 ? a0 : regs[ra + k];
-        const y = lb == 1 ? b0 : regs[rb + k];
-        regs[d + k] = add ? x + y : x * y;
-      }
-    } else if (op == OP_ACT) {
-      const kind = p.flags[i];
-      for (let k = 0; k < la; k++) regs[d + k] = activate(kind, regs[ra + k]);
-    } else if (op == OP_STORE) {
-      const off = <i32>p.offset[i];
-      for (let k = 0; k < la; k++) {
-        const v = regs[ra + k];
-        // One canonical NaN goes out, whatever sign or payload the arithmetic left.
-        out[off + k] = v != v ? reinterpret<f32>(0x7fc00000) : v;
-      }
-      outLen = max(outLen, off + la);
-    } else if (op == OP_EMIT) {
-      const bytes = new Uint8Array(outLen << 2);
-      memory.copy(bytes.dataStart, changetype<usize>(out), <usize>(outLen << 2));
-      results.push(output(p.topics[p.a[i]], bytes, CONTENT_TYPE));
-      for (let k = 0; k < outLen; k++) unchecked(out[k] = 0);
-      outLen = 0;
-    } else if (op == OP_CONST) {
-      const at = <i32>p.offset[i];
-      const n = p.a[i];
-      for (let k = 0; k < n; k++) regs[d + k] = p.consts[at + k];
-    }
-  }
+  const n = P.count;
+  const ops = P.op;
+  for (let i = 0; i < n; i++) unchecked(RUN[<i32>unchecked(ops[i])])(i);
   return results;
 }

@@ -7,7 +7,7 @@ export const MAX_REGISTERS: i32 = 64;
 export const MAX_REGISTER_LENGTH: i32 = 4096;
 export const MAX_TOPICS: i32 = 16;
 export const MAX_INSTRUCTIONS: i32 = 4096;
-export const MAX_PROGRAM_BYTES: i32 = 262144;
+export const MAX_PROGRAM_BYTES: i32 = 65536;
 export const MAX_OUTPUT_LENGTH: i32 = 16384;
 export const MAX_EMITS: i32 = 64;
 export const PROGRAM_HEADER_BYTES: i32 = 12;
@@ -74,13 +74,14 @@ function fail(message: string, instruction: i32 = -1): Program | null {
   return null;
 }
 
+// Raw little-endian reads: every caller has checked `at` against the program's size first.
+// (A checked index costs as much fuel as its never-taken throw path: see `decodeProgram`.)
 function u16at(bytes: Uint8Array, at: i32): i32 {
-  return <i32>bytes[at] | (<i32>bytes[at + 1] << 8);
+  return <i32>load<u16>(bytes.dataStart + <usize>at);
 }
 
 function u32at(bytes: Uint8Array, at: i32): u32 {
-  return <u32>bytes[at] | (<u32>bytes[at + 1] << 8) | (<u32>bytes[at + 2] << 16) |
-    (<u32>bytes[at + 3] << 24);
+  return load<u32>(bytes.dataStart + <usize>at);
 }
 
 export function operandBytes(op: u8, a: i32): i32 {
@@ -127,11 +128,163 @@ export function checkTopics(topics: string[]): string | null {
   return null;
 }
 
+// Fuel is charged for every branch of a loop body on each pass (the metering cannot tell
+// which arm runs), so the per-instruction loops stay small: each opcode's checks live in
+// their own function, called through a table (an indirect call is never inlined back).
+
 let curName: string = "";
 let curIndex: i32 = 0;
 
-function failOp(m: string): Program | null {
-  return fail("instruction " + curIndex.toString() + ": " + curName + ": " + m, curIndex);
+function failOp(m: string): i32 {
+  fail("instruction " + curIndex.toString() + ": " + curName + ": " + m, curIndex);
+  return -1;
+}
+
+// The instruction being checked.
+let vBytes: Uint8Array = new Uint8Array(0);
+let vPos: i32 = 0;
+let vDst: i32 = 0;
+let vA: i32 = 0;
+let vB: i32 = 0;
+let vLens: StaticArray<i32> = new StaticArray<i32>(0);
+let vRegisters: i32 = 0;
+let vLength: i32 = 0;
+let vTopicBound: i32 = 0;
+let vEmits: i32 = 0;
+let vProgram: Program = new Program();
+let vConstAt: i32 = 0;
+// Outputs of a check besides the result length.
+let vOffset: u32 = 0;
+let vNum: u32 = 0;
+let vLa: i32 = 0;
+let vLb: i32 = 0;
+
+function source(r: i32, what: string): i32 {
+  if (r >= vRegisters) return failOp(regMsg(what, r, vRegisters));
+  const n = unchecked(vLens[r]);
+  if (n == 0) return failOp(unwrittenMsg(what, r));
+  return n;
+}
+
+function unused(v: i32, what: string): bool {
+  if (v == 0) return false;
+  failOp("unused field " + what + " must be 0");
+  return true;
+}
+
+function checkNone(): i32 {
+  return -1;
+}
+
+function checkLoad(): i32 {
+  if (unused(vA, "a") || unused(vB, "b")) return -1;
+  vOffset = u32at(vBytes, vPos + 8);
+  vNum = u32at(vBytes, vPos + 12);
+  if (vNum < 1 || vNum > <u32>vLength) {
+    return failOp("length " + vNum.toString() + " is not in 1.." + vLength.toString());
+  }
+  return <i32>vNum;
+}
+
+function checkPair(): i32 {
+  vLa = source(vA, "a");
+  if (vLa < 0) return -1;
+  vLb = source(vB, "b");
+  return vLb;
+}
+
+function checkDot(): i32 {
+  if (checkPair() < 0) return -1;
+  if (vLa != vLb) return failOp(lengthsMsg(vA, vLa, vB, vLb));
+  return 1;
+}
+
+function checkElementwise(): i32 {
+  if (checkPair() < 0) return -1;
+  if (vLa != vLb && vLa != 1 && vLb != 1) return failOp(lengthsMsg(vA, vLa, vB, vLb));
+  return max(vLa, vLb);
+}
+
+function checkUnary(): i32 {
+  vLa = source(vA, "a");
+  if (vLa < 0 || unused(vB, "b")) return -1;
+  return vLa;
+}
+
+function checkSum(): i32 {
+  return checkUnary() < 0 ? -1 : 1;
+}
+
+function checkScale(): i32 {
+  if (checkUnary() < 0) return -1;
+  vOffset = u32at(vBytes, vPos + 8);
+  return vLa;
+}
+
+function checkStore(): i32 {
+  if (unused(vDst, "dst")) return -1;
+  vLa = source(vA, "a");
+  if (vLa < 0 || unused(vB, "b")) return -1;
+  vOffset = u32at(vBytes, vPos + 8);
+  if (<u64>vOffset + <u64>vLa > <u64>MAX_OUTPUT_LENGTH) {
+    return failOp("writes floats [" + vOffset.toString() + ", " +
+      (<u64>vOffset + <u64>vLa).toString() + ") past the output buffer of " +
+      MAX_OUTPUT_LENGTH.toString());
+  }
+  return 0;
+}
+
+function checkEmit(): i32 {
+  if (unused(vDst, "dst") || unused(vB, "b")) return -1;
+  if (vA >= vTopicBound) {
+    return failOp("topic " + vA.toString() + " is not below the " + vTopicBound.toString() +
+      " topics");
+  }
+  vEmits++;
+  if (vEmits > MAX_EMITS) return failOp("more than " + MAX_EMITS.toString() + " emits");
+  return 0;
+}
+
+function checkConst(): i32 {
+  if (unused(vB, "b")) return -1;
+  if (vA < 1 || vA > vLength) {
+    return failOp("count " + vA.toString() + " is not in 1.." + vLength.toString());
+  }
+  vOffset = <u32>vConstAt;
+  const consts = vProgram.consts;
+  for (let k = 0; k < vA; k++) {
+    unchecked(consts[vConstAt++] = reinterpret<f32>(u32at(vBytes, vPos + 8 + 4 * k)));
+  }
+  return vA;
+}
+
+const CHECKS: StaticArray<() => i32> = [
+  checkNone,
+  checkLoad,
+  checkDot,
+  checkSum,
+  checkScale,
+  checkElementwise, // add
+  checkUnary, // act
+  checkStore,
+  checkEmit,
+  checkElementwise, // mul
+  checkConst,
+];
+
+function headerFail(kind: i32, i: i32, x: i32): Program | null {
+  if (kind == 0) return fail("more than " + MAX_INSTRUCTIONS.toString() + " instructions", i);
+  if (kind == 1) return fail("instruction " + i.toString() + ": truncated header", i);
+  if (kind == 2) {
+    return fail("instruction " + i.toString() + ": unknown opcode 0x" +
+      x.toString(16).padStart(2, "0"), i);
+  }
+  if (kind == 3) {
+    failOp("truncated operands");
+    return null;
+  }
+  failOp("bad flags 0x" + x.toString(16));
+  return null;
 }
 
 /**
@@ -184,23 +337,18 @@ export function decodeProgram(
   const effective = topics !== null ? topics : table;
   const topicErr = checkTopics(effective);
   if (topicErr !== null) return fail(topicErr);
-  // The assembler alone, on a program with no table of its own: the config names its topics.
-  const topicBound = lenientTopics && topics === null && table.length == 0
-    ? MAX_TOPICS
-    : effective.length;
 
   // First pass: count instructions and constants so the arrays are sized once.
   let count = 0;
   let constCount = 0;
   let scan = pos;
   while (scan + 8 <= size && count <= MAX_INSTRUCTIONS) {
-    const op = bytes[scan];
+    const op = load<u8>(bytes.dataStart + <usize>scan);
     const a = u16at(bytes, scan + 4);
     if (op == OP_CONST) constCount += a;
     scan += 8 + operandBytes(op, a);
     count++;
   }
-  if (count > MAX_INSTRUCTIONS + 1) count = MAX_INSTRUCTIONS + 1;
   const p = new Program();
   p.registers = registers;
   p.length = length;
@@ -215,112 +363,58 @@ export function decodeProgram(
   p.offset = new StaticArray<u32>(count);
   p.num = new StaticArray<u32>(count);
   p.consts = new StaticArray<f32>(min(constCount, MAX_PROGRAM_BYTES / 4));
-  const lens = new StaticArray<i32>(registers);
-  let constAt = 0;
-  let emits = 0;
+  vBytes = bytes;
+  vLens = new StaticArray<i32>(registers);
+  vRegisters = registers;
+  vLength = length;
+  // The assembler alone, on a program with no table of its own: the config names its topics.
+  vTopicBound = lenientTopics && topics === null && table.length == 0
+    ? MAX_TOPICS
+    : effective.length;
+  vEmits = 0;
+  vProgram = p;
+  vConstAt = 0;
   let i = 0;
   while (pos < size) {
     curIndex = i;
     curName = "";
-    if (i >= MAX_INSTRUCTIONS) {
-      return fail("more than " + MAX_INSTRUCTIONS.toString() + " instructions", i);
-    }
-    if (pos + 8 > size) return fail("instruction " + i.toString() + ": truncated header", i);
-    const op = bytes[pos];
-    const flags = bytes[pos + 1];
-    const dst = u16at(bytes, pos + 2);
-    const a = u16at(bytes, pos + 4);
-    const b = u16at(bytes, pos + 6);
-    const name = mnemonic(op);
-    if (name === null) {
-      return fail("instruction " + i.toString() + ": unknown opcode 0x" +
-        (<i32>op).toString(16).padStart(2, "0"), i);
-    }
-    curName = name;
-    const need = operandBytes(op, a);
-    if (pos + 8 + need > size) return failOp("truncated operands");
+    if (i >= MAX_INSTRUCTIONS) return headerFail(0, i, 0);
+    if (pos + 8 > size) return headerFail(1, i, 0);
+    const op = load<u8>(bytes.dataStart + <usize>pos);
+    const flags = load<u8>(bytes.dataStart + <usize>pos + 1);
+    if (op < OP_LOAD || op > OP_CONST) return headerFail(2, i, <i32>op);
+    curName = mnemonic(op)!;
+    vPos = pos;
+    vDst = u16at(bytes, pos + 2);
+    vA = u16at(bytes, pos + 4);
+    vB = u16at(bytes, pos + 6);
+    const need = operandBytes(op, vA);
+    if (pos + 8 + need > size) return headerFail(3, i, 0);
     const badFlags = op == OP_ACT ? (flags < ACT_RELU || flags > ACT_TANH) : flags != 0;
-    if (badFlags) return failOp("bad flags 0x" + (<i32>flags).toString(16));
-    let result = 0;
-    let la = 0;
-    let lb = 0;
-    let offset: u32 = 0;
-    let num: u32 = 0;
-    if (op == OP_LOAD) {
-      if (a != 0) return failOp("unused field a must be 0");
-      if (b != 0) return failOp("unused field b must be 0");
-      offset = u32at(bytes, pos + 8);
-      num = u32at(bytes, pos + 12);
-      if (num < 1 || num > <u32>length) {
-        return failOp("length " + num.toString() + " is not in 1.." + length.toString());
-      }
-      result = <i32>num;
-    } else if (op == OP_DOT || op == OP_ADD || op == OP_MUL) {
-      if (a >= registers) return failOp(regMsg("a", a, registers));
-      if (lens[a] == 0) return failOp(unwrittenMsg("a", a));
-      la = lens[a];
-      if (b >= registers) return failOp(regMsg("b", b, registers));
-      if (lens[b] == 0) return failOp(unwrittenMsg("b", b));
-      lb = lens[b];
-      if (op == OP_DOT) {
-        if (la != lb) return failOp(lengthsMsg(a, la, b, lb));
-        result = 1;
-      } else {
-        if (la != lb && la != 1 && lb != 1) return failOp(lengthsMsg(a, la, b, lb));
-        result = max(la, lb);
-      }
-    } else if (op == OP_SUM || op == OP_SCALE || op == OP_ACT) {
-      if (a >= registers) return failOp(regMsg("a", a, registers));
-      if (lens[a] == 0) return failOp(unwrittenMsg("a", a));
-      la = lens[a];
-      if (b != 0) return failOp("unused field b must be 0");
-      result = op == OP_SUM ? 1 : la;
-      if (op == OP_SCALE) offset = u32at(bytes, pos + 8);
-    } else if (op == OP_STORE) {
-      if (dst != 0) return failOp("unused field dst must be 0");
-      if (a >= registers) return failOp(regMsg("a", a, registers));
-      if (lens[a] == 0) return failOp(unwrittenMsg("a", a));
-      la = lens[a];
-      if (b != 0) return failOp("unused field b must be 0");
-      offset = u32at(bytes, pos + 8);
-      if (<u64>offset + <u64>la > <u64>MAX_OUTPUT_LENGTH) {
-        return failOp("writes floats [" + offset.toString() + ", " +
-          (<u64>offset + <u64>la).toString() + ") past the output buffer of " +
-          MAX_OUTPUT_LENGTH.toString());
-      }
-    } else if (op == OP_EMIT) {
-      if (dst != 0) return failOp("unused field dst must be 0");
-      if (b != 0) return failOp("unused field b must be 0");
-      if (a >= topicBound) {
-        return failOp("topic " + a.toString() + " is not below the " + topicBound.toString() +
-          " topics");
-      }
-      emits++;
-      if (emits > MAX_EMITS) return failOp("more than " + MAX_EMITS.toString() + " emits");
-    } else { // CONST
-      if (b != 0) return failOp("unused field b must be 0");
-      if (a < 1 || a > length) {
-        return failOp("count " + a.toString() + " is not in 1.." + length.toString());
-      }
-      offset = <u32>constAt;
-      for (let k = 0; k < a; k++) {
-        p.consts[constAt++] = reinterpret<f32>(u32at(bytes, pos + 8 + 4 * k));
-      }
-      result = a;
-    }
+    if (badFlags) return headerFail(4, i, <i32>flags);
+    vOffset = 0;
+    vNum = 0;
+    vLa = 0;
+    vLb = 0;
+    const result = unchecked(CHECKS[<i32>op])();
+    if (result < 0) return null;
     if (result > 0) {
-      if (dst >= registers) return failOp(regMsg("dst", dst, registers));
-      lens[dst] = result;
+      if (vDst >= registers) {
+        failOp(regMsg("dst", vDst, registers));
+        return null;
+      }
+      unchecked(vLens[vDst] = result);
     }
-    p.op[i] = op;
-    p.flags[i] = flags;
-    p.dst[i] = dst;
-    p.a[i] = a;
-    p.b[i] = b;
-    p.la[i] = la;
-    p.lb[i] = lb;
-    p.offset[i] = offset;
-    p.num[i] = num;
+    // i < count: the arrays were sized by the first pass.
+    unchecked(p.op[i] = op);
+    unchecked(p.flags[i] = flags);
+    unchecked(p.dst[i] = vDst);
+    unchecked(p.a[i] = vA);
+    unchecked(p.b[i] = vB);
+    unchecked(p.la[i] = vLa);
+    unchecked(p.lb[i] = vLb);
+    unchecked(p.offset[i] = vOffset);
+    unchecked(p.num[i] = vNum);
     pos += 8 + need;
     i++;
   }
