@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { assemble, decodeProgram, disassemble, formatF32, HarmonicsAsmError } from "./mod.ts";
+import { assemble, decodeProgram, disassemble, formatF32, HarmonicsAsmError, run } from "./mod.ts";
 import { parseF32, toBits } from "./f32math.ts";
 import { BAD_TEXT } from "./testdata/bad.ts";
 import { mulberry32, randomProgram } from "./testdata/gen.ts";
@@ -89,4 +89,20 @@ Deno.test("limits of a program's size: 4096 instructions, 64 emits, 16 topics", 
     () => "const r0, " + many(4096, "1").replace(/\n/g, ", "),
   );
   assert.throws(() => assemble(huge.join("\n")), /line 4: program of \d+ bytes is over the limit/);
+});
+
+Deno.test("the example of docs/operators.md assembles and computes what it says", async () => {
+  const doc = await Deno.readTextFile(new URL("../../../docs/operators.md", import.meta.url));
+  const section = doc.slice(doc.indexOf("### Assembler"));
+  const start = section.indexOf("```\n") + 4;
+  const text = section.slice(start, section.indexOf("\n```", start));
+  const out = run(
+    decodeProgram(assemble(text)),
+    new Uint8Array(new Float32Array([1, 2, 3]).buffer),
+  );
+  assert.equal(out.length, 1);
+  assert.equal(out[0].topic, "vec.out");
+  const [y, sum] = new Float32Array(out[0].payload.slice().buffer);
+  assert.ok(Math.abs(y - Math.tanh(0.5 - 2 + 6 + 0.1)) < 1e-6, String(y));
+  assert.equal(sum, 6);
 });

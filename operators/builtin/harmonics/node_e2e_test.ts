@@ -131,7 +131,10 @@ Deno.test("harmonics on a node: a bad program is a 400 naming the line; config t
     });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, "INVALID_ARGUMENT");
-    assert.match(bad.body.error.message, /line 2: instruction 1: dot: b r2 is read before it is written/);
+    assert.match(
+      bad.body.error.message,
+      /line 2: instruction 1: dot: b r2 is read before it is written/,
+    );
     const many = await install(node.url, "many", {
       inputs: ["vec.in"],
       config: { source: ".registers 65\nload r0, 0, 1\nemit a" },
