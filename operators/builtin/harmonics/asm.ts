@@ -122,9 +122,9 @@ export function assemble(text: string): Uint8Array {
   for (let n = 0; n < lines.length; n++) {
     const line = n + 1;
     const semi = lines[n].indexOf(";");
-    const body = (semi >= 0 ? lines[n].slice(0, semi) : lines[n]).trim();
-    if (body === "") continue;
+    const body = semi >= 0 ? lines[n].slice(0, semi) : lines[n];
     const toks = body.split(/[\s,]+/).filter((t) => t !== "");
+    if (toks.length === 0) continue; // blank, a comment, or separators only
     const head = toks[0].toLowerCase();
     const args = toks.slice(1);
     const want = (k: number) => {

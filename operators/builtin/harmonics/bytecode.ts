@@ -177,19 +177,17 @@ export function decodeProgram(bytes: Uint8Array, topics?: readonly string[]): Pr
   if (view.getUint16(10, true) !== 0) throw new HarmonicsProgramError("reserved header bytes");
   let pos = PROGRAM_HEADER_BYTES;
   const table: string[] = [];
-  const dec = new TextDecoder("utf-8", { fatal: true });
   for (let t = 0; t < topicCount; t++) {
     if (pos >= bytes.length) throw new HarmonicsProgramError(`topic ${t} is truncated`);
     const n = bytes[pos];
     if (n === 0 || pos + 1 + n > bytes.length) {
       throw new HarmonicsProgramError(`topic ${t} is truncated`);
     }
-    let topic: string;
-    try {
-      topic = dec.decode(bytes.subarray(pos + 1, pos + 1 + n));
-    } catch {
-      throw new HarmonicsProgramError(`topic ${t} is not UTF-8`);
-    }
+    const raw = bytes.subarray(pos + 1, pos + 1 + n);
+    // Topics are ASCII ([a-z0-9_-] and dots): refusing other bytes here keeps both
+    // interpreters' messages the same whatever a UTF-8 decoder would make of them.
+    if (raw.some((b) => b >= 0x80)) throw new HarmonicsProgramError(`topic ${t} is not ASCII`);
+    const topic = String.fromCharCode(...raw);
     table.push(topic);
     pos += 1 + n;
   }

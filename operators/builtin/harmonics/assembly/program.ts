@@ -331,6 +331,9 @@ export function decodeProgram(
     if (pos >= size) return fail("topic " + t.toString() + " is truncated");
     const n = <i32>bytes[pos];
     if (n == 0 || pos + 1 + n > size) return fail("topic " + t.toString() + " is truncated");
+    for (let k = 1; k <= n; k++) {
+      if (bytes[pos + k] >= 0x80) return fail("topic " + t.toString() + " is not ASCII");
+    }
     table.push(String.UTF8.decodeUnsafe(bytes.dataStart + <usize>(pos + 1), <usize>n));
     pos += 1 + n;
   }

@@ -27,6 +27,7 @@ export const BAD_TEXT: readonly [string, number, RegExp][] = [
   [".registers 2\n.registers 3", 2, /\.registers given twice/],
   [".topic t\nemit 1", 2, /topic 1 is not below the 1 topics/],
   ["const r0", 1, /const takes a register and values/],
+  [" , ,\n\t;\nsum r0, r1", 3, /a r1 is read before it is written/],
 ];
 
 /** Patches `bytes` (a copy) at `at` with `values`. */
