@@ -71,6 +71,30 @@ Deno.test("bad bytecode: the operator's validator says what the reference's says
   }
 });
 
+Deno.test("size limits past their edge: 4,097 instructions, 65 emits, as the reference says", () => {
+  const many = (n: number, line: string) => Array.from({ length: n }, () => line).join("\n");
+  for (
+    const text of [
+      "load r0, 0, 1\n" + many(4096, "sum r0, r0"),
+      many(65, "emit a.b"),
+      Array.from({ length: 17 }, (_, i) => `.topic t${i}`).join("\n"),
+    ]
+  ) {
+    let want = "";
+    try {
+      assemble(text);
+    } catch (e) {
+      want = (e as Error).message;
+    }
+    assert.match(want, /line \d+: .*more than/);
+    assert.equal(refusal({ source: text }), want);
+  }
+  // One under each limit is accepted.
+  for (const text of ["load r0, 0, 1\n" + many(4095, "sum r0, r0"), many(64, "emit a.b")]) {
+    new OperatorSandbox(module, new OperatorState(1024), JSON.stringify({ source: text }));
+  }
+});
+
 Deno.test("bad configs are refused at init", () => {
   const ok = base64.encode(assemble("load r0, 0, 1\nstore r0, 0\nemit 0"));
   assert.match(refusal([1]), /config must be a JSON object/);
