@@ -2,11 +2,12 @@
  * Spectral metadata end to end on a real node: set on publish by a raw protobuf client
  * (doubles written byte by byte here, not with the node's codec), validated (finite, at most
  * 64 eigenvalues), and filtered per subscription (`spectral_filter` in the subscribe frame,
- * `?spectral_filter=` on SSE), with typed errors for bad filters.
+ * `?spectral_filter=` on SSE), with typed errors for bad filters; read and set by an operator.
  */
 import assert from "node:assert/strict";
 import { F, msg, num, pb, type PbField, type PbMessage, str } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
+import { testOperatorComponent } from "../operators/build/mod.ts";
 import { metric, withNode } from "./support/node.ts";
 
 const PROTO = "arqon.v1.proto";
@@ -42,11 +43,12 @@ function spectralOf(pulse: PbMessage): Spec | null {
   const m = msg(pulse, 8);
   const f64 = (b: Uint8Array | undefined) =>
     b ? new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, true) : 0;
-  const packed = m.get(3)?.at(-1) as Uint8Array | undefined;
+  // Repeated doubles arrive packed (one LEN field) or not (one 8-byte field each): both
+  // are valid protobuf, and each value here is a run of little-endian doubles.
   const eigenvalues: number[] = [];
-  if (packed) {
-    const v = new DataView(packed.buffer, packed.byteOffset, packed.length);
-    for (let i = 0; i < packed.length; i += 8) eigenvalues.push(v.getFloat64(i, true));
+  for (const run of (m.get(3) ?? []) as Uint8Array[]) {
+    const v = new DataView(run.buffer, run.byteOffset, run.length);
+    for (let i = 0; i < run.length; i += 8) eigenvalues.push(v.getFloat64(i, true));
   }
   return {
     coherence: f64(m.get(1)?.at(-1) as Uint8Array),
@@ -256,5 +258,47 @@ Deno.test("SSE takes ?spectral_filter=; a bad one is a 400 with a JSON error", a
       assert.equal(body.error.code, "INVALID_ARGUMENT");
       assert.match(body.error.message, /spectral_filter/);
     }
+  });
+});
+
+Deno.test("operators read spectral on inputs and set it on outputs; a bad one is a counted failure", async () => {
+  const echo = await testOperatorComponent("spectral_echo");
+  await withNode(async (node) => {
+    const form = new FormData();
+    form.append("component", new Blob([echo]), "echo.wasm");
+    form.append("manifest", JSON.stringify({ inputs: ["probe.>"] }));
+    const put = await fetch(`${node.url}/v1/operators/echo`, { method: "PUT", body: form });
+    assert.equal(put.status, 201, await put.text());
+    const s = await client(node.wsUrl, "prober");
+    s.send(subscribe(1, "echo.out", 10, "coherence > 1.5"));
+    s.send(subscribe(2, "echo.out", 20));
+    await s.wait(F.subscribed, 2);
+    const spec = (c: number, k: number, e: number[]) =>
+      spectralBytes({ coherence: c, criticality: k, eigenvalues: e });
+    s.send(publish(1, "probe.a", "go", spec(0.75, 0.5, [1, 2, 3])));
+    s.send(publish(2, "probe.a", "many")); // 65 eigenvalues: the pulse fails
+    s.send(publish(3, "probe.a", "nan")); // NaN coherence: the pulse fails
+    s.send(publish(4, "probe.a", "go", spec(0.25, -1, [])));
+    s.send(publish(5, "probe.a", "none"));
+    await s.until(() => s.of(F.deliver).filter((d) => num(d, 1) === 2).length === 3, "3 outputs");
+    const by = (id: number) =>
+      s.of(F.deliver).filter((d) => num(d, 1) === id).map((d) => msg(d, 2));
+    const outs = by(2);
+    assert.deepEqual(spectralOf(outs[0]), {
+      coherence: 1.75,
+      criticality: 1,
+      eigenvalues: [3, 2, 1],
+    });
+    assert.deepEqual(spectralOf(outs[1]), { coherence: 1.25, criticality: -2, eigenvalues: [] });
+    assert.equal(spectralOf(outs[2]), null);
+    assert.equal(str(outs[0], 4), "operator:echo");
+    // Only the first output passes `coherence > 1.5`.
+    assert.equal(by(1).length, 1);
+    assert.equal(str(by(1)[0], 11), str(outs[0], 11));
+    const info = await (await fetch(`${node.url}/v1/operators/echo`)).json();
+    assert.equal(info.counters.pulsesIn, 5);
+    assert.equal(info.counters.pulsesOut, 3);
+    assert.equal(info.counters.failures, 2);
+    await s.close();
   });
 });
