@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { F, msg, num, pb, type PbField, type PbMessage, str } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
 import { testOperatorComponent } from "../operators/build/mod.ts";
+import { ArqonClient } from "../mod.ts";
 import { metric, withNode } from "./support/node.ts";
 
 const PROTO = "arqon.v1.proto";
@@ -300,5 +301,31 @@ Deno.test("operators read spectral on inputs and set it on outputs; a bad one is
     assert.equal(info.counters.pulsesOut, 3);
     assert.equal(info.counters.failures, 2);
     await s.close();
+  });
+});
+
+Deno.test("the TypeScript client subscribes with spectralFilter and publishes spectral", async () => {
+  await withNode(async (node) => {
+    const c = await ArqonClient.connect(node.wsUrl, { name: "sdk" });
+    const got: string[] = [];
+    const sub = c.subscribe("mesh.>", {
+      spectralFilter: "coherence >= 0.75",
+      onPulse: (p) => got.push(new TextDecoder().decode(p.payload)),
+    });
+    await sub.ready;
+    for (const [text, coherence] of [["a", 0.9], ["b", 0.1], ["c", 0.75]] as const) {
+      await c.publish("mesh.x", text, { pulse: { spectral: { coherence } } });
+    }
+    await c.publish("mesh.x", "d"); // no spectral: never matches
+    await c.publish("mesh.x", "f", { pulse: { spectral: { coherence: 1 } } });
+    // Deliveries keep publish order: had "b" or "d" passed, they would come before "f".
+    const deadline = Date.now() + 5000;
+    while (got.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(got, ["a", "c", "f"]);
+    await assert.rejects(
+      c.publish("mesh.x", "e", { pulse: { spectral: { coherence: NaN } } }),
+      /spectral.coherence must be a finite number/,
+    );
+    await c.close();
   });
 });
