@@ -8,6 +8,7 @@ export {
   OPERATOR_STATE_SIGNATURES,
   OPERATOR_WORLD,
   type OperatorPulse,
+  type OperatorSpectral,
   PULSE_RECORD_SIZE,
 } from "./world.ts";
 export { OperatorInstance, type OutputLimits } from "./operator_instance.ts";

@@ -12,6 +12,7 @@ import type { GuestLogger, Module, SandboxLimits } from "../runtime/sandbox/mod.
 import type { OperatorStateStore, Spine, Subscription } from "../runtime/spine/mod.ts";
 import type { OperatorManifest } from "./manifest.ts";
 import type { OutputLimits } from "./operator_instance.ts";
+import { operatorSpectralOf } from "./spectral_abi.ts";
 import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
 import { type OperatorCounters, OperatorStats } from "./stats.ts";
 import { OperatorWorker } from "./worker_client.ts";
@@ -287,6 +288,7 @@ export class OperatorRunner {
         contentType: out.contentType,
         payload: out.payload,
         traceContext: { traceparent: childTraceparent(input.traceContext?.traceparent) },
+        spectral: out.spectral,
       };
       // In order: each output is accepted (sequenced) before the next is offered.
       await this.#ctx.spine.publish(pulse, this.producer);
@@ -307,5 +309,6 @@ function toOperatorPulse(p: arqon.v1.IPulse): OperatorPulse {
     entropySeed: BigInt(p.entropySeed?.toString() ?? 0),
     wallMs: BigInt(p.timestamp?.wallMs?.toString() ?? 0),
     logical: Number(p.timestamp?.logical ?? 0),
+    spectral: operatorSpectralOf(p.spectral),
   };
 }
