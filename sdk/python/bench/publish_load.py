@@ -28,6 +28,7 @@ async def run(url: str, seconds: float, window: int) -> dict:
         futs: list = [None] * window
         i = 0
         acked = 0
+        total = 0
         publish = bus.publish
         t_end = time.perf_counter() + WARMUP_S + seconds
         t_start = time.perf_counter() + WARMUP_S
@@ -37,6 +38,7 @@ async def run(url: str, seconds: float, window: int) -> dict:
             prev = futs[slot]
             if prev is not None:
                 await prev
+                total += 1
                 if measuring:
                     acked += 1
             if not measuring and i % 256 == 0:
@@ -54,7 +56,9 @@ async def run(url: str, seconds: float, window: int) -> dict:
         for f in futs:
             if f is not None:
                 await f
+                total += 1
         return {
+            "total": total,  # every acked publish, warm-up included
             "acked": acked, "seconds": elapsed, "rate": acked / elapsed,
             "cpu_us": cpu / acked * 1e6,  # this process's CPU per acked publish
         }

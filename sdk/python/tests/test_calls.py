@@ -76,3 +76,32 @@ async def test_typed_errors_and_the_bus_keeps_working(url: str) -> None:
             await bus.publish("a.b", b"x", ack="sometimes")
         ack = await bus.publish("still.works", b"ok")
         assert ack.sequence >= 1, "after refusals the connection still serves"
+
+
+@run
+async def test_node_limits_come_back_as_typed_errors(url: str) -> None:
+    reality = fresh_reality()
+    async with arqon.connect(url, name="py-limits") as bus, \
+            arqon.connect(url, name="py-other") as other:
+        # --max-subscriptions (1024 a connection) driven past.
+        subs = await asyncio.gather(*[
+            bus.subscribe(f"many.s{i}", reality=reality) for i in range(1024)
+        ])
+        with pytest.raises(arqon.TooManySubscriptions) as e:
+            await bus.subscribe("many.one-more", reality=reality)
+        assert e.value.code == "TOO_MANY_SUBSCRIPTIONS"
+        await subs[0].close()
+        await bus.subscribe("many.after-close", reality=reality)  # a freed slot serves again
+
+        # --max-pending-requests (1024 a connection) driven past, against a silent responder.
+        await other.subscribe("svc.silent", reality=reality)
+        calls = [
+            asyncio.ensure_future(other.request("svc.silent", b"?", reality=reality, timeout=3))
+            for _ in range(1025)
+        ]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        quota = [r for r in results if isinstance(r, arqon.QuotaExceeded)]
+        timeouts = [r for r in results if isinstance(r, arqon.RequestTimeout)]
+        assert len(quota) == 1 and len(timeouts) == 1024, (len(quota), len(timeouts))
+        ack = await other.publish("svc.after", b"ok", reality=reality)
+        assert ack.sequence > 0, "the connection keeps serving after the refusals"

@@ -24,6 +24,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _drain(stream) -> None:  # type: ignore[no-untyped-def]
+    with stream:
+        stream.read()
+
+
 class NodeProcess:
     """`deno run -A mod.ts` on a fixed port and data directory, as a child process."""
 
@@ -44,12 +49,13 @@ class NodeProcess:
         while True:
             line = await loop.run_in_executor(None, self.proc.stdout.readline)  # type: ignore[union-attr]
             if not line:
+                self.proc.stdout.close()  # type: ignore[union-attr]
                 raise RuntimeError(f"node exited before listening:\n{seen}")
             seen += line
             m = re.search(r"\(ws (\S+)\)", seen)
             if m:
                 # Keep draining its output so the node never blocks on a full pipe.
-                loop.run_in_executor(None, self.proc.stdout.read)  # type: ignore[union-attr]
+                loop.run_in_executor(None, _drain, self.proc.stdout)
                 return m.group(1)
 
     async def stop(self) -> None:
