@@ -55,7 +55,14 @@ export type {
   StoreDiskOptions,
 } from "./runtime/node/mod.ts";
 export type {
+  AgentCard,
+  AgentDirectory,
+  AgentKind,
+  AgentView,
   CommitObserver,
+  CompiledCard,
+  JsonSchema,
+  PayloadCheck,
   DurableLog,
   GuardVerdict,
   HistogramView,

@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { BusError } from "../protocol/mod.ts";
+import { compileCard, MAX_CARD_BYTES } from "./card.ts";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+function refused(given: unknown, pattern: RegExp, kind?: "operator" | "client") {
+  assert.throws(() => compileCard(given, kind), (e: unknown) => {
+    assert.ok(e instanceof BusError);
+    assert.equal(e.code, "INVALID_ARGUMENT");
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("a card's output schema names the instance path and keyword that failed", () => {
+  const card = compileCard({
+    capabilities: ["sum"],
+    output_schema: {
+      type: "object",
+      properties: { sum: { type: "integer", maximum: 10 } },
+      required: ["sum"],
+    },
+  });
+  assert.equal(card.input, undefined);
+  assert.equal(card.output!(bytes('{"sum":3}')), undefined);
+  assert.match(card.output!(bytes('{"sum":11}'))!, /at "\/sum" \(keyword "maximum"\)/);
+  assert.match(card.output!(bytes("{}"))!, /at "" \(keyword "required"\)/);
+  assert.match(card.output!(bytes("not json"))!, /not UTF-8 JSON/);
+  assert.match(card.output!(new Uint8Array([0x22, 0xff, 0x22]))!, /not UTF-8 JSON/);
+  assert.match(card.output!(undefined)!, /not UTF-8 JSON/);
+});
+
+Deno.test("one card is compiled once: the same JSON gives the same compiled card", () => {
+  const a = compileCard('{"capabilities":["x"],"input_schema":{"type":"string"}}');
+  const b = compileCard({ capabilities: ["x"], input_schema: { type: "string" } });
+  assert.equal(a, b);
+  assert.equal(a.digest.length, 64);
+  assert.equal(a.input!(bytes('"s"')), undefined);
+  assert.match(a.input!(bytes("1"))!, /input_schema: at "" \(keyword "type"\)/);
+});
+
+Deno.test("two cards may use one $id; boolean schemas are schemas", () => {
+  const a = compileCard({
+    capabilities: [],
+    output_schema: { $id: "https://example.com/s", type: "string" },
+  });
+  const b = compileCard({
+    capabilities: [],
+    output_schema: { $id: "https://example.com/s", type: "number" },
+  });
+  assert.equal(a.output!(bytes('"s"')), undefined);
+  assert.equal(b.output!(bytes("1")), undefined);
+  const never = compileCard({ capabilities: [], output_schema: false });
+  assert.match(never.output!(bytes("1"))!, /keyword "false schema"/);
+});
+
+Deno.test("invalid cards are refused with what is wrong", () => {
+  refused("{", /not valid JSON/);
+  refused([], /must be a JSON object/);
+  refused({}, /capabilities must be an array/);
+  refused({ capabilities: [1] }, /capabilities\[0\] must be a non-empty string/);
+  refused({ capabilities: [], colour: "red" }, /unknown field "colour"/);
+  refused({ capabilities: [], output_schema: "x" }, /output_schema must be a JSON Schema/);
+  refused({ capabilities: [], output_schema: [] }, /output_schema must be a JSON Schema/);
+  refused(
+    { capabilities: [], input_schema: { type: "objekt" } },
+    /input_schema: schema is invalid/,
+  );
+  refused({ capabilities: [], input_schema: { typo: 1 } }, /unknown keyword: "typo"/);
+  refused({ capabilities: [], output_schema: { $ref: "https://x.example/s" } }, /resolve/);
+  refused(
+    { capabilities: [], output_schema: { $schema: "http://json-schema.org/draft-07/schema#" } },
+    /draft-07/,
+  );
+  refused({ capabilities: [], realities: ["Bad Name"] }, /realities: "Bad Name"/);
+  refused({ capabilities: [], realities: ["r"] }, /an operator is listed/, "operator");
+});
+
+Deno.test("a card over 64 KiB is refused, as text and as a value", () => {
+  const big = { capabilities: ["x".repeat(MAX_CARD_BYTES)] };
+  refused(big, /exceed the limit of 65536/);
+  refused(JSON.stringify(big), /exceed the limit of 65536/);
+  // Just under the bound passes.
+  const fits = { capabilities: ["x".repeat(MAX_CARD_BYTES - 100)] };
+  assert.equal(compileCard(fits).card.capabilities.length, 1);
+});
+
+Deno.test("a schema nested past the compiler's depth is a refusal, not a crash", () => {
+  let schema: Record<string, unknown> = { type: "integer" };
+  for (let i = 0; i < 3000; i++) schema = { items: schema };
+  const text = JSON.stringify({ capabilities: [], output_schema: schema });
+  assert.ok(text.length < MAX_CARD_BYTES);
+  try {
+    const card = compileCard(text);
+    // If the compiler copes, the check works on a deep payload too.
+    assert.equal(typeof card.output, "function");
+  } catch (e) {
+    assert.ok(e instanceof BusError);
+    assert.equal(e.code, "INVALID_ARGUMENT");
+  }
+});
