@@ -6,7 +6,7 @@
  */
 import { BusError } from "../runtime/protocol/mod.ts";
 import { DEFAULT_LIMITS, type Engine, type GuestLogger } from "../runtime/sandbox/mod.ts";
-import type { OperatorStateStore, Spine } from "../runtime/spine/mod.ts";
+import { compileCard, type OperatorStateStore, type Spine } from "../runtime/spine/mod.ts";
 import type { AuditLog } from "../runtime/telemetry/mod.ts";
 import { OPERATOR_DEFAULTS, type OperatorOptions } from "./config.ts";
 import { OPERATOR_NAME, type OperatorManifest, parseManifest } from "./manifest.ts";
@@ -153,6 +153,14 @@ export class OperatorHost {
       );
     }
     this.#entries.set(name, { runner, digest: module.digest, status: "running", failures: [] });
+    // SAM: listed as an agent of its reality; its outputs are checked against its card.
+    const card = manifest.card && compileCard(manifest.card, "operator");
+    this.#o.spine.agents.registerOperator(
+      name,
+      manifest.reality,
+      card,
+      () => this.#entries.get(name)?.status ?? "stopped",
+    );
     return module.digest;
   }
 
@@ -176,6 +184,7 @@ export class OperatorHost {
     const entry = this.#entries.get(name);
     if (!entry) return false;
     this.#entries.delete(name);
+    this.#o.spine.agents.unregisterOperator(name);
     await entry.runner.stop();
     this.#o.store.dropOperatorState(entry.runner.spec.manifest.reality, name);
     if (this.#o.dir) {

@@ -27,6 +27,8 @@ export interface OperatorCounters {
   failures: number;
   fuelUsed: number;
   hopDrops: number;
+  /** Inputs its card's `input_schema` refused before `handle` (not failures). */
+  inputRefusals: number;
 }
 
 /** What a runner needs from its host. */
@@ -61,6 +63,7 @@ export class OperatorRunner {
     failures: 0,
     fuelUsed: 0,
     hopDrops: 0,
+    inputRefusals: 0,
   };
   readonly #ctx: RunnerContext;
   readonly #latencies: number[] = [];
@@ -134,10 +137,16 @@ export class OperatorRunner {
   #pump(): void {
     if (this.#busy || this.#stopped) return;
     const batch: arqon.v1.IPulse[] = [];
+    let refused = 0;
     for (const sub of this.#subs) {
-      for (const s of sub.take(BATCH - batch.length)) batch.push(s.pulse);
+      for (const s of sub.take(BATCH - batch.length)) {
+        // SAM: an input its card's input_schema refuses never reaches handle.
+        if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s.pulse);
+        else refused++;
+      }
     }
-    if (batch.length === 0) return;
+    this.counters.inputRefusals += refused;
+    if (batch.length === 0) return void (refused > 0 && this.#pump());
     this.#busy = this.#run(batch).finally(() => {
       this.#busy = null;
       this.#pump();
