@@ -320,3 +320,23 @@ Deno.test("GET /v1/realities/{r}/agents refuses a bad reality name", async () =>
     assert.equal((await res.json()).error.code, "INVALID_ARGUMENT");
   });
 });
+
+Deno.test("a card's backtracking pattern does not stall the node: other clients keep flowing", async () => {
+  await withNode(async (node) => {
+    const evil = await hello(node, "evil", {
+      capabilities: [],
+      output_schema: { type: "string", pattern: "^(a+)+$" },
+    });
+    const other = await hello(node, "other");
+    const t0 = performance.now();
+    publish(evil, 1, "x.y", JSON.stringify("a".repeat(20_000) + "!"));
+    publish(other, 1, "x.y", "hi");
+    const refused = await outcome(evil, 1);
+    assert.equal(refused?.code, SCHEMA_VIOLATION);
+    assert.match(refused!.message, /keyword "pattern"/);
+    assert.equal(await outcome(other, 1), undefined);
+    assert.ok(performance.now() - t0 < 3000, "answered within 3 s");
+    await evil.close();
+    await other.close();
+  });
+});

@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import { RE2JS } from "re2js";
 import { BusError, realityError } from "../protocol/mod.ts";
 
 /**
@@ -86,9 +87,22 @@ function validator(): Ajv2020 {
     addUsedSchema: false,
     allErrors: false,
     logger: false,
+    // `pattern` and `patternProperties` run on RE2 (linear time): a card's backtracking
+    // regular expression must not stall the node on its own payloads. RE2 refuses
+    // lookarounds and backreferences, so such a schema is refused at compile time.
+    code: { regExp: re2 },
   });
   return ajv;
 }
+
+/**
+ * RE2JS in the shape of ajv's `RegExpEngine`. ajv shares compiled patterns across schemas
+ * by `toString()`: it must name the pattern, or every pattern would be the first one.
+ */
+const re2 = Object.assign((pattern: string) => {
+  const re = RE2JS.compile(pattern);
+  return { test: (s: string) => re.test(s), toString: () => `re2:${pattern}` };
+}, { code: "RE2JS.compile" });
 
 /**
  * Checks and compiles a card given as JSON text (`hello.card`) or as a parsed value (a

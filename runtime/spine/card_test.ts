@@ -100,3 +100,32 @@ Deno.test("a schema nested past the compiler's depth is a refusal, not a crash",
     assert.equal(e.code, "INVALID_ARGUMENT");
   }
 });
+
+Deno.test("patterns run in linear time (RE2): a backtracking pattern cannot stall the node", () => {
+  const card = compileCard({
+    capabilities: [],
+    output_schema: { type: "string", pattern: "^(a+)+$" },
+  });
+  const evil = bytes(JSON.stringify("a".repeat(5000) + "b"));
+  const t0 = performance.now();
+  assert.match(card.output!(evil)!, /keyword "pattern"/);
+  // A backtracking engine takes longer than the universe's age here; RE2 takes ms.
+  assert.ok(performance.now() - t0 < 2000);
+  assert.equal(card.output!(bytes('"aaa"')), undefined);
+  // Each card keeps its own patterns (ajv shares compiled patterns by their name).
+  const other = compileCard({
+    capabilities: [],
+    input_schema: { type: "string", pattern: "^b+$" },
+  });
+  assert.equal(other.input!(bytes('"bbb"')), undefined);
+  assert.match(other.input!(bytes('"aaa"'))!, /keyword "pattern"/);
+  const props = compileCard({
+    capabilities: [],
+    output_schema: { type: "object", patternProperties: { "^x-\\d+$": { type: "integer" } } },
+  });
+  assert.match(props.output!(bytes('{"x-1":"s"}'))!, /at "\/x-1" \(keyword "type"\)/);
+  refused(
+    { capabilities: [], output_schema: { type: "string", pattern: "(?=a)" } },
+    /output_schema: .*(?:Perl syntax|regexp)/,
+  );
+});
