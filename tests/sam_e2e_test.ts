@@ -283,12 +283,24 @@ Deno.test("an operator's card: bad inputs never reach handle, bad outputs fail t
     assert.deepEqual(sums(), [1, 3, 6]);
     assert.equal(await metric(node, "arqon_schema_violations_total", 'direction="output"'), 1);
 
+    // Replaced without a card: no checks; it restarts from the committed state (6, not 11).
+    assert.equal((await install(node.url, "sum", { inputs: ["nums.>"] })).status, 200);
+    feed("1");
+    await s.until(() => sums().length === 4, "sum after the replace");
+    assert.deepEqual(sums(), [1, 3, 6, 7]);
+    assert.deepEqual((await agents(node))[0].capabilities, []);
+    // And with its card again.
+    assert.equal(
+      (await install(node.url, "sum", { inputs: ["nums.>"], card: OP_CARD })).status,
+      200,
+    );
+
     // A client with a card in the same reality: both kinds listed; the operator's activity moved.
     const c = await hello(node, "probe", { capabilities: ["watch"] });
     const both = await agents(node);
     assert.deepEqual(both.map((a) => [a.kind, a.name]), [["operator", "sum"], ["client", "probe"]]);
     assert.ok(both[0].last_activity_ms > firstActivity, "operator activity moved");
-    assert.equal(both[0].violations.output, 1);
+    assert.deepEqual(both[0].capabilities, ["sum"]);
     assert.equal(both[1].last_activity_ms, 0);
     await c.close();
 

@@ -202,7 +202,10 @@ export class FrameHandler {
   #presentCard(card: CompiledCard | undefined): void {
     this.#releaseCard?.();
     this.#releaseCard = undefined;
-    if (card) this.#releaseCard = this.#ctx.spine.agents.registerClient(this.#producerId, card);
+    if (!card) return;
+    // A client is listed only in realities its grants let it use (FORBIDDEN otherwise).
+    for (const r of card.card.realities ?? ["default"]) this.#access?.admitRead(r, ">", false);
+    this.#releaseCard = this.#ctx.spine.agents.registerClient(this.#producerId, card);
   }
 
   #welcome(): void {
