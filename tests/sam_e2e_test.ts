@@ -174,6 +174,14 @@ Deno.test("invalid cards refuse the hello with a typed error; the node keeps ser
     );
     await refusal({ capabilities: [], realities: ["No Such"] }, /card: realities/);
     await refusal({ capabilities: [] }, /belong to operators/, "operator:sum");
+    // Driven past the schema bound: 300 properties, a small card.
+    const properties = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [`p${i}`, { type: "integer" }]),
+    );
+    await refusal(
+      { capabilities: [], output_schema: { type: "object", properties } },
+      /more than 256 objects and arrays/,
+    );
     // Driven past the 64 KiB bound (the frame itself is well within the frame limit).
     await refusal(
       { capabilities: ["x".repeat(64 * 1024)] },
@@ -186,6 +194,12 @@ Deno.test("invalid cards refuse the hello with a typed error; the node keeps ser
     const same = await hello(node, "twin", SENSOR_CARD);
     assert.equal(same.of(F.welcome).length, 1);
     assert.equal((await agents(node))[0].sessions, 2);
+    // A session presents one card: another hello with another card is refused uncompiled.
+    same.send(pb([[F.hello, [[1, "twin"], [2, 1], [33, '{"capabilities":["changed"]}']]]]));
+    await same.until(() => same.of(F.error).length > 0, "refusal of a second card");
+    assert.equal(num(same.of(F.error)[0], 1), INVALID_ARGUMENT);
+    assert.match(str(same.of(F.error)[0], 2), /a session presents one card/);
+    assert.deepEqual((await agents(node))[0].capabilities, ["temperature"]);
     // The node keeps serving: a valid client publishes after all the refusals.
     publish(same, 1, "temp.x", '{"celsius": 3}');
     assert.equal(await outcome(same, 1), undefined);

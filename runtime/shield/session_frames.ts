@@ -43,6 +43,8 @@ export class FrameHandler {
   #draining = false;
   /** Releases this session's card from the agents directory (SAM handshake). */
   #releaseCard: (() => void) | undefined;
+  /** The card text this session presented, if any. */
+  #cardText: string | undefined;
 
   /** Creates the handler of a new session. */
   constructor(ctx: FramesContext) {
@@ -181,8 +183,16 @@ export class FrameHandler {
         `protocol version ${version} is not supported; this node speaks ${PROTOCOL_VERSION}`,
       );
     }
-    // An invalid card refuses the hello (INVALID_ARGUMENT naming what is wrong).
+    // An invalid card refuses the hello (INVALID_ARGUMENT naming what is wrong). Compiling
+    // costs the event loop: a connection may not make the node compile card after card.
+    if (hello.card && this.#cardText !== undefined && hello.card !== this.#cardText) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        "card: a session presents one card; reconnect to change it",
+      );
+    }
     const card = hello.card ? compileCard(hello.card) : undefined;
+    if (hello.card) this.#cardText = hello.card;
     if (hello.clientName) this.#producerId = hello.clientName;
     const access = this.#access;
     if (access && this.#ctx.authRequired) {

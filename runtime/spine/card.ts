@@ -17,6 +17,13 @@ import { BusError, realityError } from "../protocol/mod.ts";
  */
 export const MAX_CARD_BYTES = 64 * 1024;
 
+/**
+ * Most JSON objects and arrays in a card's two schemas together. ajv compiles a schema on
+ * the event loop at roughly a millisecond per subschema (measured: 1,400 properties took
+ * seconds), so the size bound alone would let one hello stall the node.
+ */
+export const MAX_SCHEMA_NODES = 256;
+
 /** Distinct compiled cards kept for reuse (those in use stay alive through their users). */
 const CACHE_SIZE = 64;
 
@@ -176,6 +183,13 @@ function build(c: Record<string, unknown>, digest: string, kind: string): Compil
       if (err) throw bad(`realities: ${JSON.stringify(r)}: ${err}`);
     }
   }
+  const nodes = schemaNodes(c.input_schema) + schemaNodes(c.output_schema);
+  if (nodes > MAX_SCHEMA_NODES) {
+    throw bad(
+      `the schemas hold more than ${MAX_SCHEMA_NODES} objects and arrays ` +
+        "(each costs compile time on the node)",
+    );
+  }
   const card: AgentCard = {
     capabilities,
     ...(c.input_schema !== undefined ? { input_schema: c.input_schema as JsonSchema } : {}),
@@ -188,6 +202,21 @@ function build(c: Record<string, unknown>, digest: string, kind: string): Compil
     input: schemaCheck(c.input_schema, "input_schema"),
     output: schemaCheck(c.output_schema, "output_schema"),
   };
+}
+
+/** Objects and arrays in `value`, counted up to one past the bound (no recursion). */
+function schemaNodes(value: unknown): number {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && count <= MAX_SCHEMA_NODES) {
+    const v = stack.pop();
+    if (typeof v !== "object" || v === null) continue;
+    count++;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === "object" && child !== null) stack.push(child);
+    }
+  }
+  return count;
 }
 
 function strings(v: unknown, field: string): string[] | undefined {

@@ -86,19 +86,27 @@ Deno.test("a card over 64 KiB is refused, as text and as a value", () => {
   assert.equal(compileCard(fits).card.capabilities.length, 1);
 });
 
-Deno.test("a schema nested past the compiler's depth is a refusal, not a crash", () => {
-  let schema: Record<string, unknown> = { type: "integer" };
-  for (let i = 0; i < 3000; i++) schema = { items: schema };
-  const text = JSON.stringify({ capabilities: [], output_schema: schema });
+Deno.test("schemas are bounded to 256 objects and arrays: deep or wide, refused before compiling", () => {
+  let deep: Record<string, unknown> = { type: "integer" };
+  for (let i = 0; i < 3000; i++) deep = { items: deep };
+  const text = JSON.stringify({ capabilities: [], output_schema: deep });
   assert.ok(text.length < MAX_CARD_BYTES);
-  try {
-    const card = compileCard(text);
-    // If the compiler copes, the check works on a deep payload too.
-    assert.equal(typeof card.output, "function");
-  } catch (e) {
-    assert.ok(e instanceof BusError);
-    assert.equal(e.code, "INVALID_ARGUMENT");
-  }
+  refused(text, /more than 256 objects and arrays/);
+  const wide = (n: number) => {
+    const properties: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) properties[`p${i}`] = { type: "integer" };
+    return { type: "object", properties };
+  };
+  // 1 + 1 + 254 = 256 nodes fit; one more property does not. Both schemas count together.
+  const t0 = performance.now();
+  assert.equal(
+    typeof compileCard({ capabilities: [], output_schema: wide(254) }).output,
+    "function",
+  );
+  const ms = performance.now() - t0;
+  refused({ capabilities: [], output_schema: wide(255) }, /more than 256/);
+  refused({ capabilities: [], input_schema: wide(200), output_schema: wide(60) }, /more than 256/);
+  console.log(`a card at the node bound compiled in ${ms.toFixed(0)} ms`);
 });
 
 Deno.test("patterns run in linear time (RE2): a backtracking pattern cannot stall the node", () => {
