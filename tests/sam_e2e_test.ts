@@ -94,6 +94,11 @@ Deno.test("a client's card: valid publishes pass, invalid ones get SCHEMA_VIOLAT
     assert.equal(text?.code, SCHEMA_VIOLATION);
     assert.match(text!.message, /not UTF-8 JSON/);
     assert.equal(await outcome(s, 5), undefined);
+    // A request is a publish of the producer too.
+    s.send(pb([[F.request, [[1, 9], [2, [[3, "temp.ask"], [11, "[]"]]], [3, 500]]]]));
+    const asked = await outcome(s, 9);
+    assert.equal(asked?.code, SCHEMA_VIOLATION);
+    assert.match(asked!.message, /keyword "type"/);
     // Only the two valid pulses were sequenced and delivered, in order.
     await sub.until(() => sub.of(F.deliver).length >= 2, "2 deliveries");
     await sleep(50);
@@ -127,12 +132,12 @@ Deno.test("a client's card: valid publishes pass, invalid ones get SCHEMA_VIOLAT
     assert.equal(agent.status, "connected");
     assert.deepEqual(agent.capabilities, ["temperature"]);
     assert.deepEqual(agent.card.output_schema, SENSOR_CARD.output_schema);
-    assert.equal(agent.violations.output, 4);
+    assert.equal(agent.violations.output, 5);
     assert.equal((await agents(node, "lab")).length, 1);
     assert.equal((await agents(node, "elsewhere")).length, 0);
     assert.equal(
       await metric(node, "arqon_schema_violations_total", 'direction="output"'),
-      4,
+      5,
     );
     // Last activity moves with each publish.
     const before = agent.last_activity_ms;
