@@ -31,11 +31,11 @@ function time(label: string, n: number, f: () => void): void {
 
 const plain = { topic: "bench.t", payload: json };
 time("no card (1,000 carded agents in the directory)", 20_000_000, () => {
-  dir.checkPublish(plain, "plain-producer");
+  dir.checkPublish(plain, "plain-producer", "default");
 });
 time("card with output_schema, 18 B JSON payload", 1_000_000, () => {
-  dir.checkPublish({ topic: "bench.t", payload: small }, "agent-7");
+  dir.checkPublish({ topic: "bench.t", payload: small }, "agent-7", "default");
 });
 time("card with output_schema, 1 KB JSON payload", 300_000, () => {
-  dir.checkPublish(plain, "agent-7");
+  dir.checkPublish(plain, "agent-7", "default");
 });

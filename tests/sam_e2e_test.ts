@@ -94,6 +94,11 @@ Deno.test("a client's card: valid publishes pass, invalid ones get SCHEMA_VIOLAT
     assert.equal(text?.code, SCHEMA_VIOLATION);
     assert.match(text!.message, /not UTF-8 JSON/);
     assert.equal(await outcome(s, 5), undefined);
+    // The reality is checked first: a metric label is never a client's unchecked text.
+    s.send(
+      pb([[F.publish, [[1, 8], [2, 1], [3, [[3, "temp.x"], [5, "Not A Reality"], [11, "x"]]]]]]),
+    );
+    assert.equal((await outcome(s, 8))?.code, INVALID_ARGUMENT);
     // A request is a publish of the producer too.
     s.send(pb([[F.request, [[1, 9], [2, [[3, "temp.ask"], [11, "[]"]]], [3, 500]]]]));
     const asked = await outcome(s, 9);

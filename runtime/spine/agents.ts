@@ -82,8 +82,9 @@ export class AgentDirectory {
    * Called by the Spine for every publish, before the pulse is guarded and stamped:
    * stamps the producer's last activity and checks the payload against its
    * `output_schema`. Throws `BusError` `SCHEMA_VIOLATION` naming the path and keyword.
+   * `realityId` is the checked reality (a metric label: never a client's unchecked text).
    */
-  checkPublish(pulse: IPulse, producerId: string): void {
+  checkPublish(pulse: IPulse, producerId: string, realityId: string): void {
     const agent = this.#byProducer.get(producerId);
     if (agent === undefined) return;
     agent.lastActivityMs = Date.now();
@@ -92,7 +93,7 @@ export class AgentDirectory {
     const problem = check(pulse.payload);
     if (problem === undefined) return;
     agent.outputViolations++;
-    this.#count(pulse.realityId || "default", "output");
+    this.#count(realityId, "output");
     throw new BusError(
       "SCHEMA_VIOLATION",
       `${pulse.topic}: the payload violates the card of ${producerId}: ${problem}`,

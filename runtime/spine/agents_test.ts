@@ -12,14 +12,14 @@ Deno.test("a client's card checks its publishes until its last session releases 
   const dir = new AgentDirectory(metrics);
   const release1 = dir.registerClient("sensor", INT_OUT);
   const release2 = dir.registerClient("sensor", INT_OUT);
-  dir.checkPublish({ topic: "t", payload: bytes("3") }, "sensor");
+  dir.checkPublish({ topic: "t", payload: bytes("3") }, "sensor", "default");
   assert.throws(
-    () => dir.checkPublish({ topic: "t", payload: bytes("3.5") }, "sensor"),
+    () => dir.checkPublish({ topic: "t", payload: bytes("3.5") }, "sensor", "default"),
     (e: unknown) =>
       e instanceof BusError && e.code === "SCHEMA_VIOLATION" && /keyword "type"/.test(e.message),
   );
   // Other producers are not checked.
-  dir.checkPublish({ topic: "t", payload: bytes("not json") }, "other");
+  dir.checkPublish({ topic: "t", payload: bytes("not json") }, "other", "default");
   const [view] = dir.list("default");
   assert.equal(view.kind, "client");
   assert.equal(view.sessions, 2);
@@ -34,7 +34,7 @@ Deno.test("a client's card checks its publishes until its last session releases 
   assert.equal(dir.list("default").length, 1);
   release2();
   assert.equal(dir.list("default").length, 0);
-  dir.checkPublish({ topic: "t", payload: bytes("3.5") }, "sensor");
+  dir.checkPublish({ topic: "t", payload: bytes("3.5") }, "sensor", "default");
 });
 
 Deno.test("one producer id cannot present two cards; operators' ids are reserved", () => {

@@ -174,9 +174,9 @@ export class Spine {
       if (this.#topicOk.size > 100_000) this.#topicOk.clear();
       this.#topicOk.add(topic);
     }
-    // SAM: a producer without a card pays this one Map lookup.
-    this.agents.checkPublish(input, producerId);
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
+    // SAM: a producer without a card pays this one Map lookup.
+    this.agents.checkPublish(input, producerId, reality.id);
     const guard = this.#guard;
     if (!guard) return this.#accept(reality, input, producerId, undefined, source);
     // The guard sees the pulse as it will be stamped (reality and producer resolved); no
