@@ -7,7 +7,7 @@
  */
 import { BusError } from "../runtime/protocol/mod.ts";
 import { DEFAULT_LIMITS, type Engine, type GuestLogger } from "../runtime/sandbox/mod.ts";
-import type { OperatorStateStore, Spine } from "../runtime/spine/mod.ts";
+import { compileCard, type OperatorStateStore, type Spine } from "../runtime/spine/mod.ts";
 import type { AuditLog } from "../runtime/telemetry/mod.ts";
 import { loadBuiltin } from "./builtin/mod.ts";
 import { OPERATOR_DEFAULTS, type OperatorOptions } from "./config.ts";
@@ -259,6 +259,14 @@ export class OperatorHost {
       failures: [],
       stats,
     });
+    // SAM: listed as an agent of its reality; its outputs are checked against its card.
+    const card = manifest.card && compileCard(manifest.card, "operator");
+    this.#o.spine.agents.registerOperator(
+      name,
+      manifest.reality,
+      card,
+      () => this.#entries.get(name)?.status ?? "stopped",
+    );
     return module.digest;
   }
 
@@ -290,6 +298,7 @@ export class OperatorHost {
       const entry = this.#entries.get(name);
       if (!entry) return false;
       this.#entries.delete(name);
+      this.#o.spine.agents.unregisterOperator(name);
       for (const r of entry.runners) {
         await r.stop();
         r.takeLeftover();

@@ -5,6 +5,7 @@
  * @module
  */
 import { BusError, patternError, realityError } from "../runtime/protocol/mod.ts";
+import { type AgentCard, compileCard } from "../runtime/spine/mod.ts";
 
 /** Per-operator limits (each defaults to the node's). */
 export interface ManifestLimits {
@@ -35,8 +36,12 @@ export interface OperatorManifest {
   readonly config?: unknown;
   /** Limits. */
   readonly limits?: ManifestLimits;
-  /** The operator's card (kept as given; checked by the SAM handshake, not yet). */
-  readonly card?: unknown;
+  /**
+   * The operator's card (SAM handshake): capabilities, `input_schema` (inputs that do not
+   * match never reach `handle`), `output_schema` (outputs that do not match are refused
+   * with `SCHEMA_VIOLATION`, a failure of that pulse).
+   */
+  readonly card?: AgentCard;
 }
 
 /** Names of operators: `[a-z0-9_-]`, 1 to 64 bytes. */
@@ -52,6 +57,15 @@ function positiveInt(v: unknown, field: string): number | undefined {
     throw bad(`limits.${field} must be a positive integer`);
   }
   return v;
+}
+
+/** Checks and compiles (once per distinct card) an operator's card. */
+function operatorCard(card: unknown): AgentCard {
+  try {
+    return compileCard(card, "operator").card;
+  } catch (e) {
+    throw e instanceof BusError ? bad(e.message) : e;
+  }
 }
 
 /**
@@ -109,6 +123,6 @@ export function parseManifest(value: unknown, maxInstances = 8): OperatorManifes
     ...(m.instances !== undefined ? { instances: m.instances as number } : {}),
     config: m.config,
     limits,
-    card: m.card,
+    card: m.card === undefined ? undefined : operatorCard(m.card),
   };
 }

@@ -182,10 +182,16 @@ export class OperatorRunner {
   #pump(): void {
     if (this.#busy || this.#stopped || this.#paused) return;
     const batch: arqon.v1.IPulse[] = this.#leftover.splice(0, BATCH);
+    let refused = 0;
     for (const sub of this.#subs) {
-      for (const s of sub.take(BATCH - batch.length)) batch.push(s.pulse);
+      for (const s of sub.take(BATCH - batch.length)) {
+        // SAM: an input its card's input_schema refuses never reaches handle.
+        if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s.pulse);
+        else refused++;
+      }
     }
-    if (batch.length === 0) return;
+    this.counters.inputRefusals += refused;
+    if (batch.length === 0) return void (refused > 0 && this.#pump());
     this.#busy = this.#run(batch).finally(() => {
       this.#busy = null;
       this.#pump();

@@ -37,6 +37,8 @@ export interface OperatorCounters {
   fuelUsed: number;
   /** Output pulses dropped at the hop limit. */
   hopDrops: number;
+  /** Inputs its card's `input_schema` refused before `handle` (not failures). */
+  inputRefusals: number;
 }
 
 /** Figures of one operator. */
@@ -48,6 +50,7 @@ export class OperatorStats {
     failures: 0,
     fuelUsed: 0,
     hopDrops: 0,
+    inputRefusals: 0,
   };
   /** Failures by kind (`trap`, `fuel`, `memory`, `bad_result`, `refused`, `commit`, ...). */
   readonly failuresByKind: Map<string, number> = new Map();

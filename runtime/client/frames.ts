@@ -56,8 +56,14 @@ export function helloFrame(options: ConnectOptions): Uint8Array {
       capabilities: ["batch"],
       token: options.token ?? "",
       did: options.identity?.did ?? "",
+      card: cardText(options),
     },
   });
+}
+
+function cardText(options: ConnectOptions): string {
+  const card = options.card;
+  return card === undefined ? "" : typeof card === "string" ? card : JSON.stringify(card);
 }
 
 /**
@@ -78,6 +84,7 @@ export function challengeAnswerFrame(
       did: identity.did,
       nonce,
       signature: answerChallenge(identity, nodeId, nonce),
+      card: cardText(options),
     },
   });
 }

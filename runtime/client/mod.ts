@@ -21,6 +21,7 @@
  */
 export { ArqonClient } from "./client.ts";
 export type {
+  ClientCard,
   ConnectOptions,
   HistoryOptions,
   PublishAck,

@@ -5,6 +5,18 @@
 import type { BusError, IPulse } from "../protocol/mod.ts";
 import type { AgentIdentity } from "../identity/mod.ts";
 
+/** A card, as `ConnectOptions.card` takes it (see `docs/operators.md`, "Cards and schemas"). */
+export interface ClientCard {
+  /** What the agent can do. */
+  capabilities: string[];
+  /** JSON Schema (2020-12) of what it consumes. */
+  input_schema?: Record<string, unknown> | boolean;
+  /** JSON Schema (2020-12) its publishes must match. */
+  output_schema?: Record<string, unknown> | boolean;
+  /** The realities whose agent list shows it (default `["default"]`). */
+  realities?: string[];
+}
+
 /** Options of `ArqonClient.connect`. */
 export interface ConnectOptions {
   /**
@@ -22,6 +34,14 @@ export interface ConnectOptions {
    * @default {undefined}
    */
   identity?: AgentIdentity;
+  /**
+   * The agent's card (SAM handshake), sent in the hello as JSON text: its capabilities
+   * and the JSON Schemas (2020-12) of what it consumes and produces. With an
+   * `output_schema` the node refuses every publish whose payload does not match it
+   * (`SCHEMA_VIOLATION`); an invalid card refuses the connection (`INVALID_ARGUMENT`).
+   * @default {undefined}
+   */
+  card?: ClientCard | string;
   /**
    * Reconnect after an unexpected close.
    * @default {true}

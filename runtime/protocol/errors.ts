@@ -23,7 +23,7 @@ export class BusError extends Error {
 }
 
 /** The HTTP statuses error codes map to. */
-export type HttpErrorStatus = 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503 | 504 | 507;
+export type HttpErrorStatus = 400 | 401 | 403 | 404 | 413 | 422 | 429 | 500 | 503 | 504 | 507;
 
 /**
  * Every error code's HTTP status. A `Record` over all codes, so a code added to the
@@ -45,6 +45,7 @@ const HTTP_STATUS: Readonly<Record<keyof ErrorCodeValues, HttpErrorStatus>> = Ob
   POLICY_DENIED: 403,
   NOT_FOUND: 404,
   FRAME_TOO_LARGE: 413,
+  SCHEMA_VIOLATION: 422,
   TOO_MANY_SUBSCRIPTIONS: 429,
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,

@@ -12,6 +12,7 @@ Deno.test("httpStatusOf: every code has a status; the ones clients rely on are f
   assert.equal(httpStatusOf("POLICY_DENIED"), 403);
   assert.equal(httpStatusOf("NOT_FOUND"), 404);
   assert.equal(httpStatusOf("FRAME_TOO_LARGE"), 413);
+  assert.equal(httpStatusOf("SCHEMA_VIOLATION"), 422);
   assert.equal(httpStatusOf("RATE_LIMITED"), 429);
   assert.equal(httpStatusOf("QUOTA_EXCEEDED"), 429);
   assert.equal(httpStatusOf("SHUTTING_DOWN"), 503);

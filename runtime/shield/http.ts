@@ -167,6 +167,13 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     app.use("/v1/realities", guard);
     app.use("/v1/realities/*", guard);
   }
+  // SAM: the agents of a reality (operators, clients with a card); reads as other reality reads.
+  app.get("/v1/realities/:reality/agents", (c) => {
+    const reality = c.req.param("reality");
+    const problem = realityError(reality);
+    if (problem) throw new BusError("INVALID_ARGUMENT", problem);
+    return c.json({ reality, agents: ctx.spine.agents.list(reality) });
+  });
   if (ctx.store) app.route("/v1/realities", realityRoutes(ctx.store));
 
   const pulseFromRequest = async (

@@ -17,7 +17,12 @@ import {
   type IPulse,
   PROTOCOL_VERSION,
 } from "../protocol/mod.ts";
-import type { StampedPulse, Subscription } from "../spine/mod.ts";
+import {
+  compileCard,
+  type CompiledCard,
+  type StampedPulse,
+  type Subscription,
+} from "../spine/mod.ts";
 import type { FrameJsonError } from "../protocol/mod.ts";
 import type { SessionAccess } from "./auth/mod.ts";
 import type { DeliveryFilter, Outbox } from "./session_outbox.ts";
@@ -36,6 +41,10 @@ export class FrameHandler {
   readonly #requests: SessionRequests;
   #chain: Promise<void> | null = null;
   #draining = false;
+  /** Releases this session's card from the agents directory (SAM handshake). */
+  #releaseCard: (() => void) | undefined;
+  /** The card text this session presented, if any. */
+  #cardText: string | undefined;
 
   /** Creates the handler of a new session. */
   constructor(ctx: FramesContext) {
@@ -123,6 +132,7 @@ export class FrameHandler {
 
   /** Releases every subscription, grant and pending request (the session ended). */
   close(): void {
+    this.#releaseCard?.();
     this.#requests.close();
     this.#subscriptions.close();
   }
@@ -173,6 +183,16 @@ export class FrameHandler {
         `protocol version ${version} is not supported; this node speaks ${PROTOCOL_VERSION}`,
       );
     }
+    // An invalid card refuses the hello (INVALID_ARGUMENT naming what is wrong). Compiling
+    // costs the event loop: a connection may not make the node compile card after card.
+    if (hello.card && this.#cardText !== undefined && hello.card !== this.#cardText) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        "card: a session presents one card; reconnect to change it",
+      );
+    }
+    const card = hello.card ? compileCard(hello.card) : undefined;
+    if (hello.card) this.#cardText = hello.card;
     if (hello.clientName) this.#producerId = hello.clientName;
     const access = this.#access;
     if (access && this.#ctx.authRequired) {
@@ -180,10 +200,22 @@ export class FrameHandler {
       return access.hello(hello).then((challenge) => {
         if (challenge) return this.#outbox.send({ challenge });
         this.#producerId = access.producerId(this.#producerId);
+        this.#presentCard(card);
         this.#welcome();
-      }, (err) => this.#outbox.fail(err, 0));
+      }).catch((err) => this.#outbox.fail(err, 0));
     }
+    this.#presentCard(card);
     this.#welcome();
+  }
+
+  /** Lists the session under its producer id (a later hello replaces its card). */
+  #presentCard(card: CompiledCard | undefined): void {
+    this.#releaseCard?.();
+    this.#releaseCard = undefined;
+    if (!card) return;
+    // A client is listed only in realities its grants let it use (FORBIDDEN otherwise).
+    for (const r of card.card.realities ?? ["default"]) this.#access?.admitRead(r, ">", false);
+    this.#releaseCard = this.#ctx.spine.agents.registerClient(this.#producerId, card);
   }
 
   #welcome(): void {

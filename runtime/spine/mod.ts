@@ -55,3 +55,17 @@ export {
   type SpineNodeOptions,
   type SpineQueueOptions,
 } from "./flags.ts";
+export {
+  type AgentCard,
+  compileCard,
+  type CompiledCard,
+  type JsonSchema,
+  MAX_CARD_BYTES,
+  type PayloadCheck,
+} from "./card.ts";
+export {
+  AgentDirectory,
+  type AgentKind,
+  type AgentView,
+  OPERATOR_PRODUCER_PREFIX,
+} from "./agents.ts";

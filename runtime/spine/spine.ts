@@ -7,6 +7,7 @@ import { BusError, type IPulse, type ISpectral, spectralError } from "../protoco
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
+import { AgentDirectory } from "./agents.ts";
 import { PendingInboxes } from "./inbox.ts";
 import { Reality } from "./reality.ts";
 import { StampedPulse } from "./stamped.ts";
@@ -69,6 +70,8 @@ export class Spine {
   readonly #maxRealities: number;
   /** Requests waiting for their reply, with the responders each reached. */
   readonly inboxes: PendingInboxes = new PendingInboxes();
+  /** Operators and carded clients: every publish is checked against its producer's card. */
+  readonly agents: AgentDirectory;
 
   /** Creates a Spine. */
   constructor(options: SpineOptions) {
@@ -77,6 +80,7 @@ export class Spine {
     this.#queue = options.queue;
     this.#guard = options.guard;
     this.#log = options.log;
+    this.agents = new AgentDirectory(options.metrics);
     this.#metrics.onCollect(() => {
       for (const r of this.#realities.values()) {
         if (r.published === r.publishedReported) continue;
@@ -175,6 +179,8 @@ export class Spine {
       if (err) throw new BusError("INVALID_ARGUMENT", err);
     }
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
+    // SAM: a producer without a card pays this one Map lookup.
+    this.agents.checkPublish(input, producerId, reality.id);
     const guard = this.#guard;
     if (!guard) return this.#accept(reality, input, producerId, undefined, source);
     // The guard sees the pulse as it will be stamped (reality and producer resolved); no

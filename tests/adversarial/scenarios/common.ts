@@ -160,4 +160,5 @@ export const ERROR_NAMES = [
   "QUOTA_EXCEEDED",
   "SHUTTING_DOWN",
   "UNSUPPORTED_SUBPROTOCOL",
+  "SCHEMA_VIOLATION",
 ]; // deno-fmt-ignore
