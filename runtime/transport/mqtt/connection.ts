@@ -348,6 +348,7 @@ export class MqttConnection implements Transport {
       version,
       metrics: this.#ctx.metrics,
       overloaded: () => {
+        if (this.#state === "closed") return;
         this.#ctx.metrics.limitHits.labels("mqtt_packet_ids").inc();
         this.#disconnect(REASON.receiveMaximumExceeded);
         void this.#end(true);
