@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ArqonNode, startNode } from "../mod.ts";
+import { createTestPki } from "./security_tls_fixture.ts";
 import { metric, withNode } from "./support/node.ts";
 import { F, RawMqtt, runTool, sleep, wsClient, wsPublish } from "./mqtt_support.ts";
 
@@ -254,3 +255,30 @@ function varint(n: number): number[] {
   out.push(n);
   return out;
 }
+
+Deno.test("the MQTT listener (plain TCP) beside a TLS port needs --insecure", async () => {
+  const pki = await createTestPki();
+  try {
+    await Deno.writeTextFile(`${pki.dir}/node.crt`, pki.cert);
+    await Deno.writeTextFile(`${pki.dir}/node.key`, pki.key);
+    const tls = {
+      tlsCert: `${pki.dir}/node.crt`,
+      tlsKey: `${pki.dir}/node.key`,
+      memory: true,
+      log: "quiet" as const,
+    };
+    await assert.rejects(
+      startNode({ ...tls, port: 0, mqttPort: 0 }),
+      /--mqtt-port speaks plain TCP: beside --tls-cert it needs --insecure/,
+    );
+    const node = await startNode({ ...tls, port: 0, mqttPort: 0, insecure: true });
+    try {
+      const c = await RawMqtt.connect(node.mqttPort!);
+      c.close();
+    } finally {
+      await node.shutdown();
+    }
+  } finally {
+    await pki.remove();
+  }
+});
