@@ -131,3 +131,28 @@ Deno.test("MQTT 5 features not offered: a topic alias, an AUTH packet, a will at
     // (--mqtt-max-inflight 0 is taken as 1: the QoS 1 publish of stillServed is acknowledged.)
   }, { mqttPort: 0, memory: true, mqttMaxInflight: 0 });
 });
+
+Deno.test("a client id over 256 characters is rejected at CONNACK (2 / 0x85)", async () => {
+  await withNode(async (node) => {
+    for (const version of [4, 5]) {
+      const c = await RawMqtt.open(node.mqttPort!, version);
+      await c.send({
+        cmd: "connect",
+        protocolId: "MQTT",
+        protocolVersion: version as 4 | 5,
+        clean: true,
+        clientId: "d".repeat(257),
+        keepalive: 0,
+      });
+      const connack = await c.next("connack");
+      assert.equal(
+        version === 5 ? connack.reasonCode : connack.returnCode,
+        version === 5 ? 0x85 : 2,
+      );
+      await c.untilClosed();
+    }
+    const ok = await RawMqtt.connect(node.mqttPort!, { clientId: "d".repeat(256) });
+    assert.equal(ok.closed, false);
+    ok.close();
+  }, { mqttPort: 0, memory: true });
+});
