@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ArqonNode, startNode } from "../mod.ts";
+import { createTestPki } from "./security_tls_fixture.ts";
 import { metric, withNode } from "./support/node.ts";
 import { F, RawMqtt, runTool, sleep, wsClient, wsPublish } from "./mqtt_support.ts";
 
@@ -219,4 +220,65 @@ Deno.test("shutdown: MQTT 5 clients get DISCONNECT 0x8B, the listener stops", as
   await v5.untilClosed();
   await v4.untilClosed();
   await assert.rejects(RawMqtt.connect(node.mqttPort!));
+});
+
+Deno.test("a QoS 1 subscriber acknowledging nothing until all 65,535 packet ids are taken is cut off", async () => {
+  await withNode(async (node) => {
+    const sub = await RawMqtt.connect(node.mqttPort!, {}, 5);
+    await sub.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "ids/+", qos: 1 }] });
+    assert.deepEqual((await sub.next("suback")).granted, [1]);
+    const ws = await wsClient(node.wsUrl);
+    try {
+      // 66,000 pulses in batches of 1,000 (Frame.batch, field 14: repeated frames).
+      const one = wsPublish(0, "ids.x", "x");
+      for (let b = 0; b < 66; b++) {
+        const body: number[] = [];
+        for (let i = 0; i < 1000; i++) body.push(0x0a, one.length, ...one);
+        ws.send(new Uint8Array([0x72, ...varint(body.length), ...body]));
+      }
+      await sub.untilClosed(30_000);
+      const publishes = sub.received.filter((p) => p.cmd === "publish").length;
+      assert.equal(publishes, 65_535, "every packet id was used once, then the cut");
+      const bye = sub.received.find((p) => p.cmd === "disconnect") as { reasonCode?: number };
+      assert.equal(bye?.reasonCode, 0x93);
+      assert.equal(await limitHits(node, "mqtt_packet_ids"), 1);
+      await stillServed(node);
+    } finally {
+      await ws.close();
+    }
+  }, { mqttPort: 0, memory: true, mqttMaxInflight: 100_000, queueMessages: 100_000 });
+});
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+  out.push(n);
+  return out;
+}
+
+Deno.test("the MQTT listener (plain TCP) beside a TLS port needs --insecure", async () => {
+  const pki = await createTestPki();
+  try {
+    await Deno.writeTextFile(`${pki.dir}/node.crt`, pki.cert);
+    await Deno.writeTextFile(`${pki.dir}/node.key`, pki.key);
+    const tls = {
+      tlsCert: `${pki.dir}/node.crt`,
+      tlsKey: `${pki.dir}/node.key`,
+      memory: true,
+      log: "quiet" as const,
+    };
+    await assert.rejects(
+      startNode({ ...tls, port: 0, mqttPort: 0 }),
+      /--mqtt-port speaks plain TCP: beside --tls-cert it needs --insecure/,
+    );
+    const node = await startNode({ ...tls, port: 0, mqttPort: 0, insecure: true });
+    try {
+      const c = await RawMqtt.connect(node.mqttPort!);
+      c.close();
+    } finally {
+      await node.shutdown();
+    }
+  } finally {
+    await pki.remove();
+  }
 });

@@ -104,3 +104,55 @@ Deno.test("a SUBSCRIBE past --max-subscriptions: granted up to the quota, 0x80 b
     await stillServed(node);
   }, { mqttPort: 0, memory: true, maxSubscriptionsPerConnection: 5 });
 });
+
+Deno.test("MQTT 5 features not offered: a topic alias, an AUTH packet, a will at QoS 2", async () => {
+  await withNode(async (node) => {
+    const alias = await RawMqtt.connect(node.mqttPort!, {}, 5);
+    await alias.publish("a/b", "x", { properties: { topicAlias: 1 } });
+    assert.equal((await alias.next("disconnect")).reasonCode, 0x90);
+    await alias.untilClosed();
+    const auth = await RawMqtt.connect(node.mqttPort!, {}, 5);
+    await auth.send({ cmd: "auth", reasonCode: 0x18, properties: { authenticationMethod: "x" } });
+    assert.equal((await auth.next("disconnect")).reasonCode, 0x82);
+    await auth.untilClosed();
+    const will = await RawMqtt.open(node.mqttPort!, 5);
+    await will.send({
+      cmd: "connect",
+      protocolId: "MQTT",
+      protocolVersion: 5,
+      clean: true,
+      clientId: "w2",
+      keepalive: 0,
+      will: { topic: "w/x", payload: "x", qos: 2, retain: false },
+    });
+    assert.equal((await will.next("connack")).reasonCode, 0x9b);
+    await will.untilClosed();
+    await stillServed(node);
+    // (--mqtt-max-inflight 0 is taken as 1: the QoS 1 publish of stillServed is acknowledged.)
+  }, { mqttPort: 0, memory: true, mqttMaxInflight: 0 });
+});
+
+Deno.test("a client id over 256 characters is rejected at CONNACK (2 / 0x85)", async () => {
+  await withNode(async (node) => {
+    for (const version of [4, 5]) {
+      const c = await RawMqtt.open(node.mqttPort!, version);
+      await c.send({
+        cmd: "connect",
+        protocolId: "MQTT",
+        protocolVersion: version as 4 | 5,
+        clean: true,
+        clientId: "d".repeat(257),
+        keepalive: 0,
+      });
+      const connack = await c.next("connack");
+      assert.equal(
+        version === 5 ? connack.reasonCode : connack.returnCode,
+        version === 5 ? 0x85 : 2,
+      );
+      await c.untilClosed();
+    }
+    const ok = await RawMqtt.connect(node.mqttPort!, { clientId: "d".repeat(256) });
+    assert.equal(ok.closed, false);
+    ok.close();
+  }, { mqttPort: 0, memory: true });
+});

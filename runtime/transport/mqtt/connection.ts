@@ -42,6 +42,8 @@ const LAST_WORDS_MS = 1000;
 // An idle connection waits in a read of a small buffer of its own (devices are many and
 // their packets small); a read that fills it is followed by one into a large, short-lived one.
 const IDLE_READ_BYTES = 1024;
+// Longest client id accepted (MQTT requires servers to take 23 characters; many take more).
+const MAX_CLIENT_ID = 256;
 const BUSY_READ_BYTES = 64 * 1024;
 
 /** What a connection needs from its listener and node. */
@@ -313,6 +315,11 @@ export class MqttConnection implements Transport {
       if (!packet.clean && !v5) return this.#refuse(CONNACK_V4.identifierRejected);
       clientId = assigned = `arqon-${crypto.randomUUID().slice(0, 13)}`;
     }
+    // It becomes the producer id every pulse of the connection carries: kept short.
+    if (clientId.length > MAX_CLIENT_ID) {
+      this.#ctx.metrics.errors.labels("mqtt", "INVALID_ARGUMENT").inc();
+      return this.#refuse(v5 ? REASON.identifierInvalid : CONNACK_V4.identifierRejected);
+    }
     const reality = realityFromUsername(packet.username);
     if (!reality.ok) {
       this.#ctx.metrics.errors.labels("mqtt", "INVALID_ARGUMENT").inc();
@@ -348,6 +355,7 @@ export class MqttConnection implements Transport {
       version,
       metrics: this.#ctx.metrics,
       overloaded: () => {
+        if (this.#state === "closed") return;
         this.#ctx.metrics.limitHits.labels("mqtt_packet_ids").inc();
         this.#disconnect(REASON.receiveMaximumExceeded);
         void this.#end(true);

@@ -77,7 +77,8 @@ export function startMqttListener(opts: MqttListenerOptions): MqttListener {
     if (owners.get(key) === connection) owners.delete(key);
   };
   const ctx = {
-    options: opts.options,
+    // 0 in flight would stop every QoS 1 exchange (and mean "unbounded" to a subscription).
+    options: { ...opts.options, mqttMaxInflight: Math.max(1, opts.options.mqttMaxInflight) },
     attach: opts.attach,
     retained,
     metrics: opts.metrics,

@@ -23,6 +23,7 @@ export interface MqttOptions {
    * QoS 1 messages in flight per direction: unacknowledged deliveries per subscription
    * (a subscriber that stops sending PUBACK gets no more), and the client's QoS 1
    * publishes awaiting our PUBACK before the connection is read on (5.0: Receive Maximum).
+   * 0 is taken as 1.
    * @default {64}
    */
   mqttMaxInflight: number;

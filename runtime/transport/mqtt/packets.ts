@@ -111,8 +111,9 @@ export function connackAccepted(
     properties: {
       maximumQoS: 1,
       retainAvailable: true,
-      maximumPacketSize: limits.mqttMaxPacketBytes,
-      receiveMaximum: limits.mqttMaxInflight,
+      // Two-byte and four-byte fields: a larger flag value is announced as their maximum.
+      maximumPacketSize: Math.min(limits.mqttMaxPacketBytes, 0xffff_ffff),
+      receiveMaximum: Math.max(1, Math.min(limits.mqttMaxInflight, 0xffff)),
       topicAliasMaximum: 0,
       wildcardSubscriptionAvailable: true,
       subscriptionIdentifiersAvailable: false,
