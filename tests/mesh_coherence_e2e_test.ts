@@ -2,8 +2,8 @@
  * The shipped `mesh-coherence` operator on a real node: built from its AssemblyScript source,
  * installed over HTTP (multipart), fed phase reports by a raw WebSocket client (JSON
  * subprotocol), its outputs checked against the TypeScript reference computed over the
- * logical times the node stamped on the inputs, and a `spectral_filter` subscription that
- * sees only the emerged outputs.
+ * logical times the node stamped on the inputs, a `spectral_filter` subscription that
+ * sees only the emerged outputs, and its state across a node restart.
  */
 import assert from "node:assert/strict";
 import {
@@ -13,6 +13,7 @@ import {
   MeshReference,
   type MeshReport,
 } from "../operators/builtin/mesh-coherence/mod.ts";
+import { startNode } from "../mod.ts";
 import { RawSocket } from "./support/raw_ws.ts";
 import { sleep, withNode } from "./support/node.ts";
 
@@ -142,4 +143,63 @@ Deno.test("mesh-coherence refuses a bad configuration at install", async () => {
     assert.equal(res.status, 400);
     assert.match(res.body.error.message, /emergence_threshold must be a finite number/);
   });
+});
+
+Deno.test("mesh-coherence keeps its nodes in durable state across a node restart", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "arqon-mesh-" });
+  const config = { port: 0, log: "quiet" as const, shutdownGraceMs: 500, dataDir };
+  const report = (id: string, coherence: number) =>
+    JSON.stringify({
+      publish: {
+        pulse: {
+          topic: `mesh.node.${id}`,
+          payload: btoa(JSON.stringify({
+            node_id: id,
+            phase: { real: 1, imag: 0 },
+            coherence,
+            weight: 1,
+            tau_ms: 3_600_000,
+          })),
+        },
+      },
+    });
+  const globals = (s: RawSocket) => deliveries(s, 1).map((p) => payloadOf<MeshGlobal>(p));
+  try {
+    let node = await startNode(config);
+    try {
+      const up = await install(node.url, "mesh", { inputs: ["mesh.node.>"] });
+      assert.equal(up.status, 201, JSON.stringify(up.body));
+      const s = await jsonClient(node.wsUrl, "before");
+      s.send(JSON.stringify({
+        subscribe: { subscriptionId: 1, pattern: "mesh.coherence.global", correlationId: "1" },
+      }));
+      await s.until(() => s.json.some((f) => f.subscribed), "subscribed");
+      s.send(report("a", 0.9));
+      s.send(report("b", 0.7));
+      await s.until(() => globals(s).length === 2, "2 outputs");
+      assert.equal(globals(s)[1].live_nodes, 2);
+      await s.close();
+    } finally {
+      await node.shutdown();
+    }
+    node = await startNode(config);
+    try {
+      const s = await jsonClient(node.wsUrl, "after");
+      s.send(JSON.stringify({
+        subscribe: { subscriptionId: 1, pattern: "mesh.coherence.global", correlationId: "1" },
+      }));
+      await s.until(() => s.json.some((f) => f.subscribed), "subscribed");
+      s.send(report("c", 0.8));
+      await s.until(() => globals(s).length === 1, "output after restart");
+      const g = globals(s)[0];
+      assert.equal(g.live_nodes, 3, "a and b came back from the store");
+      assert.ok(Math.abs(g.global_coherence - 0.8) < 1e-12);
+      assert.equal(g.emerged, true);
+      await s.close();
+    } finally {
+      await node.shutdown();
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });

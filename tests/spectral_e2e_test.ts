@@ -329,3 +329,38 @@ Deno.test("the TypeScript client subscribes with spectralFilter and publishes sp
     await c.close();
   });
 });
+
+Deno.test("a filtered subscription replaying history gets only the matching stored pulses", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "arqon-spectral-" });
+  try {
+    await withNode(async (node) => {
+      node.store!.createReality("default", { retention: [{ pattern: ">" }] }); // keep everything
+      const pub = await client(node.wsUrl, "history");
+      const spec = (c: number) => spectralBytes({ coherence: c, criticality: 0, eigenvalues: [] });
+      [0.9, 0.1, -1, 0.8].forEach((c, i) =>
+        pub.send(publish(i + 1, "mesh.hist", `old-${i}`, c < 0 ? undefined : spec(c)))
+      );
+      await pub.wait(F.ack, 4);
+      const sub = await client(node.wsUrl, "replayer");
+      // start FROM_SEQUENCE (1) from sequence 1, filtered.
+      sub.send(pb([[F.subscribe, [[1, 1], [3, "mesh.>"], [5, 1], [6, 1], [12, 5], [
+        13,
+        "coherence > 0.5",
+      ]]]]));
+      await sub.wait(F.subscribed);
+      pub.send(publish(5, "mesh.hist", "new-low", spec(0.2)));
+      pub.send(publish(6, "mesh.hist", "new-high", spec(0.99)));
+      await sub.until(() => sub.of(F.deliver).length === 3, "3 deliveries");
+      await pub.wait(F.ack, 6);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(
+        sub.of(F.deliver).map((d) => str(msg(d, 2), 11)),
+        ["old-0", "old-3", "new-high"],
+      );
+      await sub.close();
+      await pub.close();
+    }, { dataDir });
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

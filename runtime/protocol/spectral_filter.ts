@@ -96,14 +96,20 @@ class Parser {
     const parts = [this.and()];
     while (this.eat("||")) parts.push(this.and());
     if (parts.length === 1) return parts[0];
-    return (s) => parts.some((p) => p(s));
+    return (s) => {
+      for (const p of parts) if (p(s)) return true;
+      return false;
+    };
   }
 
   and(): Predicate {
     const parts = [this.term()];
     while (this.eat("&&")) parts.push(this.term());
     if (parts.length === 1) return parts[0];
-    return (s) => parts.every((p) => p(s));
+    return (s) => {
+      for (const p of parts) if (!p(s)) return false;
+      return true;
+    };
   }
 
   term(): Predicate {
