@@ -358,11 +358,17 @@ export class OperatorHost {
       const entry = this.#entry(name);
       const running = entry.status === "running";
       if (running) await Promise.all(entry.runners.map((r) => r.pause()));
+      // The instances go on over the restored state, or over the stored one when the
+      // restore's commit fails (their view of the paused batch is discarded either way).
+      let state = entries;
       try {
         // Queued behind every commit of the pulses handled so far, in one transaction.
         await this.#o.store.replaceOperatorState(entry.manifest.reality, name, entries);
+      } catch (e) {
+        state = this.#o.store.loadOperatorState(entry.manifest.reality, name);
+        throw e;
       } finally {
-        if (running) { for (const r of entry.runners) r.unpause(entries); }
+        if (running) { for (const r of entry.runners) r.unpause(state); }
       }
       let bytes = 0;
       for (const [k, v] of entries) bytes += new TextEncoder().encode(k).length + v.length;
