@@ -11,6 +11,7 @@ import { compileCard, type OperatorStateStore, type Spine } from "../runtime/spi
 import type { AuditLog } from "../runtime/telemetry/mod.ts";
 import { loadBuiltin } from "./builtin/mod.ts";
 import { OPERATOR_DEFAULTS, type OperatorOptions } from "./config.ts";
+import { OperatorFiles } from "./host_files.ts";
 import { OPERATOR_NAME, type OperatorManifest, parseManifest } from "./manifest.ts";
 import { loadOperator } from "./operator_sandbox.ts";
 import { type OperatorCounters, OperatorRunner } from "./runner.ts";
@@ -83,6 +84,7 @@ export class OperatorHost {
   readonly #options: OperatorOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #log: GuestLogger;
+  readonly #files: OperatorFiles;
   /** Operator names with a change in progress: changes to one operator run one at a time. */
   readonly #locks = new Map<string, Promise<unknown>>();
 
@@ -91,6 +93,7 @@ export class OperatorHost {
     this.#o = options;
     this.#options = { ...OPERATOR_DEFAULTS, ...options };
     this.#log = options.log ?? (() => {});
+    this.#files = new OperatorFiles(options.dir);
   }
 
   /** The limits in force (flags). */
@@ -112,20 +115,17 @@ export class OperatorHost {
 
   /** Restarts the operators kept in the directory (one that cannot start is logged and skipped). */
   async load(): Promise<void> {
-    const dir = this.#o.dir;
-    if (!dir) return;
-    await Deno.mkdir(dir, { recursive: true });
-    for await (const e of Deno.readDir(dir)) {
-      if (!e.isFile || !e.name.endsWith(".json")) continue;
-      const name = e.name.slice(0, -5);
+    const skipped = (name: string, err: Error) =>
+      this.#log("error", `operator ${name} not restarted: ${err.message}`);
+    for await (const saved of this.#files.list(skipped)) {
       try {
-        const saved = JSON.parse(await Deno.readTextFile(`${dir}/${e.name}`));
-        const manifest = parseManifest(saved, this.#options.operatorMaxInstances);
-        const component = await Deno.readFile(`${dir}/${name}.wasm`);
-        const stopped = await Deno.stat(`${dir}/${name}.stopped`).then(() => true, () => false);
-        await this.#install(name, component, manifest, saved.builtin, stopped);
+        const manifest = parseManifest(saved.manifest, this.#options.operatorMaxInstances);
+        const builtin = typeof saved.manifest.builtin === "string"
+          ? saved.manifest.builtin
+          : undefined;
+        await this.#install(saved.name, saved.component, manifest, builtin, saved.stopped);
       } catch (err) {
-        this.#log("error", `operator ${name} not restarted: ${(err as Error).message}`);
+        skipped(saved.name, err as Error);
       }
     }
   }
@@ -149,11 +149,7 @@ export class OperatorHost {
       const created = !this.#entries.has(name);
       const stopped = this.#entries.get(name)?.status === "stopped";
       const digest = await this.#install(name, component, manifest, builtin, stopped);
-      if (this.#o.dir) {
-        await Deno.writeFile(`${this.#o.dir}/${name}.wasm`, component);
-        const saved = builtin ? { ...manifest, builtin } : manifest;
-        await Deno.writeTextFile(`${this.#o.dir}/${name}.json`, JSON.stringify(saved));
-      }
+      await this.#files.save(name, component, builtin ? { ...manifest, builtin } : manifest);
       this.#o.audit?.append(created ? "operator.install" : "operator.replace", actor, {
         name,
         digest,
@@ -304,11 +300,7 @@ export class OperatorHost {
         r.takeLeftover();
       }
       await this.#o.store.dropOperatorState(entry.manifest.reality, name);
-      if (this.#o.dir) {
-        for (const ext of [".json", ".wasm", ".stopped"]) {
-          await Deno.remove(`${this.#o.dir}/${name}${ext}`).catch(() => {});
-        }
-      }
+      await this.#files.remove(name);
       this.#o.audit?.append("operator.delete", actor, { name });
       return true;
     });
@@ -325,7 +317,7 @@ export class OperatorHost {
         for (const r of entry.runners) await r.stop();
         entry.status = "stopped";
         entry.reason = undefined;
-        if (this.#o.dir) await Deno.writeTextFile(`${this.#o.dir}/${name}.stopped`, "");
+        await this.#files.setStopped(name, true);
         this.#o.audit?.append("operator.stop", actor, { name });
       }
       return this.status(name)!;
@@ -346,7 +338,7 @@ export class OperatorHost {
       entry.status = "running";
       entry.reason = undefined;
       entry.failures = [];
-      if (this.#o.dir) await Deno.remove(`${this.#o.dir}/${name}.stopped`).catch(() => {});
+      await this.#files.setStopped(name, false);
       this.#o.audit?.append("operator.resume", actor, { name });
       return this.status(name)!;
     });
@@ -375,11 +367,17 @@ export class OperatorHost {
       const entry = this.#entry(name);
       const running = entry.status === "running";
       if (running) await Promise.all(entry.runners.map((r) => r.pause()));
+      // The instances go on over the restored state, or over the stored one when the
+      // restore's commit fails (their view of the paused batch is discarded either way).
+      let state = entries;
       try {
         // Queued behind every commit of the pulses handled so far, in one transaction.
         await this.#o.store.replaceOperatorState(entry.manifest.reality, name, entries);
+      } catch (e) {
+        state = this.#o.store.loadOperatorState(entry.manifest.reality, name);
+        throw e;
       } finally {
-        if (running) { for (const r of entry.runners) r.unpause(entries); }
+        if (running) { for (const r of entry.runners) r.unpause(state); }
       }
       let bytes = 0;
       for (const [k, v] of entries) bytes += new TextEncoder().encode(k).length + v.length;

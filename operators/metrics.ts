@@ -23,7 +23,7 @@ export function registerOperatorMetrics(metrics: NodeMetrics, host: OperatorHost
   );
   const failures = counter(
     "arqon_operator_failures_total",
-    "Failed input pulses by kind (trap, fuel, memory, bad_result, refused, commit, worker).",
+    "Failed input pulses by kind (fuel_exhausted, memory_cap, unreachable, trap, bad_result, refused, commit, worker, ...).",
     ["operator", "kind"],
   );
   const fuel = counter("arqon_operator_fuel_total", "Fuel used by successful handle calls.");

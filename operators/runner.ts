@@ -134,16 +134,24 @@ export class OperatorRunner {
   /**
    * Stops within one pulse: unsubscribes, ends the worker at once (a batch it is still
    * computing is abandoned), lets the pulse whose outputs are being published finish, and
-   * keeps the input pulses taken but not handled for the next `start` (or `takeLeftover`).
+   * keeps the input pulses taken or queued but not handled for the next `start` (or
+   * `takeLeftover`).
    */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const sub of this.#subs) this.#ctx.spine.unsubscribe(sub);
+    // Pulses already routed to it are kept (unsubscribing would drop them): a replacement or
+    // a resume handles them after the ones in flight; a delete drops them.
+    const queued: arqon.v1.IPulse[] = [];
+    for (const sub of this.#subs) {
+      for (const s of sub.take(sub.queued)) queued.push(s.pulse);
+      this.#ctx.spine.unsubscribe(sub);
+    }
     this.#subs = [];
     this.#worker?.stop();
     this.#worker = null;
     await this.#busy;
+    this.#leftover.push(...queued);
   }
 
   /** Input pulses taken but not handled, handed over (a replacement handles them first). */
@@ -156,6 +164,7 @@ export class OperatorRunner {
   /** Adds pulses to handle before any new input (from the runner this one replaces). */
   adopt(pulses: arqon.v1.IPulse[]): void {
     this.#leftover.push(...pulses);
+    this.#pump();
   }
 
   /**
@@ -249,8 +258,12 @@ export class OperatorRunner {
   }
 
   async #restart(): Promise<void> {
-    // The worker itself crashed (not a trap: those the sandbox survives): start afresh.
-    for (const sub of this.#subs) this.#ctx.spine.unsubscribe(sub);
+    // The worker itself crashed (not a trap: those the sandbox survives): start afresh,
+    // keeping what was queued for it.
+    for (const sub of this.#subs) {
+      for (const s of sub.take(sub.queued)) this.#leftover.push(s.pulse);
+      this.#ctx.spine.unsubscribe(sub);
+    }
     this.#subs = [];
     this.#stopped = true;
     try {

@@ -52,7 +52,7 @@ export class OperatorStats {
     hopDrops: 0,
     inputRefusals: 0,
   };
-  /** Failures by kind (`trap`, `fuel`, `memory`, `bad_result`, `refused`, `commit`, ...). */
+  /** Failures by kind (the sandbox's trap kinds `fuel_exhausted`, `memory_cap`, `stack_overflow`, `unreachable`, `trap`, `bad_result`; and `refused`, `commit`, `worker`). */
   readonly failuresByKind: Map<string, number> = new Map();
   /** Cumulative counts per bucket of {@linkcode HANDLE_BUCKETS_S} (the last is +Inf). */
   readonly buckets: number[] = new Array(HANDLE_BUCKETS_S.length + 1).fill(0);

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { testOperatorComponent } from "../operators/build/mod.ts";
 import { NodeProcess } from "./store_node_process.ts";
+import { startNode } from "../mod.ts";
 import { call, client, delivered, install, publish } from "./support/operators.ts";
 
 const counter = await testOperatorComponent("counter");
@@ -83,4 +84,66 @@ Deno.test({
       await Deno.remove(dataDir, { recursive: true });
     }
   },
+});
+
+Deno.test("a failed commit (full store) loses outputs and state together; the operator goes on from the store", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "arqon-opfull-" });
+  const node = await startNode({
+    port: 0,
+    dataDir: dir,
+    log: "quiet",
+    maxStoreBytes: 256 * 1024,
+    operatorMaxFailures: 100,
+  });
+  try {
+    node.store.createReality("full", { retention: [{ pattern: ">" }] });
+    assert.equal(
+      (await install(node.url, "sum", { reality: "full", inputs: ["nums.>"] }, counter)).status,
+      201,
+    );
+    const s = await client(node.wsUrl, "sums.>", "full");
+    const sums = () => delivered(s, "sums.total").map((p) => JSON.parse(atob(p.payload)).sum);
+    for (let i = 0; i < 3; i++) publish(s, "nums.in", "1", { realityId: "full" });
+    await s.until(() => sums().length === 3, "3 sums");
+    // Fill the store until durable publishes fail.
+    const payload = new Uint8Array(2048);
+    let status = 0;
+    for (let i = 0; i < 1000 && status !== 507; i++) {
+      const res = await fetch(`${node.url}/v1/realities/full/topics/fill.data?ack=durable`, {
+        method: "POST",
+        body: payload,
+      });
+      status = res.status;
+      await res.body?.cancel();
+    }
+    assert.equal(status, 507);
+    // Inputs one at a time until a commit (outputs and state) no longer fits; each output is
+    // routed live before its commit.
+    let failures = 0;
+    for (let i = 0; i < 500 && failures === 0; i++) {
+      const n = sums().length;
+      publish(s, "nums.in", "1", { realityId: "full" });
+      await s.until(() => sums().length === n + 1, "an output");
+      await node.store.flush().catch(() => {});
+      const got = (await call(node.url, "GET", "/v1/operators/sum")).body;
+      failures = got.failures_by_kind.commit ?? 0;
+    }
+    assert.equal(failures, 1, "a commit failed");
+    const k = sums().length;
+    assert.equal(sums()[k - 1], k);
+    // Space again: the operator continues from the stored state (k - 1), not from its lost k.
+    node.store.updateReality("full", { retention: [{ pattern: ">", maxPulses: 5 }] });
+    const stored = (await call(node.url, "GET", "/v1/operators/sum/state")).body;
+    assert.equal(atob(stored.entries[0].value), String(k - 1));
+    publish(s, "nums.in", "1", { realityId: "full" });
+    await s.until(() => sums().length === k + 1, "sum after the failure");
+    assert.equal(sums()[k], k);
+    const snap = (await call(node.url, "GET", "/v1/operators/sum/state")).body;
+    assert.equal(atob(snap.entries[0].value), String(k));
+    assert.equal((await call(node.url, "GET", "/v1/operators/sum")).body.status, "running");
+    s.ws.close();
+  } finally {
+    await node.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { buildOperatorCached, OPERATOR_BUILD_DIR, REPO_ROOT } from "../operators/build/mod.ts";
 import { testOperatorComponent } from "../operators/build/mod.ts";
+import { parseConfig } from "../mod.ts";
 import { metric, sleep, withNode } from "./support/node.ts";
 import {
   call,
@@ -271,4 +272,16 @@ Deno.test("operator metrics in /metrics: pulses, failures by kind, fuel, status,
     assert.equal(status.failures_by_kind.unreachable, 1);
     s.ws.close();
   });
+});
+
+Deno.test("--operator-max-instances parses as a flag and from the environment", () => {
+  const max = (args: string[], env: Record<string, string> = {}) => {
+    const parsed = parseConfig(args, (n) => env[n]);
+    assert.ok(!parsed.help);
+    return parsed.config.operatorMaxInstances;
+  };
+  assert.equal(max(["--operator-max-instances", "3"]), 3);
+  assert.equal(max([], { ARQON_OPERATOR_MAX_INSTANCES: "5" }), 5);
+  assert.equal(max([]), 8);
+  assert.throws(() => max(["--operator-max-instances", "many"]));
 });
