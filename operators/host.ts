@@ -6,7 +6,7 @@
  */
 import { BusError } from "../runtime/protocol/mod.ts";
 import { DEFAULT_LIMITS, type Engine, type GuestLogger } from "../runtime/sandbox/mod.ts";
-import type { OperatorStateStore, Spine } from "../runtime/spine/mod.ts";
+import type { ControlParams, OperatorStateStore, Spine } from "../runtime/spine/mod.ts";
 import type { AuditLog } from "../runtime/telemetry/mod.ts";
 import { OPERATOR_DEFAULTS, type OperatorOptions } from "./config.ts";
 import { OPERATOR_NAME, type OperatorManifest, parseManifest } from "./manifest.ts";
@@ -41,6 +41,8 @@ export interface OperatorHostOptions extends Partial<OperatorOptions> {
   /** Where components and manifests are kept; null keeps them in memory. */
   readonly dir: string | null;
   readonly audit?: AuditLog;
+  /** The node's control parameters, handed to operators through `on-control`. */
+  readonly control?: ControlParams;
   readonly log?: GuestLogger;
   /** @default 16 */
   readonly maxHops?: number;
@@ -139,6 +141,7 @@ export class OperatorHost {
       maxHops: this.#o.maxHops ?? DEFAULT_MAX_HOPS,
       log: this.#log,
       onFailure: (reason) => this.#failed(name, reason),
+      control: this.#o.control,
     });
     // The old one stops between two pulses; the new one starts from the committed state.
     const old = this.#entries.get(name);

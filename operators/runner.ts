@@ -12,6 +12,7 @@ import type { OperatorManifest } from "./manifest.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
 import { OperatorWorker } from "./worker_client.ts";
+import { ControlFeed, type ControlSource } from "./control_feed.ts";
 import type { PulseOutcome } from "./worker_protocol.ts";
 import type { OperatorPulse } from "./world.ts";
 
@@ -38,6 +39,8 @@ export interface RunnerContext {
   readonly log: GuestLogger;
   /** Told about every failed pulse (the host counts them towards quarantine). */
   readonly onFailure: (reason: string) => void;
+  /** The reality's control parameters, handed over through `on-control`. */
+  readonly control?: ControlSource;
 }
 
 /** The settings a runner starts with. */
@@ -68,11 +71,13 @@ export class OperatorRunner {
   #subs: Subscription[] = [];
   #busy: Promise<void> | null = null;
   #stopped = true;
+  readonly #control: ControlFeed;
 
   /** A runner, not yet started. */
   constructor(spec: RunnerSpec, ctx: RunnerContext) {
     this.spec = spec;
     this.#ctx = ctx;
+    this.#control = new ControlFeed(ctx.control, spec.manifest.reality);
   }
 
   /** The producer id of its outputs. */
@@ -83,8 +88,9 @@ export class OperatorRunner {
   /** Starts the worker (`init` over the committed state), then subscribes to the inputs. */
   async start(): Promise<void> {
     const { manifest, name } = this.spec;
-    const worker = new OperatorWorker((level, message) =>
-      this.#ctx.log(level, `operator ${name}: ${message}`)
+    const worker = new OperatorWorker(
+      (level, message) => this.#ctx.log(level, `operator ${name}: ${message}`),
+      (message) => this.#fail(message),
     );
     try {
       await worker.start({
@@ -102,6 +108,10 @@ export class OperatorRunner {
     }
     this.#worker = worker;
     this.#stopped = false;
+    // The current parameters right after init, before any input.
+    this.#control.reset();
+    const initial = this.#control.initial();
+    if (initial) await worker.handle([], [initial]);
     const owner = { wake: () => this.#pump(), overflowed: () => {} };
     this.#subs = manifest.inputs.map((pattern, i) =>
       this.#ctx.spine.subscribe(owner, {
@@ -147,7 +157,7 @@ export class OperatorRunner {
   async #run(batch: arqon.v1.IPulse[]): Promise<void> {
     const worker = this.#worker;
     if (!worker) return;
-    const outcomes = await worker.handle(batch.map(toOperatorPulse));
+    const outcomes = await worker.handle(batch.map(toOperatorPulse), this.#control.plan(batch));
     for (let i = 0; i < batch.length; i++) {
       this.counters.pulsesIn++;
       const outcome: PulseOutcome = outcomes[i] ??

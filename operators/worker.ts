@@ -12,9 +12,12 @@ import { OPERATOR_WORLD } from "./world.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { OperatorState } from "./state.ts";
 import type { FromWorker, PulseOutcome, StartMessage, ToWorker } from "./worker_protocol.ts";
+import { ControlApplier } from "./control_feed.ts";
 
 let sandbox: OperatorSandbox | undefined;
 let outputLimits: OutputLimits = { maxOutputs: 0, maxOutputBytes: 0 };
+const controls = new ControlApplier();
+const controlFailed = (message: string) => post({ type: "control-failed", message });
 
 function post(message: FromWorker): void {
   self.postMessage(message);
@@ -41,7 +44,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     return;
   }
   const outcomes: PulseOutcome[] = [];
-  for (const pulse of m.pulses) {
+  for (const [i, pulse] of m.pulses.entries()) {
+    controls.before(sandbox!, m.controls, i, controlFailed);
     const t0 = performance.now();
     try {
       const r = sandbox!.handle(pulse, outputLimits);
@@ -61,6 +65,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       });
     }
   }
+  controls.after(sandbox!, m.controls, m.pulses.length, controlFailed);
   post({ type: "results", id: m.id, outcomes });
 };
 

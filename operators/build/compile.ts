@@ -46,6 +46,7 @@ export function operatorEntrySource(sourcePath: string, source: string): string 
     `import { ${names.join(", ")} } from "./${base}";`,
     `import { ensureMark, readString, release, remark, writeResult } from "@arqon/casil/abi";`,
     `import { readParams, readPulse, setConfig, writePulses } from "@arqon/operator/abi";`,
+    `import { endControl, saveParams } from "@arqon/operator/control";`,
     `export { cabi_realloc } from "@arqon/casil/abi";`,
     `export function handle(${params}): usize {`,
     `  ensureMark();`,
@@ -61,11 +62,12 @@ export function operatorEntrySource(sourcePath: string, source: string): string 
     `export function cabi_post_init(ret: usize): void { remark(); }`,
     `export function on_control(ptr: usize, len: usize): usize {`,
     `  ensureMark();`,
+    `  saveParams(ptr, len);`,
     hasControl
       ? `  return writeResult(userOnControl(readParams(ptr, len)));`
       : `  return writeResult(null);`,
     `}`,
-    `export function cabi_post_on_control(ret: usize): void { release(); }`,
+    `export function cabi_post_on_control(ret: usize): void { endControl(); }`,
     ``,
   ].join("\n");
 }

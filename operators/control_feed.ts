@@ -1,0 +1,139 @@
+/**
+ * Control parameters for operators (`on-control`), in order with their input pulses: an
+ * operator sees the parameter set that was current when each input pulse was sequenced.
+ *
+ * Node side, {@linkcode ControlFeed} plans, for each batch, which set to hand over before
+ * which pulse (the set effective at the pulse's sequence, whenever it differs from the one
+ * the worker has). Worker side, {@linkcode ControlApplier} runs those steps between the
+ * `handle` calls, and hands the set again to an instance rebuilt after a trap (its linear
+ * memory, where the SDK keeps the parameters, was discarded with the old one).
+ * @module
+ */
+import type { arqon } from "../runtime/protocol/mod.ts";
+import { controlPairs, type ControlParams, type ParamSet } from "../runtime/spine/mod.ts";
+
+/** What an operator's parameters come from (the node's `ControlParams`). */
+export type ControlSource = Pick<ControlParams, "at" | "current">;
+
+/** Hand `params` to the operator before the pulse at index `before` of the batch. */
+export interface ControlStep {
+  /** Index in the batch's pulses (the batch's length: after the last one). */
+  readonly before: number;
+  /** The version handed over. */
+  readonly version: number;
+  /** (name, JSON text of the value) pairs, sorted by name. */
+  readonly params: [string, string][];
+}
+
+/** Plans the `on-control` calls of one operator (node side). */
+export class ControlFeed {
+  readonly #source: ControlSource | undefined;
+  readonly #reality: string;
+  /** The version the worker last received (-1: none since it started). */
+  #applied = -1;
+
+  /** A feed of `reality`'s parameters; without a source it plans nothing. */
+  constructor(source: ControlSource | undefined, reality: string) {
+    this.#source = source;
+    this.#reality = reality;
+  }
+
+  /** A worker (re)started: it holds no parameters. */
+  reset(): void {
+    this.#applied = -1;
+  }
+
+  /** The current set, for a worker that just started (none when none was ever set). */
+  initial(): ControlStep | undefined {
+    const set = this.#source?.current(this.#reality);
+    if (!set || set.version === 0) return undefined;
+    return this.#step(0, set);
+  }
+
+  /** The steps that give each pulse of `batch` the set effective at its sequence. */
+  plan(batch: readonly arqon.v1.IPulse[]): ControlStep[] {
+    const source = this.#source;
+    if (!source) return [];
+    const steps: ControlStep[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const set = source.at(this.#reality, Number(batch[i].sequence ?? 0));
+      // Version 0 before anything was handed over: the worker already has "no parameters".
+      if (set.version === this.#applied || (this.#applied === -1 && set.version === 0)) continue;
+      steps.push(this.#step(i, set));
+    }
+    return steps;
+  }
+
+  #step(before: number, set: ParamSet): ControlStep {
+    this.#applied = set.version;
+    return { before, version: set.version, params: controlPairs(set) };
+  }
+}
+
+/** What the worker's sandbox offers the applier (an `OperatorSandbox`). */
+export interface ControlTarget {
+  /** Runs `on-control`; returns the guest's error or null; throws when it traps. */
+  control(params: readonly (readonly [string, string])[]): string | null;
+  /** Instances discarded so far (after traps). */
+  readonly discarded: number;
+}
+
+/** Runs planned steps between `handle` calls (worker side). */
+export class ControlApplier {
+  #params: [string, string][] | null = null;
+  #discarded = 0;
+
+  /**
+   * Before the pulse at `index`: runs the steps planned for it, or hands the last set to
+   * an instance rebuilt since. Each failure is reported through `failed` (not thrown).
+   */
+  before(
+    target: ControlTarget,
+    steps: readonly ControlStep[] | undefined,
+    index: number,
+    failed: (message: string) => void,
+  ): void {
+    let ran = false;
+    for (const step of steps ?? []) {
+      if (step.before !== index) continue;
+      this.#params = step.params;
+      this.#run(target, step.params, failed);
+      ran = true;
+    }
+    if (!ran && this.#params !== null && target.discarded !== this.#discarded) {
+      this.#run(target, this.#params, failed);
+    }
+  }
+
+  /** After the batch's last pulse: the steps planned past it. */
+  after(
+    target: ControlTarget,
+    steps: readonly ControlStep[] | undefined,
+    length: number,
+    failed: (message: string) => void,
+  ): void {
+    for (const step of steps ?? []) {
+      if (step.before < length) continue;
+      this.#params = step.params;
+      this.#run(target, step.params, failed);
+    }
+  }
+
+  #run(
+    target: ControlTarget,
+    params: [string, string][],
+    failed: (message: string) => void,
+  ): void {
+    try {
+      const error = target.control(params);
+      // The instance lives on (the SDK kept the set before the guest's onControl refused
+      // it): not offered again.
+      this.#discarded = target.discarded;
+      if (error !== null) failed(`on-control returned an error: ${error}`);
+    } catch (e) {
+      // The instance was discarded: its replacement is offered the set before the next
+      // pulse (a deterministic trap fails every pulse and quarantines the operator).
+      failed(`on-control failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
