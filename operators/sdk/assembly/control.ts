@@ -4,32 +4,34 @@
 // sequenced.
 //
 // Memory: the set is copied into a buffer that lives below the release mark (see
-// `@arqon/casil/abi`), so it survives the calls that follow. The buffer grows by doubling;
-// a call that grows it keeps that call's allocations too (the mark moves past them), so
-// what is kept stays within a small multiple of the largest set ever received.
+// `@arqon/casil/abi`), so it survives the calls that follow. A set larger than the buffer
+// is first copied into a block of the call's own; when the call ends, everything it
+// allocated is released and a buffer twice as large is taken at the mark, where the copy
+// is moved (it lies above it: the move is safe). Outgrown buffers stay below the mark, so
+// what is kept stays under about three times the largest set ever received.
 import { release, remark } from "@arqon/casil/abi";
 import { Header } from "@arqon/casil/types";
 
 let buffer: usize = 0;
 let capacity: usize = 0;
-let grew = false;
+/** A set larger than the buffer, held until the call ends (0: none). */
+let pending: usize = 0;
+let pendingSize: usize = 0;
 
-/** Copies `on-control`'s (name, value) pairs at `ptr` (`n` of them) into the kept buffer. */
+/** Copies `on-control`'s (name, value) pairs at `ptr` (`n` of them) where it is kept. */
 export function saveParams(ptr: usize, n: usize): void {
   let size: usize = 4;
   for (let i: usize = 0; i < n; i++) {
     const at = ptr + i * 16;
     size += 8 + load<usize>(at, 4) + load<usize>(at, 12);
   }
+  let to = buffer;
   if (size > capacity) {
-    let next = capacity < 256 ? <usize>256 : capacity * 2;
-    while (next < size) next *= 2;
-    buffer = __alloc(next);
-    capacity = next;
-    grew = true;
+    to = pending = __alloc(size);
+    pendingSize = size;
   }
-  store<u32>(buffer, <u32>n);
-  let out = buffer + 4;
+  store<u32>(to, <u32>n);
+  let out = to + 4;
   for (let i: usize = 0; i < n; i++) {
     const at = ptr + i * 16;
     const kl = load<usize>(at, 4);
@@ -43,14 +45,22 @@ export function saveParams(ptr: usize, n: usize): void {
   }
 }
 
-/** Ends an `on-control` call: keeps a grown buffer, else frees the call's allocations. */
+/** Ends an `on-control` call: frees its allocations, keeping a set that outgrew the buffer. */
 export function endControl(): void {
-  if (grew) {
-    grew = false;
-    remark();
-  } else {
-    release();
-  }
+  release();
+  if (pending == 0) return;
+  let next = capacity < 256 ? <usize>256 : capacity * 2;
+  while (next < pendingSize) next *= 2;
+  // Taken at the mark, below the released block `pending` still points into.
+  buffer = __alloc(next);
+  memory.copy(buffer, pending, pendingSize);
+  capacity = next;
+  pending = 0;
+  remark();
+}
+
+function current(): usize {
+  return pending != 0 ? pending : buffer;
 }
 
 /**
@@ -58,11 +68,12 @@ export function endControl(): void {
  * when the current set has no such parameter.
  */
 export function controlParam(name: string): string | null {
-  if (buffer == 0) return null;
+  const set = current();
+  if (set == 0) return null;
   const key = String.UTF8.encode(name);
   const keyLen = <usize>key.byteLength;
-  const n = load<u32>(buffer);
-  let at = buffer + 4;
+  const n = load<u32>(set);
+  let at = set + 4;
   for (let i: u32 = 0; i < n; i++) {
     const kl = <usize>load<u32>(at);
     const kp = at + 4;
@@ -88,9 +99,10 @@ export function controlParamFloat(name: string, fallback: f64): f64 {
 /** Every control parameter of the current set, as (name, JSON text) headers, by name. */
 export function controlParams(): Header[] {
   const out = new Array<Header>(0);
-  if (buffer == 0) return out;
-  const n = load<u32>(buffer);
-  let at = buffer + 4;
+  const set = current();
+  if (set == 0) return out;
+  const n = load<u32>(set);
+  let at = set + 4;
   for (let i: u32 = 0; i < n; i++) {
     const kl = <usize>load<u32>(at);
     const kp = at + 4;
