@@ -135,6 +135,13 @@ Deno.test("sys.control.set is merged, versioned, delivered to sys.control.> and 
       updated_at: (await getParams(node.url, "lab")).body.updated_at,
     });
     assert.equal((await getParams(node.url)).body.version, 4);
+    // Hostile nesting (the audit log serialises recursively): refused, the node serves on.
+    const deep = `{"params":{"a":${"[".repeat(20_000)}${"]".repeat(20_000)}}}`;
+    const [deepKind, deepError] = await publishAndWait(ctl, 6, "sys.control.set", deep);
+    assert.equal(deepKind, F.error);
+    assert.equal(num(deepError, 1), 19);
+    assert.match(str(deepError, 2), /nests deeper than 32 levels/);
+    assert.equal((await getParams(node.url)).body.version, 4);
     const unknown = await getParams(node.url, "nowhere");
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, "NOT_FOUND");

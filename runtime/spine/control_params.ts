@@ -12,6 +12,9 @@ import { BusError } from "../protocol/mod.ts";
 /** The topic whose pulses change a reality's parameters. */
 export const CONTROL_SET_TOPIC = "sys.control.set";
 
+/** How deep a parameter's value may nest arrays and objects. */
+export const CONTROL_MAX_DEPTH = 32;
+
 /** Parameter names: a letter, digit or `_`, then up to 127 of `[A-Za-z0-9_.-]`. */
 export const CONTROL_PARAM_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
@@ -70,8 +73,9 @@ export interface ControlParamsOptions {
    */
   readonly maxBytes?: number;
   /**
-   * Versions kept per reality for operators that lag behind the sequence; an input older
-   * than all of them sees the oldest kept.
+   * Versions kept per reality for operators that lag behind the sequence (at most, and
+   * within four times `maxBytes` of JSON together); an input older than all of them sees
+   * the oldest kept.
    * @default {16}
    */
   readonly history?: number;
@@ -96,8 +100,8 @@ export class ControlParams {
   readonly maxBytes: number;
   readonly #history: number;
   readonly #now: () => number;
-  /** Versions per reality, oldest first (never empty once present). */
-  readonly #sets = new Map<string, ParamSet[]>();
+  /** Versions per reality, oldest first (never empty once present), with their JSON bytes. */
+  readonly #sets = new Map<string, Kept[]>();
   /** Realities whose history lost versions to the bound. */
   readonly #trimmed = new Set<string>();
   readonly #listeners = new Set<ControlListener>();
@@ -112,10 +116,13 @@ export class ControlParams {
     this.#now = options.now ?? Date.now;
     for (const row of this.#store?.loadControlParams() ?? []) {
       this.#sets.set(row.reality, [{
-        version: row.version,
-        sequence: 0,
-        params: JSON.parse(row.params),
-        updatedMs: row.updatedMs,
+        set: {
+          version: row.version,
+          sequence: 0,
+          params: Object.freeze(JSON.parse(row.params)),
+          updatedMs: row.updatedMs,
+        },
+        bytes: encoder.encode(row.params).length,
       }]);
     }
   }
@@ -128,7 +135,7 @@ export class ControlParams {
 
   /** The current set of a reality (version 0, empty, when none was ever set). */
   current(reality: string): ParamSet {
-    return this.#sets.get(reality)?.at(-1) ?? EMPTY;
+    return this.#sets.get(reality)?.at(-1)?.set ?? EMPTY;
   }
 
   /**
@@ -139,11 +146,11 @@ export class ControlParams {
     const sets = this.#sets.get(reality);
     if (!sets) return EMPTY;
     for (let i = sets.length - 1; i >= 0; i--) {
-      if (sets[i].sequence <= sequence) return sets[i];
+      if (sets[i].set.sequence <= sequence) return sets[i].set;
     }
     // Older than every kept version: the oldest kept if versions were dropped (bounded
     // history), else the time before the first change.
-    return this.#trimmed.has(reality) ? sets[0] : EMPTY;
+    return this.#trimmed.has(reality) ? sets[0].set : EMPTY;
   }
 
   /**
@@ -180,15 +187,18 @@ export class ControlParams {
     const set: ParamSet = {
       version: before.version + 1,
       sequence,
-      params,
+      params: Object.freeze(params),
       updatedMs: this.#now(),
     };
     this.#persist(reality, set, text, before, actor, patch);
     let sets = this.#sets.get(reality);
     if (!sets) this.#sets.set(reality, sets = []);
-    sets.push(set);
-    if (sets.length > this.#history) {
-      sets.shift();
+    sets.push({ set, bytes });
+    // Memory stays bounded whatever the sets' sizes: a few large versions, or more small ones.
+    let kept = 0;
+    for (const k of sets) kept += k.bytes;
+    while (sets.length > 1 && (sets.length > this.#history || kept > 4 * this.maxBytes)) {
+      kept -= sets.shift()!.bytes;
       this.#trimmed.add(reality);
     }
     for (const listener of this.#listeners) listener(reality, set);
@@ -269,9 +279,33 @@ export class ControlParams {
           } must match ${CONTROL_PARAM_NAME.source}`,
         );
       }
+      // The audit log and operators serialise values recursively: bound the nesting.
+      if (depthOf(params[name]) > CONTROL_MAX_DEPTH) {
+        throw bad(`parameter "${name}" nests deeper than ${CONTROL_MAX_DEPTH} levels`);
+      }
     }
     return params;
   }
+}
+
+interface Kept {
+  readonly set: ParamSet;
+  /** Its JSON bytes. */
+  readonly bytes: number;
+}
+
+/** Nesting depth of a parsed JSON value (a scalar: 0), without recursion. */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (d + 1 > max) max = d + 1;
+    if (max > CONTROL_MAX_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -60,8 +60,17 @@ Deno.test("the kept history is bounded: an input older than it sees the oldest k
   assert.equal(control.at("r", 1).version, 3);
 });
 
+Deno.test("the kept history is bounded in bytes too: large versions push out old ones", () => {
+  // Each version is about 498 bytes of JSON: four times maxBytes (500) holds four of them.
+  const control = new ControlParams({ audit: AuditLog.open(), maxBytes: 500 });
+  for (let v = 1; v <= 6; v++) control.apply("r", v, "t", body({ v, pad: "x".repeat(480) }));
+  assert.equal(control.at("r", 6).version, 6);
+  assert.equal(control.at("r", 3).version, 3);
+  assert.equal(control.at("r", 2).version, 3, "versions 1 and 2 were dropped");
+});
+
 Deno.test("malformed and oversized changes are typed errors", () => {
-  const control = new ControlParams({ audit: AuditLog.open(), maxParams: 2, maxBytes: 64 });
+  const control = new ControlParams({ audit: AuditLog.open(), maxParams: 2, maxBytes: 100 });
   const raw = (text: string) => () => control.apply("r", 1, "t", new TextEncoder().encode(text));
   refused(raw("{"), "INVALID_ARGUMENT", /must be JSON/);
   refused(raw("null"), "INVALID_ARGUMENT", /JSON object/);
@@ -69,9 +78,12 @@ Deno.test("malformed and oversized changes are typed errors", () => {
   refused(raw('{"params":{"":1}}'), "INVALID_ARGUMENT", /parameter name/);
   refused(raw(`{"params":{"${"a".repeat(129)}":1}}`), "INVALID_ARGUMENT", /parameter name/);
   refused(raw('{"params":{"a":1,"b":2,"c":3}}'), "QUOTA_EXCEEDED", /would number 3/);
-  refused(raw(`{"params":{"a":"${"x".repeat(60)}"}}`), "QUOTA_EXCEEDED", /would take \d+ bytes/);
+  refused(raw(`{"params":{"a":"${"x".repeat(100)}"}}`), "QUOTA_EXCEEDED", /would take \d+ bytes/);
   refused(raw(`{"params":{"a":"${"x".repeat(1000)}"}}`), "QUOTA_EXCEEDED", /payload of/);
+  const nest = (d: number) => "[".repeat(d) + "]".repeat(d);
+  refused(raw(`{"params":{"a":${nest(33)}}}`), "INVALID_ARGUMENT", /nests deeper than 32/);
   assert.equal(control.current("r").version, 0);
-  control.apply("r", 1, "t", body({ "a.b-c_1": 1, "Z": true }));
-  assert.equal(control.current("r").version, 1);
+  control.apply("r", 1, "t", new TextEncoder().encode(`{"params":{"a":${nest(32)}}}`));
+  control.apply("r", 1, "t", body({ "a.b-c_1": 1, "Z": true, a: null }));
+  assert.equal(control.current("r").version, 2);
 });

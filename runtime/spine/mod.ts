@@ -24,6 +24,7 @@ export type {
 } from "./log_records.ts";
 export { Reality, type Route } from "./reality.ts";
 export {
+  CONTROL_MAX_DEPTH,
   CONTROL_PARAM_NAME,
   CONTROL_SET_TOPIC,
   type ControlAuditSink,
