@@ -12,7 +12,7 @@ import { OPERATOR_WORLD } from "./world.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { OperatorState } from "./state.ts";
 import type { FromWorker, PulseOutcome, StartMessage, ToWorker } from "./worker_protocol.ts";
-import { ControlApplier } from "./control_feed.ts";
+import { ControlApplier } from "./control_apply.ts";
 
 let sandbox: OperatorSandbox | undefined;
 let outputLimits: OutputLimits = { maxOutputs: 0, maxOutputBytes: 0 };
