@@ -12,10 +12,11 @@ import { RawSocket } from "./support/raw_ws.ts";
 import { withNode } from "./support/node.ts";
 
 const echo = await testOperatorComponent("control_echo");
+const counter = await testOperatorComponent("counter");
 
-async function install(url: string, name: string, manifest: unknown) {
+async function install(url: string, name: string, manifest: unknown, component = echo) {
   const form = new FormData();
-  form.append("component", new Blob([echo]), "op.wasm");
+  form.append("component", new Blob([component]), "op.wasm");
   form.append("manifest", JSON.stringify(manifest));
   const res = await fetch(`${url}/v1/operators/${name}`, { method: "PUT", body: form });
   return { status: res.status, body: await res.json() };
@@ -142,4 +143,25 @@ Deno.test("a restarted node hands its operators the persisted parameters after i
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
+});
+
+Deno.test("an operator's output on sys.control.set is checked like any publish", async () => {
+  await withNode(async (node) => {
+    const s = await client(node.wsUrl, "sys.control.>");
+    // The counter emits {"sum":N}: not a parameter change, so each output is refused.
+    const manifest = { ...MANIFEST, config: { out: "sys.control.set" } };
+    assert.equal((await install(node.url, "sum", manifest, counter)).status, 201);
+    s.send(JSON.stringify(frame("nums.in", "1")));
+    let got = await status(node.url, "sum");
+    const deadline = Date.now() + 10_000;
+    while (got.counters.failures === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      got = await status(node.url, "sum");
+    }
+    assert.equal(got.counters.failures, 1);
+    assert.equal(got.counters.pulsesOut, 0);
+    assert.equal(node.control.current("default").version, 0);
+    assert.equal(s.json.filter((f) => f.deliver).length, 0, "nothing reached sys.control.>");
+    s.ws.close();
+  });
 });
