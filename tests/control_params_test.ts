@@ -10,7 +10,7 @@ import { startNode } from "../mod.ts";
 import { issueToken, writeNodeKeyFile } from "../runtime/shield/auth/mod.ts";
 import { F, msg, num, pb, str } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
-import { withNode } from "./support/node.ts";
+import { metric, withNode } from "./support/node.ts";
 
 const enc = new TextEncoder();
 
@@ -210,6 +210,10 @@ Deno.test("bad and oversized control changes are typed errors; nothing changes; 
       ["sys.control.set", "sys.control.set", "sys.control.set", "chat.msg"],
     );
     assert.equal((await auditEntries(node.url)).length, 3);
+    // The bounds show in the metrics (the HTTP refusal included).
+    const hits = (limit: string) => metric(node, "arqon_limit_hits_total", `limit="${limit}"`);
+    assert.equal(await hits("control_max_params"), 2);
+    assert.equal(await hits("control_max_bytes"), 2);
     await watcher.close();
     await ctl.close();
   }, { controlMaxParams: 4, controlMaxBytes: 200 });

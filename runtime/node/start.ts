@@ -176,6 +176,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     store,
     maxParams: config.controlMaxParams,
     maxBytes: config.controlMaxBytes,
+    onLimit: (limit) => metrics.limitHits.labels(limit).inc(),
   });
   spine.setControl(control);
   // One sandbox engine per node (module cache, instrumenting worker), shared by every Wasm

@@ -81,6 +81,11 @@ export interface ControlParamsOptions {
   readonly history?: number;
   /** Clock (epoch ms), for tests. */
   readonly now?: () => number;
+  /**
+   * Told when a change is refused by a bound (`control_max_params`, `control_max_bytes`),
+   * for the node's `arqon_limit_hits_total{limit}`.
+   */
+  readonly onLimit?: (limit: "control_max_params" | "control_max_bytes") => void;
 }
 
 /** Told about every accepted change. */
@@ -100,6 +105,7 @@ export class ControlParams {
   readonly maxBytes: number;
   readonly #history: number;
   readonly #now: () => number;
+  readonly #onLimit: NonNullable<ControlParamsOptions["onLimit"]>;
   /** Versions per reality, oldest first (never empty once present), with their JSON bytes. */
   readonly #sets = new Map<string, Kept[]>();
   /** Realities whose history lost versions to the bound. */
@@ -114,6 +120,7 @@ export class ControlParams {
     this.maxBytes = options.maxBytes ?? 65536;
     this.#history = Math.max(1, options.history ?? 16);
     this.#now = options.now ?? Date.now;
+    this.#onLimit = options.onLimit ?? (() => {});
     for (const row of this.#store?.loadControlParams() ?? []) {
       this.#sets.set(row.reality, [{
         set: {
@@ -169,6 +176,7 @@ export class ControlParams {
     }
     const count = Object.keys(params).length;
     if (count > this.maxParams) {
+      this.#onLimit("control_max_params");
       throw new BusError(
         "QUOTA_EXCEEDED",
         `control parameters of reality "${reality}" would number ${count}, more than ` +
@@ -178,6 +186,7 @@ export class ControlParams {
     const text = JSON.stringify(params);
     const bytes = encoder.encode(text).length;
     if (bytes > this.maxBytes) {
+      this.#onLimit("control_max_bytes");
       throw new BusError(
         "QUOTA_EXCEEDED",
         `control parameters of reality "${reality}" would take ${bytes} bytes as JSON, ` +
@@ -252,6 +261,7 @@ export class ControlParams {
     // before it is parsed.
     const limit = this.maxBytes + 16 * this.maxParams + 64;
     if (payload.length > limit) {
+      this.#onLimit("control_max_bytes");
       throw new BusError(
         "QUOTA_EXCEEDED",
         `${CONTROL_SET_TOPIC} payload of ${payload.length} bytes is over the limit of ${limit}`,
