@@ -11,7 +11,7 @@ import type { arqon } from "../runtime/protocol/mod.ts";
 import { controlPairs, type ControlParams, type ParamSet } from "../runtime/spine/mod.ts";
 
 /** What an operator's parameters come from (the node's `ControlParams`). */
-export type ControlSource = Pick<ControlParams, "at" | "current">;
+export type ControlSource = Pick<ControlParams, "at" | "current" | "listen">;
 
 /** Hand `params` to the operator before the pulse at index `before` of the batch. */
 export interface ControlStep {
@@ -41,11 +41,28 @@ export class ControlFeed {
     this.#applied = -1;
   }
 
-  /** The current set, for a worker that just started (none when none was ever set). */
-  initial(): ControlStep | undefined {
+  /**
+   * The current set when the worker holds another: for a worker that just started, or one
+   * with no input waiting (every input sequenced so far was handled, so the current set is
+   * the one the next input will need). Undefined when it already holds it.
+   */
+  catchUp(): ControlStep | undefined {
     const set = this.#source?.current(this.#reality);
-    if (!set || set.version === 0) return undefined;
+    if (!set || this.#holds(set)) return undefined;
     return this.#step(0, set);
+  }
+
+  /** Calls `wake` (soon, not within the change) after each change of the reality's set. */
+  watch(wake: () => void): () => void {
+    const stop = this.#source?.listen((reality) => {
+      if (reality === this.#reality) queueMicrotask(wake);
+    });
+    return () => stop?.();
+  }
+
+  #holds(set: ParamSet): boolean {
+    // Version 0 before anything was handed over: a fresh instance has "no parameters".
+    return set.version === this.#applied || (this.#applied === -1 && set.version === 0);
   }
 
   /** The steps that give each pulse of `batch` the set effective at its sequence. */
@@ -55,8 +72,7 @@ export class ControlFeed {
     const steps: ControlStep[] = [];
     for (let i = 0; i < batch.length; i++) {
       const set = source.at(this.#reality, Number(batch[i].sequence ?? 0));
-      // Version 0 before anything was handed over: the worker already has "no parameters".
-      if (set.version === this.#applied || (this.#applied === -1 && set.version === 0)) continue;
+      if (this.#holds(set)) continue;
       steps.push(this.#step(i, set));
     }
     return steps;

@@ -51,7 +51,7 @@ function echo(op: OperatorSandbox, applier: ControlApplier, steps: ControlStep[]
 Deno.test("the feed plans, per pulse, the set effective at its sequence", () => {
   const control = new ControlParams({ audit: AuditLog.open() });
   const feed = new ControlFeed(control, "r");
-  assert.equal(feed.initial(), undefined, "nothing set: nothing to hand over");
+  assert.equal(feed.catchUp(), undefined, "nothing set: nothing to hand over");
   assert.deepEqual(feed.plan(seq(1, 2)), [], "version 0 is what a fresh instance has");
   control.apply("r", 3, "t", body({ k_c: 1 }));
   control.apply("r", 6, "t", body({ k_c: 2, z: "a" }));
@@ -64,9 +64,30 @@ Deno.test("the feed plans, per pulse, the set effective at its sequence", () => 
   ]);
   assert.deepEqual(feed.plan(seq(2)), [], "already handed over");
   feed.reset();
-  assert.deepEqual(feed.initial(), { before: 0, version: 2, params: [["k_c", "2"], ["z", '"a"']] });
+  assert.deepEqual(feed.catchUp(), { before: 0, version: 2, params: [["k_c", "2"], ["z", '"a"']] });
+  assert.equal(feed.catchUp(), undefined, "already holds it");
   assert.deepEqual(feed.plan(seq(8)), []);
+  // Another reality's changes are not this feed's.
+  control.apply("other", 9, "t", body({ k_c: 9 }));
+  assert.deepEqual(feed.plan(seq(10)), []);
+  assert.equal(feed.catchUp(), undefined);
   assert.deepEqual(new ControlFeed(undefined, "r").plan(seq(8)), [], "no source: no steps");
+});
+
+Deno.test("the feed wakes its runner after a change of its reality only, not within it", async () => {
+  const control = new ControlParams({ audit: AuditLog.open() });
+  const feed = new ControlFeed(control, "r");
+  const woken: string[] = [];
+  const stop = feed.watch(() => woken.push("r"));
+  control.apply("r", 1, "t", body({ a: 1 }));
+  assert.deepEqual(woken, [], "not within the change");
+  await Promise.resolve();
+  assert.deepEqual(woken, ["r"]);
+  control.apply("other", 1, "t", body({ a: 1 }));
+  stop();
+  control.apply("r", 2, "t", body({ a: 2 }));
+  await Promise.resolve();
+  assert.deepEqual(woken, ["r"]);
 });
 
 Deno.test("the applier hands sets over between pulses and again to a rebuilt instance", async () => {

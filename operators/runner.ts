@@ -72,6 +72,7 @@ export class OperatorRunner {
   #busy: Promise<void> | null = null;
   #stopped = true;
   readonly #control: ControlFeed;
+  #unwatch = () => {};
 
   /** A runner, not yet started. */
   constructor(spec: RunnerSpec, ctx: RunnerContext) {
@@ -108,10 +109,13 @@ export class OperatorRunner {
     }
     this.#worker = worker;
     this.#stopped = false;
-    // The current parameters right after init, before any input.
+    // The current parameters right after init, before any input; later changes reach an
+    // idle operator at once (#pump), a busy one before the inputs sequenced after them.
     this.#control.reset();
-    const initial = this.#control.initial();
+    const initial = this.#control.catchUp();
     if (initial) await worker.handle([], [initial]);
+    this.#unwatch();
+    this.#unwatch = this.#control.watch(() => this.#pump());
     const owner = { wake: () => this.#pump(), overflowed: () => {} };
     this.#subs = manifest.inputs.map((pattern, i) =>
       this.#ctx.spine.subscribe(owner, {
@@ -121,12 +125,15 @@ export class OperatorRunner {
         queueGroup: manifest.queue_group ?? `op-${name}`,
       })
     );
+    // A change made while the worker took its first set.
+    this.#pump();
   }
 
   /** Stops within one pulse: unsubscribes, waits for the batch in flight, ends the worker. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#unwatch();
     for (const sub of this.#subs) this.#ctx.spine.unsubscribe(sub);
     this.#subs = [];
     await this.#busy;
@@ -147,7 +154,15 @@ export class OperatorRunner {
     for (const sub of this.#subs) {
       for (const s of sub.take(BATCH - batch.length)) batch.push(s.pulse);
     }
-    if (batch.length === 0) return;
+    if (batch.length === 0) {
+      const step = this.#control.catchUp();
+      if (!step || !this.#worker) return;
+      this.#busy = this.#worker.handle([], [step]).then(() => {}).finally(() => {
+        this.#busy = null;
+        this.#pump();
+      });
+      return;
+    }
     this.#busy = this.#run(batch).finally(() => {
       this.#busy = null;
       this.#pump();
@@ -187,6 +202,7 @@ export class OperatorRunner {
 
   async #restart(): Promise<void> {
     // The worker itself crashed (not a trap: those the sandbox survives): start afresh.
+    this.#unwatch();
     for (const sub of this.#subs) this.#ctx.spine.unsubscribe(sub);
     this.#subs = [];
     this.#stopped = true;

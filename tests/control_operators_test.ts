@@ -115,6 +115,24 @@ Deno.test("a refusing or trapping on-control is a counted failure; the operator 
   });
 });
 
+Deno.test("an idle operator gets a change at once, without waiting for an input", async () => {
+  await withNode(async (node) => {
+    const s = await client(node.wsUrl, "echo.>");
+    assert.equal((await install(node.url, "echo", MANIFEST)).status, 201);
+    // No input follows: the refusal can only come from on-control called on the change.
+    s.send(JSON.stringify(control({ mode: "refuse" })));
+    let got = await status(node.url, "echo");
+    const deadline = Date.now() + 10_000;
+    while (got.counters.failures === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      got = await status(node.url, "echo");
+    }
+    assert.equal(got.counters.failures, 1);
+    assert.equal(got.counters.pulsesIn, 0);
+    s.ws.close();
+  });
+});
+
 Deno.test("a restarted node hands its operators the persisted parameters after init", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "arqon-control-ops-" });
   try {

@@ -210,7 +210,12 @@ export class ControlParams {
       kept -= sets.shift()!.bytes;
       this.#trimmed.add(reality);
     }
-    for (const listener of this.#listeners) listener(reality, set);
+    for (const listener of this.#listeners) {
+      // The change is made: a listener's failure must not turn it into a refusal.
+      try {
+        listener(reality, set);
+      } catch { /* the listener's own concern */ }
+    }
     return set;
   }
 
