@@ -7,7 +7,12 @@
  */
 import { BusError } from "../runtime/protocol/mod.ts";
 import { DEFAULT_LIMITS, type Engine, type GuestLogger } from "../runtime/sandbox/mod.ts";
-import { compileCard, type OperatorStateStore, type Spine } from "../runtime/spine/mod.ts";
+import {
+  compileCard,
+  type ControlParams,
+  type OperatorStateStore,
+  type Spine,
+} from "../runtime/spine/mod.ts";
 import type { AuditLog } from "../runtime/telemetry/mod.ts";
 import { loadBuiltin } from "./builtin/mod.ts";
 import { OPERATOR_DEFAULTS, type OperatorOptions } from "./config.ts";
@@ -55,6 +60,8 @@ export interface OperatorHostOptions extends Partial<OperatorOptions> {
   /** Where components and manifests are kept; null keeps them in memory. */
   readonly dir: string | null;
   readonly audit?: AuditLog;
+  /** The node's control parameters, handed to operators through `on-control`. */
+  readonly control?: ControlParams;
   readonly log?: GuestLogger;
   /** @default 16 */
   readonly maxHops?: number;
@@ -209,6 +216,7 @@ export class OperatorHost {
         maxHops: this.#o.maxHops ?? DEFAULT_MAX_HOPS,
         log: this.#log,
         onFailure: (reason) => this.#failed(name, reason),
+        control: this.#o.control,
         stats,
       }));
   }

@@ -16,6 +16,7 @@ import { operatorSpectralOf } from "./spectral_abi.ts";
 import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
 import { type OperatorCounters, OperatorStats } from "./stats.ts";
 import { OperatorWorker } from "./worker_client.ts";
+import { ControlFeed, type ControlSource } from "./control_feed.ts";
 import type { PulseOutcome } from "./worker_protocol.ts";
 import type { OperatorPulse } from "./world.ts";
 
@@ -35,6 +36,8 @@ export interface RunnerContext {
   readonly onFailure: (reason: string) => void;
   /** The operator's figures, shared by its instances (default: this runner's own). */
   readonly stats?: OperatorStats;
+  /** The reality's control parameters, handed over through `on-control`. */
+  readonly control?: ControlSource;
 }
 
 /** The settings a runner starts with. */
@@ -68,12 +71,15 @@ export class OperatorRunner {
   #leftover: arqon.v1.IPulse[] = [];
   /** A state commit failed: the worker's state is reloaded from the store before the next batch. */
   #resync = false;
+  readonly #control: ControlFeed;
+  #unwatch = () => {};
 
   /** A runner, not yet started. */
   constructor(spec: RunnerSpec, ctx: RunnerContext) {
     this.spec = spec;
     this.#ctx = ctx;
     this.stats = ctx.stats ?? new OperatorStats();
+    this.#control = new ControlFeed(ctx.control, spec.manifest.reality);
   }
 
   /** Its counters (the operator's, when instances share them). */
@@ -89,8 +95,9 @@ export class OperatorRunner {
   /** Starts the worker (`init` over the committed state), then subscribes to the inputs. */
   async start(): Promise<void> {
     const { manifest, name } = this.spec;
-    const worker = new OperatorWorker((level, message) =>
-      this.#ctx.log(level, `operator ${name}: ${message}`)
+    const worker = new OperatorWorker(
+      (level, message) => this.#ctx.log(level, `operator ${name}: ${message}`),
+      (message) => this.#fail("control", message),
     );
     try {
       await worker.start({
@@ -111,6 +118,13 @@ export class OperatorRunner {
     this.#worker = worker;
     this.#stopped = false;
     this.#paused = false;
+    // The current parameters right after init, before any input; later changes reach an
+    // idle operator at once (#pump), a busy one before the inputs sequenced after them.
+    this.#control.reset();
+    const initial = this.#control.catchUp();
+    if (initial) await worker.handle([], [initial]);
+    this.#unwatch();
+    this.#unwatch = this.#control.watch(() => this.#pump());
     const owner = { wake: () => this.#pump(), overflowed: () => {} };
     this.#subs = manifest.inputs.map((pattern, i) =>
       this.#ctx.spine.subscribe(owner, {
@@ -121,7 +135,8 @@ export class OperatorRunner {
       })
     );
     // Pulses a stop or a replacement left over are handled first, in order.
-    if (this.#leftover.length > 0) this.#pump();
+    // (And a control change made while the worker took its first set.)
+    this.#pump();
   }
 
   /** The committed state (everything queued so far flushed first). */
@@ -140,6 +155,7 @@ export class OperatorRunner {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#unwatch();
     // Pulses already routed to it are kept (unsubscribing would drop them): a replacement or
     // a resume handles them after the ones in flight; a delete drops them.
     const queued: arqon.v1.IPulse[] = [];
@@ -200,7 +216,17 @@ export class OperatorRunner {
       }
     }
     this.counters.inputRefusals += refused;
-    if (batch.length === 0) return void (refused > 0 && this.#pump());
+    if (batch.length === 0) {
+      if (refused > 0) return this.#pump();
+      // Idle: a control change reaches the operator at once.
+      const step = this.#control.catchUp();
+      if (!step || !this.#worker) return;
+      this.#busy = this.#worker.handle([], [step]).then(() => {}).finally(() => {
+        this.#busy = null;
+        this.#pump();
+      });
+      return;
+    }
     this.#busy = this.#run(batch).finally(() => {
       this.#busy = null;
       this.#pump();
@@ -214,7 +240,7 @@ export class OperatorRunner {
       this.#resync = false;
       worker.reset(await this.#committedState());
     }
-    const outcomes = await worker.handle(batch.map(toOperatorPulse));
+    const outcomes = await worker.handle(batch.map(toOperatorPulse), this.#control.plan(batch));
     for (let i = 0; i < batch.length; i++) {
       if (this.#stopped || this.#paused) {
         // Between two pulses: the rest of the batch waits for the next start (or the
@@ -260,6 +286,7 @@ export class OperatorRunner {
   async #restart(): Promise<void> {
     // The worker itself crashed (not a trap: those the sandbox survives): start afresh,
     // keeping what was queued for it.
+    this.#unwatch();
     for (const sub of this.#subs) {
       for (const s of sub.take(sub.queued)) this.#leftover.push(s.pulse);
       this.#ctx.spine.unsubscribe(sub);

@@ -19,11 +19,15 @@ import type {
   StartMessage,
   ToWorker,
 } from "./worker_protocol.ts";
+import { ControlApplier } from "./control_apply.ts";
 
 let sandbox: OperatorSandbox | undefined;
 let outputLimits: OutputLimits = { maxOutputs: 0, maxOutputBytes: 0 };
 let started: StartMessage | undefined;
 let check: (outputs: Parameters<typeof checkOutputs>[0]) => void = () => {};
+
+const controls = new ControlApplier();
+const controlFailed = (message: string) => post({ type: "control-failed", message });
 
 function post(message: FromWorker): void {
   self.postMessage(message);
@@ -73,7 +77,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     return;
   }
   const outcomes: PulseOutcome[] = [];
-  for (const pulse of m.pulses) {
+  for (const [i, pulse] of m.pulses.entries()) {
+    if (sandbox) controls.before(sandbox, m.controls, i, controlFailed);
     const t0 = performance.now();
     try {
       if (!sandbox) throw new SandboxTrapError("trap", "the operator has no live instance");
@@ -94,6 +99,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       });
     }
   }
+  if (sandbox) controls.after(sandbox, m.controls, m.pulses.length, controlFailed);
   post({ type: "results", id: m.id, outcomes });
 };
 

@@ -5,6 +5,7 @@
 import type { GuestLogger } from "../runtime/sandbox/mod.ts";
 import type { FromWorker, PulseOutcome, StartMessage } from "./worker_protocol.ts";
 import type { OperatorPulse } from "./world.ts";
+import type { ControlStep } from "./control_feed.ts";
 
 /** One operator's Worker. */
 export class OperatorWorker {
@@ -16,8 +17,11 @@ export class OperatorWorker {
   readonly #ready: Promise<void>;
   #onReady: () => void = () => {};
 
-  /** Spawns the worker; `logger` receives the guest's `log` lines. */
-  constructor(logger: GuestLogger) {
+  /**
+   * Spawns the worker; `logger` receives the guest's `log` lines, `onControlFailure` each
+   * failed `on-control` call.
+   */
+  constructor(logger: GuestLogger, onControlFailure: (message: string) => void = () => {}) {
     this.#ready = new Promise((resolve) => this.#onReady = resolve);
     this.#worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
@@ -27,7 +31,8 @@ export class OperatorWorker {
         this.#pending.delete(m.id);
       } else if (m.type === "log") {
         logger(m.level as Parameters<GuestLogger>[0], m.message);
-      } else if (m.type === "ready") this.#onReady();
+      } else if (m.type === "control-failed") onControlFailure(m.message);
+      else if (m.type === "ready") this.#onReady();
       else if (m.type === "started") this.#started?.resolve();
       else this.#started?.reject(new Error(m.message));
     };
@@ -63,15 +68,18 @@ export class OperatorWorker {
     await started;
   }
 
-  /** Handles `pulses` in order; one outcome per pulse (fewer only when the worker died). */
-  handle(pulses: OperatorPulse[]): Promise<PulseOutcome[]> {
+  /**
+   * Handles `pulses` in order, with `controls` between them; one outcome per pulse (fewer
+   * only when the worker died).
+   */
+  handle(pulses: OperatorPulse[], controls?: ControlStep[]): Promise<PulseOutcome[]> {
     if (this.#dead) {
       return Promise.resolve([{ ok: false, kind: "trap", message: this.#dead.message, ms: 0 }]);
     }
     const id = this.#nextId++;
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
-      this.#worker.postMessage({ type: "batch", id, pulses });
+      this.#worker.postMessage({ type: "batch", id, pulses, controls });
     });
   }
 

@@ -5,6 +5,7 @@
 import type { SandboxLimits } from "../runtime/sandbox/mod.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import type { OperatorPulse } from "./world.ts";
+import type { ControlStep } from "./control_feed.ts";
 
 /** Starts the operator in the worker. */
 export interface StartMessage {
@@ -40,6 +41,8 @@ export interface BatchMessage {
   readonly type: "batch";
   readonly id: number;
   readonly pulses: OperatorPulse[];
+  /** Control parameter sets to hand over between the pulses (`on-control`). */
+  readonly controls?: ControlStep[];
 }
 
 /** From the node to the worker. */
@@ -64,4 +67,6 @@ export type FromWorker =
   | { readonly type: "started" }
   | { readonly type: "failed"; readonly message: string }
   | { readonly type: "results"; readonly id: number; readonly outcomes: PulseOutcome[] }
-  | { readonly type: "log"; readonly level: string; readonly message: string };
+  | { readonly type: "log"; readonly level: string; readonly message: string }
+  /** An `on-control` call failed (sent before the batch's results). */
+  | { readonly type: "control-failed"; readonly message: string };

@@ -38,6 +38,7 @@ export function operatorEntrySource(sourcePath: string, source: string): string 
     `import { ${names.join(", ")} } from "./${base}";`,
     `import { ensureMark, readString, release, remark, writeResult } from "@arqon/casil/abi";`,
     `import { readParams, readPulse, setConfig, writePulses } from "@arqon/operator/abi";`,
+    `import { endControl, saveParams } from "@arqon/operator/control";`,
     `export { cabi_realloc } from "@arqon/casil/abi";`,
     // The pulse is passed in memory: it flattens to more than 16 core values.
     `export function handle(pulse: usize): usize {`,
@@ -54,11 +55,12 @@ export function operatorEntrySource(sourcePath: string, source: string): string 
     `export function cabi_post_init(ret: usize): void { remark(); }`,
     `export function on_control(ptr: usize, len: usize): usize {`,
     `  ensureMark();`,
+    `  saveParams(ptr, len);`,
     hasControl
       ? `  return writeResult(userOnControl(readParams(ptr, len)));`
       : `  return writeResult(null);`,
     `}`,
-    `export function cabi_post_on_control(ret: usize): void { release(); }`,
+    `export function cabi_post_on_control(ret: usize): void { endControl(); }`,
     ``,
   ].join("\n");
 }

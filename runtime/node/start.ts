@@ -12,13 +12,14 @@ import {
   ConnectionGate,
   createHttpApp,
   originPolicy,
+  paramsRoutes,
   Session,
   sessionOptions,
   StallWatch,
   type WireFormat,
 } from "../shield/mod.ts";
 import { checkListenPlan } from "../shield/tls/mod.ts";
-import { Spine } from "../spine/mod.ts";
+import { ControlParams, Spine } from "../spine/mod.ts";
 import { type DurableLog, openStore, registerStoreMetrics } from "../store/mod.ts";
 import { loadPayloadCipher } from "../store/crypto/mod.ts";
 import { AuditLog, NodeMetrics } from "../telemetry/mod.ts";
@@ -61,6 +62,8 @@ export interface ArqonNode {
   readonly policies: PolicyEngine;
   /** The hash-chained audit log of governance actions. */
   readonly audit: AuditLog;
+  /** Control parameters of the realities (`sys.control.set`). */
+  readonly control: ControlParams;
   /** Attaches any carrier (shm, UDP, ...) as a client connection speaking our frames. */
   attach(transport: Transport, format: WireFormat): TransportSession;
   /** Stops accepting, drains subscriber queues (up to the grace period), closes. */
@@ -175,6 +178,16 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   // One hash-chained log for every governance action: policy changes, token issues,
   // kicks and sys.control.* publishes.
   const audit = AuditLog.open({ path: dataDir ? `${dataDir}/audit/audit.jsonl` : null });
+  // Control parameters: checked in the Spine's publish path (every transport, operator
+  // outputs too), kept in the store, and audited on every change: no option turns that off.
+  const control = new ControlParams({
+    audit,
+    store,
+    maxParams: config.controlMaxParams,
+    maxBytes: config.controlMaxBytes,
+    onLimit: (limit) => metrics.limitHits.labels(limit).inc(),
+  });
+  spine.setControl(control);
   // One sandbox engine per node (module cache, instrumenting worker), shared by every Wasm
   // host of the node; closed at shutdown.
   const sandbox = new Engine({ worker: true });
@@ -200,6 +213,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     spine,
     store,
     engine: sandbox,
+    control,
     dir: dataDir ? `${dataDir}/operators` : null,
     audit,
     log: (level, message) => {
@@ -276,6 +290,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     origins,
   });
   app.route("/", casil.routes);
+  app.route("/", paramsRoutes(spine, control));
   app.route(
     "/",
     operatorRoutes(operators, {
@@ -380,6 +395,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     store,
     policies: casil.engine,
     audit,
+    control,
     attach,
     shutdown,
     finished: listeners.finished,

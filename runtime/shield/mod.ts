@@ -4,6 +4,7 @@
  * @module
  */
 export { type BodyLimitRoute, createHttpApp, type HttpApiOptions } from "./http.ts";
+export { paramsRoutes } from "./params_routes.ts";
 export {
   ConnectionGate,
   type ConnectionGateOptions,

@@ -33,6 +33,18 @@ export interface SpineLimitOptions {
    * @default {1000}
    */
   maxRealities: number;
+  /**
+   * Control parameters one reality's set holds (`sys.control.set`); a change past it is
+   * refused with QUOTA_EXCEEDED.
+   * @default {256}
+   */
+  controlMaxParams: number;
+  /**
+   * Bytes one reality's control parameter set takes as JSON; a change past it is refused
+   * with QUOTA_EXCEEDED.
+   * @default {65536}
+   */
+  controlMaxBytes: number;
 }
 
 /** Every Spine option that has a flag. */
@@ -44,6 +56,8 @@ export const SPINE_DEFAULTS: Readonly<SpineNodeOptions> = Object.freeze({
   queueBytes: 64 * 1024 * 1024,
   overflow: "drop-oldest",
   maxRealities: 1000,
+  controlMaxParams: 256,
+  controlMaxBytes: 65536,
 });
 
 /** The Spine's options as flags, in `--help` order; the node adds them to its table. */
@@ -72,5 +86,17 @@ export const SPINE_FLAGS: readonly Flag<keyof SpineNodeOptions>[] = Object.freez
     flag: "max-realities",
     kind: "int",
     help: "realities the node holds; creating one more is refused (QUOTA_EXCEEDED)",
+  },
+  {
+    key: "controlMaxParams",
+    flag: "control-max-params",
+    kind: "int",
+    help: "control parameters per reality (sys.control.set); more are refused (QUOTA_EXCEEDED)",
+  },
+  {
+    key: "controlMaxBytes",
+    flag: "control-max-bytes",
+    kind: "int",
+    help: "bytes of a reality's control parameters as JSON; more are refused (QUOTA_EXCEEDED)",
   },
 ]);

@@ -23,6 +23,19 @@ export type {
   StoreStats,
 } from "./log_records.ts";
 export { Reality, type Route } from "./reality.ts";
+export {
+  CONTROL_MAX_DEPTH,
+  CONTROL_PARAM_NAME,
+  CONTROL_SET_TOPIC,
+  type ControlAuditSink,
+  type ControlListener,
+  controlPairs,
+  ControlParams,
+  type ControlParamsOptions,
+  type ControlParamStore,
+  type ParamSet,
+  type StoredParamSet,
+} from "./control_params.ts";
 export { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS, requestReply } from "./request.ts";
 export { INBOX_SEGMENT, isInboxTopic, newInboxTopic, PendingInboxes } from "./inbox.ts";
 export {

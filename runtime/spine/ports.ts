@@ -15,6 +15,7 @@ import type {
   StoredPulse,
   StoreStats,
 } from "./log_records.ts";
+import type { ControlParamStore } from "./control_params.ts";
 
 /** What a guard decided about one pulse before it is sequenced. */
 export type GuardVerdict =
@@ -116,7 +117,7 @@ export interface OperatorStateStore {
  * log.close();
  * ```
  */
-export interface DurableLog extends PulseLog, OperatorStateStore {
+export interface DurableLog extends PulseLog, OperatorStateStore, ControlParamStore {
   /** HLC wall time of the last committed pulse of a reality (0 when it has none). */
   lastWallMs(realityId: string): number;
   /** Told about every successful commit; set by whoever exports metrics. */

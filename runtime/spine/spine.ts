@@ -9,6 +9,7 @@ import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
 import { AgentDirectory } from "./agents.ts";
 import { PendingInboxes } from "./inbox.ts";
+import { CONTROL_SET_TOPIC, type ControlParams } from "./control_params.ts";
 import { Reality } from "./reality.ts";
 import { StampedPulse } from "./stamped.ts";
 import {
@@ -18,6 +19,8 @@ import {
   type SubscriptionSpec,
 } from "./subscription.ts";
 import { patternError, realityError, topicError } from "../protocol/mod.ts";
+
+const EMPTY = new Uint8Array(0);
 
 /** The reality used when a client names none. */
 export const DEFAULT_REALITY = "default";
@@ -65,6 +68,7 @@ export class Spine {
   readonly #queue: QueueDefaults;
   #guard: PulseGuard | undefined;
   #log: PulseLog | undefined;
+  #control: ControlParams | undefined;
   #topicOk = new Set<string>();
   #subscriptionCount = 0;
   readonly #maxRealities: number;
@@ -98,6 +102,11 @@ export class Spine {
   /** Installs the durable log. */
   setLog(log: PulseLog | undefined): void {
     this.#log = log;
+  }
+
+  /** Installs the control parameters that `sys.control.set` pulses change. */
+  setControl(control: ControlParams | undefined): void {
+    this.#control = control;
   }
 
   /** The durable log, if any. */
@@ -216,6 +225,11 @@ export class Spine {
     }
     const pulse: IPulse = input;
     if (verdict?.payload) pulse.payload = verdict.payload;
+    // Checked, persisted and audited before the pulse takes its sequence: a refused change
+    // is a typed error and costs no sequence number.
+    if (this.#control && pulse.topic === CONTROL_SET_TOPIC) {
+      this.#control.apply(reality.id, reality.sequence + 1, producerId, pulse.payload ?? EMPTY);
+    }
     pulse.id = this.#ids.next();
     pulse.sequence = ++reality.sequence;
     pulse.realityId = reality.id;

@@ -5,6 +5,7 @@
  * @module
  */
 import { SqliteOperatorState, type StateOp } from "./operator_state.ts";
+import { SqliteControlParams } from "./control_params.ts";
 import type { DatabaseSync } from "node:sqlite";
 import type {
   CommitObserver,
@@ -13,6 +14,7 @@ import type {
   RealityConfigInput,
   RealityInfo,
   RealityStats,
+  StoredParamSet,
   StoredPulse,
   StoreStats,
 } from "../spine/mod.ts";
@@ -110,6 +112,7 @@ export class SqliteLog implements DurableLog {
   readonly #commits: GroupCommit;
   readonly #history: HistoryStatements;
   readonly #operatorState: SqliteOperatorState;
+  readonly #controlParams: SqliteControlParams;
   #retentionTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -125,6 +128,7 @@ export class SqliteLog implements DurableLog {
     const db = this.#db;
     this.#retention = new Retention(db, this.#counters, now);
     this.#operatorState = new SqliteOperatorState(db);
+    this.#controlParams = new SqliteControlParams(db);
     this.#registry = new RealityRegistry(
       db,
       normalizeRealityConfig(options.defaultRealityConfig ?? {}),
@@ -361,6 +365,16 @@ export class SqliteLog implements DurableLog {
   #queueState(op: StateOp): Promise<void> {
     if (this.#closed) return Promise.reject(new StorageError("the store is closed"));
     return this.#commits.appendState(op);
+  }
+
+  loadControlParams(): StoredParamSet[] {
+    this.#assertOpen();
+    return this.#controlParams.loadControlParams();
+  }
+
+  saveControlParams(set: StoredParamSet): void {
+    this.#assertOpen();
+    this.#controlParams.saveControlParams(set);
   }
 
   /** Commits what is pending and closes the database; later appends reject. */

@@ -4,7 +4,9 @@
 //   `handle(pulse: Pulse): Pulse[]`   (the pulses to publish, in order)
 // and optionally
 //   `init(config: string): string | null`      (an error message, or null when ok)
-//   `onControl(params: Header[]): string | null`
+//   `onControl(params: Header[]): string | null`   (values are JSON text; an error is logged)
+// `controlParam(name)` reads the control parameters (`sys.control.set`) anywhere, as they
+// were when the pulse being handled was sequenced.
 // Import the SDK as `@arqon/operator` (the build maps it onto this folder). `deno task
 // operator:build op.ts -o op.wasm` compiles it into a component of world
 // `arqon:bus/operator`.
@@ -38,3 +40,4 @@ export {
   stateSetString,
 } from "./state";
 export { config } from "./abi";
+export { controlParam, controlParamFloat, controlParams } from "./control";

@@ -13,6 +13,7 @@
 // State: one key, `mesh`, holding every live node (binary, little-endian; see `encode`), so
 // a pulse reads and writes it once and a trap or a restart never sees half an update.
 import {
+  controlParamFloat,
   JsonKind,
   JsonParser,
   JsonValue,
@@ -35,12 +36,12 @@ let configuredThreshold: f64 = 0.75;
 let maxNodes: i32 = 1024;
 
 /**
- * The threshold in force for this pulse. Control parameters (`sys.control.set`) override
- * the configuration once operators can read them; the change is this one line:
- *   const p = controlParam("emergence_threshold"); if (p !== null) return parseFloat(p);
+ * The threshold in force for this pulse: the reality's control parameter
+ * `emergence_threshold` (`sys.control.set`; the node hands operators the set that was
+ * current when each input was sequenced) overrides the configuration.
  */
 function emergenceThreshold(): f64 {
-  return configuredThreshold;
+  return controlParamFloat("emergence_threshold", configuredThreshold);
 }
 
 /** One node's latest report. */
