@@ -39,6 +39,7 @@ export type {
   Flag,
   FlagKind,
   ListenOptions,
+  MqttOptions,
   OpenFileLimit,
   OperatorOptions,
   ParsedConfig,
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   if (parsed.config.log !== "quiet") {
+    if (node.mqttUrl) console.log(`arqon: mqtt listening on ${node.mqttUrl}`);
     console.log(
       `arqon: node ${node.nodeId} ready on ${node.url} (ws ${node.wsUrl}) in ${
         (performance.now() - t0).toFixed(0)

@@ -21,6 +21,11 @@ export interface OperatorOptions {
    * @default {60000}
    */
   operatorFailureWindowMs: number;
+  /**
+   * Most parallel instances (Workers) of one operator (`instances` in its manifest).
+   * @default {8}
+   */
+  operatorMaxInstances: number;
 }
 
 /** Defaults of {@linkcode OperatorOptions}. */
@@ -28,6 +33,7 @@ export const OPERATOR_DEFAULTS: Readonly<OperatorOptions> = Object.freeze({
   operatorStateBytes: 1 << 20,
   operatorMaxFailures: 10,
   operatorFailureWindowMs: 60_000,
+  operatorMaxInstances: 8,
 });
 
 /** The operator limits as flags (`--operator-*`); the node adds them to its table. */
@@ -52,5 +58,12 @@ export const OPERATOR_FLAGS: readonly Flag<keyof OperatorOptions>[] = Object.fre
     kind: "int",
     env: "ARQON_OPERATOR_FAILURE_WINDOW_MS",
     help: "the window of --operator-max-failures, in ms",
+  },
+  {
+    key: "operatorMaxInstances",
+    flag: "operator-max-instances",
+    kind: "int",
+    env: "ARQON_OPERATOR_MAX_INSTANCES",
+    help: "most parallel instances (Workers) of one operator (its manifest's instances)",
   },
 ]);

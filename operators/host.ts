@@ -1,31 +1,44 @@
 /**
- * The operator host of a node: installs, replaces, deletes, quarantines and resumes
- * operators, keeps them on disk under the data dir (restarted with the node), and writes
- * every such change to the audit log.
+ * The operator host of a node: installs, replaces, deletes, stops, quarantines and resumes
+ * operators (each as `instances` parallel runners sharing its queue group), keeps them on
+ * disk under the data dir (restarted with the node), snapshots and restores their state,
+ * and writes every such change to the audit log.
  * @module
  */
 import { BusError } from "../runtime/protocol/mod.ts";
 import { DEFAULT_LIMITS, type Engine, type GuestLogger } from "../runtime/sandbox/mod.ts";
 import type { OperatorStateStore, Spine } from "../runtime/spine/mod.ts";
 import type { AuditLog } from "../runtime/telemetry/mod.ts";
+import { loadBuiltin } from "./builtin/mod.ts";
 import { OPERATOR_DEFAULTS, type OperatorOptions } from "./config.ts";
 import { OPERATOR_NAME, type OperatorManifest, parseManifest } from "./manifest.ts";
 import { loadOperator } from "./operator_sandbox.ts";
 import { type OperatorCounters, OperatorRunner } from "./runner.ts";
+import { encodeSnapshot, type OperatorSnapshot, parseSnapshot } from "./snapshot.ts";
+import { OperatorStats } from "./stats.ts";
 import { DEFAULT_MAX_HOPS } from "./trace.ts";
 
 /** Defaults of the per-operator output limits. */
 export const DEFAULT_OUTPUT_LIMITS = Object.freeze({ maxOutputs: 64, maxOutputBytes: 1 << 20 });
 
+/** Where an operator is in its lifecycle. */
+export type OperatorStatusName = "running" | "quarantined" | "stopped";
+
 /** What `GET /v1/operators/{name}` shows of an operator. */
 export interface OperatorStatus {
   readonly name: string;
-  readonly status: "running" | "quarantined" | "stopped";
+  readonly status: OperatorStatusName;
   /** SHA-256 of the component, hex. */
   readonly digest: string;
+  /** The shipped operator it was installed from, if any. */
+  readonly builtin?: string;
   readonly reality: string;
   readonly inputs: readonly string[];
+  /** Parallel instances. */
+  readonly instances: number;
   readonly counters: OperatorCounters;
+  /** Failed pulses by kind. */
+  readonly failures_by_kind: Record<string, number>;
   /** `handle` latency percentiles, ms. */
   readonly handle_ms: { p50: number; p99: number };
   /** Why it was quarantined, when it is. */
@@ -47,11 +60,21 @@ export interface OperatorHostOptions extends Partial<OperatorOptions> {
 }
 
 interface Entry {
-  runner: OperatorRunner;
+  runners: OperatorRunner[];
+  manifest: OperatorManifest;
   digest: string;
-  status: "running" | "quarantined" | "stopped";
+  builtin?: string;
+  status: OperatorStatusName;
   reason?: string;
   failures: number[];
+  readonly stats: OperatorStats;
+}
+
+/** One operator's figures, for the metrics exporter. */
+export interface OperatorFigures {
+  readonly name: string;
+  readonly status: OperatorStatusName;
+  readonly stats: OperatorStats;
 }
 
 /** The operators of a node. */
@@ -60,12 +83,31 @@ export class OperatorHost {
   readonly #options: OperatorOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #log: GuestLogger;
+  /** Operator names with a change in progress: changes to one operator run one at a time. */
+  readonly #locks = new Map<string, Promise<unknown>>();
 
   /** A host with no operators; {@linkcode load} restarts the stored ones. */
   constructor(options: OperatorHostOptions) {
     this.#o = options;
     this.#options = { ...OPERATOR_DEFAULTS, ...options };
     this.#log = options.log ?? (() => {});
+  }
+
+  /** The limits in force (flags). */
+  get options(): Readonly<OperatorOptions> {
+    return this.#options;
+  }
+
+  /** Runs `fn` after any change to `name` in progress (install, stop, restore, ...). */
+  #serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.#locks.get(name) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.#locks.set(name, tail);
+    void tail.then(() => {
+      if (this.#locks.get(name) === tail) this.#locks.delete(name);
+    });
+    return run;
   }
 
   /** Restarts the operators kept in the directory (one that cannot start is logged and skipped). */
@@ -77,9 +119,11 @@ export class OperatorHost {
       if (!e.isFile || !e.name.endsWith(".json")) continue;
       const name = e.name.slice(0, -5);
       try {
-        const manifest = parseManifest(JSON.parse(await Deno.readTextFile(`${dir}/${e.name}`)));
+        const saved = JSON.parse(await Deno.readTextFile(`${dir}/${e.name}`));
+        const manifest = parseManifest(saved, this.#options.operatorMaxInstances);
         const component = await Deno.readFile(`${dir}/${name}.wasm`);
-        await this.#install(name, component, manifest);
+        const stopped = await Deno.stat(`${dir}/${name}.stopped`).then(() => true, () => false);
+        await this.#install(name, component, manifest, saved.builtin, stopped);
       } catch (err) {
         this.#log("error", `operator ${name} not restarted: ${(err as Error).message}`);
       }
@@ -90,69 +134,131 @@ export class OperatorHost {
    * Installs or replaces an operator; resolves to true when it was created. Throws
    * `BusError`s (a refused component, manifest or `init`: `INVALID_ARGUMENT`).
    */
-  async put(
+  put(
     name: string,
     component: Uint8Array,
     manifestValue: unknown,
     actor = "anonymous",
+    builtin?: string,
   ): Promise<boolean> {
     if (!OPERATOR_NAME.test(name)) {
       throw new BusError("INVALID_ARGUMENT", "operator names match [a-z0-9_-]{1,64}");
     }
-    const manifest = parseManifest(manifestValue);
-    const created = !this.#entries.has(name);
-    const digest = await this.#install(name, component, manifest);
-    if (this.#o.dir) {
-      await Deno.writeFile(`${this.#o.dir}/${name}.wasm`, component);
-      await Deno.writeTextFile(`${this.#o.dir}/${name}.json`, JSON.stringify(manifest));
-    }
-    this.#o.audit?.append(created ? "operator.install" : "operator.replace", actor, {
-      name,
-      digest,
-      reality: manifest.reality,
-      inputs: manifest.inputs,
+    const manifest = parseManifest(manifestValue, this.#options.operatorMaxInstances);
+    return this.#serial(name, async () => {
+      const created = !this.#entries.has(name);
+      const stopped = this.#entries.get(name)?.status === "stopped";
+      const digest = await this.#install(name, component, manifest, builtin, stopped);
+      if (this.#o.dir) {
+        await Deno.writeFile(`${this.#o.dir}/${name}.wasm`, component);
+        const saved = builtin ? { ...manifest, builtin } : manifest;
+        await Deno.writeTextFile(`${this.#o.dir}/${name}.json`, JSON.stringify(saved));
+      }
+      this.#o.audit?.append(created ? "operator.install" : "operator.replace", actor, {
+        name,
+        digest,
+        reality: manifest.reality,
+        inputs: manifest.inputs,
+        instances: manifest.instances ?? 1,
+        ...(builtin ? { builtin } : {}),
+      });
+      return created;
     });
-    return created;
   }
 
-  async #install(name: string, component: Uint8Array, manifest: OperatorManifest) {
-    const l = manifest.limits ?? {};
+  /**
+   * Installs a shipped operator (`{"builtin": "<name>", ...manifest}`); its card defaults to
+   * the built-in's `card.json`. Throws `NOT_FOUND` for an unknown built-in.
+   */
+  async putBuiltin(name: string, body: unknown, actor = "anonymous"): Promise<boolean> {
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      throw new BusError("INVALID_ARGUMENT", "manifest: must be a JSON object");
+    }
+    const { builtin, ...manifest } = body as Record<string, unknown>;
+    if (typeof builtin !== "string") {
+      throw new BusError("INVALID_ARGUMENT", "builtin must name a shipped operator");
+    }
+    const shipped = await loadBuiltin(builtin);
+    return this.put(name, shipped.component, { card: shipped.card, ...manifest }, actor, builtin);
+  }
+
+  #runners(
+    name: string,
+    module: Awaited<ReturnType<typeof loadOperator>>,
+    m: OperatorManifest,
+    stats: OperatorStats,
+  ) {
+    const l = m.limits ?? {};
     const limits = {
       fuelPerCall: l.fuel ?? DEFAULT_LIMITS.fuelPerCall,
       memoryPages: l.memory_pages ?? DEFAULT_LIMITS.memoryPages,
     };
+    const instances = m.instances ?? 1;
+    return Array.from({ length: instances }, (_, instance) =>
+      new OperatorRunner({
+        name,
+        module,
+        manifest: m,
+        limits,
+        outputLimits: {
+          maxOutputs: l.max_outputs ?? DEFAULT_OUTPUT_LIMITS.maxOutputs,
+          maxOutputBytes: l.max_output_bytes ?? DEFAULT_OUTPUT_LIMITS.maxOutputBytes,
+        },
+        instance,
+        readOnlyState: instances > 1,
+      }, {
+        spine: this.#o.spine,
+        store: this.#o.store,
+        maxStateBytes: this.#options.operatorStateBytes,
+        maxHops: this.#o.maxHops ?? DEFAULT_MAX_HOPS,
+        log: this.#log,
+        onFailure: (reason) => this.#failed(name, reason),
+        stats,
+      }));
+  }
+
+  async #install(
+    name: string,
+    component: Uint8Array,
+    manifest: OperatorManifest,
+    builtin: string | undefined,
+    stopped: boolean,
+  ): Promise<string> {
+    const l = manifest.limits ?? {};
     // Checked on the node's engine first: a wrong world or a bad module is a 4xx here.
-    const module = await loadOperator(this.#o.engine, component, limits);
-    const runner = new OperatorRunner({
-      name,
-      module,
-      manifest,
-      limits,
-      outputLimits: {
-        maxOutputs: l.max_outputs ?? DEFAULT_OUTPUT_LIMITS.maxOutputs,
-        maxOutputBytes: l.max_output_bytes ?? DEFAULT_OUTPUT_LIMITS.maxOutputBytes,
-      },
-    }, {
-      spine: this.#o.spine,
-      store: this.#o.store,
-      maxStateBytes: this.#options.operatorStateBytes,
-      maxHops: this.#o.maxHops ?? DEFAULT_MAX_HOPS,
-      log: this.#log,
-      onFailure: (reason) => this.#failed(name, reason),
+    const module = await loadOperator(this.#o.engine, component, {
+      fuelPerCall: l.fuel ?? DEFAULT_LIMITS.fuelPerCall,
+      memoryPages: l.memory_pages ?? DEFAULT_LIMITS.memoryPages,
     });
-    // The old one stops between two pulses; the new one starts from the committed state.
     const old = this.#entries.get(name);
-    await old?.runner.stop();
+    const stats = old?.stats ?? new OperatorStats();
+    const runners = this.#runners(name, module, manifest, stats);
+    // The old instances stop between two pulses; the new ones start from the committed
+    // state (flushed first) and handle the pulses the old ones had taken but not handled.
+    for (const r of old?.runners ?? []) await r.stop();
     try {
-      await runner.start();
+      await Promise.all(runners.map((r) => r.start()));
     } catch (e) {
-      if (old && old.status === "running") await old.runner.start().catch(() => {});
+      await Promise.all(runners.map((r) => r.stop()));
+      if (old && old.status === "running") {
+        await Promise.all(old.runners.map((r) => r.start().catch(() => {})));
+      }
       throw new BusError(
         "INVALID_ARGUMENT",
         `the operator does not start: ${(e as Error).message}`,
       );
     }
-    this.#entries.set(name, { runner, digest: module.digest, status: "running", failures: [] });
+    for (const r of old?.runners ?? []) runners[0].adopt(r.takeLeftover());
+    if (stopped) { for (const r of runners) await r.stop(); }
+    this.#entries.set(name, {
+      runners,
+      manifest,
+      digest: module.digest,
+      builtin,
+      status: stopped ? "stopped" : "running",
+      failures: [],
+      stats,
+    });
     return module.digest;
   }
 
@@ -166,55 +272,129 @@ export class OperatorHost {
     if (entry.failures.length < this.#options.operatorMaxFailures) return;
     entry.status = "quarantined";
     entry.reason = `${entry.failures.length} failures within ${window} ms; last: ${reason}`;
-    void entry.runner.stop();
+    // Within one pulse: the runner stops before handling its next input.
+    for (const r of entry.runners) void r.stop();
     this.#log("error", `operator ${name} quarantined: ${entry.reason}`);
     this.#o.audit?.append("operator.quarantine", "node", { name, reason: entry.reason });
   }
 
-  /** Deletes an operator (its state too); false when there was none. */
-  async delete(name: string, actor = "anonymous"): Promise<boolean> {
-    const entry = this.#entries.get(name);
-    if (!entry) return false;
-    this.#entries.delete(name);
-    await entry.runner.stop();
-    this.#o.store.dropOperatorState(entry.runner.spec.manifest.reality, name);
-    if (this.#o.dir) {
-      for (const ext of [".json", ".wasm"]) {
-        await Deno.remove(`${this.#o.dir}/${name}${ext}`).catch(() => {});
-      }
-    }
-    this.#o.audit?.append("operator.delete", actor, { name });
-    return true;
-  }
-
-  /** Resumes a quarantined operator. Throws `NOT_FOUND`, or `INVALID_ARGUMENT` when running. */
-  async resume(name: string, actor = "anonymous"): Promise<OperatorStatus> {
+  #entry(name: string): Entry {
     const entry = this.#entries.get(name);
     if (!entry) throw new BusError("NOT_FOUND", `no operator ${name}`);
-    if (entry.status === "running") {
-      throw new BusError("INVALID_ARGUMENT", `operator ${name} is running`);
-    }
-    await entry.runner.start();
-    entry.status = "running";
-    entry.reason = undefined;
-    entry.failures = [];
-    this.#o.audit?.append("operator.resume", actor, { name });
-    return this.status(name)!;
+    return entry;
+  }
+
+  /** Deletes an operator (its state too); false when there was none. */
+  delete(name: string, actor = "anonymous"): Promise<boolean> {
+    return this.#serial(name, async () => {
+      const entry = this.#entries.get(name);
+      if (!entry) return false;
+      this.#entries.delete(name);
+      for (const r of entry.runners) {
+        await r.stop();
+        r.takeLeftover();
+      }
+      await this.#o.store.dropOperatorState(entry.manifest.reality, name);
+      if (this.#o.dir) {
+        for (const ext of [".json", ".wasm", ".stopped"]) {
+          await Deno.remove(`${this.#o.dir}/${name}${ext}`).catch(() => {});
+        }
+      }
+      this.#o.audit?.append("operator.delete", actor, { name });
+      return true;
+    });
+  }
+
+  /**
+   * Stops an operator within one pulse (it keeps its state and the inputs it had taken;
+   * pulses published while it is stopped are not queued for it). Throws `NOT_FOUND`.
+   */
+  stop(name: string, actor = "anonymous"): Promise<OperatorStatus> {
+    return this.#serial(name, async () => {
+      const entry = this.#entry(name);
+      if (entry.status !== "stopped") {
+        for (const r of entry.runners) await r.stop();
+        entry.status = "stopped";
+        entry.reason = undefined;
+        if (this.#o.dir) await Deno.writeTextFile(`${this.#o.dir}/${name}.stopped`, "");
+        this.#o.audit?.append("operator.stop", actor, { name });
+      }
+      return this.status(name)!;
+    });
+  }
+
+  /**
+   * Starts a quarantined or stopped operator again. Throws `NOT_FOUND`, or
+   * `INVALID_ARGUMENT` when it is running.
+   */
+  resume(name: string, actor = "anonymous"): Promise<OperatorStatus> {
+    return this.#serial(name, async () => {
+      const entry = this.#entry(name);
+      if (entry.status === "running") {
+        throw new BusError("INVALID_ARGUMENT", `operator ${name} is running`);
+      }
+      await Promise.all(entry.runners.map((r) => r.start()));
+      entry.status = "running";
+      entry.reason = undefined;
+      entry.failures = [];
+      if (this.#o.dir) await Deno.remove(`${this.#o.dir}/${name}.stopped`).catch(() => {});
+      this.#o.audit?.append("operator.resume", actor, { name });
+      return this.status(name)!;
+    });
+  }
+
+  /**
+   * The operator's committed state, as of a pulse boundary (every queued commit flushed
+   * first). Throws `NOT_FOUND`.
+   */
+  async snapshotState(name: string): Promise<OperatorSnapshot> {
+    const entry = this.#entry(name);
+    await this.#o.store.flush();
+    const entries = this.#o.store.loadOperatorState(entry.manifest.reality, name);
+    return encodeSnapshot(name, entry.manifest.reality, entries);
+  }
+
+  /**
+   * Replaces the operator's state with a snapshot, atomically, between two pulses: the
+   * running instances see it from their next pulse. Throws `NOT_FOUND`, `INVALID_ARGUMENT`
+   * (malformed) or `FRAME_TOO_LARGE` (over `--operator-state-bytes`); audited.
+   */
+  restoreState(name: string, snapshot: unknown, actor = "anonymous"): Promise<OperatorStatus> {
+    this.#entry(name);
+    const entries = parseSnapshot(snapshot, this.#options.operatorStateBytes);
+    return this.#serial(name, async () => {
+      const entry = this.#entry(name);
+      const running = entry.status === "running";
+      if (running) await Promise.all(entry.runners.map((r) => r.pause()));
+      try {
+        // Queued behind every commit of the pulses handled so far, in one transaction.
+        await this.#o.store.replaceOperatorState(entry.manifest.reality, name, entries);
+      } finally {
+        if (running) { for (const r of entry.runners) r.unpause(entries); }
+      }
+      let bytes = 0;
+      for (const [k, v] of entries) bytes += new TextEncoder().encode(k).length + v.length;
+      this.#o.audit?.append("operator.state.restore", actor, { name, keys: entries.length, bytes });
+      return this.status(name)!;
+    });
   }
 
   /** One operator's status, or undefined. */
   status(name: string): OperatorStatus | undefined {
     const e = this.#entries.get(name);
     if (!e) return undefined;
-    const m = e.runner.spec.manifest;
+    const m = e.manifest;
     return {
       name,
       status: e.status,
       digest: e.digest,
+      ...(e.builtin ? { builtin: e.builtin } : {}),
       reality: m.reality,
       inputs: m.inputs,
-      counters: { ...e.runner.counters },
-      handle_ms: e.runner.latency(),
+      instances: e.runners.length,
+      counters: { ...e.stats.counters },
+      failures_by_kind: Object.fromEntries(e.stats.failuresByKind),
+      handle_ms: e.stats.latency(),
       ...(e.reason ? { reason: e.reason } : {}),
     };
   }
@@ -224,8 +404,13 @@ export class OperatorHost {
     return [...this.#entries.keys()].sort().map((n) => this.status(n)!);
   }
 
+  /** Every operator's figures (for `/metrics`). */
+  figures(): OperatorFigures[] {
+    return [...this.#entries].map(([name, e]) => ({ name, status: e.status, stats: e.stats }));
+  }
+
   /** Stops every operator (the node is shutting down). */
   async close(): Promise<void> {
-    await Promise.all([...this.#entries.values()].map((e) => e.runner.stop()));
+    await Promise.all([...this.#entries.values()].flatMap((e) => e.runners.map((r) => r.stop())));
   }
 }

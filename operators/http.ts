@@ -3,10 +3,11 @@
  * `/v1/policies`):
  *
  * - `PUT /v1/operators/{name}`: `multipart/form-data` with a `component` part (the Wasm) and
- *   a `manifest` part (JSON); 201 when created, 200 when replaced. (`application/json`
- *   `{"builtin": …}` is refused until operators ship with the bus.)
+ *   a `manifest` part (JSON), or `application/json` `{"builtin": "<name>", ...manifest}` for
+ *   a shipped operator (404 for an unknown one); 201 when created, 200 when replaced.
  * - `GET /v1/operators`, `GET /v1/operators/{name}`: status, digest, counters, latencies.
- * - `DELETE /v1/operators/{name}`; `POST /v1/operators/{name}/resume` after a quarantine.
+ * - `DELETE /v1/operators/{name}`; `POST /v1/operators/{name}/stop`, `.../resume`.
+ * - `GET /v1/operators/{name}/state` (a JSON snapshot), `PUT` the same to restore it.
  *
  * Errors are 4xx with `{"error":{"code":"…","message":"…"}}`.
  * @module
@@ -29,6 +30,14 @@ export interface OperatorRoutesOptions {
    * @default 8388608
    */
   maxUploadBytes?: number;
+}
+
+async function jsonBody(c: Context, what: string): Promise<unknown> {
+  try {
+    return JSON.parse(await c.req.text());
+  } catch {
+    throw new BusError("INVALID_ARGUMENT", `${what}: not valid JSON`);
+  }
 }
 
 /** Builds the operator routes over `host`. */
@@ -57,7 +66,9 @@ export function operatorRoutes(host: OperatorHost, options: OperatorRoutesOption
       guarded(c, async (actor) => {
         const type = c.req.header("content-type") ?? "";
         if (type.startsWith("application/json")) {
-          throw new BusError("NOT_FOUND", "no built-in operators ship with this node yet");
+          const name = c.req.param("name");
+          const created = await host.putBuiltin(name, await jsonBody(c, "manifest"), actor);
+          return c.json(host.status(name), created ? 201 : 200);
         }
         if (!type.startsWith("multipart/form-data")) {
           throw new BusError(
@@ -107,6 +118,29 @@ export function operatorRoutes(host: OperatorHost, options: OperatorRoutesOption
   app.post(
     "/v1/operators/:name/resume",
     (c) => guarded(c, async (actor) => c.json(await host.resume(c.req.param("name"), actor))),
+  );
+
+  app.post(
+    "/v1/operators/:name/stop",
+    (c) => guarded(c, async (actor) => c.json(await host.stop(c.req.param("name"), actor))),
+  );
+
+  app.get(
+    "/v1/operators/:name/state",
+    (c) => guarded(c, async () => c.json(await host.snapshotState(c.req.param("name")))),
+  );
+
+  app.put(
+    "/v1/operators/:name/state",
+    bodyLimit({
+      maxSize,
+      onError: (c) => fail(c, "FRAME_TOO_LARGE", `body exceeds the limit of ${maxSize} bytes`),
+    }),
+    (c) =>
+      guarded(c, async (actor) => {
+        const name = c.req.param("name");
+        return c.json(await host.restoreState(name, await jsonBody(c, "state snapshot"), actor));
+      }),
   );
 
   return app;

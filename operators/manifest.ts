@@ -26,6 +26,11 @@ export interface OperatorManifest {
   readonly inputs: readonly string[];
   /** The queue group its input subscriptions share (default `op-<name>`). */
   readonly queue_group?: string;
+  /**
+   * Parallel instances sharing the inputs as one queue group (default 1, at most
+   * `--operator-max-instances`). With more than one, the state is read-only to them.
+   */
+  readonly instances?: number;
   /** JSON handed to `init` (as text). */
   readonly config?: unknown;
   /** Limits. */
@@ -49,8 +54,11 @@ function positiveInt(v: unknown, field: string): number | undefined {
   return v;
 }
 
-/** Checks a parsed manifest; throws `BusError` (`INVALID_ARGUMENT`) naming what is wrong. */
-export function parseManifest(value: unknown): OperatorManifest {
+/**
+ * Checks a parsed manifest; throws `BusError` (`INVALID_ARGUMENT`) naming what is wrong.
+ * `maxInstances` bounds `instances` (`--operator-max-instances`).
+ */
+export function parseManifest(value: unknown, maxInstances = 8): OperatorManifest {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw bad("must be a JSON object");
   }
@@ -71,6 +79,15 @@ export function parseManifest(value: unknown): OperatorManifest {
       throw bad("queue_group must match [a-z0-9_-]+, at most 64 bytes");
     }
   }
+  if (m.instances !== undefined) {
+    const n = m.instances;
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n <= 0) {
+      throw bad("instances must be a positive integer");
+    }
+    if (n > maxInstances) {
+      throw bad(`instances ${n} exceeds --operator-max-instances (${maxInstances})`);
+    }
+  }
   const l = m.limits ?? {};
   if (typeof l !== "object" || l === null || Array.isArray(l)) {
     throw bad("limits must be an object");
@@ -89,6 +106,7 @@ export function parseManifest(value: unknown): OperatorManifest {
     reality,
     inputs: m.inputs as string[],
     queue_group: m.queue_group as string | undefined,
+    ...(m.instances !== undefined ? { instances: m.instances as number } : {}),
     config: m.config,
     limits,
     card: m.card,

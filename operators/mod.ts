@@ -8,6 +8,7 @@ export {
   OPERATOR_STATE_SIGNATURES,
   OPERATOR_WORLD,
   type OperatorPulse,
+  type OperatorSpectral,
   PULSE_RECORD_SIZE,
 } from "./world.ts";
 export { OperatorInstance, type OutputLimits } from "./operator_instance.ts";
@@ -22,10 +23,27 @@ export {
 } from "./manifest.ts";
 export {
   DEFAULT_OUTPUT_LIMITS,
+  type OperatorFigures,
   OperatorHost,
   type OperatorHostOptions,
   type OperatorStatus,
+  type OperatorStatusName,
 } from "./host.ts";
-export { type OperatorCounters, OperatorRunner } from "./runner.ts";
+export { OperatorRunner } from "./runner.ts";
+export { HANDLE_BUCKETS_S, type OperatorCounters, OperatorStats } from "./stats.ts";
+export {
+  encodeSnapshot,
+  type OperatorSnapshot,
+  parseSnapshot,
+  SNAPSHOT_VERSION,
+} from "./snapshot.ts";
+export { registerOperatorMetrics } from "./metrics.ts";
+export {
+  BUILTIN_BUILD_DIR,
+  BUILTIN_SOURCE_DIR,
+  builtinNames,
+  type BuiltinOperator,
+  loadBuiltin,
+} from "./builtin/mod.ts";
 export { operatorRoutes, type OperatorRoutesOptions } from "./http.ts";
 export { childTraceparent, DEFAULT_MAX_HOPS, HOPS_HEADER, hopsOf } from "./trace.ts";

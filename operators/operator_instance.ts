@@ -18,7 +18,13 @@ import {
 } from "../runtime/sandbox/mod.ts";
 import { STATE_MODULE } from "../wit/mod.ts";
 import type { OperatorState } from "./state.ts";
-import { OPERATOR_STATE_SIGNATURES, type OperatorPulse, PULSE_RECORD_SIZE } from "./world.ts";
+import { f64Bytes, readSpectral, writeSpectral } from "./spectral_abi.ts";
+import {
+  OPERATOR_STATE_SIGNATURES,
+  type OperatorPulse,
+  PULSE_RECORD_SIZE,
+  PULSE_SPECTRAL_OFFSET,
+} from "./world.ts";
 
 const MAX_ERROR_BYTES = 1024;
 const MAX_KEY_BYTES = 1024;
@@ -32,7 +38,7 @@ export interface OutputLimits {
 }
 
 type Exported = {
-  handle: (...args: (number | bigint)[]) => number;
+  handle: (pulse: number) => number;
   init: (p: number, l: number) => number;
   "on-control": (p: number, l: number) => number;
   cabi_post_handle?: (p: number) => void;
@@ -190,23 +196,22 @@ export class OperatorInstance {
       const cp = inst.writeString(input.contentType);
       const cl = inst.lastLength;
       const payloadPtr = inst.writeBytes(input.payload, 1);
-      const ret = this.#ex.handle(
-        tp,
-        tl,
-        rp,
-        rl,
-        pp,
-        pl,
-        hp,
-        input.headers.length,
-        cp,
-        cl,
-        payloadPtr,
-        input.payload.length,
-        BigInt.asIntN(64, input.entropySeed),
-        BigInt.asIntN(64, input.wallMs),
-        input.logical,
-      );
+      const sp = input.spectral ?? null;
+      const eigenPtr = sp && sp.eigenvalues.length > 0
+        ? inst.writeBytes(f64Bytes(sp.eigenvalues), 8)
+        : 0;
+      // The record itself, last: allocations above may have grown (moved) the memory.
+      const at = inst.alloc(PULSE_RECORD_SIZE, 8);
+      const v = inst.view;
+      const words = [tp, tl, rp, rl, pp, pl, hp, input.headers.length, cp, cl, payloadPtr];
+      for (let i = 0; i < words.length; i++) v.setUint32(at + i * 4, words[i], true);
+      v.setUint32(at + 44, input.payload.length, true);
+      v.setBigUint64(at + 48, BigInt.asUintN(64, input.entropySeed), true);
+      v.setBigUint64(at + 56, BigInt.asUintN(64, input.wallMs), true);
+      v.setUint32(at + 64, input.logical, true);
+      v.setUint32(at + 68, 0, true);
+      writeSpectral(v, at + PULSE_SPECTRAL_OFFSET, sp, eigenPtr);
+      const ret = this.#ex.handle(at);
       const outputs = this.#readOutputs(ret, limits);
       this.#ex.cabi_post_handle?.(ret);
       return outputs;
@@ -264,6 +269,7 @@ export class OperatorInstance {
         );
       }
       out[i] = {
+        spectral: readSpectral(inst, at + PULSE_SPECTRAL_OFFSET, i),
         topic: str(at, "output topic"),
         reality: str(at + 8, "output reality"),
         producer: str(at + 16, "output producer"),

@@ -89,12 +89,18 @@ export class OperatorSandbox {
 
   /**
    * Handles one pulse and commits its state writes. Throws {@linkcode SandboxTrapError}
-   * when the guest fails: its writes are dropped and the instance discarded.
+   * when the guest fails: its writes are dropped and the instance discarded. `check` may
+   * refuse the outputs (throwing) before the writes are committed: they are dropped too.
    */
-  handle(input: OperatorPulse, limits: OutputLimits): HandleResult {
+  handle(
+    input: OperatorPulse,
+    limits: OutputLimits,
+    check?: (outputs: OperatorPulse[]) => void,
+  ): HandleResult {
     const instance = this.#live();
     try {
       const outputs = instance.handle(input, limits);
+      check?.(outputs);
       return { outputs, changes: this.state.commit(), fuel: instance.lastFuelUsed };
     } catch (e) {
       this.state.rollback();

@@ -1,8 +1,10 @@
 /**
- * One running operator: its Worker, its input subscriptions (a queue group per operator in
- * its reality), and the loop that feeds batches of input pulses to the worker and, for each
- * input in order, publishes its outputs through the Spine (the path of a client's publish:
- * CASIL, sequencing, routing, durability) then commits its state writes.
+ * One running instance of an operator: its Worker, its input subscriptions (a queue group
+ * per operator in its reality), and the loop that feeds batches of input pulses to the
+ * worker and, for each input in order, publishes its outputs through the Spine (the path of
+ * a client's publish: CASIL, sequencing, routing, durability) and queues its state writes
+ * behind them, under one hold of the store's group commit: the outputs of one input pulse
+ * and its state change commit in one transaction.
  * @module
  */
 import type { arqon } from "../runtime/protocol/mod.ts";
@@ -10,24 +12,17 @@ import type { GuestLogger, Module, SandboxLimits } from "../runtime/sandbox/mod.
 import type { OperatorStateStore, Spine, Subscription } from "../runtime/spine/mod.ts";
 import type { OperatorManifest } from "./manifest.ts";
 import type { OutputLimits } from "./operator_instance.ts";
+import { operatorSpectralOf } from "./spectral_abi.ts";
 import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
+import { type OperatorCounters, OperatorStats } from "./stats.ts";
 import { OperatorWorker } from "./worker_client.ts";
 import type { PulseOutcome } from "./worker_protocol.ts";
 import type { OperatorPulse } from "./world.ts";
 
+export type { OperatorCounters };
+
 /** Input pulses handed to the worker at most per batch. */
 const BATCH = 64;
-/** Handle latencies kept for the percentiles. */
-const LATENCY_SAMPLES = 1024;
-
-/** Counters of one operator, as `GET /v1/operators/{name}` shows them. */
-export interface OperatorCounters {
-  pulsesIn: number;
-  pulsesOut: number;
-  failures: number;
-  fuelUsed: number;
-  hopDrops: number;
-}
 
 /** What a runner needs from its host. */
 export interface RunnerContext {
@@ -38,6 +33,8 @@ export interface RunnerContext {
   readonly log: GuestLogger;
   /** Told about every failed pulse (the host counts them towards quarantine). */
   readonly onFailure: (reason: string) => void;
+  /** The operator's figures, shared by its instances (default: this runner's own). */
+  readonly stats?: OperatorStats;
 }
 
 /** The settings a runner starts with. */
@@ -48,31 +45,40 @@ export interface RunnerSpec {
   readonly manifest: OperatorManifest;
   readonly limits: SandboxLimits;
   readonly outputLimits: OutputLimits;
+  /** Which instance this is (0-based); instances of one operator share its queue group. */
+  readonly instance?: number;
+  /** State writes fail (more than one instance; docs/operators.md, "Instances"). */
+  readonly readOnlyState?: boolean;
 }
 
 /** One operator at work. */
 export class OperatorRunner {
   /** The settings it runs with. */
   readonly spec: RunnerSpec;
-  /** Its counters. */
-  readonly counters: OperatorCounters = {
-    pulsesIn: 0,
-    pulsesOut: 0,
-    failures: 0,
-    fuelUsed: 0,
-    hopDrops: 0,
-  };
+  /** Its figures (shared with the operator's other instances). */
+  readonly stats: OperatorStats;
   readonly #ctx: RunnerContext;
-  readonly #latencies: number[] = [];
   #worker: OperatorWorker | null = null;
   #subs: Subscription[] = [];
   #busy: Promise<void> | null = null;
   #stopped = true;
+  /** Between two pulses on request (`pause`): the batch in flight is put back. */
+  #paused = false;
+  /** Input pulses taken but not handled (stopped or paused mid-batch): handled first. */
+  #leftover: arqon.v1.IPulse[] = [];
+  /** A state commit failed: the worker's state is reloaded from the store before the next batch. */
+  #resync = false;
 
   /** A runner, not yet started. */
   constructor(spec: RunnerSpec, ctx: RunnerContext) {
     this.spec = spec;
     this.#ctx = ctx;
+    this.stats = ctx.stats ?? new OperatorStats();
+  }
+
+  /** Its counters (the operator's, when instances share them). */
+  get counters(): OperatorCounters {
+    return this.stats.counters;
   }
 
   /** The producer id of its outputs. */
@@ -93,8 +99,10 @@ export class OperatorRunner {
         limits: this.spec.limits,
         outputLimits: this.spec.outputLimits,
         config: JSON.stringify(manifest.config ?? {}),
-        state: this.#ctx.store.loadOperatorState(manifest.reality, name),
+        state: await this.#committedState(),
         maxStateBytes: this.#ctx.maxStateBytes,
+        reality: manifest.reality,
+        readOnlyState: this.spec.readOnlyState,
       });
     } catch (e) {
       worker.stop();
@@ -102,6 +110,7 @@ export class OperatorRunner {
     }
     this.#worker = worker;
     this.#stopped = false;
+    this.#paused = false;
     const owner = { wake: () => this.#pump(), overflowed: () => {} };
     this.#subs = manifest.inputs.map((pattern, i) =>
       this.#ctx.spine.subscribe(owner, {
@@ -111,29 +120,68 @@ export class OperatorRunner {
         queueGroup: manifest.queue_group ?? `op-${name}`,
       })
     );
+    // Pulses a stop or a replacement left over are handled first, in order.
+    if (this.#leftover.length > 0) this.#pump();
   }
 
-  /** Stops within one pulse: unsubscribes, waits for the batch in flight, ends the worker. */
+  /** The committed state (everything queued so far flushed first). */
+  async #committedState(): Promise<[string, Uint8Array][]> {
+    const { manifest, name } = this.spec;
+    await this.#ctx.store.flush();
+    return this.#ctx.store.loadOperatorState(manifest.reality, name);
+  }
+
+  /**
+   * Stops within one pulse: unsubscribes, ends the worker at once (a batch it is still
+   * computing is abandoned), lets the pulse whose outputs are being published finish, and
+   * keeps the input pulses taken but not handled for the next `start` (or `takeLeftover`).
+   */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const sub of this.#subs) this.#ctx.spine.unsubscribe(sub);
     this.#subs = [];
-    await this.#busy;
     this.#worker?.stop();
     this.#worker = null;
+    await this.#busy;
+  }
+
+  /** Input pulses taken but not handled, handed over (a replacement handles them first). */
+  takeLeftover(): arqon.v1.IPulse[] {
+    const rest = this.#leftover;
+    this.#leftover = [];
+    return rest;
+  }
+
+  /** Adds pulses to handle before any new input (from the runner this one replaces). */
+  adopt(pulses: arqon.v1.IPulse[]): void {
+    this.#leftover.push(...pulses);
+  }
+
+  /**
+   * Holds the runner between two pulses (e.g. for a state restore): the batch in flight
+   * stops after the pulse being published; its other pulses wait for {@linkcode unpause}.
+   */
+  async pause(): Promise<void> {
+    this.#paused = true;
+    await this.#busy;
+  }
+
+  /** Lets a paused runner go on, over `state` (a fresh instance) when given. */
+  unpause(state?: [string, Uint8Array][]): void {
+    if (state) this.#worker?.reset(state);
+    this.#paused = false;
+    this.#pump();
   }
 
   /** p50 and p99 of `handle`, ms, over the last calls (0 when none). */
   latency(): { p50: number; p99: number } {
-    const sorted = [...this.#latencies].sort((a, b) => a - b);
-    const at = (q: number) => sorted.length === 0 ? 0 : sorted[Math.floor(q * (sorted.length - 1))];
-    return { p50: at(0.5), p99: at(0.99) };
+    return this.stats.latency();
   }
 
   #pump(): void {
-    if (this.#busy || this.#stopped) return;
-    const batch: arqon.v1.IPulse[] = [];
+    if (this.#busy || this.#stopped || this.#paused) return;
+    const batch: arqon.v1.IPulse[] = this.#leftover.splice(0, BATCH);
     for (const sub of this.#subs) {
       for (const s of sub.take(BATCH - batch.length)) batch.push(s.pulse);
     }
@@ -147,29 +195,48 @@ export class OperatorRunner {
   async #run(batch: arqon.v1.IPulse[]): Promise<void> {
     const worker = this.#worker;
     if (!worker) return;
+    if (this.#resync) {
+      this.#resync = false;
+      worker.reset(await this.#committedState());
+    }
     const outcomes = await worker.handle(batch.map(toOperatorPulse));
     for (let i = 0; i < batch.length; i++) {
+      if (this.#stopped || this.#paused) {
+        // Between two pulses: the rest of the batch waits for the next start (or the
+        // replacement); the worker's view of it is discarded with the instance or reset.
+        this.#leftover.unshift(...batch.slice(i));
+        break;
+      }
       this.counters.pulsesIn++;
       const outcome: PulseOutcome = outcomes[i] ??
-        { ok: false, kind: "trap", message: "the worker stopped", ms: 0 };
-      this.#sample(outcome.ms);
+        { ok: false, kind: "worker", message: "the worker stopped", ms: 0 };
+      this.stats.sample(outcome.ms);
       if (!outcome.ok) {
-        this.#fail(`${outcome.kind}: ${outcome.message}`);
+        this.#fail(outcome.kind, outcome.message);
         continue;
       }
       this.counters.fuelUsed += outcome.fuel;
+      // The outputs and the state change of this pulse commit in one store transaction:
+      // the hold keeps the group commit from cutting between them.
+      const release = this.#ctx.store.holdCommits();
       try {
         await this.#publish(batch[i], outcome.outputs);
-        // State follows the outputs it produced; see docs/operators.md for the crash window.
+      } catch (e) {
+        // Refused by the bus (a policy): the outputs before it stand, the rest are
+        // dropped; the operator did handle the pulse, so its state change commits.
+        this.#fail("refused", `an output was refused: ${e instanceof Error ? e.message : e}`);
+      } finally {
         if (outcome.changes.length > 0) {
           this.#ctx.store.commitOperatorState(
             this.spec.manifest.reality,
             this.spec.name,
             outcome.changes,
-          );
+          ).catch((e) => {
+            this.#resync = true;
+            this.#fail("commit", `the state commit failed: ${e instanceof Error ? e.message : e}`);
+          });
         }
-      } catch (e) {
-        this.#fail(`publishing an output failed: ${e instanceof Error ? e.message : e}`);
+        release();
       }
     }
     if (worker.dead && !this.#stopped) await this.#restart();
@@ -183,17 +250,13 @@ export class OperatorRunner {
     try {
       await this.start();
     } catch (e) {
-      this.#fail(`cannot restart the worker: ${e instanceof Error ? e.message : e}`);
+      this.#fail("worker", `cannot restart the worker: ${e instanceof Error ? e.message : e}`);
     }
   }
 
-  #sample(ms: number): void {
-    if (this.#latencies.length >= LATENCY_SAMPLES) this.#latencies.shift();
-    this.#latencies.push(ms);
-  }
-
-  #fail(reason: string): void {
-    this.counters.failures++;
+  #fail(kind: string, message: string): void {
+    this.stats.fail(kind);
+    const reason = `${kind}: ${message}`;
     this.#ctx.log("warn", `operator ${this.spec.name}: pulse failed: ${reason}`);
     this.#ctx.onFailure(reason);
   }
@@ -225,6 +288,7 @@ export class OperatorRunner {
         contentType: out.contentType,
         payload: out.payload,
         traceContext: { traceparent: childTraceparent(input.traceContext?.traceparent) },
+        spectral: out.spectral,
       };
       // In order: each output is accepted (sequenced) before the next is offered.
       await this.#ctx.spine.publish(pulse, this.producer);
@@ -245,5 +309,6 @@ function toOperatorPulse(p: arqon.v1.IPulse): OperatorPulse {
     entropySeed: BigInt(p.entropySeed?.toString() ?? 0),
     wallMs: BigInt(p.timestamp?.wallMs?.toString() ?? 0),
     logical: Number(p.timestamp?.logical ?? 0),
+    spectral: operatorSpectralOf(p.spectral),
   };
 }

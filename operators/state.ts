@@ -15,14 +15,24 @@ export type StateChanges = ReadonlyMap<string, Uint8Array | null>;
 export class OperatorState {
   /** The byte limit (UTF-8 keys plus values). */
   readonly maxBytes: number;
+  /**
+   * Writes fail with an error (`set`) or are ignored (`delete`): parallel instances of one
+   * operator read the state but never write it (docs/operators.md, "Instances").
+   */
+  readonly readOnly: boolean;
   readonly #committed = new Map<string, Uint8Array>();
   #pending = new Map<string, Uint8Array | null>();
   #bytes = 0;
   #pendingBytes = 0;
 
   /** Empty state bounded by `maxBytes`, or `entries` (as restored from the store). */
-  constructor(maxBytes: number, entries: Iterable<readonly [string, Uint8Array]> = []) {
+  constructor(
+    maxBytes: number,
+    entries: Iterable<readonly [string, Uint8Array]> = [],
+    readOnly = false,
+  ) {
     this.maxBytes = maxBytes;
+    this.readOnly = readOnly;
     for (const [k, v] of entries) {
       this.#committed.set(k, v);
       this.#bytes += encoder.encode(k).length + v.length;
@@ -54,6 +64,9 @@ export class OperatorState {
 
   /** Sets `key` for this call; an error message (nothing set) when over the limit. */
   set(key: string, value: Uint8Array): string | null {
+    if (this.readOnly) {
+      return "operator state is read-only: the operator runs as parallel instances";
+    }
     const after = this.#pendingBytes - this.#sizeOf(key) + encoder.encode(key).length +
       value.length;
     if (after > this.maxBytes) {
@@ -66,6 +79,7 @@ export class OperatorState {
 
   /** Deletes `key` for this call. */
   delete(key: string): void {
+    if (this.readOnly) return;
     this.#pendingBytes -= this.#sizeOf(key);
     this.#pending.set(key, null);
   }

@@ -10,11 +10,20 @@ import { Module, SandboxTrapError } from "../runtime/sandbox/mod.ts";
 import { OperatorSandbox } from "./operator_sandbox.ts";
 import { OPERATOR_WORLD } from "./world.ts";
 import type { OutputLimits } from "./operator_instance.ts";
+import { checkOutputs } from "./output_check.ts";
 import { OperatorState } from "./state.ts";
-import type { FromWorker, PulseOutcome, StartMessage, ToWorker } from "./worker_protocol.ts";
+import type {
+  FromWorker,
+  PulseOutcome,
+  ResetMessage,
+  StartMessage,
+  ToWorker,
+} from "./worker_protocol.ts";
 
 let sandbox: OperatorSandbox | undefined;
 let outputLimits: OutputLimits = { maxOutputs: 0, maxOutputBytes: 0 };
+let started: StartMessage | undefined;
+let check: (outputs: Parameters<typeof checkOutputs>[0]) => void = () => {};
 
 function post(message: FromWorker): void {
   self.postMessage(message);
@@ -22,15 +31,34 @@ function post(message: FromWorker): void {
 
 function start(m: StartMessage): void {
   try {
-    const module = new Module(m.digest, m.compiled, OPERATOR_WORLD, m.limits);
-    const state = new OperatorState(m.maxStateBytes, m.state);
-    sandbox = new OperatorSandbox(module, state, m.config, (level, message) => {
-      post({ type: "log", level, message });
-    });
+    started = m;
+    sandbox = build(m.state);
     outputLimits = m.outputLimits;
+    check = (outputs) => checkOutputs(outputs, m.reality);
     post({ type: "started" });
   } catch (e) {
     post({ type: "failed", message: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+function build(state: [string, Uint8Array][]): OperatorSandbox {
+  const m = started!;
+  const module = new Module(m.digest, m.compiled, OPERATOR_WORLD, m.limits);
+  return new OperatorSandbox(
+    module,
+    new OperatorState(m.maxStateBytes, state, m.readOnlyState ?? false),
+    m.config,
+    (level, message) => post({ type: "log", level, message }),
+  );
+}
+
+function reset(m: ResetMessage): void {
+  try {
+    sandbox = build(m.state);
+  } catch (e) {
+    // The next pulses fail (counted) until the operator is fixed or quarantined.
+    sandbox = undefined;
+    post({ type: "log", level: "error", message: `cannot reset the state: ${e}` });
   }
 }
 
@@ -40,11 +68,16 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     start(m);
     return;
   }
+  if (m.type === "reset") {
+    reset(m);
+    return;
+  }
   const outcomes: PulseOutcome[] = [];
   for (const pulse of m.pulses) {
     const t0 = performance.now();
     try {
-      const r = sandbox!.handle(pulse, outputLimits);
+      if (!sandbox) throw new SandboxTrapError("trap", "the operator has no live instance");
+      const r = sandbox.handle(pulse, outputLimits, check);
       outcomes.push({
         ok: true,
         outputs: r.outputs,

@@ -75,6 +75,12 @@ export class OperatorWorker {
     });
   }
 
+  /** Replaces the state the operator runs over from the next batch on (a fresh instance). */
+  reset(state: [string, Uint8Array][]): void {
+    if (this.#dead) return;
+    this.#worker.postMessage({ type: "reset", state });
+  }
+
   /** Terminates the worker (batches in flight resolve as failed). */
   stop(): void {
     if (this.#dead) return;

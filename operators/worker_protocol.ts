@@ -20,6 +20,19 @@ export interface StartMessage {
   /** The committed state to start from. */
   readonly state: [string, Uint8Array][];
   readonly maxStateBytes: number;
+  /** The operator's reality: an output naming another one fails the pulse. */
+  readonly reality: string;
+  /** State writes fail (parallel instances: see docs/operators.md, "Instances"). */
+  readonly readOnlyState?: boolean;
+}
+
+/**
+ * Replaces the state the operator runs over (a restored snapshot, or the store's copy after
+ * a failed commit): a fresh instance runs `init`, and the next batch sees the new state.
+ */
+export interface ResetMessage {
+  readonly type: "reset";
+  readonly state: [string, Uint8Array][];
 }
 
 /** Handles a batch of input pulses, in order. */
@@ -30,7 +43,7 @@ export interface BatchMessage {
 }
 
 /** From the node to the worker. */
-export type ToWorker = StartMessage | BatchMessage;
+export type ToWorker = StartMessage | BatchMessage | ResetMessage;
 
 /** The outcome of one input pulse. */
 export type PulseOutcome =

@@ -12,6 +12,16 @@ import {
 } from "../runtime/sandbox/mod.ts";
 import { OPERATOR_WORLD as OPERATOR_WORLD_NAME, STATE_MODULE, WIT_PACKAGE } from "../wit/mod.ts";
 
+/** Spectral metadata of a pulse (WIT record `spectral-metadata`). */
+export interface OperatorSpectral {
+  /** Coherence. */
+  coherence: number;
+  /** Criticality. */
+  criticality: number;
+  /** Eigenvalues (at most `MAX_EIGENVALUES`). */
+  eigenvalues: number[];
+}
+
 /** A pulse as an operator receives or emits it (WIT record `pulse`). */
 export interface OperatorPulse {
   /** Topic. */
@@ -32,6 +42,8 @@ export interface OperatorPulse {
   wallMs: bigint;
   /** HLC logical counter. */
   logical: number;
+  /** Spectral metadata; null or absent when the pulse has none. */
+  spectral?: OperatorSpectral | null;
 }
 
 function sig(params: ValType[], results: ValType[]): Signature {
@@ -47,13 +59,21 @@ export const OPERATOR_STATE_SIGNATURES = {
   "state-delete": sig(["i32", "i32"], []),
 } as const satisfies Record<string, Signature>;
 
-/** Size of a `pulse` record in a `list<pulse>` (canonical ABI, align 8). */
-export const PULSE_RECORD_SIZE = 72;
+/**
+ * Size of a `pulse` record (canonical ABI, align 8): 6 strings and lists (48 bytes), the
+ * entropy seed (8), the timestamp (16), then `option<spectral-metadata>` at 72: its
+ * discriminant byte, and at 80 coherence, at 88 criticality, at 96 the eigenvalue list.
+ */
+export const PULSE_RECORD_SIZE = 104;
+
+/** Offset of the `spectral` option in a `pulse` record. */
+export const PULSE_SPECTRAL_OFFSET = 72;
 
 /**
  * The operator world's signature table: `init`, `handle` and `on-control` (WIT types and
- * lowered core signatures: `handle` takes the pulse flattened into 15 values), the canonical
- * ABI helpers, the host and state interfaces.
+ * lowered core signatures: the pulse flattens to 20 values, more than the canonical ABI's 16,
+ * so `handle` takes a pointer to the record the host writes into guest memory), the
+ * canonical ABI helpers, the host and state interfaces.
  */
 export const OPERATOR_WORLD: WorldSpec = Object.freeze({
   package: WIT_PACKAGE,
@@ -66,7 +86,7 @@ export const OPERATOR_WORLD: WorldSpec = Object.freeze({
     },
     "handle": {
       wit: "func(pulse: pulse) -> list<pulse>",
-      core: sig([...Array<ValType>(12).fill("i32"), "i64", "i64", "i32"], ["i32"]),
+      core: sig(["i32"], ["i32"]),
     },
     "on-control": {
       wit: "func(params: list<tuple<string, string>>) -> result<_, string>",

@@ -64,7 +64,9 @@ async function stalledSubscriber(port: number, overflow: number): Promise<Deno.T
     head += new TextDecoder().decode(buf.subarray(0, n));
   }
   assert.match(head, /^HTTP\/1\.1 101/);
-  // Small queue: 50 deliveries; then stop reading.
+  // Greeted (a client that never says hello is closed by --hello-timeout, which a slow
+  // flood on a loaded machine would outlast); small queue: 50 deliveries; then stop reading.
+  await conn.write(wsFrame(pb([[F.hello, [[1, "stalled"], [2, 1]]]])));
   await conn.write(
     wsFrame(pb([[F.subscribe, [[1, 1], [3, "flood.>"], [9, overflow], [10, 50], [12, 1]]]])),
   );

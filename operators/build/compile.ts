@@ -34,22 +34,15 @@ export function operatorEntrySource(sourcePath: string, source: string): string 
   const names = ["handle as userHandle"];
   if (hasInit) names.push("init as userInit");
   if (hasControl) names.push("onControl as userOnControl");
-  const params = [
-    ...Array.from({ length: 12 }, (_, i) => `a${i}: usize`),
-    "seed: u64",
-    "wall: u64",
-    "logical: u32",
-  ].join(", ");
-  const args = [...Array.from({ length: 12 }, (_, i) => `a${i}`), "seed", "wall", "logical"]
-    .join(", ");
   return [
     `import { ${names.join(", ")} } from "./${base}";`,
     `import { ensureMark, readString, release, remark, writeResult } from "@arqon/casil/abi";`,
     `import { readParams, readPulse, setConfig, writePulses } from "@arqon/operator/abi";`,
     `export { cabi_realloc } from "@arqon/casil/abi";`,
-    `export function handle(${params}): usize {`,
+    // The pulse is passed in memory: it flattens to more than 16 core values.
+    `export function handle(pulse: usize): usize {`,
     `  ensureMark();`,
-    `  return writePulses(userHandle(readPulse(${args})));`,
+    `  return writePulses(userHandle(readPulse(pulse)));`,
     `}`,
     `export function cabi_post_handle(ret: usize): void { release(); }`,
     `export function init(ptr: usize, len: usize): usize {`,

@@ -115,6 +115,7 @@ export function subscribeFrame(sub: ClientSubscription, correlationId: number): 
       start,
       fromSequence,
       fromTimeMs: o.fromTimeMs ?? 0,
+      spectralFilter: o.spectralFilter ?? "",
     },
   });
 }

@@ -13,6 +13,12 @@ export interface SubscribeOptions {
    */
   reality?: string;
   /**
+   * Delivers only pulses whose spectral metadata satisfies this expression, e.g.
+   * `coherence >= 0.75` (pulses without spectral metadata never match); empty for none.
+   * @default {""}
+   */
+  spectralFilter?: string;
+  /**
    * Queue group: each pulse goes to one member of the group; empty for none.
    * @default {""}
    */

@@ -15,6 +15,7 @@ import {
 } from "../shield/mod.ts";
 import { SPINE_DEFAULTS, SPINE_FLAGS, type SpineNodeOptions } from "../spine/mod.ts";
 import { STORE_DEFAULTS, STORE_FLAGS, type StoreDiskOptions } from "../store/mod.ts";
+import { MQTT_DEFAULTS, MQTT_FLAGS, type MqttOptions } from "../transport/mqtt/mod.ts";
 
 /** Where the node listens and what it calls itself. */
 export interface ListenOptions {
@@ -91,6 +92,7 @@ export interface NodeConfig
     RunOptions,
     StoreDiskOptions,
     ShmOptions,
+    MqttOptions,
     SecurityOptions,
     PolicyOptions,
     OperatorOptions {}
@@ -166,6 +168,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = Object.freeze(
     shm: "",
     shmSlots: 4,
     shmRingBytes: 4 * 1024 * 1024,
+    ...MQTT_DEFAULTS,
   } as const,
 );
 
@@ -181,6 +184,7 @@ export const NODE_FLAGS: readonly Flag<keyof NodeConfig>[] = Object.freeze([
   ...RUN_FLAGS,
   ...STORE_FLAGS,
   ...SHM_FLAGS,
+  ...MQTT_FLAGS,
   ...SECURITY_FLAGS,
   ...POLICY_FLAGS,
   ...OPERATOR_FLAGS,

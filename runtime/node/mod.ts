@@ -23,3 +23,4 @@ export type { SecurityOptions } from "../shield/auth/mod.ts";
 export type { ShieldFlowOptions, ShieldLimitOptions, ShieldOptions } from "../shield/mod.ts";
 export type { SpineLimitOptions, SpineNodeOptions, SpineQueueOptions } from "../spine/mod.ts";
 export type { StoreDiskOptions } from "../store/mod.ts";
+export type { MqttOptions } from "../transport/mqtt/mod.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import { governanceActor, openCasil, type PolicyEngine } from "../../casil/mod.ts";
-import { OperatorHost, operatorRoutes } from "../../operators/mod.ts";
+import { OperatorHost, operatorRoutes, registerOperatorMetrics } from "../../operators/mod.ts";
 import { Engine } from "../sandbox/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
@@ -28,6 +28,7 @@ import {
   type Transport,
   type TransportSession,
 } from "../transport/mod.ts";
+import { type MqttListener, startMqttListener } from "../transport/mqtt/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { startListeners } from "./listen.ts";
 import { tuneAllocator } from "./allocator.ts";
@@ -46,6 +47,10 @@ export interface ArqonNode {
   readonly url: string;
   /** WebSocket endpoint, e.g. `ws://127.0.0.1:7420/v1/ws`. */
   readonly wsUrl: string;
+  /** The MQTT listener's port (`--mqtt-port`, resolved when 0), or null when off. */
+  readonly mqttPort: number | null;
+  /** The MQTT listener, e.g. `mqtt://127.0.0.1:1883`, or null when off. */
+  readonly mqttUrl: string | null;
   /** The Spine, for embedding. */
   readonly spine: Spine;
   /** The metrics registry. */
@@ -138,6 +143,10 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     insecure: config.insecure,
   });
   if (plan.error) throw new Error(plan.error);
+  // MQTT has no TLS here yet: beside a TLS port, tokens in its passwords would travel in clear.
+  if (config.mqttPort >= 0 && tlsOn && !config.insecure) {
+    throw new Error("--mqtt-port speaks plain TCP: beside --tls-cert it needs --insecure");
+  }
   for (const line of plan.warnings) {
     if (config.log !== "quiet" || config.insecure) console.warn(`arqon: ${line}`);
   }
@@ -199,6 +208,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       }
     },
   });
+  registerOperatorMetrics(metrics, operators);
   await operators.load();
   const sessions = new Set<Session>();
   const stalls = new StallWatch();
@@ -256,9 +266,9 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       path: /^\/v1\/policies\/[^/]+$/,
       maxBytes: config.policyMaxUploadBytes,
     }, {
-      // Operator components and their manifests (the routes' own cap: 8 MiB).
+      // Operator components and their manifests, state snapshots (the routes' own cap: 8 MiB).
       method: "PUT",
-      path: /^\/v1\/operators\/[^/]+$/,
+      path: /^\/v1\/operators\/[^/]+(\/state)?$/,
       maxBytes: 8 << 20,
     }],
     requestTimeoutMs: config.requestTimeoutMs,
@@ -277,7 +287,12 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   );
 
   const { gate, capacity } = openConnectionGate(config, metrics);
+  // Room for what a session queues before it holds deliveries back (the high-water
+  // mark, then one batch, history chunk or pulse, JSON-encoded), with margin.
+  const maxBufferedBytes = 2 * config.highWaterBytes +
+    4 * (Math.max(config.maxBatchBytes, 256 << 10) + config.maxFrameBytes);
   let listeners;
+  let mqtt: MqttListener | null = null;
   try {
     listeners = await startListeners({
       host: config.host,
@@ -287,8 +302,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       maxFrameBytes: config.maxFrameBytes,
       // Room for what a session queues before it holds deliveries back (the high-water
       // mark, then one batch, history chunk or pulse, JSON-encoded), with margin.
-      maxBufferedBytes: 2 * config.highWaterBytes +
-        4 * (Math.max(config.maxBatchBytes, 256 << 10) + config.maxFrameBytes),
+      maxBufferedBytes,
       onBufferedOverflow: () => metrics.disconnects.labels("", "outbound_overflow").inc(),
       log: config.log,
       app,
@@ -310,7 +324,22 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       },
       onLimit: (limit) => metrics.limitHits.labels(limit).inc(),
     });
+    // MQTT for devices (runtime/transport/mqtt): its connections are sessions like any other.
+    if (config.mqttPort >= 0) {
+      mqtt = startMqttListener({
+        host: config.host,
+        options: config,
+        attach,
+        metrics,
+        maxBufferedBytes,
+        maxFrameBytes: config.maxFrameBytes,
+        draining: () => draining,
+        gate,
+      });
+    }
   } catch (err) {
+    await listeners?.closeFront();
+    await listeners?.shutdownHttp();
     fairness?.close();
     turn.close();
     await operators.close();
@@ -327,6 +356,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       () => fairness?.close(),
       () => turn.close(),
       () => shm?.close(),
+      () => mqtt?.close(),
       closeFront,
       shutdownHttp,
       () => operators.close(),
@@ -343,6 +373,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     port: listeners.port,
     url: listeners.url,
     wsUrl: listeners.wsUrl,
+    mqttPort: mqtt?.port ?? null,
+    mqttUrl: mqtt?.url ?? null,
     spine,
     metrics,
     store,

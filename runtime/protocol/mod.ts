@@ -53,6 +53,12 @@ export {
 } from "./topic.ts";
 export { checkPulseBytes, pulseBytesError } from "./pulse_check.ts";
 export { PulseView } from "./pulse_view.ts";
+export { MAX_EIGENVALUES, spectralError } from "./spectral.ts";
+export {
+  compileSpectralFilter,
+  MAX_SPECTRAL_FILTER_BYTES,
+  type SpectralFilter,
+} from "./spectral_filter.ts";
 export {
   concatBytes,
   encodePublishFrame,

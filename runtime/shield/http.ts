@@ -8,7 +8,13 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
-import { BusError, type IPulse, patternError, realityError } from "../protocol/mod.ts";
+import {
+  BusError,
+  compileSpectralFilter,
+  type IPulse,
+  patternError,
+  realityError,
+} from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
 import type { DurableLog } from "../spine/mod.ts";
 import { realityRoutes } from "./store_routes.ts";
@@ -262,6 +268,8 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     const realityProblem = realityError(reality);
     if (realityProblem) throw new BusError("INVALID_ARGUMENT", realityProblem);
     refuseInboxPattern(pattern);
+    const filterText = c.req.query("spectral_filter");
+    const spectralFilter = filterText ? compileSpectralFilter(filterText) : undefined;
     const grant = accessOf.get(c.req.raw)?.admitSubscribe(reality, pattern);
     if (grant?.filterDeliveries) {
       grant.release();
@@ -278,6 +286,7 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
         pattern,
         queueGroup: c.req.query("queue_group") ?? "",
         overflow: overflow as "drop-oldest" | undefined,
+        spectralFilter,
       });
       await stream.writeSSE({ event: "subscribed", data: JSON.stringify({ pattern, reality }) });
       try {

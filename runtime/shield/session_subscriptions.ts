@@ -5,6 +5,7 @@
  */
 import {
   BusError,
+  compileSpectralFilter,
   decodePulse,
   type IHistoryGet,
   type ISubscribe,
@@ -97,6 +98,7 @@ export class SessionSubscriptions {
       }
     }
     refuseInboxPattern(s.pattern ?? "");
+    const spectralFilter = s.spectralFilter ? compileSpectralFilter(s.spectralFilter) : undefined;
     const grant = this.#ctx.access?.admitSubscribe(s.realityId ?? "", s.pattern ?? "");
     let sub: Subscription;
     try {
@@ -109,6 +111,7 @@ export class SessionSubscriptions {
         maxMessages: s.maxQueueMessages ?? 0,
         maxBytes: s.maxQueueBytes ?? 0,
         maxInFlight: s.maxInFlight ?? 0,
+        spectralFilter,
       });
     } catch (err) {
       grant?.release();

@@ -64,19 +64,38 @@ export interface PulseLog {
 
 /**
  * Durable key-value state of Tier-Ω operators, by (reality, operator): loaded when an
- * operator starts, written once per handled pulse (all of a pulse's writes or none).
+ * operator starts, written once per handled pulse (all of a pulse's writes or none). Writes
+ * are queued behind the pulses appended to the log so far and commit in the same
+ * transaction as they do: an operator appends an input pulse's outputs, then queues that
+ * pulse's state writes, under one {@linkcode OperatorStateStore.holdCommits} hold.
  */
 export interface OperatorStateStore {
-  /** The committed entries of an operator, by key. */
+  /** The committed entries of an operator, by key (call `flush` first to see queued writes). */
   loadOperatorState(reality: string, operator: string): [string, Uint8Array][];
-  /** Applies one pulse's writes atomically (`null` deletes the key). */
+  /**
+   * Queues one pulse's writes (`null` deletes the key) behind the pulses appended so far;
+   * resolves once committed with them, rejects (`STORAGE_FAILED`) when that commit fails.
+   */
   commitOperatorState(
     reality: string,
     operator: string,
-    changes: Iterable<readonly [string, Uint8Array | null]>,
-  ): void;
-  /** Deletes all state of an operator. */
-  dropOperatorState(reality: string, operator: string): void;
+    changes: readonly (readonly [string, Uint8Array | null])[],
+  ): Promise<void>;
+  /** Queues replacing all of an operator's state with `entries` (a restored snapshot). */
+  replaceOperatorState(
+    reality: string,
+    operator: string,
+    entries: readonly (readonly [string, Uint8Array])[],
+  ): Promise<void>;
+  /** Queues deleting all state of an operator. */
+  dropOperatorState(reality: string, operator: string): Promise<void>;
+  /**
+   * Keeps the log's pending commit open until the returned release is called, so pulses
+   * appended and state queued in between land in one transaction. Release promptly.
+   */
+  holdCommits(): () => void;
+  /** Resolves once everything appended or queued so far is committed. */
+  flush(): Promise<void>;
 }
 
 /**

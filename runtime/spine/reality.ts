@@ -12,9 +12,14 @@ export interface Route {
   readonly direct: readonly Subscription[];
   /** Members of each queue group matching the topic: one member per group gets it. */
   readonly groups: readonly (readonly Subscription[])[];
+  /**
+   * Whether any of them has a spectral filter: routes without one take the path that
+   * never looks at spectral metadata.
+   */
+  readonly filtered: boolean;
 }
 
-const EMPTY_ROUTE: Route = { direct: [], groups: [] };
+const EMPTY_ROUTE: Route = { direct: [], groups: [], filtered: false };
 const MAX_CACHED_ROUTES = 10_000;
 
 /** One reality; lives as long as the node (or until deleted). */
@@ -63,7 +68,9 @@ export class Reality {
     } else {
       const direct: Subscription[] = [];
       const groups = new Map<string, Subscription[]>();
+      let filtered = false;
       for (const sub of matches) {
+        if (sub.spec.spectralFilter) filtered = true;
         const g = sub.spec.queueGroup;
         if (!g) direct.push(sub);
         else {
@@ -72,22 +79,33 @@ export class Reality {
           members.push(sub);
         }
       }
-      route = { direct, groups: [...groups.values()] };
+      route = { direct, groups: [...groups.values()], filtered };
     }
     if (this.#routes.size >= MAX_CACHED_ROUTES) this.#routes.clear();
     this.#routes.set(topic, route);
     return route;
   }
 
-  /** Picks the member of a queue group that gets the next pulse: round robin, skipping full queues. */
-  pick(members: readonly Subscription[], size: number): Subscription {
+  /**
+   * Picks the member of a queue group that gets the next pulse: round robin, skipping full
+   * queues and, with `accepts`, members that do not accept the pulse (undefined when none
+   * does).
+   */
+  pick(
+    members: readonly Subscription[],
+    size: number,
+    accepts?: (sub: Subscription) => boolean,
+  ): Subscription | undefined {
     const start = this.#roundRobin.get(members) ?? 0;
     this.#roundRobin.set(members, start + 1);
+    let fallback: Subscription | undefined;
     for (let i = 0; i < members.length; i++) {
       const sub = members[(start + i) % members.length];
+      if (accepts && !accepts(sub)) continue;
       if (sub.hasRoom(size)) return sub;
+      fallback ??= sub;
     }
-    return members[start % members.length];
+    return fallback;
   }
 
   #invalidate(): void {

@@ -3,7 +3,7 @@
  * sockets; sessions (WebSocket, shm, HTTP) call `publish` and own `Subscription`s.
  * @module
  */
-import { BusError, type IPulse } from "../protocol/mod.ts";
+import { BusError, type IPulse, type ISpectral, spectralError } from "../protocol/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
@@ -170,6 +170,10 @@ export class Spine {
       if (this.#topicOk.size > 100_000) this.#topicOk.clear();
       this.#topicOk.add(topic);
     }
+    if (input.spectral) {
+      const err = spectralError(input.spectral);
+      if (err) throw new BusError("INVALID_ARGUMENT", err);
+    }
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
     const guard = this.#guard;
     if (!guard) return this.#accept(reality, input, producerId, undefined, source);
@@ -223,12 +227,16 @@ export class Spine {
     // A request: whoever it reaches may answer on its inbox (and nobody else).
     const replyTo = stamped.pulse.replyTo;
     const responders = replyTo ? this.inboxes.responders(replyTo) : undefined;
+    // Spectral filters are looked at only on routes that have one.
+    const accepts = route.filtered ? spectralAcceptor(stamped.pulse.spectral) : undefined;
     for (const sub of route.direct) {
+      if (accepts && !accepts(sub)) continue;
       responders?.add(sub.owner);
       sub.offer(stamped);
     }
     for (const members of route.groups) {
-      const member = reality.pick(members, stamped.size);
+      const member = reality.pick(members, stamped.size, accepts);
+      if (!member) continue;
       responders?.add(member.owner);
       member.offer(stamped);
     }
@@ -254,6 +262,7 @@ export class Spine {
       maxMessages: capped(input.maxMessages, this.#queue.maxMessages),
       maxBytes: capped(input.maxBytes, this.#queue.maxBytes),
       maxInFlight: input.maxInFlight ?? 0,
+      spectralFilter: input.spectralFilter,
     };
     const dropCounters = {
       drop_oldest: this.#metrics.dropped.labels(reality.id, "drop_oldest"),
@@ -281,6 +290,13 @@ export class Spine {
     const route = this.reality(realityId || DEFAULT_REALITY).route(topic);
     return route.direct.length > 0 || route.groups.length > 0;
   }
+}
+
+/** Whether a subscription takes a pulse with `spectral` (subscriptions without a filter do). */
+function spectralAcceptor(
+  spectral: ISpectral | null | undefined,
+): (sub: Subscription) => boolean {
+  return (sub) => sub.spec.spectralFilter === undefined || sub.spec.spectralFilter.test(spectral);
 }
 
 /** A client-chosen bound: unset (0) takes the node's, and none may exceed it. */

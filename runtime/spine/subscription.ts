@@ -4,6 +4,7 @@
  * bounds (messages, bytes) are reached the subscription's overflow policy decides.
  * @module
  */
+import type { SpectralFilter } from "../protocol/mod.ts";
 import { Ring } from "./ring.ts";
 import type { StampedPulse } from "./stamped.ts";
 
@@ -39,6 +40,11 @@ export interface SubscriptionSpec {
   readonly maxBytes: number;
   /** 0 for unlimited; otherwise deliveries outstanding before `Credit` is needed. */
   readonly maxInFlight: number;
+  /**
+   * Only pulses whose spectral metadata passes it are delivered (live and replayed).
+   * @default {undefined} no filter
+   */
+  readonly spectralFilter?: SpectralFilter;
 }
 
 /** One live subscription; lives until unsubscribed or its owner closes. */
@@ -136,7 +142,10 @@ export class Subscription {
   /** Adds replayed pulses (in sequence order, all before the live queue's). */
   feedReplay(items: readonly StampedPulse[]): void {
     if (this.closed || !this.#replay) return;
-    for (const p of items) this.#replay.push(p);
+    const filter = this.spec.spectralFilter;
+    for (const p of items) {
+      if (filter === undefined || filter.test(p.pulse.spectral)) this.#replay.push(p);
+    }
     this.owner.wake(this);
   }
 

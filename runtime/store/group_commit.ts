@@ -18,6 +18,7 @@ import {
   Histogram,
   type StoreCounters,
 } from "./metrics.ts";
+import type { OperatorStateWriter, StateOp } from "./operator_state.ts";
 import type { LogEntry } from "./pulse_codec.ts";
 import type { RealityState, RuleState } from "./realities.ts";
 import type { RealityRegistry } from "./registry.ts";
@@ -61,6 +62,8 @@ interface PendingReality {
 
 class PendingBatch {
   readonly realities = new Map<RealityState, PendingReality>();
+  /** Operator state writes, in the order they were queued behind the pulses. */
+  readonly stateOps: StateOp[] = [];
   pulses = 0;
   bytes = 0;
   readonly done = Promise.withResolvers<void>();
@@ -78,6 +81,8 @@ export class GroupCommit {
   readonly commitLatency: Histogram = new Histogram(COMMIT_LATENCY_BOUNDS_MS);
   /** Told about every successful commit. */
   observer: CommitObserver | undefined;
+  /** Applies queued operator state writes inside the commit's transaction. */
+  stateWriter: OperatorStateWriter | undefined;
   readonly #db: DatabaseSync;
   readonly #registry: RealityRegistry;
   readonly #retention: Retention;
@@ -94,6 +99,9 @@ export class GroupCommit {
   #pending = new PendingBatch();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushQueued = false;
+  /** Open holds (see `hold`); while any is open a due commit waits for the last release. */
+  #holds = 0;
+  #deferred = false;
 
   /** Prepares the statements a commit runs on `db`. */
   constructor(
@@ -169,17 +177,47 @@ export class GroupCommit {
     return batch.done.promise;
   }
 
+  /**
+   * Queues an operator state write behind the pulses appended so far: it commits in the
+   * same transaction as they do, or fails with them. Resolves when committed.
+   */
+  appendState(op: StateOp): Promise<void> {
+    const batch = this.#pending;
+    batch.stateOps.push(op);
+    this.#schedule(batch);
+    return batch.done.promise;
+  }
+
+  /**
+   * Holds the pending batch open: a commit that falls due (window, size, `always`) waits
+   * until the returned release is called, so what is appended and queued in between (an
+   * operator's outputs for one input pulse, then its state write) lands in one
+   * transaction even when the appends are spread over several microtasks. Holders must
+   * release promptly (they hold every durable ack of the node); releasing twice is a no-op.
+   */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds > 0 || !this.#deferred) return;
+      this.#deferred = false;
+      this.#schedule(this.#pending, true);
+    };
+  }
+
   /** Commits the pending batch now; resolves once everything appended so far is committed. */
   flush(): Promise<void> {
-    if (this.#pending.pulses === 0) return Promise.resolve();
     const batch = this.#pending;
+    if (batch.pulses === 0 && batch.stateOps.length === 0) return Promise.resolve();
     this.commitPending();
     return batch.done.promise;
   }
 
-  #schedule(batch: PendingBatch): void {
+  #schedule(batch: PendingBatch, due = false): void {
     const full = batch.pulses >= this.#maxBatchPulses || batch.bytes >= this.#maxBatchBytes;
-    if (full || this.#immediate) {
+    if (due || full || this.#immediate) {
       if (this.#timer !== undefined) {
         clearTimeout(this.#timer);
         this.#timer = undefined;
@@ -199,14 +237,21 @@ export class GroupCommit {
     }
   }
 
-  /** Commits the pending batch, if any, synchronously. */
-  commitPending(): void {
+  /**
+   * Commits the pending batch, if any, synchronously; while a hold is open it only marks
+   * the commit as due, unless `force` (closing the store).
+   */
+  commitPending(force = false): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
     const batch = this.#pending;
-    if (batch.pulses === 0) return;
+    if (batch.pulses === 0 && batch.stateOps.length === 0) return;
+    if (this.#holds > 0 && !force) {
+      this.#deferred = true;
+      return;
+    }
     this.#pending = new PendingBatch();
     this.#commit(batch);
   }
@@ -289,6 +334,8 @@ export class GroupCommit {
         }
         this.#retention.saveRule(rule);
       }
+      // Operator state rides behind the outputs it produced: same transaction, same fate.
+      for (const op of batch.stateOps) this.stateWriter!.apply(op);
       this.#db.exec("COMMIT");
     } catch (error) {
       rollback.undo(this.#db);
@@ -310,6 +357,7 @@ export class GroupCommit {
 
   /** Whether a batch stores pulses or exhausts a reality's sequence lease. */
   #needsTransaction(batch: PendingBatch): boolean {
+    if (batch.stateOps.length > 0) return true;
     for (const [reality, entry] of batch.realities) {
       if (entry.open.size > 0 || entry.sealed.length > 0) return true;
       if (entry.maxSeq > reality.persistedSeq) return true;

@@ -1,14 +1,43 @@
 /**
- * Operators' durable key-value state in the store's database (table `operator_state`): one
- * transaction per commit, so a pulse's writes land together or not at all.
+ * Operators' durable key-value state in the store's database (table `operator_state`).
+ * Writes are not transactions of their own: they are queued in the group commit behind the
+ * output pulses of the input pulse that produced them ({@linkcode StateOp}) and applied in
+ * that batch's transaction, so after a crash the stored outputs and the state agree.
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { OperatorStateStore } from "../spine/mod.ts";
 
-/** The `OperatorStateStore` port over the store's SQLite database. */
-export class SqliteOperatorState implements OperatorStateStore {
-  readonly #db: DatabaseSync;
+/** One queued write of an operator's state, applied inside a group commit. */
+export type StateOp =
+  | {
+    /** One input pulse's writes (`null` deletes the key). */
+    readonly kind: "changes";
+    readonly reality: string;
+    readonly operator: string;
+    readonly changes: readonly (readonly [string, Uint8Array | null])[];
+  }
+  | {
+    /** The whole state replaced (a restored snapshot). */
+    readonly kind: "replace";
+    readonly reality: string;
+    readonly operator: string;
+    readonly entries: readonly (readonly [string, Uint8Array])[];
+  }
+  | {
+    /** All state of an operator deleted. */
+    readonly kind: "drop";
+    readonly reality: string;
+    readonly operator: string;
+  };
+
+/** Applies queued state writes; called by the group commit inside its transaction. */
+export interface OperatorStateWriter {
+  /** Runs `op`'s statements (the caller owns the transaction). */
+  apply(op: StateOp): void;
+}
+
+/** Reads and writes of table `operator_state` over the store's SQLite database. */
+export class SqliteOperatorState implements OperatorStateWriter {
   readonly #load: StatementSync;
   readonly #put: StatementSync;
   readonly #delete: StatementSync;
@@ -16,7 +45,6 @@ export class SqliteOperatorState implements OperatorStateStore {
 
   /** Statements over `db` (whose schema has the table). */
   constructor(db: DatabaseSync) {
-    this.#db = db;
     this.#load = db.prepare(
       "SELECT key, value FROM operator_state WHERE reality = ? AND operator = ? ORDER BY key",
     );
@@ -29,33 +57,26 @@ export class SqliteOperatorState implements OperatorStateStore {
     this.#drop = db.prepare("DELETE FROM operator_state WHERE reality = ? AND operator = ?");
   }
 
-  loadOperatorState(reality: string, operator: string): [string, Uint8Array][] {
+  /** The committed entries of an operator, by key. */
+  load(reality: string, operator: string): [string, Uint8Array][] {
     return this.#load.all(reality, operator).map((row) => [
       row.key as string,
       new Uint8Array(row.value as Uint8Array),
     ]);
   }
 
-  commitOperatorState(
-    reality: string,
-    operator: string,
-    changes: Iterable<readonly [string, Uint8Array | null]>,
-  ): void {
-    // Group commit runs its transactions synchronously, so none is open here.
-    this.#db.exec("BEGIN");
-    try {
-      for (const [key, value] of changes) {
+  apply(op: StateOp): void {
+    const { reality, operator } = op;
+    if (op.kind === "changes") {
+      for (const [key, value] of op.changes) {
         if (value === null) this.#delete.run(reality, operator, key);
         else this.#put.run(reality, operator, key, value);
       }
-      this.#db.exec("COMMIT");
-    } catch (e) {
-      this.#db.exec("ROLLBACK");
-      throw e;
+      return;
     }
-  }
-
-  dropOperatorState(reality: string, operator: string): void {
     this.#drop.run(reality, operator);
+    if (op.kind === "replace") {
+      for (const [key, value] of op.entries) this.#put.run(reality, operator, key, value);
+    }
   }
 }

@@ -4,7 +4,7 @@
  * the realities registry (`registry.ts`), and serves history reads and figures.
  * @module
  */
-import { SqliteOperatorState } from "./operator_state.ts";
+import { SqliteOperatorState, type StateOp } from "./operator_state.ts";
 import type { DatabaseSync } from "node:sqlite";
 import type {
   CommitObserver,
@@ -140,6 +140,7 @@ export class SqliteLog implements DurableLog {
       cipher: options.cipher,
       now,
     });
+    this.#commits.stateWriter = this.#operatorState;
     this.#history = {
       chunksFrom: db.prepare(
         "SELECT rule, batch_first, first_wall, first_seq, last_seq, checksum, meta, data FROM chunks WHERE reality=? AND last_seq>=? ORDER BY last_seq",
@@ -231,7 +232,8 @@ export class SqliteLog implements DurableLog {
     const reality = this.#registry.get(name);
     if (!reality) throw new StorageError(`no reality ${name}`, "NOT_FOUND");
     const next = normalizeRealityConfig(config);
-    this.#commits.commitPending();
+    // Forced past an operator's hold: the registry must not change under pending pulses.
+    this.#commits.commitPending(true);
     return this.#registry.replace(reality, next);
   }
 
@@ -240,7 +242,7 @@ export class SqliteLog implements DurableLog {
     this.#assertOpen();
     const reality = this.#registry.get(name);
     if (!reality) return false;
-    this.#commits.commitPending();
+    this.#commits.commitPending(true);
     this.#registry.delete(reality);
     return true;
   }
@@ -329,27 +331,42 @@ export class SqliteLog implements DurableLog {
 
   loadOperatorState(reality: string, operator: string): [string, Uint8Array][] {
     this.#assertOpen();
-    return this.#operatorState.loadOperatorState(reality, operator);
+    return this.#operatorState.load(reality, operator);
   }
 
   commitOperatorState(
     reality: string,
     operator: string,
-    changes: Iterable<readonly [string, Uint8Array | null]>,
-  ): void {
-    this.#assertOpen();
-    this.#operatorState.commitOperatorState(reality, operator, changes);
+    changes: readonly (readonly [string, Uint8Array | null])[],
+  ): Promise<void> {
+    return this.#queueState({ kind: "changes", reality, operator, changes });
   }
 
-  dropOperatorState(reality: string, operator: string): void {
-    this.#assertOpen();
-    this.#operatorState.dropOperatorState(reality, operator);
+  replaceOperatorState(
+    reality: string,
+    operator: string,
+    entries: readonly (readonly [string, Uint8Array])[],
+  ): Promise<void> {
+    return this.#queueState({ kind: "replace", reality, operator, entries });
+  }
+
+  dropOperatorState(reality: string, operator: string): Promise<void> {
+    return this.#queueState({ kind: "drop", reality, operator });
+  }
+
+  holdCommits(): () => void {
+    return this.#commits.hold();
+  }
+
+  #queueState(op: StateOp): Promise<void> {
+    if (this.#closed) return Promise.reject(new StorageError("the store is closed"));
+    return this.#commits.appendState(op);
   }
 
   /** Commits what is pending and closes the database; later appends reject. */
   close(): void {
     if (this.#closed) return;
-    this.#commits.commitPending();
+    this.#commits.commitPending(true);
     this.#commits.writeExactHeads();
     this.#closed = true;
     if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);

@@ -22,7 +22,7 @@ import {
 const REQUESTS = 100_000;
 const MAX_PENDING = 1024;
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 15_000) {
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 60_000) {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

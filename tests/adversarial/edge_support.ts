@@ -134,6 +134,7 @@ function nextChunk(conn: Deno.Conn): Promise<Uint8Array | null> {
 export async function readUntilClosed(
   conn: Deno.Conn,
   timeoutMs: number,
+  until?: (bytes: Uint8Array) => boolean,
 ): Promise<{ text: string; closed: boolean; bytes: Uint8Array }> {
   const chunks: Uint8Array[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -149,17 +150,25 @@ export async function readUntilClosed(
         break;
       }
       chunks.push(chunk);
+      // A caller waiting for one answer stops as soon as it is in: a loaded machine gets
+      // the whole timeout, an idle one does not wait it out.
+      if (until?.(concat(chunks))) break;
     }
   } finally {
     clearTimeout(timer);
   }
+  const bytes = concat(chunks);
+  return { text: dec.decode(bytes), closed, bytes };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
   const bytes = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
   let at = 0;
   for (const c of chunks) {
     bytes.set(c, at);
     at += c.length;
   }
-  return { text: dec.decode(bytes), closed, bytes };
+  return bytes;
 }
 
 /** The JSON body of a raw HTTP response text (after the blank line; chunked not handled). */

@@ -102,7 +102,7 @@ Deno.test({
     const node = await startNodeChild(SMALL_BUFFERS);
     try {
       const ping = clientFrame(0x9, new Uint8Array(125));
-      const flooded = await unreadFlood(node, ping, 8000);
+      const flooded = await unreadFlood(node, ping, 20_000);
       await assertClosedForOverflow(node, flooded, "ping flood", "pings");
     } finally {
       await node.stop();
@@ -122,7 +122,7 @@ Deno.test({
       const inner = new Uint8Array(2 * 1000);
       for (let i = 0; i < inner.length; i += 2) inner[i] = 0x0a; // Batch.frames, length 0
       const bad = clientFrame(0x2, pb([[F.batch, inner]]));
-      const flooded = await unreadFlood(node, bad, 8000, 1);
+      const flooded = await unreadFlood(node, bad, 20_000, 1);
       await assertClosedForOverflow(node, flooded, "bad-frame flood", "bad frames");
     } finally {
       await node.stop();
@@ -135,7 +135,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const node = await startNodeChild();
+    // No hello is sent: a long hello deadline, so that on a loaded machine the message
+    // limit (1009), not the hello timeout (1008), is what ends the flood.
+    const node = await startNodeChild(["--hello-timeout", "120"]);
     const ws = await RawTcpWs.open(node.port);
     try {
       const before = node.rss();

@@ -3,7 +3,7 @@
 // (bump allocator released after each call) is the policy SDK's: see `@arqon/casil/abi`.
 import { storeString } from "@arqon/casil/abi";
 import { Header } from "@arqon/casil/types";
-import { Pulse } from "./pulse";
+import { Pulse, Spectral } from "./pulse";
 
 let configText: string = "{}";
 
@@ -33,37 +33,35 @@ function headersAt(ptr: usize, n: usize): Header[] {
   return out;
 }
 
-/** The input pulse from `handle`'s flattened arguments. */
-export function readPulse(
-  topicPtr: usize,
-  topicLen: usize,
-  realityPtr: usize,
-  realityLen: usize,
-  producerPtr: usize,
-  producerLen: usize,
-  headersPtr: usize,
-  headersLen: usize,
-  contentTypePtr: usize,
-  contentTypeLen: usize,
-  payloadPtr: usize,
-  payloadLen: usize,
-  entropySeed: u64,
-  wallMs: u64,
-  logical: u32,
-): Pulse {
+/**
+ * The input pulse from the record the host wrote at `at` (the pulse flattens to more core
+ * values than the canonical ABI passes directly). Layout: `PULSE_SIZE` below.
+ */
+export function readPulse(at: usize): Pulse {
+  const payloadPtr = load<usize>(at, 40);
+  const payloadLen = load<usize>(at, 44);
   const payload = payloadLen == 0
     ? new Uint8Array(0)
     : Uint8Array.wrap(changetype<ArrayBuffer>(payloadPtr), 0, <i32>payloadLen);
+  let spectral: Spectral | null = null;
+  if (load<u8>(at, 72) != 0) {
+    const n = <i32>load<usize>(at, 100);
+    const ep = load<usize>(at, 96);
+    const eigenvalues = new Array<f64>(n);
+    for (let i = 0; i < n; i++) eigenvalues[i] = load<f64>(ep + (<usize>i << 3));
+    spectral = new Spectral(load<f64>(at, 80), load<f64>(at, 88), eigenvalues);
+  }
   return new Pulse(
-    str(topicPtr, topicLen),
-    str(realityPtr, realityLen),
-    str(producerPtr, producerLen),
-    headersAt(headersPtr, headersLen),
-    str(contentTypePtr, contentTypeLen),
+    str(load<usize>(at), load<usize>(at, 4)),
+    str(load<usize>(at, 8), load<usize>(at, 12)),
+    str(load<usize>(at, 16), load<usize>(at, 20)),
+    headersAt(load<usize>(at, 24), load<usize>(at, 28)),
+    str(load<usize>(at, 32), load<usize>(at, 36)),
     payload,
-    entropySeed,
-    wallMs,
-    logical,
+    load<u64>(at, 48),
+    load<u64>(at, 56),
+    load<u32>(at, 64),
+    spectral,
   );
 }
 
@@ -72,8 +70,21 @@ export function readParams(ptr: usize, n: usize): Header[] {
   return headersAt(ptr, n);
 }
 
-/** Size of a `pulse` record in a list (canonical ABI: align 8). */
-const PULSE_SIZE: usize = 72;
+/**
+ * Size of a `pulse` record (canonical ABI: align 8): six (pointer, length) pairs, the entropy
+ * seed at 48, the timestamp at 56 (wall u64, logical u32 at 64), and `option<spectral>` at 72
+ * (discriminant byte; coherence f64 at 80, criticality f64 at 88, eigenvalues at 96).
+ */
+const PULSE_SIZE: usize = 104;
+
+/** Lays out `eigenvalues` as a `list<f64>` (8-aligned); returns its address. */
+function writeF64s(values: f64[]): usize {
+  const n = <usize>values.length;
+  const raw = __alloc(n * 8 + 8);
+  const base = (raw + 7) & ~(<usize>7);
+  for (let i: usize = 0; i < n; i++) store<f64>(base + (i << 3), values[<i32>i]);
+  return base;
+}
 
 /** Lays out a `list<pulse>` (pointer and length at the returned address). */
 export function writePulses(pulses: Pulse[]): usize {
@@ -103,6 +114,17 @@ export function writePulses(pulses: Pulse[]): usize {
     store<u64>(at + 48, p.entropySeed);
     store<u64>(at + 56, p.wallMs);
     store<u32>(at + 64, p.logical);
+    const sp = p.spectral;
+    if (sp === null) {
+      store<u8>(at + 72, 0);
+    } else {
+      store<u8>(at + 72, 1);
+      store<f64>(at + 80, sp.coherence);
+      store<f64>(at + 88, sp.criticality);
+      const e = sp.eigenvalues;
+      store<usize>(at + 96, e.length == 0 ? 0 : writeF64s(e));
+      store<usize>(at + 96, <usize>e.length, 4);
+    }
   }
   store<usize>(area, base);
   store<usize>(area, n, 4);

@@ -20,13 +20,16 @@
 //     return [outputText("sums.total", '{"sum":' + sum.toString() + "}")];
 //   }
 //
+// Spectral metadata (`pulse.spectral`, null when absent) is read on inputs and set on
+// outputs with `outputText(...).withSpectral(coherence, criticality, eigenvalues)`.
+//
 // Only what goes through `stateSet` survives a call: memory allocated while handling a pulse
 // is released after it, and the node may discard an instance at any time.
 export { Header } from "@arqon/casil/types";
 export { HlcTimestamp, log, LogLevel, logicalTime, randomU64 } from "@arqon/casil/host";
 export { JsonKind, JsonParser, JsonValue, parseJsonString } from "@arqon/casil/json";
 export { bytesToString, indexOf, stringToBytes, topicMatches } from "@arqon/casil/util";
-export { output, outputText, Pulse } from "./pulse";
+export { output, outputText, Pulse, Spectral } from "./pulse";
 export {
   stateDelete,
   stateGet,

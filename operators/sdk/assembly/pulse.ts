@@ -2,6 +2,19 @@
 import { Header } from "@arqon/casil/types";
 
 /**
+ * Spectral metadata of a pulse (PRD FR-EMERG-01): subscribers can filter on it
+ * (`spectral_filter: "coherence >= 0.75"`). Numbers must be finite and there may be at most
+ * 64 eigenvalues, else the pulse that emitted it fails.
+ */
+export class Spectral {
+  constructor(
+    public coherence: f64 = 0,
+    public criticality: f64 = 0,
+    public eigenvalues: f64[] = [],
+  ) {}
+}
+
+/**
  * A pulse as an operator sees it. An input pulse (and its payload) is valid during its
  * `handle` call only: copy what must outlive it into state (`stateSet`).
  */
@@ -16,7 +29,14 @@ export class Pulse {
     public entropySeed: u64 = 0,
     public wallMs: u64 = 0,
     public logical: u32 = 0,
+    public spectral: Spectral | null = null,
   ) {}
+
+  /** Sets the pulse's spectral metadata (on an output); returns the pulse. */
+  withSpectral(coherence: f64, criticality: f64 = 0, eigenvalues: f64[] = []): Pulse {
+    this.spectral = new Spectral(coherence, criticality, eigenvalues);
+    return this;
+  }
 
   /** The value of header `name`, or null. */
   header(name: string): string | null {

@@ -1,0 +1,107 @@
+"""Request/reply, history and flush: the calls of a ``Bus`` that wait for one answer (or a
+run of history chunks) matched by correlation id. A mixin of ``Bus`` (client.py), kept
+apart so each file holds one concern."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from ._inbound import Pending
+from ._wire import encode_entry, pb
+from .errors import InvalidArgument, RequestTimeout
+from .pulse import Pulse
+
+Payload = bytes | bytearray | memoryview | str | dict | list
+
+
+def bytes_of(payload: Payload, content_type: str) -> tuple[bytes, str]:
+    if isinstance(payload, bytes):
+        return payload, content_type
+    if isinstance(payload, str):
+        return payload.encode(), content_type
+    if isinstance(payload, (bytearray, memoryview)):
+        return bytes(payload), content_type
+    if isinstance(payload, (dict, list)):
+        return json.dumps(payload).encode(), content_type or "application/json"
+    raise InvalidArgument("INVALID_ARGUMENT", f"payload of type {type(payload).__name__}")
+
+
+class Calls:
+    """Request/reply, history and flush over the bus's outbox and pending calls."""
+
+    _pending: Pending
+    _loop: asyncio.AbstractEventLoop
+
+    # Provided by Bus: the outbox, a failed future, publish.
+    _enqueue: Any
+    _failed: Any
+    publish: Any
+
+    async def flush(self) -> None:
+        """Round trip: returns once the node processed every frame sent before (a ping
+        answered in order), like nats.py's ``flush()``."""
+        nonce = self._pending.take_id()
+        fut = self._loop.create_future()
+        self._pending.calls[nonce] = fut
+        self._enqueue(encode_entry(ping=pb.Ping(nonce=nonce)))
+        await fut
+
+    async def request(
+        self,
+        topic: str,
+        payload: Payload,
+        *,
+        reality: str = "",
+        timeout: float = 5.0,
+        content_type: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> Pulse:
+        """Sends a request and returns the first reply; raises ``RequestTimeout`` after
+        ``timeout`` seconds or ``NoResponders`` when nobody subscribes to ``topic``."""
+        data, content_type = bytes_of(payload, content_type)
+        cid = self._pending.take_id()
+        fut = self._loop.create_future()
+        self._pending.calls[cid] = fut
+        self._enqueue(encode_entry(request=pb.Request(
+            correlation_id=cid, timeout_ms=max(1, int(timeout * 1000)),
+            pulse=pb.Pulse(topic=topic, reality_id=reality, payload=data,
+                           content_type=content_type, headers=headers or {}),
+        )))
+        try:
+            # The node times the request out itself; this only guards against silence.
+            return await asyncio.wait_for(fut, timeout + 5.0)
+        except asyncio.TimeoutError:
+            self._pending.calls.pop(cid, None)
+            raise RequestTimeout("TIMEOUT", f"no answer within {timeout} s") from None
+
+    def reply(self, request: Pulse, payload: Payload, **options: Any) -> "asyncio.Future[Any]":
+        """Answers a request pulse received through a subscription (to its ``reply_to``)."""
+        if not request.reply_to:
+            return self._failed(InvalidArgument("INVALID_ARGUMENT", "the pulse is not a request"))
+        options.setdefault("ack", "none")
+        return self.publish(request.reply_to, payload, reality=request.raw.reality_id, **options)
+
+    async def history(
+        self,
+        *,
+        reality: str = "",
+        pattern: str = "",
+        from_sequence: int = 0,
+        to_sequence: int = 0,
+        from_time_ms: int = 0,
+        to_time_ms: int = 0,
+        limit: int = 0,
+    ) -> list[Pulse]:
+        """Stored pulses of a reality in sequence order (bounds inclusive, 0 open; times
+        are HLC wall ms). Only topics under a retention rule are stored."""
+        cid = self._pending.take_id()
+        fut = self._loop.create_future()
+        self._pending.histories[cid] = (fut, [])
+        self._enqueue(encode_entry(history_get=pb.HistoryGet(
+            correlation_id=cid, reality_id=reality, pattern=pattern,
+            from_sequence=from_sequence, to_sequence=to_sequence,
+            from_time_ms=from_time_ms, to_time_ms=to_time_ms, limit=limit,
+        )))
+        return await fut
