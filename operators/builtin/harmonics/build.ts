@@ -30,7 +30,9 @@ async function digest(): Promise<string> {
 }
 
 /**
- * The `harmonics` component, built into `build/operators/builtin/` when its sources changed.
+ * The `harmonics` component, built into `build/operators/harmonics/` when its sources changed
+ * (`deno task build` also builds it into `build/operators/builtin/harmonics.wasm` for
+ * `{"builtin": "harmonics"}` installs).
  *
  * @example
  * ```ts ignore
@@ -38,14 +40,14 @@ async function digest(): Promise<string> {
  * ```
  */
 export async function buildHarmonics(): Promise<Uint8Array<ArrayBuffer>> {
-  const out = `${OPERATOR_BUILD_DIR}builtin/harmonics.${await digest()}.wasm`;
+  const out = `${OPERATOR_BUILD_DIR}harmonics/${await digest()}.wasm`;
   try {
     return await Deno.readFile(out);
   } catch {
     // Not built yet.
   }
   const component = new Uint8Array(await compileOperator(HARMONICS_SOURCE));
-  await Deno.mkdir(`${OPERATOR_BUILD_DIR}builtin`, { recursive: true });
+  await Deno.mkdir(`${OPERATOR_BUILD_DIR}harmonics`, { recursive: true });
   // Parallel test processes may build it at once: each writes its own file, then renames.
   const tmp = `${out}.${crypto.randomUUID()}.tmp`;
   await Deno.writeFile(tmp, component);

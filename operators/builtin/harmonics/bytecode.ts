@@ -19,7 +19,25 @@ export const PROGRAM_HEADER_BYTES = 12;
 export const OP_HEADER_BYTES = 8;
 
 /** Bounds every program is validated against. */
-export const LIMITS = Object.freeze({
+export interface HarmonicsLimits {
+  /** Most vector registers a program may declare. */
+  readonly registers: number;
+  /** Most float32s a register holds. */
+  readonly registerLength: number;
+  /** Most topics in a program's table (or in the config's `topics`). */
+  readonly topics: number;
+  /** Most instructions. */
+  readonly instructions: number;
+  /** Most bytes of a program. */
+  readonly programBytes: number;
+  /** Most float32s of the output buffer. */
+  readonly outputLength: number;
+  /** Most EMITs a program runs per pulse. */
+  readonly emits: number;
+}
+
+/** The limits of bytecode version 1 (the AssemblyScript operator holds the same). */
+export const LIMITS: HarmonicsLimits = Object.freeze({
   /** Most vector registers a program may declare. */
   registers: 64,
   /** Most float32s a register holds. */
@@ -37,7 +55,18 @@ export const LIMITS = Object.freeze({
 });
 
 /** Opcodes. */
-export const Op = Object.freeze({
+export const Op: Readonly<{
+  LOAD: 0x01;
+  DOT: 0x02;
+  SUM: 0x03;
+  SCALE: 0x04;
+  ADD: 0x05;
+  ACT: 0x06;
+  STORE: 0x07;
+  EMIT: 0x08;
+  MUL: 0x09;
+  CONST: 0x0a;
+}> = Object.freeze({
   LOAD: 0x01,
   DOT: 0x02,
   SUM: 0x03,
@@ -51,7 +80,11 @@ export const Op = Object.freeze({
 });
 
 /** Activation kinds, in the flags byte of ACT. */
-export const Act = Object.freeze({ RELU: 1, SIGMOID: 2, TANH: 3 });
+export const Act: Readonly<{ RELU: 1; SIGMOID: 2; TANH: 3 }> = Object.freeze({
+  RELU: 1,
+  SIGMOID: 2,
+  TANH: 3,
+});
 
 /** Mnemonics by opcode. */
 export const MNEMONIC: Readonly<Record<number, string>> = Object.freeze({

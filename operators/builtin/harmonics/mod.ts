@@ -9,6 +9,7 @@ export {
   Act,
   checkTopics,
   decodeProgram,
+  type HarmonicsLimits,
   HarmonicsProgramError,
   type Instr,
   LIMITS,

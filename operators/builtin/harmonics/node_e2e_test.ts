@@ -10,7 +10,8 @@ import { base64 } from "@scure/base";
 import { F, msg, num, pb, type PbMessage, str } from "../../../tests/support/pb.ts";
 import { RawSocket } from "../../../tests/support/raw_ws.ts";
 import { withNode } from "../../../tests/support/node.ts";
-import { assemble, buildHarmonics, decodeProgram, run } from "./mod.ts";
+import { buildOperatorCached, OPERATOR_BUILD_DIR } from "../../build/mod.ts";
+import { assemble, buildHarmonics, decodeProgram, HARMONICS_SOURCE, run } from "./mod.ts";
 import { mulberry32, randomPayload } from "./testdata/gen.ts";
 
 const PROTO = "arqon.v1.proto";
@@ -155,5 +156,45 @@ Deno.test("harmonics on a node: a bad program is a 400 naming the line; config t
     const [d] = await sub.wait(F.deliver);
     assert.deepEqual(Array.from(new Float32Array(payloadOf(msg(d, 2)).slice().buffer)), [9, 0.25]);
     await sub.close();
+  });
+});
+
+Deno.test("harmonics on a node: installed as a built-in with JSON, it runs the same program", async () => {
+  // What `deno task build` does for every shipped operator (a no-op when it is up to date).
+  await buildOperatorCached(HARMONICS_SOURCE, `${OPERATOR_BUILD_DIR}builtin/harmonics.wasm`);
+  await withNode(async (node) => {
+    const put = await fetch(`${node.url}/v1/operators/layer`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ builtin: "harmonics", inputs: ["vec.in"], config: { source: LAYER } }),
+    });
+    assert.equal(put.status, 201, await put.text());
+    const got = await (await fetch(`${node.url}/v1/operators/layer`)).json();
+    assert.equal(got.status, "running");
+    assert.equal(got.builtin, "harmonics", JSON.stringify(got));
+    const bad = await fetch(`${node.url}/v1/operators/bad`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        builtin: "harmonics",
+        inputs: ["vec.in"],
+        config: { source: "frob" },
+      }),
+    });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error.message, /line 1: unknown mnemonic 'frob'/);
+    const sub = await client(node.wsUrl, "w");
+    sub.send(subscribe(1, "vec.out.>"));
+    await sub.wait(F.subscribed);
+    const pub = await client(node.wsUrl, "p");
+    const input = randomPayload(mulberry32(9), 8);
+    pub.send(publish(1, "vec.in", input));
+    const want = run(decodeProgram(assemble(LAYER)), input);
+    await sub.until(() => sub.of(F.deliver).length === 2, "2 vectors");
+    const out = sub.of(F.deliver).map((d) => msg(d, 2));
+    assert.deepEqual(out.map((p) => str(p, 3)), want.map((w) => w.topic));
+    assert.deepEqual(out.map((p) => hex(payloadOf(p))), want.map((w) => hex(w.payload)));
+    await sub.close();
+    await pub.close();
   });
 });
