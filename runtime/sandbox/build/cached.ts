@@ -1,7 +1,7 @@
 /**
  * Builds guest components into files, skipping sources whose inputs are unchanged (the
- * stamp is a hash of the source, the toolchain's SDK folders, the WIT package and the
- * compiler).
+ * stamp is a hash of the source and the sources beside it, the toolchain's SDK folders, the
+ * WIT package and the compiler).
  * @module
  */
 import { WIT_DIR } from "../../../wit/mod.ts";
@@ -16,7 +16,11 @@ async function filesIn(dir: string): Promise<string[]> {
 }
 
 async function inputsDigest(source: string, toolchain: GuestToolchain): Promise<string> {
-  const files = [source, COMPILER];
+  // The files beside the source too: a guest split into modules (`import "./program"`)
+  // must be rebuilt when any of them changes, not only its entry.
+  const dir = source.slice(0, source.lastIndexOf("/") + 1);
+  const siblings = (await filesIn(dir)).filter((f) => f.endsWith(".ts") && f !== source);
+  const files = [source, ...siblings, COMPILER];
   for (const dir of Object.values(toolchain.packages)) files.push(...await filesIn(dir));
   files.push(...await filesIn(WIT_DIR));
   const parts: Uint8Array[] = [new TextEncoder().encode(toolchain.entry(source, "") + "\0")];
