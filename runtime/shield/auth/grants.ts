@@ -71,8 +71,16 @@ export function parseGrants(input: unknown): Grants {
 
 function topicRules(input: unknown, name: string): TopicRules {
   if (input === undefined) return {};
-  if (input === null || typeof input !== "object") throw new TypeError(`${name} must be an object`);
+  // An array (`"publish": ["a.>"]`) or a misspelt key would otherwise read as "no rules",
+  // which allows everything: a grant that narrows nothing must be refused, not widened.
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new TypeError(`${name} must be an object {"allow": [...], "deny": [...]}`);
+  }
   const o = input as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => k !== "allow" && k !== "deny");
+  if (unknown.length > 0) {
+    throw new TypeError(`${name} has unknown field(s) ${unknown.join(", ")} (allow, deny)`);
+  }
   const rules: { allow?: string[]; deny?: string[] } = {};
   if (o.allow !== undefined) rules.allow = patterns(o.allow, `${name}.allow`);
   if (o.deny !== undefined) rules.deny = patterns(o.deny, `${name}.deny`);

@@ -97,4 +97,9 @@ Deno.test("parseGrants refuses malformed claims", () => {
   assert.throws(() => parseGrants({ realities: [], roles: ["root"] }), TypeError);
   assert.throws(() => parseGrants({ realities: [], publish: { allow: ["a.>.b"] } }), TypeError);
   assert.throws(() => parseGrants(null), TypeError);
+  // A list where the rules object belongs, or a misspelt key, must not read as "no rules"
+  // (which allows every topic).
+  assert.throws(() => parseGrants({ realities: [], publish: ["a.>"] }), /must be an object/);
+  assert.throws(() => parseGrants({ realities: [], subscribe: ["a.>"] }), /must be an object/);
+  assert.throws(() => parseGrants({ realities: [], publish: { alow: ["a.>"] } }), /unknown/);
 });
