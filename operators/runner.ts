@@ -257,6 +257,15 @@ export class OperatorRunner {
         continue;
       }
       this.counters.fuelUsed += outcome.fuel;
+      // Every output checked against the operator's card before any is published: a pulse
+      // whose output violates it fails whole (no output, no state change), as a trap does,
+      // so what subscribers saw and the committed state still agree.
+      const violation = this.#cardViolation(outcome.outputs);
+      if (violation) {
+        this.#resync = true;
+        this.#fail("schema", violation);
+        continue;
+      }
       // The outputs and the state change of this pulse commit in one store transaction:
       // the hold keeps the group commit from cutting between them.
       const release = this.#ctx.store.holdCommits();
@@ -281,6 +290,23 @@ export class OperatorRunner {
       }
     }
     if (worker.dead && !this.#stopped) await this.#restart();
+  }
+
+  /** The first output the operator's card refuses, as a message (undefined: all pass). */
+  #cardViolation(outputs: OperatorPulse[]): string | undefined {
+    const reality = this.spec.manifest.reality;
+    for (const out of outputs) {
+      try {
+        this.#ctx.spine.agents.checkPublish(
+          { topic: out.topic, payload: out.payload },
+          this.producer,
+          reality,
+        );
+      } catch (e) {
+        return e instanceof Error ? e.message : String(e);
+      }
+    }
+    return undefined;
   }
 
   async #restart(): Promise<void> {

@@ -65,6 +65,9 @@ QuotaExceeded = _code_class("QuotaExceeded", "QUOTA_EXCEEDED", "A quota was exce
 ProtocolViolation = _code_class(
     "ProtocolViolation", "PROTOCOL_VIOLATION", "A frame out of place in the session."
 )
+SchemaViolation = _code_class(
+    "SchemaViolation", "SCHEMA_VIOLATION", "The payload violates the producer's card schema."
+)
 
 _BY_CODE: dict[str, type[ArqonError]] = {
     c.CODE: c  # type: ignore[misc]
@@ -72,6 +75,7 @@ _BY_CODE: dict[str, type[ArqonError]] = {
         InvalidFrame, InvalidTopic, InvalidPattern, FrameTooLarge, TooManySubscriptions,
         SlowConsumer, NoResponders, RequestTimeout, Unauthorized, Forbidden, RateLimited,
         PolicyDenied, NotFound, InvalidArgument, StorageFailed, QuotaExceeded, ProtocolViolation,
+        SchemaViolation,
     )
 }
 

@@ -36,18 +36,22 @@ async def test_token_grants_apply() -> None:
         assert (await bus.publish("orders.us.created", b"still", reality="lab")).sequence > 0
 
 
+# A SAM card; with auth on, it may list only realities the grants allow (this DID: "lab").
+CARD = {"capabilities": ["summarize"], "realities": ["lab"]}
+
+
 @run
 async def test_did_key_identity() -> None:
     url = need("ARQON_AUTH_URL")
     seed = bytes.fromhex(need("ARQON_AUTH_DID_SEED"))
     me = arqon.Identity.from_seed(seed)
     assert me.did == need("ARQON_AUTH_DID"), "same did:key as the TypeScript identity module"
-    async with arqon.connect(url, name="agent", identity=me, card={"skills": ["summarize"]}) as bus:
+    async with arqon.connect(url, name="agent", identity=me, card=CARD) as bus:
         sub = await bus.subscribe("agents.>", reality="lab")
         await bus.publish("agents.report", {"ok": True}, reality="lab")
         pulse = await sub.next(timeout=5)
         assert pulse.json() == {"ok": True} and pulse.producer
-        assert bus.card == {"skills": ["summarize"]}
+        assert bus.card == CARD
     stranger = arqon.Identity.generate()
     assert stranger.did.startswith("did:key:z6Mk")
     with pytest.raises(arqon.Forbidden) as e:  # a DID the grants do not list
