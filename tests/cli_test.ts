@@ -1,0 +1,315 @@
+/**
+ * The `arqon` CLI end to end: each command runs as a subprocess (`scripts/arqon.ts`) against
+ * a real node on an ephemeral port; a raw WebSocket peer (tests/support/pb.ts) and fetch check
+ * what the node really saw.
+ */
+import assert from "node:assert/strict";
+import { withNode } from "./support/node.ts";
+import { F, pb, type PbField } from "./support/pb.ts";
+import { RawSocket } from "./support/raw_ws.ts";
+
+const ENTRY = new URL("../scripts/arqon.ts", import.meta.url).pathname;
+const ROOT = new URL("../", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion (ARQON_* env cleared so the test's flags are what count). */
+async function arqon(args: string[], stdin?: string): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ENTRY, ...args],
+    cwd: ROOT,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { ARQON_SERVER: "", ARQON_TOKEN: "", NO_COLOR: "1" },
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A long-running CLI process whose stderr is watched for a readiness line. */
+class Background {
+  readonly child: Deno.ChildProcess;
+  #stderr = "";
+  readonly #stdoutText: Promise<string>;
+  readonly #stderrDone: Promise<void>;
+
+  constructor(args: string[]) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", ENTRY, ...args],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { ARQON_SERVER: "", ARQON_TOKEN: "", NO_COLOR: "1" },
+    }).spawn();
+    this.#stdoutText = new Response(this.child.stdout).text();
+    const stderr = this.child.stderr;
+    this.#stderrDone = (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of stderr) this.#stderr += dec.decode(chunk);
+    })();
+  }
+
+  /** Waits until stderr contains `text`. */
+  async ready(text: string, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#stderr.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`no "${text}" on stderr: ${this.#stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Waits for the exit; resolves with the code and output. */
+  async done(): Promise<Run> {
+    const [status, stdout] = await Promise.all([this.child.status, this.#stdoutText]);
+    await this.#stderrDone;
+    return { code: status.code, stdout, stderr: this.#stderr };
+  }
+}
+
+Deno.test("cli: pub then history shows it; stdin payload, headers, --ack durable, --count", async () => {
+  await withNode(async (node) => {
+    const s = ["--server", node.wsUrl];
+    let r = await arqon(["realities", "create", "lab", "--retain", "orders.>", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await arqon([
+      "pub",
+      "orders.created",
+      '{"id":1}',
+      "-t",
+      "application/json",
+      "-r",
+      "lab",
+      ...s,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^published orders\.created #1 \(lab\) id \S+/);
+    r = await arqon(
+      ["pub", "orders.paid", "-", "-r", "lab", "--ack", "durable", "-H", "k=v", "--json", ...s],
+      "from stdin",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).sequence, 2);
+    r = await arqon(["pub", "orders.bulk", "x", "-r", "lab", "--count", "5", "--json", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n").map((l) => JSON.parse(l).sequence), [
+      3,
+      4,
+      5,
+      6,
+      7,
+    ]);
+
+    r = await arqon(["history", "orders.>", "-r", "lab", "--json", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 7);
+    assert.deepEqual(lines[0].data, { id: 1 });
+    assert.equal(lines[1].payload, "from stdin");
+    assert.deepEqual(lines[1].headers, { k: "v" });
+    r = await arqon(["history", "orders.>", "-r", "lab", "--from-seq", "3", "--limit", "2", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), [
+      "[#3] orders.bulk (lab): x",
+      "[#4] orders.bulk (lab): x",
+    ]);
+    // The same pulses over HTTP, as the node stored them.
+    const http = await (await fetch(`${node.url}/v1/realities/lab/history?limit=100`)).text();
+    assert.equal(http.trim().split("\n").length, 7);
+  }, { memory: true });
+});
+
+Deno.test("cli: sub --json --count receives a raw client's publishes in order, then exits", async () => {
+  await withNode(async (node) => {
+    const sub = new Background([
+      "sub",
+      "feed.>",
+      "--json",
+      "--count",
+      "20",
+      "--server",
+      node.wsUrl,
+    ]);
+    await sub.ready("subscribed to feed.>");
+    const raw = await RawSocket.open(node.wsUrl, "arqon.v1.proto");
+    raw.send(pb([[F.hello, [[1, "raw"], [2, 1]]]]));
+    await raw.wait(F.welcome);
+    for (let i = 0; i < 25; i++) {
+      const pulse: PbField[] = [[3, `feed.n${i}`], [11, new TextEncoder().encode(`m${i}`)]];
+      raw.send(pb([[F.publish, [[1, i + 1], [2, 1], [3, pulse]]]]));
+    }
+    await raw.wait(F.ack, 25);
+    const r = await sub.done();
+    await raw.close();
+    assert.equal(r.code, 0, r.stderr);
+    const got = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(got.length, 20); // --count 20: exits after 20 of the 25
+    assert.deepEqual(got.map((p) => p.topic), [...Array(20)].map((_, i) => `feed.n${i}`));
+    assert.deepEqual(got.map((p) => p.payload), [...Array(20)].map((_, i) => `m${i}`));
+    assert.deepEqual(got.map((p) => p.sequence), [...Array(20)].map((_, i) => i + 1));
+  });
+});
+
+Deno.test("cli: req against a reply --template responder, and a command responder", async () => {
+  await withNode(async (node) => {
+    const s = ["--server", node.wsUrl];
+    const tpl = new Background([
+      "reply",
+      "greet.*",
+      "--template",
+      "hi {{payload}} on {{topic}}",
+      "--count",
+      "2",
+      ...s,
+    ]);
+    await tpl.ready("replying on greet.*");
+    let r = await arqon(["req", "greet.en", "ada", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "hi ada on greet.en\n");
+    r = await arqon(["req", "greet.fr", "-", "--json", ...s], "bob");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).payload, "hi bob on greet.fr");
+    assert.equal((await tpl.done()).code, 0); // --count 2 reached
+
+    const cmd = new Background([
+      "reply",
+      "math.double",
+      "--count",
+      "1",
+      ...s,
+      "--",
+      "sh",
+      "-c",
+      "read n; echo $((n * 2))",
+    ]);
+    await cmd.ready("replying on math.double");
+    r = await arqon(["req", "math.double", "21", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "42\n");
+    assert.equal((await cmd.done()).code, 0);
+  });
+});
+
+Deno.test("cli: operators put --builtin echo, then list and get show it; stop and delete", async () => {
+  await withNode(async (node) => {
+    const s = ["--server", node.wsUrl];
+    let r = await arqon([
+      "operators",
+      "put",
+      "bridge",
+      "--builtin",
+      "echo",
+      "--input",
+      "in.>",
+      "--config",
+      '{"to":"out.echo"}',
+      ...s,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).status, "running");
+    r = await arqon(["operators", "list", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /"bridge"/);
+    // The operator really runs: a publish on in.x comes out on out.echo.
+    const sub = new Background(["sub", "out.echo", "--count", "1", ...s]);
+    await sub.ready("subscribed to out.echo");
+    assert.equal((await arqon(["pub", "in.x", "ping", ...s])).code, 0);
+    const got = await sub.done();
+    assert.match(got.stdout, /out\.echo: ping/);
+    r = await arqon(["operators", "stop", "bridge", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await arqon(["operators", "delete", "bridge", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await arqon(["operators", "get", "bridge", ...s]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^arqon: NOT_FOUND: no operator bridge\n$/);
+    r = await arqon(["operators", "put", "x", "--builtin", "no-such-op", ...s]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /NOT_FOUND|INVALID_ARGUMENT/);
+  });
+});
+
+Deno.test("cli: typed errors exit 2 with the code; refused connection 3; timeout 4; usage 1", async () => {
+  await withNode(async (node) => {
+    const s = ["--server", node.wsUrl];
+    let r = await arqon(["pub", "bad..topic", "x", ...s]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^arqon: INVALID_TOPIC: topic has an empty segment\n$/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /); // no stack trace
+    r = await arqon(["req", "nobody.home", "x", "--timeout", "300ms", ...s]);
+    assert.ok(r.code === 2 || r.code === 4, `${r.code} ${r.stderr}`);
+    assert.match(r.stderr, /^arqon: (NO_RESPONDERS|TIMEOUT): /);
+    // A responder that never answers: the request times out.
+    const mute = new Background(["reply", "slow", "--", "sleep", "5", ...s]);
+    await mute.ready("replying on slow");
+    r = await arqon(["req", "slow", "x", "--timeout", "300ms", ...s]);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /^arqon: TIMEOUT: /);
+    mute.child.kill();
+    await mute.done();
+    r = await arqon(["policies", "get", "nope", ...s]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /NOT_FOUND/);
+    // The node still serves after all of that.
+    assert.equal((await arqon(["pub", "ok.topic", "x", ...s])).code, 0);
+  });
+  // Nothing listens on the port of a stopped node.
+  const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  for (const args of [["pub", "a", "b"], ["sub", "a"], ["realities", "list"]]) {
+    const r = await arqon([...args, "--server", `ws://127.0.0.1:${port}/v1/ws`]);
+    assert.equal(r.code, 3, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /^arqon: cannot (connect to|reach) /);
+  }
+  for (
+    const args of [["pub"], ["frobnicate"], ["pub", "a", "b", "--count", "zero"], ["reply", "t"], [
+      "bench",
+      "--size",
+      "2",
+    ]]
+  ) {
+    const r = await arqon([...args, "--server", `ws://127.0.0.1:${port}`]);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+  }
+});
+
+Deno.test("cli: --help of every command is real and readable", async () => {
+  const commands = [
+    ["pub"],
+    ["sub"],
+    ["req"],
+    ["reply"],
+    ["history"],
+    ["realities"],
+    ["realities", "create"],
+    ["policies"],
+    ["policies", "put"],
+    ["operators"],
+    ["operators", "put"],
+    ["token"],
+    ["bench"],
+  ];
+  const top = await arqon(["--help"]);
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /Exit codes: 0 ok, 1 usage error/);
+  for (const c of commands) assert.match(top.stdout, new RegExp(`\\n  ${c[0]} `));
+  for (const c of commands) {
+    const r = await arqon([...c, "--help"]);
+    assert.equal(r.code, 0, `${c.join(" ")}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^Usage: arqon ${c.join(" ")} `), c.join(" "));
+    assert.match(r.stdout, /--server <url>/);
+    for (const line of r.stdout.split("\n")) assert.ok(line.length <= 100, `${c}: ${line}`);
+  }
+});
