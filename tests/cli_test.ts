@@ -41,6 +41,7 @@ async function arqon(args: string[], stdin?: string): Promise<Run> {
 class Background {
   readonly child: Deno.ChildProcess;
   #stderr = "";
+  #exited = false;
   readonly #stdoutText: Promise<string>;
   readonly #stderrDone: Promise<void>;
 
@@ -54,6 +55,7 @@ class Background {
       env: { ARQON_SERVER: "", ARQON_TOKEN: "", NO_COLOR: "1" },
     }).spawn();
     this.#stdoutText = new Response(this.child.stdout).text();
+    this.child.status.then(() => this.#exited = true);
     const stderr = this.child.stderr;
     this.#stderrDone = (async () => {
       const dec = new TextDecoder();
@@ -65,7 +67,9 @@ class Background {
   async ready(text: string, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.#stderr.includes(text)) {
-      if (Date.now() > deadline) throw new Error(`no "${text}" on stderr: ${this.#stderr}`);
+      if (Date.now() > deadline || this.#exited) {
+        throw new Error(`no "${text}" on stderr: ${this.#stderr}`);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -251,7 +255,7 @@ Deno.test("cli: typed errors exit 2 with the code; refused connection 3; timeout
     assert.ok(r.code === 2 || r.code === 4, `${r.code} ${r.stderr}`);
     assert.match(r.stderr, /^arqon: (NO_RESPONDERS|TIMEOUT): /);
     // A responder that never answers: the request times out.
-    const mute = new Background(["reply", "slow", "--", "sleep", "5", ...s]);
+    const mute = new Background(["reply", "slow", ...s, "--", "sleep", "5"]);
     await mute.ready("replying on slow");
     r = await arqon(["req", "slow", "x", "--timeout", "300ms", ...s]);
     assert.equal(r.code, 4, r.stderr);
