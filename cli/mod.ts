@@ -27,7 +27,7 @@ import { benchCommand } from "./bench.ts";
 export { EXIT } from "./common.ts";
 
 /** Builds the program; `globals` reads `--server`/`--token` once parsed. */
-export function program(): Command {
+function program(): Command {
   const root = new Command("arqon")
     .description("Command-line client for ArqonBus nodes.")
     .addOption(
