@@ -23,12 +23,13 @@ export function policiesCommand(globals: () => GlobalOptions): Command {
     .option("--reality <name>", "apply in this reality (repeatable; default all)", collect)
     .option("--topic <pattern>", "apply to this topic pattern (repeatable)", collect)
     .option("--order <n>", "evaluation order (lower first)")
-    .option("--config <text>", "the policy's configuration string")
+    .option("--config <text>", 'the policy\'s configuration (JSON text, e.g. {"max_bytes":1024})')
     .addHelpText(
       "after",
       `
 Example:
-  arqon policies put size --builtin payload_size_cap --config 1024 --topic 'sensor.>'`,
+  arqon policies put size --builtin payload_size_cap \\
+    --config '{"max_bytes":1024}' --topic 'sensor.>'`,
     )
     .action(async (name: string, o) => {
       if ((o.file === undefined) === (o.builtin === undefined)) {

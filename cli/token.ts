@@ -18,6 +18,12 @@ export function tokenCommand(globals: () => GlobalOptions): Command {
       collect,
       [],
     )
+    .option(
+      "--deny-publish <pattern>",
+      "a topic pattern it may not publish to (repeatable)",
+      collect,
+    )
+    .option("--deny-subscribe <pattern>", "a pattern it may not subscribe to (repeatable)", collect)
     .option("--role <role>", "a role, e.g. admin or operator (repeatable)", collect)
     .option("--ttl <seconds>", "lifetime in seconds (default: the node's)")
     .option("--json", 'print {"token": ...} instead of the bare token')
@@ -30,8 +36,8 @@ Example:
     .action(async (o) => {
       const body: Record<string, unknown> = { subject: o.subject };
       if ((o.reality ?? []).length) body.realities = o.reality;
-      if ((o.publish ?? []).length) body.publish = o.publish;
-      if ((o.subscribe ?? []).length) body.subscribe = o.subscribe;
+      body.publish = rules(o.publish, o.denyPublish);
+      body.subscribe = rules(o.subscribe, o.denySubscribe);
       if ((o.role ?? []).length) body.roles = o.role;
       const ttl = intOption("--ttl", o.ttl, 1);
       if (ttl !== undefined) body.ttlSeconds = ttl;
@@ -40,4 +46,10 @@ Example:
       }) as { token: string };
       console.log(o.json ? JSON.stringify(res) : res.token);
     });
+}
+
+/** Allow and deny lists as the node's grants take them (`{allow, deny}`); absent: no rule. */
+function rules(allow?: string[], deny?: string[]): Record<string, string[]> | undefined {
+  if (!allow?.length && !deny?.length) return undefined;
+  return { ...(allow?.length ? { allow } : {}), ...(deny?.length ? { deny } : {}) };
 }

@@ -4,6 +4,8 @@
  * what the node really saw.
  */
 import assert from "node:assert/strict";
+import { startNode } from "../mod.ts";
+import { issueToken, writeNodeKeyFile } from "../runtime/shield/auth/mod.ts";
 import { withNode } from "./support/node.ts";
 import { F, pb, type PbField } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
@@ -316,4 +318,115 @@ Deno.test("cli: --help of every command is real and readable", async () => {
     assert.match(r.stdout, /--server <url>/);
     for (const line of r.stdout.split("\n")) assert.ok(line.length <= 100, `${c}: ${line}`);
   }
+});
+
+Deno.test("cli: token issues from an auth node; the token works and its grants hold", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "arqon-cli-auth-" });
+  const key = await writeNodeKeyFile(`${dir}/node.key`);
+  const admin = await issueToken(key, { subject: "root", roles: ["admin"] });
+  await withNode(async (node) => {
+    const s = ["--server", node.wsUrl];
+    // No token: refused with the node's typed error, exit 2.
+    let r = await arqon(["pub", "sensor.7.temp", "1", ...s]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^arqon: UNAUTHORIZED: /);
+    r = await arqon(["token", "--subject", "s7", "--publish", "sensor.7.>", "--ttl", "60", ...s]);
+    assert.equal(r.code, 2, r.stderr); // issuing needs the admin role
+    r = await arqon([
+      "token",
+      "--subject",
+      "s7",
+      "--reality",
+      "default",
+      "--publish",
+      "sensor.7.>",
+      "--ttl",
+      "60",
+      "--token",
+      admin,
+      ...s,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const token = r.stdout.trim();
+    assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    r = await arqon(["pub", "sensor.7.temp", "1", "--token", token, ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await arqon(["pub", "sensor.8.temp", "1", "--token", token, ...s]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^arqon: FORBIDDEN: /);
+  }, { memory: true, authKey: `${dir}/node.key` });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cli: realities and policies round trip; the size-cap policy refuses with exit 2", async () => {
+  await withNode(async (node) => {
+    const s = ["--server", node.wsUrl];
+    let r = await arqon([
+      "realities",
+      "create",
+      "lab",
+      "--config",
+      '{"retention":[{"pattern":">"}]}',
+      ...s,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await arqon(["realities", "list", ...s]);
+    assert.match(r.stdout, /"lab"/);
+    r = await arqon(["realities", "create", "bad", "--config", "{nope", ...s]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^arqon: --config: not valid JSON/);
+    r = await arqon([
+      "policies",
+      "put",
+      "size",
+      "--builtin",
+      "payload_size_cap",
+      "--config",
+      '{"max_bytes":8}',
+      ...s,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await arqon(["policies", "list", ...s]);
+    assert.match(r.stdout, /"size"/);
+    r = await arqon(["pub", "any.topic", "this payload is longer than eight bytes", ...s]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^arqon: POLICY_DENIED: /);
+    r = await arqon(["policies", "delete", "size", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await arqon(["pub", "any.topic", "this payload is longer than eight bytes", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await arqon(["realities", "delete", "lab", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await arqon(["realities", "get", "lab", ...s]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^arqon: NOT_FOUND: /);
+  }, { memory: true });
+});
+
+Deno.test("cli: bench counts every pulse; a sub whose node dies exits 3", async () => {
+  await withNode(async (node) => {
+    const r = await arqon([
+      "bench",
+      "--count",
+      "2000",
+      "--size",
+      "64",
+      "--json",
+      "--server",
+      node.wsUrl,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout);
+    assert.equal(result.sent, 2000);
+    assert.equal(result.received, 2000);
+    assert.ok(result.p99Ms >= result.p50Ms && result.p50Ms >= 0);
+    assert.ok(result.publishRate > 0 && result.deliveryRate > 0);
+  });
+  const node = await startNode({ port: 0, log: "quiet", memory: true, shutdownGraceMs: 200 });
+  const sub = new Background(["sub", "x.>", "--server", node.wsUrl]);
+  await sub.ready("subscribed to x.>");
+  await node.shutdown();
+  const r = await sub.done();
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /arqon: .*(lost|closed|SHUTTING_DOWN)/);
 });
