@@ -3,6 +3,7 @@
  * client, calling the HTTP API, printing pulses, and turning failures into exit codes.
  * @module
  */
+import { base64 } from "@scure/base";
 import { ArqonClient, BusError, type IPulse } from "../runtime/client/mod.ts";
 
 /** The exit codes of `arqon` (documented in docs/cli.md). */
@@ -149,7 +150,7 @@ export function pulseJson(p: IPulse): Record<string, unknown> {
   if (p.headers && Object.keys(p.headers).length) out.headers = p.headers;
   const text = textOf(bytes);
   if (text === undefined) {
-    out.payload_base64 = btoa(String.fromCharCode(...bytes));
+    out.payload_base64 = base64.encode(bytes); // spreading MBs into btoa's argument list overflows
   } else {
     out.payload = text;
     if (p.contentType?.includes("json")) {
