@@ -430,3 +430,85 @@ Deno.test("cli: bench counts every pulse; a sub whose node dies exits 3", async 
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stderr, /arqon: .*(lost|closed|SHUTTING_DOWN)/);
 });
+
+Deno.test("cli: operators put --component uploads multipart; binary payloads print as base64", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "arqon-cli-op-" });
+  await Deno.copyFile(`${ROOT}build/operators/builtin/echo.wasm`, `${dir}/op.wasm`);
+  await Deno.writeTextFile(
+    `${dir}/m.json`,
+    JSON.stringify({ inputs: ["bin.in"], config: { to: "bin.out" } }),
+  );
+  await withNode(async (node) => {
+    const s = ["--server", node.wsUrl];
+    let r = await arqon([
+      "operators",
+      "put",
+      "up",
+      "--manifest",
+      `${dir}/nope.json`,
+      "--component",
+      `${dir}/op.wasm`,
+      ...s,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^arqon: --manifest: cannot read /);
+    r = await arqon([
+      "operators",
+      "put",
+      "up",
+      "--component",
+      `${dir}/op.wasm`,
+      "--manifest",
+      `${dir}/m.json`,
+      ...s,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).status, "running");
+    const sub = new Background(["sub", "bin.out", "--json", "--count", "1", ...s]);
+    await sub.ready("subscribed to bin.out");
+    // Bytes that are not UTF-8, published by a raw client into the uploaded operator.
+    const raw = await RawSocket.open(node.wsUrl, "arqon.v1.proto");
+    raw.send(pb([[F.hello, [[1, "raw"], [2, 1]]]]));
+    await raw.wait(F.welcome);
+    const bytes = new Uint8Array([0xff, 0xfe, 0x00, 0x80]);
+    raw.send(pb([[F.publish, [[1, 1], [2, 1], [3, [[3, "bin.in"], [11, bytes]]]]]]));
+    await raw.wait(F.ack);
+    const got = await sub.done();
+    await raw.close();
+    assert.equal(got.code, 0, got.stderr);
+    const pulse = JSON.parse(got.stdout);
+    assert.equal(pulse.topic, "bin.out");
+    assert.equal(pulse.payload_base64, "//4AgA==");
+    assert.equal(pulse.producer, "operator:up");
+  });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cli: a reply command that fails still answers with its output; bad --server is usage", async () => {
+  await withNode(async (node) => {
+    const s = ["--server", node.wsUrl];
+    const bad = new Background([
+      "reply",
+      "flaky",
+      "--count",
+      "1",
+      ...s,
+      "--",
+      "sh",
+      "-c",
+      "echo partial; exit 3",
+    ]);
+    await bad.ready("replying on flaky");
+    const r = await arqon(["req", "flaky", "x", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "partial\n");
+    const done = await bad.done();
+    assert.equal(done.code, 0);
+    assert.match(done.stderr, /arqon: sh exited with 3/);
+  });
+  for (const server of ["ftp://x", "ws://"]) {
+    const r = await arqon(["pub", "a", "b", "--server", server]);
+    assert.equal(r.code, 1, `${server}: ${r.stderr}`);
+    assert.match(r.stderr, /^arqon: --server: /);
+  }
+});
