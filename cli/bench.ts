@@ -30,6 +30,8 @@ export function benchCommand(globals: () => GlobalOptions): Command {
     .description("Publish N pulses of S bytes and report msgs/s and delivery latency.")
     .option("-n, --count <n>", "pulses to publish", "10000")
     .option("-s, --size <bytes>", "payload size in bytes (at least 8)", "128")
+    .option("--rate <msgs/s>", "pace publishes at this rate (default 0: as fast as possible)", "0")
+    .option("--no-nodelay", "use the runtime's WebSocket (Nagle on) instead of TCP_NODELAY")
     .option("--topic <topic>", "topic to use (default: a fresh bench.<random> topic)")
     .option("-r, --reality <name>", "reality to use", "default")
     .option("--timeout <duration>", "give up waiting for deliveries after this long", "30s")
@@ -38,6 +40,7 @@ export function benchCommand(globals: () => GlobalOptions): Command {
       "after",
       `
 Latency is publish to delivery, measured in this process (both clients share its clock).
+Unpaced, the run saturates the node and latency is mostly queueing; --rate measures it at a load.
 A rate limited or policed node refuses some publishes: the bench then stops with their error.
 
 Example:
@@ -47,8 +50,17 @@ Example:
       const count = intOption("--count", o.count, 1)!;
       const size = intOption("--size", o.size, 8)!;
       const timeoutMs = durationMs("--timeout", o.timeout);
+      const rate = intOption("--rate", o.rate, 0)!;
       const topic = o.topic ?? `bench.${crypto.randomUUID().slice(0, 8)}`;
-      const result = await bench(globals(), { count, size, topic, reality: o.reality, timeoutMs });
+      const result = await bench(globals(), {
+        count,
+        size,
+        topic,
+        reality: o.reality,
+        timeoutMs,
+        rate,
+        noDelay: o.nodelay !== false,
+      });
       if (o.json) {
         console.log(JSON.stringify(result));
         return;
@@ -70,10 +82,20 @@ function fmt(n: number): string {
 /** Runs one bench; exported for tests and scripts. */
 export async function bench(
   g: GlobalOptions,
-  o: { count: number; size: number; topic: string; reality: string; timeoutMs: number },
+  o: {
+    count: number;
+    size: number;
+    topic: string;
+    reality: string;
+    timeoutMs: number;
+    rate?: number;
+    noDelay?: boolean;
+  },
 ): Promise<BenchResult> {
-  const sub = await connect(g, "arqon-bench-sub");
-  const pub = await connect(g, "arqon-bench-pub");
+  // TCP_NODELAY (the client's own ws:// socket): with Nagle on, paced small batches wait on
+  // delayed ACKs and the latency measured is the kernel's, not the node's.
+  const sub = await connect(g, "arqon-bench-sub", { noDelay: o.noDelay });
+  const pub = await connect(g, "arqon-bench-pub", { noDelay: o.noDelay });
   const latencies: number[] = [];
   let lastAt = 0;
   let done!: () => void;
@@ -97,7 +119,16 @@ export async function bench(
     const stamp = new DataView(payload.buffer);
     const start = performance.now();
     let refused: unknown;
+    const rate = o.rate ?? 0;
     for (let i = 0; i < o.count; i++) {
+      if (rate > 0) {
+        // Open-loop pacing: message i leaves at start + i/rate, whatever the previous did.
+        const wait = start + (i * 1000) / rate - performance.now();
+        if (wait > 1) {
+          void pub.drain(); // hand the batch to the socket before sleeping
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
       stamp.setFloat64(0, performance.now(), true);
       // "received" acks surface refusals (rate limits, policies); we do not wait on each.
       pub.publish(o.topic, payload.slice(), { reality: o.reality, ack: "received" })

@@ -70,13 +70,18 @@ export function endpoints(server: string): { ws: string; http: string } {
 }
 
 /** Connects the client without reconnecting: a CLI run reports a lost node instead. */
-export async function connect(g: GlobalOptions, name = "arqon-cli"): Promise<ArqonClient> {
+export async function connect(
+  g: GlobalOptions,
+  name = "arqon-cli",
+  extra: { noDelay?: boolean } = {},
+): Promise<ArqonClient> {
   const { ws } = endpoints(g.server);
   try {
     return await ArqonClient.connect(ws, {
       name,
       token: g.token || undefined,
       reconnect: false,
+      noDelay: extra.noDelay ?? false,
       onError: (e) => console.error(`arqon: ${e.code}: ${e.message}`),
     });
   } catch (e) {
