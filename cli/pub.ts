@@ -3,7 +3,11 @@
  * @module
  */
 import { Command, Option } from "commander";
+import type { PublishAck } from "../runtime/client/mod.ts";
 import { collect, connect, type GlobalOptions, headersOf, intOption, readStdin } from "./common.ts";
+
+/** Publishes in flight at once with `--count`. */
+const WINDOW = 1000;
 
 /** The `pub` command. */
 export function pubCommand(globals: () => GlobalOptions): Command {
@@ -34,7 +38,13 @@ Examples:
       const body = payload === "-" ? await readStdin() : (payload ?? "");
       const client = await connect(globals(), "arqon-pub");
       try {
-        const acks = [];
+        // At most WINDOW acks outstanding, printed in order: `--count 1e7` runs in bounded memory.
+        const acks: Promise<PublishAck | undefined>[] = [];
+        const print = (ack: PublishAck | undefined) => {
+          if (!ack) return;
+          if (o.json) console.log(JSON.stringify(ack));
+          else console.log(`published ${topic} #${ack.sequence} (${ack.reality}) id ${ack.id}`);
+        };
         for (let i = 0; i < count; i++) {
           acks.push(client.publish(topic, body, {
             reality: o.reality,
@@ -42,13 +52,9 @@ Examples:
             headers,
             contentType: o.contentType ?? "",
           }));
+          if (acks.length >= WINDOW) print(await acks.shift());
         }
-        for (const pending of acks) {
-          const ack = await pending;
-          if (!ack) continue;
-          if (o.json) console.log(JSON.stringify(ack));
-          else console.log(`published ${topic} #${ack.sequence} (${ack.reality}) id ${ack.id}`);
-        }
+        for (const pending of acks) print(await pending);
         if (o.ack === "none") {
           // Fire and forget still waits until the node has read the frames.
           await client.flush();

@@ -421,6 +421,32 @@ Deno.test("cli: bench counts every pulse; a sub whose node dies exits 3", async 
     assert.equal(result.received, 2000);
     assert.ok(result.p99Ms >= result.p50Ms && result.p50Ms >= 0);
     assert.ok(result.publishRate > 0 && result.deliveryRate > 0);
+    const paced = await arqon([
+      "bench",
+      "-n",
+      "300",
+      "--rate",
+      "3000",
+      "--json",
+      "--server",
+      node.wsUrl,
+    ]);
+    assert.equal(paced.code, 0, paced.stderr);
+    assert.equal(JSON.parse(paced.stdout).received, 300);
+    // pub --count past the in-flight window (1000): every ack, in order.
+    const many = await arqon([
+      "pub",
+      "w.x",
+      "y",
+      "--count",
+      "2500",
+      "--json",
+      "--server",
+      node.wsUrl,
+    ]);
+    assert.equal(many.code, 0, many.stderr);
+    const seqs = many.stdout.trim().split("\n").map((l) => JSON.parse(l).sequence);
+    assert.deepEqual(seqs, [...Array(2500)].map((_, i) => seqs[0] + i));
   });
   const node = await startNode({ port: 0, log: "quiet", memory: true, shutdownGraceMs: 200 });
   const sub = new Background(["sub", "x.>", "--server", node.wsUrl]);
