@@ -87,7 +87,11 @@ export async function connect(
   } catch (e) {
     // A refused hello is the node's typed answer; a socket that never opened is not.
     if (e instanceof BusError && !/^connection (closed|lost)/.test(e.message)) throw e;
-    throw new CliError(EXIT.CONNECTION, `cannot connect to ${ws}: ${messageOf(e)}`);
+    // The runtime's WebSocket says no more than "closed (0)" for a refused or unreachable port.
+    const why = /^connection closed \(0 ?\)$/.test(messageOf(e))
+      ? "nothing answered (refused or unreachable)"
+      : messageOf(e);
+    throw new CliError(EXIT.CONNECTION, `cannot connect to ${ws}: ${why}`);
   }
 }
 
