@@ -538,3 +538,27 @@ Deno.test("cli: a reply command that fails still answers with its output; bad --
     assert.match(r.stderr, /^arqon: --server: /);
   }
 });
+
+Deno.test("cli: two sub --queue members share the pulses: each once, none lost", async () => {
+  await withNode(async (node) => {
+    const s = ["--server", node.wsUrl];
+    const members = [0, 1].map(() =>
+      new Background(["sub", "jobs.>", "--queue", "w", "--json", ...s])
+    );
+    for (const m of members) await m.ready("subscribed to jobs.>");
+    const r = await arqon(["pub", "jobs.run", "j", "--count", "40", "--json", ...s]);
+    assert.equal(r.code, 0, r.stderr);
+    // Let the deliveries land, then stop both members and count what they printed.
+    await new Promise((res) => setTimeout(res, 500));
+    const outs = [];
+    for (const m of members) {
+      m.child.kill("SIGTERM");
+      outs.push(await m.done());
+    }
+    const seqs = outs.flatMap((o) =>
+      o.stdout.trim().split("\n").filter((l) => l).map((l) => JSON.parse(l).sequence as number)
+    );
+    assert.equal(seqs.length, 40);
+    assert.deepEqual([...seqs].sort((a, b) => a - b), [...Array(40)].map((_, i) => i + 1));
+  });
+});
