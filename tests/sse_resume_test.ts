@@ -152,3 +152,54 @@ Deno.test("sse: keepalive comments on an idle stream; streams counted in /metric
     }
   }, { sseKeepaliveMs: 50 });
 });
+
+Deno.test("sse: --sse-keepalive-ms 0 sends no comments", async () => {
+  await withNode(async (node) => {
+    const sse = await SseReader.open(`${node.url}/v1/realities/default/subscribe?pattern=quiet`);
+    await sse.nextOf("subscribed");
+    // One read in flight: nothing at all may arrive for 300 ms.
+    const pending = sse.next();
+    const first = await Promise.race([pending, sleep(300).then(() => "silent" as const)]);
+    assert.equal(first, "silent");
+    // Still live: a publish arrives, and it is the very next thing on the stream.
+    await publish(node.url, "default", "quiet", "q1");
+    const e = await pending;
+    assert.equal(e?.event, "pulse");
+    assert.equal(atob(JSON.parse(e!.data).payload), "q1");
+    sse.close();
+  }, { sseKeepaliveMs: 0 });
+});
+
+Deno.test("sse: hostile resume positions: past the head, huge, padded; many resumers at once", async () => {
+  await withNode(async (node) => {
+    node.store.createReality("h", KEEP_ALL);
+    for (let i = 1; i <= 5; i++) await publish(node.url, "h", "a", `p${i}`);
+    const url = `${node.url}/v1/realities/h/subscribe?pattern=a`;
+    // Past the head: nothing replayed, live continues from the next sequence.
+    const ahead = await SseReader.open(url, { "last-event-id": "1000" });
+    await ahead.nextOf("subscribed");
+    await publish(node.url, "h", "a", "p6");
+    assert.deepEqual(await readPulses(ahead, 1), [[6, "p6"]]);
+    ahead.close();
+    for (const bad of ["99999999999999999", "1.5", "-3", "0x10", "1 2"]) {
+      const res = await fetch(url, { headers: { "last-event-id": bad } });
+      assert.equal(res.status, 400, bad);
+      assert.equal((await res.json()).error.code, "INVALID_ARGUMENT");
+    }
+    // Twenty clients resume from different points while the publisher goes on: each sees
+    // exactly its suffix, in order.
+    const readers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => SseReader.open(url, { "last-event-id": String(i % 6) })),
+    );
+    const more = (async () => {
+      for (let i = 7; i <= 40; i++) await publish(node.url, "h", "a", `p${i}`);
+    })();
+    const seen = await Promise.all(readers.map((r, i) => readPulses(r, 40 - (i % 6))));
+    await more;
+    seen.forEach((got, i) => {
+      const from = (i % 6) + 1;
+      assert.deepEqual(got.map(([s]) => s), Array.from({ length: 41 - from }, (_, k) => from + k));
+    });
+    for (const r of readers) r.close();
+  });
+});

@@ -88,7 +88,7 @@ export interface ShieldFlowOptions {
   requestTimeoutMs: number;
   /**
    * Milliseconds between keepalive comment lines on an idle SSE stream, so proxies and
-   * browsers do not close it for silence.
+   * browsers do not close it for silence; 0 sends none.
    * @default {15000}
    */
   sseKeepaliveMs: number;
@@ -212,7 +212,7 @@ export const SHIELD_FLOW_FLAGS: readonly Flag<keyof ShieldFlowOptions>[] = Objec
     key: "sseKeepaliveMs",
     flag: "sse-keepalive-ms",
     kind: "int",
-    help: "ms between keepalive comments on an idle SSE stream",
+    help: "ms between keepalive comments on an idle SSE stream (0: none)",
   },
 ]);
 

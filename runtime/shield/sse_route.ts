@@ -37,7 +37,7 @@ export interface SseRouteOptions {
   /** Delivery counters, and the registry the `arqon_sse_streams` gauge joins. */
   readonly metrics: SseMetrics & { readonly registry: client.Registry };
   /**
-   * Milliseconds between keepalive comments (`: keepalive`).
+   * Milliseconds between keepalive comments (`: keepalive`); 0 sends none.
    * @default {15000}
    */
   readonly keepaliveMs?: number;
@@ -148,9 +148,11 @@ export function sseSubscribeHandler(opts: SseRouteOptions): Handler {
         spectralFilter,
       });
       // Comments keep idle streams open through proxies; a failed write means the client left.
-      const keepalive = setInterval(() => {
-        stream.write(": keepalive\n\n").catch(() => {});
-      }, keepaliveMs);
+      const keepalive = keepaliveMs > 0
+        ? setInterval(() => {
+          stream.write(": keepalive\n\n").catch(() => {});
+        }, keepaliveMs)
+        : undefined;
       try {
         await stream.writeSSE({ event: "subscribed", data: JSON.stringify({ pattern, reality }) });
         if (fromSeq !== undefined) {
