@@ -36,4 +36,9 @@ export interface Flag<K extends string = string> {
   readonly env?: string;
   /** The allowed values of an `enum` flag. */
   readonly choices?: readonly string[];
+  /**
+   * A `string` flag that may be given several times; the values join with commas.
+   * @default {false}
+   */
+  readonly repeatable?: boolean;
 }

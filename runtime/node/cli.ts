@@ -73,11 +73,16 @@ export function parseConfig(
   args: string[],
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
 ): ParsedConfig {
-  const options: Record<string, { type: "string" | "boolean" }> = {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
     config: { type: "string" },
     help: { type: "boolean" },
   };
-  for (const f of NODE_FLAGS) options[f.flag] = { type: f.kind === "bool" ? "boolean" : "string" };
+  for (const f of NODE_FLAGS) {
+    options[f.flag] = {
+      type: f.kind === "bool" ? "boolean" : "string",
+      multiple: f.repeatable === true,
+    };
+  }
   const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
   if (values.help) return { help: true, text: helpText() };
   const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
@@ -92,7 +97,9 @@ export function parseConfig(
   for (const f of NODE_FLAGS) {
     const fromEnv = f.env ? env(f.env) : undefined;
     if (fromEnv !== undefined && fromEnv !== "") config[f.key] = coerce(f, fromEnv, f.env!);
-    const fromFlag = values[f.flag];
+    const given = values[f.flag];
+    // A repeatable flag's values join as one comma-separated list (`--cors-origin a --cors-origin b`).
+    const fromFlag = Array.isArray(given) ? given.join(",") : given;
     if (fromFlag !== undefined) config[f.key] = coerce(f, fromFlag, `--${f.flag}`);
   }
   // The command line keeps a durable log by default; embedders opt in with `dataDir`.

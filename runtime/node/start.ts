@@ -287,6 +287,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     }],
     requestTimeoutMs: config.requestTimeoutMs,
     metricsOpen: config.metricsOpen,
+    sseKeepaliveMs: config.sseKeepaliveMs,
     origins,
   });
   app.route("/", casil.routes);

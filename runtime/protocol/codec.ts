@@ -9,6 +9,7 @@ import type { ErrorCodeName, IFrame, IPulse } from "./types.ts";
 import { BusError } from "./errors.ts";
 import { correlationIdOf, FrameJsonError, jsonName, messageFromJson } from "./json_mapping.ts";
 import { duplicateKey } from "./json_text.ts";
+import { addFramePayloadViews, addPayloadView, foldFramePayloadViews } from "./payload_view.ts";
 import { envelopeDefect } from "./wire.ts";
 import type protobuf from "protobufjs";
 
@@ -56,10 +57,13 @@ export function decodeFrame(bytes: Uint8Array): IFrame {
   return frame;
 }
 
-/** Renders one frame in the canonical JSON mapping, as a plain object. */
+/**
+ * Renders one frame in the canonical JSON mapping, as a plain object; its pulses carry
+ * the `data`/`text` view of their payload beside it (`payload_view.ts`).
+ */
 export function frameToJsonObject(frame: IFrame): Record<string, unknown> {
   const message = FrameType.fromObject(frame as Record<string, unknown>);
-  return FrameType.toObject(message, JSON_OPTIONS);
+  return addFramePayloadViews(FrameType.toObject(message, JSON_OPTIONS));
 }
 
 /** Renders one frame as JSON text for `arqon.v1.json` sessions. */
@@ -67,13 +71,16 @@ export function encodeFrameJson(frame: IFrame): string {
   return JSON.stringify(frameToJsonObject(frame));
 }
 
-/** Renders a pulse in the canonical JSON mapping (HTTP and SSE bodies). */
+/**
+ * Renders a pulse in the canonical JSON mapping (HTTP and SSE bodies), with the
+ * `data`/`text` view of its payload (`payload_view.ts`).
+ */
 export function pulseToJsonObject(pulse: IPulse): Record<string, unknown> {
   // Decoded pulses are already message instances; only plain objects need fromObject.
   const message = pulse instanceof PulseType.ctor
     ? pulse as protobuf.Message
     : PulseType.fromObject(pulse as Record<string, unknown>);
-  return PulseType.toObject(message, JSON_OPTIONS);
+  return addPayloadView(PulseType.toObject(message, JSON_OPTIONS));
 }
 
 /**
@@ -113,7 +120,8 @@ export function frameFromJson(value: unknown): IFrame {
         throw new FrameJsonError("UNKNOWN_FRAME", key, "not a frame type of this protocol");
       }
     }
-    frame = FrameType.fromObject(messageFromJson(FrameType, value)) as unknown as IFrame;
+    const folded = foldFramePayloadViews(value as Record<string, unknown>);
+    frame = FrameType.fromObject(messageFromJson(FrameType, folded)) as unknown as IFrame;
   } catch (err) {
     const error = err instanceof FrameJsonError
       ? err

@@ -23,7 +23,7 @@ export class BusError extends Error {
 }
 
 /** The HTTP statuses error codes map to. */
-export type HttpErrorStatus = 400 | 401 | 403 | 404 | 413 | 422 | 429 | 500 | 503 | 504 | 507;
+export type HttpErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 503 | 504 | 507;
 
 /**
  * Every error code's HTTP status. A `Record` over all codes, so a code added to the
@@ -44,6 +44,7 @@ const HTTP_STATUS: Readonly<Record<keyof ErrorCodeValues, HttpErrorStatus>> = Ob
   FORBIDDEN: 403,
   POLICY_DENIED: 403,
   NOT_FOUND: 404,
+  NOT_RETAINED: 409,
   FRAME_TOO_LARGE: 413,
   SCHEMA_VIOLATION: 422,
   TOO_MANY_SUBSCRIPTIONS: 429,

@@ -21,6 +21,13 @@ export {
 } from "./codec.ts";
 export { correlationIdOf, FrameJsonError, jsonName, messageFromJson } from "./json_mapping.ts";
 export { duplicateKey } from "./json_text.ts";
+export {
+  addFramePayloadViews,
+  addPayloadView,
+  foldFramePayloadViews,
+  foldPayloadView,
+  payloadViewOf,
+} from "./payload_view.ts";
 export { BatchBuilder } from "./batch.ts";
 export {
   codecOf,

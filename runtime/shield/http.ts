@@ -7,23 +7,17 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { streamSSE } from "hono/streaming";
-import {
-  BusError,
-  compileSpectralFilter,
-  type IPulse,
-  patternError,
-  realityError,
-} from "../protocol/mod.ts";
+import { BusError, type IPulse, realityError } from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
 import type { DurableLog } from "../spine/mod.ts";
 import { realityRoutes } from "./store_routes.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { type NodeAccess, RateLimitedError, realityGuard, type SessionAccess } from "./auth/mod.ts";
 import { asBusError, errorResponse } from "./http_error.ts";
-import { type SseMetrics, SseSubscriber } from "./sse.ts";
+import type { SseMetrics } from "./sse.ts";
+import { sseSubscribeHandler } from "./sse_route.ts";
 import { originGuard, type OriginPolicy } from "./origin_guard.ts";
-import { authorizeReply, refuseInboxPattern, replySubjectOf } from "./reply_guard.ts";
+import { authorizeReply, replySubjectOf } from "./reply_guard.ts";
 
 /** What the HTTP API needs from its node: its parts and the few options it reads. */
 export interface HttpApiOptions {
@@ -33,7 +27,7 @@ export interface HttpApiOptions {
   readonly store?: DurableLog;
   /** Counts errors, requests and deliveries; rendered at `/metrics`. */
   readonly metrics:
-    & Pick<NodeMetrics, "errors" | "requests" | "render">
+    & Pick<NodeMetrics, "errors" | "requests" | "render" | "registry">
     & Partial<Pick<NodeMetrics, "limitHits">>
     & SseMetrics;
   /** The node's id, reported by `/healthz`. */
@@ -52,6 +46,11 @@ export interface HttpApiOptions {
   readonly requestTimeoutMs: number;
   /** Serve `/metrics` without a token even when auth is on (`--metrics-open`). */
   readonly metricsOpen: boolean;
+  /**
+   * Milliseconds between SSE keepalive comments (`--sse-keepalive-ms`).
+   * @default {15000}
+   */
+  readonly sseKeepaliveMs?: number;
   /** Pages allowed to change state (`--cors-origin`); absent: any. */
   readonly origins?: OriginPolicy;
 }
@@ -65,8 +64,6 @@ export interface BodyLimitRoute {
   /** Largest accepted body on the route. */
   readonly maxBytes: number;
 }
-
-const OVERFLOW_QUERY = new Set(["drop-oldest", "drop-new", "disconnect"]);
 
 /** Roles that may read `/metrics` when the node requires authentication. */
 const METRICS_ROLES = ["admin", "operator"] as const;
@@ -259,51 +256,17 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     }
   });
 
-  app.get("/v1/realities/:reality/subscribe", (c) => {
-    const pattern = c.req.query("pattern") ?? "";
-    const overflow = c.req.query("overflow");
-    if (overflow !== undefined && !OVERFLOW_QUERY.has(overflow)) {
-      throw new BusError(
-        "INVALID_ARGUMENT",
-        "overflow must be drop-oldest, drop-new or disconnect",
-      );
-    }
-    const reality = c.req.param("reality");
-    // Validate before the stream starts so errors are a proper 4xx, not an SSE event.
-    const patternProblem = patternError(pattern);
-    if (patternProblem) throw new BusError("INVALID_PATTERN", patternProblem);
-    const realityProblem = realityError(reality);
-    if (realityProblem) throw new BusError("INVALID_ARGUMENT", realityProblem);
-    refuseInboxPattern(pattern);
-    const filterText = c.req.query("spectral_filter");
-    const spectralFilter = filterText ? compileSpectralFilter(filterText) : undefined;
-    const grant = accessOf.get(c.req.raw)?.admitSubscribe(reality, pattern);
-    if (grant?.filterDeliveries) {
-      grant.release();
-      throw new BusError(
-        "FORBIDDEN",
-        `"${pattern}" overlaps a denied topic; subscribe to a narrower pattern`,
-      );
-    }
-    return streamSSE(c, async (stream) => {
-      const owner = new SseSubscriber(stream, ctx.metrics, replySubject(c.req.raw));
-      owner.sub = ctx.spine.subscribe(owner, {
-        id: 1,
-        realityId: reality,
-        pattern,
-        queueGroup: c.req.query("queue_group") ?? "",
-        overflow: overflow as "drop-oldest" | undefined,
-        spectralFilter,
-      });
-      await stream.writeSSE({ event: "subscribed", data: JSON.stringify({ pattern, reality }) });
-      try {
-        await owner.finished;
-      } finally {
-        owner.close(ctx.spine);
-        grant?.release();
-      }
-    });
-  });
+  app.get(
+    "/v1/realities/:reality/subscribe",
+    sseSubscribeHandler({
+      spine: ctx.spine,
+      store: ctx.store,
+      metrics: ctx.metrics,
+      keepaliveMs: ctx.sseKeepaliveMs,
+      sessionOf: (req) => accessOf.get(req),
+      replySubject,
+    }),
+  );
 
   return app;
 }

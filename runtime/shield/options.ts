@@ -86,6 +86,12 @@ export interface ShieldFlowOptions {
    * @default {5000}
    */
   requestTimeoutMs: number;
+  /**
+   * Milliseconds between keepalive comment lines on an idle SSE stream, so proxies and
+   * browsers do not close it for silence; 0 sends none.
+   * @default {15000}
+   */
+  sseKeepaliveMs: number;
 }
 
 /** Every Shield option that has a flag (security options apart). */
@@ -107,6 +113,7 @@ export const SHIELD_DEFAULTS: Readonly<ShieldOptions> = Object.freeze({
   fairQuantumUs: 0,
   realityQueueBytes: 16 * 1024 * 1024,
   requestTimeoutMs: 5000,
+  sseKeepaliveMs: 15_000,
 });
 
 /** The limit options as flags, in `--help` order. */
@@ -200,6 +207,12 @@ export const SHIELD_FLOW_FLAGS: readonly Flag<keyof ShieldFlowOptions>[] = Objec
     flag: "request-timeout-ms",
     kind: "int",
     help: "default request/reply timeout",
+  },
+  {
+    key: "sseKeepaliveMs",
+    flag: "sse-keepalive-ms",
+    kind: "int",
+    help: "ms between keepalive comments on an idle SSE stream (0: none)",
   },
 ]);
 

@@ -90,8 +90,18 @@ export function originGuard(policy: OriginPolicy): MiddlewareHandler {
   const corsFor = policy.listed.length
     ? cors({
       origin: (origin) => (policy.allows(origin, null) ? origin : null),
-      allowHeaders: ["authorization", "content-type", "traceparent", "tracestate"],
+      allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"],
+      allowHeaders: [
+        "authorization",
+        "content-type",
+        "traceparent",
+        "tracestate",
+        "last-event-id",
+        "x-arqon-producer",
+      ],
       exposeHeaders: ["x-arqon-id", "x-arqon-sequence", "x-arqon-topic", "retry-after"],
+      // Browsers cache a preflight's answer this long (capped by Chromium at 2 h).
+      maxAge: 600,
     })
     : undefined;
   return async (c, next) => {

@@ -20,15 +20,32 @@ function integerParam(url: URL, name: string): number | undefined {
   return Number(raw);
 }
 
-/** Parses the history query string of `GET /v1/realities/{reality}/history`. */
+/**
+ * A parameter under its name, shared with the WebSocket frames (`from_sequence`), or
+ * its older HTTP alias (`from_seq`); both given and different is refused.
+ */
+function aliasedParam(url: URL, name: string, alias: string): number | undefined {
+  const value = integerParam(url, name);
+  const old = integerParam(url, alias);
+  if (value !== undefined && old !== undefined && value !== old) {
+    throw new BusError("INVALID_ARGUMENT", `${name} and its alias ${alias} disagree`);
+  }
+  return value ?? old;
+}
+
+/**
+ * Parses the history query string of `GET /v1/realities/{reality}/history`: the names of
+ * `history_get` (`from_sequence`, `to_sequence`, `from_time_ms`, `to_time_ms`, `limit`),
+ * the older `from_seq`, `to_seq`, `from_time`, `to_time` kept as aliases.
+ */
 export function historyQueryFromUrl(reality: string, url: URL): HistoryQuery {
   return {
     reality,
     pattern: url.searchParams.get("pattern") || undefined,
-    fromSeq: integerParam(url, "from_seq"),
-    toSeq: integerParam(url, "to_seq"),
-    fromTimeMs: integerParam(url, "from_time"),
-    toTimeMs: integerParam(url, "to_time"),
+    fromSeq: aliasedParam(url, "from_sequence", "from_seq"),
+    toSeq: aliasedParam(url, "to_sequence", "to_seq"),
+    fromTimeMs: aliasedParam(url, "from_time_ms", "from_time"),
+    toTimeMs: aliasedParam(url, "to_time_ms", "to_time"),
     limit: integerParam(url, "limit"),
   };
 }

@@ -3,7 +3,7 @@
  * answers of JSON sessions and the NDJSON history route.
  * @module
  */
-import { PulseType } from "../protocol/mod.ts";
+import { addPayloadView, PulseType } from "../protocol/mod.ts";
 
 const JSON_OPTIONS = { longs: String, enums: String, json: true } as const;
 type Base64Bytes = Uint8Array & { toBase64(): string };
@@ -17,5 +17,5 @@ export function storedPulseJson(bytes: Uint8Array): Record<string, unknown> {
   const message = PulseType.decode(bytes) as unknown as { payload?: Base64Bytes };
   const json = PulseType.toObject(message as never, JSON_OPTIONS) as Record<string, unknown>;
   if (json.payload instanceof Uint8Array) json.payload = (json.payload as Base64Bytes).toBase64();
-  return json;
+  return addPayloadView(json);
 }

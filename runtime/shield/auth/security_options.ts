@@ -238,7 +238,8 @@ export const SECURITY_FLAGS: readonly Flag<keyof SecurityOptions>[] = Object.fre
     flag: "cors-origin",
     kind: "string",
     env: "ARQON_CORS_ORIGIN",
-    help: "web origins (comma-separated, * for any) whose pages may publish, change and open " +
-      "WebSockets; other pages' are refused (403)",
+    repeatable: true,
+    help: "web origin (repeatable or comma-separated, * for any) whose pages may publish, " +
+      "subscribe (SSE), fetch and open WebSockets, with CORS answers; other pages' are refused (403)",
   },
 ]);
