@@ -22,7 +22,7 @@ import { checkListenPlan } from "../shield/tls/mod.ts";
 import { ControlParams, Spine } from "../spine/mod.ts";
 import { type DurableLog, openStore, registerStoreMetrics } from "../store/mod.ts";
 import { loadPayloadCipher } from "../store/crypto/mod.ts";
-import { AuditLog, NodeMetrics } from "../telemetry/mod.ts";
+import { AuditLog, NodeMetrics, watchProcess } from "../telemetry/mod.ts";
 import {
   NativeMetrics,
   ShmServer,
@@ -362,6 +362,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     throw err;
   }
   const { closeFront, shutdownHttp } = listeners;
+  const processWatch = watchProcess(metrics);
 
   const shutdown = shutdownOnce({
     sessions,
@@ -379,6 +380,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       () => casil.close(),
       () => sandbox.close(),
       () => audit.close(),
+      () => processWatch.close(),
     ],
   });
 

@@ -15,7 +15,7 @@ import {
   type OutboundBatch,
   type WireFormat,
 } from "../protocol/mod.ts";
-import type { Subscription } from "../spine/mod.ts";
+import type { StampedPulse, Subscription } from "../spine/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 import type { Resumable, StallWatch } from "./stall_watch.ts";
@@ -232,6 +232,7 @@ export class Outbox implements Resumable {
         for (const p of items) {
           if (filter && !filter.canReceive(p.pulse.topic ?? "")) continue;
           out.addDeliver(sub.spec.id, p);
+          if (p.sampledAt !== 0) deliveryTimed(this.#ctx.metrics, p);
         }
         counter.inc(items.length);
         if (out.full && !send()) {
@@ -256,4 +257,10 @@ export class Outbox implements Resumable {
       this.#schedule();
     }, STALL_POLL_MS);
   }
+}
+
+/** Observes a sampled pulse's publish-to-delivery time (kept out of the flush loop's body). */
+function deliveryTimed(metrics: NodeMetrics, p: StampedPulse): void {
+  metrics.publishToDelivery.labels(p.pulse.realityId!)
+    .observe((performance.now() - p.sampledAt) / 1000);
 }

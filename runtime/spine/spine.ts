@@ -4,7 +4,7 @@
  * @module
  */
 import { BusError, type IPulse, type ISpectral, spectralError } from "../protocol/mod.ts";
-import type { NodeMetrics } from "../telemetry/mod.ts";
+import { LATENCY_SAMPLE_EVERY, type NodeMetrics } from "../telemetry/mod.ts";
 import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
 import { AgentDirectory } from "./agents.ts";
@@ -71,6 +71,7 @@ export class Spine {
   #control: ControlParams | undefined;
   #topicOk = new Set<string>();
   #subscriptionCount = 0;
+  #publishCount = 0;
   readonly #maxRealities: number;
   /** Requests waiting for their reply, with the responders each reached. */
   readonly inboxes: PendingInboxes = new PendingInboxes();
@@ -90,6 +91,11 @@ export class Spine {
         if (r.published === r.publishedReported) continue;
         this.#metrics.published.labels(r.id).inc(r.published - r.publishedReported);
         r.publishedReported = r.published;
+      }
+      // Queue depth per reality, summed at render rather than tracked per offer.
+      this.#metrics.realityQueued.reset();
+      for (const r of this.#realities.values()) {
+        this.#metrics.realityQueued.labels(r.id).set(r.queued());
       }
     });
   }
@@ -190,8 +196,10 @@ export class Spine {
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
     // SAM: a producer without a card pays this one Map lookup.
     this.agents.checkPublish(input, producerId, reality.id);
+    // Latency histograms: one pulse in LATENCY_SAMPLE_EVERY reads the clock.
+    const t0 = (++this.#publishCount & (LATENCY_SAMPLE_EVERY - 1)) === 0 ? performance.now() : 0;
     const guard = this.#guard;
-    if (!guard) return this.#accept(reality, input, producerId, undefined, source);
+    if (!guard) return this.#accept(reality, input, producerId, undefined, source, t0);
     // The guard sees the pulse as it will be stamped (reality and producer resolved); no
     // copy, since #accept overwrites the same fields anyway.
     input.realityId = reality.id;
@@ -204,13 +212,21 @@ export class Spine {
     }
     if (verdict instanceof Promise) {
       return verdict.then(
-        (v) => this.#accept(reality, input, producerId, v, source),
+        (v) => {
+          if (t0) this.#policyTimed(reality.id, t0);
+          return this.#accept(reality, input, producerId, v, source, t0);
+        },
         (err) => {
           throw new BusError("POLICY_DENIED", `policy failed: ${(err as Error).message}`);
         },
       );
     }
-    return this.#accept(reality, input, producerId, verdict, source);
+    if (t0) this.#policyTimed(reality.id, t0);
+    return this.#accept(reality, input, producerId, verdict, source, t0);
+  }
+
+  #policyTimed(realityId: string, t0: number): void {
+    this.#metrics.policyEval.labels(realityId).observe((performance.now() - t0) / 1000);
   }
 
   #accept(
@@ -219,6 +235,7 @@ export class Spine {
     producerId: string,
     verdict: GuardVerdict | undefined,
     source: Uint8Array | undefined,
+    t0: number,
   ): StampedPulse {
     if (verdict && !verdict.allow) {
       throw new BusError(verdict.code, verdict.reason);
@@ -236,6 +253,7 @@ export class Spine {
     pulse.producerId = producerId;
     pulse.timestamp = this.#clock.tick();
     const stamped = new StampedPulse(pulse, verdict?.payload ? undefined : source);
+    stamped.sampledAt = t0;
     reality.published++;
     if (this.#log) stamped.committed = this.#log.append([stamped]);
     this.#route(reality, stamped);
