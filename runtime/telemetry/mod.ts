@@ -5,3 +5,11 @@
 export { LATENCY_SAMPLE_EVERY, NodeMetrics } from "./metrics.ts";
 export { type AuditEntry, AuditLog, type AuditVerification, verifyAuditFile } from "./audit/mod.ts";
 export { cpuSeconds, openFds, type ProcessWatch, watchProcess } from "./process.ts";
+export {
+  LOG_DEFAULTS,
+  type LogFields,
+  type LogFormat,
+  Logger,
+  type LogLevel,
+  type LogOptions,
+} from "./log.ts";
