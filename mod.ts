@@ -74,8 +74,8 @@ export type {
   JsonSchema,
   OperatorStateStore,
   OverflowMode,
-  PayloadCheck,
   ParamSet,
+  PayloadCheck,
   PendingInboxes,
   PulseGuard,
   PulseLog,
@@ -102,6 +102,10 @@ export type {
   AuditLog,
   AuditVerification,
   NodeMetrics,
+  PulseSpan,
+  PulseTracer,
+  TraceCarrier,
+  TracingOptions,
 } from "./runtime/telemetry/mod.ts";
 export type { AgentIdentity, DidAlgorithm } from "./runtime/identity/mod.ts";
 export type { SandboxLimits } from "./runtime/sandbox/mod.ts";

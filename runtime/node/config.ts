@@ -70,6 +70,16 @@ export interface RunOptions {
    * @default {"info"}
    */
   logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * OTLP/HTTP collector base URL for pulse spans (e.g. `http://127.0.0.1:4318`); empty: off.
+   * @default {""}
+   */
+  otelEndpoint: string;
+  /**
+   * Share of new traces exported, 0 to 1 (pulses with a sampled `traceparent` always are).
+   * @default {"1.0"}
+   */
+  otelSample: string;
 }
 
 /** The shared-memory listener for local processes. */
@@ -152,6 +162,20 @@ const RUN_FLAGS: readonly Flag<keyof RunOptions>[] = [
     choices: ["debug", "info", "warn", "error"],
     help: "lowest log level written (--log quiet keeps only errors)",
   },
+  {
+    key: "otelEndpoint",
+    flag: "otel-endpoint",
+    kind: "string",
+    env: "ARQON_OTEL_ENDPOINT",
+    help: "OTLP/HTTP collector URL for pulse spans, e.g. http://127.0.0.1:4318 (default: off)",
+  },
+  {
+    key: "otelSample",
+    flag: "otel-sample",
+    kind: "string",
+    env: "ARQON_OTEL_SAMPLE",
+    help: "share of new traces exported, 0 to 1 (default 1.0)",
+  },
 ];
 
 const SHM_FLAGS: readonly Flag<keyof ShmOptions>[] = [
@@ -192,6 +216,8 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = Object.freeze(
     wsEngine: "arqon",
     log: "info",
     ...LOG_DEFAULTS,
+    otelEndpoint: "",
+    otelSample: "1.0",
     ...STORE_DEFAULTS,
     shm: "",
     shmSlots: 4,

@@ -22,7 +22,7 @@ import { checkListenPlan } from "../shield/tls/mod.ts";
 import { ControlParams, Spine } from "../spine/mod.ts";
 import { type DurableLog, openStore, registerStoreMetrics } from "../store/mod.ts";
 import { loadPayloadCipher } from "../store/crypto/mod.ts";
-import { AuditLog, Logger, NodeMetrics, watchProcess } from "../telemetry/mod.ts";
+import { AuditLog, Logger, NodeMetrics, PulseTracer, watchProcess } from "../telemetry/mod.ts";
 import {
   NativeMetrics,
   ShmServer,
@@ -181,6 +181,12 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       maxBytes: config.queueBytes,
       overflow: config.overflow,
     },
+  });
+  // Pulse spans over OTLP/HTTP only when asked: without an endpoint no tracer exists.
+  spine.tracer = PulseTracer.create({
+    endpoint: config.otelEndpoint,
+    sampleRatio: sampleRatio(config.otelSample),
+    nodeId,
   });
   // One hash-chained log for every governance action: policy changes, token issues,
   // kicks and sys.control.* publishes.
@@ -400,6 +406,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       () => sandbox.close(),
       () => audit.close(),
       () => processWatch.close(),
+      () => spine.tracer?.close(),
     ],
   });
 
@@ -463,4 +470,13 @@ function openFairness(
     }
   });
   return fairness;
+}
+
+/** `--otel-sample` as a ratio; anything but a number from 0 to 1 stops the node at start. */
+function sampleRatio(text: string): number {
+  const ratio = Number(text);
+  if (text.trim() === "" || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
+    throw new Error(`--otel-sample must be a number from 0 to 1, not "${text}"`);
+  }
+  return ratio;
 }

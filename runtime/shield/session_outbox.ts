@@ -16,7 +16,7 @@ import {
   type WireFormat,
 } from "../protocol/mod.ts";
 import type { StampedPulse, Subscription } from "../spine/mod.ts";
-import type { NodeMetrics } from "../telemetry/mod.ts";
+import type { NodeMetrics, PulseTracer } from "../telemetry/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 import type { Resumable, StallWatch } from "./stall_watch.ts";
 
@@ -52,6 +52,8 @@ export interface OutboxContext {
   readonly metrics: NodeMetrics;
   /** Where a stalled outbox waits to be resumed. */
   readonly stalls?: StallWatch;
+  /** Records delivery spans (`--otel-endpoint`); undefined: tracing off. */
+  readonly tracer?: PulseTracer;
   /** A filter for subscriptions whose pattern overlaps a denied topic; else undefined. */
   readonly filterOf: (sub: Subscription) => DeliveryFilter | undefined;
 }
@@ -206,6 +208,7 @@ export class Outbox implements Resumable {
         return;
       }
     }
+    const tracer = this.#ctx.tracer;
     for (const sub of this.#readySet ?? []) {
       if (sub.unreportedDrops > 0) {
         const n = sub.unreportedDrops;
@@ -233,6 +236,7 @@ export class Outbox implements Resumable {
           if (filter && !filter.canReceive(p.pulse.topic ?? "")) continue;
           out.addDeliver(sub.spec.id, p);
           if (p.sampledAt !== 0) deliveryTimed(this.#ctx.metrics, p);
+          if (tracer !== undefined) tracer.delivered(p, sub.spec.id, t.kind);
         }
         counter.inc(items.length);
         if (out.full && !send()) {

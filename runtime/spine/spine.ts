@@ -4,7 +4,12 @@
  * @module
  */
 import { BusError, type IPulse, type ISpectral, spectralError } from "../protocol/mod.ts";
-import { LATENCY_SAMPLE_EVERY, type NodeMetrics } from "../telemetry/mod.ts";
+import {
+  LATENCY_SAMPLE_EVERY,
+  type NodeMetrics,
+  type PulseSpan,
+  type PulseTracer,
+} from "../telemetry/mod.ts";
 import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
 import { AgentDirectory } from "./agents.ts";
@@ -100,6 +105,12 @@ export class Spine {
     });
   }
 
+  /**
+   * Spans of a pulse's path (`--otel-endpoint`); undefined: tracing off, and publish pays
+   * one check for it.
+   */
+  tracer: PulseTracer | undefined;
+
   /** Installs or replaces the guard (CASIL policy chain). */
   setGuard(guard: PulseGuard | undefined): void {
     this.#guard = guard;
@@ -182,6 +193,34 @@ export class Spine {
     producerId: string,
     source?: Uint8Array,
   ): StampedPulse | Promise<StampedPulse> {
+    const tracer = this.tracer;
+    if (tracer === undefined) return this.#publish(input, producerId, source, undefined);
+    const span = tracer.publish(input.traceContext, input.topic ?? "", input.realityId || "");
+    try {
+      const result = this.#publish(input, producerId, source, span);
+      if (result instanceof Promise) {
+        return result.then((stamped) => {
+          span.end();
+          return stamped;
+        }, (err) => {
+          span.setStatus({ code: 2, message: (err as Error).message }).end();
+          throw err;
+        });
+      }
+      span.end();
+      return result;
+    } catch (err) {
+      span.setStatus({ code: 2, message: (err as Error).message }).end();
+      throw err;
+    }
+  }
+
+  #publish(
+    input: IPulse,
+    producerId: string,
+    source: Uint8Array | undefined,
+    span: PulseSpan | undefined,
+  ): StampedPulse | Promise<StampedPulse> {
     const topic = input.topic ?? "";
     if (!this.#topicOk.has(topic)) {
       const err = topicError(topic);
@@ -199,30 +238,35 @@ export class Spine {
     // Latency histograms: one pulse in LATENCY_SAMPLE_EVERY reads the clock.
     const t0 = (++this.#publishCount & (LATENCY_SAMPLE_EVERY - 1)) === 0 ? performance.now() : 0;
     const guard = this.#guard;
-    if (!guard) return this.#accept(reality, input, producerId, undefined, source, t0);
+    if (!guard) return this.#accept(reality, input, producerId, undefined, source, t0, span);
     // The guard sees the pulse as it will be stamped (reality and producer resolved); no
     // copy, since #accept overwrites the same fields anyway.
     input.realityId = reality.id;
     input.producerId = producerId;
+    const policySpan = span ? this.tracer!.child(span, "arqon.policies") : undefined;
     let verdict: GuardVerdict | Promise<GuardVerdict>;
     try {
       verdict = guard.inspect(input);
     } catch (err) {
+      policySpan?.end();
       throw new BusError("POLICY_DENIED", `policy failed: ${(err as Error).message}`);
     }
     if (verdict instanceof Promise) {
       return verdict.then(
         (v) => {
+          policySpan?.end();
           if (t0) this.#policyTimed(reality.id, t0);
-          return this.#accept(reality, input, producerId, v, source, t0);
+          return this.#accept(reality, input, producerId, v, source, t0, span);
         },
         (err) => {
+          policySpan?.end();
           throw new BusError("POLICY_DENIED", `policy failed: ${(err as Error).message}`);
         },
       );
     }
+    policySpan?.end();
     if (t0) this.#policyTimed(reality.id, t0);
-    return this.#accept(reality, input, producerId, verdict, source, t0);
+    return this.#accept(reality, input, producerId, verdict, source, t0, span);
   }
 
   #policyTimed(realityId: string, t0: number): void {
@@ -236,10 +280,12 @@ export class Spine {
     verdict: GuardVerdict | undefined,
     source: Uint8Array | undefined,
     t0: number,
+    span: PulseSpan | undefined,
   ): StampedPulse {
     if (verdict && !verdict.allow) {
       throw new BusError(verdict.code, verdict.reason);
     }
+    const sequenceSpan = span ? this.tracer!.child(span, "arqon.sequence") : undefined;
     const pulse: IPulse = input;
     if (verdict?.payload) pulse.payload = verdict.payload;
     // Checked, persisted and audited before the pulse takes its sequence: a refused change
@@ -256,6 +302,10 @@ export class Spine {
     stamped.sampledAt = t0;
     reality.published++;
     if (this.#log) stamped.committed = this.#log.append([stamped]);
+    if (span) {
+      sequenceSpan!.end();
+      this.tracer!.attach(stamped, span);
+    }
     this.#route(reality, stamped);
     return stamped;
   }

@@ -13,3 +13,4 @@ export {
   type LogLevel,
   type LogOptions,
 } from "./log.ts";
+export { type PulseSpan, PulseTracer, type TraceCarrier, type TracingOptions } from "./tracing.ts";
