@@ -8,6 +8,7 @@ import { F, pb, type PbField } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
 import { metric, sleep, withNode } from "./support/node.ts";
 import { LATENCY_SAMPLE_EVERY } from "../runtime/telemetry/mod.ts";
+import { builtinComponent } from "../casil/mod.ts";
 
 const PROTO = "arqon.v1.proto";
 const enc = new TextEncoder();
@@ -111,5 +112,25 @@ Deno.test("metrics: process metrics and event-loop lag (a blocked loop shows as 
     for (const m of text.matchAll(/^# TYPE (\S+) counter$/gm)) {
       assert.ok(m[1].endsWith("_total"), `counter ${m[1]} ends in _total`);
     }
+  });
+});
+
+Deno.test("metrics: the policy chain's time is observed for sampled pulses only where policies run", async () => {
+  await withNode(async (node) => {
+    const put = await fetch(`${node.url}/v1/policies/cap`, {
+      method: "PUT",
+      body: await builtinComponent("payload_size_cap"),
+    });
+    assert.equal(put.status, 201, await put.text());
+    const pubs = await RawSocket.open(node.wsUrl, PROTO);
+    pubs.send(hello("obs-pol"));
+    await pubs.wait(F.welcome);
+    const n = LATENCY_SAMPLE_EVERY * 2;
+    for (let i = 1; i <= n; i++) pubs.send(publish(i, "pol.x", "pol"));
+    await pubs.wait(F.ack, n);
+    assert.equal(await metric(node, "arqon_policy_eval_seconds_count", 'reality="pol"'), 2);
+    const sum = await metric(node, "arqon_policy_eval_seconds_sum", 'reality="pol"');
+    assert.ok(sum > 0 && sum < 5, `policy seconds ${sum}`);
+    await pubs.close();
   });
 });
