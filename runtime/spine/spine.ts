@@ -187,40 +187,18 @@ export class Spine {
    * Accepts one pulse from `producerId`: validates, runs the guard, stamps and routes it.
    * Synchronous unless the guard answers asynchronously. Throws `BusError` on refusal.
    * `source` is the producer's protobuf encoding of `input`, reused for deliveries.
+   * `span` is set by the Spine itself when tracing (`--otel-endpoint`); callers leave it out.
    */
   publish(
     input: IPulse,
     producerId: string,
     source?: Uint8Array,
+    span?: PulseSpan,
   ): StampedPulse | Promise<StampedPulse> {
-    const tracer = this.tracer;
-    if (tracer === undefined) return this.#publish(input, producerId, source, undefined);
-    const span = tracer.publish(input.traceContext, input.topic ?? "", input.realityId || "");
-    try {
-      const result = this.#publish(input, producerId, source, span);
-      if (result instanceof Promise) {
-        return result.then((stamped) => {
-          span.end();
-          return stamped;
-        }, (err) => {
-          span.setStatus({ code: 2, message: (err as Error).message }).end();
-          throw err;
-        });
-      }
-      span.end();
-      return result;
-    } catch (err) {
-      span.setStatus({ code: 2, message: (err as Error).message }).end();
-      throw err;
+    // Tracing on: the same path again inside a publish span (kept out of line).
+    if (span === undefined && this.tracer !== undefined) {
+      return this.#traced(this.tracer, input, producerId, source);
     }
-  }
-
-  #publish(
-    input: IPulse,
-    producerId: string,
-    source: Uint8Array | undefined,
-    span: PulseSpan | undefined,
-  ): StampedPulse | Promise<StampedPulse> {
     const topic = input.topic ?? "";
     if (!this.#topicOk.has(topic)) {
       const err = topicError(topic);
@@ -267,6 +245,32 @@ export class Spine {
     policySpan?.end();
     if (t0) this.#policyTimed(reality.id, t0);
     return this.#accept(reality, input, producerId, verdict, source, t0, span);
+  }
+
+  #traced(
+    tracer: PulseTracer,
+    input: IPulse,
+    producerId: string,
+    source: Uint8Array | undefined,
+  ): StampedPulse | Promise<StampedPulse> {
+    const span = tracer.publish(input.traceContext, input.topic ?? "", input.realityId || "");
+    const failed = (err: unknown) => {
+      span.setStatus({ code: 2, message: (err as Error).message }).end();
+      throw err;
+    };
+    try {
+      const result = this.publish(input, producerId, source, span);
+      if (result instanceof Promise) {
+        return result.then((stamped) => {
+          span.end();
+          return stamped;
+        }, failed);
+      }
+      span.end();
+      return result;
+    } catch (err) {
+      return failed(err);
+    }
   }
 
   #policyTimed(realityId: string, t0: number): void {
