@@ -167,14 +167,14 @@ const RUN_FLAGS: readonly Flag<keyof RunOptions>[] = [
     flag: "otel-endpoint",
     kind: "string",
     env: "ARQON_OTEL_ENDPOINT",
-    help: "OTLP/HTTP collector URL for pulse spans, e.g. http://127.0.0.1:4318 (default: off)",
+    help: "OTLP/HTTP collector URL for pulse spans, e.g. http://127.0.0.1:4318; empty: off",
   },
   {
     key: "otelSample",
     flag: "otel-sample",
     kind: "string",
     env: "ARQON_OTEL_SAMPLE",
-    help: "share of new traces exported, 0 to 1 (default 1.0)",
+    help: "share of new traces exported, 0 to 1",
   },
 ];
 
