@@ -45,7 +45,10 @@ export async function importNodeKey(jwk: jose.JWK): Promise<NodeSigningKey> {
   }
   const publicJwk: jose.JWK = { kty: "OKP", crv: "Ed25519", x: jwk.x, alg: "EdDSA" };
   const kid = jwk.kid ?? await jose.calculateJwkThumbprint(publicJwk);
-  const privateKey = await jose.importJWK({ ...jwk, alg: "EdDSA" }, "EdDSA") as CryptoKey;
+  const privateKey = await jose.importJWK(
+    { ...jwk, alg: "EdDSA" },
+    "EdDSA",
+  ) as unknown as CryptoKey;
   return { kid, privateKey, publicJwk: { ...publicJwk, kid } };
 }
 
