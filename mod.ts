@@ -102,10 +102,6 @@ export type {
   AuditLog,
   AuditVerification,
   NodeMetrics,
-  PulseSpan,
-  PulseTracer,
-  TraceCarrier,
-  TracingOptions,
 } from "./runtime/telemetry/mod.ts";
 export type { AgentIdentity, DidAlgorithm } from "./runtime/identity/mod.ts";
 export type { SandboxLimits } from "./runtime/sandbox/mod.ts";

@@ -276,21 +276,12 @@ export class FrameHandler {
     };
     if (mode === AckMode.DURABLE && stamped.committed) {
       stamped.committed.then(
-        () => {
-          if (stamped.sampledAt) this.#ackTimed(stamped);
-          this.#outbox.send(ack);
-        },
+        () => this.#outbox.send(ack),
         (err) => this.#outbox.fail(err, publish.correlationId ?? 0),
       );
       return;
     }
-    if (stamped.sampledAt) this.#ackTimed(stamped);
     this.#outbox.send(ack);
-  }
-
-  #ackTimed(stamped: StampedPulse): void {
-    this.#ctx.metrics.publishToAck.labels(stamped.pulse.realityId!)
-      .observe((performance.now() - stamped.sampledAt) / 1000);
   }
 }
 
