@@ -36,12 +36,11 @@ import {
   CAN_PIN,
   LOAD_CPU,
   type NodeProcess,
-  pinned,
-  readLine,
   SERVER_CPU,
   startNodeProcess,
 } from "./support.ts";
 import { runRole } from "./operators/load.ts";
+import { cpuOf, install, loadRoles, median, procCpu, remove, status } from "./operators/harness.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -70,46 +69,8 @@ const PIN = !values["no-pin"] && CAN_PIN;
 const serverCpu = PIN ? SERVER_CPU : null;
 const loadCpu = PIN ? LOAD_CPU : null;
 const here = new URL(import.meta.url).pathname;
+const { runToEnd, startLongRole } = loadRoles(here, loadCpu);
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-
-/** Spawns this file as a load role on the load CPU. */
-function role(args: string[]): Deno.ChildProcess {
-  const [cmd, full] = pinned(loadCpu, Deno.execPath(), ["run", "-A", here, "--role", ...args]);
-  return new Deno.Command(cmd, { args: full, stdin: "piped", stdout: "piped", stderr: "inherit" })
-    .spawn();
-}
-
-/** Runs a role to completion; its last line as JSON; throws when it reported lost outputs. */
-async function runToEnd<T>(args: string[]): Promise<T> {
-  const child = role(args);
-  await child.stdin.close();
-  const out = await child.output();
-  const last = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-  if (!out.success) throw new Error(`load role ${args.join(" ")} failed (lost/wrong): ${last}`);
-  return JSON.parse(last) as T;
-}
-
-/** A role that runs until told to stop: started once it printed `ready`. */
-async function startLongRole(args: string[]) {
-  const child = role(args);
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const line = (await readLine(reader)).trim();
-  if (line !== "ready") throw new Error(`load role ${args[0]} did not start: ${line}`);
-  return {
-    pid: child.pid,
-    async stop<T>(): Promise<T> {
-      await child.stdin.close();
-      let rest = "";
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        rest += value;
-      }
-      await child.status;
-      return JSON.parse(rest.trim().split("\n").at(-1)!) as T;
-    },
-  };
-}
 
 interface Paced {
   sent: number;
@@ -130,44 +91,7 @@ interface Windowed {
   perSecond: number;
 }
 
-async function install(node: NodeProcess, name: string, wasm: Uint8Array, manifest: unknown) {
-  const form = new FormData();
-  form.append("component", new Blob([wasm as BlobPart]), `${name}.wasm`);
-  form.append("manifest", JSON.stringify(manifest));
-  const res = await fetch(`${node.httpUrl}/v1/operators/${name}`, { method: "PUT", body: form });
-  const body = await res.text();
-  if (res.status !== 201 && res.status !== 200) throw new Error(`install ${name}: ${body}`);
-}
-
-async function remove(node: NodeProcess, name: string): Promise<void> {
-  const res = await fetch(`${node.httpUrl}/v1/operators/${name}`, { method: "DELETE" });
-  await res.body?.cancel();
-}
-
-interface OperatorStatus {
-  status: string;
-  counters: { pulsesIn: number; pulsesOut: number; failures: number; fuelUsed: number };
-  handle_ms: { p50: number; p99: number };
-}
-async function status(node: NodeProcess, name: string): Promise<OperatorStatus> {
-  return await (await fetch(`${node.httpUrl}/v1/operators/${name}`)).json();
-}
-
-/** Node CPU seconds spent while `fn` ran, with its result. */
-async function cpuOf<T>(node: NodeProcess, fn: () => Promise<T>): Promise<[T, number]> {
-  const c0 = node.cpuSeconds();
-  const r = await fn();
-  return [r, node.cpuSeconds() - c0];
-}
-
 const verdict = (met: boolean) => met ? "met" : "MISSED";
-
-/** The median (the mean of the middle two for an even count). */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 async function partA(node: NodeProcess, sumWasm: Uint8Array): Promise<void> {
   await install(node, "bench-sum", sumWasm, { reality: "op", inputs: ["nums.>"] });
@@ -379,17 +303,6 @@ async function partB(node: NodeProcess, burnWasm: Uint8Array): Promise<void> {
         n.toFixed(3)
       } ms   ratio ${(n / q).toFixed(2)}${m}`,
     );
-  }
-}
-
-/** CPU seconds (user + system) process `pid` has used; NaN when unknown. */
-function procCpu(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
   }
 }
 
