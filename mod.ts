@@ -102,6 +102,10 @@ export type {
   AuditLog,
   AuditVerification,
   NodeMetrics,
+  PulseSpan,
+  PulseTracer,
+  TraceCarrier,
+  TracingOptions,
 } from "./runtime/telemetry/mod.ts";
 export type { AgentIdentity, DidAlgorithm } from "./runtime/identity/mod.ts";
 export type { SandboxLimits } from "./runtime/sandbox/mod.ts";

@@ -8,7 +8,7 @@ import type { Context, Hono } from "hono";
 import type client from "prom-client";
 import type { Engine } from "../runtime/sandbox/mod.ts";
 import type { PulseGuard } from "../runtime/spine/mod.ts";
-import type { AuditLog } from "../runtime/telemetry/mod.ts";
+import type { AuditLog, Logger } from "../runtime/telemetry/mod.ts";
 import { builtinComponent } from "./builtins.ts";
 import type { PolicyOptions } from "./config.ts";
 import { PolicyEngine } from "./engine.ts";
@@ -34,6 +34,8 @@ export interface CasilNodeOptions extends PolicyOptions {
   registry: client.Registry;
   /** `quiet` silences policy logs. */
   log?: "info" | "quiet";
+  /** The node's structured log; when set, the engine's lines go there (event `policy`). */
+  logger?: Logger;
   /** Resolves the caller of an HTTP request from its Authorization header. */
   principalOf?: (authorization: string | undefined) => Promise<CallerPrincipal | undefined>;
   /** When true, governance routes need an authenticated admin. */
@@ -79,7 +81,8 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
     metrics: new CasilMetrics(options.registry),
     setGuard: options.setGuard,
     log: (level, message) => {
-      if (!quiet || level === "error") {
+      if (options.logger) options.logger.log(level, "policy", { message });
+      else if (!quiet || level === "error") {
         console[level === "debug" ? "log" : level](`arqon: ${message}`);
       }
     },

@@ -15,6 +15,7 @@ import {
 } from "../shield/mod.ts";
 import { SPINE_DEFAULTS, SPINE_FLAGS, type SpineNodeOptions } from "../spine/mod.ts";
 import { STORE_DEFAULTS, STORE_FLAGS, type StoreDiskOptions } from "../store/mod.ts";
+import { LOG_DEFAULTS } from "../telemetry/mod.ts";
 import { MQTT_DEFAULTS, MQTT_FLAGS, type MqttOptions } from "../transport/mqtt/mod.ts";
 
 /** Where the node listens and what it calls itself. */
@@ -59,6 +60,26 @@ export interface RunOptions {
    * @default {"info"}
    */
   log: "info" | "quiet";
+  /**
+   * Log line format: `text` or `json` (one JSON object per line on stderr).
+   * @default {"text"}
+   */
+  logFormat: "text" | "json";
+  /**
+   * Lowest level written (`--log quiet` still keeps only errors).
+   * @default {"info"}
+   */
+  logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * OTLP/HTTP collector base URL for pulse spans (e.g. `http://127.0.0.1:4318`); empty: off.
+   * @default {""}
+   */
+  otelEndpoint: string;
+  /**
+   * Share of new traces exported, 0 to 1 (pulses with a sampled `traceparent` always are).
+   * @default {"1.0"}
+   */
+  otelSample: string;
 }
 
 /** The shared-memory listener for local processes. */
@@ -125,6 +146,36 @@ const RUN_FLAGS: readonly Flag<keyof RunOptions>[] = [
     help: "WebSocket server: arqon reads sockets on demand (fair under floods); deno is built in",
   },
   { key: "log", flag: "log", kind: "enum", choices: ["info", "quiet"], help: "log level" },
+  {
+    key: "logFormat",
+    flag: "log-format",
+    kind: "enum",
+    env: "ARQON_LOG_FORMAT",
+    choices: ["text", "json"],
+    help: "log lines as text, or as one JSON object per line on stderr (json)",
+  },
+  {
+    key: "logLevel",
+    flag: "log-level",
+    kind: "enum",
+    env: "ARQON_LOG_LEVEL",
+    choices: ["debug", "info", "warn", "error"],
+    help: "lowest log level written (--log quiet keeps only errors)",
+  },
+  {
+    key: "otelEndpoint",
+    flag: "otel-endpoint",
+    kind: "string",
+    env: "ARQON_OTEL_ENDPOINT",
+    help: "OTLP/HTTP collector URL for pulse spans, e.g. http://127.0.0.1:4318; empty: off",
+  },
+  {
+    key: "otelSample",
+    flag: "otel-sample",
+    kind: "string",
+    env: "ARQON_OTEL_SAMPLE",
+    help: "share of new traces exported, 0 to 1",
+  },
 ];
 
 const SHM_FLAGS: readonly Flag<keyof ShmOptions>[] = [
@@ -164,6 +215,9 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = Object.freeze(
     idleTimeoutSeconds: 60,
     wsEngine: "arqon",
     log: "info",
+    ...LOG_DEFAULTS,
+    otelEndpoint: "",
+    otelSample: "1.0",
     ...STORE_DEFAULTS,
     shm: "",
     shmSlots: 4,

@@ -22,7 +22,7 @@ import { checkListenPlan } from "../shield/tls/mod.ts";
 import { ControlParams, Spine } from "../spine/mod.ts";
 import { type DurableLog, openStore, registerStoreMetrics } from "../store/mod.ts";
 import { loadPayloadCipher } from "../store/crypto/mod.ts";
-import { AuditLog, NodeMetrics } from "../telemetry/mod.ts";
+import { AuditLog, Logger, NodeMetrics, PulseTracer, watchProcess } from "../telemetry/mod.ts";
 import {
   NativeMetrics,
   ShmServer,
@@ -150,6 +150,13 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   if (config.mqttPort >= 0 && tlsOn && !config.insecure) {
     throw new Error("--mqtt-port speaks plain TCP: beside --tls-cert it needs --insecure");
   }
+  // The structured log of connects, disconnects, errors, installs and kicks;
+  // `--log quiet` keeps only errors, as before.
+  const logger = new Logger({
+    logFormat: config.logFormat,
+    logLevel: config.log === "quiet" ? "error" : config.logLevel,
+  });
+  access.setLogger(logger);
   for (const line of plan.warnings) {
     if (config.log !== "quiet" || config.insecure) console.warn(`arqon: ${line}`);
   }
@@ -174,6 +181,12 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       maxBytes: config.queueBytes,
       overflow: config.overflow,
     },
+  });
+  // Pulse spans over OTLP/HTTP only when asked: without an endpoint no tracer exists.
+  spine.tracer = PulseTracer.create({
+    endpoint: config.otelEndpoint,
+    sampleRatio: sampleRatio(config.otelSample),
+    nodeId,
   });
   // One hash-chained log for every governance action: policy changes, token issues,
   // kicks and sys.control.* publishes.
@@ -202,11 +215,18 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     audit,
     registry: metrics.registry,
     log: config.log,
+    logger,
     principalOf: async (authorization) => (await access.http(authorization)).principal,
     authRequired: access.required,
     setGuard: (guard) => spine.setGuard(guard),
   });
   access.setAudit(audit);
+  // Installs, replacements and removals of policies and operators, as the audit records them.
+  audit.onAppend((e) => {
+    if (e.action.startsWith("policy.") || e.action.startsWith("operator.")) {
+      logger.info(e.action, { actor: e.actor, ...e.details });
+    }
+  });
   // Tier-Ω operators: each runs in its own Worker; the node's engine checks components.
   const operators = new OperatorHost({
     ...config,
@@ -216,11 +236,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     control,
     dir: dataDir ? `${dataDir}/operators` : null,
     audit,
-    log: (level, message) => {
-      if (config.log !== "quiet" || level === "error") {
-        console[level === "debug" ? "log" : level](`arqon: ${message}`);
-      }
-    },
+    log: (level, message) => logger.log(level, "operator", { message }),
   });
   registerOperatorMetrics(metrics, operators);
   await operators.load();
@@ -229,7 +245,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   // One readiness check of every socket: how the fair queue and the WebSocket reader
   // hand the loop over (see shield/limits/io_turn.ts).
   const turn = await IoTurn.open();
-  const fairness = openFairness(config, metrics, turn);
+  const fairness = openFairness(config, metrics, turn, logger);
   let draining = false;
   const startedAt = Date.now();
 
@@ -246,12 +262,21 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         stalls,
         fairness,
         nextTurn: (callback) => turn.schedule(callback),
-        onEnd: (s) => sessions.delete(s),
+        onEnd: (s) => {
+          sessions.delete(s);
+          logger.info("disconnect", { session: s.id, transport: transport.kind });
+        },
       },
       transport,
       format,
     );
     sessions.add(session);
+    logger.info("connect", {
+      session: session.id,
+      transport: transport.kind,
+      remote: transport.remote,
+      format,
+    });
     if (draining) session.close(1001, "node shutting down");
     return session;
   };
@@ -363,6 +388,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     throw err;
   }
   const { closeFront, shutdownHttp } = listeners;
+  const processWatch = watchProcess(metrics);
 
   const shutdown = shutdownOnce({
     sessions,
@@ -380,6 +406,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       () => casil.close(),
       () => sandbox.close(),
       () => audit.close(),
+      () => processWatch.close(),
+      () => spine.tracer?.close(),
     ],
   });
 
@@ -427,13 +455,14 @@ function openFairness(
   config: NodeConfig,
   metrics: NodeMetrics,
   turn: IoTurn,
+  logger: Logger,
 ): FairScheduler | undefined {
   if (config.fairQuantumUs <= 0) return undefined;
   const fairness = new FairScheduler({
     quantumMs: config.fairQuantumUs / 1000,
     nextTurn: (callback) => turn.schedule(callback),
     maxQueuedPerReality: config.realityQueueBytes,
-    onError: (err, reality) => console.error(`arqon: ingress work of "${reality}" failed:`, err),
+    onError: (err, reality) => logger.error("error", { what: "ingress", reality, error: err }),
   });
   metrics.onCollect(() => {
     metrics.ingressQueuedBytes.reset();
@@ -442,4 +471,13 @@ function openFairness(
     }
   });
   return fairness;
+}
+
+/** `--otel-sample` as a ratio; anything but a number from 0 to 1 stops the node at start. */
+function sampleRatio(text: string): number {
+  const ratio = Number(text);
+  if (text.trim() === "" || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
+    throw new Error(`--otel-sample must be a number from 0 to 1, not "${text}"`);
+  }
+  return ratio;
 }

@@ -28,7 +28,7 @@ export interface HttpApiOptions {
   /** Counts errors, requests and deliveries; rendered at `/metrics`. */
   readonly metrics:
     & Pick<NodeMetrics, "errors" | "requests" | "render" | "registry">
-    & Partial<Pick<NodeMetrics, "limitHits">>
+    & Partial<Pick<NodeMetrics, "limitHits" | "publishToAck">>
     & SseMetrics;
   /** The node's id, reported by `/healthz`. */
   readonly nodeId: string;
@@ -221,6 +221,10 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     admitPublish(c.req.raw, pulse);
     const stamped = await ctx.spine.publish(pulse, producerOf(c.req.raw));
     if (c.req.query("ack") === "durable" && stamped.committed) await stamped.committed;
+    if (stamped.sampledAt) {
+      ctx.metrics.publishToAck?.labels(stamped.pulse.realityId!)
+        .observe((performance.now() - stamped.sampledAt) / 1000);
+    }
     return c.json({ id: stamped.pulse.id, sequence: stamped.pulse.sequence });
   });
 

@@ -97,6 +97,7 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
       options,
       metrics,
       stalls: ctx.stalls,
+      tracer: ctx.spine.tracer,
       // The frame handler holds the grants; it is built next (it needs this outbox).
       filterOf: (sub) => this.#frames.filterOf(sub),
     });

@@ -276,12 +276,21 @@ export class FrameHandler {
     };
     if (mode === AckMode.DURABLE && stamped.committed) {
       stamped.committed.then(
-        () => this.#outbox.send(ack),
+        () => {
+          if (stamped.sampledAt) this.#ackTimed(stamped);
+          this.#outbox.send(ack);
+        },
         (err) => this.#outbox.fail(err, publish.correlationId ?? 0),
       );
       return;
     }
+    if (stamped.sampledAt) this.#ackTimed(stamped);
     this.#outbox.send(ack);
+  }
+
+  #ackTimed(stamped: StampedPulse): void {
+    this.#ctx.metrics.publishToAck.labels(stamped.pulse.realityId!)
+      .observe((performance.now() - stamped.sampledAt) / 1000);
   }
 }
 

@@ -15,8 +15,8 @@ import {
   type OutboundBatch,
   type WireFormat,
 } from "../protocol/mod.ts";
-import type { Subscription } from "../spine/mod.ts";
-import type { NodeMetrics } from "../telemetry/mod.ts";
+import type { StampedPulse, Subscription } from "../spine/mod.ts";
+import type { NodeMetrics, PulseTracer } from "../telemetry/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 import type { Resumable, StallWatch } from "./stall_watch.ts";
 
@@ -52,6 +52,8 @@ export interface OutboxContext {
   readonly metrics: NodeMetrics;
   /** Where a stalled outbox waits to be resumed. */
   readonly stalls?: StallWatch;
+  /** Records delivery spans (`--otel-endpoint`); undefined: tracing off. */
+  readonly tracer?: PulseTracer;
   /** A filter for subscriptions whose pattern overlaps a denied topic; else undefined. */
   readonly filterOf: (sub: Subscription) => DeliveryFilter | undefined;
 }
@@ -206,6 +208,7 @@ export class Outbox implements Resumable {
         return;
       }
     }
+    const tracer = this.#ctx.tracer;
     for (const sub of this.#readySet ?? []) {
       if (sub.unreportedDrops > 0) {
         const n = sub.unreportedDrops;
@@ -232,6 +235,8 @@ export class Outbox implements Resumable {
         for (const p of items) {
           if (filter && !filter.canReceive(p.pulse.topic ?? "")) continue;
           out.addDeliver(sub.spec.id, p);
+          if (p.sampledAt !== 0) deliveryTimed(this.#ctx.metrics, p);
+          if (tracer !== undefined) tracer.delivered(p, sub.spec.id, t.kind);
         }
         counter.inc(items.length);
         if (out.full && !send()) {
@@ -256,4 +261,10 @@ export class Outbox implements Resumable {
       this.#schedule();
     }, STALL_POLL_MS);
   }
+}
+
+/** Observes a sampled pulse's publish-to-delivery time (kept out of the flush loop's body). */
+function deliveryTimed(metrics: NodeMetrics, p: StampedPulse): void {
+  metrics.publishToDelivery.labels(p.pulse.realityId!)
+    .observe((performance.now() - p.sampledAt) / 1000);
 }

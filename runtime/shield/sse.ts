@@ -9,7 +9,9 @@ import type { Spine, Subscription, SubscriptionOwner } from "../spine/mod.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 
 /** The counters an SSE subscriber updates. */
-export type SseMetrics = Pick<NodeMetrics, "delivered" | "disconnects">;
+export type SseMetrics =
+  & Pick<NodeMetrics, "delivered" | "disconnects">
+  & Partial<Pick<NodeMetrics, "publishToDelivery">>;
 
 /** Drains one subscription into an SSE stream; lives as long as the HTTP response. */
 export class SseSubscriber implements SubscriptionOwner {
@@ -75,6 +77,10 @@ export class SseSubscriber implements SubscriptionOwner {
           event: "pulse",
           data: JSON.stringify(p.json),
         });
+        if (p.sampledAt) {
+          this.#metrics.publishToDelivery?.labels(sub.spec.realityId)
+            .observe((performance.now() - p.sampledAt) / 1000);
+        }
       }
       delivered.inc(batch.length);
     }

@@ -47,14 +47,26 @@ export class Reality {
     return this.#trie.size;
   }
 
+  /** Deliveries waiting in this reality's subscriber queues (walks them: for /metrics). */
+  queued(): number {
+    let n = 0;
+    for (const sub of this.#subs) n += sub.queued;
+    return n;
+  }
+
+  // Beside the trie, for walks over every subscription (rare: at /metrics render).
+  readonly #subs = new Set<Subscription>();
+
   /** Registers a subscription. */
   add(sub: Subscription): void {
+    this.#subs.add(sub);
     this.#trie.insert(sub.spec.pattern, sub);
     this.#invalidate();
   }
 
   /** Unregisters a subscription. */
   remove(sub: Subscription): void {
+    this.#subs.delete(sub);
     if (this.#trie.remove(sub.spec.pattern, sub)) this.#invalidate();
   }
 

@@ -4,7 +4,12 @@
  * @module
  */
 import { BusError, type IPulse, type ISpectral, spectralError } from "../protocol/mod.ts";
-import type { NodeMetrics } from "../telemetry/mod.ts";
+import {
+  LATENCY_SAMPLE_EVERY,
+  type NodeMetrics,
+  type PulseSpan,
+  type PulseTracer,
+} from "../telemetry/mod.ts";
 import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
 import { AgentDirectory } from "./agents.ts";
@@ -71,6 +76,7 @@ export class Spine {
   #control: ControlParams | undefined;
   #topicOk = new Set<string>();
   #subscriptionCount = 0;
+  #publishCount = 0;
   readonly #maxRealities: number;
   /** Requests waiting for their reply, with the responders each reached. */
   readonly inboxes: PendingInboxes = new PendingInboxes();
@@ -91,8 +97,19 @@ export class Spine {
         this.#metrics.published.labels(r.id).inc(r.published - r.publishedReported);
         r.publishedReported = r.published;
       }
+      // Queue depth per reality, summed at render rather than tracked per offer.
+      this.#metrics.realityQueued.reset();
+      for (const r of this.#realities.values()) {
+        this.#metrics.realityQueued.labels(r.id).set(r.queued());
+      }
     });
   }
+
+  /**
+   * Spans of a pulse's path (`--otel-endpoint`); undefined: tracing off, and publish pays
+   * one check for it.
+   */
+  tracer: PulseTracer | undefined;
 
   /** Installs or replaces the guard (CASIL policy chain). */
   setGuard(guard: PulseGuard | undefined): void {
@@ -170,12 +187,18 @@ export class Spine {
    * Accepts one pulse from `producerId`: validates, runs the guard, stamps and routes it.
    * Synchronous unless the guard answers asynchronously. Throws `BusError` on refusal.
    * `source` is the producer's protobuf encoding of `input`, reused for deliveries.
+   * `span` is set by the Spine itself when tracing (`--otel-endpoint`); callers leave it out.
    */
   publish(
     input: IPulse,
     producerId: string,
     source?: Uint8Array,
+    span?: PulseSpan,
   ): StampedPulse | Promise<StampedPulse> {
+    // Tracing on: the same path again inside a publish span (kept out of line).
+    if (span === undefined && this.tracer !== undefined) {
+      return this.#traced(this.tracer, input, producerId, source);
+    }
     const topic = input.topic ?? "";
     if (!this.#topicOk.has(topic)) {
       const err = topicError(topic);
@@ -190,27 +213,68 @@ export class Spine {
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
     // SAM: a producer without a card pays this one Map lookup.
     this.agents.checkPublish(input, producerId, reality.id);
+    // Latency histograms: one pulse in LATENCY_SAMPLE_EVERY reads the clock.
+    const t0 = (++this.#publishCount & (LATENCY_SAMPLE_EVERY - 1)) === 0 ? performance.now() : 0;
     const guard = this.#guard;
-    if (!guard) return this.#accept(reality, input, producerId, undefined, source);
+    if (!guard) return this.#accept(reality, input, producerId, undefined, source, t0, span);
     // The guard sees the pulse as it will be stamped (reality and producer resolved); no
     // copy, since #accept overwrites the same fields anyway.
     input.realityId = reality.id;
     input.producerId = producerId;
+    const policySpan = span ? this.tracer!.child(span, "arqon.policies") : undefined;
     let verdict: GuardVerdict | Promise<GuardVerdict>;
     try {
       verdict = guard.inspect(input);
     } catch (err) {
+      policySpan?.end();
       throw new BusError("POLICY_DENIED", `policy failed: ${(err as Error).message}`);
     }
     if (verdict instanceof Promise) {
       return verdict.then(
-        (v) => this.#accept(reality, input, producerId, v, source),
+        (v) => {
+          policySpan?.end();
+          if (t0) this.#policyTimed(reality.id, t0);
+          return this.#accept(reality, input, producerId, v, source, t0, span);
+        },
         (err) => {
+          policySpan?.end();
           throw new BusError("POLICY_DENIED", `policy failed: ${(err as Error).message}`);
         },
       );
     }
-    return this.#accept(reality, input, producerId, verdict, source);
+    policySpan?.end();
+    if (t0) this.#policyTimed(reality.id, t0);
+    return this.#accept(reality, input, producerId, verdict, source, t0, span);
+  }
+
+  #traced(
+    tracer: PulseTracer,
+    input: IPulse,
+    producerId: string,
+    source: Uint8Array | undefined,
+  ): StampedPulse | Promise<StampedPulse> {
+    const span = tracer.publish(input.traceContext, input.topic ?? "", input.realityId || "");
+    const failed = (err: unknown) => {
+      span.setStatus({ code: 2, message: (err as Error).message }).end();
+      throw err;
+    };
+    try {
+      const result = this.publish(input, producerId, source, span);
+      if (result instanceof Promise) {
+        return result.then((stamped) => {
+          span.end();
+          return stamped;
+        }, failed);
+      }
+      span.end();
+      return result;
+    } catch (err) {
+      return failed(err);
+    }
+  }
+
+  #policyTimed(realityId: string, t0: number): void {
+    this.#metrics.policyEval.labels(realityId).observe((performance.now() - t0) / 1000);
   }
 
   #accept(
@@ -219,10 +283,13 @@ export class Spine {
     producerId: string,
     verdict: GuardVerdict | undefined,
     source: Uint8Array | undefined,
+    t0: number,
+    span: PulseSpan | undefined,
   ): StampedPulse {
     if (verdict && !verdict.allow) {
       throw new BusError(verdict.code, verdict.reason);
     }
+    const sequenceSpan = span ? this.tracer!.child(span, "arqon.sequence") : undefined;
     const pulse: IPulse = input;
     if (verdict?.payload) pulse.payload = verdict.payload;
     // Checked, persisted and audited before the pulse takes its sequence: a refused change
@@ -236,8 +303,13 @@ export class Spine {
     pulse.producerId = producerId;
     pulse.timestamp = this.#clock.tick();
     const stamped = new StampedPulse(pulse, verdict?.payload ? undefined : source);
+    stamped.sampledAt = t0;
     reality.published++;
     if (this.#log) stamped.committed = this.#log.append([stamped]);
+    if (span) {
+      sequenceSpan!.end();
+      this.tracer!.attach(stamped, span);
+    }
     this.#route(reality, stamped);
     return stamped;
   }

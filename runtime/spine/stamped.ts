@@ -22,6 +22,11 @@ export class StampedPulse {
   readonly size: number;
   /** Resolves when the durable log has committed the pulse; `null` without a log. */
   committed: Promise<void> | null = null;
+  /**
+   * `performance.now()` when a sampled pulse entered the Spine (0: not sampled); read by
+   * the latency histograms at ack and delivery time.
+   */
+  sampledAt = 0;
   #bytes: Uint8Array | null = null;
   #stamp: Uint8Array | null = null;
   #json: Record<string, unknown> | null = null;

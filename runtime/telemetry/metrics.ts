@@ -6,6 +6,31 @@
  */
 import client from "prom-client";
 
+/**
+ * One pulse in this many carries a start time for the latency histograms (a power of two:
+ * the hot path tests it with a mask). The others pay one counter increment.
+ */
+export const LATENCY_SAMPLE_EVERY = 64;
+
+/** Buckets of the latency histograms, in seconds: 50 µs to 2.5 s. */
+const LATENCY_BUCKETS = [
+  0.00005,
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+];
+
 /** Metric families of the Shield and the Spine; lives as long as its node. */
 export class NodeMetrics {
   /** The registry `/metrics` renders; other modules add their metrics to it. */
@@ -52,6 +77,17 @@ export class NodeMetrics {
    * render: RSS alone cannot tell a leak in the JS heap from pages the allocator keeps.
    */
   readonly memory: client.Gauge<"kind">;
+  /**
+   * Seconds from a pulse entering the Spine to its ack being handed to the transport, per
+   * reality; sampled (one pulse in `LATENCY_SAMPLE_EVERY`) so the hot path pays no clock read.
+   */
+  readonly publishToAck: client.Histogram<"reality">;
+  /** Seconds from a pulse entering the Spine to a delivery handed to a transport (sampled). */
+  readonly publishToDelivery: client.Histogram<"reality">;
+  /** Seconds the CASIL policy chain took on one pulse, per reality (sampled). */
+  readonly policyEval: client.Histogram<"reality">;
+  /** Deliveries waiting in subscriber queues, per reality (set at render). */
+  readonly realityQueued: client.Gauge<"reality">;
 
   /** Creates the metric families on a fresh registry. */
   constructor() {
@@ -159,6 +195,33 @@ export class NodeMetrics {
       name: "arqon_process_memory_bytes",
       help: "Process memory by kind (rss, heap_used, heap_total, external).",
       labelNames: ["kind"],
+      registers,
+    });
+    this.publishToAck = new client.Histogram({
+      name: "arqon_publish_to_ack_seconds",
+      help: "Pulse entering the Spine to its ack handed to the transport (sampled).",
+      labelNames: ["reality"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.publishToDelivery = new client.Histogram({
+      name: "arqon_publish_to_delivery_seconds",
+      help: "Pulse entering the Spine to a delivery handed to a transport (sampled).",
+      labelNames: ["reality"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.policyEval = new client.Histogram({
+      name: "arqon_policy_eval_seconds",
+      help: "Time of the CASIL policy chain on one pulse (sampled).",
+      labelNames: ["reality"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.realityQueued = new client.Gauge({
+      name: "arqon_reality_queue_messages",
+      help: "Deliveries waiting in subscriber queues, per reality.",
+      labelNames: ["reality"],
       registers,
     });
     this.onCollect(() => {

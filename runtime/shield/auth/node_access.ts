@@ -9,6 +9,7 @@
 import { Buffer } from "node:buffer";
 import type client from "prom-client";
 import { BusError } from "../../protocol/mod.ts";
+import type { Logger } from "../../telemetry/mod.ts";
 import {
   type ConnectionRateLimiter,
   isQuotaRefusal,
@@ -290,13 +291,22 @@ export class NodeAccess implements AccessHost {
     this.#metrics.tlsRefused.inc();
   }
 
+  /** Where kicks and bans are logged (the node's structured log). */
+  setLogger(logger: Logger | undefined): void {
+    this.#logger = logger;
+  }
+
+  #logger: Logger | undefined;
+
   /** @internal Counts a kick. */
   kicked(transport: string, reason: string): void {
     this.#metrics.kicks.labels(transport, reason).inc();
+    this.#logger?.warn("kick", { transport, reason });
   }
 
   /** @internal Keeps the client `key` out for `--ban-seconds` after a kick; audited. */
   ban(key: string | undefined, transport: string, reason: string, where: object): void {
+    this.#logger?.warn("ban", { client: key, transport, reason });
     const seconds = this.options.banSeconds;
     if (key === undefined || seconds <= 0) return;
     const until = Date.now() + seconds * 1000;

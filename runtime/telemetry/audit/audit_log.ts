@@ -181,7 +181,18 @@ export class AuditLog {
     }
     this.#entries.push(entry);
     this.#lines.push(line);
+    this.#listener?.(entry);
     return entry;
+  }
+
+  #listener: ((entry: AuditEntry) => void) | undefined;
+
+  /**
+   * Calls `listener` with every entry appended from now on (the node logs installs from
+   * here: every governance action passes this one place).
+   */
+  onAppend(listener: ((entry: AuditEntry) => void) | undefined): void {
+    this.#listener = listener;
   }
 
   /** Entries with `seq >= from`, at most `limit` of them, in order. */
