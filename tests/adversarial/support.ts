@@ -50,14 +50,36 @@ export async function startNodeChild(flags: string[] = []): Promise<NodeChild> {
       ...flags,
     ],
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  // Keep the tail of stderr: when a child fails to start, the error says why.
+  let errTail = "";
+  const errDrain = (async () => {
+    try {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        errTail = (errTail + chunk).slice(-4096);
+      }
+    } catch { /* closed */ }
+  })();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
-  while (!/\(ws (ws:\/\/\S+)\)/.test(buf)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`node did not start: ${buf}`);
-    buf += value;
+  // A child that never prints its ready line fails the test with its output instead of hanging it.
+  const startTimer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, 90_000);
+  try {
+    while (!/\(ws (ws:\/\/\S+)\)/.test(buf)) {
+      const { value, done } = await reader.read();
+      if (done) {
+        await errDrain;
+        throw new Error(`node did not start: ${buf}\nstderr: ${errTail}`);
+      }
+      buf += value;
+    }
+  } finally {
+    clearTimeout(startTimer);
   }
   const wsUrl = buf.match(/\(ws (ws:\/\/\S+)\)/)![1];
   const httpUrl = buf.match(/ready on (http:\/\/\S+)/)![1];
@@ -95,6 +117,7 @@ export async function startNodeChild(flags: string[] = []): Promise<NodeChild> {
       if (!exited) child.kill("SIGKILL");
       await status;
       await drain;
+      await errDrain;
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
