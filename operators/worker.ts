@@ -11,6 +11,7 @@ import { OperatorSandbox } from "./operator_sandbox.ts";
 import { OPERATOR_WORLD } from "./world.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { checkOutputs } from "./output_check.ts";
+import { lowerThreadPriority } from "./thread_nice.ts";
 import { OperatorState } from "./state.ts";
 import type {
   FromWorker,
@@ -96,6 +97,9 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   }
   post({ type: "results", id: m.id, outcomes });
 };
+
+// This thread shares the node's CPUs with its event loop: it yields to it (nice 19).
+lowerThreadPriority();
 
 // Messages posted before this module finished evaluating (its imports await) may be lost:
 // the node waits for this before it sends anything.
