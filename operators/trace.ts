@@ -12,9 +12,28 @@ export const DEFAULT_MAX_HOPS = 16;
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
+/** Two hex digits of each byte value: one lookup per byte, no `padStart` or arrays. */
+const HEX: readonly string[] = Array.from(
+  { length: 256 },
+  (_, i) => i.toString(16).padStart(2, "0"),
+);
+
+/**
+ * Random bytes drawn 4 KiB at a time: one `getRandomValues` call serves 512 span ids
+ * (it was one call, one array and one `Array.from` per output).
+ */
+const POOL = new Uint8Array(4096);
+let poolAt = POOL.length;
+
 function hex(bytes: number): string {
-  const b = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  if (poolAt + bytes > POOL.length) {
+    crypto.getRandomValues(POOL);
+    poolAt = 0;
+  }
+  let s = "";
+  for (let i = poolAt, end = poolAt + bytes; i < end; i++) s += HEX[POOL[i]];
+  poolAt += bytes;
+  return s;
 }
 
 /** The hop count of a pulse from its headers (0 when absent or malformed). */
