@@ -13,12 +13,14 @@ import type { OutputLimits } from "./operator_instance.ts";
 import { checkOutputs } from "./output_check.ts";
 import { lowerThreadPriority } from "./thread_nice.ts";
 import { OperatorState } from "./state.ts";
-import type {
-  FromWorker,
-  PulseOutcome,
-  ResetMessage,
-  StartMessage,
-  ToWorker,
+import {
+  decodeBatch,
+  encodeOutcomes,
+  type FromWorker,
+  type PulseOutcome,
+  type ResetMessage,
+  type StartMessage,
+  type ToWorker,
 } from "./worker_protocol.ts";
 
 let sandbox: OperatorSandbox | undefined;
@@ -26,8 +28,8 @@ let outputLimits: OutputLimits = { maxOutputs: 0, maxOutputBytes: 0 };
 let started: StartMessage | undefined;
 let check: (outputs: Parameters<typeof checkOutputs>[0]) => void = () => {};
 
-function post(message: FromWorker): void {
-  self.postMessage(message);
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
 }
 
 function start(m: StartMessage): void {
@@ -74,7 +76,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     return;
   }
   const outcomes: PulseOutcome[] = [];
-  for (const pulse of m.pulses) {
+  for (const pulse of decodeBatch(m.packed)) {
     const t0 = performance.now();
     try {
       if (!sandbox) throw new SandboxTrapError("trap", "the operator has no live instance");
@@ -95,7 +97,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       });
     }
   }
-  post({ type: "results", id: m.id, outcomes });
+  const packed = encodeOutcomes(outcomes);
+  post({ type: "results", id: m.id, packed }, [packed]);
 };
 
 // This thread shares the node's CPUs with its event loop: it yields to it (nice 19).
