@@ -12,6 +12,7 @@ import type { GuestLogger, Module, SandboxLimits } from "../runtime/sandbox/mod.
 import type { OperatorStateStore, Spine, Subscription } from "../runtime/spine/mod.ts";
 import type { OperatorManifest } from "./manifest.ts";
 import type { OutputLimits } from "./operator_instance.ts";
+import { encodedOutput } from "./output_bytes.ts";
 import { operatorSpectralOf } from "./spectral_abi.ts";
 import { StateChanges } from "./state_changes.ts";
 import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
@@ -304,7 +305,7 @@ export class OperatorRunner {
         spectral: out.spectral,
       };
       // In order: each output is accepted (sequenced) before the next is offered.
-      await this.#ctx.spine.publish(pulse, this.producer);
+      await this.#ctx.spine.publish(pulse, this.producer, encodedOutput(pulse));
       this.counters.pulsesOut++;
     }
   }
