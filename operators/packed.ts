@@ -70,9 +70,21 @@ export class PackedWriter {
   str(v: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     this.#room(4 + v.length * 3);
-    const { written } = encoder.encodeInto(v, this.#bytes.subarray(this.#at + 4));
+    const at = this.#at + 4;
+    const bytes = this.#bytes;
+    // ASCII (topics, header names, content types) byte by byte: short strings cost more
+    // through the encoder's call than this loop.
+    let i = 0;
+    if (v.length <= 64) {
+      for (; i < v.length; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 0x80) break;
+        bytes[at + i] = c;
+      }
+    }
+    const written = i === v.length ? i : encoder.encodeInto(v, bytes.subarray(at)).written;
     this.#view.setUint32(this.#at, written, true);
-    this.#at += 4 + written;
+    this.#at = at + written;
   }
 
   /** The bytes written, in a buffer of their own (to transfer). */
@@ -137,7 +149,18 @@ export class PackedReader {
     const n = this.u32();
     if (n === 0) return "";
     const at = this.#take(n);
-    return decoder.decode(this.#bytes.subarray(at, at + n));
+    const bytes = this.#bytes;
+    if (n <= 64) {
+      // Short ASCII without the decoder's call (see PackedWriter.str).
+      let s = "";
+      for (let i = at; i < at + n; i++) {
+        const c = bytes[i];
+        if (c >= 0x80) return decoder.decode(bytes.subarray(at, at + n));
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return decoder.decode(bytes.subarray(at, at + n));
   }
 
   /** Whether everything was read. */

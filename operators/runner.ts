@@ -304,8 +304,11 @@ export class OperatorRunner {
         traceContext: { traceparent: childTraceparent(input.traceContext?.traceparent) },
         spectral: out.spectral,
       };
-      // In order: each output is accepted (sequenced) before the next is offered.
-      await this.#ctx.spine.publish(pulse, this.producer, encodedOutput(pulse));
+      // In order: each output is accepted (sequenced) before the next is offered. The Spine
+      // answers synchronously unless a policy is asynchronous: await only then (an `await`
+      // of a plain value still costs a microtask turn per output).
+      const accepted = this.#ctx.spine.publish(pulse, this.producer, encodedOutput(pulse));
+      if (accepted instanceof Promise) await accepted;
       this.counters.pulsesOut++;
     }
   }
