@@ -14,6 +14,7 @@ import type { OperatorManifest } from "./manifest.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { encodedOutput } from "./output_bytes.ts";
 import { operatorSpectralOf } from "./spectral_abi.ts";
+import { StateChanges } from "./state_changes.ts";
 import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
 import { type OperatorCounters, OperatorStats } from "./stats.ts";
 import { OperatorWorker } from "./worker_client.ts";
@@ -242,53 +243,59 @@ export class OperatorRunner {
       worker.reset(await this.#committedState());
     }
     const outcomes = await worker.handle(batch.map(toOperatorPulse), this.#control.plan(batch));
-    for (let i = 0; i < batch.length; i++) {
-      if (this.#stopped || this.#paused) {
-        // Between two pulses: the rest of the batch waits for the next start (or the
-        // replacement); the worker's view of it is discarded with the instance or reset.
-        this.#leftover.unshift(...batch.slice(i));
-        break;
-      }
-      this.counters.pulsesIn++;
-      const outcome: PulseOutcome = outcomes[i] ??
-        { ok: false, kind: "worker", message: "the worker stopped", ms: 0 };
-      this.stats.sample(outcome.ms);
-      if (!outcome.ok) {
-        this.#fail(outcome.kind, outcome.message);
-        continue;
-      }
-      this.counters.fuelUsed += outcome.fuel;
-      // Every output checked against the operator's card before any is published: a pulse
-      // whose output violates it fails whole (no output, no state change), as a trap does,
-      // so what subscribers saw and the committed state still agree.
-      const violation = this.#cardViolation(outcome.outputs);
-      if (violation) {
-        this.#resync = true;
-        this.#fail("schema", violation);
-        continue;
-      }
-      // The outputs and the state change of this pulse commit in one store transaction:
-      // the hold keeps the group commit from cutting between them.
-      const release = this.#ctx.store.holdCommits();
-      try {
-        await this.#publish(batch[i], outcome.outputs);
-      } catch (e) {
-        // Refused by the bus (a policy): the outputs before it stand, the rest are
-        // dropped; the operator did handle the pulse, so its state change commits.
-        this.#fail("refused", `an output was refused: ${e instanceof Error ? e.message : e}`);
-      } finally {
-        if (outcome.changes.length > 0) {
-          this.#ctx.store.commitOperatorState(
-            this.spec.manifest.reality,
-            this.spec.name,
-            outcome.changes,
-          ).catch((e) => {
-            this.#resync = true;
-            this.#fail("commit", `the state commit failed: ${e instanceof Error ? e.message : e}`);
-          });
+    // The outputs of the whole batch and its merged state change commit in one store
+    // transaction: the hold keeps the group commit from cutting anywhere in between, so
+    // after a crash either all of them are stored or none (one state commit per batch, not
+    // per input pulse).
+    const changes = new StateChanges();
+    const release = this.#ctx.store.holdCommits();
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        if (this.#stopped || this.#paused) {
+          // Between two pulses: the rest of the batch waits for the next start (or the
+          // replacement); the worker's view of it is discarded with the instance or reset.
+          this.#leftover.unshift(...batch.slice(i));
+          break;
         }
-        release();
+        this.counters.pulsesIn++;
+        const outcome: PulseOutcome = outcomes[i] ??
+          { ok: false, kind: "worker", message: "the worker stopped", ms: 0 };
+        this.stats.sample(outcome.ms);
+        if (!outcome.ok) {
+          this.#fail(outcome.kind, outcome.message);
+          continue;
+        }
+        this.counters.fuelUsed += outcome.fuel;
+        // Every output checked against the operator's card before any is published: a pulse
+        // whose output violates it fails whole (no output, no state change), as a trap does,
+        // so what subscribers saw and the committed state still agree.
+        const violation = this.#cardViolation(outcome.outputs);
+        if (violation) {
+          this.#resync = true;
+          this.#fail("schema", violation);
+          continue;
+        }
+        try {
+          await this.#publish(batch[i], outcome.outputs);
+        } catch (e) {
+          // Refused by the bus (a policy): the outputs before it stand, the rest are
+          // dropped; the operator did handle the pulse, so its state change commits.
+          this.#fail("refused", `an output was refused: ${e instanceof Error ? e.message : e}`);
+        }
+        changes.add(outcome.changes);
       }
+    } finally {
+      if (!changes.empty) {
+        this.#ctx.store.commitOperatorState(
+          this.spec.manifest.reality,
+          this.spec.name,
+          changes.list(),
+        ).catch((e) => {
+          this.#resync = true;
+          this.#fail("commit", `the state commit failed: ${e instanceof Error ? e.message : e}`);
+        });
+      }
+      release();
     }
     if (worker.dead && !this.#stopped) await this.#restart();
   }
@@ -363,8 +370,11 @@ export class OperatorRunner {
         traceContext: { traceparent: childTraceparent(input.traceContext?.traceparent) },
         spectral: out.spectral,
       };
-      // In order: each output is accepted (sequenced) before the next is offered.
-      await this.#ctx.spine.publish(pulse, this.producer, encodedOutput(pulse));
+      // In order: each output is accepted (sequenced) before the next is offered. The Spine
+      // answers synchronously unless a policy is asynchronous: await only then (an `await`
+      // of a plain value still costs a microtask turn per output).
+      const accepted = this.#ctx.spine.publish(pulse, this.producer, encodedOutput(pulse));
+      if (accepted instanceof Promise) await accepted;
       this.counters.pulsesOut++;
     }
   }

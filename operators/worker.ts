@@ -13,12 +13,14 @@ import type { OutputLimits } from "./operator_instance.ts";
 import { checkOutputs } from "./output_check.ts";
 import { lowerThreadPriority } from "./thread_nice.ts";
 import { OperatorState } from "./state.ts";
-import type {
-  FromWorker,
-  PulseOutcome,
-  ResetMessage,
-  StartMessage,
-  ToWorker,
+import {
+  decodeBatch,
+  encodeOutcomes,
+  type FromWorker,
+  type PulseOutcome,
+  type ResetMessage,
+  type StartMessage,
+  type ToWorker,
 } from "./worker_protocol.ts";
 import { ControlApplier } from "./control_apply.ts";
 
@@ -30,8 +32,8 @@ let check: (outputs: Parameters<typeof checkOutputs>[0]) => void = () => {};
 const controls = new ControlApplier();
 const controlFailed = (message: string) => post({ type: "control-failed", message });
 
-function post(message: FromWorker): void {
-  self.postMessage(message);
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
 }
 
 function start(m: StartMessage): void {
@@ -78,7 +80,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     return;
   }
   const outcomes: PulseOutcome[] = [];
-  for (const [i, pulse] of m.pulses.entries()) {
+  const pulses = decodeBatch(m.packed);
+  for (const [i, pulse] of pulses.entries()) {
     if (sandbox) controls.before(sandbox, m.controls, i, controlFailed);
     const t0 = performance.now();
     try {
@@ -100,8 +103,9 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       });
     }
   }
-  if (sandbox) controls.after(sandbox, m.controls, m.pulses.length, controlFailed);
-  post({ type: "results", id: m.id, outcomes });
+  if (sandbox) controls.after(sandbox, m.controls, pulses.length, controlFailed);
+  const packed = encodeOutcomes(outcomes);
+  post({ type: "results", id: m.id, packed }, [packed]);
 };
 
 // This thread shares the node's CPUs with its event loop: it yields to it (nice 19).

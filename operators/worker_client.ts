@@ -3,7 +3,13 @@
  * @module
  */
 import type { GuestLogger } from "../runtime/sandbox/mod.ts";
-import type { FromWorker, PulseOutcome, StartMessage } from "./worker_protocol.ts";
+import {
+  decodeOutcomes,
+  encodeBatch,
+  type FromWorker,
+  type PulseOutcome,
+  type StartMessage,
+} from "./worker_protocol.ts";
 import type { OperatorPulse } from "./world.ts";
 import type { ControlStep } from "./control_feed.ts";
 
@@ -27,7 +33,7 @@ export class OperatorWorker {
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const m = event.data;
       if (m.type === "results") {
-        this.#pending.get(m.id)?.(m.outcomes);
+        this.#pending.get(m.id)?.(decodeOutcomes(m.packed));
         this.#pending.delete(m.id);
       } else if (m.type === "log") {
         logger(m.level as Parameters<GuestLogger>[0], m.message);
@@ -79,7 +85,8 @@ export class OperatorWorker {
     const id = this.#nextId++;
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
-      this.#worker.postMessage({ type: "batch", id, pulses, controls });
+      const packed = encodeBatch(pulses);
+      this.#worker.postMessage({ type: "batch", id, packed, controls }, [packed]);
     });
   }
 

@@ -1,9 +1,14 @@
 /**
- * The messages between the node and an operator's Worker: plain data (structured clone).
+ * The messages between the node and an operator's Worker. Start, reset and log messages are
+ * plain data (structured clone); the hot ones, a batch of input pulses and its outcomes,
+ * travel as one packed `ArrayBuffer` each, transferred (the layout is defined here, by
+ * {@linkcode encodeBatch} / {@linkcode decodeBatch} and {@linkcode encodeOutcomes} /
+ * {@linkcode decodeOutcomes}).
  * @module
  */
 import type { SandboxLimits } from "../runtime/sandbox/mod.ts";
 import type { OutputLimits } from "./operator_instance.ts";
+import { PackedReader, PackedWriter } from "./packed.ts";
 import type { OperatorPulse } from "./world.ts";
 import type { ControlStep } from "./control_feed.ts";
 
@@ -40,7 +45,8 @@ export interface ResetMessage {
 export interface BatchMessage {
   readonly type: "batch";
   readonly id: number;
-  readonly pulses: OperatorPulse[];
+  /** The input pulses ({@linkcode encodeBatch}), transferred. */
+  readonly packed: ArrayBuffer;
   /** Control parameter sets to hand over between the pulses (`on-control`). */
   readonly controls?: ControlStep[];
 }
@@ -66,7 +72,133 @@ export type FromWorker =
   | { readonly type: "ready" }
   | { readonly type: "started" }
   | { readonly type: "failed"; readonly message: string }
-  | { readonly type: "results"; readonly id: number; readonly outcomes: PulseOutcome[] }
+  | {
+    readonly type: "results";
+    readonly id: number;
+    /** One outcome per input pulse ({@linkcode encodeOutcomes}), transferred. */
+    readonly packed: ArrayBuffer;
+  }
   | { readonly type: "log"; readonly level: string; readonly message: string }
   /** An `on-control` call failed (sent before the batch's results). */
   | { readonly type: "control-failed"; readonly message: string };
+
+function writePulse(w: PackedWriter, p: OperatorPulse): void {
+  w.str(p.topic);
+  w.str(p.reality);
+  w.str(p.producer);
+  w.u32(p.headers.length);
+  for (const [k, v] of p.headers) {
+    w.str(k);
+    w.str(v);
+  }
+  w.str(p.contentType);
+  w.bytes(p.payload);
+  w.i64(p.entropySeed);
+  w.i64(p.wallMs);
+  w.f64(p.logical);
+  const sp = p.spectral;
+  if (!sp) return w.u8(0);
+  w.u8(1);
+  w.f64(sp.coherence);
+  w.f64(sp.criticality);
+  w.u32(sp.eigenvalues.length);
+  for (const e of sp.eigenvalues) w.f64(e);
+}
+
+function readPulse(r: PackedReader): OperatorPulse {
+  const topic = r.str();
+  const reality = r.str();
+  const producer = r.str();
+  const headers: [string, string][] = [];
+  for (let n = r.u32(); n > 0; n--) headers.push([r.str(), r.str()]);
+  const p: OperatorPulse = {
+    topic,
+    reality,
+    producer,
+    headers,
+    contentType: r.str(),
+    payload: r.bytes(),
+    entropySeed: r.u64(),
+    wallMs: r.i64(),
+    logical: r.f64(),
+    spectral: null,
+  };
+  if (r.u8() === 1) {
+    const coherence = r.f64();
+    const criticality = r.f64();
+    const eigenvalues: number[] = [];
+    for (let n = r.u32(); n > 0; n--) eigenvalues.push(r.f64());
+    p.spectral = { coherence, criticality, eigenvalues };
+  }
+  return p;
+}
+
+/** Packs a batch of input pulses (node -> worker). */
+export function encodeBatch(pulses: readonly OperatorPulse[]): ArrayBuffer {
+  const w = new PackedWriter();
+  w.u32(pulses.length);
+  for (const p of pulses) writePulse(w, p);
+  return w.finish();
+}
+
+/** Unpacks {@linkcode encodeBatch}; payloads are views into `packed` (the worker's own copy). */
+export function decodeBatch(packed: ArrayBuffer): OperatorPulse[] {
+  const r = new PackedReader(packed);
+  const out: OperatorPulse[] = [];
+  for (let n = r.u32(); n > 0; n--) out.push(readPulse(r));
+  return out;
+}
+
+/** Packs the outcomes of a batch (worker -> node). */
+export function encodeOutcomes(outcomes: readonly PulseOutcome[]): ArrayBuffer {
+  const w = new PackedWriter();
+  w.u32(outcomes.length);
+  for (const o of outcomes) {
+    if (!o.ok) {
+      w.u8(0);
+      w.str(o.kind);
+      w.str(o.message);
+      w.f64(o.ms);
+      continue;
+    }
+    w.u8(1);
+    w.u32(o.outputs.length);
+    for (const p of o.outputs) writePulse(w, p);
+    w.u32(o.changes.length);
+    for (const [k, v] of o.changes) {
+      w.str(k);
+      if (v === null) w.u8(0);
+      else {
+        w.u8(1);
+        w.bytes(v);
+      }
+    }
+    w.f64(o.fuel);
+    w.f64(o.ms);
+  }
+  return w.finish();
+}
+
+/**
+ * Unpacks {@linkcode encodeOutcomes}. Payloads and state values are copies: they may live on
+ * in the store, and a view would keep the whole message alive.
+ */
+export function decodeOutcomes(packed: ArrayBuffer): PulseOutcome[] {
+  const r = new PackedReader(packed, true);
+  const out: PulseOutcome[] = [];
+  for (let n = r.u32(); n > 0; n--) {
+    if (r.u8() === 0) {
+      out.push({ ok: false, kind: r.str(), message: r.str(), ms: r.f64() });
+      continue;
+    }
+    const outputs: OperatorPulse[] = [];
+    for (let m = r.u32(); m > 0; m--) outputs.push(readPulse(r));
+    const changes: [string, Uint8Array | null][] = [];
+    for (let m = r.u32(); m > 0; m--) {
+      const key = r.str();
+      changes.push([key, r.u8() === 1 ? r.bytes() : null]);
+    }
+    out.push({ ok: true, outputs, changes, fuel: r.f64(), ms: r.f64() });
+  }
+  return out;
+}
