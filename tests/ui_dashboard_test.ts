@@ -58,6 +58,12 @@ Deno.test({
   const dir = await Deno.makeTempDir();
   const key = await writeNodeKeyFile(`${dir}/node.key`);
   const admin = await issueToken(key, { subject: "root", roles: ["admin"] });
+  const user = await issueToken(key, {
+    subject: "bob",
+    realities: ["*"],
+    publish: { allow: [">"] },
+    subscribe: { allow: [">"] },
+  });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   try {
     await withNode(async (node) => {
@@ -81,9 +87,11 @@ Deno.test({
       const foreign: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
       page.on("console", (m) => {
-        // 401 before the token is given and 404 from endpoints this node lacks (circuits,
-        // presence: other features) are answers the page handles, not errors.
-        if (m.type() === "error" && !/status of (401|404)/.test(m.text())) errors.push(m.text());
+        // 401 before the token is given, 403 for the non-admin token and 404 from endpoints
+        // this node lacks (circuits, presence) are answers the page handles, not errors.
+        if (m.type() === "error" && !/status of (401|403|404)/.test(m.text())) {
+          errors.push(m.text());
+        }
       });
       page.on("request", (r) => {
         if (!r.url().startsWith(node.url)) foreign.push(r.url());
@@ -91,17 +99,31 @@ Deno.test({
 
       const t0 = Date.now();
       const mark = (what: string) => console.log(`  ${what} at ${Date.now() - t0} ms`);
+      assert.equal((await publish("warming up")).status, 200);
       await page.goto(`${node.url}/ui/?every=500`);
       // Auth is on and the tab holds no token: the page asks for one and shows no data.
       const dialog = page.locator("dialog#auth");
       await dialog.waitFor({ state: "visible", timeout: 10_000 });
       assert.match(await page.locator("#auth-why").textContent() ?? "", /admin token/);
+      assert.equal(
+        await page.locator("#realities td", { hasText: "lab" }).count(),
+        0,
+        "no data without a token",
+      );
+      // A token without the admin role is refused, and the page says why.
+      await page.fill("#auth-token", user);
+      await page.click("dialog#auth button[type=submit]");
+      await until(
+        "the refusal",
+        async () =>
+          /admin role/.test(await page.locator("#auth-why").textContent() ?? "") &&
+          await dialog.isVisible(),
+      );
       await page.fill("#auth-token", admin);
       await page.click("dialog#auth button[type=submit]");
       await dialog.waitFor({ state: "hidden" });
 
-      // Before any traffic the page reads 0 for lab once lab exists; publishing raises it.
-      assert.equal((await publish("warming up")).status, 200);
+      // Before the traffic the page reads lab's rate (0); publishing raises it.
       await until("the lab row", async () => (await valueOf(page, "publish-rate-lab")) >= 0);
       const before = await valueOf(page, "publish-rate-lab");
       let sent = 0;
