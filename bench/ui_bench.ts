@@ -62,7 +62,9 @@ try {
     const sample = await page.evaluate(() => {
       const paint = (name: string) =>
         performance.getEntriesByType("paint").find((e) => e.name === name)?.startTime ?? NaN;
-      const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
+      const nav = performance.getEntriesByType("navigation")[0] as unknown as {
+        domContentLoadedEventEnd: number;
+      };
       return {
         firstPaint: paint("first-paint"),
         firstContentfulPaint: paint("first-contentful-paint"),
