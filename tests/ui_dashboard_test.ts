@@ -82,6 +82,19 @@ Deno.test({
           body,
         });
 
+      // The shell needs no token and holds nothing of the node: every file is the same bytes
+      // for any node built from this source (no node id, no token, no figure).
+      for (const file of ["", "app.js", "style.css"]) {
+        const res = await fetch(`${node.url}/ui/${file}`);
+        assert.equal(res.status, 200, file);
+        assert.match(res.headers.get("content-security-policy")!, /default-src 'none'/);
+        const text = await res.text();
+        assert.ok(!text.includes(node.nodeId) && !text.includes(admin), file);
+      }
+      const noToken = await fetch(`${node.url}/v1/connections`);
+      assert.equal(noToken.status, 401);
+      await noToken.body?.cancel();
+
       const page = await browser.newPage({ viewport: { width: 1400, height: 1800 } });
       const errors: string[] = [];
       const foreign: string[] = [];
@@ -188,5 +201,40 @@ Deno.test({
   } finally {
     await browser.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "ui: with authentication off the page shows the node's figures without asking",
+  ignore: !haveChromium,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  await ensureBuilt();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  try {
+    await withNode(async (node) => {
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${node.url}/v1/realities/open/topics/a.b`, {
+          method: "POST",
+          body: "x",
+        });
+        assert.equal(res.status, 200);
+      }
+      const page = await browser.newPage();
+      await page.goto(`${node.url}/ui/?every=250`);
+      await until(
+        "the open reality's row",
+        async () => await page.locator("#realities td", { hasText: /^open$/ }).count() > 0,
+      );
+      assert.equal(await page.locator("dialog#auth").isVisible(), false);
+      // Published total of the reality, as /metrics counts it.
+      const cells = await page.locator("#realities tr", { hasText: "open" }).locator("td.num")
+        .allTextContents();
+      assert.equal(cells[2], "3", JSON.stringify(cells));
+      await page.close();
+    }, { memory: true });
+  } finally {
+    await browser.close();
   }
 });
