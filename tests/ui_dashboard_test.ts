@@ -35,7 +35,7 @@ async function ensureBuilt(): Promise<void> {
 /** A numeric `data-value` of the element with `data-testid` (NaN while it is absent). */
 async function valueOf(page: Page, testid: string): Promise<number> {
   const raw = await page.locator(`[data-testid="${testid}"]`).first().getAttribute("data-value", {
-    timeout: 100,
+    timeout: 1000,
   }).catch(() => null);
   return raw === null ? NaN : Number(raw);
 }
@@ -137,12 +137,15 @@ Deno.test({
       await dialog.waitFor({ state: "hidden" });
 
       // Before the traffic the page reads lab's rate (0); publishing raises it.
-      await until("the lab row", async () => (await valueOf(page, "publish-rate-lab")) >= 0);
-      const before = await valueOf(page, "publish-rate-lab");
+      let before = NaN;
+      await until(
+        "the lab row",
+        async () => (before = await valueOf(page, "publish-rate-lab")) >= 0,
+      );
       let sent = 0;
       let peak = 0;
       const deadline = Date.now() + 20_000;
-      while (peak <= before && Date.now() < deadline) {
+      while (!(peak > before) && Date.now() < deadline) {
         for (let i = 0; i < 50; i++) {
           const res = await publish(JSON.stringify({ t: 20 + (i % 5) }), "application/json");
           assert.equal(res.status, 200);
@@ -185,6 +188,18 @@ Deno.test({
       const pulse = page.locator("#inspect-pulses li pre").first();
       await pulse.waitFor({ timeout: 10_000 });
       assert.match(await pulse.textContent() ?? "", /"probe": \{\n\s+"ok": true\n\s+\}/);
+      // Payload text is shown as text: markup in a pulse never becomes part of the page.
+      const hostile = JSON.stringify({ html: '<img src=x onerror="window.__pwned=1">' });
+      assert.equal((await publish(hostile, "application/json")).status, 200);
+      await page.locator("#inspect-pulses li", { hasText: "onerror" }).first().waitFor();
+      assert.equal(await page.locator("#inspect-pulses li").count(), 2);
+      assert.equal(await page.locator("#inspect-pulses img").count(), 0);
+      assert.equal(await page.evaluate("window.__pwned"), undefined);
+      // The topics view lists what the inspector saw; the stream is listed as a connection.
+      await until(
+        "the topic in the topics view",
+        async () => await page.locator("#topics td", { hasText: /^sensors\.temp$/ }).count() > 0,
+      );
       await until(
         "the inspector's stream in connections",
         async () => await page.locator("#connections td", { hasText: /^sse$/ }).count() > 0,

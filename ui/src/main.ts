@@ -96,7 +96,11 @@ async function fast(): Promise<void> {
   const names = realityNames(metrics, realities);
   totals.update(
     rates.times,
-    new Map([["publish", rates.series("pub")], ["delivery", rates.series("del")]]),
+    new Map([
+      ["publish", rates.series("pub")],
+      ["delivery", rates.series("del")],
+      ["policy denials", rates.series("deny")],
+    ]),
   );
   perReality.update(
     rates.times,

@@ -20,6 +20,7 @@ export function trafficCounters(metrics: Metrics): Map<string, number> {
   }
   out.set("pub", total(metrics, "arqon_pulses_published_total"));
   out.set("del", total(metrics, "arqon_pulses_delivered_total"));
+  out.set("deny", total(metrics, "arqon_policy_denials_total"));
   return out;
 }
 
