@@ -13,7 +13,7 @@
 const ROOT = new URL("../", import.meta.url);
 /** Folders of AssemblyScript sources or other languages, not Deno modules. */
 const NOT_DENO =
-  /^(casil\/sdk\/assembly|casil\/policies|casil\/testdata|operators\/sdk\/assembly|operators\/builtin\/[^/]+\/assembly|operators\/testdata|bench\/operators\/assembly|sdk|ui|native)\//;
+  /^(casil\/sdk\/assembly|casil\/policies|casil\/testdata|operators\/sdk\/assembly|operators\/builtin\/[^/]+\/assembly|operators\/testdata|bench\/operators\/assembly|sdk|native)\//;
 
 async function run(args: string[], capture = false): Promise<string> {
   const out = await new Deno.Command(args[0], {

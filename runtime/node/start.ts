@@ -314,6 +314,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     metricsOpen: config.metricsOpen,
     sseKeepaliveMs: config.sseKeepaliveMs,
     origins,
+    sessions: () => sessions,
   });
   app.route("/", casil.routes);
   app.route("/", paramsRoutes(spine, control));

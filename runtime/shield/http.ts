@@ -18,6 +18,9 @@ import type { SseMetrics } from "./sse.ts";
 import { sseSubscribeHandler } from "./sse_route.ts";
 import { originGuard, type OriginPolicy } from "./origin_guard.ts";
 import { authorizeReply, replySubjectOf } from "./reply_guard.ts";
+import { connectionsRoutes } from "./connections_route.ts";
+import type { Session } from "./session.ts";
+import { uiRoutes } from "./ui_route.ts";
 
 /** What the HTTP API needs from its node: its parts and the few options it reads. */
 export interface HttpApiOptions {
@@ -53,6 +56,13 @@ export interface HttpApiOptions {
   readonly sseKeepaliveMs?: number;
   /** Pages allowed to change state (`--cors-origin`); absent: any. */
   readonly origins?: OriginPolicy;
+  /** The node's open client sessions, for `GET /v1/connections`; absent: no such route. */
+  readonly sessions?: () => Iterable<Session>;
+  /**
+   * The built dashboard served at `/ui`.
+   * @default {DEFAULT_UI_DIR} (`build/ui/` of the repository)
+   */
+  readonly uiDir?: URL;
 }
 
 /** A route with a body limit other than `maxHttpBodyBytes`. */
@@ -133,6 +143,12 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
       accessOf.set(c.req.raw, await access.http(c.req.header("authorization"), clientOf(c)));
       await next();
     });
+  }
+
+  // The dashboard's static shell (no data, no token needed) and the admin view it reads.
+  app.route("/", uiRoutes({ dir: ctx.uiDir }));
+  if (ctx.sessions) {
+    app.route("/", connectionsRoutes({ spine: ctx.spine, sessions: ctx.sessions, access }));
   }
 
   app.get("/healthz", (c) =>

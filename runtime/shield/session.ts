@@ -51,6 +51,16 @@ export interface SessionContext {
   readonly nextTurn?: (callback: () => void) => void;
 }
 
+/** Who is on the other end of a session, as the admin connections view shows it. */
+export interface SessionPeer {
+  /** The carrier: `ws`, `mqtt`, `shm`, ... */
+  readonly transport: string;
+  /** The client's address as the carrier knows it (`host:port`), or empty. */
+  readonly remote: string;
+  /** The authenticated subject (token subject or DID); absent without authentication. */
+  readonly subject?: string;
+}
+
 let sessionCounter = 0;
 
 /**
@@ -69,6 +79,8 @@ let sessionCounter = 0;
 export class Session implements TransportSession, SubscriptionOwner, Resumable {
   /** Unique within the node. */
   readonly id: string;
+  /** When the connection opened (epoch ms). */
+  readonly openedAtMs: number = Date.now();
   readonly #ctx: SessionContext;
   readonly #transport: Transport;
   readonly #access: SessionAccess | undefined;
@@ -157,6 +169,15 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
   /** The principal's reply identity (see `reply_guard.ts`): requests it receives, it may answer. */
   get replySubject(): string | undefined {
     return replySubjectOf(this.#access?.principal, false);
+  }
+
+  /** The carrier, address and authenticated subject of this session (admin views). */
+  get peer(): SessionPeer {
+    return {
+      transport: this.#transport.kind,
+      remote: this.#transport.remote,
+      subject: this.#access?.principal?.subject,
+    };
   }
 
   /** Whether the session ended (closed by either side). */

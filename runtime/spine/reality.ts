@@ -57,6 +57,11 @@ export class Reality {
   // Beside the trie, for walks over every subscription (rare: at /metrics render).
   readonly #subs = new Set<Subscription>();
 
+  /** Every live subscription of this reality (a walk: for admin views, not the hot path). */
+  subscriptions(): IterableIterator<Subscription> {
+    return this.#subs.values();
+  }
+
   /** Registers a subscription. */
   add(sub: Subscription): void {
     this.#subs.add(sub);
