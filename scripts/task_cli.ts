@@ -58,7 +58,7 @@ export function moduleUsage(source: string): string {
   let inUsage = false;
   for (const l of lines) {
     const start = /^\s*([A-Z_]+=\S+\s+)*deno task /.test(l);
-    const cont = inUsage && /^\s{6,}\S/.test(l) && !start;
+    const cont: boolean = inUsage && /^\s{6,}\S/.test(l) && !start;
     inUsage = start || cont;
     (inUsage ? usage : rest).push(l);
   }
