@@ -167,7 +167,11 @@ Deno.test("README quick start: every step works as written against a real node",
     await Deno.writeTextFile(
       page,
       browserBlock.code.replaceAll("http://127.0.0.1:7420", url) +
-        `\nsetTimeout(() => { events.close(); }, 3000);\n`,
+        // After the snippet's own listener logged the first pulse, close (a slow machine gets
+        // 60 s for it to arrive).
+        `\nevents.addEventListener("pulse", () => events.close());\n` +
+        `const guard = setTimeout(() => events.close(), 60_000);\n` +
+        `events.addEventListener("pulse", () => clearTimeout(guard));\n`,
     );
     const browser = await run(Deno.execPath(), ["run", "--allow-net", page]);
     assert.equal(browser.code, 0, browser.stderr);
