@@ -119,6 +119,7 @@ export type {
   PutPolicyOptions,
 } from "./casil/mod.ts";
 
+import { resolve } from "node:path";
 import { capacityLine, parseConfig, startNode } from "./runtime/node/mod.ts";
 
 /** Runs a node from the command line until SIGINT/SIGTERM, then drains and exits. */
@@ -150,6 +151,14 @@ async function main(): Promise<void> {
       } ms`,
     );
     console.log(capacityLine(node.capacity, parsed.config.wsEngine));
+    // Say where data goes, so nobody is surprised by a ./data directory (or by losing it).
+    console.log(
+      parsed.config.memory
+        ? "arqon: data kept in memory only (--memory): gone when the node stops"
+        : `arqon: data in ${
+          resolve(parsed.config.dataDir)
+        } (durable log, audit; --data-dir to move, --memory for none)`,
+    );
   }
   let stopping = false;
   const stop = () => {

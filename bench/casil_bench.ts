@@ -13,6 +13,7 @@
  *   deno task bench:casil [--seconds 3] [--rounds 3] [--skip-node]
  * @module
  */
+import { helpFromHeader } from "../scripts/task_cli.ts";
 import { deliveryRate, spawnScript, startNodeProcess } from "./support.ts";
 import { parseArgs } from "node:util";
 import { ArqonClient } from "../mod.ts";
@@ -27,6 +28,8 @@ import {
   instrumentCore,
 } from "../runtime/sandbox/mod.ts";
 import { HOST_MODULE } from "../wit/mod.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const { values } = parseArgs({
   args: Deno.args,

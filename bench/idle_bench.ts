@@ -13,8 +13,11 @@
  *   deno task bench:idle [--steps 1000,5000,15000] [--engines arqon,deno] [--settle-ms 3000]
  * @module
  */
+import { helpFromHeader } from "../scripts/task_cli.ts";
 import { parseArgs } from "node:util";
 import { readLine, spawnScript, startNodeProcess } from "./support.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const CLIENTS = new URL("./idle_clients.ts", import.meta.url).pathname;
 

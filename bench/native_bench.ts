@@ -13,6 +13,7 @@
  *   deno task bench:native [--messages 20000000] [--pings 20000]
  * @module
  */
+import { helpFromHeader } from "../scripts/task_cli.ts";
 import { parseArgs } from "node:util";
 import { loadNative } from "../runtime/transport/native_lib.ts";
 import { ShmEndpoint, ShmListener } from "../runtime/transport/shm.ts";
@@ -20,6 +21,8 @@ import { ShmWebSocket } from "../runtime/transport/shm_websocket.ts";
 import { UdpEndpoint } from "../runtime/transport/udp.ts";
 import { dpdkAvailable } from "../runtime/transport/dpdk.ts";
 import { ArqonClient, decodeFrame, encodeFrame, type IFrame } from "../mod.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const FRAME = 64;
 const RING_BYTES = 1 << 20;

@@ -9,6 +9,7 @@
  *   deno task bench [--seconds 5] [--rounds 1] [--no-pin] [--node-flags="--ws-engine deno"]
  * @module
  */
+import { helpFromHeader } from "../scripts/task_cli.ts";
 import { parseArgs } from "node:util";
 import {
   CAN_PIN,
@@ -20,6 +21,8 @@ import {
   startNats,
   startNodeProcess,
 } from "./support.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -28,19 +28,16 @@
  *                             [--node-flags="..."]
  * @module
  */
+import { helpFromHeader } from "../scripts/task_cli.ts";
 import { parseArgs } from "node:util";
 import { buildOperatorCached, OPERATOR_BUILD_DIR } from "../operators/build/mod.ts";
 import { DEFAULT_LIMITS } from "../runtime/sandbox/mod.ts";
 import { ArqonClient } from "../mod.ts";
-import {
-  CAN_PIN,
-  LOAD_CPU,
-  type NodeProcess,
-  SERVER_CPU,
-  startNodeProcess,
-} from "./support.ts";
+import { CAN_PIN, LOAD_CPU, type NodeProcess, SERVER_CPU, startNodeProcess } from "./support.ts";
 import { runRole } from "./operators/load.ts";
 import { cpuOf, install, loadRoles, median, procCpu, remove, status } from "./operators/harness.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const { values, positionals } = parseArgs({
   args: Deno.args,

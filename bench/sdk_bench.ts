@@ -15,9 +15,12 @@
  * `deno run -A bench/sdk_bench.ts ts-load <url> <seconds> <window>` is the TypeScript load.
  * @module
  */
+import { helpFromHeader } from "../scripts/task_cli.ts";
 import process from "node:process";
 import { ArqonClient } from "../mod.ts";
 import { LOAD_CPU, pinned, SERVER_CPU, startNodeProcess } from "./support.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const PYTHON = Deno.env.get("ARQON_PYTHON") ?? "/usr/bin/python3";
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);

@@ -20,6 +20,7 @@
  *                            [--only bulkheads|auth]
  * @module
  */
+import { helpFromHeader } from "../scripts/task_cli.ts";
 import {
   LOAD_CPU,
   type NodeProcess,
@@ -36,6 +37,8 @@ import {
   PermissionChecker,
   writeNodeKeyFile,
 } from "../runtime/shield/auth/mod.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -40,8 +40,12 @@ const SCENARIOS: Record<string, (seconds: number, seed: number) => Promise<Scena
 
 if (values.help) {
   console.log(
-    "deno task soak [--seconds N (30)] [--only NAME]... [--seed N]\n" +
-      `scenarios: ${Object.keys(SCENARIOS).join(", ")}`,
+    "usage: deno task soak [--seconds <n>] [--only <scenario>]... [--seed <n>]\n\n" +
+      "  --seconds <n>        seconds each scenario runs (default: 30)\n" +
+      "  --only <scenario>    run only this scenario (repeatable; default: all)\n" +
+      "  --seed <n>           the fuzz scenario's seed, to replay a run (default: random)\n\n" +
+      `Scenarios: ${Object.keys(SCENARIOS).join(", ")}. Exits non-zero when one breaks a ` +
+      "promise (RSS ceiling, acknowledged loss).",
   );
   Deno.exit(0);
 }

@@ -14,12 +14,15 @@
  *   deno task bench:store [--seconds 5] [--inflight 1024] [--fill 1000000]
  * @module
  */
+import { helpFromHeader } from "../scripts/task_cli.ts";
 import { parseArgs } from "node:util";
 import { connect as natsConnect, RetentionPolicy, StorageType } from "nats";
 import { ArqonClient } from "../mod.ts";
 import { decodePulse, encodePulse } from "../runtime/protocol/mod.ts";
 import { openStore } from "../runtime/store/mod.ts";
 import { startNats as startNatsServer, startNodeProcess } from "./support.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const PAYLOAD = 1024;
 const self = new URL(import.meta.url).pathname;

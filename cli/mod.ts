@@ -67,7 +67,14 @@ Exit codes: 0 ok, 1 usage error, 2 the node refused (typed error), 3 connection 
     root.addCommand(cmd);
   }
   exitOverrideAll(root);
+  widenHelp(root);
   return root;
+}
+
+/** Help laid out for 100 columns (commander's 80 when not on a terminal wraps every line). */
+function widenHelp(cmd: Command): void {
+  cmd.configureHelp({ helpWidth: 100 });
+  for (const sub of cmd.commands) widenHelp(sub);
 }
 
 /** Lets `--server` and `--token` follow a (sub)command, and feeds them to the root. */

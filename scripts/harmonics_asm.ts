@@ -6,7 +6,8 @@
  *   deno task harmonics:asm prog.hasm --base64      # prints the base64 for a config's "program"
  *   deno task harmonics:asm --disasm prog.bin       # prints the text of a bytecode file
  *
- * Bad text prints `file:line: message` and exits 1; bad usage exits 2.
+ * Bad text prints `file:line: message` and exits 1; bad usage exits 2. Paths are relative to
+ * where the task is run.
  * @module
  */
 import { base64 } from "@scure/base";
@@ -16,10 +17,23 @@ import {
   HarmonicsAsmError,
   HarmonicsProgramError,
 } from "../operators/builtin/harmonics/mod.ts";
+import { fromInvocationDir, helpRequested, printUsage } from "./task_cli.ts";
 
-const USAGE = "usage: harmonics:asm prog.hasm [-o prog.bin] [--base64] | --disasm prog.bin";
+const USAGE = `usage: deno task harmonics:asm <prog.hasm> [-o <prog.bin>] [--base64]
+       deno task harmonics:asm --disasm <prog.bin>
+
+Assembles a Harmonics program (text) into the bytecode the harmonics operator runs.
+
+  <prog.hasm>      the program text; writes <prog>.bin beside it
+  -o <prog.bin>    where to write the bytecode instead
+  --base64         print the bytecode as base64 (for a config's "program") instead of writing it
+  --disasm <file>  print the text of a bytecode file
+
+Paths are relative to the directory you run the task from. Exit code: 0 done, 1 bad program
+text (printed as file:line: message), 2 bad usage. See docs/operators.md.`;
 
 async function main(args: string[]): Promise<number> {
+  if (helpRequested(args)) printUsage(USAGE);
   const rest = [...args];
   const flag = (name: string) => {
     const at = rest.indexOf(name);
@@ -34,7 +48,8 @@ async function main(args: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const input = rest[0];
+  const shown = rest[0]; // messages name the file as the user typed it
+  const input = fromInvocationDir(shown);
   try {
     if (disasm) {
       console.log(disassemble(await Deno.readFile(input)).trimEnd());
@@ -45,15 +60,15 @@ async function main(args: string[]): Promise<number> {
       console.log(base64.encode(bytes));
       return 0;
     }
-    const target = out ?? input.replace(/\.hasm$/, "") + ".bin";
+    const target = out ? fromInvocationDir(out) : input.replace(/\.hasm$/, "") + ".bin";
     await Deno.writeFile(target, bytes);
-    console.log(`harmonics:asm ${input} -> ${target} (${bytes.length} bytes)`);
+    console.log(`harmonics:asm ${shown} -> ${target} (${bytes.length} bytes)`);
     return 0;
   } catch (e) {
     if (e instanceof HarmonicsAsmError) {
-      console.error(`${input}:${e.line}: ${e.message.slice(`line ${e.line}: `.length)}`);
-    } else if (e instanceof HarmonicsProgramError) console.error(`${input}: ${e.message}`);
-    else console.error(`${input}: ${e instanceof Error ? e.message : e}`);
+      console.error(`${shown}:${e.line}: ${e.message.slice(`line ${e.line}: `.length)}`);
+    } else if (e instanceof HarmonicsProgramError) console.error(`${shown}: ${e.message}`);
+    else console.error(`${shown}: ${e instanceof Error ? e.message : e}`);
     return 1;
   }
 }

@@ -7,35 +7,12 @@
 import { parseArgs } from "node:util";
 import type { Flag } from "../config/mod.ts";
 import { DEFAULT_CONFIG, NODE_FLAGS, type NodeConfig } from "./config.ts";
+import { helpText } from "./help.ts";
+
+export { helpText };
 
 /** What `parseConfig` found: the config, or a request for help. */
 export type ParsedConfig = { help: true; text: string } | { help: false; config: NodeConfig };
-
-/** The `--help` text. */
-export function helpText(): string {
-  const lines = [
-    "ArqonBus node",
-    "",
-    "Usage: deno task start [flags]    (or: deno run -A mod.ts [flags])",
-    "",
-    "Flags:",
-    "  --config <file>".padEnd(34) + "JSON file with any of the options below (camelCase keys)",
-    "  --help".padEnd(34) + "print this help",
-  ];
-  for (const f of NODE_FLAGS) {
-    const arg = f.kind === "enum"
-      ? `<${f.choices!.join("|")}>`
-      : f.kind === "int"
-      ? "<n>"
-      : f.kind === "bool"
-      ? ""
-      : "<s>";
-    const def = DEFAULT_CONFIG[f.key];
-    const tail = `${f.help} (default ${JSON.stringify(def)}${f.env ? `; env ${f.env}` : ""})`;
-    lines.push(`  --${f.flag} ${arg}`.padEnd(34) + tail);
-  }
-  return lines.join("\n");
-}
 
 function coerce(f: Flag, value: unknown, source: string): unknown {
   if (f.kind === "int") {

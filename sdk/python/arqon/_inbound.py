@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from google.protobuf.message import DecodeError
 
+from ._acks import settle_batch
 from ._wire import encode_entry, pb
 from .errors import ArqonError, InvalidFrame, error_of
 from .pulse import PublishAck, Pulse
@@ -65,11 +66,17 @@ class Inbound:
         self._subs = subs
         self._send = send
         self._on_error = on_error
+        #: Reality ids as decoded once (acks repeat the same few).
+        self._realities: dict[bytes, str] = {}
 
     def message(self, data: bytes | str) -> None:
         """One WebSocket message: a frame, or a batch of frames."""
         if isinstance(data, str):
             return  # the binary subprotocol sends no text; ignore rather than fail
+        # Batches of acks (the publisher's hot path) are read from their bytes; whatever
+        # else a batch holds goes through the generated module, frame by frame.
+        if settle_batch(data, self._p.acks, self._other, self._realities):
+            return
         try:
             frame = pb.Frame.FromString(data)
         except DecodeError as e:
@@ -98,6 +105,15 @@ class Inbound:
                     sub._push(d.pulse)
             else:
                 other(f, kind)
+
+    def _other(self, raw: bytes) -> None:
+        """One frame of a batch that is not a plain ack, decoded generically."""
+        try:
+            f = pb.Frame.FromString(raw)
+        except DecodeError as e:
+            self._on_error(InvalidFrame("INVALID_FRAME", f"undecodable frame from node: {e}"))
+            return
+        self.frame(f, f.WhichOneof("kind"))
 
     def frame(self, f: Any, kind: str | None) -> None:
         """One decoded frame of kind ``kind``."""

@@ -5,7 +5,9 @@ Every frame a client sends is masked (RFC 6455 §5.3: XOR with a random 4-byte k
 converts the whole message to a big integer and back: measured here at about a fifth of
 the SDK's CPU when publishing 1 KB pulses. Masking each of the four byte lanes with
 ``bytes.translate`` (a C loop over a 256-byte XOR table) does the same work 2.5-3.5x
-faster. The key stays random: only the XOR is done differently.
+faster. With NumPy importable (Debian's ``python3-numpy``, optional) the XOR runs over 32-bit
+words in C instead: about 35x faster again (0.06 µs per KB against 2.2), which was a fifth of
+the SDK's CPU per acked 1 KB publish. The key stays random: only the XOR is done differently.
 """
 
 from __future__ import annotations
@@ -17,11 +19,35 @@ _XOR = [bytes(b ^ k for b in range(256)) for k in range(256)]
 _slow_mask = websockets.utils.apply_mask
 
 
+try:  # optional: NumPy XORs whole words in C
+    import numpy as _np
+except ImportError:  # pragma: no cover - depends on the machine
+    _np = None  # type: ignore[assignment]
+
+
+def _numpy_mask(data: bytes, mask: bytes) -> bytes:
+    """``apply_mask`` over 32-bit words with NumPy (the key repeats every 4 bytes, so it is
+    one native-endian word XORed into each word of the data); the last 0-3 bytes by hand."""
+    n = len(data)
+    words = n >> 2
+    out = bytearray(n)
+    _np.bitwise_xor(
+        _np.frombuffer(data, dtype=_np.uint32, count=words),
+        _np.frombuffer(mask, dtype=_np.uint32)[0],
+        out=_np.frombuffer(out, dtype=_np.uint32, count=words),
+    )
+    for i in range(words << 2, n):
+        out[i] = data[i] ^ mask[i & 3]
+    return out  # type: ignore[return-value]  # websockets writes it as bytes-like
+
+
 def apply_mask(data: bytes, mask: bytes) -> bytes:
     """``data`` XOR the repeated 4-byte ``mask`` (same result as websockets' own)."""
     n = len(data)
     if n < 64:
         return _slow_mask(data, mask)
+    if _np is not None:
+        return _numpy_mask(data, mask)
     out = bytearray(n)
     out[0::4] = data[0::4].translate(_XOR[mask[0]])
     out[1::4] = data[1::4].translate(_XOR[mask[1]])
