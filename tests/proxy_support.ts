@@ -104,8 +104,9 @@ export interface Seen {
 
 /**
  * A real HTTP upstream (`Deno.serve`). Paths: `/fail` 500, `/hang` never answers (until
- * the upstream stops), `/slow` answers after 150 ms, `/big?n=` a body of n bytes, `/empty`
- * 204; anything else echoes what it saw as JSON with `x-upstream: <name>`.
+ * the upstream stops), `/slow` answers after 150 ms, `/held` once
+ * `releaseHeld()` is called, `/big?n=` a body of n bytes, `/empty`
+ * 204, `/len` the body's length; anything else echoes what it saw as JSON with `x-upstream: <name>`.
  */
 export class Upstream {
   /** Requests seen, in order. */
@@ -113,6 +114,12 @@ export class Upstream {
   readonly name: string;
   #server: Deno.HttpServer<Deno.NetAddr>;
   #release = Promise.withResolvers<void>();
+  #held = Promise.withResolvers<void>();
+
+  /** Lets every `/held` request (now and later) answer. */
+  releaseHeld(): void {
+    this.#held.resolve();
+  }
 
   constructor(name = "up", port = 0) {
     this.name = name;
@@ -146,11 +153,16 @@ export class Upstream {
         case "/hang":
           await this.#release.promise;
           return new Response("late");
+        case "/held":
+          await this.#held.promise;
+          return new Response("held");
         case "/slow":
           await new Promise((r) => setTimeout(r, 150));
           return new Response("slow");
         case "/big":
           return new Response(new Uint8Array(Number(url.searchParams.get("n"))));
+        case "/len":
+          return new Response(String(body.length));
         case "/empty":
           return new Response(null, { status: 204, headers: { "x-upstream": this.name } });
       }
@@ -164,6 +176,7 @@ export class Upstream {
   /** Stops serving (held requests are released first). */
   async stop(): Promise<void> {
     this.#release.resolve();
+    this.#held.resolve();
     await this.#server.shutdown();
   }
 
