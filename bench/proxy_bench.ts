@@ -1,0 +1,254 @@
+/**
+ * `deno task bench:proxy`: what the native proxy costs a caller. In the same run, against
+ * the same upstream (a `Deno.serve` answering a 100-byte JSON body):
+ *
+ * - `direct`: HTTP POST to the upstream, keep-alive (fetch's pool), no bus;
+ * - `bus`: a bus request on `svc.billing.charge` (TypeScript client, TCP_NODELAY) served
+ *   by the proxy (`scripts/proxy.ts`) calling the upstream;
+ * - `http-bus-http`: HTTP POST to the proxy's listener, which requests on the bus, which
+ *   the same proxy serves by calling the upstream (both directions of the proxy at once).
+ *
+ * Each path is measured two ways: latency at a fixed 1,000 requests/s (open loop: sends
+ * are scheduled, not paced by answers; p50/p99 over the steady part), and throughput with
+ * 64 requests in flight (closed loop). The node, the proxy and the upstream run as their
+ * own processes pinned to CPU 1, the load pinned to CPU 0 (bench/support.ts). Speed is
+ * measured here and never asserted in tests.
+ *
+ *   deno task bench:proxy
+ *   BENCH_SECONDS=10 BENCH_RATE=2000 deno task bench:proxy
+ *
+ * Roles (spawned by the bench): `upstream <port>`, `load <path> <target> <rate|0> <seconds>`.
+ * @module
+ */
+import { ArqonClient } from "../mod.ts";
+import { freePort, LOAD_CPU, pinned, readLine, SERVER_CPU, startNodeProcess } from "./support.ts";
+
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
+const RATE = Number(Deno.env.get("BENCH_RATE") ?? 1000);
+const IN_FLIGHT = Number(Deno.env.get("BENCH_IN_FLIGHT") ?? 64);
+const WARMUP_MS = 1000;
+const here = new URL(import.meta.url).pathname;
+const root = new URL("../", import.meta.url);
+const BODY = new TextEncoder().encode(
+  JSON.stringify({ amount: 1234, currency: "EUR", id: "x".repeat(60) }),
+);
+
+/** One load run's figures. */
+interface LoadResult {
+  path: string;
+  mode: "rate" | "max";
+  /** Answers per second over the measured window. */
+  rps: number;
+  /** Answers in the measured window. */
+  ok: number;
+  errors: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  /** The first failure seen, for the log. */
+  first_error: string;
+}
+
+/** The upstream role: answers every POST with the same small JSON. */
+function upstream(port: number): void {
+  const answer = new TextEncoder().encode('{"ok":true,"charged":1234}');
+  Deno.serve({ hostname: "127.0.0.1", port, onListen: () => console.log("ready") }, async (req) => {
+    await req.arrayBuffer();
+    return new Response(answer, { headers: { "content-type": "application/json" } });
+  });
+}
+
+type Call = () => Promise<boolean>;
+
+async function callFor(
+  path: string,
+  target: string,
+): Promise<{ call: Call; close: () => Promise<void> }> {
+  if (path === "bus") {
+    const client = await ArqonClient.connect(target, { name: "proxy-bench", noDelay: true });
+    return {
+      call: async () => {
+        const reply = await client.request("svc.billing.charge", BODY, { timeoutMs: 10_000 });
+        return reply.headers?.["http-status"] === "200";
+      },
+      close: () => client.close(),
+    };
+  }
+  // direct and http-bus-http: HTTP with fetch's keep-alive pool.
+  return {
+    call: async () => {
+      const res = await fetch(target, {
+        method: "POST",
+        body: BODY,
+        headers: { "content-type": "application/json" },
+      });
+      await res.arrayBuffer();
+      return res.status === 200;
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return -1;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+/** The load role: `rate` requests/s open loop, or (rate 0) IN_FLIGHT closed loop. */
+async function load(
+  path: string,
+  target: string,
+  rate: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const { call, close } = await callFor(path, target);
+  for (let i = 0; i < 50; i++) await call(); // connections up, code warm
+  const t0 = performance.now();
+  const measureFrom = t0 + WARMUP_MS;
+  const end = measureFrom + seconds * 1000;
+  const latencies: number[] = [];
+  let ok = 0;
+  let errors = 0;
+  let firstError = "";
+  const one = async () => {
+    const start = performance.now();
+    let good = false;
+    try {
+      good = await call();
+      if (!good) firstError ||= "non-200 answer";
+    } catch (err) {
+      firstError ||= String(err);
+    }
+    const done = performance.now();
+    // Counted by when it was sent: a slow answer is a latency, not a loss.
+    if (start >= measureFrom && start < end) {
+      if (good) {
+        ok++;
+        latencies.push(done - start);
+      } else errors++;
+    }
+  };
+  if (rate > 0) {
+    // Open loop: every due send goes out at each timer turn, whatever is still in flight.
+    const inFlight = new Set<Promise<void>>();
+    let sent = 0;
+    while (performance.now() < end) {
+      const due = Math.floor((performance.now() - t0) * rate / 1000);
+      while (sent < due) {
+        const p = one();
+        inFlight.add(p);
+        p.finally(() => inFlight.delete(p));
+        sent++;
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(inFlight);
+  } else {
+    await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+      while (performance.now() < end) await one();
+    }));
+  }
+  await close();
+  latencies.sort((a, b) => a - b);
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    path,
+    mode: rate > 0 ? "rate" : "max",
+    rps: Math.round(ok / seconds),
+    ok,
+    errors,
+    p50_ms: round(percentile(latencies, 0.5)),
+    p99_ms: round(percentile(latencies, 0.99)),
+    max_ms: round(latencies.at(-1) ?? -1),
+    first_error: firstError,
+  };
+}
+
+function spawnRole(args: string[], cpu: string | null): Deno.ChildProcess {
+  const [cmd, full] = pinned(cpu, Deno.execPath(), ["run", "-A", here, ...args]);
+  return new Deno.Command(cmd, { args: full, stdout: "piped", stderr: "inherit" }).spawn();
+}
+
+async function runLoad(path: string, target: string, rate: number): Promise<LoadResult> {
+  const child = spawnRole(["load", path, target, String(rate), String(SECONDS)], LOAD_CPU);
+  const out = await child.output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  return JSON.parse(text.split("\n").at(-1)!) as LoadResult;
+}
+
+async function main(): Promise<void> {
+  const node = await startNodeProcess(["--memory"], SERVER_CPU);
+  const upPort = freePort();
+  const up = spawnRole(["upstream", String(upPort)], SERVER_CPU);
+  const upReader = up.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  if ((await readLine(upReader)).trim() !== "ready") throw new Error("upstream failed");
+  const upstreamUrl = `http://127.0.0.1:${upPort}`;
+  const listenPort = freePort();
+  const [cmd, args] = pinned(SERVER_CPU, Deno.execPath(), [
+    "run",
+    "-A",
+    new URL("scripts/proxy.ts", root).pathname,
+    "--bus",
+    node.wsUrl,
+    "--upstream",
+    upstreamUrl,
+    "--serve",
+    "svc.billing.>",
+    "--listen",
+    `127.0.0.1:${listenPort}`,
+  ]);
+  const proxy = new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn();
+  const proxyReader = proxy.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  if (!(await readLine(proxyReader)).includes("proxy ready")) throw new Error("proxy failed");
+  const targets: [string, string][] = [
+    ["direct", `${upstreamUrl}/charge`],
+    ["bus", node.wsUrl],
+    ["http-bus-http", `http://127.0.0.1:${listenPort}/svc/billing/charge`],
+  ];
+  const results: LoadResult[] = [];
+  try {
+    for (const rate of [RATE, 0]) {
+      for (const [path, target] of targets) {
+        const r = await runLoad(path, target, rate);
+        results.push(r);
+        console.error(JSON.stringify(r));
+      }
+    }
+  } finally {
+    proxy.kill("SIGTERM");
+    await proxy.status;
+    up.kill("SIGTERM");
+    await up.status;
+    await node.stop();
+  }
+  const direct = results.find((r) => r.path === "direct" && r.mode === "rate")!;
+  console.log(
+    `\nproxy bench: ${SECONDS} s per run, ${RATE} req/s fixed rate, ${IN_FLIGHT} in flight for max`,
+  );
+  console.log(
+    "path            mode    req/s    p50 ms   p99 ms   max ms   errors   p50 over direct",
+  );
+  for (const r of results) {
+    const over = r.mode === "rate" ? `${(r.p50_ms - direct.p50_ms).toFixed(3)} ms` : "";
+    console.log(
+      `${r.path.padEnd(16)}${r.mode.padEnd(8)}${String(r.rps).padStart(6)}` +
+        `${r.p50_ms.toFixed(3).padStart(10)}${r.p99_ms.toFixed(3).padStart(9)}` +
+        `${r.max_ms.toFixed(3).padStart(9)}${String(r.errors).padStart(9)}   ${over}`,
+    );
+  }
+  const bus = results.find((r) => r.path === "bus" && r.mode === "rate")!;
+  const extra = bus.p50_ms - direct.p50_ms;
+  console.log(
+    `\ntarget: the proxy adds at most 1 ms p50 at ${RATE} req/s: ${extra.toFixed(3)} ms -> ` +
+      (extra <= 1 ? "met" : "NOT met"),
+  );
+}
+
+if (import.meta.main) {
+  const [role, ...rest] = Deno.args;
+  if (role === "upstream") upstream(Number(rest[0]));
+  else if (role === "load") {
+    const [path, target, rate, seconds] = rest;
+    console.log(JSON.stringify(await load(path, target, Number(rate), Number(seconds))));
+  } else await main();
+}
