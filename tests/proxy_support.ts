@@ -205,10 +205,12 @@ export class RawBus {
     this.socket = socket;
   }
 
-  /** Connects and completes the hello. */
-  static async connect(wsUrl: string): Promise<RawBus> {
+  /** Connects and completes the hello (with a bearer token when given). */
+  static async connect(wsUrl: string, token = ""): Promise<RawBus> {
     const socket = await RawSocket.open(wsUrl, "arqon.v1.proto");
-    socket.send(pb([[F.hello, [[1, "raw-test"], [2, 1]]]]));
+    const hello: PbField[] = [[1, "raw-test"], [2, 1]];
+    if (token) hello.push([4, token]);
+    socket.send(pb([[F.hello, hello]]));
     await socket.wait(F.welcome);
     return new RawBus(socket);
   }
@@ -220,6 +222,7 @@ export class RawBus {
   async request(
     topic: string,
     options: {
+      reality?: string;
       headers?: Record<string, string>;
       contentType?: string;
       payload?: string | Uint8Array;
@@ -228,6 +231,7 @@ export class RawBus {
   ): Promise<RawReply> {
     const correlation = this.#next++;
     const pulse: PbField[] = [[3, topic]];
+    if (options.reality) pulse.push([5, options.reality]);
     for (const [k, v] of Object.entries(options.headers ?? {})) pulse.push([9, [[1, k], [2, v]]]);
     if (options.contentType) pulse.push([10, options.contentType]);
     if (options.payload !== undefined) {
