@@ -164,7 +164,7 @@ Deno.test("proxy bad input: upstream hang, refusal, non-HTTP answer and oversize
   }, NODE);
 });
 
-Deno.test("proxy bounds: concurrency and queue driven past answer 'busy'; HTTP bodies past the cap 413", async () => {
+Deno.test("proxy bounds: concurrency and queue driven past answer 'busy'; HTTP bodies past the cap 413, past the deadline 408", async () => {
   await withNode(async (node) => {
     const upstream = new Upstream();
     const proxy = await ProxyChild.start([
@@ -176,6 +176,8 @@ Deno.test("proxy bounds: concurrency and queue driven past answer 'busy'; HTTP b
       "svc.billing.>",
       "--listen",
       "127.0.0.1:0",
+      "--request-timeout-ms",
+      "500",
       "--concurrency",
       "2",
       "--max-queue",
@@ -236,6 +238,21 @@ Deno.test("proxy bounds: concurrency and queue driven past answer 'busy'; HTTP b
       assert.equal(big.status, 502);
       assert.equal((await big.json()).error.kind, "upstream_too_large");
       assert.equal(await proxy.metric("arqon_proxy_errors_total", 'kind="body_too_large"'), 2);
+      // A body that trickles: cut at the request deadline with a 408, the connection freed.
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: Number(new URL(proxy.listenUrl).port),
+      });
+      const head =
+        "POST /svc/billing/len HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n0123456789";
+      await conn.write(new TextEncoder().encode(head));
+      const answer = new Uint8Array(4096);
+      const n = await conn.read(answer);
+      const text = new TextDecoder().decode(answer.subarray(0, n ?? 0));
+      assert.match(text, /^HTTP\/1.1 408/);
+      assert.match(text, /"code":"TIMEOUT"/);
+      conn.close();
+      assert.equal(await proxy.metric("arqon_proxy_errors_total", 'kind="body_timeout"'), 1);
       // And it still serves.
       const ok = await fetch(`${proxy.listenUrl}/svc/billing/echo`, {
         method: "POST",

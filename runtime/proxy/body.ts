@@ -7,19 +7,26 @@
 
 /**
  * The whole of `body`, or throws `tooLarge()` once more than `max` bytes arrived (the
- * stream is cancelled first).
+ * stream is cancelled first). When `signal` aborts, the stream is cancelled and its
+ * reason thrown (a sender too slow to finish).
  */
 export async function readCapped(
   body: ReadableStream<Uint8Array> | null,
   max: number,
   tooLarge: () => Error,
+  signal?: AbortSignal,
 ): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
+  if (signal) {
+    signal.throwIfAborted();
+    signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
+  }
   const parts: Uint8Array[] = [];
   let size = 0;
   while (true) {
     const { value, done } = await reader.read();
+    signal?.throwIfAborted();
     if (done) break;
     size += value.length;
     if (size > max) {

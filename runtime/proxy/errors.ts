@@ -16,7 +16,8 @@ export type ProxyErrorKind =
   | "bad_request"
   | "busy"
   | "bus_unavailable"
-  | "body_too_large";
+  | "body_too_large"
+  | "body_timeout";
 
 /** Each kind's code and HTTP status. */
 export const PROXY_ERRORS: Readonly<
@@ -38,6 +39,8 @@ export const PROXY_ERRORS: Readonly<
   bus_unavailable: { code: "NO_RESPONDERS", status: 503 },
   // An HTTP client's body is larger than --max-body-bytes.
   body_too_large: { code: "FRAME_TOO_LARGE", status: 413 },
+  // An HTTP client's body did not arrive within --request-timeout-ms.
+  body_timeout: { code: "TIMEOUT", status: 408 },
 });
 
 /** A proxy failure with its kind; `code` is the protocol error code of the kind. */

@@ -34,7 +34,7 @@ export function ingressHandler(
     const startedAt = performance.now();
     try {
       const topic = topicOfPath(url.pathname);
-      const body = await readBody(req, options.maxBodyBytes);
+      const body = await readBody(req, options.maxBodyBytes, options.requestTimeoutMs);
       if (!client.isConnected) {
         throw new ProxyError("bus_unavailable", "the proxy is reconnecting to the node");
       }
@@ -84,10 +84,26 @@ function errorResponse(err: unknown, metrics: ProxyMetrics, startedAt: number): 
   });
 }
 
-/** The request's body, refused past `max` bytes (declared or streamed) with a 413. */
-function readBody(req: Request, max: number): Promise<Uint8Array> {
+/**
+ * The request's body, refused past `max` bytes (declared or streamed) with a 413, and
+ * with a 408 when it does not arrive within `timeoutMs` (a trickling sender would
+ * otherwise hold its connection and memory for as long as it likes).
+ */
+async function readBody(req: Request, max: number, timeoutMs: number): Promise<Uint8Array> {
   const tooLarge = () =>
     new ProxyError("body_too_large", `the request body is larger than ${max} bytes`);
-  if (Number(req.headers.get("content-length") ?? "0") > max) return Promise.reject(tooLarge());
-  return readCapped(req.body, max, tooLarge);
+  if (Number(req.headers.get("content-length") ?? "0") > max) throw tooLarge();
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () =>
+      deadline.abort(
+        new ProxyError("body_timeout", `the request body did not arrive within ${timeoutMs} ms`),
+      ),
+    timeoutMs,
+  );
+  try {
+    return await readCapped(req.body, max, tooLarge, deadline.signal);
+  } finally {
+    clearTimeout(timer);
+  }
 }
