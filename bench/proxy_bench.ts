@@ -47,6 +47,10 @@ interface LoadResult {
   max_ms: number;
   /** The first failure seen, for the log. */
   first_error: string;
+  /** Requests answered over the whole run, warm-up included. */
+  total: number;
+  /** CPU time per request of each server process, µs (set by the bench). */
+  cpu_us?: Record<string, number>;
 }
 
 /** The upstream role: answers every POST with the same small JSON. */
@@ -109,6 +113,7 @@ async function load(
   const latencies: number[] = [];
   let ok = 0;
   let errors = 0;
+  let total = 50;
   let firstError = "";
   const one = async () => {
     const start = performance.now();
@@ -120,6 +125,7 @@ async function load(
       firstError ||= String(err);
     }
     const done = performance.now();
+    total++;
     // Counted by when it was sent: a slow answer is a latency, not a loss.
     if (start >= measureFrom && start < end) {
       if (good) {
@@ -161,6 +167,7 @@ async function load(
     p99_ms: round(percentile(latencies, 0.99)),
     max_ms: round(latencies.at(-1) ?? -1),
     first_error: firstError,
+    total,
   };
 }
 
@@ -169,11 +176,40 @@ function spawnRole(args: string[], cpu: string | null): Deno.ChildProcess {
   return new Deno.Command(cmd, { args: full, stdout: "piped", stderr: "inherit" }).spawn();
 }
 
-async function runLoad(path: string, target: string, rate: number): Promise<LoadResult> {
+/** CPU seconds (user + system) process `pid` has used; NaN off Linux. */
+function cpuOf(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Runs one load and adds each server process's CPU time per answered request (µs): a
+ * figure that holds on a busy machine, where latencies mostly measure the neighbours.
+ */
+async function runLoad(
+  path: string,
+  target: string,
+  rate: number,
+  servers: Record<string, number>,
+): Promise<LoadResult> {
+  const before = Object.fromEntries(Object.entries(servers).map(([k, pid]) => [k, cpuOf(pid)]));
   const child = spawnRole(["load", path, target, String(rate), String(SECONDS)], LOAD_CPU);
   const out = await child.output();
   const text = new TextDecoder().decode(out.stdout).trim();
-  return JSON.parse(text.split("\n").at(-1)!) as LoadResult;
+  const result = JSON.parse(text.split("\n").at(-1)!) as LoadResult;
+  // Every request of the run (warm-up included) is in the CPU figure: divide by all of them.
+  const answered = result.total;
+  result.cpu_us = Object.fromEntries(
+    Object.entries(servers).map((
+      [k, pid],
+    ) => [k, Math.round((cpuOf(pid) - before[k]) / answered * 1e6)]),
+  );
+  return result;
 }
 
 async function main(): Promise<void> {
@@ -209,7 +245,11 @@ async function main(): Promise<void> {
   try {
     for (const rate of [RATE, 0]) {
       for (const [path, target] of targets) {
-        const r = await runLoad(path, target, rate);
+        const r = await runLoad(path, target, rate, {
+          node: node.pid,
+          proxy: proxy.pid,
+          upstream: up.pid,
+        });
         results.push(r);
         console.error(JSON.stringify(r));
       }
@@ -233,11 +273,14 @@ async function main(): Promise<void> {
     console.log(
       `${r.path.padEnd(16)}${r.mode.padEnd(8)}${String(r.rps).padStart(6)}` +
         `${r.p50_ms.toFixed(3).padStart(10)}${r.p99_ms.toFixed(3).padStart(9)}` +
-        `${r.max_ms.toFixed(3).padStart(9)}${String(r.errors).padStart(9)}   ${over}`,
+        `${r.max_ms.toFixed(3).padStart(9)}${String(r.errors).padStart(9)}` +
+        `${String(r.cpu_us?.node).padStart(20)}${String(r.cpu_us?.proxy).padStart(6)}` +
+        `${String(r.cpu_us?.upstream).padStart(9)}   ${over}`,
     );
   }
   const bus = results.find((r) => r.path === "bus" && r.mode === "rate")!;
   const extra = bus.p50_ms - direct.p50_ms;
+  console.log(`load average: ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
   console.log(
     `\ntarget: the proxy adds at most 1 ms p50 at ${RATE} req/s: ${extra.toFixed(3)} ms -> ` +
       (extra <= 1 ? "met" : "NOT met"),

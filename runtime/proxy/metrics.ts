@@ -105,10 +105,28 @@ export class ProxyMetrics {
     });
   }
 
+  // The success path's label children, bound once: a label lookup hashes its values.
+  readonly #ok = {
+    bus_to_http: {
+      count: null as client.Counter.Internal | null,
+      time: null as client.Histogram.Internal<"direction"> | null,
+    },
+    http_to_bus: {
+      count: null as client.Counter.Internal | null,
+      time: null as client.Histogram.Internal<"direction"> | null,
+    },
+  };
+
   /** Records one answered request: `kind` is the error kind, absent on success. */
   done(direction: Direction, startedAt: number, kind?: string): void {
-    this.requests.labels(direction, kind ?? "ok").inc();
-    if (kind) this.errors.labels(direction, kind).inc();
-    this.latency.labels(direction).observe((performance.now() - startedAt) / 1000);
+    const bound = this.#ok[direction];
+    bound.time ??= this.latency.labels(direction);
+    bound.time.observe((performance.now() - startedAt) / 1000);
+    if (!kind) {
+      (bound.count ??= this.requests.labels(direction, "ok")).inc();
+      return;
+    }
+    this.requests.labels(direction, kind).inc();
+    this.errors.labels(direction, kind).inc();
   }
 }
