@@ -84,6 +84,14 @@ Deno.test("proxy bad input: upstream hang, refusal, non-HTTP answer and oversize
     const bus = await RawBus.connect(node.wsUrl);
     try {
       assertError(await bus.request("svc.billing.hang"), "upstream_timeout", "TIMEOUT", "504");
+      // A requester that gives up first: its reply comes too late, the node refuses it, the
+      // proxy counts it and goes on.
+      await assert.rejects(bus.request("svc.billing.hang", { timeoutMs: 50 }), /code 10/);
+      const deadline = Date.now() + 5000;
+      while (await main.metric("arqon_proxy_bus_errors_total", 'code="FORBIDDEN"') < 1) {
+        assert.ok(Date.now() < deadline, "the late reply is counted");
+        await new Promise((r) => setTimeout(r, 50));
+      }
       assertError(
         await bus.request("svc.refused.x"),
         "upstream_unreachable",
@@ -147,7 +155,7 @@ Deno.test("proxy bad input: upstream hang, refusal, non-HTTP answer and oversize
       );
 
       for (
-        const [kind, n] of [["upstream_timeout", 1], ["upstream_too_large", 1], [
+        const [kind, n] of [["upstream_timeout", 2], ["upstream_too_large", 1], [
           "bad_request",
           4,
         ]] as const

@@ -46,6 +46,8 @@ export class ProxyMetrics {
   readonly busConnected: client.Gauge;
   /** Reconnects to the node. */
   readonly busReconnects: client.Gauge;
+  /** Errors the node reported that answer no call, by code (e.g. a late reply refused). */
+  readonly busErrors: client.Counter<"code">;
 
   /** Creates the metrics; `sample` is read at each scrape for the gauges. */
   constructor(
@@ -94,6 +96,13 @@ export class ProxyMetrics {
       collect() {
         this.set(sample().connected ? 1 : 0);
       },
+    });
+    this.busErrors = new client.Counter({
+      name: "arqon_proxy_bus_errors_total",
+      help:
+        "Errors the node reported that answer no call (e.g. a reply after its requester gave up)",
+      labelNames: ["code"],
+      registers,
     });
     this.busReconnects = new client.Gauge({
       name: "arqon_proxy_bus_reconnects",

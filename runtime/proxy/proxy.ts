@@ -59,14 +59,21 @@ export async function startProxy(
   hooks: { onRetry?: (error: Error) => void; signal?: AbortSignal } = {},
 ): Promise<ArqonProxy> {
   const options = checkProxyOptions(input);
-  const client = await connect(options, hooks);
   const gate = new Gate(options.concurrency, options.maxQueue);
+  const held: { client?: ArqonClient } = {};
   const metrics = new ProxyMetrics(() => ({
     inFlight: gate.running,
     queued: gate.waiting,
-    connected: client.isConnected,
-    reconnects: client.reconnects,
+    connected: held.client?.isConnected ?? false,
+    reconnects: held.client?.reconnects ?? 0,
   }));
+  // Node errors that answer no call: mostly a reply refused because its requester gave up
+  // (FORBIDDEN: the inbox is closed) before the upstream answered.
+  const client = held.client = await connect(
+    options,
+    hooks,
+    (error) => metrics.busErrors.labels(error.code).inc(),
+  );
   let sub: ClientSubscription | undefined;
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
@@ -114,6 +121,7 @@ export async function startProxy(
 async function connect(
   options: ProxyOptions,
   hooks: { onRetry?: (error: Error) => void; signal?: AbortSignal },
+  onError: (error: BusError) => void,
 ): Promise<ArqonClient> {
   let delay = START_RETRY_MS;
   while (true) {
@@ -125,6 +133,7 @@ async function connect(
         // Our TCP WebSocket with Nagle off: the runtime's leaves it on, which adds delayed-ACK
         // waits to every request/reply round trip.
         noDelay: options.bus.startsWith("ws://"),
+        onError,
       });
     } catch (err) {
       // A refusal of the credentials will not change by retrying.
