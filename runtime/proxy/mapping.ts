@@ -22,10 +22,11 @@ export const ERROR_KIND_HEADER = "arqon-error-kind";
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 /**
- * Headers that belong to one connection (RFC 9110 §7.6.1) or that the transport sets
- * itself: never forwarded either way.
+ * Headers that belong to one connection (RFC 9110 §7.6.1) or that the transport (or the
+ * proxy: `accept-encoding`) sets itself: never forwarded either way.
  */
 const HOP_BY_HOP = new Set([
+  "accept-encoding",
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -133,6 +134,9 @@ export function upstreamCallOf(
       );
     }
   }
+  // Bodies travel as the upstream sent them: fetch would otherwise inflate a gzip body
+  // (past --max-body-bytes: the cap counts compressed bytes) and keep its content-encoding.
+  out.set("accept-encoding", "identity");
   if (contentType && !noBody) {
     try {
       out.set("content-type", contentType);

@@ -37,6 +37,8 @@ Deno.test("mapping: upstream call from a bus request", () => {
   assert.equal(call.headers.get("content-type"), "application/json");
   assert.equal(call.headers.get("connection"), null, "hop-by-hop headers stay behind");
   assert.equal(call.headers.get("http-method"), null, "reserved headers are not sent");
+  const gz = upstreamCallOf("http://u", "/x", { "accept-encoding": "gzip" }, "", new Uint8Array(0));
+  assert.equal(gz.headers.get("accept-encoding"), "identity", "bodies travel as sent");
   assert.equal(upstreamCallOf("http://u", "/x", {}, "", new Uint8Array(0)).method, "POST");
   const get = upstreamCallOf(
     "http://u",

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { ProxyError } from "./errors.ts";
+import { gzipSync } from "node:zlib";
 import { callUpstream } from "./upstream.ts";
-import type { UpstreamCall } from "./mapping.ts";
+import { type UpstreamCall, upstreamCallOf } from "./mapping.ts";
 
 const post = (url: string): UpstreamCall => ({
   method: "POST",
@@ -79,6 +80,15 @@ Deno.test("upstream: an answer (5xx included) with its whole body; failures type
         }),
       );
     }
+    if (path === "/gzip") {
+      // Compressed whatever was asked: 100 KB of zeros in ~100 bytes (a small "bomb").
+      return new Response(new Uint8Array(gzipSync(new Uint8Array(100_000))), {
+        headers: {
+          "content-encoding": "gzip",
+          "x-asked": req.headers.get("accept-encoding") ?? "",
+        },
+      });
+    }
     return new Response(await req.text() + path);
   });
   const base = `http://127.0.0.1:${server.addr.port}`;
@@ -115,6 +125,17 @@ Deno.test("upstream: an answer (5xx included) with its whole body; failures type
       await kindOf(callUpstream(post(`${base}/stream`), 5000, 4096)),
       "upstream_too_large",
     );
+    // A compressed body stays compressed: the cap counts what crossed the wire, and the
+    // content-encoding header still describes the body.
+    const gz = await callUpstream(
+      upstreamCallOf(base, "/gzip", {}, "", new Uint8Array(0)),
+      2000,
+      1024,
+    );
+    assert.equal(gz.response.headers.get("x-asked"), "identity");
+    assert.equal(gz.response.headers.get("content-encoding"), "gzip");
+    assert.ok(gz.body.length < 1024, `${gz.body.length} compressed bytes`);
+    assert.equal(gz.body[0], 0x1f, "gzip magic");
     // The server still answers after all of that.
     assert.equal((await callUpstream(post(`${base}/again`), 2000, 1024)).response.status, 200);
   } finally {
