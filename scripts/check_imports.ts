@@ -48,6 +48,7 @@ const LAYERS: readonly (readonly [prefix: string, layer: string])[] = [
   ["runtime/transport", "transport"],
   ["runtime/telemetry", "telemetry"],
   ["runtime/client", "client"],
+  ["runtime/proxy", "proxy"],
   ["runtime/config", "config"],
   ["casil", "casil"],
   ["operators", "operators"],
@@ -69,6 +70,8 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   operators: ["sandbox", "wit", "spine", "protocol", "telemetry", "config"],
   sandbox: ["wit", "protocol"],
   client: ["protocol", "transport", "identity", "time"],
+  // The proxy is a client of the node like any other: it never reaches inside it.
+  proxy: ["client", "protocol", "config"],
   identity: ["protocol"],
   transport: ["protocol", "telemetry", "config"],
   wit: [],

@@ -74,6 +74,7 @@ export class ArqonClient {
   #closedByUser = false;
   #connected: Promise<void> = Promise.resolve();
   #reconnectDelay: number;
+  #welcomed = false;
   /** Session id the node assigned (changes on reconnect). */
   sessionId = "";
   /** Times the client reconnected. */
@@ -125,7 +126,10 @@ export class ArqonClient {
     this.#ws = ws;
     this.#outbox.socket = ws;
     const welcomed = handshake(ws, this.#options, this.#dispatch, {
-      onWelcome: (sessionId) => this.sessionId = sessionId,
+      onWelcome: (sessionId) => {
+        this.sessionId = sessionId;
+        this.#welcomed = true;
+      },
       onError: (error) => this.#options.onError?.(error),
       onClose: (code, reason) => this.#onClose(code, reason),
     });
@@ -134,6 +138,7 @@ export class ArqonClient {
   }
 
   #onClose(code: number, reason: string): void {
+    this.#welcomed = false;
     const error = new BusError("INTERNAL", `connection lost (${code} ${reason})`);
     this.#pending.failCalls(error);
     this.#outbox.clear();
@@ -262,6 +267,11 @@ export class ArqonClient {
     const done = this.#pending.pong(nonce);
     this.#outbox.enqueue(encodeFrame({ ping: { nonce } }));
     return done;
+  }
+
+  /** Whether the client is welcomed on an open connection now (false while reconnecting). */
+  get isConnected(): boolean {
+    return this.#welcomed && this.#ws?.readyState === WebSocket.OPEN;
   }
 
   /** Waits for the current connection (after a reconnect) to be established. */

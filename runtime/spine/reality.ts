@@ -34,7 +34,10 @@ export class Reality {
   publishedReported = 0;
   readonly #trie = new SubscriptionTrie<Subscription>();
   #routes = new Map<string, Route>();
-  #roundRobin = new Map<readonly Subscription[], number>();
+  // By group name, not by route: routes are rebuilt on every (un)subscribe, and each
+  // request opens an inbox subscription, so a per-route counter restarted at the first
+  // member for every request (and every topic). Bounded: cleared past MAX_CACHED_ROUTES.
+  #roundRobin = new Map<string, number>();
 
   /** Creates a reality that continues after `lastSequence`. */
   constructor(id: string, lastSequence = 0) {
@@ -113,8 +116,10 @@ export class Reality {
     size: number,
     accepts?: (sub: Subscription) => boolean,
   ): Subscription | undefined {
-    const start = this.#roundRobin.get(members) ?? 0;
-    this.#roundRobin.set(members, start + 1);
+    const group = members[0]?.spec.queueGroup ?? "";
+    const start = this.#roundRobin.get(group) ?? 0;
+    if (this.#roundRobin.size >= MAX_CACHED_ROUTES) this.#roundRobin.clear();
+    this.#roundRobin.set(group, (start + 1) % 0x40000000);
     let fallback: Subscription | undefined;
     for (let i = 0; i < members.length; i++) {
       const sub = members[(start + i) % members.length];
@@ -127,6 +132,5 @@ export class Reality {
 
   #invalidate(): void {
     this.#routes = new Map();
-    this.#roundRobin = new Map();
   }
 }
