@@ -23,6 +23,10 @@ import type { Resumable, StallWatch } from "./stall_watch.ts";
 // Deliveries taken from one subscription before moving to the next (fairness).
 const TAKE_PER_TURN = 256;
 
+// Sessions using lanes write bulk deliveries only while the transport holds less than the
+// high-water mark divided by this (256 KiB of the default 4 MiB).
+const BULK_HIGH_WATER_DIVISOR = 16;
+
 // How often a stalled outbox re-checks the transport when nothing else wakes it.
 const STALL_POLL_MS = 2;
 
@@ -214,9 +218,21 @@ export class Outbox implements Resumable {
     // Lanes in use: one pass per lane, so that every subscription's critical pulses are
     // in the batch before any normal one and bulk ones come last. Else one pass, as before.
     if (this.#lanes) {
-      for (let rank = 0; rank <= 2; rank++) {
-        if (!this.#drainReady(out, send, rank)) return;
+      if (!this.#drainReady(out, send, 0) || !this.#drainReady(out, send, 1)) return;
+      // Bulk yields in the socket too: it is written only while the transport holds less
+      // than a fraction of the high-water mark, so that a critical pulse arriving next
+      // waits behind at most that much, not behind megabytes of bulk.
+      const bulkHighWater = highWaterBytes / BULK_HIGH_WATER_DIVISOR;
+      const sendBulk = (): boolean => {
+        this.#sendOut(out);
+        return t.bufferedAmount() <= bulkHighWater;
+      };
+      if (!sendBulk()) {
+        // Only bulk (or nothing) is left in the ready subscriptions.
+        if (this.#readySet !== undefined && this.#readySet.size > 0) this.#stall();
+        return;
       }
+      if (!this.#drainReady(out, sendBulk, 2)) return;
     } else if (!this.#drainReady(out, send, 2)) return;
     send();
   }
