@@ -65,6 +65,11 @@ export class FrameHandler {
     });
   }
 
+  /** The lane this connection's hello named as its default (0: none). */
+  get defaultLane(): number {
+    return this.#lane;
+  }
+
   /** Subscriptions held. */
   get subscriptionCount(): number {
     return this.#subscriptions.count;
