@@ -289,3 +289,66 @@ Deno.test({
       }
     }, { memory: true }),
 });
+
+Deno.test({
+  name: "lanes: at a contended ingress a critical message runs ahead of queued bulk ones",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withNode(async (node) => {
+      const connect = async (name: string) => {
+        const s = await RawSocket.open(node.wsUrl, "arqon.v1.proto");
+        s.send(pb([[F.hello, [[1, name], [2, 1]]]]));
+        await s.wait(F.welcome);
+        return s;
+      };
+      const watcher = await connect("watcher");
+      watcher.send(pb([[F.subscribe, [[1, 1], [2, "storm"], [3, ">"], [12, 1]]]]));
+      await watcher.wait(6);
+      const storm = await connect("storm");
+      const pager = await connect("pager");
+      // 40 messages of 32 bulk pulses: far over the reality's 1 µs share per turn, so
+      // they wait in the fair scheduler (Deno's server reads them all at once).
+      const MESSAGES = 40;
+      for (let m = 0; m < MESSAGES; m++) {
+        const frames: PbField[] = [];
+        for (let i = 0; i < 32; i++) {
+          const pulse: PbField[] = [[3, "load.bulk"], [5, "storm"], [11, `b${m * 32 + i}`], [
+            19,
+            3,
+          ]];
+          frames.push([1, pb([[F.publish, [[1, 0], [2, 0], [3, pulse]]]])]);
+        }
+        storm.send(pb([[F.batch, frames]]));
+      }
+      // Then a critical pulse from another connection and one from the storm itself.
+      const critical = (tag: string) =>
+        pb([[F.publish, [[1, 9], [2, 1], [3, [[3, "load.alert"], [5, "storm"], [11, tag], [
+          19,
+          2,
+        ]]]]]]);
+      pager.send(critical("pager"));
+      storm.send(critical("own"));
+      await pager.wait(F.ack);
+      await storm.wait(F.ack);
+      const total = MESSAGES * 32 + 2;
+      await watcher.until(() => watcher.of(F.deliver).length === total, "every pulse", 20_000);
+      const order = watcher.of(F.deliver).map((d) => {
+        const p = msg(d, 2);
+        return [str(p, 11), num(p, 2)] as const;
+      });
+      const seqOf = (tag: string) => order.find(([t]) => t === tag)![1];
+      const bulk = order.filter(([t]) => t.startsWith("b"));
+      // Bulk pulses keep their order among themselves (sequence and payload).
+      assert.deepEqual(bulk.map(([t]) => t), bulk.map((_, i) => `b${i}`));
+      const lastBulk = bulk.at(-1)![1];
+      console.log(`  critical sequences ${seqOf("pager")}, ${seqOf("own")} of ${total}`);
+      assert.ok(seqOf("pager") < lastBulk, "another connection's critical overtook queued bulk");
+      assert.ok(seqOf("own") < lastBulk, "a connection's critical overtook its own queued bulk");
+      assert.ok(
+        await metric(node, "arqon_ingress_deferred_total", 'reality="storm"') > 0,
+        "the bulk had to queue",
+      );
+      for (const s of [watcher, storm, pager]) await s.close();
+    }, { fairQuantumUs: 1, memory: true, wsEngine: "deno" }),
+});
