@@ -210,11 +210,16 @@ export class OperatorRunner {
     if (this.#busy || this.#stopped || this.#paused) return;
     const batch: arqon.v1.IPulse[] = this.#leftover.splice(0, BATCH);
     let refused = 0;
-    for (const sub of this.#subs) {
-      for (const s of sub.take(BATCH - batch.length)) {
-        // SAM: an input its card's input_schema refuses never reaches handle.
-        if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s.pulse);
-        else refused++;
+    // Latency lanes: with critical or bulk inputs, a batch takes every input's critical
+    // pulses first and bulk ones last (one pass per lane); otherwise one pass.
+    const firstRank = this.#subs.some((sub) => sub.laned) ? 0 : 2;
+    for (let rank = firstRank; rank <= 2; rank++) {
+      for (const sub of this.#subs) {
+        for (const s of sub.take(BATCH - batch.length, rank)) {
+          // SAM: an input its card's input_schema refuses never reaches handle.
+          if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s.pulse);
+          else refused++;
+        }
       }
     }
     this.counters.inputRefusals += refused;

@@ -21,7 +21,7 @@ import {
 import { FrameJsonError } from "./json_mapping.ts";
 import { BusError } from "./errors.ts";
 import type { IFrame } from "./types.ts";
-import { type FrameVisitor, peekPublishReality, scanFrames } from "./wire.ts";
+import { type FrameVisitor, peekPublishLane, peekPublishReality, scanFrames } from "./wire.ts";
 
 /** Frame encoding of a connection: `proto` (binary) or `json` (text). */
 export type WireFormat = "proto" | "json";
@@ -98,6 +98,11 @@ export interface FrameCodec {
    * "" for the default reality.
    */
   peekPublishReality(message: WireMessage): string | undefined;
+  /**
+   * The lane number the message's first publish names (0: none), by a cheap look: the
+   * ingress scheduler runs critical messages first. Looked at only when a message waits.
+   */
+  peekPublishLane(message: WireMessage): number;
   /**
    * Hands the message's frames to `reader`, a batch's members in order. Returns false,
    * having read nothing, when the message cannot be read as a whole: `decode` says why.
@@ -255,6 +260,9 @@ class ProtoCodec implements FrameCodec {
   peekPublishReality(message: WireMessage): string | undefined {
     return typeof message === "string" ? undefined : peekPublishReality(message);
   }
+  peekPublishLane(message: WireMessage): number {
+    return typeof message === "string" ? 0 : peekPublishLane(message);
+  }
   read(message: WireMessage, reader: FrameReader): boolean {
     if (typeof message === "string") return false;
     const visitor = this.#visitor;
@@ -289,6 +297,11 @@ class JsonCodec implements FrameCodec {
     if (typeof message !== "string" || !message.includes('"publish"')) return undefined;
     const m = /"reality(?:Id|_id)"\s*:\s*"([^"\\]*)"/.exec(message);
     return m ? m[1] : "";
+  }
+  peekPublishLane(message: WireMessage): number {
+    if (typeof message !== "string") return 0;
+    const m = /"lane"\s*:\s*"?(LANE_CRITICAL|LANE_BULK|2|3)\b/.exec(message);
+    return m === null ? 0 : m[1] === "LANE_CRITICAL" || m[1] === "2" ? 2 : 3;
   }
   read(message: WireMessage, reader: FrameReader): boolean {
     if (typeof message !== "string") return false;

@@ -70,6 +70,7 @@ export {
   concatBytes,
   encodePublishFrame,
   type FrameVisitor,
+  peekPublishLane,
   peekPublishReality,
   scanFrames,
   stampSuffix,

@@ -71,6 +71,7 @@ const PULSE = schema({
   14: K_VARINT, // entropy_seed
   15: K_VARINT, // ghost
   16: K_STRING, // reply_to
+  19: K_VARINT, // lane
 });
 const HLC = schema({ 1: K_VARINT, 2: K_VARINT });
 const STRING_MAP_ENTRY = schema({ 1: K_STRING, 2: K_STRING });

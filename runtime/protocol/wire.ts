@@ -14,5 +14,11 @@
  * Anything unusual falls back to protobufjs.
  * @module
  */
-export { envelopeDefect, type FrameVisitor, peekPublishReality, scanFrames } from "./wire_scan.ts";
+export {
+  envelopeDefect,
+  type FrameVisitor,
+  peekPublishLane,
+  peekPublishReality,
+  scanFrames,
+} from "./wire_scan.ts";
 export { concatBytes, encodePublishFrame, stampSuffix } from "./wire_encode.ts";

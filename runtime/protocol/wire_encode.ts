@@ -142,6 +142,9 @@ export function encodePublishFrame(
   const reality = pulse.realityId ?? "";
   const contentType = pulse.contentType ?? "";
   const payload = pulse.payload ?? EMPTY;
+  // Latency lane (field 19): a small non-negative enum; anything else takes protobufjs.
+  const lane = (pulse.lane ?? 0) as number;
+  if (lane !== 0 && !(lane > 0 && lane < 0x80 && Number.isInteger(lane))) return null;
   const topicLen = utf8Length(topic);
   const realLen = utf8Length(reality);
   const ctLen = utf8Length(contentType);
@@ -156,7 +159,8 @@ export function encodePublishFrame(
   let pulseLen = (topicLen ? 1 + varintLength(topicLen) + topicLen : 0) +
     (realLen ? 1 + varintLength(realLen) + realLen : 0) +
     (ctLen ? 1 + varintLength(ctLen) + ctLen : 0) +
-    (payload.length ? 1 + varintLength(payload.length) + payload.length : 0);
+    (payload.length ? 1 + varintLength(payload.length) + payload.length : 0) +
+    (lane ? 3 : 0);
   for (const [, , kl, , vl] of maps) {
     const entry = 1 + varintLength(kl) + kl + 1 + varintLength(vl) + vl;
     pulseLen += 1 + varintLength(entry) + entry;
@@ -206,12 +210,19 @@ export function encodePublishFrame(
     out[p++] = (11 << 3) | WIRE_LEN;
     p = writeVarint(out, p, payload.length);
     out.set(payload, p);
+    p += payload.length;
+  }
+  if (lane) {
+    out[p++] = 0x98; // field 19, varint: two key bytes
+    out[p++] = 0x01;
+    out[p++] = lane;
   }
   return out;
 }
 
 const EMPTY = new Uint8Array(0);
 const SIMPLE_FIELDS = new Set([
+  "lane",
   "topic",
   "realityId",
   "contentType",

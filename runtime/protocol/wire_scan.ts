@@ -146,6 +146,42 @@ export function peekPublishReality(bytes: Uint8Array): string | undefined {
 const utf8Decoder = new TextDecoder();
 
 /**
+ * The lane (`Pulse.lane`, field 19) the message's first publish names, by the same cheap
+ * look: 0 when it names none, does not start with a publish, or is malformed.
+ */
+export function peekPublishLane(bytes: Uint8Array): number {
+  let frame = lenField(bytes, 0, bytes.length, 14, false, true);
+  frame = frame ? lenField(bytes, frame[0], frame[1], 1, false) : [0, bytes.length];
+  if (!frame) return 0;
+  const publish = lenField(bytes, frame[0], frame[1], 3, false, true);
+  if (!publish) return 0;
+  const pulse = lenField(bytes, publish[0], publish[1], 3, true);
+  if (!pulse) return 0;
+  // Field 19 as a varint: the last one wins, as protobuf reads scalars.
+  let lane = 0;
+  let pos = pulse[0];
+  const to = pulse[1];
+  while (pos < to) {
+    const [key, p1] = readVarint(bytes, pos);
+    if (p1 < 0 || p1 > to) return lane;
+    const wire = key & 7;
+    if (wire === WIRE_VARINT) {
+      const [v, p2] = readVarint(bytes, p1);
+      if (p2 < 0) return lane;
+      if (key === (19 << 3)) lane = v;
+      pos = p2;
+    } else if (wire === WIRE_LEN) {
+      const [len, p2] = readVarint(bytes, p1);
+      if (p2 < 0) return lane;
+      pos = p2 + len;
+    } else if (wire === 5) pos = p1 + 4;
+    else if (wire === 1) pos = p1 + 8;
+    else return lane;
+  }
+  return lane;
+}
+
+/**
  * The [start, end) of length-delimited field `field` within `buf[from, to)`: the first
  * occurrence, or the last one when `last` (protobuf's rule for scalars). With `leading`,
  * only a message whose first field it is counts (how frames name their kind).

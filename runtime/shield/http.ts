@@ -11,6 +11,7 @@ import { BusError, type IPulse, realityError } from "../protocol/mod.ts";
 import { requestReply, type Spine } from "../spine/mod.ts";
 import type { DurableLog } from "../spine/mod.ts";
 import { realityRoutes } from "./store_routes.ts";
+import { laneRoutes } from "./lane_routes.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import { type NodeAccess, RateLimitedError, realityGuard, type SessionAccess } from "./auth/mod.ts";
 import { asBusError, errorResponse } from "./http_error.ts";
@@ -187,6 +188,7 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     if (problem) throw new BusError("INVALID_ARGUMENT", problem);
     return c.json({ reality, agents: ctx.spine.agents.list(reality) });
   });
+  app.route("/", laneRoutes(ctx.spine));
   if (ctx.store) app.route("/v1/realities", realityRoutes(ctx.store));
 
   const pulseFromRequest = async (

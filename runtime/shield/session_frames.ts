@@ -18,8 +18,11 @@ import {
   PROTOCOL_VERSION,
 } from "../protocol/mod.ts";
 import {
+  checkLane,
   compileCard,
   type CompiledCard,
+  LANE_CRITICAL,
+  LANE_NAMES,
   type StampedPulse,
   type Subscription,
 } from "../spine/mod.ts";
@@ -45,6 +48,8 @@ export class FrameHandler {
   #releaseCard: (() => void) | undefined;
   /** The card text this session presented, if any. */
   #cardText: string | undefined;
+  /** The lane of this connection's pulses that name none and match no rule (`Hello.lane`). */
+  #lane = 0;
 
   /** Creates the handler of a new session. */
   constructor(ctx: FramesContext) {
@@ -58,6 +63,11 @@ export class FrameHandler {
       admitReality: (realityId) => this.#admitReality(realityId),
       producerId: () => this.#producerId,
     });
+  }
+
+  /** The lane this connection's hello named as its default (0: none). */
+  get defaultLane(): number {
+    return this.#lane;
   }
 
   /** Subscriptions held. */
@@ -192,6 +202,8 @@ export class FrameHandler {
       );
     }
     const card = hello.card ? compileCard(hello.card) : undefined;
+    const lane = hello.lane ?? 0;
+    checkLane(lane);
     if (hello.card) this.#cardText = hello.card;
     if (hello.clientName) this.#producerId = hello.clientName;
     const access = this.#access;
@@ -200,12 +212,20 @@ export class FrameHandler {
       return access.hello(hello).then((challenge) => {
         if (challenge) return this.#outbox.send({ challenge });
         this.#producerId = access.producerId(this.#producerId);
+        this.#setLane(lane);
         this.#presentCard(card);
         this.#welcome();
       }).catch((err) => this.#outbox.fail(err, 0));
     }
+    this.#setLane(lane);
     this.#presentCard(card);
     this.#welcome();
+  }
+
+  /** Takes the hello's default lane; a critical default needs the grant (FORBIDDEN). */
+  #setLane(lane: number): void {
+    if (lane === LANE_CRITICAL) this.#access?.admitLane(LANE_NAMES[lane]);
+    this.#lane = lane;
   }
 
   /** Lists the session under its producer id (a later hello replaces its card). */
@@ -245,6 +265,13 @@ export class FrameHandler {
     // of a flood are reported once a second, not once per pulse.
     const acked = (publish.ack ?? AckMode.NONE) !== AckMode.NONE;
     const size = p.payload?.length ?? 0;
+    // Lanes: an explicit lane is checked (grant here, value in the Spine); none takes the
+    // reality's rule, then this connection's default. Normal pulses pay two checks.
+    if (p.lane) {
+      if (p.lane === LANE_CRITICAL) this.#access?.admitLane("critical");
+    } else if (this.#lane) {
+      p.lane = this.#ctx.spine.laneRuleFor(p.realityId ?? "", p.topic ?? "") || this.#lane;
+    }
     authorizeReply(this.#ctx.spine, p, this.#ctx.session, this.#replySubject());
     if (this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", size, acked) === false) return;
     this.#admitReality(p.realityId);

@@ -18,7 +18,8 @@ import {
 import type { NodeMetrics } from "../telemetry/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 import type { SessionAccess } from "./auth/mod.ts";
-import type { FairScheduler } from "./limits/mod.ts";
+import { type FairScheduler, PRIORITY_NORMAL, PRIORITY_URGENT } from "./limits/mod.ts";
+import { LANE_RANK } from "../spine/mod.ts";
 import type { FrameHandler } from "./session_frames.ts";
 import type { SessionOptions } from "./session_options.ts";
 import type { Outbox } from "./session_outbox.ts";
@@ -106,12 +107,26 @@ export class Ingress {
     if (this.#ctx.transport.readsOnDemand) return this.#receiveSliced(codec, data);
     const fair = this.#ctx.fairness;
     if (fair) {
-      // Behind its own queued messages a session's next message queues too: its order holds.
-      if (this.#backlog > 0) return this.#defer(fair, codec, this.#backlogReality, data);
+      // Behind its own queued messages a session's next message queues too (its order
+      // holds within a lane): only a critical one may run ahead of them.
+      if (this.#backlog > 0) {
+        const priority = this.#priorityOf(codec, data);
+        const reality = this.#backlogReality;
+        const work = () => this.#receiveOne(codec, data);
+        if (priority === PRIORITY_URGENT && fair.runNow(reality, work, priority)) {
+          return this.#outbox.answerNow();
+        }
+        return this.#defer(fair, codec, reality, data, priority);
+      }
       const reality = codec.peekPublishReality(data);
       if (reality !== undefined) {
-        if (!fair.runNow(reality, () => this.#receiveOne(codec, data))) {
-          return this.#defer(fair, codec, reality, data);
+        const work = () => this.#receiveOne(codec, data);
+        if (!fair.runNow(reality, work)) {
+          // Waiting: a critical message overtakes its reality's queue, bulk yields in it.
+          const priority = this.#priorityOf(codec, data);
+          if (priority !== PRIORITY_URGENT || !fair.runNow(reality, work, priority)) {
+            return this.#defer(fair, codec, reality, data, priority);
+          }
         }
         return this.#outbox.answerNow();
       }
@@ -120,14 +135,33 @@ export class Ingress {
     this.#outbox.answerNow();
   }
 
+  /**
+   * The scheduling priority of a message: the rank of the lane its first publish names,
+   * else of the connection's default lane (a reality's lane rules are not looked at here).
+   */
+  #priorityOf(codec: FrameCodec, data: WireMessage): number {
+    return LANE_RANK[codec.peekPublishLane(data) || this.#frames.defaultLane] ?? PRIORITY_NORMAL;
+  }
+
   /** Queues a received message in its reality's lane; a full lane sheds its publishes. */
-  #defer(fair: FairScheduler, codec: FrameCodec, reality: string, data: WireMessage): void {
-    const refusal = fair.submit(reality, () => {
-      this.#backlog--;
-      // Messages received before the connection closed are still carried out (publishes).
-      this.#receiveOne(codec, data);
-      this.#outbox.answerNow();
-    }, codec.sizeOf(data));
+  #defer(
+    fair: FairScheduler,
+    codec: FrameCodec,
+    reality: string,
+    data: WireMessage,
+    priority: number,
+  ): void {
+    const refusal = fair.submit(
+      reality,
+      () => {
+        this.#backlog--;
+        // Messages received before the connection closed are still carried out (publishes).
+        this.#receiveOne(codec, data);
+        this.#outbox.answerNow();
+      },
+      codec.sizeOf(data),
+      priority,
+    );
     if (refusal) {
       this.#shed(codec, reality || "default", data, refusal.message);
       this.#outbox.answerNow();
@@ -162,13 +196,23 @@ export class Ingress {
     };
     // Messages without publishes (pings, subscribes...) are not charged to a reality.
     const reality = fair ? codec.peekPublishReality(data) : undefined;
-    if (fair && reality !== undefined && !fair.runNow(reality, first)) {
+    let priority = PRIORITY_NORMAL;
+    if (
+      fair && reality !== undefined && !fair.runNow(reality, first) &&
+      ((priority = this.#priorityOf(codec, data)) !== PRIORITY_URGENT ||
+        !fair.runNow(reality, first, priority))
+    ) {
       return new Promise((resolve) => {
-        const refusal = fair.submit(reality, () => {
-          first();
-          if (slicer.pending) this.#continueSliced(reality, sliceMs).then(resolve);
-          else resolve();
-        }, codec.sizeOf(data));
+        const refusal = fair.submit(
+          reality,
+          () => {
+            first();
+            if (slicer.pending) this.#continueSliced(reality, sliceMs, priority).then(resolve);
+            else resolve();
+          },
+          codec.sizeOf(data),
+          priority,
+        );
         if (!refusal) return;
         this.#shed(codec, reality || "default", data, refusal.message);
         this.#outbox.answerNow();
@@ -176,11 +220,19 @@ export class Ingress {
       });
     }
     if (reality === undefined) first();
-    if (slicer.pending) return this.#continueSliced(reality, sliceMs);
+    if (slicer.pending) {
+      // The rest of a long message (an expensive policy chain) waits in its lane's priority.
+      if (fair && reality !== undefined) priority = this.#priorityOf(codec, data);
+      return this.#continueSliced(reality, sliceMs, priority);
+    }
   }
 
   /** Runs the current message's deferred frames, a slice a turn; resolves when all ran. */
-  #continueSliced(reality: string | undefined, sliceMs: number): Promise<void> {
+  #continueSliced(
+    reality: string | undefined,
+    sliceMs: number,
+    priority = PRIORITY_NORMAL,
+  ): Promise<void> {
     const fair = reality === undefined ? undefined : this.#ctx.fairness;
     const slicer = this.#slicer;
     return new Promise((resolve) => {
@@ -198,7 +250,7 @@ export class Ingress {
       };
       const schedule = () => {
         if (!fair) return this.#ctx.nextTurn ? this.#ctx.nextTurn(step) : step();
-        if (fair.submit(reality!, step) === undefined) return;
+        if (fair.submit(reality!, step, 0, priority) === undefined) return;
         // Refused (the node is stopping: its publishes are refused cheaply): finish now.
         slicer.finish();
         this.#outbox.answerNow();

@@ -23,6 +23,10 @@ import type { Resumable, StallWatch } from "./stall_watch.ts";
 // Deliveries taken from one subscription before moving to the next (fairness).
 const TAKE_PER_TURN = 256;
 
+// Sessions using lanes write bulk deliveries only while the transport holds less than the
+// high-water mark divided by this (256 KiB of the default 4 MiB).
+const BULK_HIGH_WATER_DIVISOR = 16;
+
 // How often a stalled outbox re-checks the transport when nothing else wakes it.
 const STALL_POLL_MS = 2;
 
@@ -73,6 +77,7 @@ export class Outbox implements Resumable {
     return this.#deliveredMap ??= new Map();
   }
   #scheduled = false;
+  #lanes = false;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
 
@@ -112,6 +117,8 @@ export class Outbox implements Resumable {
 
   /** A subscription has deliveries or a drop notice waiting. */
   wake(sub: Subscription): void {
+    // Once a subscription of this session saw a critical or bulk pulse, flushes go by lane.
+    if (!this.#lanes && sub.laned) this.#lanes = true;
     this.#ready.add(sub);
     this.#schedule();
   }
@@ -208,8 +215,37 @@ export class Outbox implements Resumable {
         return;
       }
     }
+    // Lanes in use: one pass per lane, so that every subscription's critical pulses are
+    // in the batch before any normal one and bulk ones come last. Else one pass, as before.
+    if (this.#lanes) {
+      if (!this.#drainReady(out, send, 0) || !this.#drainReady(out, send, 1)) return;
+      // Bulk yields in the socket too: it is written only while the transport holds less
+      // than a fraction of the high-water mark, so that a critical pulse arriving next
+      // waits behind at most that much, not behind megabytes of bulk.
+      const bulkHighWater = highWaterBytes / BULK_HIGH_WATER_DIVISOR;
+      const sendBulk = (): boolean => {
+        this.#sendOut(out);
+        return t.bufferedAmount() <= bulkHighWater;
+      };
+      if (!sendBulk()) {
+        // Only bulk (or nothing) is left in the ready subscriptions.
+        if (this.#readySet !== undefined && this.#readySet.size > 0) this.#stall();
+        return;
+      }
+      if (!this.#drainReady(out, sendBulk, 2)) return;
+    } else if (!this.#drainReady(out, send, 2)) return;
+    send();
+  }
+
+  /**
+   * Adds the deliveries of every ready subscription down to lane `maxRank` (0 critical,
+   * 1 normal, 2 bulk) to `out`; false when the transport stalled (the flush stops).
+   */
+  #drainReady(out: OutboundBatch, send: () => boolean, maxRank: number): boolean {
+    const t = this.#transport;
     const tracer = this.#ctx.tracer;
     for (const sub of this.#readySet ?? []) {
+      if (maxRank < 2 && !sub.readyUpTo(maxRank)) continue;
       if (sub.unreportedDrops > 0) {
         const n = sub.unreportedDrops;
         sub.unreportedDrops = 0;
@@ -228,8 +264,8 @@ export class Outbox implements Resumable {
         counter = this.#ctx.metrics.delivered.labels(sub.spec.realityId);
         this.#delivered.set(sub.spec.realityId, counter);
       }
-      while (sub.ready) {
-        const items = sub.take(TAKE_PER_TURN);
+      while (sub.readyUpTo(maxRank)) {
+        const items = sub.take(TAKE_PER_TURN, maxRank);
         // Patterns overlapping a denied topic deliver only what the principal may see.
         const filter = this.#ctx.filterOf(sub);
         for (const p of items) {
@@ -242,12 +278,12 @@ export class Outbox implements Resumable {
         if (out.full && !send()) {
           if (!sub.ready) this.#ready.delete(sub);
           this.#stall();
-          return;
+          return false;
         }
       }
-      this.#ready.delete(sub);
+      if (!sub.ready) this.#ready.delete(sub);
     }
-    send();
+    return true;
   }
 
   #stall(): void {

@@ -4,7 +4,7 @@
  * @module
  */
 import { BusError, type IRequest } from "../protocol/mod.ts";
-import { requestReply } from "../spine/mod.ts";
+import { checkLane, LANE_CRITICAL, requestReply } from "../spine/mod.ts";
 import { authorizeReply } from "./reply_guard.ts";
 import type { FramesContext } from "./session_context.ts";
 
@@ -55,6 +55,11 @@ export class SessionRequests {
       r.pulse.topic ?? "",
       r.pulse.payload?.length ?? 0,
     );
+    // A request names its lane like a publish (grant checked here; the Spine checks the value).
+    if (r.pulse.lane) {
+      checkLane(r.pulse.lane);
+      if (r.pulse.lane === LANE_CRITICAL) this.#ctx.access?.admitLane("critical");
+    }
     this.#host.admitReality(r.pulse.realityId);
     // Each waiting request holds an inbox subscription: bounded per connection like
     // subscriptions, and released when the connection closes.

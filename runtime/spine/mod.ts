@@ -47,6 +47,20 @@ export {
 } from "./spine.ts";
 export { StampedPulse } from "./stamped.ts";
 export {
+  checkLane,
+  LANE_BULK,
+  LANE_CRITICAL,
+  LANE_NAMES,
+  LANE_NORMAL,
+  LANE_RANK,
+  LANE_UNSPECIFIED,
+  type LaneName,
+  laneNumber,
+  type LaneRule,
+  LaneRules,
+  MAX_LANE_RULES,
+} from "./lanes.ts";
+export {
   type OverflowMode,
   Subscription,
   type SubscriptionOwner,

@@ -3,6 +3,7 @@
  * subscription trie. Routes are cached per topic until the subscriptions change.
  * @module
  */
+import type { LaneRules } from "./lanes.ts";
 import type { Subscription } from "./subscription.ts";
 import { SubscriptionTrie } from "./trie.ts";
 
@@ -32,6 +33,8 @@ export class Reality {
   published = 0;
   /** The part of `published` already reported to the metric. */
   publishedReported = 0;
+  /** Lanes of pulses that name none, by topic pattern (`PUT .../lanes`); undefined: none. */
+  laneRules: LaneRules | undefined = undefined;
   readonly #trie = new SubscriptionTrie<Subscription>();
   #routes = new Map<string, Route>();
   // By group name, not by route: routes are rebuilt on every (un)subscribe, and each

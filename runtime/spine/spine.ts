@@ -17,6 +17,7 @@ import { PendingInboxes } from "./inbox.ts";
 import { CONTROL_SET_TOPIC, type ControlParams } from "./control_params.ts";
 import { Reality } from "./reality.ts";
 import { StampedPulse } from "./stamped.ts";
+import { checkLane, LANE_NAMES, LANE_UNSPECIFIED } from "./lanes.ts";
 import {
   type OverflowMode,
   Subscription,
@@ -173,6 +174,15 @@ export class Spine {
     );
   }
 
+  /**
+   * The lane a reality's rules give `topic` (0: no rule). A connection's default lane
+   * applies only where this is 0.
+   */
+  laneRuleFor(realityId: string, topic: string): number {
+    return this.#realities.get(realityId || DEFAULT_REALITY)?.laneRules?.laneFor(topic) ??
+      LANE_UNSPECIFIED;
+  }
+
   /** Realities that exist in memory. */
   realities(): Reality[] {
     return [...this.#realities.values()];
@@ -211,6 +221,9 @@ export class Spine {
       if (err) throw new BusError("INVALID_ARGUMENT", err);
     }
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
+    // Lanes: a pulse naming none pays one check here while its reality has no lane rules.
+    if (input.lane) checkLane(input.lane);
+    else if (reality.laneRules) input.lane = reality.laneRules.laneFor(topic);
     // SAM: a producer without a card pays this one Map lookup.
     this.agents.checkPublish(input, producerId, reality.id);
     // Latency histograms: one pulse in LATENCY_SAMPLE_EVERY reads the clock.
@@ -360,7 +373,11 @@ export class Spine {
       drop_oldest: this.#metrics.dropped.labels(reality.id, "drop_oldest"),
       drop_new: this.#metrics.dropped.labels(reality.id, "drop_new"),
     };
-    const sub = new Subscription(spec, owner, (reason, n) => dropCounters[reason].inc(n));
+    const laneDropped = this.#metrics.laneDropped;
+    const sub = new Subscription(spec, owner, (reason, n, lane) => {
+      dropCounters[reason].inc(n);
+      laneDropped.labels(reality.id, LANE_NAMES[lane || 1], reason).inc(n);
+    });
     reality.add(sub);
     this.#subscriptionCount++;
     this.#metrics.subscriptions.set(this.#subscriptionCount);

@@ -13,6 +13,8 @@ import {
 
 // Envelope overhead counted against queue byte limits on top of payload and topic.
 const ENVELOPE_BYTES = 96;
+// Pulse.lane (field 19, varint): tag 0x98 0x01, then the lane number.
+const LANE_FIELD = [0, 1, 2, 3].map((n) => Uint8Array.of(0x98, 0x01, n));
 
 /** An accepted pulse; lives while any queue or log batch still holds it. */
 export class StampedPulse {
@@ -27,6 +29,8 @@ export class StampedPulse {
    * the latency histograms at ack and delivery time.
    */
   sampledAt = 0;
+  /** The pulse's lane as resolved by the Spine (0 or 1: normal, 2 critical, 3 bulk). */
+  readonly lane: number;
   #bytes: Uint8Array | null = null;
   #stamp: Uint8Array | null = null;
   #json: Record<string, unknown> | null = null;
@@ -39,6 +43,7 @@ export class StampedPulse {
   constructor(pulse: IPulse, source?: Uint8Array) {
     this.pulse = pulse;
     this.#source = source;
+    this.lane = pulse.lane ?? 0;
     this.size = (pulse.payload?.length ?? 0) + (pulse.topic?.length ?? 0) + ENVELOPE_BYTES;
   }
 
@@ -68,7 +73,12 @@ export class StampedPulse {
       return [this.#bytes, null];
     }
     const p = this.pulse;
-    this.#stamp ??= stampSuffix(p.id!, p.sequence!, p.producerId!, p.realityId!, p.timestamp!);
+    if (this.#stamp === null) {
+      const stamp = stampSuffix(p.id!, p.sequence!, p.producerId!, p.realityId!, p.timestamp!);
+      // A lane the node resolved (rule, connection default) is not in the producer's bytes;
+      // repeating an explicit one is harmless (proto3: the last value of a field wins).
+      this.#stamp = this.lane > 1 ? concatBytes(stamp, LANE_FIELD[this.lane]) : stamp;
+    }
     return [this.#source, this.#stamp];
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import type { SpectralFilter } from "../protocol/mod.ts";
+import { LANE_RANK } from "./lanes.ts";
 import { Ring } from "./ring.ts";
 import type { StampedPulse } from "./stamped.ts";
 
@@ -19,8 +20,18 @@ export interface SubscriptionOwner {
   overflowed(sub: Subscription): void;
 }
 
-/** Counts a drop, with its reason, in metrics. */
-export type DropCounter = (reason: "drop_oldest" | "drop_new", count: number) => void;
+/** Counts a drop, with its reason and the lane's proto number (1 normal), in metrics. */
+export type DropCounter = (reason: "drop_oldest" | "drop_new", count: number, lane: number) => void;
+
+/**
+ * The queue of one non-normal lane (critical or bulk): made on the first such pulse, so a
+ * subscription that only ever sees normal pulses pays a null check and nothing more.
+ */
+class LaneQueue {
+  readonly items = new Ring<StampedPulse>();
+  bytes = 0;
+  constructor(readonly lane: number) {}
+}
 
 /** Parameters of a subscription. */
 export interface SubscriptionSpec {
@@ -69,6 +80,9 @@ export class Subscription {
   // the live queue, which holds only later sequences and waits until the replay ends.
   #replay: Ring<StampedPulse> | null = null;
   #replayDone = false;
+  // Critical (index 0) and bulk (index 2) queues, each bounded like the normal one; null
+  // until a pulse of either lane arrives.
+  #lanes: [LaneQueue | null, null, LaneQueue | null] | null = null;
   readonly #countDrop: DropCounter;
 
   /** Opens a subscription; the Spine registers it in the reality's trie. */
@@ -79,9 +93,23 @@ export class Subscription {
     this.#countDrop = countDrop;
   }
 
-  /** Deliveries waiting. */
+  /** Deliveries waiting, all lanes together. */
   get queued(): number {
-    return this.#items.length;
+    const lanes = this.#lanes;
+    if (lanes === null) return this.#items.length;
+    return this.#items.length + (lanes[0]?.items.length ?? 0) + (lanes[2]?.items.length ?? 0);
+  }
+
+  /** Whether a critical or bulk pulse ever reached this subscription (its lanes are in use). */
+  get laned(): boolean {
+    return this.#lanes !== null;
+  }
+
+  /** Deliveries waiting in one lane (proto number; 0 and 1 are the normal lane). */
+  queuedIn(lane: number): number {
+    const rank = LANE_RANK[lane];
+    if (rank === 1) return this.#items.length;
+    return this.#lanes?.[rank]?.items.length ?? 0;
   }
 
   /** Slots the live queue's ring holds (its memory, whatever is queued); for tests. */
@@ -89,23 +117,26 @@ export class Subscription {
     return this.#items.capacity;
   }
 
-  /** Bytes waiting. */
+  /** Bytes waiting, all lanes together. */
   get queuedBytes(): number {
-    return this.#bytes;
+    const lanes = this.#lanes;
+    if (lanes === null) return this.#bytes;
+    return this.#bytes + (lanes[0]?.bytes ?? 0) + (lanes[2]?.bytes ?? 0);
   }
 
-  /** Whether one more delivery of `size` bytes fits without applying the policy. */
+  /** Whether one more normal-lane delivery of `size` bytes fits without applying the policy. */
   hasRoom(size: number): boolean {
-    return this.queued < this.spec.maxMessages && this.#bytes + size <= this.spec.maxBytes;
+    return this.#items.length < this.spec.maxMessages && this.#bytes + size <= this.spec.maxBytes;
   }
 
   /** Offers a delivery; returns whether it was queued. */
   offer(p: StampedPulse): boolean {
     if (this.closed) return false;
+    if (p.lane > 1) return this.#offerLane(p, LANE_RANK[p.lane]);
     if (!this.hasRoom(p.size)) {
       switch (this.spec.overflow) {
         case "drop-new":
-          this.#drop("drop_new", 1);
+          this.#drop("drop_new", 1, 1);
           this.owner.wake(this);
           return false;
         case "disconnect":
@@ -113,14 +144,14 @@ export class Subscription {
           return false;
         default: {
           let n = 0;
-          while (this.queued > 0 && !this.hasRoom(p.size)) {
+          while (this.#items.length > 0 && !this.hasRoom(p.size)) {
             this.#bytes -= this.#items.shift()!.size;
             n++;
           }
-          if (n > 0) this.#drop("drop_oldest", n);
+          if (n > 0) this.#drop("drop_oldest", n, 1);
           if (!this.hasRoom(p.size)) {
             // A single pulse larger than the byte bound: it can never fit.
-            this.#drop("drop_new", 1);
+            this.#drop("drop_new", 1, 1);
             this.owner.wake(this);
             return false;
           }
@@ -129,6 +160,45 @@ export class Subscription {
     }
     this.#items.push(p);
     this.#bytes += p.size;
+    this.owner.wake(this);
+    return true;
+  }
+
+  /**
+   * Offers a critical or bulk delivery to its own lane queue, bounded like the normal one
+   * (`maxMessages`, `maxBytes`) and overflowing by the same policy, except that a bulk
+   * lane never disconnects: it drops its oldest instead, since a bulk flood must not
+   * cost the subscriber its critical pulses.
+   */
+  #offerLane(p: StampedPulse, rank: number): boolean {
+    const lanes = this.#lanes ??= [null, null, null];
+    const q = lanes[rank as 0 | 2] ??= new LaneQueue(p.lane);
+    const { maxMessages, maxBytes } = this.spec;
+    const fits = () => q.items.length < maxMessages && q.bytes + p.size <= maxBytes;
+    if (!fits()) {
+      const mode = rank === 2 && this.spec.overflow === "disconnect"
+        ? "drop-oldest"
+        : this.spec.overflow;
+      if (mode === "disconnect") {
+        this.owner.overflowed(this);
+        return false;
+      }
+      if (mode === "drop-oldest") {
+        let n = 0;
+        while (q.items.length > 0 && !fits()) {
+          q.bytes -= q.items.shift()!.size;
+          n++;
+        }
+        if (n > 0) this.#drop("drop_oldest", n, q.lane);
+      }
+      if (!fits()) {
+        this.#drop("drop_new", 1, q.lane);
+        this.owner.wake(this);
+        return false;
+      }
+    }
+    q.items.push(p);
+    q.bytes += p.size;
     this.owner.wake(this);
     return true;
   }
@@ -161,8 +231,13 @@ export class Subscription {
     return this.#replay ? this.#replay.length : 0;
   }
 
-  /** Takes up to `max` deliveries (bounded by credits) off the head of the queue. */
-  take(max: number): StampedPulse[] {
+  /**
+   * Takes up to `max` deliveries (bounded by credits) off the head of the queue: critical
+   * ones first, then normal, then bulk, each lane in its own order. `maxRank` stops
+   * before the lower lanes (0: critical only, 1: not bulk), so that a batch assembled
+   * over several subscriptions takes every one's critical pulses before anyone's bulk.
+   */
+  take(max: number, maxRank = 2): StampedPulse[] {
     if (this.#replay) {
       const backlog = this.#replay.length;
       if (backlog > 0) {
@@ -176,12 +251,43 @@ export class Subscription {
       if (!this.#replayDone) return [];
       this.#replay = null;
     }
-    const n = Math.min(max, this.queued, this.credits);
+    if (this.#lanes !== null) return this.#takeLanes(max, maxRank);
+    if (maxRank < 1) return [];
+    const n = Math.min(max, this.#items.length, this.credits);
     if (n <= 0) return [];
     const out = this.#items.take(n);
     for (const p of out) this.#bytes -= p.size;
     if (this.credits !== Infinity) this.credits -= n;
     return out;
+  }
+
+  #takeLanes(max: number, maxRank: number): StampedPulse[] {
+    const lanes = this.#lanes!;
+    let budget = Math.min(max, this.credits);
+    let out: StampedPulse[] | undefined;
+    for (let rank = 0; rank <= maxRank && budget > 0; rank++) {
+      const q = rank === 1 ? null : lanes[rank as 0 | 2];
+      const ring = rank === 1 ? this.#items : q?.items;
+      if (!ring || ring.length === 0) continue;
+      const got = ring.take(budget);
+      let bytes = 0;
+      for (const p of got) bytes += p.size;
+      if (q) q.bytes -= bytes;
+      else this.#bytes -= bytes;
+      budget -= got.length;
+      out = out === undefined ? got : out.concat(got);
+    }
+    if (out === undefined) return [];
+    if (this.credits !== Infinity) this.credits -= out.length;
+    return out;
+  }
+
+  /** Whether a lane at or above `maxRank` (0 critical, 1 normal, 2 bulk) has deliveries ready. */
+  readyUpTo(maxRank: number): boolean {
+    if (!this.ready) return false;
+    if (maxRank >= 2 || this.#replay) return true;
+    if (this.#lanes?.[0]?.items.length) return true;
+    return maxRank === 1 && this.#items.length > 0;
   }
 
   /** Whether `take` would return something now. */
@@ -204,11 +310,12 @@ export class Subscription {
     this.#replay = null;
     this.#items.clear();
     this.#bytes = 0;
+    this.#lanes = null;
   }
 
-  #drop(reason: "drop_oldest" | "drop_new", n: number): void {
+  #drop(reason: "drop_oldest" | "drop_new", n: number, lane: number): void {
     this.unreportedDrops += n;
     this.droppedTotal += n;
-    this.#countDrop(reason, n);
+    this.#countDrop(reason, n, lane);
   }
 }

@@ -41,6 +41,8 @@ export class NodeMetrics {
   readonly delivered: client.Counter<"reality">;
   /** Deliveries dropped by a subscriber's overflow policy, per reality and reason. */
   readonly dropped: client.Counter<"reality" | "reason">;
+  /** The same drops by latency lane (normal, critical, bulk): each lane has its own bounds. */
+  readonly laneDropped: client.Counter<"reality" | "lane" | "reason">;
   /** Connections closed by the node, per reality and reason (e.g. slow_consumer). */
   readonly disconnects: client.Counter<"reality" | "reason">;
   /** Frames or requests refused, per transport and error code. */
@@ -108,6 +110,12 @@ export class NodeMetrics {
       name: "arqon_deliveries_dropped_total",
       help: "Deliveries dropped by subscriber overflow policies.",
       labelNames: ["reality", "reason"],
+      registers,
+    });
+    this.laneDropped = new client.Counter({
+      name: "arqon_lane_deliveries_dropped_total",
+      help: "Deliveries dropped by subscriber overflow policies, per latency lane.",
+      labelNames: ["reality", "lane", "reason"],
       registers,
     });
     this.disconnects = new client.Counter({

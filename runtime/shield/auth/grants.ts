@@ -27,7 +27,15 @@ export interface Grants {
   readonly publish: TopicRules;
   readonly subscribe: TopicRules;
   readonly roles: readonly Role[];
+  /**
+   * Latency lanes beyond `normal` and `bulk` the principal may send: `["critical"]`
+   * allows LANE_CRITICAL (admins may always). Omitted: none.
+   */
+  readonly lanes?: readonly string[];
 }
+
+/** Lanes a grant may name. */
+export const GRANTABLE_LANES = ["critical"] as const;
 
 /** How a principal proved who it is. */
 export type AuthMethod = "token" | "did" | "open";
@@ -61,11 +69,19 @@ export function parseGrants(input: unknown): Grants {
   for (const r of roles) {
     if (!(ROLES as readonly string[]).includes(r)) throw new TypeError(`unknown role "${r}"`);
   }
+  const lanes = stringList(o.lanes ?? [], "lanes");
+  for (const l of lanes) {
+    if (!(GRANTABLE_LANES as readonly string[]).includes(l)) {
+      throw new TypeError(`unknown lane grant "${l}" (critical)`);
+    }
+  }
   return {
     realities,
     publish: topicRules(o.publish, "publish"),
     subscribe: topicRules(o.subscribe, "subscribe"),
     roles: roles as Role[],
+    // Left out when empty: tokens without lane grants keep their old claims.
+    ...(lanes.length > 0 ? { lanes } : {}),
   };
 }
 

@@ -202,6 +202,22 @@ export class SessionAccess {
   }
 
   /**
+   * Throws FORBIDDEN unless the principal may send pulses in `lane` (`critical` needs the
+   * `lanes: ["critical"]` grant or the admin role; other lanes need nothing). A node
+   * without authentication allows every lane.
+   */
+  admitLane(lane: string): void {
+    this.requireAdmitted();
+    const p = this.#principal;
+    if (lane !== "critical" || !p || !this.#node.required) return;
+    if (p.roles.includes("admin") || p.lanes?.includes(lane)) return;
+    throw this.#node.refused(
+      new BusError("FORBIDDEN", `sending on the ${lane} lane needs the "${lane}" lane grant`),
+      this.#transport,
+    );
+  }
+
+  /**
    * Checks one publish of `bytes` payload bytes to a topic of a reality: permissions,
    * rate limits and the stored-bytes quota. Throws FORBIDDEN, UNAUTHORIZED,
    * RATE_LIMITED or QUOTA_EXCEEDED. For an unacknowledged publish (`acked` false) over

@@ -30,6 +30,7 @@ export async function issueToken(key: NodeSigningKey, request: TokenRequest): Pr
     publish: request.publish,
     subscribe: request.subscribe,
     roles: request.roles,
+    lanes: request.lanes,
   });
   const ttl = request.ttlSeconds ?? 3600;
   if (!(ttl > 0)) throw new TypeError("ttlSeconds must be positive");

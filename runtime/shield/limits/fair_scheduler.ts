@@ -49,11 +49,50 @@ export interface LaneLoad {
   readonly bytes: number;
 }
 
+/**
+ * Priorities of queued work (latency lanes: the rank of critical, normal and bulk): urgent
+ * work of every reality runs first in each round, whatever the reality's credit (it pays
+ * the time back out of its next turns); yielding work runs only when its reality has no
+ * other work queued.
+ */
+export const PRIORITY_URGENT = 0;
+/** The default priority. */
+export const PRIORITY_NORMAL = 1;
+/** Runs after its reality's other queued work. */
+export const PRIORITY_YIELDING = 2;
+
+/** A FIFO of tasks of one priority (urgent or yielding) in a reality's lane. */
+class TaskQueue {
+  tasks: (() => void)[] = [];
+  sizes: number[] = [];
+  head = 0;
+  get length(): number {
+    return this.tasks.length - this.head;
+  }
+  push(task: () => void, bytes: number): void {
+    this.tasks.push(task);
+    this.sizes.push(bytes);
+  }
+  /** Takes the oldest task and its size; the queue resets once empty. */
+  shift(): [() => void, number] {
+    const out: [() => void, number] = [this.tasks[this.head], this.sizes[this.head]];
+    if (++this.head === this.tasks.length) {
+      this.tasks = [];
+      this.sizes = [];
+      this.head = 0;
+    }
+    return out;
+  }
+}
+
 interface Lane {
   readonly realityId: string;
   tasks: (() => void)[];
   sizes: number[];
   head: number;
+  /** Urgent and yielding work (latency lanes); null until some arrives. */
+  urgent: TaskQueue | null;
+  yielding: TaskQueue | null;
   /** Bytes queued. */
   queuedBytes: number;
   /** Milliseconds the reality may still run in this turn (negative: owed). */
@@ -103,14 +142,14 @@ export class FairScheduler {
   /** Tasks waiting for one reality. */
   queuedFor(realityId: string): number {
     const lane = this.#lanes.get(realityId);
-    return lane ? lane.tasks.length - lane.head : 0;
+    return lane ? queuedTasks(lane) : 0;
   }
 
   /** What each reality has waiting (realities with an empty lane are left out). */
   loads(): LaneLoad[] {
     return this.#active.map((l) => ({
       realityId: l.realityId,
-      tasks: l.tasks.length - l.head,
+      tasks: queuedTasks(l),
       bytes: l.queuedBytes,
     }));
   }
@@ -120,13 +159,17 @@ export class FairScheduler {
    * credit left in this turn, charging the time it takes; returns false (without running
    * it) otherwise: then `submit` it.
    */
-  runNow(realityId: string, work: () => void): boolean {
+  runNow(realityId: string, work: () => void, priority = PRIORITY_NORMAL): boolean {
     if (this.#closed) {
       work();
       return true;
     }
     const lane = this.#lanes.get(realityId) ?? this.#lane(realityId);
-    if (lane.active || lane.credit <= 0) return false;
+    if (priority === PRIORITY_URGENT) {
+      // Urgent work overtakes the reality's queue and its lack of credit: it waits only
+      // behind urgent work queued before it.
+      if (lane.urgent !== null && lane.urgent.length > 0) return false;
+    } else if (lane.active || lane.credit <= 0) return false;
     this.#touch(lane);
     const t0 = this.#clock();
     try {
@@ -143,7 +186,12 @@ export class FairScheduler {
    * reality's lane is full. A lane always takes one task, however large, so no single
    * message is refused for its size alone.
    */
-  submit(realityId: string, task: () => void, bytes = 0): QueueRefusal | undefined {
+  submit(
+    realityId: string,
+    task: () => void,
+    bytes = 0,
+    priority = PRIORITY_NORMAL,
+  ): QueueRefusal | undefined {
     if (this.#closed) return { code: "RATE_LIMITED", message: "the node is shutting down" };
     const lane = this.#lanes.get(realityId) ?? this.#lane(realityId);
     if (lane.active && lane.queuedBytes + bytes > this.#max) {
@@ -154,8 +202,11 @@ export class FairScheduler {
           `(limit ${this.#max}); it is over its fair share of the node`,
       };
     }
-    lane.tasks.push(task);
-    lane.sizes.push(bytes);
+    if (priority === PRIORITY_NORMAL) {
+      lane.tasks.push(task);
+      lane.sizes.push(bytes);
+    } else if (priority === PRIORITY_URGENT) (lane.urgent ??= new TaskQueue()).push(task, bytes);
+    else (lane.yielding ??= new TaskQueue()).push(task, bytes);
     lane.queuedBytes += bytes;
     this.#queued++;
     if (!lane.active) {
@@ -181,6 +232,8 @@ export class FairScheduler {
       tasks: [],
       sizes: [],
       head: 0,
+      urgent: null,
+      yielding: null,
       queuedBytes: 0,
       credit: this.#quantum,
       active: false,
@@ -241,8 +294,18 @@ export class FairScheduler {
    */
   #round(): void {
     const lanes = this.#active;
+    // Urgent work of every reality first, credit or not (charged, so paid back later).
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i];
+      while (lane.urgent !== null && lane.urgent.length > 0) {
+        if (!this.#runQueued(lane, lane.urgent)) return;
+      }
+    }
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[i];
+      while (lane.urgent !== null && lane.urgent.length > 0) {
+        if (!this.#runQueued(lane, lane.urgent)) return;
+      }
       while (lane.head < lane.tasks.length && lane.credit > 0) {
         const task = lane.tasks[lane.head];
         lane.queuedBytes -= lane.sizes[lane.head];
@@ -257,10 +320,17 @@ export class FairScheduler {
         lane.credit -= this.#clock() - t0;
         if (this.#closed) return;
       }
+      // Yielding (bulk) work only when the reality has nothing else queued.
+      while (
+        lane.yielding !== null && lane.yielding.length > 0 && lane.head >= lane.tasks.length &&
+        lane.credit > 0
+      ) {
+        if (!this.#runQueued(lane, lane.yielding)) return;
+      }
     }
     const still: Lane[] = [];
     for (const lane of lanes) {
-      if (lane.head >= lane.tasks.length) {
+      if (queuedTasks(lane) === 0) {
         // Empty lanes leave the rotation; forgotten at the turn end if nothing comes.
         lane.tasks = [];
         lane.sizes = [];
@@ -281,4 +351,25 @@ export class FairScheduler {
     this.#active = still;
     for (const lane of still) this.#touch(lane);
   }
+
+  /** Runs the oldest task of `q` (urgent or yielding) for `lane`; false once closed. */
+  #runQueued(lane: Lane, q: TaskQueue): boolean {
+    const [task, bytes] = q.shift();
+    lane.queuedBytes -= bytes;
+    this.#queued--;
+    const t0 = this.#clock();
+    try {
+      task();
+    } catch (e) {
+      this.#onError?.(e, lane.realityId);
+    }
+    lane.credit -= this.#clock() - t0;
+    return !this.#closed;
+  }
+}
+
+/** Tasks a lane holds, all priorities. */
+function queuedTasks(lane: Lane): number {
+  return lane.tasks.length - lane.head + (lane.urgent?.length ?? 0) +
+    (lane.yielding?.length ?? 0);
 }

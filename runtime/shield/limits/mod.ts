@@ -27,6 +27,9 @@ export {
   FairScheduler,
   type FairSchedulerOptions,
   type LaneLoad,
+  PRIORITY_NORMAL,
+  PRIORITY_URGENT,
+  PRIORITY_YIELDING,
   type QueueRefusal,
 } from "./fair_scheduler.ts";
 export { IoTurn } from "./io_turn.ts";
