@@ -73,6 +73,7 @@ export {
   compileCard,
   type CompiledCard,
   type JsonSchema,
+  type PayloadEncoding,
   MAX_CARD_BYTES,
   type PayloadCheck,
 } from "./card.ts";
