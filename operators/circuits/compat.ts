@@ -152,7 +152,8 @@ function deref(
       };
     }
     let target: unknown = root;
-    for (const raw of ref.slice(2).split("/").filter((_, i, a) => !(a.length === 1 && !a[0]))) {
+    const parts = ref === "#" ? [] : ref.slice(2).split("/");
+    for (const raw of parts) {
       const key = decodeURIComponent(raw).replaceAll("~1", "/").replaceAll("~0", "~");
       target = isObj(target) || Array.isArray(target) ? (target as Obj)[key] : undefined;
       if (target === undefined) break;
