@@ -228,13 +228,13 @@ export class OperatorRunner {
       });
       return;
     }
-    this.#busy = this.#run(batch).finally(() => {
+    this.#busy = this.#run(batch, performance.now()).finally(() => {
       this.#busy = null;
       this.#pump();
     });
   }
 
-  async #run(batch: arqon.v1.IPulse[]): Promise<void> {
+  async #run(batch: arqon.v1.IPulse[], takenAt: number): Promise<void> {
     const worker = this.#worker;
     if (!worker) return;
     if (this.#resync) {
@@ -288,6 +288,7 @@ export class OperatorRunner {
           });
         }
         release();
+        this.stats.sampleStage(performance.now() - takenAt);
       }
     }
     if (worker.dead && !this.#stopped) await this.#restart();

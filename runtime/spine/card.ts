@@ -45,12 +45,17 @@ export interface AgentCard {
    */
   readonly realities?: readonly string[];
   /**
-   * How payloads are read for the schemas: `json` (UTF-8 JSON text), or `f32le` (a vector
+   * How inputs are read for `input_schema`: `json` (UTF-8 JSON text), or `f32le` (a vector
    * of little-endian float32s, checked as the JSON array of its numbers; a payload whose
    * length is not a multiple of 4 fails).
    * @default "json"
    */
-  readonly encoding?: PayloadEncoding;
+  readonly input_encoding?: PayloadEncoding;
+  /**
+   * How outputs are read for `output_schema` (as `input_encoding`).
+   * @default "json"
+   */
+  readonly output_encoding?: PayloadEncoding;
 }
 
 /** How a card's schemas read payloads. */
@@ -79,7 +84,8 @@ const FIELDS = new Set([
   "input_schema",
   "output_schema",
   "realities",
-  "encoding",
+  "input_encoding",
+  "output_encoding",
 ]);
 const cache = new Map<string, CompiledCard>();
 let ajv: Ajv2020 | undefined;
@@ -206,22 +212,26 @@ function build(c: Record<string, unknown>, digest: string, kind: string): Compil
         "(each costs compile time on the node)",
     );
   }
-  if (c.encoding !== undefined && c.encoding !== "json" && c.encoding !== "f32le") {
-    throw bad('encoding must be "json" or "f32le"');
+  for (const field of ["input_encoding", "output_encoding"]) {
+    if (c[field] !== undefined && c[field] !== "json" && c[field] !== "f32le") {
+      throw bad(`${field} must be "json" or "f32le"`);
+    }
   }
-  const encoding = c.encoding as PayloadEncoding | undefined;
+  const inEnc = c.input_encoding as PayloadEncoding | undefined;
+  const outEnc = c.output_encoding as PayloadEncoding | undefined;
   const card: AgentCard = {
     capabilities,
     ...(c.input_schema !== undefined ? { input_schema: c.input_schema as JsonSchema } : {}),
     ...(c.output_schema !== undefined ? { output_schema: c.output_schema as JsonSchema } : {}),
     ...(realities !== undefined ? { realities } : {}),
-    ...(encoding !== undefined ? { encoding } : {}),
+    ...(inEnc !== undefined ? { input_encoding: inEnc } : {}),
+    ...(outEnc !== undefined ? { output_encoding: outEnc } : {}),
   };
   return {
     card,
     digest,
-    input: schemaCheck(c.input_schema, "input_schema", encoding),
-    output: schemaCheck(c.output_schema, "output_schema", encoding),
+    input: schemaCheck(c.input_schema, "input_schema", inEnc),
+    output: schemaCheck(c.output_schema, "output_schema", outEnc),
   };
 }
 

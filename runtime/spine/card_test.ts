@@ -141,7 +141,7 @@ Deno.test("patterns run in linear time (RE2): a backtracking pattern cannot stal
 Deno.test("an f32le card checks a float32 vector payload as the array of its numbers", () => {
   const card = compileCard({
     capabilities: ["features"],
-    encoding: "f32le",
+    input_encoding: "f32le",
     input_schema: {
       type: "array",
       items: { type: "number", minimum: 0 },
@@ -150,10 +150,14 @@ Deno.test("an f32le card checks a float32 vector payload as the array of its num
     },
   });
   const vec = (...xs: number[]) => new Uint8Array(new Float32Array(xs).buffer);
-  assert.equal(card.card.encoding, "f32le");
+  assert.equal(card.card.input_encoding, "f32le");
   assert.equal(card.input!(vec(1, 2, 3)), undefined);
   assert.match(card.input!(vec(1, 2))!, /keyword "minItems"/);
   assert.match(card.input!(vec(1, -2, 3))!, /at "\/1" \(keyword "minimum"\)/);
   assert.match(card.input!(new Uint8Array(5))!, /not a float32 vector/);
-  refused({ capabilities: [], encoding: "f64" }, /encoding must be "json" or "f32le"/);
+  refused(
+    { capabilities: [], output_encoding: "f64" },
+    /output_encoding must be "json" or "f32le"/,
+  );
+  refused({ capabilities: [], encoding: "f32le" }, /unknown field "encoding"/);
 });

@@ -73,9 +73,9 @@ export {
   compileCard,
   type CompiledCard,
   type JsonSchema,
-  type PayloadEncoding,
   MAX_CARD_BYTES,
   type PayloadCheck,
+  type PayloadEncoding,
 } from "./card.ts";
 export {
   AgentDirectory,
