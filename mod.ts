@@ -76,6 +76,7 @@ export type {
   OverflowMode,
   ParamSet,
   PayloadCheck,
+  PayloadEncoding,
   PendingInboxes,
   PulseGuard,
   PulseLog,

@@ -44,7 +44,10 @@ const nums = (xs: readonly number[]) => xs.map((x) => String(Math.fround(x))).jo
 
 /** The `window` program: multiplies the frame by a Hamming window. */
 export function windowSource(out = DEMO_TOPICS.windowed): string {
-  const w = Array.from({ length: FRAME }, (_, n) => 0.54 - 0.46 * Math.cos(2 * Math.PI * n / FRAME));
+  const w = Array.from(
+    { length: FRAME },
+    (_, n) => 0.54 - 0.46 * Math.cos(2 * Math.PI * n / FRAME),
+  );
   return [
     `.topic ${out}`,
     `load r0, 0, ${FRAME}`,
