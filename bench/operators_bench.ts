@@ -32,13 +32,7 @@ import { parseArgs } from "node:util";
 import { buildOperatorCached, OPERATOR_BUILD_DIR } from "../operators/build/mod.ts";
 import { DEFAULT_LIMITS } from "../runtime/sandbox/mod.ts";
 import { ArqonClient } from "../mod.ts";
-import {
-  CAN_PIN,
-  LOAD_CPU,
-  type NodeProcess,
-  SERVER_CPU,
-  startNodeProcess,
-} from "./support.ts";
+import { CAN_PIN, LOAD_CPU, type NodeProcess, SERVER_CPU, startNodeProcess } from "./support.ts";
 import { runRole } from "./operators/load.ts";
 import { cpuOf, install, loadRoles, median, procCpu, remove, status } from "./operators/harness.ts";
 
