@@ -108,6 +108,20 @@ async function getCircuit(node: ArqonNode, name: string) {
 
 Deno.test("circuits: the audio demo classifies tones and noise end to end, per-hop figures", async () => {
   await withNode(async (node) => {
+    // The features stage saying it gives 5 values: hop 2 is refused, nothing installed.
+    const five = demoCircuit();
+    const card = (five.stages[1].operator as { card: { output_schema: Record<string, number> } })
+      .card;
+    card.output_schema = { ...card.output_schema, minItems: 5, maxItems: 5 };
+    const refused = await putCircuit(node, "default", "audio", five);
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.hop, 2);
+    assert.match(
+      refused.body.error.message,
+      /property "\(the payload\)": item count lower bound >= 5 is wider than the consumer's >= 6/,
+    );
+    assert.deepEqual(await (await fetch(`${node.url}/v1/operators`)).json(), []);
+
     const put = await putCircuit(node, "default", "audio", demoCircuit());
     assert.equal(put.status, 201, JSON.stringify(put.body));
     assert.equal(put.body.stages.length, 3);
