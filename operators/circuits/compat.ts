@@ -72,11 +72,20 @@ const UNCHECKED = [
 /** Deepest nesting followed (a recursive `$ref` ends here, refused). */
 const MAX_DEPTH = 48;
 
+/**
+ * Most comparisons of one check. Alternatives on both sides multiply (`anyOf` in `anyOf`,
+ * nested), and the check runs on the node's event loop: past this it refuses rather than
+ * stall the node.
+ */
+export const MAX_COMPAT_STEPS = 5_000;
+
 interface Ctx {
   readonly pRoot: JsonSchema;
   readonly cRoot: JsonSchema;
   readonly sameRoots: boolean;
   readonly depth: number;
+  /** Comparisons made so far (shared by the whole check). */
+  readonly steps: { n: number };
 }
 
 /**
@@ -104,12 +113,22 @@ export function checkCompatible(
       ? undefined
       : { path: "", reason: "the producer declares no output_schema" };
   }
-  return check(producer, consumer, "", {
+  const steps = { n: 0 };
+  const r = check(producer, consumer, "", {
     pRoot: producer,
     cRoot: consumer,
     sameRoots: equal(producer, consumer),
     depth: 0,
+    steps,
   });
+  // Past the budget every branch fails: say so, not which branch happened to fail last.
+  if (steps.n > MAX_COMPAT_STEPS) {
+    return {
+      path: "",
+      reason: `the schemas take more than ${MAX_COMPAT_STEPS} comparisons to check`,
+    };
+  }
+  return r;
 }
 
 function isObj(v: unknown): v is Obj {
@@ -187,6 +206,9 @@ function deref(
 function check(pIn: unknown, cIn: unknown, path: string, ctx: Ctx): Result {
   if (ctx.depth > MAX_DEPTH) {
     return { path, reason: "the schemas nest too deep (a recursive $ref?)" };
+  }
+  if (++ctx.steps.n > MAX_COMPAT_STEPS) {
+    return { path, reason: `the schemas take more than ${MAX_COMPAT_STEPS} comparisons to check` };
   }
   const next: Ctx = { ...ctx, depth: ctx.depth + 1 };
   const cr = deref(cIn, ctx.cRoot, path, "consumer");

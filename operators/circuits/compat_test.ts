@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { JsonSchema } from "../../runtime/spine/mod.ts";
-import { checkCompatible } from "./compat.ts";
+import { compileCard, type JsonSchema } from "../../runtime/spine/mod.ts";
+import { checkCompatible, MAX_COMPAT_STEPS } from "./compat.ts";
 
 const ok = (p: JsonSchema | undefined, c: JsonSchema | undefined) =>
   assert.equal(checkCompatible(p, c), undefined, JSON.stringify({ p, c }));
@@ -327,4 +327,44 @@ Deno.test("compat: combinators", () => {
       required: ["a"],
     },
   );
+});
+
+Deno.test("compat: nested alternatives on both sides are bounded, refused past the budget", () => {
+  // Each level doubles the branches tried: 2^16 deep comparisons if nothing bounded it.
+  const nest = (depth: number, leaf: JsonSchema): JsonSchema =>
+    depth === 0 ? leaf : {
+      type: "object",
+      required: ["a"],
+      properties: { a: { anyOf: [nest(depth - 1, leaf), nest(depth - 1, leaf)] } },
+    };
+  const t0 = performance.now();
+  const r = checkCompatible(nest(16, { type: "integer" }), nest(16, { type: "string" }));
+  assert.ok(r);
+  assert.match(r.reason, new RegExp(`more than ${MAX_COMPAT_STEPS} comparisons`));
+  assert.ok(performance.now() - t0 < 5_000, "bounded time");
+  // A small one is still decided.
+  ok(nest(2, { type: "integer" }), nest(2, { type: "number" }));
+});
+
+Deno.test("compat: a card-sized schema that $refs its way to exponential work is refused fast", () => {
+  // 16 levels, each two $refs to the level below: ~115 JSON nodes a schema, within a card.
+  const levels = (leaf: JsonSchema) => {
+    const $defs: Record<string, JsonSchema> = { l0: leaf };
+    for (let k = 1; k <= 16; k++) {
+      const below = { $ref: `#/$defs/l${k - 1}` };
+      $defs[`l${k}`] = {
+        type: "object",
+        required: ["a"],
+        properties: { a: { anyOf: [below, { ...below, title: "again" }] } },
+      };
+    }
+    return { $defs, $ref: "#/$defs/l16" };
+  };
+  const producer = levels({ type: "integer" }), consumer = levels({ type: "string" });
+  compileCard({ capabilities: [], output_schema: producer, input_schema: consumer });
+  const t0 = performance.now();
+  const r = checkCompatible(producer, consumer);
+  assert.ok(r);
+  assert.match(r.reason, /comparisons/);
+  assert.ok(performance.now() - t0 < 5_000, `took ${performance.now() - t0} ms`);
 });
