@@ -79,6 +79,7 @@ export type {
   OverflowMode,
   ParamSet,
   PayloadCheck,
+  PayloadEncoding,
   PendingInboxes,
   PulseGuard,
   PulseLog,

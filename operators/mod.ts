@@ -47,3 +47,15 @@ export {
 } from "./builtin/mod.ts";
 export { operatorRoutes, type OperatorRoutesOptions } from "./http.ts";
 export { childTraceparent, DEFAULT_MAX_HOPS, HOPS_HEADER, hopsOf } from "./trace.ts";
+export {
+  checkCompatible,
+  CircuitHost,
+  type CircuitHostOptions,
+  circuitRoutes,
+  type CircuitSpec,
+  type CircuitStatus,
+  HopError,
+  type HopStatus,
+  parseCircuit,
+  stageOperatorName,
+} from "./circuits/mod.ts";

@@ -234,13 +234,13 @@ export class OperatorRunner {
       });
       return;
     }
-    this.#busy = this.#run(batch).finally(() => {
+    this.#busy = this.#run(batch, performance.now()).finally(() => {
       this.#busy = null;
       this.#pump();
     });
   }
 
-  async #run(batch: arqon.v1.IPulse[]): Promise<void> {
+  async #run(batch: arqon.v1.IPulse[], takenAt: number): Promise<void> {
     const worker = this.#worker;
     if (!worker) return;
     if (this.#resync) {
@@ -288,6 +288,7 @@ export class OperatorRunner {
           this.#fail("refused", `an output was refused: ${e instanceof Error ? e.message : e}`);
         }
         changes.add(outcome.changes);
+        this.stats.sampleStage(performance.now() - takenAt);
       }
     } finally {
       if (!changes.empty) {

@@ -60,6 +60,9 @@ export class OperatorStats {
   latencySum = 0;
   readonly #window: number[] = [];
   #next = 0;
+  /** Stage latencies (input taken off its queue -> its outputs accepted), ms. */
+  readonly #stage: number[] = [];
+  #stageNext = 0;
 
   /** Counts one failed pulse of `kind`. */
   fail(kind: string): void {
@@ -79,10 +82,30 @@ export class OperatorStats {
     this.buckets[i]++;
   }
 
+  /**
+   * Records how long one input took from leaving its queue to its outputs being accepted
+   * by the bus (the worker round trip and the publishes around `handle`), ms: circuits
+   * show it per hop.
+   */
+  sampleStage(ms: number): void {
+    if (this.#stage.length < LATENCY_SAMPLES) this.#stage.push(ms);
+    else this.#stage[this.#stageNext] = ms;
+    this.#stageNext = (this.#stageNext + 1) % LATENCY_SAMPLES;
+  }
+
+  /** p50 and p99 of the stage latency, ms, over the last inputs (0 when none). */
+  stageLatency(): { p50: number; p99: number } {
+    return percentiles(this.#stage);
+  }
+
   /** p50 and p99 of `handle`, ms, over the last calls (0 when none). */
   latency(): { p50: number; p99: number } {
-    const sorted = [...this.#window].sort((a, b) => a - b);
-    const at = (q: number) => sorted.length === 0 ? 0 : sorted[Math.floor(q * (sorted.length - 1))];
-    return { p50: at(0.5), p99: at(0.99) };
+    return percentiles(this.#window);
   }
+}
+
+function percentiles(window: readonly number[]): { p50: number; p99: number } {
+  const sorted = [...window].sort((a, b) => a - b);
+  const at = (q: number) => sorted.length === 0 ? 0 : sorted[Math.floor(q * (sorted.length - 1))];
+  return { p50: at(0.5), p99: at(0.99) };
 }

@@ -4,7 +4,13 @@
  * @module
  */
 import { governanceActor, openCasil, type PolicyEngine } from "../../casil/mod.ts";
-import { OperatorHost, operatorRoutes, registerOperatorMetrics } from "../../operators/mod.ts";
+import {
+  CircuitHost,
+  circuitRoutes,
+  OperatorHost,
+  operatorRoutes,
+  registerOperatorMetrics,
+} from "../../operators/mod.ts";
 import { Engine } from "../sandbox/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
@@ -240,6 +246,15 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   });
   registerOperatorMetrics(metrics, operators);
   await operators.load();
+  // Circuits: typed pipelines of operators (operators/circuits), back after the operators.
+  const circuits = new CircuitHost({
+    operators,
+    spine,
+    dir: dataDir ? `${dataDir}/circuits` : null,
+    audit,
+    log: (level, message) => logger.log(level, "circuit", { message }),
+  });
+  await circuits.load();
   const sessions = new Set<Session>();
   const stalls = new StallWatch();
   // One readiness check of every socket: how the fair queue and the WebSocket reader
@@ -318,15 +333,12 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   });
   app.route("/", casil.routes);
   app.route("/", paramsRoutes(spine, control));
-  app.route(
-    "/",
-    operatorRoutes(operators, {
-      actor: governanceActor({
-        principalOf: async (authorization) => (await access.http(authorization)).principal,
-        authRequired: access.required,
-      }),
-    }),
-  );
+  const governance = governanceActor({
+    principalOf: async (authorization) => (await access.http(authorization)).principal,
+    authRequired: access.required,
+  });
+  app.route("/", operatorRoutes(operators, { actor: governance }));
+  app.route("/", circuitRoutes(circuits, { actor: governance }));
 
   const { gate, capacity } = openConnectionGate(config, metrics);
   // Room for what a session queues before it holds deliveries back (the high-water

@@ -44,7 +44,22 @@ export interface AgentCard {
    * @default ["default"]
    */
   readonly realities?: readonly string[];
+  /**
+   * How inputs are read for `input_schema`: `json` (UTF-8 JSON text), or `f32le` (a vector
+   * of little-endian float32s, checked as the JSON array of its numbers; a payload whose
+   * length is not a multiple of 4 fails).
+   * @default "json"
+   */
+  readonly input_encoding?: PayloadEncoding;
+  /**
+   * How outputs are read for `output_schema` (as `input_encoding`).
+   * @default "json"
+   */
+  readonly output_encoding?: PayloadEncoding;
 }
+
+/** How a card's schemas read payloads. */
+export type PayloadEncoding = "json" | "f32le";
 
 /**
  * Checks one payload: undefined when it matches, else what failed (instance path and
@@ -64,7 +79,14 @@ export interface CompiledCard {
   readonly output?: PayloadCheck;
 }
 
-const FIELDS = new Set(["capabilities", "input_schema", "output_schema", "realities"]);
+const FIELDS = new Set([
+  "capabilities",
+  "input_schema",
+  "output_schema",
+  "realities",
+  "input_encoding",
+  "output_encoding",
+]);
 const cache = new Map<string, CompiledCard>();
 let ajv: Ajv2020 | undefined;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -190,17 +212,26 @@ function build(c: Record<string, unknown>, digest: string, kind: string): Compil
         "(each costs compile time on the node)",
     );
   }
+  for (const field of ["input_encoding", "output_encoding"]) {
+    if (c[field] !== undefined && c[field] !== "json" && c[field] !== "f32le") {
+      throw bad(`${field} must be "json" or "f32le"`);
+    }
+  }
+  const inEnc = c.input_encoding as PayloadEncoding | undefined;
+  const outEnc = c.output_encoding as PayloadEncoding | undefined;
   const card: AgentCard = {
     capabilities,
     ...(c.input_schema !== undefined ? { input_schema: c.input_schema as JsonSchema } : {}),
     ...(c.output_schema !== undefined ? { output_schema: c.output_schema as JsonSchema } : {}),
     ...(realities !== undefined ? { realities } : {}),
+    ...(inEnc !== undefined ? { input_encoding: inEnc } : {}),
+    ...(outEnc !== undefined ? { output_encoding: outEnc } : {}),
   };
   return {
     card,
     digest,
-    input: schemaCheck(c.input_schema, "input_schema"),
-    output: schemaCheck(c.output_schema, "output_schema"),
+    input: schemaCheck(c.input_schema, "input_schema", inEnc),
+    output: schemaCheck(c.output_schema, "output_schema", outEnc),
   };
 }
 
@@ -230,7 +261,11 @@ function strings(v: unknown, field: string): string[] | undefined {
   return v as string[];
 }
 
-function schemaCheck(schema: unknown, field: string): PayloadCheck | undefined {
+function schemaCheck(
+  schema: unknown,
+  field: string,
+  encoding: PayloadEncoding = "json",
+): PayloadCheck | undefined {
   if (schema === undefined) return undefined;
   if (typeof schema !== "boolean" && (typeof schema !== "object" || schema === null)) {
     throw bad(`${field} must be a JSON Schema (an object or a boolean)`);
@@ -251,10 +286,19 @@ function schemaCheck(schema: unknown, field: string): PayloadCheck | undefined {
   }
   return (payload) => {
     let value: unknown;
-    try {
-      value = JSON.parse(utf8.decode(payload ?? new Uint8Array(0)));
-    } catch {
-      return `${field}: the payload is not UTF-8 JSON`;
+    const bytes = payload ?? new Uint8Array(0);
+    if (encoding === "f32le") {
+      if (bytes.length % 4 !== 0) return `${field}: the payload is not a float32 vector`;
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+      const floats = new Array<number>(bytes.length / 4);
+      for (let i = 0; i < floats.length; i++) floats[i] = view.getFloat32(i * 4, true);
+      value = floats;
+    } else {
+      try {
+        value = JSON.parse(utf8.decode(bytes));
+      } catch {
+        return `${field}: the payload is not UTF-8 JSON`;
+      }
     }
     if (validate(value)) return undefined;
     const e = validate.errors?.[0];

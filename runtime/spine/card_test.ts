@@ -137,3 +137,27 @@ Deno.test("patterns run in linear time (RE2): a backtracking pattern cannot stal
     /output_schema: .*(?:Perl syntax|regexp)/,
   );
 });
+
+Deno.test("an f32le card checks a float32 vector payload as the array of its numbers", () => {
+  const card = compileCard({
+    capabilities: ["features"],
+    input_encoding: "f32le",
+    input_schema: {
+      type: "array",
+      items: { type: "number", minimum: 0 },
+      minItems: 3,
+      maxItems: 3,
+    },
+  });
+  const vec = (...xs: number[]) => new Uint8Array(new Float32Array(xs).buffer);
+  assert.equal(card.card.input_encoding, "f32le");
+  assert.equal(card.input!(vec(1, 2, 3)), undefined);
+  assert.match(card.input!(vec(1, 2))!, /keyword "minItems"/);
+  assert.match(card.input!(vec(1, -2, 3))!, /at "\/1" \(keyword "minimum"\)/);
+  assert.match(card.input!(new Uint8Array(5))!, /not a float32 vector/);
+  refused(
+    { capabilities: [], output_encoding: "f64" },
+    /output_encoding must be "json" or "f32le"/,
+  );
+  refused({ capabilities: [], encoding: "f32le" }, /unknown field "encoding"/);
+});

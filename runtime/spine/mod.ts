@@ -89,6 +89,7 @@ export {
   type JsonSchema,
   MAX_CARD_BYTES,
   type PayloadCheck,
+  type PayloadEncoding,
 } from "./card.ts";
 export {
   AgentDirectory,
