@@ -3,7 +3,8 @@
  * - header `arqon-reply: more` marks a non-final reply; any other reply is final (a
  *   responder that knows nothing of streams answers once and ends the stream);
  * - header `arqon-error: <CODE>` (an `ErrorCode` name such as `INVALID_ARGUMENT`) turns the
- *   reply into a typed error for the requester, with the payload's text as its message.
+ *   reply into a typed error for the requester, with the payload's text as its message (or,
+ *   for a JSON payload `{"error": {"message"}}`, that message).
  * @module
  */
 import { BusError, ErrorCode, type ErrorCodeName, type IPulse } from "../protocol/mod.ts";
@@ -37,6 +38,13 @@ export function replyError(reply: IPulse): BusError | undefined {
     message = new TextDecoder("utf-8", { fatal: true }).decode(reply.payload ?? new Uint8Array());
   } catch {
     message = "(the responder's error message is not UTF-8)";
+  }
+  // A JSON body `{"error": {"message": ...}}` (an operator's typed output) gives its message.
+  if (message.startsWith("{")) {
+    try {
+      const inner = JSON.parse(message)?.error?.message;
+      if (typeof inner === "string") message = inner;
+    } catch { /* plain text after all */ }
   }
   if (message.length > MAX_ERROR_MESSAGE) message = message.slice(0, MAX_ERROR_MESSAGE) + "…";
   return new BusError(
