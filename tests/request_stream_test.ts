@@ -385,3 +385,72 @@ Deno.test("TypeScript client: for await over requestStream, typed errors thrown,
     await bus.close();
   });
 });
+
+Deno.test("a requester that leaves mid-stream (WebSocket or HTTP) releases the inbox at once", async () => {
+  await withNode(async (node) => {
+    const worker = await responder(node.wsUrl, "jobs.run");
+    const req = await open(node.wsUrl, "requester");
+    req.send(request(1, "jobs.run", "go", 60_000));
+    const inbox = await inboxOf(worker);
+    worker.send(publish(inbox, "first", [header("arqon-reply", "more")]));
+    await req.until(() => replies(req, 1).length === 1, "first reply");
+    await req.close();
+    // The next reply finds no pending request: refused, not held for the 60 s timeout.
+    const refusedLater = async (corr: number, target: string, n: number) => {
+      for (let i = 0; i < 50; i++) {
+        worker.send(pb([[F.publish, [[1, corr + i], [2, 1], [3, [[3, target], [
+          11,
+          enc.encode("more"),
+        ], header("arqon-reply", "more")]]]]]));
+        await worker.until(
+          () => worker.of(F.ack).length + worker.of(F.error).length >= n + i,
+          "answer",
+        );
+        if (worker.of(F.error).some((e) => num(e, 3) === corr + i)) return;
+        await sleep(20);
+      }
+      assert.fail(`replies to ${target} were still accepted`);
+    };
+    await refusedLater(100, inbox, 1);
+
+    const abort = new AbortController();
+    const res = await fetch(
+      `${node.url}/v1/realities/default/request/jobs.run?stream=true&timeout_ms=60000`,
+      {
+        method: "POST",
+        body: "go",
+        signal: abort.signal,
+      },
+    );
+    const inbox2 = await inboxOf(worker, 2);
+    worker.send(publish(inbox2, "first", [header("arqon-reply", "more")]));
+    const reader = res.body!.getReader();
+    const chunk = dec.decode((await reader.read()).value);
+    assert.match(chunk, /event: reply/);
+    abort.abort();
+    await reader.cancel().catch(() => {});
+    const before = worker.of(F.ack).length + worker.of(F.error).length;
+    await refusedLater(200, inbox2, before + 1);
+    await worker.close();
+  });
+});
+
+Deno.test("streamed requests count against --max-pending-requests like plain ones", async () => {
+  await withNode(async (node) => {
+    const worker = await responder(node.wsUrl, "jobs.run");
+    const req = await open(node.wsUrl, "requester");
+    for (let c = 1; c <= 3; c++) req.send(request(c, "jobs.run", "go", 10_000));
+    await req.until(() => errors(req, 3).length === 1, "quota");
+    assert.equal(num(errors(req, 3)[0], 1), 21, "QUOTA_EXCEEDED");
+    assert.equal(errors(req, 1).length + errors(req, 2).length, 0);
+    // Ending one frees its slot.
+    const inbox = await inboxOf(worker, 1);
+    worker.send(publish(inbox, "done"));
+    await req.until(() => replies(req, 1).length === 1, "final");
+    req.send(request(4, "jobs.run", "go", 10_000));
+    await inboxOf(worker, 3);
+    assert.equal(errors(req, 4).length, 0);
+    await worker.close();
+    await req.close();
+  }, { maxPendingRequests: 2 });
+});
