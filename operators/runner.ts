@@ -13,6 +13,7 @@ import type { OperatorStateStore, Spine, Subscription } from "../runtime/spine/m
 import type { OperatorManifest } from "./manifest.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { encodedOutput } from "./output_bytes.ts";
+import { refusalReply, replyCopy } from "./reply.ts";
 import { operatorSpectralOf } from "./spectral_abi.ts";
 import { StateChanges } from "./state_changes.ts";
 import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
@@ -218,7 +219,10 @@ export class OperatorRunner {
         for (const s of sub.take(BATCH - batch.length, rank)) {
           // SAM: an input its card's input_schema refuses never reaches handle.
           if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s.pulse);
-          else refused++;
+          else {
+            refused++;
+            this.#answerRefusal(s.pulse);
+          }
         }
       }
     }
@@ -340,6 +344,21 @@ export class OperatorRunner {
     }
   }
 
+  /**
+   * A request input the card refused: its requester gets a typed error, not a timeout. Sent
+   * on a later turn, never from inside the routing of the request itself; a reply the bus
+   * refuses (the operator's own output_schema may not allow the error body) is dropped.
+   */
+  #answerRefusal(input: arqon.v1.IPulse): void {
+    const reply = refusalReply(input, this.spec.name);
+    if (!reply) return;
+    setTimeout(() => {
+      try {
+        Promise.resolve(this.#ctx.spine.publish(reply, this.producer)).catch(() => {});
+      } catch { /* refused: the requester times out instead */ }
+    }, 0);
+  }
+
   #fail(kind: string, message: string): void {
     this.stats.fail(kind);
     const reason = `${kind}: ${message}`;
@@ -382,6 +401,9 @@ export class OperatorRunner {
       const accepted = this.#ctx.spine.publish(pulse, this.producer, encodedOutput(pulse));
       if (accepted instanceof Promise) await accepted;
       this.counters.pulsesOut++;
+      // An output marked as a reply also answers the input's request (operators/reply.ts).
+      const reply = replyCopy(input, pulse);
+      if (reply) await this.#ctx.spine.publish(reply, this.producer);
     }
   }
 }

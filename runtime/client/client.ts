@@ -227,16 +227,48 @@ export class ArqonClient {
     return this.#pending.reply(correlationId);
   }
 
-  /** Answers a request pulse received through a subscription. */
+  /**
+   * Sends a streamed request: yields every reply until the responder's final one (a
+   * responder that knows nothing of streams answers once, which ends it). `timeoutMs` is
+   * the longest wait between two replies. Throws the request's `BusError` (`TIMEOUT`,
+   * `NO_RESPONDERS`, `QUOTA_EXCEEDED` past the node's stream bounds, a responder's typed
+   * error) from the loop.
+   *
+   * @example Print a job's progress
+   * ```ts ignore
+   * for await (const reply of client.requestStream("nvm.job.submit", JSON.stringify(job))) {
+   *   console.log(new TextDecoder().decode(reply.payload!));
+   * }
+   * ```
+   */
+  requestStream(
+    topic: string,
+    payload: Uint8Array | string,
+    options: RequestOptions = {},
+  ): AsyncIterableIterator<IPulse> {
+    const correlationId = this.#pending.nextId();
+    const pulse = pulseOf(topic, payload, options);
+    const stream = this.#pending.stream(correlationId);
+    this.#outbox.enqueue(requestFrame(correlationId, pulse, options.timeoutMs ?? 0, true));
+    return stream;
+  }
+
+  /**
+   * Answers a request pulse received through a subscription. `final: false` marks a
+   * non-final reply of a streamed request (header `arqon-reply: more`): its requester waits
+   * for more. A plain request ends at its first reply, final or not.
+   */
   reply(
     request: IPulse,
     payload: Uint8Array | string,
-    options: PublishOptions = {},
+    options: PublishOptions & { final?: boolean } = {},
   ): Promise<PublishAck | undefined> {
     if (!request.replyTo) throw new BusError("INVALID_ARGUMENT", "the pulse is not a request");
+    const { final, ...rest } = options;
     return this.publish(request.replyTo, payload, {
       ack: "none",
-      ...options,
+      ...rest,
+      headers: final === false ? { ...rest.headers, "arqon-reply": "more" } : rest.headers,
       reality: request.realityId ?? options.reality,
     });
   }

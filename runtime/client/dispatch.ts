@@ -80,7 +80,7 @@ export class FrameDispatch {
         return;
       case "reply": {
         const r = frame.reply!;
-        return this.#pending.settleReply(r.correlationId ?? 0, r.pulse!);
+        return this.#pending.settleReply(r.correlationId ?? 0, r.pulse!, r.final ?? false);
       }
       case "historyChunk":
         return this.#pending.historyChunk(frame.historyChunk!);

@@ -143,7 +143,15 @@ export function historyFrame(correlationId: number, query: HistoryOptions): Uint
   });
 }
 
-/** A request frame; `timeoutMs` 0 takes the node's default. */
-export function requestFrame(correlationId: number, pulse: IPulse, timeoutMs: number): Uint8Array {
-  return encodeFrame({ request: { correlationId, pulse, timeoutMs } });
+/**
+ * A request frame; `timeoutMs` 0 takes the node's default. `stream`: every reply until the
+ * final one (the timeout then bounds the wait between two replies).
+ */
+export function requestFrame(
+  correlationId: number,
+  pulse: IPulse,
+  timeoutMs: number,
+  stream = false,
+): Uint8Array {
+  return encodeFrame({ request: { correlationId, pulse, timeoutMs, stream } });
 }

@@ -1,12 +1,13 @@
 /**
  * Calls waiting for the node's answer, by correlation id: publish acks, request replies,
- * history reads, pings and subscribe confirmations. The node answers each with one frame
+ * streamed requests' replies, history reads, pings and subscribe confirmations. The node answers each with one frame
  * (or an error frame carrying the same correlation id); a lost connection fails them.
  * @module
  */
 import type { BusError, IAck, IHistoryChunk, IPulse } from "../protocol/mod.ts";
 import type { PublishAck } from "./options.ts";
 import type { ClientSubscription } from "./subscription.ts";
+import { ReplyStream } from "./reply_stream.ts";
 
 interface Pending<T> {
   resolve: (value: T) => void;
@@ -21,6 +22,7 @@ export class PendingCalls {
   #pings = new Map<number, Pending<undefined>>();
   #histories = new Map<number, Pending<IPulse[]> & { pulses: IPulse[] }>();
   #subscribes = new Map<number, ClientSubscription>();
+  #streams = new Map<number, ReplyStream>();
 
   /** A fresh correlation id (also used as ping nonce). */
   nextId(): number {
@@ -35,6 +37,13 @@ export class PendingCalls {
   /** Waits for the reply to request `correlationId`. */
   reply(correlationId: number): Promise<IPulse> {
     return new Promise((resolve, reject) => this.#requests.set(correlationId, { resolve, reject }));
+  }
+
+  /** Collects the replies of streamed request `correlationId` until its final one. */
+  stream(correlationId: number): ReplyStream {
+    const stream = new ReplyStream(() => this.#streams.delete(correlationId));
+    this.#streams.set(correlationId, stream);
+    return stream;
   }
 
   /** Waits for every chunk of history read `correlationId`. */
@@ -63,8 +72,13 @@ export class PendingCalls {
     p.resolve({ id: ack.id ?? "", sequence: ack.sequence ?? 0, reality: ack.realityId ?? "" });
   }
 
-  /** A reply arrived. */
-  settleReply(correlationId: number, pulse: IPulse): void {
+  /**
+   * A reply arrived: to a streamed request (kept until `final`) or to a plain one. A reply
+   * whose correlation id no call waits for is dropped.
+   */
+  settleReply(correlationId: number, pulse: IPulse, final = true): void {
+    const stream = this.#streams.get(correlationId);
+    if (stream) return stream.push(pulse, final);
     const p = this.#requests.get(correlationId);
     this.#requests.delete(correlationId);
     p?.resolve(pulse);
@@ -99,6 +113,11 @@ export class PendingCalls {
   /** Rejects the publish, request or history read `correlationId`; false if none waits. */
   fail(correlationId: number, error: BusError): boolean {
     const c = correlationId;
+    const stream = this.#streams.get(c);
+    if (stream) {
+      stream.fail(error);
+      return true;
+    }
     const pending = this.#acks.get(c) ?? this.#requests.get(c) ?? this.#histories.get(c);
     if (!pending) return false;
     this.#acks.delete(c);
@@ -109,7 +128,7 @@ export class PendingCalls {
   }
 
   /**
-   * The connection was lost: publishes, requests and history reads fail (their answers
+   * The connection was lost: publishes, requests (streamed too) and history reads fail (their answers
    * cannot arrive on another connection). Pings and subscribes stay: a subscription is
    * sent again after a reconnect.
    */
@@ -117,6 +136,7 @@ export class PendingCalls {
     for (const p of this.#acks.values()) p.reject(error);
     for (const p of this.#requests.values()) p.reject(error);
     for (const p of this.#histories.values()) p.reject(error);
+    for (const s of [...this.#streams.values()]) s.fail(error);
     this.#acks.clear();
     this.#requests.clear();
     this.#histories.clear();

@@ -326,6 +326,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       maxBytes: 8 << 20,
     }],
     requestTimeoutMs: config.requestTimeoutMs,
+    streamMaxReplies: config.streamMaxReplies,
+    streamMaxBytes: config.streamMaxBytes,
     metricsOpen: config.metricsOpen,
     sseKeepaliveMs: config.sseKeepaliveMs,
     origins,

@@ -8,7 +8,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { BusError, type IPulse, realityError } from "../protocol/mod.ts";
-import { requestReply, type Spine } from "../spine/mod.ts";
+import { ERROR_HEADER, REPLY_HEADER, requestReply, type Spine } from "../spine/mod.ts";
 import type { DurableLog } from "../spine/mod.ts";
 import { realityRoutes } from "./store_routes.ts";
 import { laneRoutes } from "./lane_routes.ts";
@@ -22,6 +22,7 @@ import { authorizeReply, replySubjectOf } from "./reply_guard.ts";
 import { connectionsRoutes } from "./connections_route.ts";
 import type { Session } from "./session.ts";
 import { uiRoutes } from "./ui_route.ts";
+import { streamRequest } from "./request_stream_route.ts";
 
 /** What the HTTP API needs from its node: its parts and the few options it reads. */
 export interface HttpApiOptions {
@@ -48,6 +49,16 @@ export interface HttpApiOptions {
   readonly bodyLimits?: readonly BodyLimitRoute[];
   /** Request/reply timeout when the request names none (`--request-timeout-ms`). */
   readonly requestTimeoutMs: number;
+  /**
+   * Replies one streamed request may receive (`--stream-max-replies`).
+   * @default {10000}
+   */
+  readonly streamMaxReplies?: number;
+  /**
+   * Payload bytes one streamed request may receive (`--stream-max-bytes`).
+   * @default {16777216}
+   */
+  readonly streamMaxBytes?: number;
   /** Serve `/metrics` without a token even when auth is on (`--metrics-open`). */
   readonly metricsOpen: boolean;
   /**
@@ -201,9 +212,17 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     if (traceparent) traceContext.traceparent = traceparent;
     const tracestate = req.headers.get("tracestate");
     if (tracestate) traceContext.tracestate = tracestate;
+    // A responder answering over HTTP marks a non-final reply (or a typed error) with the
+    // same pulse headers a WebSocket client sets (see `spine/reply_marks.ts`).
+    const headers: Record<string, string> = {};
+    for (const name of [REPLY_HEADER, ERROR_HEADER]) {
+      const value = req.headers.get(`x-${name}`);
+      if (value !== null) headers[name] = value;
+    }
     return {
       realityId: reality,
       topic,
+      headers,
       contentType: req.headers.get("content-type") ?? "application/octet-stream",
       payload: new Uint8Array(await req.arrayBuffer()),
       traceContext,
@@ -252,6 +271,23 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     const timeout = Number(c.req.query("timeout_ms") ?? ctx.requestTimeoutMs);
     if (!Number.isInteger(timeout) || timeout <= 0) {
       throw new BusError("INVALID_ARGUMENT", "timeout_ms must be a positive integer");
+    }
+    // `?stream=true`: every reply until the final one, as Server-Sent Events.
+    const stream = c.req.query("stream");
+    if (stream !== undefined && stream !== "false") {
+      if (stream !== "true") throw new BusError("INVALID_ARGUMENT", "stream must be true or false");
+      return streamRequest(
+        c,
+        {
+          spine: ctx.spine,
+          metrics: ctx.metrics,
+          maxReplies: ctx.streamMaxReplies,
+          maxBytes: ctx.streamMaxBytes,
+        },
+        pulse,
+        producerOf(c.req.raw),
+        timeout,
+      );
     }
     try {
       // The request ends with its HTTP connection: a client gone frees the inbox at once.

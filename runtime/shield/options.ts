@@ -87,6 +87,17 @@ export interface ShieldFlowOptions {
    */
   requestTimeoutMs: number;
   /**
+   * Replies one streamed request may receive (`Request.stream`, HTTP `?stream=true`); the
+   * one beyond ends the stream with QUOTA_EXCEEDED.
+   * @default {10000}
+   */
+  streamMaxReplies: number;
+  /**
+   * Payload bytes one streamed request may receive in all; beyond, QUOTA_EXCEEDED.
+   * @default {16777216}
+   */
+  streamMaxBytes: number;
+  /**
    * Milliseconds between keepalive comment lines on an idle SSE stream, so proxies and
    * browsers do not close it for silence; 0 sends none.
    * @default {15000}
@@ -113,6 +124,8 @@ export const SHIELD_DEFAULTS: Readonly<ShieldOptions> = Object.freeze({
   fairQuantumUs: 0,
   realityQueueBytes: 16 * 1024 * 1024,
   requestTimeoutMs: 5000,
+  streamMaxReplies: 10_000,
+  streamMaxBytes: 16 * 1024 * 1024,
   sseKeepaliveMs: 15_000,
 });
 
@@ -206,7 +219,19 @@ export const SHIELD_FLOW_FLAGS: readonly Flag<keyof ShieldFlowOptions>[] = Objec
     key: "requestTimeoutMs",
     flag: "request-timeout-ms",
     kind: "int",
-    help: "default request/reply timeout",
+    help: "default request/reply timeout (for a streamed request: between two replies)",
+  },
+  {
+    key: "streamMaxReplies",
+    flag: "stream-max-replies",
+    kind: "int",
+    help: "replies one streamed request may receive (QUOTA_EXCEEDED beyond)",
+  },
+  {
+    key: "streamMaxBytes",
+    flag: "stream-max-bytes",
+    kind: "int",
+    help: "payload bytes one streamed request may receive (QUOTA_EXCEEDED beyond)",
   },
   {
     key: "sseKeepaliveMs",

@@ -45,6 +45,16 @@ export interface SessionOptions {
    */
   readonly requestTimeoutMs: number;
   /**
+   * Replies one streamed request may receive (QUOTA_EXCEEDED beyond).
+   * @default {10000}
+   */
+  readonly streamMaxReplies?: number;
+  /**
+   * Payload bytes one streamed request may receive (QUOTA_EXCEEDED beyond).
+   * @default {16777216}
+   */
+  readonly streamMaxBytes?: number;
+  /**
    * Publishes shed in one second after which a flooding connection is closed (0: never).
    * @default {10000}
    */
@@ -60,6 +70,8 @@ export const SESSION_DEFAULTS: Readonly<SessionOptions> = {
   highWaterBytes: 4 * 1024 * 1024,
   maxBatchBytes: 256 * 1024,
   requestTimeoutMs: 5000,
+  streamMaxReplies: 10_000,
+  streamMaxBytes: 16 * 1024 * 1024,
   rateKick: 10_000,
 };
 
@@ -83,6 +95,8 @@ export function sessionOptions(source: SessionOptions): SessionOptions {
     highWaterBytes: source.highWaterBytes,
     maxBatchBytes: source.maxBatchBytes,
     requestTimeoutMs: source.requestTimeoutMs,
+    streamMaxReplies: source.streamMaxReplies,
+    streamMaxBytes: source.streamMaxBytes,
     rateKick: source.rateKick,
   };
 }

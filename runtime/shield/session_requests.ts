@@ -4,7 +4,7 @@
  * @module
  */
 import { BusError, type IRequest } from "../protocol/mod.ts";
-import { checkLane, LANE_CRITICAL, requestReply } from "../spine/mod.ts";
+import { checkLane, LANE_CRITICAL, requestReply, requestStream } from "../spine/mod.ts";
 import { authorizeReply } from "./reply_guard.ts";
 import type { FramesContext } from "./session_context.ts";
 
@@ -75,11 +75,40 @@ export class SessionRequests {
     const timeout = r.timeoutMs || this.#ctx.options.requestTimeoutMs;
     const pending = new AbortController();
     this.#pending.add(pending);
+    if (r.stream) return this.#stream(r, correlationId, timeout, pending);
     requestReply(this.#ctx.spine, r.pulse, this.#host.producerId(), timeout, pending.signal).then(
       (pulse) => {
         this.#pending.delete(pending);
         this.#ctx.metrics.requests.labels("ok").inc();
-        this.#ctx.outbox.send({ reply: { correlationId, pulse } });
+        this.#ctx.outbox.send({ reply: { correlationId, pulse, final: true } });
+      },
+      (err) => {
+        this.#pending.delete(pending);
+        if (err === CONNECTION_CLOSED) return;
+        const code = err instanceof BusError ? err.code : "INTERNAL";
+        this.#ctx.metrics.requests.labels(code.toLowerCase()).inc();
+        this.#ctx.outbox.fail(err, correlationId);
+      },
+    );
+  }
+
+  /**
+   * A streamed request: every reply goes out as it comes (`final` on the last); an error
+   * (timeout between replies, a bound, a responder's typed error) ends it with an error
+   * frame. It holds one pending slot, like a plain request, until it ends.
+   */
+  #stream(r: IRequest, correlationId: number, timeout: number, pending: AbortController): void {
+    const options = this.#ctx.options;
+    requestStream(this.#ctx.spine, r.pulse!, this.#host.producerId(), {
+      timeoutMs: timeout,
+      maxReplies: options.streamMaxReplies ?? 10_000,
+      maxBytes: options.streamMaxBytes ?? 16 * 1024 * 1024,
+      signal: pending.signal,
+      onLimit: (which) => this.#ctx.metrics.limitHits.labels(which).inc(),
+    }, (pulse, final) => this.#ctx.outbox.send({ reply: { correlationId, pulse, final } })).then(
+      () => {
+        this.#pending.delete(pending);
+        this.#ctx.metrics.requests.labels("ok").inc();
       },
       (err) => {
         this.#pending.delete(pending);

@@ -37,6 +37,15 @@ export {
   type StoredParamSet,
 } from "./control_params.ts";
 export { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS, requestReply } from "./request.ts";
+export {
+  ERROR_HEADER,
+  isFinalReply,
+  REPLY_FINAL,
+  REPLY_HEADER,
+  REPLY_MORE,
+  replyError,
+} from "./reply_marks.ts";
+export { requestStream, type StreamRequestOptions } from "./request_stream.ts";
 export { INBOX_SEGMENT, isInboxTopic, newInboxTopic, PendingInboxes } from "./inbox.ts";
 export {
   DEFAULT_REALITY,

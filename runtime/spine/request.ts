@@ -13,6 +13,7 @@ import { BusError, type IPulse } from "../protocol/mod.ts";
 import { DEFAULT_REALITY, type Spine } from "./spine.ts";
 import type { Subscription, SubscriptionOwner } from "./subscription.ts";
 import { topicError } from "../protocol/mod.ts";
+import { replyError } from "./reply_marks.ts";
 
 /** Default request timeout when the caller gives none. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
@@ -30,7 +31,8 @@ class InboxOwner implements SubscriptionOwner {
 }
 
 /**
- * Publishes `pulse` as a request and resolves with the first reply. Rejects with
+ * Publishes `pulse` as a request and resolves with the first reply (final or not: see
+ * `request_stream.ts` for streams). Rejects with the typed error of an `arqon-error` reply,
  * `NO_RESPONDERS` when nobody subscribes to the topic, `TIMEOUT` when no reply comes.
  * `signal` ends the wait early (the requester's connection closed): the inbox is released
  * at once and the promise rejects with the signal's reason.
@@ -76,7 +78,11 @@ export async function requestReply(
       if (signal?.aborted) cancel();
       else signal?.addEventListener("abort", cancel, { once: true });
     });
-    return await Promise.race([reply, expired]);
+    const answer = await Promise.race([reply, expired]);
+    // A responder's `arqon-error` reply is a typed error for the requester.
+    const failure = replyError(answer);
+    if (failure) throw failure;
+    return answer;
   } finally {
     clearTimeout(timer);
     spine.inboxes.close(inbox);

@@ -26,6 +26,7 @@ from .errors import ArqonError, ConnectionLost, __all__ as _errors
 from .identity import Identity
 from .pulse import PublishAck, Pulse
 from .subscription import Subscription
+from ._stream import ReplyStream
 
 __version__ = "0.2.0"
 
@@ -74,6 +75,6 @@ def connect(url: str = "ws://127.0.0.1:7420/v1/ws", **options: Any) -> _Connect:
 
 
 __all__ = [
-    "connect", "Bus", "Subscription", "Pulse", "PublishAck", "Identity", "ArqonError",
+    "connect", "Bus", "Subscription", "ReplyStream", "Pulse", "PublishAck", "Identity", "ArqonError",
     "ConnectionLost", *_errors,
 ]

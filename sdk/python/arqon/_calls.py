@@ -12,6 +12,7 @@ from ._inbound import Pending
 from ._wire import encode_entry, pb
 from .errors import InvalidArgument, RequestTimeout
 from .pulse import Pulse
+from ._stream import REPLY_HEADER, ReplyStream
 
 Payload = bytes | bytearray | memoryview | str | dict | list
 
@@ -76,10 +77,46 @@ class Calls:
             self._pending.calls.pop(cid, None)
             raise RequestTimeout("TIMEOUT", f"no answer within {timeout} s") from None
 
-    def reply(self, request: Pulse, payload: Payload, **options: Any) -> "asyncio.Future[Any]":
-        """Answers a request pulse received through a subscription (to its ``reply_to``)."""
+    def request_stream(
+        self,
+        topic: str,
+        payload: Payload,
+        *,
+        reality: str = "",
+        timeout: float = 5.0,
+        content_type: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> ReplyStream:
+        """Sends a streamed request and returns an async iterator over every reply until
+        the responder's final one::
+
+            async for reply in bus.request_stream("nvm.job.submit", job, timeout=10):
+                print(reply.json())
+
+        ``timeout`` is the longest wait between two replies (s). The loop raises the
+        request's typed error: ``RequestTimeout``, ``NoResponders``, ``QuotaExceeded`` (past
+        the node's stream bounds), ``PolicyDenied``, or a responder's own error."""
+        data, content_type = bytes_of(payload, content_type)
+        cid = self._pending.take_id()
+        stream = ReplyStream(timeout, lambda: self._pending.streams.pop(cid, None))
+        self._pending.streams[cid] = stream
+        self._enqueue(encode_entry(request=pb.Request(
+            correlation_id=cid, timeout_ms=max(1, int(timeout * 1000)), stream=True,
+            pulse=pb.Pulse(topic=topic, reality_id=reality, payload=data,
+                           content_type=content_type, headers=headers or {}),
+        )))
+        return stream
+
+    def reply(
+        self, request: Pulse, payload: Payload, *, final: bool = True, **options: Any,
+    ) -> "asyncio.Future[Any]":
+        """Answers a request pulse received through a subscription (to its ``reply_to``).
+        ``final=False`` marks a non-final reply of a streamed request (header
+        ``arqon-reply: more``): its requester waits for more."""
         if not request.reply_to:
             return self._failed(InvalidArgument("INVALID_ARGUMENT", "the pulse is not a request"))
+        if not final:
+            options["headers"] = {**(options.get("headers") or {}), REPLY_HEADER: "more"}
         options.setdefault("ack", "none")
         return self.publish(request.reply_to, payload, reality=request.raw.reality_id, **options)
 

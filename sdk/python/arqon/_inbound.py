@@ -15,6 +15,7 @@ from ._wire import encode_entry, pb
 from .errors import ArqonError, InvalidFrame, error_of
 from .pulse import PublishAck, Pulse
 from .subscription import Subscription
+from ._stream import ReplyStream
 
 
 class Pending:
@@ -30,6 +31,8 @@ class Pending:
         self.histories: dict[int, tuple[asyncio.Future[Any], list[Pulse]]] = {}
         #: Subscribes waiting for `Subscribed`.
         self.subscribing: dict[int, Subscription] = {}
+        #: Streamed requests, until their final reply or error.
+        self.streams: dict[int, ReplyStream] = {}
 
     def take_id(self) -> int:
         """A fresh correlation id (also a ping nonce)."""
@@ -46,10 +49,13 @@ class Pending:
         for fut, _ in self.histories.values():
             if not fut.done():
                 fut.set_exception(error)
+        for stream in list(self.streams.values()):
+            stream._fail(error)
         self.acks.clear()
         self.calls.clear()
         self.histories.clear()
         self.subscribing.clear()
+        self.streams.clear()
 
 
 class Inbound:
@@ -133,6 +139,10 @@ class Inbound:
                 sub._confirm()
         elif kind == "reply":
             r = f.reply
+            stream = self._p.streams.get(r.correlation_id)
+            if stream is not None:
+                stream._push(r.pulse, r.final)
+                return
             fut = self._p.calls.pop(r.correlation_id, None)
             if fut is not None and not fut.done():
                 fut.set_result(Pulse(r.pulse))
@@ -163,6 +173,10 @@ class Inbound:
         error = error_of(e.code, e.message)
         c = e.correlation_id
         if c:
+            stream = self._p.streams.get(c)
+            if stream is not None:
+                stream._fail(error)
+                return
             fut = self._p.acks.pop(c, None) or self._p.calls.pop(c, None)
             if fut is None and c in self._p.histories:
                 fut = self._p.histories.pop(c)[0]

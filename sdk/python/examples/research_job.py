@@ -3,8 +3,9 @@
 The job service below is a stand-in for a real one (a GPU worker, an operator): it takes
 jobs by request on `jobs.submit` and reports on `jobs.<id>.progress` then `jobs.<id>.result`.
 The researcher subscribes to the job's topics, submits it, and prints each update until
-the result arrives. (Protocol v1 answers a request with one reply; progress therefore
-streams on the job's own topics. See docs/python.md, "Streamed results".)
+the result arrives: the flow for a service that reports on topics of its own. A service
+that answers with streamed replies is read with `bus.request_stream` instead (nvm_job.py;
+docs/python.md, "Streamed results").
 
     deno task start
     /usr/bin/python3 sdk/python/examples/research_job.py [ws-url]          # with the stand-in
