@@ -176,6 +176,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     log: store,
     metrics,
     maxRealities: config.maxRealities,
+    presenceMaxMembers: config.presenceMaxMembers,
     queue: {
       maxMessages: config.queueMessages,
       maxBytes: config.queueBytes,
@@ -311,6 +312,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       maxBytes: 8 << 20,
     }],
     requestTimeoutMs: config.requestTimeoutMs,
+    a2a: { a2aMaxTasks: config.a2aMaxTasks, a2aCardMaxSkills: config.a2aCardMaxSkills },
     metricsOpen: config.metricsOpen,
     sseKeepaliveMs: config.sseKeepaliveMs,
     origins,

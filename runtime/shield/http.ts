@@ -18,6 +18,7 @@ import type { SseMetrics } from "./sse.ts";
 import { sseSubscribeHandler } from "./sse_route.ts";
 import { originGuard, type OriginPolicy } from "./origin_guard.ts";
 import { authorizeReply, replySubjectOf } from "./reply_guard.ts";
+import { A2A_DEFAULTS, type A2aOptions, A2aRoutes } from "./a2a/mod.ts";
 
 /** What the HTTP API needs from its node: its parts and the few options it reads. */
 export interface HttpApiOptions {
@@ -53,6 +54,11 @@ export interface HttpApiOptions {
   readonly sseKeepaliveMs?: number;
   /** Pages allowed to change state (`--cors-origin`); absent: any. */
   readonly origins?: OriginPolicy;
+  /**
+   * Bounds of the A2A endpoint (`--a2a-max-tasks`, `--a2a-card-max-skills`).
+   * @default {A2A_DEFAULTS}
+   */
+  readonly a2a?: A2aOptions;
 }
 
 /** A route with a body limit other than `maxHttpBodyBytes`. */
@@ -158,6 +164,19 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     return c.body(await ctx.metrics.render());
   });
 
+  // A2A: cards and JSON-RPC calls (authorized as publishes on agent.<id>.a2a), before the
+  // realities guard, which asks writes for admin.
+  const a2a = new A2aRoutes({
+    ...(ctx.a2a ?? A2A_DEFAULTS),
+    spine: ctx.spine,
+    nodeId: ctx.nodeId,
+    authRequired: Boolean(access?.required),
+    accessOf: (req) => accessOf.get(req),
+    requestTimeoutMs: ctx.requestTimeoutMs,
+    limitHit: (limit) => ctx.metrics.limitHits?.labels(limit).inc(),
+  });
+  a2a.mountCalls(app);
+
   if (access) {
     // Realities API: governance needs admin, reads need the reality in the grants (audited).
     const guard = realityGuard(access, (req) => accessOf.get(req));
@@ -171,6 +190,7 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     if (problem) throw new BusError("INVALID_ARGUMENT", problem);
     return c.json({ reality, agents: ctx.spine.agents.list(reality) });
   });
+  a2a.mountReads(app);
   if (ctx.store) app.route("/v1/realities", realityRoutes(ctx.store));
 
   const pulseFromRequest = async (

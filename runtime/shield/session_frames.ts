@@ -24,6 +24,7 @@ import {
   type Subscription,
 } from "../spine/mod.ts";
 import type { FrameJsonError } from "../protocol/mod.ts";
+import type { PresenceIdentity } from "../spine/mod.ts";
 import type { SessionAccess } from "./auth/mod.ts";
 import type { DeliveryFilter, Outbox } from "./session_outbox.ts";
 import { authorizeReply, replySubjectOf } from "./reply_guard.ts";
@@ -45,6 +46,9 @@ export class FrameHandler {
   #releaseCard: (() => void) | undefined;
   /** The card text this session presented, if any. */
   #cardText: string | undefined;
+  /** Presence: who this session is, and the last reality it was listed in (hot path). */
+  #who: PresenceIdentity | undefined;
+  #presentIn: string | undefined;
 
   /** Creates the handler of a new session. */
   constructor(ctx: FramesContext) {
@@ -132,6 +136,7 @@ export class FrameHandler {
 
   /** Releases every subscription, grant and pending request (the session ended). */
   close(): void {
+    this.#ctx.spine.presence.leave(this.#ctx.sessionId);
     this.#releaseCard?.();
     this.#requests.close();
     this.#subscriptions.close();
@@ -148,8 +153,12 @@ export class FrameHandler {
           return this.#hello(frame);
         case "publish":
           return this.#publish(frame.publish!, source);
-        case "subscribe":
-          return this.#subscriptions.subscribe(frame.subscribe!);
+        case "subscribe": {
+          // Listed once admitted: a refused subscription throws before.
+          const done = this.#subscriptions.subscribe(frame.subscribe!);
+          this.#present(frame.subscribe!.realityId);
+          return done;
+        }
         case "unsubscribe":
           return this.#subscriptions.unsubscribe(frame.unsubscribe!.subscriptionId ?? 0);
         case "credit":
@@ -157,8 +166,11 @@ export class FrameHandler {
             frame.credit!.subscriptionId ?? 0,
             frame.credit!.count ?? 0,
           );
-        case "request":
-          return this.#requests.request(frame.request!);
+        case "request": {
+          const done = this.#requests.request(frame.request!);
+          this.#present(frame.request!.pulse?.realityId);
+          return done;
+        }
         case "historyGet":
           return this.#subscriptions.historyGet(frame.historyGet!);
         case "ping":
@@ -201,11 +213,32 @@ export class FrameHandler {
         if (challenge) return this.#outbox.send({ challenge });
         this.#producerId = access.producerId(this.#producerId);
         this.#presentCard(card);
+        this.#joinPresence(card, hello.capabilities);
         this.#welcome();
       }).catch((err) => this.#outbox.fail(err, 0));
     }
     this.#presentCard(card);
+    this.#joinPresence(card, hello.capabilities);
     this.#welcome();
+  }
+
+  /** Presence from the hello on: in the card's realities (else `default`). */
+  #joinPresence(card: CompiledCard | undefined, capabilities: string[] | null | undefined): void {
+    this.#who = {
+      name: this.#producerId,
+      kind: card ? "agent" : "client",
+      capabilities: card?.card.capabilities ?? capabilities ?? [],
+    };
+    for (const r of card?.card.realities ?? ["default"]) this.#present(r);
+  }
+
+  /** Listed in `realityId` (publish, subscribe, request there); one compare when unchanged. */
+  #present(realityId: string | null | undefined): void {
+    const reality = realityId || "default";
+    if (reality === this.#presentIn || this.#ctx.session.ended) return;
+    this.#who ??= { name: this.#producerId, kind: "client", capabilities: [] };
+    this.#ctx.spine.presence.join(this.#ctx.sessionId, reality, this.#who);
+    this.#presentIn = reality;
   }
 
   /** Lists the session under its producer id (a later hello replaces its card). */
@@ -249,6 +282,7 @@ export class FrameHandler {
     if (this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", size, acked) === false) return;
     this.#admitReality(p.realityId);
     const result = this.#ctx.spine.publish(publish.pulse, this.#producerId, source);
+    this.#present(p.realityId);
     if (result instanceof Promise) {
       return result.then(
         (stamped) => this.#acknowledge(publish, stamped),

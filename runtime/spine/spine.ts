@@ -14,6 +14,8 @@ import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
 import { AgentDirectory } from "./agents.ts";
 import { PendingInboxes } from "./inbox.ts";
+import type { PresenceBoard } from "./presence.ts";
+import { wirePresence } from "./presence_events.ts";
 import { CONTROL_SET_TOPIC, type ControlParams } from "./control_params.ts";
 import { Reality } from "./reality.ts";
 import { StampedPulse } from "./stamped.ts";
@@ -57,6 +59,11 @@ export interface SpineOptions {
    * @default {Infinity}
    */
   readonly maxRealities?: number;
+  /**
+   * Members listed per reality in presence.
+   * @default {10000}
+   */
+  readonly presenceMaxMembers?: number;
 }
 
 /** Parameters a caller gives to open a subscription; unset bounds take the defaults. */
@@ -82,6 +89,8 @@ export class Spine {
   readonly inboxes: PendingInboxes = new PendingInboxes();
   /** Operators and carded clients: every publish is checked against its producer's card. */
   readonly agents: AgentDirectory;
+  /** Who is in each reality; joins and leaves are published on `sys.presence.*`. */
+  readonly presence: PresenceBoard;
 
   /** Creates a Spine. */
   constructor(options: SpineOptions) {
@@ -91,6 +100,7 @@ export class Spine {
     this.#guard = options.guard;
     this.#log = options.log;
     this.agents = new AgentDirectory(options.metrics);
+    this.presence = wirePresence(this, options.presenceMaxMembers, options.metrics);
     this.#metrics.onCollect(() => {
       for (const r of this.#realities.values()) {
         if (r.published === r.publishedReported) continue;
