@@ -312,7 +312,11 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       maxBytes: 8 << 20,
     }],
     requestTimeoutMs: config.requestTimeoutMs,
-    a2a: { a2aMaxTasks: config.a2aMaxTasks, a2aCardMaxSkills: config.a2aCardMaxSkills },
+    a2a: {
+      a2aMaxTasks: config.a2aMaxTasks,
+      a2aCardMaxSkills: config.a2aCardMaxSkills,
+      secure: tlsOn,
+    },
     metricsOpen: config.metricsOpen,
     sseKeepaliveMs: config.sseKeepaliveMs,
     origins,

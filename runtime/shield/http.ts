@@ -58,7 +58,7 @@ export interface HttpApiOptions {
    * Bounds of the A2A endpoint (`--a2a-max-tasks`, `--a2a-card-max-skills`).
    * @default {A2A_DEFAULTS}
    */
-  readonly a2a?: A2aOptions;
+  readonly a2a?: A2aOptions & { readonly secure?: boolean };
 }
 
 /** A route with a body limit other than `maxHttpBodyBytes`. */

@@ -48,15 +48,16 @@ class Replies implements SubscriptionOwner {
 
 /**
  * Starts a call for `entry` with `message`; resolves once the request is published, with
- * a promise of the call's end (its error, if it failed). Throws `RpcError`
- * `UNSUPPORTED_OPERATION` when nobody answers on the agent's topic.
+ * `done`, the call's end (its error, if it failed), wrapped: an async function returning
+ * a promise would wait for it. Throws `RpcError` `UNSUPPORTED_OPERATION` when nobody
+ * answers on the agent's topic.
  */
 export async function startCall(
   ctx: CallContext,
   entry: TaskEntry,
   message: Json,
   method: string,
-): Promise<Promise<RpcError | undefined>> {
+): Promise<{ done: Promise<RpcError | undefined> }> {
   const { spine } = ctx;
   const topic = agentTopic(entry.agent);
   if (!spine.hasSubscribers(entry.reality, topic)) {
@@ -148,7 +149,7 @@ export async function startCall(
     fail(rpc);
     throw rpc;
   }
-  return done;
+  return { done };
 }
 
 /** Tells the agent a task was canceled (best effort: a pulse with `a2a-method: CancelTask`). */

@@ -40,6 +40,8 @@ export interface A2aRoutesOptions extends A2aOptions {
   readonly accessOf: (req: Request) => SessionAccess | undefined;
   /** How long a call waits for the agent's next reply (`--request-timeout-ms`). */
   readonly requestTimeoutMs: number;
+  /** Whether the node's public port speaks TLS (the cards' URLs are `https:`). */
+  readonly secure?: boolean;
   /** Counts a bound that refused (`arqon_limit_hits_total`). */
   readonly limitHit?: (limit: string) => void;
 }
@@ -73,7 +75,7 @@ export class A2aRoutes {
         .filter((r) => r.agents.length > 0);
       c.header("cache-control", "max-age=5");
       return c.json(nodeCard({
-        origin: new URL(c.req.url).origin,
+        origin: this.#origin(c),
         nodeId: this.#o.nodeId,
         authRequired: this.#o.authRequired,
         agents,
@@ -118,7 +120,7 @@ export class A2aRoutes {
       const member = spine.presence.list(reality).members.find((m) => m.name === id);
       c.header("cache-control", "max-age=5");
       return c.json(agentCard({
-        origin: new URL(c.req.url).origin,
+        origin: this.#origin(c),
         reality,
         id,
         agent,
@@ -132,6 +134,15 @@ export class A2aRoutes {
       if (problem) throw new BusError("INVALID_ARGUMENT", problem);
       return c.json({ reality, ...this.#o.spine.presence.list(reality) });
     });
+  }
+
+  /**
+   * The origin clients reached: the Host header they sent (requests reach Hono relayed by
+   * the front door, whose own URL is not the public one).
+   */
+  #origin(c: Context): string {
+    const host = c.req.header("host") ?? new URL(c.req.url).host;
+    return `${this.#o.secure ? "https" : "http"}://${host}`;
   }
 
   #agentPath(c: Context): { reality: string; id: string } {
@@ -233,7 +244,7 @@ export class A2aRoutes {
             headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
           });
         }
-        const done = await startCall(call, entry, send.message, req.method);
+        const { done } = await startCall(call, entry, send.message, req.method);
         if (!send.returnImmediately) {
           const failed = await done;
           if (failed) throw failed;
