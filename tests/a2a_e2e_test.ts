@@ -36,6 +36,10 @@ function endpoint(node: ArqonNode, agent: string, reality = "default"): string {
   return `${node.url}/v1/realities/${reality}/agents/${agent}/a2a`;
 }
 
+/** A JSON value read loosely: each is validated against the A2A schema first. */
+// deno-lint-ignore no-explicit-any
+type J = any;
+
 type Rpc = {
   result?: Record<string, unknown>;
   error?: { code: number; message: string; data: unknown[] };
@@ -125,7 +129,7 @@ Deno.test("SendMessage travels as a bus request on agent.<id>.a2a; GetTask and C
       const answer = json as Rpc;
       assert.equal(json.id, "a");
       conforms("SendMessageResponse", answer.result);
-      const task = answer.result!.task as Record<string, any>;
+      const task = answer.result!.task as J;
       assert.equal(task.status.state, "TASK_STATE_COMPLETED");
       assert.equal(task.status.message.parts[0].text, "HELLO BUS");
       assert.equal(task.status.message.taskId, task.id);
@@ -162,7 +166,7 @@ Deno.test("SendMessage travels as a bus request on agent.<id>.a2a; GetTask and C
         `${node.url}/v1/a2a`,
         rpcBody("SendMessage", { tenant: "default/echo", message: userMessage("via node") }),
       )).json as Rpc;
-      assert.equal((viaNode.result!.task as any).status.message.parts[0].text, "VIA NODE");
+      assert.equal((viaNode.result!.task as J).status.message.parts[0].text, "VIA NODE");
       const noTenant =
         (await rpc(`${node.url}/v1/a2a`, rpcBody("SendMessage", { message: userMessage("x") })))
           .json as Rpc;
@@ -204,7 +208,7 @@ Deno.test("SendStreamingMessage: the agent's replies become SSE events, in order
         assert.equal(e.id, 7);
         conforms("StreamResponse", e.result);
       }
-      const results = events.map((e) => e.result as Record<string, any>);
+      const results = events.map((e) => e.result as J);
       assert.ok(results[0].task, "a task comes first");
       const taskId = results[0].task.id;
       assert.deepEqual(
@@ -220,7 +224,7 @@ Deno.test("SendStreamingMessage: the agent's replies become SSE events, in order
         ((await rpc(endpoint(node, "writer"), rpcBody("GetTask", { id: taskId }))).json as Rpc)
           .result!;
       conforms("Task", task);
-      assert.deepEqual((task.artifacts as any[])[0].parts.map((p: { text: string }) => p.text), [
+      assert.deepEqual((task.artifacts as J[])[0].parts.map((p: { text: string }) => p.text), [
         "chunk 0",
         "chunk 1",
         "chunk 2",
@@ -264,9 +268,9 @@ Deno.test("a task keeps at most 64 artifacts and history entries however many th
         rpcBody("SendStreamingMessage", { message: userMessage("go") }),
       );
       assert.equal(events.length, 72);
-      const id = (events[0].result as any).task.id;
+      const id = (events[0].result as J).task.id;
       const task = ((await rpc(endpoint(node, "chatty"), rpcBody("GetTask", { id }))).json as Rpc)
-        .result as any;
+        .result as J;
       assert.equal(task.artifacts.length, 64);
       assert.equal(task.artifacts[0].artifactId, "a6", "the oldest are dropped");
     } finally {
@@ -286,12 +290,12 @@ Deno.test("returnImmediately leaves the task running; CancelTask ends it and tel
           configuration: { returnImmediately: true },
         }),
       )).json as Rpc;
-      const task = started.result!.task as any;
+      const task = started.result!.task as J;
       assert.equal(task.status.state, "TASK_STATE_WORKING");
       const canceled = (await rpc(endpoint(node, "slow"), rpcBody("CancelTask", { id: task.id })))
         .json as Rpc;
       conforms("Task", canceled.result);
-      assert.equal((canceled.result as any).status.state, "TASK_STATE_CANCELED");
+      assert.equal((canceled.result as J).status.state, "TASK_STATE_CANCELED");
       const deadline = Date.now() + 5000;
       while (
         !agent.requests.some((r) => r.headers["a2a-method"] === "CancelTask") &&
@@ -324,12 +328,12 @@ Deno.test("the task table is bounded: with every task running a new call is refu
           }),
         ))
           .json as Rpc;
-      const first = (await start()).result!.task as any;
+      const first = (await start()).result!.task as J;
       await start();
       const refused = await start();
       assert.equal(refused.error!.code, -32603);
       assert.match(refused.error!.message, /task table is full.*--a2a-max-tasks/);
-      assert.equal((refused.error!.data[0] as any).reason, "QUOTA_EXCEEDED");
+      assert.equal((refused.error!.data[0] as J).reason, "QUOTA_EXCEEDED");
       assert.equal(await metric(node, "arqon_limit_hits_total", 'limit="a2a_max_tasks"'), 1);
       // A finished task makes room: the oldest finished one is forgotten.
       await rpc(endpoint(node, "slow"), rpcBody("CancelTask", { id: first.id }));
@@ -337,7 +341,7 @@ Deno.test("the task table is bounded: with every task running a new call is refu
         endpoint(node, "echo"),
         rpcBody("SendMessage", { message: userMessage("still here") }),
       )).json as Rpc;
-      assert.equal((served.result!.task as any).status.message.parts[0].text, "STILL HERE");
+      assert.equal((served.result!.task as J).status.message.parts[0].text, "STILL HERE");
       const gone = (await rpc(endpoint(node, "slow"), rpcBody("GetTask", { id: first.id })))
         .json as Rpc;
       assert.equal(gone.error!.code, -32001);
