@@ -207,8 +207,9 @@ export class A2aRoutes {
     const params = req.params;
     switch (req.method) {
       case "GetTask": {
-        const entry = this.tasks.get(taskIdParam(params), reality, agent, owner);
+        // Params first: a malformed call is INVALID_PARAMS whatever the id names.
         const n = historyLength(params.historyLength, "historyLength");
+        const entry = this.tasks.get(taskIdParam(params), reality, agent, owner);
         return Response.json(rpcResult(req.id, entry.view(n)));
       }
       case "CancelTask": {
