@@ -1,0 +1,171 @@
+/**
+ * Presence end to end (issue 16 item 3): a real node, raw protobuf WebSocket clients (no
+ * SDK), a raw TCP client that vanishes without a close, and `GET
+ * /v1/realities/{r}/presence` over fetch. Joins and leaves arrive as pulses on
+ * `sys.presence.>` like any other subscription.
+ */
+import assert from "node:assert/strict";
+import type { ArqonNode } from "../mod.ts";
+import { F, msg, pb, str } from "./support/pb.ts";
+import { RawSocket } from "./support/raw_ws.ts";
+import { RawAgent } from "./support/a2a_peers.ts";
+import { metric, withNode } from "./support/node.ts";
+import {
+  clientFrame,
+  connect,
+  hello,
+  readUntilClosed,
+  upgradeRequest,
+  write,
+} from "./adversarial/edge_support.ts";
+
+type Member = { name: string; kind: string; capabilities: string[]; since_ms: number };
+type PresenceEvent = Member & { event: string; reality: string };
+
+const dec = new TextDecoder();
+
+/** A raw client named `name` subscribed to `sys.presence.>` of `reality`. */
+async function watcher(node: ArqonNode, name: string, reality = "default"): Promise<RawSocket> {
+  const s = await RawSocket.open(node.wsUrl, "arqon.v1.proto");
+  s.send(pb([[F.hello, [[1, name], [2, 1]]]]));
+  await s.wait(F.welcome);
+  s.send(pb([[F.subscribe, [[1, 1], [2, reality], [3, "sys.presence.>"]]]]));
+  await s.wait(F.subscribed);
+  return s;
+}
+
+/** The presence events a watcher received, in order. */
+function events(s: RawSocket): PresenceEvent[] {
+  return s.of(F.deliver).map((d) => {
+    const pulse = msg(d, 2);
+    const e = JSON.parse(dec.decode(pulse.get(11)![0] as Uint8Array));
+    assert.equal(str(pulse, 3), `sys.presence.${e.event}`);
+    assert.equal(str(pulse, 4), "node", "presence pulses come from the node");
+    return e;
+  });
+}
+
+async function presence(
+  node: ArqonNode,
+  reality: string,
+): Promise<{ members: Member[]; omitted: number }> {
+  const res = await fetch(`${node.url}/v1/realities/${reality}/presence`);
+  assert.equal(res.status, 200);
+  return await res.json();
+}
+
+const names = (p: { members: Member[] }) => p.members.map((m) => m.name).sort();
+
+Deno.test("presence lists who is in each reality and announces joins and leaves on sys.presence.>", async () => {
+  await withNode(async (node) => {
+    const watch = await watcher(node, "watcher");
+    const before = Date.now();
+    const alice = await RawAgent.start(node.wsUrl, "alice", () => [], {
+      card: { capabilities: ["chat"], realities: ["default", "lab"] },
+      subscribe: false,
+    });
+    await watch.until(() => events(watch).some((e) => e.name === "alice"), "alice's join");
+    const join = events(watch).find((e) => e.name === "alice")!;
+    assert.deepEqual(
+      {
+        event: join.event,
+        reality: join.reality,
+        kind: join.kind,
+        capabilities: join.capabilities,
+      },
+      { event: "join", reality: "default", kind: "agent", capabilities: ["chat"] },
+    );
+    assert.ok(join.since_ms >= before - 1000 && join.since_ms <= Date.now());
+
+    const home = await presence(node, "default");
+    assert.deepEqual(names(home), ["alice", "watcher"]);
+    assert.equal(home.members.find((m) => m.name === "watcher")!.kind, "client");
+    assert.deepEqual(names(await presence(node, "lab")), ["alice"]);
+    // Publishing in a reality makes a client present there.
+    alice.publish("chat.line", { body: { text: "hi" } }, "r2");
+    const deadline = Date.now() + 5000;
+    while (names(await presence(node, "r2")).length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(names(await presence(node, "r2")), ["alice"]);
+
+    alice.close();
+    await watch.until(
+      () => events(watch).some((e) => e.name === "alice" && e.event === "leave"),
+      "alice's leave",
+    );
+    assert.deepEqual(names(await presence(node, "default")), ["watcher"]);
+    assert.deepEqual(names(await presence(node, "lab")), []);
+    assert.deepEqual(names(await presence(node, "r2")), []);
+    assert.equal(events(watch).filter((e) => e.name === "alice").length, 2, "one join, one leave");
+    await watch.close();
+  });
+});
+
+Deno.test("a client that vanishes without a close is reported left within the idle timeout", async () => {
+  await withNode(async (node) => {
+    const watch = await watcher(node, "watcher");
+    const conn = await connect(node.port);
+    try {
+      await write(conn, upgradeRequest(node.port));
+      await readUntilClosed(conn, 2000, (b) => dec.decode(b).includes("\r\n\r\n"));
+      await write(conn, clientFrame(hello("ghost")));
+      await watch.until(() => events(watch).some((e) => e.name === "ghost"), "ghost's join");
+      assert.ok(names(await presence(node, "default")).includes("ghost"));
+      const silentFrom = Date.now();
+      // From now on the ghost neither reads nor answers pings; its socket stays open.
+      await watch.until(
+        () => events(watch).some((e) => e.name === "ghost" && e.event === "leave"),
+        "ghost's leave",
+        10_000,
+      );
+      const took = Date.now() - silentFrom;
+      // Silence of one idle timeout earns a ping; another without a pong closes: two, plus a sweep.
+      assert.ok(took <= 4000, `left after ${took} ms`);
+      assert.deepEqual(names(await presence(node, "default")), ["watcher"]);
+    } finally {
+      conn.close();
+      await watch.close();
+    }
+  }, { idleTimeoutSeconds: 1 });
+});
+
+Deno.test("presence is bounded per reality: past --presence-max-members newcomers are counted, not listed", async () => {
+  await withNode(async (node) => {
+    const a = await RawAgent.start(node.wsUrl, "a", () => [], { subscribe: false });
+    const b = await RawAgent.start(node.wsUrl, "b", () => [], { subscribe: false });
+    const c = await RawAgent.start(node.wsUrl, "c", () => [], { subscribe: false });
+    try {
+      const full = await presence(node, "default");
+      assert.deepEqual(names(full), ["a", "b"]);
+      assert.equal(full.omitted, 1);
+      assert.equal(await metric(node, "arqon_limit_hits_total", 'limit="presence_max_members"'), 1);
+      // The node serves the one left out, and other realities are bounded on their own.
+      c.publish("x", { body: 1 }, "other");
+      const deadline = Date.now() + 5000;
+      while (names(await presence(node, "other")).length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(names(await presence(node, "other")), ["c"]);
+      a.close();
+      const d = await RawAgent.start(node.wsUrl, "d", () => [], { subscribe: false });
+      const after = Date.now() + 5000;
+      while (!names(await presence(node, "default")).includes("d") && Date.now() < after) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(names(await presence(node, "default")), ["b", "d"]);
+      d.close();
+    } finally {
+      b.close();
+      c.close();
+    }
+  }, { presenceMaxMembers: 2 });
+});
+
+Deno.test("presence refuses a malformed reality with a typed 400", async () => {
+  await withNode(async (node) => {
+    const res = await fetch(`${node.url}/v1/realities/Bad%20Reality/presence`);
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).error.code, "INVALID_ARGUMENT");
+  });
+});
