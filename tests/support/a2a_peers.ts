@@ -56,14 +56,15 @@ export class RawAgent {
   }
 
   /**
-   * Connects as `name` (with `card`, JSON text, when given) and, unless `subscribe` is
-   * false, answers on `agent.<name>.a2a` in `reality`. Resolves once subscribed.
+   * Connects as `name` (with `card` and `token` when given) and, unless `subscribe` is
+   * false, answers on `agent.<name>.a2a` in `reality`: with a token, `name` must be its
+   * subject (the producer id the node gives the session). Resolves once subscribed.
    */
   static async start(
     wsUrl: string,
     name: string,
     logic: AgentLogic,
-    options: { reality?: string; card?: unknown; subscribe?: boolean } = {},
+    options: { reality?: string; card?: unknown; subscribe?: boolean; token?: string } = {},
   ): Promise<RawAgent> {
     const ws = new WebSocket(wsUrl, "arqon.v1.proto");
     ws.binaryType = "arraybuffer";
@@ -94,6 +95,7 @@ export class RawAgent {
       if (err) throw new Error(`agent refused: ${str(err[1], 2)}`);
     };
     const hello: PbField[] = [[1, name], [2, 1]];
+    if (options.token) hello.push([4, options.token]);
     if (options.card !== undefined) hello.push([33, JSON.stringify(options.card)]);
     ws.send(pb([[F.hello, hello]]));
     await until(F.welcome);
