@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { ArqonNode } from "../mod.ts";
-import { F, msg, pb, str } from "./support/pb.ts";
+import { F, msg, num, pb, str } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
 import { RawAgent } from "./support/a2a_peers.ts";
 import { metric, withNode } from "./support/node.ts";
@@ -102,7 +102,7 @@ Deno.test("presence lists who is in each reality and announces joins and leaves 
   });
 });
 
-Deno.test("a client that vanishes without a close is reported left within the idle timeout", async () => {
+Deno.test("a client that vanishes without a close is reported left by the idle watch (silence, a ping, no pong)", async () => {
   await withNode(async (node) => {
     const watch = await watcher(node, "watcher");
     const conn = await connect(node.port);
@@ -167,5 +167,29 @@ Deno.test("presence refuses a malformed reality with a typed 400", async () => {
     const res = await fetch(`${node.url}/v1/realities/Bad%20Reality/presence`);
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error.code, "INVALID_ARGUMENT");
+  });
+});
+
+Deno.test("clients cannot forge presence: sys.presence.* publishes are refused, typed", async () => {
+  await withNode(async (node) => {
+    const s = await RawSocket.open(node.wsUrl, "arqon.v1.proto");
+    s.send(pb([[F.hello, [[1, "forger"], [2, 1]]]]));
+    await s.wait(F.welcome);
+    s.send(
+      pb([[F.publish, [[1, 7], [2, 1], [3, [[3, "sys.presence.join"], [11, '{"name":"x"}']]]]]]),
+    );
+    const [error] = await s.wait(F.error);
+    assert.equal(num(error, 1), 12); // FORBIDDEN
+    assert.equal(num(error, 3), 7);
+    const http = await fetch(`${node.url}/v1/realities/default/topics/sys.presence.leave`, {
+      method: "POST",
+      body: "{}",
+    });
+    assert.equal(http.status, 403);
+    assert.equal((await http.json()).error.code, "FORBIDDEN");
+    // Other sys.* topics are ordinary.
+    s.send(pb([[F.publish, [[1, 8], [2, 1], [3, [[3, "sys.metrics"], [11, "1"]]]]]]));
+    await s.until(() => s.of(F.ack).some((a) => num(a, 1) === 8), "ack");
+    await s.close();
   });
 });

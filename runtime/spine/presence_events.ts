@@ -13,6 +13,11 @@ import type { AgentDirectory } from "./agents.ts";
 
 const encoder = new TextEncoder();
 
+/** Whether `topic` is a presence event's (`sys.presence.*`): only the node publishes there. */
+export function isPresenceTopic(topic: string): boolean {
+  return topic.startsWith("sys.presence.");
+}
+
 /** The producer id presence events carry. */
 export const PRESENCE_PRODUCER = "node";
 

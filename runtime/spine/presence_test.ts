@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import type { IPulse } from "../protocol/mod.ts";
+import { AgentDirectory } from "./agents.ts";
+import { compileCard } from "./card.ts";
 import { PresenceBoard, type PresenceEvent } from "./presence.ts";
+import { PRESENCE_PRODUCER, wirePresence } from "./presence_events.ts";
 
 Deno.test("a member joins each reality once and leaves them all; events follow", () => {
   const board = new PresenceBoard(10);
@@ -40,4 +44,41 @@ Deno.test("past the bound a newcomer is counted, not listed, not announced; a le
   board.leave("a");
   assert.equal(board.join("c", "r", who("c")), true);
   assert.deepEqual(board.list("r").members.map((m) => m.name).sort(), ["b", "c"]);
+});
+
+Deno.test("operators join their reality's presence when registered and leave when removed, announced as node pulses", () => {
+  const agents = new AgentDirectory();
+  const published: { topic: string; reality: string; producer: string; body: PresenceEvent }[] = [];
+  const board = wirePresence(
+    {
+      agents,
+      publish: (pulse: IPulse, producer: string) => {
+        published.push({
+          topic: pulse.topic!,
+          reality: pulse.realityId!,
+          producer,
+          body: JSON.parse(new TextDecoder().decode(pulse.payload!)),
+        });
+      },
+    },
+    10,
+    { limitHits: { labels: () => ({ inc: () => {} }) } } as never,
+  );
+  agents.registerOperator(
+    "counter",
+    "lab",
+    compileCard({ capabilities: ["count"] }, "operator"),
+    () => "running",
+  );
+  assert.deepEqual(board.list("lab").members.map((m) => [m.name, m.kind, m.capabilities]), [
+    ["counter", "operator", ["count"]],
+  ]);
+  // A new version of the same operator keeps its place: no second join.
+  agents.registerOperator("counter", "lab", undefined, () => "running");
+  agents.unregisterOperator("counter");
+  assert.deepEqual(board.list("lab").members, []);
+  assert.deepEqual(published.map((p) => [p.topic, p.reality, p.producer, p.body.name]), [
+    ["sys.presence.join", "lab", PRESENCE_PRODUCER, "counter"],
+    ["sys.presence.leave", "lab", PRESENCE_PRODUCER, "counter"],
+  ]);
 });

@@ -15,7 +15,7 @@ import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
 import { AgentDirectory } from "./agents.ts";
 import { PendingInboxes } from "./inbox.ts";
 import type { PresenceBoard } from "./presence.ts";
-import { wirePresence } from "./presence_events.ts";
+import { isPresenceTopic, wirePresence } from "./presence_events.ts";
 import { CONTROL_SET_TOPIC, type ControlParams } from "./control_params.ts";
 import { Reality } from "./reality.ts";
 import { StampedPulse } from "./stamped.ts";
@@ -84,6 +84,7 @@ export class Spine {
   #topicOk = new Set<string>();
   #subscriptionCount = 0;
   #publishCount = 0;
+  #announcing = false;
   readonly #maxRealities: number;
   /** Requests waiting for their reply, with the responders each reached. */
   readonly inboxes: PendingInboxes = new PendingInboxes();
@@ -100,7 +101,11 @@ export class Spine {
     this.#guard = options.guard;
     this.#log = options.log;
     this.agents = new AgentDirectory(options.metrics);
-    this.presence = wirePresence(this, options.presenceMaxMembers, options.metrics);
+    this.presence = wirePresence(
+      { agents: this.agents, publish: (pulse, producer) => this.#announce(pulse, producer) },
+      options.presenceMaxMembers,
+      options.metrics,
+    );
     this.#metrics.onCollect(() => {
       for (const r of this.#realities.values()) {
         if (r.published === r.publishedReported) continue;
@@ -213,8 +218,16 @@ export class Spine {
     if (!this.#topicOk.has(topic)) {
       const err = topicError(topic);
       if (err) throw new BusError("INVALID_TOPIC", err);
-      if (this.#topicOk.size > 100_000) this.#topicOk.clear();
-      this.#topicOk.add(topic);
+      // sys.presence.* is the node's to publish; never cached, so each publish is checked
+      // here while other topics keep their one Set lookup.
+      if (isPresenceTopic(topic)) {
+        if (!this.#announcing) {
+          throw new BusError("FORBIDDEN", `"${topic}": sys.presence.* is published by the node`);
+        }
+      } else {
+        if (this.#topicOk.size > 100_000) this.#topicOk.clear();
+        this.#topicOk.add(topic);
+      }
     }
     if (input.spectral) {
       const err = spectralError(input.spectral);
@@ -255,6 +268,16 @@ export class Spine {
     policySpan?.end();
     if (t0) this.#policyTimed(reality.id, t0);
     return this.#accept(reality, input, producerId, verdict, source, t0, span);
+  }
+
+  /** Publishes a presence event (the one producer allowed on `sys.presence.*`). */
+  #announce(pulse: IPulse, producerId: string): StampedPulse | Promise<StampedPulse> {
+    this.#announcing = true;
+    try {
+      return this.publish(pulse, producerId);
+    } finally {
+      this.#announcing = false;
+    }
   }
 
   #traced(
