@@ -193,3 +193,28 @@ Deno.test("clients cannot forge presence: sys.presence.* publishes are refused, 
     await s.close();
   });
 });
+
+Deno.test("presence events are unsequenced and reach only patterns naming sys: a '>' subscriber does not see them", async () => {
+  await withNode(async (node) => {
+    const everything = await RawSocket.open(node.wsUrl, "arqon.v1.proto");
+    everything.send(pb([[F.hello, [[1, "all"], [2, 1]]]]));
+    await everything.wait(F.welcome);
+    everything.send(pb([[F.subscribe, [[1, 1], [3, ">"]]]]));
+    await everything.wait(F.subscribed);
+    const sys = await watcher(node, "sys-watcher");
+    const bob = await RawAgent.start(node.wsUrl, "bob", () => [], { subscribe: false });
+    bob.publish("chat.line", { body: "hi" });
+    await everything.until(() => everything.of(F.deliver).length >= 1, "the publish");
+    await sys.until(() => events(sys).some((e) => e.name === "bob"), "bob's join");
+    const delivered = everything.of(F.deliver).map((d) => str(msg(d, 2), 3));
+    assert.deepEqual(delivered, ["chat.line"]);
+    assert.equal(num(msg(everything.of(F.deliver)[0], 2), 2), 1, "the publish took sequence 1");
+    const join = sys.of(F.deliver).map((d) => msg(d, 2)).find((p) =>
+      str(p, 3) === "sys.presence.join"
+    )!;
+    assert.equal(num(join, 2), 0, "presence events take no sequence");
+    bob.close();
+    await everything.close();
+    await sys.close();
+  });
+});

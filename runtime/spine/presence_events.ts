@@ -1,6 +1,6 @@
 /**
  * Wires a Spine's presence board: events become pulses on `sys.presence.join` and
- * `sys.presence.leave` of their reality (producer `node`), operators registered in the
+ * `sys.presence.leave` of their reality (producer `node`, sequence 0: not logged), operators registered in the
  * agent directory join and leave with their registration, and refusals by the bound are
  * counted in `arqon_limit_hits_total{limit="presence_max_members"}`.
  * @module
@@ -25,7 +25,7 @@ export const PRESENCE_PRODUCER = "node";
 export interface PresenceHost {
   /** Operators join and leave with their registration here. */
   readonly agents: AgentDirectory;
-  /** Where events are published. */
+  /** Delivers an event to its subscribers (unsequenced, unlogged: see `Spine`). */
   publish(pulse: IPulse, producerId: string): unknown;
 }
 
@@ -55,12 +55,11 @@ function announce(spine: PresenceHost, event: PresenceEvent): void {
     contentType: "application/json",
     payload: encoder.encode(JSON.stringify(event)),
   };
-  // A presence event is best effort: a policy that denies it, or a reality quota, must
-  // not fail the publish, subscribe or close that caused it.
+  // Best effort: a failed delivery must not fail the publish, subscribe or close that
+  // caused it; the listing still shows the truth.
   try {
-    const result = spine.publish(pulse, PRESENCE_PRODUCER);
-    if (result instanceof Promise) result.catch(() => {});
+    spine.publish(pulse, PRESENCE_PRODUCER);
   } catch {
-    // Refused: the listing still shows the truth.
+    // Nothing to undo.
   }
 }

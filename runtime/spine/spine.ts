@@ -84,7 +84,6 @@ export class Spine {
   #topicOk = new Set<string>();
   #subscriptionCount = 0;
   #publishCount = 0;
-  #announcing = false;
   readonly #maxRealities: number;
   /** Requests waiting for their reply, with the responders each reached. */
   readonly inboxes: PendingInboxes = new PendingInboxes();
@@ -221,9 +220,7 @@ export class Spine {
       // sys.presence.* is the node's to publish; never cached, so each publish is checked
       // here while other topics keep their one Set lookup.
       if (isPresenceTopic(topic)) {
-        if (!this.#announcing) {
-          throw new BusError("FORBIDDEN", `"${topic}": sys.presence.* is published by the node`);
-        }
+        throw new BusError("FORBIDDEN", `"${topic}": sys.presence.* is published by the node`);
       } else {
         if (this.#topicOk.size > 100_000) this.#topicOk.clear();
         this.#topicOk.add(topic);
@@ -270,14 +267,21 @@ export class Spine {
     return this.#accept(reality, input, producerId, verdict, source, t0, span);
   }
 
-  /** Publishes a presence event (the one producer allowed on `sys.presence.*`). */
-  #announce(pulse: IPulse, producerId: string): StampedPulse | Promise<StampedPulse> {
-    this.#announcing = true;
-    try {
-      return this.publish(pulse, producerId);
-    } finally {
-      this.#announcing = false;
-    }
+  /**
+   * Delivers a presence event to its subscribers: stamped with an id, time and producer
+   * but no sequence, neither logged nor guarded. Presence is soft state (the listing is
+   * the truth), and a reconnect storm must not write the log nor shift the sequences
+   * that resumes count on.
+   */
+  #announce(pulse: IPulse, producerId: string): void {
+    const reality = this.#realities.get(pulse.realityId || DEFAULT_REALITY);
+    if (!reality) return;
+    pulse.id = this.#ids.next();
+    pulse.sequence = 0;
+    pulse.realityId = reality.id;
+    pulse.producerId = producerId;
+    pulse.timestamp = this.#clock.tick();
+    this.#route(reality, new StampedPulse(pulse));
   }
 
   #traced(
