@@ -9,6 +9,7 @@ import type { ArqonNode } from "../mod.ts";
 import { F, msg, num, pb, str } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
 import { RawAgent } from "./support/a2a_peers.ts";
+import { SseReader } from "./support/sse_client.ts";
 import { metric, withNode } from "./support/node.ts";
 import {
   clientFrame,
@@ -216,5 +217,32 @@ Deno.test("presence events are unsequenced and reach only patterns naming sys: a
     bob.close();
     await everything.close();
     await sys.close();
+  });
+});
+
+Deno.test("an SSE client subscribes to presence like to any topic; presence events carry no event id", async () => {
+  await withNode(async (node) => {
+    const sse = await SseReader.open(
+      `${node.url}/v1/realities/default/subscribe?pattern=sys.presence.>`,
+    );
+    try {
+      assert.equal(sse.response.status, 200);
+      const carol = await RawAgent.start(node.wsUrl, "carol", () => [], { subscribe: false });
+      const e = (await sse.nextOf("pulse"))!;
+      assert.equal(e.id, undefined);
+      const pulse = JSON.parse(e.data);
+      assert.equal(pulse.topic, "sys.presence.join");
+      const body = JSON.parse(
+        pulse.payload !== undefined
+          ? atob(pulse.payload)
+          : JSON.stringify(pulse.json ?? pulse.data),
+      );
+      assert.equal(body.name, "carol");
+      carol.close();
+      const left = JSON.parse((await sse.nextOf("pulse"))!.data);
+      assert.equal(left.topic, "sys.presence.leave");
+    } finally {
+      sse.close();
+    }
   });
 });
