@@ -100,6 +100,15 @@ export type {
   SubscriptionOwner,
   SubscriptionSpec,
 } from "./runtime/spine/mod.ts";
+export type { A2aOptions, PresenceOptions } from "./runtime/node/mod.ts";
+export type {
+  PresenceBoard,
+  PresenceEmit,
+  PresenceEvent,
+  PresenceIdentity,
+  PresenceKind,
+  PresenceMember,
+} from "./runtime/spine/mod.ts";
 export type { PayloadCipher, SyncPolicy } from "./runtime/store/mod.ts";
 export type {
   AuditEntry,

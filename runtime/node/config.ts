@@ -14,6 +14,8 @@ import {
   type ShieldOptions,
 } from "../shield/mod.ts";
 import { SPINE_DEFAULTS, SPINE_FLAGS, type SpineNodeOptions } from "../spine/mod.ts";
+import { PRESENCE_DEFAULTS, PRESENCE_FLAGS, type PresenceOptions } from "../spine/mod.ts";
+import { A2A_DEFAULTS, A2A_FLAGS, type A2aOptions } from "../shield/mod.ts";
 import { STORE_DEFAULTS, STORE_FLAGS, type StoreDiskOptions } from "../store/mod.ts";
 import { LOG_DEFAULTS } from "../telemetry/mod.ts";
 import { MQTT_DEFAULTS, MQTT_FLAGS, type MqttOptions } from "../transport/mqtt/mod.ts";
@@ -116,7 +118,9 @@ export interface NodeConfig
     MqttOptions,
     SecurityOptions,
     PolicyOptions,
-    OperatorOptions {}
+    OperatorOptions,
+    PresenceOptions,
+    A2aOptions {}
 
 const LISTEN_FLAGS: readonly Flag<keyof ListenOptions>[] = [
   { key: "host", flag: "host", kind: "string", env: "ARQON_HOST", help: "address to listen on" },
@@ -223,6 +227,8 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = Object.freeze(
     shmSlots: 4,
     shmRingBytes: 4 * 1024 * 1024,
     ...MQTT_DEFAULTS,
+    ...PRESENCE_DEFAULTS,
+    ...A2A_DEFAULTS,
   } as const,
 );
 
@@ -242,4 +248,6 @@ export const NODE_FLAGS: readonly Flag<keyof NodeConfig>[] = Object.freeze([
   ...SECURITY_FLAGS,
   ...POLICY_FLAGS,
   ...OPERATOR_FLAGS,
+  ...PRESENCE_FLAGS,
+  ...A2A_FLAGS,
 ]);

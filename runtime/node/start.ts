@@ -182,6 +182,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     log: store,
     metrics,
     maxRealities: config.maxRealities,
+    presenceMaxMembers: config.presenceMaxMembers,
     queue: {
       maxMessages: config.queueMessages,
       maxBytes: config.queueBytes,
@@ -328,6 +329,11 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     requestTimeoutMs: config.requestTimeoutMs,
     streamMaxReplies: config.streamMaxReplies,
     streamMaxBytes: config.streamMaxBytes,
+    a2a: {
+      a2aMaxTasks: config.a2aMaxTasks,
+      a2aCardMaxSkills: config.a2aCardMaxSkills,
+      secure: tlsOn,
+    },
     metricsOpen: config.metricsOpen,
     sseKeepaliveMs: config.sseKeepaliveMs,
     origins,

@@ -23,6 +23,7 @@ import { connectionsRoutes } from "./connections_route.ts";
 import type { Session } from "./session.ts";
 import { uiRoutes } from "./ui_route.ts";
 import { streamRequest } from "./request_stream_route.ts";
+import { A2A_DEFAULTS, type A2aOptions, A2aRoutes } from "./a2a/mod.ts";
 
 /** What the HTTP API needs from its node: its parts and the few options it reads. */
 export interface HttpApiOptions {
@@ -75,6 +76,11 @@ export interface HttpApiOptions {
    * @default {DEFAULT_UI_DIR} (`build/ui/` of the repository)
    */
   readonly uiDir?: URL;
+  /**
+   * Bounds of the A2A endpoint (`--a2a-max-tasks`, `--a2a-card-max-skills`).
+   * @default {A2A_DEFAULTS}
+   */
+  readonly a2a?: A2aOptions & { readonly secure?: boolean };
 }
 
 /** A route with a body limit other than `maxHttpBodyBytes`. */
@@ -186,6 +192,19 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     return c.body(await ctx.metrics.render());
   });
 
+  // A2A: cards and JSON-RPC calls (authorized as publishes on agent.<id>.a2a), before the
+  // realities guard, which asks writes for admin.
+  const a2a = new A2aRoutes({
+    ...(ctx.a2a ?? A2A_DEFAULTS),
+    spine: ctx.spine,
+    nodeId: ctx.nodeId,
+    authRequired: Boolean(access?.required),
+    accessOf: (req) => accessOf.get(req),
+    requestTimeoutMs: ctx.requestTimeoutMs,
+    limitHit: (limit) => ctx.metrics.limitHits?.labels(limit).inc(),
+  });
+  a2a.mountCalls(app);
+
   if (access) {
     // Realities API: governance needs admin, reads need the reality in the grants (audited).
     const guard = realityGuard(access, (req) => accessOf.get(req));
@@ -200,6 +219,7 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     return c.json({ reality, agents: ctx.spine.agents.list(reality) });
   });
   app.route("/", laneRoutes(ctx.spine));
+  a2a.mountReads(app);
   if (ctx.store) app.route("/v1/realities", realityRoutes(ctx.store));
 
   const pulseFromRequest = async (

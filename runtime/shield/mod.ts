@@ -5,6 +5,7 @@
  */
 export { type BodyLimitRoute, createHttpApp, type HttpApiOptions } from "./http.ts";
 export { paramsRoutes } from "./params_routes.ts";
+export { A2A_DEFAULTS, A2A_FLAGS, type A2aOptions } from "./a2a/mod.ts";
 export {
   ConnectionGate,
   type ConnectionGateOptions,

@@ -27,6 +27,7 @@ import {
   type Subscription,
 } from "../spine/mod.ts";
 import type { FrameJsonError } from "../protocol/mod.ts";
+import type { PresenceIdentity } from "../spine/mod.ts";
 import type { SessionAccess } from "./auth/mod.ts";
 import type { DeliveryFilter, Outbox } from "./session_outbox.ts";
 import { authorizeReply, replySubjectOf } from "./reply_guard.ts";
@@ -50,6 +51,9 @@ export class FrameHandler {
   #cardText: string | undefined;
   /** The lane of this connection's pulses that name none and match no rule (`Hello.lane`). */
   #lane = 0;
+  /** Presence: who this session is, and the last reality it was listed in (hot path). */
+  #who: PresenceIdentity | undefined;
+  #presentIn: string | undefined;
 
   /** Creates the handler of a new session. */
   constructor(ctx: FramesContext) {
@@ -142,6 +146,7 @@ export class FrameHandler {
 
   /** Releases every subscription, grant and pending request (the session ended). */
   close(): void {
+    this.#ctx.spine.presence.leave(this.#ctx.sessionId);
     this.#releaseCard?.();
     this.#requests.close();
     this.#subscriptions.close();
@@ -158,8 +163,12 @@ export class FrameHandler {
           return this.#hello(frame);
         case "publish":
           return this.#publish(frame.publish!, source);
-        case "subscribe":
-          return this.#subscriptions.subscribe(frame.subscribe!);
+        case "subscribe": {
+          // Listed once admitted: a refused subscription throws before.
+          const done = this.#subscriptions.subscribe(frame.subscribe!);
+          this.#present(frame.subscribe!.realityId);
+          return done;
+        }
         case "unsubscribe":
           return this.#subscriptions.unsubscribe(frame.unsubscribe!.subscriptionId ?? 0);
         case "credit":
@@ -167,8 +176,11 @@ export class FrameHandler {
             frame.credit!.subscriptionId ?? 0,
             frame.credit!.count ?? 0,
           );
-        case "request":
-          return this.#requests.request(frame.request!);
+        case "request": {
+          const done = this.#requests.request(frame.request!);
+          this.#present(frame.request!.pulse?.realityId);
+          return done;
+        }
         case "historyGet":
           return this.#subscriptions.historyGet(frame.historyGet!);
         case "ping":
@@ -214,11 +226,13 @@ export class FrameHandler {
         this.#producerId = access.producerId(this.#producerId);
         this.#setLane(lane);
         this.#presentCard(card);
+        this.#joinPresence(card, hello.capabilities);
         this.#welcome();
       }).catch((err) => this.#outbox.fail(err, 0));
     }
     this.#setLane(lane);
     this.#presentCard(card);
+    this.#joinPresence(card, hello.capabilities);
     this.#welcome();
   }
 
@@ -226,6 +240,25 @@ export class FrameHandler {
   #setLane(lane: number): void {
     if (lane === LANE_CRITICAL) this.#access?.admitLane(LANE_NAMES[lane]);
     this.#lane = lane;
+  }
+
+  /** Presence from the hello on: in the card's realities (else `default`). */
+  #joinPresence(card: CompiledCard | undefined, capabilities: string[] | null | undefined): void {
+    this.#who = {
+      name: this.#producerId,
+      kind: card ? "agent" : "client",
+      capabilities: card?.card.capabilities ?? capabilities ?? [],
+    };
+    for (const r of card?.card.realities ?? ["default"]) this.#present(r);
+  }
+
+  /** Listed in `realityId` (publish, subscribe, request there); one compare when unchanged. */
+  #present(realityId: string | null | undefined): void {
+    const reality = realityId || "default";
+    if (reality === this.#presentIn || this.#ctx.session.ended) return;
+    this.#who ??= { name: this.#producerId, kind: "client", capabilities: [] };
+    this.#ctx.spine.presence.join(this.#ctx.sessionId, reality, this.#who);
+    this.#presentIn = reality;
   }
 
   /** Lists the session under its producer id (a later hello replaces its card). */
@@ -276,6 +309,7 @@ export class FrameHandler {
     if (this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", size, acked) === false) return;
     this.#admitReality(p.realityId);
     const result = this.#ctx.spine.publish(publish.pulse, this.#producerId, source);
+    this.#present(p.realityId);
     if (result instanceof Promise) {
       return result.then(
         (stamped) => this.#acknowledge(publish, stamped),

@@ -73,7 +73,9 @@ export class SseSubscriber implements SubscriptionOwner {
       const batch = sub.take(256);
       for (const p of batch) {
         await this.#stream.writeSSE({
-          id: String(p.pulse.sequence),
+          // Unsequenced pulses (presence) carry no id: a reconnect resumes after the last
+          // sequenced one instead of asking for sequence 0.
+          id: p.pulse.sequence ? String(p.pulse.sequence) : undefined,
           event: "pulse",
           data: JSON.stringify(p.json),
         });

@@ -73,6 +73,19 @@ export class AgentDirectory {
     });
   }
 
+  /**
+   * Told when an operator is registered (true) or removed (false): presence lists
+   * operators from here.
+   */
+  onOperator:
+    | ((
+      name: string,
+      reality: string,
+      capabilities: readonly string[],
+      registered: boolean,
+    ) => void)
+    | undefined;
+
   /** Agents registered. */
   get size(): number {
     return this.#byProducer.size;
@@ -136,12 +149,15 @@ export class AgentDirectory {
       outputViolations: 0,
       inputViolations: 0,
     });
+    this.onOperator?.(name, reality, compiled?.card.capabilities ?? [], true);
   }
 
   /** Removes an operator (deleted). */
   unregisterOperator(name: string): void {
     const producer = OPERATOR_PRODUCER_PREFIX + name;
-    if (this.#byProducer.get(producer)?.kind === "operator") this.#byProducer.delete(producer);
+    if (this.#byProducer.get(producer)?.kind !== "operator") return;
+    this.#byProducer.delete(producer);
+    this.onOperator?.(name, "", [], false);
   }
 
   /**

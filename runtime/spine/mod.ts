@@ -106,3 +106,16 @@ export {
   type AgentView,
   OPERATOR_PRODUCER_PREFIX,
 } from "./agents.ts";
+export {
+  PRESENCE_DEFAULTS,
+  PRESENCE_FLAGS,
+  PresenceBoard,
+  type PresenceEmit,
+  type PresenceEvent,
+  type PresenceIdentity,
+  type PresenceKind,
+  type PresenceMember,
+  type PresenceOptions,
+  presenceTopic,
+} from "./presence.ts";
+export { PRESENCE_PRODUCER } from "./presence_events.ts";

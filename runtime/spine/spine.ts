@@ -14,6 +14,8 @@ import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
 import { AgentDirectory } from "./agents.ts";
 import { PendingInboxes } from "./inbox.ts";
+import type { PresenceBoard } from "./presence.ts";
+import { isPresenceTopic, wirePresence } from "./presence_events.ts";
 import { CONTROL_SET_TOPIC, type ControlParams } from "./control_params.ts";
 import { Reality } from "./reality.ts";
 import { StampedPulse } from "./stamped.ts";
@@ -58,6 +60,11 @@ export interface SpineOptions {
    * @default {Infinity}
    */
   readonly maxRealities?: number;
+  /**
+   * Members listed per reality in presence.
+   * @default {10000}
+   */
+  readonly presenceMaxMembers?: number;
 }
 
 /** Parameters a caller gives to open a subscription; unset bounds take the defaults. */
@@ -83,6 +90,8 @@ export class Spine {
   readonly inboxes: PendingInboxes = new PendingInboxes();
   /** Operators and carded clients: every publish is checked against its producer's card. */
   readonly agents: AgentDirectory;
+  /** Who is in each reality; joins and leaves are published on `sys.presence.*`. */
+  readonly presence: PresenceBoard;
 
   /** Creates a Spine. */
   constructor(options: SpineOptions) {
@@ -92,6 +101,11 @@ export class Spine {
     this.#guard = options.guard;
     this.#log = options.log;
     this.agents = new AgentDirectory(options.metrics);
+    this.presence = wirePresence(
+      { agents: this.agents, publish: (pulse, producer) => this.#announce(pulse, producer) },
+      options.presenceMaxMembers,
+      options.metrics,
+    );
     this.#metrics.onCollect(() => {
       for (const r of this.#realities.values()) {
         if (r.published === r.publishedReported) continue;
@@ -213,8 +227,14 @@ export class Spine {
     if (!this.#topicOk.has(topic)) {
       const err = topicError(topic);
       if (err) throw new BusError("INVALID_TOPIC", err);
-      if (this.#topicOk.size > 100_000) this.#topicOk.clear();
-      this.#topicOk.add(topic);
+      // sys.presence.* is the node's to publish; never cached, so each publish is checked
+      // here while other topics keep their one Set lookup.
+      if (isPresenceTopic(topic)) {
+        throw new BusError("FORBIDDEN", `"${topic}": sys.presence.* is published by the node`);
+      } else {
+        if (this.#topicOk.size > 100_000) this.#topicOk.clear();
+        this.#topicOk.add(topic);
+      }
     }
     if (input.spectral) {
       const err = spectralError(input.spectral);
@@ -258,6 +278,23 @@ export class Spine {
     policySpan?.end();
     if (t0) this.#policyTimed(reality.id, t0);
     return this.#accept(reality, input, producerId, verdict, source, t0, span);
+  }
+
+  /**
+   * Delivers a presence event to its subscribers: stamped with an id, time and producer
+   * but no sequence, neither logged nor guarded. Presence is soft state (the listing is
+   * the truth), and a reconnect storm must not write the log nor shift the sequences
+   * that resumes count on.
+   */
+  #announce(pulse: IPulse, producerId: string): void {
+    const reality = this.#realities.get(pulse.realityId || DEFAULT_REALITY);
+    if (!reality) return;
+    pulse.id = this.#ids.next();
+    pulse.sequence = 0;
+    pulse.realityId = reality.id;
+    pulse.producerId = producerId;
+    pulse.timestamp = this.#clock.tick();
+    this.#route(reality, new StampedPulse(pulse));
   }
 
   #traced(

@@ -85,6 +85,7 @@ export class SubscriptionTrie<T> {
   /**
    * Every subscriber whose pattern matches the concrete `topic`. An inbox topic
    * (`_inbox.…`) is matched by its own literal pattern only: wildcards never see replies.
+   * A presence topic (`sys.presence.…`) is not matched by wildcards in the first segment.
    */
   match(topic: string): T[] {
     const out: T[] = [];
@@ -93,6 +94,13 @@ export class SubscriptionTrie<T> {
       let node: TrieNode<T> | undefined = this.#root;
       for (let i = 0; node && i < segments.length; i++) node = node.children.get(segments[i]);
       if (node) { for (const v of node.here) out.push(v); }
+      return out;
+    }
+    if (segments[0] === "sys" && segments[1] === "presence") {
+      // Presence events reach only patterns naming `sys` (`sys.presence.>`, `sys.>`): a
+      // subscriber to `>` or `*.…` did not ask for every connect and disconnect.
+      const sys = this.#root.children.get("sys");
+      if (sys) this.#walk(sys, segments, 1, out);
       return out;
     }
     this.#walk(this.#root, segments, 0, out);
