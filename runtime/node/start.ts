@@ -176,12 +176,20 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     log: store,
     metrics,
     maxRealities: config.maxRealities,
+    anycast: {
+      maxPerSubscription: config.anycastMaxPerSubscription,
+      maxPerReality: config.anycastMaxPerReality,
+      exactMax: config.anycastExactMax,
+    },
     queue: {
       maxMessages: config.queueMessages,
       maxBytes: config.queueBytes,
       overflow: config.overflow,
     },
   });
+  // A reality's anycast dimension: its own setting (limits.anycastDim), else the node's.
+  spine.anycastDimension = (r) =>
+    store.getReality(r)?.config.limits.anycastDim || config.anycastDim;
   // Pulse spans over OTLP/HTTP only when asked: without an endpoint no tracer exists.
   spine.tracer = PulseTracer.create({
     endpoint: config.otelEndpoint,

@@ -70,7 +70,14 @@ export class SessionRequests {
     const timeout = r.timeoutMs || this.#ctx.options.requestTimeoutMs;
     const pending = new AbortController();
     this.#pending.add(pending);
-    requestReply(this.#ctx.spine, r.pulse, this.#host.producerId(), timeout, pending.signal).then(
+    requestReply(
+      this.#ctx.spine,
+      r.pulse,
+      this.#host.producerId(),
+      timeout,
+      pending.signal,
+      r.anycast,
+    ).then(
       (pulse) => {
         this.#pending.delete(pending);
         this.#ctx.metrics.requests.labels("ok").inc();

@@ -3,7 +3,13 @@
  * sockets; sessions (WebSocket, shm, HTTP) call `publish` and own `Subscription`s.
  * @module
  */
-import { BusError, type IPulse, type ISpectral, spectralError } from "../protocol/mod.ts";
+import {
+  BusError,
+  type IAnycastTarget,
+  type IPulse,
+  type ISpectral,
+  spectralError,
+} from "../protocol/mod.ts";
 import {
   LATENCY_SAMPLE_EVERY,
   type NodeMetrics,
@@ -16,6 +22,9 @@ import { AgentDirectory } from "./agents.ts";
 import { PendingInboxes } from "./inbox.ts";
 import { CONTROL_SET_TOPIC, type ControlParams } from "./control_params.ts";
 import { Reality } from "./reality.ts";
+import { type AnycastChoice, type AnycastLimits, AnycastRegistry } from "./anycast.ts";
+import { checkedK, checkedMinScore, unitVector } from "./anycast_vector.ts";
+import { appendHop } from "./semtrace.ts";
 import { StampedPulse } from "./stamped.ts";
 import {
   type OverflowMode,
@@ -57,12 +66,39 @@ export interface SpineOptions {
    * @default {Infinity}
    */
   readonly maxRealities?: number;
+  /**
+   * Bounds of semantic anycast (embeddings per subscription and per reality) and the size
+   * past which search is approximate.
+   * @default {{ maxPerSubscription: 16, maxPerReality: 100000, exactMax: 2048 }}
+   */
+  readonly anycast?: Partial<AnycastLimits>;
+}
+
+/** A validated anycast target: a unit query vector and how many subscribers it wants. */
+interface AnycastQuery {
+  readonly vector: Float32Array;
+  readonly k: number;
+}
+
+/** Embeddings a subscription registers for anycast (from its frame or its client's card). */
+export interface AnycastInput {
+  /** Capability embeddings, each of the reality's dimension. */
+  readonly vectors: readonly ArrayLike<number>[];
+  /** Least cosine similarity a pulse must reach. @default {0} */
+  readonly minScore?: number;
+  /**
+   * The vectors come from the client's card, not the frame: in a reality of another
+   * dimension (or none) the subscription is simply no anycast target.
+   * @default {false}
+   */
+  readonly fromCard?: boolean;
 }
 
 /** Parameters a caller gives to open a subscription; unset bounds take the defaults. */
 export type SubscribeInput =
   & Pick<SubscriptionSpec, "id" | "pattern">
-  & Partial<Omit<SubscriptionSpec, "id" | "pattern">>;
+  & Partial<Omit<SubscriptionSpec, "id" | "pattern">>
+  & { readonly anycast?: AnycastInput };
 
 /** The Spine of one node. */
 export class Spine {
@@ -78,6 +114,8 @@ export class Spine {
   #subscriptionCount = 0;
   #publishCount = 0;
   readonly #maxRealities: number;
+  readonly #anycastLimits: AnycastLimits;
+  readonly #anycast = new Map<string, AnycastRegistry>();
   /** Requests waiting for their reply, with the responders each reached. */
   readonly inboxes: PendingInboxes = new PendingInboxes();
   /** Operators and carded clients: every publish is checked against its producer's card. */
@@ -90,6 +128,11 @@ export class Spine {
     this.#queue = options.queue;
     this.#guard = options.guard;
     this.#log = options.log;
+    this.#anycastLimits = {
+      maxPerSubscription: options.anycast?.maxPerSubscription || 16,
+      maxPerReality: options.anycast?.maxPerReality || 100_000,
+      exactMax: options.anycast?.exactMax ?? 2048,
+    };
     this.agents = new AgentDirectory(options.metrics);
     this.#metrics.onCollect(() => {
       for (const r of this.#realities.values()) {
@@ -110,6 +153,19 @@ export class Spine {
    * one check for it.
    */
   tracer: PulseTracer | undefined;
+
+  /**
+   * The embedding dimension a reality declares for anycast (0: none, anycast refused).
+   * The node reads the reality's `limits.anycastDim`, else `--anycast-dim`.
+   */
+  anycastDimension: (realityId: string) => number = () => 0;
+
+  /** The anycast registrations of a reality (created on first use). */
+  anycastOf(realityId: string): AnycastRegistry {
+    let r = this.#anycast.get(realityId);
+    if (!r) this.#anycast.set(realityId, r = new AnycastRegistry(this.#anycastLimits));
+    return r;
+  }
 
   /** Installs or replaces the guard (CASIL policy chain). */
   setGuard(guard: PulseGuard | undefined): void {
@@ -188,16 +244,19 @@ export class Spine {
    * Synchronous unless the guard answers asynchronously. Throws `BusError` on refusal.
    * `source` is the producer's protobuf encoding of `input`, reused for deliveries.
    * `span` is set by the Spine itself when tracing (`--otel-endpoint`); callers leave it out.
+   * With `anycast`, the pulse goes only to the nearest anycast subscribers of its topic
+   * (NO_RESPONDERS when none qualifies; nothing is sequenced then).
    */
   publish(
     input: IPulse,
     producerId: string,
     source?: Uint8Array,
     span?: PulseSpan,
+    anycast?: IAnycastTarget | null,
   ): StampedPulse | Promise<StampedPulse> {
     // Tracing on: the same path again inside a publish span (kept out of line).
     if (span === undefined && this.tracer !== undefined) {
-      return this.#traced(this.tracer, input, producerId, source);
+      return this.#traced(this.tracer, input, producerId, source, anycast);
     }
     const topic = input.topic ?? "";
     if (!this.#topicOk.has(topic)) {
@@ -211,12 +270,15 @@ export class Spine {
       if (err) throw new BusError("INVALID_ARGUMENT", err);
     }
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
+    const query = anycast ? this.#anycastQuery(reality.id, anycast) : undefined;
     // SAM: a producer without a card pays this one Map lookup.
     this.agents.checkPublish(input, producerId, reality.id);
     // Latency histograms: one pulse in LATENCY_SAMPLE_EVERY reads the clock.
     const t0 = (++this.#publishCount & (LATENCY_SAMPLE_EVERY - 1)) === 0 ? performance.now() : 0;
     const guard = this.#guard;
-    if (!guard) return this.#accept(reality, input, producerId, undefined, source, t0, span);
+    if (!guard) {
+      return this.#accept(reality, input, producerId, undefined, source, t0, span, query);
+    }
     // The guard sees the pulse as it will be stamped (reality and producer resolved); no
     // copy, since #accept overwrites the same fields anyway.
     input.realityId = reality.id;
@@ -234,7 +296,7 @@ export class Spine {
         (v) => {
           policySpan?.end();
           if (t0) this.#policyTimed(reality.id, t0);
-          return this.#accept(reality, input, producerId, v, source, t0, span);
+          return this.#accept(reality, input, producerId, v, source, t0, span, query);
         },
         (err) => {
           policySpan?.end();
@@ -244,7 +306,13 @@ export class Spine {
     }
     policySpan?.end();
     if (t0) this.#policyTimed(reality.id, t0);
-    return this.#accept(reality, input, producerId, verdict, source, t0, span);
+    return this.#accept(reality, input, producerId, verdict, source, t0, span, query);
+  }
+
+  #anycastQuery(realityId: string, anycast: IAnycastTarget): AnycastQuery {
+    const k = checkedK(anycast.k);
+    const dim = this.anycastDimension(realityId);
+    return { vector: unitVector(anycast.vector ?? [], dim, "vector"), k };
   }
 
   #traced(
@@ -252,6 +320,7 @@ export class Spine {
     input: IPulse,
     producerId: string,
     source: Uint8Array | undefined,
+    anycast: IAnycastTarget | null | undefined,
   ): StampedPulse | Promise<StampedPulse> {
     const span = tracer.publish(input.traceContext, input.topic ?? "", input.realityId || "");
     const failed = (err: unknown) => {
@@ -259,7 +328,7 @@ export class Spine {
       throw err;
     };
     try {
-      const result = this.publish(input, producerId, source, span);
+      const result = this.publish(input, producerId, source, span, anycast);
       if (result instanceof Promise) {
         return result.then((stamped) => {
           span.end();
@@ -285,9 +354,27 @@ export class Spine {
     source: Uint8Array | undefined,
     t0: number,
     span: PulseSpan | undefined,
+    query?: AnycastQuery,
   ): StampedPulse {
     if (verdict && !verdict.allow) {
       throw new BusError(verdict.code, verdict.reason);
+    }
+    // Chosen before sequencing, after the guard: no match costs no sequence number, and
+    // whoever left while a policy ran is not chosen.
+    let chosen: AnycastChoice[] | undefined;
+    if (query) {
+      chosen = this.anycastOf(reality.id).choose(
+        reality.route(input.topic!),
+        query.vector,
+        query.k,
+      );
+      if (chosen.length === 0) {
+        throw new BusError(
+          "NO_RESPONDERS",
+          `no anycast subscriber of '${input.topic}' in reality '${reality.id}' ` +
+            "matches the vector above its min_score",
+        );
+      }
     }
     const sequenceSpan = span ? this.tracer!.child(span, "arqon.sequence") : undefined;
     const pulse: IPulse = input;
@@ -302,7 +389,11 @@ export class Spine {
     pulse.realityId = reality.id;
     pulse.producerId = producerId;
     pulse.timestamp = this.#clock.tick();
-    const stamped = new StampedPulse(pulse, verdict?.payload ? undefined : source);
+    // Semantic trace: this hop's topic rides in the stamp after the producer's bytes,
+    // unless the chain had to be cut (then the pulse is encoded afresh).
+    const appended = appendHop(pulse, pulse.topic!);
+    const stamped = new StampedPulse(pulse, verdict?.payload || !appended ? undefined : source);
+    stamped.hop = pulse.topic!;
     stamped.sampledAt = t0;
     reality.published++;
     if (this.#log) stamped.committed = this.#log.append([stamped]);
@@ -310,8 +401,20 @@ export class Spine {
       sequenceSpan!.end();
       this.tracer!.attach(stamped, span);
     }
-    this.#route(reality, stamped);
+    if (chosen) this.#routeAnycast(stamped, chosen);
+    else this.#route(reality, stamped);
     return stamped;
+  }
+
+  #routeAnycast(stamped: StampedPulse, chosen: readonly AnycastChoice[]): void {
+    const replyTo = stamped.pulse.replyTo;
+    const responders = replyTo ? this.inboxes.responders(replyTo) : undefined;
+    stamped.anycast = new Map();
+    for (const c of chosen) stamped.anycast.set(c.sub, c.match);
+    for (const c of chosen) {
+      responders?.add(c.sub.owner);
+      c.sub.offer(stamped);
+    }
   }
 
   #route(reality: Reality, stamped: StampedPulse): void {
@@ -361,6 +464,8 @@ export class Spine {
       drop_new: this.#metrics.dropped.labels(reality.id, "drop_new"),
     };
     const sub = new Subscription(spec, owner, (reason, n) => dropCounters[reason].inc(n));
+    // Registered before the trie takes it: a refused registration leaves nothing behind.
+    if (input.anycast) this.#registerAnycast(sub, input.anycast);
     reality.add(sub);
     this.#subscriptionCount++;
     this.#metrics.subscriptions.set(this.#subscriptionCount);
@@ -373,8 +478,24 @@ export class Spine {
     sub.closed = true;
     sub.clear();
     this.#realities.get(sub.spec.realityId)?.remove(sub);
+    this.#anycast.get(sub.spec.realityId)?.unregister(sub);
     this.#subscriptionCount--;
     this.#metrics.subscriptions.set(this.#subscriptionCount);
+  }
+
+  #registerAnycast(sub: Subscription, input: AnycastInput): void {
+    const realityId = sub.spec.realityId;
+    const dim = this.anycastDimension(realityId);
+    if (input.fromCard && (dim === 0 || input.vectors.some((v) => v.length !== dim))) return;
+    const max = this.#anycastLimits.maxPerSubscription;
+    if (input.vectors.length > max) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        `anycast: at most ${max} vectors per subscription, got ${input.vectors.length}`,
+      );
+    }
+    const units = input.vectors.map((v, i) => unitVector(v, dim, `vectors[${i}]`));
+    this.anycastOf(realityId).register(sub, units, checkedMinScore(input.minScore), dim);
   }
 
   /** Whether any subscription in `realityId` would receive `topic`. */

@@ -6,6 +6,7 @@
 import {
   concatBytes,
   encodePulse,
+  type IAnycastMatch,
   type IPulse,
   pulseToJsonObject,
   stampSuffix,
@@ -27,6 +28,16 @@ export class StampedPulse {
    * the latency histograms at ack and delivery time.
    */
   sampledAt = 0;
+  /**
+   * The `semtrace` entry the node appended (the publish topic): carried by the stamp
+   * after the producer's bytes. Empty: the encoding holds the whole chain already.
+   */
+  hop = "";
+  /**
+   * Anycast deliveries: the chosen subscriptions (by identity) with what matched; their
+   * `Deliver` frames say so. Undefined for every other pulse.
+   */
+  anycast: Map<object, IAnycastMatch> | undefined;
   #bytes: Uint8Array | null = null;
   #stamp: Uint8Array | null = null;
   #json: Record<string, unknown> | null = null;
@@ -68,7 +79,14 @@ export class StampedPulse {
       return [this.#bytes, null];
     }
     const p = this.pulse;
-    this.#stamp ??= stampSuffix(p.id!, p.sequence!, p.producerId!, p.realityId!, p.timestamp!);
+    this.#stamp ??= stampSuffix(
+      p.id!,
+      p.sequence!,
+      p.producerId!,
+      p.realityId!,
+      p.timestamp!,
+      this.hop,
+    );
     return [this.#source, this.#stamp];
   }
 
