@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { F, msg, num, pb, type PbField, type PbMessage, str } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
 import { withNode } from "./support/node.ts";
+import { ArqonClient, BusError } from "../mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -329,4 +330,47 @@ Deno.test("semtrace e2e: a client continues a chain; history keeps it; long chai
     assert.ok(text.includes('"semtrace":["a.one","operator:x","t.two"]'), text.slice(0, 400));
     await Promise.all([sub, pub].map((s) => s.close()));
   });
+});
+
+Deno.test("anycast e2e: our client subscribes, publishes and requests with anycast", async () => {
+  await withNode(async (node) => {
+    const a = await ArqonClient.connect(node.wsUrl, { name: "cat-expert" });
+    const b = await ArqonClient.connect(node.wsUrl, { name: "dog-expert" });
+    const caller = await ArqonClient.connect(node.wsUrl, { name: "asker" });
+    try {
+      const cats = a.subscribe("pets.ask", { anycast: { vectors: [[1, 0, 0]], minScore: 0.3 } });
+      const dogs = b.subscribe("pets.ask", {
+        anycast: { vectors: [[0, 1, 0], [0, 0, 1]], minScore: 0.3 },
+      });
+      await Promise.all([cats.ready, dogs.ready]);
+      const ack = await caller.publish("pets.ask", "why bark", {
+        anycast: { vector: [0, 0.2, 1] },
+      });
+      assert.ok(ack && ack.sequence >= 1);
+      const { value } = await dogs.next();
+      const got = value as typeof value & { anycastMatch?: { embedding?: number; score?: number } };
+      assert.equal(new TextDecoder().decode(got.payload!), "why bark");
+      assert.equal(got.anycastMatch?.embedding, 1);
+      assert.ok(Math.abs(got.anycastMatch!.score! - 1 / Math.hypot(0.2, 1)) < 1e-5);
+      assert.deepEqual(got.semtrace, ["pets.ask"]);
+      // Requests: the nearest answers; no match is NO_RESPONDERS.
+      const answering = (async () => {
+        const { value: req } = await cats.next();
+        await a.reply(req!, "purr");
+      })();
+      const reply = await caller.request("pets.ask", "why purr", {
+        anycast: { vector: [1, 0.1, 0] },
+        timeoutMs: 3000,
+      });
+      await answering;
+      assert.equal(new TextDecoder().decode(reply.payload!), "purr");
+      const refused = await caller.publish("pets.ask", "?", {
+        anycast: { vector: [-1, -1, -1] },
+      }).then(() => undefined, (e: BusError) => e);
+      assert.ok(refused instanceof BusError);
+      assert.equal(refused.code, "NO_RESPONDERS");
+    } finally {
+      await Promise.all([a.close(), b.close(), caller.close()]);
+    }
+  }, { anycastDim: 3 });
 });
