@@ -188,7 +188,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     },
   });
   // A reality's anycast dimension: its own setting (limits.anycastDim), else the node's.
-  spine.anycastDimension = (r) =>
+  spine.anycast.dimension = (r) =>
     store.getReality(r)?.config.limits.anycastDim || config.anycastDim;
   // Pulse spans over OTLP/HTTP only when asked: without an endpoint no tracer exists.
   spine.tracer = PulseTracer.create({

@@ -39,7 +39,6 @@ export {
 export { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS, requestReply } from "./request.ts";
 export { INBOX_SEGMENT, isInboxTopic, newInboxTopic, PendingInboxes } from "./inbox.ts";
 export {
-  type AnycastInput,
   DEFAULT_REALITY,
   type QueueDefaults,
   Spine,
@@ -48,6 +47,12 @@ export {
 } from "./spine.ts";
 export { StampedPulse } from "./stamped.ts";
 export { type AnycastChoice, type AnycastLimits, AnycastRegistry } from "./anycast.ts";
+export {
+  type AnycastInput,
+  type AnycastQuery,
+  type AnycastTarget,
+  SpineAnycast,
+} from "./anycast_route.ts";
 export { type IndexHit, VectorIndex, type VectorIndexOptions } from "./anycast_index.ts";
 export { MAX_ANYCAST_DIM, MAX_ANYCAST_K, unitVector } from "./anycast_vector.ts";
 export { appendHop, MAX_SEMTRACE_BYTES, MAX_SEMTRACE_ENTRIES } from "./semtrace.ts";

@@ -3,13 +3,7 @@
  * sockets; sessions (WebSocket, shm, HTTP) call `publish` and own `Subscription`s.
  * @module
  */
-import {
-  BusError,
-  type IAnycastTarget,
-  type IPulse,
-  type ISpectral,
-  spectralError,
-} from "../protocol/mod.ts";
+import { BusError, type IPulse, type ISpectral, spectralError } from "../protocol/mod.ts";
 import {
   LATENCY_SAMPLE_EVERY,
   type NodeMetrics,
@@ -22,8 +16,14 @@ import { AgentDirectory } from "./agents.ts";
 import { PendingInboxes } from "./inbox.ts";
 import { CONTROL_SET_TOPIC, type ControlParams } from "./control_params.ts";
 import { Reality } from "./reality.ts";
-import { type AnycastChoice, type AnycastLimits, AnycastRegistry } from "./anycast.ts";
-import { checkedK, checkedMinScore, unitVector } from "./anycast_vector.ts";
+
+import type { AnycastLimits } from "./anycast.ts";
+import {
+  type AnycastInput,
+  type AnycastQuery,
+  type AnycastTarget,
+  SpineAnycast,
+} from "./anycast_route.ts";
 import { appendHop } from "./semtrace.ts";
 import { StampedPulse } from "./stamped.ts";
 import {
@@ -74,26 +74,6 @@ export interface SpineOptions {
   readonly anycast?: Partial<AnycastLimits>;
 }
 
-/** A validated anycast target: a unit query vector and how many subscribers it wants. */
-interface AnycastQuery {
-  readonly vector: Float32Array;
-  readonly k: number;
-}
-
-/** Embeddings a subscription registers for anycast (from its frame or its client's card). */
-export interface AnycastInput {
-  /** Capability embeddings, each of the reality's dimension. */
-  readonly vectors: readonly ArrayLike<number>[];
-  /** Least cosine similarity a pulse must reach. @default {0} */
-  readonly minScore?: number;
-  /**
-   * The vectors come from the client's card, not the frame: in a reality of another
-   * dimension (or none) the subscription is simply no anycast target.
-   * @default {false}
-   */
-  readonly fromCard?: boolean;
-}
-
 /** Parameters a caller gives to open a subscription; unset bounds take the defaults. */
 export type SubscribeInput =
   & Pick<SubscriptionSpec, "id" | "pattern">
@@ -114,8 +94,8 @@ export class Spine {
   #subscriptionCount = 0;
   #publishCount = 0;
   readonly #maxRealities: number;
-  readonly #anycastLimits: AnycastLimits;
-  readonly #anycast = new Map<string, AnycastRegistry>();
+  /** Semantic anycast: registrations per reality and the dimension each declares. */
+  readonly anycast: SpineAnycast;
   /** Requests waiting for their reply, with the responders each reached. */
   readonly inboxes: PendingInboxes = new PendingInboxes();
   /** Operators and carded clients: every publish is checked against its producer's card. */
@@ -128,11 +108,7 @@ export class Spine {
     this.#queue = options.queue;
     this.#guard = options.guard;
     this.#log = options.log;
-    this.#anycastLimits = {
-      maxPerSubscription: options.anycast?.maxPerSubscription || 16,
-      maxPerReality: options.anycast?.maxPerReality || 100_000,
-      exactMax: options.anycast?.exactMax ?? 2048,
-    };
+    this.anycast = new SpineAnycast(options.anycast);
     this.agents = new AgentDirectory(options.metrics);
     this.#metrics.onCollect(() => {
       for (const r of this.#realities.values()) {
@@ -153,19 +129,6 @@ export class Spine {
    * one check for it.
    */
   tracer: PulseTracer | undefined;
-
-  /**
-   * The embedding dimension a reality declares for anycast (0: none, anycast refused).
-   * The node reads the reality's `limits.anycastDim`, else `--anycast-dim`.
-   */
-  anycastDimension: (realityId: string) => number = () => 0;
-
-  /** The anycast registrations of a reality (created on first use). */
-  anycastOf(realityId: string): AnycastRegistry {
-    let r = this.#anycast.get(realityId);
-    if (!r) this.#anycast.set(realityId, r = new AnycastRegistry(this.#anycastLimits));
-    return r;
-  }
 
   /** Installs or replaces the guard (CASIL policy chain). */
   setGuard(guard: PulseGuard | undefined): void {
@@ -252,7 +215,7 @@ export class Spine {
     producerId: string,
     source?: Uint8Array,
     span?: PulseSpan,
-    anycast?: IAnycastTarget | null,
+    anycast?: AnycastTarget | null,
   ): StampedPulse | Promise<StampedPulse> {
     // Tracing on: the same path again inside a publish span (kept out of line).
     if (span === undefined && this.tracer !== undefined) {
@@ -270,7 +233,7 @@ export class Spine {
       if (err) throw new BusError("INVALID_ARGUMENT", err);
     }
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
-    const query = anycast ? this.#anycastQuery(reality.id, anycast) : undefined;
+    const query = anycast ? this.anycast.query(reality.id, anycast) : undefined;
     // SAM: a producer without a card pays this one Map lookup.
     this.agents.checkPublish(input, producerId, reality.id);
     // Latency histograms: one pulse in LATENCY_SAMPLE_EVERY reads the clock.
@@ -309,18 +272,12 @@ export class Spine {
     return this.#accept(reality, input, producerId, verdict, source, t0, span, query);
   }
 
-  #anycastQuery(realityId: string, anycast: IAnycastTarget): AnycastQuery {
-    const k = checkedK(anycast.k);
-    const dim = this.anycastDimension(realityId);
-    return { vector: unitVector(anycast.vector ?? [], dim, "vector"), k };
-  }
-
   #traced(
     tracer: PulseTracer,
     input: IPulse,
     producerId: string,
     source: Uint8Array | undefined,
-    anycast: IAnycastTarget | null | undefined,
+    anycast: AnycastTarget | null | undefined,
   ): StampedPulse | Promise<StampedPulse> {
     const span = tracer.publish(input.traceContext, input.topic ?? "", input.realityId || "");
     const failed = (err: unknown) => {
@@ -361,21 +318,7 @@ export class Spine {
     }
     // Chosen before sequencing, after the guard: no match costs no sequence number, and
     // whoever left while a policy ran is not chosen.
-    let chosen: AnycastChoice[] | undefined;
-    if (query) {
-      chosen = this.anycastOf(reality.id).choose(
-        reality.route(input.topic!),
-        query.vector,
-        query.k,
-      );
-      if (chosen.length === 0) {
-        throw new BusError(
-          "NO_RESPONDERS",
-          `no anycast subscriber of '${input.topic}' in reality '${reality.id}' ` +
-            "matches the vector above its min_score",
-        );
-      }
-    }
+    const chosen = query ? this.anycast.choose(reality, input.topic!, query) : undefined;
     const sequenceSpan = span ? this.tracer!.child(span, "arqon.sequence") : undefined;
     const pulse: IPulse = input;
     if (verdict?.payload) pulse.payload = verdict.payload;
@@ -401,20 +344,9 @@ export class Spine {
       sequenceSpan!.end();
       this.tracer!.attach(stamped, span);
     }
-    if (chosen) this.#routeAnycast(stamped, chosen);
+    if (chosen) this.anycast.route(stamped, chosen, this.inboxes);
     else this.#route(reality, stamped);
     return stamped;
-  }
-
-  #routeAnycast(stamped: StampedPulse, chosen: readonly AnycastChoice[]): void {
-    const replyTo = stamped.pulse.replyTo;
-    const responders = replyTo ? this.inboxes.responders(replyTo) : undefined;
-    stamped.anycast = new Map();
-    for (const c of chosen) stamped.anycast.set(c.sub, c.match);
-    for (const c of chosen) {
-      responders?.add(c.sub.owner);
-      c.sub.offer(stamped);
-    }
   }
 
   #route(reality: Reality, stamped: StampedPulse): void {
@@ -465,7 +397,7 @@ export class Spine {
     };
     const sub = new Subscription(spec, owner, (reason, n) => dropCounters[reason].inc(n));
     // Registered before the trie takes it: a refused registration leaves nothing behind.
-    if (input.anycast) this.#registerAnycast(sub, input.anycast);
+    if (input.anycast) this.anycast.register(sub, input.anycast);
     reality.add(sub);
     this.#subscriptionCount++;
     this.#metrics.subscriptions.set(this.#subscriptionCount);
@@ -478,24 +410,9 @@ export class Spine {
     sub.closed = true;
     sub.clear();
     this.#realities.get(sub.spec.realityId)?.remove(sub);
-    this.#anycast.get(sub.spec.realityId)?.unregister(sub);
+    this.anycast.unregister(sub);
     this.#subscriptionCount--;
     this.#metrics.subscriptions.set(this.#subscriptionCount);
-  }
-
-  #registerAnycast(sub: Subscription, input: AnycastInput): void {
-    const realityId = sub.spec.realityId;
-    const dim = this.anycastDimension(realityId);
-    if (input.fromCard && (dim === 0 || input.vectors.some((v) => v.length !== dim))) return;
-    const max = this.#anycastLimits.maxPerSubscription;
-    if (input.vectors.length > max) {
-      throw new BusError(
-        "INVALID_ARGUMENT",
-        `anycast: at most ${max} vectors per subscription, got ${input.vectors.length}`,
-      );
-    }
-    const units = input.vectors.map((v, i) => unitVector(v, dim, `vectors[${i}]`));
-    this.anycastOf(realityId).register(sub, units, checkedMinScore(input.minScore), dim);
   }
 
   /** Whether any subscription in `realityId` would receive `topic`. */
