@@ -35,6 +35,8 @@ export interface VectorIndexOptions {
 export class VectorIndex {
   /** Dimension of every vector. */
   readonly dim: number;
+  /** Search breadth of the graph: recall against time (bench/agents/anycast.ts sweeps it). */
+  efSearch: number = HNSW_PARAMS.efSearch;
   readonly #exactMax: number;
   readonly #slice: number;
   #rows: Float32Array;
@@ -123,7 +125,7 @@ export class VectorIndex {
     const graph = this.#graph;
     if (!graph || this.#size <= this.#exactMax) return undefined;
     const k = Math.min(n, this.#size);
-    graph.setEfSearch(Math.max(HNSW_PARAMS.efSearch, k));
+    graph.setEfSearch(Math.max(this.efSearch, k));
     const slotOf = this.#slotOf;
     const found = graph.searchKnn(
       query,
