@@ -29,6 +29,9 @@ export interface AnycastLimits {
   readonly exactMax: number;
 }
 
+/** Scores closer than this are ties (float32 embeddings carry about 7 digits). */
+const TIE = 1e-6;
+
 /** One chosen subscriber of an anycast pulse. */
 export interface AnycastChoice {
   /** The subscription that gets the pulse. */
@@ -164,11 +167,6 @@ export class AnycastRegistry {
     if (!space) return [];
     const candidates = this.#candidatesOf(route, query.length);
     if (candidates.length === 0) return [];
-    const best = new Map<Entry, { score: number; embedding: number }>();
-    const consider = (entry: Entry, embedding: number, score: number) => {
-      const seen = best.get(entry);
-      if (!seen || score > seen.score) best.set(entry, { score, embedding });
-    };
     let hits: IndexHit[] | undefined;
     if (space.index.approximate) {
       // Every registration of the dimension is a candidate: no filter to call per node.
@@ -181,23 +179,24 @@ export class AnycastRegistry {
         wanted && ((slot) => wanted.has(space.owners[slot]!)),
       );
     }
+    const best = new Map<Entry, { score: number; embedding: number }>();
     if (hits) {
       for (const hit of hits) {
         const entry = space.owners[hit.slot];
-        if (entry) consider(entry, space.which[hit.slot], hit.score);
-      }
-    } else {
-      for (const entry of candidates) {
-        for (let i = 0; i < entry.slots.length; i++) {
-          consider(entry, i, space.index.score(query, entry.slots[i]));
+        if (!entry) continue;
+        const seen = best.get(entry);
+        if (!seen || hit.score > seen.score) {
+          best.set(entry, { score: hit.score, embedding: space.which[hit.slot] });
         }
       }
+    } else {
+      this.#exact(space.index, candidates, query, k, best);
     }
     const ranked: { entry: Entry; score: number; embedding: number; key: number }[] = [];
     for (const [entry, found] of best) {
       if (found.score < entry.minScore) continue;
-      // Scores equal to float32 precision are ties.
-      ranked.push({ entry, ...found, key: Math.round(found.score * 1e6) });
+      // Scores within the margin are ties.
+      ranked.push({ entry, ...found, key: Math.round(found.score / TIE) });
     }
     const last = this.#lastChosen;
     // Ties go to the first registration after the one chosen last, wrapping around.
@@ -210,6 +209,41 @@ export class AnycastRegistry {
       sub: c.entry.sub,
       match: { embedding: c.embedding, score: c.score },
     }));
+  }
+
+  /**
+   * Exact search: each candidate's best embedding, kept in `best` only when it qualifies
+   * (min_score) and is not below the k-th best so far less the tie margin. No allocation
+   * per candidate: this loop is the whole cost below `exactMax`.
+   */
+  #exact(
+    index: VectorIndex,
+    candidates: readonly Entry[],
+    query: Float32Array,
+    k: number,
+    best: Map<Entry, { score: number; embedding: number }>,
+  ): void {
+    // The k best scores so far, descending (k is at most 32).
+    const top: number[] = [];
+    for (let c = 0; c < candidates.length; c++) {
+      const entry = candidates[c];
+      const slots = entry.slots;
+      let score = index.score(query, slots[0]);
+      let embedding = 0;
+      for (let i = 1; i < slots.length; i++) {
+        const s = index.score(query, slots[i]);
+        if (s > score) [score, embedding] = [s, i];
+      }
+      if (score < entry.minScore) continue;
+      if (top.length === k && score < top[k - 1] - TIE) continue;
+      best.set(entry, { score, embedding });
+      let at = top.length;
+      while (at > 0 && top[at - 1] < score) at--;
+      if (at < k) {
+        top.splice(at, 0, score);
+        if (top.length > k) top.pop();
+      }
+    }
   }
 
   #candidatesOf(route: RouteLike, dim: number): Entry[] {
