@@ -21,6 +21,11 @@ export type { OperatorOptions } from "../../operators/mod.ts";
 export type { Flag, FlagKind } from "../config/mod.ts";
 export type { SecurityOptions } from "../shield/auth/mod.ts";
 export type { ShieldFlowOptions, ShieldLimitOptions, ShieldOptions } from "../shield/mod.ts";
-export type { SpineLimitOptions, SpineNodeOptions, SpineQueueOptions } from "../spine/mod.ts";
+export type {
+  SpineAnycastOptions,
+  SpineLimitOptions,
+  SpineNodeOptions,
+  SpineQueueOptions,
+} from "../spine/mod.ts";
 export type { StoreDiskOptions } from "../store/mod.ts";
 export type { MqttOptions } from "../transport/mqtt/mod.ts";

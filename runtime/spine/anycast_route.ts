@@ -25,7 +25,9 @@ export interface AnycastTarget {
 
 /** A validated anycast target: a unit query vector and how many subscribers it wants. */
 export interface AnycastQuery {
+  /** The query, unit length. */
   readonly vector: Float32Array;
+  /** Subscribers wanted. */
   readonly k: number;
 }
 

@@ -46,7 +46,12 @@ export {
   type SubscribeInput,
 } from "./spine.ts";
 export { StampedPulse } from "./stamped.ts";
-export { type AnycastChoice, type AnycastLimits, AnycastRegistry } from "./anycast.ts";
+export {
+  type AnycastChoice,
+  type AnycastLimits,
+  AnycastRegistry,
+  type RouteLike,
+} from "./anycast.ts";
 export {
   type AnycastInput,
   type AnycastQuery,
@@ -74,6 +79,7 @@ export { SubscriptionTrie } from "./trie.ts";
 export {
   SPINE_DEFAULTS,
   SPINE_FLAGS,
+  type SpineAnycastOptions,
   type SpineLimitOptions,
   type SpineNodeOptions,
   type SpineQueueOptions,
