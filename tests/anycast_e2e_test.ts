@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { F, msg, num, pb, type PbField, type PbMessage, str } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
-import { withNode } from "./support/node.ts";
+import { metric, withNode } from "./support/node.ts";
 import { ArqonClient, BusError } from "../mod.ts";
 
 const enc = new TextEncoder();
@@ -193,6 +193,14 @@ Deno.test("anycast e2e: per-subscription and per-reality bounds are typed, other
     b.send(anycastSubscribe(2, "b.x", [[1, 0]]));
     await b.until(() => b.received.some(([k]) => k === F.error), "quota error");
     assert.equal(errorCode(b.received.find(([k]) => k === F.error)![1]), QUOTA_EXCEEDED);
+    assert.equal(
+      await metric(node, "arqon_limit_hits_total", 'limit="anycast_max_per_reality"'),
+      1,
+    );
+    assert.equal(
+      await metric(node, "arqon_limit_hits_total", 'limit="anycast_max_per_subscription"'),
+      1,
+    );
     // Leaving frees room at once.
     a.send(pb([[F.unsubscribe, [[1, 2]]]]));
     await new Promise((r) => setTimeout(r, 100));

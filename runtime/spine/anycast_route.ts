@@ -56,8 +56,14 @@ export class SpineAnycast {
    */
   dimension: (realityId: string) => number = () => 0;
 
-  /** Anycast under `limits` (unset ones take the defaults of `--anycast-*`). */
-  constructor(limits: Partial<AnycastLimits> = {}) {
+  readonly #onLimit: (limit: string) => void;
+
+  /**
+   * Anycast under `limits` (unset ones take the defaults of `--anycast-*`); `onLimit` is
+   * told each refusal by a bound (`anycast_max_per_subscription`, `anycast_max_per_reality`).
+   */
+  constructor(limits: Partial<AnycastLimits> = {}, onLimit: (limit: string) => void = () => {}) {
+    this.#onLimit = onLimit;
     this.#limits = {
       maxPerSubscription: limits.maxPerSubscription || 16,
       maxPerReality: limits.maxPerReality || 100_000,
@@ -114,13 +120,21 @@ export class SpineAnycast {
     if (input.fromCard && (dim === 0 || input.vectors.some((v) => v.length !== dim))) return;
     const max = this.#limits.maxPerSubscription;
     if (input.vectors.length > max) {
+      this.#onLimit("anycast_max_per_subscription");
       throw new BusError(
         "INVALID_ARGUMENT",
         `anycast: at most ${max} vectors per subscription, got ${input.vectors.length}`,
       );
     }
     const units = input.vectors.map((v, i) => unitVector(v, dim, `vectors[${i}]`));
-    this.of(realityId).register(sub, units, checkedMinScore(input.minScore), dim);
+    try {
+      this.of(realityId).register(sub, units, checkedMinScore(input.minScore), dim);
+    } catch (err) {
+      if (err instanceof BusError && err.code === "QUOTA_EXCEEDED") {
+        this.#onLimit("anycast_max_per_reality");
+      }
+      throw err;
+    }
   }
 
   /** Forgets a closed subscription's embeddings at once. */

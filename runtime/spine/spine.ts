@@ -108,7 +108,10 @@ export class Spine {
     this.#queue = options.queue;
     this.#guard = options.guard;
     this.#log = options.log;
-    this.anycast = new SpineAnycast(options.anycast);
+    this.anycast = new SpineAnycast(
+      options.anycast,
+      (limit) => this.#metrics.limitHits.labels(limit).inc(),
+    );
     this.agents = new AgentDirectory(options.metrics);
     this.#metrics.onCollect(() => {
       for (const r of this.#realities.values()) {
