@@ -57,6 +57,12 @@ interface Entry {
   readonly serial: number;
 }
 
+/** The anycast subscriptions of one route and dimension, as a list and (lazily) a set. */
+interface Candidates {
+  readonly list: readonly Entry[];
+  readonly set: () => Set<Entry>;
+}
+
 interface Space {
   readonly index: VectorIndex;
   /** Slot -> entry and slot -> embedding index within the entry. */
@@ -75,7 +81,7 @@ export class AnycastRegistry {
   #lastChosen = 0;
   // Candidates of a route (the subscriptions of a topic): routes are rebuilt whenever a
   // subscription comes or goes, so a cached list is never stale.
-  #candidates = new WeakMap<RouteLike, Map<number, Entry[]>>();
+  #candidates = new WeakMap<RouteLike, Map<number, Candidates>>();
 
   /** An empty registry under `limits`. */
   constructor(limits: AnycastLimits) {
@@ -165,13 +171,12 @@ export class AnycastRegistry {
   ): AnycastChoice[] {
     const space = this.#spaces.get(query.length);
     if (!space) return [];
-    const candidates = this.#candidatesOf(route, query.length);
+    const { list: candidates, set } = this.#candidatesOf(route, query.length);
     if (candidates.length === 0) return [];
     let hits: IndexHit[] | undefined;
     if (space.index.approximate) {
       // Every registration of the dimension is a candidate: no filter to call per node.
-      const all = candidates.length === space.entries;
-      const wanted = all ? undefined : new Set(candidates);
+      const wanted = candidates.length === space.entries ? undefined : set();
       // Several embeddings of one subscriber may come first: ask for more than k.
       hits = space.index.nearest(
         query,
@@ -246,11 +251,11 @@ export class AnycastRegistry {
     }
   }
 
-  #candidatesOf(route: RouteLike, dim: number): Entry[] {
+  #candidatesOf(route: RouteLike, dim: number): Candidates {
     let byDim = this.#candidates.get(route);
     if (!byDim) this.#candidates.set(route, byDim = new Map());
-    let list = byDim.get(dim);
-    if (list) return list;
+    const cached = byDim.get(dim);
+    if (cached) return cached;
     const found: Entry[] = [];
     const add = (sub: Subscription) => {
       const entry = this.#entries.get(sub);
@@ -258,7 +263,10 @@ export class AnycastRegistry {
     };
     for (const sub of route.direct) add(sub);
     for (const members of route.groups) for (const sub of members) add(sub);
-    byDim.set(dim, list = found);
-    return list;
+    let set: Set<Entry> | undefined;
+    // The set (for the graph's filter) only when a topic's candidates are not all of them.
+    const candidates: Candidates = { list: found, set: () => set ??= new Set(found) };
+    byDim.set(dim, candidates);
+    return candidates;
   }
 }

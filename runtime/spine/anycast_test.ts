@@ -141,3 +141,29 @@ Deno.test("vector index: the HNSW graph past exactMax agrees with exact search (
   const only = index.nearest(rows[7], 2, (s) => s !== slots[7])!;
   assert.ok(only.length === 2 && !only.some((h) => h.slot === slots[7]));
 });
+
+Deno.test("anycast registry: past exactMax the graph answers, also for a topic's subset", async () => {
+  const reg = new AnycastRegistry({ maxPerSubscription: 4, maxPerReality: 1000, exactMax: 32 });
+  const next = rng(11);
+  const subs = Array.from({ length: 300 }, () => sub());
+  const vecs = subs.map(() => randomUnit(16, next));
+  subs.forEach((s, i) => reg.register(s, [vecs[i]], -1, 16));
+  await reg.indexOf(16)!.settled();
+  assert.ok(reg.indexOf(16)!.approximate);
+  const half = { direct: subs.slice(0, 150), groups: [] };
+  let agree = 0;
+  for (let q = 0; q < 60; q++) {
+    const query = randomUnit(16, next);
+    const [got] = reg.choose(half, query, 1);
+    assert.ok(half.direct.includes(got.sub), "only the topic's subscriptions");
+    let best = -2;
+    let bestSub: Subscription | undefined;
+    half.direct.forEach((s, i) => {
+      let d = 0;
+      for (let j = 0; j < 16; j++) d += vecs[i][j] * query[j];
+      if (d > best) [best, bestSub] = [d, s];
+    });
+    if (got.sub === bestSub) agree++;
+  }
+  assert.ok(agree >= 54, `recall@1 ${agree}/60 on the subset`);
+});
