@@ -394,6 +394,8 @@ export class OperatorRunner {
         payload: out.payload,
         traceContext: { traceparent: childTraceparent(input.traceContext?.traceparent) },
         spectral: out.spectral,
+        // Semantic trace: the input's chain, then this operator; the Spine adds the topic.
+        semtrace: [...(input.semtrace ?? []), this.producer],
       };
       // In order: each output is accepted (sequenced) before the next is offered. The Spine
       // answers synchronously unless a policy is asynchronous: await only then (an `await`

@@ -13,6 +13,7 @@ import { dial, handshake } from "./connection.ts";
 import { FrameDispatch } from "./dispatch.ts";
 import {
   ackModeOf,
+  anycastTarget,
   historyFrame,
   publishFrame,
   pulseOf,
@@ -178,7 +179,13 @@ export class ArqonClient {
   ): Promise<PublishAck | undefined> {
     const ack = ackModeOf(options.ack);
     const correlationId = ack === AckMode.NONE ? 0 : this.#pending.nextId();
-    this.#outbox.enqueue(publishFrame(correlationId, ack, pulseOf(topic, payload, options)));
+    const pulse = pulseOf(topic, payload, options);
+    const anycast = anycastTarget(options.anycast);
+    this.#outbox.enqueue(
+      anycast
+        ? encodeFrame({ publish: { correlationId, ack, pulse, anycast } })
+        : publishFrame(correlationId, ack, pulse),
+    );
     if (ack === AckMode.NONE) return RESOLVED;
     return this.#pending.ack(correlationId);
   }
@@ -223,7 +230,15 @@ export class ArqonClient {
   ): Promise<IPulse> {
     const correlationId = this.#pending.nextId();
     const pulse = pulseOf(topic, payload, options);
-    this.#outbox.enqueue(requestFrame(correlationId, pulse, options.timeoutMs ?? 0));
+    this.#outbox.enqueue(
+      requestFrame(
+        correlationId,
+        pulse,
+        options.timeoutMs ?? 0,
+        false,
+        anycastTarget(options.anycast),
+      ),
+    );
     return this.#pending.reply(correlationId);
   }
 

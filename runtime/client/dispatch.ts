@@ -70,6 +70,8 @@ export class FrameDispatch {
         return;
       case "deliver": {
         const d = frame.deliver!;
+        // Anycast deliveries: what matched rides on the pulse (see SubscribeOptions.anycast).
+        if (d.anycastMatch) Object.assign(d.pulse!, { anycastMatch: d.anycastMatch });
         this.#subs.get(d.subscriptionId ?? 0)?.push(d.pulse!);
         return;
       }

@@ -8,6 +8,7 @@ import {
   AckMode,
   encodeFrame,
   encodePublishFrame,
+  type IAnycastTarget,
   type IPulse,
   OverflowPolicy,
   PROTOCOL_VERSION,
@@ -123,6 +124,10 @@ export function subscribeFrame(sub: ClientSubscription, correlationId: number): 
       fromSequence,
       fromTimeMs: o.fromTimeMs ?? 0,
       spectralFilter: o.spectralFilter ?? "",
+      anycast: o.anycast && {
+        vectors: o.anycast.vectors.map((v) => ({ values: Array.from(v) })),
+        minScore: o.anycast.minScore ?? 0,
+      },
     },
   });
 }
@@ -152,6 +157,14 @@ export function requestFrame(
   pulse: IPulse,
   timeoutMs: number,
   stream = false,
+  anycast?: IAnycastTarget,
 ): Uint8Array {
-  return encodeFrame({ request: { correlationId, pulse, timeoutMs, stream } });
+  return encodeFrame({ request: { correlationId, pulse, timeoutMs, stream, anycast } });
+}
+
+/** The wire form of an anycast option. */
+export function anycastTarget(
+  a: { vector: ArrayLike<number>; k?: number } | undefined,
+): IAnycastTarget | undefined {
+  return a && { vector: Array.from(a.vector), k: a.k ?? 0 };
 }

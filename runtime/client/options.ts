@@ -105,6 +105,12 @@ export interface PublishOptions {
    * @default {undefined}
    */
   pulse?: Omit<IPulse, "topic" | "payload" | "realityId">;
+  /**
+   * Semantic anycast: deliver only to the `k` anycast subscribers of the topic whose
+   * embeddings are nearest to `vector` (the reality's dimension); none: `NO_RESPONDERS`.
+   * @default {undefined} a plain publish
+   */
+  anycast?: { vector: ArrayLike<number>; k?: number };
 }
 
 /** A history query of `ArqonClient.history`. */

@@ -19,6 +19,13 @@ export interface SubscribeOptions {
    */
   spectralFilter?: string;
   /**
+   * Semantic anycast: this subscription's capability embeddings (the reality's dimension,
+   * at most 16) and the least cosine similarity an anycast pulse must reach. Deliveries of
+   * anycast pulses carry `anycastMatch` (which embedding matched, its score).
+   * @default {undefined} no anycast (or the embeddings of the connection's card)
+   */
+  anycast?: { vectors: ArrayLike<number>[]; minScore?: number };
+  /**
    * Queue group: each pulse goes to one member of the group; empty for none.
    * @default {""}
    */

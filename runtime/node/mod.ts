@@ -21,7 +21,12 @@ export type { OperatorOptions } from "../../operators/mod.ts";
 export type { Flag, FlagKind } from "../config/mod.ts";
 export type { SecurityOptions } from "../shield/auth/mod.ts";
 export type { ShieldFlowOptions, ShieldLimitOptions, ShieldOptions } from "../shield/mod.ts";
-export type { SpineLimitOptions, SpineNodeOptions, SpineQueueOptions } from "../spine/mod.ts";
+export type {
+  SpineAnycastOptions,
+  SpineLimitOptions,
+  SpineNodeOptions,
+  SpineQueueOptions,
+} from "../spine/mod.ts";
 export type { A2aOptions } from "../shield/mod.ts";
 export type { PresenceOptions } from "../spine/mod.ts";
 export type { StoreDiskOptions } from "../store/mod.ts";

@@ -183,12 +183,20 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     metrics,
     maxRealities: config.maxRealities,
     presenceMaxMembers: config.presenceMaxMembers,
+    anycast: {
+      maxPerSubscription: config.anycastMaxPerSubscription,
+      maxPerReality: config.anycastMaxPerReality,
+      exactMax: config.anycastExactMax,
+    },
     queue: {
       maxMessages: config.queueMessages,
       maxBytes: config.queueBytes,
       overflow: config.overflow,
     },
   });
+  // A reality's anycast dimension: its own setting (limits.anycastDim), else the node's.
+  spine.anycast.dimension = (r) =>
+    store.getReality(r)?.config.limits.anycastDim || config.anycastDim;
   // Pulse spans over OTLP/HTTP only when asked: without an endpoint no tracer exists.
   spine.tracer = PulseTracer.create({
     endpoint: config.otelEndpoint,

@@ -71,21 +71,26 @@ function encodedOrigin(producerId: string, realityId: string): Uint8Array {
   return bytes;
 }
 
-/** The encoded stamp of a pulse: id (1), sequence (2), producer (4), reality (5), timestamp (6). */
+/**
+ * The encoded stamp of a pulse: id (1), sequence (2), producer (4), reality (5), timestamp
+ * (6) and, when `hop` is given, one more `semtrace` (18) entry.
+ */
 export function stampSuffix(
   id: string,
   sequence: number,
   producerId: string,
   realityId: string,
   ts: IHlcTimestamp,
+  hop = "",
 ): Uint8Array {
   const wall = ts.wallMs ?? 0;
   const logical = ts.logical ?? 0;
   const idLen = id.length; // UUIDs are ASCII
   const origin = encodedOrigin(producerId, realityId);
   const tsLen = 1 + varint53Length(wall) + 1 + varintLength(logical);
+  const hopLen = utf8Length(hop);
   const size = 1 + varintLength(idLen) + idLen + 1 + varint53Length(sequence) + origin.length +
-    1 + varintLength(tsLen) + tsLen;
+    1 + varintLength(tsLen) + tsLen + (hopLen ? 2 + varintLength(hopLen) + hopLen : 0);
   if (slabPos + size > SLAB_BYTES) {
     slab = new Uint8Array(Math.max(SLAB_BYTES, size));
     slabPos = 0;
@@ -107,6 +112,13 @@ export function stampSuffix(
   p = writeVarint53(out, p, wall);
   out[p++] = (2 << 3) | WIRE_VARINT;
   p = writeVarint(out, p, logical);
+  if (hopLen) {
+    // Pulse.semtrace = 18: the node's hop, after any entries the producer sent.
+    out[p++] = 0x92;
+    out[p++] = 0x01;
+    p = writeVarint(out, p, hopLen);
+    p = writeString(out, p, hop, hopLen);
+  }
   slabPos = p;
   return out.subarray(start, p);
 }
@@ -165,6 +177,10 @@ export function encodePublishFrame(
     const entry = 1 + varintLength(kl) + kl + 1 + varintLength(vl) + vl;
     pulseLen += 1 + varintLength(entry) + entry;
   }
+  // Pulse.semtrace = 18 (repeated string): a two-byte key per entry.
+  const trace = pulse.semtrace ?? [];
+  const traceLens = trace.map(utf8Length);
+  for (const l of traceLens) pulseLen += 2 + varintLength(l) + l;
   const publishLen = (correlationId ? 1 + varint53Length(correlationId) : 0) +
     (ack ? 1 + varintLength(ack) : 0) + 1 + varintLength(pulseLen) + pulseLen;
   const out = new Uint8Array(1 + varintLength(publishLen) + publishLen);
@@ -212,6 +228,12 @@ export function encodePublishFrame(
     out.set(payload, p);
     p += payload.length;
   }
+  for (let i = 0; i < trace.length; i++) {
+    out[p++] = 0x92; // (18 << 3) | WIRE_LEN, as a varint
+    out[p++] = 0x01;
+    p = writeVarint(out, p, traceLens[i]);
+    p = writeString(out, p, trace[i], traceLens[i]);
+  }
   if (lane) {
     out[p++] = 0x98; // field 19, varint: two key bytes
     out[p++] = 0x01;
@@ -224,6 +246,7 @@ const EMPTY = new Uint8Array(0);
 const SIMPLE_FIELDS = new Set([
   "lane",
   "topic",
+  "semtrace",
   "realityId",
   "contentType",
   "payload",

@@ -115,6 +115,8 @@ function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): vo
       const [l, p2] = readVarint(frame, p1);
       if (p2 < 0 || p2 + l > frame.length) return visitor.other(frame);
       if (field === pulseField) pulse = frame.subarray(p2, p2 + l);
+      // Any other length field (Publish.anycast, Deliver.anycast_match): decoded whole.
+      else return visitor.other(frame);
       pos = p2 + l;
     } else {
       return visitor.other(frame);

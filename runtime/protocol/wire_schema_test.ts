@@ -324,3 +324,24 @@ Deno.test("PulseView scans payload and sequence as the schema writes them, stamp
     assertSameBytes(stamped.payload, pulse.payload ?? new Uint8Array(0), `round ${round}`);
   }
 });
+
+Deno.test("stampSuffix with a semtrace hop, and encodePublishFrame with semtrace, match the schema", () => {
+  for (let round = 0; round < 200; round++) {
+    const id = pick(ASCII);
+    const sequence = pick(U53);
+    const producerId = pick(STRINGS);
+    const realityId = pick(STRINGS);
+    const timestamp = { wallMs: pick(U53), logical: pick(U32) };
+    const hop = pick(STRINGS);
+    const stamp = stampSuffix(id, sequence, producerId, realityId, timestamp, hop);
+    assertSameBytes(
+      stamp,
+      encodePulse({ id, sequence, producerId, realityId, timestamp, semtrace: hop ? [hop] : [] }),
+      `round ${round}`,
+    );
+    // Producer entries first, then the node's hop: repeated fields concatenate.
+    const pulse = { ...simplePulse(), semtrace: [pick(STRINGS), pick(STRINGS)].filter((s) => s) };
+    const fast = encodePublishFrame(0, 0, pulse)!;
+    assert.deepEqual(frameObject(fast), frameObject(encodeFrame({ publish: { pulse } })));
+  }
+});

@@ -7,7 +7,7 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { BusError, type IPulse, realityError } from "../protocol/mod.ts";
+import { BusError, type IAnycastTarget, type IPulse, realityError } from "../protocol/mod.ts";
 import { ERROR_HEADER, REPLY_HEADER, requestReply, type Spine } from "../spine/mod.ts";
 import type { DurableLog } from "../spine/mod.ts";
 import { realityRoutes } from "./store_routes.ts";
@@ -248,6 +248,28 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
       traceContext,
     };
   };
+  // Semantic anycast over HTTP: `x-arqon-anycast: {"vector": [...], "k": 1}`.
+  const anycastOf = (req: Request): IAnycastTarget | undefined => {
+    const text = req.headers.get("x-arqon-anycast");
+    if (text === null) return undefined;
+    let v: { vector?: unknown; k?: unknown };
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        'x-arqon-anycast must be JSON {"vector": [...], "k": n}',
+      );
+    }
+    if (
+      typeof v !== "object" || v === null || !Array.isArray(v.vector) ||
+      !v.vector.every((x) => typeof x === "number") ||
+      (v.k !== undefined && typeof v.k !== "number")
+    ) {
+      throw new BusError("INVALID_ARGUMENT", "x-arqon-anycast needs a numeric vector and k");
+    }
+    return { vector: v.vector as number[], k: (v.k as number | undefined) ?? 0 };
+  };
   const producerOf = (req: Request) => {
     const named = req.headers.get("x-arqon-producer") || "http";
     return accessOf.get(req)?.producerId(named) ?? named;
@@ -276,7 +298,13 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     if (ctx.draining()) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
     const pulse = await pulseFromRequest(c.req.raw, c.req.param("reality"), c.req.param("topic"));
     admitPublish(c.req.raw, pulse);
-    const stamped = await ctx.spine.publish(pulse, producerOf(c.req.raw));
+    const stamped = await ctx.spine.publish(
+      pulse,
+      producerOf(c.req.raw),
+      undefined,
+      undefined,
+      anycastOf(c.req.raw),
+    );
     if (c.req.query("ack") === "durable" && stamped.committed) await stamped.committed;
     if (stamped.sampledAt) {
       ctx.metrics.publishToAck?.labels(stamped.pulse.realityId!)
@@ -317,6 +345,7 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
         producerOf(c.req.raw),
         timeout,
         c.req.raw.signal,
+        anycastOf(c.req.raw),
       );
       ctx.metrics.requests.labels("ok").inc();
       return new Response(reply.payload as Uint8Array<ArrayBuffer>, {

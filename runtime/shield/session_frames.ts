@@ -265,6 +265,9 @@ export class FrameHandler {
   #presentCard(card: CompiledCard | undefined): void {
     this.#releaseCard?.();
     this.#releaseCard = undefined;
+    const anycast = card?.card.anycast;
+    this.#subscriptions.cardAnycast = anycast &&
+      { vectors: anycast.vectors, minScore: anycast.min_score ?? 0 };
     if (!card) return;
     // A client is listed only in realities its grants let it use (FORBIDDEN otherwise).
     for (const r of card.card.realities ?? ["default"]) this.#access?.admitRead(r, ">", false);
@@ -308,7 +311,13 @@ export class FrameHandler {
     authorizeReply(this.#ctx.spine, p, this.#ctx.session, this.#replySubject());
     if (this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", size, acked) === false) return;
     this.#admitReality(p.realityId);
-    const result = this.#ctx.spine.publish(publish.pulse, this.#producerId, source);
+    const result = this.#ctx.spine.publish(
+      publish.pulse,
+      this.#producerId,
+      source,
+      undefined,
+      publish.anycast,
+    );
     this.#present(p.realityId);
     if (result instanceof Promise) {
       return result.then(

@@ -270,7 +270,17 @@ export class Outbox implements Resumable {
         const filter = this.#ctx.filterOf(sub);
         for (const p of items) {
           if (filter && !filter.canReceive(p.pulse.topic ?? "")) continue;
-          out.addDeliver(sub.spec.id, p);
+          // Anycast deliveries also say which embedding matched (rare: encoded whole).
+          if (p.anycast === undefined) out.addDeliver(sub.spec.id, p);
+          else {
+            out.addFrame({
+              deliver: {
+                subscriptionId: sub.spec.id,
+                pulse: p.pulse,
+                anycastMatch: p.anycast.get(sub),
+              },
+            });
+          }
           if (p.sampledAt !== 0) deliveryTimed(this.#ctx.metrics, p);
           if (tracer !== undefined) tracer.delivered(p, sub.spec.id, t.kind);
         }

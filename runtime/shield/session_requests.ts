@@ -76,7 +76,14 @@ export class SessionRequests {
     const pending = new AbortController();
     this.#pending.add(pending);
     if (r.stream) return this.#stream(r, correlationId, timeout, pending);
-    requestReply(this.#ctx.spine, r.pulse, this.#host.producerId(), timeout, pending.signal).then(
+    requestReply(
+      this.#ctx.spine,
+      r.pulse,
+      this.#host.producerId(),
+      timeout,
+      pending.signal,
+      r.anycast,
+    ).then(
       (pulse) => {
         this.#pending.delete(pending);
         this.#ctx.metrics.requests.labels("ok").inc();

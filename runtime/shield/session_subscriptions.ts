@@ -12,7 +12,12 @@ import {
   OverflowPolicy,
   StartMode,
 } from "../protocol/mod.ts";
-import { type OverflowMode, StampedPulse, type Subscription } from "../spine/mod.ts";
+import {
+  type AnycastInput,
+  type OverflowMode,
+  StampedPulse,
+  type Subscription,
+} from "../spine/mod.ts";
 import { historyQueryFromFrame, sendHistory } from "./history_frames.ts";
 import { replayHistory } from "./history_replay.ts";
 import type { SubscriptionAccess } from "./auth/mod.ts";
@@ -75,6 +80,25 @@ export class SessionSubscriptions {
     this.#grantsMap?.clear();
   }
 
+  /** The anycast embeddings of this connection's card, if it presented any. */
+  cardAnycast: AnycastInput | undefined;
+
+  // The frame's embeddings; a frame without vectors (or without `anycast`) takes the card's.
+  #anycastOf(s: ISubscribe): AnycastInput | undefined {
+    const a = s.anycast;
+    const card = this.cardAnycast;
+    if (!a) return card && { ...card, fromCard: true };
+    const vectors = (a.vectors ?? []).map((e) => e.values ?? []);
+    if (vectors.length > 0) return { vectors, minScore: a.minScore ?? 0 };
+    if (!card) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        "anycast: no vectors, and the connection's card has none",
+      );
+    }
+    return { vectors: card.vectors, minScore: a.minScore || card.minScore };
+  }
+
   subscribe(s: ISubscribe): void {
     const id = s.subscriptionId ?? 0;
     if (id === 0) throw new BusError("INVALID_ARGUMENT", "subscription_id must be non-zero");
@@ -112,6 +136,7 @@ export class SessionSubscriptions {
         maxBytes: s.maxQueueBytes ?? 0,
         maxInFlight: s.maxInFlight ?? 0,
         spectralFilter,
+        anycast: this.#anycastOf(s),
       });
     } catch (err) {
       grant?.release();

@@ -56,6 +56,16 @@ export interface AgentCard {
    * @default "json"
    */
   readonly output_encoding?: PayloadEncoding;
+  /**
+   * Capability embeddings for semantic anycast: each of the subscriptions of this client
+   * takes anycast pulses nearest to them, in realities whose declared dimension is theirs
+   * (a subscribe frame's own `anycast.vectors` replace them).
+   * @default {undefined} none
+   */
+  readonly anycast?: {
+    readonly vectors: readonly (readonly number[])[];
+    readonly min_score?: number;
+  };
 }
 
 /** How a card's schemas read payloads. */
@@ -86,7 +96,11 @@ const FIELDS = new Set([
   "realities",
   "input_encoding",
   "output_encoding",
+  "anycast",
 ]);
+
+/** Most capability embeddings a card carries (as many as a subscription may register). */
+export const MAX_CARD_EMBEDDINGS = 16;
 const cache = new Map<string, CompiledCard>();
 let ajv: Ajv2020 | undefined;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -205,6 +219,7 @@ function build(c: Record<string, unknown>, digest: string, kind: string): Compil
       if (err) throw bad(`realities: ${JSON.stringify(r)}: ${err}`);
     }
   }
+  const anycast = cardAnycast(c.anycast);
   const nodes = schemaNodes(c.input_schema) + schemaNodes(c.output_schema);
   if (nodes > MAX_SCHEMA_NODES) {
     throw bad(
@@ -226,6 +241,7 @@ function build(c: Record<string, unknown>, digest: string, kind: string): Compil
     ...(realities !== undefined ? { realities } : {}),
     ...(inEnc !== undefined ? { input_encoding: inEnc } : {}),
     ...(outEnc !== undefined ? { output_encoding: outEnc } : {}),
+    ...(anycast !== undefined ? { anycast } : {}),
   };
   return {
     card,
@@ -233,6 +249,37 @@ function build(c: Record<string, unknown>, digest: string, kind: string): Compil
     input: schemaCheck(c.input_schema, "input_schema", inEnc),
     output: schemaCheck(c.output_schema, "output_schema", outEnc),
   };
+}
+
+/** Checks a card's `anycast`: finite, non-zero vectors of one length, min_score in -1..1. */
+function cardAnycast(v: unknown): AgentCard["anycast"] {
+  if (v === undefined) return undefined;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw bad("anycast must be an object");
+  }
+  const { vectors, min_score, ...rest } = v as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) throw bad(`anycast: unknown field "${Object.keys(rest)[0]}"`);
+  if (!Array.isArray(vectors) || vectors.length === 0 || vectors.length > MAX_CARD_EMBEDDINGS) {
+    throw bad(`anycast.vectors must be 1..${MAX_CARD_EMBEDDINGS} arrays of numbers`);
+  }
+  vectors.forEach((vec, i) => {
+    if (
+      !Array.isArray(vec) || vec.length === 0 || vec.length !== (vectors[0] as unknown[]).length
+    ) {
+      throw bad(`anycast.vectors[${i}] must be an array of numbers as long as the first`);
+    }
+    if (!vec.every((x) => typeof x === "number" && Number.isFinite(x))) {
+      throw bad(`anycast.vectors[${i}] holds a value that is not a finite number`);
+    }
+    if (vec.every((x) => x === 0)) throw bad(`anycast.vectors[${i}] is a zero vector`);
+  });
+  if (
+    min_score !== undefined &&
+    (typeof min_score !== "number" || !(min_score >= -1 && min_score <= 1))
+  ) {
+    throw bad("anycast.min_score must be a number in -1..1");
+  }
+  return { vectors: vectors as number[][], ...(min_score !== undefined ? { min_score } : {}) };
 }
 
 /** Objects and arrays in `value`, counted up to one past the bound (no recursion). */

@@ -47,8 +47,34 @@ export interface SpineLimitOptions {
   controlMaxBytes: number;
 }
 
+/** Semantic anycast (see docs/anycast.md); each has a flag. */
+export interface SpineAnycastOptions {
+  /**
+   * Embedding dimension of realities that declare none (`limits.anycastDim`); 0: such
+   * realities refuse anycast.
+   * @default {0}
+   */
+  anycastDim: number;
+  /**
+   * Embeddings one subscription (or card) registers at most.
+   * @default {16}
+   */
+  anycastMaxPerSubscription: number;
+  /**
+   * Embeddings one reality holds at most (QUOTA_EXCEEDED past it).
+   * @default {100000}
+   */
+  anycastMaxPerReality: number;
+  /**
+   * Embeddings of one dimension up to which search is exact; past it an HNSW graph answers.
+   * @default {2048}
+   */
+  anycastExactMax: number;
+}
+
 /** Every Spine option that has a flag. */
-export interface SpineNodeOptions extends SpineQueueOptions, SpineLimitOptions {}
+export interface SpineNodeOptions
+  extends SpineQueueOptions, SpineLimitOptions, SpineAnycastOptions {}
 
 /** Defaults of {@linkcode SpineNodeOptions}. */
 export const SPINE_DEFAULTS: Readonly<SpineNodeOptions> = Object.freeze({
@@ -58,6 +84,10 @@ export const SPINE_DEFAULTS: Readonly<SpineNodeOptions> = Object.freeze({
   maxRealities: 1000,
   controlMaxParams: 256,
   controlMaxBytes: 65536,
+  anycastDim: 0,
+  anycastMaxPerSubscription: 16,
+  anycastMaxPerReality: 100_000,
+  anycastExactMax: 2048,
 });
 
 /** The Spine's options as flags, in `--help` order; the node adds them to its table. */
@@ -98,5 +128,29 @@ export const SPINE_FLAGS: readonly Flag<keyof SpineNodeOptions>[] = Object.freez
     flag: "control-max-bytes",
     kind: "int",
     help: "bytes of a reality's control parameters as JSON; more are refused (QUOTA_EXCEEDED)",
+  },
+  {
+    key: "anycastDim",
+    flag: "anycast-dim",
+    kind: "int",
+    help: "anycast embedding dimension of realities without limits.anycastDim (0: none)",
+  },
+  {
+    key: "anycastMaxPerSubscription",
+    flag: "anycast-max-per-subscription",
+    kind: "int",
+    help: "anycast embeddings per subscription; more are refused (INVALID_ARGUMENT)",
+  },
+  {
+    key: "anycastMaxPerReality",
+    flag: "anycast-max-per-reality",
+    kind: "int",
+    help: "anycast embeddings per reality; more are refused (QUOTA_EXCEEDED)",
+  },
+  {
+    key: "anycastExactMax",
+    flag: "anycast-exact-max",
+    kind: "int",
+    help: "anycast embeddings of one dimension searched exactly; past it an HNSW graph",
   },
 ]);

@@ -70,6 +70,21 @@ export {
   MAX_LANE_RULES,
 } from "./lanes.ts";
 export {
+  type AnycastChoice,
+  type AnycastLimits,
+  AnycastRegistry,
+  type RouteLike,
+} from "./anycast.ts";
+export {
+  type AnycastInput,
+  type AnycastQuery,
+  type AnycastTarget,
+  SpineAnycast,
+} from "./anycast_route.ts";
+export { type IndexHit, VectorIndex, type VectorIndexOptions } from "./anycast_index.ts";
+export { MAX_ANYCAST_DIM, MAX_ANYCAST_K, unitVector } from "./anycast_vector.ts";
+export { appendHop, MAX_SEMTRACE_BYTES, MAX_SEMTRACE_ENTRIES } from "./semtrace.ts";
+export {
   type OverflowMode,
   Subscription,
   type SubscriptionOwner,
@@ -87,6 +102,7 @@ export { SubscriptionTrie } from "./trie.ts";
 export {
   SPINE_DEFAULTS,
   SPINE_FLAGS,
+  type SpineAnycastOptions,
   type SpineLimitOptions,
   type SpineNodeOptions,
   type SpineQueueOptions,

@@ -9,7 +9,7 @@
  * responders publish the reply (see `inbox.ts`).
  * @module
  */
-import { BusError, type IPulse } from "../protocol/mod.ts";
+import { BusError, type IAnycastTarget, type IPulse } from "../protocol/mod.ts";
 import { DEFAULT_REALITY, type Spine } from "./spine.ts";
 import type { Subscription, SubscriptionOwner } from "./subscription.ts";
 import { topicError } from "../protocol/mod.ts";
@@ -43,6 +43,7 @@ export async function requestReply(
   producerId: string,
   timeoutMs: number,
   signal?: AbortSignal,
+  anycast?: IAnycastTarget | null,
 ): Promise<IPulse> {
   signal?.throwIfAborted();
   const topic = pulse.topic ?? "";
@@ -66,7 +67,13 @@ export async function requestReply(
       maxMessages: 1,
       overflow: "drop-new",
     });
-    await spine.publish({ ...pulse, realityId, replyTo: inbox }, producerId);
+    await spine.publish(
+      { ...pulse, realityId, replyTo: inbox },
+      producerId,
+      undefined,
+      undefined,
+      anycast,
+    );
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new BusError("TIMEOUT", `no reply within ${timeout} ms`)),

@@ -18,6 +18,15 @@ import type { PresenceBoard } from "./presence.ts";
 import { isPresenceTopic, wirePresence } from "./presence_events.ts";
 import { CONTROL_SET_TOPIC, type ControlParams } from "./control_params.ts";
 import { Reality } from "./reality.ts";
+
+import type { AnycastLimits } from "./anycast.ts";
+import {
+  type AnycastInput,
+  type AnycastQuery,
+  type AnycastTarget,
+  SpineAnycast,
+} from "./anycast_route.ts";
+import { appendHop } from "./semtrace.ts";
 import { StampedPulse } from "./stamped.ts";
 import { checkLane, LANE_NAMES, LANE_UNSPECIFIED } from "./lanes.ts";
 import {
@@ -65,12 +74,19 @@ export interface SpineOptions {
    * @default {10000}
    */
   readonly presenceMaxMembers?: number;
+  /**
+   * Bounds of semantic anycast (embeddings per subscription and per reality) and the size
+   * past which search is approximate.
+   * @default {{ maxPerSubscription: 16, maxPerReality: 100000, exactMax: 2048 }}
+   */
+  readonly anycast?: Partial<AnycastLimits>;
 }
 
 /** Parameters a caller gives to open a subscription; unset bounds take the defaults. */
 export type SubscribeInput =
   & Pick<SubscriptionSpec, "id" | "pattern">
-  & Partial<Omit<SubscriptionSpec, "id" | "pattern">>;
+  & Partial<Omit<SubscriptionSpec, "id" | "pattern">>
+  & { readonly anycast?: AnycastInput };
 
 /** The Spine of one node. */
 export class Spine {
@@ -86,6 +102,8 @@ export class Spine {
   #subscriptionCount = 0;
   #publishCount = 0;
   readonly #maxRealities: number;
+  /** Semantic anycast: registrations per reality and the dimension each declares. */
+  readonly anycast: SpineAnycast;
   /** Requests waiting for their reply, with the responders each reached. */
   readonly inboxes: PendingInboxes = new PendingInboxes();
   /** Operators and carded clients: every publish is checked against its producer's card. */
@@ -100,6 +118,10 @@ export class Spine {
     this.#queue = options.queue;
     this.#guard = options.guard;
     this.#log = options.log;
+    this.anycast = new SpineAnycast(
+      options.anycast,
+      (limit) => this.#metrics.limitHits.labels(limit).inc(),
+    );
     this.agents = new AgentDirectory(options.metrics);
     this.presence = wirePresence(
       { agents: this.agents, publish: (pulse, producer) => this.#announce(pulse, producer) },
@@ -212,16 +234,19 @@ export class Spine {
    * Synchronous unless the guard answers asynchronously. Throws `BusError` on refusal.
    * `source` is the producer's protobuf encoding of `input`, reused for deliveries.
    * `span` is set by the Spine itself when tracing (`--otel-endpoint`); callers leave it out.
+   * With `anycast`, the pulse goes only to the nearest anycast subscribers of its topic
+   * (NO_RESPONDERS when none qualifies; nothing is sequenced then).
    */
   publish(
     input: IPulse,
     producerId: string,
     source?: Uint8Array,
     span?: PulseSpan,
+    anycast?: AnycastTarget | null,
   ): StampedPulse | Promise<StampedPulse> {
     // Tracing on: the same path again inside a publish span (kept out of line).
     if (span === undefined && this.tracer !== undefined) {
-      return this.#traced(this.tracer, input, producerId, source);
+      return this.#traced(this.tracer, input, producerId, source, anycast);
     }
     const topic = input.topic ?? "";
     if (!this.#topicOk.has(topic)) {
@@ -244,12 +269,15 @@ export class Spine {
     // Lanes: a pulse naming none pays one check here while its reality has no lane rules.
     if (input.lane) checkLane(input.lane);
     else if (reality.laneRules) input.lane = reality.laneRules.laneFor(topic);
+    const query = anycast ? this.anycast.query(reality.id, anycast) : undefined;
     // SAM: a producer without a card pays this one Map lookup.
     this.agents.checkPublish(input, producerId, reality.id);
     // Latency histograms: one pulse in LATENCY_SAMPLE_EVERY reads the clock.
     const t0 = (++this.#publishCount & (LATENCY_SAMPLE_EVERY - 1)) === 0 ? performance.now() : 0;
     const guard = this.#guard;
-    if (!guard) return this.#accept(reality, input, producerId, undefined, source, t0, span);
+    if (!guard) {
+      return this.#accept(reality, input, producerId, undefined, source, t0, span, query);
+    }
     // The guard sees the pulse as it will be stamped (reality and producer resolved); no
     // copy, since #accept overwrites the same fields anyway.
     input.realityId = reality.id;
@@ -267,7 +295,7 @@ export class Spine {
         (v) => {
           policySpan?.end();
           if (t0) this.#policyTimed(reality.id, t0);
-          return this.#accept(reality, input, producerId, v, source, t0, span);
+          return this.#accept(reality, input, producerId, v, source, t0, span, query);
         },
         (err) => {
           policySpan?.end();
@@ -277,7 +305,7 @@ export class Spine {
     }
     policySpan?.end();
     if (t0) this.#policyTimed(reality.id, t0);
-    return this.#accept(reality, input, producerId, verdict, source, t0, span);
+    return this.#accept(reality, input, producerId, verdict, source, t0, span, query);
   }
 
   /**
@@ -302,6 +330,7 @@ export class Spine {
     input: IPulse,
     producerId: string,
     source: Uint8Array | undefined,
+    anycast: AnycastTarget | null | undefined,
   ): StampedPulse | Promise<StampedPulse> {
     const span = tracer.publish(input.traceContext, input.topic ?? "", input.realityId || "");
     const failed = (err: unknown) => {
@@ -309,7 +338,7 @@ export class Spine {
       throw err;
     };
     try {
-      const result = this.publish(input, producerId, source, span);
+      const result = this.publish(input, producerId, source, span, anycast);
       if (result instanceof Promise) {
         return result.then((stamped) => {
           span.end();
@@ -335,10 +364,14 @@ export class Spine {
     source: Uint8Array | undefined,
     t0: number,
     span: PulseSpan | undefined,
+    query?: AnycastQuery,
   ): StampedPulse {
     if (verdict && !verdict.allow) {
       throw new BusError(verdict.code, verdict.reason);
     }
+    // Chosen before sequencing, after the guard: no match costs no sequence number, and
+    // whoever left while a policy ran is not chosen.
+    const chosen = query ? this.anycast.choose(reality, input.topic!, query) : undefined;
     const sequenceSpan = span ? this.tracer!.child(span, "arqon.sequence") : undefined;
     const pulse: IPulse = input;
     if (verdict?.payload) pulse.payload = verdict.payload;
@@ -352,7 +385,11 @@ export class Spine {
     pulse.realityId = reality.id;
     pulse.producerId = producerId;
     pulse.timestamp = this.#clock.tick();
-    const stamped = new StampedPulse(pulse, verdict?.payload ? undefined : source);
+    // Semantic trace: this hop's topic rides in the stamp after the producer's bytes,
+    // unless the chain had to be cut (then the pulse is encoded afresh).
+    const appended = appendHop(pulse, pulse.topic!);
+    const stamped = new StampedPulse(pulse, verdict?.payload || !appended ? undefined : source);
+    stamped.hop = pulse.topic!;
     stamped.sampledAt = t0;
     reality.published++;
     if (this.#log) stamped.committed = this.#log.append([stamped]);
@@ -360,7 +397,8 @@ export class Spine {
       sequenceSpan!.end();
       this.tracer!.attach(stamped, span);
     }
-    this.#route(reality, stamped);
+    if (chosen) this.anycast.route(stamped, chosen, this.inboxes);
+    else this.#route(reality, stamped);
     return stamped;
   }
 
@@ -415,6 +453,8 @@ export class Spine {
       dropCounters[reason].inc(n);
       laneDropped.labels(reality.id, LANE_NAMES[lane || 1], reason).inc(n);
     });
+    // Registered before the trie takes it: a refused registration leaves nothing behind.
+    if (input.anycast) this.anycast.register(sub, input.anycast);
     reality.add(sub);
     this.#subscriptionCount++;
     this.#metrics.subscriptions.set(this.#subscriptionCount);
@@ -427,6 +467,7 @@ export class Spine {
     sub.closed = true;
     sub.clear();
     this.#realities.get(sub.spec.realityId)?.remove(sub);
+    this.anycast.unregister(sub);
     this.#subscriptionCount--;
     this.#metrics.subscriptions.set(this.#subscriptionCount);
   }

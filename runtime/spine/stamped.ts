@@ -6,6 +6,7 @@
 import {
   concatBytes,
   encodePulse,
+  type IAnycastMatch,
   type IPulse,
   pulseToJsonObject,
   stampSuffix,
@@ -31,6 +32,16 @@ export class StampedPulse {
   sampledAt = 0;
   /** The pulse's lane as resolved by the Spine (0 or 1: normal, 2 critical, 3 bulk). */
   readonly lane: number;
+  /**
+   * The `semtrace` entry the node appended (the publish topic): carried by the stamp
+   * after the producer's bytes. Empty: the encoding holds the whole chain already.
+   */
+  hop = "";
+  /**
+   * Anycast deliveries: the chosen subscriptions (by identity) with what matched; their
+   * `Deliver` frames say so. Undefined for every other pulse.
+   */
+  anycast: Map<object, IAnycastMatch> | undefined;
   #bytes: Uint8Array | null = null;
   #stamp: Uint8Array | null = null;
   #json: Record<string, unknown> | null = null;
@@ -74,7 +85,14 @@ export class StampedPulse {
     }
     const p = this.pulse;
     if (this.#stamp === null) {
-      const stamp = stampSuffix(p.id!, p.sequence!, p.producerId!, p.realityId!, p.timestamp!);
+      const stamp = stampSuffix(
+        p.id!,
+        p.sequence!,
+        p.producerId!,
+        p.realityId!,
+        p.timestamp!,
+        this.hop,
+      );
       // A lane the node resolved (rule, connection default) is not in the producer's bytes;
       // repeating an explicit one is harmless (proto3: the last value of a field wins).
       this.#stamp = this.lane > 1 ? concatBytes(stamp, LANE_FIELD[this.lane]) : stamp;

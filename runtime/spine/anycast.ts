@@ -1,0 +1,272 @@
+/**
+ * Semantic anycast of one reality (issue 16 item 4): subscriptions register capability
+ * embeddings; an anycast pulse goes to the `k` subscriptions of its topic whose best
+ * embedding is nearest to the pulse's vector by cosine similarity, at or above each one's
+ * `min_score`, ties taken in turn. Exact search while a dimension's embeddings are few,
+ * the HNSW graph of `VectorIndex` past `exactMax`.
+ * @module
+ */
+import { BusError, type IAnycastMatch } from "../protocol/mod.ts";
+import type { Subscription } from "./subscription.ts";
+import { type IndexHit, VectorIndex } from "./anycast_index.ts";
+
+/** Bounds and switch-over of anycast; each has a node flag (`ANYCAST_FLAGS`). */
+export interface AnycastLimits {
+  /**
+   * Embeddings one subscription (or card) may register.
+   * @default {16}
+   */
+  readonly maxPerSubscription: number;
+  /**
+   * Embeddings one reality holds across its subscriptions (past it: QUOTA_EXCEEDED).
+   * @default {100000}
+   */
+  readonly maxPerReality: number;
+  /**
+   * Embeddings of one dimension at or below which search is exact.
+   * @default {2048}
+   */
+  readonly exactMax: number;
+}
+
+/** Scores closer than this are ties (float32 embeddings carry about 7 digits). */
+const TIE = 1e-6;
+
+/** One chosen subscriber of an anycast pulse. */
+export interface AnycastChoice {
+  /** The subscription that gets the pulse. */
+  readonly sub: Subscription;
+  /** What its delivery says: the embedding's index and its score. */
+  readonly match: IAnycastMatch;
+}
+
+/** The subscriptions of one topic (a `Route` of the reality). */
+export interface RouteLike {
+  /** Subscriptions outside queue groups. */
+  readonly direct: readonly Subscription[];
+  /** Members of queue groups (anycast ignores the grouping). */
+  readonly groups: readonly (readonly Subscription[])[];
+}
+
+interface Entry {
+  readonly sub: Subscription;
+  readonly dim: number;
+  readonly slots: readonly number[];
+  readonly minScore: number;
+  /** Registration order: ties are taken in turn by it. */
+  readonly serial: number;
+}
+
+/** The anycast subscriptions of one route and dimension, as a list and (lazily) a set. */
+interface Candidates {
+  readonly list: readonly Entry[];
+  readonly set: () => Set<Entry>;
+}
+
+interface Space {
+  readonly index: VectorIndex;
+  /** Slot -> entry and slot -> embedding index within the entry. */
+  readonly owners: (Entry | undefined)[];
+  readonly which: number[];
+  entries: number;
+}
+
+/** The anycast registrations of one reality. */
+export class AnycastRegistry {
+  readonly #limits: AnycastLimits;
+  readonly #entries = new Map<Subscription, Entry>();
+  readonly #spaces = new Map<number, Space>();
+  #embeddings = 0;
+  #serial = 0;
+  #lastChosen = 0;
+  // Candidates of a route (the subscriptions of a topic): routes are rebuilt whenever a
+  // subscription comes or goes, so a cached list is never stale.
+  #candidates = new WeakMap<RouteLike, Map<number, Candidates>>();
+
+  /** An empty registry under `limits`. */
+  constructor(limits: AnycastLimits) {
+    this.#limits = limits;
+  }
+
+  /** Embeddings registered in this reality. */
+  get embeddings(): number {
+    return this.#embeddings;
+  }
+
+  /** Whether `sub` is an anycast target. */
+  has(sub: Subscription): boolean {
+    return this.#entries.has(sub);
+  }
+
+  /** The index of a dimension, if any subscription registered one (tests, benchmarks). */
+  indexOf(dim: number): VectorIndex | undefined {
+    return this.#spaces.get(dim)?.index;
+  }
+
+  /**
+   * Registers `sub` with unit vectors of dimension `dim`. Throws `INVALID_ARGUMENT` past
+   * the per-subscription bound and `QUOTA_EXCEEDED` past the reality's.
+   */
+  register(sub: Subscription, units: readonly Float32Array[], minScore: number, dim: number): void {
+    const { maxPerSubscription, maxPerReality } = this.#limits;
+    if (units.length === 0) throw new BusError("INVALID_ARGUMENT", "anycast: no vectors");
+    if (units.length > maxPerSubscription) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        `anycast: at most ${maxPerSubscription} vectors per subscription, got ${units.length}`,
+      );
+    }
+    if (this.#embeddings + units.length > maxPerReality) {
+      throw new BusError(
+        "QUOTA_EXCEEDED",
+        `anycast: reality "${sub.spec.realityId}" holds its maximum of ${maxPerReality} embeddings`,
+      );
+    }
+    this.unregister(sub);
+    let space = this.#spaces.get(dim);
+    if (!space) {
+      space = {
+        index: new VectorIndex(dim, { exactMax: this.#limits.exactMax }),
+        owners: [],
+        which: [],
+        entries: 0,
+      };
+      this.#spaces.set(dim, space);
+    }
+    const slots = units.map((u) => space.index.add(u));
+    const entry: Entry = { sub, dim, slots, minScore, serial: ++this.#serial };
+    slots.forEach((slot, i) => {
+      space.owners[slot] = entry;
+      space.which[slot] = i;
+    });
+    space.entries++;
+    this.#entries.set(sub, entry);
+    this.#embeddings += slots.length;
+  }
+
+  /** Removes `sub`'s embeddings at once: it is never chosen again. */
+  unregister(sub: Subscription): void {
+    const entry = this.#entries.get(sub);
+    if (!entry) return;
+    this.#entries.delete(sub);
+    const space = this.#spaces.get(entry.dim)!;
+    for (const slot of entry.slots) {
+      space.index.remove(slot);
+      space.owners[slot] = undefined;
+    }
+    space.entries--;
+    this.#embeddings -= entry.slots.length;
+    if (space.entries === 0) this.#spaces.delete(entry.dim);
+  }
+
+  /**
+   * Chooses up to `k` of `route`'s subscriptions for a unit `query`: best embedding per
+   * subscription, at or above its `min_score`, highest first, ties in turn. Empty when
+   * none qualifies.
+   */
+  choose(
+    route: RouteLike,
+    query: Float32Array,
+    k: number,
+  ): AnycastChoice[] {
+    const space = this.#spaces.get(query.length);
+    if (!space) return [];
+    const { list: candidates, set } = this.#candidatesOf(route, query.length);
+    if (candidates.length === 0) return [];
+    let hits: IndexHit[] | undefined;
+    if (space.index.approximate) {
+      // Every registration of the dimension is a candidate: no filter to call per node.
+      const wanted = candidates.length === space.entries ? undefined : set();
+      // Several embeddings of one subscriber may come first: ask for more than k.
+      hits = space.index.nearest(
+        query,
+        k * Math.min(4, this.#limits.maxPerSubscription) + 4,
+        wanted && ((slot) => wanted.has(space.owners[slot]!)),
+      );
+    }
+    const best = new Map<Entry, { score: number; embedding: number }>();
+    if (hits) {
+      for (const hit of hits) {
+        const entry = space.owners[hit.slot];
+        if (!entry) continue;
+        const seen = best.get(entry);
+        if (!seen || hit.score > seen.score) {
+          best.set(entry, { score: hit.score, embedding: space.which[hit.slot] });
+        }
+      }
+    } else {
+      this.#exact(space.index, candidates, query, k, best);
+    }
+    const ranked: { entry: Entry; score: number; embedding: number; key: number }[] = [];
+    for (const [entry, found] of best) {
+      if (found.score < entry.minScore) continue;
+      // Scores within the margin are ties.
+      ranked.push({ entry, ...found, key: Math.round(found.score / TIE) });
+    }
+    const last = this.#lastChosen;
+    // Ties go to the first registration after the one chosen last, wrapping around.
+    ranked.sort((a, b) =>
+      b.key - a.key || ((a.entry.serial - last - 1) >>> 0) - ((b.entry.serial - last - 1) >>> 0)
+    );
+    const chosen = ranked.slice(0, k);
+    if (chosen.length > 0) this.#lastChosen = chosen[chosen.length - 1].entry.serial;
+    return chosen.map((c) => ({
+      sub: c.entry.sub,
+      match: { embedding: c.embedding, score: c.score },
+    }));
+  }
+
+  /**
+   * Exact search: each candidate's best embedding, kept in `best` only when it qualifies
+   * (min_score) and is not below the k-th best so far less the tie margin. No allocation
+   * per candidate: this loop is the whole cost below `exactMax`.
+   */
+  #exact(
+    index: VectorIndex,
+    candidates: readonly Entry[],
+    query: Float32Array,
+    k: number,
+    best: Map<Entry, { score: number; embedding: number }>,
+  ): void {
+    // The k best scores so far, descending (k is at most 32).
+    const top: number[] = [];
+    for (let c = 0; c < candidates.length; c++) {
+      const entry = candidates[c];
+      const slots = entry.slots;
+      let score = index.score(query, slots[0]);
+      let embedding = 0;
+      for (let i = 1; i < slots.length; i++) {
+        const s = index.score(query, slots[i]);
+        if (s > score) [score, embedding] = [s, i];
+      }
+      if (score < entry.minScore) continue;
+      if (top.length === k && score < top[k - 1] - TIE) continue;
+      best.set(entry, { score, embedding });
+      let at = top.length;
+      while (at > 0 && top[at - 1] < score) at--;
+      if (at < k) {
+        top.splice(at, 0, score);
+        if (top.length > k) top.pop();
+      }
+    }
+  }
+
+  #candidatesOf(route: RouteLike, dim: number): Candidates {
+    let byDim = this.#candidates.get(route);
+    if (!byDim) this.#candidates.set(route, byDim = new Map());
+    const cached = byDim.get(dim);
+    if (cached) return cached;
+    const found: Entry[] = [];
+    const add = (sub: Subscription) => {
+      const entry = this.#entries.get(sub);
+      if (entry && entry.dim === dim) found.push(entry);
+    };
+    for (const sub of route.direct) add(sub);
+    for (const members of route.groups) for (const sub of members) add(sub);
+    let set: Set<Entry> | undefined;
+    // The set (for the graph's filter) only when a topic's candidates are not all of them.
+    const candidates: Candidates = { list: found, set: () => set ??= new Set(found) };
+    byDim.set(dim, candidates);
+    return candidates;
+  }
+}

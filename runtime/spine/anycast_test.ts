@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { AnycastRegistry } from "./anycast.ts";
+import { VectorIndex } from "./anycast_index.ts";
+import { checkedK, checkedMinScore, unitVector } from "./anycast_vector.ts";
+import { Subscription } from "./subscription.ts";
+import { BusError } from "../protocol/mod.ts";
+
+const owner = { wake() {}, overflowed() {} };
+let nextId = 1;
+function sub(): Subscription {
+  return new Subscription(
+    {
+      id: nextId++,
+      realityId: "r",
+      pattern: "agents.task",
+      queueGroup: "",
+      overflow: "drop-oldest",
+      maxMessages: 10,
+      maxBytes: 1 << 20,
+      maxInFlight: 0,
+    },
+    owner,
+    () => {},
+  );
+}
+
+/** A deterministic pseudo-random generator (tests must not depend on luck). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+}
+
+function randomUnit(dim: number, next: () => number): Float32Array {
+  return unitVector(Array.from({ length: dim }, next), dim, "v");
+}
+
+const LIMITS = { maxPerSubscription: 4, maxPerReality: 10, exactMax: 2048 };
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof BusError, String(e));
+    return e.code;
+  }
+  return "none";
+}
+
+Deno.test("anycast vectors: wrong dimension, NaN, Inf, zero, k and min_score are INVALID_ARGUMENT", () => {
+  assert.deepEqual([...unitVector([3, 4], 2, "v")].map((x) => +x.toFixed(3)), [0.6, 0.8]);
+  assert.equal(code(() => unitVector([1, 2, 3], 2, "v")), "INVALID_ARGUMENT");
+  assert.equal(code(() => unitVector([NaN, 1], 2, "v")), "INVALID_ARGUMENT");
+  assert.equal(code(() => unitVector([Infinity, 1], 2, "v")), "INVALID_ARGUMENT");
+  assert.equal(code(() => unitVector([0, 0], 2, "v")), "INVALID_ARGUMENT");
+  assert.equal(code(() => unitVector([1, 0], 0, "v")), "INVALID_ARGUMENT");
+  assert.equal(checkedK(0), 1);
+  assert.equal(checkedK(32), 32);
+  assert.equal(code(() => checkedK(33)), "INVALID_ARGUMENT");
+  assert.equal(code(() => checkedMinScore(1.5)), "INVALID_ARGUMENT");
+  assert.equal(code(() => checkedMinScore(NaN)), "INVALID_ARGUMENT");
+});
+
+Deno.test("anycast registry: nearest by cosine, min_score, k, and the matching embedding", () => {
+  const reg = new AnycastRegistry(LIMITS);
+  const [a, b, c] = [sub(), sub(), sub()];
+  reg.register(a, [unitVector([1, 0, 0], 3, "v")], 0.5, 3);
+  reg.register(b, [unitVector([0, 0, 1], 3, "v"), unitVector([0, 1, 0], 3, "v")], 0.5, 3);
+  reg.register(c, [unitVector([0, 1, 1], 3, "v")], 0.99, 3);
+  const route = { direct: [a, b, c], groups: [] };
+  const q = unitVector([0.1, 1, 0], 3, "q");
+  const one = reg.choose(route, q, 1);
+  assert.equal(one.length, 1);
+  assert.equal(one[0].sub, b);
+  assert.equal(one[0].match.embedding, 1);
+  assert.ok(Math.abs(one[0].match.score! - 1 / Math.hypot(0.1, 1)) < 1e-6);
+  // c's best score (~0.70) is under its min_score 0.99; a's (~0.0995) under 0.5.
+  assert.deepEqual(reg.choose(route, q, 3).map((x) => x.sub), [b]);
+  // Gone: never chosen again.
+  reg.unregister(b);
+  assert.deepEqual(reg.choose({ direct: [a, c], groups: [] }, q, 3), []);
+  assert.equal(reg.embeddings, 2);
+});
+
+Deno.test("anycast registry: ties go round robin", () => {
+  const reg = new AnycastRegistry(LIMITS);
+  const subs = [sub(), sub(), sub()];
+  for (const s of subs) reg.register(s, [unitVector([1, 1], 2, "v")], 0, 2);
+  const route = { direct: subs, groups: [] };
+  const q = unitVector([1, 0], 2, "q");
+  const picks = Array.from({ length: 6 }, () => reg.choose(route, q, 1)[0].sub.spec.id);
+  const ids = subs.map((s) => s.spec.id);
+  assert.deepEqual(picks, [...ids, ...ids]);
+});
+
+Deno.test("anycast registry: bounds per subscription and per reality are typed", () => {
+  const reg = new AnycastRegistry(LIMITS);
+  const v = unitVector([1, 0], 2, "v");
+  assert.equal(code(() => reg.register(sub(), [v, v, v, v, v], 0, 2)), "INVALID_ARGUMENT");
+  for (let i = 0; i < 5; i++) reg.register(sub(), [v, v], 0, 2);
+  assert.equal(reg.embeddings, 10);
+  assert.equal(code(() => reg.register(sub(), [v], 0, 2)), "QUOTA_EXCEEDED");
+  assert.equal(reg.embeddings, 10);
+});
+
+Deno.test("vector index: the HNSW graph past exactMax agrees with exact search (recall@1)", async () => {
+  const dim = 32;
+  const next = rng(7);
+  const index = new VectorIndex(dim, { exactMax: 64, buildSlice: 100 });
+  const rows: Float32Array[] = [];
+  for (let i = 0; i < 600; i++) rows.push(randomUnit(dim, next));
+  const slots = rows.map((r) => index.add(r));
+  assert.equal(index.nearest(rows[0], 1), undefined, "no graph before it is built");
+  await index.settled();
+  assert.ok(index.approximate);
+  let agree = 0;
+  for (let q = 0; q < 100; q++) {
+    const query = randomUnit(dim, next);
+    let best = -2;
+    let bestSlot = -1;
+    for (const s of slots) {
+      const score = index.score(query, s);
+      if (score > best) [best, bestSlot] = [score, s];
+    }
+    const hit = index.nearest(query, 1)![0];
+    if (hit.slot === bestSlot) agree++;
+  }
+  assert.ok(agree >= 95, `recall@1 ${agree}/100`);
+  // Removal is immediate: a removed vector is never returned, also by the graph.
+  index.remove(slots[5]);
+  const again = index.nearest(rows[5], 3)!;
+  assert.ok(!again.some((h) => h.slot === slots[5]));
+  // A slot reused after removal is searchable under its new vector.
+  const fresh = randomUnit(dim, next);
+  const reused = index.add(fresh);
+  assert.equal(reused, slots[5]);
+  assert.equal(index.nearest(fresh, 1)![0].slot, reused);
+  // A filter leaves out what it refuses.
+  const only = index.nearest(rows[7], 2, (s) => s !== slots[7])!;
+  assert.ok(only.length === 2 && !only.some((h) => h.slot === slots[7]));
+});
+
+Deno.test("anycast registry: past exactMax the graph answers, also for a topic's subset", async () => {
+  const reg = new AnycastRegistry({ maxPerSubscription: 4, maxPerReality: 1000, exactMax: 32 });
+  const next = rng(11);
+  const subs = Array.from({ length: 300 }, () => sub());
+  const vecs = subs.map(() => randomUnit(16, next));
+  subs.forEach((s, i) => reg.register(s, [vecs[i]], -1, 16));
+  await reg.indexOf(16)!.settled();
+  assert.ok(reg.indexOf(16)!.approximate);
+  const half = { direct: subs.slice(0, 150), groups: [] };
+  let agree = 0;
+  for (let q = 0; q < 60; q++) {
+    const query = randomUnit(16, next);
+    const [got] = reg.choose(half, query, 1);
+    assert.ok(half.direct.includes(got.sub), "only the topic's subscriptions");
+    let best = -2;
+    let bestSub: Subscription | undefined;
+    half.direct.forEach((s, i) => {
+      let d = 0;
+      for (let j = 0; j < 16; j++) d += vecs[i][j] * query[j];
+      if (d > best) [best, bestSub] = [d, s];
+    });
+    if (got.sub === bestSub) agree++;
+  }
+  assert.ok(agree >= 54, `recall@1 ${agree}/60 on the subset`);
+});

@@ -1,0 +1,85 @@
+/**
+ * Embedding vectors of semantic anycast: checked against the reality's declared dimension
+ * (finite, not all zero) and stored unit-length, so cosine similarity is one dot product.
+ * @module
+ */
+import { BusError } from "../protocol/mod.ts";
+
+/** Most subscribers an anycast pulse may ask for (`k`). */
+export const MAX_ANYCAST_K = 32;
+
+/** Largest dimension a reality may declare (bounds the memory of one embedding). */
+export const MAX_ANYCAST_DIM = 4096;
+
+function invalid(message: string): BusError {
+  return new BusError("INVALID_ARGUMENT", `anycast: ${message}`);
+}
+
+/**
+ * Checks `values` as an embedding of dimension `dim` and returns it scaled to unit
+ * length (a copy). Throws `INVALID_ARGUMENT` naming `what` for a wrong dimension, a NaN or
+ * infinite component, or a zero vector (it has no direction to compare).
+ *
+ * @example
+ * ```ts
+ * import { unitVector } from "./anycast_vector.ts";
+ *
+ * unitVector([3, 4], 2, "vector"); // Float32Array [0.6, 0.8]
+ * ```
+ */
+export function unitVector(values: ArrayLike<number>, dim: number, what: string): Float32Array {
+  if (dim <= 0) throw invalid("this reality declares no embedding dimension (limits.anycastDim)");
+  if (values.length !== dim) {
+    throw invalid(`${what} has ${values.length} components; this reality's dimension is ${dim}`);
+  }
+  let norm = 0;
+  for (let i = 0; i < dim; i++) {
+    const v = values[i];
+    if (!Number.isFinite(v)) throw invalid(`${what}[${i}] is not a finite number`);
+    norm += v * v;
+  }
+  // A float32 vector whose squared norm underflows or overflows has no usable direction.
+  if (!(norm > 0) || !Number.isFinite(norm)) {
+    throw invalid(`${what} is a zero vector (or too small or large to normalize)`);
+  }
+  const out = new Float32Array(dim);
+  const scale = 1 / Math.sqrt(norm);
+  for (let i = 0; i < dim; i++) out[i] = values[i] * scale;
+  return out;
+}
+
+/** The `k` of an anycast pulse: 0 (unset) means 1; above {@linkcode MAX_ANYCAST_K} is refused. */
+export function checkedK(k: number | null | undefined): number {
+  const n = k ?? 0;
+  if (n === 0) return 1;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_ANYCAST_K) {
+    throw invalid(`k must be 1..${MAX_ANYCAST_K}, got ${n}`);
+  }
+  return n;
+}
+
+/** A subscriber's `min_score`: a cosine similarity, -1..1 (NaN refused). */
+export function checkedMinScore(score: number | null | undefined): number {
+  const s = score ?? 0;
+  if (!Number.isFinite(s) || s < -1 || s > 1) {
+    throw invalid(`min_score must be a number in -1..1, got ${s}`);
+  }
+  return s;
+}
+
+/** Dot product of `a` with row `row` of `rows` (both of length `dim`). */
+export function dotRow(a: Float32Array, rows: Float32Array, row: number, dim: number): number {
+  let s = 0;
+  const base = row * dim;
+  // Four accumulators: fewer dependent adds per iteration (measured ~2x on dim 384).
+  let s1 = 0, s2 = 0, s3 = 0;
+  let i = 0;
+  for (; i + 3 < dim; i += 4) {
+    s += a[i] * rows[base + i];
+    s1 += a[i + 1] * rows[base + i + 1];
+    s2 += a[i + 2] * rows[base + i + 2];
+    s3 += a[i + 3] * rows[base + i + 3];
+  }
+  for (; i < dim; i++) s += a[i] * rows[base + i];
+  return s + s1 + s2 + s3;
+}
