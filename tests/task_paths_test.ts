@@ -11,10 +11,18 @@ import { withNode } from "./support/node.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 const CONFIG = `${ROOT}deno.json`;
 
+// `deno task` keeps an INIT_CWD it inherits (as npm does): under `deno task test` it would
+// name the repository, so the children get the environment without it, as in a user's shell.
+const ENV = Object.fromEntries(
+  Object.entries(Deno.env.toObject()).filter(([k]) => k !== "INIT_CWD"),
+);
+
 async function taskIn(cwd: string, ...args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", "--config", CONFIG, ...args],
     cwd,
+    clearEnv: true,
+    env: ENV,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
