@@ -12,7 +12,7 @@ const NODE = { memory: true } as const;
 
 function assertError(reply: RawReply, kind: string, code: string, status: string): void {
   assert.equal(reply.headers["arqon-error-kind"], kind, reply.text);
-  assert.equal(reply.headers["arqon-error"], code);
+  assert.equal(reply.headers["arqon-proxy-error"], code);
   assert.equal(reply.headers["http-status"], status);
   assert.equal(reply.contentType, "application/json");
   const body = JSON.parse(reply.text);

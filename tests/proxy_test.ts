@@ -32,7 +32,7 @@ Deno.test("proxy bus -> HTTP: path, method, query, headers and body go up; statu
       });
       assert.equal(put.headers["http-status"], "201");
       assert.equal(put.headers["x-upstream"], "up");
-      assert.equal(put.headers["arqon-error"], undefined);
+      assert.equal(put.headers["arqon-proxy-error"], undefined);
       assert.equal(put.contentType, "application/json");
       const seen = JSON.parse(put.text);
       assert.equal(seen.method, "PUT");
@@ -57,7 +57,7 @@ Deno.test("proxy bus -> HTTP: path, method, query, headers and body go up; statu
       const fail = await bus.request("svc.billing.fail");
       assert.equal(fail.headers["http-status"], "500");
       assert.equal(fail.text, "boom");
-      assert.equal(fail.headers["arqon-error"], undefined);
+      assert.equal(fail.headers["arqon-proxy-error"], undefined);
 
       const empty = await bus.request("svc.billing.empty");
       assert.equal(empty.headers["http-status"], "204");

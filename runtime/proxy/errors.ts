@@ -1,6 +1,6 @@
 /**
  * The proxy's typed errors. Each kind has a protocol error code (what a bus client reads
- * in the reply's `arqon-error` header) and the gateway HTTP status it answers with
+ * in the reply's `arqon-proxy-error` header) and the gateway HTTP status it answers with
  * (`http-status`): 502/504 are a gateway's statuses and have no protocol error code of
  * their own, so the kind carries them.
  * @module

@@ -13,8 +13,13 @@ export const METHOD_HEADER = "http-method";
 export const QUERY_HEADER = "http-query";
 /** Reply header carrying the HTTP status. */
 export const STATUS_HEADER = "http-status";
-/** Reply header carrying the error code of a typed error reply (absent on success). */
-export const ERROR_HEADER = "arqon-error";
+/**
+ * Reply header carrying the error code of the proxy's typed error reply (absent on success).
+ * Not the node's `arqon-error` mark (runtime/spine/reply_marks.ts), which turns a reply into
+ * an `Error` frame for the requester: a gateway's failure stays a reply, so its HTTP status
+ * (502, 504...) and kind reach the caller, over the bus and through `--listen` alike.
+ */
+export const ERROR_HEADER = "arqon-proxy-error";
 /** Reply header carrying the proxy's error kind (e.g. `upstream_timeout`). */
 export const ERROR_KIND_HEADER = "arqon-error-kind";
 
