@@ -14,7 +14,7 @@ if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
   console.log(
     "usage: deno task bench:circuits [options of bench/circuits_bench.ts]\n\n" +
       "  Runs bench/circuits_bench.ts (with these options), then bench/proxy_bench.ts.\n" +
-      "  deno run -A bench/circuits_bench.ts --help and deno task bench:proxy --help list\n" +
+      "  deno run -A bench/circuits_bench.ts --help and deno task bench:proxy --help show\n" +
       "  each part's options.",
   );
   Deno.exit(0);

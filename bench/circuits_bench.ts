@@ -21,6 +21,9 @@ import { loadRoles } from "./operators/harness.ts";
 import { buildOperatorCached, OPERATOR_BUILD_DIR, REPO_ROOT } from "../operators/build/mod.ts";
 import { HARMONICS_SOURCE } from "../operators/builtin/harmonics/mod.ts";
 import { demoCircuit } from "../operators/circuits/demo.ts";
+import { helpFromHeader } from "../scripts/task_cli.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const { values } = parseArgs({
   args: Deno.args,

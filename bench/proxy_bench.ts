@@ -25,6 +25,9 @@
  */
 import { ArqonClient } from "../mod.ts";
 import { freePort, LOAD_CPU, pinned, readLine, SERVER_CPU, startNodeProcess } from "./support.ts";
+import { helpFromHeader } from "../scripts/task_cli.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const RATES = (Deno.env.get("BENCH_RATES") ?? "1000").split(",").map(Number);

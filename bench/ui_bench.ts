@@ -15,6 +15,9 @@
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { CAN_PIN, median, SERVER_CPU, startNodeProcess } from "./support.ts";
+import { helpFromHeader } from "../scripts/task_cli.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"];

@@ -21,6 +21,9 @@
  */
 import { ArqonClient } from "../../mod.ts";
 import { CAN_PIN, SERVER_CPU, startNodeProcess } from "../support.ts";
+import { helpFromHeader } from "../../scripts/task_cli.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -15,6 +15,9 @@
  */
 import { DEFAULT_REALITY, Spine, type Subscription } from "../../runtime/spine/mod.ts";
 import { NodeMetrics } from "../../runtime/telemetry/mod.ts";
+import { helpFromHeader } from "../../scripts/task_cli.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const DIM = 384;
 

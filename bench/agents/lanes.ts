@@ -16,6 +16,9 @@
 import { parseArgs } from "node:util";
 import { ArqonClient } from "../../mod.ts";
 import { CAN_PIN, SERVER_CPU, startNodeProcess } from "../support.ts";
+import { helpFromHeader } from "../../scripts/task_cli.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 /** What one phase measured. */
 export interface PhaseResult {
