@@ -10,8 +10,16 @@
 /** `which` argument of `setpriority`: a process id; on Linux a thread id selects one thread. */
 const PRIO_PROCESS = 0;
 
-/** The nice value operator Workers run at. @default 19 */
-export const WORKER_NICE = 19;
+/**
+ * The nice value operator Workers run at. Measured on the 2-core machine, node pinned to one
+ * CPU (`deno task bench:operators --quick`, 2026-12-07, quiet): nice 19 halved the operator's
+ * max rate (7,533 outputs/s, 129 µs node CPU per output: the Worker waited for every wakeup
+ * of the event loop) against nice 10 (12,154/s, 73 µs) and nice 0 (12,355/s, 70 µs), while
+ * the isolation figure (plain pub/sub p99 beside a fuel-burning operator) held at 10 (0.81x).
+ * Nice 10 keeps the event loop's share ~9:1 when both want the CPU.
+ * @default 10
+ */
+export const WORKER_NICE = 10;
 
 /**
  * Sets the calling thread's nice value to `nice`; returns its thread id on success, `null`

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { FromWorker } from "./worker_protocol.ts";
+import { WORKER_NICE } from "./thread_nice.ts";
 
 /** The nice value of thread `tid` of this process, from /proc (field 19 of stat). */
 function niceOf(tid: number | string): number {
@@ -9,18 +10,19 @@ function niceOf(tid: number | string): number {
   return Number(rest[19 - 3]);
 }
 
-/** Thread ids of this process at nice 19. */
+/** Thread ids of this process at the Workers' nice. */
 function niced(): string[] {
   return [...Deno.readDirSync("/proc/self/task")].map((e) => e.name)
-    .filter((tid) => niceOf(tid) === 19);
+    .filter((tid) => niceOf(tid) === WORKER_NICE);
 }
 
 Deno.test({
-  name: "the operator Worker lowers its own thread to nice 19; the node's threads keep theirs",
+  name:
+    "the operator Worker lowers its own thread to nice WORKER_NICE; the node's threads keep theirs",
   ignore: Deno.build.os !== "linux",
   fn: async () => {
     const main = niceOf(Deno.pid);
-    assert.notEqual(main, 19, "the test runs at a nice other than 19");
+    assert.notEqual(main, WORKER_NICE, "the test runs at a nice other than the Workers'");
     const already = new Set(niced());
     const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
     try {
@@ -29,7 +31,7 @@ Deno.test({
         worker.onerror = (e) => reject(new Error(e.message));
       });
       const fresh = niced().filter((tid) => !already.has(tid));
-      assert.equal(fresh.length, 1, `one new thread at nice 19: ${fresh}`);
+      assert.equal(fresh.length, 1, `one new thread at nice ${WORKER_NICE}: ${fresh}`);
       const comm = Deno.readTextFileSync(`/proc/self/task/${fresh[0]}/comm`).trim();
       assert.match(comm, /worker/i);
       assert.equal(niceOf(Deno.pid), main);

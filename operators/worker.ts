@@ -108,7 +108,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   post({ type: "results", id: m.id, packed }, [packed]);
 };
 
-// This thread shares the node's CPUs with its event loop: it yields to it (nice 19).
+// This thread shares the node's CPUs with its event loop: it yields to it (nice WORKER_NICE, 10).
 lowerThreadPriority();
 
 // Messages posted before this module finished evaluating (its imports await) may be lost:
