@@ -23,6 +23,7 @@ import {
   checkTypes,
   checkValues,
   equal,
+  type Incompatibility,
   isObj,
   mayBe,
   type Obj,
@@ -30,13 +31,7 @@ import {
   typesOf,
 } from "./compat_keywords.ts";
 
-/** Why a hop is incompatible: where in the payload, and what differs. */
-export interface Incompatibility {
-  /** JSON pointer into the payload (`""` is the payload itself, `/*` any array item). */
-  readonly path: string;
-  /** What the producer may send that the consumer refuses. */
-  readonly reason: string;
-}
+export type { Incompatibility } from "./compat_keywords.ts";
 
 /** Keywords that say nothing about validity. */
 const ANNOTATIONS = new Set([

@@ -5,7 +5,14 @@
  * @module
  */
 import { RE2JS } from "re2js";
-import type { Incompatibility } from "./compat.ts";
+
+/** Why a hop is incompatible: where in the payload, and what differs. */
+export interface Incompatibility {
+  /** JSON pointer into the payload (`""` is the payload itself, `/*` any array item). */
+  readonly path: string;
+  /** What the producer may send that the consumer refuses. */
+  readonly reason: string;
+}
 
 /** A schema object. */
 export type Obj = Record<string, unknown>;
