@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { ArqonClient } from "../mod.ts";
-import { F, frames, num, pb, type PbMessage } from "./support/pb.ts";
+import { F, frames, msg, num, pb, type PbMessage, str } from "./support/pb.ts";
 import { metric, sleep, withNode } from "./support/node.ts";
 
 const enc = new TextEncoder();
@@ -149,5 +149,75 @@ Deno.test("disconnect policy: an overflowing subscriber is told and disconnected
     assert.ok(errors.some((e) => num(e, 1) === 8), "SLOW_CONSUMER error frame before the close");
     conn.close();
     assert.equal(await metric(node, "arqon_subscriptions"), 0, "its subscription was released");
+  }, { highWaterBytes: 64 * 1024 });
+});
+
+Deno.test("large pulses: a resumed slow reader gets messages of one batch, not 256 pulses", async () => {
+  await withNode(async (node) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: node.port });
+    await conn.write(enc.encode(
+      "GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Protocol: arqon.v1.proto\r\n\r\n",
+    ));
+    const buf = new Uint8Array(1 << 16);
+    let head = "";
+    while (!head.includes("\r\n\r\n")) {
+      const n = await conn.read(buf);
+      if (n === null) throw new Error("closed during handshake");
+      head += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    await conn.write(wsFrame(pb([[F.hello, [[1, "big"], [2, 1]]]])));
+    // Block policy, room for all 300 pulses of 64 KiB: the queue holds them while the
+    // reader does not read, and everything is written once it does.
+    await conn.write(wsFrame(pb([[F.subscribe, [
+      [1, 1],
+      [3, "big.>"],
+      [9, 2],
+      [10, 1000],
+      [11, 40 * 1024 * 1024],
+      [12, 1],
+    ]]])));
+    await sleep(100);
+    const pub = await ArqonClient.connect(node.wsUrl);
+    const payload = new Uint8Array(64 * 1024);
+    for (let i = 0; i < 300; i++) {
+      payload[0] = i & 0xff;
+      pub.publish("big.t", payload, { ack: "none" });
+      if (i % 20 === 0) await pub.drain();
+    }
+    await pub.publish("big.end", "end");
+    await sleep(300); // the node's socket buffer is full: the queue holds the rest
+    // Read everything now, recording each WebSocket message's size.
+    let pending: Uint8Array = new Uint8Array(0);
+    let largest = 0;
+    const seen: number[] = [];
+    const deadline = Date.now() + 20_000;
+    let ended = false;
+    while (!ended && Date.now() < deadline) {
+      const n = await Promise.race([conn.read(buf), sleep(2000).then(() => -1)]);
+      if (n === null || n === -1) break;
+      const joined = new Uint8Array(pending.length + n);
+      joined.set(pending);
+      joined.set(buf.subarray(0, n), pending.length);
+      const [payloads, rest] = parseServerFrames(joined);
+      pending = rest;
+      for (const p of payloads) {
+        largest = Math.max(largest, p.length);
+        for (const [kind, m] of frames(p)) {
+          if (kind !== F.deliver) continue;
+          const pulse = msg(m, 2);
+          if (str(pulse, 3) === "big.end") ended = true;
+          else seen.push((pulse.get(11)![0] as Uint8Array)[0]);
+        }
+      }
+    }
+    assert.ok(ended, "the end marker arrived");
+    assert.equal(seen.length, 300, "every pulse delivered (block policy)");
+    assert.deepEqual(seen, Array.from({ length: 300 }, (_, i) => i & 0xff), "in order");
+    // One batch (256 KiB) plus one pulse and framing; before, 256 pulses = 16 MiB.
+    assert.ok(largest <= 256 * 1024 + 66 * 1024 + 4096, `largest message ${largest} bytes`);
+    conn.close();
+    await pub.close();
   }, { highWaterBytes: 64 * 1024 });
 });

@@ -264,8 +264,16 @@ export class Outbox implements Resumable {
         counter = this.#ctx.metrics.delivered.labels(sub.spec.realityId);
         this.#delivered.set(sub.spec.realityId, counter);
       }
+      const maxBatchBytes = this.#ctx.options.maxBatchBytes;
       while (sub.readyUpTo(maxRank)) {
-        const items = sub.take(TAKE_PER_TURN, maxRank);
+        // Large pulses are taken a batch's worth at a time: what is taken is written, so a
+        // fixed count of 64 KiB pulses would overshoot the high-water mark by megabytes.
+        const head = sub.headSize(maxRank);
+        const n = head > 0
+          ? Math.max(1, Math.min(TAKE_PER_TURN, Math.floor(maxBatchBytes / head)))
+          : TAKE_PER_TURN;
+        const items = sub.take(n, maxRank);
+        let wrote = false;
         // Patterns overlapping a denied topic deliver only what the principal may see.
         const filter = this.#ctx.filterOf(sub);
         for (const p of items) {
@@ -283,9 +291,15 @@ export class Outbox implements Resumable {
           }
           if (p.sampledAt !== 0) deliveryTimed(this.#ctx.metrics, p);
           if (tracer !== undefined) tracer.delivered(p, sub.spec.id, t.kind);
+          // A message never grows past one batch plus one pulse, whatever the sizes: a
+          // reader with a message-size limit (Python websockets: 1 MiB) is not cut off.
+          if (out.full) {
+            this.#sendOut(out);
+            wrote = true;
+          }
         }
         counter.inc(items.length);
-        if (out.full && !send()) {
+        if ((wrote || out.full) && !send()) {
           if (!sub.ready) this.#ready.delete(sub);
           this.#stall();
           return false;

@@ -282,6 +282,26 @@ export class Subscription {
     return out;
   }
 
+  /**
+   * Approximate size of the delivery {@linkcode take} would return first (0 when none):
+   * the outbox sizes its take by it, so a queue of large pulses is not taken 256 at a time
+   * into one oversized message.
+   */
+  headSize(maxRank = 2): number {
+    if (this.#replay && this.#replay.length > 0) return this.#replay.peek()!.size;
+    const lanes = this.#lanes;
+    if (lanes !== null) {
+      const critical = lanes[0]?.items.peek();
+      if (critical !== undefined) return critical.size;
+    }
+    if (maxRank >= 1) {
+      const normal = this.#items.peek();
+      if (normal !== undefined) return normal.size;
+    }
+    if (maxRank >= 2 && lanes !== null) return lanes[2]?.items.peek()?.size ?? 0;
+    return 0;
+  }
+
   /** Whether a lane at or above `maxRank` (0 critical, 1 normal, 2 bulk) has deliveries ready. */
   readyUpTo(maxRank: number): boolean {
     if (!this.ready) return false;
