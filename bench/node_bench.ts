@@ -60,7 +60,21 @@ async function latency(target: string, url: string, rate: number) {
   );
   child.stdin.close();
   const out = new TextDecoder().decode((await child.output()).stdout).trim().split("\n").at(-1)!;
-  return JSON.parse(out) as { received: number; expected: number; p50Ms: number; p99Ms: number };
+  // A load generator that received nothing (a crashed or starved run on a busy machine)
+  // reports null percentiles: they print as NaN instead of ending the whole bench.
+  let parsed: Record<string, number | null> = {};
+  try {
+    parsed = JSON.parse(out);
+  } catch {
+    console.error(`latency ${target}: no result (${out.slice(0, 200)})`);
+  }
+  const n = (v: number | null | undefined) => typeof v === "number" ? v : NaN;
+  return {
+    received: n(parsed.received),
+    expected: n(parsed.expected) || rate * SECONDS,
+    p50Ms: n(parsed.p50Ms),
+    p99Ms: n(parsed.p99Ms),
+  };
 }
 
 const fmt = (n: number) => n.toLocaleString("en-US");
