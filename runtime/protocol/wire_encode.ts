@@ -15,8 +15,13 @@ function utf8Length(s: string): number {
     if (c < 0x80) n += 1;
     else if (c < 0x800) n += 2;
     else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      n += 4;
-      i++;
+      // A pair is 4 bytes; a lone high surrogate is U+FFFD (3 bytes, as TextEncoder writes
+      // it) and the next character counts on its own.
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
     } else n += 3;
   }
   return n;

@@ -257,6 +257,46 @@ Deno.test("encodePublishFrame decodes with the schema to the publish it was give
   assert.equal(encodePublishFrame(1, 0, anyPulse()), null, "other fields fall back to protobufjs");
 });
 
+Deno.test("encodePublishFrame writes lone surrogates as U+FFFD: the byte count matches what is written", () => {
+  // A high surrogate not followed by a low one is one replacement character (3 bytes), and
+  // the character after it still counts: counting the pair as 4 bytes and skipping that
+  // character left a too-short field ("\uD800é": 4 counted, 5 written, truncated to 3 and a
+  // zero byte).
+  const encoder = new TextEncoder();
+  for (
+    const text of [
+      "\uD800é",
+      "a\uD83D\u4E2Db",
+      "\uD800\uD800x",
+      "\uDBFF\uD83D\uDE00",
+      "\uDC00\uD800",
+      "x\uD800",
+    ]
+  ) {
+    const pulse: IPulse = {
+      topic: "t." + text,
+      realityId: text,
+      contentType: text,
+      headers: { [text]: text },
+      payload: new Uint8Array([1]),
+    };
+    const fast = encodePublishFrame(7, 1, pulse);
+    assert.ok(fast);
+    const expected = encoder.encode(text);
+    const frame = Frame.decode(fast) as unknown as {
+      publish: { pulse: { topic: string; realityId: string; headers: Record<string, string> } };
+    };
+    const decoded = frame.publish.pulse;
+    assert.deepEqual(encoder.encode(decoded.realityId), expected, JSON.stringify(text));
+    assert.deepEqual(encoder.encode(decoded.topic), encoder.encode("t." + text));
+    assert.deepEqual(Object.keys(decoded.headers).map((k) => encoder.encode(k)), [expected]);
+    assert.ok(!decoded.realityId.includes("\0"), "no zero byte in the field");
+    // (protobufjs itself is no reference here: it writes a lone surrogate as 3 bytes of
+    // invalid UTF-8, which the node's strict reader refuses.)
+    assert.doesNotThrow(() => frameObject(fast), "valid UTF-8 throughout");
+  }
+});
+
 Deno.test("scanFrames reads publishes, deliveries and other frames as the schema writes them", () => {
   for (let round = 0; round < 100; round++) {
     const frames: IFrame[] = [];
