@@ -122,6 +122,7 @@ export type {
   PresenceMember,
 } from "./runtime/spine/mod.ts";
 export type { PayloadCipher, SyncPolicy } from "./runtime/store/mod.ts";
+export type { ClusterOptions } from "./runtime/cluster/mod.ts";
 export type {
   AuditEntry,
   AuditLog,

@@ -50,6 +50,7 @@ const LAYERS: readonly (readonly [prefix: string, layer: string])[] = [
   ["runtime/client", "client"],
   ["runtime/proxy", "proxy"],
   ["runtime/config", "config"],
+  ["runtime/cluster", "cluster"],
   ["casil", "casil"],
   ["operators", "operators"],
   ["wit", "wit"],
@@ -65,6 +66,8 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   shield: ["spine", "protocol", "transport", "identity", "telemetry", "time", "config"],
   spine: ["protocol", "telemetry", "time", "config"],
   store: ["spine", "protocol", "telemetry", "time", "config"],
+  // The cluster implements the Spine's and the store's ports on NATS JetStream.
+  cluster: ["spine", "store", "protocol", "telemetry", "time", "config"],
   // A world's adapter builds and checks components against its WIT (`wit/`).
   casil: ["sandbox", "wit", "spine", "protocol", "telemetry", "config"],
   operators: ["sandbox", "wit", "spine", "protocol", "telemetry", "config"],

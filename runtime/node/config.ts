@@ -6,6 +6,7 @@
 import { POLICY_DEFAULTS, POLICY_FLAGS, type PolicyOptions } from "../../casil/mod.ts";
 import { OPERATOR_DEFAULTS, OPERATOR_FLAGS, type OperatorOptions } from "../../operators/mod.ts";
 import type { Flag } from "../config/mod.ts";
+import { CLUSTER_DEFAULTS, CLUSTER_FLAGS, type ClusterOptions } from "../cluster/mod.ts";
 import { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "../shield/auth/mod.ts";
 import {
   SHIELD_DEFAULTS,
@@ -114,6 +115,7 @@ export interface NodeConfig
     SpineNodeOptions,
     RunOptions,
     StoreDiskOptions,
+    ClusterOptions,
     ShmOptions,
     MqttOptions,
     SecurityOptions,
@@ -223,6 +225,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = Object.freeze(
     otelEndpoint: "",
     otelSample: "1.0",
     ...STORE_DEFAULTS,
+    ...CLUSTER_DEFAULTS,
     shm: "",
     shmSlots: 4,
     shmRingBytes: 4 * 1024 * 1024,
@@ -243,6 +246,7 @@ export const NODE_FLAGS: readonly Flag<keyof NodeConfig>[] = Object.freeze([
   ...SHIELD_FLOW_FLAGS,
   ...RUN_FLAGS,
   ...STORE_FLAGS,
+  ...CLUSTER_FLAGS,
   ...SHM_FLAGS,
   ...MQTT_FLAGS,
   ...SECURITY_FLAGS,

@@ -23,6 +23,7 @@ const GROUPS: readonly (readonly [string, RegExp])[] = [
     /^(host|port|node-id|ws-engine|idle-timeout|hello-timeout|max-connections|shutdown-grace-ms)$/,
   ],
   ["Storage", /^(data-dir|memory|sync|max-store-bytes|key-file)$/],
+  ["Cluster (NATS JetStream)", /^cluster/],
   ["Authentication and TLS", /^(auth-.*|tls-.*|insecure|metrics-open)$/],
   [
     "Browsers and HTTP",
@@ -54,6 +55,7 @@ const GLUE = "\u0001";
 const DEFAULT_WORDS: Readonly<Record<string, string>> = {
   "data-dir": "./data (none with --memory)",
   "mqtt-port": "none (no MQTT listener)",
+  cluster: "none (embedded single node)",
 };
 
 function placeholder(f: Flag): string {

@@ -11,6 +11,7 @@ import {
   operatorRoutes,
   registerOperatorMetrics,
 } from "../../operators/mod.ts";
+import { type ClusterConnection, connectCluster } from "../cluster/mod.ts";
 import { Engine } from "../sandbox/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
@@ -62,6 +63,12 @@ export interface ArqonNode {
   readonly spine: Spine;
   /** The metrics registry. */
   readonly metrics: NodeMetrics;
+  /**
+   * The NATS JetStream connection of a cluster node (`--cluster`), or null when embedded.
+   * For the node's own cluster parts (it hands out `@nats-io/*` client types).
+   * @ignore
+   */
+  readonly cluster: ClusterConnection | null;
   /** The durable log: realities registry, retention, history. */
   readonly store: DurableLog;
   /** CASIL: installed policies, the guard of every publish. */
@@ -168,6 +175,17 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   }
   if (access.required && config.metricsOpen && config.log !== "quiet") {
     console.warn("arqon: /metrics is open (--metrics-open): it answers without a token");
+  }
+  // `--cluster`: one NATS connection for every cluster part of the node; no server
+  // answering stops the node before it opens anything else.
+  const cluster = config.cluster
+    ? await connectCluster({ ...config, name: `arqon-${nodeId}` })
+    : null;
+  if (cluster && config.log !== "quiet") {
+    console.log(
+      `arqon: cluster node on NATS ${cluster.servers.join(",")} ` +
+        `(${cluster.clusterSize} servers, streams R${cluster.replicas})`,
+    );
   }
   // Opened first: a damaged or busy data directory stops the node before it listens.
   const store = openStore({
@@ -414,6 +432,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     turn.close();
     await operators.close();
     sandbox.close();
+    await cluster?.close();
     throw err;
   }
   const { closeFront, shutdownHttp } = listeners;
@@ -432,6 +451,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       shutdownHttp,
       () => operators.close(),
       () => store.close(),
+      () => cluster?.close(),
       () => casil.close(),
       () => sandbox.close(),
       () => audit.close(),
@@ -450,6 +470,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     mqttUrl: mqtt?.url ?? null,
     spine,
     metrics,
+    cluster,
     store,
     policies: casil.engine,
     audit,
