@@ -89,6 +89,7 @@ export type {
   PayloadCheck,
   PayloadEncoding,
   PendingInboxes,
+  PulseFabric,
   PulseGuard,
   PulseLog,
   Reality,

@@ -11,7 +11,7 @@ import {
   operatorRoutes,
   registerOperatorMetrics,
 } from "../../operators/mod.ts";
-import { type ClusterConnection, connectCluster } from "../cluster/mod.ts";
+import { type ClusterConnection, connectCluster, JetStreamFabric } from "../cluster/mod.ts";
 import { Engine } from "../sandbox/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
@@ -212,6 +212,14 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       overflow: config.overflow,
     },
   });
+  // A cluster node: realities live on JetStream streams, which sequence every pulse and
+  // bring it back to every node in order (runtime/cluster/fabric.ts).
+  const fabric = cluster
+    ? new JetStreamFabric(cluster, {
+      onError: (what, err) => logger.error("error", { what: `cluster: ${what}`, error: err }),
+    })
+    : null;
+  if (fabric) await fabric.attach(spine);
   // A reality's anycast dimension: its own setting (limits.anycastDim), else the node's.
   spine.anycast.dimension = (r) =>
     store.getReality(r)?.config.limits.anycastDim || config.anycastDim;
@@ -432,6 +440,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     turn.close();
     await operators.close();
     sandbox.close();
+    fabric?.close();
     await cluster?.close();
     throw err;
   }
@@ -450,6 +459,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       closeFront,
       shutdownHttp,
       () => operators.close(),
+      () => fabric?.close(),
       () => store.close(),
       () => cluster?.close(),
       () => casil.close(),

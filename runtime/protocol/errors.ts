@@ -54,6 +54,7 @@ const HTTP_STATUS: Readonly<Record<keyof ErrorCodeValues, HttpErrorStatus>> = Ob
   SLOW_CONSUMER: 503,
   NO_RESPONDERS: 503,
   SHUTTING_DOWN: 503,
+  CLUSTER_UNAVAILABLE: 503,
   TIMEOUT: 504,
   STORAGE_FAILED: 507,
 });

@@ -305,7 +305,9 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
       undefined,
       anycastOf(c.req.raw),
     );
-    if (c.req.query("ack") === "durable" && stamped.committed) await stamped.committed;
+    // A cluster node knows the sequence once the stream stored the pulse: wait for it.
+    const wait = c.req.query("ack") === "durable" || !stamped.pulse.sequence;
+    if (wait && stamped.committed) await stamped.committed;
     if (stamped.sampledAt) {
       ctx.metrics.publishToAck?.labels(stamped.pulse.realityId!)
         .observe((performance.now() - stamped.sampledAt) / 1000);

@@ -336,26 +336,28 @@ export class FrameHandler {
   #acknowledge(publish: IPublish, stamped: StampedPulse): void {
     const mode = publish.ack ?? AckMode.NONE;
     if (mode === AckMode.NONE) return;
-    const ack = {
+    // Read when sent: a cluster node learns the sequence when the stream stored the pulse.
+    const ack = () => ({
       ack: {
         correlationId: publish.correlationId ?? 0,
         id: stamped.pulse.id,
         sequence: stamped.pulse.sequence,
         realityId: stamped.pulse.realityId,
       },
-    };
-    if (mode === AckMode.DURABLE && stamped.committed) {
+    });
+    // A pulse without its sequence yet (cluster) is acknowledged once stored, in any mode.
+    if ((mode === AckMode.DURABLE || !stamped.pulse.sequence) && stamped.committed) {
       stamped.committed.then(
         () => {
           if (stamped.sampledAt) this.#ackTimed(stamped);
-          this.#outbox.send(ack);
+          this.#outbox.send(ack());
         },
         (err) => this.#outbox.fail(err, publish.correlationId ?? 0),
       );
       return;
     }
     if (stamped.sampledAt) this.#ackTimed(stamped);
-    this.#outbox.send(ack);
+    this.#outbox.send(ack());
   }
 
   #ackTimed(stamped: StampedPulse): void {

@@ -7,6 +7,7 @@ export type {
   DurableLog,
   GuardVerdict,
   OperatorStateStore,
+  PulseFabric,
   PulseGuard,
   PulseLog,
 } from "./ports.ts";

@@ -64,6 +64,26 @@ export interface PulseLog {
 }
 
 /**
+ * Where a cluster node's pulses are sequenced and fanned out (`--cluster`): the Spine
+ * stamps a pulse (id, time, producer; sequence 0) and hands it to the fabric instead of
+ * sequencing, logging and routing it itself. The fabric assigns the reality's sequence
+ * (JetStream: the stream sequence, gapless across nodes) and brings every pulse of a
+ * reality back to each node in sequence order through `Spine.deliver`, which logs and
+ * routes it there. Without a fabric (embedded node) nothing of this runs.
+ */
+export interface PulseFabric {
+  /** Throws `BusError` (CLUSTER_UNAVAILABLE) when a pulse cannot be stored now. */
+  admit(realityId: string): void;
+  /**
+   * Stores one stamped pulse (`pulse.sequence` is 0); resolves with the sequence it was
+   * given once the store acknowledged it (replicated), rejects with a `BusError` otherwise.
+   */
+  publish(pulse: arqon.v1.IPulse, bytes: Uint8Array): Promise<number>;
+  /** A reality is in use on this node: bring its pulses after `lastSequence` here. */
+  open(realityId: string, lastSequence: number): void;
+}
+
+/**
  * Durable key-value state of Tier-Ω operators, by (reality, operator): loaded when an
  * operator starts, written once per handled pulse (all of a pulse's writes or none). Writes
  * are queued behind the pulses appended to the log so far and commit in the same

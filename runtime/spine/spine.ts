@@ -11,7 +11,7 @@ import {
   type PulseTracer,
 } from "../telemetry/mod.ts";
 import { HybridClock, Uuid7Generator } from "../time/mod.ts";
-import type { GuardVerdict, PulseGuard, PulseLog } from "./ports.ts";
+import type { GuardVerdict, PulseFabric, PulseGuard, PulseLog } from "./ports.ts";
 import { AgentDirectory } from "./agents.ts";
 import { PendingInboxes } from "./inbox.ts";
 import type { PresenceBoard } from "./presence.ts";
@@ -97,6 +97,7 @@ export class Spine {
   readonly #queue: QueueDefaults;
   #guard: PulseGuard | undefined;
   #log: PulseLog | undefined;
+  #fabric: PulseFabric | undefined;
   #control: ControlParams | undefined;
   #topicOk = new Set<string>();
   #subscriptionCount = 0;
@@ -158,6 +159,42 @@ export class Spine {
     this.#log = log;
   }
 
+  /**
+   * Makes this Spine a cluster node's (`--cluster`): pulses are sequenced and fanned out
+   * by the fabric, and come back through `deliver`. Set before the first reality is used.
+   */
+  setFabric(fabric: PulseFabric | undefined): void {
+    this.#fabric = fabric;
+  }
+
+  /** The cluster fabric, if any. */
+  get fabric(): PulseFabric | undefined {
+    return this.#fabric;
+  }
+
+  /**
+   * A pulse the fabric sequenced (on this node or another), in the reality's sequence
+   * order: logged and routed to this node's subscribers. Sequences at or below the
+   * reality's last one were seen already and are skipped (a consumer replaying after a
+   * reset). Returns whether it was taken.
+   */
+  deliver(stamped: StampedPulse): boolean {
+    const pulse = stamped.pulse;
+    const reality = this.reality(pulse.realityId || DEFAULT_REALITY);
+    const seq = pulse.sequence ?? 0;
+    if (seq <= reality.sequence) return false;
+    reality.sequence = seq;
+    reality.published++;
+    if (pulse.timestamp) this.#clock.observe(pulse.timestamp);
+    if (this.#log) {
+      stamped.committed = this.#log.append([stamped]);
+      // A local log failure is this node's history only: the pulse is stored in the cluster.
+      stamped.committed.catch(() => {});
+    }
+    this.#route(reality, stamped);
+    return true;
+  }
+
   /** Installs the control parameters that `sys.control.set` pulses change. */
   setControl(control: ControlParams | undefined): void {
     this.#control = control;
@@ -181,6 +218,7 @@ export class Spine {
       const lastWall = this.#log?.lastWallMs?.(id) ?? 0;
       if (lastWall > 0) this.#clock.observe({ wallMs: lastWall, logical: 0 });
       this.#realities.set(id, r);
+      this.#fabric?.open(id, r.sequence);
     }
     return r;
   }
@@ -372,6 +410,8 @@ export class Spine {
     // Chosen before sequencing, after the guard: no match costs no sequence number, and
     // whoever left while a policy ran is not chosen.
     const chosen = query ? this.anycast.choose(reality, input.topic!, query) : undefined;
+    const fabric = chosen ? undefined : this.#fabric;
+    if (fabric) fabric.admit(reality.id);
     const sequenceSpan = span ? this.tracer!.child(span, "arqon.sequence") : undefined;
     const pulse: IPulse = input;
     if (verdict?.payload) pulse.payload = verdict.payload;
@@ -381,7 +421,9 @@ export class Spine {
       this.#control.apply(reality.id, reality.sequence + 1, producerId, pulse.payload ?? EMPTY);
     }
     pulse.id = this.#ids.next();
-    pulse.sequence = ++reality.sequence;
+    // A cluster node's sequence is the fabric's (the stream's), known once it is stored;
+    // an anycast pulse there goes to this node's chosen subscribers only, unsequenced.
+    pulse.sequence = this.#fabric ? 0 : ++reality.sequence;
     pulse.realityId = reality.id;
     pulse.producerId = producerId;
     pulse.timestamp = this.#clock.tick();
@@ -391,8 +433,16 @@ export class Spine {
     const stamped = new StampedPulse(pulse, verdict?.payload || !appended ? undefined : source);
     stamped.hop = pulse.topic!;
     stamped.sampledAt = t0;
+    if (fabric) {
+      // Logged and routed when it comes back through `deliver`, on every node alike.
+      stamped.committed = fabric.publish(pulse, stamped.bytes).then((seq) => {
+        pulse.sequence = seq;
+      });
+      sequenceSpan?.end();
+      return stamped;
+    }
     reality.published++;
-    if (this.#log) stamped.committed = this.#log.append([stamped]);
+    if (this.#log && !this.#fabric) stamped.committed = this.#log.append([stamped]);
     if (span) {
       sequenceSpan!.end();
       this.tracer!.attach(stamped, span);

@@ -1,0 +1,251 @@
+/**
+ * Realities on JetStream streams: the `PulseFabric` of a cluster node. Each reality is one
+ * stream (`ar_<reality>`, subjects `ar.<reality>.>`, file storage, R`replicas`); a pulse's
+ * sequence is the stream sequence of its message, so it is gapless and monotonic across
+ * every node. A publish is acknowledged when JetStream acknowledged the replicated write;
+ * every node consumes each reality it uses with an ordered consumer and hands the pulses,
+ * in stream order, to its Spine (`deliver`), which logs them for history and routes them to
+ * its own subscribers. A node cut off from NATS refuses publishes with CLUSTER_UNAVAILABLE
+ * and comes back by itself.
+ * @module
+ */
+import { DeliverPolicy, type JetStreamClient, StorageType } from "@nats-io/jetstream";
+import type { Consumer, ConsumerMessages } from "@nats-io/jetstream";
+import { BusError, concatBytes, decodePulse } from "../protocol/mod.ts";
+import { type PulseFabric, type Spine, StampedPulse } from "../spine/mod.ts";
+import type { ClusterConnection } from "./connect.ts";
+import type { IPulse } from "../protocol/mod.ts";
+
+/** The NATS subject of a reality's topic (topics and realities are valid subject tokens). */
+export function pulseSubject(realityId: string, topic: string): string {
+  return `ar.${realityId}.${topic}`;
+}
+
+/** The JetStream stream of a reality. */
+export function realityStream(realityId: string): string {
+  return `ar_${realityId}`;
+}
+
+/** Where nodes announce a reality they created a stream for, so the others consume it. */
+const ANNOUNCE_SUBJECT = "arqon.cluster.reality";
+
+/** How a fabric behaves; every field has a default. */
+export interface FabricOptions {
+  /**
+   * How long a publish keeps retrying (same message id: JetStream drops the duplicates)
+   * while its stream elects a leader, before it fails with CLUSTER_UNAVAILABLE.
+   * @default {15000}
+   */
+  readonly retryMs?: number;
+  /**
+   * Wait for one JetStream acknowledgement before retrying.
+   * @default {2000}
+   */
+  readonly ackTimeoutMs?: number;
+  /** Called with what went wrong in the background (consumers, announcements). */
+  readonly onError?: (what: string, err: unknown) => void;
+}
+
+/** The JetStream fabric of one node. */
+export class JetStreamFabric implements PulseFabric {
+  readonly #conn: ClusterConnection;
+  readonly #js: JetStreamClient;
+  readonly #retryMs: number;
+  readonly #ackTimeoutMs: number;
+  readonly #onError: (what: string, err: unknown) => void;
+  #spine: Spine | undefined;
+  readonly #streams = new Map<string, Promise<void>>();
+  readonly #consumers = new Map<string, ConsumerMessages | null>();
+  #closed = false;
+  /** Publishes acknowledged by JetStream, and refused (for metrics and the bench). */
+  stored = 0;
+  /** Publishes refused with CLUSTER_UNAVAILABLE. */
+  refused = 0;
+  /** Pulses brought to this node by its consumers. */
+  delivered = 0;
+
+  constructor(conn: ClusterConnection, options: FabricOptions = {}) {
+    this.#conn = conn;
+    this.#js = conn.js;
+    this.#retryMs = options.retryMs ?? 15_000;
+    this.#ackTimeoutMs = options.ackTimeoutMs ?? 2_000;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /**
+   * Plugs the fabric into a Spine, consumes every reality that already has a stream and
+   * listens for the realities other nodes create.
+   */
+  async attach(spine: Spine): Promise<void> {
+    this.#spine = spine;
+    spine.setFabric(this);
+    const sub = this.#conn.nc.subscribe(ANNOUNCE_SUBJECT, {
+      callback: (err, msg) => {
+        if (err || this.#closed) return;
+        const id = msg.string();
+        if (!this.#consumers.has(id)) this.#use(id);
+      },
+    });
+    void sub;
+    for await (const name of this.#conn.jsm.streams.names()) {
+      if (name.startsWith("ar_")) this.#use(name.slice(3));
+    }
+  }
+
+  admit(realityId: string): void {
+    if (this.#closed) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
+    if (!this.#conn.connected) {
+      this.refused++;
+      throw new BusError(
+        "CLUSTER_UNAVAILABLE",
+        `reality "${realityId}": this node cannot reach its NATS cluster; nothing was stored`,
+      );
+    }
+  }
+
+  publish(pulse: IPulse, bytes: Uint8Array): Promise<number> {
+    const realityId = pulse.realityId!;
+    const subject = pulseSubject(realityId, pulse.topic!);
+    return this.#stream(realityId).then(() => this.#store(subject, bytes, pulse.id!));
+  }
+
+  open(realityId: string, lastSequence: number): void {
+    if (this.#consumers.has(realityId) || this.#closed) return;
+    this.#consumers.set(realityId, null);
+    this.#stream(realityId)
+      .then(() => this.#consume(realityId, lastSequence + 1))
+      .catch((err) => {
+        this.#consumers.delete(realityId);
+        this.#onError(`reality ${realityId}: consumer`, err);
+      });
+  }
+
+  /** Stops the consumers (the connection is the node's to close). */
+  close(): void {
+    this.#closed = true;
+    for (const c of this.#consumers.values()) c?.stop();
+    this.#consumers.clear();
+  }
+
+  // A reality another node announced, or found at start: the Spine creates it (and so
+  // opens it here) with its own log's last sequence.
+  #use(realityId: string): void {
+    try {
+      this.#spine?.reality(realityId);
+    } catch (err) {
+      this.#onError(`reality ${realityId}`, err);
+    }
+  }
+
+  /** Makes sure the reality's stream exists (once per reality and node, unless it failed). */
+  #stream(realityId: string): Promise<void> {
+    let ready = this.#streams.get(realityId);
+    if (!ready) {
+      ready = this.#createStream(realityId);
+      this.#streams.set(realityId, ready);
+      ready.catch(() => this.#streams.delete(realityId));
+    }
+    return ready;
+  }
+
+  async #createStream(realityId: string): Promise<void> {
+    const name = realityStream(realityId);
+    try {
+      await this.#conn.jsm.streams.info(name);
+      return;
+    } catch (err) {
+      if (!/not found/i.test((err as Error).message)) throw unavailable(realityId, err);
+    }
+    try {
+      await this.#conn.jsm.streams.add({
+        name,
+        subjects: [`ar.${realityId}.>`],
+        storage: StorageType.File,
+        num_replicas: this.#conn.replicas,
+        // Two minutes of message ids: a publish retried across a leader election is
+        // stored once.
+        duplicate_window: 120_000_000_000,
+      });
+    } catch (err) {
+      // Another node created it meanwhile: fine.
+      if (!/already in use|exists/i.test((err as Error).message)) {
+        throw unavailable(realityId, err);
+      }
+    }
+    this.#conn.nc.publish(ANNOUNCE_SUBJECT, realityId);
+  }
+
+  async #store(subject: string, bytes: Uint8Array, msgID: string): Promise<number> {
+    const deadline = Date.now() + this.#retryMs;
+    let lastErr: unknown;
+    for (let attempt = 0;; attempt++) {
+      if (this.#closed) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
+      if (!this.#conn.connected) break;
+      try {
+        const ack = await this.#js.publish(subject, bytes, {
+          msgID,
+          timeout: this.#ackTimeoutMs,
+        });
+        this.stored++;
+        return ack.seq;
+      } catch (err) {
+        lastErr = err;
+        if (Date.now() >= deadline) break;
+        // No leader yet (503), a timeout, a reconnect: the same message id again.
+        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
+      }
+    }
+    this.refused++;
+    throw unavailable(subject, lastErr ?? new Error("disconnected from NATS"));
+  }
+
+  async #consume(realityId: string, fromSequence: number): Promise<void> {
+    const consumer: Consumer = await this.#js.consumers.get(realityStream(realityId), {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(1, fromSequence),
+    });
+    if (this.#closed) return;
+    const messages = await consumer.consume({
+      max_messages: 1024,
+      callback: (m) => {
+        const spine = this.#spine;
+        if (!spine) return;
+        let pulse: IPulse;
+        try {
+          pulse = decodePulse(m.data);
+        } catch (err) {
+          this.#onError(`reality ${realityId}: message ${m.seq} is not a pulse`, err);
+          return;
+        }
+        pulse.sequence = m.seq;
+        // The stored bytes say sequence 0; proto3 keeps the last value of a field.
+        const stamped = StampedPulse.fromStored(pulse, concatBytes(m.data, sequenceField(m.seq)));
+        if (spine.deliver(stamped)) this.delivered++;
+      },
+    });
+    if (this.#closed) {
+      messages.stop();
+      return;
+    }
+    this.#consumers.set(realityId, messages);
+  }
+}
+
+/** Pulse.sequence (field 2, varint) as bytes. */
+function sequenceField(seq: number): Uint8Array {
+  const out = [0x10];
+  let v = seq;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return Uint8Array.from(out);
+}
+
+function unavailable(what: string, err: unknown): BusError {
+  return new BusError(
+    "CLUSTER_UNAVAILABLE",
+    `${what}: not stored in the cluster (${(err as Error)?.message ?? err})`,
+  );
+}
