@@ -55,6 +55,7 @@ export type {
   SpineNodeOptions,
   SpineQueueOptions,
   StoreDiskOptions,
+  TcpOptions,
 } from "./runtime/node/mod.ts";
 export type {
   AgentCard,
@@ -172,6 +173,7 @@ async function main(): Promise<void> {
   }
   if (parsed.config.log !== "quiet") {
     if (node.mqttUrl) console.log(`arqon: mqtt listening on ${node.mqttUrl}`);
+    if (node.tcpUrl) console.log(`arqon: raw tcp listening on ${node.tcpUrl}`);
     console.log(
       `arqon: node ${node.nodeId} ready on ${node.url} (ws ${node.wsUrl}) in ${
         (performance.now() - t0).toFixed(0)

@@ -20,6 +20,7 @@ import { A2A_DEFAULTS, A2A_FLAGS, type A2aOptions } from "../shield/mod.ts";
 import { STORE_DEFAULTS, STORE_FLAGS, type StoreDiskOptions } from "../store/mod.ts";
 import { LOG_DEFAULTS } from "../telemetry/mod.ts";
 import { MQTT_DEFAULTS, MQTT_FLAGS, type MqttOptions } from "../transport/mqtt/mod.ts";
+import { TCP_DEFAULTS, TCP_FLAGS, type TcpOptions } from "../transport/tcp/mod.ts";
 
 /** Where the node listens and what it calls itself. */
 export interface ListenOptions {
@@ -118,6 +119,7 @@ export interface NodeConfig
     ClusterOptions,
     ShmOptions,
     MqttOptions,
+    TcpOptions,
     SecurityOptions,
     PolicyOptions,
     OperatorOptions,
@@ -230,6 +232,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = Object.freeze(
     shmSlots: 4,
     shmRingBytes: 4 * 1024 * 1024,
     ...MQTT_DEFAULTS,
+    ...TCP_DEFAULTS,
     ...PRESENCE_DEFAULTS,
     ...A2A_DEFAULTS,
   } as const,
@@ -249,6 +252,7 @@ export const NODE_FLAGS: readonly Flag<keyof NodeConfig>[] = Object.freeze([
   ...CLUSTER_FLAGS,
   ...SHM_FLAGS,
   ...MQTT_FLAGS,
+  ...TCP_FLAGS,
   ...SECURITY_FLAGS,
   ...POLICY_FLAGS,
   ...OPERATOR_FLAGS,

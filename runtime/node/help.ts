@@ -43,6 +43,7 @@ const GROUPS: readonly (readonly [string, RegExp])[] = [
   ],
   ["Logging and tracing", /^(log|log-format|log-level|otel-.*)$/],
   ["MQTT", /^mqtt-/],
+  ["Raw TCP", /^tcp-/],
   ["Shared memory (local processes)", /^shm/],
   ["Policies (CASIL)", /^policy-/],
   ["Operators (Tier-Ω)", /^operator-/],
@@ -56,6 +57,7 @@ const DEFAULT_WORDS: Readonly<Record<string, string>> = {
   "data-dir": "./data (none with --memory)",
   "mqtt-port": "none (no MQTT listener)",
   cluster: "none (embedded single node)",
+  "tcp-port": "none (no TCP listener)",
 };
 
 function placeholder(f: Flag): string {

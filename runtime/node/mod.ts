@@ -31,3 +31,4 @@ export type { A2aOptions } from "../shield/mod.ts";
 export type { PresenceOptions } from "../spine/mod.ts";
 export type { StoreDiskOptions } from "../store/mod.ts";
 export type { MqttOptions } from "../transport/mqtt/mod.ts";
+export type { TcpOptions } from "../transport/tcp/mod.ts";

@@ -25,7 +25,7 @@ import {
   StallWatch,
   type WireFormat,
 } from "../shield/mod.ts";
-import { checkListenPlan } from "../shield/tls/mod.ts";
+import { checkListenPlan, startTlsTerminator, type TlsTerminator } from "../shield/tls/mod.ts";
 import { ControlParams, Spine } from "../spine/mod.ts";
 import { type DurableLog, openStore, registerStoreMetrics } from "../store/mod.ts";
 import { loadPayloadCipher } from "../store/crypto/mod.ts";
@@ -37,6 +37,7 @@ import {
   type TransportSession,
 } from "../transport/mod.ts";
 import { type MqttListener, startMqttListener } from "../transport/mqtt/mod.ts";
+import { startTcpListener, type TcpListener } from "../transport/tcp/mod.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { startListeners } from "./listen.ts";
 import { tuneAllocator } from "./allocator.ts";
@@ -59,6 +60,10 @@ export interface ArqonNode {
   readonly mqttPort: number | null;
   /** The MQTT listener, e.g. `mqtt://127.0.0.1:1883`, or null when off. */
   readonly mqttUrl: string | null;
+  /** The raw TCP listener's port (`--tcp-port`, resolved when 0), or null when off. */
+  readonly tcpPort: number | null;
+  /** The raw TCP listener, `tcp://127.0.0.1:7421` (`tls://` with TLS), or null when off. */
+  readonly tcpUrl: string | null;
   /** The Spine, for embedding. */
   readonly spine: Spine;
   /** The metrics registry. */
@@ -389,6 +394,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     4 * (Math.max(config.maxBatchBytes, 256 << 10) + config.maxFrameBytes);
   let listeners;
   let mqtt: MqttListener | null = null;
+  let tcp: TcpListener | null = null;
+  let tcpTls: TlsTerminator | null = null;
   try {
     listeners = await startListeners({
       host: config.host,
@@ -433,7 +440,45 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
         gate,
       });
     }
+    // Raw TCP (runtime/transport/tcp): length-prefixed frames on sessions like any other;
+    // with TLS the node's TLS 1.3-only terminator owns the port and hands connections over.
+    if (config.tcpPort >= 0) {
+      const tcpListener = startTcpListener({
+        host: config.host,
+        port: tlsOn ? null : config.tcpPort,
+        attach,
+        gate,
+        maxFrameBytes: config.maxFrameBytes,
+        frameTimeoutMs: config.tcpFrameTimeoutSeconds * 1000,
+        idleTimeoutSeconds: config.idleTimeoutSeconds,
+        yieldTurn: () => turn.next(),
+        maxBufferedBytes,
+        onBufferedOverflow: () => metrics.disconnects.labels("", "outbound_overflow").inc(),
+        onLimit: (limit) => metrics.limitHits.labels(limit).inc(),
+        onAcceptError: () => metrics.errors.labels("tcp", "ACCEPT_FAILED").inc(),
+      });
+      tcp = tcpListener;
+      if (tlsOn) {
+        tcpTls = await startTlsTerminator({
+          cert: await Deno.readTextFile(config.tlsCert),
+          key: await Deno.readTextFile(config.tlsKey),
+          hostname: config.host,
+          port: config.tcpPort,
+          onConnection: (conn, client) =>
+            tcpListener.accept(
+              conn,
+              client.hostname.includes(":")
+                ? `[${client.hostname}]:${client.port}`
+                : `${client.hostname}:${client.port}`,
+            ),
+          onHandshakeError: () => access.tlsHandshakeFailed(),
+        });
+      }
+    }
   } catch (err) {
+    await tcpTls?.close();
+    await tcp?.close();
+    await mqtt?.close();
     await listeners?.closeFront();
     await listeners?.shutdownHttp();
     fairness?.close();
@@ -456,6 +501,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       () => turn.close(),
       () => shm?.close(),
       () => mqtt?.close(),
+      () => tcpTls?.close(),
+      () => tcp?.close(),
       closeFront,
       shutdownHttp,
       () => operators.close(),
@@ -478,6 +525,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     wsUrl: listeners.wsUrl,
     mqttPort: mqtt?.port ?? null,
     mqttUrl: mqtt?.url ?? null,
+    tcpPort: tcp ? (tcpTls?.port ?? tcp.port) : null,
+    tcpUrl: tcp ? tcpUrlOf(config.host, tcpTls?.port ?? tcp.port, tcpTls !== null) : null,
     spine,
     metrics,
     cluster,
@@ -490,6 +539,12 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     finished: listeners.finished,
     capacity,
   };
+}
+
+/** `tcp://host:port`, or `tls://host:port` when the TCP port speaks TLS. */
+function tcpUrlOf(host: string, port: number, tls: boolean): string {
+  const h = host.includes(":") ? `[${host}]` : host;
+  return `${tls ? "tls" : "tcp"}://${h}:${port}`;
 }
 
 /**

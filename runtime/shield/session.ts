@@ -140,9 +140,10 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
       nextTurn: ctx.nextTurn,
     });
     metrics.connections.labels(transport.kind).inc();
-    // A WebSocket that never says hello would hold its socket forever: it gets a deadline.
+    // A WebSocket or TCP client that never says hello would hold its socket forever: it
+    // gets a deadline.
     const helloSeconds = options.helloTimeoutSeconds;
-    if (transport.kind === "ws" && helloSeconds > 0) {
+    if ((transport.kind === "ws" || transport.kind === "tcp") && helloSeconds > 0) {
       this.#helloTimer = setTimeout(() => this.#helloTimedOut(), helloSeconds * 1000);
     }
   }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { BufferPool } from "./buffer_pool.ts";
+import { BufferPool } from "../buffer_pool.ts";
 
 /** Frame opcodes (RFC 6455 §5.2). */
 export const OP = {

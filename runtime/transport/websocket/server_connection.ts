@@ -18,10 +18,19 @@
  * @module
  */
 import type { Transport, TransportSession } from "../transport.ts";
-import { BufferPool } from "./buffer_pool.ts";
-import { closeBody, type FrameHeader, frameHeader, OP, parseHeader, xorMask } from "./frame.ts";
-import { WsOutbound } from "./outbound.ts";
-import { type IdleWatched, unwatchIdle, watchIdle } from "./idle_watch.ts";
+import { BufferPool } from "../buffer_pool.ts";
+import {
+  closeBody,
+  type FrameHeader,
+  frameHeader,
+  headerLength,
+  OP,
+  parseHeader,
+  writeHeader,
+  xorMask,
+} from "./frame.ts";
+import { type FrameHead, Outbound } from "../outbound.ts";
+import { type IdleWatched, unwatchIdle, watchIdle } from "../idle_watch.ts";
 import { checkCloseBody, grow, ProtocolError, strictUtf8 } from "./frame_checks.ts";
 
 export { validCloseCode } from "./frame_checks.ts";
@@ -45,6 +54,9 @@ export interface WsServerOptions {
   /** Called once when a connection is closed for going over `maxBufferedBytes`. */
   readonly onBufferedOverflow?: () => void;
 }
+
+// Server frames: an unmasked WebSocket header, the tag is the opcode.
+const WS_HEAD: FrameHead = { length: headerLength, write: writeHeader };
 
 /** Default `maxBufferedBytes`. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
@@ -84,7 +96,7 @@ export class WsServerConnection implements Transport, IdleWatched {
   readonly #conn: Deno.Conn;
   readonly #options: WsServerOptions;
   #session: TransportSession | null = null;
-  readonly #outbound: WsOutbound;
+  readonly #outbound: Outbound;
   #closing = false;
   #ended = false;
   #lastHeard = Date.now();
@@ -104,10 +116,11 @@ export class WsServerConnection implements Transport, IdleWatched {
     this.#conn = conn;
     this.remote = remote;
     this.#options = options;
-    this.#outbound = new WsOutbound(
+    this.#outbound = new Outbound(
       conn,
       options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
       { ended: () => this.#ended, closing: () => this.#closing, end: () => this.#end() },
+      WS_HEAD,
     );
   }
 
@@ -150,7 +163,7 @@ export class WsServerConnection implements Transport, IdleWatched {
   }
 
   #enqueue(opcode: number, body: Uint8Array): void {
-    if (!this.#outbound.enqueue(opcode, body)) return this.#overflow();
+    if (!this.#outbound.enqueue(opcode, body, opcode === OP.close)) return this.#overflow();
   }
 
   // The peer sends what earns answers (pings, bad frames, requests) and does not read

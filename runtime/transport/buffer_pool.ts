@@ -1,5 +1,5 @@
 /**
- * A pool of equally sized read buffers shared by every WebSocket connection of the
+ * A pool of equally sized read buffers shared by the connections of a carrier (WebSocket, TCP) of the
  * process. A connection takes one only for a read it expects to be large (the last read
  * filled its buffer, or a partial frame waits for its rest) and gives it back as soon as
  * the frames in it are parsed, so an idle connection holds none.

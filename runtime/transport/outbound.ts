@@ -1,10 +1,10 @@
 /**
- * The outbound queue of a server connection (`server_connection.ts`): frames waiting to
- * be written to the peer, bounded in buffered bytes, coalesced into large writes by one
- * flush at a time, with waiters for the queue to drain.
+ * The outbound queue of a server connection, shared by the carriers that frame messages
+ * themselves (WebSocket, raw TCP): frames waiting to be written to the peer, bounded in
+ * buffered bytes, coalesced into large writes by one flush at a time, with waiters for
+ * the queue to drain. What a frame's header looks like is the carrier's (`FrameHead`).
  * @module
  */
-import { headerLength, OP, writeAll, writeHeader } from "./frame.ts";
 
 // Bytes coalesced into one write at most.
 const WRITE_BYTES = 1024 * 1024;
@@ -14,20 +14,29 @@ const FRAME_COST = 256;
 // Frames up to this size are queued as one array, header and body together.
 const SMALL_FRAME = 1024;
 
+/** How a carrier heads each frame it sends (a WebSocket header, a length prefix). */
+export interface FrameHead {
+  /** Bytes of the header before a body of `bodyLength` bytes. */
+  length(bodyLength: number): number;
+  /** Writes the header of a `tag` frame (a WebSocket opcode, ...) at `at`; returns its end. */
+  write(buf: Uint8Array, at: number, tag: number, bodyLength: number): number;
+}
+
 /** What the queue asks of the connection it writes for. */
 export interface OutboundOwner {
   /** The connection ended: nothing more is written. */
   ended(): boolean;
-  /** The connection sent its close frame: after it, the write side is shut. */
+  /** The connection sent its last frame: once it is written, the write side is shut. */
   closing(): boolean;
   /** Ends the connection (a write failed). */
   end(): void;
 }
 
 /** Frames waiting to be written to one connection's peer. */
-export class WsOutbound {
+export class Outbound {
   readonly #conn: Deno.Conn;
   readonly #owner: OutboundOwner;
+  readonly #head: FrameHead;
   #out: Uint8Array[] = [];
   #queued = 0;
   // #queued plus FRAME_COST per queued array: what the queue costs, held to the bound.
@@ -37,11 +46,12 @@ export class WsOutbound {
   #writing = false;
   #drainWaiters: { bytes: number; resolve: () => void }[] | null = null;
 
-  /** A queue writing to `conn`, holding at most `maxHeld` bytes. */
-  constructor(conn: Deno.Conn, maxHeld: number, owner: OutboundOwner) {
+  /** A queue writing to `conn` frames headed by `head`, holding at most `maxHeld` bytes. */
+  constructor(conn: Deno.Conn, maxHeld: number, owner: OutboundOwner, head: FrameHead) {
     this.#conn = conn;
     this.maxHeld = maxHeld;
     this.#owner = owner;
+    this.#head = head;
   }
 
   /** Bytes queued and not yet written to the socket. */
@@ -71,20 +81,23 @@ export class WsOutbound {
     this.#drainWaiters = still.length > 0 ? still : null;
   }
 
-  /** Queues one frame and starts writing; false (nothing queued) past the bound. */
-  enqueue(opcode: number, body: Uint8Array): boolean {
-    const size = headerLength(body.length) + body.length;
+  /**
+   * Queues one `tag` frame and starts writing; false (nothing queued) past the bound,
+   * unless `force` (a close frame: the last one, always let through).
+   */
+  enqueue(tag: number, body: Uint8Array, force = false): boolean {
+    const size = this.#head.length(body.length) + body.length;
     const parts = body.length <= SMALL_FRAME ? 1 : 2;
-    if (opcode !== OP.close && this.#held + size + parts * FRAME_COST > this.maxHeld) {
+    if (!force && this.#held + size + parts * FRAME_COST > this.maxHeld) {
       return false;
     }
     if (parts === 1) {
       const frame = new Uint8Array(size);
-      frame.set(body, writeHeader(frame, 0, opcode, body.length));
+      frame.set(body, this.#head.write(frame, 0, tag, body.length));
       this.#out.push(frame);
     } else {
       const head = new Uint8Array(size - body.length);
-      writeHeader(head, 0, opcode, body.length);
+      this.#head.write(head, 0, tag, body.length);
       this.#out.push(head, body);
     }
     this.#queued += size;
@@ -131,7 +144,8 @@ export class WsOutbound {
             at += p.length;
           }
         }
-        await writeAll(this.#conn, chunk);
+        let written = 0;
+        while (written < chunk.length) written += await this.#conn.write(chunk.subarray(written));
         this.#queued -= size;
         this.#held -= size + n * FRAME_COST;
         this.wakeDrained();
