@@ -22,6 +22,7 @@ import { OperatorWorker } from "./worker_client.ts";
 import { ControlFeed, type ControlSource } from "./control_feed.ts";
 import type { PulseOutcome } from "./worker_protocol.ts";
 import type { OperatorPulse } from "./world.ts";
+import { derivationOf, deriveOutput } from "./derive.ts";
 
 export type { OperatorCounters };
 
@@ -379,7 +380,9 @@ export class OperatorRunner {
       return;
     }
     const reality = this.spec.manifest.reality;
-    for (const out of outputs) {
+    const from = derivationOf(input);
+    for (let index = 0; index < outputs.length; index++) {
+      const out = outputs[index];
       if (out.reality !== "" && out.reality !== reality) {
         throw new Error(`output to reality ${out.reality}: an operator publishes to its own`);
       }
@@ -397,10 +400,15 @@ export class OperatorRunner {
         // Semantic trace: the input's chain, then this operator; the Spine adds the topic.
         semtrace: [...(input.semtrace ?? []), this.producer],
       };
+      // The producer's bytes first (the hand encoder writes no id, time or seed: the node's
+      // stamp carries them), then the id, time and entropy seed derived from the input
+      // (docs/time.md), which the Spine keeps: replay reproduces them.
+      const source = encodedOutput(pulse);
+      Object.assign(pulse, deriveOutput(from, this.spec.name, index));
       // In order: each output is accepted (sequenced) before the next is offered. The Spine
       // answers synchronously unless a policy is asynchronous: await only then (an `await`
       // of a plain value still costs a microtask turn per output).
-      const accepted = this.#ctx.spine.publish(pulse, this.producer, encodedOutput(pulse));
+      const accepted = this.#ctx.spine.publish(pulse, this.producer, source);
       if (accepted instanceof Promise) await accepted;
       this.counters.pulsesOut++;
       // An output marked as a reply also answers the input's request (operators/reply.ts).

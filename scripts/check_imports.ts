@@ -70,7 +70,8 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   cluster: ["spine", "store", "protocol", "telemetry", "time", "config"],
   // A world's adapter builds and checks components against its WIT (`wit/`).
   casil: ["sandbox", "wit", "spine", "protocol", "telemetry", "config"],
-  operators: ["sandbox", "wit", "spine", "protocol", "telemetry", "config"],
+  // Operators derive their outputs' ids, times and seeds with `time` (replay is exact).
+  operators: ["sandbox", "wit", "spine", "protocol", "telemetry", "time", "config"],
   sandbox: ["wit", "protocol"],
   client: ["protocol", "transport", "identity", "time"],
   // The proxy is a client of the node like any other: it never reaches inside it.

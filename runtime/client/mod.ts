@@ -40,4 +40,6 @@ export {
   type ISpectral,
   PulseView,
 } from "../protocol/mod.ts";
+/** The `random-u64` stream operators draw from (docs/time.md), for clients in lockstep. */
+export { RandomU64 } from "../time/mod.ts";
 export { type AgentIdentity, type DidAlgorithm, generateAgentIdentity } from "../identity/mod.ts";

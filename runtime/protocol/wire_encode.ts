@@ -78,7 +78,8 @@ function encodedOrigin(producerId: string, realityId: string): Uint8Array {
 
 /**
  * The encoded stamp of a pulse: id (1), sequence (2), producer (4), reality (5), timestamp
- * (6) and, when `hop` is given, one more `semtrace` (18) entry.
+ * (6), when `hop` is given one more `semtrace` (18) entry, and when `seed` is non-zero the
+ * entropy seed (14) the node derived.
  */
 export function stampSuffix(
   id: string,
@@ -87,6 +88,7 @@ export function stampSuffix(
   realityId: string,
   ts: IHlcTimestamp,
   hop = "",
+  seed = 0,
 ): Uint8Array {
   const wall = ts.wallMs ?? 0;
   const logical = ts.logical ?? 0;
@@ -95,7 +97,8 @@ export function stampSuffix(
   const tsLen = 1 + varint53Length(wall) + 1 + varintLength(logical);
   const hopLen = utf8Length(hop);
   const size = 1 + varintLength(idLen) + idLen + 1 + varint53Length(sequence) + origin.length +
-    1 + varintLength(tsLen) + tsLen + (hopLen ? 2 + varintLength(hopLen) + hopLen : 0);
+    1 + varintLength(tsLen) + tsLen + (hopLen ? 2 + varintLength(hopLen) + hopLen : 0) +
+    (seed ? 1 + varint53Length(seed) : 0);
   if (slabPos + size > SLAB_BYTES) {
     slab = new Uint8Array(Math.max(SLAB_BYTES, size));
     slabPos = 0;
@@ -123,6 +126,11 @@ export function stampSuffix(
     out[p++] = 0x01;
     p = writeVarint(out, p, hopLen);
     p = writeString(out, p, hop, hopLen);
+  }
+  if (seed) {
+    // Pulse.entropy_seed = 14: the seed the node derived (docs/time.md).
+    out[p++] = (14 << 3) | WIRE_VARINT;
+    p = writeVarint53(out, p, seed);
   }
   slabPos = p;
   return out.subarray(start, p);

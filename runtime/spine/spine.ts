@@ -28,6 +28,7 @@ import {
 } from "./anycast_route.ts";
 import { appendHop } from "./semtrace.ts";
 import { StampedPulse } from "./stamped.ts";
+import { bringsDerivedStamp, stampEntropy } from "./entropy.ts";
 import { checkLane, LANE_NAMES, LANE_UNSPECIFIED } from "./lanes.ts";
 import {
   type OverflowMode,
@@ -420,18 +421,23 @@ export class Spine {
     if (this.#control && pulse.topic === CONTROL_SET_TOPIC) {
       this.#control.apply(reality.id, reality.sequence + 1, producerId, pulse.payload ?? EMPTY);
     }
-    pulse.id = this.#ids.next();
+    // Operator outputs and replayed inputs keep the id and time derived for them (entropy.ts).
+    const derived = bringsDerivedStamp(producerId, pulse);
+    if (!derived) pulse.id = this.#ids.next();
     // A cluster node's sequence is the fabric's (the stream's), known once it is stored;
     // an anycast pulse there goes to this node's chosen subscribers only, unsequenced.
     pulse.sequence = this.#fabric ? 0 : ++reality.sequence;
     pulse.realityId = reality.id;
     pulse.producerId = producerId;
-    pulse.timestamp = this.#clock.tick();
+    if (!derived) pulse.timestamp = this.#clock.tick();
+    const seeded = stampEntropy(pulse, reality.id, pulse.sequence);
     // Semantic trace: this hop's topic rides in the stamp after the producer's bytes,
     // unless the chain had to be cut (then the pulse is encoded afresh).
     const appended = appendHop(pulse, pulse.topic!);
     const stamped = new StampedPulse(pulse, verdict?.payload || !appended ? undefined : source);
     stamped.hop = pulse.topic!;
+    // A derived seed is not in the producer's bytes either: the stamp carries it.
+    stamped.seeded = seeded || derived;
     stamped.sampledAt = t0;
     if (fabric) {
       // Logged and routed when it comes back through `deliver`, on every node alike.

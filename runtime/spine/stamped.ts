@@ -37,6 +37,8 @@ export class StampedPulse {
    * after the producer's bytes. Empty: the encoding holds the whole chain already.
    */
   hop = "";
+  /** The node gave the pulse its entropy seed (not in the producer's bytes: the stamp carries it). */
+  seeded = false;
   /**
    * Anycast deliveries: the chosen subscriptions (by identity) with what matched; their
    * `Deliver` frames say so. Undefined for every other pulse.
@@ -92,6 +94,7 @@ export class StampedPulse {
         p.realityId!,
         p.timestamp!,
         this.hop,
+        this.seeded ? p.entropySeed as number : 0,
       );
       // A lane the node resolved (rule, connection default) is not in the producer's bytes;
       // repeating an explicit one is harmless (proto3: the last value of a field wins).
