@@ -20,6 +20,7 @@ import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
 import { type OperatorCounters, OperatorStats } from "./stats.ts";
 import { OperatorWorker } from "./worker_client.ts";
 import { ControlFeed, type ControlSource } from "./control_feed.ts";
+import { BatchPipeline, type InFlight } from "./batch_pipeline.ts";
 import type { PulseOutcome } from "./worker_protocol.ts";
 import type { OperatorPulse } from "./world.ts";
 import { derivationOf, deriveOutput } from "./derive.ts";
@@ -67,13 +68,19 @@ export class OperatorRunner {
   readonly #ctx: RunnerContext;
   #worker: OperatorWorker | null = null;
   #subs: Subscription[] = [];
+  /** Batches sent to the worker and not yet published, oldest first. */
+  readonly #pipeline = new BatchPipeline();
+  /** The loop publishing the pipeline's batches (null: not running). */
   #busy: Promise<void> | null = null;
   #stopped = true;
   /** Between two pulses on request (`pause`): the batch in flight is put back. */
   #paused = false;
   /** Input pulses taken but not handled (stopped or paused mid-batch): handled first. */
   #leftover: arqon.v1.IPulse[] = [];
-  /** A state commit failed: the worker's state is reloaded from the store before the next batch. */
+  /**
+   * The worker's state ran ahead of the committed one (a failed commit, pulses put back):
+   * it is reloaded from the store before the next batch.
+   */
   #resync = false;
   readonly #control: ControlFeed;
   #unwatch = () => {};
@@ -122,6 +129,8 @@ export class OperatorRunner {
     this.#worker = worker;
     this.#stopped = false;
     this.#paused = false;
+    // A fresh worker starts from the committed state: nothing to reload.
+    this.#resync = false;
     // The current parameters right after init, before any input; later changes reach an
     // idle operator at once (#pump), a busy one before the inputs sequenced after them.
     this.#control.reset();
@@ -209,50 +218,112 @@ export class OperatorRunner {
   }
 
   #pump(): void {
-    if (this.#busy || this.#stopped || this.#paused) return;
-    const batch: arqon.v1.IPulse[] = this.#leftover.splice(0, BATCH);
-    let refused = 0;
-    // Latency lanes: with critical or bulk inputs, a batch takes every input's critical
-    // pulses first and bulk ones last (one pass per lane); otherwise one pass.
-    const firstRank = this.#subs.some((sub) => sub.laned) ? 0 : 2;
-    for (let rank = firstRank; rank <= 2; rank++) {
-      for (const sub of this.#subs) {
-        for (const s of sub.take(BATCH - batch.length, rank)) {
-          // SAM: an input its card's input_schema refuses never reaches handle.
-          if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s.pulse);
-          else {
-            refused++;
-            this.#answerRefusal(s.pulse);
-          }
-        }
-      }
-    }
-    this.counters.inputRefusals += refused;
-    if (batch.length === 0) {
-      if (refused > 0) return this.#pump();
-      // Idle: a control change reaches the operator at once.
-      const step = this.#control.catchUp();
-      if (!step || !this.#worker) return;
-      this.#busy = this.#worker.handle([], [step]).then(() => {}).finally(() => {
-        this.#busy = null;
-        this.#pump();
-      });
-      return;
-    }
-    this.#busy = this.#run(batch, performance.now()).finally(() => {
+    if (this.#stopped || this.#paused) return;
+    this.#fill();
+    if (this.#busy || this.#pipeline.length === 0) return;
+    this.#busy = this.#drain().finally(() => {
       this.#busy = null;
       this.#pump();
     });
   }
 
-  async #run(batch: arqon.v1.IPulse[], takenAt: number): Promise<void> {
+  /**
+   * Sends batches to the worker while the pipeline has room (two in flight: the worker
+   * computes the next batch while the outputs of the previous one are published). A batch
+   * that must reload the worker's state waits until the ones before it are published.
+   */
+  #fill(): void {
     const worker = this.#worker;
-    if (!worker) return;
-    if (this.#resync) {
+    while (
+      worker && !worker.dead && !this.#stopped && !this.#paused && this.#pipeline.canSend()
+    ) {
+      const resets = this.#resync;
+      if (resets && this.#pipeline.length > 0) return;
+      const batch = this.#take();
+      const takenAt = performance.now();
+      if (batch.length === 0) {
+        // Idle: a control change reaches the operator at once.
+        const step = this.#pipeline.length === 0 ? this.#control.catchUp() : undefined;
+        if (step) {
+          const outcomes = worker.handle([], [step]);
+          this.#pipeline.push({ batch, takenAt, outcomes, resets: false });
+        }
+        return;
+      }
       this.#resync = false;
-      worker.reset(await this.#committedState());
+      const controls = this.#control.plan(batch);
+      const pulses = batch.map(toOperatorPulse);
+      const outcomes = resets
+        ? this.#committedState().then((state) => {
+          worker.reset(state);
+          return worker.handle(pulses, controls);
+        })
+        : worker.handle(pulses, controls);
+      this.#pipeline.push({ batch, takenAt, outcomes, resets });
     }
-    const outcomes = await worker.handle(batch.map(toOperatorPulse), this.#control.plan(batch));
+  }
+
+  /** The next batch of inputs: leftovers first, then each input's queue (lanes in order). */
+  #take(): arqon.v1.IPulse[] {
+    while (true) {
+      const batch: arqon.v1.IPulse[] = this.#leftover.splice(0, BATCH);
+      let refused = 0;
+      // Latency lanes: with critical or bulk inputs, a batch takes every input's critical
+      // pulses first and bulk ones last (one pass per lane); otherwise one pass.
+      const firstRank = this.#subs.some((sub) => sub.laned) ? 0 : 2;
+      for (let rank = firstRank; rank <= 2; rank++) {
+        for (const sub of this.#subs) {
+          for (const s of sub.take(BATCH - batch.length, rank)) {
+            // SAM: an input its card's input_schema refuses never reaches handle.
+            if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s.pulse);
+            else {
+              refused++;
+              this.#answerRefusal(s.pulse);
+            }
+          }
+        }
+      }
+      this.counters.inputRefusals += refused;
+      if (batch.length > 0 || refused === 0) return batch;
+    }
+  }
+
+  /** Publishes the pipeline's batches in order, refilling it after each. */
+  async #drain(): Promise<void> {
+    while (this.#pipeline.length > 0) {
+      try {
+        await this.#publishBatch(this.#pipeline.head!);
+      } finally {
+        this.#pipeline.shift();
+      }
+      const worker = this.#worker;
+      // The worker itself crashed: the batches still in flight fail as a whole (counted),
+      // then it starts afresh.
+      if (worker?.dead && !this.#stopped && this.#pipeline.length === 0) await this.#restart();
+      this.#fill();
+    }
+  }
+
+  /**
+   * Publishing stops before the head batch's pulse `from`: the pulses the worker handled
+   * but the node did not publish wait for the next batch (or the next start, or the
+   * replacement), which reloads the worker's state first (it ran ahead over them).
+   */
+  #putBack(from: number): void {
+    this.#leftover.unshift(...this.#pipeline.putBack(from));
+    this.#resync = true;
+  }
+
+  async #publishBatch(entry: InFlight): Promise<void> {
+    const { batch, takenAt } = entry;
+    let outcomes: PulseOutcome[];
+    try {
+      outcomes = await entry.outcomes;
+    } catch (e) {
+      // The state reload failed: the batch fails (the next one tries again).
+      this.#resync = true;
+      outcomes = [{ ok: false, kind: "worker", message: `cannot reload the state: ${e}`, ms: 0 }];
+    }
     // The outputs of the whole batch and its merged state change commit in one store
     // transaction: the hold keeps the group commit from cutting anywhere in between, so
     // after a crash either all of them are stored or none (one state commit per batch, not
@@ -262,9 +333,8 @@ export class OperatorRunner {
     try {
       for (let i = 0; i < batch.length; i++) {
         if (this.#stopped || this.#paused) {
-          // Between two pulses: the rest of the batch waits for the next start (or the
-          // replacement); the worker's view of it is discarded with the instance or reset.
-          this.#leftover.unshift(...batch.slice(i));
+          // Between two pulses: the rest waits for the next start (or the replacement).
+          this.#putBack(i);
           break;
         }
         this.counters.pulsesIn++;
@@ -278,12 +348,13 @@ export class OperatorRunner {
         this.counters.fuelUsed += outcome.fuel;
         // Every output checked against the operator's card before any is published: a pulse
         // whose output violates it fails whole (no output, no state change), as a trap does,
-        // so what subscribers saw and the committed state still agree.
+        // so what subscribers saw and the committed state still agree. The worker went on
+        // from its state change: the pulses it handled after this one are handled again.
         const violation = this.#cardViolation(outcome.outputs);
         if (violation) {
-          this.#resync = true;
           this.#fail("schema", violation);
-          continue;
+          this.#putBack(i + 1);
+          break;
         }
         try {
           await this.#publish(batch[i], outcome.outputs);
@@ -308,7 +379,6 @@ export class OperatorRunner {
       }
       release();
     }
-    if (worker.dead && !this.#stopped) await this.#restart();
   }
 
   /** The first output the operator's card refuses, as a message (undefined: all pass). */
