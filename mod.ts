@@ -76,6 +76,7 @@ export type {
   ControlParamsOptions,
   ControlParamStore,
   DurableLog,
+  FabricSubscription,
   GuardVerdict,
   HistogramView,
   HistoryQuery,

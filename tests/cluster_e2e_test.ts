@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { type ArqonNode, startNode } from "../mod.ts";
 import { NatsCluster } from "./support/nats_cluster.ts";
 import { client, delivered } from "./support/operators.ts";
+import { RawSocket } from "./support/raw_ws.ts";
 
 async function clusterNode(urls: string): Promise<ArqonNode> {
   return await startNode({
@@ -104,6 +105,7 @@ Deno.test("cluster: a node cut off from NATS refuses with CLUSTER_UNAVAILABLE (5
   const nats = await NatsCluster.start(1);
   const a = await clusterNode(nats.urls);
   try {
+    const sub = await client(a.wsUrl, "t.>", "p");
     assert.equal((await post(a, "p", "t.x", "before")).json.sequence, 1);
     await nats.servers[0].kill();
     // The client notices the loss within its ping interval; until then a publish times out
@@ -126,8 +128,92 @@ Deno.test("cluster: a node cut off from NATS refuses with CLUSTER_UNAVAILABLE (5
       else await new Promise((r) => setTimeout(r, 200));
     }
     assert.ok(seq >= 2, `sequence after recovery: ${seq}`);
+    // Its subscriber gets what was stored, gapless, once the consumer is back.
+    await sub.until(() => delivered(sub).some((p) => atob(p.payload) === "after"), "after", 10_000);
+    const seqs = delivered(sub).map((p) => Number(p.sequence));
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1));
+    await sub.close();
   } finally {
     await a.shutdown();
+    await nats.close();
+  }
+});
+
+Deno.test("cluster: a queue group spans nodes (each pulse to one member); request/reply across nodes", async () => {
+  const nats = await NatsCluster.start(1);
+  const a = await clusterNode(nats.urls);
+  const b = await clusterNode(nats.urls);
+  try {
+    // One member of group "workers" on each node, raw JSON WebSocket clients.
+    const members: RawSocket[] = [];
+    for (const node of [a, b]) {
+      const s = await RawSocket.open(node.wsUrl, "arqon.v1.json");
+      s.send(JSON.stringify({ hello: { clientName: "w", protocolVersion: 1 } }));
+      await s.until(() => s.json.some((f) => f.welcome), "welcome");
+      s.send(JSON.stringify({
+        subscribe: {
+          subscriptionId: 1,
+          pattern: "job.>",
+          queueGroup: "workers",
+          realityId: "jobs",
+          correlationId: "1",
+        },
+      }));
+      await s.until(() => s.json.some((f) => f.subscribed), "subscribed");
+      members.push(s);
+    }
+    for (let i = 0; i < 60; i++) {
+      assert.equal((await post(i % 2 ? a : b, "jobs", "job.run", `j${i}`)).status, 200);
+    }
+    const total = () => members.reduce((n, s) => n + delivered(s).length, 0);
+    await members[0].until(() => total() >= 60, "60 jobs handed out", 15_000);
+    // A moment more: nothing is handed out twice.
+    await new Promise((r) => setTimeout(r, 300));
+    const all = members.flatMap((s) => delivered(s).map((p) => atob(p.payload)));
+    assert.equal(all.length, 60);
+    assert.equal(new Set(all).size, 60);
+    // Each member got its share (both nodes pull from the shared consumer), in order.
+    for (const s of members) {
+      assert.ok(delivered(s).length > 0, "each node's member got some");
+      const seqs = delivered(s).map((p) => Number(p.sequence));
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
+    }
+
+    // Request/reply: the responder on B, the requester over HTTP on A.
+    const responder = await client(b.wsUrl, "svc.echo", "rpc");
+    responder.json.length = 0;
+    const answering = (async () => {
+      await responder.until(() => delivered(responder).length > 0, "request", 10_000);
+      const req = delivered(responder)[0];
+      responder.send(JSON.stringify({
+        publish: {
+          pulse: {
+            topic: req.replyTo,
+            realityId: "rpc",
+            payload: btoa(`echo:${atob(req.payload)}`),
+          },
+        },
+      }));
+    })();
+    const res = await fetch(`${a.url}/v1/realities/rpc/request/svc.echo?timeout_ms=10000`, {
+      method: "POST",
+      body: "hi",
+    });
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    assert.match(body, /echo:hi|ZWNobzpoaQ/);
+    await answering;
+    // Nobody anywhere subscribes: NO_RESPONDERS at once, from any node.
+    const none = await fetch(`${a.url}/v1/realities/rpc/request/svc.none`, {
+      method: "POST",
+      body: "x",
+    });
+    assert.equal(none.status, 503);
+    assert.equal((await none.json()).error.code, "NO_RESPONDERS");
+    for (const s of [...members, responder]) await s.close();
+  } finally {
+    await a.shutdown();
+    await b.shutdown();
     await nats.close();
   }
 });

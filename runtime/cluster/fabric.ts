@@ -9,10 +9,17 @@
  * and comes back by itself.
  * @module
  */
-import { DeliverPolicy, type JetStreamClient, StorageType } from "@nats-io/jetstream";
-import type { Consumer, ConsumerMessages } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, type JetStreamClient, StorageType } from "@nats-io/jetstream";
+import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { BusError, concatBytes, decodePulse } from "../protocol/mod.ts";
-import { type PulseFabric, type Spine, StampedPulse } from "../spine/mod.ts";
+import {
+  type FabricSubscription,
+  isInboxTopic,
+  type PulseFabric,
+  type Spine,
+  StampedPulse,
+} from "../spine/mod.ts";
 import type { ClusterConnection } from "./connect.ts";
 import type { IPulse } from "../protocol/mod.ts";
 
@@ -24,6 +31,22 @@ export function pulseSubject(realityId: string, topic: string): string {
 /** The JetStream stream of a reality. */
 export function realityStream(realityId: string): string {
   return `ar_${realityId}`;
+}
+
+/** The durable consumer a queue group shares across nodes (one per reality, group, pattern). */
+export function groupConsumer(group: string, pattern: string): string {
+  // FNV-1a of the pattern: consumer names allow no dots nor wildcards.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < pattern.length; i++) {
+    h ^= pattern.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `g_${group}_${h.toString(16).padStart(8, "0")}`;
+}
+
+/** Where a node answers "I have a subscriber" for requests from other nodes. */
+function interestSubject(realityId: string, pattern: string): string {
+  return `arqon.interest.${realityId}.${pattern}`;
 }
 
 /** Where nodes announce a reality they created a stream for, so the others consume it. */
@@ -56,6 +79,8 @@ export class JetStreamFabric implements PulseFabric {
   #spine: Spine | undefined;
   readonly #streams = new Map<string, Promise<void>>();
   readonly #consumers = new Map<string, ConsumerMessages | null>();
+  readonly #interest = new Map<string, { count: number; sub: NatsSubscription }>();
+  readonly #groups = new Map<string, { count: number; messages: ConsumerMessages | null }>();
   #closed = false;
   /** Publishes acknowledged by JetStream, and refused (for metrics and the bench). */
   stored = 0;
@@ -112,12 +137,74 @@ export class JetStreamFabric implements PulseFabric {
   open(realityId: string, lastSequence: number): void {
     if (this.#consumers.has(realityId) || this.#closed) return;
     this.#consumers.set(realityId, null);
+    this.#run(realityId, lastSequence + 1);
+  }
+
+  /**
+   * Consumes a reality from `fromSequence`; whenever the consumer ends (NATS lost, stream
+   * leader gone for long), again after the last sequence this node took.
+   */
+  #run(realityId: string, fromSequence: number): void {
+    if (this.#closed) return;
     this.#stream(realityId)
-      .then(() => this.#consume(realityId, lastSequence + 1))
+      .then(() => this.#consume(realityId, fromSequence))
       .catch((err) => {
-        this.#consumers.delete(realityId);
-        this.#onError(`reality ${realityId}: consumer`, err);
+        if (this.#conn.connected) this.#onError(`reality ${realityId}: consumer`, err);
+        this.#again(realityId);
       });
+  }
+
+  #again(realityId: string): void {
+    setTimeout(() => {
+      if (this.#closed) return;
+      const last = this.#spine?.reality(realityId).sequence ?? 0;
+      this.#run(realityId, last + 1);
+    }, 500);
+  }
+
+  subscribed(spec: FabricSubscription): void {
+    if (this.#closed || isInboxTopic(spec.pattern)) return;
+    const key = `${spec.realityId} ${spec.pattern}`;
+    const held = this.#interest.get(key);
+    if (held) held.count++;
+    else {
+      const sub = this.#conn.nc.subscribe(interestSubject(spec.realityId, spec.pattern), {
+        callback: (err, msg) => {
+          if (!err) msg.respond();
+        },
+      });
+      this.#interest.set(key, { count: 1, sub });
+    }
+    if (spec.queueGroup) this.#joinGroup(spec);
+  }
+
+  unsubscribed(spec: FabricSubscription): void {
+    if (isInboxTopic(spec.pattern)) return;
+    const key = `${spec.realityId} ${spec.pattern}`;
+    const held = this.#interest.get(key);
+    if (held && --held.count === 0) {
+      this.#interest.delete(key);
+      held.sub.unsubscribe();
+    }
+    if (spec.queueGroup) {
+      const gkey = `${spec.realityId} ${spec.queueGroup} ${spec.pattern}`;
+      const group = this.#groups.get(gkey);
+      if (group && --group.count === 0) {
+        this.#groups.delete(gkey);
+        group.messages?.stop();
+      }
+    }
+  }
+
+  async hasInterest(realityId: string, topic: string): Promise<boolean> {
+    if (!this.#conn.connected) return false;
+    try {
+      await this.#conn.nc.request(interestSubject(realityId, topic), undefined, { timeout: 1000 });
+      return true;
+    } catch {
+      // No responders anywhere (NATS answers at once), or none in time.
+      return false;
+    }
   }
 
   /** Stops the consumers (the connection is the node's to close). */
@@ -125,6 +212,106 @@ export class JetStreamFabric implements PulseFabric {
     this.#closed = true;
     for (const c of this.#consumers.values()) c?.stop();
     this.#consumers.clear();
+    for (const g of this.#groups.values()) g.messages?.stop();
+    this.#groups.clear();
+    for (const i of this.#interest.values()) i.sub.unsubscribe();
+    this.#interest.clear();
+  }
+
+  #joinGroup(spec: FabricSubscription): void {
+    const key = `${spec.realityId} ${spec.queueGroup} ${spec.pattern}`;
+    const held = this.#groups.get(key);
+    if (held) {
+      held.count++;
+      return;
+    }
+    const entry = { count: 1, messages: null as ConsumerMessages | null };
+    this.#groups.set(key, entry);
+    this.#shareGroup(spec, entry).catch((err) => {
+      if (this.#groups.get(key) === entry) this.#groups.delete(key);
+      this.#onError(`queue group ${spec.queueGroup} in ${spec.realityId}`, err);
+    });
+  }
+
+  /**
+   * A durable pull consumer per (reality, group, pattern), shared by every node with
+   * members: JetStream gives each pulse to one node, which gives it to one member and acks
+   * (a node that died before acking has it redelivered to another after `ack_wait`).
+   */
+  async #shareGroup(
+    spec: FabricSubscription,
+    entry: { count: number; messages: ConsumerMessages | null },
+  ): Promise<void> {
+    // From the moment the member subscribed: pulses published while the consumer is being
+    // made reach the group too.
+    const since = new Date(Date.now() - 1).toISOString();
+    const stream = realityStream(spec.realityId);
+    await this.#stream(spec.realityId);
+    const name = groupConsumer(spec.queueGroup, spec.pattern);
+    const exists = await this.#conn.jsm.consumers.info(stream, name).then(() => true, () => false);
+    if (!exists) {
+      await this.#addGroupConsumer(stream, name, spec, since);
+    }
+    const consumer = await this.#js.consumers.get(stream, name);
+    if (this.#closed || entry.count === 0) return;
+    entry.messages = await consumer.consume({
+      max_messages: 256,
+      callback: (m: JsMsg) => {
+        const stamped = this.#decode(spec.realityId, m.data, m.seq);
+        if (stamped && this.#spine?.deliverToGroup(stamped, spec.queueGroup)) m.ack();
+        else if (stamped) m.nak(200);
+        else m.term();
+      },
+    });
+    const messages = entry.messages;
+    if (this.#closed || entry.count === 0) return messages.stop();
+    // Ended under us (NATS lost, consumer gone): share again while members remain here.
+    void messages.closed().then(() => {
+      if (this.#closed || entry.count === 0 || entry.messages !== messages) return;
+      setTimeout(() => {
+        if (this.#closed || entry.count === 0) return;
+        this.#shareGroup(spec, entry).catch((err) => {
+          this.#onError(`queue group ${spec.queueGroup} in ${spec.realityId}`, err);
+        });
+      }, 500);
+    });
+  }
+
+  async #addGroupConsumer(
+    stream: string,
+    name: string,
+    spec: FabricSubscription,
+    since: string,
+  ): Promise<void> {
+    try {
+      await this.#conn.jsm.consumers.add(stream, {
+        durable_name: name,
+        filter_subject: pulseSubject(spec.realityId, spec.pattern),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.StartTime,
+        opt_start_time: since,
+        ack_wait: 5_000_000_000,
+        max_ack_pending: 20_000,
+        // Nobody pulls for an hour (no member anywhere): JetStream removes it.
+        inactive_threshold: 3_600_000_000_000,
+      });
+    } catch (err) {
+      // Created by another node meanwhile (same name, its own start time): use that one.
+      if (!/already|exists|can not be updated/i.test((err as Error).message)) throw err;
+    }
+  }
+
+  #decode(realityId: string, data: Uint8Array, seq: number): StampedPulse | null {
+    let pulse: IPulse;
+    try {
+      pulse = decodePulse(data);
+    } catch (err) {
+      this.#onError(`reality ${realityId}: message ${seq} is not a pulse`, err);
+      return null;
+    }
+    pulse.sequence = seq;
+    // The stored bytes say sequence 0; proto3 keeps the last value of a field.
+    return StampedPulse.fromStored(pulse, concatBytes(data, sequenceField(seq)));
   }
 
   // A reality another node announced, or found at start: the Spine creates it (and so
@@ -208,19 +395,8 @@ export class JetStreamFabric implements PulseFabric {
     const messages = await consumer.consume({
       max_messages: 1024,
       callback: (m) => {
-        const spine = this.#spine;
-        if (!spine) return;
-        let pulse: IPulse;
-        try {
-          pulse = decodePulse(m.data);
-        } catch (err) {
-          this.#onError(`reality ${realityId}: message ${m.seq} is not a pulse`, err);
-          return;
-        }
-        pulse.sequence = m.seq;
-        // The stored bytes say sequence 0; proto3 keeps the last value of a field.
-        const stamped = StampedPulse.fromStored(pulse, concatBytes(m.data, sequenceField(m.seq)));
-        if (spine.deliver(stamped)) this.delivered++;
+        const stamped = this.#decode(realityId, m.data, m.seq);
+        if (stamped && this.#spine?.deliver(stamped)) this.delivered++;
       },
     });
     if (this.#closed) {
@@ -228,6 +404,9 @@ export class JetStreamFabric implements PulseFabric {
       return;
     }
     this.#consumers.set(realityId, messages);
+    void messages.closed().then(() => {
+      if (!this.#closed && this.#consumers.get(realityId) === messages) this.#again(realityId);
+    });
   }
 }
 

@@ -48,6 +48,28 @@ export class PendingInboxes {
   }
 
   /**
+   * A request from another node of a cluster names `inbox` as its reply-to: this node
+   * records whom it delivers the request to, so they may reply (through the cluster). Kept
+   * `ttlMs` (the longest request), at most `max` such inboxes (the oldest go first).
+   */
+  adopt(inbox: string, ttlMs = 300_000, max = 100_000): Set<SubscriptionOwner> {
+    const now = Date.now();
+    for (const [old, expires] of this.#adopted) {
+      if (expires > now && this.#adopted.size < max) break;
+      this.#adopted.delete(old);
+      this.#pending.delete(old);
+    }
+    let set = this.#pending.get(inbox);
+    if (!set) {
+      this.#pending.set(inbox, set = new Set());
+      this.#adopted.set(inbox, now + ttlMs);
+    }
+    return set;
+  }
+
+  readonly #adopted = new Map<string, number>();
+
+  /**
    * The subscribers a request waiting on `inbox` was delivered to (the Spine adds each as it
    * routes); undefined when no request waits there. Only these may reply.
    */

@@ -5,6 +5,7 @@
  */
 export type {
   DurableLog,
+  FabricSubscription,
   GuardVerdict,
   OperatorStateStore,
   PulseFabric,

@@ -81,6 +81,24 @@ export interface PulseFabric {
   publish(pulse: arqon.v1.IPulse, bytes: Uint8Array): Promise<number>;
   /** A reality is in use on this node: bring its pulses after `lastSequence` here. */
   open(realityId: string, lastSequence: number): void;
+  /**
+   * A subscription opened on this node: the fabric announces the interest (requests from
+   * other nodes find it) and, for a queue group, shares the group's pulses with the other
+   * nodes' members (each pulse to one member cluster-wide, through `Spine.deliverToGroup`).
+   */
+  subscribed(spec: FabricSubscription): void;
+  /** A subscription of this node closed (the counterpart of `subscribed`). */
+  unsubscribed(spec: FabricSubscription): void;
+  /** Whether any node has a subscriber for `topic` in `realityId` (requests ask before). */
+  hasInterest(realityId: string, topic: string): Promise<boolean>;
+}
+
+/** What a fabric is told of a subscription. */
+export interface FabricSubscription {
+  readonly realityId: string;
+  readonly pattern: string;
+  /** Empty: not in a queue group. */
+  readonly queueGroup: string;
 }
 
 /**

@@ -73,7 +73,9 @@ export async function requestStream(
   const err = topicError(topic);
   if (err) throw new BusError("INVALID_TOPIC", err);
   const realityId = pulse.realityId || DEFAULT_REALITY;
-  if (!spine.hasSubscribers(realityId, topic)) {
+  if (
+    !spine.hasSubscribers(realityId, topic) && !(await spine.hasResponders(realityId, topic))
+  ) {
     throw new BusError("NO_RESPONDERS", `no subscriber for '${topic}' in reality '${realityId}'`);
   }
   const timeout = Math.min(options.timeoutMs || DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS);

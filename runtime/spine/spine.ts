@@ -13,7 +13,7 @@ import {
 import { HybridClock, Uuid7Generator } from "../time/mod.ts";
 import type { GuardVerdict, PulseFabric, PulseGuard, PulseLog } from "./ports.ts";
 import { AgentDirectory } from "./agents.ts";
-import { PendingInboxes } from "./inbox.ts";
+import { isInboxTopic, PendingInboxes } from "./inbox.ts";
 import type { PresenceBoard } from "./presence.ts";
 import { isPresenceTopic, wirePresence } from "./presence_events.ts";
 import { CONTROL_SET_TOPIC, type ControlParams } from "./control_params.ts";
@@ -192,8 +192,41 @@ export class Spine {
       // A local log failure is this node's history only: the pulse is stored in the cluster.
       stamped.committed.catch(() => {});
     }
-    this.#route(reality, stamped);
+    this.#adoptInbox(pulse.replyTo);
+    // Queue groups span the nodes: the fabric hands their pulses to `deliverToGroup`.
+    this.#route(reality, stamped, false);
     return true;
+  }
+
+  /**
+   * A pulse the fabric gives this node's members of queue group `group` (each pulse goes
+   * to one member cluster-wide). Returns false when no member of it is here any more (the
+   * fabric gives it to another node).
+   */
+  deliverToGroup(stamped: StampedPulse, group: string): boolean {
+    const pulse = stamped.pulse;
+    const reality = this.reality(pulse.realityId || DEFAULT_REALITY);
+    const route = reality.route(pulse.topic!);
+    const members = route.groups.find((m) => m[0]?.spec.queueGroup === group);
+    if (!members) return false;
+    const accepts = route.filtered ? spectralAcceptor(pulse.spectral) : undefined;
+    const member = reality.pick(members, stamped.size, accepts);
+    if (!member) return false;
+    this.#adoptInbox(pulse.replyTo)?.add(member.owner);
+    member.offer(stamped);
+    return true;
+  }
+
+  /** Whether any subscriber (on any node of a cluster) would receive `topic`. */
+  async hasResponders(realityId: string, topic: string): Promise<boolean> {
+    if (this.hasSubscribers(realityId, topic)) return true;
+    return await (this.#fabric?.hasInterest(realityId || DEFAULT_REALITY, topic) ?? false);
+  }
+
+  // A request sequenced through the cluster: whoever it reaches here may answer it.
+  #adoptInbox(replyTo: string | null | undefined) {
+    if (!replyTo || !isInboxTopic(replyTo)) return undefined;
+    return this.inboxes.responders(replyTo) ?? this.inboxes.adopt(replyTo);
   }
 
   /** Installs the control parameters that `sys.control.set` pulses change. */
@@ -458,7 +491,7 @@ export class Spine {
     return stamped;
   }
 
-  #route(reality: Reality, stamped: StampedPulse): void {
+  #route(reality: Reality, stamped: StampedPulse, groups = true): void {
     const route = reality.route(stamped.pulse.topic!);
     // A request: whoever it reaches may answer on its inbox (and nobody else).
     const replyTo = stamped.pulse.replyTo;
@@ -470,6 +503,7 @@ export class Spine {
       responders?.add(sub.owner);
       sub.offer(stamped);
     }
+    if (!groups) return;
     for (const members of route.groups) {
       const member = reality.pick(members, stamped.size, accepts);
       if (!member) continue;
@@ -512,6 +546,7 @@ export class Spine {
     // Registered before the trie takes it: a refused registration leaves nothing behind.
     if (input.anycast) this.anycast.register(sub, input.anycast);
     reality.add(sub);
+    this.#fabric?.subscribed(spec);
     this.#subscriptionCount++;
     this.#metrics.subscriptions.set(this.#subscriptionCount);
     return sub;
@@ -523,6 +558,7 @@ export class Spine {
     sub.closed = true;
     sub.clear();
     this.#realities.get(sub.spec.realityId)?.remove(sub);
+    this.#fabric?.unsubscribed(sub.spec);
     this.anycast.unregister(sub);
     this.#subscriptionCount--;
     this.#metrics.subscriptions.set(this.#subscriptionCount);

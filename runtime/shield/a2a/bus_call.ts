@@ -60,7 +60,10 @@ export async function startCall(
 ): Promise<{ done: Promise<RpcError | undefined> }> {
   const { spine } = ctx;
   const topic = agentTopic(entry.agent);
-  if (!spine.hasSubscribers(entry.reality, topic)) {
+  if (
+    !spine.hasSubscribers(entry.reality, topic) &&
+    !(await spine.hasResponders(entry.reality, topic))
+  ) {
     throw new RpcError(
       RPC_ERRORS.UNSUPPORTED_OPERATION,
       `agent "${entry.agent}" serves no A2A calls: nobody subscribes to "${topic}"`,
