@@ -72,6 +72,10 @@ Deno.test("cluster: publishes on two nodes reach a subscriber on the other in on
         Array.from({ length: 100 }, (_, i) => `o${i}`),
       );
     }
+    // The entropy seed each pulse got derives from its sequence: the same on both nodes.
+    const seedsA = delivered(subA).map((p) => String(p.entropySeed));
+    assert.deepEqual(delivered(subB).map((p) => String(p.entropySeed)), seedsA);
+    assert.equal(new Set(seedsA).size, 100);
     // History on B: every pulse, with the stream's sequences.
     const history = await fetch(`${b.url}/v1/realities/orders/history?limit=1000`);
     assert.equal(history.status, 200);

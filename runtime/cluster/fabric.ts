@@ -19,6 +19,7 @@ import {
   type PulseFabric,
   type Spine,
   StampedPulse,
+  stampEntropy,
 } from "../spine/mod.ts";
 import type { ClusterConnection } from "./connect.ts";
 import type { IPulse } from "../protocol/mod.ts";
@@ -310,8 +311,14 @@ export class JetStreamFabric implements PulseFabric {
       return null;
     }
     pulse.sequence = seq;
-    // The stored bytes say sequence 0; proto3 keeps the last value of a field.
-    return StampedPulse.fromStored(pulse, concatBytes(data, sequenceField(seq)));
+    // The stored bytes say sequence 0; proto3 keeps the last value of a field. A pulse
+    // without an entropy seed gets the reality's derived one for this sequence (docs/time.md),
+    // the same on every node.
+    const seeded = stampEntropy(pulse, realityId, seq);
+    const tail = seeded
+      ? concatBytes(varintField(0x10, seq), varintField(0x70, Number(pulse.entropySeed)))
+      : varintField(0x10, seq);
+    return StampedPulse.fromStored(pulse, concatBytes(data, tail));
   }
 
   // A reality another node announced, or found at start: the Spine creates it (and so
@@ -410,10 +417,10 @@ export class JetStreamFabric implements PulseFabric {
   }
 }
 
-/** Pulse.sequence (field 2, varint) as bytes. */
-function sequenceField(seq: number): Uint8Array {
-  const out = [0x10];
-  let v = seq;
+/** A varint field (`tag`: 0x10 Pulse.sequence, 0x70 Pulse.entropy_seed) as bytes. */
+function varintField(tag: number, value: number): Uint8Array {
+  const out = [tag];
+  let v = value;
   while (v >= 0x80) {
     out.push((v % 0x80) | 0x80);
     v = Math.floor(v / 0x80);

@@ -137,3 +137,4 @@ export {
   presenceTopic,
 } from "./presence.ts";
 export { PRESENCE_PRODUCER } from "./presence_events.ts";
+export { stampEntropy } from "./entropy.ts";

@@ -95,7 +95,9 @@ export interface PulseFabric {
 
 /** What a fabric is told of a subscription. */
 export interface FabricSubscription {
+  /** The reality subscribed in. */
   readonly realityId: string;
+  /** The topic pattern. */
   readonly pattern: string;
   /** Empty: not in a queue group. */
   readonly queueGroup: string;
