@@ -478,6 +478,9 @@ export class OperatorRunner {
       // In order: each output is accepted (sequenced) before the next is offered. The Spine
       // answers synchronously unless a policy is asynchronous: await only then (an `await`
       // of a plain value still costs a microtask turn per output).
+      // Vector clocks: an output is causally after its input (set after the encoding: the
+      // node's stamp carries the merged clock).
+      if (input.vclock) pulse.vclock = input.vclock;
       const accepted = this.#ctx.spine.publish(pulse, this.producer, source);
       if (accepted instanceof Promise) await accepted;
       this.counters.pulsesOut++;

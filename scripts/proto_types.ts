@@ -30,6 +30,7 @@ export function apiTypes(dts: string): string {
     if ((t = /^arqon\.v1\.(I\w+)\[\]$/.exec(type))) return `${t[1]}[]`;
     if ((t = /^arqon\.v1\.(\w+)$/.exec(type)) && enums.has(t[1])) return "number";
     if (type === "{ [k: string]: string }") return "Record<string, string>";
+    if (type === "{ [k: string]: number }") return "Record<string, number>";
     if (/^(number|string|boolean|Uint8Array)(\[\])?$/.test(type)) return type;
     throw new Error(`build_proto: no mapping for field type ${type} (${where})`);
   };

@@ -28,6 +28,7 @@ import type {
   RequestOptions,
 } from "./options.ts";
 import { Outbox } from "./outbox.ts";
+import { ConsumedClock } from "./consumed.ts";
 import { PendingCalls } from "./pending.ts";
 import { ClientSubscription, type SubscribeOptions } from "./subscription.ts";
 
@@ -71,6 +72,7 @@ export class ArqonClient {
   readonly #pending = new PendingCalls();
   readonly #subs = new Map<number, ClientSubscription>();
   readonly #dispatch: FrameDispatch;
+  readonly #consumed: ConsumedClock | undefined;
   #nextSubscription = 1;
   #closedByUser = false;
   #connected: Promise<void> = Promise.resolve();
@@ -86,11 +88,13 @@ export class ArqonClient {
     this.#options = options;
     this.#reconnectDelay = options.reconnectDelayMs ?? RECONNECT_DELAY_MS;
     this.#outbox = new Outbox(options.maxBatchBytes);
+    this.#consumed = options.reportConsumed === false ? undefined : new ConsumedClock();
     this.#dispatch = new FrameDispatch(
       this.#subs,
       this.#pending,
       (frame) => this.#outbox.enqueue(frame),
       options,
+      this.#consumed,
     );
   }
 
@@ -181,9 +185,11 @@ export class ArqonClient {
     const correlationId = ack === AckMode.NONE ? 0 : this.#pending.nextId();
     const pulse = pulseOf(topic, payload, options);
     const anycast = anycastTarget(options.anycast);
+    // Vector clocks: what this client consumed so far makes the pulse causally after it.
+    const consumed = this.#consumed?.report();
     this.#outbox.enqueue(
-      anycast
-        ? encodeFrame({ publish: { correlationId, ack, pulse, anycast } })
+      anycast || consumed
+        ? encodeFrame({ publish: { correlationId, ack, pulse, anycast, consumed } })
         : publishFrame(correlationId, ack, pulse),
     );
     if (ack === AckMode.NONE) return RESOLVED;

@@ -16,6 +16,7 @@ import {
 import type { ConnectOptions } from "./options.ts";
 import type { PendingCalls } from "./pending.ts";
 import type { ClientSubscription } from "./subscription.ts";
+import type { ConsumedClock } from "./consumed.ts";
 
 /** Routes one connection's inbound frames; outlives reconnects. */
 export class FrameDispatch {
@@ -23,18 +24,24 @@ export class FrameDispatch {
   readonly #pending: PendingCalls;
   readonly #send: (frame: Uint8Array) => void;
   readonly #options: ConnectOptions;
+  readonly #consumed: ConsumedClock | undefined;
 
-  /** Routes to `subs` and `pending`; `send` queues an outbound frame (a pong). */
+  /**
+   * Routes to `subs` and `pending`; `send` queues an outbound frame (a pong). `consumed`
+   * (when reporting) learns the clock of every delivery and acknowledged publish.
+   */
   constructor(
     subs: Map<number, ClientSubscription>,
     pending: PendingCalls,
     send: (frame: Uint8Array) => void,
     options: ConnectOptions,
+    consumed?: ConsumedClock,
   ) {
     this.#subs = subs;
     this.#pending = pending;
     this.#send = send;
     this.#options = options;
+    this.#consumed = consumed;
   }
 
   /** The fast path of `scanFrames`: deliveries are read in place, other frames decoded. */
@@ -50,6 +57,7 @@ export class FrameDispatch {
         this.#options.onError?.(new BusError("INVALID_FRAME", String(err)));
         return;
       }
+      this.#consumed?.seen(pulse);
       sub.push(pulse);
     },
     other: (frame) => {
@@ -72,10 +80,14 @@ export class FrameDispatch {
         const d = frame.deliver!;
         // Anycast deliveries: what matched rides on the pulse (see SubscribeOptions.anycast).
         if (d.anycastMatch) Object.assign(d.pulse!, { anycastMatch: d.anycastMatch });
-        this.#subs.get(d.subscriptionId ?? 0)?.push(d.pulse!);
+        const sub = this.#subs.get(d.subscriptionId ?? 0);
+        if (!sub) return;
+        this.#consumed?.seen(d.pulse!);
+        sub.push(d.pulse!);
         return;
       }
       case "ack":
+        this.#consumed?.published(frame.ack!.realityId ?? "", frame.ack!.sequence ?? 0);
         return this.#pending.settleAck(frame.ack!);
       case "subscribed":
         this.#pending.subscribed(frame.subscribed!.correlationId ?? 0)?.confirm();

@@ -6,6 +6,7 @@
  */
 import {
   AckMode,
+  DeliveryOrder,
   encodeFrame,
   encodePublishFrame,
   type IAnycastTarget,
@@ -124,6 +125,8 @@ export function subscribeFrame(sub: ClientSubscription, correlationId: number): 
       fromSequence,
       fromTimeMs: o.fromTimeMs ?? 0,
       spectralFilter: o.spectralFilter ?? "",
+      order: o.order === "causal" ? DeliveryOrder.CAUSAL : DeliveryOrder.ARRIVAL,
+      causalTimeoutMs: o.causalTimeoutMs ?? 0,
       anycast: o.anycast && {
         vectors: o.anycast.vectors.map((v) => ({ values: Array.from(v) })),
         minScore: o.anycast.minScore ?? 0,

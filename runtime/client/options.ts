@@ -48,6 +48,13 @@ export interface ConnectOptions {
    */
   reconnect?: boolean;
   /**
+   * Report with each publish the vector clock of what this client consumed (deliveries and
+   * its acknowledged publishes: `Publish.consumed`), so the node stamps the new pulse as
+   * causally after them (docs/time.md "Vector clocks").
+   * @default {true}
+   */
+  reportConsumed?: boolean;
+  /**
    * First reconnect delay in ms; doubles after each failed attempt, up to 5 s.
    * @default {100}
    */

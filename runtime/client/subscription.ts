@@ -26,6 +26,20 @@ export interface SubscribeOptions {
    */
   anycast?: { vectors: ArrayLike<number>[]; minScore?: number };
   /**
+   * Delivery order: `causal` holds a pulse until every pulse it causally depends on that one
+   * of this connection's causal subscriptions matches was delivered (docs/time.md); a
+   * dependency missing past `causalTimeoutMs` is reported to `onError` as `CAUSAL_GAP`, then
+   * delivery goes on.
+   * @default {"arrival"}
+   */
+  order?: "arrival" | "causal";
+  /**
+   * With `order: "causal"`: how long a pulse waits for a missing dependency (0: the node's
+   * 5000; at most 60000).
+   * @default {0}
+   */
+  causalTimeoutMs?: number;
+  /**
    * Queue group: each pulse goes to one member of the group; empty for none.
    * @default {""}
    */

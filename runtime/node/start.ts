@@ -205,6 +205,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     log: store,
     metrics,
     maxRealities: config.maxRealities,
+    vclock: config.vclock !== "off",
     presenceMaxMembers: config.presenceMaxMembers,
     anycast: {
       maxPerSubscription: config.anycastMaxPerSubscription,

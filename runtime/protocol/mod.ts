@@ -59,6 +59,13 @@ export {
   topicError,
 } from "./topic.ts";
 export { checkPulseBytes, pulseBytesError } from "./pulse_check.ts";
+export {
+  MAX_VCLOCK_ENTRIES,
+  vclockError,
+  vclockLength,
+  type VectorClock,
+  writeVclock,
+} from "./vclock_wire.ts";
 export { PulseView } from "./pulse_view.ts";
 export { MAX_EIGENVALUES, spectralError } from "./spectral.ts";
 export {

@@ -44,11 +44,12 @@ const K_SPECTRAL = 6;
 const K_DOUBLE = 7;
 const K_DOUBLES = 8; // repeated double: packed or not
 const K_FLOATS = 9; // repeated float: packed or not
+const K_CLOCK_MAP = 10; // map<string, uint64>
 
 type Schema = Uint8Array;
 
 function schema(fields: Record<number, number>): Schema {
-  const out = new Uint8Array(17);
+  const out = new Uint8Array(21);
   for (const [n, k] of Object.entries(fields)) out[Number(n)] = k;
   return out;
 }
@@ -72,17 +73,20 @@ const PULSE = schema({
   15: K_VARINT, // ghost
   16: K_STRING, // reply_to
   19: K_VARINT, // lane
+  20: K_CLOCK_MAP, // vclock
 });
 const HLC = schema({ 1: K_VARINT, 2: K_VARINT });
 const STRING_MAP_ENTRY = schema({ 1: K_STRING, 2: K_STRING });
 const SPECTRAL = schema({ 1: K_DOUBLE, 2: K_DOUBLE, 3: K_DOUBLES });
+const CLOCK_MAP_ENTRY = schema({ 1: K_STRING, 2: K_VARINT });
 
 /** The wire type each kind is declared with. */
-const DECLARED_WIRE = [-1, VARINT, LEN, LEN, LEN, LEN, LEN, I64, I64, I32];
+const DECLARED_WIRE = [-1, VARINT, LEN, LEN, LEN, LEN, LEN, I64, I64, I32, LEN];
 const NESTED: (Schema | undefined)[] = [];
 NESTED[K_HLC] = HLC;
 NESTED[K_STRING_MAP] = STRING_MAP_ENTRY;
 NESTED[K_SPECTRAL] = SPECTRAL;
+NESTED[K_CLOCK_MAP] = CLOCK_MAP_ENTRY;
 
 /** Messages nest two deep here; deeper cannot happen with this schema. */
 const MAX_DEPTH = 2;
@@ -176,7 +180,7 @@ function checkMessage(
         }
         break;
       }
-    } else if (kind >= K_HLC && kind <= K_SPECTRAL) {
+    } else if ((kind >= K_HLC && kind <= K_SPECTRAL) || kind === K_CLOCK_MAP) {
       const inner = checkMessage(b, pos - len, pos, NESTED[kind]!, depth + 1);
       if (inner) return `in field ${field}: ${inner}`;
     }

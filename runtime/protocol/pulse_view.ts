@@ -17,6 +17,8 @@ export class PulseView implements IPulse {
   #full: IPulse | null = null;
   #payload: Uint8Array = EMPTY;
   #sequence = 0;
+  // Where the vector clock's entries (field 20) are: start and end offsets, in order.
+  #clockAt: number[] | null = null;
 
   /** Wraps encoded pulse bytes; throws `RangeError` when the framing is broken. */
   constructor(encoded: Uint8Array) {
@@ -58,11 +60,37 @@ export class PulseView implements IPulse {
         } while (byte >= 0x80 && pos < b.length);
         if (pos + len > b.length) throw new RangeError("pulse field extends past its frame");
         if (field === 11) this.#payload = b.subarray(pos, pos + len);
+        else if (field === 20) (this.#clockAt ??= []).push(pos, pos + len);
         pos += len;
       } else if (wire === 5) pos += 4;
       else if (wire === 1) pos += 8;
       else throw new RangeError(`invalid wire type ${wire} in pulse`);
     }
+  }
+
+  /**
+   * Raises the entries of `into` to this pulse's vector clock (entry-wise maximum) without
+   * decoding the rest of the pulse; returns whether any entry rose.
+   */
+  mergeClockInto(into: Map<string, number>): boolean {
+    const at = this.#clockAt;
+    if (at === null) return false;
+    const b = this.encoded;
+    // Within the pulse the last entry of a key wins (a producer's entry, then the stamp's).
+    const clock: Record<string, number> = {};
+    for (let i = 0; i < at.length; i += 2) {
+      const entry = readClockEntry(b, at[i], at[i + 1]);
+      if (entry !== null) clock[entry[0]] = entry[1];
+    }
+    let changed = false;
+    for (const key in clock) {
+      const old = into.get(key);
+      if (old === undefined || old < clock[key]) {
+        into.set(key, clock[key]);
+        changed = true;
+      }
+    }
+    return changed;
   }
 
   /** The whole pulse as a plain decoded message (decoded once). */
@@ -135,8 +163,39 @@ export class PulseView implements IPulse {
   get ghost(): boolean {
     return this.decode().ghost ?? false;
   }
+  /** Vector clock: reality id -> sequence (docs/time.md). */
+  get vclock(): Record<string, number> {
+    return this.decode().vclock ?? {};
+  }
   /** Reply topic of a request. */
   get replyTo(): string {
     return this.decode().replyTo ?? "";
   }
+}
+
+/** One `map<string, uint64>` entry between `start` and `end`: [key, value], null if malformed. */
+function readClockEntry(b: Uint8Array, start: number, end: number): [string, number] | null {
+  let pos = start;
+  let key = "";
+  let value = 0;
+  while (pos < end) {
+    const tag = b[pos++];
+    if (tag === 0x0a) {
+      const len = b[pos++];
+      if (len >= 0x80 || pos + len > end) return null;
+      // Keys are reality ids: ASCII.
+      key = String.fromCharCode.apply(null, b.subarray(pos, pos + len) as unknown as number[]);
+      pos += len;
+    } else if (tag === 0x10) {
+      let mul = 1;
+      let byte;
+      value = 0;
+      do {
+        byte = b[pos++];
+        value += (byte & 0x7f) * mul;
+        mul *= 128;
+      } while (byte >= 0x80 && pos < end);
+    } else return null;
+  }
+  return key === "" ? null : [key, value];
 }

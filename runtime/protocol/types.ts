@@ -11,6 +11,7 @@
  */
 import type {
   AckModeValues,
+  DeliveryOrderValues,
   ErrorCodeValues,
   OverflowPolicyValues,
   StartModeValues,
@@ -19,6 +20,7 @@ import { schemaRoot } from "./schema.ts";
 
 export type {
   AckModeValues,
+  DeliveryOrderValues,
   ErrorCodeValues,
   IAck,
   IAnycastMatch,
@@ -70,6 +72,8 @@ export const OverflowPolicy: OverflowPolicyValues = shortNames(
   "OverflowPolicy",
   "OVERFLOW_POLICY_",
 );
+/** `DeliveryOrder` values (`Subscribe.order`). */
+export const DeliveryOrder: DeliveryOrderValues = shortNames("DeliveryOrder", "DELIVERY_ORDER_");
 /** `ErrorCode` values, by their names without the `ERROR_CODE_` prefix. */
 export const ErrorCode: ErrorCodeValues = shortNames("ErrorCode", "ERROR_CODE_");
 /** A name of an `ErrorCode` without its prefix, e.g. `INVALID_TOPIC`. */

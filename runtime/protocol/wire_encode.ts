@@ -6,6 +6,7 @@
 import { varintLength, writeVarint } from "./varint.ts";
 import type { IHlcTimestamp, IPulse } from "./types.ts";
 import { varint53Length, WIRE_LEN, WIRE_VARINT, writeVarint53 } from "./wire_varint.ts";
+import { vclockLength, type VectorClock, writeVclock } from "./vclock_wire.ts";
 
 /** UTF-8 byte length of `s`. */
 function utf8Length(s: string): number {
@@ -78,8 +79,9 @@ function encodedOrigin(producerId: string, realityId: string): Uint8Array {
 
 /**
  * The encoded stamp of a pulse: id (1), sequence (2), producer (4), reality (5), timestamp
- * (6), when `hop` is given one more `semtrace` (18) entry, and when `seed` is non-zero the
- * entropy seed (14) the node derived.
+ * (6), when `hop` is given one more `semtrace` (18) entry, when `seed` is non-zero the
+ * entropy seed (14) the node derived, and, when `clock` is given, the vector clock (20) the
+ * node stamped.
  */
 export function stampSuffix(
   id: string,
@@ -89,6 +91,7 @@ export function stampSuffix(
   ts: IHlcTimestamp,
   hop = "",
   seed = 0,
+  clock?: VectorClock | null,
 ): Uint8Array {
   const wall = ts.wallMs ?? 0;
   const logical = ts.logical ?? 0;
@@ -98,7 +101,8 @@ export function stampSuffix(
   const hopLen = utf8Length(hop);
   const size = 1 + varintLength(idLen) + idLen + 1 + varint53Length(sequence) + origin.length +
     1 + varintLength(tsLen) + tsLen + (hopLen ? 2 + varintLength(hopLen) + hopLen : 0) +
-    (seed ? 1 + varint53Length(seed) : 0);
+    (seed ? 1 + varint53Length(seed) : 0) +
+    (clock ? vclockLength(clock) : 0);
   if (slabPos + size > SLAB_BYTES) {
     slab = new Uint8Array(Math.max(SLAB_BYTES, size));
     slabPos = 0;
@@ -132,6 +136,7 @@ export function stampSuffix(
     out[p++] = (14 << 3) | WIRE_VARINT;
     p = writeVarint53(out, p, seed);
   }
+  if (clock) p = writeVclock(out, p, clock);
   slabPos = p;
   return out.subarray(start, p);
 }

@@ -21,8 +21,10 @@ import {
   checkLane,
   compileCard,
   type CompiledCard,
+  hasEntries,
   LANE_CRITICAL,
   LANE_NAMES,
+  mergeClocks,
   type StampedPulse,
   type Subscription,
 } from "../spine/mod.ts";
@@ -297,6 +299,11 @@ export class FrameHandler {
     if (this.#draining) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
     if (!publish.pulse) throw new BusError("INVALID_ARGUMENT", "publish carries no pulse");
     const p = publish.pulse;
+    // Vector clocks: what the producer consumed rides to the Spine on the pulse itself.
+    const consumed = publish.consumed;
+    if (consumed && hasEntries(consumed)) {
+      p.vclock = p.vclock && hasEntries(p.vclock) ? mergeClocks(p.vclock, consumed) : consumed;
+    }
     // An unacknowledged publish over its rate may be dropped quietly (false): refusals
     // of a flood are reported once a second, not once per pulse.
     const acked = (publish.ack ?? AckMode.NONE) !== AckMode.NONE;

@@ -72,9 +72,20 @@ export interface SpineAnycastOptions {
   anycastExactMax: number;
 }
 
+/** Time stamping (see docs/time.md); each has a flag. */
+export interface SpineTimeOptions {
+  /**
+   * Stamp a vector clock (`Pulse.vclock`) on every sequenced pulse: `on` or `off` (then
+   * causal subscriptions deliver in arrival order and the causal history merge orders by
+   * reality and sequence).
+   * @default {"on"}
+   */
+  vclock: "on" | "off";
+}
+
 /** Every Spine option that has a flag. */
 export interface SpineNodeOptions
-  extends SpineQueueOptions, SpineLimitOptions, SpineAnycastOptions {}
+  extends SpineQueueOptions, SpineLimitOptions, SpineAnycastOptions, SpineTimeOptions {}
 
 /** Defaults of {@linkcode SpineNodeOptions}. */
 export const SPINE_DEFAULTS: Readonly<SpineNodeOptions> = Object.freeze({
@@ -88,6 +99,7 @@ export const SPINE_DEFAULTS: Readonly<SpineNodeOptions> = Object.freeze({
   anycastMaxPerSubscription: 16,
   anycastMaxPerReality: 100_000,
   anycastExactMax: 2048,
+  vclock: "on",
 });
 
 /** The Spine's options as flags, in `--help` order; the node adds them to its table. */
@@ -152,5 +164,12 @@ export const SPINE_FLAGS: readonly Flag<keyof SpineNodeOptions>[] = Object.freez
     flag: "anycast-exact-max",
     kind: "int",
     help: "anycast embeddings of one dimension searched exactly; past it an HNSW graph",
+  },
+  {
+    key: "vclock",
+    flag: "vclock",
+    kind: "enum",
+    choices: ["on", "off"],
+    help: "stamp a vector clock on every sequenced pulse (causal order, docs/time.md)",
   },
 ]);

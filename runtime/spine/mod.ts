@@ -108,7 +108,9 @@ export {
   type SpineLimitOptions,
   type SpineNodeOptions,
   type SpineQueueOptions,
+  type SpineTimeOptions,
 } from "./flags.ts";
+export { checkReportedClock, hasEntries, mergeClocks, stampedClock } from "./vclock.ts";
 export {
   type AgentCard,
   compileCard,

@@ -29,6 +29,7 @@ import {
 import { appendHop } from "./semtrace.ts";
 import { StampedPulse } from "./stamped.ts";
 import { bringsDerivedStamp, stampEntropy } from "./entropy.ts";
+import { checkReportedClock, hasEntries, stampedClock } from "./vclock.ts";
 import { checkLane, LANE_NAMES, LANE_UNSPECIFIED } from "./lanes.ts";
 import {
   type OverflowMode,
@@ -81,6 +82,11 @@ export interface SpineOptions {
    * @default {{ maxPerSubscription: 16, maxPerReality: 100000, exactMax: 2048 }}
    */
   readonly anycast?: Partial<AnycastLimits>;
+  /**
+   * Stamp a vector clock on every sequenced pulse (`--vclock`; docs/time.md).
+   * @default {true}
+   */
+  readonly vclock?: boolean;
 }
 
 /** Parameters a caller gives to open a subscription; unset bounds take the defaults. */
@@ -104,6 +110,7 @@ export class Spine {
   #subscriptionCount = 0;
   #publishCount = 0;
   readonly #maxRealities: number;
+  readonly #vclock: boolean;
   /** Semantic anycast: registrations per reality and the dimension each declares. */
   readonly anycast: SpineAnycast;
   /** Requests waiting for their reply, with the responders each reached. */
@@ -117,6 +124,7 @@ export class Spine {
   constructor(options: SpineOptions) {
     this.#metrics = options.metrics;
     this.#maxRealities = options.maxRealities || Infinity;
+    this.#vclock = options.vclock ?? true;
     this.#queue = options.queue;
     this.#guard = options.guard;
     this.#log = options.log;
@@ -337,6 +345,15 @@ export class Spine {
       const err = spectralError(input.spectral);
       if (err) throw new BusError("INVALID_ARGUMENT", err);
     }
+    // Vector clocks: a producer that reports none pays this one check (decoded pulses
+    // carry an empty map).
+    if (input.vclock && hasEntries(input.vclock)) {
+      if (this.#vclock) checkReportedClock(input);
+      else {
+        input.vclock = undefined;
+        source = undefined;
+      }
+    }
     const reality = this.reality(input.realityId || DEFAULT_REALITY);
     // Lanes: a pulse naming none pays one check here while its reality has no lane rules.
     if (input.lane) checkLane(input.lane);
@@ -464,6 +481,7 @@ export class Spine {
     pulse.producerId = producerId;
     if (!derived) pulse.timestamp = this.#clock.tick();
     const seeded = stampEntropy(pulse, reality.id, pulse.sequence);
+    if (this.#vclock) pulse.vclock = stampedClock(pulse.vclock, reality.id, pulse.sequence);
     // Semantic trace: this hop's topic rides in the stamp after the producer's bytes,
     // unless the chain had to be cut (then the pulse is encoded afresh).
     const appended = appendHop(pulse, pulse.topic!);

@@ -95,6 +95,7 @@ export class StampedPulse {
         p.timestamp!,
         this.hop,
         this.seeded ? p.entropySeed as number : 0,
+        p.vclock,
       );
       // A lane the node resolved (rule, connection default) is not in the producer's bytes;
       // repeating an explicit one is harmless (proto3: the last value of a field wins).

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { decodePulse, encodePulse } from "./codec.ts";
+import { pulseBytesError } from "./pulse_check.ts";
+import { MAX_VCLOCK_ENTRIES, vclockError, vclockLength, writeVclock } from "./vclock_wire.ts";
+import { stampSuffix } from "./wire_encode.ts";
+import { concatBytes } from "./wire_encode.ts";
+import { PulseView } from "./pulse_view.ts";
+
+Deno.test("writeVclock is protobufjs's encoding of Pulse.vclock, entry by entry", () => {
+  const clock = { a: 1, "b-2": 2 ** 40, c: 300 };
+  const buf = new Uint8Array(vclockLength(clock));
+  assert.equal(writeVclock(buf, 0, clock), buf.length);
+  assert.deepEqual(buf, new Uint8Array(encodePulse({ vclock: clock })));
+  assert.deepEqual(decodePulse(buf).vclock, clock);
+});
+
+Deno.test("a stamp with a clock appended to a producer's bytes decodes to that clock", () => {
+  const source = encodePulse({ topic: "a.b", vclock: { a: 99, z: 4 } });
+  const stamp = stampSuffix("id", 7, "p", "a", { wallMs: 5, logical: 0 }, "a.b", { a: 7, z: 4 });
+  const bytes = concatBytes(source, stamp);
+  assert.equal(pulseBytesError(bytes), undefined);
+  assert.deepEqual(decodePulse(bytes).vclock, { a: 7, z: 4 });
+  const into = new Map<string, number>([["z", 9]]);
+  assert.equal(new PulseView(bytes).mergeClockInto(into), true);
+  assert.deepEqual(Object.fromEntries(into), { a: 7, z: 9 });
+});
+
+Deno.test("vclockError bounds entries, keys and values", () => {
+  assert.equal(vclockError({ a: 0, b: 2 ** 53 - 1 }), undefined);
+  assert.match(vclockError({ "A": 1 })!, /must match/);
+  assert.match(vclockError({ a: -1 })!, /sequence/);
+  assert.match(vclockError({ a: 1.5 })!, /sequence/);
+  const many: Record<string, number> = {};
+  for (let i = 0; i <= MAX_VCLOCK_ENTRIES; i++) many[`r${i}`] = 1;
+  assert.match(vclockError(many)!, /at most 64/);
+});
+
+Deno.test("pulse_check refuses a vclock entry with a key that is not UTF-8", () => {
+  // Pulse{vclock{key: 0xff, value: 1}}
+  const bytes = Uint8Array.of(0xa2, 0x01, 0x05, 0x0a, 0x01, 0xff, 0x10, 0x01);
+  assert.match(pulseBytesError(bytes)!, /UTF-8/);
+});
