@@ -54,6 +54,7 @@ export type {
   SpineLimitOptions,
   SpineNodeOptions,
   SpineQueueOptions,
+  SpineTimeOptions,
   StoreDiskOptions,
   TcpOptions,
 } from "./runtime/node/mod.ts";

@@ -26,6 +26,7 @@ export type {
   SpineLimitOptions,
   SpineNodeOptions,
   SpineQueueOptions,
+  SpineTimeOptions,
 } from "../spine/mod.ts";
 export type { A2aOptions } from "../shield/mod.ts";
 export type { PresenceOptions } from "../spine/mod.ts";

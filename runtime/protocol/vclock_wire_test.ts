@@ -16,7 +16,7 @@ Deno.test("writeVclock is protobufjs's encoding of Pulse.vclock, entry by entry"
 
 Deno.test("a stamp with a clock appended to a producer's bytes decodes to that clock", () => {
   const source = encodePulse({ topic: "a.b", vclock: { a: 99, z: 4 } });
-  const stamp = stampSuffix("id", 7, "p", "a", { wallMs: 5, logical: 0 }, "a.b", { a: 7, z: 4 });
+  const stamp = stampSuffix("id", 7, "p", "a", { wallMs: 5, logical: 0 }, "a.b", 0, { a: 7, z: 4 });
   const bytes = concatBytes(source, stamp);
   assert.equal(pulseBytesError(bytes), undefined);
   assert.deepEqual(decodePulse(bytes).vclock, { a: 7, z: 4 });
