@@ -61,7 +61,13 @@ Deno.test({
       publish: { allow: ["orders.>"] },
       subscribe: { allow: ["orders.>", "agents.>"] },
     });
-    const plain = await startNode({ port: 0, log: "quiet", memory: true, shutdownGraceMs: 500 });
+    const plain = await startNode({
+      port: 0,
+      tcpPort: 0,
+      log: "quiet",
+      memory: true,
+      shutdownGraceMs: 500,
+    });
     const secured = await startNode({
       port: 0,
       log: "quiet",
@@ -77,6 +83,7 @@ Deno.test({
         cwd: ROOT,
         env: {
           ARQON_URL: plain.wsUrl,
+          ARQON_TCP_URL: plain.tcpUrl!,
           ARQON_AUTH_URL: secured.wsUrl,
           ARQON_AUTH_TOKEN: token,
           ARQON_AUTH_DID: agent.did,

@@ -9,7 +9,8 @@
  * @module
  */
 import { AckMode, BusError, encodeFrame, type IPulse } from "../protocol/mod.ts";
-import { dial, handshake } from "./connection.ts";
+import { handshake } from "./connection.ts";
+import { dial } from "./dial.ts";
 import { FrameDispatch } from "./dispatch.ts";
 import {
   ackModeOf,
@@ -99,7 +100,9 @@ export class ArqonClient {
   }
 
   /**
-   * Connects to a node, e.g. `ws://127.0.0.1:7420/v1/ws`, and completes the hello.
+   * Connects to a node, e.g. `ws://127.0.0.1:7420/v1/ws`, and completes the hello. A node
+   * with a raw TCP listener (`--tcp-port`) is reached at `tcp://host:port`, or
+   * `tls://host:port` when it has a certificate (`caCerts` for a private CA).
    * Rejects with a `BusError` when the node refuses the client (e.g. `UNAUTHENTICATED`)
    * or the connection closes first.
    *

@@ -1,46 +1,13 @@
 /**
- * One connection to a node: picks the socket for the URL, then runs the hello (answering
+ * One connection to a node: the socket for the URL (`dial.ts`), then the hello (answering
  * a DID challenge when the client has an identity) until the node's welcome. After the
  * welcome, frames go to the dispatcher; deliveries take the `scanFrames` fast path.
  * @module
  */
-import {
-  BusError,
-  decodeFrame,
-  errorCodeName,
-  type IFrame,
-  scanFrames,
-  SUBPROTOCOL_PROTO,
-} from "../protocol/mod.ts";
+import { BusError, decodeFrame, errorCodeName, type IFrame, scanFrames } from "../protocol/mod.ts";
 import { challengeAnswerFrame, helloFrame } from "./frames.ts";
 import type { FrameDispatch } from "./dispatch.ts";
 import type { ConnectOptions } from "./options.ts";
-import { TcpWebSocket } from "./tcp_websocket.ts";
-
-/**
- * The socket for `url`. `shm://<name>` reaches a node's shared-memory listener
- * (`--shm <name>`) through the native sidecar, loaded only when asked for (it needs
- * --allow-ffi). With `noDelay`, plain `ws://` uses our TCP WebSocket with Nagle off (see
- * tcp_websocket.ts).
- */
-export function dial(url: string, options: ConnectOptions): WebSocket | Promise<WebSocket> {
-  if (url.startsWith("shm://")) {
-    return import("../transport/mod.ts").then((m) =>
-      binary(new m.ShmWebSocket(url) as unknown as WebSocket)
-    );
-  }
-  // Synchronous otherwise, so the socket exists in the same turn as the call.
-  return binary(
-    options.noDelay && url.startsWith("ws://") && typeof Deno?.connect === "function"
-      ? new TcpWebSocket(url, [SUBPROTOCOL_PROTO]) as unknown as WebSocket
-      : new WebSocket(url, [SUBPROTOCOL_PROTO]),
-  );
-}
-
-function binary(ws: WebSocket): WebSocket {
-  ws.binaryType = "arraybuffer";
-  return ws;
-}
 
 /** What the handshake reports to its client. */
 export interface HandshakeEvents {

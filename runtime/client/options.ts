@@ -77,6 +77,12 @@ export interface ConnectOptions {
    * @default {false}
    */
   noDelay?: boolean;
+  /**
+   * PEM CA certificates trusted for `tls://` URLs (the node's raw TCP listener with
+   * TLS), besides the system's: for a node with a private CA.
+   * @default {undefined}
+   */
+  caCerts?: string[];
 }
 
 /** Options of `ArqonClient.publish`. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { BatchBuilder } from "../protocol/mod.ts";
-import { TcpWebSocket } from "./tcp_websocket.ts";
+import { sendsInPlace } from "./dial.ts";
 
 /** Default target size of one outbound batch message. */
 export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024;
@@ -64,8 +64,9 @@ export class Outbox {
     }
     const batch = new BatchBuilder();
     for (const f of frames) batch.addFrame(f);
-    if (ws instanceof TcpWebSocket) {
-      // Encode the batch straight into the WebSocket frame (one copy, masked in place).
+    if (sendsInPlace(ws)) {
+      // Encode the batch straight into the outgoing frame (one copy; masked in place on
+      // a WebSocket).
       ws.sendWith(batch.encodedLength, (body) => batch.finishInto(body));
       return;
     }

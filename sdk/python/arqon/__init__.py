@@ -66,7 +66,11 @@ def connect(url: str = "ws://127.0.0.1:7420/v1/ws", **options: Any) -> _Connect:
     default 0.1, doubling up to ``max_reconnect_delay`` 5 s), ``max_batch_bytes`` (target
     size of a batch message, default 256 KiB), ``reconnect_buffer_bytes`` (publishes queued
     while disconnected, default 8 MiB; beyond, they fail with ``ConnectionLost``), ``timeout`` (connect and hello, s, default
-    10), ``on_error`` (called with node errors that concern no particular call).
+    10), ``on_error`` (called with node errors that concern no particular call),
+    ``ca_file`` (PEM CA certificates to trust for ``tls://``).
+
+    ``url`` is the node's WebSocket (``ws://host:7420/v1/ws``, ``wss://``) or its raw TCP
+    listener (``tcp://host:port``, ``tls://host:port``: the node's ``--tcp-port``).
 
     Raises ``Unauthorized`` (bad token or DID), ``OSError`` (nothing listens) or another
     ``ArqonError`` when the node refuses the client.

@@ -15,6 +15,7 @@ import websockets
 from ._calls import Calls, Payload, bytes_of
 from ._inbound import Inbound, Pending
 from ._wire import ACK_MODES, PublishEncoder, batch_message, encode_entry, pb
+from ._tcp import TcpClosed
 from .connection import Welcome, open_connection
 from .errors import ArqonError, ConnectionLost, FrameTooLarge, InvalidArgument
 from .identity import Identity
@@ -45,8 +46,9 @@ class Bus(Calls):
         reconnect_buffer_bytes: int = 8 * 1024 * 1024,
         timeout: float = 10.0,
         on_error: Callable[[ArqonError], None] | None = None,
+        ca_file: str | None = None,
     ) -> None:
-        #: The node's WebSocket URL.
+        #: The node's URL: WebSocket (``ws://``, ``wss://``) or raw TCP (``tcp://``, ``tls://``).
         self.url = url
         #: Client name: the producer id of its pulses (unless a token or DID names it).
         self.name = name
@@ -67,6 +69,7 @@ class Bus(Calls):
         self._reconnect_buffer = reconnect_buffer_bytes
         self._timeout = timeout
         self._on_error_cb = on_error
+        self._ca_file = ca_file
         self._loop = asyncio.get_running_loop()
         self._ws: Any = None
         self._outbox: list[bytes] = []
@@ -91,7 +94,7 @@ class Bus(Calls):
     async def _open(self) -> None:
         ws, welcome = await open_connection(
             self.url, name=self.name, token=self._token, identity=self._identity,
-            card=self.card, timeout=self._timeout,
+            card=self.card, timeout=self._timeout, ca_file=self._ca_file,
         )
         self._attach(ws, welcome)
 
@@ -120,7 +123,7 @@ class Bus(Calls):
         try:
             async for data in ws:
                 on(data)
-        except websockets.ConnectionClosed:
+        except (websockets.ConnectionClosed, TcpClosed):
             pass
         finally:
             if self._ws is ws:
@@ -136,7 +139,7 @@ class Bus(Calls):
                     await self._wake.wait()
                     continue
                 await ws.send(batch_message(self._take()))
-        except websockets.ConnectionClosed:
+        except (websockets.ConnectionClosed, TcpClosed):
             pass
 
     def _take(self) -> list[bytes]:
@@ -186,7 +189,7 @@ class Bus(Calls):
             try:
                 ws, welcome = await open_connection(
                     self.url, name=self.name, token=self._token, identity=self._identity,
-                    card=self.card, timeout=self._timeout,
+                    card=self.card, timeout=self._timeout, ca_file=self._ca_file,
                 )
             except (OSError, asyncio.TimeoutError, ArqonError, websockets.WebSocketException):
                 delay = min(delay * 2, self._max_reconnect_delay)

@@ -74,3 +74,9 @@ def fresh_reality() -> str:
 def url() -> str:
     """The WebSocket URL of the shared test node."""
     return need("ARQON_URL")
+
+
+@pytest.fixture
+def tcp_url() -> str:
+    """The raw TCP URL (``tcp://``) of the shared test node (its ``--tcp-port``)."""
+    return need("ARQON_TCP_URL")

@@ -1,0 +1,202 @@
+/**
+ * A connection to a node's raw TCP listener (`tcp://host:port`, `tls://host:port`): each
+ * protobuf frame preceded by its 4-byte big-endian length, no WebSocket framing and no
+ * masking. It implements the subset of the `WebSocket` interface the ArqonBus client uses
+ * (see `tcp_websocket.ts`), so everything above the socket is shared.
+ * @module
+ */
+import { concatBytes } from "../protocol/mod.ts";
+import { FrameParser, LENGTH_BYTES, LENGTH_PREFIX } from "../transport/tcp/mod.ts";
+
+/** Largest frame accepted from the node (its frames are far smaller). */
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+// Frames smaller than this queued together go out in one write.
+const SMALL_WRITE = 16 * 1024;
+const encoder = new TextEncoder();
+
+/** Options of a raw TCP connection. */
+export interface TcpFrameSocketOptions {
+  /** PEM CA certificates trusted for `tls://` (besides the system's). */
+  readonly caCerts?: string[];
+}
+
+/**
+ * The `WebSocket` subset over a raw TCP (or TLS) connection to a node. Message events go
+ * to `onmessage` only; `open`, `close` and `error` are dispatched as events too.
+ */
+export class TcpFrameSocket extends EventTarget {
+  /** The URL connected to. */
+  readonly url: string;
+  /** Always `arqon.v1.proto`: the TCP listener speaks protobuf frames only. */
+  readonly protocol = "arqon.v1.proto";
+  /** Only binary messages are produced, as `Uint8Array`. */
+  binaryType: BinaryType = "arraybuffer";
+  /** Connection state, as on `WebSocket`. */
+  readyState: number = WebSocket.CONNECTING;
+  /** `open` handler. */
+  onopen: ((ev: Event) => void) | null = null;
+  /** `message` handler; `data` is a `Uint8Array` holding one frame. */
+  onmessage: ((ev: MessageEvent) => void) | null = null;
+  /** `close` handler. */
+  onclose: ((ev: CloseEvent) => void) | null = null;
+  /** `error` handler. */
+  onerror: ((ev: Event) => void) | null = null;
+
+  #conn: Deno.Conn | null = null;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #closedEmitted = false;
+  #closeRequested: { code: number; reason: string } | null = null;
+
+  /** Connects to `tcp://host:port` or `tls://host:port`. */
+  constructor(url: string, options: TcpFrameSocketOptions = {}) {
+    super();
+    this.url = url;
+    this.#connect(options).catch((err) => this.#fail(err));
+  }
+
+  /** Bytes given to `send` and not yet written to the socket. */
+  get bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  async #connect(options: TcpFrameSocketOptions): Promise<void> {
+    const u = new URL(this.url);
+    const secure = u.protocol === "tls:";
+    if (!u.port) throw new Error(`${this.url}: a port is required`);
+    const port = Number(u.port);
+    const hostname = u.hostname.replace(/^\[|\]$/g, "");
+    const conn = secure
+      ? await Deno.connectTls({ hostname, port, caCerts: options.caCerts })
+      : await Deno.connect({ hostname, port });
+    // Nagle off: small frames go out at once (see tcp_websocket.ts for the measurements).
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    if (this.#closeRequested) {
+      conn.close();
+      return this.#finish(this.#closeRequested.code, this.#closeRequested.reason, true);
+    }
+    this.#conn = conn;
+    this.readyState = WebSocket.OPEN;
+    this.#emit("open", new Event("open"));
+    this.#readLoop(conn).catch((err) => this.#fail(err));
+  }
+
+  /** Sends one frame (a string is sent as its UTF-8 bytes). */
+  send(data: Uint8Array | ArrayBuffer | string): void {
+    if (this.readyState !== WebSocket.OPEN) return;
+    const body = typeof data === "string"
+      ? encoder.encode(data)
+      : data instanceof Uint8Array
+      ? data
+      : new Uint8Array(data);
+    this.sendWith(body.length, (out) => out.set(body));
+  }
+
+  /** Sends one frame of `size` bytes that `fill` writes in place, after its length prefix. */
+  sendWith(size: number, fill: (body: Uint8Array) => void): void {
+    if (this.readyState !== WebSocket.OPEN) return;
+    const frame = new Uint8Array(LENGTH_BYTES + size);
+    LENGTH_PREFIX.write(frame, 0, 0, size);
+    fill(frame.subarray(LENGTH_BYTES));
+    this.#queue.push(frame);
+    this.#queued += frame.length;
+    if (!this.#writing) this.#writeLoop();
+  }
+
+  /** Closes once queued frames are written (TCP has no close handshake). */
+  close(code = 1000, reason = ""): void {
+    if (this.readyState >= WebSocket.CLOSING) return;
+    if (this.readyState === WebSocket.CONNECTING) {
+      this.#closeRequested = { code, reason };
+      this.readyState = WebSocket.CLOSING;
+      return;
+    }
+    this.readyState = WebSocket.CLOSING;
+    this.#closeRequested = { code, reason };
+    if (!this.#writing) this.#finish(code, reason, true);
+    // Otherwise the write loop finishes once the queue is out.
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && this.#conn) {
+        const chunks = this.#queue;
+        this.#queue = [];
+        let small: Uint8Array[] = [];
+        for (const chunk of chunks) {
+          if (chunk.length < SMALL_WRITE) {
+            small.push(chunk);
+            continue;
+          }
+          if (small.length) {
+            await this.#write(small);
+            small = [];
+          }
+          await this.#write([chunk]);
+        }
+        if (small.length) await this.#write(small);
+      }
+    } catch (err) {
+      this.#fail(err);
+    } finally {
+      this.#writing = false;
+    }
+    const close = this.#closeRequested;
+    if (close && this.readyState === WebSocket.CLOSING) {
+      this.#finish(close.code, close.reason, true);
+    }
+  }
+
+  async #write(chunks: Uint8Array[]): Promise<void> {
+    const out = chunks.length === 1 ? chunks[0] : concatBytes(...chunks);
+    let off = 0;
+    while (off < out.length) off += await this.#conn!.write(out.subarray(off));
+    this.#queued -= out.length;
+  }
+
+  async #readLoop(conn: Deno.Conn): Promise<void> {
+    const buf = new Uint8Array(64 * 1024);
+    const parser = new FrameParser(MAX_FRAME_BYTES);
+    while (true) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch (err) {
+        if (this.#closedEmitted) return;
+        throw err;
+      }
+      if (n === null) return this.#finish(1006, "connection closed by the node", false);
+      for (const data of parser.push(buf.subarray(0, n))) {
+        if (this.readyState !== WebSocket.OPEN) return;
+        this.onmessage?.({ data } as MessageEvent);
+      }
+    }
+  }
+
+  #fail(err: unknown): void {
+    if (this.#closedEmitted) return;
+    this.#emit("error", new ErrorEvent("error", { message: String(err), error: err }));
+    this.#finish(1006, String((err as Error)?.message ?? err), false);
+  }
+
+  #finish(code: number, reason: string, wasClean: boolean): void {
+    if (this.#closedEmitted) return;
+    this.#closedEmitted = true;
+    this.readyState = WebSocket.CLOSED;
+    try {
+      this.#conn?.close();
+    } catch { /* already closed */ }
+    this.#conn = null;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#emit("close", new CloseEvent("close", { code, reason, wasClean }));
+  }
+
+  #emit(type: string, event: Event): void {
+    const handler = (this as unknown as Record<string, ((e: Event) => void) | null>)[`on${type}`];
+    handler?.call(this, event);
+    this.dispatchEvent(event);
+  }
+}
