@@ -11,7 +11,7 @@ import type { PulseGuard } from "../runtime/spine/mod.ts";
 import type { AuditLog, Logger } from "../runtime/telemetry/mod.ts";
 import { builtinComponent } from "./builtins.ts";
 import type { PolicyOptions } from "./config.ts";
-import { PolicyEngine } from "./engine.ts";
+import { PolicyEngine, type PolicyEngineOptions } from "./engine.ts";
 import { PolicyError } from "./errors.ts";
 import { policyRoutes } from "./http.ts";
 import { CasilMetrics } from "./metrics.ts";
@@ -49,6 +49,8 @@ export interface CasilNodeOptions extends PolicyOptions {
   maxPayloadBytes?: number;
   /** Installs the engine as the Spine's guard while policies exist (see `PolicyEngine`). */
   setGuard?: (guard: PulseGuard | undefined) => void;
+  /** Shares each policy change with the cluster before it takes effect (see `PolicyEngine`). */
+  replicate?: PolicyEngineOptions["replicate"];
 }
 
 /** The CASIL part of a node. */
@@ -80,6 +82,7 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
     audit,
     metrics: new CasilMetrics(options.registry),
     setGuard: options.setGuard,
+    replicate: options.replicate,
     log: (level, message) => {
       if (options.logger) options.logger.log(level, "policy", { message });
       else if (!quiet || level === "error") {

@@ -62,6 +62,21 @@ export interface PolicyEngineOptions {
   setGuard?: (guard: PulseGuard | undefined) => void;
   /** Receives the policies' `log` calls and engine warnings. */
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+  /**
+   * Shares each change made here before it takes effect (a cluster node writes it to the
+   * cluster's governance store); a rejection refuses the change, nothing is stored or swapped.
+   */
+  replicate?: (change: PolicyChange) => Promise<void>;
+}
+
+/** A policy change as it is shared with other nodes. */
+export interface PolicyChange {
+  /** The policy. */
+  readonly name: string;
+  /** Its new record, or null when it was deleted. */
+  readonly record: PolicyRecord | null;
+  /** The component, when it changed (install or replace). */
+  readonly component?: Uint8Array;
 }
 
 export { DEFAULT_MAX_UPLOAD_BYTES };
@@ -93,6 +108,7 @@ export class PolicyEngine implements PulseGuard {
   readonly #store: PolicyStore;
   readonly #log: (level: "debug" | "info" | "warn" | "error", message: string) => void;
   readonly #setGuard?: (guard: PulseGuard | undefined) => void;
+  readonly #replicate?: (change: PolicyChange) => Promise<void>;
   readonly #sandbox: Engine;
   /** The sandbox engine, when this policy engine made it (and so closes it). */
   readonly #ownSandbox?: Engine;
@@ -114,6 +130,7 @@ export class PolicyEngine implements PulseGuard {
     this.audit = options.audit;
     this.#store = new PolicyStore(options.dir ?? null);
     this.#setGuard = options.setGuard;
+    this.#replicate = options.replicate;
     this.#sandbox = options.sandbox ??
       (this.#ownSandbox = new Engine({ worker: options.instrumentInWorker ?? false }));
     this.#log = options.log ??
@@ -237,6 +254,7 @@ export class PolicyEngine implements PulseGuard {
         sandbox,
         stats: this.metrics.stats(name),
       });
+      await this.#replicate?.({ name, record, component });
       await this.#persist(next, () => this.#store.putComponent(name, component));
       this.#swap(next);
       this.audit?.append(old ? "policy.replace" : "policy.publish", actor, {
@@ -270,6 +288,7 @@ export class PolicyEngine implements PulseGuard {
         updatedAt: new Date().toISOString(),
       };
       const next = new Map(this.#policies).set(name, { ...old, record });
+      await this.#replicate?.({ name, record });
       await this.#persist(next);
       this.#swap(next);
       this.audit?.append("policy.bind", actor, {
@@ -289,11 +308,64 @@ export class PolicyEngine implements PulseGuard {
       if (!old) throw new PolicyError("NOT_FOUND", `no policy named ${name}`);
       const next = new Map(this.#policies);
       next.delete(name);
+      await this.#replicate?.({ name, record: null });
       await this.#persist(next);
       await this.#store.removeComponent(name);
       this.#swap(next);
       this.audit?.append("policy.delete", actor, { name, digest: old.record.digest });
       return old.record;
+    });
+  }
+
+  /**
+   * Applies a change made on another node of the cluster (already audited there): installs,
+   * replaces, rebinds or removes `name` as `record` says, without sharing it again. The
+   * component is fetched (by `component`) only when its digest is not the one installed.
+   * A component that no longer loads leaves the policy installed as unavailable (its
+   * pulses denied), as at start.
+   */
+  applyReplicated(
+    name: string,
+    record: PolicyRecord | null,
+    component: (digest: string) => Promise<Uint8Array>,
+  ): Promise<void> {
+    return this.#serial(async () => {
+      const old = this.#policies.get(name);
+      const next = new Map(this.#policies);
+      if (record === null) {
+        if (!old) return;
+        next.delete(name);
+        await this.#persist(next);
+        await this.#store.removeComponent(name);
+        this.#swap(next);
+        return;
+      }
+      const stats = this.metrics.stats(name);
+      if (old?.sandbox && old.record.digest === record.digest) {
+        // Same component: a rebind keeps the instance; a new config configures a new one.
+        const sandbox = old.record.config === record.config
+          ? old.sandbox
+          : new PolicySandbox(old.sandbox.module, record.config, this.#guestLogger(name));
+        next.set(name, { record, sandbox, stats });
+        await this.#persist(next);
+      } else {
+        let bytes: Uint8Array | undefined;
+        try {
+          bytes = await component(record.digest);
+          const module = await loadPolicy(this.#sandbox, bytes, this.limits);
+          if (module.digest !== record.digest) {
+            throw new Error("component does not match its digest");
+          }
+          const sandbox = new PolicySandbox(module, record.config, this.#guestLogger(name));
+          next.set(name, { record, sandbox, stats });
+        } catch (e) {
+          const problem = `cannot load: ${e instanceof Error ? e.message : e}`;
+          this.#log("error", `policy ${name} ${problem}; its pulses are denied`);
+          next.set(name, { record, sandbox: null, problem, stats });
+        }
+        await this.#persist(next, bytes ? () => this.#store.putComponent(name, bytes) : undefined);
+      }
+      this.#swap(next);
     });
   }
 

@@ -13,6 +13,7 @@ export {
 } from "./bindings.ts";
 export {
   DEFAULT_MAX_UPLOAD_BYTES,
+  type PolicyChange,
   PolicyEngine,
   type PolicyEngineOptions,
   type PutPolicyOptions,

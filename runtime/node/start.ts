@@ -43,6 +43,7 @@ import { startListeners } from "./listen.ts";
 import { tuneAllocator } from "./allocator.ts";
 import { connectionBudget, type OpenFileLimit, raiseOpenFileLimit } from "./rlimit.ts";
 import { shutdownOnce } from "./shutdown.ts";
+import { NodeGovernance } from "./governance.ts";
 
 /** A running node. */
 export interface ArqonNode {
@@ -248,6 +249,11 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     onLimit: (limit) => metrics.limitHits.labels(limit).inc(),
   });
   spine.setControl(control);
+  // Cluster governance (policies, parameters, bans, revocations in KV): opened before the
+  // registries, whose local changes it shares.
+  const governance = cluster
+    ? await NodeGovernance.open({ nc: cluster.nc, nodeId, replicas: cluster.replicas, logger })
+    : null;
   // One sandbox engine per node (module cache, instrumenting worker), shared by every Wasm
   // host of the node; closed at shutdown.
   const sandbox = new Engine({ worker: true });
@@ -266,6 +272,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     principalOf: async (authorization) => (await access.http(authorization)).principal,
     authRequired: access.required,
     setGuard: (guard) => spine.setGuard(guard),
+    replicate: governance?.replicatePolicy,
   });
   access.setAudit(audit);
   // Installs, replacements and removals of policies and operators, as the audit records them.
@@ -296,6 +303,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     log: (level, message) => logger.log(level, "circuit", { message }),
   });
   await circuits.load();
+  // The cluster's current governance, applied before the node serves anyone.
+  await governance?.start({ policies: casil.engine, control, spine, access });
   const sessions = new Set<Session>();
   const stalls = new StallWatch();
   // One readiness check of every socket: how the fair queue and the WebSocket reader
@@ -381,12 +390,12 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   });
   app.route("/", casil.routes);
   app.route("/", paramsRoutes(spine, control));
-  const governance = governanceActor({
+  const governanceOf = governanceActor({
     principalOf: async (authorization) => (await access.http(authorization)).principal,
     authRequired: access.required,
   });
-  app.route("/", operatorRoutes(operators, { actor: governance }));
-  app.route("/", circuitRoutes(circuits, { actor: governance }));
+  app.route("/", operatorRoutes(operators, { actor: governanceOf }));
+  app.route("/", circuitRoutes(circuits, { actor: governanceOf }));
 
   const { gate, capacity } = openConnectionGate(config, metrics);
   // Room for what a session queues before it holds deliveries back (the high-water
@@ -488,6 +497,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     sandbox.close();
     fabric?.close();
     await cluster?.close();
+    governance?.close();
     throw err;
   }
   const { closeFront, shutdownHttp } = listeners;
@@ -508,6 +518,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       shutdownHttp,
       () => operators.close(),
       () => fabric?.close(),
+      () => governance?.close(),
       () => store.close(),
       () => cluster?.close(),
       () => casil.close(),

@@ -46,6 +46,7 @@ const HTTP_STATUS: Readonly<Record<keyof ErrorCodeValues, HttpErrorStatus>> = Ob
   NOT_FOUND: 404,
   NOT_RETAINED: 409,
   CAUSAL_GAP: 409,
+  LEASE_HELD: 409,
   FRAME_TOO_LARGE: 413,
   SCHEMA_VIOLATION: 422,
   TOO_MANY_SUBSCRIPTIONS: 429,
@@ -56,6 +57,7 @@ const HTTP_STATUS: Readonly<Record<keyof ErrorCodeValues, HttpErrorStatus>> = Ob
   NO_RESPONDERS: 503,
   SHUTTING_DOWN: 503,
   CLUSTER_UNAVAILABLE: 503,
+  GOVERNANCE_UNAVAILABLE: 503,
   TIMEOUT: 504,
   STORAGE_FAILED: 507,
 });

@@ -292,6 +292,18 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
       });
       return c.json({ token: await access.issueToken(accessOf.get(c.req.raw)!, body) }, 201);
     });
+    // Revocations: one token (jti) or a subject's tokens issued until now; on every node
+    // of a cluster.
+    app.post("/v1/tokens/revoke", async (c) => {
+      const body = await c.req.json().catch(() => {
+        throw new BusError("INVALID_ARGUMENT", "the body must be JSON {jti} or {subject}");
+      });
+      const r = await access.revoke(accessOf.get(c.req.raw)!, body);
+      return c.json({
+        revoked: r.tokenId !== undefined ? { jti: r.tokenId } : { subject: r.subject },
+        until: new Date(r.untilMs).toISOString(),
+      });
+    });
   }
 
   app.post("/v1/realities/:reality/topics/:topic", async (c) => {

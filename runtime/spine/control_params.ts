@@ -88,8 +88,11 @@ export interface ControlParamsOptions {
   readonly onLimit?: (limit: "control_max_params" | "control_max_bytes") => void;
 }
 
-/** Told about every accepted change. */
-export type ControlListener = (reality: string, set: ParamSet) => void;
+/**
+ * Told about every accepted change; `replicated` is true for a change made on another node
+ * of the cluster ({@linkcode ControlParams.applyReplicated}).
+ */
+export type ControlListener = (reality: string, set: ParamSet, replicated: boolean) => void;
 
 const EMPTY: ParamSet = Object.freeze({ version: 0, sequence: 0, params: {}, updatedMs: 0 });
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -200,6 +203,46 @@ export class ControlParams {
       updatedMs: this.#now(),
     };
     this.#persist(reality, set, text, before, actor, patch);
+    this.#keep(reality, set, bytes, false);
+    return set;
+  }
+
+  /**
+   * Takes the set a change on another node of the cluster produced (audited there), as the
+   * version effective from `sequence` on this node; stored, not audited again. A set whose
+   * parameters and version equal the current one is ignored.
+   */
+  applyReplicated(
+    reality: string,
+    sequence: number,
+    remote: { version: number; params: Record<string, unknown>; updatedMs: number },
+  ): ParamSet | undefined {
+    const before = this.current(reality);
+    const text = JSON.stringify(remote.params);
+    if (before.version === remote.version && JSON.stringify(before.params) === text) {
+      return undefined;
+    }
+    const set: ParamSet = {
+      version: remote.version,
+      sequence,
+      params: Object.freeze({ ...remote.params }),
+      updatedMs: remote.updatedMs,
+    };
+    try {
+      this.#store?.saveControlParams({
+        reality,
+        version: set.version,
+        params: text,
+        updatedMs: set.updatedMs,
+      });
+    } catch (e) {
+      throw new BusError("STORAGE_FAILED", `control parameters not saved: ${message(e)}`);
+    }
+    this.#keep(reality, set, encoder.encode(text).length, true);
+    return set;
+  }
+
+  #keep(reality: string, set: ParamSet, bytes: number, replicated: boolean): void {
     let sets = this.#sets.get(reality);
     if (!sets) this.#sets.set(reality, sets = []);
     sets.push({ set, bytes });
@@ -213,10 +256,9 @@ export class ControlParams {
     for (const listener of this.#listeners) {
       // The change is made: a listener's failure must not turn it into a refusal.
       try {
-        listener(reality, set);
+        listener(reality, set, replicated);
       } catch { /* the listener's own concern */ }
     }
-    return set;
   }
 
   #persist(

@@ -8,6 +8,7 @@ import { unauthorized } from "./errors.ts";
 import { type Challenge, type ChallengeAnswer, ChallengeIssuer } from "./did_challenge.ts";
 import type { DidDirectory } from "./did_directory.ts";
 import { OPEN_GRANTS, type Principal } from "./grants.ts";
+import { Revocations } from "./revocations.ts";
 import type { TokenVerifier } from "./token.ts";
 
 /** Largest hello frame the Shield should decode; covers an 8 KB token or an ML-DSA-87 answer. */
@@ -44,6 +45,8 @@ export class Authenticator {
   readonly #tokens?: TokenVerifier;
   readonly #dids?: DidDirectory;
   readonly #challenges?: ChallengeIssuer;
+  /** Revoked tokens, checked at every token authentication. */
+  readonly revocations: Revocations = new Revocations();
 
   /** Creates the authenticator; no options means an open node. */
   constructor(options: AuthenticatorOptions = {}) {
@@ -104,7 +107,10 @@ export class Authenticator {
 
   async #verifyToken(token: string): Promise<Principal> {
     if (!this.#tokens) throw unauthorized("this node does not accept tokens");
-    return await this.#tokens.verify(token);
+    const principal = await this.#tokens.verify(token);
+    const revoked = this.revocations.reason(principal);
+    if (revoked) throw unauthorized(revoked);
+    return principal;
   }
 }
 

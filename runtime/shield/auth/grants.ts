@@ -47,6 +47,10 @@ export interface Principal extends Grants {
   readonly method: AuthMethod;
   /** Unix ms after which the session's credentials are void; undefined = never. */
   readonly expiresAtMs?: number;
+  /** The token's id (`jti`), for revocations. */
+  readonly tokenId?: string;
+  /** When the token was issued (`iat`, Unix ms). */
+  readonly issuedAtMs?: number;
 }
 
 /** Grants of a node running without authentication (loopback only): everything. */

@@ -43,7 +43,8 @@ export {
 } from "./node_key.ts";
 export { PermissionChecker, type SubscribeDecision } from "./permission_checker.ts";
 export { issueToken, MAX_TOKEN_BYTES, type TokenRequest, TokenVerifier } from "./token.ts";
-export { type AuditSink, NodeAccess } from "./node_access.ts";
+export { type AuditSink, type GovernanceReplicator, NodeAccess } from "./node_access.ts";
+export { type Revocation, Revocations } from "./revocations.ts";
 export { SECURITY_DEFAULTS, SECURITY_FLAGS, type SecurityOptions } from "./security_options.ts";
 export { SessionAccess, type SubscriptionAccess } from "./session_access.ts";
 export { realityGuard } from "./reality_guard.ts";

@@ -22,6 +22,7 @@ import { formatAddress, hostOf, type PeerAddress } from "../tls/mod.ts";
 import type { AccessHost } from "./access_host.ts";
 import { Authenticator } from "./authenticator.ts";
 import { BanList } from "./ban_list.ts";
+import type { Revocation } from "./revocations.ts";
 import { ClientRateTable } from "./client_rate_table.ts";
 import { DidDirectory } from "./did_directory.ts";
 import { forbidden } from "./errors.ts";
@@ -40,6 +41,17 @@ export interface AuditSink {
   append(action: string, actor: string, details: Record<string, unknown>): unknown;
 }
 
+/**
+ * Shares bans and revocations made on this node with the other nodes of a cluster (the
+ * node wires it to the cluster's governance store).
+ */
+export interface GovernanceReplicator {
+  /** A client banned here (fire and forget: the ban holds here whatever happens). */
+  ban(key: string, untilMs: number): void;
+  /** A revocation made here; a rejection refuses it (`GOVERNANCE_UNAVAILABLE`). */
+  revoke(revocation: Revocation): Promise<void>;
+}
+
 /** The node-wide security state. */
 export class NodeAccess implements AccessHost {
   /** Authentication is configured: every session must prove who it is. */
@@ -56,6 +68,7 @@ export class NodeAccess implements AccessHost {
   readonly #clients?: ClientRateTable<ConnectionRateLimiter>;
   #audit?: AuditSink;
   readonly #bans = new BanList();
+  #replicator?: GovernanceReplicator;
   /** Abuse entries recently audited per action and client, for `auditAbuse`. */
   #abuse = new Map<string, { atMs: number; suppressed: number }>();
 
@@ -203,6 +216,65 @@ export class NodeAccess implements AccessHost {
   }
 
   /**
+   * Revokes tokens on behalf of an admin caller (`POST /v1/tokens/revoke`): one token by
+   * `jti`, or every token of `subject` issued until now. Audited as `token.revoke`; shared
+   * with the cluster first when the node is in one. Throws FORBIDDEN for non-admins,
+   * INVALID_ARGUMENT for a request naming neither or both.
+   */
+  async revoke(caller: SessionAccess, request: unknown): Promise<Revocation> {
+    const principal = caller.principal;
+    if (!principal || !principal.roles.includes("admin")) {
+      throw this.refused(new BusError("FORBIDDEN", "revoking tokens needs the admin role"), "http");
+    }
+    const r = (request ?? {}) as Record<string, unknown>;
+    const jti = r.jti;
+    const subject = r.subject;
+    const ok = (v: unknown) => typeof v === "string" && v.length > 0 && v.length <= 512;
+    if ((jti === undefined) === (subject === undefined) || !ok(jti ?? subject)) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        "name one of jti or subject (a non-empty string of at most 512 characters)",
+      );
+    }
+    // Tokens live at most as long as the longest a node issues by default: keep a day,
+    // or what the request says (e.g. for tokens issued with a longer life).
+    const keepSeconds = r.keepSeconds === undefined ? 86_400 : Number(r.keepSeconds);
+    if (!(keepSeconds > 0) || keepSeconds > 366 * 86_400) {
+      throw new BusError("INVALID_ARGUMENT", "keepSeconds must be from 1 to 31622400");
+    }
+    const now = Date.now();
+    const revocation: Revocation = {
+      ...(jti !== undefined ? { tokenId: jti as string } : { subject: subject as string }),
+      atMs: now,
+      untilMs: now + keepSeconds * 1000,
+    };
+    await this.#replicator?.revoke(revocation);
+    this.#auth.revocations.add(revocation);
+    this.audit("token.revoke", principal.subject, {
+      ...(jti !== undefined ? { jti } : { subject }),
+      until: new Date(revocation.untilMs).toISOString(),
+      ...(caller.remote ? { remote: caller.remote } : {}),
+    });
+    return revocation;
+  }
+
+  /** Where bans and revocations made here are shared (a cluster node); undefined: nowhere. */
+  setReplicator(replicator: GovernanceReplicator | undefined): void {
+    this.#replicator = replicator;
+  }
+
+  /** Applies a ban made on another node (audited there). */
+  applyBan(key: string, untilMs: number): void {
+    if (untilMs > Date.now()) this.#bans.ban(key, untilMs);
+  }
+
+  /** Applies a revocation made on another node (audited there); null `r` lifts `key`'s. */
+  applyRevocation(key: string, r: Revocation | null): void {
+    if (r === null) this.#auth.revocations.remove(key);
+    else this.#auth.revocations.add(r);
+  }
+
+  /**
    * Security state of one new connection (`transport` labels its metrics; `remote`, the
    * client address, goes into its audit entries and keys its bans).
    */
@@ -311,6 +383,7 @@ export class NodeAccess implements AccessHost {
     if (key === undefined || seconds <= 0) return;
     const until = Date.now() + seconds * 1000;
     this.#bans.ban(key, until);
+    this.#replicator?.ban(key, until);
     this.#metrics.bans.labels(transport).inc();
     this.auditAbuse("connection.ban", {
       client: key,

@@ -81,7 +81,14 @@ export class TokenVerifier {
     } catch (e) {
       throw unauthorized(`token claims invalid: ${(e as Error).message}`);
     }
-    return { ...grants, subject: payload.sub!, method: "token", expiresAtMs: payload.exp! * 1000 };
+    return {
+      ...grants,
+      subject: payload.sub!,
+      method: "token",
+      expiresAtMs: payload.exp! * 1000,
+      tokenId: typeof payload.jti === "string" ? payload.jti : undefined,
+      issuedAtMs: typeof payload.iat === "number" ? payload.iat * 1000 : undefined,
+    };
   }
 }
 

@@ -1,0 +1,14 @@
+/**
+ * Cluster governance on NATS JetStream: the shared records every node applies (KV bucket
+ * and object store), the one audit chain of the cluster, and operator leases.
+ * @module
+ */
+export { governanceUnavailable, leaseHeld } from "./errors.ts";
+export {
+  type GovernanceChange,
+  type GovernanceHandler,
+  type GovernanceKind,
+  GovernanceSync,
+  type GovernanceSyncOptions,
+  keyOf,
+} from "./sync.ts";

@@ -1,0 +1,193 @@
+/**
+ * Shared governance across nodes, end to end: a real `nats-server -js` and ArqonBus nodes
+ * as child processes on ephemeral ports, used over HTTP with `fetch` and raw WebSocket
+ * frames (no SDK). A policy, control parameters, a ban and a token revocation made on one
+ * node take effect on the other; a node started later loads them all.
+ */
+import assert from "node:assert/strict";
+import { errorCodeName } from "../runtime/protocol/mod.ts";
+import { issueToken, writeNodeKeyFile } from "../runtime/shield/auth/mod.ts";
+import { startJetStream } from "./support/jetstream_server.ts";
+import { type GovernedNode, spawnGovernedNode } from "./support/governed_nodes.ts";
+import { WirePeer } from "./security_wire.ts";
+
+/** Polls `probe` until it returns true; returns how long it took (ms), throws after 30 s (a loaded machine instruments Wasm slowly). */
+async function eventually(probe: () => Promise<boolean>): Promise<number> {
+  const t0 = performance.now();
+  while (!(await probe())) {
+    if (performance.now() - t0 > 30_000) throw new Error("not propagated within 30 s");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return performance.now() - t0;
+}
+
+Deno.test("governance made on one node applies on the others; a late node loads it", async () => {
+  const server = await startJetStream();
+  const dir = await Deno.makeTempDir({ prefix: "arqon-gov-" });
+  const key = await writeNodeKeyFile(`${dir}/node.key`);
+  const args = [
+    "--auth-key",
+    `${dir}/node.key`,
+    "--rate-pulses",
+    "10",
+    "--rate-kick",
+    "100",
+    "--ban-seconds",
+    "300",
+  ];
+  const nodes: GovernedNode[] = [];
+  try {
+    const [a, b] = await Promise.all([
+      spawnGovernedNode(server.url, args),
+      spawnGovernedNode(server.url, args),
+    ]);
+    nodes.push(a, b);
+    const admin = await issueToken(key, { subject: "root", roles: ["admin"] });
+    const auth = { authorization: `Bearer ${admin}` };
+    const ok = async (res: Promise<Response>) => {
+      const r = await res;
+      await r.body?.cancel();
+      return r.status;
+    };
+    const publish = (node: GovernedNode, topic: string, body: string, token = admin) =>
+      fetch(`${node.url}/v1/realities/lab/topics/${topic}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body,
+      });
+    const denied = async (node: GovernedNode) => {
+      const res = await publish(node, "sensors.temp", "x".repeat(100));
+      const body = await res.json();
+      return res.status === 403 && body.error.code === "POLICY_DENIED";
+    };
+    const figures: Record<string, number> = {};
+
+    // 1. A policy installed on A denies on B.
+    assert.equal(await denied(b), false);
+    const install = await fetch(
+      `${a.url}/v1/policies/size?builtin=payload_size_cap&reality=lab&config=${
+        encodeURIComponent('{"max_bytes":64}')
+      }`,
+      { method: "PUT", headers: auth },
+    );
+    assert.equal(install.status, 201, await install.text());
+    figures.policy = await eventually(() => denied(b));
+    const onB = await (await fetch(`${b.url}/v1/policies/size`, { headers: auth })).json();
+    assert.equal(onB.version, 1);
+    assert.equal(onB.available, true);
+    assert.equal(await ok(publish(b, "sensors.temp", "small")), 200);
+    // Rebound on B (now only for another reality): A stops denying lab.
+    const rebind = await fetch(`${b.url}/v1/policies/size/binding`, {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ realities: ["other"] }),
+    });
+    assert.equal(rebind.status, 200, await rebind.text());
+    figures.rebind = await eventually(async () => !(await denied(a)));
+    // And back, for the late node below.
+    const back = await fetch(`${a.url}/v1/policies/size/binding`, {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ realities: ["lab"] }),
+    });
+    assert.equal(back.status, 200, await back.text());
+    await eventually(() => denied(b));
+
+    // 2. Control parameters set on A are B's.
+    const set = await publish(a, "sys.control.set", JSON.stringify({ params: { gain: 7 } }));
+    assert.equal(set.status, 200, await set.text());
+    figures.params = await eventually(async () => {
+      const res = await fetch(`${b.url}/v1/realities/lab/params`, { headers: auth });
+      const body = await res.json();
+      return res.status === 200 && body.params.gain === 7;
+    });
+
+    // 3. A client banned on A (kicked for flooding over raw WebSocket) is refused by B.
+    const mallory = await issueToken(key, {
+      subject: "mallory",
+      realities: ["lab"],
+      publish: { allow: ["flood.>"] },
+      subscribe: { allow: ["flood.>"] },
+    });
+    const flood = await WirePeer.open(a.wsUrl);
+    flood.send({ hello: { protocolVersion: 1, token: mallory } });
+    assert.equal((await flood.next()).kind, "welcome");
+    flood.send({
+      batch: {
+        frames: Array.from({ length: 300 }, () => ({
+          publish: { correlationId: 0, ack: 0, pulse: { topic: "flood.x", realityId: "lab" } },
+        })),
+      },
+    });
+    assert.equal((await flood.closed).code, 1008);
+    figures.ban = await eventually(async () => {
+      const res = await publish(b, "flood.x", "again", mallory);
+      const body = await res.json();
+      return res.status === 403 && /banned/.test(body.error.message);
+    });
+    const peer = await WirePeer.open(b.wsUrl);
+    peer.send({ hello: { protocolVersion: 1, token: mallory } });
+    const refused = await peer.next();
+    assert.equal(refused.kind, "error");
+    assert.equal(errorCodeName(refused.error!.code ?? 0), "FORBIDDEN");
+    await peer.close();
+
+    // 4. A token revoked on A is refused by B; others still pass.
+    const bob = await issueToken(key, { subject: "bob", realities: ["lab"] });
+    const carol = await issueToken(key, { subject: "carol", realities: ["lab"] });
+    assert.equal(await ok(publish(b, "sensors.temp", "hi", bob)), 200);
+    const revoke = await fetch(`${a.url}/v1/tokens/revoke`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ subject: "bob" }),
+    });
+    assert.equal(revoke.status, 200, await revoke.text());
+    figures.revocation = await eventually(async () => {
+      const res = await publish(b, "sensors.temp", "hi", bob);
+      await res.body?.cancel();
+      return res.status === 401;
+    });
+    assert.equal(await ok(publish(b, "sensors.temp", "hi", carol)), 200);
+    const bad = await fetch(`${a.url}/v1/tokens/revoke`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ jti: "x", subject: "y" }),
+    });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, "INVALID_ARGUMENT");
+
+    // 5. A node started later loads all of it before it serves.
+    const c = await spawnGovernedNode(server.url, args);
+    nodes.push(c);
+    assert.equal(await denied(c), true);
+    const params = await (await fetch(`${c.url}/v1/realities/lab/params`, { headers: auth }))
+      .json();
+    assert.equal(params.params.gain, 7);
+    const banned = await publish(c, "flood.x", "again", mallory);
+    assert.equal(banned.status, 403);
+    await banned.body?.cancel();
+    const revoked = await publish(c, "sensors.temp", "hi", bob);
+    assert.equal(revoked.status, 401);
+    await revoked.body?.cancel();
+    console.log(
+      `propagation (ms): ${
+        JSON.stringify(figures, (_, v) => typeof v === "number" ? Math.round(v) : v)
+      }`,
+    );
+
+    // 6. NATS gone: a governance change is refused with a typed error, nothing installed.
+    await server.stop();
+    const refusedInstall = await fetch(
+      `${a.url}/v1/policies/other?builtin=payload_size_cap&reality=lab`,
+      { method: "PUT", headers: auth },
+    );
+    assert.equal(refusedInstall.status, 503, await refusedInstall.clone().text());
+    assert.equal((await refusedInstall.json()).error.code, "GOVERNANCE_UNAVAILABLE");
+    const list = await (await fetch(`${a.url}/v1/policies`, { headers: auth })).json();
+    assert.deepEqual(list.policies.map((p: { name: string }) => p.name), ["size"]);
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
