@@ -16,7 +16,7 @@ async function eventually(probe: () => Promise<boolean>): Promise<number> {
   const t0 = performance.now();
   while (!(await probe())) {
     if (performance.now() - t0 > 30_000) throw new Error("not propagated within 30 s");
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
   }
   return performance.now() - t0;
 }
