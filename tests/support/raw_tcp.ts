@@ -16,18 +16,29 @@ export class RawTcp {
   readonly received: Received[] = [];
   /** The connection. */
   readonly conn: Deno.Conn;
-  /** Resolves when the node closed the connection (or it failed). */
-  readonly closed: Promise<void>;
+  /** Resolves when the node closed the connection (or it failed); reading starts then. */
+  #closed: Promise<void> | null = null;
   /** True once the node closed the connection. */
   isClosed = false;
   #waiters: (() => void)[] = [];
 
   private constructor(conn: Deno.Conn, read: boolean) {
     this.conn = conn;
-    this.closed = read ? this.#readLoop() : new Promise(() => {});
+    if (read) this.#closed = this.#readLoop();
   }
 
-  /** Connects to `tcp://host:port` or `tls://host:port` (with `caCerts` for TLS). */
+  /**
+   * Resolves when the node closed the connection (or it failed). A connection opened
+   * with `read: false` starts reading here: everything the node sent is then recorded.
+   */
+  get closed(): Promise<void> {
+    return this.#closed ??= this.#readLoop();
+  }
+
+  /**
+   * Connects to `tcp://host:port` or `tls://host:port` (with `caCerts` for TLS). With
+   * `read: false` nothing is read (a client that never reads) until `closed` is asked for.
+   */
   static async open(url: string, options: { caCerts?: string[]; read?: boolean } = {}) {
     const u = new URL(url);
     const hostname = u.hostname.replace(/^\[|\]$/g, "");

@@ -9,9 +9,9 @@ import type { FrameHead } from "../outbound.ts";
 /** Bytes of the length prefix. */
 export const LENGTH_BYTES = 4;
 
-// A frame announced larger than what arrived gets a buffer this large at first, growing
-// as its bytes come: a prefix alone (which may lie) allocates little.
-const FIRST_BODY_BYTES = 64 * 1024;
+// A frame announced larger than what arrived gets a buffer of twice what arrived (at
+// least this), doubling as its bytes come: a prefix alone (which may lie) allocates little.
+const FIRST_BODY_BYTES = 4 * 1024;
 const EMPTY = new Uint8Array(0);
 
 /** A length prefix above the frame limit: the stream cannot be resynchronized. */
@@ -124,7 +124,7 @@ export class FrameParser {
         }
         this.#bodyLength = length;
         this.#bodyHave = 0;
-        this.#body = new Uint8Array(Math.min(length, Math.max(FIRST_BODY_BYTES, end - pos)));
+        this.#body = new Uint8Array(Math.min(length, Math.max(FIRST_BODY_BYTES, 2 * (end - pos))));
       }
       const body: Uint8Array = this.#body;
       const take = Math.min(this.#bodyLength - this.#bodyHave, end - pos);
