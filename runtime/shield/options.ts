@@ -98,6 +98,18 @@ export interface ShieldFlowOptions {
    */
   streamMaxBytes: number;
   /**
+   * Pulses one connection's causal gate holds at most (docs/time.md); past it the oldest
+   * goes out early with CAUSAL_GAP.
+   * @default {4096}
+   */
+  causalMaxHeld: number;
+  /**
+   * Bytes one connection's causal gate holds at most; past it the oldest goes out early
+   * with CAUSAL_GAP.
+   * @default {8388608}
+   */
+  causalMaxHeldBytes: number;
+  /**
    * Milliseconds between keepalive comment lines on an idle SSE stream, so proxies and
    * browsers do not close it for silence; 0 sends none.
    * @default {15000}
@@ -126,6 +138,8 @@ export const SHIELD_DEFAULTS: Readonly<ShieldOptions> = Object.freeze({
   requestTimeoutMs: 5000,
   streamMaxReplies: 10_000,
   streamMaxBytes: 16 * 1024 * 1024,
+  causalMaxHeld: 4096,
+  causalMaxHeldBytes: 8 * 1024 * 1024,
   sseKeepaliveMs: 15_000,
 });
 
@@ -232,6 +246,18 @@ export const SHIELD_FLOW_FLAGS: readonly Flag<keyof ShieldFlowOptions>[] = Objec
     flag: "stream-max-bytes",
     kind: "int",
     help: "payload bytes one streamed request may receive (QUOTA_EXCEEDED beyond)",
+  },
+  {
+    key: "causalMaxHeld",
+    flag: "causal-max-held",
+    kind: "int",
+    help: "pulses a connection's causal gate holds; past it the oldest goes early (CAUSAL_GAP)",
+  },
+  {
+    key: "causalMaxHeldBytes",
+    flag: "causal-max-held-bytes",
+    kind: "int",
+    help: "bytes a connection's causal gate holds; past it the oldest goes early (CAUSAL_GAP)",
   },
   {
     key: "sseKeepaliveMs",

@@ -112,6 +112,7 @@ export class Session implements TransportSession, SubscriptionOwner, Resumable {
       tracer: ctx.spine.tracer,
       // The frame handler holds the grants; it is built next (it needs this outbox).
       filterOf: (sub) => this.#frames.filterOf(sub),
+      sequenceOf: (realityId) => ctx.spine.sequenceOf(realityId),
     });
     this.#frames = new FrameHandler({
       spine: ctx.spine,

@@ -59,6 +59,18 @@ export interface SessionOptions {
    * @default {10000}
    */
   readonly rateKick: number;
+  /**
+   * Pulses one connection's causal gate holds at most (docs/time.md "Vector clocks"); past
+   * it the oldest goes out early with CAUSAL_GAP.
+   * @default {4096}
+   */
+  readonly causalMaxHeld?: number;
+  /**
+   * Bytes one connection's causal gate holds at most; past it the oldest goes out early
+   * with CAUSAL_GAP.
+   * @default {8388608}
+   */
+  readonly causalMaxHeldBytes?: number;
 }
 
 /** The defaults of `SessionOptions` (the node's defaults). */
@@ -73,6 +85,8 @@ export const SESSION_DEFAULTS: Readonly<SessionOptions> = {
   streamMaxReplies: 10_000,
   streamMaxBytes: 16 * 1024 * 1024,
   rateKick: 10_000,
+  causalMaxHeld: 4096,
+  causalMaxHeldBytes: 8 * 1024 * 1024,
 };
 
 /**
@@ -98,5 +112,7 @@ export function sessionOptions(source: SessionOptions): SessionOptions {
     streamMaxReplies: source.streamMaxReplies,
     streamMaxBytes: source.streamMaxBytes,
     rateKick: source.rateKick,
+    causalMaxHeld: source.causalMaxHeld,
+    causalMaxHeldBytes: source.causalMaxHeldBytes,
   };
 }

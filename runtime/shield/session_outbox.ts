@@ -19,6 +19,7 @@ import type { StampedPulse, Subscription } from "../spine/mod.ts";
 import type { NodeMetrics, PulseTracer } from "../telemetry/mod.ts";
 import type { Transport } from "../transport/mod.ts";
 import type { Resumable, StallWatch } from "./stall_watch.ts";
+import { CausalGate } from "./causal_gate.ts";
 
 // Deliveries taken from one subscription before moving to the next (fairness).
 const TAKE_PER_TURN = 256;
@@ -29,6 +30,10 @@ const BULK_HIGH_WATER_DIVISOR = 16;
 
 // How often a stalled outbox re-checks the transport when nothing else wakes it.
 const STALL_POLL_MS = 2;
+
+// How often a causal gate holding pulses re-checks them when nothing else wakes it: a
+// dependency may be sequenced without any of this connection's subscriptions matching it.
+const CAUSAL_POLL_MS = 10;
 
 /** Decides which deliveries of a subscription the connection's principal may see. */
 export interface DeliveryFilter {
@@ -42,6 +47,16 @@ export interface OutboxOptions {
   readonly highWaterBytes: number;
   /** Target size of one outbound message (protobuf; JSON has fixed bounds). */
   readonly maxBatchBytes: number;
+  /**
+   * Pulses a connection's causal gate holds at most (docs/time.md).
+   * @default {4096}
+   */
+  readonly causalMaxHeld?: number;
+  /**
+   * Bytes a connection's causal gate holds at most.
+   * @default {8388608}
+   */
+  readonly causalMaxHeldBytes?: number;
 }
 
 /** What an outbox works with; lives as long as its session. */
@@ -60,6 +75,8 @@ export interface OutboxContext {
   readonly tracer?: PulseTracer;
   /** A filter for subscriptions whose pattern overlaps a denied topic; else undefined. */
   readonly filterOf: (sub: Subscription) => DeliveryFilter | undefined;
+  /** The last sequence a reality reached (causal subscriptions); 0 when unknown. */
+  readonly sequenceOf?: (realityId: string) => number;
 }
 
 /** The outbound side of one session. */
@@ -80,6 +97,9 @@ export class Outbox implements Resumable {
   #lanes = false;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
+  // Created with the first causal subscription: other sessions pay one undefined check.
+  #gate: CausalGate | undefined;
+  #gateTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Creates an empty outbox. */
   constructor(ctx: OutboxContext) {
@@ -126,6 +146,27 @@ export class Outbox implements Resumable {
   /** Forgets a subscription that ended. */
   forget(sub: Subscription): void {
     this.#readySet?.delete(sub);
+    this.#gate?.forget(sub);
+  }
+
+  /**
+   * Delivers `sub` in causal order with the connection's other causal subscriptions,
+   * waiting at most `timeoutMs` for a missing dependency (docs/time.md).
+   */
+  causal(sub: Subscription, timeoutMs: number): void {
+    const o = this.#ctx.options;
+    this.#gate ??= new CausalGate({
+      sequenceOf: this.#ctx.sequenceOf ?? (() => Infinity),
+      maxHeld: o.causalMaxHeld ?? 4096,
+      maxHeldBytes: o.causalMaxHeldBytes ?? 8 * 1024 * 1024,
+      onBound: () => this.#ctx.metrics.limitHits.labels("causal_held").inc(),
+    });
+    this.#gate.add(sub, timeoutMs);
+  }
+
+  /** Pulses the causal gate holds now (0 without causal subscriptions). */
+  get causalHeld(): number {
+    return this.#gate?.held ?? 0;
   }
 
   /**
@@ -170,6 +211,8 @@ export class Outbox implements Resumable {
   /** Stops for good: nothing more is sent. */
   close(): void {
     this.#ended = true;
+    clearTimeout(this.#gateTimer);
+    this.#gateTimer = undefined;
     clearTimeout(this.#stallTimer);
     this.#stallTimer = undefined;
     this.#ctx.stalls?.delete(this);
@@ -243,7 +286,6 @@ export class Outbox implements Resumable {
    */
   #drainReady(out: OutboundBatch, send: () => boolean, maxRank: number): boolean {
     const t = this.#transport;
-    const tracer = this.#ctx.tracer;
     for (const sub of this.#readySet ?? []) {
       if (maxRank < 2 && !sub.readyUpTo(maxRank)) continue;
       if (sub.unreportedDrops > 0) {
@@ -276,27 +318,14 @@ export class Outbox implements Resumable {
         let wrote = false;
         // Patterns overlapping a denied topic deliver only what the principal may see.
         const filter = this.#ctx.filterOf(sub);
+        const gate = this.#gate !== undefined && this.#gate.has(sub) ? this.#gate : undefined;
+        const emit = gate && this.#emitter(out);
+        const now = gate ? performance.now() : 0;
         for (const p of items) {
           if (filter && !filter.canReceive(p.pulse.topic ?? "")) continue;
-          // Anycast deliveries also say which embedding matched (rare: encoded whole).
-          if (p.anycast === undefined) out.addDeliver(sub.spec.id, p);
-          else {
-            out.addFrame({
-              deliver: {
-                subscriptionId: sub.spec.id,
-                pulse: p.pulse,
-                anycastMatch: p.anycast.get(sub),
-              },
-            });
-          }
-          if (p.sampledAt !== 0) deliveryTimed(this.#ctx.metrics, p);
-          if (tracer !== undefined) tracer.delivered(p, sub.spec.id, t.kind);
-          // A message never grows past one batch plus one pulse, whatever the sizes: a
-          // reader with a message-size limit (Python websockets: 1 MiB) is not cut off.
-          if (out.full) {
-            this.#sendOut(out);
-            wrote = true;
-          }
+          // Causal order: the gate keeps a pulse whose dependencies are still on their way.
+          if (gate !== undefined && gate.admit(sub, p, now, emit!)) continue;
+          if (this.#addDeliver(out, sub, p)) wrote = true;
         }
         counter.inc(items.length);
         if ((wrote || out.full) && !send()) {
@@ -307,7 +336,64 @@ export class Outbox implements Resumable {
       }
       if (!sub.ready) this.#ready.delete(sub);
     }
+    if (this.#gate !== undefined && this.#gate.held > 0) this.#releaseHeld(out);
     return true;
+  }
+
+  /** Adds one delivery to `out`; true when `out` filled up and was sent. */
+  #addDeliver(out: OutboundBatch, sub: Subscription, p: StampedPulse): boolean {
+    // Anycast deliveries also say which embedding matched (rare: encoded whole).
+    if (p.anycast === undefined) out.addDeliver(sub.spec.id, p);
+    else {
+      out.addFrame({
+        deliver: {
+          subscriptionId: sub.spec.id,
+          pulse: p.pulse,
+          anycastMatch: p.anycast.get(sub),
+        },
+      });
+    }
+    if (p.sampledAt !== 0) deliveryTimed(this.#ctx.metrics, p);
+    const tracer = this.#ctx.tracer;
+    if (tracer !== undefined) tracer.delivered(p, sub.spec.id, this.#transport.kind);
+    // A message never grows past one batch plus one pulse, whatever the sizes: a
+    // reader with a message-size limit (Python websockets: 1 MiB) is not cut off.
+    if (out.full) {
+      this.#sendOut(out);
+      return true;
+    }
+    return false;
+  }
+
+  /** How the causal gate releases pulses into `out` (a late one after its CAUSAL_GAP). */
+  #emitter(out: OutboundBatch): (sub: Subscription, p: StampedPulse, gap?: string) => void {
+    return (sub, p, gap) => {
+      if (gap !== undefined) {
+        this.#ctx.metrics.errors.labels(this.#transport.kind, "CAUSAL_GAP").inc();
+        out.addFrame({
+          error: {
+            code: errorCodeValue("CAUSAL_GAP"),
+            message: gap,
+            subscriptionId: sub.spec.id,
+          },
+        });
+      }
+      this.#addDeliver(out, sub, p);
+    };
+  }
+
+  // Held pulses go out as their dependencies arrive or their deadlines pass; while any
+  // is held, a timer looks again (nothing else may wake this connection).
+  #releaseHeld(out: OutboundBatch): void {
+    const gate = this.#gate!;
+    const now = performance.now();
+    gate.release(now, this.#emitter(out));
+    if (gate.held === 0 || this.#gateTimer !== undefined || this.#ended) return;
+    const wait = Math.max(1, Math.min(CAUSAL_POLL_MS, gate.nextDeadline - now));
+    this.#gateTimer = setTimeout(() => {
+      this.#gateTimer = undefined;
+      this.#schedule();
+    }, wait);
   }
 
   #stall(): void {

@@ -7,6 +7,7 @@ import {
   BusError,
   compileSpectralFilter,
   decodePulse,
+  DeliveryOrder,
   type IHistoryGet,
   type ISubscribe,
   OverflowPolicy,
@@ -24,6 +25,7 @@ import type { SubscriptionAccess } from "./auth/mod.ts";
 import type { DeliveryFilter } from "./session_outbox.ts";
 import { refuseInboxPattern } from "./reply_guard.ts";
 import type { FramesContext } from "./session_context.ts";
+import { CAUSAL_TIMEOUT_DEFAULT_MS, CAUSAL_TIMEOUT_MAX_MS } from "./causal_gate.ts";
 
 const OVERFLOW_BY_WIRE: Record<number, OverflowMode | undefined> = {
   [OverflowPolicy.DROP_OLDEST]: "drop-oldest",
@@ -122,6 +124,7 @@ export class SessionSubscriptions {
       }
     }
     refuseInboxPattern(s.pattern ?? "");
+    const causalTimeout = causalTimeoutOf(s);
     const spectralFilter = s.spectralFilter ? compileSpectralFilter(s.spectralFilter) : undefined;
     const grant = this.#ctx.access?.admitSubscribe(s.realityId ?? "", s.pattern ?? "");
     let sub: Subscription;
@@ -144,6 +147,7 @@ export class SessionSubscriptions {
     }
     if (grant) this.#grants.set(id, grant);
     this.#subs.set(id, sub);
+    if (causalTimeout > 0) this.#ctx.outbox.causal(sub, causalTimeout);
     this.#ctx.outbox.send({
       subscribed: { correlationId: s.correlationId ?? 0, subscriptionId: id },
     });
@@ -208,4 +212,24 @@ export class SessionSubscriptions {
     this.#grants.get(id)?.release();
     this.#grants.delete(id);
   }
+}
+
+/**
+ * The causal timeout of a subscribe frame in ms (0: arrival order). INVALID_ARGUMENT for an
+ * unknown order or a timeout past the maximum.
+ */
+function causalTimeoutOf(s: ISubscribe): number {
+  const order = s.order ?? DeliveryOrder.ARRIVAL;
+  const timeout = s.causalTimeoutMs ?? 0;
+  if (order === DeliveryOrder.ARRIVAL) return 0;
+  if (order !== DeliveryOrder.CAUSAL) {
+    throw new BusError("INVALID_ARGUMENT", `order ${order} is neither ARRIVAL nor CAUSAL`);
+  }
+  if (timeout > CAUSAL_TIMEOUT_MAX_MS) {
+    throw new BusError(
+      "INVALID_ARGUMENT",
+      `causal_timeout_ms is at most ${CAUSAL_TIMEOUT_MAX_MS}`,
+    );
+  }
+  return timeout || CAUSAL_TIMEOUT_DEFAULT_MS;
 }

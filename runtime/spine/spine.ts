@@ -265,6 +265,14 @@ export class Spine {
     return r;
   }
 
+  /**
+   * The last sequence a reality reached on this node (0 when it is not in memory); reading
+   * it creates nothing. Causal gates compare dependencies with it.
+   */
+  sequenceOf(id: string): number {
+    return this.#realities.get(id)?.sequence ?? 0;
+  }
+
   /** Whether a reality exists, in memory or in the log (using it creates nothing). */
   hasReality(id: string): boolean {
     return this.#realities.has(id) || (this.#log?.hasReality?.(id) ?? false);

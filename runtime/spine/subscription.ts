@@ -302,6 +302,27 @@ export class Subscription {
     return 0;
   }
 
+  /**
+   * The lowest sequence among the deliveries waiting at the heads of its queues (replay,
+   * lanes), Infinity when none: a causal gate (docs/time.md) knows by it whether a
+   * dependency of this reality is still on its way to the subscriber.
+   */
+  headSequence(): number {
+    let min = Infinity;
+    const replay = this.#replay?.peek();
+    if (replay !== undefined) min = replay.pulse.sequence ?? 0;
+    const normal = this.#items.peek();
+    if (normal !== undefined) min = Math.min(min, normal.pulse.sequence ?? 0);
+    const lanes = this.#lanes;
+    if (lanes !== null) {
+      const critical = lanes[0]?.items.peek();
+      if (critical !== undefined) min = Math.min(min, critical.pulse.sequence ?? 0);
+      const bulk = lanes[2]?.items.peek();
+      if (bulk !== undefined) min = Math.min(min, bulk.pulse.sequence ?? 0);
+    }
+    return min;
+  }
+
   /** Whether a lane at or above `maxRank` (0 critical, 1 normal, 2 bulk) has deliveries ready. */
   readyUpTo(maxRank: number): boolean {
     if (!this.ready) return false;
