@@ -26,6 +26,12 @@ export interface OperatorOptions {
    * @default {8}
    */
   operatorMaxInstances: number;
+  /**
+   * Replays (forks and verifies, docs/time.md) running at once; one more is refused with
+   * QUOTA_EXCEEDED.
+   * @default {2}
+   */
+  replayMaxConcurrent: number;
 }
 
 /** Defaults of {@linkcode OperatorOptions}. */
@@ -34,6 +40,7 @@ export const OPERATOR_DEFAULTS: Readonly<OperatorOptions> = Object.freeze({
   operatorMaxFailures: 10,
   operatorFailureWindowMs: 60_000,
   operatorMaxInstances: 8,
+  replayMaxConcurrent: 2,
 });
 
 /** The operator limits as flags (`--operator-*`); the node adds them to its table. */
@@ -65,5 +72,12 @@ export const OPERATOR_FLAGS: readonly Flag<keyof OperatorOptions>[] = Object.fre
     kind: "int",
     env: "ARQON_OPERATOR_MAX_INSTANCES",
     help: "most parallel instances (Workers) of one operator (its manifest's instances)",
+  },
+  {
+    key: "replayMaxConcurrent",
+    flag: "replay-max-concurrent",
+    kind: "int",
+    env: "ARQON_REPLAY_MAX_CONCURRENT",
+    help: "forks and verifies (replays of a reality's inputs) running at once",
   },
 ]);

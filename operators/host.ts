@@ -190,6 +190,7 @@ export class OperatorHost {
     module: Awaited<ReturnType<typeof loadOperator>>,
     m: OperatorManifest,
     stats: OperatorStats,
+    onFailure = (reason: string) => this.#failed(name, reason),
   ) {
     const l = m.limits ?? {};
     const limits = {
@@ -215,7 +216,7 @@ export class OperatorHost {
         maxStateBytes: this.#options.operatorStateBytes,
         maxHops: this.#o.maxHops ?? DEFAULT_MAX_HOPS,
         log: this.#log,
-        onFailure: (reason) => this.#failed(name, reason),
+        onFailure,
         control: this.#o.control,
         stats,
       }));
@@ -412,6 +413,34 @@ export class OperatorHost {
       handle_ms: e.stats.latency(),
       ...(e.reason ? { reason: e.reason } : {}),
     };
+  }
+
+  /**
+   * Fresh runners of the operators `reality` has running, for a replay into `target`
+   * (operators/replay): the same modules, manifests and names (their outputs derive as the
+   * originals' do), one instance each, reading and writing `target`; not started. Their
+   * failures go to `onFailure`, never towards a quarantine of the originals.
+   */
+  replayRunners(
+    reality: string,
+    target: string,
+    onFailure: (name: string, reason: string) => void,
+  ): { name: string; digest: string; runner: OperatorRunner }[] {
+    const out: { name: string; digest: string; runner: OperatorRunner }[] = [];
+    for (const name of [...this.#entries.keys()].sort()) {
+      const e = this.#entries.get(name)!;
+      if (e.manifest.reality !== reality || e.status !== "running") continue;
+      const manifest = { ...e.manifest, reality: target, instances: 1 };
+      const [runner] = this.#runners(
+        name,
+        e.runners[0].spec.module,
+        manifest,
+        new OperatorStats(),
+        (reason) => onFailure(name, reason),
+      );
+      out.push({ name, digest: e.digest, runner });
+    }
+    return out;
   }
 
   /** Every operator's status, by name. */

@@ -212,6 +212,23 @@ export class OperatorRunner {
     this.#pump();
   }
 
+  /**
+   * Resolves once every input routed to the runner so far is handled (or it stopped): a
+   * replay paces its publishing by it, so no input queue ever overflows. True when it
+   * had to wait.
+   */
+  async settle(): Promise<boolean> {
+    let waited = false;
+    while (
+      !this.#stopped && !this.#paused &&
+      (this.#busy || this.#leftover.length > 0 || this.#subs.some((s) => s.queued > 0))
+    ) {
+      waited = true;
+      await (this.#busy ?? new Promise((r) => setTimeout(r, 1)));
+    }
+    return waited;
+  }
+
   /** p50 and p99 of `handle`, ms, over the last calls (0 when none). */
   latency(): { p50: number; p99: number } {
     return this.stats.latency();

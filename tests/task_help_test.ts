@@ -20,6 +20,7 @@ const TASKS: [string[], string[]][] = [
   [["policy:build"], ["policy:build", "-o", "relative to the directory"]],
   [["operator:build"], ["operator:build", "-o", "relative to the directory"]],
   [["audit:verify"], ["audit:verify", "data/audit/audit.jsonl", "Exit code"]],
+  [["replay:verify"], ["replay:verify", "--reality", "--url", "Exit code"]],
   [["harmonics:asm"], ["harmonics:asm", "-o", "--base64", "--disasm"]],
   [["arqon"], ["--server", "--token", "pub", "sub", "reply", "Exit codes"]],
   [["arqon", "sub"], ["--from-seq", "--from-time", "--json"]],

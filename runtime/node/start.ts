@@ -13,6 +13,7 @@ import {
 } from "../../operators/mod.ts";
 import { type ClusterConnection, connectCluster, JetStreamFabric } from "../cluster/mod.ts";
 import { Engine } from "../sandbox/mod.ts";
+import { replayRoutes, Replays } from "../../operators/replay/mod.ts";
 import { NodeAccess } from "../shield/auth/mod.ts";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
 import {
@@ -395,6 +396,14 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     authRequired: access.required,
   });
   app.route("/", operatorRoutes(operators, { actor: governanceOf }));
+  // Replay (docs/time.md): verify, fork and diff of realities through their operators.
+  const replays = new Replays({
+    spine,
+    log: store,
+    operators,
+    maxConcurrent: operators.options.replayMaxConcurrent,
+  });
+  app.route("/", replayRoutes(replays, { actor: governanceOf }));
   app.route("/", circuitRoutes(circuits, { actor: governanceOf }));
 
   const { gate, capacity } = openConnectionGate(config, metrics);

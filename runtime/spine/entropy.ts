@@ -10,16 +10,26 @@ import { pulseSeed, realitySeed } from "../time/mod.ts";
 
 /**
  * Producers whose pulses arrive with their id and timestamp already derived: operator
- * outputs (from their input) and inputs a replay re-runs (from the recorded log). Client
- * producers never start so (the Shield names them by connection or token subject).
+ * outputs (from their input).
  */
-const DERIVED_PREFIXES = ["operator:", "replay:"];
+const DERIVED_PREFIX = "operator:";
 
-/** True when `producerId` brings a derived id and timestamp the node keeps. */
+/** Inputs a replay re-runs with their recorded id and time (only in-process code marks). */
+const replayed = new WeakSet<IPulse>();
+
+/**
+ * Marks a pulse a replay re-publishes: the Spine keeps its recorded id and timestamp (and
+ * its producer stays the original one).
+ */
+export function markReplayed(pulse: IPulse): IPulse {
+  replayed.add(pulse);
+  return pulse;
+}
+
+/** True when the pulse brings a derived id and timestamp the node keeps. */
 export function bringsDerivedStamp(producerId: string, pulse: IPulse): boolean {
   if (!pulse.id || !pulse.timestamp) return false;
-  for (const prefix of DERIVED_PREFIXES) if (producerId.startsWith(prefix)) return true;
-  return false;
+  return producerId.startsWith(DERIVED_PREFIX) || replayed.has(pulse);
 }
 
 /** Reality seeds by reality id (one SHA-256 per reality, not per pulse). */

@@ -57,6 +57,7 @@ export {
   type SubscribeInput,
 } from "./spine.ts";
 export { StampedPulse } from "./stamped.ts";
+export { markReplayed } from "./entropy.ts";
 export {
   checkLane,
   LANE_BULK,

@@ -1,0 +1,151 @@
+/**
+ * The replay engine: re-runs a range of a reality's input journal, as fast as the node can,
+ * through fresh instances of the operators the reality has, into a target reality (a fork,
+ * or the scratch reality of a verify). Inputs keep their recorded id, time, entropy seed and
+ * producer, so every output derives exactly as it did; control-parameter changes are
+ * replayed in place, with the caller's overrides winning. Publishing is paced by the
+ * operators (each page waits until they handled it): their queues never overflow.
+ * @module
+ */
+import type { IPulse } from "../../runtime/protocol/mod.ts";
+import {
+  CONTROL_SET_TOPIC,
+  type DurableLog,
+  markReplayed,
+  type Spine,
+} from "../../runtime/spine/mod.ts";
+import type { OperatorHost } from "../host.ts";
+import type { OperatorRunner } from "../runner.ts";
+import { countInputs, inputPages, type LogRange } from "./journal.ts";
+
+/** Thrown by a replay whose signal was aborted (between two inputs). */
+export class ReplayCancelled extends Error {
+  /** The error. */
+  constructor() {
+    super("the replay was cancelled");
+    this.name = "ReplayCancelled";
+  }
+}
+
+/** What the engine needs from the node. */
+export interface ReplayContext {
+  readonly spine: Spine;
+  readonly log: DurableLog;
+  readonly operators: OperatorHost;
+}
+
+/** One replay's settings. */
+export interface ReplaySpec extends LogRange {
+  /** The reality the inputs are published into (created by the caller). */
+  readonly target: string;
+  /** Control parameters overriding the recorded ones (every recorded change keeps them). */
+  readonly params?: Readonly<Record<string, unknown>>;
+  /** Aborts between two inputs. */
+  readonly signal?: AbortSignal;
+  /** Told after every page: inputs replayed so far, of `total`. */
+  readonly onProgress?: (processed: number, total: number) => void;
+}
+
+/** What a replay did. */
+export interface ReplayResult {
+  readonly inputs: number;
+  /** Inputs the bus refused in the target (a policy, a card): counted, not fatal. */
+  readonly refused: number;
+  /** Operator failures during the replay, as `name: reason`, at most 100 kept. */
+  readonly failures: string[];
+  /** Operators replayed, with the digest of the component that ran. */
+  readonly operators: { name: string; digest: string }[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A recorded control change with the overrides laid over its patch. */
+function overridden(payload: Uint8Array, params: Readonly<Record<string, unknown>>): Uint8Array {
+  let body: { params?: Record<string, unknown> };
+  try {
+    body = JSON.parse(decoder.decode(payload));
+  } catch {
+    return payload; // refused again in the target, as it was in the source
+  }
+  if (typeof body !== "object" || body === null || typeof body.params !== "object") return payload;
+  return encoder.encode(JSON.stringify({ ...body, params: { ...body.params, ...params } }));
+}
+
+/** The pulse to publish for a recorded input (the node's hop is added again by the Spine). */
+function replayed(
+  input: IPulse,
+  target: string,
+  params?: Readonly<Record<string, unknown>>,
+): IPulse {
+  const pulse: IPulse = { ...input, realityId: target };
+  delete pulse.sequence;
+  // The last semantic-trace entry is the hop the node appended when it was first published.
+  if (pulse.semtrace && pulse.semtrace.length > 0) pulse.semtrace = pulse.semtrace.slice(0, -1);
+  if (params && pulse.topic === CONTROL_SET_TOPIC && pulse.payload) {
+    pulse.payload = overridden(pulse.payload, params);
+  }
+  return markReplayed(pulse);
+}
+
+/** Waits until no runner has work left (outputs of one may be inputs of another). */
+async function settle(runners: readonly OperatorRunner[]): Promise<void> {
+  for (let round = 0; round < 1000; round++) {
+    let waited = false;
+    for (const r of runners) if (await r.settle()) waited = true;
+    if (!waited) return;
+  }
+}
+
+/** Replays `spec`'s range of `spec.reality` into `spec.target`. */
+export async function replay(ctx: ReplayContext, spec: ReplaySpec): Promise<ReplayResult> {
+  const { spine, log, operators } = ctx;
+  const total = await countInputs(log, spec);
+  const failures: string[] = [];
+  const chosen = operators.replayRunners(spec.reality, spec.target, (name, reason) => {
+    if (failures.length < 100) failures.push(`${name}: ${reason}`);
+  });
+  const runners = chosen.map((c) => c.runner);
+  let processed = 0;
+  let refused = 0;
+  try {
+    await Promise.all(runners.map((r) => r.start()));
+    if (spec.params && Object.keys(spec.params).length > 0) {
+      // The overrides hold from the first input on.
+      const set: IPulse = {
+        topic: CONTROL_SET_TOPIC,
+        realityId: spec.target,
+        payload: encoder.encode(JSON.stringify({ params: spec.params })),
+      };
+      await spine.publish(set, `replay:${spec.reality}`);
+    }
+    spec.onProgress?.(0, total);
+    for await (const page of inputPages(log, spec)) {
+      for (const input of page) {
+        if (spec.signal?.aborted) throw new ReplayCancelled();
+        try {
+          const accepted = spine.publish(
+            replayed(input, spec.target, spec.params),
+            input.producerId ?? "",
+          );
+          if (accepted instanceof Promise) await accepted;
+        } catch {
+          refused++;
+        }
+        processed++;
+      }
+      await settle(runners);
+      spec.onProgress?.(processed, total);
+    }
+    await settle(runners);
+    await log.flush();
+  } finally {
+    await Promise.all(runners.map((r) => r.stop()));
+  }
+  return {
+    inputs: processed,
+    refused,
+    failures,
+    operators: chosen.map(({ name, digest }) => ({ name, digest })),
+  };
+}
