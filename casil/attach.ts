@@ -13,7 +13,7 @@ import { builtinComponent } from "./builtins.ts";
 import type { PolicyOptions } from "./config.ts";
 import { PolicyEngine, type PolicyEngineOptions } from "./engine.ts";
 import { PolicyError } from "./errors.ts";
-import { policyRoutes } from "./http.ts";
+import { type AuditView, policyRoutes } from "./http.ts";
 import { CasilMetrics } from "./metrics.ts";
 
 /** The authenticated caller of a request, as the node's access layer knows it. */
@@ -51,6 +51,8 @@ export interface CasilNodeOptions extends PolicyOptions {
   setGuard?: (guard: PulseGuard | undefined) => void;
   /** Shares each policy change with the cluster before it takes effect (see `PolicyEngine`). */
   replicate?: PolicyEngineOptions["replicate"];
+  /** The chain `GET /v1/audit` and `/v1/audit/verify` serve instead of `audit` (a cluster's). */
+  auditView?: AuditView;
 }
 
 /** The CASIL part of a node. */
@@ -94,6 +96,7 @@ export async function openCasil(options: CasilNodeOptions): Promise<CasilNode> {
   const routes = policyRoutes(engine, {
     builtin: builtinComponent,
     actor: governanceActor(options),
+    auditView: options.auditView,
   });
   return { engine, audit, routes, close: () => engine.close() };
 }

@@ -18,6 +18,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { httpStatusOf } from "../runtime/protocol/mod.ts";
+import type { AuditEntry, AuditVerification } from "../runtime/telemetry/mod.ts";
 import type { PolicyBinding } from "./bindings.ts";
 import type { PolicyEngine } from "./engine.ts";
 import { PolicyError, type PolicyErrorCode } from "./errors.ts";
@@ -33,6 +34,19 @@ export interface PolicyRoutesOptions {
   builtin?: (name: string) => Promise<Uint8Array>;
   /** Called for every refused request, e.g. to count it. */
   onError?: (code: string) => void;
+  /**
+   * Where `GET /v1/audit` and `/v1/audit/verify` read instead of the node's own log: a
+   * cluster node serves the cluster's one chain.
+   */
+  auditView?: AuditView;
+}
+
+/** A readable audit chain other than the node's local log (a cluster's). */
+export interface AuditView {
+  /** Entries from `from`, at most `limit`, and the chain's length. */
+  list(from: number, limit: number): Promise<{ entries: AuditEntry[]; size: number }>;
+  /** The chain's verification (at least `ok` and `entries`). */
+  verify(): Promise<AuditVerification>;
 }
 
 const BUILTIN = /^[a-z0-9_]{1,64}$/;
@@ -163,9 +177,10 @@ export function policyRoutes(engine: PolicyEngine, options: PolicyRoutesOptions 
     }
   });
 
-  app.get("/v1/audit", (c) => {
+  const view = options.auditView;
+  app.get("/v1/audit", async (c) => {
     const audit = engine.audit;
-    if (!audit) return fail(c, "NOT_FOUND", "this node keeps no audit log");
+    if (!audit && !view) return fail(c, "NOT_FOUND", "this node keeps no audit log");
     const from = Number(c.req.query("from") ?? "1");
     const limit = Number(c.req.query("limit") ?? "100");
     if (!Number.isSafeInteger(from) || from < 1) {
@@ -174,12 +189,15 @@ export function policyRoutes(engine: PolicyEngine, options: PolicyRoutesOptions 
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) {
       return fail(c, "INVALID_ARGUMENT", "limit must be an integer from 1 to 1000");
     }
-    const entries = audit.list(from, limit);
+    const { entries, size } = view
+      ? await view.list(from, limit)
+      : { entries: audit!.list(from, limit), size: audit!.size };
     const last = entries.at(-1);
-    return c.json({ entries, next: last && last.seq < audit.size ? last.seq + 1 : null });
+    return c.json({ entries, next: last && last.seq < size ? last.seq + 1 : null });
   });
 
-  app.get("/v1/audit/verify", (c) => {
+  app.get("/v1/audit/verify", async (c) => {
+    if (view) return c.json(await view.verify());
     const audit = engine.audit;
     if (!audit) return fail(c, "NOT_FOUND", "this node keeps no audit log");
     return c.json(audit.verify());

@@ -30,7 +30,7 @@ export { PolicyInstance } from "./policy_instance.ts";
 export { loadPolicy, PolicySandbox } from "./policy_sandbox.ts";
 export { CasilMetrics, type DenialReason, type PolicyStats } from "./metrics.ts";
 export { type PolicyRecord, PolicyStore } from "./store.ts";
-export { policyRoutes, type PolicyRoutesOptions } from "./http.ts";
+export { type AuditView, policyRoutes, type PolicyRoutesOptions } from "./http.ts";
 export { BUILTIN_POLICIES, builtinComponent } from "./builtins.ts";
 export { POLICY_DEFAULTS, POLICY_FLAGS, type PolicyOptions } from "./config.ts";
 export {

@@ -29,7 +29,7 @@ Deno.test("governance made on one node applies on the others; a late node loads 
     "--auth-key",
     `${dir}/node.key`,
     "--rate-pulses",
-    "10",
+    "1000",
     "--rate-kick",
     "100",
     "--ban-seconds",
@@ -114,7 +114,7 @@ Deno.test("governance made on one node applies on the others; a late node loads 
     assert.equal((await flood.next()).kind, "welcome");
     flood.send({
       batch: {
-        frames: Array.from({ length: 300 }, () => ({
+        frames: Array.from({ length: 3000 }, () => ({
           publish: { correlationId: 0, ack: 0, pulse: { topic: "flood.x", realityId: "lab" } },
         })),
       },
@@ -156,7 +156,47 @@ Deno.test("governance made on one node applies on the others; a late node loads 
     assert.equal(bad.status, 400);
     assert.equal((await bad.json()).error.code, "INVALID_ARGUMENT");
 
-    // 5. A node started later loads all of it before it serves.
+    // 5. The audit log is one chain: both nodes write at once, any node verifies it.
+    await Promise.all(
+      [a, b].flatMap((n, k) =>
+        Array.from(
+          { length: 15 },
+          (_, i) =>
+            ok(publish(n, "sys.control.set", JSON.stringify({ params: { [`p${k}`]: i } })))
+              .then((status) => assert.equal(status, 200)),
+        )
+      ),
+    );
+    type Entry = { seq: number; action: string; details: Record<string, unknown> };
+    const chain = async (node: GovernedNode) => {
+      const entries: Entry[] = [];
+      for (let from: number | null = 1; from !== null;) {
+        const page = await (await fetch(`${node.url}/v1/audit?from=${from}&limit=1000`, {
+          headers: auth,
+        })).json() as { entries: Entry[]; next: number | null };
+        entries.push(...page.entries);
+        from = page.next;
+      }
+      return entries;
+    };
+    await eventually(async () =>
+      (await chain(b)).filter((e) => e.action === "control.set").length === 31
+    );
+    const entries = await chain(a);
+    assert.deepEqual(entries.map((e) => e.seq), entries.map((_, i) => i + 1));
+    // Entries of both nodes, each once: 31 parameter changes, the policy, the revocation.
+    assert.equal(entries.filter((e) => e.action === "control.set").length, 31);
+    assert.equal(entries.filter((e) => e.action === "policy.publish").length, 1);
+    assert.equal(entries.filter((e) => e.action === "policy.bind").length, 2);
+    assert.equal(entries.filter((e) => e.action === "token.revoke").length, 1);
+    assert.equal(new Set(entries.map((e) => e.details.node)).size, 2);
+    for (const node of [a, b]) {
+      const verdict = await (await fetch(`${node.url}/v1/audit/verify`, { headers: auth })).json();
+      assert.equal(verdict.ok, true, JSON.stringify(verdict));
+      assert.equal(verdict.entries >= entries.length, true);
+    }
+
+    // 6. A node started later loads all of it before it serves.
     const c = await spawnGovernedNode(server.url, args);
     nodes.push(c);
     assert.equal(await denied(c), true);
@@ -175,7 +215,7 @@ Deno.test("governance made on one node applies on the others; a late node loads 
       }`,
     );
 
-    // 6. NATS gone: a governance change is refused with a typed error, nothing installed.
+    // 7. NATS gone: a governance change is refused with a typed error, nothing installed.
     await server.stop();
     const refusedInstall = await fetch(
       `${a.url}/v1/policies/other?builtin=payload_size_cap&reality=lab`,

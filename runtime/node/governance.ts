@@ -9,8 +9,8 @@
  * @module
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { PolicyChange, PolicyEngine, PolicyRecord } from "../../casil/mod.ts";
-import { GovernanceSync } from "../cluster/governance/mod.ts";
+import type { AuditView, PolicyChange, PolicyEngine, PolicyRecord } from "../../casil/mod.ts";
+import { ClusterAudit, GovernanceSync } from "../cluster/governance/mod.ts";
 import { type NodeAccess, type Revocation, Revocations } from "../shield/auth/mod.ts";
 import type { ControlParams, Spine } from "../spine/mod.ts";
 import type { Logger } from "../telemetry/mod.ts";
@@ -47,11 +47,19 @@ interface SharedParams {
 export class NodeGovernance {
   /** The shared store. */
   readonly sync: GovernanceSync;
+  /** The cluster's one audit chain (every local audit entry is forwarded to it). */
+  readonly audit: ClusterAudit;
   readonly #logger: Logger;
 
-  private constructor(sync: GovernanceSync, logger: Logger) {
+  private constructor(sync: GovernanceSync, audit: ClusterAudit, logger: Logger) {
     this.sync = sync;
+    this.audit = audit;
     this.#logger = logger;
+  }
+
+  /** What `GET /v1/audit` and `/v1/audit/verify` serve on a cluster node: the cluster's chain. */
+  get auditView(): AuditView {
+    return this.audit;
   }
 
   /** Opens the shared store (bucket and object store created when missing). */
@@ -72,7 +80,13 @@ export class NodeGovernance {
           error: err,
         }),
     });
-    return new NodeGovernance(sync, logger);
+    const audit = await ClusterAudit.open({
+      nc: options.nc,
+      nodeId: options.nodeId,
+      replicas: options.replicas,
+      onError: (err) => logger.warn("error", { what: "cluster audit", error: err }),
+    });
+    return new NodeGovernance(sync, audit, logger);
   }
 
   /** CASIL's `replicate` hook: the component by digest first, then the record. */
@@ -140,8 +154,18 @@ export class NodeGovernance {
     await sync.start();
   }
 
-  /** Stops following the store (the NATS connection belongs to the node). */
-  close(): void {
+  /**
+   * Writes the audit entries still queued (for at most `graceMs`), then stops following the
+   * store (the NATS connection belongs to the node).
+   */
+  async close(graceMs = 2000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.audit.flush(),
+      new Promise((r) => timer = setTimeout(r, graceMs)),
+    ]);
+    clearTimeout(timer);
+    this.audit.close();
     this.sync.close();
   }
 }

@@ -274,6 +274,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     authRequired: access.required,
     setGuard: (guard) => spine.setGuard(guard),
     replicate: governance?.replicatePolicy,
+    auditView: governance?.auditView,
   });
   access.setAudit(audit);
   // Installs, replacements and removals of policies and operators, as the audit records them.
@@ -281,6 +282,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     if (e.action.startsWith("policy.") || e.action.startsWith("operator.")) {
       logger.info(e.action, { actor: e.actor, ...e.details });
     }
+    // A cluster node also writes each entry to the cluster's one chain.
+    governance?.audit.append(e);
   });
   // Tier-Ω operators: each runs in its own Worker; the node's engine checks components.
   const operators = new OperatorHost({
@@ -505,8 +508,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     await operators.close();
     sandbox.close();
     fabric?.close();
+    await governance?.close(0);
     await cluster?.close();
-    governance?.close();
     throw err;
   }
   const { closeFront, shutdownHttp } = listeners;

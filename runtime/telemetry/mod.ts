@@ -3,7 +3,15 @@
  * @module
  */
 export { LATENCY_SAMPLE_EVERY, NodeMetrics } from "./metrics.ts";
-export { type AuditEntry, AuditLog, type AuditVerification, verifyAuditFile } from "./audit/mod.ts";
+export {
+  type AuditEntry,
+  AuditLog,
+  type AuditVerification,
+  entryHash,
+  GENESIS_HASH,
+  verifyAuditFile,
+  verifyLines,
+} from "./audit/mod.ts";
 export { cpuSeconds, openFds, type ProcessWatch, watchProcess } from "./process.ts";
 export {
   LOG_DEFAULTS,

@@ -3,6 +3,12 @@
  * and object store), the one audit chain of the cluster, and operator leases.
  * @module
  */
+export {
+  AUDIT_SUBJECT,
+  ClusterAudit,
+  type ClusterAuditOptions,
+  type ClusterAuditVerification,
+} from "./audit_chain.ts";
 export { governanceUnavailable, leaseHeld } from "./errors.ts";
 export {
   type GovernanceChange,
