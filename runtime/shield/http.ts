@@ -10,6 +10,7 @@ import { bodyLimit } from "hono/body-limit";
 import { BusError, type IAnycastTarget, type IPulse, realityError } from "../protocol/mod.ts";
 import { ERROR_HEADER, REPLY_HEADER, requestReply, type Spine } from "../spine/mod.ts";
 import type { DurableLog } from "../spine/mod.ts";
+import { causalHistoryRoutes } from "./causal_history_route.ts";
 import { realityRoutes } from "./store_routes.ts";
 import { laneRoutes } from "./lane_routes.ts";
 import type { NodeMetrics } from "../telemetry/mod.ts";
@@ -221,6 +222,26 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
   app.route("/", laneRoutes(ctx.spine));
   a2a.mountReads(app);
   if (ctx.store) app.route("/v1/realities", realityRoutes(ctx.store));
+  // Several realities' histories merged in causal order: each reality read as above.
+  if (ctx.store) {
+    const canRead = access
+      ? (reality: string, pattern: string, req: Request) => {
+        const session = accessOf.get(req);
+        const principal = session?.principal;
+        if (!principal) {
+          throw access.refused(new BusError("UNAUTHORIZED", "authentication required"), "http");
+        }
+        if (principal.roles.includes("admin")) return;
+        if (session!.admitRead(reality, pattern).filterDeliveries) {
+          throw access.refused(
+            new BusError("FORBIDDEN", `"${pattern}" overlaps a denied topic in ${reality}`),
+            "http",
+          );
+        }
+      }
+      : undefined;
+    app.route("/v1/history", causalHistoryRoutes(ctx.store, canRead));
+  }
 
   const pulseFromRequest = async (
     req: Request,

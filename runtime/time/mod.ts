@@ -13,3 +13,4 @@ export {
   realitySeed,
 } from "./derive.ts";
 export { RandomU64 } from "./random.ts";
+export { type CausalItem, causalMerge, causalTieBreak } from "./causal_merge.ts";
