@@ -39,11 +39,27 @@ export async function readLine(reader: ReadableStreamDefaultReader<string>): Pro
   }
 }
 
+/**
+ * CPU seconds process `pid` has used (user + system, fields 14 and 15 of
+ * /proc/<pid>/stat, in clock ticks of 1/100 s); NaN off Linux or once it is gone.
+ */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** A node running as a child process. */
 export interface NodeProcess {
   /** Process id (of `taskset` when pinned: it execs the node, keeping the id). */
   readonly pid: number;
   readonly wsUrl: string;
+  /** The raw TCP listener (`tcp://…`) when started with `--tcp-port`, else null. */
+  readonly tcpUrl: string | null;
   readonly httpUrl: string;
   /** Spawn to ready line, ms. */
   readonly readyMs: number;
@@ -78,6 +94,7 @@ export async function startNodeProcess(
   const readyMs = performance.now() - t0;
   const wsUrl = buf.match(/\(ws (ws:\/\/\S+)\)/)![1];
   const httpUrl = buf.match(/ready on (http:\/\/\S+)/)![1];
+  const tcpUrl = buf.match(/raw tcp listening on ((tcp|tls):\/\/\S+)/)?.[1] ?? null;
   // Keep draining stdout so the node never blocks on a full pipe.
   (async () => {
     try {
@@ -87,18 +104,10 @@ export async function startNodeProcess(
   return {
     pid: child.pid,
     wsUrl,
+    tcpUrl,
     httpUrl,
     readyMs,
-    cpuSeconds() {
-      try {
-        // Fields 14 and 15 of /proc/<pid>/stat: user and system time in clock ticks (100/s).
-        const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        return (Number(fields[11]) + Number(fields[12])) / 100;
-      } catch {
-        return NaN;
-      }
-    },
+    cpuSeconds: () => cpuSecondsOf(child.pid),
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -110,7 +119,9 @@ export async function startNodeProcess(
 export async function startNats(
   cpu: string | null = null,
   extra: string[] = [],
-): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+): Promise<
+  { url: string; port: number; pid: number; cpuSeconds(): number; stop: () => Promise<void> }
+> {
   const port = freePort();
   const [cmd, args] = pinned(cpu, "nats-server", ["-a", "127.0.0.1", "-p", String(port), ...extra]);
   const child = new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).spawn();
@@ -120,6 +131,8 @@ export async function startNats(
       return {
         url: `127.0.0.1:${port}`,
         port,
+        pid: child.pid,
+        cpuSeconds: () => cpuSecondsOf(child.pid),
         stop: async () => {
           child.kill("SIGTERM");
           await child.status;
@@ -154,6 +167,18 @@ export async function deliveryRate(
   spawnPub: () => Deno.ChildProcess,
   seconds: number,
 ): Promise<number> {
+  return (await deliveries(spawnSub, spawnPub, seconds)).rate;
+}
+
+/**
+ * `deliveryRate`, with the count of every delivery the subscriber saw (for costs per
+ * delivered pulse, e.g. the server's CPU over the run divided by it).
+ */
+export async function deliveries(
+  spawnSub: () => Deno.ChildProcess,
+  spawnPub: () => Deno.ChildProcess,
+  seconds: number,
+): Promise<{ rate: number; delivered: number }> {
   const sub = spawnSub();
   const reader = sub.stdout.pipeThrough(new TextDecoderStream()).getReader();
   if ((await readLine(reader)).trim() !== "ready") throw new Error("subscriber failed");
@@ -171,7 +196,74 @@ export async function deliveryRate(
   await sub.status;
   const { buckets } = JSON.parse(rest.trim().split("\n").at(-1)!) as { buckets: number[] };
   const steady = buckets.slice(5, Math.max(6, seconds * 10 - 2));
-  return Math.round(steady.reduce((a, b) => a + b, 0) / steady.length * 10);
+  return {
+    rate: Math.round(steady.reduce((a, b) => a + b, 0) / steady.length * 10),
+    delivered: buckets.reduce((a, b) => a + b, 0),
+  };
+}
+
+/**
+ * Builds a Go program of bench/ against Debian's Go packages (GOPATH /usr/share/gocode,
+ * no modules: offline). When `go` or the packages are missing and the bench runs as root,
+ * it installs them first with apt-get (`packages`), as the bench's own setup; returns the
+ * binary's path, or null saying why when it cannot.
+ */
+export async function buildGo(
+  source: URL,
+  dir: string,
+  packages: string[] = ["golang-go", "golang-github-nats-io-go-nats-dev"],
+  needs = "/usr/share/gocode/src/github.com/nats-io/nats.go",
+): Promise<string | null> {
+  const present = () => {
+    try {
+      return new Deno.Command("go", { args: ["version"], stdout: "null", stderr: "null" })
+        .outputSync().success && Deno.statSync(needs).isDirectory;
+    } catch {
+      return false;
+    }
+  };
+  if (!present() && Deno.uid() === 0) {
+    console.log(`(installing ${packages.join(" ")} with apt-get for the Go client)`);
+    await new Deno.Command("apt-get", {
+      args: ["install", "-y", "-qq", "--no-install-recommends", ...packages],
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      stdout: "null",
+      stderr: "null",
+    }).output().catch(() => null);
+  }
+  if (!present()) {
+    console.log(`(Go client skipped: needs \`go\` and ${packages.join(", ")})`);
+    return null;
+  }
+  const binary = `${dir}/${source.pathname.split("/").at(-2)}`;
+  const out = await new Deno.Command("go", {
+    args: ["build", "-o", binary, source.pathname],
+    env: {
+      GOPATH: "/usr/share/gocode",
+      GO111MODULE: "off",
+      GOFLAGS: "",
+      GOCACHE: `${dir}/gocache`,
+    },
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    console.log(`(Go client not built: ${new TextDecoder().decode(out.stderr).trim()})`);
+    return null;
+  }
+  return binary;
+}
+
+/** Spawns a built binary with piped stdio, on `cpu` when given. */
+export function spawnBinary(binary: string, args: string[], cpu: string | null = null) {
+  const [cmd, full] = pinned(cpu, binary, args);
+  return new Deno.Command(cmd, {
+    args: full,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
 }
 
 /** The median of a list of numbers. */

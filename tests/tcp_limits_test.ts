@@ -139,3 +139,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test("TCP limits: a silent connection gets a Ping, then TIMEOUT and close; one that answers stays", async () => {
+  await withNode(async (node) => {
+    const url = node.tcpUrl!;
+    const silent = await greeted(url, "silent");
+    const polite = await greeted(url, "polite");
+    // The polite client answers each Ping with a Pong carrying its nonce.
+    let answered = 0;
+    const answering = (async () => {
+      while (!polite.isClosed && answered < 3) {
+        await polite.until(() => polite.of(F.ping).length > answered, "a ping", 10_000);
+        const nonce = num(polite.of(F.ping)[answered], 1);
+        answered++;
+        await polite.send(pb([[F.pong, [[1, nonce]]]]));
+      }
+    })();
+    await silent.closed;
+    assert.ok(silent.of(F.ping).length >= 1, "pinged before being closed");
+    const [err] = silent.of(F.error);
+    assert.equal(num(err, 1), 10, "ERROR_CODE_TIMEOUT");
+    assert.match(str(err, 2), /silent for 1000 ms/);
+    await answering;
+    assert.ok(!polite.isClosed, "the client answering pings stays connected");
+    await polite.send(ping(9));
+    assert.equal(num((await polite.wait(F.pong))[0], 1), 9);
+    polite.close();
+  }, { tcpPort: 0, idleTimeoutSeconds: 1 });
+});

@@ -143,7 +143,7 @@ const RUN_FLAGS: readonly Flag<keyof RunOptions>[] = [
     key: "idleTimeoutSeconds",
     flag: "idle-timeout",
     kind: "int",
-    help: "seconds before an idle WebSocket is pinged and dropped",
+    help: "seconds before an idle WebSocket or TCP connection is pinged and dropped",
   },
   {
     key: "wsEngine",
