@@ -5,9 +5,11 @@
  * 1. Durable-acked publish throughput: an ArqonBus node (`--sync batch`, every topic
  *    retained) and a nats-server with a file-backed R1 stream, each driven by a publisher
  *    process keeping `--inflight` publishes outstanding (ArqonBus TS client with
- *    `ack: "durable"`; nats.js `js.publish`).
+ *    `ack: "durable"`; nats.js `js.publish`; Go's nats.go, JetStream's best client:
+ *    bench/jetstream_pub, built here, Go apt-installed when missing and run as root).
  * 2. History read: every stored pulse, from the store itself (raw and decoded), over the
- *    node's NDJSON history endpoint, and from JetStream with an ordered consumer (nats.js).
+ *    node's NDJSON history endpoint, `history.get` over WebSocket and raw TCP, and from
+ *    JetStream with an ordered consumer (nats.js, and Go's nats.go: bench/jetstream_read).
  * 3. Restart: a store holding `--fill` pulses (default 1M): open time and node
  *    spawn-to-ready time.
  *
@@ -20,7 +22,7 @@ import { connect as natsConnect, RetentionPolicy, StorageType } from "nats";
 import { ArqonClient } from "../mod.ts";
 import { decodePulse, encodePulse } from "../runtime/protocol/mod.ts";
 import { openStore } from "../runtime/store/mod.ts";
-import { startNats as startNatsServer, startNodeProcess } from "./support.ts";
+import { buildGo, startNats as startNatsServer, startNodeProcess } from "./support.ts";
 
 helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
@@ -158,33 +160,6 @@ const denoPublisher = (role: string, url: string) => [
   String(INFLIGHT),
 ];
 
-/**
- * Builds the Go JetStream publisher (bench/jetstream_pub) against Debian's nats.go
- * (`apt-get install golang-go golang-github-nats-io-go-nats-dev`); null without Go.
- */
-async function buildGoPublisher(dir: string): Promise<string | null> {
-  const binary = `${dir}/jetstream_pub`;
-  try {
-    const out = await new Deno.Command("go", {
-      args: ["build", "-o", binary, new URL("jetstream_pub/main.go", import.meta.url).pathname],
-      env: { GOPATH: "/usr/share/gocode", GO111MODULE: "off", GOFLAGS: "" },
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      console.log(
-        `(Go JetStream client not built: ${new TextDecoder().decode(out.stderr).trim()})`,
-      );
-      return null;
-    }
-    return binary;
-  } catch {
-    console.log("(Go JetStream client skipped: no `go` on PATH)");
-    return null;
-  }
-}
-
 const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
 const fmt = (n: number) => n.toLocaleString("en-US");
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
@@ -199,7 +174,7 @@ try {
   );
 
   // 1. durable-acked publish
-  let node = await startArqon(arqonDir, ["--sync", "batch", "--log", "info"]);
+  let node = await startArqon(arqonDir, ["--sync", "batch", "--log", "info", "--tcp-port", "0"]);
   await fetch(`${node.url}/v1/realities/bench`, {
     method: "PUT",
     body: JSON.stringify({ retention: [{ pattern: ">" }] }),
@@ -217,7 +192,8 @@ try {
     retention: RetentionPolicy.Limits,
   });
   const jsRate = await runPublishers(denoPublisher("pub-js", nats.url), PUBLISHERS);
-  const goPublisher = await buildGoPublisher(natsDir);
+  // JetStream's best client: Go (built here; apt-installed when missing, as root).
+  const goPublisher = await buildGo(new URL("jetstream_pub/main.go", import.meta.url), natsDir);
   const goRate = goPublisher
     ? await runPublishers(
       [goPublisher, `nats://${nats.url}`, "bench.store.go", String(SECONDS), String(INFLIGHT)],
@@ -252,6 +228,11 @@ try {
   const viaWs = (await reader2.history({ reality: "bench" })).length;
   const wsRate = rate(viaWs, performance.now() - t);
   await reader2.close();
+  const reader3 = await ArqonClient.connect(node.tcpUrl!, { name: "bench-history-tcp" });
+  t = performance.now();
+  const viaTcp = (await reader3.history({ reality: "bench" })).length;
+  const tcpRate = rate(viaTcp, performance.now() - t);
+  await reader3.close();
   await node.stop();
 
   const store = openStore({ dataDir: arqonDir });
@@ -283,14 +264,36 @@ try {
     if (++jsRead >= total) break;
   }
   const jsReadRate = rate(jsRead, performance.now() - t);
+  const goReader = await buildGo(new URL("jetstream_read/main.go", import.meta.url), natsDir);
+  let goReadRate = 0;
+  if (goReader) {
+    const out = await new Deno.Command(goReader, {
+      args: [`nats://${nats.url}`, "bench.>", String(total)],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (out.success) {
+      goReadRate = Math.round(JSON.parse(new TextDecoder().decode(out.stdout)).perSecond);
+    }
+  }
   console.log(`history read (pulses/s; ArqonBus ${fmt(raw)} stored, JetStream ${fmt(total)})`);
   console.log(`  ArqonBus store scan (best of 3)    ${fmt(rawRate).padStart(10)}`);
   console.log(`  ArqonBus store scan + decode       ${fmt(decodedRate).padStart(10)}`);
   console.log(`  ArqonBus WebSocket history.get     ${fmt(wsRate).padStart(10)}`);
+  console.log(`  ArqonBus raw TCP history.get       ${fmt(tcpRate).padStart(10)}`);
   console.log(`  ArqonBus HTTP NDJSON               ${fmt(httpRate).padStart(10)}`);
   console.log(`  JetStream ordered consumer (nats.js)${fmt(jsReadRate).padStart(9)}`);
+  if (goReadRate) {
+    console.log(`  JetStream ordered consumer (Go)    ${fmt(goReadRate).padStart(10)}`);
+  }
   console.log(`  ratio store scan / JetStream       ${ratio(rawRate, jsReadRate).padStart(10)}`);
-  console.log(`  ratio WebSocket / JetStream        ${ratio(wsRate, jsReadRate).padStart(10)}\n`);
+  console.log(`  ratio WebSocket / JetStream        ${ratio(wsRate, jsReadRate).padStart(10)}`);
+  console.log(`  ratio raw TCP / JetStream          ${ratio(tcpRate, jsReadRate).padStart(10)}`);
+  if (goReadRate) {
+    console.log(`  ratio WebSocket / JetStream Go     ${ratio(wsRate, goReadRate).padStart(10)}`);
+    console.log(`  ratio raw TCP / JetStream Go       ${ratio(tcpRate, goReadRate).padStart(10)}`);
+  }
+  console.log();
   await nc.close();
   await nats.stop();
 
