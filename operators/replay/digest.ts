@@ -91,13 +91,26 @@ export function outputRecord(p: IPulse): OutputRecord {
   };
 }
 
+/** The part of a reality's log compared (inclusive sequences; absent: all of it). */
+export interface Side {
+  readonly reality: string;
+  readonly fromSeq?: number;
+  readonly toSeq?: number;
+}
+
+const query = (side: Side) => ({
+  reality: side.reality,
+  fromSeq: side.fromSeq ?? 1,
+  ...(side.toSeq !== undefined && Number.isFinite(side.toSeq) ? { toSeq: side.toSeq } : {}),
+});
+
 /** One pass: the operator producers of a reality's log, its input count and topic counts. */
-async function survey(log: DurableLog, reality: string) {
+async function survey(log: DurableLog, side: Side) {
   const producers = new Set<string>();
   const counts: Record<string, number> = {};
   let topics = 0;
   let inputs = 0;
-  for await (const page of log.history({ reality, fromSeq: 1 }, PAGE)) {
+  for await (const page of log.history(query(side), PAGE)) {
     for (const stored of page) {
       const p = decodePulse(stored.bytes);
       if (isInput(p)) {
@@ -116,10 +129,10 @@ async function survey(log: DurableLog, reality: string) {
 /** The outputs of `producer` in a reality, in sequence order. */
 async function* outputsOf(
   log: DurableLog,
-  reality: string,
+  side: Side,
   producer: string,
 ): AsyncGenerator<OutputRecord> {
-  for await (const page of log.history({ reality, fromSeq: 1 }, PAGE)) {
+  for await (const page of log.history(query(side), PAGE)) {
     for (const stored of page) {
       const p = decodePulse(stored.bytes);
       if (p.producerId === producer) yield outputRecord(p);
@@ -133,8 +146,14 @@ function strip(r: OutputRecord | null): Omit<OutputRecord, "canonical"> | null {
   return rest;
 }
 
-/** Compares the output logs of realities `a` and `b` (both in `log`). */
-export async function compareOutputs(log: DurableLog, a: string, b: string): Promise<Comparison> {
+/** Compares the output logs of realities `a` and `b` (both in `log`; names or ranges). */
+export async function compareOutputs(
+  log: DurableLog,
+  a: string | Side,
+  b: string | Side,
+): Promise<Comparison> {
+  if (typeof a === "string") a = { reality: a };
+  if (typeof b === "string") b = { reality: b };
   const [sa, sb] = await Promise.all([survey(log, a), survey(log, b)]);
   const producers = [...new Set([...sa.producers, ...sb.producers])].sort();
   const ha = sha256.create();

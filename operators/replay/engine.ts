@@ -10,6 +10,7 @@
 import type { IPulse } from "../../runtime/protocol/mod.ts";
 import {
   CONTROL_SET_TOPIC,
+  type ControlParams,
   type DurableLog,
   markReplayed,
   type Spine,
@@ -32,6 +33,8 @@ export interface ReplayContext {
   readonly spine: Spine;
   readonly log: DurableLog;
   readonly operators: OperatorHost;
+  /** The node's control parameters: a replay from mid-log starts with the set current there. */
+  readonly control?: ControlParams;
 }
 
 /** One replay's settings. */
@@ -110,12 +113,14 @@ export async function replay(ctx: ReplayContext, spec: ReplaySpec): Promise<Repl
   let refused = 0;
   try {
     await Promise.all(runners.map((r) => r.start()));
-    if (spec.params && Object.keys(spec.params).length > 0) {
-      // The overrides hold from the first input on.
+    // From mid-log: the set current there; the overrides hold from the first input on.
+    const before = spec.fromSeq > 1 ? ctx.control?.at(spec.reality, spec.fromSeq - 1).params : {};
+    const initial = { ...before, ...spec.params };
+    if (Object.keys(initial).length > 0) {
       const set: IPulse = {
         topic: CONTROL_SET_TOPIC,
         realityId: spec.target,
-        payload: encoder.encode(JSON.stringify({ params: spec.params })),
+        payload: encoder.encode(JSON.stringify({ params: initial })),
       };
       await spine.publish(set, `replay:${spec.reality}`);
     }

@@ -1,7 +1,7 @@
 /**
  * Replay (issue #14): the input journal of a reality, the engine that re-runs it through
  * the reality's operators, output-log comparison by SHA-256, and the node's replay service
- * with its HTTP routes (`verify`).
+ * with its HTTP routes (`verify`, `fork`, `diff`).
  * @module
  */
 export { countInputs, inputPages, isInput, type LogRange } from "./journal.ts";
@@ -20,5 +20,18 @@ export {
   type ReplayResult,
   type ReplaySpec,
 } from "./engine.ts";
-export { Replays, type ReplaysOptions, type VerifyAnswer } from "./service.ts";
+export { type DiffAnswer, Replays, type ReplaysOptions, type VerifyAnswer } from "./service.ts";
+export {
+  type ForkRequest,
+  type LogPoint,
+  MAX_PARAMS_BYTES,
+  parseForkRequest,
+} from "./fork_request.ts";
+export {
+  type ForkOrigin,
+  ForkRecord,
+  type ForkState,
+  type ForkStatus,
+  MAX_FORKS,
+} from "./forks.ts";
 export { replayRoutes, type ReplayRoutesOptions } from "./http.ts";

@@ -6,8 +6,31 @@
  * @module
  */
 import { BusError } from "../../runtime/protocol/mod.ts";
-import { compareOutputs, type Difference } from "./digest.ts";
-import { replay, type ReplayContext } from "./engine.ts";
+import { decodePulse } from "../../runtime/protocol/mod.ts";
+import { compareOutputs, type Difference, type Side } from "./digest.ts";
+import { replay, ReplayCancelled, type ReplayContext } from "./engine.ts";
+import type { ForkRequest, LogPoint } from "./fork_request.ts";
+import {
+  forkDescription,
+  type ForkOrigin,
+  ForkRecord,
+  ForkRegistry,
+  type ForkStatus,
+  originOf,
+} from "./forks.ts";
+import { isInput, PAGE } from "./journal.ts";
+
+/** What `GET /v1/realities/{a}/diff/{b}` answers. */
+export interface DiffAnswer {
+  readonly a: string;
+  readonly b: string;
+  readonly identical: boolean;
+  readonly first_divergence: Difference | null;
+  readonly counts: { readonly a: Record<string, number>; readonly b: Record<string, number> };
+  readonly outputs: { readonly a: number; readonly b: number };
+  readonly digests: { readonly a: string; readonly b: string };
+  readonly summary: string;
+}
 
 /** What `POST /v1/realities/{r}/verify` answers. */
 export interface VerifyAnswer {
@@ -38,6 +61,7 @@ export class Replays {
   readonly #max: number;
   #running = 0;
   #scratch = 0;
+  readonly #forks = new ForkRegistry();
 
   /** The replays of a node. */
   constructor(options: ReplaysOptions) {
@@ -107,6 +131,197 @@ export class Replays {
       await this.dropScratch(scratch);
       release();
     }
+  }
+
+  /** The sequence a point of `reality`'s log stands for (first at or after a time). */
+  #sequenceOf(reality: string, at: LogPoint, last: number, end: boolean): number {
+    if ("sequence" in at) return at.sequence;
+    const { log } = this.#o;
+    // The first pulse at or after the time (for `until`: the first after it, minus one).
+    const [first] = log.readEncoded({
+      reality,
+      fromTimeMs: end ? at.time + 1 : at.time,
+      limit: 1,
+    });
+    if (!first) return end ? last : last + 1;
+    return end ? first.sequence - 1 : first.sequence;
+  }
+
+  /**
+   * Starts a fork of `reality` (answers at once; the replay runs on). Throws NOT_FOUND,
+   * ALREADY_EXISTS, NOT_RETAINED (a range whose start the log no longer keeps),
+   * INVALID_ARGUMENT (an empty range), QUOTA_EXCEEDED (too many replays).
+   */
+  fork(reality: string, request: ForkRequest): ForkStatus {
+    const info = this.source(reality);
+    const { log } = this.#o;
+    if (log.getReality(request.name) || this.#forks.get(request.name)?.state === "running") {
+      throw new BusError("ALREADY_EXISTS", `reality ${request.name} exists already`);
+    }
+    const last = info.lastSequence;
+    const fromSeq = Math.max(
+      1,
+      request.at ? this.#sequenceOf(reality, request.at, last, false) : 1,
+    );
+    const toSeq = request.until ? this.#sequenceOf(reality, request.until, last, true) : last;
+    if (toSeq > last) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        `until is past the end of ${reality} (sequence ${last})`,
+      );
+    }
+    if (fromSeq > toSeq) {
+      throw new BusError(
+        "INVALID_ARGUMENT",
+        `the range ${fromSeq}..${toSeq} of ${reality} is empty`,
+      );
+    }
+    const [firstKept] = log.readEncoded({ reality, fromSeq: 1, limit: 1 });
+    if (!firstKept || (firstKept.sequence > fromSeq && firstKept.sequence > 1)) {
+      throw new BusError(
+        "NOT_RETAINED",
+        `${reality} keeps its log from sequence ${firstKept?.sequence ?? last + 1} on, ` +
+          `not from ${fromSeq} (retention)`,
+      );
+    }
+    const release = this.slot();
+    const origin: ForkOrigin = {
+      reality,
+      fromSeq,
+      toSeq,
+      ...(request.params ? { params: request.params } : {}),
+    };
+    let record: ForkRecord;
+    try {
+      log.createReality(request.name, {
+        ...info.config,
+        description: forkDescription(origin, "running"),
+      });
+      record = new ForkRecord(request.name, origin);
+      this.#forks.add(record);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    const mark = () => {
+      try {
+        log.updateReality(request.name, {
+          ...info.config,
+          description: forkDescription(origin, record.state, record.reason),
+        });
+      } catch { /* deleted meanwhile */ }
+    };
+    replay(this.#o, {
+      reality,
+      fromSeq,
+      toSeq,
+      target: request.name,
+      params: request.params,
+      signal: record.controller.signal,
+      onProgress: (processed, total) => {
+        record.processed = processed;
+        record.total = total;
+        record.changed();
+      },
+    }).then(() => {
+      record.state = "done";
+    }, (e) => {
+      record.state = "failed";
+      record.reason = e instanceof ReplayCancelled
+        ? "cancelled"
+        : e instanceof Error
+        ? e.message
+        : String(e);
+    }).finally(() => {
+      release();
+      mark();
+      record.changed();
+    });
+    return record.status();
+  }
+
+  /** A fork's status (NOT_FOUND when `name` is not a fork this node remembers). */
+  forkStatus(name: string): ForkRecord {
+    const record = this.#forks.get(name);
+    if (!record) throw new BusError("NOT_FOUND", `no fork ${name}`);
+    return record;
+  }
+
+  /**
+   * Cancels a running fork between two inputs; resolves with its final status (`failed`,
+   * reason `cancelled`; its reality stays, marked so in its description).
+   */
+  async cancel(name: string): Promise<ForkStatus> {
+    const record = this.forkStatus(name);
+    if (record.state !== "running") return record.status();
+    const finished = new Promise<void>((resolve) => {
+      const stop = record.listen((s) => {
+        if (s.state !== "running") {
+          stop();
+          resolve();
+        }
+      });
+    });
+    record.controller.abort();
+    await finished;
+    return record.status();
+  }
+
+  /** The origin of a fork reality, from memory or its description. */
+  #originOf(name: string): ForkOrigin | undefined {
+    return this.#forks.get(name)?.origin ??
+      originOf(this.#o.log.getReality(name)?.config.description);
+  }
+
+  /**
+   * Where the outputs of an origin's range end: before the first input after the range
+   * (outputs of the range's last inputs are sequenced after it).
+   */
+  async #outputsEnd(reality: string, toSeq: number): Promise<number | undefined> {
+    for await (const page of this.#o.log.history({ reality, fromSeq: toSeq + 1 }, PAGE)) {
+      for (const stored of page) {
+        if (isInput(decodePulse(stored.bytes))) return stored.sequence - 1;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Compares the output logs of two related realities: a fork and its origin (the origin's
+   * part in the fork's range) or two forks of one origin. NOT_FOUND, UNRELATED.
+   */
+  async diff(a: string, b: string): Promise<DiffAnswer> {
+    this.source(a);
+    this.source(b);
+    const oa = this.#originOf(a);
+    const ob = this.#originOf(b);
+    let sa: Side = { reality: a };
+    let sb: Side = { reality: b };
+    if (ob?.reality === a) {
+      sa = { reality: a, fromSeq: ob.fromSeq, toSeq: await this.#outputsEnd(a, ob.toSeq) };
+    } else if (oa?.reality === b) {
+      sb = { reality: b, fromSeq: oa.fromSeq, toSeq: await this.#outputsEnd(b, oa.toSeq) };
+    } else if (!(oa && ob && oa.reality === ob.reality) && a !== b) {
+      throw new BusError(
+        "UNRELATED",
+        `${a} and ${b} are unrelated: neither is a fork of the other, nor both of one reality`,
+      );
+    }
+    const c = await compareOutputs(this.#o.log, sa, sb);
+    const d = c.firstDifference;
+    return {
+      a,
+      b,
+      identical: c.identical,
+      first_divergence: d,
+      counts: { a: c.countsA, b: c.countsB },
+      outputs: { a: c.outputsA, b: c.outputsB },
+      digests: { a: c.digestA, b: c.digestB },
+      summary: c.identical
+        ? `identical: ${c.outputsA} outputs`
+        : `diverge at output ${d!.index} (${d!.producer} on ${d!.topic}); ` +
+          `${c.outputsA} outputs in ${a}, ${c.outputsB} in ${b}`,
+    };
   }
 
   /** Deletes a scratch reality with its operators' state. */

@@ -404,6 +404,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     spine,
     log: store,
     operators,
+    control,
     maxConcurrent: operators.options.replayMaxConcurrent,
   });
   app.route("/", replayRoutes(replays, { actor: governanceOf }));

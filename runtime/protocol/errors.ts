@@ -45,6 +45,8 @@ const HTTP_STATUS: Readonly<Record<keyof ErrorCodeValues, HttpErrorStatus>> = Ob
   POLICY_DENIED: 403,
   NOT_FOUND: 404,
   NOT_RETAINED: 409,
+  ALREADY_EXISTS: 409,
+  UNRELATED: 409,
   CAUSAL_GAP: 409,
   LEASE_HELD: 409,
   FRAME_TOO_LARGE: 413,
