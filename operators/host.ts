@@ -27,8 +27,23 @@ import { DEFAULT_MAX_HOPS } from "./trace.ts";
 /** Defaults of the per-operator output limits. */
 export const DEFAULT_OUTPUT_LIMITS = Object.freeze({ maxOutputs: 64, maxOutputBytes: 1 << 20 });
 
-/** Where an operator is in its lifecycle. */
-export type OperatorStatusName = "running" | "quarantined" | "stopped";
+/**
+ * Where an operator is in its lifecycle. `standby`: in a cluster, meant to run but running
+ * on another node (the holder of its lease); this node takes over if that node goes.
+ */
+export type OperatorStatusName = "running" | "quarantined" | "stopped" | "standby";
+
+/** An operator change as it is shared with the other nodes of a cluster. */
+export interface OperatorChange {
+  /** The operator. */
+  readonly name: string;
+  /** Its manifest (with `builtin` when shipped), or null when it was deleted. */
+  readonly manifest: Record<string, unknown> | null;
+  /** SHA-256 of the component (hex), with the manifest. */
+  readonly digest?: string;
+  /** The component's bytes, with the manifest. */
+  readonly component?: Uint8Array;
+}
 
 /** What `GET /v1/operators/{name}` shows of an operator. */
 export interface OperatorStatus {
@@ -65,6 +80,16 @@ export interface OperatorHostOptions extends Partial<OperatorOptions> {
   readonly log?: GuestLogger;
   /** @default 16 */
   readonly maxHops?: number;
+  /**
+   * Shares each install, replace and delete with the cluster before it takes effect; a
+   * rejection refuses the change.
+   */
+  readonly replicate?: (change: OperatorChange) => Promise<void>;
+  /**
+   * Whether this node may run operator `name` now (a cluster node: it holds the lease).
+   * When false, an operator meant to run waits in `standby`. Absent: always.
+   */
+  readonly mayRun?: (name: string) => boolean;
 }
 
 interface Entry {
@@ -155,8 +180,19 @@ export class OperatorHost {
     return this.#serial(name, async () => {
       const created = !this.#entries.has(name);
       const stopped = this.#entries.get(name)?.status === "stopped";
+      const saved = builtin ? { ...manifest, builtin } : manifest;
+      if (this.#o.replicate) {
+        // Checked before it is shared: a component that does not load is refused here.
+        const module = await this.#load(component, manifest);
+        await this.#o.replicate({
+          name,
+          manifest: saved as unknown as Record<string, unknown>,
+          digest: module.digest,
+          component,
+        });
+      }
       const digest = await this.#install(name, component, manifest, builtin, stopped);
-      await this.#files.save(name, component, builtin ? { ...manifest, builtin } : manifest);
+      await this.#files.save(name, component, saved);
       this.#o.audit?.append(created ? "operator.install" : "operator.replace", actor, {
         name,
         digest,
@@ -222,6 +258,14 @@ export class OperatorHost {
       }));
   }
 
+  #load(component: Uint8Array, manifest: OperatorManifest) {
+    const l = manifest.limits ?? {};
+    return loadOperator(this.#o.engine, component, {
+      fuelPerCall: l.fuel ?? DEFAULT_LIMITS.fuelPerCall,
+      memoryPages: l.memory_pages ?? DEFAULT_LIMITS.memoryPages,
+    });
+  }
+
   async #install(
     name: string,
     component: Uint8Array,
@@ -229,12 +273,10 @@ export class OperatorHost {
     builtin: string | undefined,
     stopped: boolean,
   ): Promise<string> {
-    const l = manifest.limits ?? {};
     // Checked on the node's engine first: a wrong world or a bad module is a 4xx here.
-    const module = await loadOperator(this.#o.engine, component, {
-      fuelPerCall: l.fuel ?? DEFAULT_LIMITS.fuelPerCall,
-      memoryPages: l.memory_pages ?? DEFAULT_LIMITS.memoryPages,
-    });
+    const module = await this.#load(component, manifest);
+    // A cluster node runs it only while it holds its lease; else it waits in standby.
+    const standby = !stopped && !(this.#o.mayRun?.(name) ?? true);
     const old = this.#entries.get(name);
     const stats = old?.stats ?? new OperatorStats();
     const runners = this.#runners(name, module, manifest, stats);
@@ -254,13 +296,13 @@ export class OperatorHost {
       );
     }
     for (const r of old?.runners ?? []) runners[0].adopt(r.takeLeftover());
-    if (stopped) { for (const r of runners) await r.stop(); }
+    if (stopped || standby) { for (const r of runners) await r.stop(); }
     this.#entries.set(name, {
       runners,
       manifest,
       digest: module.digest,
       builtin,
-      status: stopped ? "stopped" : "running",
+      status: stopped ? "stopped" : standby ? "standby" : "running",
       failures: [],
       stats,
     });
@@ -302,6 +344,7 @@ export class OperatorHost {
     return this.#serial(name, async () => {
       const entry = this.#entries.get(name);
       if (!entry) return false;
+      await this.#o.replicate?.({ name, manifest: null });
       this.#entries.delete(name);
       this.#o.spine.agents.unregisterOperator(name);
       for (const r of entry.runners) {
@@ -340,11 +383,13 @@ export class OperatorHost {
   resume(name: string, actor = "anonymous"): Promise<OperatorStatus> {
     return this.#serial(name, async () => {
       const entry = this.#entry(name);
-      if (entry.status === "running") {
-        throw new BusError("INVALID_ARGUMENT", `operator ${name} is running`);
+      if (entry.status === "running" || entry.status === "standby") {
+        throw new BusError("INVALID_ARGUMENT", `operator ${name} is ${entry.status}`);
       }
-      await Promise.all(entry.runners.map((r) => r.start()));
-      entry.status = "running";
+      if (this.#o.mayRun?.(name) ?? true) {
+        await Promise.all(entry.runners.map((r) => r.start()));
+        entry.status = "running";
+      } else entry.status = "standby";
       entry.reason = undefined;
       entry.failures = [];
       await this.#files.setStopped(name, false);
@@ -392,6 +437,64 @@ export class OperatorHost {
       for (const [k, v] of entries) bytes += new TextEncoder().encode(k).length + v.length;
       this.#o.audit?.append("operator.state.restore", actor, { name, keys: entries.length, bytes });
       return this.status(name)!;
+    });
+  }
+
+  /**
+   * Applies an install, replace or delete made on another node of the cluster (audited
+   * there): installed in standby (or running, when this node may run it), kept on disk,
+   * not shared again.
+   */
+  applyReplicated(
+    name: string,
+    manifestValue: Record<string, unknown> | null,
+    component: () => Promise<Uint8Array>,
+  ): Promise<void> {
+    return this.#serial(name, async () => {
+      if (manifestValue === null) {
+        const entry = this.#entries.get(name);
+        if (!entry) return;
+        this.#entries.delete(name);
+        this.#o.spine.agents.unregisterOperator(name);
+        for (const r of entry.runners) {
+          await r.stop();
+          r.takeLeftover();
+        }
+        await this.#files.remove(name);
+        return;
+      }
+      const { builtin, ...rest } = manifestValue;
+      const manifest = parseManifest(rest, this.#options.operatorMaxInstances);
+      const bytes = await component();
+      const stopped = this.#entries.get(name)?.status === "stopped";
+      await this.#install(
+        name,
+        bytes,
+        manifest,
+        typeof builtin === "string" ? builtin : undefined,
+        stopped,
+      );
+      await this.#files.save(name, bytes, manifestValue);
+    });
+  }
+
+  /**
+   * Runs (`active`) or holds in standby an operator meant to run, as this node's lease
+   * says; stopped and quarantined operators stay as they are. Resolves to its status.
+   */
+  setActive(name: string, active: boolean): Promise<OperatorStatusName | undefined> {
+    return this.#serial(name, async () => {
+      const entry = this.#entries.get(name);
+      if (!entry) return undefined;
+      if (active && entry.status === "standby") {
+        // From the committed state, as after a restart.
+        await Promise.all(entry.runners.map((r) => r.start()));
+        entry.status = "running";
+      } else if (!active && entry.status === "running") {
+        for (const r of entry.runners) await r.stop();
+        entry.status = "standby";
+      }
+      return entry.status;
     });
   }
 

@@ -9,7 +9,12 @@ import type { NodeMetrics } from "../runtime/telemetry/mod.ts";
 import type { OperatorHost, OperatorStatusName } from "./host.ts";
 import { HANDLE_BUCKETS_S } from "./stats.ts";
 
-const STATUSES: readonly OperatorStatusName[] = ["running", "quarantined", "stopped"];
+const STATUSES: readonly OperatorStatusName[] = [
+  "running",
+  "quarantined",
+  "stopped",
+  "standby",
+];
 
 /** Registers the operator metric families on `metrics`, read from `host` at each render. */
 export function registerOperatorMetrics(metrics: NodeMetrics, host: OperatorHost): void {

@@ -23,6 +23,7 @@ export {
 } from "./manifest.ts";
 export {
   DEFAULT_OUTPUT_LIMITS,
+  type OperatorChange,
   type OperatorFigures,
   OperatorHost,
   type OperatorHostOptions,

@@ -10,6 +10,7 @@ import { issueToken, writeNodeKeyFile } from "../runtime/shield/auth/mod.ts";
 import { startJetStream } from "./support/jetstream_server.ts";
 import { type GovernedNode, spawnGovernedNode } from "./support/governed_nodes.ts";
 import { WirePeer } from "./security_wire.ts";
+import { RawSocket } from "./support/raw_ws.ts";
 
 /** Polls `probe` until it returns true; returns how long it took (ms), throws after 30 s (a loaded machine instruments Wasm slowly). */
 async function eventually(probe: () => Promise<boolean>): Promise<number> {
@@ -229,5 +230,75 @@ Deno.test("governance made on one node applies on the others; a late node loads 
     await Promise.all(nodes.map((n) => n.stop()));
     await server.stop();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an operator runs on one node, holding its lease; SIGKILL that node and another takes over", async () => {
+  const server = await startJetStream();
+  const nodes: GovernedNode[] = [];
+  try {
+    const [a, b] = await Promise.all([
+      spawnGovernedNode(server.url),
+      spawnGovernedNode(server.url),
+    ]);
+    nodes.push(a, b);
+    const status = async (node: GovernedNode) => {
+      const res = await fetch(`${node.url}/v1/operators/echo1`);
+      return res.status === 200 ? (await res.json()).status as string : `http ${res.status}`;
+    };
+    const install = await fetch(`${a.url}/v1/operators/echo1`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        builtin: "echo",
+        reality: "lab",
+        inputs: ["in.>"],
+        config: { to: "out.echo" },
+      }),
+    });
+    assert.equal(install.status, 201, await install.text());
+    // Installed on both, running on exactly one: the lease holder (here, the installer).
+    await eventually(async () => (await status(b)) === "standby");
+    assert.equal(await status(a), "running");
+
+    // A subscriber on B (raw WebSocket, JSON frames) counts the outputs.
+    const sub = await RawSocket.open(b.wsUrl, "arqon.v1.json");
+    sub.send(JSON.stringify({ hello: { clientName: "watch", protocolVersion: 1 } }));
+    await sub.until(() => sub.json.some((f) => f.welcome), "welcome");
+    sub.send(JSON.stringify({
+      subscribe: { subscriptionId: 1, realityId: "lab", pattern: "out.>", correlationId: "1" },
+    }));
+    await sub.until(() => sub.json.some((f) => f.subscribed), "subscribed");
+    const outputs = () =>
+      sub.json.filter((f) => f.deliver).map((f) =>
+        atob((f.deliver as { pulse: { payload: string } }).pulse.payload)
+      );
+    const feed = async (node: GovernedNode, from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const res = await fetch(`${node.url}/v1/realities/lab/topics/in.x`, {
+          method: "POST",
+          body: `m${i}`,
+        });
+        assert.equal(res.status, 200, await res.text());
+      }
+    };
+    await feed(b, 0, 20);
+    await sub.until(() => outputs().length === 20, "20 outputs");
+
+    // SIGKILL the node running it: B takes it over once A's lease expires.
+    const t0 = performance.now();
+    await a.stop("SIGKILL");
+    nodes.splice(0, 1);
+    await eventually(async () => (await status(b)) === "running");
+    const takeover = performance.now() - t0;
+    await feed(b, 20, 40);
+    await sub.until(() => outputs().length === 40, "40 outputs");
+    // Each input's output exactly once, in order.
+    assert.deepEqual(outputs(), Array.from({ length: 40 }, (_, i) => `m${i}`));
+    console.log(`operator takeover after SIGKILL: ${Math.round(takeover)} ms`);
+    await sub.close();
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await server.stop();
   }
 });

@@ -10,7 +10,8 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { AuditView, PolicyChange, PolicyEngine, PolicyRecord } from "../../casil/mod.ts";
-import { ClusterAudit, GovernanceSync } from "../cluster/governance/mod.ts";
+import { ClusterAudit, GovernanceSync, Leases } from "../cluster/governance/mod.ts";
+import type { OperatorChange, OperatorHost } from "../../operators/mod.ts";
 import { type NodeAccess, type Revocation, Revocations } from "../shield/auth/mod.ts";
 import type { ControlParams, Spine } from "../spine/mod.ts";
 import type { Logger } from "../telemetry/mod.ts";
@@ -29,6 +30,12 @@ export interface GovernanceOptions {
   readonly maxKeysPerKind?: number;
   /** The node's log. */
   readonly logger: Logger;
+  /**
+   * Life of an operator lease (ms): a dead holder's operators move after at most this
+   * plus a renewal round (a third of it).
+   * @default {3000}
+   */
+  readonly leaseTtlMs?: number;
 }
 
 /** A policy record as shared (the component travels apart, by digest). */
@@ -49,11 +56,21 @@ export class NodeGovernance {
   readonly sync: GovernanceSync;
   /** The cluster's one audit chain (every local audit entry is forwarded to it). */
   readonly audit: ClusterAudit;
+  /** Operator leases: each operator runs on the one node holding its lease. */
+  readonly leases: Leases;
   readonly #logger: Logger;
+  #leaseTimer?: ReturnType<typeof setInterval>;
+  #leaseRound: Promise<void> | null = null;
 
-  private constructor(sync: GovernanceSync, audit: ClusterAudit, logger: Logger) {
+  private constructor(
+    sync: GovernanceSync,
+    audit: ClusterAudit,
+    leases: Leases,
+    logger: Logger,
+  ) {
     this.sync = sync;
     this.audit = audit;
+    this.leases = leases;
     this.#logger = logger;
   }
 
@@ -86,7 +103,13 @@ export class NodeGovernance {
       replicas: options.replicas,
       onError: (err) => logger.warn("error", { what: "cluster audit", error: err }),
     });
-    return new NodeGovernance(sync, audit, logger);
+    const leases = await Leases.open({
+      nc: options.nc,
+      holder: sync.origin,
+      replicas: options.replicas,
+      ttlMs: options.leaseTtlMs,
+    });
+    return new NodeGovernance(sync, audit, leases, logger);
   }
 
   /** CASIL's `replicate` hook: the component by digest first, then the record. */
@@ -97,6 +120,50 @@ export class NodeGovernance {
   };
 
   /**
+   * The operator host's `replicate` hook: the component by digest, then the manifest. A new
+   * operator's lease is taken at once when free, so it starts on the node that installed it.
+   */
+  replicateOperator = async (change: OperatorChange): Promise<void> => {
+    if (change.manifest === null) {
+      await this.sync.delete("operator", change.name);
+      await this.leases.release(change.name);
+      return;
+    }
+    await this.sync.putComponent(change.digest!, change.component!);
+    await this.leases.acquire(change.name).catch(() => false);
+    await this.sync.put("operator", change.name, {
+      manifest: change.manifest,
+      digest: change.digest,
+    });
+  };
+
+  /** The operator host's `mayRun` hook: this node holds the operator's lease. */
+  mayRun = (name: string): boolean => this.leases.holds(name);
+
+  /**
+   * One lease round: every operator meant to run takes or renews its lease and runs here
+   * only while it holds it; a stopped or quarantined one gives its lease up.
+   */
+  async #leaseRoundOnce(operators: OperatorHost): Promise<void> {
+    for (const op of operators.list()) {
+      if (op.status === "running" || op.status === "standby") {
+        let held = false;
+        try {
+          held = await this.leases.acquire(op.name);
+        } catch (e) {
+          if ((e as { code?: string }).code !== "LEASE_HELD") {
+            this.#logger.warn("error", { what: "operator lease", operator: op.name, error: e });
+          }
+        }
+        // Not provably held (lost, held elsewhere, NATS away): it must not run here.
+        await operators.setActive(op.name, held);
+      } else if (this.leases.holds(op.name)) {
+        await this.leases.release(op.name);
+      }
+    }
+  }
+
+  /**
    * Registers the handlers of every kind and loads the cluster's current state; resolves
    * once it is applied (the node listens only after that).
    */
@@ -105,8 +172,9 @@ export class NodeGovernance {
     control: ControlParams;
     spine: Spine;
     access: NodeAccess;
+    operators: OperatorHost;
   }): Promise<void> {
-    const { policies, control, spine, access } = parts;
+    const { policies, control, spine, access, operators } = parts;
     const sync = this.sync;
     sync.on("policy", async (c) => {
       const shared = c.value as SharedPolicy | null;
@@ -151,7 +219,32 @@ export class NodeGovernance {
         await sync.put("revoke", Revocations.keyOf(r), r);
       },
     });
+    sync.on("operator", async (c) => {
+      const shared = c.value as { manifest: Record<string, unknown>; digest: string } | null;
+      await operators.applyReplicated(
+        c.name,
+        shared?.manifest ?? null,
+        () => sync.component(shared!.digest),
+      );
+    });
     await sync.start();
+    const round = () => {
+      this.#leaseRound ??= this.#leaseRoundOnce(operators).finally(() => this.#leaseRound = null);
+    };
+    round();
+    await this.#leaseRound;
+    this.#leaseTimer = setInterval(round, Math.max(100, this.leases.ttlMs / 3));
+  }
+
+  /** Ends the lease rounds (a node shutting down stops its operators next). */
+  async stopLeases(): Promise<void> {
+    clearInterval(this.#leaseTimer);
+    await this.#leaseRound;
+  }
+
+  /** Gives every lease up: the other nodes take these operators over at once. */
+  async releaseLeases(): Promise<void> {
+    await this.leases.releaseAll();
   }
 
   /**
@@ -165,6 +258,7 @@ export class NodeGovernance {
       new Promise((r) => timer = setTimeout(r, graceMs)),
     ]);
     clearTimeout(timer);
+    await this.stopLeases();
     this.audit.close();
     this.sync.close();
   }

@@ -295,6 +295,9 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     dir: dataDir ? `${dataDir}/operators` : null,
     audit,
     log: (level, message) => logger.log(level, "operator", { message }),
+    // A cluster node shares installs and runs an operator only while it holds its lease.
+    replicate: governance?.replicateOperator,
+    mayRun: governance?.mayRun,
   });
   registerOperatorMetrics(metrics, operators);
   await operators.load();
@@ -308,7 +311,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   });
   await circuits.load();
   // The cluster's current governance, applied before the node serves anyone.
-  await governance?.start({ policies: casil.engine, control, spine, access });
+  await governance?.start({ policies: casil.engine, control, spine, access, operators });
   const sessions = new Set<Session>();
   const stalls = new StallWatch();
   // One readiness check of every socket: how the fair queue and the WebSocket reader
@@ -529,7 +532,11 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
       () => tcp?.close(),
       closeFront,
       shutdownHttp,
+      // Lease renewals end first (nothing restarts an operator once stopped); the leases
+      // are given up once the operators stopped, so another node takes them over at once.
+      () => governance?.stopLeases(),
       () => operators.close(),
+      () => governance?.releaseLeases(),
       () => fabric?.close(),
       () => governance?.close(),
       () => store.close(),

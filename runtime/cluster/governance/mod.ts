@@ -10,6 +10,7 @@ export {
   type ClusterAuditVerification,
 } from "./audit_chain.ts";
 export { governanceUnavailable, leaseHeld } from "./errors.ts";
+export { type LeaseRecord, Leases, type LeasesOptions } from "./lease.ts";
 export {
   type GovernanceChange,
   type GovernanceHandler,
