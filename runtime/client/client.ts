@@ -65,8 +65,11 @@ const MAX_RECONNECT_DELAY_MS = 5000;
  * ```
  */
 export class ArqonClient {
-  /** The node's WebSocket URL. */
-  readonly url: string;
+  /** The nodes' WebSocket URLs, in the order tried (one node, or several of a cluster). */
+  readonly urls: readonly string[];
+  #at = 0;
+  /** Welcomed once: only then does a lost connection reconnect (a failed connect rejects). */
+  #started = false;
   readonly #options: ConnectOptions;
   #ws!: WebSocket;
   readonly #outbox: Outbox;
@@ -84,8 +87,8 @@ export class ArqonClient {
   /** Times the client reconnected. */
   reconnects = 0;
 
-  private constructor(url: string, options: ConnectOptions) {
-    this.url = url;
+  private constructor(urls: readonly string[], options: ConnectOptions) {
+    this.urls = urls;
     this.#options = options;
     this.#reconnectDelay = options.reconnectDelayMs ?? RECONNECT_DELAY_MS;
     this.#outbox = new Outbox(options.maxBatchBytes);
@@ -122,10 +125,29 @@ export class ArqonClient {
    * await node.shutdown();
    * ```
    */
-  static async connect(url: string, options: ConnectOptions = {}): Promise<ArqonClient> {
-    const client = new ArqonClient(url, options);
-    await client.#open();
-    return client;
+  static async connect(
+    url: string | readonly string[],
+    options: ConnectOptions = {},
+  ): Promise<ArqonClient> {
+    const urls = typeof url === "string" ? [url] : [...url];
+    if (urls.length === 0) throw new BusError("INVALID_ARGUMENT", "connect needs a node URL");
+    const client = new ArqonClient(urls, options);
+    // A cluster's nodes in turn: the first that welcomes the client is used.
+    for (let i = 0;; i++) {
+      client.#at = i;
+      try {
+        await client.#open();
+        client.#started = true;
+        return client;
+      } catch (err) {
+        if (i === urls.length - 1) throw err;
+      }
+    }
+  }
+
+  /** The URL of the node the client is connected (or connecting) to. */
+  get url(): string {
+    return this.urls[this.#at];
   }
 
   async #open(): Promise<void> {
@@ -150,10 +172,14 @@ export class ArqonClient {
     const error = new BusError("INTERNAL", `connection lost (${code} ${reason})`);
     this.#pending.failCalls(error);
     this.#outbox.clear();
+    if (!this.#started) return;
     if (this.#closedByUser || this.#options.reconnect === false) {
       for (const sub of this.#subs.values()) sub.confirm(error);
       return;
     }
+    // Several nodes (a cluster): the next one is tried; subscriptions resume there after
+    // the last sequence seen, which every node of the cluster shares.
+    this.#at = (this.#at + 1) % this.urls.length;
     const delay = this.#reconnectDelay;
     this.#reconnectDelay = Math.min(delay * 2, MAX_RECONNECT_DELAY_MS);
     setTimeout(() => this.#reconnect(), delay);
