@@ -11,7 +11,7 @@ import { OperatorSandbox } from "./operator_sandbox.ts";
 import { OPERATOR_WORLD } from "./world.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { checkOutputs } from "./output_check.ts";
-import { lowerThreadPriority } from "./thread_nice.ts";
+import { ThreadPriority } from "./thread_nice.ts";
 import { OperatorState } from "./state.ts";
 import {
   decodeBatch,
@@ -30,6 +30,9 @@ let started: StartMessage | undefined;
 let check: (outputs: Parameters<typeof checkOutputs>[0]) => void = () => {};
 
 const controls = new ControlApplier();
+// This thread shares the node's CPUs with its event loop: an operator whose pulses are
+// expensive yields to it (operators/thread_nice.ts, niceFor); a cheap one keeps its priority.
+const priority = new ThreadPriority();
 const controlFailed = (message: string) => post({ type: "control-failed", message });
 
 function post(message: FromWorker, transfer: Transferable[] = []): void {
@@ -104,12 +107,16 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     }
   }
   if (sandbox) controls.after(sandbox, m.controls, pulses.length, controlFailed);
+  // A pulse that ran out of fuel used its whole budget.
+  let fuel = 0;
+  for (const o of outcomes) {
+    if (o.ok) fuel += o.fuel;
+    else if (o.kind === "fuel_exhausted") fuel += started?.limits.fuelPerCall ?? 0;
+  }
+  priority.observe(fuel, outcomes.length);
   const packed = encodeOutcomes(outcomes);
   post({ type: "results", id: m.id, packed }, [packed]);
 };
-
-// This thread shares the node's CPUs with its event loop: it yields to it (nice WORKER_NICE, 10).
-lowerThreadPriority();
 
 // Messages posted before this module finished evaluating (its imports await) may be lost:
 // the node waits for this before it sends anything.
