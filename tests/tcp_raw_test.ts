@@ -10,6 +10,7 @@ import { RawTcp } from "./support/raw_tcp.ts";
 import { RawSocket } from "./support/raw_ws.ts";
 import { withNode } from "./support/node.ts";
 import { createTestPki, sClient } from "./security_tls_fixture.ts";
+import { issueToken, writeNodeKeyFile } from "../runtime/shield/auth/mod.ts";
 
 const enc = new TextEncoder();
 const hello = (name: string) => pb([[F.hello, [[1, name], [2, 1]]]]);
@@ -164,6 +165,52 @@ Deno.test({
       }, { tcpPort: 0, tlsCert: `${pki.dir}/leaf.pem`, tlsKey: `${pki.dir}/leaf.key` });
     } finally {
       await pki.remove();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "raw TCP with auth: no token -> UNAUTHORIZED (closed at the hello deadline); a token's grants hold (FORBIDDEN outside them)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "arqon-tcp-auth-" });
+    const key = await writeNodeKeyFile(`${dir}/node.key`);
+    try {
+      await withNode(async (node) => {
+        const anonymous = await RawTcp.open(node.tcpUrl!);
+        await anonymous.send(hello("nobody"));
+        // As on WebSocket: refused, may hello again, closed at the hello deadline.
+        await anonymous.closed;
+        assert.equal(num(anonymous.of(F.error)[0], 1), 11, "ERROR_CODE_UNAUTHORIZED");
+        assert.equal(anonymous.of(F.welcome).length, 0);
+
+        const token = await issueToken(key, {
+          subject: "alice",
+          realities: ["lab"],
+          publish: { allow: ["orders.>"] },
+          subscribe: { allow: ["orders.>"] },
+        });
+        const alice = await RawTcp.open(node.tcpUrl!);
+        await alice.send(pb([[F.hello, [[1, "alice"], [2, 1], [4, token]]]]));
+        await alice.wait(F.welcome);
+        const inLab = (corr: number, topic: string) =>
+          pb([[F.publish, [[1, corr], [2, 1], [3, [[3, topic], [5, "lab"], [
+            11,
+            enc.encode("x"),
+          ]]]]]]);
+        await alice.send(inLab(1, "orders.eu.created"));
+        const [ack] = await alice.wait(F.ack);
+        assert.equal(num(ack, 1), 1);
+        await alice.send(inLab(2, "users.created"));
+        const [refused] = await alice.wait(F.error);
+        assert.equal(num(refused, 1), 12, "ERROR_CODE_FORBIDDEN");
+        assert.equal(num(refused, 3), 2, "the refused publish's correlation id");
+        alice.close();
+      }, { tcpPort: 0, authKey: `${dir}/node.key`, helloTimeoutSeconds: 1 });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
