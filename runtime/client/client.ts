@@ -217,9 +217,9 @@ export class ArqonClient {
     // Vector clocks: what this client consumed so far makes the pulse causally after it.
     const consumed = this.#consumed?.report();
     this.#outbox.enqueue(
-      anycast || consumed
+      anycast
         ? encodeFrame({ publish: { correlationId, ack, pulse, anycast, consumed } })
-        : publishFrame(correlationId, ack, pulse),
+        : publishFrame(correlationId, ack, pulse, consumed),
     );
     if (ack === AckMode.NONE) return RESOLVED;
     return this.#pending.ack(correlationId);

@@ -91,10 +91,18 @@ export function challengeAnswerFrame(
   });
 }
 
-/** A publish frame, on the hand-written fast path when the pulse allows it. */
-export function publishFrame(correlationId: number, ack: number, pulse: IPulse): Uint8Array {
-  return encodePublishFrame(correlationId, ack, pulse) ??
-    encodeFrame({ publish: { correlationId, ack, pulse } });
+/**
+ * A publish frame, on the hand-written fast path when the pulse allows it; `consumed` is
+ * the vector clock of what the client consumed (`Publish.consumed`).
+ */
+export function publishFrame(
+  correlationId: number,
+  ack: number,
+  pulse: IPulse,
+  consumed?: Record<string, number>,
+): Uint8Array {
+  return encodePublishFrame(correlationId, ack, pulse, consumed) ??
+    encodeFrame({ publish: { correlationId, ack, pulse, consumed } });
 }
 
 /** The subscribe frame of a subscription (sent again, resuming, after a reconnect). */

@@ -48,7 +48,12 @@ export interface FrameReader {
    * A publish whose pulse arrived as protobuf bytes (a view into the message, valid
    * during the call): the node decodes them and forwards them without re-encoding.
    */
-  publish(correlationId: number, ack: number, pulse: Uint8Array): void;
+  publish(
+    correlationId: number,
+    ack: number,
+    pulse: Uint8Array,
+    consumed?: Record<string, number>,
+  ): void;
   /** Any other frame, decoded; with the JSON codec every frame, publishes included. */
   frame(frame: IFrame, kind: string): void;
   /** One frame of the message could not be read; the others still are. */
@@ -149,8 +154,13 @@ function asBusError(err: unknown): BusError {
  */
 class ReaderVisitor implements FrameVisitor {
   reader: FrameReader | null = null;
-  publish(correlationId: number, ack: number, pulse: Uint8Array): void {
-    this.reader!.publish(correlationId, ack, pulse);
+  publish(
+    correlationId: number,
+    ack: number,
+    pulse: Uint8Array,
+    consumed?: Record<string, number>,
+  ): void {
+    this.reader!.publish(correlationId, ack, pulse, consumed);
   }
   other(bytes: Uint8Array): void {
     let frame: IFrame;

@@ -50,26 +50,34 @@ function entryLength(key: string, value: number): number {
   return 1 + varintLength(key.length) + key.length + 1 + varint53Length(value);
 }
 
-/** Encoded bytes of `clock` as `Pulse.vclock` entries (field 20, two-byte tags). */
-export function vclockLength(clock: VectorClock): number {
+/**
+ * Encoded bytes of `clock` as map entries of field `field`: `Pulse.vclock` (20, the
+ * default) or `Publish.consumed` (5).
+ */
+export function vclockLength(clock: VectorClock, field = 20): number {
+  const tagLen = field < 16 ? 1 : 2;
   let n = 0;
   for (const key in clock) {
     const e = entryLength(key, clock[key]);
-    n += 2 + varintLength(e) + e;
+    n += tagLen + varintLength(e) + e;
   }
   return n;
 }
 
 /**
- * Writes `clock` as `Pulse.vclock` entries at `pos` of `buf` (room for
- * {@linkcode vclockLength} bytes); returns the position after them. Keys must be reality
- * ids (checked by {@linkcode vclockError}), hence ASCII.
+ * Writes `clock` as map entries of field `field` (`Pulse.vclock`, 20, the default; or
+ * `Publish.consumed`, 5) at `pos` of `buf` (room for {@linkcode vclockLength} bytes);
+ * returns the position after them. Keys must be reality ids (checked by
+ * {@linkcode vclockError}), hence ASCII.
  */
-export function writeVclock(buf: Uint8Array, pos: number, clock: VectorClock): number {
+export function writeVclock(buf: Uint8Array, pos: number, clock: VectorClock, field = 20): number {
   for (const key in clock) {
     const value = clock[key];
-    buf[pos++] = 0xa2; // (20 << 3) | 2, as a varint: two bytes
-    buf[pos++] = 0x01;
+    if (field < 16) buf[pos++] = (field << 3) | 2;
+    else {
+      buf[pos++] = ((field << 3) | 2) & 0x7f | 0x80; // two-byte tag: 0xa2 0x01 for 20
+      buf[pos++] = (field << 3) >>> 7;
+    }
     pos = writeVarint(buf, pos, entryLength(key, value));
     buf[pos++] = 0x0a;
     pos = writeVarint(buf, pos, key.length);

@@ -40,3 +40,26 @@ Deno.test("pulse_check refuses a vclock entry with a key that is not UTF-8", () 
   const bytes = Uint8Array.of(0xa2, 0x01, 0x05, 0x0a, 0x01, 0xff, 0x10, 0x01);
   assert.match(pulseBytesError(bytes)!, /UTF-8/);
 });
+
+Deno.test("a publish frame with consumed entries: protobufjs reads it, the scanner too", async () => {
+  const { encodePublishFrame } = await import("./wire_encode.ts");
+  const { decodeFrame } = await import("./codec.ts");
+  const { scanFrames } = await import("./wire_scan.ts");
+  const consumed = { alpha: 3, "b-2": 2 ** 40 };
+  const frame = encodePublishFrame(7, 1, { topic: "a.b", payload: Uint8Array.of(1) }, consumed)!;
+  const decoded = decodeFrame(frame);
+  assert.deepEqual(decoded.publish!.consumed, consumed);
+  assert.equal(decoded.publish!.pulse!.topic, "a.b");
+  let seen: Record<string, number> | undefined;
+  scanFrames(frame, {
+    publish: (_c, _a, _p, c) => seen = c,
+    other: () => assert.fail("fast path expected"),
+    nestedBatch: () => {},
+  });
+  assert.deepEqual(seen, consumed);
+  // A key that is not ASCII leaves the frame to the full decode.
+  const odd = encodePublishFrame(7, 1, { topic: "a.b" }, { "é": 1 })!;
+  let other = false;
+  scanFrames(odd, { publish: () => {}, other: () => other = true, nestedBatch: () => {} });
+  assert.equal(other, true);
+});

@@ -162,6 +162,7 @@ export function encodePublishFrame(
   correlationId: number,
   ack: number,
   pulse: IPulse,
+  consumed?: VectorClock,
 ): Uint8Array | null {
   for (const key in pulse) {
     const v = (pulse as Record<string, unknown>)[key];
@@ -199,8 +200,9 @@ export function encodePublishFrame(
   const trace = pulse.semtrace ?? [];
   const traceLens = trace.map(utf8Length);
   for (const l of traceLens) pulseLen += 2 + varintLength(l) + l;
+  const consumedLen = consumed ? vclockLength(consumed, 5) : 0;
   const publishLen = (correlationId ? 1 + varint53Length(correlationId) : 0) +
-    (ack ? 1 + varintLength(ack) : 0) + 1 + varintLength(pulseLen) + pulseLen;
+    (ack ? 1 + varintLength(ack) : 0) + 1 + varintLength(pulseLen) + pulseLen + consumedLen;
   const out = new Uint8Array(1 + varintLength(publishLen) + publishLen);
   let p = 0;
   out[p++] = (3 << 3) | WIRE_LEN;
@@ -257,6 +259,8 @@ export function encodePublishFrame(
     out[p++] = 0x01;
     out[p++] = lane;
   }
+  // Publish.consumed (field 5), after the pulse.
+  if (consumed) writeVclock(out, p, consumed, 5);
   return out;
 }
 

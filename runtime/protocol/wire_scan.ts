@@ -48,8 +48,16 @@ function walkEnvelope(buf: Uint8Array, pos: number, end: number, depth: number):
 
 /** Receives what `scanFrames` finds. */
 export interface FrameVisitor {
-  /** A `Frame{publish}` whose pulse bytes are `pulse` (a view into the input). */
-  publish(correlationId: number, ack: number, pulse: Uint8Array): void;
+  /**
+   * A `Frame{publish}` whose pulse bytes are `pulse` (a view into the input), with the
+   * vector clock its producer reported (`Publish.consumed`), if any.
+   */
+  publish(
+    correlationId: number,
+    ack: number,
+    pulse: Uint8Array,
+    consumed?: Record<string, number>,
+  ): void;
   /** A `Frame{deliver}` (clients): the subscription id and the pulse bytes. */
   deliver?(subscriptionId: number, pulse: Uint8Array): void;
   /** Any other frame, as its own encoded bytes (decode with protobufjs). */
@@ -100,6 +108,7 @@ function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): vo
   let first = 0;
   let second = 0;
   let pulse: Uint8Array | null = null;
+  let consumed: Record<string, number> | undefined;
   while (pos < frame.length) {
     const [k, p1] = readVarint(frame, pos);
     if (p1 < 0) return visitor.other(frame);
@@ -115,7 +124,12 @@ function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): vo
       const [l, p2] = readVarint(frame, p1);
       if (p2 < 0 || p2 + l > frame.length) return visitor.other(frame);
       if (field === pulseField) pulse = frame.subarray(p2, p2 + l);
-      // Any other length field (Publish.anycast, Deliver.anycast_match): decoded whole.
+      else if (isPublish && field === 5) {
+        // Publish.consumed: one map entry; anything unusual is left to the full decode.
+        const entry = clockEntry(frame, p2, p2 + l);
+        if (entry === null) return visitor.other(frame);
+        (consumed ??= {})[entry[0]] = entry[1];
+      } // Any other length field (Publish.anycast, Deliver.anycast_match): decoded whole.
       else return visitor.other(frame);
       pos = p2 + l;
     } else {
@@ -123,7 +137,7 @@ function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): vo
     }
   }
   const bytes = pulse ?? new Uint8Array(0);
-  if (isPublish) visitor.publish(first, second, bytes);
+  if (isPublish) visitor.publish(first, second, bytes, consumed);
   else visitor.deliver!(first, bytes);
 }
 
@@ -224,4 +238,31 @@ function lenField(
     if (leading && !found) return undefined;
   }
   return found;
+}
+
+/**
+ * One `map<string, uint64>` entry between `start` and `end` whose key is a short ASCII
+ * string (reality ids are): [key, value]; null for anything else (the full decode then
+ * reads it, or reports it).
+ */
+function clockEntry(b: Uint8Array, start: number, end: number): [string, number] | null {
+  let pos = start;
+  let key = "";
+  let value = 0;
+  while (pos < end) {
+    const tag = b[pos++];
+    if (tag === 0x0a) {
+      const len = b[pos++];
+      if (len >= 0x80 || pos + len > end) return null;
+      for (let i = pos; i < pos + len; i++) if (b[i] >= 0x80) return null;
+      key = String.fromCharCode.apply(null, b.subarray(pos, pos + len) as unknown as number[]);
+      pos += len;
+    } else if (tag === 0x10) {
+      const [v, next] = readVarint(b, pos);
+      if (next < 0 || next > end) return null;
+      value = v;
+      pos = next;
+    } else return null;
+  }
+  return [key, value];
 }

@@ -101,14 +101,20 @@ export class FrameHandler {
    * which the node forwards to subscribers with its stamp appended instead of re-encoding.
    */
   readonly reader: FrameReader = {
-    publish: (correlationId, ack, bytes) => this.publishEncoded(correlationId, ack, bytes),
+    publish: (correlationId, ack, bytes, consumed) =>
+      this.publishEncoded(correlationId, ack, bytes, consumed),
     frame: (frame, kind) => this.dispatch(frame, kind),
     // A refused JSON frame names its correlation id when it could be read.
     error: (e) => this.#outbox.error(e.code, e.message, (e as FrameJsonError).correlationId ?? 0),
   };
 
   /** A publish whose pulse arrived as protobuf bytes. */
-  publishEncoded(correlationId: number, ack: number, bytes: Uint8Array): void {
+  publishEncoded(
+    correlationId: number,
+    ack: number,
+    bytes: Uint8Array,
+    consumed?: Record<string, number>,
+  ): void {
     // These bytes are what subscribers and the log get: strict parsers must read them too.
     const malformed = checkPulseBytes(bytes);
     if (malformed) return this.#outbox.fail(malformed, correlationId);
@@ -121,7 +127,7 @@ export class FrameHandler {
         : new BusError("INVALID_FRAME", `publish carries an invalid pulse: ${err}`);
       return this.#outbox.fail(e, correlationId);
     }
-    this.dispatch({ publish: { correlationId, ack, pulse } }, "publish", bytes);
+    this.dispatch({ publish: { correlationId, ack, pulse, consumed } }, "publish", bytes);
   }
 
   /** Carries out one frame, after any earlier frame still waiting for a policy. */

@@ -47,11 +47,16 @@ export class MessageSlicer {
 
   /** The reader a message is read with while slicing. */
   readonly reader: FrameReader = {
-    publish: (correlationId: number, ack: number, pulse: Uint8Array) => {
-      if (!this.#defer()) return this.#inner.publish(correlationId, ack, pulse);
+    publish: (
+      correlationId: number,
+      ack: number,
+      pulse: Uint8Array,
+      consumed?: Record<string, number>,
+    ) => {
+      if (!this.#defer()) return this.#inner.publish(correlationId, ack, pulse, consumed);
       // The view is valid only during the call: keep a copy.
       const copy = pulse.slice();
-      this.#rest.push(() => this.#inner.publish(correlationId, ack, copy));
+      this.#rest.push(() => this.#inner.publish(correlationId, ack, copy, consumed));
     },
     frame: (frame: IFrame, kind: string) => {
       if (!this.#defer()) return this.#inner.frame(frame, kind);
