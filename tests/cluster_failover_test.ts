@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { ArqonClient, type ArqonNode, startNode } from "../mod.ts";
 import { connectCluster } from "../runtime/cluster/mod.ts";
+import { decodePulse } from "../runtime/protocol/mod.ts";
 import { NatsCluster } from "./support/nats_cluster.ts";
 import { spawnNode } from "./store_node_process.ts";
 import { client, delivered } from "./support/operators.ts";
@@ -110,13 +111,9 @@ Deno.test("failover: SIGKILL of the stream leader loses no acknowledged pulse; s
     const messages = await stored.fetch({ max_messages: state.last_seq, expires: 5000 });
     const decoder = new TextDecoder();
     for await (const m of messages) {
-      // The payload (field 11) ends the producer's bytes; find it by its text.
-      const text = decoder.decode(m.data);
-      const match = text.match(/[ab]-\d+|warm/);
-      if (match) {
-        bySeq.set(m.seq, match[0]);
-        counts.set(match[0], (counts.get(match[0]) ?? 0) + 1);
-      }
+      const payload = decoder.decode(decodePulse(m.data).payload ?? new Uint8Array());
+      bySeq.set(m.seq, payload);
+      counts.set(payload, (counts.get(payload) ?? 0) + 1);
       if (m.seq === state.last_seq) break;
     }
     for (const [payload, seq] of acked) {

@@ -68,7 +68,16 @@ export interface FabricOptions {
   readonly ackTimeoutMs?: number;
   /** Called with what went wrong in the background (consumers, announcements). */
   readonly onError?: (what: string, err: unknown) => void;
+  /**
+   * The realities this node keeps history of (its log's registry): consumed from the
+   * stream at all times, so history and resumes work here. Other realities are consumed
+   * only while this node has a subscriber in them.
+   */
+  readonly kept?: { list(): string[]; has(realityId: string): boolean };
 }
+
+/** Where a reality's consumer starts: after a sequence, or at a time (a first subscriber). */
+type Start = { readonly seq: number } | { readonly time: string };
 
 /** The JetStream fabric of one node. */
 export class JetStreamFabric implements PulseFabric {
@@ -83,6 +92,10 @@ export class JetStreamFabric implements PulseFabric {
   /** The consumer object of each running reality consumer, checked by the watchdog. */
   readonly #watched = new Map<string, Consumer>();
   #watchdog: ReturnType<typeof setInterval> | undefined;
+  /** The last sequence each reality's consumer gave this node, and where each first began. */
+  readonly #progress = new Map<string, number>();
+  readonly #starts = new Map<string, Start>();
+  readonly #kept: { list(): string[]; has(realityId: string): boolean } | undefined;
   #unwatchConnection: (() => void) | undefined;
   readonly #interest = new Map<string, { count: number; sub: NatsSubscription }>();
   readonly #groups = new Map<string, { count: number; messages: ConsumerMessages | null }>();
@@ -100,6 +113,7 @@ export class JetStreamFabric implements PulseFabric {
     this.#retryMs = options.retryMs ?? 15_000;
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 2_000;
     this.#onError = options.onError ?? (() => {});
+    this.#kept = options.kept;
   }
 
   /**
@@ -148,19 +162,26 @@ export class JetStreamFabric implements PulseFabric {
   }
 
   open(realityId: string, lastSequence: number): void {
+    // Only realities whose history this node keeps are consumed from their last sequence;
+    // the others wait for a subscriber here (3 nodes decoding every pulse cost 3x the CPU).
+    if (this.#kept?.has(realityId)) this.#begin(realityId, { seq: lastSequence + 1 });
+  }
+
+  #begin(realityId: string, start: Start): void {
     if (this.#consumers.has(realityId) || this.#closed) return;
     this.#consumers.set(realityId, null);
-    this.#run(realityId, lastSequence + 1);
+    this.#starts.set(realityId, start);
+    this.#run(realityId, start);
   }
 
   /**
-   * Consumes a reality from `fromSequence`; whenever the consumer ends (NATS lost, stream
-   * leader gone for long), again after the last sequence this node took.
+   * Consumes a reality from `start`; whenever the consumer ends (NATS lost, stream leader
+   * gone for long), again after the last sequence this node took.
    */
-  #run(realityId: string, fromSequence: number): void {
+  #run(realityId: string, start: Start): void {
     if (this.#closed) return;
     this.#stream(realityId)
-      .then(() => this.#consume(realityId, fromSequence))
+      .then(() => this.#consume(realityId, start))
       .catch((err) => {
         if (this.#conn.connected) this.#onError(`reality ${realityId}: consumer`, err);
         this.#again(realityId);
@@ -170,13 +191,18 @@ export class JetStreamFabric implements PulseFabric {
   #again(realityId: string): void {
     setTimeout(() => {
       if (this.#closed) return;
-      const last = this.#spine?.reality(realityId).sequence ?? 0;
-      this.#run(realityId, last + 1);
+      const last = this.#progress.get(realityId);
+      this.#run(realityId, last ? { seq: last + 1 } : this.#starts.get(realityId)!);
     }, 500);
   }
 
   subscribed(spec: FabricSubscription): void {
-    if (this.#closed || isInboxTopic(spec.pattern)) return;
+    if (this.#closed) return;
+    // A first subscriber here: the reality's pulses from now on (a request's inbox too).
+    if (!this.#consumers.has(spec.realityId)) {
+      this.#begin(spec.realityId, { time: new Date(Date.now() - 5).toISOString() });
+    }
+    if (isInboxTopic(spec.pattern)) return;
     const key = `${spec.realityId} ${spec.pattern}`;
     const held = this.#interest.get(key);
     if (held) held.count++;
@@ -222,6 +248,10 @@ export class JetStreamFabric implements PulseFabric {
 
   #watch(): void {
     if (this.#closed || !this.#conn.connected) return;
+    // Realities given a history here since (the realities API): consumed from now on.
+    for (const realityId of this.#kept?.list() ?? []) {
+      if (!this.#consumers.has(realityId)) this.#use(realityId);
+    }
     for (const [realityId, consumer] of this.#watched) {
       consumer.info(false).catch((err) => {
         if (this.#closed || this.#watched.get(realityId) !== consumer) return;
@@ -361,8 +391,10 @@ export class JetStreamFabric implements PulseFabric {
   // A reality another node announced, or found at start: the Spine creates it (and so
   // opens it here) with its own log's last sequence.
   #use(realityId: string): void {
+    if (!this.#kept?.has(realityId)) return;
     try {
-      this.#spine?.reality(realityId);
+      const reality = this.#spine?.reality(realityId);
+      if (reality) this.open(realityId, reality.sequence);
     } catch (err) {
       this.#onError(`reality ${realityId}`, err);
     }
@@ -430,11 +462,13 @@ export class JetStreamFabric implements PulseFabric {
     throw unavailable(subject, lastErr ?? new Error("disconnected from NATS"));
   }
 
-  async #consume(realityId: string, fromSequence: number): Promise<void> {
-    const consumer: Consumer = await this.#js.consumers.get(realityStream(realityId), {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(1, fromSequence),
-    });
+  async #consume(realityId: string, start: Start): Promise<void> {
+    const consumer: Consumer = await this.#js.consumers.get(
+      realityStream(realityId),
+      "seq" in start
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, start.seq) }
+        : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.time },
+    );
     if (this.#closed) return;
     const messages = await consumer.consume({
       max_messages: 1024,
@@ -442,6 +476,7 @@ export class JetStreamFabric implements PulseFabric {
       // notices within seconds and resumes after the last sequence it gave, instead of 30 s.
       expires: 2_000,
       callback: (m) => {
+        this.#progress.set(realityId, m.seq);
         const stamped = this.#decode(realityId, m.data, m.seq);
         if (stamped && this.#spine?.deliver(stamped)) this.delivered++;
       },

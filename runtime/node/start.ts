@@ -225,6 +225,10 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   const fabric = cluster
     ? new JetStreamFabric(cluster, {
       onError: (what, err) => logger.error("error", { what: `cluster: ${what}`, error: err }),
+      kept: {
+        list: () => store.listRealities().map((r) => r.name),
+        has: (id) => store.getReality(id) !== undefined,
+      },
     })
     : null;
   if (fabric) await fabric.attach(spine);

@@ -1,0 +1,194 @@
+/**
+ * `deno task bench:cluster`: a cluster on this machine, in one run: 3 nats-server
+ * processes (Debian's) as one JetStream cluster on loopback ports and 3 ArqonBus nodes
+ * (`--cluster`, streams R3, file storage), 1 KB payloads.
+ *
+ * 1. Cross-node delivery: one client publishes on node A (no ack) as fast as its window of
+ *    received-acks allows; clients on nodes B and C each receive every pulse. Pulses/s
+ *    delivered on each, and p99 publish-to-delivery latency (one process, one clock).
+ * 2. Durable acked publishes (R3): our TS client with `ack: "durable"` through node A,
+ *    against the same publishes straight to JetStream R3 with the same client library
+ *    (nats.js v3 `js.publish`), and Go's nats.go (bench/jetstream_pub, built here when Go
+ *    is present), each keeping `--inflight` publishes outstanding. Ratios printed.
+ *
+ * The figures depend on the machine's load: the load average is printed with them.
+ *
+ *   deno task bench:cluster [--seconds 5] [--inflight 256]
+ * @module
+ */
+import { helpFromHeader } from "../../scripts/task_cli.ts";
+import { parseArgs } from "node:util";
+import { ArqonClient } from "../../mod.ts";
+import { connectCluster } from "../../runtime/cluster/mod.ts";
+import { NatsCluster } from "../../tests/support/nats_cluster.ts";
+import { buildGo, median, spawnBinary, startNodeProcess } from "../support.ts";
+
+helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    seconds: { type: "string", default: "5" },
+    inflight: { type: "string", default: "256" },
+  },
+});
+const SECONDS = Number(values.seconds);
+const INFLIGHT = Number(values.inflight);
+const PAYLOAD = 1024;
+
+/** Keeps `inflight` publishes outstanding for `seconds`; returns acks/s. */
+async function windowed(publishOne: () => Promise<unknown>, seconds: number, inflight: number) {
+  let acked = 0;
+  let outstanding = 0;
+  let failed: unknown = null;
+  let wake: (() => void) | null = null;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  while (performance.now() < end && !failed) {
+    while (outstanding < inflight) {
+      outstanding++;
+      publishOne().then(() => {
+        acked++;
+        outstanding--;
+        wake?.();
+      }, (err) => {
+        failed = err;
+        outstanding--;
+        wake?.();
+      });
+    }
+    await new Promise<void>((r) => (wake = r));
+  }
+  while (outstanding > 0) await new Promise<void>((r) => (wake = r));
+  if (failed) throw failed;
+  return acked / ((performance.now() - start) / 1000);
+}
+
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "n/a";
+  }
+}
+
+const nats = await NatsCluster.start(3);
+const nodes = [] as Awaited<ReturnType<typeof startNodeProcess>>[];
+const clients: ArqonClient[] = [];
+try {
+  for (let i = 0; i < 3; i++) {
+    nodes.push(
+      await startNodeProcess(["--memory", "--cluster", nats.urls, "--cluster-replicas", "3"]),
+    );
+  }
+  console.log(`bench:cluster: 3 nats-server (JetStream, R3, file) + 3 ArqonBus nodes, 1 KB pulses`);
+  console.log(`load average before: ${loadAverage()}`);
+
+  // ---------------------------------------------------------------- 1. cross-node delivery
+  for (const n of nodes) {
+    clients.push(await ArqonClient.connect(n.wsUrl, { name: "bench", noDelay: true }));
+  }
+  const [pub, subB, subC] = clients;
+  const latencies: number[] = [];
+  const counts = [0, 0];
+  const receivers = [subB, subC].map((c, i) =>
+    c.subscribe("x.>", {
+      reality: "xnode",
+      maxQueueMessages: 1 << 20,
+      onPulse: (p) => {
+        if (p.topic !== "x.data") return;
+        counts[i]++;
+        if (i === 0 && (counts[0] & 15) === 0) {
+          const sent = new DataView(p.payload!.buffer, p.payload!.byteOffset).getFloat64(0);
+          latencies.push(performance.now() - sent);
+        }
+      },
+    })
+  );
+  for (const r of receivers) await r.ready;
+  await pub.publish("x.warm", "w", { reality: "xnode" }); // the stream exists before timing
+  await new Promise((r) => setTimeout(r, 500));
+  counts[0] = counts[1] = 0;
+  latencies.length = 0;
+  const payload = new Uint8Array(PAYLOAD);
+  const view = new DataView(payload.buffer);
+  let published = 0;
+  const t0 = performance.now();
+  // Received-acks keep the publisher within what the node takes (the ack comes once the
+  // stream stored the pulse).
+  const pubRate = await windowed(
+    () => {
+      view.setFloat64(0, performance.now());
+      published++;
+      return pub.publish("x.data", payload.slice(), { reality: "xnode", ack: "received" });
+    },
+    SECONDS,
+    INFLIGHT,
+  );
+  const deadline = performance.now() + 20_000;
+  while ((counts[0] < published || counts[1] < published) && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
+  const p50 = latencies[Math.floor(latencies.length * 0.5)] ?? NaN;
+  console.log(
+    `cross-node: published on A ${Math.round(pubRate)}/s; delivered on B ${
+      Math.round(counts[0] / elapsed)
+    }/s, on C ${Math.round(counts[1] / elapsed)}/s (${counts[0]}/${published} and ${
+      counts[1]
+    }/${published}); latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; target 100,000/s`,
+  );
+
+  // ---------------------------------------------------------------- 2. durable acked R3
+  const rounds = 2;
+  const ours: number[] = [];
+  const raw: number[] = [];
+  const js = await connectCluster({ cluster: nats.servers[0].url, clusterReplicas: 3 });
+  await js.jsm.streams.add({ name: "raw", subjects: ["raw.>"], num_replicas: 3 });
+  const rawPayload = new Uint8Array(PAYLOAD);
+  for (let r = 0; r < rounds; r++) {
+    ours.push(
+      await windowed(
+        () => pub.publish("d.x", rawPayload, { reality: "durable", ack: "durable" }),
+        SECONDS,
+        INFLIGHT,
+      ),
+    );
+    raw.push(await windowed(() => js.js.publish("raw.x", rawPayload), SECONDS, INFLIGHT));
+  }
+  await js.close();
+  const oursRate = median(ours);
+  const rawRate = median(raw);
+  let goRate = NaN;
+  const dir = await Deno.makeTempDir({ prefix: "arqon_bench_go_" });
+  const binary = await buildGo(new URL("../jetstream_pub/main.go", import.meta.url), dir);
+  if (binary) {
+    const go = spawnBinary(binary, [
+      nats.servers[0].url,
+      "raw.go",
+      String(SECONDS),
+      String(INFLIGHT),
+    ]);
+    go.stdin.close();
+    const out = await go.output();
+    goRate = JSON.parse(new TextDecoder().decode(out.stdout).trim()).perSecond;
+  }
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  console.log(
+    `durable R3 acks/s (median of ${rounds}, ${INFLIGHT} in flight): ArqonBus ${
+      Math.round(oursRate)
+    }/s; JetStream R3 with nats.js ${Math.round(rawRate)}/s (ratio ${
+      (oursRate / rawRate).toFixed(2)
+    }x, target 0.8x)` +
+      (Number.isNaN(goRate)
+        ? ""
+        : `; with Go nats.go ${Math.round(goRate)}/s (ratio ${(oursRate / goRate).toFixed(2)}x)`),
+  );
+  console.log(`load average after: ${loadAverage()}`);
+} finally {
+  for (const c of clients) await c.close().catch(() => {});
+  for (const n of nodes) await n.stop();
+  await nats.close();
+}
