@@ -90,6 +90,11 @@ export interface OperatorHostOptions extends Partial<OperatorOptions> {
    * When false, an operator meant to run waits in `standby`. Absent: always.
    */
   readonly mayRun?: (name: string) => boolean;
+  /**
+   * Called before an operator in standby starts on this node (a cluster node took its lease
+   * over): brings the operator's committed state here. A rejection keeps it in standby.
+   */
+  readonly beforeRun?: (name: string, reality: string) => Promise<void>;
 }
 
 interface Entry {
@@ -487,7 +492,8 @@ export class OperatorHost {
       const entry = this.#entries.get(name);
       if (!entry) return undefined;
       if (active && entry.status === "standby") {
-        // From the committed state, as after a restart.
+        // From the committed state (the cluster's, brought here first), as after a restart.
+        await this.#o.beforeRun?.(name, entry.manifest.reality);
         await Promise.all(entry.runners.map((r) => r.start()));
         entry.status = "running";
       } else if (!active && entry.status === "running") {

@@ -346,6 +346,8 @@ export class OperatorRunner {
     // after a crash either all of them are stored or none (one state commit per batch, not
     // per input pulse).
     const changes = new StateChanges();
+    // The last input handled: a cluster node commits it with the state (resume point).
+    let handled = 0;
     const release = this.#ctx.store.holdCommits();
     try {
       for (let i = 0; i < batch.length; i++) {
@@ -381,6 +383,7 @@ export class OperatorRunner {
           this.#fail("refused", `an output was refused: ${e instanceof Error ? e.message : e}`);
         }
         changes.add(outcome.changes);
+        handled = Number(batch[i].sequence ?? 0);
         this.stats.sampleStage(performance.now() - takenAt);
       }
     } finally {
@@ -389,6 +392,7 @@ export class OperatorRunner {
           this.spec.manifest.reality,
           this.spec.name,
           changes.list(),
+          handled,
         ).catch((e) => {
           this.#resync = true;
           this.#fail("commit", `the state commit failed: ${e instanceof Error ? e.message : e}`);

@@ -11,6 +11,9 @@ import { startJetStream } from "./support/jetstream_server.ts";
 import { type GovernedNode, spawnGovernedNode } from "./support/governed_nodes.ts";
 import { WirePeer } from "./security_wire.ts";
 import { RawSocket } from "./support/raw_ws.ts";
+import { connect } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import { testOperatorComponent } from "../operators/build/mod.ts";
 
 /** Polls `probe` until it returns true; returns how long it took (ms), throws after 30 s (a loaded machine instruments Wasm slowly). */
 async function eventually(probe: () => Promise<boolean>): Promise<number> {
@@ -299,6 +302,69 @@ Deno.test("an operator runs on one node, holding its lease; SIGKILL that node an
     await sub.close();
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
+    await server.stop();
+  }
+});
+
+Deno.test("a stateful operator taken over after SIGKILL goes on from the committed state", async () => {
+  const server = await startJetStream();
+  const nodes: GovernedNode[] = [];
+  const nc = await connect({ servers: server.url });
+  try {
+    const [a, b] = await Promise.all([
+      spawnGovernedNode(server.url),
+      spawnGovernedNode(server.url),
+    ]);
+    nodes.push(a, b);
+    const form = new FormData();
+    form.append("component", new Blob([await testOperatorComponent("counter")]), "op.wasm");
+    form.append("manifest", JSON.stringify({ reality: "lab", inputs: ["nums.>"] }));
+    const install = await fetch(`${a.url}/v1/operators/sum`, { method: "PUT", body: form });
+    assert.equal(install.status, 201, await install.text());
+    const status = async (node: GovernedNode) =>
+      (await (await fetch(`${node.url}/v1/operators/sum`)).json()).status;
+    await eventually(async () => (await status(b)) === "standby");
+
+    const sub = await RawSocket.open(b.wsUrl, "arqon.v1.json");
+    sub.send(JSON.stringify({ hello: { clientName: "watch", protocolVersion: 1 } }));
+    await sub.until(() => sub.json.some((f) => f.welcome), "welcome");
+    sub.send(JSON.stringify({
+      subscribe: { subscriptionId: 1, realityId: "lab", pattern: "sums.>", correlationId: "1" },
+    }));
+    await sub.until(() => sub.json.some((f) => f.subscribed), "subscribed");
+    const sums = () =>
+      sub.json.filter((f) => f.deliver).map((f) =>
+        JSON.parse(atob((f.deliver as { pulse: { payload: string } }).pulse.payload)).sum
+      );
+    let last = 0;
+    const feed = async (from: number, to: number) => {
+      for (let i = from; i <= to; i++) {
+        const res = await fetch(`${b.url}/v1/realities/lab/topics/nums.in`, {
+          method: "POST",
+          body: String(i),
+        });
+        assert.equal(res.status, 200);
+        last = Number((await res.json()).sequence);
+      }
+    };
+    await feed(1, 20);
+    await sub.until(() => sums().length === 20, "20 sums");
+    // The holder's state commit for the last input reached the cluster (ARQON_OPSTATE).
+    const kv = await new Kvm(nc).open("ARQON_OPSTATE");
+    const seqKey = `${btoa("sum").replace(/=+$/, "")}.${btoa("_seq").replace(/=+$/, "")}`;
+    await eventually(async () => Number((await kv.get(seqKey))?.string() ?? 0) === last);
+
+    await a.stop("SIGKILL");
+    nodes.splice(0, 1);
+    await eventually(async () => (await status(b)) === "running");
+    await feed(21, 30);
+    await sub.until(() => sums().length === 30, "30 sums");
+    // The sum goes on from 210: the state moved with the operator.
+    assert.deepEqual(sums(), Array.from({ length: 30 }, (_, i) => ((i + 1) * (i + 2)) / 2));
+    await sub.close();
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await nc.close();
     await server.stop();
   }
 });

@@ -10,10 +10,15 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { AuditView, PolicyChange, PolicyEngine, PolicyRecord } from "../../casil/mod.ts";
-import { ClusterAudit, GovernanceSync, Leases } from "../cluster/governance/mod.ts";
+import {
+  ClusterAudit,
+  GovernanceSync,
+  Leases,
+  ReplicatedOperatorState,
+} from "../cluster/governance/mod.ts";
 import type { OperatorChange, OperatorHost } from "../../operators/mod.ts";
 import { type NodeAccess, type Revocation, Revocations } from "../shield/auth/mod.ts";
-import type { ControlParams, Spine } from "../spine/mod.ts";
+import type { ControlParams, OperatorStateStore, Spine } from "../spine/mod.ts";
 import type { Logger } from "../telemetry/mod.ts";
 
 /** What a node needs to join its cluster's governance. */
@@ -30,6 +35,8 @@ export interface GovernanceOptions {
   readonly maxKeysPerKind?: number;
   /** The node's log. */
   readonly logger: Logger;
+  /** The node's operator state store (mirrored to the cluster). */
+  readonly store: OperatorStateStore;
   /**
    * Life of an operator lease (ms): a dead holder's operators move after at most this
    * plus a renewal round (a third of it).
@@ -58,6 +65,8 @@ export class NodeGovernance {
   readonly audit: ClusterAudit;
   /** Operator leases: each operator runs on the one node holding its lease. */
   readonly leases: Leases;
+  /** Operator state: the node's store, each commit mirrored to the cluster. */
+  readonly operatorState: ReplicatedOperatorState;
   readonly #logger: Logger;
   #leaseTimer?: ReturnType<typeof setInterval>;
   #leaseRound: Promise<void> | null = null;
@@ -66,11 +75,13 @@ export class NodeGovernance {
     sync: GovernanceSync,
     audit: ClusterAudit,
     leases: Leases,
+    operatorState: ReplicatedOperatorState,
     logger: Logger,
   ) {
     this.sync = sync;
     this.audit = audit;
     this.leases = leases;
+    this.operatorState = operatorState;
     this.#logger = logger;
   }
 
@@ -109,7 +120,14 @@ export class NodeGovernance {
       replicas: options.replicas,
       ttlMs: options.leaseTtlMs,
     });
-    return new NodeGovernance(sync, audit, leases, logger);
+    const operatorState = await ReplicatedOperatorState.open({
+      nc: options.nc,
+      local: options.store,
+      replicas: options.replicas,
+      onError: (operator, err) =>
+        logger.warn("error", { what: "operator state mirror", operator, error: err }),
+    });
+    return new NodeGovernance(sync, audit, leases, operatorState, logger);
   }
 
   /** CASIL's `replicate` hook: the component by digest first, then the record. */
@@ -135,6 +153,12 @@ export class NodeGovernance {
       manifest: change.manifest,
       digest: change.digest,
     });
+  };
+
+  /** The operator host's `beforeRun` hook: the cluster's committed state, brought here. */
+  beforeRun = async (name: string, reality: string): Promise<void> => {
+    const seq = await this.operatorState.restore(reality, name);
+    this.#logger.info("operator.takeover", { operator: name, reality, fromSequence: seq + 1 });
   };
 
   /** The operator host's `mayRun` hook: this node holds the operator's lease. */

@@ -257,7 +257,13 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   // Cluster governance (policies, parameters, bans, revocations in KV): opened before the
   // registries, whose local changes it shares.
   const governance = cluster
-    ? await NodeGovernance.open({ nc: cluster.nc, nodeId, replicas: cluster.replicas, logger })
+    ? await NodeGovernance.open({
+      nc: cluster.nc,
+      nodeId,
+      replicas: cluster.replicas,
+      logger,
+      store,
+    })
     : null;
   // One sandbox engine per node (module cache, instrumenting worker), shared by every Wasm
   // host of the node; closed at shutdown.
@@ -293,7 +299,8 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
   const operators = new OperatorHost({
     ...config,
     spine,
-    store,
+    // A cluster node mirrors each state commit to the cluster, for a node taking over.
+    store: governance?.operatorState ?? store,
     engine: sandbox,
     control,
     dir: dataDir ? `${dataDir}/operators` : null,
@@ -302,6 +309,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     // A cluster node shares installs and runs an operator only while it holds its lease.
     replicate: governance?.replicateOperator,
     mayRun: governance?.mayRun,
+    beforeRun: governance?.beforeRun,
   });
   registerOperatorMetrics(metrics, operators);
   await operators.load();

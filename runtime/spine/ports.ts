@@ -116,11 +116,14 @@ export interface OperatorStateStore {
   /**
    * Queues one pulse's writes (`null` deletes the key) behind the pulses appended so far;
    * resolves once committed with them, rejects (`STORAGE_FAILED`) when that commit fails.
+   * `inputSequence`, when given, is the last input pulse the writes include (a cluster
+   * node keeps it with the state, as the point another node resumes from).
    */
   commitOperatorState(
     reality: string,
     operator: string,
     changes: readonly (readonly [string, Uint8Array | null])[],
+    inputSequence?: number,
   ): Promise<void>;
   /** Queues replacing all of an operator's state with `entries` (a restored snapshot). */
   replaceOperatorState(

@@ -11,6 +11,7 @@ export {
 } from "./audit_chain.ts";
 export { governanceUnavailable, leaseHeld } from "./errors.ts";
 export { type LeaseRecord, Leases, type LeasesOptions } from "./lease.ts";
+export { ReplicatedOperatorState } from "./operator_state.ts";
 export {
   type GovernanceChange,
   type GovernanceHandler,
