@@ -155,6 +155,8 @@ if (role === "sub") {
   console.log(JSON.stringify({
     received: latencies.length,
     expected: rate * seconds,
+    // Every pulse published, warm-up included (a starved generator publishes fewer).
+    published: due,
     p50Ms: pct(0.5),
     p99Ms: pct(0.99),
   }));

@@ -103,8 +103,8 @@ async function latency(client: Client, rate: number) {
     expected: n(parsed.expected) || rate * SECONDS,
     p50Ms: n(parsed.p50Ms),
     p99Ms: n(parsed.p99Ms),
-    // Every pulse published (one second of warm-up included) is delivered once.
-    cpuUs: cpu / (rate * (SECONDS + 1)) * 1e6,
+    // 1→1: every pulse published (the second of warm-up included) is delivered once.
+    cpuUs: cpu / (n(parsed.published) || rate * (SECONDS + 1)) * 1e6,
   };
 }
 
