@@ -177,3 +177,35 @@ Deno.test("causal: the gate's byte bound lets the oldest go early too", async ()
     await flooder.close();
   }, { causalMaxHeldBytes: 64 * 1024 });
 });
+
+Deno.test("causal: a dependency still being replayed from the log is waited for", async () => {
+  await withNode(async (node) => {
+    const created = await fetch(`${node.url}/v1/realities`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "rx", retention: [{ pattern: ">" }] }),
+    });
+    assert.equal(created.status, 201);
+    const source = await ArqonClient.connect(node.wsUrl, { name: "source" });
+    const relay = await ArqonClient.connect(node.wsUrl, { name: "relay" });
+    let seen = 0;
+    await relay.subscribe("x.>", { reality: "rx", onPulse: () => seen++ }).ready;
+    const total = 2000;
+    for (let i = 1; i < total; i++) source.publish("x.n", "x", { reality: "rx", ack: "none" });
+    await source.publish("x.n", "x", { reality: "rx", ack: "durable" });
+    while (seen < total) await new Promise((r) => setTimeout(r, 5));
+    const watcher = await raw(node.wsUrl, "watcher");
+    // rx from its first stored pulse (replayed from the log, then live), ra live.
+    subscribe(watcher, 1, "rx", [[5, 1], [6, 1], [15, CAUSAL]]);
+    subscribe(watcher, 2, "ra", [[15, CAUSAL]]);
+    await watcher.wait(F.subscribed, 2);
+    await relay.publish("y.1", "y", { reality: "ra" }); // depends on rx:1..2000
+    await watcher.until(() => order(watcher).length === total + 1, "everything", 20_000);
+    const got = order(watcher);
+    assert.equal(got.indexOf("ra:1"), total, "ra:1 after the whole replay of rx");
+    assert.equal(watcher.of(F.error).length, 0);
+    await source.close();
+    await relay.close();
+    await watcher.close();
+  });
+});

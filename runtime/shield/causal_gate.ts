@@ -7,7 +7,8 @@
  * `P.vclock[X]`, and on the pulses of R before it. On one node a pulse is routed to every
  * subscription it matches when it is sequenced, so a dependency (X, n) is still on its way
  * to this subscriber exactly while X has not reached sequence n yet, or a causal
- * subscription in X holds (queued or here) a pulse of sequence n or lower. While one is, P
+ * subscription in X holds (queued, still being replayed from the log, or here) a pulse of
+ * sequence n or lower. While one is, P
  * waits here; past its subscription's timeout a CAUSAL_GAP error names the dependency and
  * P is delivered anyway. The gate holds a bounded number of pulses and bytes: past either
  * bound the oldest held pulse goes out at once, with a CAUSAL_GAP error saying why.
@@ -219,6 +220,8 @@ export class CausalGate {
     for (const c of list) {
       if (c.head < c.held.length && (c.held[c.head].pulse.pulse.sequence ?? 0) <= n) return true;
       if (c.sub.headSequence() <= n) return true;
+      // History still being read from the log may hold it.
+      if (c.sub.replaying) return true;
     }
     return false;
   }

@@ -226,6 +226,11 @@ export class Subscription {
     this.owner.wake(this);
   }
 
+  /** Whether history is still being fed (a replay began and has not ended). */
+  get replaying(): boolean {
+    return this.#replay !== null && !this.#replayDone;
+  }
+
   /** Replayed pulses not yet taken. */
   get replayBacklog(): number {
     return this.#replay ? this.#replay.length : 0;
