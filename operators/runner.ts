@@ -229,6 +229,13 @@ export class OperatorRunner {
     return waited;
   }
 
+  /** Inputs routed to it and not handled yet (a replay keeps this under a window). */
+  get backlog(): number {
+    let n = this.#leftover.length;
+    for (const s of this.#subs) n += s.queued;
+    return n;
+  }
+
   /** p50 and p99 of `handle`, ms, over the last calls (0 when none). */
   latency(): { p50: number; p99: number } {
     return this.stats.latency();

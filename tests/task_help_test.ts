@@ -32,6 +32,7 @@ const TASKS: [string[], string[]][] = [
   [["bench:casil"], ["bench:casil", "--seconds", "--skip-node"]],
   [["bench:idle"], ["bench:idle", "--steps", "--engines"]],
   [["bench:operators"], ["bench:operators", "--quick", "--seconds"]],
+  [["bench:replay"], ["bench:replay", "--pulses", "--window", "--no-pin"]],
   [["bench:sdk"], ["bench:sdk", "BENCH_ROUNDS", "BENCH_SECONDS"]],
   [["soak"], ["soak", "--seconds", "--only", "--seed"]],
 ];

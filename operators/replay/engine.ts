@@ -4,7 +4,7 @@
  * or the scratch reality of a verify). Inputs keep their recorded id, time, entropy seed and
  * producer, so every output derives exactly as it did; control-parameter changes are
  * replayed in place, with the caller's overrides winning. Publishing is paced by the
- * operators (each page waits until they handled it): their queues never overflow.
+ * operators (at most `WINDOW` inputs ahead of any): their queues never overflow.
  * @module
  */
 import type { IPulse } from "../../runtime/protocol/mod.ts";
@@ -91,6 +91,14 @@ function replayed(
   return markReplayed(pulse);
 }
 
+/** Inputs an operator may be behind a replay's publishing. */
+export const WINDOW = 2048;
+
+/** Waits until every runner's backlog is under `window`. */
+async function below(runners: readonly OperatorRunner[], window: number): Promise<void> {
+  while (runners.some((r) => r.backlog > window)) await new Promise((r) => setTimeout(r, 1));
+}
+
 /** Waits until no runner has work left (outputs of one may be inputs of another). */
 async function settle(runners: readonly OperatorRunner[]): Promise<void> {
   for (let round = 0; round < 1000; round++) {
@@ -138,8 +146,10 @@ export async function replay(ctx: ReplayContext, spec: ReplaySpec): Promise<Repl
           refused++;
         }
         processed++;
+        // Pipelined: publishing goes on while the operators work, at most WINDOW inputs
+        // ahead of any of them, so no input queue overflows.
+        if ((processed & 255) === 0) await below(runners, WINDOW);
       }
-      await settle(runners);
       spec.onProgress?.(processed, total);
     }
     await settle(runners);
