@@ -27,7 +27,7 @@ const TASKS: [string[], string[]][] = [
   [["bench"], ["deno task bench", "--seconds", "--rounds", "--no-pin"]],
   [["bench:native"], ["bench:native", "--messages", "--pings"]],
   [["bench:store"], ["bench:store", "--seconds", "--inflight", "--fill"]],
-  [["bench:cluster"], ["bench:cluster", "--seconds", "--inflight"]],
+  [["bench:cluster"], ["bench:cluster", "--seconds", "--window", "--inflight"]],
   [["bench:security"], ["bench:security", "--seconds", "--calm-rate", "--only"]],
   [["bench:casil"], ["bench:casil", "--seconds", "--skip-node"]],
   [["bench:idle"], ["bench:idle", "--steps", "--engines"]],

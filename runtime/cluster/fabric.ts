@@ -50,6 +50,9 @@ function interestSubject(realityId: string, pattern: string): string {
   return `arqon.interest.${realityId}.${pattern}`;
 }
 
+/** What an unacknowledged publish resolves with: no sequence is known for it here. */
+const UNACKED: Promise<number> = Promise.resolve(0);
+
 /** Where nodes announce a reality they created a stream for, so the others consume it. */
 const ANNOUNCE_SUBJECT = "arqon.cluster.reality";
 
@@ -155,9 +158,16 @@ export class JetStreamFabric implements PulseFabric {
     }
   }
 
-  publish(pulse: IPulse, bytes: Uint8Array): Promise<number> {
+  publish(pulse: IPulse, bytes: Uint8Array, unacked = false): Promise<number> {
     const realityId = pulse.realityId!;
     const subject = pulseSubject(realityId, pulse.topic!);
+    if (unacked && this.#ready.has(realityId)) {
+      // Fire-and-forget: a plain NATS publish the stream captures, no PubAck to wait for or
+      // parse (what the publisher asked: no acknowledgement, so no retry either).
+      this.#conn.nc.publish(subject, bytes);
+      this.stored++;
+      return UNACKED;
+    }
     return this.#stream(realityId).then(() => this.#store(subject, bytes, pulse.id!));
   }
 
@@ -406,10 +416,13 @@ export class JetStreamFabric implements PulseFabric {
     if (!ready) {
       ready = this.#createStream(realityId);
       this.#streams.set(realityId, ready);
-      ready.catch(() => this.#streams.delete(realityId));
+      ready.then(() => this.#ready.add(realityId), () => this.#streams.delete(realityId));
     }
     return ready;
   }
+
+  /** Realities whose stream is known to exist (fire-and-forget publishes go straight out). */
+  readonly #ready = new Set<string>();
 
   async #createStream(realityId: string): Promise<void> {
     const name = realityStream(realityId);

@@ -330,6 +330,7 @@ export class FrameHandler {
       source,
       undefined,
       publish.anycast,
+      !acked,
     );
     this.#present(p.realityId);
     if (result instanceof Promise) {

@@ -77,8 +77,10 @@ export interface PulseFabric {
   /**
    * Stores one stamped pulse (`pulse.sequence` is 0); resolves with the sequence it was
    * given once the store acknowledged it (replicated), rejects with a `BusError` otherwise.
+   * `unacked` (nobody waits for the acknowledgement): sent without waiting for the store's
+   * ack, resolving with 0 at once.
    */
-  publish(pulse: arqon.v1.IPulse, bytes: Uint8Array): Promise<number>;
+  publish(pulse: arqon.v1.IPulse, bytes: Uint8Array, unacked?: boolean): Promise<number>;
   /** A reality is in use on this node: bring its pulses after `lastSequence` here. */
   open(realityId: string, lastSequence: number): void;
   /**

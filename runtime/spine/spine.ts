@@ -323,7 +323,9 @@ export class Spine {
    * `source` is the producer's protobuf encoding of `input`, reused for deliveries.
    * `span` is set by the Spine itself when tracing (`--otel-endpoint`); callers leave it out.
    * With `anycast`, the pulse goes only to the nearest anycast subscribers of its topic
-   * (NO_RESPONDERS when none qualifies; nothing is sequenced then).
+   * (NO_RESPONDERS when none qualifies; nothing is sequenced then). `unacked`: nobody
+   * waits for this pulse's acknowledgement (a cluster node then sends it to its stream
+   * without waiting for JetStream's ack either).
    */
   publish(
     input: IPulse,
@@ -331,10 +333,11 @@ export class Spine {
     source?: Uint8Array,
     span?: PulseSpan,
     anycast?: AnycastTarget | null,
+    unacked = false,
   ): StampedPulse | Promise<StampedPulse> {
     // Tracing on: the same path again inside a publish span (kept out of line).
     if (span === undefined && this.tracer !== undefined) {
-      return this.#traced(this.tracer, input, producerId, source, anycast);
+      return this.#traced(this.tracer, input, producerId, source, anycast, unacked);
     }
     const topic = input.topic ?? "";
     if (!this.#topicOk.has(topic)) {
@@ -373,7 +376,7 @@ export class Spine {
     const t0 = (++this.#publishCount & (LATENCY_SAMPLE_EVERY - 1)) === 0 ? performance.now() : 0;
     const guard = this.#guard;
     if (!guard) {
-      return this.#accept(reality, input, producerId, undefined, source, t0, span, query);
+      return this.#accept(reality, input, producerId, undefined, source, t0, span, query, unacked);
     }
     // The guard sees the pulse as it will be stamped (reality and producer resolved); no
     // copy, since #accept overwrites the same fields anyway.
@@ -392,7 +395,7 @@ export class Spine {
         (v) => {
           policySpan?.end();
           if (t0) this.#policyTimed(reality.id, t0);
-          return this.#accept(reality, input, producerId, v, source, t0, span, query);
+          return this.#accept(reality, input, producerId, v, source, t0, span, query, unacked);
         },
         (err) => {
           policySpan?.end();
@@ -402,7 +405,7 @@ export class Spine {
     }
     policySpan?.end();
     if (t0) this.#policyTimed(reality.id, t0);
-    return this.#accept(reality, input, producerId, verdict, source, t0, span, query);
+    return this.#accept(reality, input, producerId, verdict, source, t0, span, query, unacked);
   }
 
   /**
@@ -428,6 +431,7 @@ export class Spine {
     producerId: string,
     source: Uint8Array | undefined,
     anycast: AnycastTarget | null | undefined,
+    unacked: boolean,
   ): StampedPulse | Promise<StampedPulse> {
     const span = tracer.publish(input.traceContext, input.topic ?? "", input.realityId || "");
     const failed = (err: unknown) => {
@@ -435,7 +439,7 @@ export class Spine {
       throw err;
     };
     try {
-      const result = this.publish(input, producerId, source, span, anycast);
+      const result = this.publish(input, producerId, source, span, anycast, unacked);
       if (result instanceof Promise) {
         return result.then((stamped) => {
           span.end();
@@ -462,6 +466,7 @@ export class Spine {
     t0: number,
     span: PulseSpan | undefined,
     query?: AnycastQuery,
+    unacked = false,
   ): StampedPulse {
     if (verdict && !verdict.allow) {
       throw new BusError(verdict.code, verdict.reason);
@@ -500,7 +505,7 @@ export class Spine {
     stamped.sampledAt = t0;
     if (fabric) {
       // Logged and routed when it comes back through `deliver`, on every node alike.
-      stamped.committed = fabric.publish(pulse, stamped.bytes).then((seq) => {
+      stamped.committed = fabric.publish(pulse, stamped.bytes, unacked).then((seq) => {
         pulse.sequence = seq;
       });
       sequenceSpan?.end();
