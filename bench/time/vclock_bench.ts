@@ -12,7 +12,7 @@
  * the same way (as bench/node_micro.ts), timed alternately; the node's µs per pulse with and
  * without clocks, as medians.
  *
- *   deno task bench:vclock [--seconds 5] [--rounds 3] [--no-pin]
+ *   deno task bench:vclock [--seconds 5] [--rounds 3] [--no-pin] [--in-process-only]
  * @module
  */
 import { helpFromHeader } from "../../scripts/task_cli.ts";
@@ -44,6 +44,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
     "no-pin": { type: "boolean", default: false },
+    "in-process-only": { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -125,6 +126,8 @@ async function micro(
   );
   console.log(`load average: ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
 }
+if (values["in-process-only"]) Deno.exit(0);
+
 const dirs = [
   await Deno.makeTempDir({ prefix: "arqon-vclock-on-" }),
   await Deno.makeTempDir({ prefix: "arqon-vclock-off-" }),

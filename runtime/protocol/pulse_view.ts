@@ -76,6 +76,15 @@ export class PulseView implements IPulse {
     const at = this.#clockAt;
     if (at === null) return false;
     const b = this.encoded;
+    if (at.length === 2) {
+      // One entry (a pulse whose producer consumed nothing): no record to build.
+      const entry = readClockEntry(b, at[0], at[1]);
+      if (entry === null) return false;
+      const old = into.get(entry[0]);
+      if (old !== undefined && old >= entry[1]) return false;
+      into.set(entry[0], entry[1]);
+      return true;
+    }
     // Within the pulse the last entry of a key wins (a producer's entry, then the stamp's).
     const clock: Record<string, number> = {};
     for (let i = 0; i < at.length; i += 2) {

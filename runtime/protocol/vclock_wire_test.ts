@@ -63,3 +63,15 @@ Deno.test("a publish frame with consumed entries: protobufjs reads it, the scann
   scanFrames(odd, { publish: () => {}, other: () => other = true, nestedBatch: () => {} });
   assert.equal(other, true);
 });
+
+Deno.test("PulseView merges a one-entry clock by the entry-wise maximum", () => {
+  const bytes = concatBytes(
+    encodePulse({ topic: "a.b" }),
+    stampSuffix("id", 9, "p", "r", { wallMs: 1, logical: 0 }, "", 0, { r: 9 }),
+  );
+  const into = new Map<string, number>([["r", 12]]);
+  assert.equal(new PulseView(bytes).mergeClockInto(into), false);
+  into.set("r", 3);
+  assert.equal(new PulseView(bytes).mergeClockInto(into), true);
+  assert.equal(into.get("r"), 9);
+});
