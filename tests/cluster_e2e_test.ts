@@ -113,7 +113,7 @@ Deno.test("cluster: a node cut off from NATS refuses with CLUSTER_UNAVAILABLE (5
     assert.equal((await post(a, "p", "t.x", "before")).json.sequence, 1);
     await nats.servers[0].kill();
     // The client notices the loss within its ping interval; until then a publish times out
-    // into the same refusal. Never an acknowledgement.
+    // into the same refusal. Never an acknowledgement. /healthz tells a load balancer.
     let refused = 0;
     for (let i = 0; i < 3; i++) {
       const r = await post(a, "p", "t.x", `during${i}`);
@@ -122,6 +122,9 @@ Deno.test("cluster: a node cut off from NATS refuses with CLUSTER_UNAVAILABLE (5
       refused++;
     }
     assert.equal(refused, 3);
+    const sick = await fetch(`${a.url}/healthz`);
+    assert.equal(sick.status, 503);
+    assert.equal((await sick.json()).status, "cluster_unavailable");
     nats.servers[0].start();
     await nats.waitHealthy();
     // Recovers by itself: publishing works again, the sequence continues.
@@ -132,6 +135,7 @@ Deno.test("cluster: a node cut off from NATS refuses with CLUSTER_UNAVAILABLE (5
       else await new Promise((r) => setTimeout(r, 200));
     }
     assert.ok(seq >= 2, `sequence after recovery: ${seq}`);
+    assert.equal((await fetch(`${a.url}/healthz`)).status, 200);
     // Its subscriber gets what was stored, gapless, once the consumer is back.
     await sub.until(() => delivered(sub).some((p) => atob(p.payload) === "after"), "after", 10_000);
     const seqs = delivered(sub).map((p) => Number(p.sequence));

@@ -381,6 +381,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     nodeId,
     startedAt,
     draining: () => draining,
+    clusterAvailable: cluster ? () => cluster.connected : undefined,
     access,
     maxHttpBodyBytes: config.maxHttpBodyBytes,
     // Policy components may be larger than other bodies (`--policy-max-upload-bytes`).

@@ -43,6 +43,11 @@ export interface HttpApiOptions {
   readonly startedAt: number;
   /** True once shutdown began: new connections are refused. */
   readonly draining: () => boolean;
+  /**
+   * A cluster node: whether it reaches its NATS cluster now (`/healthz` answers 503
+   * `cluster_unavailable` while not, so a load balancer sends clients elsewhere).
+   */
+  readonly clusterAvailable?: () => boolean;
   /** Authentication, permissions and limits; absent: open. */
   readonly access?: NodeAccess;
   /** Largest accepted request body on every route (`--max-http-body-bytes`). */
@@ -170,12 +175,18 @@ export function createHttpApp(ctx: HttpApiOptions): Hono {
     app.route("/", connectionsRoutes({ spine: ctx.spine, sessions: ctx.sessions, access }));
   }
 
-  app.get("/healthz", (c) =>
-    c.json({
-      status: ctx.draining() ? "draining" : "ok",
+  app.get("/healthz", (c) => {
+    const status = ctx.draining()
+      ? "draining"
+      : ctx.clusterAvailable?.() === false
+      ? "cluster_unavailable"
+      : "ok";
+    return c.json({
+      status,
       nodeId: ctx.nodeId,
       uptimeMs: Date.now() - ctx.startedAt,
-    }, ctx.draining() ? 503 : 200));
+    }, status === "ok" ? 200 : 503);
+  });
 
   // Metrics name realities, topics' traffic and refusals: with auth on, operators only,
   // unless --metrics-open leaves them to scrapers that cannot send a token.
