@@ -264,6 +264,25 @@ Deno.test("an operator runs on one node, holding its lease; SIGKILL that node an
     await eventually(async () => (await status(b)) === "standby");
     assert.equal(await status(a), "running");
 
+    // A circuit installed on A is B's too (its stage operator shared like any operator).
+    const circuit = await fetch(`${a.url}/v1/realities/lab/circuits/bridge`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        stages: [{
+          operator: { builtin: "echo", config: { to: "c.out" } },
+          in: "c.in",
+          out: "c.out",
+        }],
+      }),
+    });
+    assert.equal(circuit.status, 201, await circuit.text());
+    await eventually(async () => {
+      const res = await fetch(`${b.url}/v1/realities/lab/circuits/bridge`);
+      const body = await res.json();
+      return res.status === 200 && body.stages.length === 1;
+    });
+
     // A subscriber on B (raw WebSocket, JSON frames) counts the outputs.
     const sub = await RawSocket.open(b.wsUrl, "arqon.v1.json");
     sub.send(JSON.stringify({ hello: { clientName: "watch", protocolVersion: 1 } }));

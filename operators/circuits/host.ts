@@ -88,6 +88,11 @@ export interface CircuitHostOptions {
   readonly dir: string | null;
   readonly audit?: AuditLog;
   readonly log?: (level: "info" | "warn" | "error", message: string) => void;
+  /**
+   * Shares each install, replace and delete with the cluster (a cluster node); on an
+   * install, after its stage operators were installed (and shared by the operator host).
+   */
+  readonly replicate?: (reality: string, name: string, spec: CircuitSpec | null) => Promise<void>;
 }
 
 interface Resolved {
@@ -178,6 +183,7 @@ export class CircuitHost {
       }),
     });
     if (!restoring) {
+      await this.#o.replicate?.(reality, name, spec);
       await this.#files.save(reality, name, spec);
       this.#o.audit?.append(previous ? "circuit.replace" : "circuit.install", actor, {
         reality,
@@ -293,8 +299,27 @@ export class CircuitHost {
       }
       this.#entries.delete(key);
       await this.#files.remove(reality, name);
+      await this.#o.replicate?.(reality, name, null);
       this.#o.audit?.append("circuit.delete", actor, { reality, name });
       return true;
+    });
+  }
+
+  /**
+   * Applies a circuit installed, replaced or deleted on another node of the cluster (audited
+   * there). Its stage operators come separately (the operator host shares them first); a
+   * delete here leaves them to their own deletes.
+   */
+  applyReplicated(reality: string, name: string, spec: unknown): Promise<void> {
+    return this.#serial(async () => {
+      if (spec === null) {
+        this.#entries.delete(`${reality}/${name}`);
+        await this.#files.remove(reality, name);
+        return;
+      }
+      const parsed = parseCircuit(spec);
+      await this.#put(reality, name, parsed, "node", true);
+      await this.#files.save(reality, name, parsed);
     });
   }
 

@@ -16,7 +16,7 @@ import {
   Leases,
   ReplicatedOperatorState,
 } from "../cluster/governance/mod.ts";
-import type { OperatorChange, OperatorHost } from "../../operators/mod.ts";
+import type { CircuitHost, OperatorChange, OperatorHost } from "../../operators/mod.ts";
 import { type NodeAccess, type Revocation, Revocations } from "../shield/auth/mod.ts";
 import type { ControlParams, OperatorStateStore, Spine } from "../spine/mod.ts";
 import type { Logger } from "../telemetry/mod.ts";
@@ -161,6 +161,12 @@ export class NodeGovernance {
     this.#logger.info("operator.takeover", { operator: name, reality, fromSequence: seq + 1 });
   };
 
+  /** The circuit host's `replicate` hook: a circuit's spec under `<reality>/<name>`. */
+  replicateCircuit = async (reality: string, name: string, spec: unknown): Promise<void> => {
+    if (spec === null) await this.sync.delete("circuit", `${reality}/${name}`);
+    else await this.sync.put("circuit", `${reality}/${name}`, spec);
+  };
+
   /** The operator host's `mayRun` hook: this node holds the operator's lease. */
   mayRun = (name: string): boolean => this.leases.holds(name);
 
@@ -197,8 +203,9 @@ export class NodeGovernance {
     spine: Spine;
     access: NodeAccess;
     operators: OperatorHost;
+    circuits: CircuitHost;
   }): Promise<void> {
-    const { policies, control, spine, access, operators } = parts;
+    const { policies, control, spine, access, operators, circuits } = parts;
     const sync = this.sync;
     sync.on("policy", async (c) => {
       const shared = c.value as SharedPolicy | null;
@@ -250,6 +257,10 @@ export class NodeGovernance {
         shared?.manifest ?? null,
         () => sync.component(shared!.digest),
       );
+    });
+    sync.on("circuit", async (c) => {
+      const slash = c.name.indexOf("/");
+      await circuits.applyReplicated(c.name.slice(0, slash), c.name.slice(slash + 1), c.value);
     });
     await sync.start();
     const round = () => {

@@ -320,10 +320,18 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     dir: dataDir ? `${dataDir}/circuits` : null,
     audit,
     log: (level, message) => logger.log(level, "circuit", { message }),
+    replicate: governance?.replicateCircuit,
   });
   await circuits.load();
   // The cluster's current governance, applied before the node serves anyone.
-  await governance?.start({ policies: casil.engine, control, spine, access, operators });
+  await governance?.start({
+    policies: casil.engine,
+    control,
+    spine,
+    access,
+    operators,
+    circuits,
+  });
   const sessions = new Set<Session>();
   const stalls = new StallWatch();
   // One readiness check of every socket: how the fair queue and the WebSocket reader
