@@ -38,7 +38,7 @@ Deno.test({
     const main = niceOf(Deno.pid);
     assert.notEqual(main, WORKER_NICE, "the test runs at a nice other than the Workers'");
     const already = new Set(threadsAt(WORKER_NICE));
-    const worker = new Worker(new URL("./testdata/priority_worker.ts", import.meta.url), {
+    const worker = new Worker(new URL("./testdata/workers/priority_worker.ts", import.meta.url), {
       type: "module",
     });
     const replies: { nice?: number; ready?: boolean }[] = [];

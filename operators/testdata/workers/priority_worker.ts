@@ -4,7 +4,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { ThreadPriority } from "../thread_nice.ts";
+import { ThreadPriority } from "../../thread_nice.ts";
 
 const priority = new ThreadPriority();
 self.onmessage = (e: MessageEvent<{ fuel: number; pulses: number }>) => {
