@@ -32,6 +32,13 @@ export interface OperatorOptions {
    * @default {2}
    */
   replayMaxConcurrent: number;
+  /**
+   * A replay without parameter overrides (a verify, a fork) snapshots the operators' state
+   * every this many inputs; later verifies and mid-log forks start from the nearest one
+   * (0: never).
+   * @default {10000}
+   */
+  snapshotEvery: number;
 }
 
 /** Defaults of {@linkcode OperatorOptions}. */
@@ -41,6 +48,7 @@ export const OPERATOR_DEFAULTS: Readonly<OperatorOptions> = Object.freeze({
   operatorFailureWindowMs: 60_000,
   operatorMaxInstances: 8,
   replayMaxConcurrent: 2,
+  snapshotEvery: 10_000,
 });
 
 /** The operator limits as flags (`--operator-*`); the node adds them to its table. */
@@ -79,5 +87,13 @@ export const OPERATOR_FLAGS: readonly Flag<keyof OperatorOptions>[] = Object.fre
     kind: "int",
     env: "ARQON_REPLAY_MAX_CONCURRENT",
     help: "forks and verifies (replays of a reality's inputs) running at once",
+  },
+  {
+    key: "snapshotEvery",
+    flag: "snapshot-every",
+    kind: "int",
+    env: "ARQON_SNAPSHOT_EVERY",
+    help: "replays snapshot operator state every this many inputs (0: never); " +
+      "verify and fork start from the nearest",
   },
 ]);

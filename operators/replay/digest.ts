@@ -96,6 +96,8 @@ export interface Side {
   readonly reality: string;
   readonly fromSeq?: number;
   readonly toSeq?: number;
+  /** Outputs skipped at the start, by producer (those a snapshot already accounts for). */
+  readonly skip?: Readonly<Record<string, number>>;
 }
 
 const query = (side: Side) => ({
@@ -132,10 +134,13 @@ async function* outputsOf(
   side: Side,
   producer: string,
 ): AsyncGenerator<OutputRecord> {
+  let skip = side.skip?.[producer] ?? 0;
   for await (const page of log.history(query(side), PAGE)) {
     for (const stored of page) {
       const p = decodePulse(stored.bytes);
-      if (p.producerId === producer) yield outputRecord(p);
+      if (p.producerId !== producer) continue;
+      if (skip > 0) skip--;
+      else yield outputRecord(p);
     }
   }
 }

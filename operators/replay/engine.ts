@@ -18,6 +18,7 @@ import {
 import type { OperatorHost } from "../host.ts";
 import type { OperatorRunner } from "../runner.ts";
 import { countInputs, inputPages, type LogRange } from "./journal.ts";
+import type { ReplaySnapshot } from "./snapshots.ts";
 
 /** Thrown by a replay whose signal was aborted (between two inputs). */
 export class ReplayCancelled extends Error {
@@ -47,6 +48,11 @@ export interface ReplaySpec extends LogRange {
   readonly signal?: AbortSignal;
   /** Told after every page: inputs replayed so far, of `total`. */
   readonly onProgress?: (processed: number, total: number) => void;
+  /** Starts from this snapshot: its state and parameters, inputs after its sequence. */
+  readonly from?: ReplaySnapshot;
+  /** Takes a snapshot every this many inputs (0: none), handed to `onSnapshot`. */
+  readonly snapshotEvery?: number;
+  readonly onSnapshot?: (snapshot: ReplaySnapshot) => void;
 }
 
 /** What a replay did. */
@@ -117,12 +123,44 @@ export async function replay(ctx: ReplayContext, spec: ReplaySpec): Promise<Repl
     if (failures.length < 100) failures.push(`${name}: ${reason}`);
   });
   const runners = chosen.map((c) => c.runner);
+  const digests = Object.fromEntries(chosen.map((c) => [c.name, c.digest]));
   let processed = 0;
   let refused = 0;
+  const from = spec.from;
+  if (from) {
+    // The snapshot's state is committed before the runners start (they load it at init).
+    for (const c of chosen) {
+      await log.replaceOperatorState(spec.target, c.name, from.state[c.name] ?? []);
+    }
+    await log.flush();
+  }
+  const snapshot = async (sequence: number) => {
+    await settle(runners);
+    await log.flush();
+    const outputs: Record<string, number> = {};
+    const state: Record<string, [string, Uint8Array][]> = {};
+    for (const c of chosen) {
+      const producer = `operator:${c.name}`;
+      outputs[producer] = (from?.outputs[producer] ?? 0) + c.runner.counters.pulsesOut;
+      state[c.name] = log.loadOperatorState(spec.target, c.name);
+    }
+    spec.onSnapshot!({
+      reality: spec.reality,
+      sequence,
+      digests,
+      params: ctx.control?.current(spec.target).params ?? {},
+      state,
+      outputs,
+    });
+  };
   try {
     await Promise.all(runners.map((r) => r.start()));
     // From mid-log: the set current there; the overrides hold from the first input on.
-    const before = spec.fromSeq > 1 ? ctx.control?.at(spec.reality, spec.fromSeq - 1).params : {};
+    const before = from
+      ? from.params
+      : spec.fromSeq > 1
+      ? ctx.control?.at(spec.reality, spec.fromSeq - 1).params
+      : {};
     const initial = { ...before, ...spec.params };
     if (Object.keys(initial).length > 0) {
       const set: IPulse = {
@@ -146,6 +184,10 @@ export async function replay(ctx: ReplayContext, spec: ReplaySpec): Promise<Repl
           refused++;
         }
         processed++;
+        const every = spec.snapshotEvery ?? 0;
+        if (every > 0 && spec.onSnapshot && processed % every === 0) {
+          await snapshot(Number(input.sequence));
+        }
         // Pipelined: publishing goes on while the operators work, at most WINDOW inputs
         // ahead of any of them, so no input queue overflows.
         if ((processed & 255) === 0) await below(runners, WINDOW);

@@ -2,7 +2,8 @@
  * The HTTP API of replay (docs/time.md, "Replay"), a Hono sub-app the node mounts at its
  * root:
  *
- * - `POST /v1/realities/{r}/verify`: replays r's inputs into a scratch reality and answers
+ * - `POST /v1/realities/{r}/verify[?full]`: replays r's inputs (from the nearest snapshot,
+ *   or all of them with `full`) into a scratch reality and answers
  *   `{"ok", "inputs", "outputs", "digest", "replay_digest", "first_difference"}`.
  * - `POST /v1/realities/{r}/fork` `{"name", "at", "until", "params"}`: 202 with the fork's
  *   status; the replay runs on.
@@ -76,7 +77,12 @@ export function replayRoutes(replays: Replays, options: ReplayRoutesOptions = {}
 
   app.post(
     "/v1/realities/:reality/verify",
-    (c) => guarded(c, async () => c.json(await replays.verify(c.req.param("reality")))),
+    (c) =>
+      guarded(
+        c,
+        async () =>
+          c.json(await replays.verify(c.req.param("reality"), c.req.query("full") !== undefined)),
+      ),
   );
 
   app.post("/v1/realities/:reality/fork", (c) =>

@@ -34,4 +34,10 @@ export {
   type ForkStatus,
   MAX_FORKS,
 } from "./forks.ts";
+export {
+  MAX_SNAPSHOT_REALITIES,
+  MAX_SNAPSHOTS_PER_REALITY,
+  type ReplaySnapshot,
+  SnapshotStore,
+} from "./snapshots.ts";
 export { replayRoutes, type ReplayRoutesOptions } from "./http.ts";

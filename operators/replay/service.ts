@@ -19,6 +19,7 @@ import {
   originOf,
 } from "./forks.ts";
 import { isInput, PAGE } from "./journal.ts";
+import { type ReplaySnapshot, SnapshotStore } from "./snapshots.ts";
 
 /** What `GET /v1/realities/{a}/diff/{b}` answers. */
 export interface DiffAnswer {
@@ -36,6 +37,8 @@ export interface DiffAnswer {
 export interface VerifyAnswer {
   readonly ok: boolean;
   readonly reality: string;
+  /** The source sequence of the snapshot the replay started after (null: from the start). */
+  readonly from_snapshot: number | null;
   readonly inputs: number;
   readonly outputs: number;
   readonly replay_outputs: number;
@@ -53,6 +56,11 @@ export interface ReplaysOptions extends ReplayContext {
    * @default 2
    */
   readonly maxConcurrent?: number;
+  /**
+   * A replay without overrides snapshots operator state every this many inputs (0: never).
+   * @default 10000
+   */
+  readonly snapshotEvery?: number;
 }
 
 /** The replays of one node. */
@@ -62,6 +70,8 @@ export class Replays {
   #running = 0;
   #scratch = 0;
   readonly #forks = new ForkRegistry();
+  /** Snapshots replays took, by reality. */
+  readonly snapshots: SnapshotStore = new SnapshotStore();
 
   /** The replays of a node. */
   constructor(options: ReplaysOptions) {
@@ -98,26 +108,36 @@ export class Replays {
   }
 
   /**
-   * Replays `reality`'s inputs from the start into a scratch reality (deleted afterwards)
-   * and compares the two output logs.
+   * Replays `reality`'s inputs into a scratch reality (deleted afterwards) and compares the
+   * two output logs: from the nearest snapshot made with the operators it has now, or from
+   * the start when there is none or `full`.
    */
-  async verify(reality: string): Promise<VerifyAnswer> {
+  async verify(reality: string, full = false): Promise<VerifyAnswer> {
     const info = this.source(reality);
     const release = this.slot();
     const { log } = this.#o;
     const scratch = `${reality.slice(0, 40)}-verify-${Date.now().toString(36)}-${++this.#scratch}`;
     try {
       log.createReality(scratch, info.config);
+      const from = full ? undefined : this.#nearest(reality, info.lastSequence);
       const run = await replay(this.#o, {
         reality,
-        fromSeq: 1,
+        fromSeq: from ? from.sequence + 1 : 1,
         toSeq: info.lastSequence,
         target: scratch,
+        from,
+        snapshotEvery: this.#o.snapshotEvery ?? 10_000,
+        onSnapshot: (s) => this.snapshots.add(s),
       });
-      const c = await compareOutputs(log, reality, scratch);
+      const c = await compareOutputs(
+        log,
+        { reality, skip: from?.outputs },
+        scratch,
+      );
       return {
         ok: c.identical,
         reality,
+        from_snapshot: from ? from.sequence : null,
         inputs: run.inputs,
         outputs: c.outputsA,
         replay_outputs: c.outputsB,
@@ -159,7 +179,7 @@ export class Replays {
       throw new BusError("ALREADY_EXISTS", `reality ${request.name} exists already`);
     }
     const last = info.lastSequence;
-    const fromSeq = Math.max(
+    let fromSeq = Math.max(
       1,
       request.at ? this.#sequenceOf(reality, request.at, last, false) : 1,
     );
@@ -184,6 +204,9 @@ export class Replays {
           `not from ${fromSeq} (retention)`,
       );
     }
+    // Mid-log: from the nearest snapshot before `at` (the range then starts after it).
+    const from = fromSeq > 1 ? this.#nearest(reality, fromSeq - 1) : undefined;
+    if (from) fromSeq = from.sequence + 1;
     const release = this.slot();
     const origin: ForkOrigin = {
       reality,
@@ -217,6 +240,10 @@ export class Replays {
       toSeq,
       target: request.name,
       params: request.params,
+      from,
+      // Snapshots of the origin's own state: only without overrides.
+      snapshotEvery: request.params ? 0 : this.#o.snapshotEvery ?? 10_000,
+      onSnapshot: (s) => this.snapshots.add(s),
       signal: record.controller.signal,
       onProgress: (processed, total) => {
         record.processed = processed;
@@ -322,6 +349,15 @@ export class Replays {
         : `diverge at output ${d!.index} (${d!.producer} on ${d!.topic}); ` +
           `${c.outputsA} outputs in ${a}, ${c.outputsB} in ${b}`,
     };
+  }
+
+  /** The nearest snapshot of `reality` at or before `sequence` with its operators' versions. */
+  #nearest(reality: string, sequence: number): ReplaySnapshot | undefined {
+    const digests: Record<string, string> = {};
+    for (const op of this.#o.operators.list()) {
+      if (op.reality === reality && op.status === "running") digests[op.name] = op.digest;
+    }
+    return this.snapshots.nearest(reality, sequence, digests);
   }
 
   /** Deletes a scratch reality with its operators' state. */

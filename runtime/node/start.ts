@@ -430,6 +430,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     operators,
     control,
     maxConcurrent: operators.options.replayMaxConcurrent,
+    snapshotEvery: operators.options.snapshotEvery,
   });
   app.route("/", replayRoutes(replays, { actor: governanceOf }));
   app.route("/", circuitRoutes(circuits, { actor: governanceOf }));
