@@ -127,6 +127,8 @@ export class NodeGovernance {
       onError: (operator, err) =>
         logger.warn("error", { what: "operator state mirror", operator, error: err }),
     });
+    // Only the lease holder writes an operator's state to the cluster.
+    operatorState.mayWrite = (name) => leases.holds(name);
     return new NodeGovernance(sync, audit, leases, operatorState, logger);
   }
 

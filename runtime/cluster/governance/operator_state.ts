@@ -22,6 +22,11 @@ export class ReplicatedOperatorState implements OperatorStateStore {
   /** Mirror writes per operator, chained: applied in commit order. */
   readonly #chains = new Map<string, Promise<void>>();
   readonly #onError: (operator: string, err: unknown) => void;
+  /**
+   * Whether this node may write `operator`'s state to the cluster (it holds the lease): a
+   * node that learnt it lost the lease writes no more.
+   */
+  mayWrite: (operator: string) => boolean = () => true;
 
   private constructor(
     local: OperatorStateStore,
@@ -67,6 +72,7 @@ export class ReplicatedOperatorState implements OperatorStateStore {
     const copy = changes.map(([k, v]) => [k, v && v.slice()] as const);
     this.#mirror(operator, async () => {
       await committed;
+      if (!this.mayWrite(operator)) return;
       for (const [k, v] of copy) {
         if (v === null) await this.#kv.delete(stateKey(operator, k));
         else await this.#kv.put(stateKey(operator, k), v);
