@@ -11,7 +11,12 @@
  */
 import { AckPolicy, DeliverPolicy, type JetStreamClient, StorageType } from "@nats-io/jetstream";
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
+import {
+  createInbox,
+  headers,
+  type Msg,
+  type Subscription as NatsSubscription,
+} from "@nats-io/transport-node";
 import { BusError, concatBytes, decodePulse } from "../protocol/mod.ts";
 import {
   type FabricSubscription,
@@ -285,6 +290,12 @@ export class JetStreamFabric implements PulseFabric {
   close(): void {
     this.#closed = true;
     clearInterval(this.#watchdog);
+    clearInterval(this.#ackSweep);
+    this.#ackSub?.unsubscribe();
+    for (const waiting of this.#awaiting.values()) {
+      waiting.reject(new BusError("SHUTTING_DOWN", "the node is shutting down"));
+    }
+    this.#awaiting.clear();
     this.#unwatchConnection?.();
     this.#watched.clear();
     for (const c of this.#consumers.values()) c?.stop();
@@ -458,12 +469,9 @@ export class JetStreamFabric implements PulseFabric {
       if (this.#closed) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
       if (!this.#conn.connected) break;
       try {
-        const ack = await this.#js.publish(subject, bytes, {
-          msgID,
-          timeout: this.#ackTimeoutMs,
-        });
+        const seq = await this.#acked(subject, bytes, msgID);
         this.stored++;
-        return ack.seq;
+        return seq;
       } catch (err) {
         lastErr = err;
         if (Date.now() >= deadline) break;
@@ -473,6 +481,71 @@ export class JetStreamFabric implements PulseFabric {
     }
     this.refused++;
     throw unavailable(subject, lastErr ?? new Error("disconnected from NATS"));
+  }
+
+  // JetStream publishes with acks, lighter than `js.publish` per pulse: one reply
+  // subscription for all of them (`<inbox>.<n>`) and one timer sweeping the late ones, not a
+  // request, a timer and a PubAck object each. Same wire: a publish with a reply subject
+  // and the message id header, answered by the stream's leader with {"stream","seq"} or
+  // {"error"}.
+  #ackInbox = "";
+  #ackSub: NatsSubscription | undefined;
+  #ackNext = 0;
+  readonly #awaiting = new Map<
+    number,
+    { resolve(seq: number): void; reject(err: Error): void; at: number }
+  >();
+  #ackSweep: ReturnType<typeof setInterval> | undefined;
+
+  #acked(subject: string, bytes: Uint8Array, msgID: string): Promise<number> {
+    if (!this.#ackSub) {
+      this.#ackInbox = createInbox();
+      this.#ackSub = this.#conn.nc.subscribe(`${this.#ackInbox}.*`, {
+        callback: (err, msg) => {
+          if (!err) this.#onAck(msg);
+        },
+      });
+      this.#ackSweep = setInterval(() => this.#sweepAcks(), 250);
+    }
+    const id = ++this.#ackNext;
+    const h = headers();
+    h.set("Nats-Msg-Id", msgID);
+    return new Promise<number>((resolve, reject) => {
+      this.#awaiting.set(id, { resolve, reject, at: Date.now() });
+      try {
+        this.#conn.nc.publish(subject, bytes, { reply: `${this.#ackInbox}.${id}`, headers: h });
+      } catch (err) {
+        this.#awaiting.delete(id);
+        reject(err as Error);
+      }
+    });
+  }
+
+  #onAck(msg: Msg): void {
+    const id = Number(msg.subject.slice(this.#ackInbox.length + 1));
+    const waiting = this.#awaiting.get(id);
+    if (!waiting) return;
+    this.#awaiting.delete(id);
+    // A 503 status (no responders: no stream leader yet) has no body.
+    if (msg.data.length === 0) return waiting.reject(new Error("no responders"));
+    try {
+      const ack = JSON.parse(new TextDecoder().decode(msg.data));
+      if (ack.error) waiting.reject(new Error(ack.error.description ?? "JetStream error"));
+      else if (typeof ack.seq === "number") waiting.resolve(ack.seq);
+      else waiting.reject(new Error("JetStream answered without a sequence"));
+    } catch (err) {
+      waiting.reject(err as Error);
+    }
+  }
+
+  #sweepAcks(): void {
+    const late = Date.now() - this.#ackTimeoutMs;
+    for (const [id, waiting] of this.#awaiting) {
+      // Insertion order is publish order: stop at the first one still in time.
+      if (waiting.at > late) break;
+      this.#awaiting.delete(id);
+      waiting.reject(new Error("timeout waiting for JetStream's ack"));
+    }
   }
 
   async #consume(realityId: string, start: Start): Promise<void> {
