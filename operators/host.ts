@@ -115,8 +115,24 @@ export interface OperatorFigures {
   readonly stats: OperatorStats;
 }
 
+/** An install or replacement of an operator, as replay keeps it (versions by digest). */
+export interface OperatorVersion {
+  readonly name: string;
+  readonly reality: string;
+  /** SHA-256 of the component, hex. */
+  readonly digest: string;
+  readonly component: Uint8Array;
+  readonly manifest: OperatorManifest;
+  /** The reality's sequence when it took over: inputs after it are its. */
+  readonly sequence: number;
+  /** True for a first install (before it, the operator was absent). */
+  readonly created: boolean;
+}
+
 /** The operators of a node. */
 export class OperatorHost {
+  /** Told about every install and replacement made through `put` (replay keeps them). */
+  onVersion: ((version: OperatorVersion) => void) | undefined;
   readonly #o: OperatorHostOptions;
   readonly #options: OperatorOptions;
   readonly #entries = new Map<string, Entry>();
@@ -197,6 +213,15 @@ export class OperatorHost {
         });
       }
       const digest = await this.#install(name, component, manifest, builtin, stopped);
+      this.onVersion?.({
+        name,
+        reality: manifest.reality,
+        digest,
+        component,
+        manifest,
+        sequence: this.#o.spine.reality(manifest.reality).sequence,
+        created,
+      });
       await this.#files.save(name, component, saved);
       this.#o.audit?.append(created ? "operator.install" : "operator.replace", actor, {
         name,
@@ -550,6 +575,27 @@ export class OperatorHost {
       out.push({ name, digest: e.digest, runner });
     }
     return out;
+  }
+
+  /**
+   * A runner of a kept version of an operator for a replay into `target` (as
+   * {@linkcode replayRunners}); not started.
+   */
+  async replayRunnerOf(
+    version: OperatorVersion,
+    target: string,
+    onFailure: (name: string, reason: string) => void,
+  ): Promise<OperatorRunner> {
+    const module = await this.#load(version.component, version.manifest);
+    const manifest = { ...version.manifest, reality: target, instances: 1 };
+    const [runner] = this.#runners(
+      version.name,
+      module,
+      manifest,
+      new OperatorStats(),
+      (reason) => onFailure(version.name, reason),
+    );
+    return runner;
   }
 
   /** Every operator's status, by name. */

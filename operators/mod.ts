@@ -29,6 +29,7 @@ export {
   type OperatorHostOptions,
   type OperatorStatus,
   type OperatorStatusName,
+  type OperatorVersion,
 } from "./host.ts";
 export { OperatorRunner } from "./runner.ts";
 export { HANDLE_BUCKETS_S, type OperatorCounters, OperatorStats } from "./stats.ts";

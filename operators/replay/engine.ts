@@ -15,7 +15,7 @@ import {
   markReplayed,
   type Spine,
 } from "../../runtime/spine/mod.ts";
-import type { OperatorHost } from "../host.ts";
+import type { OperatorHost, OperatorVersion } from "../host.ts";
 import type { OperatorRunner } from "../runner.ts";
 import { countInputs, inputPages, type LogRange } from "./journal.ts";
 import type { ReplaySnapshot } from "./snapshots.ts";
@@ -53,6 +53,11 @@ export interface ReplaySpec extends LogRange {
   /** Takes a snapshot every this many inputs (0: none), handed to `onSnapshot`. */
   readonly snapshotEvery?: number;
   readonly onSnapshot?: (snapshot: ReplaySnapshot) => void;
+  /**
+   * The installs and replacements the source reality had (versions kept by digest): each
+   * operator's inputs go to the version that had them live.
+   */
+  readonly versions?: readonly OperatorVersion[];
 }
 
 /** What a replay did. */
@@ -119,10 +124,30 @@ export async function replay(ctx: ReplayContext, spec: ReplaySpec): Promise<Repl
   const { spine, log, operators } = ctx;
   const total = await countInputs(log, spec);
   const failures: string[] = [];
-  const chosen = operators.replayRunners(spec.reality, spec.target, (name, reason) => {
+  const fail = (name: string, reason: string) => {
     if (failures.length < 100) failures.push(`${name}: ${reason}`);
-  });
-  const runners = chosen.map((c) => c.runner);
+  };
+  const chosen = operators.replayRunners(spec.reality, spec.target, fail);
+  // Versions kept by digest: the version of each operator that had the range's first input
+  // (none: installed later), then a switch wherever it was replaced.
+  const versions = [...(spec.versions ?? [])].sort((a, b) => a.sequence - b.sequence);
+  const active = new Map<string, OperatorRunner | null>();
+  let versioned = false;
+  for (const c of chosen) {
+    const events = versions.filter((v) => v.name === c.name);
+    const had = events.filter((v) => v.sequence < spec.fromSeq).at(-1);
+    if (had && had.digest !== c.digest) {
+      active.set(c.name, await operators.replayRunnerOf(had, spec.target, fail));
+      versioned = true;
+    } else if (!had && events[0]?.created) {
+      active.set(c.name, null);
+      versioned = true;
+    } else active.set(c.name, c.runner);
+  }
+  const switches = versions.filter((v) => v.sequence >= spec.fromSeq && active.has(v.name));
+  if (switches.length > 0) versioned = true;
+  const running = () => [...active.values()].filter((r): r is OperatorRunner => r !== null);
+  const runners = running();
   const digests = Object.fromEntries(chosen.map((c) => [c.name, c.digest]));
   let processed = 0;
   let refused = 0;
@@ -174,6 +199,15 @@ export async function replay(ctx: ReplayContext, spec: ReplaySpec): Promise<Repl
     for await (const page of inputPages(log, spec)) {
       for (const input of page) {
         if (spec.signal?.aborted) throw new ReplayCancelled();
+        while (switches.length > 0 && switches[0].sequence < Number(input.sequence)) {
+          // Replaced here live: the inputs before it were the old version's.
+          const next = switches.shift()!;
+          await settle(running());
+          await active.get(next.name)?.stop();
+          const runner = await operators.replayRunnerOf(next, spec.target, fail);
+          await runner.start();
+          active.set(next.name, runner);
+        }
         try {
           const accepted = spine.publish(
             replayed(input, spec.target, spec.params),
@@ -185,19 +219,19 @@ export async function replay(ctx: ReplayContext, spec: ReplaySpec): Promise<Repl
         }
         processed++;
         const every = spec.snapshotEvery ?? 0;
-        if (every > 0 && spec.onSnapshot && processed % every === 0) {
+        if (every > 0 && spec.onSnapshot && !versioned && processed % every === 0) {
           await snapshot(Number(input.sequence));
         }
         // Pipelined: publishing goes on while the operators work, at most WINDOW inputs
         // ahead of any of them, so no input queue overflows.
-        if ((processed & 255) === 0) await below(runners, WINDOW);
+        if ((processed & 255) === 0) await below(running(), WINDOW);
       }
       spec.onProgress?.(processed, total);
     }
-    await settle(runners);
+    await settle(running());
     await log.flush();
   } finally {
-    await Promise.all(runners.map((r) => r.stop()));
+    await Promise.all(running().map((r) => r.stop()));
   }
   return {
     inputs: processed,

@@ -20,6 +20,7 @@ import {
 } from "./forks.ts";
 import { isInput, PAGE } from "./journal.ts";
 import { type ReplaySnapshot, SnapshotStore } from "./snapshots.ts";
+import type { OperatorVersion } from "../host.ts";
 
 /** What `GET /v1/realities/{a}/diff/{b}` answers. */
 export interface DiffAnswer {
@@ -72,11 +73,29 @@ export class Replays {
   readonly #forks = new ForkRegistry();
   /** Snapshots replays took, by reality. */
   readonly snapshots: SnapshotStore = new SnapshotStore();
+  /** Operator versions by reality (installs and replacements), at most 64 per reality. */
+  readonly #versions = new Map<string, OperatorVersion[]>();
 
   /** The replays of a node. */
   constructor(options: ReplaysOptions) {
     this.#o = options;
     this.#max = options.maxConcurrent ?? 2;
+  }
+
+  /**
+   * Keeps an operator version (the host tells every install and replacement): replays run
+   * each input through the version that had it. Kept in memory, 64 per reality (a version
+   * dropped or lost with a restart is replayed as the one installed now, and verify reports
+   * the difference).
+   */
+  recordVersion(v: OperatorVersion): void {
+    let list = this.#versions.get(v.reality);
+    if (!list) {
+      if (this.#versions.size >= 1024) this.#versions.delete(this.#versions.keys().next().value!);
+      this.#versions.set(v.reality, list = []);
+    }
+    list.push(v);
+    if (list.length > 64) list.shift();
   }
 
   /** Replays running now. */
@@ -128,6 +147,7 @@ export class Replays {
         from,
         snapshotEvery: this.#o.snapshotEvery ?? 10_000,
         onSnapshot: (s) => this.snapshots.add(s),
+        versions: this.#versions.get(reality),
       });
       const c = await compareOutputs(
         log,
@@ -241,6 +261,7 @@ export class Replays {
       target: request.name,
       params: request.params,
       from,
+      versions: this.#versions.get(reality),
       // Snapshots of the origin's own state: only without overrides.
       snapshotEvery: request.params ? 0 : this.#o.snapshotEvery ?? 10_000,
       onSnapshot: (s) => this.snapshots.add(s),

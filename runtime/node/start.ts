@@ -432,6 +432,7 @@ export async function startNode(overrides: Partial<NodeConfig> = {}): Promise<Ar
     maxConcurrent: operators.options.replayMaxConcurrent,
     snapshotEvery: operators.options.snapshotEvery,
   });
+  operators.onVersion = (v) => replays.recordVersion(v);
   app.route("/", replayRoutes(replays, { actor: governanceOf }));
   app.route("/", circuitRoutes(circuits, { actor: governanceOf }));
 
