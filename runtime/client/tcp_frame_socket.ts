@@ -5,13 +5,11 @@
  * (see `tcp_websocket.ts`), so everything above the socket is shared.
  * @module
  */
-import { concatBytes } from "../protocol/mod.ts";
 import { FrameParser, LENGTH_BYTES, LENGTH_PREFIX } from "../transport/tcp/mod.ts";
+import { WriteQueue } from "./write_queue.ts";
 
 /** Largest frame accepted from the node (its frames are far smaller). */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
-// Frames smaller than this queued together go out in one write.
-const SMALL_WRITE = 16 * 1024;
 const encoder = new TextEncoder();
 
 /** Options of a raw TCP connection. */
@@ -43,9 +41,8 @@ export class TcpFrameSocket extends EventTarget {
   onerror: ((ev: Event) => void) | null = null;
 
   #conn: Deno.Conn | null = null;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #writing = false;
+  // Once everything queued is out, a requested close completes.
+  readonly #writes = new WriteQueue((err) => this.#fail(err), () => this.#closeIfAsked());
   #closedEmitted = false;
   #closeRequested: { code: number; reason: string } | null = null;
 
@@ -58,7 +55,7 @@ export class TcpFrameSocket extends EventTarget {
 
   /** Bytes given to `send` and not yet written to the socket. */
   get bufferedAmount(): number {
-    return this.#queued;
+    return this.#writes.bufferedAmount;
   }
 
   async #connect(options: TcpFrameSocketOptions): Promise<void> {
@@ -77,6 +74,7 @@ export class TcpFrameSocket extends EventTarget {
       return this.#finish(this.#closeRequested.code, this.#closeRequested.reason, true);
     }
     this.#conn = conn;
+    this.#writes.attach(conn);
     this.readyState = WebSocket.OPEN;
     this.#emit("open", new Event("open"));
     this.#readLoop(conn).catch((err) => this.#fail(err));
@@ -99,9 +97,7 @@ export class TcpFrameSocket extends EventTarget {
     const frame = new Uint8Array(LENGTH_BYTES + size);
     LENGTH_PREFIX.write(frame, 0, 0, size);
     fill(frame.subarray(LENGTH_BYTES));
-    this.#queue.push(frame);
-    this.#queued += frame.length;
-    if (!this.#writing) this.#writeLoop();
+    this.#writes.push(frame);
   }
 
   /** Closes once queued frames are written (TCP has no close handshake). */
@@ -114,46 +110,15 @@ export class TcpFrameSocket extends EventTarget {
     }
     this.readyState = WebSocket.CLOSING;
     this.#closeRequested = { code, reason };
-    if (!this.#writing) this.#finish(code, reason, true);
+    if (!this.#writes.busy) this.#finish(code, reason, true);
     // Otherwise the write loop finishes once the queue is out.
   }
 
-  async #writeLoop(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#queue.length > 0 && this.#conn) {
-        const chunks = this.#queue;
-        this.#queue = [];
-        let small: Uint8Array[] = [];
-        for (const chunk of chunks) {
-          if (chunk.length < SMALL_WRITE) {
-            small.push(chunk);
-            continue;
-          }
-          if (small.length) {
-            await this.#write(small);
-            small = [];
-          }
-          await this.#write([chunk]);
-        }
-        if (small.length) await this.#write(small);
-      }
-    } catch (err) {
-      this.#fail(err);
-    } finally {
-      this.#writing = false;
-    }
+  #closeIfAsked(): void {
     const close = this.#closeRequested;
     if (close && this.readyState === WebSocket.CLOSING) {
       this.#finish(close.code, close.reason, true);
     }
-  }
-
-  async #write(chunks: Uint8Array[]): Promise<void> {
-    const out = chunks.length === 1 ? chunks[0] : concatBytes(...chunks);
-    let off = 0;
-    while (off < out.length) off += await this.#conn!.write(out.subarray(off));
-    this.#queued -= out.length;
   }
 
   async #readLoop(conn: Deno.Conn): Promise<void> {
@@ -189,8 +154,7 @@ export class TcpFrameSocket extends EventTarget {
       this.#conn?.close();
     } catch { /* already closed */ }
     this.#conn = null;
-    this.#queue = [];
-    this.#queued = 0;
+    this.#writes.clear();
     this.#emit("close", new CloseEvent("close", { code, reason, wasClean }));
   }
 

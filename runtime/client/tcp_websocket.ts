@@ -21,6 +21,7 @@ import {
   writeAll,
   xorMask,
 } from "../transport/websocket/mod.ts";
+import { WriteQueue } from "./write_queue.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -57,9 +58,7 @@ export class TcpWebSocket extends EventTarget {
   onerror: ((ev: Event) => void) | null = null;
 
   #conn: Deno.Conn | null = null;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #writing = false;
+  readonly #writes = new WriteQueue((err) => this.#fail(err));
   #closeSent = false;
   #closedEmitted = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -75,7 +74,7 @@ export class TcpWebSocket extends EventTarget {
 
   /** Bytes given to `send` and not yet written to the socket. */
   get bufferedAmount(): number {
-    return this.#queued;
+    return this.#writes.bufferedAmount;
   }
 
   async #connect(protocols: string[]): Promise<void> {
@@ -118,6 +117,7 @@ export class TcpWebSocket extends EventTarget {
     if (protocols.length && !protocols.includes(this.protocol)) {
       throw new Error(`server chose no offered subprotocol (${this.protocol || "none"})`);
     }
+    this.#writes.attach(conn);
     this.readyState = TcpWebSocket.OPEN;
     this.#emit("open", new Event("open"));
     this.#readLoop(conn, rest).catch((err) => this.#fail(err));
@@ -169,43 +169,7 @@ export class TcpWebSocket extends EventTarget {
   }
 
   #push(frame: Uint8Array): void {
-    this.#queue.push(frame);
-    this.#queued += frame.length;
-    if (!this.#writing) this.#writeLoop();
-  }
-
-  async #writeLoop(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#queue.length > 0 && this.#conn) {
-        const chunks = this.#queue;
-        this.#queue = [];
-        // Small frames queued together go out in one system call; large ones as they are.
-        let small: Uint8Array[] = [];
-        for (const chunk of chunks) {
-          if (chunk.length < 16 * 1024) {
-            small.push(chunk);
-            continue;
-          }
-          if (small.length) {
-            await this.#write(small);
-            small = [];
-          }
-          await this.#write([chunk]);
-        }
-        if (small.length) await this.#write(small);
-      }
-    } catch (err) {
-      this.#fail(err);
-    } finally {
-      this.#writing = false;
-    }
-  }
-
-  async #write(chunks: Uint8Array[]): Promise<void> {
-    const out = chunks.length === 1 ? chunks[0] : concatBytes(...chunks);
-    await writeAll(this.#conn!, out);
-    this.#queued -= out.length;
+    this.#writes.push(frame);
   }
 
   async #readLoop(conn: Deno.Conn, initial: Uint8Array): Promise<void> {
@@ -290,7 +254,7 @@ export class TcpWebSocket extends EventTarget {
   }
 
   async #drainWrites(): Promise<void> {
-    while (this.#writing || this.#queue.length > 0) await new Promise((r) => setTimeout(r, 1));
+    while (this.#writes.busy) await new Promise((r) => setTimeout(r, 1));
   }
 
   #fail(err: unknown): void {
@@ -308,8 +272,7 @@ export class TcpWebSocket extends EventTarget {
       this.#conn?.close();
     } catch { /* already closed */ }
     this.#conn = null;
-    this.#queue = [];
-    this.#queued = 0;
+    this.#writes.clear();
     this.#emit("close", new CloseEvent("close", { code, reason, wasClean }));
   }
 
