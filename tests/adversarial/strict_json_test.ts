@@ -58,8 +58,13 @@ elif sys.argv[2] == "every":
             if field.type == FD.TYPE_ENUM:
                 value = field.enum_type.values[-1].number
             if field.message_type is not None and field.message_type.GetOptions().map_entry:
-                getattr(msg, field.name)["k"] = "v"
-                getattr(msg, field.name)["traceparent"] = "00-x"
+                if field.message_type.fields_by_name["value"].type == FD.TYPE_STRING:
+                    getattr(msg, field.name)["k"] = "v"
+                    getattr(msg, field.name)["traceparent"] = "00-x"
+                else:
+                    # Counters (vector clocks): the largest value JSON keeps exact, and 1.
+                    getattr(msg, field.name)["k"] = 2**53 - 1
+                    getattr(msg, field.name)["r.b"] = 1
             elif field.type == FD.TYPE_MESSAGE:
                 if field.message_type.name == "Frame":
                     if depth < 1:
