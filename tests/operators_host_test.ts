@@ -136,6 +136,10 @@ Deno.test("pulses published after DELETE or stop produce no outputs, mid-stream"
     assert.deepEqual(sums(s), [...Array(at.pulsesOut)].map((_, i) => i + 1));
     // Resume: the inputs it had taken are handled first, then DELETE mid-stream.
     assert.equal((await call(node.url, "POST", "/v1/operators/sum/resume")).status, 200);
+    // When the operator had caught up with routing at the stop (a slow publisher), nothing
+    // was left over and what arrived while it was stopped had no subscriber: new inputs
+    // make sure it runs again.
+    for (let i = 0; i < 10; i++) publish(s, "nums.in", "1");
     await s.until(() => sums(s).length > at.pulsesOut, "outputs after resume");
     assert.equal((await call(node.url, "DELETE", "/v1/operators/sum")).status, 200);
     for (let i = 0; i < 50; i++) publish(s, "nums.in", "1000000");
