@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ArqonClient, type IPulse } from "../mod.ts";
-import { metric, withNode } from "./support/node.ts";
+import { withNode } from "./support/node.ts";
 import { F, msg, num, pb, type PbField, str } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
 import { mb, startNodeChild } from "./adversarial/support.ts";
