@@ -5,6 +5,7 @@
  * the queue to drain. What a frame's header looks like is the carrier's (`FrameHead`).
  * @module
  */
+import { takeCoalesced, writeChunk } from "./coalesce.ts";
 
 // Bytes coalesced into one write at most.
 const WRITE_BYTES = 1024 * 1024;
@@ -128,24 +129,9 @@ export class Outbound {
     try {
       while (this.#out.length > 0 && !this.#owner.ended()) {
         // Coalesce what is queued into one write: one syscall for a turn's frames.
-        let size = 0;
-        let n = 0;
-        while (n < this.#out.length && (n === 0 || size + this.#out[n].length <= WRITE_BYTES)) {
-          size += this.#out[n++].length;
-        }
-        const parts = this.#out.splice(0, n);
-        let chunk: Uint8Array;
-        if (parts.length === 1) chunk = parts[0];
-        else {
-          chunk = new Uint8Array(size);
-          let at = 0;
-          for (const p of parts) {
-            chunk.set(p, at);
-            at += p.length;
-          }
-        }
-        let written = 0;
-        while (written < chunk.length) written += await this.#conn.write(chunk.subarray(written));
+        const { chunk, count: n } = takeCoalesced(this.#out, WRITE_BYTES);
+        const size = chunk.length;
+        await writeChunk(this.#conn, chunk);
         this.#queued -= size;
         this.#held -= size + n * FRAME_COST;
         this.wakeDrained();

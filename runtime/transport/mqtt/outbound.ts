@@ -5,6 +5,7 @@
  * node (the session stops writing at its high-water mark well before).
  * @module
  */
+import { takeCoalesced, writeChunk } from "../coalesce.ts";
 
 // Bytes coalesced into one write at most.
 const WRITE_BYTES = 256 * 1024;
@@ -79,24 +80,9 @@ export class MqttOutbound {
     this.#writing = true;
     try {
       while (this.#out.length > 0 && !this.#closed) {
-        let n = 0;
-        let bytes = 0;
-        while (n < this.#out.length && (n === 0 || bytes + this.#out[n].length <= WRITE_BYTES)) {
-          bytes += this.#out[n++].length;
-        }
-        const parts = this.#out.splice(0, n);
-        let chunk: Uint8Array;
-        if (parts.length === 1) chunk = parts[0];
-        else {
-          chunk = new Uint8Array(bytes);
-          let at = 0;
-          for (const p of parts) {
-            chunk.set(p, at);
-            at += p.length;
-          }
-        }
-        let written = 0;
-        while (written < chunk.length) written += await this.#conn.write(chunk.subarray(written));
+        const { chunk, count: n } = takeCoalesced(this.#out, WRITE_BYTES);
+        const bytes = chunk.length;
+        await writeChunk(this.#conn, chunk);
         if (this.#closed) break;
         this.#queued -= bytes;
         this.#held -= bytes + n * PACKET_COST;
