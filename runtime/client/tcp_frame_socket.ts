@@ -6,6 +6,7 @@
  * @module
  */
 import { FrameParser, LENGTH_BYTES, LENGTH_PREFIX } from "../transport/tcp/mod.ts";
+import { ClientSocket } from "./client_socket.ts";
 import { WriteQueue } from "./write_queue.ts";
 
 /** Largest frame accepted from the node (its frames are far smaller). */
@@ -22,35 +23,24 @@ export interface TcpFrameSocketOptions {
  * The `WebSocket` subset over a raw TCP (or TLS) connection to a node. Message events go
  * to `onmessage` only; `open`, `close` and `error` are dispatched as events too.
  */
-export class TcpFrameSocket extends EventTarget {
+export class TcpFrameSocket extends ClientSocket {
   /** The URL connected to. */
   readonly url: string;
   /** Always `arqon.v1.proto`: the TCP listener speaks protobuf frames only. */
   readonly protocol = "arqon.v1.proto";
   /** Only binary messages are produced, as `Uint8Array`. */
   binaryType: BinaryType = "arraybuffer";
-  /** Connection state, as on `WebSocket`. */
-  readyState: number = WebSocket.CONNECTING;
-  /** `open` handler. */
-  onopen: ((ev: Event) => void) | null = null;
-  /** `message` handler; `data` is a `Uint8Array` holding one frame. */
-  onmessage: ((ev: MessageEvent) => void) | null = null;
-  /** `close` handler. */
-  onclose: ((ev: CloseEvent) => void) | null = null;
-  /** `error` handler. */
-  onerror: ((ev: Event) => void) | null = null;
 
   #conn: Deno.Conn | null = null;
   // Once everything queued is out, a requested close completes.
-  readonly #writes = new WriteQueue((err) => this.#fail(err), () => this.#closeIfAsked());
-  #closedEmitted = false;
+  readonly #writes = new WriteQueue((err) => this.fail(err), () => this.#closeIfAsked());
   #closeRequested: { code: number; reason: string } | null = null;
 
   /** Connects to `tcp://host:port` or `tls://host:port`. */
   constructor(url: string, options: TcpFrameSocketOptions = {}) {
     super();
     this.url = url;
-    this.#connect(options).catch((err) => this.#fail(err));
+    this.#connect(options).catch((err) => this.fail(err));
   }
 
   /** Bytes given to `send` and not yet written to the socket. */
@@ -71,13 +61,13 @@ export class TcpFrameSocket extends EventTarget {
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     if (this.#closeRequested) {
       conn.close();
-      return this.#finish(this.#closeRequested.code, this.#closeRequested.reason, true);
+      return this.finish(this.#closeRequested.code, this.#closeRequested.reason, true);
     }
     this.#conn = conn;
     this.#writes.attach(conn);
     this.readyState = WebSocket.OPEN;
-    this.#emit("open", new Event("open"));
-    this.#readLoop(conn).catch((err) => this.#fail(err));
+    this.emit("open", new Event("open"));
+    this.#readLoop(conn).catch((err) => this.fail(err));
   }
 
   /** Sends one frame (a string is sent as its UTF-8 bytes). */
@@ -110,14 +100,14 @@ export class TcpFrameSocket extends EventTarget {
     }
     this.readyState = WebSocket.CLOSING;
     this.#closeRequested = { code, reason };
-    if (!this.#writes.busy) this.#finish(code, reason, true);
+    if (!this.#writes.busy) this.finish(code, reason, true);
     // Otherwise the write loop finishes once the queue is out.
   }
 
   #closeIfAsked(): void {
     const close = this.#closeRequested;
     if (close && this.readyState === WebSocket.CLOSING) {
-      this.#finish(close.code, close.reason, true);
+      this.finish(close.code, close.reason, true);
     }
   }
 
@@ -129,10 +119,10 @@ export class TcpFrameSocket extends EventTarget {
       try {
         n = await conn.read(buf);
       } catch (err) {
-        if (this.#closedEmitted) return;
+        if (this.closedEmitted) return;
         throw err;
       }
-      if (n === null) return this.#finish(1006, "connection closed by the node", false);
+      if (n === null) return this.finish(1006, "connection closed by the node", false);
       for (const data of parser.push(buf.subarray(0, n))) {
         if (this.readyState !== WebSocket.OPEN) return;
         this.onmessage?.({ data } as MessageEvent);
@@ -140,27 +130,11 @@ export class TcpFrameSocket extends EventTarget {
     }
   }
 
-  #fail(err: unknown): void {
-    if (this.#closedEmitted) return;
-    this.#emit("error", new ErrorEvent("error", { message: String(err), error: err }));
-    this.#finish(1006, String((err as Error)?.message ?? err), false);
-  }
-
-  #finish(code: number, reason: string, wasClean: boolean): void {
-    if (this.#closedEmitted) return;
-    this.#closedEmitted = true;
-    this.readyState = WebSocket.CLOSED;
+  protected override release(): void {
     try {
       this.#conn?.close();
     } catch { /* already closed */ }
     this.#conn = null;
     this.#writes.clear();
-    this.#emit("close", new CloseEvent("close", { code, reason, wasClean }));
-  }
-
-  #emit(type: string, event: Event): void {
-    const handler = (this as unknown as Record<string, ((e: Event) => void) | null>)[`on${type}`];
-    handler?.call(this, event);
-    this.dispatchEvent(event);
   }
 }

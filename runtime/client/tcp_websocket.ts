@@ -21,6 +21,7 @@ import {
   writeAll,
   xorMask,
 } from "../transport/websocket/mod.ts";
+import { ClientSocket } from "./client_socket.ts";
 import { WriteQueue } from "./write_queue.ts";
 
 const encoder = new TextEncoder();
@@ -30,7 +31,7 @@ const decoder = new TextDecoder();
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** The `WebSocket` subset of a connection to a node over TCP with Nagle off. */
-export class TcpWebSocket extends EventTarget {
+export class TcpWebSocket extends ClientSocket {
   /** `readyState` while connecting. */
   static readonly CONNECTING = 0;
   /** `readyState` while open. */
@@ -46,21 +47,10 @@ export class TcpWebSocket extends EventTarget {
   protocol = "";
   /** Only `arraybuffer` is produced. */
   binaryType: BinaryType = "arraybuffer";
-  /** Connection state, as on `WebSocket`. */
-  readyState = TcpWebSocket.CONNECTING;
-  /** `open` handler. */
-  onopen: ((ev: Event) => void) | null = null;
-  /** `message` handler; `data` is a `Uint8Array` (binary) or a string. */
-  onmessage: ((ev: MessageEvent) => void) | null = null;
-  /** `close` handler. */
-  onclose: ((ev: CloseEvent) => void) | null = null;
-  /** `error` handler. */
-  onerror: ((ev: Event) => void) | null = null;
 
   #conn: Deno.Conn | null = null;
-  readonly #writes = new WriteQueue((err) => this.#fail(err));
+  readonly #writes = new WriteQueue((err) => this.fail(err));
   #closeSent = false;
-  #closedEmitted = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Connects to `ws://host:port/path` (or `wss://`), offering `protocols`. */
@@ -68,7 +58,7 @@ export class TcpWebSocket extends EventTarget {
     super();
     this.url = url;
     this.#connect(typeof protocols === "string" ? [protocols] : protocols).catch((err) =>
-      this.#fail(err)
+      this.fail(err)
     );
   }
 
@@ -119,8 +109,8 @@ export class TcpWebSocket extends EventTarget {
     }
     this.#writes.attach(conn);
     this.readyState = TcpWebSocket.OPEN;
-    this.#emit("open", new Event("open"));
-    this.#readLoop(conn, rest).catch((err) => this.#fail(err));
+    this.emit("open", new Event("open"));
+    this.#readLoop(conn, rest).catch((err) => this.fail(err));
   }
 
   /** Sends one binary or text message. */
@@ -134,13 +124,13 @@ export class TcpWebSocket extends EventTarget {
   close(code = 1000, reason = ""): void {
     if (this.readyState >= TcpWebSocket.CLOSING) return;
     if (this.readyState === TcpWebSocket.CONNECTING) {
-      this.#finish(code, reason, false);
+      this.finish(code, reason, false);
       return;
     }
     this.readyState = TcpWebSocket.CLOSING;
     this.#sendClose(code, reason);
     // A server that never answers the close frame must not hold the socket forever.
-    this.#closeTimer = setTimeout(() => this.#finish(code, reason, true), 2000);
+    this.#closeTimer = setTimeout(() => this.finish(code, reason, true), 2000);
   }
 
   #sendClose(code: number, reason: string): void {
@@ -201,7 +191,7 @@ export class TcpWebSocket extends EventTarget {
           while (filled < size) {
             const n = await conn.read(payload.subarray(filled));
             if (n === null) {
-              this.#finish(1006, "connection lost", false);
+              this.finish(1006, "connection lost", false);
               return;
             }
             filled += n;
@@ -218,7 +208,7 @@ export class TcpWebSocket extends EventTarget {
           this.readyState = TcpWebSocket.CLOSING;
           this.#sendClose(code === 1005 ? 1000 : code, "");
           await this.#drainWrites();
-          this.#finish(code, reason, true);
+          this.finish(code, reason, true);
           return;
         } else {
           if (opcode !== OP.continuation) {
@@ -239,7 +229,7 @@ export class TcpWebSocket extends EventTarget {
       }
       const n = await conn.read(buf.subarray(len));
       if (n === null) {
-        this.#finish(1006, "connection lost", false);
+        this.finish(1006, "connection lost", false);
         return;
       }
       len += n;
@@ -250,36 +240,20 @@ export class TcpWebSocket extends EventTarget {
     if (this.readyState !== TcpWebSocket.OPEN) return;
     // Binary data is a Uint8Array (the ArqonBus client accepts it), not an ArrayBuffer.
     const data = opcode === OP.text ? decoder.decode(payload) : payload;
-    this.#emit("message", new MessageEvent("message", { data }));
+    this.emit("message", new MessageEvent("message", { data }));
   }
 
   async #drainWrites(): Promise<void> {
     while (this.#writes.busy) await new Promise((r) => setTimeout(r, 1));
   }
 
-  #fail(err: unknown): void {
-    if (this.#closedEmitted) return;
-    this.#emit("error", new ErrorEvent("error", { message: String(err), error: err }));
-    this.#finish(1006, String((err as Error)?.message ?? err), false);
-  }
-
-  #finish(code: number, reason: string, wasClean: boolean): void {
-    if (this.#closedEmitted) return;
-    this.#closedEmitted = true;
+  protected override release(): void {
     clearTimeout(this.#closeTimer);
-    this.readyState = TcpWebSocket.CLOSED;
     try {
       this.#conn?.close();
     } catch { /* already closed */ }
     this.#conn = null;
     this.#writes.clear();
-    this.#emit("close", new CloseEvent("close", { code, reason, wasClean }));
-  }
-
-  #emit(type: string, event: Event): void {
-    const handler = (this as unknown as Record<string, ((e: Event) => void) | null>)[`on${type}`];
-    handler?.call(this, event);
-    this.dispatchEvent(event);
   }
 }
 
