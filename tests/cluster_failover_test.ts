@@ -56,8 +56,18 @@ Deno.test("failover: SIGKILL of the stream leader loses no acknowledged pulse; s
     for (const node of nodes) clients.push(await ArqonClient.connect(node.wsUrl, { name: "pub" }));
     // A raw WebSocket subscriber on node B sees the one sequence too.
     const watcher = await client(nodes[1].wsUrl, "fo.>", "failover");
-    const first = await clients[0].publish("fo.x", "warm", { ack: "durable", reality: "failover" });
-    assert.equal(first?.sequence, 1);
+    // The stream is made on first use: electing its R3 leader on a busy machine may take
+    // longer than one publish waits (a typed refusal, then the retry is stored).
+    let first: Awaited<ReturnType<ArqonClient["publish"]>> | undefined;
+    for (let attempt = 0; first === undefined; attempt++) {
+      try {
+        first = await clients[0].publish("fo.x", "warm", { ack: "durable", reality: "failover" });
+      } catch (err) {
+        if (attempt >= 4) throw err;
+        await sleep(500);
+      }
+    }
+    assert.ok(Number(first?.sequence) >= 1);
 
     const acked = new Map<string, number>(); // payload -> sequence acknowledged
     const refusals: string[] = [];
@@ -178,7 +188,15 @@ Deno.test("failover: SIGKILL of an ArqonBus node; the client resumes on another 
           method: "POST",
           body: `p${published}`,
         });
-        assert.equal(res.status, 200, await res.text());
+        const text = await res.text();
+        if (res.status === 503) {
+          // A typed refusal while the cluster is busy (CLUSTER_UNAVAILABLE): not
+          // acknowledged, so not counted; whether it was stored, the sequence check says.
+          assert.match(text, /CLUSTER_UNAVAILABLE/);
+          await sleep(100);
+          continue;
+        }
+        assert.equal(res.status, 200, text);
         published++;
         if (published % 20 === 0) await sleep(10);
       }
@@ -194,7 +212,10 @@ Deno.test("failover: SIGKILL of an ArqonBus node; the client resumes on another 
     stop = true;
     await publishing;
     await until(() => got.length >= published, "every pulse", 20_000, status).catch(() => {});
-    assert.deepEqual(got, Array.from({ length: published }, (_, i) => i + 1));
+    // Every acknowledged pulse, no gap, no duplicate (a refused publish stored after all
+    // adds a sequence: the check is on the sequences).
+    assert.ok(got.length >= published, status());
+    assert.deepEqual(got, Array.from({ length: got.length }, (_, i) => i + 1));
   } finally {
     await sdk?.close();
     for (const n of [a, b]) {

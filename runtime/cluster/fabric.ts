@@ -99,6 +99,8 @@ export class JetStreamFabric implements PulseFabric {
   readonly #consumers = new Map<string, ConsumerMessages | null>();
   /** The consumer object of each running reality consumer, checked by the watchdog. */
   readonly #watched = new Map<string, Consumer>();
+  // Each watched reality's progress at the last watchdog tick.
+  readonly #progressAtWatch = new Map<string, number>();
   #watchdog: ReturnType<typeof setInterval> | undefined;
   /** The last sequence each reality's consumer gave this node, and where each first began. */
   readonly #progress = new Map<string, number>();
@@ -272,6 +274,17 @@ export class JetStreamFabric implements PulseFabric {
         if (this.#closed || this.#watched.get(realityId) !== consumer) return;
         if (/not found/i.test((err as Error).message)) this.#restart(realityId);
       });
+      // A consumer the cluster still knows can stall too after its stream's leader died
+      // (seen: a node stuck 250 pulses behind for good). No progress over a whole tick
+      // while the stream holds more than it gave: made again after the last one taken.
+      const at = this.#progress.get(realityId) ?? 0;
+      const before = this.#progressAtWatch.get(realityId);
+      this.#progressAtWatch.set(realityId, at);
+      if (before !== at) continue;
+      this.#conn.jsm.streams.info(realityStream(realityId)).then((info) => {
+        if (this.#closed || this.#watched.get(realityId) !== consumer) return;
+        if (info.state.last_seq > (this.#progress.get(realityId) ?? 0)) this.#restart(realityId);
+      }).catch(() => {/* the next tick asks again */});
     }
   }
 
