@@ -52,10 +52,10 @@ export { INBOX_SEGMENT, isInboxTopic, newInboxTopic, PendingInboxes } from "./in
 export {
   DEFAULT_REALITY,
   type QueueDefaults,
-  Spine,
   type SpineOptions,
   type SubscribeInput,
-} from "./spine.ts";
+} from "./spine_options.ts";
+export { Spine } from "./spine.ts";
 export { StampedPulse } from "./stamped.ts";
 export { markReplayed } from "./entropy.ts";
 export {

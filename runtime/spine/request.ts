@@ -10,7 +10,8 @@
  * @module
  */
 import { BusError, type IAnycastTarget, type IPulse } from "../protocol/mod.ts";
-import { DEFAULT_REALITY, type Spine } from "./spine.ts";
+import type { Spine } from "./spine.ts";
+import { DEFAULT_REALITY } from "./spine_options.ts";
 import type { Subscription, SubscriptionOwner } from "./subscription.ts";
 import { topicError } from "../protocol/mod.ts";
 import { replyError } from "./reply_marks.ts";

@@ -20,7 +20,8 @@ import { BusError, type IPulse } from "../protocol/mod.ts";
 import { isFinalReply, replyError } from "./reply_marks.ts";
 import { topicError } from "../protocol/mod.ts";
 import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS } from "./request.ts";
-import { DEFAULT_REALITY, type Spine } from "./spine.ts";
+import type { Spine } from "./spine.ts";
+import { DEFAULT_REALITY } from "./spine_options.ts";
 import type { Subscription, SubscriptionOwner } from "./subscription.ts";
 
 /** Bounds and timing of one streamed request. */
