@@ -1,6 +1,6 @@
 /**
  * The cluster layer: a node on NATS JetStream (`--cluster`). Its one connection, its
- * options and flags; the node wires it (runtime/node/start.ts).
+ * options and flags; the node wires it (runtime/node/parts.ts).
  * @module
  */
 export { CLUSTER_DEFAULTS, CLUSTER_FLAGS, type ClusterOptions } from "./options.ts";

@@ -13,7 +13,8 @@ export {
   type RunOptions,
   type ShmOptions,
 } from "./config.ts";
-export { type ArqonNode, capacityLine, type ConnectionCapacity, startNode } from "./start.ts";
+export { capacityLine, type ConnectionCapacity } from "./capacity.ts";
+export { type ArqonNode, startNode } from "./start.ts";
 export { type OpenFileLimit, raiseOpenFileLimit } from "./rlimit.ts";
 // The options each layer contributes to `NodeConfig`, so the config's type is whole here.
 export type { PolicyOptions } from "../../casil/mod.ts";
