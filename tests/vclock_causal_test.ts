@@ -3,12 +3,12 @@
  * our SDK) subscribes in two realities with `order: CAUSAL`; a pulse is delivered only after
  * the pulses it depends on that those subscriptions match, a dependency missing past the
  * timeout yields a CAUSAL_GAP error naming it and delivery goes on, and the gate that holds
- * pulses is bounded.
+ * pulses is bounded (in pulses and in bytes: a node child's RSS stays flat past it).
  */
 import assert from "node:assert/strict";
 import { ArqonClient, type IPulse } from "../mod.ts";
 import { withNode } from "./support/node.ts";
-import { F, msg, num, pb, type PbField, str } from "./support/pb.ts";
+import { F, frames, msg, num, pb, type PbField, str } from "./support/pb.ts";
 import { RawSocket } from "./support/raw_ws.ts";
 import { mb, startNodeChild } from "./adversarial/support.ts";
 
@@ -215,4 +215,119 @@ Deno.test("causal: a dependency still being replayed from the log is waited for"
     await relay.close();
     await watcher.close();
   });
+});
+
+/**
+ * What a subscriber received, without the payloads (they would weigh on the test runner):
+ * "reality:sequence" of each delivery, and the code and message of each error.
+ */
+class TallySocket {
+  readonly delivered: string[] = [];
+  readonly errors: { code: number; message: string }[] = [];
+  readonly ws: WebSocket;
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+  }
+
+  static async open(url: string, name: string): Promise<TallySocket> {
+    const ws = new WebSocket(url, "arqon.v1.proto");
+    ws.binaryType = "arraybuffer";
+    const s = new TallySocket(ws);
+    const welcomed = Promise.withResolvers<void>();
+    ws.onmessage = (e) => {
+      for (const [kind, m] of frames(new Uint8Array(e.data))) {
+        if (kind === F.welcome || kind === F.subscribed) welcomed.resolve();
+        if (kind === F.deliver) {
+          const p = msg(m, 2);
+          s.delivered.push(`${str(p, 5)}:${num(p, 2)}`);
+        } else if (kind === F.error) s.errors.push({ code: num(m, 1), message: str(m, 2) });
+      }
+    };
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    ws.send(pb([[F.hello, [[1, name], [2, 1]]]]));
+    await welcomed.promise;
+    return s;
+  }
+
+  async until(predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+Deno.test("causal: large pulses whose dependency never arrives stay within the byte bound (node child)", async () => {
+  // The count bound (4096, the default) would hold every pulse of this flood: only the
+  // byte bound (1 MiB) lets them go. Unbounded, each round would stay held (60 s timeout).
+  const node = await startNodeChild(["--memory", "--causal-max-held-bytes", String(1 << 20)]);
+  try {
+    const watcher = await TallySocket.open(node.wsUrl, "watcher");
+    for (const [id, reality] of [[1, "ha"], [2, "hb"]] as const) {
+      watcher.ws.send(
+        pb([[F.subscribe, [[1, id], [2, reality], [3, ">"], [12, id], [15, CAUSAL], [
+          16,
+          60_000,
+        ]]]]),
+      );
+    }
+    const flooder = await raw(node.wsUrl, "flooder");
+    publish(flooder, "hb", "warm.up");
+    await watcher.until(() => watcher.delivered.includes("hb:1"), "hb:1");
+    const before = node.rss();
+    const rss: number[] = [];
+    const perRound = 800;
+    const rounds = 3;
+    const payload = new Uint8Array(64 << 10);
+    for (let round = 1; round <= rounds; round++) {
+      for (let i = 0; i < perRound; i++) {
+        payload.fill(i & 0xff);
+        publish(flooder, "ha", "h.x", { hb: 1_000_000 }, payload);
+      }
+      // 1 MiB holds at most 15 pulses of 64 KiB (plus envelope): the rest go out early,
+      // each with a CAUSAL_GAP error saying which bound let it go.
+      await watcher.until(
+        () => watcher.delivered.length >= 1 + round * perRound - 15,
+        `round ${round}: all but the held`,
+      );
+      rss.push(node.rss());
+    }
+    const gone = watcher.delivered.length - 1;
+    const total = rounds * perRound;
+    assert.ok(gone >= total - 15 && gone < total, `${gone} of ${total} let go`);
+    assert.deepEqual(
+      watcher.delivered.slice(1),
+      Array.from({ length: gone }, (_, i) => `ha:${i + 1}`),
+      "in order",
+    );
+    const gaps = watcher.errors.filter((e) => e.code === 26); // CAUSAL_GAP
+    assert.equal(gaps.length, gone);
+    assert.match(gaps[0].message, /1048576 bytes/);
+    assert.equal(watcher.errors.length, gaps.length, "no other error");
+    assert.ok(await node.metric("arqon_limit_hits_total", 'limit="causal_held"') >= gone);
+    // Another client is served meanwhile.
+    const other = await raw(node.wsUrl, "other");
+    subscribe(other, 1, "ho");
+    await other.wait(F.subscribed);
+    publish(flooder, "ho", "o.k");
+    await other.wait(F.deliver);
+    // Memory: each round pushes 50 MiB through the gate. The first round grows the heaps
+    // (a plain subscriber's round grows them as much); later rounds reuse them, where an
+    // unbounded gate would add each round's 50 MiB.
+    console.log(`node RSS after each round: ${rss.map((r) => `+${mb(r - before)}`).join(", ")}`);
+    assert.ok(rss[0] - before < 160 * 1024 * 1024, `round 1 grew RSS by ${mb(rss[0] - before)}`);
+    assert.ok(
+      rss[rounds - 1] - rss[0] < 32 * 1024 * 1024,
+      `rounds 2-${rounds} grew RSS by ${mb(rss[rounds - 1] - rss[0])}`,
+    );
+    watcher.ws.close();
+    await flooder.close();
+    await other.close();
+  } finally {
+    await node.stop();
+  }
 });
