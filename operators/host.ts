@@ -92,9 +92,10 @@ export interface OperatorHostOptions extends Partial<OperatorOptions> {
   readonly mayRun?: (name: string) => boolean;
   /**
    * Called before an operator in standby starts on this node (a cluster node took its lease
-   * over): brings the operator's committed state here. A rejection keeps it in standby.
+   * over): brings the operator's committed state here, and its inputs from after it. A
+   * rejection keeps it in standby.
    */
-  readonly beforeRun?: (name: string, reality: string) => Promise<void>;
+  readonly beforeRun?: (name: string, manifest: OperatorManifest) => Promise<void>;
 }
 
 interface Entry {
@@ -518,7 +519,7 @@ export class OperatorHost {
       if (!entry) return undefined;
       if (active && entry.status === "standby") {
         // From the committed state (the cluster's, brought here first), as after a restart.
-        await this.#o.beforeRun?.(name, entry.manifest.reality);
+        await this.#o.beforeRun?.(name, entry.manifest);
         await Promise.all(entry.runners.map((r) => r.start()));
         entry.status = "running";
       } else if (!active && entry.status === "running") {

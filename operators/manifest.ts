@@ -19,6 +19,14 @@ export interface ManifestLimits {
   readonly max_output_bytes?: number;
 }
 
+/**
+ * The queue group operator `name`'s input subscriptions share: its manifest's, or its own
+ * (`op-<name>`), which nothing but the operator's instances joins.
+ */
+export function inputGroup(name: string, manifest: OperatorManifest): string {
+  return manifest.queue_group ?? `op-${name}`;
+}
+
 /** A checked manifest, as stored with the component. */
 export interface OperatorManifest {
   /** The reality it consumes from and publishes to. */

@@ -16,6 +16,7 @@ export { type HandleResult, loadOperator, OperatorSandbox } from "./operator_san
 export { OperatorState, type StateChanges } from "./state.ts";
 export { OPERATOR_DEFAULTS, OPERATOR_FLAGS, type OperatorOptions } from "./config.ts";
 export {
+  inputGroup,
   type ManifestLimits,
   OPERATOR_NAME,
   type OperatorManifest,

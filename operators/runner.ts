@@ -10,7 +10,7 @@
 import type { arqon } from "../runtime/protocol/mod.ts";
 import type { GuestLogger, Module, SandboxLimits } from "../runtime/sandbox/mod.ts";
 import type { OperatorStateStore, Spine, Subscription } from "../runtime/spine/mod.ts";
-import type { OperatorManifest } from "./manifest.ts";
+import { inputGroup, type OperatorManifest } from "./manifest.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { encodedOutput } from "./output_bytes.ts";
 import { refusalReply, replyCopy } from "./reply.ts";
@@ -144,7 +144,7 @@ export class OperatorRunner {
         id: i + 1,
         realityId: manifest.reality,
         pattern,
-        queueGroup: manifest.queue_group ?? `op-${name}`,
+        queueGroup: inputGroup(name, manifest),
       })
     );
     // Pulses a stop or a replacement left over are handled first, in order.

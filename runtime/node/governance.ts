@@ -16,7 +16,13 @@ import {
   Leases,
   ReplicatedOperatorState,
 } from "../cluster/governance/mod.ts";
-import type { CircuitHost, OperatorChange, OperatorHost } from "../../operators/mod.ts";
+import {
+  type CircuitHost,
+  inputGroup,
+  type OperatorChange,
+  type OperatorHost,
+  type OperatorManifest,
+} from "../../operators/mod.ts";
 import { type NodeAccess, type Revocation, Revocations } from "../shield/auth/mod.ts";
 import type { ControlParams, OperatorStateStore, Spine } from "../spine/mod.ts";
 import type { Logger } from "../telemetry/mod.ts";
@@ -43,6 +49,13 @@ export interface GovernanceOptions {
    * @default {3000}
    */
   readonly leaseTtlMs?: number;
+  /** The node's fabric: an operator taken over reads its inputs again from its state on. */
+  readonly fabric?: InputRewind;
+}
+
+/** Where a queue group's shared consumer starts again (`JetStreamFabric.rewindGroup`). */
+export interface InputRewind {
+  rewindGroup(realityId: string, group: string, pattern: string, fromSeq: number): Promise<void>;
 }
 
 /** A policy record as shared (the component travels apart, by digest). */
@@ -68,6 +81,7 @@ export class NodeGovernance {
   /** Operator state: the node's store, each commit mirrored to the cluster. */
   readonly operatorState: ReplicatedOperatorState;
   readonly #logger: Logger;
+  readonly #fabric: InputRewind | undefined;
   #leaseTimer?: ReturnType<typeof setInterval>;
   #leaseRound: Promise<void> | null = null;
 
@@ -77,12 +91,14 @@ export class NodeGovernance {
     leases: Leases,
     operatorState: ReplicatedOperatorState,
     logger: Logger,
+    fabric: InputRewind | undefined,
   ) {
     this.sync = sync;
     this.audit = audit;
     this.leases = leases;
     this.operatorState = operatorState;
     this.#logger = logger;
+    this.#fabric = fabric;
   }
 
   /** What `GET /v1/audit` and `/v1/audit/verify` serve on a cluster node: the cluster's chain. */
@@ -129,7 +145,7 @@ export class NodeGovernance {
     });
     // Only the lease holder writes an operator's state to the cluster.
     operatorState.mayWrite = (name) => leases.holds(name);
-    return new NodeGovernance(sync, audit, leases, operatorState, logger);
+    return new NodeGovernance(sync, audit, leases, operatorState, logger, options.fabric);
   }
 
   /** CASIL's `replicate` hook: the component by digest first, then the record. */
@@ -157,9 +173,25 @@ export class NodeGovernance {
     });
   };
 
-  /** The operator host's `beforeRun` hook: the cluster's committed state, brought here. */
-  beforeRun = async (name: string, reality: string): Promise<void> => {
+  /**
+   * The operator host's `beforeRun` hook: the cluster's committed state, brought here, then
+   * the operator's own input group rewound to the input after it. Inputs the node that
+   * died held unacknowledged come again before the later ones (in order, as the state
+   * expects), and inputs it handled after its last commit reached the cluster come again
+   * too: their outputs derive the same ids, which the streams' duplicate window stores once.
+   * A group the manifest shares with others is left as it is (rewinding it would hand its
+   * other members pulses again), and so are the groups of an operator of several input
+   * patterns: each pattern's consumer goes at its own pace, so the last input handled says
+   * nothing of the others' (unacknowledged inputs come again after `ack_wait` instead).
+   */
+  beforeRun = async (name: string, manifest: OperatorManifest): Promise<void> => {
+    const { reality } = manifest;
     const seq = await this.operatorState.restore(reality, name);
+    const own = manifest.queue_group === undefined && manifest.inputs.length === 1;
+    if (seq > 0 && own && this.#fabric) {
+      const [pattern] = manifest.inputs;
+      await this.#fabric.rewindGroup(reality, inputGroup(name, manifest), pattern, seq + 1);
+    }
     this.#logger.info("operator.takeover", { operator: name, reality, fromSequence: seq + 1 });
   };
 

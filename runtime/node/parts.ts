@@ -129,6 +129,7 @@ export async function openParts(ctx: PartsContext): Promise<NodeParts> {
       replicas: cluster.replicas,
       logger,
       store,
+      fabric: fabric ?? undefined,
     })
     : null;
   // One sandbox engine per node (module cache, instrumenting worker), shared by every Wasm

@@ -4,6 +4,11 @@
  * order, to a JetStream KV bucket (`ARQON_OPSTATE`: one key per state key, plus the last
  * input sequence handled). A node taking an operator over restores that state into its own
  * store before the operator starts there.
+ *
+ * A commit's several keys are several KV writes, and the node writing them can die between
+ * two. So each commit is first written whole, as one value (`_commit`: its input sequence
+ * and changes), then key by key: a restore applies the last whole commit over the keys, and
+ * so always reads the state after some commit, with that commit's input sequence.
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -14,6 +19,13 @@ import type { OperatorStateStore } from "../../spine/mod.ts";
 import { governanceUnavailable } from "./errors.ts";
 
 const SEQ = "_seq";
+const COMMIT = "_commit";
+
+/** One commit as written whole: its input sequence and its changes (null: deleted). */
+interface WholeCommit {
+  readonly seq: number;
+  readonly changes: readonly (readonly [string, Uint8Array | null])[];
+}
 
 /** The local store, with each commit mirrored to the cluster. */
 export class ReplicatedOperatorState implements OperatorStateStore {
@@ -73,6 +85,7 @@ export class ReplicatedOperatorState implements OperatorStateStore {
     this.#mirror(operator, async () => {
       await committed;
       if (!this.mayWrite(operator)) return;
+      await this.#kv.put(stateKey(operator, COMMIT), encodeCommit(inputSequence ?? 0, copy));
       for (const [k, v] of copy) {
         if (v === null) await this.#kv.delete(stateKey(operator, k));
         else await this.#kv.put(stateKey(operator, k), v);
@@ -124,10 +137,11 @@ export class ReplicatedOperatorState implements OperatorStateStore {
    * returns the last input sequence the state includes (0 when none was recorded).
    */
   async restore(reality: string, operator: string): Promise<number> {
-    let entries: [string, Uint8Array][];
+    let entries: Map<string, Uint8Array>;
     let seq = 0;
     try {
-      entries = [];
+      entries = new Map();
+      let last: WholeCommit | undefined;
       const prefix = `${token(operator)}.`;
       const keys = await this.#kv.keys(`${prefix}>`);
       const names: string[] = [];
@@ -137,12 +151,21 @@ export class ReplicatedOperatorState implements OperatorStateStore {
         if (!e || e.operation !== "PUT") continue;
         const key = Buffer.from(k.slice(prefix.length), "base64url").toString("utf8");
         if (key === SEQ) seq = Number(e.string());
-        else entries.push([key, e.value.slice()]);
+        else if (key === COMMIT) last = decodeCommit(e.value);
+        else entries.set(key, e.value.slice());
+      }
+      // The last commit, whole: its keys (written after it) may not all have been.
+      if (last) {
+        for (const [k, v] of last.changes) {
+          if (v === null) entries.delete(k);
+          else entries.set(k, v);
+        }
+        seq = Math.max(seq, last.seq);
       }
     } catch (e) {
       throw governanceUnavailable(`read the state of operator ${operator}`, e);
     }
-    await this.#local.replaceOperatorState(reality, operator, entries);
+    await this.#local.replaceOperatorState(reality, operator, [...entries]);
     await this.#local.flush();
     return seq;
   }
@@ -163,6 +186,28 @@ export class ReplicatedOperatorState implements OperatorStateStore {
     const seqKey = stateKey(operator, SEQ);
     for (const k of names) if (!(keepSeq && k === seqKey)) await this.#kv.delete(k);
   }
+}
+
+function encodeCommit(
+  seq: number,
+  changes: readonly (readonly [string, Uint8Array | null])[],
+): Uint8Array {
+  const json = {
+    seq,
+    changes: changes.map(([k, v]) => [k, v === null ? null : Buffer.from(v).toString("base64")]),
+  };
+  return new TextEncoder().encode(JSON.stringify(json));
+}
+
+function decodeCommit(bytes: Uint8Array): WholeCommit {
+  const json = JSON.parse(new TextDecoder().decode(bytes)) as {
+    seq: number;
+    changes: [string, string | null][];
+  };
+  return {
+    seq: json.seq,
+    changes: json.changes.map(([k, v]) => [k, v === null ? null : Buffer.from(v, "base64")]),
+  };
 }
 
 function token(text: string): string {
