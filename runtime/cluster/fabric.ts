@@ -226,14 +226,21 @@ export class JetStreamFabric implements PulseFabric {
   }
 
   async hasInterest(realityId: string, topic: string): Promise<boolean> {
-    if (!this.#conn.connected) return false;
-    try {
-      await this.#conn.nc.request(interestSubject(realityId, topic), undefined, { timeout: 1000 });
-      return true;
-    } catch {
-      // No responders anywhere (NATS answers at once), or none in time.
-      return false;
+    // A subscriber that was told "subscribed" on another node a moment ago may not have
+    // its interest subscription at the NATS server yet (the subscribe goes out
+    // asynchronously): "no responders" is asked again twice, 100 then 200 ms later.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (!this.#conn.connected || this.#closed) return false;
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * attempt));
+      try {
+        const subject = interestSubject(realityId, topic);
+        await this.#conn.nc.request(subject, undefined, { timeout: 1000 });
+        return true;
+      } catch {
+        // No responders anywhere (NATS answers at once), or none in time.
+      }
     }
+    return false;
   }
 
   #watch(): void {
