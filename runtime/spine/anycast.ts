@@ -8,7 +8,7 @@
  */
 import { BusError, type IAnycastMatch } from "../protocol/mod.ts";
 import type { Subscription } from "./subscription.ts";
-import { type IndexHit, VectorIndex } from "./anycast_index.ts";
+import { VectorIndex } from "./anycast_index.ts";
 
 /** Bounds and switch-over of anycast; each has a node flag (`ANYCAST_FLAGS`). */
 export interface AnycastLimits {
@@ -31,6 +31,15 @@ export interface AnycastLimits {
 
 /** Scores closer than this are ties (float32 embeddings carry about 7 digits). */
 const TIE = 1e-6;
+
+/** How much more a graph search asks for when the first answer held too few of a topic's. */
+const WIDEN = 8;
+
+/**
+ * The most a graph search asks for before a topic's candidates are scanned exactly (a
+ * topic holding a small share of a large dimension, or scores mostly under `min_score`).
+ */
+const MAX_GRAPH_HITS = 512;
 
 /** One chosen subscriber of an anycast pulse. */
 export interface AnycastChoice {
@@ -173,28 +182,11 @@ export class AnycastRegistry {
     if (!space) return [];
     const { list: candidates, set } = this.#candidatesOf(route, query.length);
     if (candidates.length === 0) return [];
-    let hits: IndexHit[] | undefined;
-    if (space.index.approximate) {
-      // Every registration of the dimension is a candidate: no filter to call per node.
-      const wanted = candidates.length === space.entries ? undefined : set();
-      // Several embeddings of one subscriber may come first: ask for more than k.
-      hits = space.index.nearest(
-        query,
-        k * Math.min(4, this.#limits.maxPerSubscription) + 4,
-        wanted && ((slot) => wanted.has(space.owners[slot]!)),
-      );
-    }
     const best = new Map<Entry, { score: number; embedding: number }>();
-    if (hits) {
-      for (const hit of hits) {
-        const entry = space.owners[hit.slot];
-        if (!entry) continue;
-        const seen = best.get(entry);
-        if (!seen || hit.score > seen.score) {
-          best.set(entry, { score: hit.score, embedding: space.which[hit.slot] });
-        }
-      }
-    } else {
+    // A topic with few candidates is scanned exactly even when the dimension has a graph.
+    const graph = space.index.approximate && candidates.length > this.#limits.exactMax;
+    if (!graph || !this.#approximate(space, candidates, set, query, k, best)) {
+      best.clear();
       this.#exact(space.index, candidates, query, k, best);
     }
     const ranked: { entry: Entry; score: number; embedding: number; key: number }[] = [];
@@ -214,6 +206,53 @@ export class AnycastRegistry {
       sub: c.entry.sub,
       match: { embedding: c.embedding, score: c.score },
     }));
+  }
+
+  /**
+   * Search by the graph: each subscription's best embedding among the graph's nearest,
+   * keeping those of the topic's `candidates` only. The graph holds every embedding of the
+   * dimension, so when other topics' embeddings (or scores under `min_score`) crowd out
+   * the topic's, it asks again for `WIDEN` times more, up to `MAX_GRAPH_HITS`. False when
+   * even that found fewer than `k` that qualify while other topics' embeddings took
+   * places (the caller then scans the topic's candidates exactly); when every hit was the
+   * topic's, the graph's answer stands, so a vector nobody matches costs graph searches,
+   * never a scan of the whole dimension.
+   */
+  #approximate(
+    space: Space,
+    candidates: readonly Entry[],
+    set: () => Set<Entry>,
+    query: Float32Array,
+    k: number,
+    best: Map<Entry, { score: number; embedding: number }>,
+  ): boolean {
+    // Every registration of the dimension is a candidate: no set to look up per hit.
+    const wanted = candidates.length === space.entries ? undefined : set();
+    // Several embeddings of one subscriber may come first: ask for more than k.
+    let n = k * Math.min(4, this.#limits.maxPerSubscription) + 4;
+    for (;;) {
+      const hits = space.index.nearest(query, n)!;
+      best.clear();
+      let qualified = 0;
+      let crowded = false;
+      for (const hit of hits) {
+        const entry = space.owners[hit.slot];
+        if (!entry) continue;
+        if (wanted && !wanted.has(entry)) {
+          crowded = true;
+          continue;
+        }
+        const seen = best.get(entry);
+        if (seen && hit.score <= seen.score) continue;
+        if (hit.score >= entry.minScore && !(seen && seen.score >= entry.minScore)) qualified++;
+        best.set(entry, { score: hit.score, embedding: space.which[hit.slot] });
+      }
+      if (qualified >= k) return true;
+      // The graph returned everything it has: the answer stands, short or empty.
+      if (hits.length < n) return true;
+      if (n >= MAX_GRAPH_HITS) return !crowded;
+      n = Math.min(n * WIDEN, MAX_GRAPH_HITS);
+    }
   }
 
   /**

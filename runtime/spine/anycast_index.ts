@@ -1,19 +1,20 @@
 /**
  * The embeddings of one reality's anycast subscribers: unit vectors in one flat
  * `Float32Array` (exact search scans it), and past `exactMax` embeddings an HNSW graph
- * beside it (approximate search). The graph is built in slices between event-loop turns,
- * so crossing the size never stalls the node; until it is ready, exact search answers.
- * Joins and leaves change the flat store and the graph at once.
+ * beside it (usearch, `anycast_ann.ts`) for approximate search. The graph is built in
+ * time-boxed slices between event-loop turns, so crossing the size never stalls the node;
+ * until it is ready, exact search answers. Joins and leaves change the flat store and the
+ * graph at once.
  * @module
  */
 import { dotRow } from "./anycast_vector.ts";
-import { HNSW_PARAMS, type HnswGraph, hnswIfLoaded, loadHnsw, newGraph } from "./anycast_hnsw.ts";
+import { AnnGraph, annLoaded, loadAnn } from "./anycast_ann.ts";
 
 /** One search result: a slot of the store and its cosine similarity to the query. */
 export interface IndexHit {
   /** The slot the embedding was stored at (`add` returned it). */
   readonly slot: number;
-  /** Cosine similarity, -1..1. */
+  /** Cosine similarity, -1..1, computed exactly from the stored float32 vector. */
   readonly score: number;
 }
 
@@ -25,35 +26,28 @@ export interface VectorIndexOptions {
    */
   readonly exactMax?: number;
   /**
-   * Embeddings inserted into a graph being built per event-loop turn.
-   * @default {256}
+   * Milliseconds of graph insertions per event-loop turn while a graph is built.
+   * @default {4}
    */
-  readonly buildSlice?: number;
+  readonly buildSliceMs?: number;
 }
 
 /** Unit vectors of one dimension, by slot, with exact and approximate nearest search. */
 export class VectorIndex {
   /** Dimension of every vector. */
   readonly dim: number;
-  /** Search breadth of the graph: recall against time (bench/agents/anycast.ts sweeps it). */
-  efSearch: number = HNSW_PARAMS.efSearch;
   readonly #exactMax: number;
-  readonly #slice: number;
+  readonly #sliceMs: number;
   #rows: Float32Array;
   #live: Uint8Array;
-  // Graph labels: fresh per stored vector (hnswlib-wasm refuses to re-add a deleted
-  // label), and the graph reuses a deleted element's memory for the next one.
-  #labelOf: Float64Array;
-  readonly #slotOf = new Map<number, number>();
-  #labels = 0;
   #capacity = 16;
   #top = 0;
   #free: number[] = [];
   #size = 0;
-  // The graph in use.
-  #graph: HnswGraph | undefined;
-  // A graph being built (first build, or a rebuild that drops tombstones).
-  #next: HnswGraph | undefined;
+  // The graph in use, keyed by slot.
+  #graph: AnnGraph | undefined;
+  // A graph being built (slots below the cursor are in it).
+  #next: AnnGraph | undefined;
   #cursor = 0;
   #building = false;
 
@@ -61,10 +55,9 @@ export class VectorIndex {
   constructor(dim: number, options: VectorIndexOptions = {}) {
     this.dim = dim;
     this.#exactMax = options.exactMax ?? 2048;
-    this.#slice = options.buildSlice ?? 256;
+    this.#sliceMs = options.buildSliceMs ?? 4;
     this.#rows = new Float32Array(this.#capacity * dim);
     this.#live = new Uint8Array(this.#capacity);
-    this.#labelOf = new Float64Array(this.#capacity);
   }
 
   /** Embeddings stored. */
@@ -77,6 +70,11 @@ export class VectorIndex {
     return this.#graph !== undefined && this.#size > this.#exactMax;
   }
 
+  /** Vectors in the graph in use (0 without one): live ones only, tombstones are reused. */
+  get graphSize(): number {
+    return this.#graph?.size ?? 0;
+  }
+
   /** Stores a unit vector; returns its slot. */
   add(unit: Float32Array): number {
     const slot = this.#free.pop() ?? this.#top++;
@@ -84,9 +82,6 @@ export class VectorIndex {
     this.#rows.set(unit, slot * this.dim);
     this.#live[slot] = 1;
     this.#size++;
-    const label = ++this.#labels;
-    this.#labelOf[slot] = label;
-    this.#slotOf.set(label, slot);
     if (this.#graph) this.#addTo(this.#graph, slot);
     // The builder has passed this slot already: it would miss it.
     if (this.#next && slot < this.#cursor) this.#addTo(this.#next, slot);
@@ -100,10 +95,8 @@ export class VectorIndex {
     this.#live[slot] = 0;
     this.#size--;
     this.#free.push(slot);
-    const label = this.#labelOf[slot];
-    this.#slotOf.delete(label);
-    this.#graph?.markDelete(label);
-    if (this.#next && slot < this.#cursor) this.#next.markDelete(label);
+    this.#graph?.remove(slot);
+    if (this.#next && slot < this.#cursor) this.#next.remove(slot);
     // Small again: exact search is cheaper than keeping a graph.
     if (this.#size <= this.#exactMax / 2 && !this.#building) this.#graph = undefined;
   }
@@ -114,33 +107,19 @@ export class VectorIndex {
   }
 
   /**
-   * The `n` slots nearest to `query` by the graph, skipping those `accept` refuses;
+   * About the `n` slots nearest to `query` by the graph, best first, each scored exactly;
    * undefined when no graph is ready (the caller then searches exactly).
    */
-  nearest(
-    query: Float32Array,
-    n: number,
-    accept?: (slot: number) => boolean,
-  ): IndexHit[] | undefined {
+  nearest(query: Float32Array, n: number): IndexHit[] | undefined {
     const graph = this.#graph;
     if (!graph || this.#size <= this.#exactMax) return undefined;
-    const k = Math.min(n, this.#size);
-    graph.setEfSearch(Math.max(this.efSearch, k));
-    const slotOf = this.#slotOf;
-    const found = graph.searchKnn(
-      query,
-      k,
-      accept && ((label) => {
-        const slot = slotOf.get(label);
-        return slot !== undefined && accept(slot);
-      }),
-    );
     const out: IndexHit[] = [];
-    for (let i = 0; i < found.neighbors.length; i++) {
-      const slot = slotOf.get(found.neighbors[i]);
-      if (slot !== undefined) out.push({ slot, score: 1 - found.distances[i] });
+    // The graph ranks by i8-quantized distances: the float32 rescoring orders the few
+    // it returns exactly and gives deliveries the true similarity.
+    for (const slot of graph.search(query, Math.min(n, this.#size))) {
+      if (this.#live[slot]) out.push({ slot, score: this.score(query, slot) });
     }
-    return out;
+    return out.sort((a, b) => b.score - a.score);
   }
 
   /** Resolves once a graph being built is ready (tests and benchmarks wait on it). */
@@ -154,47 +133,42 @@ export class VectorIndex {
     rows.set(this.#rows);
     const live = new Uint8Array(capacity);
     live.set(this.#live);
-    const labels = new Float64Array(capacity);
-    labels.set(this.#labelOf);
     this.#rows = rows;
     this.#live = live;
-    this.#labelOf = labels;
     this.#capacity = capacity;
   }
 
-  #addTo(graph: HnswGraph, slot: number): void {
-    if (graph.getCurrentCount() >= graph.getMaxElements()) {
-      graph.resizeIndex(graph.getMaxElements() * 2);
-    }
-    const row = this.#rows.subarray(slot * this.dim, (slot + 1) * this.dim);
-    graph.addPoint(row, this.#labelOf[slot], true);
+  #addTo(graph: AnnGraph, slot: number): void {
+    graph.add(slot, this.#rows.subarray(slot * this.dim, (slot + 1) * this.dim));
   }
 
   #wantGraph(): void {
     if (this.#building || this.#graph) return;
     this.#building = true;
-    const mod = hnswIfLoaded();
-    if (mod) {
-      this.#startBuild(mod);
+    if (annLoaded()) {
+      this.#startBuild();
       return;
     }
-    loadHnsw().then((m) => this.#startBuild(m), () => {
-      // Without the module, search stays exact (correct, only slower).
+    loadAnn().then(() => this.#startBuild(), () => {
+      // Without the addon, search stays exact (correct, only slower).
       this.#building = false;
     });
   }
 
-  #startBuild(mod: Parameters<typeof newGraph>[0]): void {
-    this.#next = newGraph(mod, this.dim, Math.max(1024, this.#size * 2));
+  #startBuild(): void {
+    this.#next = new AnnGraph(this.dim);
     this.#cursor = 0;
     const step = () => {
       const next = this.#next!;
-      const end = Math.min(this.#top, this.#cursor + this.#slice);
-      for (let slot = this.#cursor; slot < end; slot++) {
+      const until = performance.now() + this.#sliceMs;
+      let slot = this.#cursor;
+      while (slot < this.#top) {
         if (this.#live[slot]) this.#addTo(next, slot);
+        // The clock is read every 16 insertions (each is tens of microseconds).
+        if ((++slot & 15) === 0 && performance.now() >= until) break;
       }
-      this.#cursor = end;
-      if (end < this.#top) {
+      this.#cursor = slot;
+      if (slot < this.#top) {
         setTimeout(step, 0);
         return;
       }
