@@ -40,6 +40,25 @@ export interface ClusterOptions {
    * @default {0}
    */
   clusterReplicas: number;
+  /**
+   * Most governance records of one kind (policies, parameter sets, bans, revocations,
+   * operators, circuits) in the cluster's KV bucket; past it a new one is refused with
+   * `QUOTA_EXCEEDED` (bans first drop expired ones).
+   * @default {10000}
+   */
+  clusterGovernanceMaxKeys: number;
+  /**
+   * Largest governance record (bytes of JSON) in the cluster's KV bucket; past it the change
+   * is refused with `FRAME_TOO_LARGE` before anything is written.
+   * @default {262144}
+   */
+  clusterGovernanceMaxRecordBytes: number;
+  /**
+   * Audit entries a node keeps waiting for the cluster's chain (`ARQON_AUDIT`) while NATS
+   * is away; past it the newest are dropped and counted.
+   * @default {10000}
+   */
+  clusterAuditMaxPending: number;
 }
 
 /** Defaults of {@linkcode ClusterOptions}: no cluster. */
@@ -50,6 +69,9 @@ export const CLUSTER_DEFAULTS: Readonly<ClusterOptions> = Object.freeze({
   clusterTlsCert: "",
   clusterTlsKey: "",
   clusterReplicas: 0,
+  clusterGovernanceMaxKeys: 10_000,
+  clusterGovernanceMaxRecordBytes: 256 << 10,
+  clusterAuditMaxPending: 10_000,
 });
 
 /** The cluster's options as flags, in `--help` order; the node adds them to its table. */
@@ -92,5 +114,23 @@ export const CLUSTER_FLAGS: readonly Flag<keyof ClusterOptions>[] = Object.freez
     flag: "cluster-replicas",
     kind: "int",
     help: "replicas of each reality's stream, 1-5 (0: 3 when NATS has 3+ servers, else 1)",
+  },
+  {
+    key: "clusterGovernanceMaxKeys",
+    flag: "cluster-governance-max-keys",
+    kind: "int",
+    help: "most governance records of one kind in the cluster (past it: QUOTA_EXCEEDED)",
+  },
+  {
+    key: "clusterGovernanceMaxRecordBytes",
+    flag: "cluster-governance-max-record-bytes",
+    kind: "int",
+    help: "largest governance record in the cluster, bytes of JSON (past it: FRAME_TOO_LARGE)",
+  },
+  {
+    key: "clusterAuditMaxPending",
+    flag: "cluster-audit-max-pending",
+    kind: "int",
+    help: "audit entries kept for the cluster's chain while NATS is away (past it: dropped)",
   },
 ]);

@@ -39,6 +39,10 @@ export interface GovernanceOptions {
   readonly maxValueBytes?: number;
   /** Most records of one kind. */
   readonly maxKeysPerKind?: number;
+  /** Audit entries kept for the cluster's chain while NATS is away. */
+  readonly auditMaxPending?: number;
+  /** Counts a bound that refused or dropped something (`arqon_limit_hits_total`). */
+  readonly onLimit?: (limit: string) => void;
   /** The node's log. */
   readonly logger: Logger;
   /** The node's operator state store (mirrored to the cluster). */
@@ -109,12 +113,24 @@ export class NodeGovernance {
   /** Opens the shared store (bucket and object store created when missing). */
   static async open(options: GovernanceOptions): Promise<NodeGovernance> {
     const logger = options.logger;
+    for (
+      const [flag, value] of [
+        ["--cluster-governance-max-keys", options.maxKeysPerKind],
+        ["--cluster-governance-max-record-bytes", options.maxValueBytes],
+        ["--cluster-audit-max-pending", options.auditMaxPending],
+      ] as const
+    ) {
+      if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+        throw new Error(`${flag} must be a whole number from 1, not ${value}`);
+      }
+    }
     const sync = await GovernanceSync.open({
       nc: options.nc,
       nodeId: options.nodeId,
       replicas: options.replicas,
       maxValueBytes: options.maxValueBytes,
       maxKeysPerKind: options.maxKeysPerKind,
+      onLimit: options.onLimit,
       onError: (change, err) =>
         logger.error("error", {
           what: "governance",
@@ -128,6 +144,8 @@ export class NodeGovernance {
       nc: options.nc,
       nodeId: options.nodeId,
       replicas: options.replicas,
+      maxPending: options.auditMaxPending,
+      onDrop: () => options.onLimit?.("cluster_audit_pending"),
       onError: (err) => logger.warn("error", { what: "cluster audit", error: err }),
     });
     const leases = await Leases.open({
@@ -151,8 +169,11 @@ export class NodeGovernance {
   /** CASIL's `replicate` hook: the component by digest first, then the record. */
   replicatePolicy = async (change: PolicyChange): Promise<void> => {
     if (change.record === null) return await this.sync.delete("policy", change.name);
+    const shared: SharedPolicy = { record: change.record };
+    // Over a bound: refused before the component is stored.
+    await this.sync.check("policy", change.name, shared);
     if (change.component) await this.sync.putComponent(change.record.digest, change.component);
-    await this.sync.put("policy", change.name, { record: change.record } satisfies SharedPolicy);
+    await this.sync.put("policy", change.name, shared);
   };
 
   /**
@@ -165,12 +186,12 @@ export class NodeGovernance {
       await this.leases.release(change.name);
       return;
     }
+    const shared = { manifest: change.manifest, digest: change.digest };
+    // Over a bound: refused before the component is stored or the lease taken.
+    await this.sync.check("operator", change.name, shared);
     await this.sync.putComponent(change.digest!, change.component!);
     await this.leases.acquire(change.name).catch(() => false);
-    await this.sync.put("operator", change.name, {
-      manifest: change.manifest,
-      digest: change.digest,
-    });
+    await this.sync.put("operator", change.name, shared);
   };
 
   /**

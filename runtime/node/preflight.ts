@@ -43,6 +43,14 @@ export async function preflight(
   if (config.mqttPort >= 0 && tlsOn && !config.insecure) {
     throw new Error("--mqtt-port speaks plain TCP: beside --tls-cert it needs --insecure");
   }
+  // A cluster node shares a parameter set after it changed here (in the publish path): one
+  // the governance record bound would refuse would hold on this node only.
+  if (config.cluster && config.controlMaxBytes + 1024 > config.clusterGovernanceMaxRecordBytes) {
+    throw new Error(
+      `--control-max-bytes ${config.controlMaxBytes} needs --cluster-governance-max-record-bytes ` +
+        `of at least ${config.controlMaxBytes + 1024} (a parameter set is one record)`,
+    );
+  }
   // The structured log of connects, disconnects, errors, installs and kicks;
   // `--log quiet` keeps only errors, as before.
   const logger = new Logger({

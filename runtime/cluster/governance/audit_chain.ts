@@ -62,6 +62,8 @@ export interface ClusterAuditOptions {
   readonly timeoutMs?: number;
   /** Told when a write fails (it is retried). */
   readonly onError?: (err: unknown) => void;
+  /** Told each time an entry is dropped because `maxPending` are waiting. */
+  readonly onDrop?: () => void;
 }
 
 /** What a cluster chain verification reports beyond the chain itself. */
@@ -88,6 +90,7 @@ export class ClusterAudit {
   readonly #nodeId: string;
   readonly #maxPending: number;
   readonly #onError: (err: unknown) => void;
+  readonly #onDrop: () => void;
   readonly #queue: Pending[] = [];
   #dropped = 0;
   /** The head this node last saw: stream sequence and hash. */
@@ -107,6 +110,7 @@ export class ClusterAudit {
     this.#nodeId = options.nodeId;
     this.#maxPending = options.maxPending ?? 10_000;
     this.#onError = options.onError ?? (() => {});
+    this.#onDrop = options.onDrop ?? (() => {});
   }
 
   /** Opens (creating when missing) the chain's stream. */
@@ -157,6 +161,7 @@ export class ClusterAudit {
     if (this.#closed) return;
     if (this.#queue.length >= this.#maxPending) {
       this.#dropped++;
+      this.#onDrop();
       return;
     }
     this.#queue.push({

@@ -72,7 +72,7 @@ export interface GovernanceSyncOptions {
    */
   readonly maxValueBytes?: number;
   /**
-   * Most keys of one kind (bans past it first drop expired ones).
+   * Most keys of one kind (bans and revocations past it first drop expired ones).
    * @default {10000}
    */
   readonly maxKeysPerKind?: number;
@@ -84,6 +84,11 @@ export interface GovernanceSyncOptions {
   readonly timeoutMs?: number;
   /** Told about a handler that failed (the change stays unapplied on this node). */
   readonly onError?: (change: GovernanceChange, err: unknown) => void;
+  /**
+   * Told each time a bound refuses a record: `governance_record_bytes` or `governance_keys`
+   * (the node counts them in `arqon_limit_hits_total`).
+   */
+  readonly onLimit?: (limit: "governance_record_bytes" | "governance_keys") => void;
 }
 
 const KINDS: ReadonlySet<string> = new Set([
@@ -108,6 +113,7 @@ export class GovernanceSync {
   readonly #objects: ObjectStore;
   readonly #handlers = new Map<GovernanceKind, GovernanceHandler>();
   readonly #onError: NonNullable<GovernanceSyncOptions["onError"]>;
+  readonly #onLimit: NonNullable<GovernanceSyncOptions["onLimit"]>;
   /** The revision last seen per key: a late echo never undoes a newer value. */
   readonly #revisions = new Map<string, number>();
   /** Live keys per kind (deleted ones leave), for the key bound. */
@@ -127,6 +133,7 @@ export class GovernanceSync {
     this.maxValueBytes = options.maxValueBytes ?? 256 << 10;
     this.maxKeysPerKind = options.maxKeysPerKind ?? 10_000;
     this.#onError = options.onError ?? (() => {});
+    this.#onLimit = options.onLimit ?? (() => {});
   }
 
   /**
@@ -248,26 +255,33 @@ export class GovernanceSync {
   }
 
   /**
-   * Writes a record made on this node (already applied here). Throws `BusError`:
-   * `FRAME_TOO_LARGE` over `maxValueBytes`, `QUOTA_EXCEEDED` past `maxKeysPerKind`,
-   * `GOVERNANCE_UNAVAILABLE` when NATS does not confirm it.
+   * Checks a record against the bounds without writing it, so a caller with other writes
+   * to make first (a component, a lease) refuses before any of them. Throws what
+   * {@linkcode put} would: `FRAME_TOO_LARGE`, `QUOTA_EXCEEDED`.
    */
-  async put(kind: GovernanceKind, name: string, value: unknown): Promise<number> {
-    const key = keyOf(kind, name);
-    const bytes = new TextEncoder().encode(
-      JSON.stringify({ o: this.origin, t: Date.now(), v: value }),
-    );
+  async check(kind: GovernanceKind, name: string, value: unknown): Promise<void> {
+    await this.#admit(kind, name, this.#encode(value));
+  }
+
+  #encode(value: unknown): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify({ o: this.origin, t: Date.now(), v: value }));
+  }
+
+  async #admit(kind: GovernanceKind, name: string, bytes: Uint8Array): Promise<void> {
     if (bytes.length > this.maxValueBytes) {
+      this.#onLimit("governance_record_bytes");
       throw new BusError(
         "FRAME_TOO_LARGE",
-        `governance record ${kind} ${name} takes ${bytes.length} bytes, more than the ` +
-          `limit of ${this.maxValueBytes}`,
+        `governance record ${kind} ${name.slice(0, 64)} takes ${bytes.length} bytes, more ` +
+          `than the limit of ${this.maxValueBytes}`,
       );
     }
     const live = this.#live.get(kind);
     if (live && !live.has(name) && live.size >= this.maxKeysPerKind) {
-      if (kind === "ban") await this.#dropExpiredBans(live);
+      // Bans and revocations end (`untilMs`): expired ones make room before a refusal.
+      if (kind === "ban" || kind === "revoke") await this.#dropExpired(kind, live);
       if (live.size >= this.maxKeysPerKind) {
+        this.#onLimit("governance_keys");
         throw new BusError(
           "QUOTA_EXCEEDED",
           `cluster governance holds ${live.size} ${kind} records, the limit of ` +
@@ -275,6 +289,17 @@ export class GovernanceSync {
         );
       }
     }
+  }
+
+  /**
+   * Writes a record made on this node (already applied here). Throws `BusError`:
+   * `FRAME_TOO_LARGE` over `maxValueBytes`, `QUOTA_EXCEEDED` past `maxKeysPerKind`,
+   * `GOVERNANCE_UNAVAILABLE` when NATS does not confirm it.
+   */
+  async put(kind: GovernanceKind, name: string, value: unknown): Promise<number> {
+    const key = keyOf(kind, name);
+    const bytes = this.#encode(value);
+    await this.#admit(kind, name, bytes);
     let revision: number;
     try {
       revision = await this.#kv.put(key, bytes);
@@ -298,11 +323,11 @@ export class GovernanceSync {
     this.#remember(kind, name, null);
   }
 
-  async #dropExpiredBans(live: Map<string, unknown>): Promise<void> {
+  async #dropExpired(kind: GovernanceKind, live: Map<string, unknown>): Promise<void> {
     const now = Date.now();
     for (const [name, value] of [...live]) {
       const until = (value as { untilMs?: number } | null)?.untilMs ?? 0;
-      if (until <= now) await this.delete("ban", name).catch(() => {});
+      if (until <= now) await this.delete(kind, name).catch(() => {});
     }
   }
 
