@@ -18,6 +18,15 @@ import { RawSocket } from "./support/raw_ws.ts";
 
 const MiB = 1024 * 1024;
 
+/** Polls `probe` until it returns true; throws after `ms`. */
+async function eventually(what: string, probe: () => Promise<boolean>, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** One sample of /metrics (summed over matching label sets; 0 when absent). */
 async function metric(node: GovernedNode, name: string, labels: string): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
@@ -177,6 +186,101 @@ Deno.test("cluster governance: records past the KV bucket's key and size bounds 
   } finally {
     await node?.stop();
     await nc.close();
+    await nats.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cluster audit: entries past the forwarding queue's bound while NATS is away are dropped, counted, typed", async () => {
+  const nats = await NatsCluster.start(1);
+  const dir = await Deno.makeTempDir({ prefix: "arqon-auditq-" });
+  const key = await writeNodeKeyFile(`${dir}/node.key`);
+  let node: GovernedNode | null = null;
+  try {
+    node = await spawnGovernedNode(nats.urls, [
+      "--auth-key",
+      `${dir}/node.key`,
+      "--metrics-open",
+      "--cluster-audit-max-pending",
+      "50",
+    ]);
+    const n = node;
+    const admin = await issueToken(key, { subject: "root", roles: ["admin"] });
+    const issue = (subject: string) =>
+      call(`${n.url}/v1/tokens`, "POST", admin, { subject, realities: ["lab"] });
+    type Entry = { seq: number; action: string; details: Record<string, unknown> };
+    const chain = async (): Promise<Entry[]> => {
+      const entries: Entry[] = [];
+      for (let from: number | null = 1; from !== null;) {
+        const page = await call(`${n.url}/v1/audit?from=${from}&limit=1000`, "GET", admin);
+        assert.equal(page.status, 200, JSON.stringify(page.json));
+        entries.push(...page.json.entries as Entry[]);
+        from = page.json.next as number | null;
+      }
+      return entries;
+    };
+    // Three entries written while NATS is here.
+    for (let i = 0; i < 3; i++) assert.equal((await issue(`before${i}`)).status, 201);
+    await eventually("3 entries in the chain", async () => (await chain()).length === 3);
+
+    // NATS away: the node goes on issuing tokens (a local action, audited locally); the
+    // entries for the cluster's chain wait in a queue of 50, the rest are dropped and counted.
+    await nats.servers[0].kill();
+    const pid = n.child.pid;
+    const before = rssOf(pid);
+    const rss: number[] = [];
+    const rounds = 4;
+    const perRound = 300;
+    for (let round = 0; round < rounds; round++) {
+      for (let batch = 0; batch < perRound / 10; batch++) {
+        const issued = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => issue(`away${round}-${batch}-${i}`)),
+        );
+        for (const r of issued) assert.equal(r.status, 201, JSON.stringify(r.json));
+      }
+      rss.push(rssOf(pid));
+    }
+    const total = rounds * perRound;
+    assert.equal(
+      await metric(n, "arqon_limit_hits_total", 'limit="cluster_audit_pending"'),
+      total - 50,
+    );
+    // Reading the cluster's chain now is a typed refusal, not a hang or a 500.
+    const away = await call(`${n.url}/v1/audit/verify`, "GET", admin);
+    assert.equal(away.status, 503, JSON.stringify(away.json));
+    assert.equal(errorCode(away.json), "GOVERNANCE_UNAVAILABLE");
+    // Another client is served meanwhile: a raw WebSocket hello is welcomed.
+    const bystander = await issueToken(key, { subject: "bystander", realities: ["calm"] });
+    const s = await RawSocket.open(n.wsUrl, "arqon.v1.proto");
+    s.send(pb([[F.hello, [[1, "bystander"], [2, 1], [4, bystander]]]]));
+    await s.wait(F.welcome);
+    await s.close();
+    // Memory: 1,200 audited actions while NATS is away; the queue holds 50 of them.
+    console.log(`node RSS after each round: ${rss.map((r) => `+${mb(r - before)}`).join(", ")}`);
+    const peak = Math.max(...rss);
+    assert.ok(peak - before < 64 * MiB, `RSS peaked ${mb(peak - before)} above the baseline`);
+
+    // NATS back: the 50 queued entries are written in order, and verify reports the drops.
+    nats.servers[0].start();
+    await nats.waitHealthy();
+    await eventually("the queued entries written", async () => {
+      const v = await call(`${n.url}/v1/audit/verify`, "GET", admin);
+      return v.status === 200 && v.json.pending === 0 && v.json.entries === 53;
+    });
+    const verdict = await call(`${n.url}/v1/audit/verify`, "GET", admin);
+    assert.deepEqual(
+      [verdict.json.ok, verdict.json.entries, verdict.json.pending, verdict.json.dropped],
+      [true, 53, 0, total - 50],
+    );
+    const entries = await chain();
+    assert.deepEqual(entries.map((e) => e.seq), entries.map((_, i) => i + 1));
+    assert.deepEqual(
+      entries.slice(3).map((e) => String(e.details.subject)).sort(),
+      Array.from({ length: 50 }, (_, i) => `away0-${Math.floor(i / 10)}-${i % 10}`).sort(),
+      "the first 50 issued while NATS was away",
+    );
+  } finally {
+    await node?.stop();
     await nats.close();
     await Deno.remove(dir, { recursive: true });
   }
