@@ -63,6 +63,15 @@ export class BatchBuilder {
     this.#bytes += 1 + varintLength(frameLength) + frameLength;
   }
 
+  /** Forgets the collected frames (a message the transport refused). */
+  reset(): void {
+    this.#frames = [];
+    this.#tails = [];
+    this.#subs = [];
+    this.#lengths = [];
+    this.#bytes = 0;
+  }
+
   /** Encodes the collected frames as one `Frame` and resets the builder. */
   finish(): Uint8Array {
     const out = new Uint8Array(this.encodedLength);
@@ -78,28 +87,25 @@ export class BatchBuilder {
   }
 
   /**
-   * Writes what `finish` would return into `out` (at least `encodedLength` bytes) and
-   * resets the builder; lets a transport encode straight into its own frame buffer.
+   * Writes what `finish` would return into `out` at `at` (at least `encodedLength` bytes
+   * from there) and resets the builder; lets a transport encode straight into its own
+   * write buffer.
    */
-  finishInto(out: Uint8Array): void {
+  finishInto(out: Uint8Array, at = 0): void {
     const n = this.#frames.length;
     if (n === 1) {
-      this.#writeOne(out, 0, 0);
+      this.#writeOne(out, at, 0);
     } else {
       const body = this.#bytes;
-      out[0] = KEY_FRAME_BATCH;
-      let pos = writeVarint(out, 1, body);
+      out[at] = KEY_FRAME_BATCH;
+      let pos = writeVarint(out, at + 1, body);
       for (let i = 0; i < n; i++) {
         out[pos++] = KEY_BATCH_FRAMES;
         pos = writeVarint(out, pos, this.#lengths[i]);
         pos = this.#writeOne(out, pos, i);
       }
     }
-    this.#frames = [];
-    this.#tails = [];
-    this.#subs = [];
-    this.#lengths = [];
-    this.#bytes = 0;
+    this.reset();
   }
 
   #writeOne(out: Uint8Array, pos: number, i: number): number {

@@ -72,6 +72,15 @@ export interface OutboundBatch {
   addDeliver(subscriptionId: number, pulse: DeliveryPulse): void;
   /** The message (one frame unwrapped, several as a batch) or null when empty; resets. */
   finish(): WireMessage | null;
+  /**
+   * Binary batches only: the size of the message `finishInto` writes (0 when empty), so
+   * a transport can have it written into its own buffer instead of `finish`.
+   */
+  readonly encodedLength?: number;
+  /** Binary batches only: writes the message at `at` in `buf`, and resets. */
+  finishInto?(buf: Uint8Array, at: number): void;
+  /** Binary batches only: forgets the frames (a transport refused the message). */
+  discard?(): void;
 }
 
 /**
@@ -198,6 +207,17 @@ class ProtoBatch implements OutboundBatch {
   finish(): Uint8Array | null {
     this.lastCount = this.#builder.count;
     return this.lastCount === 0 ? null : this.#builder.finish();
+  }
+  get encodedLength(): number {
+    return this.#builder.count === 0 ? 0 : this.#builder.encodedLength;
+  }
+  finishInto(buf: Uint8Array, at: number): void {
+    this.lastCount = this.#builder.count;
+    this.#builder.finishInto(buf, at);
+  }
+  discard(): void {
+    this.lastCount = this.#builder.count;
+    this.#builder.reset();
   }
 }
 

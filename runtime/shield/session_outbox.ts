@@ -21,6 +21,12 @@ import type { Transport } from "../transport/mod.ts";
 import type { Resumable, StallWatch } from "./stall_watch.ts";
 import { CausalGate } from "./causal_gate.ts";
 
+/** A binary batch, which a transport can have written into its own buffer. */
+type EncodedOutbound = OutboundBatch & {
+  readonly encodedLength: number;
+  finishInto(buf: Uint8Array, at: number): void;
+};
+
 // Deliveries taken from one subscription before moving to the next (fairness).
 const TAKE_PER_TURN = 256;
 
@@ -220,12 +226,19 @@ export class Outbox implements Resumable {
   }
 
   #sendOut(out: OutboundBatch): void {
-    const msg = out.finish();
-    if (msg === null) return;
-    const kind = this.#transport.kind;
+    const t = this.#transport;
+    if (t.sendEncoded !== undefined && out.finishInto !== undefined) {
+      // Written straight into the transport's write buffer: no message of its own.
+      if (out.encodedLength === 0) return;
+      if (!t.sendEncoded(out as EncodedOutbound)) return out.discard!();
+    } else {
+      const msg = out.finish();
+      if (msg === null) return;
+      t.send(msg);
+    }
+    const kind = t.kind;
     this.#ctx.metrics.outboundMessages.labels(kind).inc();
     this.#ctx.metrics.outboundFrames.labels(kind).inc(out.lastCount);
-    this.#transport.send(msg);
   }
 
   #schedule(): void {

@@ -3,7 +3,7 @@
  * the native ones behind Deno FFI (shared-memory rings, UDP) with their telemetry.
  * @module
  */
-export type { Transport, TransportSession } from "./transport.ts";
+export type { EncodedMessage, Transport, TransportSession } from "./transport.ts";
 export { type MemoryClose, MemoryTransport, type MemoryTransportOptions } from "./memory.ts";
 export {
   acceptKey,

@@ -4,6 +4,14 @@
  * @module
  */
 
+/** A message a transport can have written straight into its own buffer (no copy of its own). */
+export interface EncodedMessage {
+  /** Bytes of the message. */
+  readonly encodedLength: number;
+  /** Writes the message at `at` in `buf` (at least `encodedLength` bytes from there). */
+  finishInto(buf: Uint8Array, at: number): void;
+}
+
 /** One client connection as the node sees it. Implementations must never block. */
 export interface Transport {
   /** Short name of the carrier, used as a metric label: `ws`, `shm`, `udp`, ... */
@@ -12,6 +20,13 @@ export interface Transport {
   readonly remote: string;
   /** Sends one encoded frame: bytes for `arqon.v1.proto`, a string for `arqon.v1.json`. */
   send(frame: Uint8Array | string): void;
+  /**
+   * Sends one binary message that `message` writes straight into the transport's own
+   * write buffer, sparing a copy. Returns false, having asked nothing of `message`, when
+   * the transport refused it (closing, or over its bound): the caller drops it. Absent on
+   * carriers without such a buffer: they get `send`.
+   */
+  sendEncoded?(message: EncodedMessage): boolean;
   /**
    * Bytes accepted by `send` but not yet handed to the operating system or the ring.
    * The node stops draining a subscriber's queue while this is above its high-water mark,

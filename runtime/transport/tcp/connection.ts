@@ -17,7 +17,7 @@
 import { encodeFrame, type ErrorCodeName, errorCodeValue } from "../../protocol/mod.ts";
 import { type IdleWatched, unwatchIdle, watchIdle } from "../idle_watch.ts";
 import { Outbound } from "../outbound.ts";
-import type { Transport, TransportSession } from "../transport.ts";
+import type { EncodedMessage, Transport, TransportSession } from "../transport.ts";
 import { BufferPool } from "../buffer_pool.ts";
 import { FrameParser, FrameTooLargeError, LENGTH_PREFIX } from "./framer.ts";
 
@@ -107,6 +107,14 @@ export class TcpServerConnection implements Transport, IdleWatched {
     this.#enqueue(typeof frame === "string" ? encoder.encode(frame) : frame);
   }
 
+  /** Sends one frame written straight into the outbound chunk; false: refused. */
+  sendEncoded(message: EncodedMessage): boolean {
+    if (this.#closing) return false;
+    if (this.#outbound.enqueueWith(0, message)) return true;
+    this.#overflowed();
+    return false;
+  }
+
   /** Bytes accepted by `send` and not yet written to the socket. */
   bufferedAmount(): number {
     return this.#outbound.queued;
@@ -154,8 +162,11 @@ export class TcpServerConnection implements Transport, IdleWatched {
   }
 
   #enqueue(frame: Uint8Array, force = false): void {
-    if (this.#outbound.enqueue(0, frame, force)) return;
-    // The peer asks for answers and does not read them: drop and cut it off.
+    if (!this.#outbound.enqueue(0, frame, force)) this.#overflowed();
+  }
+
+  // The peer asks for answers and does not read them: drop and cut it off.
+  #overflowed(): void {
     if (this.#closing) return;
     this.#outbound.dropQueued();
     this.#options.onBufferedOverflow?.();

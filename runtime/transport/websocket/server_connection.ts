@@ -17,7 +17,7 @@
  * one timer for all connections (`idle_watch.ts`).
  * @module
  */
-import type { Transport, TransportSession } from "../transport.ts";
+import type { EncodedMessage, Transport, TransportSession } from "../transport.ts";
 import { BufferPool } from "../buffer_pool.ts";
 import {
   closeBody,
@@ -70,6 +70,8 @@ const IDLE_READ_MAX = 4096;
 // Pooled buffers: one read's worth for a busy connection; a frame larger than this is read
 // into a buffer of its own.
 const READ_BYTES = 64 * 1024;
+// A frame larger than a pooled buffer first gets this many times the bytes that arrived.
+const LARGE_GROWTH = 8;
 // Pooled buffers kept while unused (2 MiB); more are left to the garbage collector.
 const POOL_KEEP = 32;
 const readBuffers = new BufferPool(READ_BYTES, POOL_KEEP);
@@ -141,6 +143,14 @@ export class WsServerConnection implements Transport, IdleWatched {
     if (this.#closing) return;
     if (typeof frame === "string") this.#enqueue(OP.text, encoder.encode(frame));
     else this.#enqueue(OP.binary, frame);
+  }
+
+  /** Sends one binary message written straight into the outbound chunk; false: refused. */
+  sendEncoded(message: EncodedMessage): boolean {
+    if (this.#closing) return false;
+    if (this.#outbound.enqueueWith(OP.binary, message)) return true;
+    this.#overflow();
+    return false;
   }
 
   /** Bytes accepted by `send` and not yet written to the socket. */
@@ -243,9 +253,10 @@ export class WsServerConnection implements Transport, IdleWatched {
           continue;
         }
         // That buffer grows as bytes arrive: a header alone (which may lie) allocates
-        // nothing.
+        // one read's worth; a client's 256 KiB batch read 64 KiB at a time gets its whole
+        // buffer at once (sized by twice what arrived, it was copied twice more).
         have = end - h.body;
-        large = new Uint8Array(Math.min(h.size, Math.max(2 * have, READ_BYTES)));
+        large = new Uint8Array(Math.min(h.size, Math.max(LARGE_GROWTH * have, READ_BYTES)));
         large.set(buf.subarray(h.body, end));
       } finally {
         if (pooled) readBuffers.give(buf);
