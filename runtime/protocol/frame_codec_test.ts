@@ -218,3 +218,45 @@ Deno.test("a batch whose length is 2^63, 2^53, 2^32 or past the end is refused, 
   const ok = decodeFrame(new Uint8Array([0x72, inner.length, ...inner]));
   assert.equal(ok.batch?.frames?.length, 1);
 });
+
+Deno.test("proto batch: finishInto writes at an offset the same bytes finish returns, then resets", () => {
+  const pulse = (n: number): DeliveryPulse => {
+    const bytes = encodePulse({ topic: `t.${n}`, payload: new Uint8Array(n * 100).fill(n) });
+    // Producer bytes and a stamp, as the Spine hands them out.
+    return { parts: [bytes.subarray(0, 5), bytes.subarray(5)], json: {}, size: bytes.length };
+  };
+  for (const count of [1, 3]) {
+    const a = PROTO_CODEC.batch(1 << 20);
+    const b = PROTO_CODEC.batch(1 << 20);
+    for (let i = 1; i <= count; i++) {
+      a.addDeliver(i, pulse(i));
+      b.addDeliver(i, pulse(i));
+    }
+    // One delivery alone goes out unwrapped; more, with a control frame, as a batch.
+    const frameCount = count === 1 ? 1 : count + 1;
+    if (count > 1) {
+      a.addFrame({ pong: { nonce: 9 } });
+      b.addFrame({ pong: { nonce: 9 } });
+    }
+    const whole = a.finish() as Uint8Array;
+    assert.equal(b.encodedLength, whole.length);
+    const buf = new Uint8Array(whole.length + 7).fill(0xee);
+    b.finishInto!(buf, 3);
+    assert.deepEqual(buf.subarray(3, 3 + whole.length), whole);
+    assert.deepEqual(
+      [...buf.subarray(0, 3), ...buf.subarray(3 + whole.length)],
+      Array(7).fill(0xee),
+    );
+    assert.equal(b.lastCount, frameCount);
+    assert.equal(b.encodedLength, 0, "reset once written");
+    const decoded = decodeFrame(whole);
+    const frames = decoded.batch?.frames ?? [decoded];
+    assert.equal(frames.length, frameCount);
+    assert.equal(frames[count - 1].deliver!.pulse!.topic, `t.${count}`);
+  }
+  const c = PROTO_CODEC.batch(1 << 20);
+  c.addDeliver(1, pulse(1));
+  c.discard!();
+  assert.equal(c.encodedLength, 0, "a discarded batch is empty");
+  assert.equal(c.finish(), null);
+});
