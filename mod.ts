@@ -29,7 +29,7 @@ export {
 } from "./runtime/node/mod.ts";
 export * from "./runtime/client/mod.ts";
 export * from "./runtime/protocol/mod.ts";
-export type { Transport, TransportSession } from "./runtime/transport/mod.ts";
+export type { EncodedMessage, Transport, TransportSession } from "./runtime/transport/mod.ts";
 export { openStore, type StoreOptions } from "./runtime/store/mod.ts";
 
 // The types the public API above names (node members, config parts, store records), so

@@ -14,6 +14,11 @@ export interface HistorySink {
   readonly format: "proto" | "json";
   /** Sends one transport message. */
   send(message: Uint8Array | string): void;
+  /**
+   * Sends one binary message written straight into the transport's frame (false:
+   * refused); absent, `send` gets the encoded frame.
+   */
+  sendEncoded?(message: HistoryChunkMessage): boolean;
   /** Bytes waiting in the transport. */
   bufferedAmount(): number;
   /** True once the connection is gone. */
@@ -38,12 +43,71 @@ export function historyQueryFromFrame(h: IHistoryGet, defaultReality: string): H
   };
 }
 
-function varint(out: number[], value: number): void {
+// Bytes of a varint of `value` (any safe integer: correlation ids may pass 2^32).
+function varintLength(value: number): number {
+  let n = 1;
   while (value > 0x7f) {
-    out.push((value % 0x80) | 0x80);
+    value = Math.floor(value / 0x80);
+    n++;
+  }
+  return n;
+}
+
+function writeVarint(out: Uint8Array, at: number, value: number): number {
+  while (value > 0x7f) {
+    out[at++] = (value % 0x80) | 0x80;
     value = Math.floor(value / 0x80);
   }
-  out.push(value);
+  out[at++] = value;
+  return at;
+}
+
+/**
+ * `Frame { history_chunk: { correlation_id, pulses, done } }` around stored pulse bytes,
+ * written in place: each stored `Pulse` is spliced in as the embedded message it is (a
+ * message field and a bytes field share wire type 2), with no decode, no re-encode and
+ * no per-pulse allocation. A transport that takes it writes it straight into its frame.
+ */
+export class HistoryChunkMessage {
+  readonly #correlationId: number;
+  readonly #pulses: readonly Uint8Array[];
+  readonly #done: boolean;
+  readonly #body: number;
+  /** Bytes of the encoded frame. */
+  readonly encodedLength: number;
+
+  /** The chunk answering `correlationId` with `pulses` (stored encodings), last if `done`. */
+  constructor(correlationId: number, pulses: readonly Uint8Array[], done: boolean) {
+    this.#correlationId = correlationId;
+    this.#pulses = pulses;
+    this.#done = done;
+    let body = correlationId > 0 ? 1 + varintLength(correlationId) : 0;
+    for (const p of pulses) body += 1 + varintLength(p.length) + p.length;
+    if (done) body += 2;
+    this.#body = body;
+    this.encodedLength = 2 + varintLength(body) + body;
+  }
+
+  /** Writes the frame at `at` in `out` (at least `encodedLength` bytes from there). */
+  finishInto(out: Uint8Array, at: number): void {
+    out[at++] = 0xaa; // Frame.history_chunk = 21, length-delimited: key 0xaa 0x01
+    out[at++] = 0x01;
+    at = writeVarint(out, at, this.#body);
+    if (this.#correlationId > 0) {
+      out[at++] = 0x08; // HistoryChunk.correlation_id = 1, varint
+      at = writeVarint(out, at, this.#correlationId);
+    }
+    for (const p of this.#pulses) {
+      out[at++] = 0x12; // HistoryChunk.pulses = 2, length-delimited
+      at = writeVarint(out, at, p.length);
+      out.set(p, at);
+      at += p.length;
+    }
+    if (this.#done) {
+      out[at++] = 0x18; // HistoryChunk.done = 3
+      out[at++] = 0x01;
+    }
+  }
 }
 
 /** Encodes `Frame { history_chunk: { correlation_id, pulses, done } }` from pulse bytes. */
@@ -52,35 +116,9 @@ export function encodeHistoryChunkFrame(
   pulses: readonly Uint8Array[],
   done: boolean,
 ): Uint8Array {
-  const head: number[] = [];
-  let body = 0;
-  const prefixes: number[][] = [];
-  if (correlationId > 0) {
-    head.push(0x08);
-    varint(head, correlationId);
-  }
-  for (const p of pulses) {
-    const prefix = [0x12];
-    varint(prefix, p.length);
-    prefixes.push(prefix);
-    body += prefix.length + p.length;
-  }
-  const tail = done ? [0x18, 0x01] : [];
-  body += head.length + tail.length;
-  const frameHead = [0xaa, 0x01]; // field 21, length-delimited
-  varint(frameHead, body);
-  const out = new Uint8Array(frameHead.length + body);
-  out.set(frameHead, 0);
-  let at = frameHead.length;
-  out.set(head, at);
-  at += head.length;
-  pulses.forEach((p, i) => {
-    out.set(prefixes[i], at);
-    at += prefixes[i].length;
-    out.set(p, at);
-    at += p.length;
-  });
-  out.set(tail, at);
+  const message = new HistoryChunkMessage(correlationId, pulses, done);
+  const out = new Uint8Array(message.encodedLength);
+  message.finishInto(out, 0);
   return out;
 }
 
@@ -109,7 +147,11 @@ export async function sendHistory(
     }
     if (sink.closed()) return;
     if (sink.format === "proto") {
-      sink.send(encodeHistoryChunkFrame(correlationId, pending, done));
+      const message = new HistoryChunkMessage(correlationId, pending, done);
+      // Straight into the transport's frame where it can take it; a refusal (over its
+      // bound, closing) is what a refused `send` is: the connection is going away.
+      if (sink.sendEncoded) sink.sendEncoded(message);
+      else sink.send(encodeHistoryChunkFrame(correlationId, pending, done));
     } else {
       sink.send(JSON.stringify({
         historyChunk: {

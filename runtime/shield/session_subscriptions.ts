@@ -195,6 +195,7 @@ export class SessionSubscriptions {
     sendHistory(store, query, correlationId, {
       format: this.#ctx.outbox.format,
       send: (message) => t.send(message),
+      sendEncoded: t.sendEncoded ? (message) => t.sendEncoded!(message) : undefined,
       bufferedAmount: () => t.bufferedAmount(),
       closed: () => this.#ctx.session.ended,
       drained: t.drained ? (bytes) => t.drained!(bytes) : undefined,
