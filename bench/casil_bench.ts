@@ -8,13 +8,22 @@
  * 3. Node throughput: 1→1 deliveries/s of 1 KB pulses against a node process, with
  *    `redact_secrets` bound to the topic vs without (target >= 80%), twice: with
  *    bench/loadgen.ts (zero-filled payloads, as in `deno task bench`) and with this file's own
- *    publisher and subscriber processes sending 1 KB of text (every byte is looked at).
+ *    publisher and subscriber processes sending 1 KB of text (every byte is looked at); and
+ *    the node's CPU per delivered pulse with and without (node pinned to CPU 1, loadgen's
+ *    load to CPU 0, as in `deno task bench`).
  *
  *   deno task bench:casil [--seconds 3] [--rounds 3] [--skip-node]
  * @module
  */
 import { helpFromHeader } from "../scripts/task_cli.ts";
-import { deliveryRate, spawnScript, startNodeProcess } from "./support.ts";
+import {
+  CAN_PIN,
+  deliveries,
+  LOAD_CPU,
+  SERVER_CPU,
+  spawnScript,
+  startNodeProcess,
+} from "./support.ts";
 import { parseArgs } from "node:util";
 import { ArqonClient } from "../mod.ts";
 import { builtinComponent, POLICY_WORLD, PolicyEngine } from "../casil/mod.ts";
@@ -189,9 +198,21 @@ async function fuelOverhead(): Promise<void> {
 
 const loadgen = new URL("loadgen.ts", import.meta.url).pathname;
 
-async function startNode(): Promise<{ ws: string; http: string; stop: () => Promise<void> }> {
-  const node = await startNodeProcess(["--memory"]);
-  return { ws: node.wsUrl, http: node.httpUrl, stop: () => node.stop() };
+interface NodeUnderTest {
+  ws: string;
+  http: string;
+  cpuSeconds: () => number;
+  stop: () => Promise<void>;
+}
+
+async function startNode(): Promise<NodeUnderTest> {
+  const node = await startNodeProcess(["--memory"], CAN_PIN ? SERVER_CPU : null);
+  return {
+    ws: node.wsUrl,
+    http: node.httpUrl,
+    cpuSeconds: () => node.cpuSeconds(),
+    stop: () => node.stop(),
+  };
 }
 
 function spawnSelf(role: string, url: string) {
@@ -213,13 +234,20 @@ function spawnSelf(role: string, url: string) {
   }).spawn();
 }
 
-function throughput(url: string, text: boolean): Promise<number> {
-  return deliveryRate(
-    () => text ? spawnSelf("sub", url) : spawnScript(loadgen, ["sub", "arqon", url, "1"]),
+/** Deliveries/s, and the node's CPU per delivered pulse (µs) over the run. */
+async function throughput(node: NodeUnderTest, text: boolean): Promise<[number, number]> {
+  const url = node.ws;
+  const load = CAN_PIN ? LOAD_CPU : null;
+  const cpu0 = node.cpuSeconds();
+  const { rate, delivered } = await deliveries(
+    () => text ? spawnSelf("sub", url) : spawnScript(loadgen, ["sub", "arqon", url, "1"], load),
     () =>
-      text ? spawnSelf("pub", url) : spawnScript(loadgen, ["pub", "arqon", url, String(SECONDS)]),
+      text
+        ? spawnSelf("pub", url)
+        : spawnScript(loadgen, ["pub", "arqon", url, String(SECONDS)], load),
     SECONDS,
   );
+  return [rate, (node.cpuSeconds() - cpu0) / delivered * 1e6];
 }
 
 /**
@@ -236,15 +264,21 @@ async function nodeThroughput(): Promise<void> {
       const topic = text ? TEXT_TOPIC : "bench.>";
       const without: number[] = [];
       const withPolicy: number[] = [];
+      const cpuWithout: number[] = [];
+      const cpuWith: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        without.push(await throughput(node.ws, text));
+        const [a, ca] = await throughput(node, text);
+        without.push(a);
+        cpuWithout.push(ca);
         const res = await fetch(
           `${node.http}/v1/policies/secrets?builtin=redact_secrets&topic=${topic}`,
           { method: "PUT" },
         );
         if (res.status !== 201) throw new Error(`policy upload failed: ${await res.text()}`);
         await res.body?.cancel();
-        withPolicy.push(await throughput(node.ws, text));
+        const [b, cb] = await throughput(node, text);
+        withPolicy.push(b);
+        cpuWith.push(cb);
         const del = await fetch(`${node.http}/v1/policies/secrets`, { method: "DELETE" });
         await del.body?.cancel();
       }
@@ -256,6 +290,17 @@ async function nodeThroughput(): Promise<void> {
         `node        1→1 deliveries/s, ${kind}   without policy ${fmt(a).padStart(9)}` +
           `   with redact_secrets ${fmt(b).padStart(9)}   ratio ${ratio.toFixed(2)}` +
           `   target >= 0.80   ${ratio >= 0.8 ? "met" : "MISSED"}   (median of ${ROUNDS})`,
+      );
+      // The node's CPU per delivered pulse: what the policy costs even when the load
+      // generator, not the node, limits the rate (and less sensitive to a busy machine).
+      const [ca, cb] = [median(cpuWithout), median(cpuWith)];
+      console.log(
+        `node        server cpu per pulse, ${kind}   without policy ${ca.toFixed(2)} µs` +
+          `   with redact_secrets ${cb.toFixed(2)} µs   throughput it allows ${
+            (ca / cb).toFixed(2)
+          }x   (median of ${ROUNDS}; load average ${
+            Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
+          })`,
       );
     } finally {
       await node.stop();

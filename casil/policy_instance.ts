@@ -36,6 +36,8 @@ export class PolicyInstance {
   readonly #postConfigure?: (p: number) => void;
   readonly #fuelBudget: bigint;
   readonly #host: HostInterface;
+  /** The context's strings of the current call, reused call after call. */
+  readonly #strings: string[] = [];
 
   /**
    * Instantiates `module` (checked against `POLICY_WORLD`) with the policy host imports.
@@ -106,30 +108,44 @@ export class PolicyInstance {
     const inst = this.#inst;
     inst.begin(this.#fuelBudget);
     this.#host.begin(input.entropySeed, input.wallMs, input.logical);
-    // The hot path, written out (no closure, no tuples): this runs for every pulse.
+    // The hot path, written out (no closure, no tuples): this runs for every pulse. The
+    // context's strings and the header list share one guest block (one allocation call);
+    // the payload gets a block of its own, which a guest may view in place.
     try {
-      const rp = inst.writeString(input.reality);
-      const rl = inst.lastLength;
-      const tp = inst.writeString(input.topic);
-      const tl = inst.lastLength;
-      const pp = inst.writeString(input.producer);
-      const pl = inst.lastLength;
       const headers = input.headers;
-      const hp = inst.writeStringPairs(headers);
-      const cp = inst.writeString(input.contentType);
-      const cl = inst.lastLength;
+      const nh = headers.length;
+      const strings = this.#strings;
+      strings[0] = input.reality;
+      strings[1] = input.topic;
+      strings[2] = input.producer;
+      strings[3] = input.contentType;
+      for (let i = 0; i < nh; i++) {
+        strings[4 + 2 * i] = headers[i][0];
+        strings[5 + 2 * i] = headers[i][1];
+      }
+      const count = 4 + 2 * nh;
+      const base = inst.packStrings(strings, count, nh * 16);
+      const at = inst.packedAt;
+      const len = inst.packedLength;
+      if (nh > 0) {
+        const view = inst.view;
+        for (let i = 0; i < 2 * nh; i++) {
+          view.setUint32(base + i * 8, at[4 + i], true);
+          view.setUint32(base + i * 8 + 4, len[4 + i], true);
+        }
+      }
       const payloadPtr = inst.writeBytes(input.payload, 1);
       const ret = this.#evaluate(
-        rp,
-        rl,
-        tp,
-        tl,
-        pp,
-        pl,
-        hp,
-        headers.length,
-        cp,
-        cl,
+        at[0],
+        len[0],
+        at[1],
+        len[1],
+        at[2],
+        len[2],
+        nh > 0 ? base : 0,
+        nh,
+        at[3],
+        len[3],
         payloadPtr,
         input.payload.length,
       );

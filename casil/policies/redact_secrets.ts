@@ -163,7 +163,7 @@ for (let c = 0; c < 256; c++) {
 }
 
 const V_0 = i8x16.splat(0x30);
-const V_9 = i8x16.splat(0x39);
+const V_10 = i8x16.splat(10);
 const V_A = i8x16.splat(0x41);
 const V_Z = i8x16.splat(0x5a);
 const V_a = i8x16.splat(0x61);
@@ -175,7 +175,23 @@ const V_AT = i8x16.splat(0x40);
 
 // @ts-ignore: decorator
 @inline function isDigitV(v: v128): v128 {
-  return v128.and(i8x16.ge_u(v, V_0), i8x16.le_u(v, V_9));
+  // One unsigned compare: bytes below '0' wrap around to large values.
+  return i8x16.lt_u(i8x16.sub(v, V_0), V_10);
+}
+
+/** Lanes where something may start: a digit, `@`, or a letter beginning a key (s g A x). */
+// @ts-ignore: decorator
+@inline function interestingV(v: v128, digit: v128): v128 {
+  return v128.or(
+    v128.or(digit, i8x16.eq(v, V_AT)),
+    v128.or(v128.or(i8x16.eq(v, V_s), i8x16.eq(v, V_g)), v128.or(i8x16.eq(v, V_A), i8x16.eq(v, V_x))),
+  );
+}
+
+// @ts-ignore: decorator
+@inline function interesting(at: usize): v128 {
+  const v = v128.load(at);
+  return interestingV(v, isDigitV(v));
 }
 
 // The match `matchAt` found.
@@ -237,7 +253,25 @@ export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
     // starts with two digits (card numbers start with a group of four) or with a letter that
     // begins a key prefix (s g A x), or at an `@`; most chunks have no such position.
     const v = v128.load(base + <usize>i);
+    // Most chunks hold no digit, no s g A x and no `@`: nothing can start in them. Ruling
+    // that out first costs a third of the full classification below.
     const digit = isDigitV(v);
+    if (!v128.any_true(interestingV(v, digit))) {
+      i += 16;
+      // A quiet chunk is often followed by more (binary or padded payloads): skip 64 bytes
+      // at a time while none of them is interesting (one fuel check per 64 bytes).
+      while (
+        i + 65 <= n &&
+        !v128.any_true(
+          v128.or(
+            v128.or(interesting(base + <usize>i), interesting(base + <usize>i + 16)),
+            v128.or(interesting(base + <usize>i + 32), interesting(base + <usize>i + 48)),
+          ),
+        )
+      ) i += 64;
+      prevAlnum = (unchecked(CLASS[load<u8>(base + <usize>i - 1)]) & ALNUM) != 0;
+      continue;
+    }
     const upper = v128.and(i8x16.ge_u(v, V_A), i8x16.le_u(v, V_Z));
     const lower = v128.and(i8x16.ge_u(v, V_a), i8x16.le_u(v, V_z));
     const alnum = i8x16.bitmask(v128.or(digit, v128.or(upper, lower)));

@@ -144,7 +144,9 @@ export class Instance {
 
   /** Takes new views of the memory when it grew (call after guest code ran). */
   refresh(): void {
-    if (this.#bytes.buffer !== this.memory.buffer) {
+    // Growing the memory detaches its old buffer, which empties the views of it: checking
+    // their length is cheaper than fetching `memory.buffer` on every call.
+    if (this.#bytes.length === 0 && this.#bytes.buffer !== this.memory.buffer) {
       this.#bytes = new Uint8Array(this.memory.buffer);
       this.#view = new DataView(this.memory.buffer);
     }
@@ -203,6 +205,56 @@ export class Instance {
     for (let i = 0; i < n * 4; i++) view.setUint32(ptr + i * 4, words[i], true);
     return ptr;
   }
+
+  /**
+   * Writes `count` strings of `strings` as UTF-8 into ONE newly allocated guest block, after
+   * `head` bytes left for the caller (4-aligned at the block's start); each string's address
+   * and byte length go to {@linkcode packedAt} and {@linkcode packedLength}. One
+   * `cabi_realloc` call instead of one per string: the call into the guest costs more than
+   * copying a short string.
+   */
+  packStrings(strings: readonly string[], count: number, head: number): number {
+    const lens = this.packedLength;
+    let size = head;
+    let encoded: Map<number, Uint8Array> | null = null;
+    for (let i = 0; i < count; i++) {
+      const s = strings[i];
+      let ascii = true;
+      for (let j = 0; j < s.length; j++) {
+        if (s.charCodeAt(j) > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) lens[i] = s.length;
+      else {
+        const data = encoder.encode(s);
+        (encoded ??= new Map()).set(i, data);
+        lens[i] = data.length;
+      }
+      size += lens[i];
+    }
+    const base = this.alloc(size, 4);
+    const bytes = this.#bytes;
+    const at = this.packedAt;
+    let p = base + head;
+    for (let i = 0; i < count; i++) {
+      at[i] = p;
+      const data = encoded?.get(i);
+      if (data) bytes.set(data, p);
+      else {
+        const s = strings[i];
+        for (let j = 0; j < s.length; j++) bytes[p + j] = s.charCodeAt(j);
+      }
+      p += lens[i];
+    }
+    return base;
+  }
+
+  /** Guest addresses of the strings the last {@linkcode packStrings} wrote. */
+  readonly packedAt: number[] = [];
+  /** UTF-8 byte lengths of the strings the last {@linkcode packStrings} wrote. */
+  readonly packedLength: number[] = [];
 
   /** Writes `s` as UTF-8 into newly allocated guest memory; its length goes to `lastLength`. */
   writeString(s: string): number {
