@@ -5,9 +5,13 @@
  *   sub <arqon|nats> <url> <connections>          count deliveries; print rate JSON on stdin EOF
  *   pub <arqon|nats> <url> <seconds>              publish 1 KB pulses as fast as the bus takes them
  *   latency <arqon|nats> <url> <rate> <seconds>   1→1 in one process at a fixed rate: p50/p99
+ *
+ * `sub` and `pub` also report the CPU time their own process spent (`cpuUs`, user + system,
+ * from ready to the end), so the clients' cost per pulse can be compared too.
  * @module
  */
 import type { NatsConnection } from "nats";
+import process from "node:process";
 import { ArqonClient } from "../mod.ts";
 
 const [role, target, url, arg1, arg2] = Deno.args;
@@ -96,6 +100,11 @@ async function natsBus(): Promise<Bus> {
 }
 
 const bus = target === "nats" ? await natsBus() : await arqonBus();
+/** CPU time this process has used, µs (user + system). */
+const cpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 const payload = new Uint8Array(PAYLOAD);
 const view = new DataView(payload.buffer);
 
@@ -112,18 +121,22 @@ if (role === "sub") {
     });
   }
   console.log("ready");
+  const cpu0 = cpuUs();
   // The orchestrator closes our stdin when the publisher is done.
   for await (const _ of Deno.stdin.readable) { /* wait for EOF */ }
-  console.log(JSON.stringify({ buckets: Array.from(buckets, (b) => b ?? 0) }));
+  console.log(
+    JSON.stringify({ buckets: Array.from(buckets, (b) => b ?? 0), cpuUs: cpuUs() - cpu0 }),
+  );
 } else if (role === "pub") {
   const end = performance.now() + Number(arg1) * 1000;
+  const cpu0 = cpuUs();
   let sent = 0;
   while (performance.now() < end) {
     for (let i = 0; i < 256; i++) bus.publish(payload);
     sent += 256;
     await bus.pace();
   }
-  console.log(JSON.stringify({ sent }));
+  console.log(JSON.stringify({ sent, cpuUs: cpuUs() - cpu0 }));
 } else {
   const rate = Number(arg1);
   const seconds = Number(arg2);

@@ -10,9 +10,14 @@
  * 1→1 latency at fixed rates (20k and 50k msg/s). Beside each figure: the server's CPU
  * per delivered pulse (from /proc/<pid>/stat), so efficiency shows even when the load
  * generator is the limit. Prints ratios against both NATS clients, and the node's
- * start-to-ready time.
+ * start-to-ready time. The throughput lines also give the load clients' own CPU per pulse
+ * ("client": publisher per pulse sent + subscriber per pulse received, as the load processes
+ * report it; the Go client reports none). `--baseline <dir>`: also run the load generator
+ * of another checkout (e.g. `git worktree add --detach /tmp/base main`, with its protocol
+ * types generated) against the same node, as "arqon ws (base)" and "arqon tcp (base)", to
+ * compare a client change before and after in the same run.
  *
- *   deno task bench [--seconds 5] [--rounds 1] [--no-pin] [--no-go] [--node-flags="--ws-engine deno"]
+ *   deno task bench [--seconds 5] [--rounds 1] [--no-pin] [--no-go] [--node-flags="--ws-engine deno"] [--baseline <dir>]
  * @module
  */
 import { helpFromHeader } from "../scripts/task_cli.ts";
@@ -42,6 +47,8 @@ const { values } = parseArgs({
     "no-go": { type: "boolean", default: false },
     // Extra node flags, to compare configurations against the same peer.
     "node-flags": { type: "string", default: "" },
+    // Another checkout whose bench/loadgen.ts also runs against our node (client before/after).
+    baseline: { type: "string" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -65,22 +72,31 @@ interface Client {
   spawn(role: string, args: string[]): Deno.ChildProcess;
 }
 
-/** A figure and the server's CPU per delivered pulse (µs) while it was measured. */
+/**
+ * A figure, the server's CPU per delivered pulse (µs) while it was measured, and the load
+ * clients' own CPU per pulse (µs; NaN when a client reports none).
+ */
 interface Measured {
   readonly value: number;
   readonly cpuUs: number;
+  readonly clientUs: number;
 }
 
 /** Delivered pulses per second at maximum publish rate, with `connections` subscribers. */
 async function throughput(client: Client, connections: number): Promise<Measured> {
   const cpu0 = client.server.cpuSeconds();
-  const { rate, delivered } = await deliveries(
+  const { rate, delivered, sent, pubCpuUs, subCpuUs } = await deliveries(
     () => client.spawn("sub", [String(connections)]),
     () => client.spawn("pub", [String(SECONDS)]),
     SECONDS,
   );
   const cpu = client.server.cpuSeconds() - cpu0;
-  return { value: rate, cpuUs: delivered > 0 ? cpu / delivered * 1e6 : NaN };
+  return {
+    value: rate,
+    cpuUs: delivered > 0 ? cpu / delivered * 1e6 : NaN,
+    // What one pulse costs the clients: publishing it once, receiving it (fan-out times).
+    clientUs: pubCpuUs / sent + subCpuUs / delivered * connections,
+  };
 }
 
 async function latency(client: Client, rate: number) {
@@ -128,9 +144,17 @@ const script = (server: Server, label: string, target: string, url: string): Cli
   server,
   spawn: (role, args) => spawnScript(loadgen, [role, target, url, ...args], loadCpu),
 });
+const baseline = values.baseline ? `${values.baseline.replace(/\/$/, "")}/bench/loadgen.ts` : null;
+const based = (label: string, url: string): Client => ({
+  label,
+  server: arqon,
+  spawn: (role, args) => spawnScript(baseline!, [role, "arqon", url, ...args], loadCpu),
+});
 const clients: Client[] = [
   script(arqon, "arqon ws", "arqon", arqon.wsUrl),
   ...(arqon.tcpUrl ? [script(arqon, "arqon tcp", "arqon", arqon.tcpUrl)] : []),
+  ...(baseline ? [based("arqon ws (base)", arqon.wsUrl)] : []),
+  ...(baseline && arqon.tcpUrl ? [based("arqon tcp (base)", arqon.tcpUrl)] : []),
   script(nats, "nats js", "nats", nats.url),
   ...(natsGo
     ? [{
@@ -167,10 +191,11 @@ try {
       for (const c of clients) got.set(c.label, await throughput(c, fanout));
       for (const c of clients) {
         const m = got.get(c.label)!;
+        record(`1→${fanout} ${c.label} client cpu per pulse µs`, m.clientUs);
         console.log(
-          `1→${fanout} deliveries/s   ${c.label.padEnd(9)} ${fmt(m.value).padStart(10)}   cpu ${
+          `1→${fanout} deliveries/s   ${c.label.padEnd(16)} ${fmt(m.value).padStart(10)}   cpu ${
             us(m.cpuUs)
-          }`,
+          }   client ${Number.isNaN(m.clientUs) ? "n/a" : us(m.clientUs)}`,
         );
       }
       for (const a of ours) {
@@ -181,7 +206,10 @@ try {
           record(`1→${fanout} ${a.label} / ${n.label} cpu per pulse`, x.cpuUs / y.cpuUs);
           console.log(
             `  ${a.label} / ${n.label}: throughput ${(x.value / y.value).toFixed(2)}x, ` +
-              `cpu per pulse ${(x.cpuUs / y.cpuUs).toFixed(2)}x`,
+              `cpu per pulse ${(x.cpuUs / y.cpuUs).toFixed(2)}x` +
+              (Number.isNaN(y.clientUs)
+                ? ""
+                : `, client cpu per pulse ${(x.clientUs / y.clientUs).toFixed(2)}x`),
           );
         }
       }
@@ -194,7 +222,7 @@ try {
         record(`1→1 @ ${fmt(rate)}/s ${c.label} p99 ms`, m.p99Ms);
         record(`1→1 @ ${fmt(rate)}/s ${c.label} cpu µs`, m.cpuUs);
         console.log(
-          `1→1 @ ${fmt(rate)}/s   ${c.label.padEnd(9)} p50 ${m.p50Ms.toFixed(3)} ms p99 ${
+          `1→1 @ ${fmt(rate)}/s   ${c.label.padEnd(16)} p50 ${m.p50Ms.toFixed(3)} ms p99 ${
             m.p99Ms.toFixed(3)
           } ms (${fmt(m.received)}/${fmt(m.expected)})   cpu ${us(m.cpuUs)}`,
         );

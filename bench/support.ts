@@ -172,19 +172,23 @@ export async function deliveryRate(
 
 /**
  * `deliveryRate`, with the count of every delivery the subscriber saw (for costs per
- * delivered pulse, e.g. the server's CPU over the run divided by it).
+ * delivered pulse, e.g. the server's CPU over the run divided by it), and what the load
+ * processes report of themselves when they do (bench/loadgen.ts): pulses sent and the CPU
+ * time the publisher and the subscriber spent, µs (NaN when not reported).
  */
 export async function deliveries(
   spawnSub: () => Deno.ChildProcess,
   spawnPub: () => Deno.ChildProcess,
   seconds: number,
-): Promise<{ rate: number; delivered: number }> {
+): Promise<
+  { rate: number; delivered: number; sent: number; pubCpuUs: number; subCpuUs: number }
+> {
   const sub = spawnSub();
   const reader = sub.stdout.pipeThrough(new TextDecoderStream()).getReader();
   if ((await readLine(reader)).trim() !== "ready") throw new Error("subscriber failed");
   const pub = spawnPub();
   pub.stdin.close();
-  await pub.output();
+  const pubOut = new TextDecoder().decode((await pub.output()).stdout);
   await new Promise((r) => setTimeout(r, 300));
   await sub.stdin.close();
   let rest = "";
@@ -194,11 +198,21 @@ export async function deliveries(
     rest += value;
   }
   await sub.status;
-  const { buckets } = JSON.parse(rest.trim().split("\n").at(-1)!) as { buckets: number[] };
+  const { buckets, cpuUs: subCpuUs } = JSON.parse(rest.trim().split("\n").at(-1)!) as {
+    buckets: number[];
+    cpuUs?: number;
+  };
+  let pubReport: { sent?: number; cpuUs?: number } = {};
+  try {
+    pubReport = JSON.parse(pubOut.trim().split("\n").at(-1) ?? "");
+  } catch { /* a publisher that reports nothing (the Go client) */ }
   const steady = buckets.slice(5, Math.max(6, seconds * 10 - 2));
   return {
     rate: Math.round(steady.reduce((a, b) => a + b, 0) / steady.length * 10),
     delivered: buckets.reduce((a, b) => a + b, 0),
+    sent: pubReport.sent ?? NaN,
+    pubCpuUs: pubReport.cpuUs ?? NaN,
+    subCpuUs: subCpuUs ?? NaN,
   };
 }
 

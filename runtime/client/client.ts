@@ -8,7 +8,7 @@
  * pending.ts, outbound batching in outbox.ts and frame building in frames.ts.
  * @module
  */
-import { AckMode, BusError, encodeFrame, type IPulse } from "../protocol/mod.ts";
+import { AckMode, BusError, encodeFrame, type IPulse, writePublishFrame } from "../protocol/mod.ts";
 import { handshake } from "./connection.ts";
 import { dial } from "./dial.ts";
 import { FrameDispatch } from "./dispatch.ts";
@@ -16,7 +16,6 @@ import {
   ackModeOf,
   anycastTarget,
   historyFrame,
-  publishFrame,
   pulseOf,
   requestFrame,
   subscribeFrame,
@@ -216,11 +215,12 @@ export class ArqonClient {
     const anycast = anycastTarget(options.anycast);
     // Vector clocks: what this client consumed so far makes the pulse causally after it.
     const consumed = this.#consumed?.report();
-    this.#outbox.enqueue(
-      anycast
-        ? encodeFrame({ publish: { correlationId, ack, pulse, anycast, consumed } })
-        : publishFrame(correlationId, ack, pulse, consumed),
-    );
+    // Encoded straight into the outgoing batch (protobufjs for what the fast path lacks).
+    if (anycast || !writePublishFrame(this.#outbox, correlationId, ack, pulse, consumed)) {
+      this.#outbox.enqueue(
+        encodeFrame({ publish: { correlationId, ack, pulse, anycast, consumed } }),
+      );
+    }
     if (ack === AckMode.NONE) return RESOLVED;
     return this.#pending.ack(correlationId);
   }

@@ -13,10 +13,19 @@ import { TcpWebSocket } from "./tcp_websocket.ts";
 /** Opens the socket of one URL scheme. */
 type Dialer = (url: string, options: ConnectOptions) => WebSocket | Promise<WebSocket>;
 
-/** A socket that encodes a message straight into its outgoing frame. */
+/**
+ * Bytes a caller of `sendOwned` leaves free before the message: a WebSocket client frame's
+ * longest header (10) and its masking key (4).
+ */
+export const OUTBOX_ROOM = 14;
+
+/** A socket that sends a message where it was encoded, framing and masking it in place. */
 export interface InPlaceSender {
-  /** Sends one binary message of `size` bytes that `fill` writes in place. */
-  sendWith(size: number, fill: (body: Uint8Array) => void): void;
+  /**
+   * Sends the binary message `buffer[at, end)`, with at least `OUTBOX_ROOM` free bytes
+   * before `at` for the socket's framing; the socket owns `buffer` from then on.
+   */
+  sendOwned(buffer: Uint8Array, at: number, end: number): void;
 }
 
 /** Whether `ws` can encode a message in place (our TCP sockets can). */

@@ -8,7 +8,6 @@ import {
   AckMode,
   DeliveryOrder,
   encodeFrame,
-  encodePublishFrame,
   type IAnycastTarget,
   type IPulse,
   OverflowPolicy,
@@ -89,20 +88,6 @@ export function challengeAnswerFrame(
       card: cardText(options),
     },
   });
-}
-
-/**
- * A publish frame, on the hand-written fast path when the pulse allows it; `consumed` is
- * the vector clock of what the client consumed (`Publish.consumed`).
- */
-export function publishFrame(
-  correlationId: number,
-  ack: number,
-  pulse: IPulse,
-  consumed?: Record<string, number>,
-): Uint8Array {
-  return encodePublishFrame(correlationId, ack, pulse, consumed) ??
-    encodeFrame({ publish: { correlationId, ack, pulse, consumed } });
 }
 
 /** The subscribe frame of a subscription (sent again, resuming, after a reconnect). */

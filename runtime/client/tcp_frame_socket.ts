@@ -90,6 +90,16 @@ export class TcpFrameSocket extends ClientSocket {
     this.#writes.push(frame);
   }
 
+  /**
+   * Sends the frame `buffer[at, end)` without copying it: its length prefix goes into the
+   * (at least 4) free bytes before `at`.
+   */
+  sendOwned(buffer: Uint8Array, at: number, end: number): void {
+    if (this.readyState !== WebSocket.OPEN) return;
+    LENGTH_PREFIX.write(buffer, at - LENGTH_BYTES, 0, end - at);
+    this.#writes.push(buffer.subarray(at - LENGTH_BYTES, end));
+  }
+
   /** Closes once queued frames are written (TCP has no close handshake). */
   close(code = 1000, reason = ""): void {
     if (this.readyState >= WebSocket.CLOSING) return;

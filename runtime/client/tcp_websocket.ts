@@ -151,6 +151,33 @@ export class TcpWebSocket extends ClientSocket {
     this.#push(frame);
   }
 
+  /**
+   * Sends the binary message `buffer[at, end)` without copying it: the header and masking
+   * key go into the (at least 14) free bytes before `at`, the body is masked where it is.
+   */
+  sendOwned(buffer: Uint8Array, at: number, end: number): void {
+    if (this.readyState !== TcpWebSocket.OPEN) return;
+    const size = end - at;
+    const header = size < 126 ? 2 : size < 65536 ? 4 : 10;
+    const start = at - 4 - header;
+    buffer[start] = 0x80 | OP.binary;
+    if (size < 126) buffer[start + 1] = 0x80 | size;
+    else if (size < 65536) {
+      buffer[start + 1] = 0x80 | 126;
+      buffer[start + 2] = size >> 8;
+      buffer[start + 3] = size & 0xff;
+    } else {
+      buffer[start + 1] = 0x80 | 127;
+      const view = new DataView(buffer.buffer, buffer.byteOffset + start + 2, 8);
+      view.setUint32(0, Math.floor(size / 2 ** 32));
+      view.setUint32(4, size >>> 0);
+    }
+    const frame = buffer.subarray(start, end);
+    crypto.getRandomValues(frame.subarray(header, header + 4));
+    maskInPlace(frame, frame.subarray(header + 4));
+    this.#push(frame);
+  }
+
   #enqueue(opcode: number, payload: Uint8Array): void {
     const [frame, body] = frameBuffer(opcode, payload.length);
     body.set(payload);

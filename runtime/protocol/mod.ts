@@ -29,6 +29,7 @@ export {
   payloadViewOf,
 } from "./payload_view.ts";
 export { BatchBuilder } from "./batch.ts";
+export { varintLength, writeVarint } from "./varint.ts";
 export {
   codecOf,
   type DeliveryPulse,
@@ -76,11 +77,13 @@ export {
 export {
   concatBytes,
   encodePublishFrame,
+  type FrameSink,
   type FrameVisitor,
   peekPublishLane,
   peekPublishReality,
   scanFrames,
   stampSuffix,
+  writePublishFrame,
 } from "./wire.ts";
 export { BusError, type HttpErrorStatus, httpStatusOf } from "./errors.ts";
 export { FrameType, InvalidUtf8Error, PulseType, schemaRoot } from "./schema.ts";

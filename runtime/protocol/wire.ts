@@ -21,4 +21,10 @@ export {
   peekPublishReality,
   scanFrames,
 } from "./wire_scan.ts";
-export { concatBytes, encodePublishFrame, stampSuffix } from "./wire_encode.ts";
+export {
+  concatBytes,
+  encodePublishFrame,
+  type FrameSink,
+  stampSuffix,
+  writePublishFrame,
+} from "./wire_encode.ts";

@@ -155,6 +155,27 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
 }
 
 /**
+ * Where `writePublishFrame` puts a frame once it knows its size: `reserve(length)` makes
+ * room for `length` bytes and returns their offset in `buffer` (read after the call).
+ */
+export interface FrameSink {
+  /** The buffer the reserved bytes are in (read after `reserve`). */
+  readonly buffer: Uint8Array;
+  /** Makes room for `length` bytes; returns where they start in `buffer`. */
+  reserve(length: number): number;
+}
+
+// The sink of `encodePublishFrame`: a fresh array of the frame's exact size.
+class OwnArray implements FrameSink {
+  buffer: Uint8Array = new Uint8Array(0);
+  reserve(length: number): number {
+    this.buffer = new Uint8Array(length);
+    return 0;
+  }
+}
+const ownArray = new OwnArray();
+
+/**
  * Encodes `Frame{publish{correlation_id, ack, pulse}}` when the pulse has only topic,
  * reality, content type, headers, trace context and payload; returns null otherwise.
  */
@@ -164,10 +185,27 @@ export function encodePublishFrame(
   pulse: IPulse,
   consumed?: VectorClock,
 ): Uint8Array | null {
+  if (!writePublishFrame(ownArray, correlationId, ack, pulse, consumed)) return null;
+  const out = ownArray.buffer;
+  ownArray.buffer = EMPTY;
+  return out;
+}
+
+/**
+ * `encodePublishFrame` written straight into `sink` (a client's outgoing buffer: no array
+ * of its own, no copy); false, with nothing reserved, when the pulse needs protobufjs.
+ */
+export function writePublishFrame(
+  sink: FrameSink,
+  correlationId: number,
+  ack: number,
+  pulse: IPulse,
+  consumed?: VectorClock,
+): boolean {
   for (const key in pulse) {
     const v = (pulse as Record<string, unknown>)[key];
     if (v === undefined || v === "" || v === null) continue;
-    if (!SIMPLE_FIELDS.has(key)) return null;
+    if (!SIMPLE_FIELDS.has(key)) return false;
   }
   const topic = pulse.topic ?? "";
   const reality = pulse.realityId ?? "";
@@ -175,7 +213,7 @@ export function encodePublishFrame(
   const payload = pulse.payload ?? EMPTY;
   // Latency lane (field 19): a small non-negative enum; anything else takes protobufjs.
   const lane = (pulse.lane ?? 0) as number;
-  if (lane !== 0 && !(lane > 0 && lane < 0x80 && Number.isInteger(lane))) return null;
+  if (lane !== 0 && !(lane > 0 && lane < 0x80 && Number.isInteger(lane))) return false;
   const topicLen = utf8Length(topic);
   const realLen = utf8Length(reality);
   const ctLen = utf8Length(contentType);
@@ -203,8 +241,8 @@ export function encodePublishFrame(
   const consumedLen = consumed ? vclockLength(consumed, 5) : 0;
   const publishLen = (correlationId ? 1 + varint53Length(correlationId) : 0) +
     (ack ? 1 + varintLength(ack) : 0) + 1 + varintLength(pulseLen) + pulseLen + consumedLen;
-  const out = new Uint8Array(1 + varintLength(publishLen) + publishLen);
-  let p = 0;
+  let p = sink.reserve(1 + varintLength(publishLen) + publishLen);
+  const out = sink.buffer;
   out[p++] = (3 << 3) | WIRE_LEN;
   p = writeVarint(out, p, publishLen);
   if (correlationId) {
@@ -261,7 +299,7 @@ export function encodePublishFrame(
   }
   // Publish.consumed (field 5), after the pulse.
   if (consumed) writeVclock(out, p, consumed, 5);
-  return out;
+  return true;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -65,16 +65,21 @@ export function writeHeader(out: Uint8Array, at: number, opcode: number, size: n
 
 /**
  * XORs `body` in place with a masking key given as the four key bytes read as one
- * little-endian 32-bit number. Runs on whole words when `body` is 4-byte aligned.
+ * little-endian 32-bit number. Runs on whole words from the first 4-byte boundary on.
  */
 export function xorMask(body: Uint8Array, key: number): void {
   const n = body.length;
-  const words = n >>> 2;
-  let i = 0;
-  if (words > 0 && (body.byteOffset & 3) === 0) {
-    const w = new Uint32Array(body.buffer, body.byteOffset, words);
-    for (let j = 0; j < words; j++) w[j] ^= key;
-    i = words * 4;
+  // Bytes up to the first 4-byte boundary one at a time, then whole words with the key
+  // rotated to where the boundary falls, then the tail.
+  let i = Math.min(n, (4 - (body.byteOffset & 3)) & 3);
+  for (let k = 0; k < i; k++) body[k] ^= (key >>> ((k & 3) * 8)) & 0xff;
+  const words = (n - i) >>> 2;
+  if (words > 0) {
+    const shift = (i & 3) * 8;
+    const rotated = shift === 0 ? key : (key >>> shift) | (key << (32 - shift));
+    const w = new Uint32Array(body.buffer, body.byteOffset + i, words);
+    for (let j = 0; j < words; j++) w[j] ^= rotated;
+    i += words * 4;
   }
   for (; i < n; i++) body[i] ^= (key >>> ((i & 3) * 8)) & 0xff;
 }
