@@ -12,7 +12,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { decodePulse, type IPulse } from "../../runtime/protocol/mod.ts";
 import type { DurableLog } from "../../runtime/spine/mod.ts";
-import { isInput, PAGE } from "./journal.ts";
+import { isStoredInput, PAGE } from "./journal.ts";
 
 /** One output as compared. */
 export interface OutputRecord {
@@ -114,11 +114,11 @@ async function survey(log: DurableLog, side: Side) {
   let inputs = 0;
   for await (const page of log.history(query(side), PAGE)) {
     for (const stored of page) {
-      const p = decodePulse(stored.bytes);
-      if (isInput(p)) {
+      if (isStoredInput(stored)) {
         inputs++;
         continue;
       }
+      const p = decodePulse(stored.bytes);
       producers.add(p.producerId ?? "");
       let topic = p.topic ?? "";
       if (counts[topic] === undefined && ++topics > MAX_COUNTED_TOPICS) topic = "(other)";
@@ -137,6 +137,7 @@ async function* outputsOf(
   let skip = side.skip?.[producer] ?? 0;
   for await (const page of log.history(query(side), PAGE)) {
     for (const stored of page) {
+      if (isStoredInput(stored)) continue;
       const p = decodePulse(stored.bytes);
       if (p.producerId !== producer) continue;
       if (skip > 0) skip--;

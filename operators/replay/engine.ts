@@ -17,6 +17,7 @@ import {
 } from "../../runtime/spine/mod.ts";
 import type { OperatorHost, OperatorVersion } from "../host.ts";
 import type { OperatorRunner } from "../runner.ts";
+import { encodedOutput } from "../output_bytes.ts";
 import { countInputs, inputPages, type LogRange } from "./journal.ts";
 import type { ReplaySnapshot } from "./snapshots.ts";
 
@@ -84,6 +85,51 @@ function overridden(payload: Uint8Array, params: Readonly<Record<string, unknown
   }
   if (typeof body !== "object" || body === null || typeof body.params !== "object") return payload;
   return encoder.encode(JSON.stringify({ ...body, params: { ...body.params, ...params } }));
+}
+
+/** Fields a recorded input may carry whose bytes the hand encoder or the node's stamp writes. */
+const ENCODED_FIELDS = new Set([
+  "id",
+  "sequence",
+  "topic",
+  "producerId",
+  "realityId",
+  "timestamp",
+  "traceContext",
+  "headers",
+  "contentType",
+  "payload",
+  "entropySeed",
+  "semtrace",
+  "lane",
+  "vclock",
+  "intentVector",
+]);
+
+/**
+ * The producer's bytes of a replayed input (topic, headers, trace context, content type,
+ * payload, semantic trace, lane: the node's stamp adds id, time, seed and clock), made with
+ * the hand encoder instead of a protobufjs encode of each input; undefined when the input
+ * carries anything else (spectral metadata, a reply topic, ...): the Spine encodes it then.
+ */
+function producerBytes(pulse: IPulse): Uint8Array | undefined {
+  for (const key of Object.keys(pulse)) {
+    if (!ENCODED_FIELDS.has(key)) {
+      const v = (pulse as Record<string, unknown>)[key];
+      if (v !== undefined && v !== null && v !== "" && v !== false && v !== 0) return undefined;
+    }
+  }
+  if (pulse.intentVector && pulse.intentVector.length > 0) return undefined;
+  return encodedOutput({
+    topic: pulse.topic,
+    realityId: pulse.realityId,
+    contentType: pulse.contentType,
+    headers: pulse.headers,
+    traceContext: pulse.traceContext,
+    payload: pulse.payload,
+    semtrace: pulse.semtrace,
+    lane: pulse.lane,
+  });
 }
 
 /** The pulse to publish for a recorded input (the node's hop is added again by the Spine). */
@@ -209,10 +255,8 @@ export async function replay(ctx: ReplayContext, spec: ReplaySpec): Promise<Repl
           active.set(next.name, runner);
         }
         try {
-          const accepted = spine.publish(
-            replayed(input, spec.target, spec.params),
-            input.producerId ?? "",
-          );
+          const pulse = replayed(input, spec.target, spec.params);
+          const accepted = spine.publish(pulse, input.producerId ?? "", producerBytes(pulse));
           if (accepted instanceof Promise) await accepted;
         } catch {
           refused++;

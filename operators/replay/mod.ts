@@ -4,7 +4,7 @@
  * with its HTTP routes (`verify`, `fork`, `diff`).
  * @module
  */
-export { countInputs, inputPages, isInput, type LogRange } from "./journal.ts";
+export { countInputs, inputPages, isInput, isStoredInput, type LogRange } from "./journal.ts";
 export {
   compareOutputs,
   type Comparison,

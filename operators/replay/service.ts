@@ -6,7 +6,6 @@
  * @module
  */
 import { BusError } from "../../runtime/protocol/mod.ts";
-import { decodePulse } from "../../runtime/protocol/mod.ts";
 import { compareOutputs, type Difference, type Side } from "./digest.ts";
 import { replay, ReplayCancelled, type ReplayContext } from "./engine.ts";
 import type { ForkRequest, LogPoint } from "./fork_request.ts";
@@ -18,7 +17,7 @@ import {
   type ForkStatus,
   originOf,
 } from "./forks.ts";
-import { isInput, PAGE } from "./journal.ts";
+import { isStoredInput, PAGE } from "./journal.ts";
 import { type ReplaySnapshot, SnapshotStore } from "./snapshots.ts";
 import type { OperatorVersion } from "../host.ts";
 
@@ -328,7 +327,7 @@ export class Replays {
   async #outputsEnd(reality: string, toSeq: number): Promise<number | undefined> {
     for await (const page of this.#o.log.history({ reality, fromSeq: toSeq + 1 }, PAGE)) {
       for (const stored of page) {
-        if (isInput(decodePulse(stored.bytes))) return stored.sequence - 1;
+        if (isStoredInput(stored)) return stored.sequence - 1;
       }
     }
     return undefined;

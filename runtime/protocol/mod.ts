@@ -81,6 +81,7 @@ export {
   type FrameVisitor,
   peekPublishLane,
   peekPublishReality,
+  pulseProducerStartsWith,
   scanFrames,
   stampSuffix,
   writePublishFrame,

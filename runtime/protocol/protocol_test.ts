@@ -86,6 +86,20 @@ Deno.test("hand-encoded publish frames decode identically with protobufjs; scanF
     null,
     "unusual fields fall back",
   );
+  // Spectral metadata (operators' outputs): doubles and packed eigenvalues, as protobufjs.
+  for (
+    const spectral of [
+      { coherence: 0.25, criticality: -1.5e-7, eigenvalues: [1, -0.5, 3.75e10] },
+      { coherence: 1, criticality: 0, eigenvalues: [] },
+      { coherence: 0, criticality: 0 },
+    ]
+  ) {
+    const sp = { ...pulse, spectral, semtrace: ["a.b", "operator:x"] };
+    assert.deepEqual(
+      frameToJsonObject(decodeFrame(encodePublishFrame(3, 0, sp)!)),
+      frameToJsonObject(decodeFrame(encodeFrame({ publish: { correlationId: 3, pulse: sp } }))),
+    );
+  }
 
   const seen: [number, number, string][] = [];
   const others: string[] = [];

@@ -19,6 +19,7 @@ export {
   type FrameVisitor,
   peekPublishLane,
   peekPublishReality,
+  pulseProducerStartsWith,
   scanFrames,
 } from "./wire_scan.ts";
 export {

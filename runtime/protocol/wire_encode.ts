@@ -177,7 +177,8 @@ const ownArray = new OwnArray();
 
 /**
  * Encodes `Frame{publish{correlation_id, ack, pulse}}` when the pulse has only topic,
- * reality, content type, headers, trace context and payload; returns null otherwise.
+ * reality, content type, headers, trace context, payload, spectral metadata, semantic
+ * trace and lane; returns null otherwise.
  */
 export function encodePublishFrame(
   correlationId: number,
@@ -234,6 +235,13 @@ export function writePublishFrame(
     const entry = 1 + varintLength(kl) + kl + 1 + varintLength(vl) + vl;
     pulseLen += 1 + varintLength(entry) + entry;
   }
+  // Pulse.spectral = 8 (an operator's coherence and eigenvalues): three doubles' fields.
+  const spectral = pulse.spectral;
+  const eigen = spectral?.eigenvalues ?? [];
+  const spectralLen = spectral
+    ? 18 + (eigen.length ? 1 + varintLength(eigen.length * 8) + eigen.length * 8 : 0)
+    : -1;
+  if (spectral) pulseLen += 1 + varintLength(spectralLen) + spectralLen;
   // Pulse.semtrace = 18 (repeated string): a two-byte key per entry.
   const trace = pulse.semtrace ?? [];
   const traceLens = trace.map(utf8Length);
@@ -275,6 +283,20 @@ export function writePublishFrame(
     p = writeVarint(out, p, vl);
     p = writeString(out, p, v, vl);
   }
+  if (spectral) {
+    out[p++] = (8 << 3) | WIRE_LEN;
+    p = writeVarint(out, p, spectralLen);
+    out[p++] = (1 << 3) | WIRE_I64;
+    p = writeDouble(out, p, Number(spectral.coherence ?? 0));
+    out[p++] = (2 << 3) | WIRE_I64;
+    p = writeDouble(out, p, Number(spectral.criticality ?? 0));
+    if (eigen.length) {
+      // Packed, as proto3 writes repeated scalars.
+      out[p++] = (3 << 3) | WIRE_LEN;
+      p = writeVarint(out, p, eigen.length * 8);
+      for (const e of eigen) p = writeDouble(out, p, Number(e));
+    }
+  }
   if (ctLen) {
     out[p++] = (10 << 3) | WIRE_LEN;
     p = writeVarint(out, p, ctLen);
@@ -303,7 +325,20 @@ export function writePublishFrame(
 }
 
 const EMPTY = new Uint8Array(0);
+/** Wire type of a 64-bit fixed field (double). */
+const WIRE_I64 = 1;
+const f64Bytes = new Uint8Array(8);
+const f64 = new DataView(f64Bytes.buffer);
+
+/** Writes `v` as a little-endian IEEE 754 double at `pos`; returns the position after it. */
+function writeDouble(buf: Uint8Array, pos: number, v: number): number {
+  f64.setFloat64(0, v, true);
+  for (let i = 0; i < 8; i++) buf[pos + i] = f64Bytes[i];
+  return pos + 8;
+}
+
 const SIMPLE_FIELDS = new Set([
+  "spectral",
   "lane",
   "topic",
   "semtrace",

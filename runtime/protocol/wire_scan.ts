@@ -162,6 +162,21 @@ export function peekPublishReality(bytes: Uint8Array): string | undefined {
 const utf8Decoder = new TextDecoder();
 
 /**
+ * Whether the producer id (`Pulse.producer_id`, field 4) of an encoded pulse starts with
+ * the ASCII `prefix`, read without decoding anything else: the last value of the field
+ * counts, as protobuf reads it (a stored pulse carries the node's stamp after the
+ * producer's bytes). A replay sorts a long log into inputs and operator outputs this way.
+ */
+export function pulseProducerStartsWith(bytes: Uint8Array, prefix: string): boolean {
+  const at = lenField(bytes, 0, bytes.length, 4, true);
+  if (!at || at[1] - at[0] < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    if (bytes[at[0] + i] !== prefix.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
  * The lane (`Pulse.lane`, field 19) the message's first publish names, by the same cheap
  * look: 0 when it names none, does not start with a publish, or is malformed.
  */

@@ -57,6 +57,8 @@ const NO_CARD: AgentCard = Object.freeze({ capabilities: Object.freeze<string[]>
 /** The agents of one node, across realities. */
 export class AgentDirectory {
   readonly #byProducer = new Map<string, Agent>();
+  /** Operator output payloads (by identity) that passed their card, not yet published. */
+  readonly #passed = new WeakMap<Uint8Array, Agent>();
   readonly #violations: client.Counter<"reality" | "direction"> | undefined;
 
   /** A directory; its refusals are counted on the node's registry when `metrics` is given. */
@@ -103,8 +105,18 @@ export class AgentDirectory {
     agent.lastActivityMs = Date.now();
     const check = agent.compiled?.output;
     if (check === undefined) return;
-    const problem = check(pulse.payload);
-    if (problem === undefined) return;
+    const payload = pulse.payload;
+    // An operator's runner checks all outputs of an input before publishing any: each is
+    // checked once, not again at its publish.
+    if (payload && this.#passed.get(payload) === agent) {
+      this.#passed.delete(payload);
+      return;
+    }
+    const problem = check(payload);
+    if (problem === undefined) {
+      if (payload && agent.kind === "operator") this.#passed.set(payload, agent);
+      return;
+    }
     agent.outputViolations++;
     this.#count(realityId, "output");
     throw new BusError(

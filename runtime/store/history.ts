@@ -113,7 +113,11 @@ export function scanHistory(
     return more;
   };
 
+  // With one rule, chunks never interleave: a page can end inside a batch instead of reading
+  // (and checksumming) the rest of it (a replay pages through a long log this way).
+  const single = reality.rules.length === 1;
   for (const row of statements.chunksFrom.iterate(reality.id, seek) as Iterable<ChunkRow>) {
+    if (single && out.length + group.length >= limit) break;
     if (row.batch_first !== groupFirst) {
       if (groupFirst !== -1 && !flush()) return out;
       if (row.batch_first > to) break;
