@@ -19,47 +19,9 @@ import { ANN_PARAMS, DEFAULT_REALITY, Spine, type Subscription } from "../../run
 import { NodeMetrics } from "../../runtime/telemetry/mod.ts";
 import { helpFromHeader } from "../../scripts/task_cli.ts";
 import process from "node:process";
+import { dataset, DIM } from "./anycast_data.ts";
 
 helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
-
-const DIM = 384;
-
-/** A deterministic generator: the same embeddings every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
-
-function unit(v: Float32Array): Float32Array {
-  let n = 0;
-  for (const x of v) n += x * x;
-  n = Math.sqrt(n);
-  for (let i = 0; i < v.length; i++) v[i] /= n;
-  return v;
-}
-
-/** `n` embeddings around 1,000 centres, and `q` queries near random embeddings. */
-function dataset(n: number, q: number): { rows: Float32Array[]; queries: Float32Array[] } {
-  const next = rng(42);
-  const centres = Array.from(
-    { length: 1000 },
-    () => unit(Float32Array.from({ length: DIM }, next)),
-  );
-  const rows: Float32Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = centres[i % centres.length];
-    rows.push(unit(Float32Array.from(c, (x) => x + 0.08 * next())));
-  }
-  const queries: Float32Array[] = [];
-  for (let i = 0; i < q; i++) {
-    const r = rows[Math.floor((next() + 0.5) * n) % n];
-    queries.push(unit(Float32Array.from(r, (x) => x + 0.04 * next())));
-  }
-  return { rows, queries };
-}
 
 const owner = { wake() {}, overflowed() {} };
 
@@ -118,9 +80,15 @@ function perPulse(p: Pass): string {
   return `${p.us.toFixed(1)} µs/pulse (CPU ${p.cpuUs.toFixed(1)} µs)`;
 }
 
-/** Warms up, then routes every query; the warm-up is the first 10% of the queries. */
-function timed(spine: Spine, queries: Float32Array[]): Pass {
-  route(spine, queries.slice(0, Math.max(20, queries.length / 10)));
+/**
+ * Routes `warm` pulses (cycling through the queries) so the JIT has compiled the path,
+ * then every query once, timed. A short warm-up leaves the figure of a small index several
+ * times too high (interpreted code).
+ */
+function timed(spine: Spine, queries: Float32Array[], warm: number): Pass {
+  const warmUp: Float32Array[] = [];
+  for (let i = 0; i < warm; i++) warmUp.push(queries[i % queries.length]);
+  route(spine, warmUp);
   return route(spine, queries);
 }
 
@@ -132,7 +100,8 @@ export async function measure(n: number, q: number): Promise<string[]> {
   const { rows, queries } = dataset(n, q);
   const lines: string[] = [];
   const exact = await spineWith(rows, Infinity);
-  const e = timed(exact.spine, queries);
+  // Exact search at 100,000 takes milliseconds a pulse: its loop is hot after a few.
+  const e = timed(exact.spine, queries, Math.max(20, Math.min(2000, 2e6 / n)));
   lines.push(`n=${n}: exact ${perPulse(e)}`);
   if (n > 2048) {
     const t0 = performance.now();
@@ -145,7 +114,7 @@ export async function measure(n: number, q: number): Promise<string[]> {
         `ef ${ANN_PARAMS.expansionSearch}) built by ${n} joins in ${buildS.toFixed(1)} s, ` +
         `RSS ${Math.round(Deno.memoryUsage().rss / 2 ** 20)} MiB`,
     );
-    const a = timed(approx.spine, queries);
+    const a = timed(approx.spine, queries, 2000);
     let agree = 0;
     for (let i = 0; i < q; i++) if (a.chosen[i] === e.chosen[i]) agree++;
     lines.push(
@@ -156,6 +125,32 @@ export async function measure(n: number, q: number): Promise<string[]> {
   return lines;
 }
 
+/**
+ * A plain dot-product loop's CPU time per multiply-add: how much this machine's load slows
+ * the process (the same loop took ~1.2 ns on this machine idle), to read the figures by.
+ */
+function calibrate(): string {
+  const a = new Float32Array(DIM).fill(0.5);
+  const rows = new Float32Array(DIM * 1000).fill(0.25);
+  let sum = 0;
+  const pass = () => {
+    for (let r = 0; r < 1000; r++) {
+      const base = r * DIM;
+      for (let i = 0; i < DIM; i++) sum += a[i] * rows[base + i];
+    }
+  };
+  for (let i = 0; i < 5; i++) pass();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < 50; i++) pass();
+  const cpu = process.cpuUsage(c0);
+  const ops = 50 * 1000 * DIM;
+  return `calibration: a plain JS dot product, ${
+    ((cpu.user + cpu.system) * 1000 / ops).toFixed(2)
+  } ns CPU (${((performance.now() - t0) * 1e6 / ops).toFixed(2)} ns wall) per multiply-add ` +
+    `(idle: ~1.2; checksum ${sum.toExponential(2)})`;
+}
+
 if (import.meta.main) {
   const sizes = (Deno.args[0] ?? "10,1000,100000").split(",").map(Number);
   const q = Number(Deno.args[1] ?? 500);
@@ -163,5 +158,6 @@ if (import.meta.main) {
     `anycast routing, dim ${DIM}, ${q} queries, k=1 (node's default: exact up to 2048); ` +
       `load average ${Deno.loadavg().map((x) => x.toFixed(1)).join(" ")}`,
   );
+  console.log(calibrate());
   for (const n of sizes) for (const line of await measure(n, q)) console.log(line);
 }

@@ -228,8 +228,10 @@ export class AnycastRegistry {
   ): boolean {
     // Every registration of the dimension is a candidate: no set to look up per hit.
     const wanted = candidates.length === space.entries ? undefined : set();
-    // Several embeddings of one subscriber may come first: ask for more than k.
-    let n = k * Math.min(4, this.#limits.maxPerSubscription) + 4;
+    // Several embeddings of one subscriber may come first: ask for more than k (each hit
+    // is rescored in float32, ~400 multiply-adds at dimension 384: keep the first ask
+    // small; the widening below covers crowding).
+    let n = 2 * k + 2;
     for (;;) {
       const hits = space.index.nearest(query, n)!;
       best.clear();
