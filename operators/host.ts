@@ -6,129 +6,27 @@
  * @module
  */
 import { BusError } from "../runtime/protocol/mod.ts";
-import { DEFAULT_LIMITS, type Engine, type GuestLogger } from "../runtime/sandbox/mod.ts";
-import {
-  compileCard,
-  type ControlParams,
-  type OperatorStateStore,
-  type Spine,
-} from "../runtime/spine/mod.ts";
-import type { AuditLog } from "../runtime/telemetry/mod.ts";
+import type { GuestLogger } from "../runtime/sandbox/mod.ts";
+import { compileCard } from "../runtime/spine/mod.ts";
 import { loadBuiltin } from "./builtin/mod.ts";
 import { OPERATOR_DEFAULTS, type OperatorOptions } from "./config.ts";
 import { OperatorFiles } from "./host_files.ts";
 import { OPERATOR_NAME, type OperatorManifest, parseManifest } from "./manifest.ts";
-import { loadOperator } from "./operator_sandbox.ts";
-import { type OperatorCounters, OperatorRunner } from "./runner.ts";
-import { encodeSnapshot, type OperatorSnapshot, parseSnapshot } from "./snapshot.ts";
+import type { OperatorRunner } from "./runner.ts";
+import { loadOperatorFor, makeRunners, type OperatorModule } from "./runner_factory.ts";
+import type {
+  OperatorFigures,
+  OperatorHostOptions,
+  OperatorStatus,
+  OperatorStatusName,
+  OperatorVersion,
+} from "./host_types.ts";
+import { type OperatorSnapshot, parseSnapshot } from "./snapshot.ts";
+import { restoreInto, snapshotOf } from "./host_state.ts";
+import { KeyedSerial } from "./serial.ts";
+import { type Entry, statusOf } from "./host_entry.ts";
 import { OperatorStats } from "./stats.ts";
 import { DEFAULT_MAX_HOPS } from "./trace.ts";
-
-/** Defaults of the per-operator output limits. */
-export const DEFAULT_OUTPUT_LIMITS = Object.freeze({ maxOutputs: 64, maxOutputBytes: 1 << 20 });
-
-/**
- * Where an operator is in its lifecycle. `standby`: in a cluster, meant to run but running
- * on another node (the holder of its lease); this node takes over if that node goes.
- */
-export type OperatorStatusName = "running" | "quarantined" | "stopped" | "standby";
-
-/** An operator change as it is shared with the other nodes of a cluster. */
-export interface OperatorChange {
-  /** The operator. */
-  readonly name: string;
-  /** Its manifest (with `builtin` when shipped), or null when it was deleted. */
-  readonly manifest: Record<string, unknown> | null;
-  /** SHA-256 of the component (hex), with the manifest. */
-  readonly digest?: string;
-  /** The component's bytes, with the manifest. */
-  readonly component?: Uint8Array;
-}
-
-/** What `GET /v1/operators/{name}` shows of an operator. */
-export interface OperatorStatus {
-  readonly name: string;
-  readonly status: OperatorStatusName;
-  /** SHA-256 of the component, hex. */
-  readonly digest: string;
-  /** The shipped operator it was installed from, if any. */
-  readonly builtin?: string;
-  readonly reality: string;
-  readonly inputs: readonly string[];
-  /** Parallel instances. */
-  readonly instances: number;
-  readonly counters: OperatorCounters;
-  /** Failed pulses by kind. */
-  readonly failures_by_kind: Record<string, number>;
-  /** `handle` latency percentiles, ms. */
-  readonly handle_ms: { p50: number; p99: number };
-  /** Why it was quarantined, when it is. */
-  readonly reason?: string;
-}
-
-/** What an {@linkcode OperatorHost} needs from the node. */
-export interface OperatorHostOptions extends Partial<OperatorOptions> {
-  readonly spine: Spine;
-  readonly store: OperatorStateStore;
-  /** The node's sandbox engine (checks components at publication). */
-  readonly engine: Engine;
-  /** Where components and manifests are kept; null keeps them in memory. */
-  readonly dir: string | null;
-  readonly audit?: AuditLog;
-  /** The node's control parameters, handed to operators through `on-control`. */
-  readonly control?: ControlParams;
-  readonly log?: GuestLogger;
-  /** @default 16 */
-  readonly maxHops?: number;
-  /**
-   * Shares each install, replace and delete with the cluster before it takes effect; a
-   * rejection refuses the change.
-   */
-  readonly replicate?: (change: OperatorChange) => Promise<void>;
-  /**
-   * Whether this node may run operator `name` now (a cluster node: it holds the lease).
-   * When false, an operator meant to run waits in `standby`. Absent: always.
-   */
-  readonly mayRun?: (name: string) => boolean;
-  /**
-   * Called before an operator in standby starts on this node (a cluster node took its lease
-   * over): brings the operator's committed state here, and its inputs from after it. A
-   * rejection keeps it in standby.
-   */
-  readonly beforeRun?: (name: string, manifest: OperatorManifest) => Promise<void>;
-}
-
-interface Entry {
-  runners: OperatorRunner[];
-  manifest: OperatorManifest;
-  digest: string;
-  builtin?: string;
-  status: OperatorStatusName;
-  reason?: string;
-  failures: number[];
-  readonly stats: OperatorStats;
-}
-
-/** One operator's figures, for the metrics exporter. */
-export interface OperatorFigures {
-  readonly name: string;
-  readonly status: OperatorStatusName;
-  readonly stats: OperatorStats;
-}
-
-/** An install or replacement of an operator, as replay keeps it (versions by digest). */
-export interface OperatorVersion {
-  readonly name: string;
-  readonly reality: string;
-  /** SHA-256 of the component, hex. */
-  readonly digest: string;
-  readonly component: Uint8Array;
-  readonly manifest: OperatorManifest;
-  /** The reality's sequence when it took over: inputs after it are its. */
-  readonly sequence: number;
-  /** True for a first install (before it, the operator was absent). */
-  readonly created: boolean;
-}
 
 /** The operators of a node. */
 export class OperatorHost {
@@ -139,8 +37,8 @@ export class OperatorHost {
   readonly #entries = new Map<string, Entry>();
   readonly #log: GuestLogger;
   readonly #files: OperatorFiles;
-  /** Operator names with a change in progress: changes to one operator run one at a time. */
-  readonly #locks = new Map<string, Promise<unknown>>();
+  /** Changes to one operator run one at a time. */
+  readonly #serial = new KeyedSerial();
 
   /** A host with no operators; {@linkcode load} restarts the stored ones. */
   constructor(options: OperatorHostOptions) {
@@ -153,18 +51,6 @@ export class OperatorHost {
   /** The limits in force (flags). */
   get options(): Readonly<OperatorOptions> {
     return this.#options;
-  }
-
-  /** Runs `fn` after any change to `name` in progress (install, stop, restore, ...). */
-  #serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.#locks.get(name) ?? Promise.resolve();
-    const run = before.then(fn, fn);
-    const tail = run.catch(() => {});
-    this.#locks.set(name, tail);
-    void tail.then(() => {
-      if (this.#locks.get(name) === tail) this.#locks.delete(name);
-    });
-    return run;
   }
 
   /** Restarts the operators kept in the directory (one that cannot start is logged and skipped). */
@@ -199,7 +85,7 @@ export class OperatorHost {
       throw new BusError("INVALID_ARGUMENT", "operator names match [a-z0-9_-]{1,64}");
     }
     const manifest = parseManifest(manifestValue, this.#options.operatorMaxInstances);
-    return this.#serial(name, async () => {
+    return this.#serial.run(name, async () => {
       const created = !this.#entries.has(name);
       const stopped = this.#entries.get(name)?.status === "stopped";
       const saved = builtin ? { ...manifest, builtin } : manifest;
@@ -254,47 +140,23 @@ export class OperatorHost {
 
   #runners(
     name: string,
-    module: Awaited<ReturnType<typeof loadOperator>>,
+    module: OperatorModule,
     m: OperatorManifest,
     stats: OperatorStats,
     onFailure = (reason: string) => this.#failed(name, reason),
-  ) {
-    const l = m.limits ?? {};
-    const limits = {
-      fuelPerCall: l.fuel ?? DEFAULT_LIMITS.fuelPerCall,
-      memoryPages: l.memory_pages ?? DEFAULT_LIMITS.memoryPages,
-    };
-    const instances = m.instances ?? 1;
-    return Array.from({ length: instances }, (_, instance) =>
-      new OperatorRunner({
-        name,
-        module,
-        manifest: m,
-        limits,
-        outputLimits: {
-          maxOutputs: l.max_outputs ?? DEFAULT_OUTPUT_LIMITS.maxOutputs,
-          maxOutputBytes: l.max_output_bytes ?? DEFAULT_OUTPUT_LIMITS.maxOutputBytes,
-        },
-        instance,
-        readOnlyState: instances > 1,
-      }, {
-        spine: this.#o.spine,
-        store: this.#o.store,
-        maxStateBytes: this.#options.operatorStateBytes,
-        maxHops: this.#o.maxHops ?? DEFAULT_MAX_HOPS,
-        log: this.#log,
-        onFailure,
-        control: this.#o.control,
-        stats,
-      }));
+  ): OperatorRunner[] {
+    return makeRunners(name, module, m, stats, {
+      spine: this.#o.spine,
+      store: this.#o.store,
+      maxStateBytes: this.#options.operatorStateBytes,
+      maxHops: this.#o.maxHops ?? DEFAULT_MAX_HOPS,
+      log: this.#log,
+      control: this.#o.control,
+    }, onFailure);
   }
 
-  #load(component: Uint8Array, manifest: OperatorManifest) {
-    const l = manifest.limits ?? {};
-    return loadOperator(this.#o.engine, component, {
-      fuelPerCall: l.fuel ?? DEFAULT_LIMITS.fuelPerCall,
-      memoryPages: l.memory_pages ?? DEFAULT_LIMITS.memoryPages,
-    });
+  #load(component: Uint8Array, manifest: OperatorManifest): Promise<OperatorModule> {
+    return loadOperatorFor(this.#o.engine, component, manifest);
   }
 
   async #install(
@@ -370,18 +232,23 @@ export class OperatorHost {
     return entry;
   }
 
+  /** Forgets an operator: unlisted, stopped, the inputs it had taken dropped. */
+  async #drop(name: string, entry: Entry): Promise<void> {
+    this.#entries.delete(name);
+    this.#o.spine.agents.unregisterOperator(name);
+    for (const r of entry.runners) {
+      await r.stop();
+      r.takeLeftover();
+    }
+  }
+
   /** Deletes an operator (its state too); false when there was none. */
   delete(name: string, actor = "anonymous"): Promise<boolean> {
-    return this.#serial(name, async () => {
+    return this.#serial.run(name, async () => {
       const entry = this.#entries.get(name);
       if (!entry) return false;
       await this.#o.replicate?.({ name, manifest: null });
-      this.#entries.delete(name);
-      this.#o.spine.agents.unregisterOperator(name);
-      for (const r of entry.runners) {
-        await r.stop();
-        r.takeLeftover();
-      }
+      await this.#drop(name, entry);
       await this.#o.store.dropOperatorState(entry.manifest.reality, name);
       await this.#files.remove(name);
       this.#o.audit?.append("operator.delete", actor, { name });
@@ -394,7 +261,7 @@ export class OperatorHost {
    * pulses published while it is stopped are not queued for it). Throws `NOT_FOUND`.
    */
   stop(name: string, actor = "anonymous"): Promise<OperatorStatus> {
-    return this.#serial(name, async () => {
+    return this.#serial.run(name, async () => {
       const entry = this.#entry(name);
       if (entry.status !== "stopped") {
         for (const r of entry.runners) await r.stop();
@@ -412,7 +279,7 @@ export class OperatorHost {
    * `INVALID_ARGUMENT` when it is running.
    */
   resume(name: string, actor = "anonymous"): Promise<OperatorStatus> {
-    return this.#serial(name, async () => {
+    return this.#serial.run(name, async () => {
       const entry = this.#entry(name);
       if (entry.status === "running" || entry.status === "standby") {
         throw new BusError("INVALID_ARGUMENT", `operator ${name} is ${entry.status}`);
@@ -433,11 +300,9 @@ export class OperatorHost {
    * The operator's committed state, as of a pulse boundary (every queued commit flushed
    * first). Throws `NOT_FOUND`.
    */
-  async snapshotState(name: string): Promise<OperatorSnapshot> {
+  snapshotState(name: string): Promise<OperatorSnapshot> {
     const entry = this.#entry(name);
-    await this.#o.store.flush();
-    const entries = this.#o.store.loadOperatorState(entry.manifest.reality, name);
-    return encodeSnapshot(name, entry.manifest.reality, entries);
+    return snapshotOf(this.#o.store, name, entry.manifest.reality);
   }
 
   /**
@@ -448,24 +313,16 @@ export class OperatorHost {
   restoreState(name: string, snapshot: unknown, actor = "anonymous"): Promise<OperatorStatus> {
     this.#entry(name);
     const entries = parseSnapshot(snapshot, this.#options.operatorStateBytes);
-    return this.#serial(name, async () => {
+    return this.#serial.run(name, async () => {
       const entry = this.#entry(name);
-      const running = entry.status === "running";
-      if (running) await Promise.all(entry.runners.map((r) => r.pause()));
-      // The instances go on over the restored state, or over the stored one when the
-      // restore's commit fails (their view of the paused batch is discarded either way).
-      let state = entries;
-      try {
-        // Queued behind every commit of the pulses handled so far, in one transaction.
-        await this.#o.store.replaceOperatorState(entry.manifest.reality, name, entries);
-      } catch (e) {
-        state = this.#o.store.loadOperatorState(entry.manifest.reality, name);
-        throw e;
-      } finally {
-        if (running) { for (const r of entry.runners) r.unpause(state); }
-      }
-      let bytes = 0;
-      for (const [k, v] of entries) bytes += new TextEncoder().encode(k).length + v.length;
+      const bytes = await restoreInto(
+        this.#o.store,
+        name,
+        entry.manifest.reality,
+        entry.runners,
+        entry.status === "running",
+        entries,
+      );
       this.#o.audit?.append("operator.state.restore", actor, { name, keys: entries.length, bytes });
       return this.status(name)!;
     });
@@ -481,16 +338,11 @@ export class OperatorHost {
     manifestValue: Record<string, unknown> | null,
     component: () => Promise<Uint8Array>,
   ): Promise<void> {
-    return this.#serial(name, async () => {
+    return this.#serial.run(name, async () => {
       if (manifestValue === null) {
         const entry = this.#entries.get(name);
         if (!entry) return;
-        this.#entries.delete(name);
-        this.#o.spine.agents.unregisterOperator(name);
-        for (const r of entry.runners) {
-          await r.stop();
-          r.takeLeftover();
-        }
+        await this.#drop(name, entry);
         await this.#files.remove(name);
         return;
       }
@@ -514,7 +366,7 @@ export class OperatorHost {
    * says; stopped and quarantined operators stay as they are. Resolves to its status.
    */
   setActive(name: string, active: boolean): Promise<OperatorStatusName | undefined> {
-    return this.#serial(name, async () => {
+    return this.#serial.run(name, async () => {
       const entry = this.#entries.get(name);
       if (!entry) return undefined;
       if (active && entry.status === "standby") {
@@ -534,20 +386,7 @@ export class OperatorHost {
   status(name: string): OperatorStatus | undefined {
     const e = this.#entries.get(name);
     if (!e) return undefined;
-    const m = e.manifest;
-    return {
-      name,
-      status: e.status,
-      digest: e.digest,
-      ...(e.builtin ? { builtin: e.builtin } : {}),
-      reality: m.reality,
-      inputs: m.inputs,
-      instances: e.runners.length,
-      counters: { ...e.stats.counters },
-      failures_by_kind: Object.fromEntries(e.stats.failuresByKind),
-      handle_ms: e.stats.latency(),
-      ...(e.reason ? { reason: e.reason } : {}),
-    };
+    return statusOf(name, e);
   }
 
   /**

@@ -6,7 +6,8 @@
  */
 import client from "prom-client";
 import type { NodeMetrics } from "../runtime/telemetry/mod.ts";
-import type { OperatorHost, OperatorStatusName } from "./host.ts";
+import type { OperatorHost } from "./host.ts";
+import type { OperatorStatusName } from "./host_types.ts";
 import { HANDLE_BUCKETS_S } from "./stats.ts";
 
 const STATUSES: readonly OperatorStatusName[] = [

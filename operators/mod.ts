@@ -22,16 +22,16 @@ export {
   type OperatorManifest,
   parseManifest,
 } from "./manifest.ts";
-export {
-  DEFAULT_OUTPUT_LIMITS,
-  type OperatorChange,
-  type OperatorFigures,
-  OperatorHost,
-  type OperatorHostOptions,
-  type OperatorStatus,
-  type OperatorStatusName,
-  type OperatorVersion,
-} from "./host.ts";
+export { OperatorHost } from "./host.ts";
+export type {
+  OperatorChange,
+  OperatorFigures,
+  OperatorHostOptions,
+  OperatorStatus,
+  OperatorStatusName,
+  OperatorVersion,
+} from "./host_types.ts";
+export { DEFAULT_OUTPUT_LIMITS } from "./runner_factory.ts";
 export { OperatorRunner } from "./runner.ts";
 export { HANDLE_BUCKETS_S, type OperatorCounters, OperatorStats } from "./stats.ts";
 export {

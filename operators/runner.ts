@@ -12,18 +12,14 @@ import type { GuestLogger, Module, SandboxLimits } from "../runtime/sandbox/mod.
 import type { OperatorStateStore, Spine, Subscription } from "../runtime/spine/mod.ts";
 import { inputGroup, type OperatorManifest } from "./manifest.ts";
 import type { OutputLimits } from "./operator_instance.ts";
-import { encodedOutput } from "./output_bytes.ts";
-import { refusalReply, replyCopy } from "./reply.ts";
-import { operatorSpectralOf } from "./spectral_abi.ts";
 import { StateChanges } from "./state_changes.ts";
-import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
 import { type OperatorCounters, OperatorStats } from "./stats.ts";
 import { OperatorWorker } from "./worker_client.ts";
 import { ControlFeed, type ControlSource } from "./control_feed.ts";
 import { BatchPipeline, type InFlight } from "./batch_pipeline.ts";
 import type { PulseOutcome } from "./worker_protocol.ts";
-import type { OperatorPulse } from "./world.ts";
-import { derivationOf, deriveOutput } from "./derive.ts";
+import { toOperatorPulse } from "./input_pulse.ts";
+import { OutputPublisher } from "./output_publisher.ts";
 
 export type { OperatorCounters };
 
@@ -83,6 +79,8 @@ export class OperatorRunner {
    */
   #resync = false;
   readonly #control: ControlFeed;
+  /** Publishes the outputs (and refusal replies). */
+  readonly #out: OutputPublisher;
   #unwatch = () => {};
 
   /** A runner, not yet started. */
@@ -91,6 +89,7 @@ export class OperatorRunner {
     this.#ctx = ctx;
     this.stats = ctx.stats ?? new OperatorStats();
     this.#control = new ControlFeed(ctx.control, spec.manifest.reality);
+    this.#out = new OutputPublisher(spec.name, spec.manifest.reality, ctx, this.stats.counters);
   }
 
   /** Its counters (the operator's, when instances share them). */
@@ -100,7 +99,7 @@ export class OperatorRunner {
 
   /** The producer id of its outputs. */
   get producer(): string {
-    return `operator:${this.spec.name}`;
+    return this.#out.producer;
   }
 
   /** Starts the worker (`init` over the committed state), then subscribes to the inputs. */
@@ -302,7 +301,7 @@ export class OperatorRunner {
             if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s.pulse);
             else {
               refused++;
-              this.#answerRefusal(s.pulse);
+              this.#out.answerRefusal(s.pulse);
             }
           }
         }
@@ -376,14 +375,14 @@ export class OperatorRunner {
         // whose output violates it fails whole (no output, no state change), as a trap does,
         // so what subscribers saw and the committed state still agree. The worker went on
         // from its state change: the pulses it handled after this one are handled again.
-        const violation = this.#cardViolation(outcome.outputs);
+        const violation = this.#out.cardViolation(outcome.outputs);
         if (violation) {
           this.#fail("schema", violation);
           this.#putBack(i + 1);
           break;
         }
         try {
-          await this.#publish(batch[i], outcome.outputs);
+          await this.#out.publish(batch[i], outcome.outputs);
         } catch (e) {
           // Refused by the bus (a policy): the outputs before it stand, the rest are
           // dropped; the operator did handle the pulse, so its state change commits.
@@ -409,23 +408,6 @@ export class OperatorRunner {
     }
   }
 
-  /** The first output the operator's card refuses, as a message (undefined: all pass). */
-  #cardViolation(outputs: OperatorPulse[]): string | undefined {
-    const reality = this.spec.manifest.reality;
-    for (const out of outputs) {
-      try {
-        this.#ctx.spine.agents.checkPublish(
-          { topic: out.topic, payload: out.payload },
-          this.producer,
-          reality,
-        );
-      } catch (e) {
-        return e instanceof Error ? e.message : String(e);
-      }
-    }
-    return undefined;
-  }
-
   async #restart(): Promise<void> {
     // The worker itself crashed (not a trap: those the sandbox survives): start afresh,
     // keeping what was queued for it.
@@ -443,94 +425,10 @@ export class OperatorRunner {
     }
   }
 
-  /**
-   * A request input the card refused: its requester gets a typed error, not a timeout. Sent
-   * on a later turn, never from inside the routing of the request itself; a reply the bus
-   * refuses (the operator's own output_schema may not allow the error body) is dropped.
-   */
-  #answerRefusal(input: arqon.v1.IPulse): void {
-    const reply = refusalReply(input, this.spec.name);
-    if (!reply) return;
-    setTimeout(() => {
-      try {
-        Promise.resolve(this.#ctx.spine.publish(reply, this.producer)).catch(() => {});
-      } catch { /* refused: the requester times out instead */ }
-    }, 0);
-  }
-
   #fail(kind: string, message: string): void {
     this.stats.fail(kind);
     const reason = `${kind}: ${message}`;
     this.#ctx.log("warn", `operator ${this.spec.name}: pulse failed: ${reason}`);
     this.#ctx.onFailure(reason);
   }
-
-  async #publish(input: arqon.v1.IPulse, outputs: OperatorPulse[]): Promise<void> {
-    if (outputs.length === 0) return;
-    const hops = hopsOf(input.headers) + 1;
-    if (hops > this.#ctx.maxHops) {
-      this.counters.hopDrops += outputs.length;
-      this.#ctx.log(
-        "warn",
-        `operator ${this.spec.name}: dropped ${outputs.length} output(s) of ${input.topic}: ` +
-          `hop limit of ${this.#ctx.maxHops} reached`,
-      );
-      return;
-    }
-    const reality = this.spec.manifest.reality;
-    const from = derivationOf(input);
-    for (let index = 0; index < outputs.length; index++) {
-      const out = outputs[index];
-      if (out.reality !== "" && out.reality !== reality) {
-        throw new Error(`output to reality ${out.reality}: an operator publishes to its own`);
-      }
-      const headers: Record<string, string> = {};
-      for (const [k, v] of out.headers) headers[k] = v;
-      headers[HOPS_HEADER] = String(hops);
-      const pulse: arqon.v1.IPulse = {
-        topic: out.topic,
-        realityId: reality,
-        headers,
-        contentType: out.contentType,
-        payload: out.payload,
-        traceContext: { traceparent: childTraceparent(input.traceContext?.traceparent) },
-        spectral: out.spectral,
-        // Semantic trace: the input's chain, then this operator; the Spine adds the topic.
-        semtrace: [...(input.semtrace ?? []), this.producer],
-      };
-      // The producer's bytes first (the hand encoder writes no id, time or seed: the node's
-      // stamp carries them), then the id, time and entropy seed derived from the input
-      // (docs/time.md), which the Spine keeps: replay reproduces them.
-      const source = encodedOutput(pulse);
-      Object.assign(pulse, deriveOutput(from, this.spec.name, index));
-      // In order: each output is accepted (sequenced) before the next is offered. The Spine
-      // answers synchronously unless a policy is asynchronous: await only then (an `await`
-      // of a plain value still costs a microtask turn per output).
-      // Vector clocks: an output is causally after its input (set after the encoding: the
-      // node's stamp carries the merged clock).
-      if (input.vclock) pulse.vclock = input.vclock;
-      const accepted = this.#ctx.spine.publish(pulse, this.producer, source);
-      if (accepted instanceof Promise) await accepted;
-      this.counters.pulsesOut++;
-      // An output marked as a reply also answers the input's request (operators/reply.ts).
-      const reply = replyCopy(input, pulse);
-      if (reply) await this.#ctx.spine.publish(reply, this.producer);
-    }
-  }
-}
-
-function toOperatorPulse(p: arqon.v1.IPulse): OperatorPulse {
-  const headers = Object.entries(p.headers ?? {}).sort((a, b) => a[0] < b[0] ? -1 : 1);
-  return {
-    topic: p.topic ?? "",
-    reality: p.realityId ?? "",
-    producer: p.producerId ?? "",
-    headers,
-    contentType: p.contentType ?? "",
-    payload: p.payload ?? new Uint8Array(0),
-    entropySeed: BigInt(p.entropySeed?.toString() ?? 0),
-    wallMs: BigInt(p.timestamp?.wallMs?.toString() ?? 0),
-    logical: Number(p.timestamp?.logical ?? 0),
-    spectral: operatorSpectralOf(p.spectral),
-  };
 }

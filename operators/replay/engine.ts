@@ -15,7 +15,8 @@ import {
   markReplayed,
   type Spine,
 } from "../../runtime/spine/mod.ts";
-import type { OperatorHost, OperatorVersion } from "../host.ts";
+import type { OperatorHost } from "../host.ts";
+import type { OperatorVersion } from "../host_types.ts";
 import type { OperatorRunner } from "../runner.ts";
 import { encodedOutput } from "../output_bytes.ts";
 import { countInputs, inputPages, type LogRange } from "./journal.ts";

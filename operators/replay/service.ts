@@ -19,7 +19,7 @@ import {
 } from "./forks.ts";
 import { isStoredInput, PAGE } from "./journal.ts";
 import { type ReplaySnapshot, SnapshotStore } from "./snapshots.ts";
-import type { OperatorVersion } from "../host.ts";
+import type { OperatorVersion } from "../host_types.ts";
 
 /** What `GET /v1/realities/{a}/diff/{b}` answers. */
 export interface DiffAnswer {
