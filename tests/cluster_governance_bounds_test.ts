@@ -142,7 +142,7 @@ Deno.test("cluster governance: records past the KV bucket's key and size bounds 
     assert.equal(kept.json.version, 1, "the binding did not change here either");
     assert.equal(await revision(), installedRevision, "nothing written to the bucket");
 
-    // Memory: 500 refused revocations and 100 refused bindings of 900 KiB each (in rounds,
+    // Memory: 500 refused revocations and 100 refused bindings of 450 KiB each (in rounds,
     // four requests at a time) keep the node's RSS under a ceiling: the heap goes up and
     // down with the bodies in flight, nothing refused is kept.
     const pid = n.child.pid;
@@ -159,7 +159,7 @@ Deno.test("cluster governance: records past the KV bucket's key and size bounds 
               { length: 4 },
               () =>
                 call(`${n.url}/v1/policies/cap/binding`, "PUT", admin, {
-                  realities: realities(60_000),
+                  realities: realities(30_000),
                 }),
             )
             : []),

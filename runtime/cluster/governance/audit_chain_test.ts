@@ -47,11 +47,18 @@ Deno.test("cluster audit: two nodes appending at once write one chain that verif
     assert.equal(broken.firstBroken?.line, 301);
 
     // Bound: entries past maxPending are dropped and counted while NATS is away.
-    const c = await ClusterAudit.open({ nc: nc3, nodeId: "c", maxPending: 5 });
+    let drops = 0;
+    const c = await ClusterAudit.open({
+      nc: nc3,
+      nodeId: "c",
+      maxPending: 5,
+      onDrop: () => void drops++,
+    });
     await server.stop();
     for (let i = 0; i < 20; i++) c.append(entry("token.issue", i));
     assert.equal(c.pending <= 5, true);
     assert.equal(c.dropped >= 15, true);
+    assert.equal(drops, c.dropped, "each drop is told (the node counts it)");
     c.close();
     a.close();
     b.close();

@@ -18,11 +18,13 @@ Deno.test("governance sync: changes reach other nodes in revision order, a late 
   const syncs: GovernanceSync[] = [];
   try {
     const seenB: GovernanceChange[] = [];
+    const limits: string[] = [];
     const a = await GovernanceSync.open({
       nc: conns[0],
       nodeId: "a",
       maxValueBytes: 1024,
       maxKeysPerKind: 5,
+      onLimit: (limit) => void limits.push(limit),
     });
     const b = await GovernanceSync.open({ nc: conns[1], nodeId: "b" });
     syncs.push(a, b);
@@ -65,6 +67,29 @@ Deno.test("governance sync: changes reach other nodes in revision order, a late 
     );
     // Replacing an existing key stays allowed at the bound.
     await a.put("circuit", "c0", { i: 0, again: true });
+    // check() refuses the same way without writing (callers check before other writes).
+    await assert.rejects(
+      a.check("circuit", "c6", { i: 6 }),
+      (e: unknown) => e instanceof BusError && e.code === "QUOTA_EXCEEDED",
+    );
+    await a.check("circuit", "c1", { i: 1, again: true });
+    assert.equal(a.records("circuit").size, 5);
+    // Revocations, like bans, end: expired ones make room for a new one at the bound.
+    for (let i = 0; i < 5; i++) {
+      await a.put("revoke", `sub:s${i}`, {
+        subject: `s${i}`,
+        untilMs: Date.now() + (i < 2 ? 1 : 60_000),
+      });
+    }
+    await new Promise((r) => setTimeout(r, 5));
+    await a.put("revoke", "sub:s5", { subject: "s5", untilMs: Date.now() + 60_000 });
+    assert.deepEqual([...a.records("revoke").keys()].sort(), [
+      "sub:s2",
+      "sub:s3",
+      "sub:s4",
+      "sub:s5",
+    ]);
+    assert.deepEqual(limits, ["governance_record_bytes", "governance_keys", "governance_keys"]);
 
     // Components by digest, shared through the object store.
     const bytes = new Uint8Array(300_000).map((_, i) => (i * 7919) & 255);
