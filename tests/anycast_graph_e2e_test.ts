@@ -12,6 +12,8 @@ import { withNode } from "./support/node.ts";
 import { DEFAULT_REALITY } from "../runtime/spine/mod.ts";
 
 const DIM = 16;
+/** Generous: a loaded 2-core machine running tests in parallel. */
+const WAIT_MS = 30_000;
 const enc = new TextEncoder();
 
 /** A deterministic direction per seed (never all zero). */
@@ -41,6 +43,7 @@ async function subscribeAll(s: RawSocket, subs: [number, number[]][]): Promise<v
   await s.until(
     () => s.received.filter(([k]) => k === F.subscribed).length === subs.length,
     "all subscribed",
+    WAIT_MS,
   );
   assert.ok(!s.received.some(([k]) => k === F.error), "no subscription refused");
 }
@@ -73,7 +76,7 @@ Deno.test("anycast graph e2e: past exact-max the nearest is chosen; joins and le
       [id, v],
     ) => [id, v.map((x, j) => x + 0.05 * Math.cos(id + j))]);
     queries.forEach(([id, q]) => caller.send(publish(id as number, q as number[])));
-    await fleet.until(() => deliveries(fleet).length === 60, "60 deliveries");
+    await fleet.until(() => deliveries(fleet).length === 60, "60 deliveries", WAIT_MS);
     let agree = 0;
     deliveries(fleet).forEach((d, i) => {
       const q = queries[i][1] as number[];
@@ -95,7 +98,11 @@ Deno.test("anycast graph e2e: past exact-max the nearest is chosen; joins and le
     const lateVector = vector(1000);
     await subscribeAll(late, [[1, lateVector]]);
     caller.send(publish(500, lateVector));
-    await late.until(() => deliveries(late).length === 1, "the late agent's delivery");
+    await late.until(
+      () => deliveries(late).length === 1,
+      "the late agent's delivery",
+      WAIT_MS,
+    );
 
     // A leave: its direction goes to the nearest agent still there.
     await late.close();
@@ -107,10 +114,14 @@ Deno.test("anycast graph e2e: past exact-max the nearest is chosen; joins and le
     }
     // The node drops the subscription when it reads the close: publish until it is gone.
     let corr = 600;
-    await fleet.until(() => {
-      caller.send(publish(corr++, lateVector));
-      return deliveries(fleet).some((d) => num(d, 1) === nearestLeft);
-    }, "a delivery to the nearest remaining agent");
+    await fleet.until(
+      () => {
+        caller.send(publish(corr++, lateVector));
+        return deliveries(fleet).some((d) => num(d, 1) === nearestLeft);
+      },
+      "a delivery to the nearest remaining agent",
+      WAIT_MS,
+    );
     assert.ok(index.approximate);
     await Promise.all([fleet, caller].map((s) => s.close()));
   }, { anycastDim: DIM, anycastExactMax: 32 });
