@@ -82,6 +82,8 @@ Deno.test("cluster governance: records past the KV bucket's key and size bounds 
       "--metrics-open",
       "--cluster-governance-max-keys",
       "20",
+      "--max-realities",
+      "20",
       "--cluster-governance-max-record-bytes",
       "8192",
       "--control-max-bytes",
@@ -283,5 +285,20 @@ Deno.test("cluster audit: entries past the forwarding queue's bound while NATS i
     await node?.stop();
     await nats.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cluster governance: a node whose realities or parameter sets cannot fit the KV bounds refuses to start", async () => {
+  // Checked before the node connects anywhere: no NATS server needed.
+  for (
+    const [args, message] of [
+      [["--cluster-governance-max-keys", "50"], /--max-realities 1000 needs/],
+      [["--cluster-governance-max-record-bytes", "4096"], /--control-max-bytes 65536 needs/],
+    ] as const
+  ) {
+    await assert.rejects(
+      spawnGovernedNode("nats://127.0.0.1:1", [...args]),
+      (e: unknown) => e instanceof Error && message.test(e.message),
+    );
   }
 });

@@ -44,7 +44,14 @@ export async function preflight(
     throw new Error("--mqtt-port speaks plain TCP: beside --tls-cert it needs --insecure");
   }
   // A cluster node shares a parameter set after it changed here (in the publish path): one
-  // the governance record bound would refuse would hold on this node only.
+  // the governance bounds would refuse would hold on this node only. One set per reality,
+  // one record each: the realities must fit the key bound, each set one record.
+  if (config.cluster && config.maxRealities > config.clusterGovernanceMaxKeys) {
+    throw new Error(
+      `--max-realities ${config.maxRealities} needs --cluster-governance-max-keys of at least ` +
+        `${config.maxRealities} (each reality's parameter set is one record)`,
+    );
+  }
   if (config.cluster && config.controlMaxBytes + 1024 > config.clusterGovernanceMaxRecordBytes) {
     throw new Error(
       `--control-max-bytes ${config.controlMaxBytes} needs --cluster-governance-max-record-bytes ` +
