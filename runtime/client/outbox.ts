@@ -19,18 +19,22 @@ const KEY_BATCH_FRAMES = (1 << 3) | 2; // Batch.frames = 1
 const KEY_FRAME_BATCH = (14 << 3) | 2; // Frame.batch = 14
 // Bytes before the first frame: the transport's room plus the batch key and its length.
 const HEAD = OUTBOX_ROOM + 6;
-const MIN_CAPACITY = 4096;
+// Batches are carved one after another out of a slab this large (each byte is zeroed once,
+// at the slab's allocation), and a new slab is started when one is used up.
+const SLAB_BYTES = 1024 * 1024;
 
 /** Frames waiting for the end of the turn, and the socket they go to. */
 export class Outbox implements FrameSink {
   /** The socket of the current connection (replaced on reconnect). */
   socket!: WebSocket;
   /**
-   * The batch being built: `HEAD` free bytes, then each frame as a `Batch.frames` entry.
-   * Handed to the socket on flush (a new one is started), so it is never copied.
+   * The slab the batch being built is in: from `#start`, `HEAD` free bytes, then each frame
+   * as a `Batch.frames` entry. A batch is handed to the socket where it is (the socket owns
+   * those bytes from then on), so it is never copied; the next batch starts after it.
    */
-  buffer: Uint8Array = new Uint8Array(MIN_CAPACITY);
+  buffer: Uint8Array;
   readonly #maxBatchBytes: number;
+  #start = 0;
   #pos = HEAD;
   #count = 0;
   #scheduled = false;
@@ -38,11 +42,12 @@ export class Outbox implements FrameSink {
   /** An outbox flushing early once `maxBatchBytes` are waiting. */
   constructor(maxBatchBytes = DEFAULT_MAX_BATCH_BYTES) {
     this.#maxBatchBytes = maxBatchBytes;
+    this.buffer = new Uint8Array(Math.max(SLAB_BYTES, 4 * maxBatchBytes));
   }
 
   /** Bytes written but not yet handed to the socket. */
   get bytes(): number {
-    return this.#pos - HEAD;
+    return this.#pos - this.#start - HEAD;
   }
 
   /**
@@ -52,8 +57,8 @@ export class Outbox implements FrameSink {
   reserve(length: number): number {
     const entry = 1 + varintLength(length) + length;
     // A full batch leaves before this frame joins it (its bytes are not written yet).
-    if (this.#count > 0 && this.#pos - HEAD + entry > this.#maxBatchBytes) this.flush();
-    if (this.#pos + entry > this.buffer.length) this.#grow(this.#pos + entry);
+    if (this.#count > 0 && this.bytes + entry > this.#maxBatchBytes) this.flush();
+    if (this.#pos + entry > this.buffer.length) this.#newSlab(entry);
     const b = this.buffer;
     b[this.#pos] = KEY_BATCH_FRAMES;
     const at = writeVarint(b, this.#pos + 1, length);
@@ -72,17 +77,19 @@ export class Outbox implements FrameSink {
     this.buffer.set(frame, at);
   }
 
-  #grow(needed: number): void {
-    let size = this.buffer.length * 2;
-    while (size < needed) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buffer.subarray(0, this.#pos));
+  // The batch so far moves to the start of a new slab with room for `entry` more bytes.
+  #newSlab(entry: number): void {
+    const used = this.#pos - this.#start;
+    const next = new Uint8Array(Math.max(SLAB_BYTES, used + entry));
+    next.set(this.buffer.subarray(this.#start, this.#pos));
     this.buffer = next;
+    this.#start = 0;
+    this.#pos = used;
   }
 
   /** Forgets what is waiting (the connection it was written for is gone). */
   clear(): void {
-    this.#pos = HEAD;
+    this.#pos = this.#start + HEAD;
     this.#count = 0;
   }
 
@@ -93,22 +100,28 @@ export class Outbox implements FrameSink {
     if (count === 0) return;
     const b = this.buffer;
     const end = this.#pos;
-    // The next batch starts in a new buffer about as large as this one was: the socket
-    // owns this one now (it writes its header in front and masks in place).
-    this.buffer = new Uint8Array(Math.max(MIN_CAPACITY, b.length));
-    this.#pos = HEAD;
+    const head = this.#start + HEAD;
+    // The next batch starts after this one, on an 8-byte boundary; or in a new slab when a
+    // full batch would not fit in what is left (starting there costs no copy, moving a
+    // batch half-written would).
+    this.#start = (end + 7) & ~7;
+    if (b.length - this.#start < this.#maxBatchBytes + HEAD) {
+      this.buffer = new Uint8Array(Math.max(SLAB_BYTES, 4 * this.#maxBatchBytes));
+      this.#start = 0;
+    }
+    this.#pos = this.#start + HEAD;
     this.#count = 0;
     const ws = this.socket;
     if (ws.readyState !== WebSocket.OPEN) return;
     let at: number;
     if (count === 1) {
       // One frame leaves unwrapped: skip its entry's key and length.
-      let p = HEAD + 1;
+      let p = head + 1;
       while (b[p] & 0x80) p++;
       at = p + 1;
     } else {
-      const body = end - HEAD;
-      at = HEAD - 1 - varintLength(body);
+      const body = end - head;
+      at = head - 1 - varintLength(body);
       b[at] = KEY_FRAME_BATCH;
       writeVarint(b, at + 1, body);
     }

@@ -218,12 +218,17 @@ export function writePublishFrame(
   const topicLen = utf8Length(topic);
   const realLen = utf8Length(reality);
   const ctLen = utf8Length(contentType);
-  const maps: [number, string, number, string, number][] = [];
-  for (const [field, map] of [[9, pulse.headers], [7, pulse.traceContext]] as const) {
-    if (!map) continue;
-    for (const k in map) {
-      const v = map[k];
-      maps.push([field, k, utf8Length(k), v, utf8Length(v)]);
+  // Headers and trace context as (field, key, key length, value, length); a pulse with
+  // neither (the common case) allocates nothing here.
+  let maps: [number, string, number, string, number][] = NO_MAPS;
+  if (pulse.headers || pulse.traceContext) {
+    maps = [];
+    for (const [field, map] of [[9, pulse.headers], [7, pulse.traceContext]] as const) {
+      if (!map) continue;
+      for (const k in map) {
+        const v = map[k];
+        maps.push([field, k, utf8Length(k), v, utf8Length(v)]);
+      }
     }
   }
   let pulseLen = (topicLen ? 1 + varintLength(topicLen) + topicLen : 0) +
@@ -243,8 +248,8 @@ export function writePublishFrame(
     : -1;
   if (spectral) pulseLen += 1 + varintLength(spectralLen) + spectralLen;
   // Pulse.semtrace = 18 (repeated string): a two-byte key per entry.
-  const trace = pulse.semtrace ?? [];
-  const traceLens = trace.map(utf8Length);
+  const trace = pulse.semtrace ?? NO_TRACE;
+  const traceLens = trace.length ? trace.map(utf8Length) : NO_LENGTHS;
   for (const l of traceLens) pulseLen += 2 + varintLength(l) + l;
   const consumedLen = consumed ? vclockLength(consumed, 5) : 0;
   const publishLen = (correlationId ? 1 + varint53Length(correlationId) : 0) +
@@ -337,6 +342,9 @@ function writeDouble(buf: Uint8Array, pos: number, v: number): number {
   return pos + 8;
 }
 
+const NO_MAPS: [number, string, number, string, number][] = [];
+const NO_TRACE: string[] = [];
+const NO_LENGTHS: number[] = [];
 const SIMPLE_FIELDS = new Set([
   "spectral",
   "lane",
