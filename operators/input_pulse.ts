@@ -5,6 +5,7 @@
  * @module
  */
 import type { arqon } from "../runtime/protocol/mod.ts";
+import { u64Of } from "./derive.ts";
 import { operatorSpectralOf } from "./spectral_abi.ts";
 import type { OperatorPulse } from "./world.ts";
 
@@ -18,8 +19,8 @@ export function toOperatorPulse(p: arqon.v1.IPulse): OperatorPulse {
     headers,
     contentType: p.contentType ?? "",
     payload: p.payload ?? new Uint8Array(0),
-    entropySeed: BigInt(p.entropySeed?.toString() ?? 0),
-    wallMs: BigInt(p.timestamp?.wallMs?.toString() ?? 0),
+    entropySeed: u64Of(p.entropySeed),
+    wallMs: u64Of(p.timestamp?.wallMs),
     logical: Number(p.timestamp?.logical ?? 0),
     spectral: operatorSpectralOf(p.spectral),
   };

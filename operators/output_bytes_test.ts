@@ -25,7 +25,30 @@ Deno.test("an output's hand encoding decodes to the same pulse (large fields, un
   assert.deepEqual([...small.payload!], [1]);
 });
 
-Deno.test("an output with spectral metadata is left to the Spine's encoder", () => {
-  const spectral = { coherence: 0.9, criticality: 0.1, eigenvalues: [1] };
-  assert.equal(encodedOutput({ topic: "t", spectral }), undefined);
+Deno.test("an output with spectral metadata is hand-encoded too; a reply topic is not", () => {
+  // The hand encoder writes spectral metadata since 65b757e (mesh-coherence's outputs).
+  const spectral = { coherence: 0.9, criticality: 0.1, eigenvalues: [1, -2.5] };
+  const back = decodePulse(encodedOutput({ topic: "t", spectral })!);
+  assert.equal(back.spectral?.coherence, 0.9);
+  assert.equal(back.spectral?.criticality, 0.1);
+  assert.deepEqual([...back.spectral!.eigenvalues!], [1, -2.5]);
+  assert.equal(encodedOutput({ topic: "t", replyTo: "_inbox.x" }), undefined);
+});
+
+Deno.test("outputs carved from the shared slab stay intact after many more (slab rollover)", () => {
+  // 3,000 outputs of ~1 KiB: several 64 KiB slabs; every earlier encoding must still decode
+  // to its own pulse (a slab is never rewritten while an output cut from it lives).
+  const kept: [number, Uint8Array][] = [];
+  for (let i = 0; i < 3000; i++) {
+    const payload = new Uint8Array(900 + (i % 200)).fill(i & 255);
+    kept.push([i, encodedOutput({ topic: `t.${i}`, headers: { "arqon-hops": "1" }, payload })!]);
+  }
+  for (const [i, bytes] of kept) {
+    const back = decodePulse(bytes);
+    assert.equal(back.topic, `t.${i}`);
+    assert.equal(back.payload!.length, 900 + (i % 200));
+    assert.ok(back.payload!.every((b) => b === (i & 255)), `payload of output ${i}`);
+  }
+  const big = encodedOutput({ topic: "big", payload: new Uint8Array(200_000).fill(7) })!;
+  assert.equal(decodePulse(big).payload!.length, 200_000);
 });

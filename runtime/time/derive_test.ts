@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { PulseRandom } from "../sandbox/mod.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { deriveOutput, pulseSeed, RandomU64, realitySeed } from "./mod.ts";
 
 const hex = (v: bigint) => "0x" + v.toString(16).padStart(16, "0");
@@ -64,4 +65,39 @@ Deno.test("derivations: seeds stay below 2^53 and differ by sequence, operator a
     }
   }
   assert.equal(ids.size, 200);
+});
+
+Deno.test("derivations: the reused hasher digests what a one-shot SHA-256 of the message does", () => {
+  // deriveOutput copies a tagged hasher's state per call: every call must hash exactly its
+  // own message (no leftover of the previous one), whatever the name's length (1-3 blocks).
+  const enc = new TextEncoder();
+  const seedOf = (h: Uint8Array) =>
+    ((h[10] & 0x1f) << 16 | h[11] << 8 | h[12]) * 2 ** 32 +
+    ((h[13] << 24 | h[14] << 16 | h[15] << 8 | h[16]) >>> 0);
+  let x = 12345;
+  const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+  for (let n = 0; n < 300; n++) {
+    const input = {
+      entropySeed: BigInt(next()) << 21n | BigInt(next()),
+      wallMs: 1_700_000_000_000n + BigInt(next()),
+      logical: next() % 1000,
+    };
+    const op = "op-" + "x".repeat(next() % 130);
+    const index = next() % 70;
+    const msg = new Uint8Array(16 + 24 + enc.encode(op).length);
+    msg.set(enc.encode("arqon/output/v1\0"));
+    const v = new DataView(msg.buffer);
+    v.setBigUint64(16, input.entropySeed);
+    v.setBigUint64(24, input.wallMs);
+    v.setUint32(32, input.logical);
+    v.setUint32(36, index);
+    msg.set(enc.encode(op), 40);
+    const h = sha256(msg);
+    const d = deriveOutput(input, op, index);
+    assert.equal(d.entropySeed, seedOf(h), `message ${n}`);
+    assert.equal(
+      d.id.slice(-12),
+      [...h.subarray(4, 10)].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    );
+  }
 });
