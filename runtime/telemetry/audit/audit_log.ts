@@ -3,88 +3,19 @@
  * entry holds the SHA-256 of the previous entry, and its own hash covers its content and
  * that link, so changing, removing or reordering any entry breaks the chain from there on.
  * Persisted as JSON lines (one entry per line, fsynced), or kept in memory.
+ *
+ * Memory stays bounded however long the node runs: only the last `keep` entries are held.
+ * A persisted log reads older pages and verifies from its file (a chunk at a time, with a
+ * byte offset remembered every {@linkcode MARK_EVERY} lines); a log kept in memory
+ * (`--memory`) forgets what is older than its window and verifies the window it holds.
  * @module
  */
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
-import { canonicalJson } from "./canonical_json.ts";
+import { type AuditEntry, entryHash, GENESIS_HASH } from "./entry.ts";
+import { eachLine } from "./lines.ts";
+import { type AuditVerification, ChainVerifier, verifyAuditFileSync } from "./verify.ts";
 
-/** The `prev` of the first entry. */
-export const GENESIS_HASH = "0".repeat(64);
-
-/** One governance action. */
-export interface AuditEntry {
-  /** Position in the log, from 1, without gaps. */
-  seq: number;
-  /** When it was appended (ISO 8601, UTC). */
-  time: string;
-  /** What happened, dotted, e.g. `policy.publish`, `token.issue`, `reality.delete`. */
-  action: string;
-  /** Who did it (authenticated subject, or `anonymous`/`node`). */
-  actor: string;
-  /** Action-specific facts (JSON). */
-  details: Record<string, unknown>;
-  /** Hash of the previous entry (hex), {@linkcode GENESIS_HASH} for the first. */
-  prev: string;
-  /** SHA-256 (hex) of the canonical JSON of all fields above. */
-  hash: string;
-}
-
-/** The hash an entry must carry. */
-export function entryHash(e: Omit<AuditEntry, "hash">): string {
-  const { seq, time, action, actor, details, prev } = e;
-  return bytesToHex(
-    sha256(new TextEncoder().encode(canonicalJson({ seq, time, action, actor, details, prev }))),
-  );
-}
-
-/** Outcome of a verification. */
-export interface AuditVerification {
-  /** True when every entry is intact and linked. */
-  ok: boolean;
-  /** Entries checked (lines read). */
-  entries: number;
-  /** The first broken entry: its line (from 1), seq when readable, and what is wrong. */
-  firstBroken?: { line: number; seq?: number; problem: string };
-}
-
-/** Checks a sequence of raw lines (JSON entries) for integrity and linkage. */
-export function verifyLines(lines: readonly string[]): AuditVerification {
-  let prev = GENESIS_HASH;
-  for (let i = 0; i < lines.length; i++) {
-    const broken = (problem: string, seq?: number): AuditVerification => ({
-      ok: false,
-      entries: lines.length,
-      firstBroken: { line: i + 1, seq, problem },
-    });
-    let e: AuditEntry;
-    try {
-      e = JSON.parse(lines[i]);
-    } catch {
-      return broken("not valid JSON");
-    }
-    if (typeof e !== "object" || e === null || typeof e.hash !== "string") {
-      return broken("not an audit entry");
-    }
-    if (e.seq !== i + 1) return broken(`sequence ${e.seq} where ${i + 1} was expected`, e.seq);
-    if (e.prev !== prev) return broken("does not link to the previous entry's hash", e.seq);
-    if (entryHash(e) !== e.hash) return broken("content does not match its hash", e.seq);
-    prev = e.hash;
-  }
-  return { ok: true, entries: lines.length };
-}
-
-/** Splits a log file's text into entry lines (a trailing newline ends the last one). */
-export function splitLines(text: string): string[] {
-  const lines = text.split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  return lines;
-}
-
-/** Verifies the audit log file at `path`. */
-export async function verifyAuditFile(path: string): Promise<AuditVerification> {
-  return verifyLines(splitLines(await Deno.readTextFile(path)));
-}
+/** Lines between two remembered file offsets (for reading old pages from disk). */
+export const MARK_EVERY = 1024;
 
 /** Options of {@linkcode AuditLog.open}. */
 export interface AuditLogOptions {
@@ -94,12 +25,30 @@ export interface AuditLogOptions {
   sync?: boolean;
   /** Clock, for tests. */
   now?: () => Date;
+  /**
+   * Entries held in memory (the newest); older ones are read from the file, or forgotten
+   * by a log kept in memory.
+   * @default {4096}
+   */
+  keep?: number;
 }
 
 /** The append-only, hash-chained audit log. */
 export class AuditLog {
-  readonly #entries: AuditEntry[] = [];
-  readonly #lines: string[] = [];
+  /** The newest entries, oldest first (at most 2 x `keep` between trims). */
+  #recent: AuditEntry[] = [];
+  /** Their lines as written, in a log kept in memory (which verifies these). */
+  #recentLines: string[] = [];
+  /** For a log in memory: the chain link and sequence its oldest held entry continues. */
+  #windowPrev = GENESIS_HASH;
+  #windowSeq = 1;
+  #last: AuditEntry | undefined;
+  #count = 0;
+  /** Byte offset of line 1 + k * MARK_EVERY, and where the next line goes. */
+  readonly #marks: number[] = [];
+  #lines = 0;
+  #bytes = 0;
+  readonly #keep: number;
   readonly #file: Deno.FsFile | null;
   readonly #sync: boolean;
   readonly #now: () => Date;
@@ -111,6 +60,7 @@ export class AuditLog {
     this.#file = file;
     this.#sync = options.sync ?? true;
     this.#now = options.now ?? (() => new Date());
+    this.#keep = Math.max(1, options.keep ?? 4096);
   }
 
   /**
@@ -123,38 +73,33 @@ export class AuditLog {
     if (path === null) return new AuditLog(null, null, options);
     const dir = path.slice(0, path.lastIndexOf("/"));
     if (dir) Deno.mkdirSync(dir, { recursive: true });
-    let text = "";
-    try {
-      text = Deno.readTextFileSync(path);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-    const file = Deno.openSync(path, { append: true, create: true });
+    const file = Deno.openSync(path, { append: true, create: true, read: true });
     const log = new AuditLog(path, file, options);
-    if (text !== "" && !text.endsWith("\n")) {
-      // A torn last line: end it so new entries start on a line of their own.
-      file.writeSync(new TextEncoder().encode("\n"));
-      text += "\n";
-    }
-    for (const line of splitLines(text)) {
-      log.#lines.push(line);
+    eachLine(path, 0, (line, offset) => {
+      log.#noteLine(offset, new TextEncoder().encode(line).length + 1);
       try {
-        log.#entries.push(JSON.parse(line));
+        log.#hold(JSON.parse(line), line);
       } catch {
-        // Kept in #lines for verify(); not an entry.
+        // A damaged line: counted for the offsets, reported by verify(); not an entry.
       }
+      return true;
+    });
+    const size = file.statSync().size;
+    if (size > 0 && log.#bytes > size) {
+      // A torn last line (no newline): end it so new entries start on a line of their own.
+      file.writeSync(new TextEncoder().encode("\n"));
     }
     return log;
   }
 
   /** Number of entries. */
   get size(): number {
-    return this.#entries.length;
+    return this.#count;
   }
 
   /** Hash of the last entry (the chain head). */
   get head(): string {
-    return this.#entries.at(-1)?.hash ?? GENESIS_HASH;
+    return this.#last?.hash ?? GENESIS_HASH;
   }
 
   /**
@@ -162,7 +107,7 @@ export class AuditLog {
    * `details` must be JSON-serialisable.
    */
   append(action: string, actor: string, details: Record<string, unknown> = {}): AuditEntry {
-    const last = this.#entries.at(-1);
+    const last = this.#last;
     const body = {
       seq: (last?.seq ?? 0) + 1,
       time: this.#now().toISOString(),
@@ -178,9 +123,9 @@ export class AuditLog {
       let written = 0;
       while (written < bytes.length) written += this.#file.writeSync(bytes.subarray(written));
       if (this.#sync) this.#file.syncDataSync();
+      this.#noteLine(this.#bytes, bytes.length);
     }
-    this.#entries.push(entry);
-    this.#lines.push(line);
+    this.#hold(entry, line);
     this.#listener?.(entry);
     return entry;
   }
@@ -195,21 +140,66 @@ export class AuditLog {
     this.#listener = listener;
   }
 
-  /** Entries with `seq >= from`, at most `limit` of them, in order. */
+  /**
+   * Entries with `seq >= from`, at most `limit` of them, in order. A log kept in memory
+   * starts at the oldest entry it still holds.
+   */
   list(from = 1, limit = 100): AuditEntry[] {
-    const start = this.#entries.findIndex((e) => e.seq >= from);
-    if (start < 0) return [];
-    return this.#entries.slice(start, start + Math.max(0, limit));
+    limit = Math.max(0, limit);
+    const oldest = this.#recent[0]?.seq ?? Infinity;
+    if (from >= oldest || !this.path || limit === 0) {
+      const start = this.#recent.findIndex((e) => e.seq >= from);
+      return start < 0 ? [] : this.#recent.slice(start, start + limit);
+    }
+    // Older than what is held: from the file, starting at the mark before `from` (an
+    // intact log has entry n on line n).
+    const out: AuditEntry[] = [];
+    const mark = Math.min(Math.floor((from - 1) / MARK_EVERY), this.#marks.length - 1);
+    eachLine(this.path, this.#marks[Math.max(0, mark)] ?? 0, (line) => {
+      try {
+        const e = JSON.parse(line) as AuditEntry;
+        if (e.seq >= from) out.push(e);
+      } catch {
+        // Damaged: not an entry.
+      }
+      return out.length < limit;
+    });
+    return out;
   }
 
-  /** Verifies the chain as it is on disk (or in memory). */
+  /** Verifies the chain as it is on disk (or, kept in memory, the entries it holds). */
   verify(): AuditVerification {
-    if (this.path) return verifyLines(splitLines(Deno.readTextFileSync(this.path)));
-    return verifyLines(this.#lines);
+    if (this.path) return verifyAuditFileSync(this.path);
+    const v = new ChainVerifier(this.#windowPrev, this.#windowSeq);
+    for (const line of this.#recentLines) v.line(line);
+    return v.result();
   }
 
   /** Closes the file. */
   close(): void {
     this.#file?.close();
+  }
+
+  #noteLine(offset: number, length: number): void {
+    if (this.#lines % MARK_EVERY === 0) this.#marks.push(offset);
+    this.#lines++;
+    this.#bytes = offset + length;
+  }
+
+  #hold(entry: AuditEntry, line: string): void {
+    this.#last = entry;
+    this.#count++;
+    this.#recent.push(entry);
+    // A persisted log verifies from its file: only a log in memory holds its lines.
+    if (!this.path) this.#recentLines.push(line);
+    // Trimmed in halves, not per entry: an append stays O(1) amortised.
+    if (this.#recent.length >= 2 * this.#keep) {
+      const drop = this.#recent.length - this.#keep;
+      const kept = this.#recent[drop];
+      this.#windowPrev = kept.prev;
+      this.#windowSeq = kept.seq;
+      this.#recent = this.#recent.slice(drop);
+      this.#recentLines = this.#recentLines.slice(drop);
+    }
   }
 }

@@ -101,3 +101,40 @@ Deno.test("the hash does not depend on key order of details", () => {
   const b = log2.append("x", "y", { b: { d: [1, 2], c: 2 }, a: 1 });
   assert.equal(a.hash, b.hash);
 });
+
+Deno.test("a persisted log holds only its newest entries; older pages come from the file", async () => {
+  const { dir, path } = await tempLog();
+  try {
+    const log = AuditLog.open({ path, sync: false, keep: 10 });
+    for (let i = 1; i <= 3000; i++) log.append("a", "x", { i });
+    const seqs = (from: number, limit: number) => log.list(from, limit).map((e) => e.seq);
+    assert.deepEqual(seqs(1, 3), [1, 2, 3]);
+    assert.deepEqual(seqs(1023, 4), [1023, 1024, 1025, 1026]);
+    assert.deepEqual(seqs(2048, 2), [2048, 2049]);
+    assert.deepEqual(seqs(2998, 10), [2998, 2999, 3000]);
+    assert.deepEqual(log.list(1500, 1)[0].details, { i: 1500 });
+    assert.deepEqual(log.verify(), { ok: true, entries: 3000 });
+    const head = log.head;
+    log.close();
+    const again = AuditLog.open({ path, keep: 10 });
+    assert.equal(again.size, 3000);
+    assert.equal(again.head, head);
+    assert.deepEqual(again.list(700, 2).map((e) => e.seq), [700, 701]);
+    assert.equal(again.append("b", "y").seq, 3001);
+    again.close();
+    assert.deepEqual(await verifyAuditFile(path), { ok: true, entries: 3001 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a log in memory keeps a window of its newest entries and verifies it", () => {
+  const log = AuditLog.open({ keep: 10 });
+  for (let i = 1; i <= 100; i++) log.append("a", "x", { i });
+  assert.equal(log.size, 100);
+  const held = log.list(1, 1000).map((e) => e.seq);
+  assert.ok(held.length >= 10 && held.length < 20, `${held.length} held`);
+  assert.equal(held.at(-1), 100);
+  assert.deepEqual(held, held.map((_, k) => held[0] + k));
+  assert.deepEqual(log.verify(), { ok: true, entries: held.length });
+});
