@@ -31,7 +31,10 @@ async function floodAndCheck(
   label: string,
   drops: string,
 ): Promise<void> {
-  const sent = await flood(pub, publishFrame("flood.x", new Uint8Array(PAYLOAD)), 6000);
+  // 96 MiB, for at most 30 s: a loaded machine floods slower, not less (6 s gave 29 MB at
+  // load 20).
+  const frame = publishFrame("flood.x", new Uint8Array(PAYLOAD));
+  const sent = await flood(pub, frame, 30_000, 96 * 1024 * 1024);
   const after = node.rss();
   console.log(`  ${label}: RSS ${mb(before)} -> ${mb(after)} after ${mb(sent)} flooded`);
   assert.ok(node.alive(), "the node survived");
