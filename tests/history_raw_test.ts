@@ -3,11 +3,13 @@
  * node answers with `HistoryChunk` frames spliced from the stored pulse bytes, so every
  * chunk's pulses must be, byte for byte, the pulses live subscribers were delivered, in
  * sequence order, split over several chunks, with the correlation id echoed and `done`
- * on the last chunk only.
+ * on the last chunk only. The SDK's `history()` keeps those bytes and decodes on access
+ * (`PulseView`): every field it reads equals protobufjs's eager decode of the raw bytes.
  * @module
  */
 import assert from "node:assert/strict";
-import { ArqonClient } from "../mod.ts";
+import { ArqonClient, type IPulse, PulseView } from "../mod.ts";
+import { decodePulse } from "../runtime/protocol/mod.ts";
 import { F, msg, num, pb, type PbMessage, str } from "./support/pb.ts";
 import { RawTcp } from "./support/raw_tcp.ts";
 import { RawSocket } from "./support/raw_ws.ts";
@@ -37,6 +39,45 @@ function checkChunks(chunks: PbMessage[], correlationId: number, live: Uint8Arra
     assert.equal(num(p, 2), i + 1, "sequence order"); // Pulse.sequence = 2
     assert.equal(str(p, 3), `h.t${i % 3}`); // Pulse.topic = 3
     assert.deepEqual(stored[i], live[i], `pulse ${i + 1}: stored bytes are the delivered bytes`);
+  }
+}
+
+// Every field of `IPulse` a reader can ask for, read through the getters.
+const FIELDS = [
+  "id",
+  "sequence",
+  "topic",
+  "producerId",
+  "realityId",
+  "timestamp",
+  "traceContext",
+  "spectral",
+  "headers",
+  "contentType",
+  "syncId",
+  "intentVector",
+  "entropySeed",
+  "ghost",
+  "vclock",
+  "replyTo",
+  "payload",
+] as const;
+
+/** The SDK's history read: lazy views of the delivered bytes, equal to an eager decode. */
+function checkSdkHistory(pulses: IPulse[], live: Uint8Array[], via: string): void {
+  assert.equal(pulses.length, COUNT, via);
+  for (let i = 0; i < COUNT; i++) {
+    const view = pulses[i];
+    assert.ok(view instanceof PulseView, `${via}: pulse ${i + 1} is decoded lazily`);
+    assert.deepEqual(view.encoded, live[i], `${via}: pulse ${i + 1} keeps the delivered bytes`);
+    // protobufjs's eager decode of the raw bytes, field by field (absent messages: null).
+    const eager = decodePulse(live[i]) as unknown as Record<string, unknown>;
+    for (const field of FIELDS) {
+      const got: unknown = (view as unknown as Record<string, unknown>)[field];
+      assert.deepEqual(got, eager[field] ?? null, `${via}: pulse ${i + 1} ${field}`);
+    }
+    assert.equal(view.sequence, i + 1, `${via}: sequence order`);
+    assert.deepEqual(JSON.parse(JSON.stringify(view)).sequence, String(i + 1), `${via}: JSON`);
   }
 }
 
@@ -98,6 +139,19 @@ Deno.test("history over raw WebSocket and raw TCP: chunks carry the delivered pu
       );
       checkChunks(tcp.of(HISTORY_CHUNK), 2 ** 33 + 5, live);
       tcp.close();
+
+      // The SDK over each transport: the runtime's WebSocket, ours (noDelay), raw TCP.
+      for (
+        const [url, noDelay, via] of [
+          [node.wsUrl, false, "ws"],
+          [node.wsUrl, true, "ws noDelay"],
+          [node.tcpUrl!, false, "tcp"],
+        ] as const
+      ) {
+        const reader = await ArqonClient.connect(url, { name: "sdk-reader", noDelay });
+        checkSdkHistory(await reader.history({ reality: "hist" }), live, via);
+        await reader.close();
+      }
       await sub.close();
     }, { dataDir: dir, tcpPort: 0 });
   } finally {

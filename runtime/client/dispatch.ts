@@ -60,6 +60,19 @@ export class FrameDispatch {
       this.#consumed?.seen(pulse);
       sub.push(pulse);
     },
+    // History pulses stay as received, decoded on access like deliveries: a read of many
+    // pulses builds no message objects (docs/performance.md).
+    historyChunk: (chunk) => {
+      const pulses: PulseView[] = new Array(chunk.pulses.length);
+      try {
+        for (let i = 0; i < pulses.length; i++) pulses[i] = new PulseView(chunk.pulses[i]);
+      } catch (err) {
+        const error = new BusError("INVALID_FRAME", `history chunk: ${String(err)}`);
+        if (!this.#pending.fail(chunk.correlationId, error)) this.#options.onError?.(error);
+        return;
+      }
+      this.#pending.historyChunk({ correlationId: chunk.correlationId, pulses, done: chunk.done });
+    },
     other: (frame) => {
       try {
         this.handle(decodeFrame(frame));

@@ -1,6 +1,15 @@
 /** Routing of inbound frames, without a socket. */
 import assert from "node:assert/strict";
-import { type BusError, decodeFrame, ErrorCode, type IPulse } from "../protocol/mod.ts";
+import {
+  type BusError,
+  decodeFrame,
+  encodeFrame,
+  encodePulse,
+  ErrorCode,
+  type IPulse,
+  PulseView,
+  scanFrames,
+} from "../protocol/mod.ts";
 import { FrameDispatch } from "./dispatch.ts";
 import { PendingCalls } from "./pending.ts";
 import { ClientSubscription } from "./subscription.ts";
@@ -72,4 +81,27 @@ Deno.test("dispatch: a refused subscribe rejects ready and forgets the subscript
   await assert.rejects(sub.ready, /bad/);
   assert.equal(subs.has(5), false);
   assert.equal(sub.closed, true);
+});
+
+Deno.test("dispatch: history chunks arrive as lazy views; a broken pulse fails the read", async () => {
+  const { dispatch, pending, errors } = setup();
+  const id = pending.nextId();
+  const read = pending.history(id);
+  const pulses = [{ topic: "h.1", sequence: 1 }, { topic: "h.2", sequence: 2 }];
+  const frame = (done: boolean, p: IPulse[]) =>
+    encodeFrame({ historyChunk: { correlationId: id, pulses: p, done } });
+  scanFrames(frame(false, pulses.slice(0, 1)), dispatch.visitor);
+  scanFrames(frame(true, pulses.slice(1)), dispatch.visitor);
+  const got = await read;
+  assert.ok(got.every((p) => p instanceof PulseView));
+  assert.deepEqual(got.map((p) => [p.topic, p.sequence]), [["h.1", 1], ["h.2", 2]]);
+  assert.deepEqual((got[1] as PulseView).encoded, encodePulse(pulses[1]));
+
+  // A pulse whose field runs past its end (a length of 0x7f with 1 byte after it).
+  const id2 = pending.nextId();
+  const broken = pending.history(id2);
+  const body = Uint8Array.of(0x08, id2, 0x12, 0x03, 0x1a, 0x7f, 0x61, 0x18, 0x01);
+  scanFrames(Uint8Array.of(0xaa, 0x01, body.length, ...body), dispatch.visitor);
+  await assert.rejects(broken, (e: BusError) => e.code === "INVALID_FRAME");
+  assert.equal(errors.length, 0, "the call got the error, not onError");
 });

@@ -83,6 +83,8 @@ export {
   peekPublishReality,
   pulseProducerStartsWith,
   scanFrames,
+  scanHistoryChunk,
+  type ScannedHistoryChunk,
   stampSuffix,
   writePublishFrame,
 } from "./wire.ts";

@@ -4,6 +4,7 @@
  * @module
  */
 import { readVarint, WIRE_LEN, WIRE_VARINT } from "./wire_varint.ts";
+import { scanHistoryChunk, type ScannedHistoryChunk } from "./wire_history_scan.ts";
 
 /**
  * Why a `Frame` envelope cannot be decoded faithfully, or null: a length-delimited field
@@ -60,6 +61,11 @@ export interface FrameVisitor {
   ): void;
   /** A `Frame{deliver}` (clients): the subscription id and the pulse bytes. */
   deliver?(subscriptionId: number, pulse: Uint8Array): void;
+  /**
+   * A `Frame{history_chunk}` (clients): its pulses as views of their stored bytes, not
+   * decoded. Absent, or when the chunk holds anything unusual, `other` gets the frame.
+   */
+  historyChunk?(chunk: ScannedHistoryChunk): void;
   /** Any other frame, as its own encoded bytes (decode with protobufjs). */
   other(frame: Uint8Array): void;
   /** A nested batch, which the protocol forbids. */
@@ -97,6 +103,13 @@ export function scanFrames(bytes: Uint8Array, visitor: FrameVisitor): boolean {
 function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): void {
   const [key, at] = readVarint(frame, 0);
   if (nested && key === ((14 << 3) | WIRE_LEN)) return visitor.nestedBatch();
+  if (key === ((21 << 3) | WIRE_LEN) && visitor.historyChunk !== undefined && at >= 0) {
+    const [len, start] = readVarint(frame, at);
+    const chunk = start < 0 || start + len !== frame.length
+      ? null
+      : scanHistoryChunk(frame, start, frame.length);
+    return chunk ? visitor.historyChunk(chunk) : visitor.other(frame);
+  }
   const isPublish = key === ((3 << 3) | WIRE_LEN);
   const isDeliver = key === ((8 << 3) | WIRE_LEN) && visitor.deliver !== undefined;
   if (at < 0 || !(isPublish || isDeliver)) return visitor.other(frame);

@@ -14,8 +14,18 @@ export interface Coalesced {
 }
 
 /**
+ * A frame at least this large is written on its own, never copied into a join: its one
+ * system call is already amortized over its bytes, and copying it cost more than the call
+ * saved (a history read's 256 KiB chunks were copied a second time here:
+ * docs/performance.md).
+ */
+export const WRITE_ALONE_BYTES = 64 * 1024;
+
+/**
  * Takes frames off the front of `queue` while they fit in `maxBytes` together (at least
- * one, whatever its size) and joins them.
+ * one, whatever its size) and joins them. A frame of `WRITE_ALONE_BYTES` or more is taken
+ * alone: first in the queue, it is the chunk itself; after smaller ones, it waits for the
+ * next take.
  *
  * @example
  * ```ts
@@ -26,10 +36,15 @@ export interface Coalesced {
  * ```
  */
 export function takeCoalesced(queue: Uint8Array[], maxBytes: number): Coalesced {
-  let size = 0;
-  let n = 0;
-  while (n < queue.length && (n === 0 || size + queue[n].length <= maxBytes)) {
-    size += queue[n++].length;
+  if (queue.length === 0) return { chunk: new Uint8Array(0), count: 0 };
+  let size = queue[0].length;
+  let n = 1;
+  if (size < WRITE_ALONE_BYTES) {
+    while (
+      n < queue.length && queue[n].length < WRITE_ALONE_BYTES && size + queue[n].length <= maxBytes
+    ) {
+      size += queue[n++].length;
+    }
   }
   const parts = queue.splice(0, n);
   if (parts.length === 1) return { chunk: parts[0], count: 1 };
