@@ -68,6 +68,7 @@ export {
   writeVclock,
 } from "./vclock_wire.ts";
 export { PulseView } from "./pulse_view.ts";
+export { PulseReader } from "./pulse_read.ts";
 export { MAX_EIGENVALUES, spectralError } from "./spectral.ts";
 export {
   compileSpectralFilter,

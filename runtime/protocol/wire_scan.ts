@@ -72,87 +72,146 @@ export interface FrameVisitor {
   nestedBatch(): void;
 }
 
+// The position after the varint `varintAt` read last; -1 when it was truncated or longer
+// than 10 bytes. A module-level cursor, not a [value, position] pair: this runs a few
+// times per received frame, and the pair was an allocation each time.
+let after = 0;
+
+/** Reads the varint (up to 2^53) at `pos`, not past `end`; its end is left in `after`. */
+function varintAt(buf: Uint8Array, pos: number, end: number): number {
+  if (pos < end) {
+    const b = buf[pos];
+    if (b < 0x80) {
+      after = pos + 1;
+      return b;
+    }
+  }
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) break;
+    const b = buf[pos++];
+    result += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      after = pos;
+      return result;
+    }
+    mul *= 128;
+  }
+  after = -1;
+  return 0;
+}
+
+const BATCH_KEY = (14 << 3) | WIRE_LEN;
+const BATCH_FRAMES_KEY = (1 << 3) | WIRE_LEN;
+const PUBLISH_KEY = (3 << 3) | WIRE_LEN;
+const DELIVER_KEY = (8 << 3) | WIRE_LEN;
+const HISTORY_CHUNK_KEY = (21 << 3) | WIRE_LEN;
+
 /**
  * Walks one transport message. Returns false when the envelope is malformed (the
  * caller then decodes it with protobufjs to produce a precise error).
  */
 export function scanFrames(bytes: Uint8Array, visitor: FrameVisitor): boolean {
-  const [key, at] = readVarint(bytes, 0);
-  if (at < 0) return false;
-  if (key === ((14 << 3) | WIRE_LEN)) {
-    const [len, start] = readVarint(bytes, at);
-    if (start < 0 || start + len !== bytes.length) return false;
-    // Validate the whole batch envelope before visiting, so a bad tail rejects all of it.
-    const frames: [number, number][] = [];
+  const total = bytes.length;
+  const key = varintAt(bytes, 0, total);
+  if (after < 0) return false;
+  if (key === BATCH_KEY) {
+    const len = varintAt(bytes, after, total);
+    const start = after;
+    if (start < 0 || start + len !== total) return false;
+    // Validate the whole batch envelope before visiting, so a bad tail rejects all of it;
+    // then walk it again (re-reading two varints a frame costs less than keeping them).
     let pos = start;
-    while (pos < bytes.length) {
-      const [k, p1] = readVarint(bytes, pos);
-      if (p1 < 0 || k !== ((1 << 3) | WIRE_LEN)) return false;
-      const [flen, p2] = readVarint(bytes, p1);
-      if (p2 < 0 || p2 + flen > bytes.length) return false;
-      frames.push([p2, p2 + flen]);
-      pos = p2 + flen;
+    while (pos < total) {
+      const k = varintAt(bytes, pos, total);
+      if (after < 0 || k !== BATCH_FRAMES_KEY) return false;
+      const flen = varintAt(bytes, after, total);
+      if (after < 0 || after + flen > total) return false;
+      pos = after + flen;
     }
-    for (const [s, e] of frames) visitOne(bytes.subarray(s, e), visitor, true);
+    pos = start;
+    while (pos < total) {
+      varintAt(bytes, pos, total);
+      const flen = varintAt(bytes, after, total);
+      const from = after;
+      pos = from + flen;
+      visitOne(bytes, from, pos, visitor, true);
+    }
     return true;
   }
-  visitOne(bytes, visitor, false);
+  visitOne(bytes, 0, total, visitor, false);
   return true;
 }
 
-function visitOne(frame: Uint8Array, visitor: FrameVisitor, nested: boolean): void {
-  const [key, at] = readVarint(frame, 0);
-  if (nested && key === ((14 << 3) | WIRE_LEN)) return visitor.nestedBatch();
-  if (key === ((21 << 3) | WIRE_LEN) && visitor.historyChunk !== undefined && at >= 0) {
-    const [len, start] = readVarint(frame, at);
-    const chunk = start < 0 || start + len !== frame.length
-      ? null
-      : scanHistoryChunk(frame, start, frame.length);
-    return chunk ? visitor.historyChunk(chunk) : visitor.other(frame);
+/** Visits the frame in `buf[from, to)`. */
+function visitOne(
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  visitor: FrameVisitor,
+  nested: boolean,
+): void {
+  const key = varintAt(buf, from, to);
+  const at = after;
+  if (nested && key === BATCH_KEY) return visitor.nestedBatch();
+  if (key === HISTORY_CHUNK_KEY && visitor.historyChunk !== undefined && at >= 0) {
+    const len = varintAt(buf, at, to);
+    const start = after;
+    const chunk = start < 0 || start + len !== to ? null : scanHistoryChunk(buf, start, to);
+    return chunk ? visitor.historyChunk(chunk) : visitor.other(buf.subarray(from, to));
   }
-  const isPublish = key === ((3 << 3) | WIRE_LEN);
-  const isDeliver = key === ((8 << 3) | WIRE_LEN) && visitor.deliver !== undefined;
-  if (at < 0 || !(isPublish || isDeliver)) return visitor.other(frame);
-  const [len, start] = readVarint(frame, at);
-  if (start < 0 || start + len !== frame.length) return visitor.other(frame);
+  const isPublish = key === PUBLISH_KEY;
+  const isDeliver = key === DELIVER_KEY && visitor.deliver !== undefined;
+  if (at < 0 || !(isPublish || isDeliver)) return visitor.other(buf.subarray(from, to));
+  const len = varintAt(buf, at, to);
+  const start = after;
+  if (start < 0 || start + len !== to) return visitor.other(buf.subarray(from, to));
   // Publish: 1 correlation_id, 2 ack, 3 pulse. Deliver: 1 subscription_id, 2 pulse.
   const pulseField = isPublish ? 3 : 2;
   let pos = start;
   let first = 0;
   let second = 0;
-  let pulse: Uint8Array | null = null;
+  let pulseFrom = 0;
+  let pulseTo = 0;
   let consumed: Record<string, number> | undefined;
-  while (pos < frame.length) {
-    const [k, p1] = readVarint(frame, pos);
-    if (p1 < 0) return visitor.other(frame);
+  while (pos < to) {
+    const k = varintAt(buf, pos, to);
+    if (after < 0) return visitor.other(buf.subarray(from, to));
     const field = Math.floor(k / 8);
     const wire = k & 7;
     if (wire === WIRE_VARINT) {
-      const [v, p2] = readVarint(frame, p1);
-      if (p2 < 0) return visitor.other(frame);
+      const v = varintAt(buf, after, to);
+      if (after < 0) return visitor.other(buf.subarray(from, to));
       if (field === 1) first = v;
       else if (field === 2) second = v;
-      pos = p2;
+      pos = after;
     } else if (wire === WIRE_LEN) {
-      const [l, p2] = readVarint(frame, p1);
-      if (p2 < 0 || p2 + l > frame.length) return visitor.other(frame);
-      if (field === pulseField) pulse = frame.subarray(p2, p2 + l);
-      else if (isPublish && field === 5) {
+      const l = varintAt(buf, after, to);
+      const p2 = after;
+      if (p2 < 0 || p2 + l > to) return visitor.other(buf.subarray(from, to));
+      if (field === pulseField) {
+        // The last occurrence is the pulse, as protobufjs reads a repeated message field.
+        pulseFrom = p2;
+        pulseTo = p2 + l;
+      } else if (isPublish && field === 5) {
         // Publish.consumed: one map entry; anything unusual is left to the full decode.
-        const entry = clockEntry(frame, p2, p2 + l);
-        if (entry === null) return visitor.other(frame);
+        const entry = clockEntry(buf, p2, p2 + l);
+        if (entry === null) return visitor.other(buf.subarray(from, to));
         (consumed ??= {})[entry[0]] = entry[1];
       } // Any other length field (Publish.anycast, Deliver.anycast_match): decoded whole.
-      else return visitor.other(frame);
+      else return visitor.other(buf.subarray(from, to));
       pos = p2 + l;
     } else {
-      return visitor.other(frame);
+      return visitor.other(buf.subarray(from, to));
     }
   }
-  const bytes = pulse ?? new Uint8Array(0);
-  if (isPublish) visitor.publish(first, second, bytes, consumed);
-  else visitor.deliver!(first, bytes);
+  const pulse = pulseTo === 0 ? EMPTY : buf.subarray(pulseFrom, pulseTo);
+  if (isPublish) visitor.publish(first, second, pulse, consumed);
+  else visitor.deliver!(first, pulse);
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * The reality id of the first publish in one transport message (a `Frame` or a `Batch`),

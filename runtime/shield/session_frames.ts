@@ -16,6 +16,7 @@ import {
   type IPublish,
   type IPulse,
   PROTOCOL_VERSION,
+  PulseReader,
 } from "../protocol/mod.ts";
 import {
   checkLane,
@@ -45,6 +46,8 @@ export class FrameHandler {
   #producerId: string;
   readonly #subscriptions: SessionSubscriptions;
   readonly #requests: SessionRequests;
+  /** Reads received pulse bytes, remembering this publisher's repeated strings. */
+  readonly #pulses = new PulseReader();
   #chain: Promise<void> | null = null;
   #draining = false;
   /** Releases this session's card from the agents directory (SAM handshake). */
@@ -118,29 +121,45 @@ export class FrameHandler {
     // These bytes are what subscribers and the log get: strict parsers must read them too.
     const malformed = checkPulseBytes(bytes);
     if (malformed) return this.#outbox.fail(malformed, correlationId);
-    let pulse: IPulse;
-    try {
-      pulse = decodePulse(bytes);
-    } catch (err) {
-      const e = err instanceof InvalidUtf8Error
-        ? new BusError("INVALID_UTF8", err.message)
-        : new BusError("INVALID_FRAME", `publish carries an invalid pulse: ${err}`);
-      return this.#outbox.fail(e, correlationId);
+    let pulse = this.#pulses.read(bytes);
+    if (pulse === undefined) {
+      try {
+        pulse = decodePulse(bytes);
+      } catch (err) {
+        const e = err instanceof InvalidUtf8Error
+          ? new BusError("INVALID_UTF8", err.message)
+          : new BusError("INVALID_FRAME", `publish carries an invalid pulse: ${err}`);
+        return this.#outbox.fail(e, correlationId);
+      }
     }
-    this.dispatch({ publish: { correlationId, ack, pulse, consumed } }, "publish", bytes);
+    if (this.#chain || this.#ctx.session.ended) {
+      // Behind a publish waiting for a policy (or after the end): the general path.
+      return this.dispatch({ publish: { correlationId, ack, pulse, consumed } }, "publish", bytes);
+    }
+    // Nothing waits: carried out now, with no frame object and no promise unless a policy
+    // answers asynchronously (`#dispatchNow` without the switch).
+    let pending: Promise<void> | void;
+    try {
+      this.#access?.requireAdmitted();
+      pending = this.#publish(correlationId, ack, pulse, consumed, undefined, bytes);
+    } catch (err) {
+      return this.#outbox.fail(err, correlationId);
+    }
+    if (pending) this.#follow(pending);
   }
 
   /** Carries out one frame, after any earlier frame still waiting for a policy. */
   dispatch(frame: IFrame, kind: string, source?: Uint8Array): void {
-    let link: Promise<void>;
     if (this.#chain) {
       // An earlier publish still awaits an asynchronous policy: keep arrival order.
-      link = this.#chain.then(() => this.#dispatchNow(frame, kind, source));
-    } else {
-      const pending = this.#dispatchNow(frame, kind, source);
-      if (!pending) return;
-      link = pending;
+      return this.#follow(this.#chain.then(() => this.#dispatchNow(frame, kind, source)));
     }
+    const pending = this.#dispatchNow(frame, kind, source);
+    if (pending) this.#follow(pending);
+  }
+
+  /** Makes later frames wait for `link` (a frame still in progress). */
+  #follow(link: Promise<void>): void {
     const tail: Promise<void> = link.then(() => {
       if (this.#chain === tail) this.#chain = null;
     });
@@ -169,8 +188,17 @@ export class FrameHandler {
       switch (kind) {
         case "hello":
           return this.#hello(frame);
-        case "publish":
-          return this.#publish(frame.publish!, source);
+        case "publish": {
+          const p = frame.publish!;
+          return this.#publish(
+            p.correlationId ?? 0,
+            p.ack ?? AckMode.NONE,
+            p.pulse,
+            p.consumed,
+            p.anycast,
+            source,
+          );
+        }
         case "subscribe": {
           // Listed once admitted: a refused subscription throws before.
           const done = this.#subscriptions.subscribe(frame.subscribe!);
@@ -301,18 +329,23 @@ export class FrameHandler {
     if (this.#access && !this.#ctx.spine.hasReality(id)) this.#access.admitNewReality(id);
   }
 
-  #publish(publish: IPublish, source?: Uint8Array): Promise<void> | void {
+  #publish(
+    correlationId: number,
+    ackMode: number,
+    p: IPulse | null | undefined,
+    consumed: Record<string, number> | null | undefined,
+    anycast: IPublish["anycast"],
+    source?: Uint8Array,
+  ): Promise<void> | void {
     if (this.#draining) throw new BusError("SHUTTING_DOWN", "the node is shutting down");
-    if (!publish.pulse) throw new BusError("INVALID_ARGUMENT", "publish carries no pulse");
-    const p = publish.pulse;
+    if (!p) throw new BusError("INVALID_ARGUMENT", "publish carries no pulse");
     // Vector clocks: what the producer consumed rides to the Spine on the pulse itself.
-    const consumed = publish.consumed;
     if (consumed && hasEntries(consumed)) {
       p.vclock = p.vclock && hasEntries(p.vclock) ? mergeClocks(p.vclock, consumed) : consumed;
     }
     // An unacknowledged publish over its rate may be dropped quietly (false): refusals
     // of a flood are reported once a second, not once per pulse.
-    const acked = (publish.ack ?? AckMode.NONE) !== AckMode.NONE;
+    const acked = ackMode !== AckMode.NONE;
     const size = p.payload?.length ?? 0;
     // Lanes: an explicit lane is checked (grant here, value in the Spine); none takes the
     // reality's rule, then this connection's default. Normal pulses pay two checks.
@@ -324,22 +357,25 @@ export class FrameHandler {
     authorizeReply(this.#ctx.spine, p, this.#ctx.session, this.#replySubject());
     if (this.#access?.admitPublish(p.realityId ?? "", p.topic ?? "", size, acked) === false) return;
     this.#admitReality(p.realityId);
-    const result = this.#ctx.spine.publish(
-      publish.pulse,
-      this.#producerId,
-      source,
-      undefined,
-      publish.anycast,
-      !acked,
-    );
+    const result = this.#ctx.spine.publish(p, this.#producerId, source, undefined, anycast, !acked);
     this.#present(p.realityId);
+    // Unacknowledged: nothing to answer, no callback to allocate.
+    if (!acked) {
+      if (result instanceof Promise) {
+        return result.then(
+          () => {},
+          (err) => this.#outbox.fail(err, correlationId),
+        );
+      }
+      return;
+    }
     if (result instanceof Promise) {
       return result.then(
-        (stamped) => this.#acknowledge(publish, stamped),
-        (err) => this.#outbox.fail(err, publish.correlationId ?? 0),
+        (stamped) => this.#acknowledge(correlationId, ackMode, stamped),
+        (err) => this.#outbox.fail(err, correlationId),
       );
     }
-    this.#acknowledge(publish, result);
+    this.#acknowledge(correlationId, ackMode, result);
   }
 
   /** Who this connection's replies are checked against beside the connection itself. */
@@ -347,13 +383,12 @@ export class FrameHandler {
     return replySubjectOf(this.#access?.principal, false);
   }
 
-  #acknowledge(publish: IPublish, stamped: StampedPulse): void {
-    const mode = publish.ack ?? AckMode.NONE;
+  #acknowledge(correlationId: number, mode: number, stamped: StampedPulse): void {
     if (mode === AckMode.NONE) return;
     // Read when sent: a cluster node learns the sequence when the stream stored the pulse.
     const ack = () => ({
       ack: {
-        correlationId: publish.correlationId ?? 0,
+        correlationId,
         id: stamped.pulse.id,
         sequence: stamped.pulse.sequence,
         realityId: stamped.pulse.realityId,
@@ -366,7 +401,7 @@ export class FrameHandler {
           if (stamped.sampledAt) this.#ackTimed(stamped);
           this.#outbox.send(ack());
         },
-        (err) => this.#outbox.fail(err, publish.correlationId ?? 0),
+        (err) => this.#outbox.fail(err, correlationId),
       );
       return;
     }
