@@ -1,110 +1,53 @@
 /**
  * `deno task bench:store`: the durable log against NATS JetStream (R1, file storage) on
- * this machine, in the same run, with 1 KB payloads.
+ * this machine, in the same run, with 1 KB payloads. Servers run on CPU 1, every load
+ * process on CPU 0 (bench/support.ts); each load process is its own (bench/store_roles.ts).
  *
- * 1. Durable-acked publish throughput: an ArqonBus node (`--sync batch`, every topic
- *    retained) and a nats-server with a file-backed R1 stream, each driven by a publisher
- *    process keeping `--inflight` publishes outstanding (ArqonBus TS client with
- *    `ack: "durable"`; nats.js `js.publish`; Go's nats.go, JetStream's best client:
- *    bench/jetstream_pub, built here, Go apt-installed when missing and run as root).
- * 2. History read: every stored pulse, from the store itself (raw and decoded), over the
- *    node's NDJSON history endpoint, `history.get` over WebSocket and raw TCP, and from
- *    JetStream with an ordered consumer (nats.js, and Go's nats.go: bench/jetstream_read).
+ * 1. Durable-acked publish throughput, two publisher processes per peer, each keeping
+ *    `--inflight` publishes outstanding (ArqonBus TS client with `ack: "durable"`; nats.js
+ *    `js.publish`; Go's nats.go `PublishAsync`, JetStream's best client: bench/jetstream_pub,
+ *    built here, Go apt-installed when missing and run as root). What an ack means:
+ *    - JetStream (nats-server 2.9, default `sync_interval` 2 min): the message is written
+ *      to the stream's file (the OS page cache) before the ack; fsync comes later.
+ *    - ArqonBus `--sync os`: the same promise, the group commit written to SQLite's WAL
+ *      (the OS page cache) before the ack, fsync at checkpoints: the like-for-like figure.
+ *    - ArqonBus `--sync batch` (the default): fsync of each group commit before its acks,
+ *      which JetStream 2.9 cannot do (`sync_interval: always` is 2.10+): a stronger promise,
+ *      shown beside.
+ * 2. History read of the same number of pulses from both (the smaller store's count), each
+ *    reader a pinned process making `--passes` reads, best pass shown, with the server's
+ *    CPU per pulse in that pass: `history.get` over WebSocket and raw TCP with the TS
+ *    client (which returns every pulse, kept as received and decoded on access), and
+ *    JetStream ordered consumers with nats.js and Go (bench/jetstream_read), which count
+ *    messages as they arrive. Also the store scanned in-process, and HTTP NDJSON.
+ *    `--other <checkout>` also reads with that checkout's node and client (its
+ *    bench/store_roles.ts, copied from this one if older), in the same run.
  * 3. Restart: a store holding `--fill` pulses (default 1M): open time and node
  *    spawn-to-ready time.
  *
- *   deno task bench:store [--seconds 5] [--inflight 1024] [--fill 1000000]
+ *   deno task bench:store [--seconds 5] [--inflight 1024] [--passes 3] [--fill 1000000]
+ *                         [--other <checkout>]
  * @module
  */
 import { helpFromHeader } from "../scripts/task_cli.ts";
 import { parseArgs } from "node:util";
 import { connect as natsConnect, RetentionPolicy, StorageType } from "nats";
-import { ArqonClient } from "../mod.ts";
 import { decodePulse, encodePulse } from "../runtime/protocol/mod.ts";
 import { openStore } from "../runtime/store/mod.ts";
-import { buildGo, startNats as startNatsServer, startNodeProcess } from "./support.ts";
+import {
+  buildGo,
+  cpuSecondsOf,
+  LOAD_CPU,
+  pinned,
+  SERVER_CPU,
+  startNats as startNatsServer,
+  startNodeProcess,
+} from "./support.ts";
 
 helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
 const PAYLOAD = 1024;
-const self = new URL(import.meta.url).pathname;
-
-// ------------------------------------------------------------------ publisher processes
-
-/**
- * Keeps `inflight` acknowledged publishes outstanding for `seconds`; returns acks/s. Both
- * peers' publishers run this same loop, only `publishOne` differs.
- */
-async function windowedAckRate(
-  publishOne: () => Promise<unknown>,
-  seconds: number,
-  inflight: number,
-): Promise<number> {
-  let acked = 0;
-  let outstanding = 0;
-  let wake: (() => void) | null = null;
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  const refill = () => {
-    while (outstanding < inflight) {
-      outstanding++;
-      publishOne().then(
-        () => {
-          acked++;
-          outstanding--;
-          wake?.();
-        },
-        (err) => {
-          console.error(err);
-          Deno.exit(1);
-        },
-      );
-    }
-  };
-  while (performance.now() < end) {
-    refill();
-    await new Promise<void>((r) => (wake = r));
-    wake = null;
-  }
-  while (outstanding > 0) {
-    await new Promise<void>((r) => (wake = r));
-    wake = null;
-  }
-  return acked / ((performance.now() - start) / 1000);
-}
-
-async function publisherArqon(url: string, seconds: number, inflight: number): Promise<number> {
-  const client = await ArqonClient.connect(url, { name: "bench" });
-  const payload = new Uint8Array(PAYLOAD);
-  const rate = await windowedAckRate(
-    () => client.publish("bench.store.data", payload, { reality: "bench", ack: "durable" }),
-    seconds,
-    inflight,
-  );
-  await client.close();
-  return rate;
-}
-
-async function publisherJetStream(url: string, seconds: number, inflight: number): Promise<number> {
-  const nc = await natsConnect({ servers: url });
-  const js = nc.jetstream();
-  const payload = new Uint8Array(PAYLOAD);
-  const rate = await windowedAckRate(
-    () => js.publish("bench.store.data", payload),
-    seconds,
-    inflight,
-  );
-  await nc.drain();
-  return rate;
-}
-
-if (Deno.args[0] === "pub-arqon" || Deno.args[0] === "pub-js") {
-  const [role, url, seconds, inflight] = Deno.args;
-  const publish = role === "pub-arqon" ? publisherArqon : publisherJetStream;
-  const perSecond = await publish(url, Number(seconds), Number(inflight));
-  console.log(JSON.stringify({ perSecond }));
-  Deno.exit(0);
-}
+const roles = new URL("store_roles.ts", import.meta.url).pathname;
 
 // ------------------------------------------------------------------ orchestration
 
@@ -114,74 +57,135 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     inflight: { type: "string", default: "1024" },
     publishers: { type: "string", default: "2" },
+    passes: { type: "string", default: "3" },
     fill: { type: "string", default: "1000000" },
+    other: { type: "string" },
   },
 });
+const OTHER = values.other ? new URL(`${values.other.replace(/\/$/, "")}/`, "file:///") : null;
 const SECONDS = Number(values.seconds);
 const INFLIGHT = Number(values.inflight);
 const PUBLISHERS = Number(values.publishers);
+const PASSES = Number(values.passes);
 const FILL = Number(values.fill);
 
-/** The node on `dataDir`, from bench/support.ts. */
-async function startArqon(dataDir: string, args: string[] = []) {
-  const node = await startNodeProcess(["--data-dir", dataDir, ...args]);
+/** The node on `dataDir` (on the server CPU with `cpu`), from bench/support.ts. */
+async function startArqon(dataDir: string, args: string[] = [], cpu: string | null = null) {
+  const node = await startNodeProcess(["--data-dir", dataDir, ...args], cpu);
   return { ...node, url: node.httpUrl };
 }
 
-/** nats-server with JetStream storing under `storeDir`, from bench/support.ts. */
-function startNats(storeDir: string) {
-  return startNatsServer(null, ["-js", "-sd", storeDir]);
-}
-
-/** Runs `count` publisher processes at once; returns their summed acks/s. */
-async function runPublishers(command: string[], count: number): Promise<number> {
-  const runs = Array.from({ length: count }, () =>
-    new Deno.Command(command[0], {
-      args: command.slice(1),
-      stdout: "piped",
-      stderr: "inherit",
-    }).output());
-  let total = 0;
+/** Runs `count` copies of `command` at once on the load CPU; returns their JSON lines. */
+async function runLoad(command: string[], count = 1): Promise<Record<string, unknown>[]> {
+  const runs = Array.from({ length: count }, () => {
+    const [cmd, args] = pinned(LOAD_CPU, command[0], command.slice(1));
+    return new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).output();
+  });
+  const results = [];
   for (const out of await Promise.all(runs)) {
     if (!out.success) throw new Error(`${command.join(" ")} failed`);
-    total += JSON.parse(new TextDecoder().decode(out.stdout)).perSecond;
+    results.push(JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!));
   }
-  return total;
+  return results;
 }
 
-const denoPublisher = (role: string, url: string) => [
+/** What the publishers of one server reached: acks/s, and CPU per ack (µs) of both sides. */
+interface Published {
+  rate: number;
+  serverUs: number;
+  clientUs: number;
+}
+
+/**
+ * `count` publisher processes at once against the server `pid`: summed acks/s, the
+ * server's CPU per ack over the run, and the publishers' own (mean of theirs).
+ */
+async function runPublishers(command: string[], count: number, pid: number): Promise<Published> {
+  const before = cpuSecondsOf(pid);
+  const results = await runLoad(command, count);
+  const rate = results.reduce((sum, r) => sum + (r.perSecond as number), 0);
+  const clientUs = results.reduce((sum, r) => sum + (r.cpuUs as number), 0) / count;
+  return { rate, serverUs: (cpuSecondsOf(pid) - before) * 1e6 / (rate * SECONDS), clientUs };
+}
+
+const denoRole = (...args: (string | number)[]) => [
   Deno.execPath(),
   "run",
   "-A",
-  self,
-  role,
-  url,
-  String(SECONDS),
-  String(INFLIGHT),
+  roles,
+  ...args.map(String),
 ];
+const otherRole = (...args: (string | number)[]) => [
+  Deno.execPath(),
+  "run",
+  "-A",
+  new URL("bench/store_roles.ts", OTHER!).pathname,
+  ...args.map(String),
+];
+
+/** A reader's passes: pulses/s, and server and reader CPU per pulse, µs. */
+interface Read {
+  rates: number[];
+  serverUs: number[];
+  clientUs: number[];
+}
+
+/** The best pass of a reader (by rate), with its CPU figures. */
+function best(read: Read): { rate: number; serverUs: number; clientUs: number } {
+  let i = 0;
+  for (let j = 1; j < read.rates.length; j++) if (read.rates[j] > read.rates[i]) i = j;
+  return { rate: read.rates[i], serverUs: read.serverUs[i], clientUs: read.clientUs[i] };
+}
+
+/** Runs the Go ordered-consumer reader `PASSES` times, timing the server's CPU around each. */
+async function goReads(binary: string, url: string, n: number, pid: number): Promise<Read> {
+  const read: Read = { rates: [], serverUs: [], clientUs: [] };
+  for (let i = 0; i < PASSES; i++) {
+    const before = cpuSecondsOf(pid);
+    const [out] = await runLoad([binary, url, "bench.>", String(n)]);
+    read.rates.push(Math.round(out.perSecond as number));
+    read.serverUs.push((cpuSecondsOf(pid) - before) * 1e6 / n);
+    read.clientUs.push(out.cpuUs as number);
+  }
+  return read;
+}
 
 const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
 const fmt = (n: number) => n.toLocaleString("en-US");
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+const us = (x: number) => (Number.isNaN(x) ? "-" : `${x.toFixed(2)} µs`);
+const line = (label: string, value: string, width = 44) =>
+  console.log(`  ${label.padEnd(width)}${value.padStart(12)}`);
 
-const arqonDir = await Deno.makeTempDir({ prefix: "arqon-bench-" });
+const osDir = await Deno.makeTempDir({ prefix: "arqon-bench-os-" });
+const batchDir = await Deno.makeTempDir({ prefix: "arqon-bench-batch-" });
 const natsDir = await Deno.makeTempDir({ prefix: "nats-bench-" });
 const restartDir = await Deno.makeTempDir({ prefix: "arqon-restart-" });
 try {
+  const load = () => Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
   console.log(
     `store bench: 1 KB payloads, ${SECONDS} s per run, ${PUBLISHERS} publisher processes ` +
-      `with ${INFLIGHT} publishes in flight each\n`,
+      `with ${INFLIGHT} publishes in flight each; servers on CPU ${SERVER_CPU}, load on ` +
+      `CPU ${LOAD_CPU}; load average ${load()}\n`,
   );
 
-  // 1. durable-acked publish
-  let node = await startArqon(arqonDir, ["--sync", "batch", "--log", "info", "--tcp-port", "0"]);
-  await fetch(`${node.url}/v1/realities/bench`, {
-    method: "PUT",
-    body: JSON.stringify({ retention: [{ pattern: ">" }] }),
-  }).then((r) => r.body?.cancel());
-  const arqonRate = await runPublishers(denoPublisher("pub-arqon", node.wsUrl), PUBLISHERS);
+  // 1. durable-acked publish: ArqonBus with each sync policy, then JetStream.
+  const arqon: Record<string, Published> = {};
+  for (const [sync, dir] of [["os", osDir], ["batch", batchDir]]) {
+    const node = await startArqon(dir, ["--sync", sync, "--log", "info"], SERVER_CPU);
+    await fetch(`${node.url}/v1/realities/bench`, {
+      method: "PUT",
+      body: JSON.stringify({ retention: [{ pattern: ">" }] }),
+    }).then((r) => r.body?.cancel());
+    arqon[sync] = await runPublishers(
+      denoRole("pub-arqon", node.wsUrl, SECONDS, INFLIGHT),
+      PUBLISHERS,
+      node.pid,
+    );
+    await node.stop();
+  }
 
-  const nats = await startNats(natsDir);
+  const nats = await startNatsServer(SERVER_CPU, ["-js", "-sd", natsDir]);
   const nc = await natsConnect({ servers: nats.url });
   const jsm = await nc.jetstreamManager();
   await jsm.streams.add({
@@ -191,31 +195,51 @@ try {
     num_replicas: 1,
     retention: RetentionPolicy.Limits,
   });
-  const jsRate = await runPublishers(denoPublisher("pub-js", nats.url), PUBLISHERS);
+  const js = await runPublishers(
+    denoRole("pub-js", nats.url, SECONDS, INFLIGHT),
+    PUBLISHERS,
+    nats.pid,
+  );
   // JetStream's best client: Go (built here; apt-installed when missing, as root).
   const goPublisher = await buildGo(new URL("jetstream_pub/main.go", import.meta.url), natsDir);
-  const goRate = goPublisher
+  const go = goPublisher
     ? await runPublishers(
       [goPublisher, `nats://${nats.url}`, "bench.store.go", String(SECONDS), String(INFLIGHT)],
       PUBLISHERS,
+      nats.pid,
     )
-    : 0;
-  console.log("durable-acked publish (acks/s)");
-  console.log(`  ArqonBus (--sync batch, TS client)  ${fmt(Math.round(arqonRate)).padStart(10)}`);
-  console.log(`  JetStream R1 file (nats.js)         ${fmt(Math.round(jsRate)).padStart(10)}`);
-  if (goRate) {
-    console.log(`  JetStream R1 file (Go nats.go)      ${fmt(Math.round(goRate)).padStart(10)}`);
+    : undefined;
+  console.log("durable-acked publish (acks/s; server / publisher CPU per ack)");
+  const published: [string, Published | undefined][] = [
+    ["ArqonBus --sync os (TS client)", arqon.os],
+    ["ArqonBus --sync batch, fsync per commit", arqon.batch],
+    ["JetStream R1 file (nats.js)", js],
+    ["JetStream R1 file (Go nats.go)", go],
+  ];
+  for (const [label, p] of published) {
+    if (!p) continue;
+    line(label, fmt(Math.round(p.rate)));
+    line("  server / publisher CPU per ack", `${us(p.serverUs)} / ${us(p.clientUs)}`);
   }
-  console.log(`  ratio ArqonBus / JetStream nats.js  ${ratio(arqonRate, jsRate).padStart(10)}`);
-  if (goRate) {
-    console.log(`  ratio ArqonBus / JetStream Go       ${ratio(arqonRate, goRate).padStart(10)}`);
+  line("ratio --sync os / JetStream nats.js", ratio(arqon.os.rate, js.rate));
+  line("ratio --sync batch / JetStream nats.js", ratio(arqon.batch.rate, js.rate));
+  if (go) {
+    line("ratio --sync os / JetStream Go", ratio(arqon.os.rate, go.rate));
+    line("ratio --sync batch / JetStream Go", ratio(arqon.batch.rate, go.rate));
+    line("server CPU per ack, --sync os / Go's", ratio(arqon.os.serverUs, go.serverUs));
   }
   console.log();
 
-  // 2. history read
+  // 2. history read of the same count from both, from the --sync os store.
+  const info = await jsm.streams.info("BENCH");
+  const scanned = openStore({ dataDir: osDir });
+  const stored = scanned.lastSequence("bench");
+  scanned.close();
+  const n = Math.min(stored, info.state.messages);
+  const node = await startArqon(osDir, ["--log", "info", "--tcp-port", "0"], SERVER_CPU);
   let t = performance.now();
   let lines = 0;
-  const res = await fetch(`${node.url}/v1/realities/bench/history`);
+  const res = await fetch(`${node.url}/v1/realities/bench/history?limit=${n}`);
   const reader = res.body!.getReader();
   while (true) {
     const { value, done } = await reader.read();
@@ -223,77 +247,81 @@ try {
     for (const b of value) if (b === 10) lines++;
   }
   const httpRate = rate(lines, performance.now() - t);
-  const reader2 = await ArqonClient.connect(node.wsUrl, { name: "bench-history" });
-  t = performance.now();
-  const viaWs = (await reader2.history({ reality: "bench" })).length;
-  const wsRate = rate(viaWs, performance.now() - t);
-  await reader2.close();
-  const reader3 = await ArqonClient.connect(node.tcpUrl!, { name: "bench-history-tcp" });
-  t = performance.now();
-  const viaTcp = (await reader3.history({ reality: "bench" })).length;
-  const tcpRate = rate(viaTcp, performance.now() - t);
-  await reader3.close();
+  const reads: [string, Read][] = [];
+  for (const [label, url] of [["WebSocket", node.wsUrl], ["raw TCP", node.tcpUrl!]]) {
+    const [read] = await runLoad(denoRole("read-arqon", url, "bench", n, PASSES, node.pid));
+    reads.push([`ArqonBus ${label} history.get (TS client)`, read as unknown as Read]);
+  }
   await node.stop();
+  const others: [string, Read][] = [];
+  if (OTHER) {
+    const mod = new URL("mod.ts", OTHER).pathname;
+    const other = await startNodeProcess(
+      ["--data-dir", osDir, "--log", "info", "--tcp-port", "0"],
+      SERVER_CPU,
+      mod,
+    );
+    for (const [label, url] of [["WebSocket", other.wsUrl], ["raw TCP", other.tcpUrl!]]) {
+      const [read] = await runLoad(otherRole("read-arqon", url, "bench", n, PASSES, other.pid));
+      others.push([`--other ${label} history.get`, read as unknown as Read]);
+    }
+    await other.stop();
+  }
+  const [jsRead] = await runLoad(denoRole("read-js", nats.url, "BENCH", n, PASSES, nats.pid));
+  reads.push(["JetStream ordered consumer (nats.js)", jsRead as unknown as Read]);
+  const goReader = await buildGo(new URL("jetstream_read/main.go", import.meta.url), natsDir);
+  if (goReader) {
+    reads.push([
+      "JetStream ordered consumer (Go nats.go)",
+      await goReads(goReader, `nats://${nats.url}`, n, nats.pid),
+    ]);
+  }
 
-  const store = openStore({ dataDir: arqonDir });
+  const store = openStore({ dataDir: osDir });
   // Best of three passes: the first also warms the JIT and the OS page cache.
-  let raw = 0;
   let rawRate = 0;
   for (let pass = 0; pass < 3; pass++) {
     t = performance.now();
-    raw = 0;
-    for await (const page of store.history({ reality: "bench" }, 8192)) raw += page.length;
+    let raw = 0;
+    for await (const page of store.history({ reality: "bench", limit: n }, 8192)) {
+      raw += page.length;
+    }
     rawRate = Math.max(rawRate, rate(raw, performance.now() - t));
   }
   t = performance.now();
   let decoded = 0;
-  for await (const page of store.history({ reality: "bench" }, 8192)) {
+  for await (const page of store.history({ reality: "bench", limit: n }, 8192)) {
     for (const p of page) decoded += decodePulse(p.bytes).payload!.length === PAYLOAD ? 1 : 0;
   }
   const decodedRate = rate(decoded, performance.now() - t);
   store.close();
 
-  t = performance.now();
-  const info = await jsm.streams.info("BENCH");
-  const total = info.state.messages;
-  // An ordered consumer delivers the whole stream from the first message.
-  const consumer = await nc.jetstream().consumers.get("BENCH");
-  let jsRead = 0;
-  const messages = await consumer.consume({ max_messages: 8192 });
-  for await (const _ of messages) {
-    if (++jsRead >= total) break;
+  console.log(
+    `history read of ${fmt(n)} pulses (best of ${PASSES} passes: pulses/s, server and reader ` +
+      `CPU per pulse in that pass)`,
+  );
+  line("ArqonBus store scan, in-process (best of 3)", fmt(rawRate));
+  line("ArqonBus store scan + protobufjs decode", fmt(decodedRate));
+  line("ArqonBus HTTP NDJSON", fmt(httpRate));
+  const bests = reads.map(([label, read]) => [label, best(read)] as const);
+  for (const [label, b] of bests) {
+    line(label, fmt(b.rate));
+    line("  server / reader CPU per pulse", `${us(b.serverUs)} / ${us(b.clientUs)}`);
   }
-  const jsReadRate = rate(jsRead, performance.now() - t);
-  const goReader = await buildGo(new URL("jetstream_read/main.go", import.meta.url), natsDir);
-  let goReadRate = 0;
-  if (goReader) {
-    const out = await new Deno.Command(goReader, {
-      args: [`nats://${nats.url}`, "bench.>", String(total)],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    if (out.success) {
-      goReadRate = Math.round(JSON.parse(new TextDecoder().decode(out.stdout)).perSecond);
-    }
+  for (const [label, read] of others) {
+    const b = best(read);
+    line(label, fmt(b.rate));
+    line("  server / reader CPU per pulse", `${us(b.serverUs)} / ${us(b.clientUs)}`);
   }
-  console.log(`history read (pulses/s; ArqonBus ${fmt(raw)} stored, JetStream ${fmt(total)})`);
-  console.log(`  ArqonBus store scan (best of 3)    ${fmt(rawRate).padStart(10)}`);
-  console.log(`  ArqonBus store scan + decode       ${fmt(decodedRate).padStart(10)}`);
-  console.log(`  ArqonBus WebSocket history.get     ${fmt(wsRate).padStart(10)}`);
-  console.log(`  ArqonBus raw TCP history.get       ${fmt(tcpRate).padStart(10)}`);
-  console.log(`  ArqonBus HTTP NDJSON               ${fmt(httpRate).padStart(10)}`);
-  console.log(`  JetStream ordered consumer (nats.js)${fmt(jsReadRate).padStart(9)}`);
-  if (goReadRate) {
-    console.log(`  JetStream ordered consumer (Go)    ${fmt(goReadRate).padStart(10)}`);
+  const [ws, tcp, jsr, gor] = bests.map(([, b]) => b);
+  line("ratio WebSocket / JetStream nats.js", ratio(ws.rate, jsr.rate));
+  line("ratio raw TCP / JetStream nats.js", ratio(tcp.rate, jsr.rate));
+  if (gor) {
+    line("ratio WebSocket / JetStream Go", ratio(ws.rate, gor.rate));
+    line("ratio raw TCP / JetStream Go", ratio(tcp.rate, gor.rate));
+    line("server CPU per pulse, WebSocket / Go's", ratio(ws.serverUs, gor.serverUs));
   }
-  console.log(`  ratio store scan / JetStream       ${ratio(rawRate, jsReadRate).padStart(10)}`);
-  console.log(`  ratio WebSocket / JetStream        ${ratio(wsRate, jsReadRate).padStart(10)}`);
-  console.log(`  ratio raw TCP / JetStream          ${ratio(tcpRate, jsReadRate).padStart(10)}`);
-  if (goReadRate) {
-    console.log(`  ratio WebSocket / JetStream Go     ${ratio(wsRate, goReadRate).padStart(10)}`);
-    console.log(`  ratio raw TCP / JetStream Go       ${ratio(tcpRate, goReadRate).padStart(10)}`);
-  }
-  console.log();
+  console.log(`  (load average ${load()})\n`);
   await nc.close();
   await nats.stop();
 
@@ -328,13 +356,13 @@ try {
   const last = reopened.lastSequence("bench");
   const openMs = performance.now() - t;
   reopened.close();
-  node = await startArqon(restartDir, ["--log", "info"]);
-  const readyMs = node.readyMs;
-  await node.stop();
+  const restarted = await startArqon(restartDir, ["--log", "info"]);
+  const readyMs = restarted.readyMs;
+  await restarted.stop();
   const empty = await Deno.makeTempDir({ prefix: "arqon-empty-" });
-  node = await startArqon(empty, ["--log", "info"]);
-  const emptyReadyMs = node.readyMs;
-  await node.stop();
+  const fresh = await startArqon(empty, ["--log", "info"]);
+  const emptyReadyMs = fresh.readyMs;
+  await fresh.stop();
   await Deno.remove(empty, { recursive: true });
   console.log(
     `restart with ${fmt(FILL)} stored pulses (filled at ${fmt(fillRate)} pulses/s in-process)`,
@@ -347,5 +375,7 @@ try {
   console.log(`  node spawn to ready             ${readyMs.toFixed(0).padStart(8)} ms`);
   console.log(`  node spawn to ready, empty dir  ${emptyReadyMs.toFixed(0).padStart(8)} ms`);
 } finally {
-  for (const d of [arqonDir, natsDir, restartDir]) await Deno.remove(d, { recursive: true });
+  for (const d of [osDir, batchDir, natsDir, restartDir]) {
+    await Deno.remove(d, { recursive: true });
+  }
 }

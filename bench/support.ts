@@ -69,15 +69,19 @@ export interface NodeProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `mod.ts` on an ephemeral port with `flags`, on `cpu` when given. */
+/**
+ * Starts `mod.ts` on an ephemeral port with `flags`, on `cpu` when given; `modPath` runs
+ * another build's entry (a bench comparing two checkouts).
+ */
 export async function startNodeProcess(
   flags: string[],
   cpu: string | null = null,
+  modPath = new URL("mod.ts", root).pathname,
 ): Promise<NodeProcess> {
   const [cmd, args] = pinned(cpu, Deno.execPath(), [
     "run",
     "-A",
-    new URL("mod.ts", root).pathname,
+    modPath,
     "--port",
     "0",
     ...flags,

@@ -1,5 +1,6 @@
 // Command jetstream_pub publishes 1 KB messages to JetStream with asynchronous acks,
-// keeping a window of publishes outstanding, and prints {"perSecond": acks/s} as JSON.
+// keeping a window of publishes outstanding, and prints {"perSecond": acks/s, "cpuUs": its
+// CPU per ack} as JSON.
 // It is the Go-client side of `deno task bench:store` (built there when `go` exists).
 //
 //	jetstream_pub <url> <subject> <seconds> <inflight>
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -64,5 +66,14 @@ func main() {
 		wait(f)
 	}
 	elapsed := time.Since(start).Seconds()
-	fmt.Printf("{\"perSecond\": %f}\n", float64(acked)/elapsed)
+	fmt.Printf("{\"perSecond\": %f, \"cpuUs\": %f}\n", float64(acked)/elapsed, cpuMicros()/float64(acked))
+}
+
+// cpuMicros is the CPU time (user + system) this process has used, µs.
+func cpuMicros() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1000
 }

@@ -1,7 +1,7 @@
 // Command jetstream_read reads a whole JetStream stream with an ordered consumer, the way
 // JetStream replays history, with nats.go (its fastest client), and prints
-// {"perSecond": messages/s, "read": n} as JSON. It is the Go side of the history read in
-// `deno task bench:store` (built there against Debian's nats.go).
+// {"perSecond": messages/s, "read": n, "cpuUs": its CPU per message} as JSON. It is the Go
+// side of the history read in `deno task bench:store` (built there against Debian's nats.go).
 //
 //	jetstream_read <url> <subject> <total>
 package main
@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -54,5 +55,14 @@ func main() {
 		os.Exit(1)
 	}
 	elapsed := time.Since(start).Seconds()
-	fmt.Printf("{\"perSecond\": %f, \"read\": %d}\n", float64(read)/elapsed, read)
+	fmt.Printf("{\"perSecond\": %f, \"read\": %d, \"cpuUs\": %f}\n", float64(read)/elapsed, read, cpuMicros()/float64(read))
+}
+
+// cpuMicros is the CPU time (user + system) this process has used, µs.
+func cpuMicros() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1000
 }
