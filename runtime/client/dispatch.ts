@@ -73,6 +73,11 @@ export class FrameDispatch {
       }
       this.#pending.historyChunk({ correlationId: chunk.correlationId, pulses, done: chunk.done });
     },
+    // A durable publisher gets one ack per publish: read in place, no Frame object.
+    ack: (ack) => {
+      this.#consumed?.published(ack.realityId, ack.sequence);
+      this.#pending.settleAck(ack);
+    },
     other: (frame) => {
       try {
         this.handle(decodeFrame(frame));

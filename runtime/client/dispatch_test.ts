@@ -105,3 +105,16 @@ Deno.test("dispatch: history chunks arrive as lazy views; a broken pulse fails t
   await assert.rejects(broken, (e: BusError) => e.code === "INVALID_FRAME");
   assert.equal(errors.length, 0, "the call got the error, not onError");
 });
+
+Deno.test("dispatch: an ack read in place settles its publish with the node's fields", async () => {
+  const { dispatch, pending } = setup();
+  const id = pending.nextId();
+  const acked = pending.ack(id);
+  const ack = { correlationId: id, id: "0193a1b2-c3d4-7e5f", sequence: 2 ** 35, realityId: "r1" };
+  // Two acks in one batch frame, as the node sends them; the other one waits for nobody.
+  const batch = encodeFrame({
+    batch: { frames: [{ ack }, { ack: { ...ack, correlationId: id + 100 } }] },
+  });
+  scanFrames(batch, dispatch.visitor);
+  assert.deepEqual(await acked, { id: ack.id, sequence: 2 ** 35, reality: "r1" });
+});

@@ -9,7 +9,8 @@
  *   pulse bytes yields the stamped pulse, because a protobuf parser keeps the last value
  *   of a repeated scalar field and merges repeated message fields (the timestamp is
  *   written with both members, so nothing of a producer's value survives);
- * - `scanHistoryChunk` reads a history chunk's pulses as views of their stored bytes;
+ * - `scanHistoryChunk` reads a history chunk's pulses as views of their stored bytes, and
+ *   `scanAck` a publish's ack, for the client;
  * - `encodePublishFrame` encodes a client's publish with the common fields.
  *
  * Anything unusual falls back to protobufjs.
@@ -24,6 +25,7 @@ export {
   scanFrames,
 } from "./wire_scan.ts";
 export { scanHistoryChunk, type ScannedHistoryChunk } from "./wire_history_scan.ts";
+export { scanAck, type ScannedAck } from "./wire_ack_scan.ts";
 export {
   concatBytes,
   encodePublishFrame,

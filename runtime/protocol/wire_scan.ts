@@ -5,6 +5,7 @@
  */
 import { readVarint, WIRE_LEN, WIRE_VARINT } from "./wire_varint.ts";
 import { scanHistoryChunk, type ScannedHistoryChunk } from "./wire_history_scan.ts";
+import { scanAck, type ScannedAck } from "./wire_ack_scan.ts";
 
 /**
  * Why a `Frame` envelope cannot be decoded faithfully, or null: a length-delimited field
@@ -66,6 +67,11 @@ export interface FrameVisitor {
    * decoded. Absent, or when the chunk holds anything unusual, `other` gets the frame.
    */
   historyChunk?(chunk: ScannedHistoryChunk): void;
+  /**
+   * A `Frame{ack}` (clients), read in place. Absent, or when the ack holds anything
+   * unusual, `other` gets the frame.
+   */
+  ack?(ack: ScannedAck): void;
   /** Any other frame, as its own encoded bytes (decode with protobufjs). */
   other(frame: Uint8Array): void;
   /** A nested batch, which the protocol forbids. */
@@ -107,6 +113,7 @@ const BATCH_FRAMES_KEY = (1 << 3) | WIRE_LEN;
 const PUBLISH_KEY = (3 << 3) | WIRE_LEN;
 const DELIVER_KEY = (8 << 3) | WIRE_LEN;
 const HISTORY_CHUNK_KEY = (21 << 3) | WIRE_LEN;
+const ACK_KEY = (4 << 3) | WIRE_LEN;
 
 /**
  * Walks one transport message. Returns false when the envelope is malformed (the
@@ -160,6 +167,12 @@ function visitOne(
     const start = after;
     const chunk = start < 0 || start + len !== to ? null : scanHistoryChunk(buf, start, to);
     return chunk ? visitor.historyChunk(chunk) : visitor.other(buf.subarray(from, to));
+  }
+  if (key === ACK_KEY && visitor.ack !== undefined && at >= 0) {
+    const len = varintAt(buf, at, to);
+    const start = after;
+    const ack = start < 0 || start + len !== to ? null : scanAck(buf, start, to);
+    return ack ? visitor.ack(ack) : visitor.other(buf.subarray(from, to));
   }
   const isPublish = key === PUBLISH_KEY;
   const isDeliver = key === DELIVER_KEY && visitor.deliver !== undefined;
