@@ -77,6 +77,30 @@ function encodedOrigin(producerId: string, realityId: string): Uint8Array {
   return bytes;
 }
 
+// Pulse.semtrace (18) entries encoded, per hop: a publisher repeats its topic.
+const hopCache = new Map<string, Uint8Array>();
+let lastHop = "";
+let lastHopBytes: Uint8Array | null = null;
+
+/** `hop` as one `semtrace` entry: tag 0x92 0x01, length, UTF-8 bytes. */
+function encodedHop(hop: string): Uint8Array {
+  if (lastHopBytes !== null && hop === lastHop) return lastHopBytes;
+  let bytes = hopCache.get(hop);
+  if (bytes === undefined) {
+    const len = utf8Length(hop);
+    bytes = new Uint8Array(2 + varintLength(len) + len);
+    bytes[0] = 0x92;
+    bytes[1] = 0x01;
+    writeString(bytes, writeVarint(bytes, 2, len), hop, len);
+    // Bounded like the origin cache; long hops are not kept.
+    if (hopCache.size > 10_000) hopCache.clear();
+    if (len <= 256) hopCache.set(hop, bytes);
+  }
+  lastHop = hop;
+  lastHopBytes = bytes;
+  return bytes;
+}
+
 /**
  * The encoded stamp of a pulse: id (1), sequence (2), producer (4), reality (5), timestamp
  * (6), when `hop` is given one more `semtrace` (18) entry, when `seed` is non-zero the
@@ -98,9 +122,9 @@ export function stampSuffix(
   const idLen = id.length; // UUIDs are ASCII
   const origin = encodedOrigin(producerId, realityId);
   const tsLen = 1 + varint53Length(wall) + 1 + varintLength(logical);
-  const hopLen = utf8Length(hop);
+  const hopBytes = hop === "" ? null : encodedHop(hop);
   const size = 1 + varintLength(idLen) + idLen + 1 + varint53Length(sequence) + origin.length +
-    1 + varintLength(tsLen) + tsLen + (hopLen ? 2 + varintLength(hopLen) + hopLen : 0) +
+    1 + varintLength(tsLen) + tsLen + (hopBytes ? hopBytes.length : 0) +
     (seed ? 1 + varint53Length(seed) : 0) +
     (clock ? vclockLength(clock) : 0);
   if (slabPos + size > SLAB_BYTES) {
@@ -116,20 +140,16 @@ export function stampSuffix(
   p += idLen;
   out[p++] = (2 << 3) | WIRE_VARINT;
   p = writeVarint53(out, p, sequence);
-  out.set(origin, p);
-  p += origin.length;
+  p = copySmall(out, p, origin);
   out[p++] = (6 << 3) | WIRE_LEN;
   p = writeVarint(out, p, tsLen);
   out[p++] = (1 << 3) | WIRE_VARINT;
   p = writeVarint53(out, p, wall);
   out[p++] = (2 << 3) | WIRE_VARINT;
   p = writeVarint(out, p, logical);
-  if (hopLen) {
+  if (hopBytes) {
     // Pulse.semtrace = 18: the node's hop, after any entries the producer sent.
-    out[p++] = 0x92;
-    out[p++] = 0x01;
-    p = writeVarint(out, p, hopLen);
-    p = writeString(out, p, hop, hopLen);
+    p = copySmall(out, p, hopBytes);
   }
   if (seed) {
     // Pulse.entropy_seed = 14: the seed the node derived (docs/time.md).
@@ -139,6 +159,13 @@ export function stampSuffix(
   if (clock) p = writeVclock(out, p, clock);
   slabPos = p;
   return out.subarray(start, p);
+}
+
+/** Copies a few bytes (a loop beats `TypedArray.set`'s call below ~64 bytes); returns the end. */
+function copySmall(out: Uint8Array, at: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) out[at + i] = bytes[i];
+  return at + n;
 }
 
 /** Concatenates byte arrays into one new array (e.g. producer bytes and the node's stamp). */

@@ -39,11 +39,15 @@ export class PulseStamper {
     sampledAt: number,
   ): StampedPulse {
     const derived = bringsDerivedStamp(producerId, pulse);
-    if (!derived) pulse.id = this.#ids.next();
+    if (!derived) {
+      // The id carries the HLC tick's wall time: one clock read per pulse.
+      const timestamp = this.#clock.tick();
+      pulse.timestamp = timestamp;
+      pulse.id = this.#ids.next(timestamp.wallMs ?? undefined);
+    }
     pulse.sequence = sequence;
     pulse.realityId = realityId;
     pulse.producerId = producerId;
-    if (!derived) pulse.timestamp = this.#clock.tick();
     const seeded = stampEntropy(pulse, realityId, sequence);
     if (this.#vclock) pulse.vclock = stampedClock(pulse.vclock, realityId, sequence);
     // Semantic trace: this hop's topic rides in the stamp after the producer's bytes,

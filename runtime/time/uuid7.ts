@@ -23,11 +23,6 @@ export class Uuid7Generator {
   #lastMs = -1;
   #counter = 0;
   readonly #now: () => number;
-  // The id's character codes, dashes in place; rewritten by each `next`.
-  readonly #codes: number[] = Array.from(
-    { length: 36 },
-    (_, i) => i === 8 || i === 13 || i === 18 || i === 23 ? DASH : 0x30,
-  );
 
   /** `now` supplies Unix time in ms. */
   constructor(now: () => number = Date.now) {
@@ -44,9 +39,13 @@ export class Uuid7Generator {
     return at;
   }
 
-  /** Returns a new id, e.g. `019a3f4e-8b2c-7000-8a1b-2c3d4e5f6a7b`. */
-  next(): string {
-    let ms = this.#now();
+  /**
+   * Returns a new id, e.g. `019a3f4e-8b2c-7000-8a1b-2c3d4e5f6a7b`. `nowMs` is the time to
+   * use when the caller just read the clock (the Spine passes its HLC tick's wall time:
+   * one clock read per pulse instead of two).
+   */
+  next(nowMs?: number): string {
+    let ms = nowMs ?? this.#now();
     if (ms > this.#lastMs) {
       this.#lastMs = ms;
       // Start each millisecond at a random point of the lower half, leaving room to count.
@@ -65,28 +64,55 @@ export class Uuid7Generator {
     const hi = Math.floor(ms / 0x1000000);
     const lo = ms % 0x1000000;
     const c = this.#counter;
-    // One flat string from 36 character codes: concatenating 20 pieces built a rope that
-    // every reader of the id (the stamp encoder, the store) then had to flatten.
-    const out = this.#codes;
-    hex(out, 0, (hi >>> 16) & 0xff);
-    hex(out, 2, (hi >>> 8) & 0xff);
-    hex(out, 4, hi & 0xff);
-    hex(out, 6, (lo >>> 16) & 0xff);
-    hex(out, 9, (lo >>> 8) & 0xff);
-    hex(out, 11, lo & 0xff);
-    hex(out, 14, 0x70 | (c >>> 8));
-    hex(out, 16, c & 0xff);
-    hex(out, 19, 0x80 | (p[r] & 0x3f));
-    hex(out, 21, p[r + 1]);
-    for (let i = 0; i < 6; i++) hex(out, 24 + 2 * i, p[r + 2 + i]);
-    return String.fromCharCode.apply(null, out);
+    // One flat string from 36 character codes passed as arguments: concatenating 20
+    // pieces built a rope every reader of the id (stamp encoder, store) had to flatten,
+    // and `fromCharCode.apply` over an array costs twice this.
+    const H = HEX_CODES;
+    const t0 = 2 * ((hi >>> 16) & 0xff), t1 = 2 * ((hi >>> 8) & 0xff), t2 = 2 * (hi & 0xff);
+    const t3 = 2 * ((lo >>> 16) & 0xff), t4 = 2 * ((lo >>> 8) & 0xff), t5 = 2 * (lo & 0xff);
+    const v0 = 2 * (0x70 | (c >>> 8)), v1 = 2 * (c & 0xff);
+    const r0 = 2 * (0x80 | (p[r] & 0x3f)), r1 = 2 * p[r + 1], r2 = 2 * p[r + 2];
+    const r3 = 2 * p[r + 3], r4 = 2 * p[r + 4], r5 = 2 * p[r + 5], r6 = 2 * p[r + 6];
+    const r7 = 2 * p[r + 7];
+    return String.fromCharCode(
+      H[t0],
+      H[t0 + 1],
+      H[t1],
+      H[t1 + 1],
+      H[t2],
+      H[t2 + 1],
+      H[t3],
+      H[t3 + 1],
+      DASH,
+      H[t4],
+      H[t4 + 1],
+      H[t5],
+      H[t5 + 1],
+      DASH,
+      H[v0],
+      H[v0 + 1],
+      H[v1],
+      H[v1 + 1],
+      DASH,
+      H[r0],
+      H[r0 + 1],
+      H[r1],
+      H[r1 + 1],
+      DASH,
+      H[r2],
+      H[r2 + 1],
+      H[r3],
+      H[r3 + 1],
+      H[r4],
+      H[r4 + 1],
+      H[r5],
+      H[r5 + 1],
+      H[r6],
+      H[r6 + 1],
+      H[r7],
+      H[r7 + 1],
+    );
   }
-}
-
-/** Writes the two hex digits of `byte` at `at`. */
-function hex(out: number[], at: number, byte: number): void {
-  out[at] = HEX_CODES[2 * byte];
-  out[at + 1] = HEX_CODES[2 * byte + 1];
 }
 
 /** Reads the Unix ms timestamp out of a UUIDv7 string. */
