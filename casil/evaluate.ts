@@ -10,7 +10,7 @@ import { SandboxTrapError } from "../runtime/sandbox/mod.ts";
 import type { GuardVerdict } from "../runtime/spine/mod.ts";
 import type { Installed } from "./chains.ts";
 import type { CasilMetrics, DenialReason } from "./metrics.ts";
-import type { PolicyInput } from "./policy_world.ts";
+import type { PolicyInput, PolicyVerdict } from "./policy_world.ts";
 
 const EMPTY = new Uint8Array(0);
 const ALLOW: GuardVerdict = Object.freeze({ allow: true });
@@ -72,7 +72,8 @@ export interface EvaluationContext {
   readonly maxPayloadBytes: number;
 }
 
-function deny(
+/** Counts a denial by `policy` and makes its verdict. */
+export function deny(
   ctx: EvaluationContext,
   policy: string,
   reason: DenialReason,
@@ -82,47 +83,70 @@ function deny(
   return { allow: false, code: "POLICY_DENIED", reason: message };
 }
 
+/** The denial of a pulse whose policy `p` failed with `e` (counted as a restart). */
+export function failed(ctx: EvaluationContext, p: Installed, e: unknown): GuardVerdict {
+  const name = p.record.name;
+  if (e instanceof SandboxTrapError) {
+    ctx.metrics.instanceRestarts.labels(name).inc();
+    // `unreachable` keeps the `trap` label it always had (the metric's values are fixed).
+    const label = e.kind === "unreachable" ? "trap" : e.kind;
+    return deny(ctx, name, label, `policy ${name} failed: ${e.message}`);
+  }
+  return deny(ctx, name, "trap", `policy ${name} failed: ${(e as Error).message}`);
+}
+
+/** The denial of a pulse whose policy is unavailable. */
+export function unavailable(ctx: EvaluationContext, p: Installed): GuardVerdict {
+  const name = p.record.name;
+  return deny(ctx, name, "unavailable", `policy ${name} is unavailable (${p.problem})`);
+}
+
+/**
+ * Applies policy `p`'s `verdict` to `input`: a denial (counted) to return, or null to go on
+ * with the chain (a redaction replaced `input.payload`).
+ */
+export function apply(
+  ctx: EvaluationContext,
+  p: Installed,
+  verdict: PolicyVerdict,
+  input: PolicyInput,
+): GuardVerdict | null {
+  if (verdict.kind === "allow") return null;
+  const name = p.record.name;
+  if (verdict.kind === "deny") return deny(ctx, name, "denied", `${name}: ${verdict.reason}`);
+  const size = verdict.payload.length;
+  if (size > ctx.maxPayloadBytes) {
+    return deny(
+      ctx,
+      name,
+      "too_large",
+      `policy ${name} failed: redacted payload of ${size} bytes exceeds the limit of ` +
+        `${ctx.maxPayloadBytes} bytes`,
+    );
+  }
+  p.stats.redactions++;
+  input.payload = verdict.payload;
+  return null;
+}
+
 /** Runs `chain` over `input` (whose payload a redaction replaces); the guard's verdict. */
 export function evaluateChain(
   ctx: EvaluationContext,
   chain: readonly Installed[],
   input: PolicyInput,
 ): GuardVerdict {
-  let redacted = false;
+  const original = input.payload;
   for (const p of chain) {
-    const name = p.record.name;
-    if (!p.sandbox) {
-      return deny(ctx, name, "unavailable", `policy ${name} is unavailable (${p.problem})`);
-    }
+    if (!p.sandbox) return unavailable(ctx, p);
     p.stats.evaluations++;
     let verdict;
     try {
       verdict = p.sandbox.evaluate(input);
     } catch (e) {
-      if (e instanceof SandboxTrapError) {
-        ctx.metrics.instanceRestarts.labels(name).inc();
-        // `unreachable` keeps the `trap` label it always had (the metric's values are fixed).
-        const label = e.kind === "unreachable" ? "trap" : e.kind;
-        return deny(ctx, name, label, `policy ${name} failed: ${e.message}`);
-      }
-      return deny(ctx, name, "trap", `policy ${name} failed: ${(e as Error).message}`);
+      return failed(ctx, p, e);
     }
-    if (verdict.kind === "deny") return deny(ctx, name, "denied", `${name}: ${verdict.reason}`);
-    if (verdict.kind === "redact") {
-      const size = verdict.payload.length;
-      if (size > ctx.maxPayloadBytes) {
-        return deny(
-          ctx,
-          name,
-          "too_large",
-          `policy ${name} failed: redacted payload of ${size} bytes exceeds the limit of ` +
-            `${ctx.maxPayloadBytes} bytes`,
-        );
-      }
-      p.stats.redactions++;
-      input.payload = verdict.payload;
-      redacted = true;
-    }
+    const denied = apply(ctx, p, verdict, input);
+    if (denied) return denied;
   }
-  return redacted ? { allow: true, payload: input.payload } : ALLOW;
+  return input.payload !== original ? { allow: true, payload: input.payload } : ALLOW;
 }

@@ -25,11 +25,14 @@ export interface PolicyStats {
   evaluations: number;
   /** Pulses whose payload it replaced. */
   redactions: number;
+  /** Guest calls that decided a batch of pulses (the batch side ABI). */
+  batches: number;
 }
 
 interface Reported extends PolicyStats {
   reportedEvaluations: number;
   reportedRedactions: number;
+  reportedBatches: number;
 }
 
 /** Counters of policy evaluation. */
@@ -42,6 +45,10 @@ export class CasilMetrics {
   readonly evaluations: client.Counter<"policy">;
   /** Instances discarded after a failure and rebuilt, per policy. */
   readonly instanceRestarts: client.Counter<"policy">;
+  /** Batch calls decided by the policy, per policy. */
+  readonly batchCalls: client.Counter<"policy">;
+  /** Batch calls that failed, whose pulses were decided again one at a time, per policy. */
+  readonly batchFallbacks: client.Counter<"policy">;
   /** Installed policies. */
   readonly policies: client.Gauge;
   readonly #stats = new Map<string, Reported>();
@@ -90,6 +97,27 @@ export class CasilMetrics {
       labelNames: ["policy"],
       registers,
     });
+    this.batchCalls = new client.Counter({
+      name: "arqon_policy_batch_calls_total",
+      help: "Guest calls that decided several pulses at once (the batch side ABI).",
+      labelNames: ["policy"],
+      registers,
+      collect() {
+        for (const [policy, s] of stats) {
+          if (s.batches > s.reportedBatches) {
+            this.labels(policy).inc(s.batches - s.reportedBatches);
+            s.reportedBatches = s.batches;
+          }
+        }
+      },
+    });
+    this.batchFallbacks = new client.Counter({
+      name: "arqon_policy_batch_fallbacks_total",
+      help: "Batch calls that failed (fuel, memory cap, trap): their pulses were decided " +
+        "again one at a time, each with a budget of its own.",
+      labelNames: ["policy"],
+      registers,
+    });
     this.policies = new client.Gauge({
       name: "arqon_policies",
       help: "Installed CASIL policies.",
@@ -101,7 +129,14 @@ export class CasilMetrics {
   stats(policy: string): PolicyStats {
     let s = this.#stats.get(policy);
     if (!s) {
-      s = { evaluations: 0, redactions: 0, reportedEvaluations: 0, reportedRedactions: 0 };
+      s = {
+        evaluations: 0,
+        redactions: 0,
+        batches: 0,
+        reportedEvaluations: 0,
+        reportedRedactions: 0,
+        reportedBatches: 0,
+      };
       this.#stats.set(policy, s);
     }
     return s;

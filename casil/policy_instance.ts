@@ -16,7 +16,13 @@ import {
   SandboxTrapError,
   SETUP_FUEL_FACTOR,
 } from "../runtime/sandbox/mod.ts";
-import type { PolicyInput, PolicyVerdict } from "./policy_world.ts";
+import { BatchLowering, readVerdictAt, readVerdicts } from "./policy_batch.ts";
+import {
+  BATCH_EXPORT,
+  PER_PULSE_IMPORTS,
+  type PolicyInput,
+  type PolicyVerdict,
+} from "./policy_world.ts";
 
 const MAX_REASON_BYTES = 1024;
 
@@ -25,7 +31,21 @@ type Exported = {
   configure: (p: number, l: number) => number;
   cabi_post_evaluate?: (p: number) => void;
   cabi_post_configure?: (p: number) => void;
+  evaluate_batch?: (list: number, n: number) => number;
+  cabi_post_evaluate_batch?: (p: number) => void;
 };
+
+/**
+ * Whether instances of `module` can decide many pulses in one call: it exports the batch
+ * side ABI and imports no host function whose answer depends on the pulse.
+ */
+export function offersBatches(module: Module): boolean {
+  const compiled = module.compiled;
+  if (!WebAssembly.Module.exports(compiled).some((e) => e.name === BATCH_EXPORT)) return false;
+  return !WebAssembly.Module.imports(compiled).some((i) =>
+    i.module === HOST_MODULE && PER_PULSE_IMPORTS.includes(i.name)
+  );
+}
 
 /** One live policy instance; after any failure it is dead and must be replaced. */
 export class PolicyInstance {
@@ -38,6 +58,10 @@ export class PolicyInstance {
   readonly #host: HostInterface;
   /** The context's strings of the current call, reused call after call. */
   readonly #strings: string[] = [];
+  readonly #evaluateBatch?: (list: number, n: number) => number;
+  readonly #postEvaluateBatch?: (p: number) => void;
+  /** Created on the first batch. */
+  #lowering?: BatchLowering;
 
   /**
    * Instantiates `module` (checked against `POLICY_WORLD`) with the policy host imports.
@@ -54,6 +78,8 @@ export class PolicyInstance {
     this.#configure = ex.configure;
     this.#postEvaluate = ex.cabi_post_evaluate;
     this.#postConfigure = ex.cabi_post_configure;
+    this.#evaluateBatch = ex.evaluate_batch;
+    this.#postEvaluateBatch = ex.cabi_post_evaluate_batch;
   }
 
   /** False once a call failed: the instance's state can no longer be trusted. */
@@ -149,7 +175,8 @@ export class PolicyInstance {
         payloadPtr,
         input.payload.length,
       );
-      const verdict = this.#readVerdict(ret);
+      inst.refresh();
+      const verdict = readVerdictAt(inst, ret);
       this.#postEvaluate?.(ret);
       return verdict;
     } catch (e) {
@@ -157,32 +184,25 @@ export class PolicyInstance {
     }
   }
 
-  #readVerdict(ret: number): PolicyVerdict {
+  /**
+   * Decides `inputs[0..n)` in one call of the batch export (the module must offer it: see
+   * {@linkcode offersBatches}), their verdicts into `out[0..n)`. The whole batch runs on ONE
+   * call's fuel budget and in one instance's memory cap: no pulse of it can use more than a
+   * call of its own could. Throws {@linkcode SandboxTrapError} on any failure (the instance
+   * is then dead): the caller decides the pulses again one at a time.
+   */
+  evaluateBatch(inputs: readonly PolicyInput[], n: number, out: PolicyVerdict[]): void {
     const inst = this.#inst;
-    inst.refresh();
-    inst.checkRange(ret, 20, "verdict");
-    const disc = inst.bytes[ret];
-    const view = inst.view;
-    if (disc === 0) return { kind: "allow" };
-    if (disc === 1) {
-      const p = view.getUint32(ret + 4, true);
-      const l = view.getUint32(ret + 8, true);
-      return {
-        kind: "deny",
-        reason: inst.readString(p, Math.min(l, MAX_REASON_BYTES), "deny reason"),
-      };
+    inst.begin(this.#fuelBudget);
+    // Only policies importing no per-pulse host function are batched: log is all they call.
+    this.#host.begin(0, 0, 0);
+    try {
+      const list = (this.#lowering ??= new BatchLowering()).lower(inst, inputs, n);
+      const ret = this.#evaluateBatch!(list, n);
+      readVerdicts(inst, ret, n, out);
+      this.#postEvaluateBatch?.(ret);
+    } catch (e) {
+      throw inst.fail(e);
     }
-    if (disc === 2) {
-      const p = view.getUint32(ret + 4, true);
-      const l = view.getUint32(ret + 8, true);
-      const rp = view.getUint32(ret + 12, true);
-      const rl = view.getUint32(ret + 16, true);
-      return {
-        kind: "redact",
-        payload: inst.readBytes(p, l, "redacted payload"),
-        reason: inst.readString(rp, Math.min(rl, MAX_REASON_BYTES), "redact reason"),
-      };
-    }
-    throw new SandboxTrapError("bad_result", `the verdict has an unknown discriminant ${disc}`);
   }
 }

@@ -11,7 +11,7 @@ import {
   type SandboxLimits,
   SandboxTrapError,
 } from "../runtime/sandbox/mod.ts";
-import { PolicyInstance } from "./policy_instance.ts";
+import { offersBatches, PolicyInstance } from "./policy_instance.ts";
 import {
   type GuestLogger,
   POLICY_WORLD,
@@ -38,6 +38,9 @@ export function loadPolicy(
   return engine.load(component, POLICY_WORLD, limits);
 }
 
+/** The most pulses one batch call decides. */
+export const MAX_BATCH = 64;
+
 /**
  * Runs one configured policy. A trap, fuel exhaustion or memory cap hit discards the instance;
  * the next call builds a fresh one (and runs `configure` again), so no state survives a
@@ -50,6 +53,18 @@ export class PolicySandbox {
   readonly config: string;
   /** How many instances were discarded after a failure. */
   discarded = 0;
+  /**
+   * Whether the policy decides many pulses in one call (it exports the batch side ABI and
+   * imports no per-pulse host function): see {@linkcode evaluateBatch}.
+   */
+  readonly batches: boolean;
+  /**
+   * How many pulses the next batch may hold. A batch shares one call's fuel: after a
+   * batch ran out of anything it is cut to a quarter (1: pulses go one at a time), after a
+   * success it doubles, up to what the fuel the last batch used per pulse leaves room for
+   * (half the budget) and {@linkcode MAX_BATCH}.
+   */
+  batchLimit: number = MAX_BATCH;
   #instance: PolicyInstance | null;
   readonly #logger?: GuestLogger;
 
@@ -58,6 +73,7 @@ export class PolicySandbox {
     this.module = module;
     this.config = config;
     this.#logger = logger;
+    this.batches = offersBatches(module);
     this.#instance = this.#instantiate();
   }
 
@@ -72,8 +88,7 @@ export class PolicySandbox {
     return this.#instance?.lastFuelUsed ?? 0;
   }
 
-  /** Evaluates one pulse; throws {@linkcode SandboxTrapError} when the guest fails. */
-  evaluate(input: PolicyInput): PolicyVerdict {
+  #live(): PolicyInstance {
     let instance = this.#instance;
     if (instance === null || !instance.alive) {
       try {
@@ -84,13 +99,45 @@ export class PolicySandbox {
         throw new SandboxTrapError("trap", `cannot rebuild the instance: ${detail}`);
       }
     }
+    return instance;
+  }
+
+  /** Evaluates one pulse; throws {@linkcode SandboxTrapError} when the guest fails. */
+  evaluate(input: PolicyInput): PolicyVerdict {
+    const instance = this.#live();
     try {
-      return instance.evaluate(input);
+      const verdict = instance.evaluate(input);
+      // After a failed batch pulses went one at a time: the next batches grow back slowly.
+      if (this.batchLimit < MAX_BATCH) this.batchLimit++;
+      return verdict;
     } finally {
       if (!instance.alive) {
         this.#instance = null;
         this.discarded++;
       }
     }
+  }
+
+  /**
+   * Decides `inputs[0..n)` in ONE guest call (only when {@linkcode batches}), their verdicts
+   * into `out`. The batch runs on one call's fuel budget and memory cap, so a pulse of it
+   * can never use more than it could alone. Throws {@linkcode SandboxTrapError} when the
+   * call failed for any reason (the instance is discarded, not counted in `discarded`: the
+   * caller decides the same pulses again one at a time, which reports the pulse that fails
+   * alone as it always was).
+   */
+  evaluateBatch(inputs: readonly PolicyInput[], n: number, out: PolicyVerdict[]): void {
+    const instance = this.#live();
+    try {
+      instance.evaluateBatch(inputs, n, out);
+    } catch (e) {
+      this.#instance = null;
+      this.batchLimit = Math.max(1, this.batchLimit >> 2);
+      throw e;
+    }
+    // Room for twice the fuel this batch used per pulse, within half the budget.
+    const perPulse = Math.max(1, instance.lastFuelUsed / n);
+    const room = Math.floor(this.module.limits.fuelPerCall / 2 / perPulse);
+    this.batchLimit = Math.max(1, Math.min(MAX_BATCH, this.batchLimit * 2, room));
   }
 }

@@ -42,6 +42,16 @@ export type PolicyVerdict =
 
 export type { GuestLogger };
 
+/** The core export deciding many pulses in one call (the batch side ABI). */
+export const BATCH_EXPORT = "evaluate_batch";
+
+/**
+ * Host functions whose answer depends on the pulse being decided (`random-u64`'s stream
+ * restarts for every pulse, `logical-time` is the pulse's): a policy importing one is never
+ * called in batches, since the host cannot tell where one pulse ends inside a call.
+ */
+export const PER_PULSE_IMPORTS: readonly string[] = Object.freeze(["random-u64", "logical-time"]);
+
 function sig(params: ValType[], results: ValType[]): Signature {
   return { params, results };
 }
@@ -68,6 +78,12 @@ export const POLICY_WORLD: WorldSpec = Object.freeze({
       wit: "func(ctx: pulse-context, payload: list<u8>) -> verdict",
       core: sig(Array(12).fill("i32"), ["i32"]),
     },
+    // The batch side ABI (docs/policies.md, "Batched evaluation"): core-only like the
+    // canonical ABI helpers, with the canonical layout of
+    // `func(batch: list<tuple<pulse-context, list<u8>>>) -> list<verdict>`. Optional: a
+    // policy without it is called one pulse at a time.
+    [BATCH_EXPORT]: { core: sig(["i32", "i32"], ["i32"]), optional: true },
+    [`cabi_post_${BATCH_EXPORT}`]: { core: sig(["i32"], []), optional: true },
     "cabi_realloc": { core: sig(["i32", "i32", "i32", "i32"], ["i32"]) },
     "cabi_post_evaluate": { core: sig(["i32"], []), optional: true },
     "cabi_post_configure": { core: sig(["i32"], []), optional: true },

@@ -48,13 +48,23 @@ export function policyEntrySource(
     `import { evaluate as userEvaluate${
       hasConfigure ? ", configure as userConfigure" : ""
     } } from "./${base}";`,
-    `import { ensureMark, readBytes, readContext, readString, release, remark, writeResult, writeVerdict } from "${abi}";`,
+    `import { batchResult, ensureMark, readBatchContext, readBatchPayload, readBytes, readContext, readString, release, remark, storeBatchVerdict, writeResult, writeVerdict } from "${abi}";`,
     `export { cabi_realloc } from "${abi}";`,
     `export function evaluate(${params}): usize {`,
     `  ensureMark();`,
     `  return writeVerdict(userEvaluate(readContext(${ctxArgs}), readBytes(a10, a11)));`,
     `}`,
     `export function cabi_post_evaluate(ret: usize): void { release(); }`,
+    // The batch side ABI: the same author's function over every pulse of a batch, in order.
+    `export function evaluate_batch(list: usize, n: usize): usize {`,
+    `  ensureMark();`,
+    `  const ret = batchResult(n);`,
+    `  for (let i: usize = 0; i < n; i++) {`,
+    `    storeBatchVerdict(ret, i, userEvaluate(readBatchContext(list, i), readBatchPayload(list, i)));`,
+    `  }`,
+    `  return ret;`,
+    `}`,
+    `export function cabi_post_evaluate_batch(ret: usize): void { release(); }`,
     `export function configure(ptr: usize, len: usize): usize {`,
     `  ensureMark();`,
     hasConfigure

@@ -56,6 +56,13 @@ export class FrameHandler {
   #cardText: string | undefined;
   /** The lane of this connection's pulses that name none and match no rule (`Hello.lane`). */
   #lane = 0;
+  /** Publishes held for the policies to decide together (see `flush`). */
+  #aheadCount = 0;
+  readonly #aheadCorrelation: number[] = [];
+  readonly #aheadAck: number[] = [];
+  readonly #aheadPulses: (IPulse | undefined)[] = [];
+  readonly #aheadConsumed: (Record<string, number> | undefined)[] = [];
+  readonly #aheadSources: (Uint8Array | undefined)[] = [];
   /** Presence: who this session is, and the last reality it was listed in (hot path). */
   #who: PresenceIdentity | undefined;
   #presentIn: string | undefined;
@@ -106,10 +113,45 @@ export class FrameHandler {
   readonly reader: FrameReader = {
     publish: (correlationId, ack, bytes, consumed) =>
       this.publishEncoded(correlationId, ack, bytes, consumed),
-    frame: (frame, kind) => this.dispatch(frame, kind),
+    frame: (frame, kind) => {
+      this.flush();
+      this.dispatch(frame, kind);
+    },
     // A refused JSON frame names its correlation id when it could be read.
-    error: (e) => this.#outbox.error(e.code, e.message, (e as FrameJsonError).correlationId ?? 0),
+    error: (e) => {
+      this.flush();
+      this.#outbox.error(e.code, e.message, (e as FrameJsonError).correlationId ?? 0);
+    },
   };
+
+  /**
+   * Carries out the publishes held for the policies to decide together (see
+   * `publishEncoded`), in order. Ingress calls it when a received message (or a slice of
+   * it) has been read, before the message's buffer is let go: the pulses view it.
+   */
+  flush(): void {
+    const n = this.#aheadCount;
+    if (n === 0) return;
+    this.#aheadCount = 0;
+    const pulses = this.#aheadPulses as IPulse[];
+    const consumed = this.#aheadConsumed;
+    const sources = this.#aheadSources as Uint8Array[];
+    try {
+      this.#ctx.spine.publishAhead(pulses, n, this.#producerId, () => {
+        for (let i = 0; i < n; i++) {
+          this.#publishNow(
+            this.#aheadCorrelation[i],
+            this.#aheadAck[i],
+            pulses[i],
+            consumed[i],
+            sources[i],
+          );
+        }
+      });
+    } finally {
+      for (let i = 0; i < n; i++) pulses[i] = consumed[i] = sources[i] = undefined!;
+    }
+  }
 
   /** A publish whose pulse arrived as protobuf bytes. */
   publishEncoded(
@@ -134,10 +176,41 @@ export class FrameHandler {
     }
     if (this.#chain || this.#ctx.session.ended) {
       // Behind a publish waiting for a policy (or after the end): the general path.
+      this.flush();
       return this.dispatch({ publish: { correlationId, ack, pulse, consumed } }, "publish", bytes);
     }
-    // Nothing waits: carried out now, with no frame object and no promise unless a policy
-    // answers asynchronously (`#dispatchNow` without the switch).
+    // Policies that decide many pulses in one call get the message's publishes together:
+    // they are held (in order) until the message or its slice is read, or as many are held
+    // as the guard asks for (it keeps the work of one go short).
+    const limit = this.#ctx.spine.aheadLimit;
+    if (limit > 1) {
+      const n = this.#aheadCount++;
+      this.#aheadCorrelation[n] = correlationId;
+      this.#aheadAck[n] = ack;
+      this.#aheadPulses[n] = pulse;
+      this.#aheadConsumed[n] = consumed;
+      this.#aheadSources[n] = bytes;
+      if (n + 1 >= limit) this.flush();
+      return;
+    }
+    this.flush();
+    this.#publishNow(correlationId, ack, pulse, consumed, bytes);
+  }
+
+  /**
+   * Carries out a publish now, with no frame object and no promise unless a policy answers
+   * asynchronously (`#dispatchNow` without the switch); behind such a publish, in order.
+   */
+  #publishNow(
+    correlationId: number,
+    ack: number,
+    pulse: IPulse,
+    consumed: Record<string, number> | undefined,
+    bytes: Uint8Array,
+  ): void {
+    if (this.#chain || this.#ctx.session.ended) {
+      return this.dispatch({ publish: { correlationId, ack, pulse, consumed } }, "publish", bytes);
+    }
     let pending: Promise<void> | void;
     try {
       this.#access?.requireAdmitted();

@@ -242,6 +242,7 @@ export class Ingress {
           slicer.begin(sliceMs);
           more = slicer.resume();
         } finally {
+          this.#frames.flush();
           // Whatever a frame threw, the connection is read on.
           this.#outbox.answerNow();
           if (more) schedule();
@@ -253,6 +254,7 @@ export class Ingress {
         if (fair.submit(reality!, step, 0, priority) === undefined) return;
         // Refused (the node is stopping: its publishes are refused cheaply): finish now.
         slicer.finish();
+        this.#frames.flush();
         this.#outbox.answerNow();
         resolve();
       };
@@ -261,6 +263,15 @@ export class Ingress {
   }
 
   #receiveOne(codec: FrameCodec, data: WireMessage, reader = this.#frames.reader): void {
+    try {
+      this.#readOne(codec, data, reader);
+    } finally {
+      // Publishes held for the policies to decide together run before the buffer goes.
+      this.#frames.flush();
+    }
+  }
+
+  #readOne(codec: FrameCodec, data: WireMessage, reader: FrameReader): void {
     const size = codec.sizeOf(data);
     const max = this.#ctx.options.maxFrameBytes;
     if (size > max) {

@@ -35,6 +35,21 @@ export type GuardVerdict =
 export interface PulseGuard {
   /** Decides about one pulse. */
   inspect(pulse: arqon.v1.IPulse): GuardVerdict | Promise<GuardVerdict>;
+  /**
+   * Optional: decides `pulses[0..count)`, the publishes of one received message in order
+   * (none sequenced yet, all from `producerId`), together, so that a policy can decide many
+   * in one call. `inspect` then answers each of these same pulse objects from what was
+   * decided here, until {@linkcode PulseGuard.clearAhead}. A guard without it is asked
+   * pulse by pulse.
+   */
+  inspectAhead?(pulses: readonly arqon.v1.IPulse[], count: number, producerId: string): void;
+  /**
+   * With `inspectAhead`: how many publishes a session should hold for one call of it (the
+   * guard keeps the synchronous work of one call short: sessions read a message in slices).
+   */
+  readonly aheadLimit?: number;
+  /** Forgets what {@linkcode PulseGuard.inspectAhead} decided. */
+  clearAhead?(): void;
 }
 
 /**

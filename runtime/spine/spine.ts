@@ -99,6 +99,42 @@ export class Spine {
     this.#guard = guard;
   }
 
+  /**
+   * How many publishes of a received message a session holds for the guard to decide
+   * together (`inspectAhead`); 0 when the guard decides pulse by pulse.
+   */
+  get aheadLimit(): number {
+    const guard = this.#guard;
+    return guard?.inspectAhead ? guard.aheadLimit ?? 1 : 0;
+  }
+
+  /**
+   * Has the guard decide `pulses[0..count)` (one message's publishes, in order, from
+   * `producerId`) together, then runs `publish`, which publishes them (or refuses some
+   * before the guard: their decisions are simply not used); the guard forgets them after.
+   */
+  publishAhead(
+    pulses: readonly IPulse[],
+    count: number,
+    producerId: string,
+    publish: () => void,
+  ): void {
+    const guard = this.#guard;
+    if (!guard?.inspectAhead) return publish();
+    try {
+      guard.inspectAhead(pulses, count, producerId);
+    } catch {
+      // Nothing decided ahead: each pulse is inspected alone (fail-closed as always).
+      guard.clearAhead?.();
+      return publish();
+    }
+    try {
+      publish();
+    } finally {
+      guard.clearAhead?.();
+    }
+  }
+
   /** Installs the durable log. */
   setLog(log: PulseLog | undefined): void {
     this.#log = log;

@@ -92,6 +92,12 @@ export function storeString(at: usize, s: string): void {
 /** Lays out a `verdict` (discriminant u8 at 0, case payload at 4; 20 bytes) and returns it. */
 export function writeVerdict(v: Verdict): usize {
   const area = __alloc(20);
+  storeVerdict(area, v);
+  return area;
+}
+
+/** Lays out a `verdict` at `area` (20 bytes). */
+export function storeVerdict(area: usize, v: Verdict): void {
   store<u8>(area, v.kind);
   if (v.kind == 1) {
     storeString(area + 4, v.reason);
@@ -106,7 +112,6 @@ export function writeVerdict(v: Verdict): usize {
     }
     storeString(area + 12, v.reason);
   }
-  return area;
 }
 
 /** Lays out a `result<_, string>`: ok when `error` is null. */
@@ -119,4 +124,55 @@ export function writeResult(error: string | null): usize {
     storeString(area + 4, error);
   }
   return area;
+}
+
+// The batch side ABI (see docs/policies.md, "Batched evaluation"): `evaluate_batch(ptr, n)`
+// takes a `list<tuple<pulse-context, list<u8>>>` laid out as the canonical ABI lays it out
+// (48 bytes an element) in ONE block the host allocated, and returns a `list<verdict>`
+// (20 bytes an element) through a return area of (pointer, count).
+
+/** Size of one lowered `tuple<pulse-context, list<u8>>`. */
+export const BATCH_ELEMENT: usize = 48;
+/** Size of one lowered `verdict`. */
+export const VERDICT_SIZE: usize = 20;
+
+/** The context of element `i` of a batch at `list`. */
+export function readBatchContext(list: usize, i: usize): Context {
+  const e = list + i * BATCH_ELEMENT;
+  return new Context(
+    load<usize>(e, 0),
+    load<usize>(e, 4),
+    load<usize>(e, 8),
+    load<usize>(e, 12),
+    load<usize>(e, 16),
+    load<usize>(e, 20),
+    load<usize>(e, 24),
+    load<usize>(e, 28),
+    load<usize>(e, 32),
+    load<usize>(e, 36),
+  );
+}
+
+/**
+ * The payload of element `i`, viewed in place: the host writes the element array at the
+ * start of the block it allocated (an ArrayBuffer object), every payload inside it.
+ */
+export function readBatchPayload(list: usize, i: usize): Uint8Array {
+  const e = list + i * BATCH_ELEMENT;
+  const len = load<usize>(e, 44);
+  if (len == 0) return new Uint8Array(0);
+  return Uint8Array.wrap(changetype<ArrayBuffer>(list), <i32>(load<usize>(e, 40) - list), <i32>len);
+}
+
+/** A return area for `n` verdicts: (pointer, count) at the result, the verdicts after it. */
+export function batchResult(n: usize): usize {
+  const ret = __alloc(8 + n * VERDICT_SIZE);
+  store<usize>(ret, ret + 8);
+  store<usize>(ret, n, 4);
+  return ret;
+}
+
+/** Lays out verdict `i` of the result `ret` made by {@link batchResult}. */
+export function storeBatchVerdict(ret: usize, i: usize, v: Verdict): void {
+  storeVerdict(ret + 8 + i * VERDICT_SIZE, v);
 }
