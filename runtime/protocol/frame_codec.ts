@@ -21,7 +21,13 @@ import {
 import { FrameJsonError } from "./json_mapping.ts";
 import { BusError } from "./errors.ts";
 import type { IFrame } from "./types.ts";
-import { type FrameVisitor, peekPublishLane, peekPublishReality, scanFrames } from "./wire.ts";
+import {
+  type FrameVisitor,
+  peekPublishLane,
+  peekPublishReality,
+  scanFrames,
+  type WireAnycastTarget,
+} from "./wire.ts";
 
 /** Frame encoding of a connection: `proto` (binary) or `json` (text). */
 export type WireFormat = "proto" | "json";
@@ -47,12 +53,14 @@ export interface FrameReader {
   /**
    * A publish whose pulse arrived as protobuf bytes (a view into the message, valid
    * during the call): the node decodes them and forwards them without re-encoding.
+   * `anycast` is the publish's anycast target, its vector already a copy.
    */
   publish(
     correlationId: number,
     ack: number,
     pulse: Uint8Array,
     consumed?: Record<string, number>,
+    anycast?: WireAnycastTarget,
   ): void;
   /** Any other frame, decoded; with the JSON codec every frame, publishes included. */
   frame(frame: IFrame, kind: string): void;
@@ -168,8 +176,9 @@ class ReaderVisitor implements FrameVisitor {
     ack: number,
     pulse: Uint8Array,
     consumed?: Record<string, number>,
+    anycast?: WireAnycastTarget,
   ): void {
-    this.reader!.publish(correlationId, ack, pulse, consumed);
+    this.reader!.publish(correlationId, ack, pulse, consumed, anycast);
   }
   other(bytes: Uint8Array): void {
     let frame: IFrame;

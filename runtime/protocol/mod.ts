@@ -83,12 +83,14 @@ export {
   peekPublishLane,
   peekPublishReality,
   pulseProducerStartsWith,
+  readAnycastTarget,
   scanAck,
   scanFrames,
   scanHistoryChunk,
   type ScannedAck,
   type ScannedHistoryChunk,
   stampSuffix,
+  type WireAnycastTarget,
   writePublishFrame,
 } from "./wire.ts";
 export { BusError, type HttpErrorStatus, httpStatusOf } from "./errors.ts";

@@ -26,6 +26,7 @@ export {
 } from "./wire_scan.ts";
 export { scanHistoryChunk, type ScannedHistoryChunk } from "./wire_history_scan.ts";
 export { scanAck, type ScannedAck } from "./wire_ack_scan.ts";
+export { readAnycastTarget, type WireAnycastTarget } from "./wire_anycast.ts";
 export {
   concatBytes,
   encodePublishFrame,

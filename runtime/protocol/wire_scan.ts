@@ -6,6 +6,7 @@
 import { readVarint, WIRE_LEN, WIRE_VARINT } from "./wire_varint.ts";
 import { scanHistoryChunk, type ScannedHistoryChunk } from "./wire_history_scan.ts";
 import { scanAck, type ScannedAck } from "./wire_ack_scan.ts";
+import { readAnycastTarget, type WireAnycastTarget } from "./wire_anycast.ts";
 
 /**
  * Why a `Frame` envelope cannot be decoded faithfully, or null: a length-delimited field
@@ -52,13 +53,15 @@ function walkEnvelope(buf: Uint8Array, pos: number, end: number, depth: number):
 export interface FrameVisitor {
   /**
    * A `Frame{publish}` whose pulse bytes are `pulse` (a view into the input), with the
-   * vector clock its producer reported (`Publish.consumed`), if any.
+   * vector clock its producer reported (`Publish.consumed`) and its anycast target (a
+   * copy of the floats), if any.
    */
   publish(
     correlationId: number,
     ack: number,
     pulse: Uint8Array,
     consumed?: Record<string, number>,
+    anycast?: WireAnycastTarget,
   ): void;
   /** A `Frame{deliver}` (clients): the subscription id and the pulse bytes. */
   deliver?(subscriptionId: number, pulse: Uint8Array): void;
@@ -188,6 +191,7 @@ function visitOne(
   let pulseFrom = 0;
   let pulseTo = 0;
   let consumed: Record<string, number> | undefined;
+  let anycast: WireAnycastTarget | undefined;
   while (pos < to) {
     const k = varintAt(buf, pos, to);
     if (after < 0) return visitor.other(buf.subarray(from, to));
@@ -212,7 +216,12 @@ function visitOne(
         const entry = clockEntry(buf, p2, p2 + l);
         if (entry === null) return visitor.other(buf.subarray(from, to));
         (consumed ??= {})[entry[0]] = entry[1];
-      } // Any other length field (Publish.anycast, Deliver.anycast_match): decoded whole.
+      } else if (isPublish && field === 4 && anycast === undefined) {
+        // Publish.anycast: its vector copied in one block, not float by float.
+        const target = readAnycastTarget(buf, p2, p2 + l);
+        if (target === null) return visitor.other(buf.subarray(from, to));
+        anycast = target;
+      } // Any other length field (Deliver.anycast_match): decoded whole.
       else return visitor.other(buf.subarray(from, to));
       pos = p2 + l;
     } else {
@@ -220,7 +229,7 @@ function visitOne(
     }
   }
   const pulse = pulseTo === 0 ? EMPTY : buf.subarray(pulseFrom, pulseTo);
-  if (isPublish) visitor.publish(first, second, pulse, consumed);
+  if (isPublish) visitor.publish(first, second, pulse, consumed, anycast);
   else visitor.deliver!(first, pulse);
 }
 

@@ -11,12 +11,14 @@ import {
   checkPulseBytes,
   decodePulse,
   type FrameReader,
+  type IAnycastTarget,
   type IFrame,
   InvalidUtf8Error,
   type IPublish,
   type IPulse,
   PROTOCOL_VERSION,
   PulseReader,
+  type WireAnycastTarget,
 } from "../protocol/mod.ts";
 import {
   checkLane,
@@ -111,8 +113,8 @@ export class FrameHandler {
    * which the node forwards to subscribers with its stamp appended instead of re-encoding.
    */
   readonly reader: FrameReader = {
-    publish: (correlationId, ack, bytes, consumed) =>
-      this.publishEncoded(correlationId, ack, bytes, consumed),
+    publish: (correlationId, ack, bytes, consumed, anycast) =>
+      this.publishEncoded(correlationId, ack, bytes, consumed, anycast),
     frame: (frame, kind) => {
       this.flush();
       this.dispatch(frame, kind);
@@ -153,12 +155,13 @@ export class FrameHandler {
     }
   }
 
-  /** A publish whose pulse arrived as protobuf bytes. */
+  /** A publish whose pulse arrived as protobuf bytes (and its anycast target, read by hand). */
   publishEncoded(
     correlationId: number,
     ack: number,
     bytes: Uint8Array,
     consumed?: Record<string, number>,
+    wireAnycast?: WireAnycastTarget,
   ): void {
     // These bytes are what subscribers and the log get: strict parsers must read them too.
     const malformed = checkPulseBytes(bytes);
@@ -174,10 +177,15 @@ export class FrameHandler {
         return this.#outbox.fail(e, correlationId);
       }
     }
-    if (this.#chain || this.#ctx.session.ended) {
-      // Behind a publish waiting for a policy (or after the end): the general path.
+    // Behind a publish waiting for a policy (or after the end), or routed by meaning: the
+    // general path, after the publishes held before it.
+    if (this.#chain || this.#ctx.session.ended || wireAnycast) {
       this.flush();
-      return this.dispatch({ publish: { correlationId, ack, pulse, consumed } }, "publish", bytes);
+      // The Spine reads the vector as any ArrayLike<number>: the Float32Array copied off the
+      // wire goes as it is (protobufjs's type says number[]).
+      const anycast = wireAnycast as unknown as IAnycastTarget | undefined;
+      const publish = { correlationId, ack, pulse, consumed, anycast };
+      return this.dispatch({ publish }, "publish", bytes);
     }
     // Policies that decide many pulses in one call get the message's publishes together:
     // they are held (in order) until the message or its slice is read, or as many are held

@@ -8,7 +8,7 @@
  * the connection reads nothing more until they ran, so its backlog waits in TCP.
  * @module
  */
-import type { BusError, FrameReader, IFrame } from "../protocol/mod.ts";
+import type { BusError, FrameReader, IFrame, WireAnycastTarget } from "../protocol/mod.ts";
 
 /** Reads one message's frames, deferring those past the current slice's end. */
 export class MessageSlicer {
@@ -52,11 +52,14 @@ export class MessageSlicer {
       ack: number,
       pulse: Uint8Array,
       consumed?: Record<string, number>,
+      anycast?: WireAnycastTarget,
     ) => {
-      if (!this.#defer()) return this.#inner.publish(correlationId, ack, pulse, consumed);
-      // The view is valid only during the call: keep a copy.
+      if (!this.#defer()) {
+        return this.#inner.publish(correlationId, ack, pulse, consumed, anycast);
+      }
+      // The view is valid only during the call: keep a copy (the anycast vector is one).
       const copy = pulse.slice();
-      this.#rest.push(() => this.#inner.publish(correlationId, ack, copy, consumed));
+      this.#rest.push(() => this.#inner.publish(correlationId, ack, copy, consumed, anycast));
     },
     frame: (frame: IFrame, kind: string) => {
       if (!this.#defer()) return this.#inner.frame(frame, kind);

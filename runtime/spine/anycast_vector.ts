@@ -32,20 +32,27 @@ export function unitVector(values: ArrayLike<number>, dim: number, what: string)
   if (values.length !== dim) {
     throw invalid(`${what} has ${values.length} components; this reality's dimension is ${dim}`);
   }
+  // One pass on the hot path (every anycast pulse): a NaN or infinite component makes the
+  // sum NaN or infinite, so only a refused vector is scanned again to name the culprit.
   let norm = 0;
   for (let i = 0; i < dim; i++) {
     const v = values[i];
-    if (!Number.isFinite(v)) throw invalid(`${what}[${i}] is not a finite number`);
     norm += v * v;
   }
   // A float32 vector whose squared norm underflows or overflows has no usable direction.
-  if (!(norm > 0) || !Number.isFinite(norm)) {
-    throw invalid(`${what} is a zero vector (or too small or large to normalize)`);
-  }
+  if (!(norm > 0) || !Number.isFinite(norm)) throw refused(values, dim, what);
   const out = new Float32Array(dim);
   const scale = 1 / Math.sqrt(norm);
   for (let i = 0; i < dim; i++) out[i] = values[i] * scale;
   return out;
+}
+
+/** Why `values` has no direction: its first component that is not a finite number, else zero. */
+function refused(values: ArrayLike<number>, dim: number, what: string): BusError {
+  for (let i = 0; i < dim; i++) {
+    if (!Number.isFinite(values[i])) return invalid(`${what}[${i}] is not a finite number`);
+  }
+  return invalid(`${what} is a zero vector (or too small or large to normalize)`);
 }
 
 /** The `k` of an anycast pulse: 0 (unset) means 1; above {@linkcode MAX_ANYCAST_K} is refused. */
