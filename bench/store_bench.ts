@@ -15,11 +15,12 @@
  *      which JetStream 2.9 cannot do (`sync_interval: always` is 2.10+): a stronger promise,
  *      shown beside.
  * 2. History read of the same number of pulses from both (the smaller store's count), each
- *    reader a pinned process making `--passes` reads, best pass shown, with the server's
- *    CPU per pulse in that pass: `history.get` over WebSocket and raw TCP with the TS
- *    client (which returns every pulse, kept as received and decoded on access), and
- *    JetStream ordered consumers with nats.js and Go (bench/jetstream_read), which count
- *    messages as they arrive. Also the store scanned in-process, and HTTP NDJSON.
+ *    reader a pinned process making `--passes` timed reads after an untimed one (the JIT
+ *    warms in it), best pass shown, with the server's CPU per pulse in that pass:
+ *    `history.get` over WebSocket and raw TCP with the TS client (which returns every
+ *    pulse, kept as received and decoded on access), and JetStream ordered consumers with
+ *    nats.js and Go (bench/jetstream_read), which count messages as they arrive. Also the
+ *    store scanned in-process, and HTTP NDJSON.
  *    `--other <checkout>` also reads with that checkout's node and client (its
  *    bench/store_roles.ts, copied from this one if older), in the same run.
  * 3. Restart: a store holding `--fill` pulses (default 1M): open time and node

@@ -10,8 +10,9 @@
  * - `read-js <nats url> <stream> <n> <passes> <server pid>`: the first `n` messages of the
  *   stream with a nats.js ordered consumer, `passes` times.
  *
- * A reader prints `{"rates": [...], "serverUs": [...], "clientUs": [...]}`: pulses/s, and
- * the server's and the reader's CPU per pulse (µs) of each pass.
+ * A reader makes one untimed warm-up pass, then prints `{"rates": [...], "serverUs": [...],
+ * "clientUs": [...]}`: pulses/s, and the server's and the reader's CPU per pulse (µs) of
+ * each timed pass.
  * @module
  */
 import { cpuUsage } from "node:process";
@@ -88,7 +89,7 @@ async function publisherJetStream(url: string, seconds: number, inflight: number
   return rate;
 }
 
-/** One timed pass of `read` (which returns how many it read), with both sides' CPU. */
+/** Timed passes of `read` (which returns how many it read), with both sides' CPU. */
 async function timedPasses(
   passes: number,
   n: number,
@@ -96,6 +97,9 @@ async function timedPasses(
   read: () => Promise<number>,
 ): Promise<{ rates: number[]; serverUs: number[]; clientUs: number[] }> {
   const out = { rates: [] as number[], serverUs: [] as number[], clientUs: [] as number[] };
+  // One pass untimed: the JIT compiles the reader's path in it (a cold pass of a few tens
+  // of thousands of pulses cost 3-5x a warm one), for both peers' JavaScript readers.
+  await read();
   for (let i = 0; i < passes; i++) {
     const server0 = cpuSecondsOf(serverPid);
     const client0 = cpuUsage();
