@@ -62,3 +62,35 @@ Deno.test("finish runs everything that waits", () => {
   slicer.finish();
   assert.equal(seen.length, 3);
 });
+
+Deno.test("cheap frames read the clock every few frames; slow ones every frame", () => {
+  let now = 0;
+  let reads = 0;
+  let cost = 0.001;
+  const seen: number[] = [];
+  const reader: FrameReader = {
+    publish: (correlationId) => {
+      now += cost;
+      seen.push(correlationId);
+    },
+    frame: () => {},
+    error: () => {},
+  };
+  const slicer = new MessageSlicer(reader, () => (reads++, now));
+  slicer.begin(2);
+  for (let i = 1; i <= 160; i++) slicer.reader.publish(i, 0, new Uint8Array([i]));
+  // 160 frames of 1 µs fit a 2 ms slice; the clock was read about every 16 of them.
+  assert.equal(seen.length, 160);
+  assert.ok(reads <= 1 + Math.ceil(160 / 16) + 1, `${reads} clock reads`);
+  // Frames turning slow mid-slice: the slice overshoots by at most 16 of them.
+  cost = 1;
+  for (let i = 161; i <= 200; i++) slicer.reader.publish(i, 0, new Uint8Array([i]));
+  const ran = seen.length - 160;
+  assert.ok(ran >= 1 && ran <= 16, `${ran} slow frames ran in the slice`);
+  assert.ok(slicer.pending);
+  // Once slow, every frame is checked: a new 2 ms slice runs two or three of them.
+  slicer.begin(2);
+  assert.equal(slicer.resume(), true);
+  const next = seen.length - 160 - ran;
+  assert.ok(next >= 2 && next <= 3, `${next} frames in the next slice`);
+});
