@@ -380,12 +380,18 @@ export class Replays {
     return this.snapshots.nearest(reality, sequence, digests);
   }
 
-  /** Deletes a scratch reality with its operators' state. */
+  /**
+   * Deletes a scratch reality with everything the node kept for it: its operators' state,
+   * its control parameters (memory and store) and the Spine's reality (a verify after
+   * every few inputs must not leave one of each behind).
+   */
   protected async dropScratch(name: string): Promise<void> {
-    const { log, operators } = this.#o;
+    const { log, operators, control, spine } = this.#o;
     try {
       for (const op of operators.list()) await log.dropOperatorState(name, op.name);
       log.deleteReality(name);
     } catch { /* already gone */ }
+    control?.forget(name);
+    spine.forgetReality(name);
   }
 }

@@ -48,6 +48,8 @@ export interface ControlParamStore {
   loadControlParams(): StoredParamSet[];
   /** Replaces a reality's parameter set (durable when it returns). */
   saveControlParams(set: StoredParamSet): void;
+  /** Deletes a reality's parameter set (the reality is gone). */
+  deleteControlParams?(reality: string): void;
 }
 
 /** The audit log as control parameters use it (mandatory: every change is written). */
@@ -168,8 +170,17 @@ export class ControlParams {
    * effective from `sequence`; persists and audits it before it returns. Throws
    * `BusError` (`INVALID_ARGUMENT` for a malformed payload, `QUOTA_EXCEEDED` past the
    * bounds, `STORAGE_FAILED` when it cannot be persisted or audited): nothing changes then.
+   * `replayed`: a recorded change a replay re-runs (operators/replay) is not audited again:
+   * the audit chain holds it from when it was made, and a verify re-running a long log
+   * would otherwise write every change (and its parameters) into the chain once more.
    */
-  apply(reality: string, sequence: number, actor: string, payload: Uint8Array): ParamSet {
+  apply(
+    reality: string,
+    sequence: number,
+    actor: string,
+    payload: Uint8Array,
+    replayed = false,
+  ): ParamSet {
     const patch = this.#parse(payload);
     const before = this.current(reality);
     const params: Record<string, unknown> = { ...before.params };
@@ -202,9 +213,26 @@ export class ControlParams {
       params: Object.freeze(params),
       updatedMs: this.#now(),
     };
-    this.#persist(reality, set, text, before, actor, patch);
+    this.#persist(reality, set, text, before, actor, replayed ? undefined : patch);
     this.#keep(reality, set, bytes, false);
     return set;
+  }
+
+  /**
+   * Forgets a deleted reality's parameters: its versions in memory and its stored set (a
+   * replay's scratch reality, dropped after each verify, would otherwise keep them all).
+   */
+  forget(reality: string): void {
+    this.#sets.delete(reality);
+    this.#trimmed.delete(reality);
+    try {
+      this.#store?.deleteControlParams?.(reality);
+    } catch { /* the store deletes a reality's row with it as well */ }
+  }
+
+  /** Realities with parameters held in memory. */
+  get size(): number {
+    return this.#sets.size;
   }
 
   /**
@@ -267,7 +295,7 @@ export class ControlParams {
     text: string,
     before: ParamSet,
     actor: string,
-    patch: Record<string, unknown>,
+    patch: Record<string, unknown> | undefined,
   ): void {
     const store = this.#store;
     try {
@@ -280,6 +308,8 @@ export class ControlParams {
     } catch (e) {
       throw new BusError("STORAGE_FAILED", `control parameters not saved: ${message(e)}`);
     }
+    // A replayed change (no patch here) was audited when it was made.
+    if (patch === undefined) return;
     try {
       this.#audit.append("control.set", actor, {
         reality,

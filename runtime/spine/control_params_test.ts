@@ -87,3 +87,29 @@ Deno.test("malformed and oversized changes are typed errors", () => {
   control.apply("r", 1, "t", body({ "a.b-c_1": 1, "Z": true, a: null }));
   assert.equal(control.current("r").version, 2);
 });
+
+Deno.test("a replayed change is kept but not audited again; forget drops a reality's sets", () => {
+  const audit = AuditLog.open();
+  const saved: string[] = [];
+  const deleted: string[] = [];
+  const control = new ControlParams({
+    audit,
+    store: {
+      loadControlParams: () => [],
+      saveControlParams: (set) => void saved.push(set.reality),
+      deleteControlParams: (reality) => void deleted.push(reality),
+    },
+  });
+  control.apply("r", 1, "ctl", body({ k: 1 }));
+  control.apply("scratch", 1, "ctl", body({ k: 1 }), true);
+  assert.deepEqual(control.current("scratch").params, { k: 1 });
+  assert.deepEqual(saved, ["r", "scratch"]);
+  assert.deepEqual(audit.list().map((e) => e.details.reality), ["r"]);
+  assert.equal(control.size, 2);
+  control.forget("scratch");
+  assert.equal(control.size, 1);
+  assert.equal(control.current("scratch").version, 0);
+  assert.equal(control.at("scratch", 5).version, 0);
+  assert.deepEqual(deleted, ["scratch"]);
+  assert.deepEqual(control.current("r").params, { k: 1 });
+});

@@ -26,6 +26,11 @@ export function markReplayed(pulse: IPulse): IPulse {
   return pulse;
 }
 
+/** True when a replay marked the pulse ({@linkcode markReplayed}). */
+export function isReplayed(pulse: IPulse): boolean {
+  return replayed.has(pulse);
+}
+
 /** True when the pulse brings a derived id and timestamp the node keeps. */
 export function bringsDerivedStamp(producerId: string, pulse: IPulse): boolean {
   if (!pulse.id || !pulse.timestamp) return false;

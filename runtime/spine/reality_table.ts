@@ -59,6 +59,14 @@ export class RealityTable {
     return r;
   }
 
+  /** Forgets a reality without subscriptions (false when it has some, or is unknown). */
+  forget(id: string): boolean {
+    const r = this.#realities.get(id);
+    if (!r || r.subscriptionCount > 0) return false;
+    this.#realities.delete(id);
+    return true;
+  }
+
   /** A reality in memory, or undefined (creates nothing). */
   peek(id: string): Reality | undefined {
     return this.#realities.get(id);

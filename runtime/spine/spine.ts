@@ -34,6 +34,7 @@ import { PublishChecks } from "./publish_checks.ts";
 import { PulseStamper } from "./stamping.ts";
 import { pickGroupMember, routePulse } from "./routing.ts";
 import { tracedPublish } from "./traced_publish.ts";
+import { isReplayed } from "./entropy.ts";
 import { checkSubscribeInput, newSubscription } from "./subscribe.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -242,6 +243,14 @@ export class Spine {
     return this.#realities.laneRuleFor(realityId, topic);
   }
 
+  /**
+   * Forgets a reality that was deleted (its state in memory: sequence, routes); false while
+   * it still has subscriptions (they keep it). A replay drops its scratch reality so.
+   */
+  forgetReality(id: string): boolean {
+    return this.#realities.forget(id);
+  }
+
   /** Realities that exist in memory. */
   realities(): Reality[] {
     return [...this.#realities.values()];
@@ -366,7 +375,13 @@ export class Spine {
     // Checked, persisted and audited before the pulse takes its sequence: a refused change
     // is a typed error and costs no sequence number.
     if (this.#control && pulse.topic === CONTROL_SET_TOPIC) {
-      this.#control.apply(reality.id, reality.sequence + 1, producerId, pulse.payload ?? EMPTY);
+      this.#control.apply(
+        reality.id,
+        reality.sequence + 1,
+        producerId,
+        pulse.payload ?? EMPTY,
+        isReplayed(pulse),
+      );
     }
     // A cluster node's sequence is the fabric's (the stream's), known once it is stored;
     // an anycast pulse there goes to this node's chosen subscribers only, unsequenced.

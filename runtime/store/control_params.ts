@@ -19,6 +19,7 @@ const TABLE = `CREATE TABLE IF NOT EXISTS control_params (
 export class SqliteControlParams implements ControlParamStore {
   readonly #load: StatementSync;
   readonly #save: StatementSync;
+  readonly #delete: StatementSync;
 
   /** Statements over `db`, creating the table when it is missing. */
   constructor(db: DatabaseSync) {
@@ -29,6 +30,7 @@ export class SqliteControlParams implements ControlParamStore {
     this.#save = db.prepare(
       "INSERT OR REPLACE INTO control_params (reality, version, params, updated_ms) VALUES (?, ?, ?, ?)",
     );
+    this.#delete = db.prepare("DELETE FROM control_params WHERE reality=?");
   }
 
   loadControlParams(): StoredParamSet[] {
@@ -44,5 +46,9 @@ export class SqliteControlParams implements ControlParamStore {
     // Group commit runs its transactions synchronously, so none is open here: this
     // statement commits (and syncs under the store's policy) on its own.
     this.#save.run(set.reality, set.version, set.params, set.updatedMs);
+  }
+
+  deleteControlParams(reality: string): void {
+    this.#delete.run(reality);
   }
 }

@@ -248,6 +248,8 @@ export class SqliteLog implements DurableLog {
     if (!reality) return false;
     this.#commits.commitPending(true);
     this.#registry.delete(reality);
+    // Its parameter set goes with it (a later reality of that name starts without one).
+    this.#controlParams.deleteControlParams(name);
     return true;
   }
 
@@ -375,6 +377,11 @@ export class SqliteLog implements DurableLog {
   saveControlParams(set: StoredParamSet): void {
     this.#assertOpen();
     this.#controlParams.saveControlParams(set);
+  }
+
+  deleteControlParams(reality: string): void {
+    this.#assertOpen();
+    this.#controlParams.deleteControlParams(reality);
   }
 
   /** Commits what is pending and closes the database; later appends reject. */

@@ -4,7 +4,9 @@
  * that link, so changing, removing or reordering any entry breaks the chain from there on.
  * Persisted as JSON lines (one entry per line, fsynced), or kept in memory.
  *
- * Memory stays bounded however long the node runs: only the last `keep` entries are held.
+ * Memory stays bounded however long the node runs: only the last `keep` entries are held,
+ * and only as many of them as fit in `keepBytes` of JSON (entries are as large as what they
+ * record: a control change carries its parameters, up to `--control-max-bytes` each).
  * A persisted log reads older pages and verifies from its file (a chunk at a time, with a
  * byte offset remembered every {@linkcode MARK_EVERY} lines); a log kept in memory
  * (`--memory`) forgets what is older than its window and verifies the window it holds.
@@ -31,12 +33,20 @@ export interface AuditLogOptions {
    * @default {4096}
    */
   keep?: number;
+  /**
+   * JSON bytes of the entries held in memory, at most (the newest entry is always held).
+   * @default {33554432}
+   */
+  keepBytes?: number;
 }
 
 /** The append-only, hash-chained audit log. */
 export class AuditLog {
   /** The newest entries, oldest first (at most 2 x `keep` between trims). */
   #recent: AuditEntry[] = [];
+  /** Their JSON lengths, and the sum of them. */
+  #recentSizes: number[] = [];
+  #recentBytes = 0;
   /** Their lines as written, in a log kept in memory (which verifies these). */
   #recentLines: string[] = [];
   /** For a log in memory: the chain link and sequence its oldest held entry continues. */
@@ -49,6 +59,7 @@ export class AuditLog {
   #lines = 0;
   #bytes = 0;
   readonly #keep: number;
+  readonly #keepBytes: number;
   readonly #file: Deno.FsFile | null;
   readonly #sync: boolean;
   readonly #now: () => Date;
@@ -61,6 +72,7 @@ export class AuditLog {
     this.#sync = options.sync ?? true;
     this.#now = options.now ?? (() => new Date());
     this.#keep = Math.max(1, options.keep ?? 4096);
+    this.#keepBytes = Math.max(1, options.keepBytes ?? 32 << 20);
   }
 
   /**
@@ -190,16 +202,28 @@ export class AuditLog {
     this.#last = entry;
     this.#count++;
     this.#recent.push(entry);
+    this.#recentSizes.push(line.length);
+    this.#recentBytes += line.length;
     // A persisted log verifies from its file: only a log in memory holds its lines.
     if (!this.path) this.#recentLines.push(line);
-    // Trimmed in halves, not per entry: an append stays O(1) amortised.
-    if (this.#recent.length >= 2 * this.#keep) {
-      const drop = this.#recent.length - this.#keep;
+    // Trimmed in halves, not per entry: an append stays O(1) amortised. By bytes too: a
+    // few thousand large entries (control changes carry their parameters) would otherwise
+    // hold gigabytes.
+    if (this.#recent.length >= 2 * this.#keep || this.#recentBytes > 2 * this.#keepBytes) {
+      let drop = Math.max(0, this.#recent.length - this.#keep);
+      let bytes = this.#recentBytes;
+      for (let i = 0; i < drop; i++) bytes -= this.#recentSizes[i];
+      while (bytes > this.#keepBytes && drop < this.#recent.length - 1) {
+        bytes -= this.#recentSizes[drop++];
+      }
+      if (drop === 0) return;
       const kept = this.#recent[drop];
       this.#windowPrev = kept.prev;
       this.#windowSeq = kept.seq;
       this.#recent = this.#recent.slice(drop);
+      this.#recentSizes = this.#recentSizes.slice(drop);
       this.#recentLines = this.#recentLines.slice(drop);
+      this.#recentBytes = bytes;
     }
   }
 }

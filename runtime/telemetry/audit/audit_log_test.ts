@@ -138,3 +138,33 @@ Deno.test("a log in memory keeps a window of its newest entries and verifies it"
   assert.deepEqual(held, held.map((_, k) => held[0] + k));
   assert.deepEqual(log.verify(), { ok: true, entries: held.length });
 });
+
+Deno.test("large entries are held by bytes too: the window shrinks, the file keeps them all", async () => {
+  const { dir, path } = await tempLog();
+  try {
+    const blob = "x".repeat(10_000);
+    const log = AuditLog.open({ path, sync: false, keepBytes: 50_000 });
+    for (let i = 1; i <= 40; i++) log.append("control.set", "x", { i, blob });
+    // Entries of ~10 KB each: at most 2 x 50 KB of them held, never fewer than one.
+    const memory = AuditLog.open({ keepBytes: 50_000 });
+    for (let i = 1; i <= 40; i++) memory.append("control.set", "x", { i, blob });
+    const held = memory.list(1, 1000).map((e) => e.seq);
+    assert.ok(held.length >= 4 && held.length <= 10, `${held.length} held`);
+    assert.equal(held.at(-1), 40);
+    assert.deepEqual(memory.verify(), { ok: true, entries: held.length });
+    // Persisted: what memory let go of is read back from the file.
+    assert.deepEqual(
+      log.list(1, 100).map((e) => e.seq),
+      Array.from({ length: 40 }, (_, k) => k + 1),
+    );
+    assert.deepEqual(log.verify(), { ok: true, entries: 40 });
+    // An entry larger than the whole budget is still held (the newest always is).
+    const huge = AuditLog.open({ keepBytes: 100 });
+    huge.append("a", "x", { blob });
+    huge.append("a", "x", { blob });
+    assert.deepEqual(huge.list(1, 10).map((e) => e.seq), [2]);
+    log.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
