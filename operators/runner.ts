@@ -82,6 +82,12 @@ export class OperatorRunner {
   /** Publishes the outputs (and refusal replies). */
   readonly #out: OutputPublisher;
   #unwatch = () => {};
+  /**
+   * Input pulses per batch handed to the worker. A replay (operators/replay) raises it: its
+   * inputs are all there at once, and fewer, larger batches cost fewer worker messages,
+   * store holds and state commits; outputs and state per input are the same.
+   */
+  batchSize: number = BATCH;
 
   /** A runner, not yet started. */
   constructor(spec: RunnerSpec, ctx: RunnerContext) {
@@ -289,14 +295,15 @@ export class OperatorRunner {
   /** The next batch of inputs: leftovers first, then each input's queue (lanes in order). */
   #take(): arqon.v1.IPulse[] {
     while (true) {
-      const batch: arqon.v1.IPulse[] = this.#leftover.splice(0, BATCH);
+      const max = this.batchSize;
+      const batch: arqon.v1.IPulse[] = this.#leftover.splice(0, max);
       let refused = 0;
       // Latency lanes: with critical or bulk inputs, a batch takes every input's critical
       // pulses first and bulk ones last (one pass per lane); otherwise one pass.
       const firstRank = this.#subs.some((sub) => sub.laned) ? 0 : 2;
       for (let rank = firstRank; rank <= 2; rank++) {
         for (const sub of this.#subs) {
-          for (const s of sub.take(BATCH - batch.length, rank)) {
+          for (const s of sub.take(max - batch.length, rank)) {
             // SAM: an input its card's input_schema refuses never reaches handle.
             if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s.pulse);
             else {

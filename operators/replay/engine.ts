@@ -149,7 +149,14 @@ function replayed(
   return markReplayed(pulse);
 }
 
-/** Inputs an operator may be behind a replay's publishing. */
+/**
+ * Inputs per batch a replay's runners hand their worker (live ones: 64). All of a replay's
+ * inputs are there at once: larger batches cost fewer worker messages, store holds and
+ * state commits per input.
+ */
+export const REPLAY_BATCH = 256;
+
+/** Inputs an operator may be behind a replay's publishing (a few batches). */
 export const WINDOW = 2048;
 
 /** Waits until every runner's backlog is under `window`. */
@@ -193,7 +200,11 @@ export async function replay(ctx: ReplayContext, spec: ReplaySpec): Promise<Repl
   }
   const switches = versions.filter((v) => v.sequence >= spec.fromSeq && active.has(v.name));
   if (switches.length > 0) versioned = true;
-  const running = () => [...active.values()].filter((r): r is OperatorRunner => r !== null);
+  const running = () => {
+    const list = [...active.values()].filter((r): r is OperatorRunner => r !== null);
+    for (const r of list) r.batchSize = REPLAY_BATCH;
+    return list;
+  };
   const runners = running();
   const digests = Object.fromEntries(chosen.map((c) => [c.name, c.digest]));
   let processed = 0;
