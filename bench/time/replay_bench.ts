@@ -13,6 +13,10 @@
  *    instance of the same operator; replay rate = inputs / time until the fork is `done`.
  * 3. Check: `GET /v1/realities/rec/diff/rec-replay` must say identical (the same outputs).
  *
+ * Beside each rate, the node's CPU time per pulse over that phase (all its threads: the
+ * operator's Worker and V8's helpers too): on a shared machine the node gets a varying share
+ * of its CPU, and the CPU ratio says what the rate ratio would be with the CPU to itself.
+ *
  *   deno task bench:replay [--pulses 200000] [--window 4000] [--no-pin]
  *
  * The issue names a 1M-pulse reality: `--pulses 1000000` (about a minute here).
@@ -73,6 +77,7 @@ try {
     })));
 
   // 1. Live recording.
+  const c0 = node.cpuSeconds();
   const t0 = performance.now();
   let sent = 0;
   let done = 0;
@@ -93,11 +98,13 @@ try {
   }
   while ((done = await handled()) < N) await new Promise((r) => setTimeout(r, 2));
   const liveMs = performance.now() - t0;
+  const liveCpu = (node.cpuSeconds() - c0) / N * 1e6;
   await client.close();
   const live = N / (liveMs / 1000);
   const liveHandle = (await http("GET", "/v1/operators/mesh")).handle_ms;
 
   // 2. Replay.
+  const c1 = node.cpuSeconds();
   const t1 = performance.now();
   await http("POST", "/v1/realities/rec/fork", { name: "rec-replay" });
   let status;
@@ -106,6 +113,7 @@ try {
     status = await http("GET", "/v1/realities/rec-replay/fork");
   } while (status.state === "running");
   const replayMs = performance.now() - t1;
+  const replayCpu = (node.cpuSeconds() - c1) / status.processed * 1e6;
   if (status.state !== "done") throw new Error(`replay ${status.state}: ${status.reason}`);
   const replayRate = status.processed / (replayMs / 1000);
 
@@ -119,17 +127,22 @@ try {
     }, load ${load})`,
   );
   console.log(
-    `  live recording : ${live.toFixed(0).padStart(8)} pulses/s (${(liveMs / 1000).toFixed(2)} s)`,
+    `  live recording : ${live.toFixed(0).padStart(8)} pulses/s (${
+      (liveMs / 1000).toFixed(2)
+    } s; node CPU ${liveCpu.toFixed(1)} µs/pulse)`,
   );
   console.log(
     `  replay (fork)  : ${replayRate.toFixed(0).padStart(8)} pulses/s (${
       (replayMs / 1000).toFixed(2)
-    } s, ${status.processed} inputs)`,
+    } s, ${status.processed} inputs; node CPU ${replayCpu.toFixed(1)} µs/input)`,
   );
   console.log(
     `  mesh-coherence : handle p50 ${liveHandle.p50} ms, p99 ${liveHandle.p99} ms per batch (live)`,
   );
   console.log(`  ratio          : ${(replayRate / live).toFixed(2)}x the live rate (target >= 5x)`);
+  console.log(
+    `  CPU ratio      : ${(liveCpu / replayCpu).toFixed(2)}x (live CPU per pulse / replay's)`,
+  );
   console.log(
     `  outputs        : ${diff.outputs.a} recorded, ${diff.outputs.b} replayed, identical: ${diff.identical}`,
   );
