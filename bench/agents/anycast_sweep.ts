@@ -10,7 +10,9 @@
  * The machine is shared: load comes and goes within seconds. So every setting answers the
  * same query in turn (query 1 on every setting, then query 2, ...), in 5 rounds of the
  * queries; each setting's time is the middle of its 5 rounds' totals, and all settings
- * see the same load.
+ * see the same load. The price: each search finds the caches filled by the other
+ * settings' graphs, so the times are higher than one graph's alone (bench/agents/anycast.ts
+ * measures the node's); they compare the settings with each other.
  *
  *   deno run -A bench/agents/anycast_sweep.ts [n, default 100000] [graphs, default
  *     i8:16:128,i8:16:256] [efs, default 6,8,16] [queries, default 1000]
