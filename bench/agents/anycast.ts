@@ -7,7 +7,7 @@
  * What is measured: the routing cost in the node, in process. Each pulse is one
  * `Spine.publish` with an anycast target `{vector, k: 1}`, the call the Shield makes after
  * decoding a publish frame: the vector's validation and normalisation, the search the node
- * uses at that size (exact up to 2,048 embeddings, the graph past it), the float32
+ * uses at that size (exact up to `--anycast-exact-max`, 64, the graph past it), the float32
  * rescoring of the graph's hits, the topic's candidate filter, min_score, the tie rule,
  * stamping and queueing to the chosen subscriber. Not measured: sockets and frame decoding
  * (the same for every publish; bench/delivery_cost.ts measures them). At 100,000 the index
@@ -28,6 +28,7 @@ import {
   ANN_PARAMS,
   DEFAULT_REALITY,
   Spine,
+  SPINE_DEFAULTS,
   type Subscription,
   type VectorIndex,
 } from "../../runtime/spine/mod.ts";
@@ -37,6 +38,9 @@ import process from "node:process";
 import { dataset, DIM } from "./anycast_data.ts";
 
 helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
+
+/** Embeddings the node searches exactly by default (`--anycast-exact-max`). */
+const EXACT_MAX = SPINE_DEFAULTS.anycastExactMax;
 
 /**
  * The subscriptions' owner takes each delivery off its queue at once, as a connected
@@ -151,7 +155,7 @@ interface SizeResult {
 }
 
 /**
- * Measures one size: exact search always, and past the node's threshold (2,048) the
+ * Measures one size: exact search always, and past the node's threshold (64) the
  * graph the node would use, with recall@1 against the exact choice for the same queries.
  * The graph's figures are the middle of three passes, each pass of the whole publish
  * followed by one of the index search alone, so both see the same load.
@@ -162,9 +166,9 @@ async function measure(n: number, q: number): Promise<SizeResult> {
   // Exact search at 100,000 takes milliseconds a pulse: its loop is hot after a few.
   const e = timed(exact.spine, queries, Math.max(20, Math.min(2000, 2e6 / n)));
   console.log(`n=${n}: exact ${perPulse(e)}`);
-  if (n <= 2048) return { n, search: "exact", pulse: e, recall: 1, isExact: true };
+  if (n <= EXACT_MAX) return { n, search: "exact", pulse: e, recall: 1, isExact: true };
   const t0 = performance.now();
-  const approx = await spineWith(rows, 2048);
+  const approx = await spineWith(rows, EXACT_MAX);
   const buildS = (performance.now() - t0) / 1000;
   const index = approx.spine.anycast.of(DEFAULT_REALITY).indexOf(DIM)!;
   if (!index.approximate) throw new Error("the graph did not load (usearch addon)");
@@ -265,7 +269,7 @@ if (import.meta.main) {
     `anycast routing cost in the node, in process: Spine.publish with an anycast target ` +
       `(validation, normalisation, search, rescoring, candidate filtering, stamping, ` +
       `queueing; no sockets, no frame decoding), dim ${DIM}, ${q} queries, k 1, exact search ` +
-      `up to 2,048 embeddings (the node's default); load average ${loadavg()}`,
+      `up to ${EXACT_MAX} embeddings (the node's default); load average ${loadavg()}`,
   );
   console.log(calibrate());
   const results: SizeResult[] = [];

@@ -24,7 +24,7 @@ export interface AnycastLimits {
   readonly maxPerReality: number;
   /**
    * Embeddings of one dimension at or below which search is exact.
-   * @default {2048}
+   * @default {64}
    */
   readonly exactMax: number;
 }
@@ -237,6 +237,8 @@ export class AnycastRegistry {
       best.clear();
       let qualified = 0;
       let crowded = false;
+      // The k-th qualifying subscription's score (hits come best first).
+      let kth = -Infinity;
       for (const hit of hits) {
         const entry = space.owners[hit.slot];
         if (!entry) continue;
@@ -246,10 +248,15 @@ export class AnycastRegistry {
         }
         const seen = best.get(entry);
         if (seen && hit.score <= seen.score) continue;
-        if (hit.score >= entry.minScore && !(seen && seen.score >= entry.minScore)) qualified++;
+        if (hit.score >= entry.minScore && !(seen && seen.score >= entry.minScore)) {
+          if (++qualified === k) kth = hit.score;
+        }
         best.set(entry, { score: hit.score, embedding: space.which[hit.slot] });
       }
-      if (qualified >= k) return true;
+      // Ties are taken in turn among all of them: while the graph's last hit still ties
+      // with the k-th, more tied subscriptions may lie past it (identical embeddings).
+      const tiedPast = hits.length === n && hits[n - 1].score >= kth - TIE;
+      if (qualified >= k && !(tiedPast && n < MAX_GRAPH_HITS)) return true;
       // The graph returned everything it has: the answer stands, short or empty.
       if (hits.length < n) return true;
       if (n >= MAX_GRAPH_HITS) return !crowded;

@@ -22,7 +22,7 @@ export interface IndexHit {
 export interface VectorIndexOptions {
   /**
    * Embeddings at or below which search is exact (no graph is kept).
-   * @default {2048}
+   * @default {64}
    */
   readonly exactMax?: number;
   /**
@@ -54,7 +54,7 @@ export class VectorIndex {
   /** An empty index of `dim` dimensions. */
   constructor(dim: number, options: VectorIndexOptions = {}) {
     this.dim = dim;
-    this.#exactMax = options.exactMax ?? 2048;
+    this.#exactMax = options.exactMax ?? 64;
     this.#sliceMs = options.buildSliceMs ?? 4;
     this.#rows = new Float32Array(this.#capacity * dim);
     this.#live = new Uint8Array(this.#capacity);

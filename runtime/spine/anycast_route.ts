@@ -67,7 +67,7 @@ export class SpineAnycast {
     this.#limits = {
       maxPerSubscription: limits.maxPerSubscription || 16,
       maxPerReality: limits.maxPerReality || 100_000,
-      exactMax: limits.exactMax ?? 2048,
+      exactMax: limits.exactMax ?? 64,
     };
   }
 

@@ -215,3 +215,24 @@ Deno.test("anycast registry: past exactMax the graph answers, also for a topic's
   }
   assert.ok(agree >= 54, `recall@1 ${agree}/60 on the subset`);
 });
+
+Deno.test("anycast registry: past exactMax, ties are taken in turn among all tied subscriptions", async () => {
+  const reg = new AnycastRegistry({ maxPerSubscription: 4, maxPerReality: 1000, exactMax: 32 });
+  const next = rng(23);
+  // 40 subscriptions share one embedding, among 200 others: far more than the graph's
+  // first answer (2k + 2 hits) holds.
+  const shared = randomUnit(16, next);
+  const subs = Array.from({ length: 240 }, () => sub());
+  const tied = new Set(subs.filter((_, i) => i % 6 === 0));
+  subs.forEach((s) => reg.register(s, [tied.has(s) ? shared : randomUnit(16, next)], -1, 16));
+  await reg.indexOf(16)!.settled();
+  assert.ok(reg.indexOf(16)!.approximate, "the graph answers");
+  const route = { direct: subs, groups: [] };
+  const chosen: Subscription[] = [];
+  for (let i = 0; i < tied.size; i++) chosen.push(reg.choose(route, shared, 1)[0].sub);
+  // Each tied subscription once, in registration order.
+  assert.deepEqual(chosen.map((s) => s.spec.id), [...tied].map((s) => s.spec.id));
+  // k 3: three at a time, still in turn.
+  const three = reg.choose(route, shared, 3).map((c) => c.sub.spec.id);
+  assert.deepEqual(three, [...tied].slice(0, 3).map((s) => s.spec.id));
+});

@@ -98,7 +98,7 @@ export const SPINE_DEFAULTS: Readonly<SpineNodeOptions> = Object.freeze({
   anycastDim: 0,
   anycastMaxPerSubscription: 16,
   anycastMaxPerReality: 100_000,
-  anycastExactMax: 2048,
+  anycastExactMax: 64,
   vclock: "on",
 });
 

@@ -49,7 +49,7 @@ export interface SpineOptions {
   /**
    * Bounds of semantic anycast (embeddings per subscription and per reality) and the size
    * past which search is approximate.
-   * @default {{ maxPerSubscription: 16, maxPerReality: 100000, exactMax: 2048 }}
+   * @default {{ maxPerSubscription: 16, maxPerReality: 100000, exactMax: 64 }}
    */
   readonly anycast?: Partial<AnycastLimits>;
   /**
