@@ -2,7 +2,9 @@
  * `deno task bench:casil`: what CASIL costs, each figure beside its peer in the same run.
  *
  * 1. Per pulse: the built-in `redact_secrets` policy scanning a 1 KB payload through the
- *    engine (thin host adapter, fuel metering on), against the target of 3 µs.
+ *    engine (thin host adapter, fuel metering on), against the target of 3 µs; and the same
+ *    pulses 64 at a time decided together (batched evaluation: one guest call per message),
+ *    alternating with the single path.
  * 2. Fuel metering overhead: a compute-heavy policy, metered vs the same core module without
  *    metering, called through the same minimal marshalling (target <= 1.5x).
  * 3. Node throughput: 1→1 deliveries/s of 1 KB pulses against a node process, with
@@ -12,7 +14,11 @@
  *    the node's CPU per delivered pulse with and without (node pinned to CPU 1, loadgen's
  *    load to CPU 0, as in `deno task bench`).
  *
- *   deno task bench:casil [--seconds 3] [--rounds 3] [--skip-node]
+ *   deno task bench:casil [--seconds 3] [--rounds 3] [--skip-node] [--other <checkout>]
+ *
+ * `--other` also measures the node of another checkout (its `mod.ts`; e.g. the commit before
+ * a change, in a `git worktree`) in the same run, the two nodes taking turns, so a change's
+ * before and after are compared under the same load.
  * @module
  */
 import { helpFromHeader } from "../scripts/task_cli.ts";
@@ -46,6 +52,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "3" },
     rounds: { type: "string", default: "3" },
     "skip-node": { type: "boolean", default: false },
+    other: { type: "string" },
     role: { type: "string" },
     url: { type: "string" },
   },
@@ -102,15 +109,75 @@ async function perPulse(): Promise<void> {
     if (v.allow !== true || (v.payload !== undefined) !== withSecrets) {
       throw new Error("unexpected verdict");
     }
-    const us = timeIt(() => engine.inspect(pulse));
+    // One message of 64 publishes decided together (`inspectAhead`, one guest call), then
+    // inspected one by one as the Spine does, against the same pulses inspected alone; the
+    // two alternate so that a busy moment hits both.
+    const batch = Array.from({ length: AHEAD }, () => ({ ...pulse }));
+    const single = () => {
+      for (const p of batch) engine.inspect(p);
+    };
+    const ahead = () => {
+      engine.inspectAhead(batch, AHEAD, pulse.producerId);
+      for (const p of batch) engine.inspect(p);
+      engine.clearAhead();
+    };
+    let us = { median: Infinity, best: Infinity };
+    let batched = { median: Infinity, best: Infinity };
+    for (let i = 0; i < 3; i++) {
+      const a = timeIt(single, 100, 5);
+      const b = timeIt(ahead, 100, 5);
+      us = {
+        median: Math.min(us.median, a.median / AHEAD),
+        best: Math.min(us.best, a.best / AHEAD),
+      };
+      batched = {
+        median: Math.min(batched.median, b.median / AHEAD),
+        best: Math.min(batched.best, b.best / AHEAD),
+      };
+    }
     const verdict = us.median <= 3 ? "met" : us.best <= 3 ? "met in the best run" : "MISSED";
     const kind = withSecrets ? "with 2 secrets (redact)" : "clean (allow)";
     console.log(
       `per pulse   redact_secrets, 1 KB ${kind.padEnd(23)}   median ${us.median.toFixed(2)} µs` +
         `   best ${us.best.toFixed(2)} µs   target <= 3 µs   ${verdict}`,
     );
+    console.log(
+      `per pulse   same, ${AHEAD} per message decided together  median ${
+        batched.median.toFixed(2)
+      } µs   best ${batched.best.toFixed(2)} µs   ${(us.median / batched.median).toFixed(2)}x` +
+        ` cheaper (load average ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")})`,
+    );
   }
+  // Zeros: what bench/loadgen.ts sends (nothing can start in them: the scan is shortest).
+  const zeros = Array.from({ length: AHEAD }, () => ({
+    topic: "lab.sensor.data",
+    realityId: "default",
+    producerId: "bench",
+    payload: new Uint8Array(1024),
+  }));
+  const single = () => {
+    for (const p of zeros) engine.inspect(p);
+  };
+  const ahead = () => {
+    engine.inspectAhead(zeros, AHEAD, "bench");
+    for (const p of zeros) engine.inspect(p);
+    engine.clearAhead();
+  };
+  let a = Infinity;
+  let b = Infinity;
+  for (let i = 0; i < 3; i++) {
+    a = Math.min(a, timeIt(single, 100, 5).median / AHEAD);
+    b = Math.min(b, timeIt(ahead, 100, 5).median / AHEAD);
+  }
+  console.log(
+    `per pulse   redact_secrets, 1 KB zeros: alone ${a.toFixed(2)} µs   ${AHEAD} decided together ${
+      b.toFixed(2)
+    } µs   ${(a / b).toFixed(2)}x cheaper`,
+  );
 }
+
+/** Publishes of one message decided together in the batched figures. */
+const AHEAD = 64;
 
 /** A minimal caller of a policy core: marshals a fixed pulse, calls evaluate, releases. */
 function rawCaller(bytes: Uint8Array, metered: boolean, configure = false): () => void {
@@ -205,8 +272,8 @@ interface NodeUnderTest {
   stop: () => Promise<void>;
 }
 
-async function startNode(): Promise<NodeUnderTest> {
-  const node = await startNodeProcess(["--memory"], CAN_PIN ? SERVER_CPU : null);
+async function startNode(modPath?: string): Promise<NodeUnderTest> {
+  const node = await startNodeProcess(["--memory"], CAN_PIN ? SERVER_CPU : null, modPath);
   return {
     ws: node.wsUrl,
     http: node.httpUrl,
@@ -258,52 +325,66 @@ async function throughput(node: NodeUnderTest, text: boolean): Promise<[number, 
 async function nodeThroughput(): Promise<void> {
   const fmt = (n: number) => n.toLocaleString("en-US");
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const other = values.other;
   for (const text of [false, true]) {
-    const node = await startNode();
+    // This checkout's node, and with --other the other checkout's, taking turns per round.
+    const builds: { label: string; node: NodeUnderTest; runs: number[][] }[] = [
+      { label: "", node: await startNode(), runs: [[], [], [], []] },
+    ];
+    if (other) {
+      builds[0].label = "this build   ";
+      const modPath = other.endsWith(".ts") ? other : `${other.replace(/\/$/, "")}/mod.ts`;
+      builds.push({
+        label: "other build  ",
+        node: await startNode(modPath),
+        runs: [[], [], [], []],
+      });
+    }
     try {
       const topic = text ? TEXT_TOPIC : "bench.>";
-      const without: number[] = [];
-      const withPolicy: number[] = [];
-      const cpuWithout: number[] = [];
-      const cpuWith: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        const [a, ca] = await throughput(node, text);
-        without.push(a);
-        cpuWithout.push(ca);
-        const res = await fetch(
-          `${node.http}/v1/policies/secrets?builtin=redact_secrets&topic=${topic}`,
-          { method: "PUT" },
-        );
-        if (res.status !== 201) throw new Error(`policy upload failed: ${await res.text()}`);
-        await res.body?.cancel();
-        const [b, cb] = await throughput(node, text);
-        withPolicy.push(b);
-        cpuWith.push(cb);
-        const del = await fetch(`${node.http}/v1/policies/secrets`, { method: "DELETE" });
-        await del.body?.cancel();
+        const order = round % 2 === 0 ? builds : [...builds].reverse();
+        for (const { node, runs: [without, withPolicy, cpuWithout, cpuWith] } of order) {
+          const [a, ca] = await throughput(node, text);
+          without.push(a);
+          cpuWithout.push(ca);
+          const res = await fetch(
+            `${node.http}/v1/policies/secrets?builtin=redact_secrets&topic=${topic}`,
+            { method: "PUT" },
+          );
+          if (res.status !== 201) throw new Error(`policy upload failed: ${await res.text()}`);
+          await res.body?.cancel();
+          const [b, cb] = await throughput(node, text);
+          withPolicy.push(b);
+          cpuWith.push(cb);
+          const del = await fetch(`${node.http}/v1/policies/secrets`, { method: "DELETE" });
+          await del.body?.cancel();
+        }
       }
-      const a = median(without);
-      const b = median(withPolicy);
-      const ratio = b / a;
-      const kind = text ? "1 KB text (own load)" : "1 KB zeros (loadgen)";
-      console.log(
-        `node        1→1 deliveries/s, ${kind}   without policy ${fmt(a).padStart(9)}` +
-          `   with redact_secrets ${fmt(b).padStart(9)}   ratio ${ratio.toFixed(2)}` +
-          `   target >= 0.80   ${ratio >= 0.8 ? "met" : "MISSED"}   (median of ${ROUNDS})`,
-      );
-      // The node's CPU per delivered pulse: what the policy costs even when the load
-      // generator, not the node, limits the rate (and less sensitive to a busy machine).
-      const [ca, cb] = [median(cpuWithout), median(cpuWith)];
-      console.log(
-        `node        server cpu per pulse, ${kind}   without policy ${ca.toFixed(2)} µs` +
-          `   with redact_secrets ${cb.toFixed(2)} µs   throughput it allows ${
-            (ca / cb).toFixed(2)
-          }x   (median of ${ROUNDS}; load average ${
-            Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
-          })`,
-      );
+      for (const { label, runs: [without, withPolicy, cpuWithout, cpuWith] } of builds) {
+        const a = median(without);
+        const b = median(withPolicy);
+        const ratio = b / a;
+        const kind = `${label}${text ? "1 KB text (own load)" : "1 KB zeros (loadgen)"}`;
+        console.log(
+          `node        1→1 deliveries/s, ${kind}   without policy ${fmt(a).padStart(9)}` +
+            `   with redact_secrets ${fmt(b).padStart(9)}   ratio ${ratio.toFixed(2)}` +
+            `   target >= 0.80   ${ratio >= 0.8 ? "met" : "MISSED"}   (median of ${ROUNDS})`,
+        );
+        // The node's CPU per delivered pulse: what the policy costs even when the load
+        // generator, not the node, limits the rate (and less sensitive to a busy machine).
+        const [ca, cb] = [median(cpuWithout), median(cpuWith)];
+        console.log(
+          `node        server cpu per pulse, ${kind}   without policy ${ca.toFixed(2)} µs` +
+            `   with redact_secrets ${cb.toFixed(2)} µs   throughput it allows ${
+              (ca / cb).toFixed(2)
+            }x   (median of ${ROUNDS}; load average ${
+              Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
+            })`,
+        );
+      }
     } finally {
-      await node.stop();
+      for (const { node } of builds) await node.stop();
     }
   }
 }
