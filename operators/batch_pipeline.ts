@@ -10,7 +10,7 @@
  * state ({@linkcode BatchPipeline.putBack}).
  * @module
  */
-import type { arqon } from "../runtime/protocol/mod.ts";
+import type { StampedPulse } from "../runtime/spine/mod.ts";
 import type { PulseOutcome } from "./worker_protocol.ts";
 
 /**
@@ -23,7 +23,7 @@ export const PIPELINE_DEPTH = 2;
 /** One batch sent to the Worker. */
 export interface InFlight {
   /** Its input pulses, in order (empty: a control step alone). */
-  readonly batch: arqon.v1.IPulse[];
+  readonly batch: StampedPulse[];
   /** When it was taken from the subscriptions (`performance.now()`). */
   readonly takenAt: number;
   /** The Worker's outcomes, one per pulse (fewer when the Worker died). */
@@ -86,7 +86,7 @@ export class BatchPipeline {
    * on, then every later batch's). Their outcomes are dropped; the head stays until
    * {@linkcode shift}.
    */
-  putBack(from: number): arqon.v1.IPulse[] {
+  putBack(from: number): StampedPulse[] {
     const [head, ...later] = this.#entries;
     if (!head) return [];
     this.#entries = [head];

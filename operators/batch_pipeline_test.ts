@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { BatchPipeline, type InFlight } from "./batch_pipeline.ts";
+import { StampedPulse } from "../runtime/spine/mod.ts";
 
 const entry = (topics: string[], resets = false): InFlight => ({
-  batch: topics.map((topic) => ({ topic })),
+  batch: topics.map((topic) => new StampedPulse({ topic })),
   takenAt: 0,
   outcomes: Promise.resolve([]),
   resets,
@@ -35,7 +36,7 @@ Deno.test("BatchPipeline.putBack returns the unpublished pulses in order and dro
   p.push(entry(["a1", "a2", "a3"]));
   p.push(entry(["b1", "b2"]));
   p.push(entry(["c1"]));
-  assert.deepEqual(p.putBack(1).map((x) => x.topic), ["a2", "a3", "b1", "b2", "c1"]);
+  assert.deepEqual(p.putBack(1).map((x) => x.pulse.topic), ["a2", "a3", "b1", "b2", "c1"]);
   assert.equal(p.length, 1, "the head stays until shifted");
   p.shift();
   assert.equal(p.length, 0);
@@ -43,7 +44,7 @@ Deno.test("BatchPipeline.putBack returns the unpublished pulses in order and dro
   p.push(entry(["a1"]));
   p.push(entry(["b1"]));
   assert.deepEqual(
-    p.putBack(1).map((x) => x.topic),
+    p.putBack(1).map((x) => x.pulse.topic),
     ["b1"],
     "past the head's end: later batches only",
   );

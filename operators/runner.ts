@@ -7,9 +7,13 @@
  * and its state change commit in one transaction.
  * @module
  */
-import type { arqon } from "../runtime/protocol/mod.ts";
 import type { GuestLogger, Module, SandboxLimits } from "../runtime/sandbox/mod.ts";
-import type { OperatorStateStore, Spine, Subscription } from "../runtime/spine/mod.ts";
+import type {
+  OperatorStateStore,
+  Spine,
+  StampedPulse,
+  Subscription,
+} from "../runtime/spine/mod.ts";
 import { inputGroup, type OperatorManifest } from "./manifest.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { StateChanges } from "./state_changes.ts";
@@ -18,7 +22,6 @@ import { OperatorWorker } from "./worker_client.ts";
 import { ControlFeed, type ControlSource } from "./control_feed.ts";
 import { BatchPipeline, type InFlight } from "./batch_pipeline.ts";
 import type { PulseOutcome } from "./worker_protocol.ts";
-import { toOperatorPulse } from "./input_pulse.ts";
 import { OutputPublisher } from "./output_publisher.ts";
 
 export type { OperatorCounters };
@@ -72,7 +75,7 @@ export class OperatorRunner {
   /** Between two pulses on request (`pause`): the batch in flight is put back. */
   #paused = false;
   /** Input pulses taken but not handled (stopped or paused mid-batch): handled first. */
-  #leftover: arqon.v1.IPulse[] = [];
+  #leftover: StampedPulse[] = [];
   /**
    * The worker's state ran ahead of the committed one (a failed commit, pulses put back):
    * it is reloaded from the store before the next batch.
@@ -124,6 +127,7 @@ export class OperatorRunner {
         config: JSON.stringify(manifest.config ?? {}),
         state: await this.#committedState(),
         maxStateBytes: this.#ctx.maxStateBytes,
+        name,
         reality: manifest.reality,
         readOnlyState: this.spec.readOnlyState,
       });
@@ -176,9 +180,9 @@ export class OperatorRunner {
     this.#unwatch();
     // Pulses already routed to it are kept (unsubscribing would drop them): a replacement or
     // a resume handles them after the ones in flight; a delete drops them.
-    const queued: arqon.v1.IPulse[] = [];
+    const queued: StampedPulse[] = [];
     for (const sub of this.#subs) {
-      for (const s of sub.take(sub.queued)) queued.push(s.pulse);
+      for (const s of sub.take(sub.queued)) queued.push(s);
       this.#ctx.spine.unsubscribe(sub);
     }
     this.#subs = [];
@@ -189,14 +193,14 @@ export class OperatorRunner {
   }
 
   /** Input pulses taken but not handled, handed over (a replacement handles them first). */
-  takeLeftover(): arqon.v1.IPulse[] {
+  takeLeftover(): StampedPulse[] {
     const rest = this.#leftover;
     this.#leftover = [];
     return rest;
   }
 
   /** Adds pulses to handle before any new input (from the runner this one replaces). */
-  adopt(pulses: arqon.v1.IPulse[]): void {
+  adopt(pulses: StampedPulse[]): void {
     this.#leftover.push(...pulses);
     this.#pump();
   }
@@ -280,23 +284,23 @@ export class OperatorRunner {
         return;
       }
       this.#resync = false;
-      const controls = this.#control.plan(batch);
-      const pulses = batch.map(toOperatorPulse);
+      const controls = this.#control.plan(batch.map((s) => s.pulse));
+      // The Worker gets each input's encoding as held for delivery (it decodes it there).
       const outcomes = resets
         ? this.#committedState().then((state) => {
           worker.reset(state);
-          return worker.handle(pulses, controls);
+          return worker.handle(batch, controls);
         })
-        : worker.handle(pulses, controls);
+        : worker.handle(batch, controls);
       this.#pipeline.push({ batch, takenAt, outcomes, resets });
     }
   }
 
   /** The next batch of inputs: leftovers first, then each input's queue (lanes in order). */
-  #take(): arqon.v1.IPulse[] {
+  #take(): StampedPulse[] {
     while (true) {
       const max = this.batchSize;
-      const batch: arqon.v1.IPulse[] = this.#leftover.splice(0, max);
+      const batch: StampedPulse[] = this.#leftover.splice(0, max);
       let refused = 0;
       // Latency lanes: with critical or bulk inputs, a batch takes every input's critical
       // pulses first and bulk ones last (one pass per lane); otherwise one pass.
@@ -305,7 +309,7 @@ export class OperatorRunner {
         for (const sub of this.#subs) {
           for (const s of sub.take(max - batch.length, rank)) {
             // SAM: an input its card's input_schema refuses never reaches handle.
-            if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s.pulse);
+            if (this.#ctx.spine.agents.admitInput(this.producer, s.pulse)) batch.push(s);
             else {
               refused++;
               this.#out.answerRefusal(s.pulse);
@@ -389,14 +393,17 @@ export class OperatorRunner {
           break;
         }
         try {
-          await this.#out.publish(batch[i], outcome.outputs);
+          // Synchronous unless a policy answers asynchronously: the batch's outputs then
+          // reach their subscribers' outboxes in one turn (one write per subscriber).
+          const published = this.#out.publish(batch[i].pulse, outcome.hops, outcome.outputs);
+          if (published) await published;
         } catch (e) {
           // Refused by the bus (a policy): the outputs before it stand, the rest are
           // dropped; the operator did handle the pulse, so its state change commits.
           this.#fail("refused", `an output was refused: ${e instanceof Error ? e.message : e}`);
         }
         changes.add(outcome.changes);
-        handled = Number(batch[i].sequence ?? 0);
+        handled = Number(batch[i].pulse.sequence ?? 0);
         this.stats.sampleStage(performance.now() - takenAt);
       }
     } finally {
@@ -420,7 +427,7 @@ export class OperatorRunner {
     // keeping what was queued for it.
     this.#unwatch();
     for (const sub of this.#subs) {
-      for (const s of sub.take(sub.queued)) this.#leftover.push(s.pulse);
+      for (const s of sub.take(sub.queued)) this.#leftover.push(s);
       this.#ctx.spine.unsubscribe(sub);
     }
     this.#subs = [];

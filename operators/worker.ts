@@ -23,6 +23,9 @@ import {
   type ToWorker,
 } from "./worker_protocol.ts";
 import { ControlApplier } from "./control_apply.ts";
+import { decodePulse } from "../runtime/protocol/mod.ts";
+import { toOperatorPulse } from "./input_pulse.ts";
+import { buildOutputs } from "./output_build.ts";
 
 let sandbox: OperatorSandbox | undefined;
 let outputLimits: OutputLimits = { maxOutputs: 0, maxOutputBytes: 0 };
@@ -84,18 +87,25 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   }
   const outcomes: PulseOutcome[] = [];
   const pulses = decodeBatch(m.packed);
-  for (const [i, pulse] of pulses.entries()) {
+  for (let i = 0; i < pulses.length; i++) {
     if (sandbox) controls.before(sandbox, m.controls, i, controlFailed);
     const t0 = performance.now();
     try {
       if (!sandbox) throw new SandboxTrapError("trap", "the operator has no live instance");
-      const r = sandbox.handle(pulse, outputLimits, check);
+      // The node sends each input as the bytes it holds for delivery; the decoding, the
+      // operator's view of it and its outputs' derivation and encoding all happen here,
+      // off the node's event loop.
+      const input = decodePulse(pulses[i]);
+      const r = sandbox.handle(toOperatorPulse(input), outputLimits, check);
+      const ms = performance.now() - t0;
+      const built = buildOutputs(input, r.outputs, started!.name, started!.reality);
       outcomes.push({
         ok: true,
-        outputs: r.outputs,
+        hops: built.hops,
+        outputs: built.outputs,
         changes: [...r.changes],
         fuel: r.fuel,
-        ms: performance.now() - t0,
+        ms,
       });
     } catch (e) {
       outcomes.push({

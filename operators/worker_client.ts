@@ -6,11 +6,11 @@ import type { GuestLogger } from "../runtime/sandbox/mod.ts";
 import {
   decodeOutcomes,
   encodeBatch,
+  type EncodedInput,
   type FromWorker,
   type PulseOutcome,
   type StartMessage,
 } from "./worker_protocol.ts";
-import type { OperatorPulse } from "./world.ts";
 import type { ControlStep } from "./control_feed.ts";
 
 /** One operator's Worker. */
@@ -75,10 +75,10 @@ export class OperatorWorker {
   }
 
   /**
-   * Handles `pulses` in order, with `controls` between them; one outcome per pulse (fewer
-   * only when the worker died).
+   * Handles `pulses` (their encodings) in order, with `controls` between them; one outcome
+   * per pulse (fewer only when the worker died).
    */
-  handle(pulses: OperatorPulse[], controls?: ControlStep[]): Promise<PulseOutcome[]> {
+  handle(pulses: readonly EncodedInput[], controls?: ControlStep[]): Promise<PulseOutcome[]> {
     if (this.#dead) {
       return Promise.resolve([{ ok: false, kind: "trap", message: this.#dead.message, ms: 0 }]);
     }

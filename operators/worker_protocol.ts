@@ -9,7 +9,7 @@
 import type { SandboxLimits } from "../runtime/sandbox/mod.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { PackedReader, PackedWriter } from "./packed.ts";
-import type { OperatorPulse } from "./world.ts";
+import type { BuiltOutput } from "./output_build.ts";
 import type { ControlStep } from "./control_feed.ts";
 
 /** Starts the operator in the worker. */
@@ -26,6 +26,8 @@ export interface StartMessage {
   /** The committed state to start from. */
   readonly state: [string, Uint8Array][];
   readonly maxStateBytes: number;
+  /** The operator's name (its outputs' producer is `operator:<name>`). */
+  readonly name: string;
   /** The operator's reality: an output naming another one fails the pulse. */
   readonly reality: string;
   /** State writes fail (parallel instances: see docs/operators.md, "Instances"). */
@@ -58,7 +60,10 @@ export type ToWorker = StartMessage | BatchMessage | ResetMessage;
 export type PulseOutcome =
   | {
     readonly ok: true;
-    readonly outputs: OperatorPulse[];
+    /** Hops of the outputs (the input's plus one). */
+    readonly hops: number;
+    /** The outputs, ready to publish (operators/output_build.ts). */
+    readonly outputs: BuiltOutput[];
     /** State writes, in order (`null` deletes). */
     readonly changes: [string, Uint8Array | null][];
     readonly fuel: number;
@@ -82,75 +87,108 @@ export type FromWorker =
   /** An `on-control` call failed (sent before the batch's results). */
   | { readonly type: "control-failed"; readonly message: string };
 
-function writePulse(w: PackedWriter, p: OperatorPulse): void {
-  w.str(p.topic);
-  w.str(p.reality);
-  w.str(p.producer);
-  w.u32(p.headers.length);
-  for (const [k, v] of p.headers) {
-    w.str(k);
-    w.str(v);
-  }
-  w.str(p.contentType);
-  w.bytes(p.payload);
-  w.i64(p.entropySeed);
-  w.i64(p.wallMs);
-  w.f64(p.logical);
-  const sp = p.spectral;
-  if (!sp) return w.u8(0);
-  w.u8(1);
-  w.f64(sp.coherence);
-  w.f64(sp.criticality);
-  w.u32(sp.eigenvalues.length);
-  for (const e of sp.eigenvalues) w.f64(e);
+/** An input pulse as the node holds it: its protobuf encoding, in one or two parts. */
+export interface EncodedInput {
+  /** The producer's bytes and the node's stamp (or the whole encoding and null). */
+  readonly parts: readonly [Uint8Array, Uint8Array | null];
 }
 
-function readPulse(r: PackedReader): OperatorPulse {
+/**
+ * Packs a batch of input pulses (node -> worker): each one's protobuf encoding as the node
+ * already holds it for delivery (no object walk, no re-encoding on the event loop: the
+ * Worker decodes).
+ */
+export function encodeBatch(pulses: readonly EncodedInput[]): ArrayBuffer {
+  let size = 4;
+  for (const p of pulses) size += 4 + p.parts[0].length + (p.parts[1]?.length ?? 0);
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, pulses.length, true);
+  let at = 4;
+  for (const { parts: [head, tail] } of pulses) {
+    view.setUint32(at, head.length + (tail?.length ?? 0), true);
+    bytes.set(head, at + 4);
+    if (tail) bytes.set(tail, at + 4 + head.length);
+    at += 4 + head.length + (tail?.length ?? 0);
+  }
+  return bytes.buffer;
+}
+
+/** Unpacks {@linkcode encodeBatch}: each pulse's encoding, a view into `packed`. */
+export function decodeBatch(packed: ArrayBuffer): Uint8Array[] {
+  const r = new PackedReader(packed);
+  const out: Uint8Array[] = [];
+  for (let n = r.u32(); n > 0; n--) out.push(r.bytes());
+  if (!r.done) throw new RangeError("packed batch has trailing bytes");
+  return out;
+}
+
+function writeOutput(w: PackedWriter, o: BuiltOutput): void {
+  w.str(o.topic);
+  const names = Object.keys(o.headers);
+  w.u32(names.length);
+  for (const k of names) {
+    w.str(k);
+    w.str(o.headers[k]);
+  }
+  w.str(o.contentType);
+  w.bytes(o.payload);
+  const sp = o.spectral;
+  if (sp) {
+    w.u8(1);
+    w.f64(sp.coherence);
+    w.f64(sp.criticality);
+    w.u32(sp.eigenvalues.length);
+    for (const e of sp.eigenvalues) w.f64(e);
+  } else w.u8(0);
+  w.str(o.traceparent);
+  w.u32(o.semtrace.length);
+  for (const hop of o.semtrace) w.str(hop);
+  if (o.source) {
+    w.u8(1);
+    w.bytes(o.source);
+  } else w.u8(0);
+  w.str(o.id);
+  w.f64(o.wallMs);
+  w.f64(o.logical);
+  w.f64(o.entropySeed);
+}
+
+function readOutput(r: PackedReader): BuiltOutput {
   const topic = r.str();
-  const reality = r.str();
-  const producer = r.str();
-  const headers: [string, string][] = [];
-  for (let n = r.u32(); n > 0; n--) headers.push([r.str(), r.str()]);
-  const p: OperatorPulse = {
-    topic,
-    reality,
-    producer,
-    headers,
-    contentType: r.str(),
-    payload: r.bytes(),
-    entropySeed: r.u64(),
-    wallMs: r.i64(),
-    logical: r.f64(),
-    spectral: null,
-  };
+  const headers: Record<string, string> = {};
+  for (let n = r.u32(); n > 0; n--) {
+    const k = r.str();
+    headers[k] = r.str();
+  }
+  const contentType = r.str();
+  const payload = r.bytes();
+  let spectral: BuiltOutput["spectral"] = null;
   if (r.u8() === 1) {
     const coherence = r.f64();
     const criticality = r.f64();
     const eigenvalues: number[] = [];
     for (let n = r.u32(); n > 0; n--) eigenvalues.push(r.f64());
-    p.spectral = { coherence, criticality, eigenvalues };
+    spectral = { coherence, criticality, eigenvalues };
   }
-  return p;
-}
-
-/** Packs a batch of input pulses (node -> worker). */
-export function encodeBatch(pulses: readonly OperatorPulse[]): ArrayBuffer {
-  // Sized to fit at once (payloads plus ~160 bytes of fields and headers a pulse): the
-  // writer used to start at 4 KiB and regrow (copying) two or three times per batch.
-  let size = 4;
-  for (const p of pulses) size += p.payload.length + 160 + p.headers.length * 64;
-  const w = new PackedWriter(size);
-  w.u32(pulses.length);
-  for (const p of pulses) writePulse(w, p);
-  return w.finish();
-}
-
-/** Unpacks {@linkcode encodeBatch}; payloads are views into `packed` (the worker's own copy). */
-export function decodeBatch(packed: ArrayBuffer): OperatorPulse[] {
-  const r = new PackedReader(packed);
-  const out: OperatorPulse[] = [];
-  for (let n = r.u32(); n > 0; n--) out.push(readPulse(r));
-  return out;
+  const traceparent = r.str();
+  const semtrace: string[] = [];
+  for (let n = r.u32(); n > 0; n--) semtrace.push(r.str());
+  const source = r.u8() === 1 ? r.bytes() : null;
+  return {
+    topic,
+    headers,
+    contentType,
+    payload,
+    spectral,
+    traceparent,
+    semtrace,
+    source,
+    id: r.str(),
+    wallMs: r.f64(),
+    logical: r.f64(),
+    entropySeed: r.f64(),
+  };
 }
 
 /** Packs the outcomes of a batch (worker -> node). */
@@ -166,8 +204,9 @@ export function encodeOutcomes(outcomes: readonly PulseOutcome[]): ArrayBuffer {
       continue;
     }
     w.u8(1);
+    w.u32(o.hops);
     w.u32(o.outputs.length);
-    for (const p of o.outputs) writePulse(w, p);
+    for (const p of o.outputs) writeOutput(w, p);
     w.u32(o.changes.length);
     for (const [k, v] of o.changes) {
       w.str(k);
@@ -195,14 +234,15 @@ export function decodeOutcomes(packed: ArrayBuffer): PulseOutcome[] {
       out.push({ ok: false, kind: r.str(), message: r.str(), ms: r.f64() });
       continue;
     }
-    const outputs: OperatorPulse[] = [];
-    for (let m = r.u32(); m > 0; m--) outputs.push(readPulse(r));
+    const hops = r.u32();
+    const outputs: BuiltOutput[] = [];
+    for (let m = r.u32(); m > 0; m--) outputs.push(readOutput(r));
     const changes: [string, Uint8Array | null][] = [];
     for (let m = r.u32(); m > 0; m--) {
       const key = r.str();
       changes.push([key, r.u8() === 1 ? r.bytes() : null]);
     }
-    out.push({ ok: true, outputs, changes, fuel: r.f64(), ms: r.f64() });
+    out.push({ ok: true, hops, outputs, changes, fuel: r.f64(), ms: r.f64() });
   }
   return out;
 }
