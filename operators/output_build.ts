@@ -18,33 +18,20 @@ import type { OperatorPulse, OperatorSpectral } from "./world.ts";
 
 /** One output, ready to publish. */
 export interface BuiltOutput {
-  /** Topic. */
-  readonly topic: string;
-  /** The guest's headers, plus the hop count. */
-  readonly headers: Record<string, string>;
-  /** Content type. */
-  readonly contentType: string;
-  /** Payload. */
-  readonly payload: Uint8Array;
-  /** Spectral metadata, when the guest set some. */
-  readonly spectral: OperatorSpectral | null;
-  /** The input's trace id, a new span id. */
-  readonly traceparent: string;
-  /** The input's semantic trace, then this operator (the Spine adds the topic). */
-  readonly semtrace: string[];
+  /**
+   * The pulse: topic, headers (the guest's plus the hop count), content type, payload,
+   * trace context (the input's trace id, a new span id), spectral metadata, semantic trace
+   * (the input's, then this operator; the Spine adds the topic), and the id, time and
+   * entropy seed derived from the input (docs/time.md). `realityId` is the node's to set.
+   */
+  readonly pulse: arqon.v1.IPulse;
   /**
    * The `Pulse` encoding without id, time and seed (the node's stamp carries those); null
    * when the hand encoder does not write one of its fields (the Spine encodes it then).
    */
   readonly source: Uint8Array | null;
-  /** Id derived from the input (docs/time.md). */
-  readonly id: string;
-  /** HLC wall time derived from the input. */
-  readonly wallMs: number;
-  /** HLC logical counter derived from the input. */
-  readonly logical: number;
-  /** Entropy seed derived from the input. */
-  readonly entropySeed: number;
+  /** Where the payload lies in `source` (its first byte; -1: not in it, or no source). */
+  readonly payloadAt: number;
 }
 
 /** The outputs of one input pulse, ready to publish, and the hop count they carry. */
@@ -102,19 +89,63 @@ export function buildOutputs(
     });
     const derived = deriveOutput(from, name, index);
     built.push({
-      topic: out.topic,
-      headers,
-      contentType: out.contentType,
-      payload: out.payload,
-      spectral,
-      traceparent,
-      semtrace,
+      pulse: {
+        topic: out.topic,
+        realityId: reality,
+        headers,
+        contentType: out.contentType,
+        payload: out.payload,
+        traceContext: { traceparent },
+        spectral,
+        semtrace,
+        id: derived.id,
+        timestamp: derived.timestamp,
+        entropySeed: derived.entropySeed,
+      },
       source: source ?? null,
-      id: derived.id,
-      wallMs: Number(derived.timestamp.wallMs),
-      logical: Number(derived.timestamp.logical),
-      entropySeed: Number(derived.entropySeed),
+      payloadAt: source ? payloadOffset(source, out.payload.length) : -1,
     });
   }
   return { hops, outputs: built };
+}
+
+/** `Pulse.payload`'s field number. */
+const PAYLOAD_FIELD = 11;
+
+/**
+ * The offset of the payload's bytes in a `Pulse` encoding (a top-level walk of its fields):
+ * the node keeps one copy of an output, its encoding, with the payload a view into it.
+ * -1 when absent or of another length (the node then copies the payload apart).
+ */
+export function payloadOffset(encoded: Uint8Array, length: number): number {
+  let p = 0;
+  while (p < encoded.length) {
+    let tag = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = encoded[p++];
+      tag += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80 && p < encoded.length);
+    const wire = tag & 7;
+    if (wire === 0) {
+      while (encoded[p++] & 0x80 && p < encoded.length);
+      continue;
+    }
+    if (wire === 1) p += 8;
+    else if (wire === 5) p += 4;
+    else if (wire === 2) {
+      let len = 0;
+      shift = 0;
+      do {
+        b = encoded[p++];
+        len += (b & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (b & 0x80 && p < encoded.length);
+      if (Math.floor(tag / 8) === PAYLOAD_FIELD) return len === length ? p : -1;
+      p += len;
+    } else return -1;
+  }
+  return length === 0 ? 0 : -1;
 }

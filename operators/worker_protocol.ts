@@ -10,6 +10,8 @@ import type { SandboxLimits } from "../runtime/sandbox/mod.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { PackedReader, PackedWriter } from "./packed.ts";
 import type { BuiltOutput } from "./output_build.ts";
+import type { arqon } from "../runtime/protocol/mod.ts";
+import type { OperatorSpectral } from "./world.ts";
 import type { ControlStep } from "./control_feed.ts";
 
 /** Starts the operator in the worker. */
@@ -124,16 +126,33 @@ export function decodeBatch(packed: ArrayBuffer): Uint8Array[] {
 }
 
 function writeOutput(w: PackedWriter, o: BuiltOutput): void {
-  w.str(o.topic);
-  const names = Object.keys(o.headers);
+  const p = o.pulse;
+  w.str(p.topic ?? "");
+  const headers = p.headers ?? {};
+  const names = Object.keys(headers);
   w.u32(names.length);
   for (const k of names) {
     w.str(k);
-    w.str(o.headers[k]);
+    w.str(headers[k]);
   }
-  w.str(o.contentType);
-  w.bytes(o.payload);
-  const sp = o.spectral;
+  w.str(p.contentType ?? "");
+  // One copy of an output crosses: its encoding, with the payload's place in it; the payload
+  // apart only without one (or where it could not be found).
+  const payload = p.payload ?? new Uint8Array(0);
+  if (o.source && o.payloadAt >= 0) {
+    w.u8(1);
+    w.bytes(o.source);
+    w.u32(o.payloadAt);
+    w.u32(payload.length);
+  } else {
+    w.u8(0);
+    w.bytes(payload);
+    if (o.source) {
+      w.u8(1);
+      w.bytes(o.source);
+    } else w.u8(0);
+  }
+  const sp = p.spectral as OperatorSpectral | null | undefined;
   if (sp) {
     w.u8(1);
     w.f64(sp.coherence);
@@ -141,19 +160,21 @@ function writeOutput(w: PackedWriter, o: BuiltOutput): void {
     w.u32(sp.eigenvalues.length);
     for (const e of sp.eigenvalues) w.f64(e);
   } else w.u8(0);
-  w.str(o.traceparent);
-  w.u32(o.semtrace.length);
-  for (const hop of o.semtrace) w.str(hop);
-  if (o.source) {
-    w.u8(1);
-    w.bytes(o.source);
-  } else w.u8(0);
-  w.str(o.id);
-  w.f64(o.wallMs);
-  w.f64(o.logical);
-  w.f64(o.entropySeed);
+  w.str(p.traceContext?.traceparent ?? "");
+  const semtrace = p.semtrace ?? [];
+  w.u32(semtrace.length);
+  for (const hop of semtrace) w.str(hop);
+  w.str(p.id ?? "");
+  w.f64(Number(p.timestamp?.wallMs ?? 0));
+  w.f64(Number(p.timestamp?.logical ?? 0));
+  w.f64(Number(p.entropySeed ?? 0));
 }
 
+/**
+ * An output read back on the node: the pulse object `spine.publish` takes, built once, with
+ * its bytes as views into the outcomes message (no copy per output; the message then lives
+ * while any of its outputs does, as the node's stamp slabs do: the log copies what it keeps).
+ */
 function readOutput(r: PackedReader): BuiltOutput {
   const topic = r.str();
   const headers: Record<string, string> = {};
@@ -162,8 +183,18 @@ function readOutput(r: PackedReader): BuiltOutput {
     headers[k] = r.str();
   }
   const contentType = r.str();
-  const payload = r.bytes();
-  let spectral: BuiltOutput["spectral"] = null;
+  let source: Uint8Array | null = null;
+  let payload: Uint8Array;
+  let payloadAt = -1;
+  if (r.u8() === 1) {
+    source = r.bytes();
+    payloadAt = r.u32();
+    payload = source.subarray(payloadAt, payloadAt + r.u32());
+  } else {
+    payload = r.bytes();
+    if (r.u8() === 1) source = r.bytes();
+  }
+  let spectral: OperatorSpectral | null = null;
   if (r.u8() === 1) {
     const coherence = r.f64();
     const criticality = r.f64();
@@ -174,21 +205,20 @@ function readOutput(r: PackedReader): BuiltOutput {
   const traceparent = r.str();
   const semtrace: string[] = [];
   for (let n = r.u32(); n > 0; n--) semtrace.push(r.str());
-  const source = r.u8() === 1 ? r.bytes() : null;
-  return {
+  const pulse: arqon.v1.IPulse = {
     topic,
+    realityId: "",
     headers,
     contentType,
     payload,
+    traceContext: { traceparent },
     spectral,
-    traceparent,
     semtrace,
-    source,
     id: r.str(),
-    wallMs: r.f64(),
-    logical: r.f64(),
+    timestamp: { wallMs: r.f64(), logical: r.f64() },
     entropySeed: r.f64(),
   };
+  return { pulse, source, payloadAt };
 }
 
 /** Packs the outcomes of a batch (worker -> node). */
@@ -223,11 +253,12 @@ export function encodeOutcomes(outcomes: readonly PulseOutcome[]): ArrayBuffer {
 }
 
 /**
- * Unpacks {@linkcode encodeOutcomes}. Payloads and state values are copies: they may live on
- * in the store, and a view would keep the whole message alive.
+ * Unpacks {@linkcode encodeOutcomes}. Outputs' bytes are views into `packed` (see
+ * `readOutput`); state values are copies: the store keeps them, one per key, and a view
+ * would keep a whole message alive for each.
  */
 export function decodeOutcomes(packed: ArrayBuffer): PulseOutcome[] {
-  const r = new PackedReader(packed, true);
+  const r = new PackedReader(packed);
   const out: PulseOutcome[] = [];
   for (let n = r.u32(); n > 0; n--) {
     if (r.u8() === 0) {
@@ -240,7 +271,7 @@ export function decodeOutcomes(packed: ArrayBuffer): PulseOutcome[] {
     const changes: [string, Uint8Array | null][] = [];
     for (let m = r.u32(); m > 0; m--) {
       const key = r.str();
-      changes.push([key, r.u8() === 1 ? r.bytes() : null]);
+      changes.push([key, r.u8() === 1 ? r.bytes().slice() : null]);
     }
     out.push({ ok: true, hops, outputs, changes, fuel: r.f64(), ms: r.f64() });
   }
