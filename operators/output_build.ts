@@ -14,7 +14,7 @@ import type { arqon } from "../runtime/protocol/mod.ts";
 import { derivationOf, deriveOutput } from "./derive.ts";
 import { encodedOutput } from "./output_bytes.ts";
 import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
-import type { OperatorPulse, OperatorSpectral } from "./world.ts";
+import type { OperatorPulse } from "./world.ts";
 
 /** One output, ready to publish. */
 export interface BuiltOutput {
