@@ -74,10 +74,7 @@ export function buildOutputs(
     headers[HOPS_HEADER] = String(hops);
     const traceparent = childTraceparent(input.traceContext?.traceparent ?? undefined);
     const semtrace = [...(input.semtrace ?? []), producer];
-    const spectral = out.spectral ?? null;
-    // The same fields, in the same order, the node encoded before this moved here: the
-    // bytes (and so replay digests) are unchanged.
-    const source = encodedOutput({
+    const pulse: arqon.v1.IPulse = {
       topic: out.topic,
       realityId: reality,
       headers,
@@ -86,22 +83,15 @@ export function buildOutputs(
       traceContext: { traceparent },
       spectral: out.spectral,
       semtrace,
-    });
-    const derived = deriveOutput(from, name, index);
+    };
+    // The same fields, in the same order, the node encoded before this moved here: the
+    // bytes (and so replay digests) are unchanged. The id, time and seed derived from the
+    // input are set after: the node's stamp carries them.
+    const source = encodedOutput(pulse);
+    pulse.spectral ??= null;
+    Object.assign(pulse, deriveOutput(from, name, index));
     built.push({
-      pulse: {
-        topic: out.topic,
-        realityId: reality,
-        headers,
-        contentType: out.contentType,
-        payload: out.payload,
-        traceContext: { traceparent },
-        spectral,
-        semtrace,
-        id: derived.id,
-        timestamp: derived.timestamp,
-        entropySeed: derived.entropySeed,
-      },
+      pulse,
       source: source ?? null,
       payloadAt: source ? payloadOffset(source, out.payload.length) : -1,
     });
