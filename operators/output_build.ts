@@ -14,24 +14,37 @@ import type { arqon } from "../runtime/protocol/mod.ts";
 import { derivationOf, deriveOutput } from "./derive.ts";
 import { encodedOutput } from "./output_bytes.ts";
 import { childTraceparent, HOPS_HEADER, hopsOf } from "./trace.ts";
-import type { OperatorPulse } from "./world.ts";
+import type { OperatorPulse, OperatorSpectral } from "./world.ts";
 
 /** One output, ready to publish. */
 export interface BuiltOutput {
-  /**
-   * The pulse: topic, headers (the guest's plus the hop count), content type, payload,
-   * trace context (the input's trace id, a new span id), spectral metadata, semantic trace
-   * (the input's, then this operator; the Spine adds the topic), and the id, time and
-   * entropy seed derived from the input (docs/time.md). `realityId` is the node's to set.
-   */
-  readonly pulse: arqon.v1.IPulse;
+  /** Topic. */
+  readonly topic: string;
+  /** The guest's headers, plus the hop count. */
+  readonly headers: Record<string, string>;
+  /** Content type. */
+  readonly contentType: string;
+  /** Payload. */
+  readonly payload: Uint8Array;
+  /** Spectral metadata, when the guest set some. */
+  readonly spectral: OperatorSpectral | null;
+  /** The input's trace id, a new span id. */
+  readonly traceparent: string;
+  /** The input's semantic trace, then this operator (the Spine adds the topic). */
+  readonly semtrace: string[];
   /**
    * The `Pulse` encoding without id, time and seed (the node's stamp carries those); null
    * when the hand encoder does not write one of its fields (the Spine encodes it then).
    */
   readonly source: Uint8Array | null;
-  /** Where the payload lies in `source` (its first byte; -1: not in it, or no source). */
-  readonly payloadAt: number;
+  /** Id derived from the input (docs/time.md). */
+  readonly id: string;
+  /** HLC wall time derived from the input. */
+  readonly wallMs: number;
+  /** HLC logical counter derived from the input. */
+  readonly logical: number;
+  /** Entropy seed derived from the input. */
+  readonly entropySeed: number;
 }
 
 /** The outputs of one input pulse, ready to publish, and the hop count they carry. */
@@ -74,7 +87,10 @@ export function buildOutputs(
     headers[HOPS_HEADER] = String(hops);
     const traceparent = childTraceparent(input.traceContext?.traceparent ?? undefined);
     const semtrace = [...(input.semtrace ?? []), producer];
-    const pulse: arqon.v1.IPulse = {
+    const spectral = out.spectral ?? null;
+    // The same fields, in the same order, the node encoded before this moved here: the
+    // bytes (and so replay digests) are unchanged.
+    const source = encodedOutput({
       topic: out.topic,
       realityId: reality,
       headers,
@@ -83,59 +99,22 @@ export function buildOutputs(
       traceContext: { traceparent },
       spectral: out.spectral,
       semtrace,
-    };
-    // The same fields, in the same order, the node encoded before this moved here: the
-    // bytes (and so replay digests) are unchanged. The id, time and seed derived from the
-    // input are set after: the node's stamp carries them.
-    const source = encodedOutput(pulse);
-    pulse.spectral ??= null;
-    Object.assign(pulse, deriveOutput(from, name, index));
+    });
+    const derived = deriveOutput(from, name, index);
     built.push({
-      pulse,
+      topic: out.topic,
+      headers,
+      contentType: out.contentType,
+      payload: out.payload,
+      spectral,
+      traceparent,
+      semtrace,
       source: source ?? null,
-      payloadAt: source ? payloadOffset(source, out.payload.length) : -1,
+      id: derived.id,
+      wallMs: Number(derived.timestamp.wallMs),
+      logical: Number(derived.timestamp.logical),
+      entropySeed: Number(derived.entropySeed),
     });
   }
   return { hops, outputs: built };
-}
-
-/** `Pulse.payload`'s field number. */
-const PAYLOAD_FIELD = 11;
-
-/**
- * The offset of the payload's bytes in a `Pulse` encoding (a top-level walk of its fields):
- * the node keeps one copy of an output, its encoding, with the payload a view into it.
- * -1 when absent or of another length (the node then copies the payload apart).
- */
-export function payloadOffset(encoded: Uint8Array, length: number): number {
-  let p = 0;
-  while (p < encoded.length) {
-    let tag = 0;
-    let shift = 0;
-    let b: number;
-    do {
-      b = encoded[p++];
-      tag += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80 && p < encoded.length);
-    const wire = tag & 7;
-    if (wire === 0) {
-      while (encoded[p++] & 0x80 && p < encoded.length);
-      continue;
-    }
-    if (wire === 1) p += 8;
-    else if (wire === 5) p += 4;
-    else if (wire === 2) {
-      let len = 0;
-      shift = 0;
-      do {
-        b = encoded[p++];
-        len += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (b & 0x80 && p < encoded.length);
-      if (Math.floor(tag / 8) === PAYLOAD_FIELD) return len === length ? p : -1;
-      p += len;
-    } else return -1;
-  }
-  return length === 0 ? 0 : -1;
 }

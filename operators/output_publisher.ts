@@ -39,11 +39,11 @@ export class OutputPublisher {
   }
 
   /** The first output the operator's card refuses, as a message (undefined: all pass). */
-  cardViolation(outputs: readonly BuiltOutput[]): string | undefined {
+  cardViolation(outputs: readonly { topic: string; payload: Uint8Array }[]): string | undefined {
     for (const out of outputs) {
       try {
         this.#ctx.spine.agents.checkPublish(
-          { topic: out.pulse.topic, payload: out.pulse.payload },
+          { topic: out.topic, payload: out.payload },
           this.producer,
           this.#reality,
         );
@@ -106,10 +106,22 @@ export class OutputPublisher {
   ): void | Promise<void> {
     for (; index < outputs.length; index++) {
       const out = outputs[index];
-      // Built in the Worker (derived id, time and seed included: the Spine keeps them and its
-      // stamp carries them, so replay reproduces them).
-      const pulse = out.pulse;
-      pulse.realityId = this.#reality;
+      // Field order as the Worker encoded them (one hidden class for every output).
+      const pulse: arqon.v1.IPulse = {
+        topic: out.topic,
+        realityId: this.#reality,
+        headers: out.headers,
+        contentType: out.contentType,
+        payload: out.payload,
+        traceContext: { traceparent: out.traceparent },
+        spectral: out.spectral,
+        semtrace: out.semtrace,
+        // Derived from the input (docs/time.md), not in the encoding: the Spine keeps them
+        // and its stamp carries them, so replay reproduces them.
+        id: out.id,
+        timestamp: { wallMs: out.wallMs, logical: out.logical },
+        entropySeed: out.entropySeed,
+      };
       // Vector clocks: an output is causally after its input (the stamp carries the merge).
       if (input.vclock) pulse.vclock = input.vclock;
       // In order: each output is accepted (sequenced) before the next is offered.

@@ -150,9 +150,8 @@ export class PackedReader {
     if (n === 0) return "";
     const at = this.#take(n);
     const bytes = this.#bytes;
-    if (n <= 16) {
-      // Short ASCII without the decoder's call (see PackedWriter.str); longer ones (ids,
-      // traceparents) through it: concatenation per character cost more from ~20 on.
+    if (n <= 64) {
+      // Short ASCII without the decoder's call (see PackedWriter.str).
       let s = "";
       for (let i = at; i < at + n; i++) {
         const c = bytes[i];

@@ -25,7 +25,6 @@ import {
 import { ControlApplier } from "./control_apply.ts";
 import { decodePulse } from "../runtime/protocol/mod.ts";
 import { toOperatorPulse } from "./input_pulse.ts";
-import { readInput } from "./input_read.ts";
 import { buildOutputs } from "./output_build.ts";
 
 let sandbox: OperatorSandbox | undefined;
@@ -96,7 +95,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       // The node sends each input as the bytes it holds for delivery; the decoding, the
       // operator's view of it and its outputs' derivation and encoding all happen here,
       // off the node's event loop.
-      const input = readInput(pulses[i]) ?? decodePulse(pulses[i]);
+      const input = decodePulse(pulses[i]);
       const r = sandbox.handle(toOperatorPulse(input), outputLimits, check);
       const ms = performance.now() - t0;
       const built = buildOutputs(input, r.outputs, started!.name, started!.reality);

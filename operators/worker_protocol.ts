@@ -10,8 +10,6 @@ import type { SandboxLimits } from "../runtime/sandbox/mod.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { PackedReader, PackedWriter } from "./packed.ts";
 import type { BuiltOutput } from "./output_build.ts";
-import type { arqon } from "../runtime/protocol/mod.ts";
-import type { OperatorSpectral } from "./world.ts";
 import type { ControlStep } from "./control_feed.ts";
 
 /** Starts the operator in the worker. */
@@ -126,33 +124,16 @@ export function decodeBatch(packed: ArrayBuffer): Uint8Array[] {
 }
 
 function writeOutput(w: PackedWriter, o: BuiltOutput): void {
-  const p = o.pulse;
-  w.str(p.topic ?? "");
-  const headers = p.headers ?? {};
-  const names = Object.keys(headers);
+  w.str(o.topic);
+  const names = Object.keys(o.headers);
   w.u32(names.length);
   for (const k of names) {
     w.str(k);
-    w.str(headers[k]);
+    w.str(o.headers[k]);
   }
-  w.str(p.contentType ?? "");
-  // One copy of an output crosses: its encoding, with the payload's place in it; the payload
-  // apart only without one (or where it could not be found).
-  const payload = p.payload ?? new Uint8Array(0);
-  if (o.source && o.payloadAt >= 0) {
-    w.u8(1);
-    w.bytes(o.source);
-    w.u32(o.payloadAt);
-    w.u32(payload.length);
-  } else {
-    w.u8(0);
-    w.bytes(payload);
-    if (o.source) {
-      w.u8(1);
-      w.bytes(o.source);
-    } else w.u8(0);
-  }
-  const sp = p.spectral as OperatorSpectral | null | undefined;
+  w.str(o.contentType);
+  w.bytes(o.payload);
+  const sp = o.spectral;
   if (sp) {
     w.u8(1);
     w.f64(sp.coherence);
@@ -160,21 +141,19 @@ function writeOutput(w: PackedWriter, o: BuiltOutput): void {
     w.u32(sp.eigenvalues.length);
     for (const e of sp.eigenvalues) w.f64(e);
   } else w.u8(0);
-  w.str(p.traceContext?.traceparent ?? "");
-  const semtrace = p.semtrace ?? [];
-  w.u32(semtrace.length);
-  for (const hop of semtrace) w.str(hop);
-  w.str(p.id ?? "");
-  w.f64(Number(p.timestamp?.wallMs ?? 0));
-  w.f64(Number(p.timestamp?.logical ?? 0));
-  w.f64(Number(p.entropySeed ?? 0));
+  w.str(o.traceparent);
+  w.u32(o.semtrace.length);
+  for (const hop of o.semtrace) w.str(hop);
+  if (o.source) {
+    w.u8(1);
+    w.bytes(o.source);
+  } else w.u8(0);
+  w.str(o.id);
+  w.f64(o.wallMs);
+  w.f64(o.logical);
+  w.f64(o.entropySeed);
 }
 
-/**
- * An output read back on the node: the pulse object `spine.publish` takes, built once, with
- * its bytes as views into the outcomes message (no copy per output; the message then lives
- * while any of its outputs does, as the node's stamp slabs do: the log copies what it keeps).
- */
 function readOutput(r: PackedReader): BuiltOutput {
   const topic = r.str();
   const headers: Record<string, string> = {};
@@ -183,18 +162,8 @@ function readOutput(r: PackedReader): BuiltOutput {
     headers[k] = r.str();
   }
   const contentType = r.str();
-  let source: Uint8Array | null = null;
-  let payload: Uint8Array;
-  let payloadAt = -1;
-  if (r.u8() === 1) {
-    source = r.bytes();
-    payloadAt = r.u32();
-    payload = source.subarray(payloadAt, payloadAt + r.u32());
-  } else {
-    payload = r.bytes();
-    if (r.u8() === 1) source = r.bytes();
-  }
-  let spectral: OperatorSpectral | null = null;
+  const payload = r.bytes();
+  let spectral: BuiltOutput["spectral"] = null;
   if (r.u8() === 1) {
     const coherence = r.f64();
     const criticality = r.f64();
@@ -205,20 +174,21 @@ function readOutput(r: PackedReader): BuiltOutput {
   const traceparent = r.str();
   const semtrace: string[] = [];
   for (let n = r.u32(); n > 0; n--) semtrace.push(r.str());
-  const pulse: arqon.v1.IPulse = {
+  const source = r.u8() === 1 ? r.bytes() : null;
+  return {
     topic,
-    realityId: "",
     headers,
     contentType,
     payload,
-    traceContext: { traceparent },
     spectral,
+    traceparent,
     semtrace,
+    source,
     id: r.str(),
-    timestamp: { wallMs: r.f64(), logical: r.f64() },
+    wallMs: r.f64(),
+    logical: r.f64(),
     entropySeed: r.f64(),
   };
-  return { pulse, source, payloadAt };
 }
 
 /** Packs the outcomes of a batch (worker -> node). */
@@ -253,12 +223,11 @@ export function encodeOutcomes(outcomes: readonly PulseOutcome[]): ArrayBuffer {
 }
 
 /**
- * Unpacks {@linkcode encodeOutcomes}. Outputs' bytes are views into `packed` (see
- * `readOutput`); state values are copies: the store keeps them, one per key, and a view
- * would keep a whole message alive for each.
+ * Unpacks {@linkcode encodeOutcomes}. Payloads and state values are copies: they may live on
+ * in the store, and a view would keep the whole message alive.
  */
 export function decodeOutcomes(packed: ArrayBuffer): PulseOutcome[] {
-  const r = new PackedReader(packed);
+  const r = new PackedReader(packed, true);
   const out: PulseOutcome[] = [];
   for (let n = r.u32(); n > 0; n--) {
     if (r.u8() === 0) {
@@ -271,7 +240,7 @@ export function decodeOutcomes(packed: ArrayBuffer): PulseOutcome[] {
     const changes: [string, Uint8Array | null][] = [];
     for (let m = r.u32(); m > 0; m--) {
       const key = r.str();
-      changes.push([key, r.u8() === 1 ? r.bytes().slice() : null]);
+      changes.push([key, r.u8() === 1 ? r.bytes() : null]);
     }
     out.push({ ok: true, hops, outputs, changes, fuel: r.f64(), ms: r.f64() });
   }
