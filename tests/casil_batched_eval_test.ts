@@ -10,31 +10,17 @@ import assert from "node:assert/strict";
 import { builtinComponent } from "../casil/mod.ts";
 import { testPolicyComponent } from "../casil/build/mod.ts";
 import { F, msg, num, pb, type PbField, type PbMessage, str } from "./support/pb.ts";
-import { RawSocket } from "./support/raw_ws.ts";
+import type { RawSocket } from "./support/raw_ws.ts";
+import { connectRaw as connect, putPolicy as put } from "./support/raw_policies.ts";
 import { metric, withNode } from "./support/node.ts";
 
-const PROTO = "arqon.v1.proto";
 const POLICY_DENIED = 14;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-const hello = (name: string) => pb([[F.hello, [[1, name], [2, 1]]]]);
 const publish = (corr: number, topic: string, payload: string) =>
   pb([[F.publish, [[1, corr], [2, 1], [3, [[3, topic], [11, enc.encode(payload)]]]]]]);
 const batch = (frames: Uint8Array[]) => pb([[F.batch, frames.map((f) => [1, f] as PbField)]]);
-
-async function put(url: string, name: string, body: Uint8Array<ArrayBuffer>, query: string) {
-  const res = await fetch(`${url}/v1/policies/${name}${query}`, { method: "PUT", body });
-  const text = await res.text();
-  assert.equal(res.status, 201, text);
-}
-
-async function connect(url: string, name: string): Promise<RawSocket> {
-  const s = await RawSocket.open(url, PROTO);
-  s.send(hello(name));
-  await s.wait(F.welcome);
-  return s;
-}
 
 /** Acks and errors in the order they arrived, as [correlation id, kind, body]. */
 function answers(s: RawSocket): [number, number, PbMessage][] {
