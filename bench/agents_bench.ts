@@ -35,7 +35,7 @@ Deno.exit(
     {
       title: "(a) latency lanes",
       script: "agents/lanes.ts",
-      args: quick ? ["--seconds", "2"] : [],
+      args: quick ? ["--seconds", "2", "--rounds", "1"] : [],
     },
     {
       title: "(b) semantic anycast",

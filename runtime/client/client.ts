@@ -32,6 +32,9 @@ import { ConsumedClock } from "./consumed.ts";
 import { PendingCalls } from "./pending.ts";
 import { ClientSubscription, type SubscribeOptions } from "./subscription.ts";
 
+/** `Lane.LANE_CRITICAL` of the protocol. */
+const LANE_CRITICAL = 2;
+
 const RESOLVED = Promise.resolve(undefined);
 /** Default first reconnect delay, ms. */
 const RECONNECT_DELAY_MS = 100;
@@ -72,6 +75,8 @@ export class ArqonClient {
   readonly #options: ConnectOptions;
   #ws!: WebSocket;
   readonly #outbox: Outbox;
+  // Whether the batch being built holds critical publishes (they travel apart: `publish`).
+  #batchCritical = false;
   readonly #pending = new PendingCalls();
   readonly #subs = new Map<number, ClientSubscription>();
   readonly #dispatch: FrameDispatch;
@@ -215,6 +220,14 @@ export class ArqonClient {
     const anycast = anycastTarget(options.anycast);
     // Vector clocks: what this client consumed so far makes the pulse causally after it.
     const consumed = this.#consumed?.report();
+    // Critical publishes leave in a message of their own: the node schedules a received
+    // message by its first publish's lane, so one behind bulk publishes in a shared message
+    // would wait in the bulk lane, and bulk ones after it would ride in the critical one.
+    const critical = pulse.lane === LANE_CRITICAL;
+    if (critical !== this.#batchCritical) {
+      this.#outbox.flush();
+      this.#batchCritical = critical;
+    }
     // Encoded straight into the outgoing batch (protobufjs for what the fast path lacks).
     if (anycast || !writePublishFrame(this.#outbox, correlationId, ack, pulse, consumed)) {
       this.#outbox.enqueue(

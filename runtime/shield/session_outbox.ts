@@ -102,6 +102,9 @@ export class Outbox implements Resumable {
   #scheduled = false;
   #lanes = false;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  // The stall is for bulk only: the transport holds more than the bulk mark but less than
+  // the high-water mark, so critical and normal deliveries may still be written.
+  #bulkStall = false;
   #ended = false;
   // Created with the first causal subscription: other sessions pay one undefined check.
   #gate: CausalGate | undefined;
@@ -146,7 +149,11 @@ export class Outbox implements Resumable {
     // Once a subscription of this session saw a critical or bulk pulse, flushes go by lane.
     if (!this.#lanes && sub.laned) this.#lanes = true;
     this.#ready.add(sub);
-    this.#schedule();
+    // A critical or normal delivery does not wait out a stall that only bulk is in: it
+    // would otherwise wait for the poll timer, which a publish flood can starve.
+    if (this.#bulkStall && this.#stallTimer !== undefined && sub.readyUpTo(1)) {
+      this.#schedule(true);
+    } else this.#schedule();
   }
 
   /** Forgets a subscription that ended. */
@@ -241,8 +248,9 @@ export class Outbox implements Resumable {
     this.#ctx.metrics.outboundFrames.labels(kind).inc(out.lastCount);
   }
 
-  #schedule(): void {
-    if (this.#scheduled || this.#ended || this.#stallTimer !== undefined) return;
+  #schedule(pastBulkStall = false): void {
+    if (this.#scheduled || this.#ended) return;
+    if (this.#stallTimer !== undefined && !pastBulkStall) return;
     this.#scheduled = true;
     queueMicrotask(() => this.#flush());
   }
@@ -285,7 +293,7 @@ export class Outbox implements Resumable {
       };
       if (!sendBulk()) {
         // Only bulk (or nothing) is left in the ready subscriptions.
-        if (this.#readySet !== undefined && this.#readySet.size > 0) this.#stall();
+        if (this.#readySet !== undefined && this.#readySet.size > 0) this.#stall(true);
         return;
       }
       if (!this.#drainReady(out, sendBulk, 2)) return;
@@ -409,8 +417,9 @@ export class Outbox implements Resumable {
     }, wait);
   }
 
-  #stall(): void {
+  #stall(bulkOnly = false): void {
     if (this.#stallTimer !== undefined || this.#ended) return;
+    this.#bulkStall = bulkOnly;
     this.#ctx.metrics.transportStalls.labels(this.#transport.kind).inc();
     this.#ctx.stalls?.add(this);
     // No drain event exists on WebSocket: poll the buffer level until it falls.
