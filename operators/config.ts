@@ -39,6 +39,12 @@ export interface OperatorOptions {
    * @default {10000}
    */
   snapshotEvery: number;
+  /**
+   * CPUs the operators' Workers run on, in the kernel's list notation (`0`, `0,2-3`); empty:
+   * where the node's process runs. Pins each Worker thread at its start (Linux).
+   * @default {""}
+   */
+  operatorCpus: string;
 }
 
 /** Defaults of {@linkcode OperatorOptions}. */
@@ -49,6 +55,7 @@ export const OPERATOR_DEFAULTS: Readonly<OperatorOptions> = Object.freeze({
   operatorMaxInstances: 8,
   replayMaxConcurrent: 2,
   snapshotEvery: 10_000,
+  operatorCpus: "",
 });
 
 /** The operator limits as flags (`--operator-*`); the node adds them to its table. */
@@ -95,5 +102,12 @@ export const OPERATOR_FLAGS: readonly Flag<keyof OperatorOptions>[] = Object.fre
     env: "ARQON_SNAPSHOT_EVERY",
     help: "replays snapshot operator state every this many inputs (0: never); " +
       "verify and fork start from the nearest",
+  },
+  {
+    key: "operatorCpus",
+    flag: "operator-cpus",
+    kind: "string",
+    env: "ARQON_OPERATOR_CPUS",
+    help: "CPUs for the operators' Workers, e.g. 0 or 2-3 (default: where the node runs)",
   },
 ]);

@@ -27,6 +27,7 @@ import { KeyedSerial } from "./serial.ts";
 import { type Entry, statusOf } from "./host_entry.ts";
 import { OperatorStats } from "./stats.ts";
 import { DEFAULT_MAX_HOPS } from "./trace.ts";
+import { operatorCpusOf } from "./thread_affinity.ts";
 
 /** The operators of a node. */
 export class OperatorHost {
@@ -34,6 +35,8 @@ export class OperatorHost {
   onVersion: ((version: OperatorVersion) => void) | undefined;
   readonly #o: OperatorHostOptions;
   readonly #options: OperatorOptions;
+  /** `--operator-cpus`, checked (empty: Workers run where the process runs). */
+  readonly #cpus: readonly number[];
   readonly #entries = new Map<string, Entry>();
   readonly #log: GuestLogger;
   readonly #files: OperatorFiles;
@@ -44,6 +47,7 @@ export class OperatorHost {
   constructor(options: OperatorHostOptions) {
     this.#o = options;
     this.#options = { ...OPERATOR_DEFAULTS, ...options };
+    this.#cpus = operatorCpusOf(this.#options.operatorCpus);
     this.#log = options.log ?? (() => {});
     this.#files = new OperatorFiles(options.dir);
   }
@@ -149,6 +153,7 @@ export class OperatorHost {
       spine: this.#o.spine,
       store: this.#o.store,
       maxStateBytes: this.#options.operatorStateBytes,
+      cpus: this.#cpus,
       maxHops: this.#o.maxHops ?? DEFAULT_MAX_HOPS,
       log: this.#log,
       control: this.#o.control,

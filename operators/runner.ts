@@ -34,6 +34,8 @@ export interface RunnerContext {
   readonly spine: Spine;
   readonly store: OperatorStateStore;
   readonly maxStateBytes: number;
+  /** CPUs each Worker pins itself to at its start (`--operator-cpus`); none: not pinned. */
+  readonly cpus?: readonly number[];
   readonly maxHops: number;
   readonly log: GuestLogger;
   /** Told about every failed pulse (the host counts them towards quarantine). */
@@ -130,6 +132,7 @@ export class OperatorRunner {
         name,
         reality: manifest.reality,
         readOnlyState: this.spec.readOnlyState,
+        cpus: this.#ctx.cpus,
       });
     } catch (e) {
       worker.stop();

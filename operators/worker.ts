@@ -12,6 +12,7 @@ import { OPERATOR_WORLD } from "./world.ts";
 import type { OutputLimits } from "./operator_instance.ts";
 import { checkOutputs } from "./output_check.ts";
 import { ThreadPriority } from "./thread_nice.ts";
+import { pinThread } from "./thread_affinity.ts";
 import { OperatorState } from "./state.ts";
 import {
   decodeBatch,
@@ -43,6 +44,9 @@ function post(message: FromWorker, transfer: Transferable[] = []): void {
 }
 
 function start(m: StartMessage): void {
+  if (m.cpus !== undefined && m.cpus.length > 0 && !pinThread(m.cpus)) {
+    post({ type: "log", level: "warn", message: `could not pin to CPUs ${m.cpus.join(",")}` });
+  }
   try {
     started = m;
     sandbox = build(m.state);

@@ -32,6 +32,8 @@ export interface StartMessage {
   readonly reality: string;
   /** State writes fail (parallel instances: see docs/operators.md, "Instances"). */
   readonly readOnlyState?: boolean;
+  /** CPUs the Worker pins its thread to before anything else (`--operator-cpus`). */
+  readonly cpus?: readonly number[];
 }
 
 /**
