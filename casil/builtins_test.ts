@@ -165,3 +165,115 @@ Deno.test("redact_secrets finds secrets at every offset around its 16-byte chunk
     }
   }
 });
+
+// The scan rules out 16 positions at a time with vector compares of a chunk and the chunk one
+// byte later (key prefixes as byte pairs, card numbers by a run of 13 digits, spaces or
+// dashes), and looks at the last positions in the last whole chunk: these put every kind of
+// secret, and the near misses, across those edges.
+Deno.test("redact_secrets: every kind at every offset across the chunk edges, and at the end", async () => {
+  const sb = await sandbox("redact_secrets");
+  const secrets: [string, string][] = [
+    ["sk-proj0123456789abcdefghij", "[api-key]"],
+    ["sk_live_0123456789abcdef", "[api-key]"],
+    ["sk_test_0123456789abcdef", "[api-key]"],
+    ["ghp_0123456789abcdefghijABCDEFGHIJ", "[api-key]"],
+    ["github_pat_0123456789abcdefghijABCDEFGHIJ", "[api-key]"],
+    ["AIzaSyA0123456789abcdefghijABCDEFGHI", "[api-key]"],
+    ["xoxb-0123456789", "[api-key]"],
+    ["5500-0000-0000-0004", "[card]"],
+    ["4111111111111111", "[card]"],
+    ["378282246310005", "[card]"],
+    ["4 111111111111111", "[card]"], // a first group of one digit
+    ["x@yy.io", "[email]"],
+  ];
+  const filler = "lorem ipsum dolor sit amet, 42.5 ok; ".repeat(3);
+  for (const [secret, token] of secrets) {
+    for (let offset = 0; offset < 48; offset++) {
+      for (const tail of ["", ".", " z", " and more words after it, 7 of them."]) {
+        const before = filler.slice(0, offset);
+        // Not a space: the filler's digits would join a card number that follows it.
+        const sep = offset > 0 ? "; " : "";
+        const v = run(sb, "a.b", `${before}${sep}${secret}${tail}`);
+        const where = `${secret} after ${offset} bytes, tail ${JSON.stringify(tail)}`;
+        assert.equal(v.kind, "redact", where);
+        if (v.kind === "redact") {
+          assert.equal(dec.decode(v.payload), `${before}${sep}${token}${tail}`, where);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("redact_secrets: near misses stay at every offset (prefix pairs, short runs, word parts)", async () => {
+  const sb = await sandbox("redact_secrets");
+  const misses = [
+    "sk", // a key prefix's pair as the payload's last bytes
+    "sk-short",
+    "ghost ghp_short xoxb- AKIA123 AIzaShort",
+    "xsk-proj0123456789abcdefghij", // inside a word: not a key
+    "a4111111111111111", // inside a word: not a card
+    "4111 1111 1111 1112", // Luhn-invalid
+    "4111 1111 1111", // 12 digits
+    "4111  1111 1111 1111", // two separators in a row
+    "41.11 1111 1111 1111",
+    "2026-12-07T21:30:00Z 1733600000000 x",
+    "not@an-address @ a@b @.io",
+  ];
+  const filler = "lorem ipsum dolor sit amet, 42.5 ok; ".repeat(3);
+  for (const miss of misses) {
+    for (let offset = 0; offset < 48; offset++) {
+      for (const tail of ["", " z", " and more words after it."]) {
+        const text = `${filler.slice(0, offset)}${offset > 0 ? "; " : ""}${miss}${tail}`;
+        assert.deepEqual(run(sb, "a.b", text), { kind: "allow" }, JSON.stringify(text));
+      }
+    }
+  }
+});
+
+Deno.test("redact_secrets: payloads of 0 to 40 bytes, around the 16-byte chunk", async () => {
+  const sb = await sandbox("redact_secrets");
+  const clean = "sensor reading value ok temperature 42.5 lab north ";
+  for (let n = 0; n <= 40; n++) {
+    assert.deepEqual(run(sb, "a.b", clean.repeat(2).slice(0, n)), { kind: "allow" }, `${n} bytes`);
+    // The same length ending in a secret, and made of one secret-looking run.
+    for (const [secret, token] of [["AKIAIOSFODNN7EXAMPLE", "[api-key]"], ["b@cc.io", "[email]"]]) {
+      if (secret.length > n) continue;
+      const pad = n - secret.length;
+      const before = pad > 0 ? clean.slice(0, pad - 1) + " " : "";
+      const v = run(sb, "a.b", before + secret);
+      assert.equal(v.kind, "redact", `${secret} ending ${n} bytes`);
+      if (v.kind === "redact") assert.equal(dec.decode(v.payload), before + token);
+    }
+    const digits = "4111111111111111".padEnd(40, "1").slice(0, n);
+    const v = run(sb, "a.b", digits);
+    // Only 13 to 19 digits can be a card: "4111111111111111" (16) is the Luhn-valid one here.
+    if (n === 16) assert.equal(v.kind === "redact" && dec.decode(v.payload), "[card]");
+    else if (n < 13 || n > 19) assert.deepEqual(v, { kind: "allow" }, `${n} digits`);
+  }
+});
+
+Deno.test("redact_secrets kinds can be switched off in long payloads too", async () => {
+  const text = "lorem ipsum dolor sit amet, 42.5 ok; ".repeat(2) +
+    "bob@example.com 4111111111111111 AKIAIOSFODNN7EXAMPLE and the rest of the text";
+  const cases: [string, string][] = [
+    ['{"emails": false}', "bob@example.com [card] [api-key]"],
+    ['{"cards": false}', "[email] 4111111111111111 [api-key]"],
+    ['{"keys": false}', "[email] [card] AKIAIOSFODNN7EXAMPLE"],
+    ['{"emails": false, "cards": false, "keys": false}', ""],
+  ];
+  for (const [config, want] of cases) {
+    const v = run(await sandbox("redact_secrets", config), "a.b", text);
+    if (want === "") {
+      assert.deepEqual(v, { kind: "allow" }, config);
+      continue;
+    }
+    assert.equal(v.kind, "redact", config);
+    if (v.kind === "redact") {
+      assert.equal(
+        dec.decode(v.payload),
+        "lorem ipsum dolor sit amet, 42.5 ok; ".repeat(2) + want + " and the rest of the text",
+        config,
+      );
+    }
+  }
+});

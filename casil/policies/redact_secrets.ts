@@ -49,13 +49,6 @@ export function configure(config: string): string | null {
   return isAlnum(c) || c == 0x2e || c == 0x2d;
 }
 
-/** Whether (c, d) begins a key prefix: sk gh AK AI xo. */
-// @ts-ignore: decorator
-@inline function isKeyPair(c: u8, d: u8): bool {
-  return (c == 0x73 && d == 0x6b) || (c == 0x67 && d == 0x68) ||
-    (c == 0x41 && (d == 0x4b || d == 0x49)) || (c == 0x78 && d == 0x6f);
-}
-
 function startsWith(p: Uint8Array, at: i32, prefix: string): bool {
   const n = prefix.length;
   if (at + n > p.length) return false;
@@ -80,45 +73,55 @@ const KEY_MIN: i32[] = [16, 16, 20, 30, 30, 30, 30, 30, 16, 30, 10, 10, 10, 10, 
 /** End of an API key starting at `at`, or -1. */
 function keyAt(p: Uint8Array, at: i32): i32 {
   if (at + 1 >= p.length) return -1;
-  // Most words are ruled out by their first two bytes: sk, gh, AK, AI, xo.
+  // The first two bytes pick the prefixes to try (in KEY_PREFIXES' order): sk, gh, gi, AK,
+  // AI, xo; any other pair starts no key.
   const c = unchecked(p[at]);
   const d = unchecked(p[at + 1]);
-  if (
-    !((c == 0x73 && d == 0x6b) || (c == 0x67 && d == 0x68) || (c == 0x41 && (d == 0x4b || d == 0x49)) ||
-      (c == 0x78 && d == 0x6f))
-  ) return -1;
-  for (let k = 0; k < KEY_PREFIXES.length; k++) {
-    const prefix = KEY_PREFIXES[k];
+  let from = 0;
+  let to = 0;
+  if (c == 0x73 && d == 0x6b) to = 3;
+  else if (c == 0x67 && d == 0x68) (from = 3), (to = 7);
+  else if (c == 0x67 && d == 0x69) (from = 7), (to = 8);
+  else if (c == 0x41 && d == 0x4b) (from = 8), (to = 9);
+  else if (c == 0x41 && d == 0x49) (from = 9), (to = 10);
+  else if (c == 0x78 && d == 0x6f) (from = 10), (to = 15);
+  else return -1;
+  for (let k = from; k < to; k++) {
+    const prefix = unchecked(KEY_PREFIXES[k]);
     if (!startsWith(p, at, prefix)) continue;
     const body = at + prefix.length;
     const n = runOf(p, body);
-    if (n >= KEY_MIN[k]) return body + n;
+    if (n >= unchecked(KEY_MIN[k])) return body + n;
   }
   return -1;
 }
 
 /** End of a Luhn-valid card number starting at `at`, or -1. */
 function cardAt(p: Uint8Array, at: i32): i32 {
+  // Runs for every run of 13 or more digits (millisecond timestamps are as long): bytes
+  // are read unchecked, every index stays below n.
+  const base = p.dataStart;
+  const n = p.length;
   let digits = 0;
   let e = at;
   let lastDigitEnd = at;
-  while (e < p.length && digits < 20) {
-    const c = p[e];
+  while (e < n && digits < 20) {
+    const c = load<u8>(base + <usize>e);
     if (isDigit(c)) {
       digits++;
       e++;
       lastDigitEnd = e;
-    } else if ((c == 0x20 || c == 0x2d) && e + 1 < p.length && isDigit(p[e + 1]) && e > at) {
+    } else if ((c == 0x20 || c == 0x2d) && e + 1 < n && isDigit(load<u8>(base + <usize>e + 1)) && e > at) {
       e++;
     } else break;
   }
   if (digits < 13 || digits > 19) return -1;
-  if (lastDigitEnd < p.length && isAlnum(p[lastDigitEnd])) return -1;
+  if (lastDigitEnd < n && isAlnum(load<u8>(base + <usize>lastDigitEnd))) return -1;
   // Luhn over the digits, right to left.
   let sum = 0;
   let dbl = false;
   for (let i = lastDigitEnd - 1; i >= at; i--) {
-    const c = p[i];
+    const c = load<u8>(base + <usize>i);
     if (!isDigit(c)) continue;
     let d = <i32>(c - 0x30);
     if (dbl) {
@@ -149,7 +152,7 @@ const TOKEN_KEY = "[api-key]";
 const TOKEN_EMAIL = "[email]";
 const TOKEN_CARD = "[card]";
 
-// Byte classes for the scan: one table lookup per byte decides whether anything can start.
+// Byte classes of the one-byte-at-a-time path (short payloads) and of the byte before a chunk.
 const ALNUM: u8 = 1;
 const DIGIT: u8 = 2;
 const KEY_START: u8 = 4;
@@ -162,6 +165,15 @@ for (let c = 0; c < 256; c++) {
   CLASS[c] = k;
 }
 
+const ALLOWED: Verdict = allow();
+
+// The scan looks at 16 positions at a time and rules most of them out with vector compares
+// of the chunk (v) and the chunk one byte later (v1): a key can only start at one of its
+// prefixes' first two bytes (sk gh gi AK AI xo), a card only at a digit that begins 13 bytes
+// of digits, spaces or dashes (13 digits or more, single separators between them), an e-mail
+// only around an `@`. Ordinary text has almost none of these, so most chunks cost a few compares;
+// what is left is checked one position at a time by the detectors above, which alone decide.
+
 const V_0 = i8x16.splat(0x30);
 const V_10 = i8x16.splat(10);
 const V_A = i8x16.splat(0x41);
@@ -169,9 +181,19 @@ const V_Z = i8x16.splat(0x5a);
 const V_a = i8x16.splat(0x61);
 const V_z = i8x16.splat(0x7a);
 const V_s = i8x16.splat(0x73);
+const V_k = i8x16.splat(0x6b);
 const V_g = i8x16.splat(0x67);
+const V_h = i8x16.splat(0x68);
+const V_i = i8x16.splat(0x69);
+const V_K = i8x16.splat(0x4b);
+const V_I = i8x16.splat(0x49);
 const V_x = i8x16.splat(0x78);
+const V_o = i8x16.splat(0x6f);
 const V_AT = i8x16.splat(0x40);
+const V_SPACE = i8x16.splat(0x20);
+const V_DASH = i8x16.splat(0x2d);
+const V_NONE = i8x16.splat(0);
+const V_ALL = i8x16.splat(-1);
 
 // @ts-ignore: decorator
 @inline function isDigitV(v: v128): v128 {
@@ -179,19 +201,42 @@ const V_AT = i8x16.splat(0x40);
   return i8x16.lt_u(i8x16.sub(v, V_0), V_10);
 }
 
-/** Lanes where something may start: a digit, `@`, or a letter beginning a key (s g A x). */
+/** Lanes holding a digit, a space or a dash (what a card number is made of). */
 // @ts-ignore: decorator
-@inline function interestingV(v: v128, digit: v128): v128 {
+@inline function cardByteV(v: v128): v128 {
+  return v128.or(isDigitV(v), v128.or(i8x16.eq(v, V_SPACE), i8x16.eq(v, V_DASH)));
+}
+
+/** Lanes where a key prefix's first two bytes are: (v, v1) is sk, gh, gi, AK, AI or xo. */
+// @ts-ignore: decorator
+@inline function keyPairV(v: v128, v1: v128): v128 {
   return v128.or(
-    v128.or(digit, i8x16.eq(v, V_AT)),
-    v128.or(v128.or(i8x16.eq(v, V_s), i8x16.eq(v, V_g)), v128.or(i8x16.eq(v, V_A), i8x16.eq(v, V_x))),
+    v128.or(
+      v128.and(i8x16.eq(v, V_s), i8x16.eq(v1, V_k)),
+      v128.and(i8x16.eq(v, V_g), v128.or(i8x16.eq(v1, V_h), i8x16.eq(v1, V_i))),
+    ),
+    v128.or(
+      v128.and(i8x16.eq(v, V_A), v128.or(i8x16.eq(v1, V_K), i8x16.eq(v1, V_I))),
+      v128.and(i8x16.eq(v, V_x), i8x16.eq(v1, V_o)),
+    ),
   );
 }
 
+/** Lanes holding a letter or a digit. */
 // @ts-ignore: decorator
-@inline function interesting(at: usize): v128 {
-  const v = v128.load(at);
-  return interestingV(v, isDigitV(v));
+@inline function alnumV(v: v128): v128 {
+  const upper = v128.and(i8x16.ge_u(v, V_A), i8x16.le_u(v, V_Z));
+  const lower = v128.and(i8x16.ge_u(v, V_a), i8x16.le_u(v, V_z));
+  return v128.or(isDigitV(v), v128.or(upper, lower));
+}
+
+/** The bits j of `m` for which bits j..j+12 are all set (a run of 13 card bytes from j). */
+// @ts-ignore: decorator
+@inline function run13(m: u32): u32 {
+  const r2 = m & (m >> 1);
+  const r4 = r2 & (r2 >> 2);
+  const r8 = r4 & (r4 >> 4);
+  return r8 & (r4 >> 8) & (m >> 12);
 }
 
 // The match `matchAt` found.
@@ -200,149 +245,169 @@ let mEnd: i32 = 0;
 let mToken = "";
 
 /**
- * Tries the detectors at `i`: keys and cards where a word starts, e-mails at an `@`.
- * True with mStart/mEnd/mToken set on a match.
+ * Tries the detector for the byte `c` at `i`: an e-mail around an `@`, a card at a digit,
+ * a key at a letter (the caller makes sure a key or a card starts a word). True with
+ * mStart/mEnd/mToken set on a match.
  */
-function matchAt(p: Uint8Array, i: i32, c: u8, wordStart: bool, floor: i32): bool {
-  const cls = unchecked(CLASS[c]);
-  if (wordStart) {
-    if (doKeys && (cls & KEY_START) != 0) {
-      const e = keyAt(p, i);
-      if (e > 0) {
-        mStart = i;
-        mEnd = e;
-        mToken = TOKEN_KEY;
-        return true;
-      }
-    }
-    if (doCards && (cls & DIGIT) != 0) {
-      const e = cardAt(p, i);
-      if (e > 0) {
-        mStart = i;
-        mEnd = e;
-        mToken = TOKEN_CARD;
-        return true;
-      }
-    }
-  }
-  if (doEmails && c == 0x40) {
+function matchAt(p: Uint8Array, i: i32, c: u8, floor: i32): bool {
+  if (c == 0x40) {
+    if (!doEmails) return false;
     const r = emailAround(p, i, floor);
-    if (r >= 0) {
-      mStart = <i32>(r >> 32);
-      mEnd = <i32>(r & 0xffffffff);
-      mToken = TOKEN_EMAIL;
-      return true;
-    }
+    if (r < 0) return false;
+    mStart = <i32>(r >> 32);
+    mEnd = <i32>(r & 0xffffffff);
+    mToken = TOKEN_EMAIL;
+    return true;
   }
-  return false;
+  if (isDigit(c)) {
+    if (!doCards) return false;
+    const e = cardAt(p, i);
+    if (e < 0) return false;
+    mStart = i;
+    mEnd = e;
+    mToken = TOKEN_CARD;
+    return true;
+  }
+  if (!doKeys) return false;
+  const e = keyAt(p, i);
+  if (e < 0) return false;
+  mStart = i;
+  mEnd = e;
+  mToken = TOKEN_KEY;
+  return true;
+}
+
+// Matches of the current call, as (start, end, token), in order and not overlapping; made on
+// the first match only (most payloads have none).
+let starts: Array<i32> | null = null;
+let ends: Array<i32> | null = null;
+let tokens: Array<string> | null = null;
+
+/** Keeps the match `matchAt` found. */
+function keepMatch(): void {
+  if (starts === null) {
+    starts = new Array<i32>(0);
+    ends = new Array<i32>(0);
+    tokens = new Array<string>(0);
+  }
+  starts!.push(mStart);
+  ends!.push(mEnd);
+  tokens!.push(mToken);
 }
 
 export function evaluate(ctx: Context, payload: Uint8Array): Verdict {
   const p = payload;
   const n = p.length;
   const base = p.dataStart;
-  // Matches as (start, end, token) triples, in order, not overlapping.
-  const starts = new Array<i32>(0);
-  const ends = new Array<i32>(0);
-  const tokens = new Array<string>(0);
+  // Per call: what the previous call allocated went with its release.
+  starts = null;
+  ends = null;
+  tokens = null;
+  const keysOn = doKeys ? V_ALL : V_NONE;
+  const mailsOn = doEmails ? V_ALL : V_NONE;
+  const cardsOn = doCards ? V_ALL : V_NONE;
   let floor = 0; // end of the last match
-  let prevAlnum = false;
-  let i = 0;
-  while (i + 17 <= n) {
-    // 16 positions at a time (reading 17 bytes). Something can start only where a word
-    // starts with two digits (card numbers start with a group of four) or with a letter that
-    // begins a key prefix (s g A x), or at an `@`; most chunks have no such position.
-    const v = v128.load(base + <usize>i);
-    // Most chunks hold no digit, no s g A x and no `@`: nothing can start in them. Ruling
-    // that out first costs a third of the full classification below.
-    const digit = isDigitV(v);
-    if (!v128.any_true(interestingV(v, digit))) {
-      i += 16;
-      // A quiet chunk is often followed by more (binary or padded payloads): skip 64 bytes
-      // at a time while none of them is interesting (one fuel check per 64 bytes).
-      while (
-        i + 65 <= n &&
-        !v128.any_true(
-          v128.or(
-            v128.or(interesting(base + <usize>i), interesting(base + <usize>i + 16)),
-            v128.or(interesting(base + <usize>i + 32), interesting(base + <usize>i + 48)),
-          ),
-        )
-      ) i += 64;
-      prevAlnum = (unchecked(CLASS[load<u8>(base + <usize>i - 1)]) & ALNUM) != 0;
-      continue;
-    }
-    const upper = v128.and(i8x16.ge_u(v, V_A), i8x16.le_u(v, V_Z));
-    const lower = v128.and(i8x16.ge_u(v, V_a), i8x16.le_u(v, V_z));
-    const alnum = i8x16.bitmask(v128.or(digit, v128.or(upper, lower)));
-    let start = 0;
-    if (doCards) {
-      start |= i8x16.bitmask(v128.and(digit, isDigitV(v128.load(base + <usize>i + 1))));
-    }
-    if (doKeys) {
-      start |= i8x16.bitmask(
-        v128.or(
-          v128.or(i8x16.eq(v, V_s), i8x16.eq(v, V_g)),
-          v128.or(i8x16.eq(v, V_A), i8x16.eq(v, V_x)),
-        ),
-      );
-    }
-    const prev = ((alnum << 1) | (prevAlnum ? 1 : 0)) & 0xffff;
-    let rest = (start & ~prev) | (doEmails ? i8x16.bitmask(i8x16.eq(v, V_AT)) : 0);
-    let matched = false;
-    while (rest != 0) {
-      const k = ctz(rest);
-      rest &= rest - 1;
-      const j = i + k;
-      const c = load<u8>(base + <usize>j);
-      // A letter candidate is worth a look only with the second byte of a key prefix.
-      if (c >= 0x41 && !isKeyPair(c, load<u8>(base + <usize>j + 1))) continue;
-      if (matchAt(p, j, c, ((prev >> k) & 1) == 0, floor)) {
-        matched = true;
-        break;
+  let i = 0; // the next position to look at
+  if (n >= 17) {
+    // Nothing can start at the last byte (a key or a card takes 2 or more, an e-mail needs a
+    // domain after its `@`), so positions up to n - 2 are looked at: in chunks of 16 at i
+    // (reading 17 bytes), and the last few in the last whole chunk (n - 17) with the lanes
+    // already looked at masked off.
+    while (i < n - 1) {
+      let s = i;
+      let lanes: i32 = 0xffff;
+      if (i + 17 > n) {
+        s = n - 17;
+        lanes = (0xffff << (i - s)) & 0xffff;
+      }
+      const at = base + <usize>s;
+      const v = v128.load(at);
+      const v1 = v128.load(at + 1);
+      const digit = v128.and(isDigitV(v), cardsOn);
+      const keys = v128.and(keyPairV(v, v1), keysOn);
+      const mails = v128.and(i8x16.eq(v, V_AT), mailsOn);
+      if (!v128.any_true(v128.or(v128.or(keys, mails), digit))) {
+        if (s != i) break;
+        i += 16;
+        continue;
+      }
+      let word = i8x16.bitmask(keys);
+      const digits = i8x16.bitmask(digit);
+      if (digits != 0) {
+        // Card bytes at s..s+31 (what lies past the payload counts as none): the last 16
+        // bytes' view is shifted into place when fewer than 32 are left.
+        const hi = min(s + 16, n - 16);
+        const m = <u32>i8x16.bitmask(cardByteV(v)) |
+          (<u32>i8x16.bitmask(cardByteV(v128.load(base + <usize>hi))) << <u32>(hi - s));
+        word |= digits & <i32>run13(m);
+      }
+      let rest = (word | i8x16.bitmask(mails)) & lanes;
+      if (rest != 0) {
+        // Keys and cards start words: the byte before may not be a letter or a digit.
+        const before = s > 0 && (unchecked(CLASS[load<u8>(at - 1)]) & ALNUM) != 0 ? 1 : 0;
+        const prev = ((i8x16.bitmask(alnumV(v)) << 1) | before) & 0xffff;
+        rest &= ~(word & prev);
+      }
+      let matched = false;
+      while (rest != 0) {
+        const k = ctz(rest);
+        rest &= rest - 1;
+        const j = s + k;
+        if (matchAt(p, j, load<u8>(base + <usize>j), floor)) {
+          matched = true;
+          break;
+        }
+      }
+      if (matched) {
+        keepMatch();
+        i = floor = mEnd;
+      } else {
+        if (s != i) break;
+        i += 16;
       }
     }
-    if (matched) {
-      starts.push(mStart);
-      ends.push(mEnd);
-      tokens.push(mToken);
-      i = floor = mEnd;
-      prevAlnum = true;
-    } else {
-      prevAlnum = ((alnum >> 15) & 1) != 0;
-      i += 16;
+  } else {
+    // Short payloads, one byte at a time.
+    let prevAlnum = false;
+    while (i < n) {
+      const c = load<u8>(base + <usize>i);
+      const cls = unchecked(CLASS[c]);
+      if (
+        (c == 0x40 || (!prevAlnum && (cls & (DIGIT | KEY_START)) != 0)) &&
+        matchAt(p, i, c, floor)
+      ) {
+        keepMatch();
+        i = floor = mEnd;
+        prevAlnum = true;
+        continue;
+      }
+      prevAlnum = (cls & ALNUM) != 0;
+      i++;
     }
   }
-  // The last few bytes, one at a time.
-  while (i < n) {
-    const c = load<u8>(base + <usize>i);
-    if ((!prevAlnum || c == 0x40) && matchAt(p, i, c, !prevAlnum, floor)) {
-      starts.push(mStart);
-      ends.push(mEnd);
-      tokens.push(mToken);
-      i = floor = mEnd;
-      prevAlnum = true;
-      continue;
-    }
-    prevAlnum = (unchecked(CLASS[c]) & ALNUM) != 0;
-    i++;
-  }
-  if (starts.length == 0) return allow();
+  if (starts === null) return ALLOWED;
+  const st = starts!;
+  const en = ends!;
+  const tk = tokens!;
   let size = n;
-  for (let k = 0; k < starts.length; k++) size += tokens[k].length - (ends[k] - starts[k]);
+  for (let k = 0; k < st.length; k++) size += tk[k].length - (en[k] - st[k]);
   const out = new Uint8Array(size);
   let from = 0;
   let to = 0;
   let what = "";
-  for (let k = 0; k < starts.length; k++) {
-    memory.copy(out.dataStart + <usize>to, p.dataStart + <usize>from, <usize>(starts[k] - from));
-    to += starts[k] - from;
-    const t = tokens[k];
+  for (let k = 0; k < st.length; k++) {
+    memory.copy(out.dataStart + <usize>to, p.dataStart + <usize>from, <usize>(st[k] - from));
+    to += st[k] - from;
+    const t = tk[k];
     for (let j = 0; j < t.length; j++) out[to + j] = <u8>t.charCodeAt(j);
     to += t.length;
-    from = ends[k];
+    from = en[k];
     if (!what.includes(t)) what += (what.length > 0 ? " " : "") + t;
   }
   memory.copy(out.dataStart + <usize>to, p.dataStart + <usize>from, <usize>(n - from));
-  return redact(out, "redacted " + starts.length.toString() + " item(s): " + what);
+  const count = st.length;
+  starts = null;
+  ends = null;
+  tokens = null;
+  return redact(out, "redacted " + count.toString() + " item(s): " + what);
 }
