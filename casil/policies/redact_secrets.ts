@@ -180,15 +180,6 @@ const V_A = i8x16.splat(0x41);
 const V_Z = i8x16.splat(0x5a);
 const V_a = i8x16.splat(0x61);
 const V_z = i8x16.splat(0x7a);
-const V_s = i8x16.splat(0x73);
-const V_k = i8x16.splat(0x6b);
-const V_g = i8x16.splat(0x67);
-const V_h = i8x16.splat(0x68);
-const V_i = i8x16.splat(0x69);
-const V_K = i8x16.splat(0x4b);
-const V_I = i8x16.splat(0x49);
-const V_x = i8x16.splat(0x78);
-const V_o = i8x16.splat(0x6f);
 const V_AT = i8x16.splat(0x40);
 const V_SPACE = i8x16.splat(0x20);
 const V_DASH = i8x16.splat(0x2d);
@@ -207,18 +198,21 @@ const V_ALL = i8x16.splat(-1);
   return v128.or(isDigitV(v), v128.or(i8x16.eq(v, V_SPACE), i8x16.eq(v, V_DASH)));
 }
 
+// Per low nibble: the first byte of a key prefix with that low nibble (A 1, s 3, g 7, x 8;
+// elsewhere a byte of another low nibble, which no lane can equal), and the second bytes
+// that may follow it (K or I after A, k after s, h or i after g, o after x).
+const T_FIRST = i8x16(0x01, 0x41, 0x03, 0x73, 0x05, 0x04, 0x07, 0x67, 0x78, 0x08, 0x0b, 0x0a, 0x0d, 0x0c, 0x0f, 0x0e);
+const T_SECOND = i8x16(0, 0x4b, 0, 0x6b, 0, 0, 0, 0x68, 0x6f, 0, 0, 0, 0, 0, 0, 0);
+const T_SECOND2 = i8x16(0, 0x49, 0, 0x6b, 0, 0, 0, 0x69, 0x6f, 0, 0, 0, 0, 0, 0, 0);
+const V_LOW = i8x16.splat(0x0f);
+
 /** Lanes where a key prefix's first two bytes are: (v, v1) is sk, gh, gi, AK, AI or xo. */
 // @ts-ignore: decorator
 @inline function keyPairV(v: v128, v1: v128): v128 {
-  return v128.or(
-    v128.or(
-      v128.and(i8x16.eq(v, V_s), i8x16.eq(v1, V_k)),
-      v128.and(i8x16.eq(v, V_g), v128.or(i8x16.eq(v1, V_h), i8x16.eq(v1, V_i))),
-    ),
-    v128.or(
-      v128.and(i8x16.eq(v, V_A), v128.or(i8x16.eq(v1, V_K), i8x16.eq(v1, V_I))),
-      v128.and(i8x16.eq(v, V_x), i8x16.eq(v1, V_o)),
-    ),
+  const lo = v128.and(v, V_LOW);
+  return v128.and(
+    i8x16.eq(v, i8x16.swizzle(T_FIRST, lo)),
+    v128.or(i8x16.eq(v1, i8x16.swizzle(T_SECOND, lo)), i8x16.eq(v1, i8x16.swizzle(T_SECOND2, lo))),
   );
 }
 
