@@ -16,18 +16,40 @@ export interface SpawnedNode {
   readonly banner: string;
   /** Resolves with stderr once stdout and stderr are drained. */
   readonly rest: Promise<string>;
+  /**
+   * With `--inspect` among the runtime flags: resolves with the inspector's WebSocket URL
+   * (undefined when stderr ended without one).
+   */
+  readonly inspectorUrl: Promise<string | undefined>;
 }
 
-/** Spawns `mod.ts --port 0` with `args`; resolves once it is listening. */
-export async function spawnNode(args: string[]): Promise<SpawnedNode> {
+/**
+ * Spawns `mod.ts --port 0` with `args` (and Deno's `runtimeFlags`, such as `--inspect`, before
+ * it); resolves once it is listening.
+ */
+export async function spawnNode(
+  args: string[],
+  runtimeFlags: string[] = [],
+): Promise<SpawnedNode> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "mod.ts", "--port", "0", ...args],
+    args: ["run", "-A", ...runtimeFlags, "mod.ts", "--port", "0", ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stderr = new Response(child.stderr).text();
+  let errText = "";
+  let foundUrl: (url: string | undefined) => void = () => {};
+  const inspectorUrl = new Promise<string | undefined>((r) => foundUrl = r);
+  const stderr = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      errText += chunk;
+      const url = /Debugger listening on (ws:\/\/\S+)/.exec(errText)?.[1];
+      if (url) foundUrl(url);
+    }
+    foundUrl(undefined);
+    return errText;
+  })();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   while (true) {
@@ -43,7 +65,7 @@ export async function spawnNode(args: string[]): Promise<SpawnedNode> {
         while (!(await reader.read()).done) { /* drain */ }
         return await stderr;
       })();
-      return { child, url: match[1], wsUrl: match[2], banner: seen, rest };
+      return { child, url: match[1], wsUrl: match[2], banner: seen, rest, inspectorUrl };
     }
   }
 }

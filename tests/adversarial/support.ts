@@ -7,6 +7,12 @@
 import assert from "node:assert/strict";
 import { F, num, pb, type PbField } from "../support/pb.ts";
 import { RawSocket } from "../support/raw_ws.ts";
+import {
+  ChildInspector,
+  INSPECT_FLAG,
+  inspectorUrlIn,
+  rssAfterCollection,
+} from "../support/child_inspector.ts";
 
 const root = new URL("../../", import.meta.url);
 const enc = new TextEncoder();
@@ -29,17 +35,29 @@ export interface NodeChild {
   alive(): boolean;
   /** Reads one sample from /metrics (0 when absent). */
   metric(name: string, labels?: string): Promise<number>;
+  /**
+   * The RSS after a full garbage collection of the node's main isolate (see
+   * tests/support/child_inspector.ts); only for a child started with `inspect`.
+   */
+  rssAfterCollection(): Promise<number>;
   /** SIGKILLs the process and removes its data directory. */
   stop(): Promise<void>;
 }
 
-/** Starts `mod.ts` with `flags` on an ephemeral port, with a fresh data directory. */
-export async function startNodeChild(flags: string[] = []): Promise<NodeChild> {
+/**
+ * Starts `mod.ts` with `flags` on an ephemeral port, with a fresh data directory. `inspect`:
+ * with its V8 inspector open, for `rssAfterCollection`.
+ */
+export async function startNodeChild(
+  flags: string[] = [],
+  options: { inspect?: boolean } = {},
+): Promise<NodeChild> {
   const dataDir = await Deno.makeTempDir({ prefix: "arqon-adv-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
+      ...(options.inspect ? [INSPECT_FLAG] : []),
       new URL("mod.ts", root).pathname,
       "--port",
       "0",
@@ -54,10 +72,12 @@ export async function startNodeChild(flags: string[] = []): Promise<NodeChild> {
   }).spawn();
   // Keep the tail of stderr: when a child fails to start, the error says why.
   let errTail = "";
+  let inspectorUrl: string | undefined;
   const errDrain = (async () => {
     try {
       for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
         errTail = (errTail + chunk).slice(-4096);
+        inspectorUrl ??= inspectorUrlIn(errTail);
       }
     } catch { /* closed */ }
   })();
@@ -89,6 +109,13 @@ export async function startNodeChild(flags: string[] = []): Promise<NodeChild> {
       while (!(await reader.read()).done) { /* discard */ }
     } catch { /* closed */ }
   })();
+  let inspector: ChildInspector | undefined;
+  if (options.inspect) {
+    // The inspector's line comes before the module runs, on the other pipe.
+    for (let i = 0; i < 100 && !inspectorUrl; i++) await new Promise((r) => setTimeout(r, 50));
+    if (!inspectorUrl) throw new Error(`the node child printed no inspector URL: ${errTail}`);
+    inspector = await ChildInspector.connect(inspectorUrl);
+  }
   let exited = false;
   const status = child.status.then((s) => {
     exited = true;
@@ -113,7 +140,12 @@ export async function startNodeChild(flags: string[] = []): Promise<NodeChild> {
       }
       return total;
     },
+    rssAfterCollection() {
+      if (!inspector) throw new Error("the node child was started without inspect");
+      return rssAfterCollection(inspector, () => rssOf(child.pid));
+    },
     async stop() {
+      inspector?.close();
       if (!exited) child.kill("SIGKILL");
       await status;
       await drain;
