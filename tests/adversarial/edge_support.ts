@@ -6,7 +6,7 @@
  */
 import { F, frames, pb, type PbField, type PbMessage } from "../support/pb.ts";
 import { spawnNode } from "../store_node_process.ts";
-import { ChildInspector, INSPECT_FLAG, rssAfterCollection } from "../support/child_inspector.ts";
+import { INSPECT_FLAG, rssAfterCollection } from "../support/child_inspector.ts";
 
 /** A node child process on an ephemeral loopback port. */
 export class NodeChild {
@@ -20,7 +20,7 @@ export class NodeChild {
   readonly banner: string;
   readonly #child: Deno.ChildProcess;
   readonly #drained: Promise<unknown>;
-  readonly #inspector: ChildInspector | undefined;
+  readonly #inspectorUrl: string | undefined;
 
   private constructor(
     child: Deno.ChildProcess,
@@ -28,7 +28,7 @@ export class NodeChild {
     wsUrl: string,
     banner: string,
     drained: Promise<unknown>,
-    inspector: ChildInspector | undefined,
+    inspectorUrl: string | undefined,
   ) {
     this.#child = child;
     this.url = url;
@@ -36,7 +36,7 @@ export class NodeChild {
     this.port = Number(new URL(url).port);
     this.banner = banner;
     this.#drained = drained;
-    this.#inspector = inspector;
+    this.#inspectorUrl = inspectorUrl;
   }
 
   /**
@@ -45,13 +45,9 @@ export class NodeChild {
    */
   static async start(args: string[] = [], options: { inspect?: boolean } = {}): Promise<NodeChild> {
     const node = await spawnNode(["--memory", ...args], options.inspect ? [INSPECT_FLAG] : []);
-    let inspector: ChildInspector | undefined;
-    if (options.inspect) {
-      const url = await node.inspectorUrl;
-      if (!url) throw new Error("the node child printed no inspector URL");
-      inspector = await ChildInspector.connect(url);
-    }
-    return new NodeChild(node.child, node.url, node.wsUrl, node.banner, node.rest, inspector);
+    const url = options.inspect ? await node.inspectorUrl : undefined;
+    if (options.inspect && !url) throw new Error("the node child printed no inspector URL");
+    return new NodeChild(node.child, node.url, node.wsUrl, node.banner, node.rest, url);
   }
 
   /**
@@ -59,8 +55,8 @@ export class NodeChild {
    * tests/support/child_inspector.ts); only for a node started with `inspect`.
    */
   rssAfterCollection(): Promise<number> {
-    if (!this.#inspector) throw new Error("the node child was started without inspect");
-    return rssAfterCollection(this.#inspector, () => this.rss());
+    if (!this.#inspectorUrl) throw new Error("the node child was started without inspect");
+    return rssAfterCollection(this.#inspectorUrl, () => this.rss());
   }
 
   /** Process id (for /proc readings). */
@@ -75,7 +71,6 @@ export class NodeChild {
 
   /** Stops the node (SIGTERM, then SIGKILL after 3 s) and waits for it. */
   async stop(): Promise<void> {
-    this.#inspector?.close();
     try {
       this.#child.kill("SIGTERM");
     } catch { /* already gone */ }

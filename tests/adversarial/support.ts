@@ -7,12 +7,7 @@
 import assert from "node:assert/strict";
 import { F, num, pb, type PbField } from "../support/pb.ts";
 import { RawSocket } from "../support/raw_ws.ts";
-import {
-  ChildInspector,
-  INSPECT_FLAG,
-  inspectorUrlIn,
-  rssAfterCollection,
-} from "../support/child_inspector.ts";
+import { INSPECT_FLAG, inspectorUrlIn, rssAfterCollection } from "../support/child_inspector.ts";
 
 const root = new URL("../../", import.meta.url);
 const enc = new TextEncoder();
@@ -109,12 +104,10 @@ export async function startNodeChild(
       while (!(await reader.read()).done) { /* discard */ }
     } catch { /* closed */ }
   })();
-  let inspector: ChildInspector | undefined;
   if (options.inspect) {
     // The inspector's line comes before the module runs, on the other pipe.
     for (let i = 0; i < 100 && !inspectorUrl; i++) await new Promise((r) => setTimeout(r, 50));
     if (!inspectorUrl) throw new Error(`the node child printed no inspector URL: ${errTail}`);
-    inspector = await ChildInspector.connect(inspectorUrl);
   }
   let exited = false;
   const status = child.status.then((s) => {
@@ -141,11 +134,10 @@ export async function startNodeChild(
       return total;
     },
     rssAfterCollection() {
-      if (!inspector) throw new Error("the node child was started without inspect");
-      return rssAfterCollection(inspector, () => rssOf(child.pid));
+      if (!options.inspect) throw new Error("the node child was started without inspect");
+      return rssAfterCollection(inspectorUrl!, () => rssOf(child.pid));
     },
     async stop() {
-      inspector?.close();
       if (!exited) child.kill("SIGKILL");
       await status;
       await drain;
