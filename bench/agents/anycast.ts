@@ -11,7 +11,7 @@
  * rescoring of the graph's hits, the topic's candidate filter, min_score, the tie rule,
  * stamping and queueing to the chosen subscriber. Not measured: sockets and frame decoding
  * (the same for every publish; bench/delivery_cost.ts measures them). At 100,000 the index
- * search alone (`VectorIndex.nearest`: usearch's graph walk plus the rescoring) is timed in
+ * search alone (`VectorIndex.search`: usearch's graph walk plus the rescoring) is timed in
  * the same run, so the bus's own share shows beside it. Each figure is wall time and the
  * process's CPU time per pulse: on this shared 2-core machine the wall time includes waiting
  * for a core, the CPU time is what an idle core would take (the target is read on it).
@@ -131,7 +131,10 @@ function searchOnly(index: VectorIndex, queries: Float32Array[]): Pass {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   // The Spine asks the graph for 2k + 2 hits (anycast.ts): 4 at k 1.
-  for (const vector of queries) chosen.push(index.nearest(vector, 4)![0]?.slot ?? -1);
+  for (const vector of queries) {
+    const hits = index.search(vector, 4)!;
+    chosen.push(hits.count > 0 ? hits.slots[0] : -1);
+  }
   const us = (performance.now() - t0) * 1000 / queries.length;
   const cpu = process.cpuUsage(c0);
   return { us, cpuUs: (cpu.user + cpu.system) / queries.length, chosen };

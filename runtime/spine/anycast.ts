@@ -9,6 +9,7 @@
 import { BusError, type IAnycastMatch } from "../protocol/mod.ts";
 import type { Subscription } from "./subscription.ts";
 import { VectorIndex } from "./anycast_index.ts";
+import { MAX_ANYCAST_K } from "./anycast_vector.ts";
 
 /** Bounds and switch-over of anycast; each has a node flag (`ANYCAST_FLAGS`). */
 export interface AnycastLimits {
@@ -64,6 +65,13 @@ interface Entry {
   readonly minScore: number;
   /** Registration order: ties are taken in turn by it. */
   readonly serial: number;
+  // Scratch of one choice (choices are synchronous, one at a time): `mark` is the number
+  // of the search round that found this entry, `score` and `embedding` its best there,
+  // `key` its score in tie margins. No Map and no object per hit on the routing path.
+  mark: number;
+  score: number;
+  embedding: number;
+  key: number;
 }
 
 /** The anycast subscriptions of one route and dimension, as a list and (lazily) a set. */
@@ -88,6 +96,13 @@ export class AnycastRegistry {
   #embeddings = 0;
   #serial = 0;
   #lastChosen = 0;
+  // The number of the current search round (entries found in it carry it as `mark`).
+  #mark = 0;
+  // Entries found by the current round, and the ranked first k of them (reused).
+  readonly #found: Entry[] = [];
+  readonly #ranked: Entry[] = [];
+  // The k best scores of an exact scan so far, descending.
+  readonly #top = new Float64Array(MAX_ANYCAST_K);
   // Candidates of a route (the subscriptions of a topic): routes are rebuilt whenever a
   // subscription comes or goes, so a cached list is never stale.
   #candidates = new WeakMap<RouteLike, Map<number, Candidates>>();
@@ -143,7 +158,17 @@ export class AnycastRegistry {
       this.#spaces.set(dim, space);
     }
     const slots = units.map((u) => space.index.add(u));
-    const entry: Entry = { sub, dim, slots, minScore, serial: ++this.#serial };
+    const entry: Entry = {
+      sub,
+      dim,
+      slots,
+      minScore,
+      serial: ++this.#serial,
+      mark: 0,
+      score: 0,
+      embedding: 0,
+      key: 0,
+    };
     slots.forEach((slot, i) => {
       space.owners[slot] = entry;
       space.which[slot] = i;
@@ -182,30 +207,50 @@ export class AnycastRegistry {
     if (!space) return [];
     const { list: candidates, set } = this.#candidatesOf(route, query.length);
     if (candidates.length === 0) return [];
-    const best = new Map<Entry, { score: number; embedding: number }>();
     // A topic with few candidates is scanned exactly even when the dimension has a graph.
     const graph = space.index.approximate && candidates.length > this.#limits.exactMax;
-    if (!graph || !this.#approximate(space, candidates, set, query, k, best)) {
-      best.clear();
-      this.#exact(space.index, candidates, query, k, best);
+    if (!graph || !this.#approximate(space, candidates, set, query, k)) {
+      this.#exact(space.index, candidates, query, k);
     }
-    const ranked: { entry: Entry; score: number; embedding: number; key: number }[] = [];
-    for (const [entry, found] of best) {
-      if (found.score < entry.minScore) continue;
-      // Scores within the margin are ties.
-      ranked.push({ entry, ...found, key: Math.round(found.score / TIE) });
+    const ranked = this.#rank(k);
+    if (ranked.length === 0) return [];
+    this.#lastChosen = ranked[ranked.length - 1].serial;
+    const chosen: AnycastChoice[] = [];
+    for (const e of ranked) {
+      chosen.push({ sub: e.sub, match: { embedding: e.embedding, score: e.score } });
     }
+    ranked.length = 0;
+    return chosen;
+  }
+
+  /**
+   * The first `k` of the entries found that reach their `min_score`: highest score
+   * first, scores within the tie margin taken in turn, from the first registration after
+   * the one chosen last, wrapping around. An insertion into at most `k` (32) places.
+   */
+  #rank(k: number): Entry[] {
+    const found = this.#found;
+    const ranked = this.#ranked;
     const last = this.#lastChosen;
-    // Ties go to the first registration after the one chosen last, wrapping around.
-    ranked.sort((a, b) =>
-      b.key - a.key || ((a.entry.serial - last - 1) >>> 0) - ((b.entry.serial - last - 1) >>> 0)
-    );
-    const chosen = ranked.slice(0, k);
-    if (chosen.length > 0) this.#lastChosen = chosen[chosen.length - 1].entry.serial;
-    return chosen.map((c) => ({
-      sub: c.entry.sub,
-      match: { embedding: c.embedding, score: c.score },
-    }));
+    for (let f = 0; f < found.length; f++) {
+      const e = found[f];
+      if (e.score < e.minScore) continue;
+      // Scores within the margin are ties.
+      e.key = Math.round(e.score / TIE);
+      const turn = (e.serial - last - 1) >>> 0;
+      let at = ranked.length;
+      while (at > 0) {
+        const p = ranked[at - 1];
+        if (p.key > e.key || (p.key === e.key && ((p.serial - last - 1) >>> 0) < turn)) break;
+        at--;
+      }
+      if (at >= k) continue;
+      // Shifts the later ones down a place (the last falls off past k).
+      for (let i = Math.min(ranked.length, k - 1); i > at; i--) ranked[i] = ranked[i - 1];
+      ranked[at] = e;
+    }
+    found.length = 0;
+    return ranked;
   }
 
   /**
@@ -224,48 +269,57 @@ export class AnycastRegistry {
     set: () => Set<Entry>,
     query: Float32Array,
     k: number,
-    best: Map<Entry, { score: number; embedding: number }>,
   ): boolean {
     // Every registration of the dimension is a candidate: no set to look up per hit.
     const wanted = candidates.length === space.entries ? undefined : set();
+    const found = this.#found;
     // Several embeddings of one subscriber may come first: ask for more than k (each hit
     // is rescored in float32, ~400 multiply-adds at dimension 384: keep the first ask
     // small; the widening below covers crowding).
     let n = 2 * k + 2;
     for (;;) {
-      const hits = space.index.nearest(query, n)!;
-      best.clear();
+      const hits = space.index.search(query, n)!;
+      const { count, slots, scores } = hits;
+      const mark = ++this.#mark;
+      found.length = 0;
       let qualified = 0;
       let crowded = false;
       // The k-th qualifying subscription's score (hits come best first).
       let kth = -Infinity;
-      for (const hit of hits) {
-        const entry = space.owners[hit.slot];
+      for (let h = 0; h < count; h++) {
+        const slot = slots[h];
+        const entry = space.owners[slot];
         if (!entry) continue;
         if (wanted && !wanted.has(entry)) {
           crowded = true;
           continue;
         }
-        const seen = best.get(entry);
-        if (seen && hit.score <= seen.score) continue;
-        if (hit.score >= entry.minScore && !(seen && seen.score >= entry.minScore)) {
-          if (++qualified === k) kth = hit.score;
+        const score = scores[h];
+        const seen = entry.mark === mark;
+        if (seen && score <= entry.score) continue;
+        if (score >= entry.minScore && !(seen && entry.score >= entry.minScore)) {
+          if (++qualified === k) kth = score;
         }
-        best.set(entry, { score: hit.score, embedding: space.which[hit.slot] });
+        if (!seen) {
+          entry.mark = mark;
+          found.push(entry);
+        }
+        entry.score = score;
+        entry.embedding = space.which[slot];
       }
       // Ties are taken in turn among all of them: while the graph's last hit still ties
       // with the k-th, more tied subscriptions may lie past it (identical embeddings).
-      const tiedPast = hits.length === n && hits[n - 1].score >= kth - TIE;
+      const tiedPast = count === n && scores[n - 1] >= kth - TIE;
       if (qualified >= k && !(tiedPast && n < MAX_GRAPH_HITS)) return true;
       // The graph returned everything it has: the answer stands, short or empty.
-      if (hits.length < n) return true;
+      if (count < n) return true;
       if (n >= MAX_GRAPH_HITS) return !crowded;
       n = Math.min(n * WIDEN, MAX_GRAPH_HITS);
     }
   }
 
   /**
-   * Exact search: each candidate's best embedding, kept in `best` only when it qualifies
+   * Exact search: each candidate's best embedding, found only when it qualifies
    * (min_score) and is not below the k-th best so far less the tie margin. No allocation
    * per candidate: this loop is the whole cost below `exactMax`.
    */
@@ -274,10 +328,13 @@ export class AnycastRegistry {
     candidates: readonly Entry[],
     query: Float32Array,
     k: number,
-    best: Map<Entry, { score: number; embedding: number }>,
   ): void {
+    const found = this.#found;
+    found.length = 0;
+    const mark = ++this.#mark;
     // The k best scores so far, descending (k is at most 32).
-    const top: number[] = [];
+    const top = this.#top;
+    let tops = 0;
     for (let c = 0; c < candidates.length; c++) {
       const entry = candidates[c];
       const slots = entry.slots;
@@ -285,16 +342,23 @@ export class AnycastRegistry {
       let embedding = 0;
       for (let i = 1; i < slots.length; i++) {
         const s = index.score(query, slots[i]);
-        if (s > score) [score, embedding] = [s, i];
+        if (s > score) {
+          score = s;
+          embedding = i;
+        }
       }
       if (score < entry.minScore) continue;
-      if (top.length === k && score < top[k - 1] - TIE) continue;
-      best.set(entry, { score, embedding });
-      let at = top.length;
+      if (tops === k && score < top[k - 1] - TIE) continue;
+      entry.mark = mark;
+      entry.score = score;
+      entry.embedding = embedding;
+      found.push(entry);
+      let at = tops;
       while (at > 0 && top[at - 1] < score) at--;
       if (at < k) {
-        top.splice(at, 0, score);
-        if (top.length > k) top.pop();
+        if (tops < k) tops++;
+        for (let i = tops - 1; i > at; i--) top[i] = top[i - 1];
+        top[at] = score;
       }
     }
   }

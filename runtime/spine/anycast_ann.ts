@@ -5,30 +5,49 @@
  * loads it through its npm support, which needs `--allow-ffi`). Chosen after measuring
  * `hnswlib-wasm`, `hnsw`, `edgevec` and usearch's own quantizations on this machine
  * (docs/anycast.md). Where the addon cannot load, search stays exact: correct, only slower.
+ *
+ * The graph is driven through the addon's `CompiledIndex`, the object the package's `Index`
+ * wraps: its `search` per call checks and copies the query (`normalizeVectors`), asks the
+ * addon for the dimension twice, and wraps the addon's three result arrays in two objects
+ * and two more copies (`BatchMatches.get`). On the anycast path (one query, a handful of
+ * hits, every pulse) that was a fifth of a search at 1,000 embeddings (docs/anycast.md).
  * @module
  */
+import { createRequire } from "node:module";
 
-/** The part of usearch's `Index` the anycast index uses. */
-interface UsearchIndex {
+/**
+ * The addon's index (`CompiledIndex` in usearch's `javascript/lib.cpp`): every argument is
+ * taken as given (the caller checks), and `search` returns the keys, distances and counts
+ * of its queries (unfilled places of a short answer past the count).
+ */
+interface CompiledIndex {
   add(keys: BigUint64Array, vectors: Float32Array, threads: number): void;
-  remove(keys: BigUint64Array): number | number[];
+  remove(keys: BigUint64Array): unknown;
   search(
-    vector: Float32Array,
+    query: Float32Array,
     k: number,
     threads: number,
-  ): { keys: BigUint64Array; distances: Float32Array };
+  ): readonly [BigUint64Array, Float32Array, BigUint64Array];
   size(): number;
 }
 
-interface UsearchModule {
-  Index: new (config: {
-    dimensions: number;
-    metric: string;
-    quantization: string;
-    connectivity: number;
-    expansion_add: number;
-    expansion_search: number;
-  }) => UsearchIndex;
+/** Makes a graph: dimensions, metric, quantization, M, efAdd, ef, multi (keys shared). */
+type MakeIndex = (
+  dimensions: number,
+  metric: string,
+  quantization: string,
+  connectivity: number,
+  expansionAdd: number,
+  expansionSearch: number,
+  multi: boolean,
+) => CompiledIndex;
+
+/** The part of the package's `Index` the fallback uses. */
+interface PackageIndex {
+  add(keys: BigUint64Array, vectors: Float32Array, threads: number): void;
+  remove(keys: BigUint64Array): unknown;
+  search(q: Float32Array, k: number, threads: number): { keys: BigUint64Array };
+  size(): number;
 }
 
 /**
@@ -48,15 +67,64 @@ export const ANN_PARAMS = Object.freeze({
   expansionSearch: 8,
 });
 
-let loading: Promise<UsearchModule> | undefined;
-let loaded: UsearchModule | undefined;
+let loading: Promise<MakeIndex> | undefined;
+let loaded: MakeIndex | undefined;
+
+/**
+ * The addon's `CompiledIndex`, loaded as the package loads it: `node-gyp-build` (the
+ * package's own dependency) from the package's folder finds the prebuilt binary, and
+ * node's module cache returns the module the package's entry point loaded. Where the
+ * package's entry is not a file on disk (no `node_modules`), or its addon has no
+ * `CompiledIndex` (another usearch), the package's `Index` serves instead, slower.
+ */
+async function makeIndex(): Promise<MakeIndex> {
+  const mod = await import("usearch");
+  const pkg = (mod.default ?? mod) as unknown as {
+    Index: new (config: Record<string, unknown>) => PackageIndex;
+  };
+  try {
+    const entry = import.meta.resolve("usearch");
+    if (entry.startsWith("file:")) {
+      const require = createRequire(entry);
+      const build = require("node-gyp-build") as (dir: string) => {
+        CompiledIndex?: new (...args: unknown[]) => CompiledIndex;
+      };
+      // The entry is javascript/dist/esm/usearch.js: the package root is 3 folders up.
+      const Compiled = build(new URL("../../../", entry).pathname).CompiledIndex;
+      if (typeof Compiled === "function") return (...args) => new Compiled(...args);
+    }
+  } catch {
+    // The package's Index below.
+  }
+  return (dimensions, metric, quantization, connectivity, expansionAdd, expansionSearch) =>
+    wrapped(
+      new pkg.Index({
+        dimensions,
+        metric,
+        quantization,
+        connectivity,
+        expansion_add: expansionAdd,
+        expansion_search: expansionSearch,
+      }),
+    );
+}
+
+/** The package's `Index` seen as the addon's (its search returns only the filled places). */
+function wrapped(index: PackageIndex): CompiledIndex {
+  return {
+    add: (keys, vectors, threads) => index.add(keys, vectors, threads),
+    remove: (keys) => index.remove(keys),
+    search(query, k, threads) {
+      const { keys } = index.search(query, k, threads);
+      return [keys, new Float32Array(keys.length), BigUint64Array.of(BigInt(keys.length))];
+    },
+    size: () => index.size(),
+  };
+}
 
 /** Loads the addon once (about 2 MB); rejects where it cannot load. */
-export function loadAnn(): Promise<UsearchModule> {
-  loading ??= import("usearch").then((mod) => {
-    loaded = (mod.default ?? mod) as unknown as UsearchModule;
-    return loaded;
-  });
+export function loadAnn(): Promise<unknown> {
+  loading ??= makeIndex().then((make) => loaded = make);
   return loading;
 }
 
@@ -72,21 +140,22 @@ export function annLoaded(): boolean {
  * calling thread (`threads` 1): usearch would otherwise start threads per call.
  */
 export class AnnGraph {
-  readonly #index: UsearchIndex;
+  readonly #index: CompiledIndex;
   readonly #key = new BigUint64Array(1);
 
   /** An empty graph of `dim` dimensions (the module must be loaded: `loadAnn`). */
   constructor(dim: number) {
     if (!loaded) throw new Error("usearch is not loaded (loadAnn)");
-    this.#index = new loaded.Index({
-      dimensions: dim,
+    this.#index = loaded(
+      dim,
       // Inner product of unit vectors is their cosine similarity: distance 1 - cosine.
-      metric: "ip",
-      quantization: ANN_PARAMS.quantization,
-      connectivity: ANN_PARAMS.connectivity,
-      expansion_add: ANN_PARAMS.expansionAdd,
-      expansion_search: ANN_PARAMS.expansionSearch,
-    });
+      "ip",
+      ANN_PARAMS.quantization,
+      ANN_PARAMS.connectivity,
+      ANN_PARAMS.expansionAdd,
+      ANN_PARAMS.expansionSearch,
+      false,
+    );
   }
 
   /** Vectors in the graph. */
@@ -94,7 +163,7 @@ export class AnnGraph {
     return this.#index.size();
   }
 
-  /** Adds the unit vector `unit` under `slot`. */
+  /** Adds the unit vector `unit` (of the graph's dimension) under `slot`. */
   add(slot: number, unit: Float32Array): void {
     this.#key[0] = BigInt(slot);
     this.#index.add(this.#key, unit, 1);
@@ -106,14 +175,16 @@ export class AnnGraph {
     this.#index.remove(this.#key);
   }
 
-  /** Up to `n` slots nearest to `query`, nearest first (by the quantized distance). */
-  search(query: Float32Array, n: number): number[] {
-    const found = this.#index.search(query, n, 1);
-    const out: number[] = [];
-    for (let i = 0; i < found.keys.length; i++) {
-      // Unfilled result entries (fewer vectors than asked) have an infinite distance.
-      if (Number.isFinite(found.distances[i])) out.push(Number(found.keys[i]));
-    }
-    return out;
+  /**
+   * Writes up to `n` slots nearest to `query` into `out` (at least `n` long), nearest
+   * first by the quantized distance; returns how many. Nothing of an earlier search
+   * survives in what it returns: the addon answers each search in arrays of its own.
+   */
+  search(query: Float32Array, n: number, out: Int32Array): number {
+    const [keys, , counts] = this.#index.search(query, n, 1);
+    // The answer holds fewer than n when the graph has fewer vectors (the rest unfilled).
+    const count = Number(counts[0]);
+    for (let i = 0; i < count; i++) out[i] = Number(keys[i]);
+    return count;
   }
 }

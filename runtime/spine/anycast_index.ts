@@ -18,6 +18,26 @@ export interface IndexHit {
   readonly score: number;
 }
 
+/**
+ * The answer of `VectorIndex.search`: `count` slots, best first, and their cosine
+ * similarities, computed exactly from the stored float32 vectors. Owned by its index and
+ * overwritten by its next search.
+ */
+export class IndexHits {
+  /** Hits of the last search. */
+  count = 0;
+  /** Their slots, best first (places past `count` are stale). */
+  slots: Int32Array = new Int32Array(16);
+  /** Their scores, in the same order. */
+  scores: Float64Array = new Float64Array(16);
+
+  /** Makes room for `n` hits (the routing path asks for at most 512). */
+  grow(n: number): void {
+    this.slots = new Int32Array(n);
+    this.scores = new Float64Array(n);
+  }
+}
+
 /** How an index switches from exact to approximate search. */
 export interface VectorIndexOptions {
   /**
@@ -46,6 +66,8 @@ export class VectorIndex {
   #size = 0;
   // The graph in use, keyed by slot.
   #graph: AnnGraph | undefined;
+  // The answer of the last search (reused: one per index, searches are synchronous).
+  readonly #hits = new IndexHits();
   // A graph being built (slots below the cursor are in it).
   #next: AnnGraph | undefined;
   #cursor = 0;
@@ -108,18 +130,48 @@ export class VectorIndex {
 
   /**
    * About the `n` slots nearest to `query` by the graph, best first, each scored exactly;
-   * undefined when no graph is ready (the caller then searches exactly).
+   * undefined when no graph is ready (the caller then searches exactly). A copy of
+   * `search`'s answer, for callers that keep it.
    */
   nearest(query: Float32Array, n: number): IndexHit[] | undefined {
+    const hits = this.search(query, n);
+    if (!hits) return undefined;
+    const out: IndexHit[] = [];
+    for (let i = 0; i < hits.count; i++) out.push({ slot: hits.slots[i], score: hits.scores[i] });
+    return out;
+  }
+
+  /**
+   * About the `n` slots nearest to `query` by the graph, best first, each scored exactly
+   * in float32; undefined when no graph is ready (the caller then searches exactly). The
+   * answer is this index's own `IndexHits`, overwritten by its next search: the routing
+   * path reads it at once and allocates nothing per search.
+   */
+  search(query: Float32Array, n: number): IndexHits | undefined {
     const graph = this.#graph;
     if (!graph || this.#size <= this.#exactMax) return undefined;
-    const out: IndexHit[] = [];
-    // The graph ranks by i8-quantized distances: the float32 rescoring orders the few
-    // it returns exactly and gives deliveries the true similarity.
-    for (const slot of graph.search(query, Math.min(n, this.#size))) {
-      if (this.#live[slot]) out.push({ slot, score: this.score(query, slot) });
+    const hits = this.#hits;
+    if (hits.slots.length < n) hits.grow(n);
+    const { slots, scores } = hits;
+    const found = graph.search(query, Math.min(n, this.#size), slots);
+    let count = 0;
+    // The graph ranks by i8-quantized distances: the float32 rescoring orders the few it
+    // returns exactly (an insertion sort: they come nearly in order) and gives deliveries
+    // the true similarity.
+    for (let i = 0; i < found; i++) {
+      const slot = slots[i];
+      if (!this.#live[slot]) continue;
+      const score = this.score(query, slot);
+      let at = count++;
+      for (; at > 0 && scores[at - 1] < score; at--) {
+        slots[at] = slots[at - 1];
+        scores[at] = scores[at - 1];
+      }
+      slots[at] = slot;
+      scores[at] = score;
     }
-    return out.sort((a, b) => b.score - a.score);
+    hits.count = count;
+    return hits;
   }
 
   /** Resolves once a graph being built is ready (tests and benchmarks wait on it). */

@@ -7,7 +7,7 @@
  */
 import { BusError } from "../protocol/mod.ts";
 import { type AnycastChoice, type AnycastLimits, AnycastRegistry } from "./anycast.ts";
-import { checkedK, checkedMinScore, unitVector } from "./anycast_vector.ts";
+import { checkedK, checkedMinScore, scaleInto, unitScale, unitVector } from "./anycast_vector.ts";
 import type { PendingInboxes } from "./inbox.ts";
 import type { Reality } from "./reality.ts";
 import type { StampedPulse } from "./stamped.ts";
@@ -23,10 +23,17 @@ export interface AnycastTarget {
   readonly k?: number | null;
 }
 
-/** A validated anycast target: a unit query vector and how many subscribers it wants. */
+/**
+ * A validated anycast target: the query vector as given, the factor that makes it unit
+ * length, and how many subscribers it wants. The vector is not copied: it is read again
+ * when the receivers are chosen (after the policy chain), scaled into a buffer of the
+ * Spine's, so a pulse allocates no vector of its own.
+ */
 export interface AnycastQuery {
-  /** The query, unit length. */
-  readonly vector: Float32Array;
+  /** The query as given: the reality's dimension, finite, not zero. */
+  readonly vector: ArrayLike<number>;
+  /** 1 / the vector's norm: `vector` times it is the unit query. */
+  readonly scale: number;
   /** Subscribers wanted. */
   readonly k: number;
 }
@@ -49,6 +56,8 @@ export interface AnycastInput {
 export class SpineAnycast {
   readonly #limits: AnycastLimits;
   readonly #registries = new Map<string, AnycastRegistry>();
+  // The unit query of the choice under way, by dimension (choices are synchronous).
+  readonly #units = new Map<number, Float32Array>();
 
   /**
    * The embedding dimension a reality declares (0: none, anycast refused there). The node
@@ -82,12 +91,21 @@ export class SpineAnycast {
   query(realityId: string, target: AnycastTarget): AnycastQuery {
     const k = checkedK(target.k);
     const dim = this.dimension(realityId);
-    return { vector: unitVector(target.vector ?? [], dim, "vector"), k };
+    const vector = target.vector ?? [];
+    return { vector, scale: unitScale(vector, dim, "vector"), k };
   }
 
   /** The receivers of an anycast pulse on `topic`; NO_RESPONDERS when none qualifies. */
   choose(reality: Reality, topic: string, query: AnycastQuery): AnycastChoice[] {
-    const chosen = this.of(reality.id).choose(reality.route(topic), query.vector, query.k);
+    const dim = query.vector.length;
+    let unit = this.#units.get(dim);
+    if (!unit) {
+      // One buffer per dimension in use (a few): dropped all at once past 8.
+      if (this.#units.size >= 8) this.#units.clear();
+      this.#units.set(dim, unit = new Float32Array(dim));
+    }
+    scaleInto(query.vector, query.scale, unit);
+    const chosen = this.of(reality.id).choose(reality.route(topic), unit, query.k);
     if (chosen.length === 0) {
       throw new BusError(
         "NO_RESPONDERS",
@@ -102,8 +120,8 @@ export class SpineAnycast {
   route(stamped: StampedPulse, chosen: readonly AnycastChoice[], inboxes: PendingInboxes): void {
     const replyTo = stamped.pulse.replyTo;
     const responders = replyTo ? inboxes.responders(replyTo) : undefined;
-    stamped.anycast = new Map();
-    for (const c of chosen) stamped.anycast.set(c.sub, c.match);
+    const matches = stamped.anycast = new Map();
+    for (const c of chosen) matches.set(c.sub, c.match);
     for (const c of chosen) {
       responders?.add(c.sub.owner);
       c.sub.offer(stamped);
