@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { AnycastRegistry } from "./anycast.ts";
 import { VectorIndex } from "./anycast_index.ts";
-import { checkedK, checkedMinScore, unitVector } from "./anycast_vector.ts";
+import { checkedK, checkedMinScore, scaleInto, unitScale, unitVector } from "./anycast_vector.ts";
 import { Subscription } from "./subscription.ts";
+import { Spine } from "./spine.ts";
+import type { GuardVerdict } from "./ports.ts";
 import { BusError } from "../protocol/mod.ts";
+import { NodeMetrics } from "../telemetry/mod.ts";
 
 const owner = { wake() {}, overflowed() {} };
 let nextId = 1;
@@ -61,6 +64,30 @@ Deno.test("anycast vectors: wrong dimension, NaN, Inf, zero, k and min_score are
   assert.equal(code(() => checkedK(33)), "INVALID_ARGUMENT");
   assert.equal(code(() => checkedMinScore(1.5)), "INVALID_ARGUMENT");
   assert.equal(code(() => checkedMinScore(NaN)), "INVALID_ARGUMENT");
+});
+
+Deno.test("anycast vectors: unitScale checks as unitVector does and scales to the same unit vector", () => {
+  const values = [3, -4, 12, 0, 0.5]; // float32 values: the same from either array
+  const out = new Float32Array(5);
+  scaleInto(values, unitScale(values, 5, "v"), out);
+  assert.deepEqual(out, unitVector(values, 5, "v"));
+  // Float32Array input, as the wire reader gives it: the same answer.
+  scaleInto(Float32Array.from(values), unitScale(Float32Array.from(values), 5, "v"), out);
+  assert.deepEqual(out, unitVector(values, 5, "v"));
+  for (const bad of [[1, 2, 3], [NaN, 1], [1, -Infinity], [0, 0], [1e-200, 0]]) {
+    assert.equal(code(() => unitScale(bad, 2, "v")), "INVALID_ARGUMENT", String(bad));
+  }
+  assert.equal(code(() => unitScale([1, 0], 0, "v")), "INVALID_ARGUMENT");
+  assert.match(
+    (() => {
+      try {
+        unitScale([1, 2, NaN, 4, 5], 5, "vector");
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })()!,
+    /vector\[2\] is not a finite number/,
+  );
 });
 
 Deno.test("anycast registry: nearest by cosine, min_score, k, and the matching embedding", () => {
@@ -235,4 +262,106 @@ Deno.test("anycast registry: past exactMax, ties are taken in turn among all tie
   // k 3: three at a time, still in turn.
   const three = reg.choose(route, shared, 3).map((c) => c.sub.spec.id);
   assert.deepEqual(three, [...tied].slice(0, 3).map((s) => s.spec.id));
+});
+
+Deno.test("vector index: search reuses one answer; searches back to back are independent", async () => {
+  const dim = 16;
+  const next = rng(31);
+  const index = new VectorIndex(dim, { exactMax: 64 });
+  const rows = clustered(400, 20, dim, next);
+  const slots = rows.map((r) => index.add(r));
+  await index.settled();
+  assert.ok(index.approximate);
+  const copy = (h: { count: number; slots: Int32Array; scores: Float64Array }) =>
+    Array.from({ length: h.count }, (_, i) => [h.slots[i], h.scores[i]]);
+  const qa = rows[3];
+  const a = copy(index.search(qa, 8)!);
+  assert.equal(a.length, 8);
+  assert.equal(a[0][0], slots[3], "its own vector first");
+  // The opposite direction: none of a's hits is near it. Fewer asked: no place of a's
+  // answer past the count may be read as b's.
+  const qb = qa.map((x) => -x);
+  const b = index.search(qb, 2)!;
+  assert.equal(b.count, 2);
+  for (let i = 0; i < b.count; i++) {
+    assert.ok(!a.some(([slot]) => slot === b.slots[i]), "no hit of the search before");
+    assert.equal(b.scores[i], index.score(qb, b.slots[i]), "the true float32 cosine");
+  }
+  assert.ok(b.scores[0] >= b.scores[1], "best first");
+  // The same search again gives the same answer, whatever came between; `nearest` copies it.
+  assert.deepEqual(copy(index.search(qa, 8)!), a);
+  const kept = index.nearest(qa, 8)!;
+  index.search(qb, 8);
+  assert.deepEqual(kept.map((h) => [h.slot, h.score]), a);
+  // A leave between two searches: the second never returns it.
+  index.remove(slots[3]);
+  const after = copy(index.search(qa, 8)!);
+  assert.ok(!after.some(([slot]) => slot === slots[3]));
+  for (let i = 1; i < after.length; i++) assert.ok(after[i - 1][1] >= after[i][1]);
+  // More than the answer held before: it grows, and the answer is complete.
+  assert.equal(index.search(qa, 64)!.count, 64);
+});
+
+for (const graph of [false, true]) {
+  Deno.test(`anycast registry (${graph ? "graph" : "exact"}): choices back to back are independent`, async () => {
+    const reg = new AnycastRegistry({
+      maxPerSubscription: 4,
+      maxPerReality: 1000,
+      exactMax: graph ? 32 : 2048,
+    });
+    const next = rng(41);
+    const dim = 16;
+    const subs = Array.from({ length: 200 }, () => sub());
+    const vecs = subs.map(() => randomUnit(dim, next));
+    // Each subscription also registers a second embedding: the best one is reported.
+    subs.forEach((s, i) => reg.register(s, [randomUnit(dim, next), vecs[i]], 0.9, dim));
+    await reg.indexOf(dim)!.settled();
+    assert.equal(reg.indexOf(dim)!.approximate, graph);
+    const route = { direct: subs, groups: [] };
+    const [first] = reg.choose(route, vecs[7], 1);
+    assert.equal(first.sub, subs[7]);
+    assert.deepEqual(first.match, { embedding: 1, score: reg.indexOf(dim)!.score(vecs[7], 1 + 7 * 2) });
+    // A direction nobody reaches 0.9 with: nothing, although the choice before found one.
+    const nobody = unitVector(vecs[7].map((x, i) => i % 2 ? x : -x), dim, "q");
+    assert.deepEqual(reg.choose(route, nobody, 3), []);
+    // Then another one's direction: only it (the others stay under 0.9), k 3 or not.
+    assert.deepEqual(reg.choose(route, vecs[150], 3).map((c) => c.sub), [subs[150]]);
+    assert.deepEqual(reg.choose(route, vecs[7], 1).map((c) => c.sub), [subs[7]]);
+  });
+}
+
+Deno.test("spine anycast: pulses waiting on an async guard each reach their own nearest", async () => {
+  const spine = new Spine({
+    metrics: new NodeMetrics(),
+    queue: { maxMessages: 16, maxBytes: 1 << 20, overflow: "drop-oldest" },
+    anycast: { exactMax: 8 },
+  });
+  const dim = 8;
+  spine.anycast.dimension = () => dim;
+  const next = rng(53);
+  const vecs = Array.from({ length: 40 }, () => randomUnit(dim, next));
+  const subs = vecs.map((v, i) =>
+    spine.subscribe(owner, { id: 1000 + i, pattern: "agents.task", anycast: { vectors: [v] } })
+  );
+  await spine.anycast.of("default").indexOf(dim)?.settled();
+  const waiting: (() => void)[] = [];
+  spine.setGuard({
+    inspect: () => new Promise<GuardVerdict>((resolve) => waiting.push(() => resolve({ allow: true }))),
+  });
+  // Three publishes decided later, their vectors scaled (not unit) as given: each is
+  // routed by its own vector when the guard lets it through.
+  const targets = [4, 17, 33];
+  const pending = targets.map((t) =>
+    spine.publish({ topic: "agents.task" }, "p", undefined, undefined, {
+      vector: Array.from(vecs[t], (x) => 3 * x),
+    })
+  );
+  assert.equal(waiting.length, 3);
+  for (const go of waiting.reverse()) go();
+  const stamped = await Promise.all(pending);
+  targets.forEach((t, i) => {
+    const [[chosen, match]] = [...stamped[i].anycast!];
+    assert.equal(chosen, subs[t]);
+    assert.ok(Math.abs(match.score! - 1) < 1e-6, "the cosine of the unit query");
+  });
 });
