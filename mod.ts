@@ -82,6 +82,7 @@ export type {
   HistogramView,
   HistoryQuery,
   IndexHit,
+  IndexHits,
   JsonSchema,
   LaneName,
   LaneRule,

@@ -27,6 +27,7 @@
 import {
   ANN_PARAMS,
   DEFAULT_REALITY,
+  firstAsk,
   Spine,
   SPINE_DEFAULTS,
   type Subscription,
@@ -130,9 +131,10 @@ function searchOnly(index: VectorIndex, queries: Float32Array[]): Pass {
   const chosen: number[] = [];
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  // The Spine asks the graph for 2k + 2 hits (anycast.ts): 4 at k 1.
+  // As many hits as the Spine's first graph search asks for at k 1 (anycast.ts).
+  const n = firstAsk(1);
   for (const vector of queries) {
-    const hits = index.search(vector, 4)!;
+    const hits = index.search(vector, n)!;
     chosen.push(hits.count > 0 ? hits.slots[0] : -1);
   }
   const us = (performance.now() - t0) * 1000 / queries.length;

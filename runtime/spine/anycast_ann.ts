@@ -64,7 +64,7 @@ export const ANN_PARAMS = Object.freeze({
   quantization: "i8",
   connectivity: 16,
   expansionAdd: 256,
-  expansionSearch: 8,
+  expansionSearch: 6,
 });
 
 let loading: Promise<MakeIndex> | undefined;

@@ -320,7 +320,10 @@ for (const graph of [false, true]) {
     const route = { direct: subs, groups: [] };
     const [first] = reg.choose(route, vecs[7], 1);
     assert.equal(first.sub, subs[7]);
-    assert.deepEqual(first.match, { embedding: 1, score: reg.indexOf(dim)!.score(vecs[7], 1 + 7 * 2) });
+    assert.deepEqual(first.match, {
+      embedding: 1,
+      score: reg.indexOf(dim)!.score(vecs[7], 1 + 7 * 2),
+    });
     // A direction nobody reaches 0.9 with: nothing, although the choice before found one.
     const nobody = unitVector(vecs[7].map((x, i) => i % 2 ? x : -x), dim, "q");
     assert.deepEqual(reg.choose(route, nobody, 3), []);
@@ -346,7 +349,8 @@ Deno.test("spine anycast: pulses waiting on an async guard each reach their own 
   await spine.anycast.of("default").indexOf(dim)?.settled();
   const waiting: (() => void)[] = [];
   spine.setGuard({
-    inspect: () => new Promise<GuardVerdict>((resolve) => waiting.push(() => resolve({ allow: true }))),
+    inspect: () =>
+      new Promise<GuardVerdict>((resolve) => waiting.push(() => resolve({ allow: true }))),
   });
   // Three publishes decided later, their vectors scaled (not unit) as given: each is
   // routed by its own vector when the guard lets it through.

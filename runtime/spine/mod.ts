@@ -76,6 +76,7 @@ export {
   type AnycastChoice,
   type AnycastLimits,
   AnycastRegistry,
+  firstAsk,
   type RouteLike,
 } from "./anycast.ts";
 export {
@@ -84,7 +85,7 @@ export {
   type AnycastTarget,
   SpineAnycast,
 } from "./anycast_route.ts";
-export { type IndexHit, VectorIndex, type VectorIndexOptions } from "./anycast_index.ts";
+export { type IndexHit, IndexHits, VectorIndex, type VectorIndexOptions } from "./anycast_index.ts";
 export { ANN_PARAMS } from "./anycast_ann.ts";
 export { MAX_ANYCAST_DIM, MAX_ANYCAST_K, unitVector } from "./anycast_vector.ts";
 export { appendHop, MAX_SEMTRACE_BYTES, MAX_SEMTRACE_ENTRIES } from "./semtrace.ts";
