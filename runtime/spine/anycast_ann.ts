@@ -55,10 +55,14 @@ interface PackageIndex {
  * embeddings of dimension 384 (docs/anycast.md, "Search: exact, then HNSW"): i8
  * quantization (a quarter of f32's memory and distance work; scores are recomputed in f32
  * from the flat store, so only the graph walk is approximate), 16 links per node, insert
- * breadth 256 and search breadth 8: a graph built with the wider insert breadth finds the
- * nearest at ef 8 as often (recall@1 0.979) as the one built at 128 did at ef 12, and
- * each search walks about a quarter less than at the previous ef 16 (0.989). A join costs
- * about 1.7x as much as at 128 (the graph is built between event-loop turns).
+ * breadth 256, search breadth 6. On the graph the node builds from the bench's data
+ * (2026-12-07 22:00-22:35 UTC, 500 and 1,000 queries), recall@1 was 0.973-0.976 at ef 6,
+ * 0.983-0.984 at ef 8 (ef 4: 0.952-0.956, ef 5: 0.966-0.972, ef 7: 0.976), and a search
+ * with its float32 rescoring cost ~35 µs CPU at ef 6 against ~40 at ef 8, each timed on its
+ * own at load 2-3: ef 6 keeps recall@1 above 0.97 for a seventh less walk.
+ * (Until 22:40 UTC ef 8; until 19:30 UTC insert breadth 128 and ef 16.) The graph is walked
+ * once per pulse: it is most of a pulse's cost at 100,000 (memory-bound: 38 MB of i8
+ * vectors).
  */
 export const ANN_PARAMS = Object.freeze({
   quantization: "i8",
