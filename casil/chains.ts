@@ -28,6 +28,10 @@ export class ChainCache {
   readonly #policies: ReadonlyMap<string, Installed>;
   #chains = new Map<string, Map<string, Installed[]>>();
   #count = 0;
+  /** The last (reality, topic) asked for and its chain: a message's pulses share them. */
+  #lastReality = "";
+  #lastTopic: string | null = null;
+  #lastChain: Installed[] = [];
 
   /** A cache over `policies`, which must not change (a new set gets a new cache). */
   constructor(policies: ReadonlyMap<string, Installed>) {
@@ -36,6 +40,15 @@ export class ChainCache {
 
   /** The policies bound to (reality, topic), by `order` then name. */
   chain(reality: string, topic: string): Installed[] {
+    if (topic === this.#lastTopic && reality === this.#lastReality) return this.#lastChain;
+    const chain = this.#lookup(reality, topic);
+    this.#lastReality = reality;
+    this.#lastTopic = topic;
+    this.#lastChain = chain;
+    return chain;
+  }
+
+  #lookup(reality: string, topic: string): Installed[] {
     let byTopic = this.#chains.get(reality);
     if (!byTopic) this.#chains.set(reality, byTopic = new Map());
     let chain = byTopic.get(topic);

@@ -38,6 +38,8 @@ export class BatchScratch {
   readonly inputs: PolicyInput[] = [];
   /** Their verdicts. */
   readonly verdicts: PolicyVerdict[] = [];
+  /** The run's payloads as they came in (emptied after each run). */
+  readonly originals: Uint8Array[] = [];
 }
 
 /**
@@ -56,7 +58,8 @@ export function evaluateChainBatch(
     out[0] = evaluateChain(ctx, chain, inputs[0]);
     return;
   }
-  const originals = inputs.slice(0, n).map((input) => input.payload);
+  const originals = scratch.originals;
+  for (let i = 0; i < n; i++) originals[i] = inputs[i].payload;
   let live = scratch.live;
   live.length = 0;
   for (let i = 0; i < n; i++) live.push(i);
@@ -111,7 +114,11 @@ export function evaluateChainBatch(
       ? { allow: true, payload: inputs[i].payload }
       : ALLOW;
   }
+  // The scratch must not keep payloads alive.
+  for (let i = 0; i < n; i++) originals[i] = EMPTY;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * One guest call for the pulses `live[from..to)`; false when it failed (nothing applied:
