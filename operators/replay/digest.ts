@@ -50,6 +50,8 @@ export interface Comparison {
   /** Outputs per topic, in each log. */
   readonly countsA: Record<string, number>;
   readonly countsB: Record<string, number>;
+  /** By producer, the sequences of the first side's outputs its `marks` asked for. */
+  readonly marksA: Record<string, Map<number, number>>;
 }
 
 const encoder = new TextEncoder();
@@ -98,6 +100,18 @@ export interface Side {
   readonly toSeq?: number;
   /** Outputs skipped at the start, by producer (those a snapshot already accounts for). */
   readonly skip?: Readonly<Record<string, number>>;
+  /**
+   * By producer: its outputs are read after this sequence only (those before it are
+   * accounted for already; see `ReplaySnapshot.after`).
+   */
+  readonly after?: Readonly<Record<string, number>>;
+  /** By producer: how many of its outputs precede the part read (ordinals of `marks`). */
+  readonly before?: Readonly<Record<string, number>>;
+  /**
+   * By producer: ordinals of its outputs (1-based, counting `before`) whose sequences the
+   * comparison reports in `Comparison.marksA` (first side only).
+   */
+  readonly marks?: Readonly<Record<string, readonly number[]>>;
 }
 
 const query = (side: Side) => ({
@@ -128,18 +142,28 @@ async function survey(log: DurableLog, side: Side) {
   return { producers, counts, inputs };
 }
 
-/** The outputs of `producer` in a reality, in sequence order. */
+/**
+ * The outputs of `producer` in a reality, in sequence order (after `side.after` for it);
+ * the sequences of the ordinals `side.marks` asks for go to `marks`.
+ */
 async function* outputsOf(
   log: DurableLog,
   side: Side,
   producer: string,
+  marks: Map<number, number>,
 ): AsyncGenerator<OutputRecord> {
   let skip = side.skip?.[producer] ?? 0;
-  for await (const page of log.history(query(side), PAGE)) {
+  let ordinal = side.before?.[producer] ?? 0;
+  const wanted = new Set(side.marks?.[producer] ?? []);
+  const range = query(side);
+  const after = side.after?.[producer];
+  if (after !== undefined) range.fromSeq = Math.max(range.fromSeq, after + 1);
+  for await (const page of log.history(range, PAGE)) {
     for (const stored of page) {
       if (isStoredInput(stored)) continue;
       const p = decodePulse(stored.bytes);
       if (p.producerId !== producer) continue;
+      if (wanted.has(++ordinal)) marks.set(ordinal, stored.sequence);
       if (skip > 0) skip--;
       else yield outputRecord(p);
     }
@@ -168,9 +192,10 @@ export async function compareOutputs(
   let outputsB = 0;
   let index = 0;
   let first: Difference | null = null;
+  const marksA: Record<string, Map<number, number>> = {};
   for (const producer of producers) {
-    const ia = outputsOf(log, a, producer);
-    const ib = outputsOf(log, b, producer);
+    const ia = outputsOf(log, a, producer, marksA[producer] = new Map());
+    const ib = outputsOf(log, b, producer, new Map());
     while (true) {
       const [ra, rb] = await Promise.all([ia.next(), ib.next()]);
       if (ra.done && rb.done) break;
@@ -203,5 +228,6 @@ export async function compareOutputs(
     firstDifference: first,
     countsA: sa.counts,
     countsB: sb.counts,
+    marksA,
   };
 }

@@ -138,6 +138,9 @@ export class Replays {
     try {
       log.createReality(scratch, info.config);
       const from = full ? undefined : this.#nearest(reality, info.lastSequence);
+      // Snapshots made on the way are kept once the comparison found where, in the source
+      // log, each operator's outputs after them begin.
+      const made: ReplaySnapshot[] = [];
       const run = await replay(this.#o, {
         reality,
         fromSeq: from ? from.sequence + 1 : 1,
@@ -145,14 +148,16 @@ export class Replays {
         target: scratch,
         from,
         snapshotEvery: this.#o.snapshotEvery ?? 10_000,
-        onSnapshot: (s) => this.snapshots.add(s),
+        onSnapshot: (s) => made.push(s),
         versions: this.#versions.get(reality),
       });
-      const c = await compareOutputs(
-        log,
-        { reality, skip: from?.outputs },
-        scratch,
-      );
+      const source = sourceSide(reality, from, made);
+      const c = await compareOutputs(log, source, scratch);
+      // Positions are kept from a verify that matched only: from one that did not, a count
+      // of the replay's outputs need not point at the same place in the source log.
+      for (const s of made) {
+        this.snapshots.add(c.identical ? withPositions(s, source, c.marksA) : s);
+      }
       return {
         ok: c.identical,
         reality,
@@ -394,4 +399,54 @@ export class Replays {
     control?.forget(name);
     spine.forgetReality(name);
   }
+}
+
+/**
+ * The source side of a verify from `from` (none: the whole log): from where its positions
+ * say each operator's later outputs begin, or, for a snapshot without positions, the whole
+ * log with the outputs it accounts for skipped by count. It asks for the positions of the
+ * snapshots `made` on the way.
+ */
+function sourceSide(
+  reality: string,
+  from: ReplaySnapshot | undefined,
+  made: ReplaySnapshot[],
+): Side {
+  const marks: Record<string, number[]> = {};
+  for (const s of made) {
+    for (const [producer, n] of Object.entries(s.outputs)) (marks[producer] ??= []).push(n);
+  }
+  if (from?.after) {
+    const starts = Object.values(from.after);
+    return {
+      reality,
+      fromSeq: (starts.length ? Math.min(...starts) : from.sequence) + 1,
+      after: from.after,
+      before: from.outputs,
+      marks,
+    };
+  }
+  return { reality, skip: from?.outputs, marks };
+}
+
+/**
+ * `s` with the source positions of its operators' outputs (`ReplaySnapshot.after`) when the
+ * comparison found them all; `s` as it is otherwise.
+ */
+function withPositions(
+  s: ReplaySnapshot,
+  source: Side,
+  marks: Record<string, Map<number, number>>,
+): ReplaySnapshot {
+  const after: Record<string, number> = {};
+  for (const [producer, n] of Object.entries(s.outputs)) {
+    // None yet (n = 0), or none since the side's start: where the side began for it.
+    const start = n === (source.before?.[producer] ?? 0)
+      ? (source.after?.[producer] ?? 0)
+      : marks[producer]?.get(n);
+    if (start === undefined) return s;
+    // Outputs up to the snapshot's input are all accounted for: later ones follow it.
+    after[producer] = Math.max(start, s.sequence);
+  }
+  return { ...s, after };
 }

@@ -27,6 +27,14 @@ export interface ReplaySnapshot {
   readonly state: Readonly<Record<string, readonly (readonly [string, Uint8Array])[]>>;
   /** Outputs each operator (by producer) had made up to it. */
   readonly outputs: Readonly<Record<string, number>>;
+  /**
+   * By producer: the source log's sequence after which its outputs are those of the inputs
+   * after this snapshot (an output follows its input, possibly past later inputs). Found by
+   * the verify that made the snapshot, which read those outputs anyway; a verify from it
+   * then reads the source log from there instead of from the start. Absent (a fork made
+   * it, or the logs differed): the outputs it accounts for are skipped by count.
+   */
+  readonly after?: Readonly<Record<string, number>>;
 }
 
 /** The snapshots of a node. */
