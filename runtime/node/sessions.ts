@@ -5,6 +5,7 @@
  * @module
  */
 import type { NodeAccess } from "../shield/auth/mod.ts";
+import { setImmediate } from "node:timers";
 import { FairScheduler, IoTurn } from "../shield/limits/mod.ts";
 import { Session, sessionOptions, StallWatch, type WireFormat } from "../shield/mod.ts";
 import type { Spine } from "../spine/mod.ts";
@@ -103,6 +104,8 @@ function openFairness(
   const fairness = new FairScheduler({
     quantumMs: config.fairQuantumUs / 1000,
     nextTurn: (callback) => turn.schedule(callback),
+    // With nothing queued a turn end only renews credits: no readiness check needed.
+    idleTurn: setImmediate,
     maxQueuedPerReality: config.realityQueueBytes,
     onError: (err, reality) => logger.error("error", { what: "ingress", reality, error: err }),
   });

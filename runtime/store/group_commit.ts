@@ -33,6 +33,9 @@ import type { SyncPolicy } from "./schema.ts";
  */
 export const SEQUENCE_LEASE = 65_536;
 
+// What an append that needs no commit returns.
+const COMMITTED: Promise<void> = Promise.resolve();
+
 /** When a batch commits and how its pulses are cut into chunk rows. */
 export interface GroupCommitOptions {
   /** The sync policy: `always` commits at the end of the current event-loop turn. */
@@ -134,6 +137,24 @@ export class GroupCommit {
    */
   append(entries: readonly LogEntry[]): Promise<void> {
     const batch = this.#pending;
+    // Nothing waits to be committed and these pulses would need no transaction either
+    // (fire-and-forget, within the sequence lease): their commit is only the head's update
+    // in memory, done now. A paced publisher otherwise paid a batch, its promise and a
+    // window timer (one more event-loop wake-up) per message: docs/performance.md.
+    if (
+      batch.pulses === 0 && batch.stateOps.length === 0 && this.#holds === 0 &&
+      this.#timer === undefined && !this.#flushQueued && this.#leased(entries)
+    ) {
+      for (const item of entries) {
+        const reality = this.#registry.get(item.pulse.realityId || "default")!;
+        const seq = Number(item.pulse.sequence ?? 0);
+        const wall = Number(item.pulse.timestamp?.wallMs ?? 0);
+        if (seq > reality.lastSeq) reality.lastSeq = seq;
+        if (wall > reality.lastWall) reality.lastWall = wall;
+      }
+      this.#counters.appendedPulses += entries.length;
+      return COMMITTED;
+    }
     try {
       for (const item of entries) {
         const pulse = item.pulse;
@@ -353,6 +374,22 @@ export class GroupCommit {
     this.commitLatency.observe(ms);
     this.observer?.commit(batch.pulses, ms);
     batch.done.resolve();
+  }
+
+  /**
+   * Whether every entry is fire-and-forget (no retention rule stores its topic) in an
+   * existing reality and within its persisted sequence lease: what `#needsTransaction`
+   * would find nothing to write for. A reality not yet known is left to the batch.
+   */
+  #leased(entries: readonly LogEntry[]): boolean {
+    for (const item of entries) {
+      const pulse = item.pulse;
+      const reality = this.#registry.get(pulse.realityId || "default");
+      if (reality === undefined) return false;
+      if (Number(pulse.sequence ?? 0) > reality.persistedSeq) return false;
+      if (reality.ruleFor(pulse.topic ?? "") !== null) return false;
+    }
+    return true;
   }
 
   /** Whether a batch stores pulses or exhausts a reality's sequence lease. */

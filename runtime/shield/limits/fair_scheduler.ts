@@ -28,6 +28,15 @@ export interface FairSchedulerOptions {
    * node passes `IoTurn.schedule`, which also lets the runtime look at every socket.
    */
   readonly nextTurn?: (callback: () => void) => void;
+  /**
+   * Calls back at the end of the current turn when no work is queued, so the turn end
+   * only renews credits (nothing waits for the readiness check `nextTurn` gives); default
+   * `nextTurn`. The node passes `setImmediate`: an `IoTurn` round (a socket write and
+   * read) per received message cost a paced publisher's node about as much as the rest
+   * of the message's handling (docs/performance.md). Work queued before it fires waits
+   * for `nextTurn` as before.
+   */
+  readonly idleTurn?: (callback: () => void) => void;
   /** The clock work is timed with, in milliseconds; default `performance.now`. */
   readonly clock?: () => number;
   /** Reports a task that threw; the scheduler carries on. */
@@ -109,6 +118,7 @@ export class FairScheduler {
   readonly #onError?: (error: unknown, realityId: string) => void;
   readonly #onRefusal?: (realityId: string, bytes: number) => void;
   readonly #nextTurn: (callback: () => void) => void;
+  readonly #idleTurn: ((callback: () => void) => void) | undefined;
   readonly #clock: () => number;
   readonly #lanes = new Map<string, Lane>();
   /** Lanes with queued work, in service order. */
@@ -117,6 +127,10 @@ export class FairScheduler {
   #touched: Lane[] = [];
   #queued = 0;
   #armed = false;
+  // The turn end armed is the idle one (`idleTurn`), which one is told by its generation:
+  // work queued meanwhile arms `nextTurn` too, and the idle one then does nothing.
+  #idleArmed = false;
+  #idleGeneration = 0;
   #closed = false;
 
   /** Creates an idle scheduler. */
@@ -126,6 +140,7 @@ export class FairScheduler {
     this.#onError = options.onError;
     this.#onRefusal = options.onRefusal;
     this.#nextTurn = options.nextTurn ?? setImmediate;
+    this.#idleTurn = options.idleTurn;
     this.#clock = options.clock ?? (() => performance.now());
   }
 
@@ -250,12 +265,23 @@ export class FairScheduler {
     }
     if (!this.#armed) {
       this.#armed = true;
+      if (this.#active.length === 0 && this.#idleTurn !== undefined) {
+        this.#idleArmed = true;
+        const generation = ++this.#idleGeneration;
+        this.#idleTurn(() => {
+          if (this.#idleArmed && generation === this.#idleGeneration) this.#turnEnds();
+        });
+      } else this.#nextTurn(this.#turnEnds);
+    } else if (this.#idleArmed && this.#active.length > 0) {
+      // Work was queued: its round waits for the readiness check, as always.
+      this.#idleArmed = false;
       this.#nextTurn(this.#turnEnds);
     }
   }
 
   readonly #turnEnds = (): void => {
     this.#armed = false;
+    this.#idleArmed = false;
     if (this.#closed) return;
     const touched = this.#touched;
     this.#touched = [];

@@ -152,3 +152,34 @@ Deno.test("skipped rounds keep the shares: two owing lanes alternate by what the
   assert.equal(rest.filter((x) => x === "a").length, 5);
   assert.equal(rest.filter((x) => x === "b").length, 2);
 });
+
+Deno.test("with nothing queued the turn ends through idleTurn; queued work waits for nextTurn", () => {
+  const turns: (() => void)[] = [];
+  const idles: (() => void)[] = [];
+  const s = new FairScheduler({
+    quantumMs: 1,
+    clock,
+    nextTurn: (callback) => turns.push(callback),
+    idleTurn: (callback) => idles.push(callback),
+  });
+  const order: string[] = [];
+  // Uncontended work: the turn end only renews the credit, no readiness check is asked for.
+  assert.ok(s.runNow("a", () => (spin(0.75), order.push("a0"))));
+  assert.equal(idles.length, 1);
+  assert.equal(turns.length, 0);
+  idles.splice(0).forEach((t) => t());
+  // Renewed to a whole quantum: 0.75 ms more runs at once again.
+  assert.ok(s.runNow("a", () => (spin(0.75), order.push("a1"))));
+  assert.ok(s.runNow("a", () => (spin(0.75), order.push("a2"))));
+  assert.equal(s.runNow("a", () => order.push("no")), false);
+  // Work queued while the idle turn end is pending: its round waits for nextTurn, and the
+  // idle callback, when it comes, does nothing.
+  assert.equal(s.submit("a", () => order.push("a3"), 10), undefined);
+  assert.equal(turns.length, 1);
+  idles.splice(0).forEach((t) => t());
+  assert.equal(s.queuedFor("a"), 1);
+  assert.deepEqual(order, ["a0", "a1", "a2"]);
+  for (let i = 0; i < 10 && s.queued > 0; i++) turns.splice(0).forEach((t) => t());
+  assert.deepEqual(order, ["a0", "a1", "a2", "a3"]);
+  s.close();
+});
