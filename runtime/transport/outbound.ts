@@ -5,6 +5,7 @@
  * the queue to drain. What a frame's header looks like is the carrier's (`FrameHead`).
  * @module
  */
+import { BufferPool } from "./buffer_pool.ts";
 import { takeCoalesced, writeChunk } from "./coalesce.ts";
 import type { EncodedMessage } from "./transport.ts";
 
@@ -15,6 +16,15 @@ const WRITE_BYTES = 1024 * 1024;
 const FRAME_COST = 256;
 // Frames up to this size are queued as one array, header and body together.
 const SMALL_FRAME = 1024;
+// A frame `enqueueWith` builds while nothing is queued or being written goes to the socket
+// at once: it is built in a buffer reused from write to write (sized 64 KiB, or 288 KiB for
+// a full 256 KiB batch). A fresh frame per message was an allocation, zeroed, of 50-260 KB:
+// at a paced 50 pulses a message about as much as a tenth of the node's work on it, and at
+// full rate a mapping and unmapping of pages per batch (docs/performance.md). Frames queued
+// behind a write (a peer not keeping up) get their own exactly sized buffers, so a slow
+// peer holds at most one pooled buffer, counted whole against its bound while written.
+const POOLED_MIN = 4 * 1024;
+const writePools = [new BufferPool(64 * 1024, 8), new BufferPool(288 * 1024, 4)];
 
 /** How a carrier heads each frame it sends (a WebSocket header, a length prefix). */
 export interface FrameHead {
@@ -46,6 +56,8 @@ export class Outbound {
   /** Most bytes held (frames counted at a fixed overhead each). */
   readonly maxHeld: number;
   #writing = false;
+  // The pooled buffer of the frame being written (from `enqueueWith`), given back after.
+  #pooled: Uint8Array | null = null;
   #drainWaiters: { bytes: number; resolve: () => void }[] | null = null;
 
   /** A queue writing to `conn` frames headed by `head`, holding at most `maxHeld` bytes. */
@@ -118,7 +130,15 @@ export class Outbound {
     const bodyLength = message.encodedLength;
     const size = this.#head.length(bodyLength) + bodyLength;
     if (this.#held + size + FRAME_COST > this.maxHeld) return false;
-    const frame = new Uint8Array(size);
+    let frame: Uint8Array;
+    const pool = !this.#writing && this.#out.length === 0 && size >= POOLED_MIN
+      ? writePools.find((p) => p.size >= size)
+      : undefined;
+    if (pool) {
+      this.#pooled = pool.take();
+      frame = this.#pooled.subarray(0, size);
+      this.#held += this.#pooled.length - size;
+    } else frame = new Uint8Array(size);
     message.finishInto(frame, this.#head.write(frame, 0, tag, bodyLength));
     this.#out.push(frame);
     this.#queued += size;
@@ -151,9 +171,16 @@ export class Outbound {
         // Coalesce what is queued into one write: one syscall for a turn's frames.
         const { chunk, count: n } = takeCoalesced(this.#out, WRITE_BYTES);
         const size = chunk.length;
+        // A pooled frame is only ever built with nothing queued: it is this chunk.
+        const pooled = this.#pooled;
+        this.#pooled = null;
         await writeChunk(this.#conn, chunk);
         this.#queued -= size;
         this.#held -= size + n * FRAME_COST;
+        if (pooled !== null) {
+          this.#held -= pooled.length - size;
+          writePools.find((p) => p.size === pooled.length)!.give(pooled);
+        }
         this.wakeDrained();
       }
     } catch {
