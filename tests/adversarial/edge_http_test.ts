@@ -198,9 +198,18 @@ Deno.test("edge: 3 x (200 oversized bodies + 1,000 slowloris heads): RSS bounded
     }
     await served(); // Another client is served while the heads hang.
     let peak = node.rss();
-    const closed = await Promise.all(heads.map((c) => readUntilClosed(c, 5000)));
+    // The header deadline is 1 s; on a machine loaded to 10+ (CI beside the parallel suite)
+    // the node's sweep and 1,000 closes can take seconds: the wait is generous, the verdict
+    // is on what each connection got, never on how fast.
+    const closed = await Promise.all(heads.map((c) => readUntilClosed(c, 20_000)));
     for (const c of heads) c.close();
-    assert.ok(closed.every((r) => r.closed && /^HTTP\/1\.1 408/.test(r.text)), "all got 408");
+    const bad = closed.filter((r) => !(r.closed && /^HTTP\/1\.1 408/.test(r.text)));
+    assert.equal(
+      bad.length,
+      0,
+      `${bad.length} of 1,000 heads not answered 408 and closed; first: ` +
+        JSON.stringify(bad[0]?.text.slice(0, 80)) + ` closed ${bad[0]?.closed}`,
+    );
     peak = Math.max(peak, node.rss());
     await served();
     return peak;
