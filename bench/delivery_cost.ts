@@ -19,7 +19,9 @@ import { parseArgs } from "node:util";
 import { BatchBuilder, encodeFrame, encodePublishFrame } from "../runtime/protocol/mod.ts";
 import {
   CAN_PIN,
+  concat,
   cpuSecondsOf,
+  lengthPrefixed,
   LOAD_CPU,
   median,
   pinned,
@@ -99,20 +101,6 @@ function natsCounter(): Counter {
     },
   };
   return c;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-function lengthPrefixed(frame: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + frame.length);
-  new DataView(out.buffer).setUint32(0, frame.length);
-  out.set(frame, 4);
-  return out;
 }
 
 const enc = new TextEncoder();

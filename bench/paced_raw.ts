@@ -10,25 +10,12 @@
  * @module
  */
 import { BatchBuilder, encodeFrame, encodePublishFrame } from "../runtime/protocol/mod.ts";
+import { concat, lengthPrefixed } from "./support.ts";
 
 const TOPIC = "bench.load.data";
 const PAYLOAD = 1024;
 const MAX_PER_MESSAGE = 256;
 const enc = new TextEncoder();
-
-function lengthPrefixed(frame: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + frame.length);
-  new DataView(out.buffer).setUint32(0, frame.length);
-  out.set(frame, 4);
-  return out;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
 
 async function readUntil(conn: Deno.Conn, text: string): Promise<void> {
   const buf = new Uint8Array(4096);

@@ -288,3 +288,19 @@ export function spawnBinary(binary: string, args: string[], cpu: string | null =
 export function median(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 }
+
+/** `a` then `b`, in one new array (raw clients joining a partial read with the next). */
+export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** A frame as the raw TCP transport carries it: its length, 4 bytes big-endian, then it. */
+export function lengthPrefixed(frame: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + frame.length);
+  new DataView(out.buffer).setUint32(0, frame.length);
+  out.set(frame, 4);
+  return out;
+}
