@@ -25,6 +25,7 @@ import {
   LOAD_CPU,
   median,
   pinned,
+  readUntil,
   SERVER_CPU,
   spawnScript,
   startNats,
@@ -111,16 +112,6 @@ async function readInto(conn: Deno.Conn, counter: Counter): Promise<void> {
     const n = await conn.read(buf).catch(() => null);
     if (n === null) return;
     counter.feed(buf.subarray(0, n));
-  }
-}
-
-async function readUntil(conn: Deno.Conn, text: string): Promise<void> {
-  const buf = new Uint8Array(4096);
-  let seen = "";
-  while (!seen.includes(text)) {
-    const n = await conn.read(buf);
-    if (n === null) throw new Error(`closed before ${text}`);
-    seen += new TextDecoder().decode(buf.subarray(0, n));
   }
 }
 

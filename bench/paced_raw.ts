@@ -10,22 +10,12 @@
  * @module
  */
 import { BatchBuilder, encodeFrame, encodePublishFrame } from "../runtime/protocol/mod.ts";
-import { concat, lengthPrefixed } from "./support.ts";
+import { concat, lengthPrefixed, readUntil } from "./support.ts";
 
 const TOPIC = "bench.load.data";
 const PAYLOAD = 1024;
 const MAX_PER_MESSAGE = 256;
 const enc = new TextEncoder();
-
-async function readUntil(conn: Deno.Conn, text: string): Promise<void> {
-  const buf = new Uint8Array(4096);
-  let seen = "";
-  while (!seen.includes(text)) {
-    const n = await conn.read(buf);
-    if (n === null) throw new Error(`closed before ${text}`);
-    seen += new TextDecoder().decode(buf.subarray(0, n));
-  }
-}
 
 const [kind, hostPort, rateArg, secondsArg] = Deno.args;
 const rate = Number(rateArg);

@@ -315,3 +315,14 @@ export function lengthPrefixed(frame: Uint8Array): Uint8Array {
   out.set(frame, 4);
   return out;
 }
+
+/** Reads `conn` until `text` has arrived (a raw client waiting for the welcome). */
+export async function readUntil(conn: Deno.Conn, text: string): Promise<void> {
+  const buf = new Uint8Array(4096);
+  let seen = "";
+  while (!seen.includes(text)) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`closed before ${text}`);
+    seen += new TextDecoder().decode(buf.subarray(0, n));
+  }
+}
