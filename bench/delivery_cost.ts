@@ -24,6 +24,7 @@ import {
   lengthPrefixed,
   LOAD_CPU,
   median,
+  NODE_V8_FLAGS,
   pinned,
   readUntil,
   SERVER_CPU,
@@ -215,6 +216,7 @@ async function startArqon(modPath: string, label: string, cpu: string | null): P
   const [cmd, args] = pinned(cpu, Deno.execPath(), [
     "run",
     "-A",
+    NODE_V8_FLAGS,
     modPath,
     "--port",
     "0",

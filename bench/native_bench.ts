@@ -21,6 +21,7 @@ import { ShmWebSocket } from "../runtime/transport/shm_websocket.ts";
 import { UdpEndpoint } from "../runtime/transport/udp.ts";
 import { dpdkAvailable } from "../runtime/transport/dpdk.ts";
 import { ArqonClient, decodeFrame, encodeFrame, type IFrame } from "../mod.ts";
+import { NODE_V8_FLAGS } from "./support.ts";
 
 helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
@@ -207,7 +208,17 @@ async function nodeLatency(
 ): Promise<{ shm: number[]; shmClient: number[]; ws: number[] }> {
   const name = `arqon-bench-node-${Deno.pid}`;
   const node = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("mod.ts", root).pathname, "--port", "0", "--shm", name, "--memory"],
+    args: [
+      "run",
+      "-A",
+      NODE_V8_FLAGS,
+      new URL("mod.ts", root).pathname,
+      "--port",
+      "0",
+      "--shm",
+      name,
+      "--memory",
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
