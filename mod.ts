@@ -145,6 +145,7 @@ export type {
   DenialReason,
   PolicyBinding,
   PolicyEngine,
+  PolicyGuard,
   PolicyRecord,
   PolicyStats,
   PutPolicyOptions,

@@ -1,12 +1,11 @@
 /**
  * The CASIL engine: the installed policies with their bindings (installed, replaced,
  * rebound and deleted one governance operation at a time, each stored and audited), and
- * the `PulseGuard` the Spine calls for every publish. The chain lookup is in `chains.ts`,
- * the evaluation of a pulse in `evaluate.ts`.
+ * the set it hands to the `PulseGuard` the Spine calls for every publish (`guard.ts`; the
+ * chain lookup is in `chains.ts`, the evaluation of a pulse in `evaluate.ts`).
  * @module
  */
-import type { arqon } from "../runtime/protocol/mod.ts";
-import type { GuardVerdict, PulseGuard } from "../runtime/spine/mod.ts";
+import type { PulseGuard } from "../runtime/spine/mod.ts";
 import {
   ComponentRejectedError,
   DEFAULT_LIMITS,
@@ -14,15 +13,14 @@ import {
   type SandboxLimits,
 } from "../runtime/sandbox/mod.ts";
 import type { AuditLog } from "../runtime/telemetry/audit/mod.ts";
-import { AheadVerdicts } from "./ahead.ts";
 import { normalizeBinding, type PolicyBinding } from "./bindings.ts";
-import { ChainCache, type Installed } from "./chains.ts";
+import type { Installed } from "./chains.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "./config.ts";
 import { PolicyError } from "./errors.ts";
-import { blankInput, evaluateChain, fillInput } from "./evaluate.ts";
+import { DEFAULT_MAX_PAYLOAD_BYTES, PolicyGuard } from "./guard.ts";
 import { CasilMetrics } from "./metrics.ts";
 import { loadPolicy, PolicySandbox } from "./policy_sandbox.ts";
-import type { GuestLogger, PolicyInput } from "./policy_world.ts";
+import type { GuestLogger } from "./policy_world.ts";
 import { type PolicyRecord, PolicyStore } from "./store.ts";
 import { canonicalConfig, checkPolicyName } from "./validate.ts";
 
@@ -91,28 +89,14 @@ export interface PutPolicyOptions {
 }
 
 /**
- * Publishes decided together at most, and at least (2: a session holding one would decide it
- * alone anyway), and about how long deciding them together may take: a session reads a
- * message in slices of a few milliseconds (issue 11), and a held publish runs in one go.
+ * Installed policies, governed one operation at a time, and the guard over the publish path
+ * (inherited from {@linkcode PolicyGuard}, which runs the set this engine last swapped in).
  */
-const MAX_AHEAD = 64;
-const MIN_AHEAD = 2;
-const AHEAD_MS = 1;
-
-/** The node's default `--max-frame-bytes`: what a redaction may produce by default. */
-const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
-const ALLOW: GuardVerdict = Object.freeze({ allow: true });
-
-/** Installed policies and the guard over the publish path. */
-export class PolicyEngine implements PulseGuard {
+export class PolicyEngine extends PolicyGuard {
   /** Limits every policy runs under. */
   readonly limits: Readonly<SandboxLimits>;
   /** Largest accepted component. */
   readonly maxUploadBytes: number;
-  /** Largest payload a redaction may produce. */
-  readonly maxPayloadBytes: number;
-  /** Metrics of evaluation. */
-  readonly metrics: CasilMetrics;
   /** The audit log, when one was given. */
   readonly audit?: AuditLog;
   readonly #store: PolicyStore;
@@ -124,27 +108,17 @@ export class PolicyEngine implements PulseGuard {
   readonly #ownSandbox?: Engine;
   /** Replaced as a whole on every change, so a publish sees one consistent set. */
   #policies = new Map<string, Installed>();
-  /** Chains of the current set; a new cache on every change. */
-  #chains = new ChainCache(this.#policies);
-  /** Reused for every call: `inspect` is synchronous and guests cannot re-enter it. */
-  readonly #input: PolicyInput = blankInput();
-  /**
-   * How many publishes a session holds for one {@linkcode inspectAhead} (the Spine's
-   * `aheadLimit`): as many as took about a millisecond to decide last time, 2 to 64.
-   */
-  aheadLimit: number = MAX_AHEAD;
-  /** One message's verdicts decided ahead of its publishes; open between the two hooks. */
-  readonly #ahead = new AheadVerdicts();
-  #aheadOpen = false;
   /** Governance operations run one at a time (store, swap and audit stay in step). */
   #queue: Promise<unknown> = Promise.resolve();
 
   /** An engine with no policies; call {@linkcode load} to restore stored ones. */
   constructor(options: PolicyEngineOptions = {}) {
+    super(
+      options.metrics ?? new CasilMetrics(),
+      options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    );
     this.limits = Object.freeze({ ...(options.limits ?? DEFAULT_LIMITS) });
     this.maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
-    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    this.metrics = options.metrics ?? new CasilMetrics();
     this.audit = options.audit;
     this.#store = new PolicyStore(options.dir ?? null);
     this.#setGuard = options.setGuard;
@@ -170,12 +144,31 @@ export class PolicyEngine implements PulseGuard {
     return (level, message) => this.#log(level, `policy ${name}: ${message}`);
   }
 
+  /**
+   * Loads the component of an already recorded policy (at start, or changed on another
+   * node). One that cannot be read, no longer loads or does not match its digest stays
+   * installed as unavailable: its pulses are denied until it is replaced or deleted.
+   */
+  async #restore(record: PolicyRecord, bytes: () => Promise<Uint8Array>): Promise<Installed> {
+    const stats = this.metrics.stats(record.name);
+    try {
+      const module = await loadPolicy(this.#sandbox, await bytes(), this.limits);
+      if (module.digest !== record.digest) throw new Error("component does not match its digest");
+      const sandbox = new PolicySandbox(module, record.config, this.#guestLogger(record.name));
+      return { record, sandbox, stats };
+    } catch (e) {
+      const problem = `cannot load: ${e instanceof Error ? e.message : e}`;
+      this.#log("error", `policy ${record.name} ${problem}; its pulses are denied`);
+      return { record, sandbox: null, problem, stats };
+    }
+  }
+
   #swap(next: Map<string, Installed>): void {
     // Installed before the first policy becomes visible, removed after the last one went.
     if (next.size > 0) this.#setGuard?.(this);
     this.#policies = next;
+    this.use(next);
     if (next.size === 0) this.#setGuard?.(undefined);
-    this.#chains = new ChainCache(next);
     this.metrics.policies.set(next.size);
   }
 
@@ -188,24 +181,10 @@ export class PolicyEngine implements PulseGuard {
     return this.#serial(async () => {
       const next = new Map<string, Installed>();
       for (const record of await this.#store.records()) {
-        try {
-          const bytes = await this.#store.component(record.name);
-          const module = await loadPolicy(this.#sandbox, bytes, this.limits);
-          if (module.digest !== record.digest) {
-            throw new Error("component does not match its digest");
-          }
-          const sandbox = new PolicySandbox(module, record.config, this.#guestLogger(record.name));
-          next.set(record.name, { record, sandbox, stats: this.metrics.stats(record.name) });
-        } catch (e) {
-          const problem = `cannot load: ${e instanceof Error ? e.message : e}`;
-          this.#log("error", `policy ${record.name} ${problem}; its pulses are denied`);
-          next.set(record.name, {
-            record,
-            sandbox: null,
-            problem,
-            stats: this.metrics.stats(record.name),
-          });
-        }
+        next.set(
+          record.name,
+          await this.#restore(record, () => this.#store.component(record.name)),
+        );
       }
       this.#swap(next);
       return next.size;
@@ -368,20 +347,11 @@ export class PolicyEngine implements PulseGuard {
         await this.#persist(next);
       } else {
         let bytes: Uint8Array | undefined;
-        try {
-          bytes = await component(record.digest);
-          const module = await loadPolicy(this.#sandbox, bytes, this.limits);
-          if (module.digest !== record.digest) {
-            throw new Error("component does not match its digest");
-          }
-          const sandbox = new PolicySandbox(module, record.config, this.#guestLogger(name));
-          next.set(name, { record, sandbox, stats });
-        } catch (e) {
-          const problem = `cannot load: ${e instanceof Error ? e.message : e}`;
-          this.#log("error", `policy ${name} ${problem}; its pulses are denied`);
-          next.set(name, { record, sandbox: null, problem, stats });
-        }
-        await this.#persist(next, bytes ? () => this.#store.putComponent(name, bytes) : undefined);
+        next.set(
+          name,
+          await this.#restore(record, async () => bytes = await component(record.digest)),
+        );
+        await this.#persist(next, bytes ? () => this.#store.putComponent(name, bytes!) : undefined);
       }
       this.#swap(next);
     });
@@ -407,46 +377,5 @@ export class PolicyEngine implements PulseGuard {
   get(name: string): (PolicyRecord & { available: boolean; problem?: string }) | undefined {
     const p = this.#policies.get(name);
     return p && { ...p.record, available: p.sandbox !== null, problem: p.problem };
-  }
-
-  /** The policies that run for (reality, topic), in order. */
-  chain(reality: string, topic: string): string[] {
-    return this.#chains.chain(reality, topic).map((p) => p.record.name);
-  }
-
-  /** Runs the chain for one pulse (the Spine's `PulseGuard` hook). */
-  inspect(pulse: arqon.v1.IPulse): GuardVerdict {
-    if (this.#aheadOpen) {
-      const decided = this.#ahead.take(pulse, this.#chains);
-      if (decided) return decided;
-    }
-    const reality = pulse.realityId || "default";
-    const topic = pulse.topic ?? "";
-    const chain = this.#chains.chain(reality, topic);
-    if (chain.length === 0) return ALLOW;
-    fillInput(this.#input, pulse, reality, topic);
-    return evaluateChain(this, chain, this.#input);
-  }
-
-  /**
-   * Decides one received message's publishes together (the Spine's `inspectAhead` hook):
-   * runs of pulses with the same chain go to each policy in as few guest calls as it allows
-   * (see `evaluate_batch.ts`); `inspect` then answers each of them from here.
-   */
-  inspectAhead(pulses: readonly arqon.v1.IPulse[], count: number, producerId: string): void {
-    const t0 = performance.now();
-    this.#ahead.decide(this, this.#chains, pulses, count, producerId);
-    this.#aheadOpen = true;
-    // Sessions hold as many publishes as take about AHEAD_MS to decide, at the last cost.
-    const ms = performance.now() - t0;
-    this.aheadLimit = ms <= 0
-      ? MAX_AHEAD
-      : Math.max(MIN_AHEAD, Math.min(MAX_AHEAD, Math.floor(count * AHEAD_MS / ms)));
-  }
-
-  /** Forgets what {@linkcode inspectAhead} decided. */
-  clearAhead(): void {
-    this.#aheadOpen = false;
-    this.#ahead.clear();
   }
 }

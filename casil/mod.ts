@@ -19,6 +19,7 @@ export {
   type PutPolicyOptions,
 } from "./engine.ts";
 export { PolicyError, type PolicyErrorCode } from "./errors.ts";
+export { DEFAULT_MAX_PAYLOAD_BYTES, PolicyGuard } from "./guard.ts";
 export {
   type GuestLogger,
   POLICY_HOST_SIGNATURES,
