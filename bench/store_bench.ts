@@ -6,7 +6,10 @@
  * 1. Durable-acked publish throughput, two publisher processes per peer, each keeping
  *    `--inflight` publishes outstanding (ArqonBus TS client with `ack: "durable"`; nats.js
  *    `js.publish`; Go's nats.go `PublishAsync`, JetStream's best client: bench/jetstream_pub,
- *    built here, Go apt-installed when missing and run as root). What an ack means:
+ *    built here, Go apt-installed when missing and run as root). ArqonBus is also driven by
+ *    a Go publisher of the same loop and cost (bench/arqon_pub: raw TCP frames written by
+ *    hand, no SDK), so the servers are compared with equally cheap publishers: the TS
+ *    client costs about 10 µs of CPU per ack, Go's about 1-3. What an ack means:
  *    - JetStream (nats-server 2.9, default `sync_interval` 2 min): the message is written
  *      to the stream's file (the OS page cache) before the ack; fsync comes later.
  *    - ArqonBus `--sync os`: the same promise, the group commit written to SQLite's WAL
@@ -155,7 +158,7 @@ const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
 const fmt = (n: number) => n.toLocaleString("en-US");
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 const us = (x: number) => (Number.isNaN(x) ? "-" : `${x.toFixed(2)} µs`);
-const line = (label: string, value: string, width = 44) =>
+const line = (label: string, value: string, width = 48) =>
   console.log(`  ${label.padEnd(width)}${value.padStart(12)}`);
 
 const osDir = await Deno.makeTempDir({ prefix: "arqon-bench-os-" });
@@ -171,9 +174,17 @@ try {
   );
 
   // 1. durable-acked publish: ArqonBus with each sync policy, then JetStream.
+  // The Go publisher of each server is the same loop (a window of `INFLIGHT` async
+  // publishes): nats.go's PublishAsync for JetStream, raw TCP frames for ArqonBus.
+  const arqonPublisher = await buildGo(new URL("arqon_pub/main.go", import.meta.url), natsDir);
   const arqon: Record<string, Published> = {};
+  const arqonGo: Record<string, Published> = {};
   for (const [sync, dir] of [["os", osDir], ["batch", batchDir]]) {
-    const node = await startArqon(dir, ["--sync", sync, "--log", "info"], SERVER_CPU);
+    const node = await startArqon(
+      dir,
+      ["--sync", sync, "--log", "info", "--tcp-port", "0"],
+      SERVER_CPU,
+    );
     await fetch(`${node.url}/v1/realities/bench`, {
       method: "PUT",
       body: JSON.stringify({ retention: [{ pattern: ">" }] }),
@@ -183,6 +194,14 @@ try {
       PUBLISHERS,
       node.pid,
     );
+    if (arqonPublisher) {
+      const tcp = node.tcpUrl!.replace("tcp://", "");
+      arqonGo[sync] = await runPublishers(
+        [arqonPublisher, tcp, "bench", "bench.store.go", String(SECONDS), String(INFLIGHT)],
+        PUBLISHERS,
+        node.pid,
+      );
+    }
     await node.stop();
   }
 
@@ -213,7 +232,9 @@ try {
   console.log("durable-acked publish (acks/s; server / publisher CPU per ack)");
   const published: [string, Published | undefined][] = [
     ["ArqonBus --sync os (TS client)", arqon.os],
-    ["ArqonBus --sync batch, fsync per commit", arqon.batch],
+    ["ArqonBus --sync batch, fsync per commit (TS)", arqon.batch],
+    ["ArqonBus --sync os (Go, raw TCP frames)", arqonGo.os],
+    ["ArqonBus --sync batch (Go, raw TCP frames)", arqonGo.batch],
     ["JetStream R1 file (nats.js)", js],
     ["JetStream R1 file (Go nats.go)", go],
   ];
@@ -228,6 +249,11 @@ try {
     line("ratio --sync os / JetStream Go", ratio(arqon.os.rate, go.rate));
     line("ratio --sync batch / JetStream Go", ratio(arqon.batch.rate, go.rate));
     line("server CPU per ack, --sync os / Go's", ratio(arqon.os.serverUs, go.serverUs));
+    if (arqonGo.os) {
+      line("ratio Go publishers: --sync os / JetStream", ratio(arqonGo.os.rate, go.rate));
+      line("ratio Go publishers: --sync batch / JetStream", ratio(arqonGo.batch.rate, go.rate));
+      line("server CPU per ack, Go publishers, os / JS", ratio(arqonGo.os.serverUs, go.serverUs));
+    }
   }
   console.log();
 
