@@ -15,6 +15,9 @@
  * the same run, so the bus's own share shows beside it. Each figure is wall time and the
  * process's CPU time per pulse: on this shared 2-core machine the wall time includes waiting
  * for a core, the CPU time is what an idle core would take (the target is read on it).
+ * The process runs with the V8 flags the node runs with (`NODE_V8_FLAGS` in
+ * bench/support.ts, as `deno task start`): started without them, it starts itself again
+ * with them, so its heap is the node's.
  *
  * The embeddings are synthetic: 1,000 capability clusters (unit centres) with agents
  * spread around them, and queries near a random agent's capability, the shape of "route
@@ -37,6 +40,7 @@ import { NodeMetrics } from "../../runtime/telemetry/mod.ts";
 import { helpFromHeader } from "../../scripts/task_cli.ts";
 import process from "node:process";
 import { dataset, DIM } from "./anycast_data.ts";
+import { NODE_V8_FLAGS } from "../support.ts";
 
 helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
@@ -121,9 +125,15 @@ function timed(spine: Spine, queries: Float32Array[], warm: number): Pass {
   return route(spine, queries);
 }
 
-/** The middle of three figures (the machine is shared: one pass may catch a burst of load). */
+/**
+ * Passes of the graph's figures at 100,000: each about 25 ms of CPU, so a burst of load
+ * from the other processes of this shared machine spoils one now and then.
+ */
+const PASSES = 7;
+
+/** The middle of the passes' figures (by CPU time). */
 function median(passes: Pass[]): Pass {
-  return [...passes].sort((a, b) => a.cpuUs - b.cpuUs)[1];
+  return [...passes].sort((a, b) => a.cpuUs - b.cpuUs)[passes.length >> 1];
 }
 
 /** The index search alone (usearch's graph walk plus the float32 rescoring of its hits). */
@@ -162,7 +172,7 @@ interface SizeResult {
 /**
  * Measures one size: exact search always, and past the node's threshold (64) the
  * graph the node would use, with recall@1 against the exact choice for the same queries.
- * The graph's figures are the middle of three passes, each pass of the whole publish
+ * The graph's figures are the middle of `PASSES` passes, each pass of the whole publish
  * followed by one of the index search alone, so both see the same load.
  */
 async function measure(n: number, q: number): Promise<SizeResult> {
@@ -186,7 +196,7 @@ async function measure(n: number, q: number): Promise<SizeResult> {
   timed(approx.spine, queries, 2000);
   const pulses: Pass[] = [];
   const alone: Pass[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < PASSES; i++) {
     pulses.push(route(approx.spine, queries));
     alone.push(searchOnly(index, queries));
   }
@@ -267,6 +277,20 @@ function calibrate(): string {
     `(idle: ~1.2; checksum ${sum.toExponential(2)})`;
 }
 
+/** Set in the copy of this process that runs with the node's V8 flags. */
+const WITH_NODE_FLAGS = "ARQON_BENCH_NODE_V8_FLAGS";
+
+if (import.meta.main && Deno.env.get(WITH_NODE_FLAGS) !== "1") {
+  // V8 flags cannot be set once the process runs: run again with the node's.
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", NODE_V8_FLAGS, new URL(import.meta.url).pathname, ...Deno.args],
+    env: { [WITH_NODE_FLAGS]: "1" },
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  Deno.exit(code);
+}
+
 if (import.meta.main) {
   const sizes = (Deno.args[0] ?? "10,1000,100000").split(",").map(Number);
   const q = Number(Deno.args[1] ?? 500);
@@ -274,7 +298,8 @@ if (import.meta.main) {
     `anycast routing cost in the node, in process: Spine.publish with an anycast target ` +
       `(validation, normalisation, search, rescoring, candidate filtering, stamping, ` +
       `queueing; no sockets, no frame decoding), dim ${DIM}, ${q} queries, k 1, exact search ` +
-      `up to ${EXACT_MAX} embeddings (the node's default); load average ${loadavg()}`,
+      `up to ${EXACT_MAX} embeddings (the node's default); V8 flags as the node's ` +
+      `(${NODE_V8_FLAGS}); load average ${loadavg()}`,
   );
   console.log(calibrate());
   const results: SizeResult[] = [];

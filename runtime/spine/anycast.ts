@@ -111,8 +111,11 @@ export class AnycastRegistry {
   #lastChosen = 0;
   // The number of the current search round (entries found in it carry it as `mark`).
   #mark = 0;
-  // Entries found by the current round, and the ranked first k of them (reused).
+  // Entries found by the current round, and the ranked first k of them: reused, with
+  // their counts apart (setting an array's length to 0 drops its backing store, and the
+  // next push allocates one again). They keep the last choice's entries until overwritten.
   readonly #found: Entry[] = [];
+  #foundCount = 0;
   readonly #ranked: Entry[] = [];
   // The k best scores of an exact scan so far, descending.
   readonly #top = new Float64Array(MAX_ANYCAST_K);
@@ -225,33 +228,36 @@ export class AnycastRegistry {
     if (!graph || !this.#approximate(space, candidates, set, query, k)) {
       this.#exact(space.index, candidates, query, k);
     }
-    const ranked = this.#rank(k);
-    if (ranked.length === 0) return [];
-    this.#lastChosen = ranked[ranked.length - 1].serial;
+    const count = this.#rank(k);
+    if (count === 0) return [];
+    const ranked = this.#ranked;
+    this.#lastChosen = ranked[count - 1].serial;
     const chosen: AnycastChoice[] = [];
-    for (const e of ranked) {
+    for (let i = 0; i < count; i++) {
+      const e = ranked[i];
       chosen.push({ sub: e.sub, match: { embedding: e.embedding, score: e.score } });
     }
-    ranked.length = 0;
     return chosen;
   }
 
   /**
    * The first `k` of the entries found that reach their `min_score`: highest score
    * first, scores within the tie margin taken in turn, from the first registration after
-   * the one chosen last, wrapping around. An insertion into at most `k` (32) places.
+   * the one chosen last, wrapping around. An insertion into at most `k` (32) places of
+   * `#ranked`; returns how many it holds.
    */
-  #rank(k: number): Entry[] {
+  #rank(k: number): number {
     const found = this.#found;
     const ranked = this.#ranked;
     const last = this.#lastChosen;
-    for (let f = 0; f < found.length; f++) {
+    let count = 0;
+    for (let f = 0; f < this.#foundCount; f++) {
       const e = found[f];
       if (e.score < e.minScore) continue;
       // Scores within the margin are ties.
       e.key = Math.round(e.score / TIE);
       const turn = (e.serial - last - 1) >>> 0;
-      let at = ranked.length;
+      let at = count;
       while (at > 0) {
         const p = ranked[at - 1];
         if (p.key > e.key || (p.key === e.key && ((p.serial - last - 1) >>> 0) < turn)) break;
@@ -259,11 +265,12 @@ export class AnycastRegistry {
       }
       if (at >= k) continue;
       // Shifts the later ones down a place (the last falls off past k).
-      for (let i = Math.min(ranked.length, k - 1); i > at; i--) ranked[i] = ranked[i - 1];
+      for (let i = Math.min(count, k - 1); i > at; i--) ranked[i] = ranked[i - 1];
       ranked[at] = e;
+      if (count < k) count++;
     }
-    found.length = 0;
-    return ranked;
+    this.#foundCount = 0;
+    return count;
   }
 
   /**
@@ -291,12 +298,17 @@ export class AnycastRegistry {
       const hits = space.index.search(query, n)!;
       const { count, slots, scores } = hits;
       const mark = ++this.#mark;
-      found.length = 0;
+      let foundCount = 0;
       let qualified = 0;
       let crowded = false;
       // The k-th qualifying subscription's score (hits come best first).
       let kth = -Infinity;
       for (let h = 0; h < count; h++) {
+        const score = scores[h];
+        // Hits come best first: once k qualify, a hit below the k-th less the tie margin
+        // (and every one after it) can neither enter the first k nor tie with them. Its
+        // owner is not looked up: at 100,000 subscriptions each lookup is a cache miss.
+        if (qualified >= k && score < kth - TIE) break;
         const slot = slots[h];
         const entry = space.owners[slot];
         if (!entry) continue;
@@ -304,7 +316,6 @@ export class AnycastRegistry {
           crowded = true;
           continue;
         }
-        const score = scores[h];
         const seen = entry.mark === mark;
         if (seen && score <= entry.score) continue;
         if (score >= entry.minScore && !(seen && entry.score >= entry.minScore)) {
@@ -312,11 +323,12 @@ export class AnycastRegistry {
         }
         if (!seen) {
           entry.mark = mark;
-          found.push(entry);
+          found[foundCount++] = entry;
         }
         entry.score = score;
         entry.embedding = space.which[slot];
       }
+      this.#foundCount = foundCount;
       // Ties are taken in turn among all of them: while the graph's last hit still ties
       // with the k-th, more tied subscriptions may lie past it (identical embeddings).
       const tiedPast = count === n && scores[n - 1] >= kth - TIE;
@@ -340,7 +352,7 @@ export class AnycastRegistry {
     k: number,
   ): void {
     const found = this.#found;
-    found.length = 0;
+    let foundCount = 0;
     const mark = ++this.#mark;
     // The k best scores so far, descending (k is at most 32).
     const top = this.#top;
@@ -362,7 +374,7 @@ export class AnycastRegistry {
       entry.mark = mark;
       entry.score = score;
       entry.embedding = embedding;
-      found.push(entry);
+      found[foundCount++] = entry;
       let at = tops;
       while (at > 0 && top[at - 1] < score) at--;
       if (at < k) {
@@ -371,6 +383,7 @@ export class AnycastRegistry {
         top[at] = score;
       }
     }
+    this.#foundCount = foundCount;
   }
 
   #candidatesOf(route: RouteLike, dim: number): Candidates {

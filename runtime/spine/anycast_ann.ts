@@ -55,20 +55,22 @@ interface PackageIndex {
  * embeddings of dimension 384 (docs/anycast.md, "Search: exact, then HNSW"): i8
  * quantization (a quarter of f32's memory and distance work; scores are recomputed in f32
  * from the flat store, so only the graph walk is approximate), 16 links per node, insert
- * breadth 256, search breadth 6. On the graph the node builds from the bench's data
- * (2026-12-07 22:00-22:35 UTC, 500 and 1,000 queries), recall@1 was 0.973-0.976 at ef 6,
- * 0.983-0.984 at ef 8 (ef 4: 0.952-0.956, ef 5: 0.966-0.972, ef 7: 0.976), and a search
- * with its float32 rescoring cost ~35 µs CPU at ef 6 against ~40 at ef 8, each timed on its
- * own at load 2-3: ef 6 keeps recall@1 above 0.97 for a seventh less walk.
- * (Until 22:40 UTC ef 8; until 19:30 UTC insert breadth 128 and ef 16.) The graph is walked
- * once per pulse: it is most of a pulse's cost at 100,000 (memory-bound: 38 MB of i8
- * vectors).
+ * breadth 256, search breadth 5. On the graph the node builds from the bench's data
+ * (2026-12-07 22:00-22:35 UTC, 500 and 1,000 queries), recall@1 was 0.966-0.972 at ef 5,
+ * 0.973-0.976 at ef 6, 0.983-0.984 at ef 8 (ef 4: 0.952-0.956, too near the 0.95 bound;
+ * ef 7: 0.976). A search with its float32 rescoring, all breadths answering the same
+ * queries in turn (2026-12-08 00:50 UTC, 16 rounds, least / first quartile of the rounds'
+ * µs CPU): ef 4 31.9 / 33.9, ef 5 34.6 / 36.3, ef 6 35.6 / 38.6. Ef 5 keeps recall@1 above
+ * 0.96 for 1-2 µs less a pulse. (Until 2026-12-08 01:00 UTC ef 6; until 2026-12-07 22:40
+ * UTC ef 8; until 19:30 UTC insert breadth 128 and ef 16.) The graph is walked once per
+ * pulse: it is most of a pulse's cost at 100,000 (memory-bound: 38 MB of i8 vectors; and
+ * each call into the addon costs a few µs whatever the graph).
  */
 export const ANN_PARAMS = Object.freeze({
   quantization: "i8",
   connectivity: 16,
   expansionAdd: 256,
-  expansionSearch: 6,
+  expansionSearch: 5,
 });
 
 let loading: Promise<MakeIndex> | undefined;
