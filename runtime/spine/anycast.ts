@@ -173,7 +173,15 @@ export class AnycastRegistry {
       };
       this.#spaces.set(dim, space);
     }
-    const slots = units.map((u) => space.index.add(u));
+    const slots: number[] = [];
+    try {
+      for (const u of units) slots.push(space.index.add(u));
+    } catch (err) {
+      // The store could not grow (QUOTA_EXCEEDED): nothing of this registration stays.
+      for (const slot of slots) space.index.remove(slot);
+      if (space.entries === 0) this.#spaces.delete(dim);
+      throw err;
+    }
     const entry: Entry = {
       sub,
       dim,
@@ -357,13 +365,14 @@ export class AnycastRegistry {
     // The k best scores so far, descending (k is at most 32).
     const top = this.#top;
     let tops = 0;
+    index.useQuery(query);
     for (let c = 0; c < candidates.length; c++) {
       const entry = candidates[c];
       const slots = entry.slots;
-      let score = index.score(query, slots[0]);
+      let score = index.scoreUsed(slots[0]);
       let embedding = 0;
       for (let i = 1; i < slots.length; i++) {
-        const s = index.score(query, slots[i]);
+        const s = index.scoreUsed(slots[i]);
         if (s > score) {
           score = s;
           embedding = i;

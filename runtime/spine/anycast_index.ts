@@ -1,14 +1,19 @@
 /**
- * The embeddings of one reality's anycast subscribers: unit vectors in one flat
- * `Float32Array` (exact search scans it), and past `exactMax` embeddings an HNSW graph
+ * The embeddings of one reality's anycast subscribers: unit vectors in one flat float32
+ * store, kept in a Wasm memory of its own so that scores are SIMD dot products
+ * (`anycast_dot.ts`; exact search scans it), and past `exactMax` embeddings an HNSW graph
  * beside it (usearch, `anycast_ann.ts`) for approximate search. The graph is built in
  * time-boxed slices between event-loop turns, so crossing the size never stalls the node;
  * until it is ready, exact search answers. Joins and leaves change the flat store and the
  * graph at once.
  * @module
  */
-import { dotRow } from "./anycast_vector.ts";
+import { BusError } from "../protocol/mod.ts";
 import { AnnGraph, annLoaded, loadAnn } from "./anycast_ann.ts";
+import { type Dot, dotKernel } from "./anycast_dot.ts";
+
+/** Bytes of a Wasm memory page. */
+const PAGE = 65536;
 
 /** One search result: a slot of the store and its cosine similarity to the query. */
 export interface IndexHit {
@@ -58,7 +63,13 @@ export class VectorIndex {
   readonly dim: number;
   readonly #exactMax: number;
   readonly #sliceMs: number;
-  #rows: Float32Array;
+  // The flat store: the query of the search under way at float 0, row `slot` at float
+  // `#base + slot * dim` (16-byte aligned); `#mem` views all of `#memory` and is made
+  // again whenever the memory grows (growing detaches the old view).
+  readonly #memory: WebAssembly.Memory;
+  readonly #dot: Dot;
+  readonly #base: number;
+  #mem: Float32Array;
   #live: Uint8Array;
   #capacity = 16;
   #top = 0;
@@ -78,7 +89,10 @@ export class VectorIndex {
     this.dim = dim;
     this.#exactMax = options.exactMax ?? 64;
     this.#sliceMs = options.buildSliceMs ?? 4;
-    this.#rows = new Float32Array(this.#capacity * dim);
+    this.#base = (dim + 3) & ~3;
+    this.#memory = new WebAssembly.Memory({ initial: this.#pagesFor(this.#capacity) });
+    this.#dot = dotKernel(this.#memory);
+    this.#mem = new Float32Array(this.#memory.buffer);
     this.#live = new Uint8Array(this.#capacity);
   }
 
@@ -99,9 +113,13 @@ export class VectorIndex {
 
   /** Stores a unit vector; returns its slot. */
   add(unit: Float32Array): number {
-    const slot = this.#free.pop() ?? this.#top++;
+    const reuse = this.#free.length > 0;
+    const slot = reuse ? this.#free[this.#free.length - 1] : this.#top;
+    // Grown (or refused: QUOTA_EXCEEDED) before anything changes.
     if (slot >= this.#capacity) this.#grow();
-    this.#rows.set(unit, slot * this.dim);
+    if (reuse) this.#free.pop();
+    else this.#top++;
+    this.#mem.set(unit, this.#base + slot * this.dim);
     this.#live[slot] = 1;
     this.#size++;
     if (this.#graph) this.#addTo(this.#graph, slot);
@@ -125,7 +143,21 @@ export class VectorIndex {
 
   /** Cosine similarity of `query` (unit) with the vector at `slot`. */
   score(query: Float32Array, slot: number): number {
-    return dotRow(query, this.#rows, slot, this.dim);
+    this.useQuery(query);
+    return this.scoreUsed(slot);
+  }
+
+  /**
+   * Makes `query` (unit, of this dimension) the one `scoreUsed` scores against: a scan
+   * copies its query into the store once, not once per row.
+   */
+  useQuery(query: Float32Array): void {
+    this.#mem.set(query, 0);
+  }
+
+  /** Cosine similarity of the query of the last `useQuery` with the vector at `slot`. */
+  scoreUsed(slot: number): number {
+    return this.#dot(0, (this.#base + slot * this.dim) * 4, this.dim);
   }
 
   /**
@@ -154,6 +186,7 @@ export class VectorIndex {
     if (hits.slots.length < n) hits.grow(n);
     const { slots, scores } = hits;
     const found = graph.search(query, Math.min(n, this.#size), slots);
+    this.useQuery(query);
     let count = 0;
     // The graph ranks by i8-quantized distances: the float32 rescoring orders the few it
     // returns exactly (an insertion sort: they come nearly in order) and gives deliveries
@@ -161,7 +194,7 @@ export class VectorIndex {
     for (let i = 0; i < found; i++) {
       const slot = slots[i];
       if (!this.#live[slot]) continue;
-      const score = this.score(query, slot);
+      const score = this.scoreUsed(slot);
       let at = count++;
       for (; at > 0 && scores[at - 1] < score; at--) {
         slots[at] = slots[at - 1];
@@ -179,19 +212,33 @@ export class VectorIndex {
     while (this.#building) await new Promise((r) => setTimeout(r, 5));
   }
 
+  /** Pages of a store of `capacity` rows (and the query before them). */
+  #pagesFor(capacity: number): number {
+    return Math.ceil((this.#base + capacity * this.dim) * 4 / PAGE);
+  }
+
   #grow(): void {
     const capacity = this.#capacity * 2;
-    const rows = new Float32Array(capacity * this.dim);
-    rows.set(this.#rows);
+    const more = this.#pagesFor(capacity) - this.#memory.buffer.byteLength / PAGE;
+    try {
+      // In place: the rows stay where they are (a Wasm memory grows up to 4 GiB).
+      if (more > 0) this.#memory.grow(more);
+    } catch {
+      throw new BusError(
+        "QUOTA_EXCEEDED",
+        `anycast: no memory for ${capacity} embeddings of dimension ${this.dim}`,
+      );
+    }
+    this.#mem = new Float32Array(this.#memory.buffer);
     const live = new Uint8Array(capacity);
     live.set(this.#live);
-    this.#rows = rows;
     this.#live = live;
     this.#capacity = capacity;
   }
 
   #addTo(graph: AnnGraph, slot: number): void {
-    graph.add(slot, this.#rows.subarray(slot * this.dim, (slot + 1) * this.dim));
+    const at = this.#base + slot * this.dim;
+    graph.add(slot, this.#mem.subarray(at, at + this.dim));
   }
 
   #wantGraph(): void {
