@@ -4,8 +4,12 @@
  * (`--cluster`, streams R3, file storage), 1 KB payloads.
  *
  * 1. Cross-node delivery: one client publishes on node A (no ack, but one received-ack in 64
- *    to stay within what the cluster stores); clients on nodes B and C each receive every pulse. Pulses/s
- *    delivered on each, and p99 publish-to-delivery latency (one process, one clock).
+ *    to stay within what the cluster stores); clients on nodes B and C each receive every
+ *    pulse. Pulses/s delivered on each, and p99 publish-to-delivery latency (one process, one
+ *    clock). Then its peer (raw_xnode.ts): the same traffic straight on a JetStream stream
+ *    (file, R3) with the same client library, on the same servers. For both, the CPU seconds
+ *    of every process (each nats-server, each node, the clients) and per pulse: on a shared
+ *    2-core machine the rate is the CPU share these processes get divided by that cost.
  * 2. Durable acked publishes (R3): our TS client with `ack: "durable"` through node A,
  *    against the same publishes straight to JetStream R3 with the same client library
  *    (nats.js v3 `js.publish`), and Go's nats.go (bench/jetstream_pub, built here when Go
@@ -22,9 +26,17 @@
 import { helpFromHeader } from "../../scripts/task_cli.ts";
 import { parseArgs } from "node:util";
 import { ArqonClient } from "../../mod.ts";
-import { connectCluster } from "../../runtime/cluster/mod.ts";
+import { connect } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { NatsCluster } from "../../tests/support/nats_cluster.ts";
-import { buildGo, median, spawnBinary, startNodeProcess } from "../support.ts";
+import {
+  buildGo,
+  cpuSecondsOf,
+  median,
+  spawnBinary,
+  spawnScript,
+  startNodeProcess,
+} from "../support.ts";
 
 helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
@@ -67,6 +79,25 @@ async function windowed(publishOne: () => Promise<unknown>, seconds: number, inf
   while (outstanding > 0) await new Promise<void>((r) => (wake = r));
   if (failed) throw failed;
   return acked / ((performance.now() - start) / 1000);
+}
+
+/** CPU seconds of each process in `pids` since `before()` was called (NaN once gone). */
+function cpuMeter(pids: Record<string, number>) {
+  const at = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSecondsOf(pid)]));
+  return () =>
+    Object.fromEntries(
+      Object.entries(pids).map(([k, pid]) => [k, cpuSecondsOf(pid) - at[k]]),
+    ) as Record<string, number>;
+}
+
+/** `name 1.23` pairs of a CPU reading, and the CPU of all of them per 1,000 pulses. */
+function cpuLine(cpu: Record<string, number>, pulses: number, wallS: number): string {
+  const total = Object.values(cpu).reduce((a, b) => a + b, 0);
+  return `CPU s over ${wallS.toFixed(1)} s: ${
+    Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
+  }; all ${total.toFixed(2)} (${(total / wallS).toFixed(2)} cores), ${
+    (total / pulses * 1e6).toFixed(0)
+  } µs per pulse published`;
 }
 
 function loadAverage(): string {
@@ -126,6 +157,14 @@ try {
   const payload = new Uint8Array(PAYLOAD);
   const view = new DataView(payload.buffer);
   let published = 0;
+  const natsPids = Object.fromEntries(nats.servers.map((s) => [`nats-${s.name}`, s.pid!]));
+  const meter = cpuMeter({
+    ...natsPids,
+    "node-A": nodes[0].pid,
+    "node-B": nodes[1].pid,
+    "node-C": nodes[2].pid,
+    "clients": Deno.pid,
+  });
   const t0 = performance.now();
   // Fire-and-forget pulses in groups of 64, the last of each with a received-ack: it comes
   // once the stream stored it (after the 63 before it), which keeps the publisher within
@@ -150,6 +189,7 @@ try {
     await new Promise((r) => setTimeout(r, 50));
   }
   const elapsed = (performance.now() - t0) / 1000;
+  const crossCpu = meter();
   latencies.sort((a, b) => a - b);
   const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
   const p50 = latencies[Math.floor(latencies.length * 0.5)] ?? NaN;
@@ -160,12 +200,54 @@ try {
       counts[1]
     }/${published}); latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; target 100,000/s`,
   );
+  console.log(`  ${cpuLine(crossCpu, published, elapsed)}`);
+
+  // The peer: the same traffic straight on JetStream with the same client library (a stream
+  // like a reality's: file, R3), in its own process on the same three servers.
+  {
+    const rawMeter = cpuMeter(natsPids);
+    const t1 = performance.now();
+    const child = spawnScript(new URL("raw_xnode.ts", import.meta.url).pathname, [
+      nats.urls,
+      "rawx",
+      "file",
+      "3",
+      String(SECONDS),
+      String(WINDOW),
+    ]);
+    child.stdin.close();
+    const childMeter = cpuMeter({ "raw-clients": child.pid });
+    let childCpu = 0;
+    const poll = setInterval(() => (childCpu = childMeter()["raw-clients"] || childCpu), 100);
+    const out = new TextDecoder().decode((await child.output()).stdout).trim();
+    clearInterval(poll);
+    const rawWall = (performance.now() - t1) / 1000;
+    try {
+      const r = JSON.parse(out.split("\n").at(-1)!);
+      console.log(
+        `raw JetStream cross-node (nats.js, stream file R3, same servers): published ${r.published}; delivered on server 2 ${
+          r.perSecond[0]
+        }/s, on server 3 ${r.perSecond[1]}/s; ` +
+          `latency p50 ${r.p50?.toFixed(1)} ms, p99 ${r.p99?.toFixed(1)} ms`,
+      );
+      console.log(
+        `  ${
+          cpuLine({ ...rawMeter(), "raw-clients": childCpu }, r.published, rawWall)
+        } (includes start-up and stream creation)`,
+      );
+    } catch {
+      console.log(`(raw JetStream cross-node run failed: ${out})`);
+    }
+  }
 
   // ---------------------------------------------------------------- 2. durable acked R3
   const rounds = 2;
   const ours: number[] = [];
   const raw: number[] = [];
-  const js = await connectCluster({ cluster: nats.servers[0].url, clusterReplicas: 3 });
+  // The raw peer as a user of nats.js on Deno connects: `@nats-io/transport-node` (the node's
+  // own connection runs on runtime/cluster/deno_transport.ts).
+  const rawNc = await connect({ servers: nats.servers[0].url });
+  const js = { js: jetstream(rawNc), jsm: await jetstreamManager(rawNc) };
   await js.jsm.streams.add({ name: "raw", subjects: ["raw.>"], num_replicas: 3 });
   const rawPayload = new Uint8Array(PAYLOAD);
   for (let r = 0; r < rounds; r++) {
@@ -189,7 +271,7 @@ try {
     );
     raw.push(await windowed(() => js.js.publish("raw.x", rawPayload), SECONDS, INFLIGHT));
   }
-  await js.close();
+  await rawNc.close();
   const oursRate = median(ours);
   const rawRate = median(raw);
   let goRate = NaN;

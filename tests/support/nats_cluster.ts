@@ -27,6 +27,11 @@ export class NatsServer {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** The process id while it runs (a benchmark reads its CPU time), else null. */
+  get pid(): number | null {
+    return this.#child?.pid ?? null;
+  }
+
   /** Whether the process runs. */
   get running(): boolean {
     return this.#child !== null;
