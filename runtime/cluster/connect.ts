@@ -13,6 +13,7 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import type { ClusterOptions } from "./options.ts";
+import { connectDenoTcp } from "./deno_transport.ts";
 
 /** The node's cluster connection, shared by every cluster part of the node. */
 export interface ClusterConnection {
@@ -71,7 +72,10 @@ export async function connectCluster(
   const authenticator = options.clusterCreds
     ? credsAuthenticator(await Deno.readFile(options.clusterCreds))
     : undefined;
-  const nc = await connect({
+  // Without TLS files, the NATS socket is Deno's own TCP (deno_transport.ts: about 1 µs less
+  // CPU per message than node:net's emulation); with them, node:net's TLS (client certificates).
+  const open = tlsOn ? connect : connectDenoTcp;
+  const nc = await open({
     servers,
     name: options.name ?? "arqon",
     authenticator,
