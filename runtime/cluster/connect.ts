@@ -25,6 +25,11 @@ export interface ClusterConnection {
   readonly jsm: JetStreamManager;
   /** Replicas of each stream the node creates (`--cluster-replicas`, or derived). */
   readonly replicas: number;
+  /**
+   * Replicas of the streams it creates for fire-and-forget realities (no retention rule
+   * known here): `--cluster-fire-and-forget-replicas`, else `replicas`.
+   */
+  readonly fireAndForgetReplicas: number;
   /** The server URLs given (`--cluster`). */
   readonly servers: readonly string[];
   /** Servers of the NATS cluster the node saw at connect (itself and the ones it advertises). */
@@ -65,6 +70,14 @@ export async function connectCluster(
   if (!Number.isInteger(replicasWanted) || replicasWanted < 0 || replicasWanted > 5) {
     throw new Error(`--cluster-replicas must be 0 to 5, not ${replicasWanted}`);
   }
+  const fireAndForgetWanted = options.clusterFireAndForgetReplicas ?? 0;
+  if (
+    !Number.isInteger(fireAndForgetWanted) || fireAndForgetWanted < 0 || fireAndForgetWanted > 5
+  ) {
+    throw new Error(
+      `--cluster-fire-and-forget-replicas must be 0 to 5, not ${fireAndForgetWanted}`,
+    );
+  }
   if (Boolean(options.clusterTlsCert) !== Boolean(options.clusterTlsKey)) {
     throw new Error("--cluster-tls-cert and --cluster-tls-key go together");
   }
@@ -103,7 +116,8 @@ export async function connectCluster(
     // Servers advertise every client URL of their NATS cluster (connect_urls).
     const clusterSize = Math.max(1, nc.info?.connect_urls?.length ?? 0, servers.length);
     const replicas = replicasWanted > 0 ? replicasWanted : clusterSize >= 3 ? 3 : 1;
-    return new Connection(nc, js, jsm, replicas, servers, clusterSize);
+    const fireAndForget = fireAndForgetWanted > 0 ? fireAndForgetWanted : replicas;
+    return new Connection(nc, js, jsm, replicas, fireAndForget, servers, clusterSize);
   } catch (err) {
     await nc.close().catch(() => {});
     throw new Error(`--cluster: JetStream unavailable: ${(err as Error).message}`);
@@ -119,6 +133,7 @@ class Connection implements ClusterConnection {
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
     readonly replicas: number,
+    readonly fireAndForgetReplicas: number,
     readonly servers: readonly string[],
     readonly clusterSize: number,
   ) {

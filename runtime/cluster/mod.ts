@@ -5,5 +5,5 @@
  */
 export { CLUSTER_DEFAULTS, CLUSTER_FLAGS, type ClusterOptions } from "./options.ts";
 export { type ClusterConnection, clusterServers, connectCluster } from "./connect.ts";
-export { type FabricOptions, JetStreamFabric } from "./fabric.ts";
+export { type FabricOptions, JetStreamFabric, type KeptRealities } from "./fabric.ts";
 export { groupConsumer, pulseSubject, realityStream } from "./subjects.ts";

@@ -41,6 +41,13 @@ export interface ClusterOptions {
    */
   clusterReplicas: number;
   /**
+   * Replicas of the streams of fire-and-forget realities (1-5): realities the node that
+   * creates the stream knows no retention rule of. 0: as `clusterReplicas`. Fewer replicas
+   * cost the NATS servers less per pulse; what each setting risks: docs/cluster.md.
+   * @default {0}
+   */
+  clusterFireAndForgetReplicas: number;
+  /**
    * Most governance records of one kind (policies, parameter sets, bans, revocations,
    * operators, circuits) in the cluster's KV bucket; past it a new one is refused with
    * `QUOTA_EXCEEDED` (bans first drop expired ones).
@@ -69,6 +76,7 @@ export const CLUSTER_DEFAULTS: Readonly<ClusterOptions> = Object.freeze({
   clusterTlsCert: "",
   clusterTlsKey: "",
   clusterReplicas: 0,
+  clusterFireAndForgetReplicas: 0,
   clusterGovernanceMaxKeys: 10_000,
   clusterGovernanceMaxRecordBytes: 256 << 10,
   clusterAuditMaxPending: 10_000,
@@ -114,6 +122,13 @@ export const CLUSTER_FLAGS: readonly Flag<keyof ClusterOptions>[] = Object.freez
     flag: "cluster-replicas",
     kind: "int",
     help: "replicas of each reality's stream, 1-5 (0: 3 when NATS has 3+ servers, else 1)",
+  },
+  {
+    key: "clusterFireAndForgetReplicas",
+    flag: "cluster-fire-and-forget-replicas",
+    kind: "int",
+    help:
+      "replicas of the streams of realities without retention rules, 1-5 (0: --cluster-replicas)",
   },
   {
     key: "clusterGovernanceMaxKeys",

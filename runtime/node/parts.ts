@@ -94,6 +94,7 @@ export async function openParts(ctx: PartsContext): Promise<NodeParts> {
       kept: {
         list: () => store.listRealities().map((r) => r.name),
         has: (id) => store.getReality(id) !== undefined,
+        stores: (id) => (store.getReality(id)?.config.retention.length ?? 0) > 0,
       },
     })
     : null;
