@@ -10,6 +10,8 @@
  *    (file, R3) with the same client library, on the same servers. For both, the CPU seconds
  *    of every process (each nats-server, each node, the clients) and per pulse: on a shared
  *    2-core machine the rate is the CPU share these processes get divided by that cost.
+ *    Both again in a fire-and-forget reality whose stream is R1 (the nodes run with
+ *    `--cluster-fire-and-forget-replicas 1`; the R3 realities' streams are made beforehand).
  * 2. Durable acked publishes (R3): our TS client with `ack: "durable"` through node A,
  *    against the same publishes straight to JetStream R3 with the same client library
  *    (nats.js v3 `js.publish`), and Go's nats.go (bench/jetstream_pub, built here when Go
@@ -27,7 +29,8 @@ import { helpFromHeader } from "../../scripts/task_cli.ts";
 import { parseArgs } from "node:util";
 import { ArqonClient } from "../../mod.ts";
 import { connect } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { realityStream } from "../../runtime/cluster/mod.ts";
 import { NatsCluster } from "../../tests/support/nats_cluster.ts";
 import {
   buildGo,
@@ -114,7 +117,15 @@ const clients: ArqonClient[] = [];
 try {
   for (let i = 0; i < 3; i++) {
     nodes.push(
-      await startNodeProcess(["--memory", "--cluster", nats.urls, "--cluster-replicas", "3"]),
+      await startNodeProcess([
+        "--memory",
+        "--cluster",
+        nats.urls,
+        "--cluster-replicas",
+        "3",
+        "--cluster-fire-and-forget-replicas",
+        "1",
+      ]),
     );
   }
   console.log(`bench:cluster: 3 nats-server (JetStream, R3, file) + 3 ArqonBus nodes, 1 KB pulses`);
@@ -125,93 +136,102 @@ try {
     clients.push(await ArqonClient.connect(n.wsUrl, { name: "bench", noDelay: true }));
   }
   const [pub, subB, subC] = clients;
-  const latencies: number[] = [];
-  const counts = [0, 0];
-  const receivers = [subB, subC].map((c, i) =>
-    c.subscribe("x.>", {
-      reality: "xnode",
-      maxQueueMessages: 1 << 20,
-      onPulse: (p) => {
-        if (p.topic !== "x.data") return;
-        counts[i]++;
-        if (i === 0 && (counts[0] & 15) === 0) {
-          const sent = new DataView(p.payload!.buffer, p.payload!.byteOffset).getFloat64(0);
-          latencies.push(performance.now() - sent);
-        }
-      },
-    })
-  );
-  for (const r of receivers) await r.ready;
-  // The stream exists before timing (its creation may time out on a busy machine: again).
-  for (let attempt = 0;; attempt++) {
-    try {
-      await pub.publish("x.warm", "w", { reality: "xnode" });
-      break;
-    } catch (err) {
-      if (attempt >= 5) throw err;
-    }
-  }
-  await new Promise((r) => setTimeout(r, 500));
-  counts[0] = counts[1] = 0;
-  latencies.length = 0;
-  const payload = new Uint8Array(PAYLOAD);
-  const view = new DataView(payload.buffer);
-  let published = 0;
   const natsPids = Object.fromEntries(nats.servers.map((s) => [`nats-${s.name}`, s.pid!]));
-  const meter = cpuMeter({
-    ...natsPids,
-    "node-A": nodes[0].pid,
-    "node-B": nodes[1].pid,
-    "node-C": nodes[2].pid,
-    "clients": Deno.pid,
-  });
-  const t0 = performance.now();
-  // Fire-and-forget pulses in groups of 64, the last of each with a received-ack: it comes
-  // once the stream stored it (after the 63 before it), which keeps the publisher within
-  // what the cluster takes.
-  const GROUP = 64;
-  const pubRate = GROUP * await windowed(
-    () => {
-      for (let i = 1; i < GROUP; i++) {
+
+  /** Cross-node delivery in `reality`: published on A, received on B and C. */
+  const crossNode = async (reality: string, label: string): Promise<void> => {
+    const latencies: number[] = [];
+    const counts = [0, 0];
+    const receivers = [subB, subC].map((c, i) =>
+      c.subscribe("x.>", {
+        reality,
+        maxQueueMessages: 1 << 20,
+        onPulse: (p) => {
+          if (p.topic !== "x.data") return;
+          counts[i]++;
+          if (i === 0 && (counts[0] & 15) === 0) {
+            const sent = new DataView(p.payload!.buffer, p.payload!.byteOffset).getFloat64(0);
+            latencies.push(performance.now() - sent);
+          }
+        },
+      })
+    );
+    for (const r of receivers) await r.ready;
+    // The stream exists before timing (its creation may time out on a busy machine: again).
+    for (let attempt = 0;; attempt++) {
+      try {
+        await pub.publish("x.warm", "w", { reality });
+        break;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    counts[0] = counts[1] = 0;
+    latencies.length = 0;
+    const payload = new Uint8Array(PAYLOAD);
+    const view = new DataView(payload.buffer);
+    let published = 0;
+    const meter = cpuMeter({
+      ...natsPids,
+      "node-A": nodes[0].pid,
+      "node-B": nodes[1].pid,
+      "node-C": nodes[2].pid,
+      "clients": Deno.pid,
+    });
+    const t0 = performance.now();
+    // Fire-and-forget pulses in groups of 64, the last of each with a received-ack: it comes
+    // once the stream stored it (after the 63 before it), which keeps the publisher within
+    // what the cluster takes.
+    const GROUP = 64;
+    const pubRate = GROUP * await windowed(
+      () => {
+        for (let i = 1; i < GROUP; i++) {
+          view.setFloat64(0, performance.now());
+          published++;
+          pub.publish("x.data", payload.slice(), { reality, ack: "none" });
+        }
         view.setFloat64(0, performance.now());
         published++;
-        pub.publish("x.data", payload.slice(), { reality: "xnode", ack: "none" });
-      }
-      view.setFloat64(0, performance.now());
-      published++;
-      return pub.publish("x.data", payload.slice(), { reality: "xnode", ack: "received" });
-    },
-    SECONDS,
-    Math.max(1, Math.floor(WINDOW / GROUP)),
-  );
-  const deadline = performance.now() + 20_000;
-  while ((counts[0] < published || counts[1] < published) && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const elapsed = (performance.now() - t0) / 1000;
-  const crossCpu = meter();
-  latencies.sort((a, b) => a - b);
-  const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
-  const p50 = latencies[Math.floor(latencies.length * 0.5)] ?? NaN;
-  console.log(
-    `cross-node: published on A ${Math.round(pubRate)}/s; delivered on B ${
-      Math.round(counts[0] / elapsed)
-    }/s, on C ${Math.round(counts[1] / elapsed)}/s (${counts[0]}/${published} and ${
-      counts[1]
-    }/${published}); latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; target 100,000/s`,
-  );
-  console.log(`  ${cpuLine(crossCpu, published, elapsed)}`);
+        return pub.publish("x.data", payload.slice(), { reality, ack: "received" });
+      },
+      SECONDS,
+      Math.max(1, Math.floor(WINDOW / GROUP)),
+    );
+    const deadline = performance.now() + 20_000;
+    while ((counts[0] < published || counts[1] < published) && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu = meter();
+    for (const r of receivers) r.close();
+    latencies.sort((a, b) => a - b);
+    const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
+    const p50 = latencies[Math.floor(latencies.length * 0.5)] ?? NaN;
+    console.log(
+      `cross-node (${label}): published on A ${Math.round(pubRate)}/s; delivered on B ${
+        Math.round(counts[0] / elapsed)
+      }/s, on C ${Math.round(counts[1] / elapsed)}/s (${counts[0]}/${published} and ${
+        counts[1]
+      }/${published}); latency p50 ${p50.toFixed(1)} ms, p99 ${
+        p99.toFixed(1)
+      } ms; target 100,000/s`,
+    );
+    console.log(`  ${cpuLine(cpu, published, elapsed)}`);
+  };
 
-  // The peer: the same traffic straight on JetStream with the same client library (a stream
-  // like a reality's: file, R3), in its own process on the same three servers.
-  {
+  /**
+   * The peer: the same traffic straight on JetStream with the same client library (a
+   * stream like a reality's: file, `replicas`), in its own process on the same servers.
+   */
+  const rawCrossNode = async (stream: string, replicas: number): Promise<void> => {
     const rawMeter = cpuMeter(natsPids);
     const t1 = performance.now();
     const child = spawnScript(new URL("raw_xnode.ts", import.meta.url).pathname, [
       nats.urls,
-      "rawx",
+      stream,
       "file",
-      "3",
+      String(replicas),
       String(SECONDS),
       String(WINDOW),
     ]);
@@ -225,10 +245,10 @@ try {
     try {
       const r = JSON.parse(out.split("\n").at(-1)!);
       console.log(
-        `raw JetStream cross-node (nats.js, stream file R3, same servers): published ${r.published}; delivered on server 2 ${
-          r.perSecond[0]
-        }/s, on server 3 ${r.perSecond[1]}/s; ` +
-          `latency p50 ${r.p50?.toFixed(1)} ms, p99 ${r.p99?.toFixed(1)} ms`,
+        `raw JetStream cross-node (nats.js, stream file R${replicas}, same servers): ` +
+          `published ${r.published}; delivered on server 2 ${r.perSecond[0]}/s, on server 3 ${
+            r.perSecond[1]
+          }/s; latency p50 ${r.p50?.toFixed(1)} ms, p99 ${r.p99?.toFixed(1)} ms`,
       );
       console.log(
         `  ${
@@ -238,7 +258,29 @@ try {
     } catch {
       console.log(`(raw JetStream cross-node run failed: ${out})`);
     }
+  };
+
+  // The default: realities' streams R3, as without --cluster-fire-and-forget-replicas (made
+  // here as the fabric makes them, since these nodes run with that flag).
+  {
+    const nc = await connect({ servers: nats.servers[0].url });
+    const jsm = await jetstreamManager(nc);
+    for (const reality of ["xnode", "durable"]) {
+      await jsm.streams.add({
+        name: realityStream(reality),
+        subjects: [`ar.${reality}.>`],
+        storage: StorageType.File,
+        num_replicas: 3,
+        duplicate_window: 120_000_000_000,
+      });
+    }
+    await nc.close();
   }
+  await crossNode("xnode", "reality on an R3 stream, the default");
+  await rawCrossNode("rawx3", 3);
+  // A fire-and-forget reality with --cluster-fire-and-forget-replicas 1: its stream is R1.
+  await crossNode("xnode1", "fire-and-forget reality, R1 stream");
+  await rawCrossNode("rawx1", 1);
 
   // ---------------------------------------------------------------- 2. durable acked R3
   const rounds = 2;
