@@ -68,13 +68,23 @@ const IDLE_READ_BYTES = 1024;
 // messages then took twice as long to handle).
 const IDLE_READ_MAX = 4096;
 // Pooled buffers: one read's worth for a busy connection; a frame larger than this is read
-// into a buffer of its own.
-const READ_BYTES = 64 * 1024;
+// into a buffer of its own, then the others' turn comes (`yieldTurn`, a readiness check of
+// every socket: about 16 µs of CPU). 128 KiB: a client batching a paced 50k pulses/s sends
+// 1 ms of pulses a message, 55 KB, and more after a late timer tick; with 64 KiB a third
+// of those messages went the large frame's way (a buffer, two reads, a turn each).
+const READ_BYTES = 128 * 1024;
 // A frame larger than a pooled buffer first gets this many times the bytes that arrived.
 const LARGE_GROWTH = 8;
-// Pooled buffers kept while unused (2 MiB); more are left to the garbage collector.
+// Pooled buffers kept while unused (4 MiB); more are left to the garbage collector.
 const POOL_KEEP = 32;
 const readBuffers = new BufferPool(READ_BYTES, POOL_KEEP);
+// A connection whose messages outgrow the idle buffer (a client batching its publishes:
+// about 50 KB a message at a paced 50k pulses/s) waits for its next message in a pooled
+// buffer, so a message is one read: waiting in the idle buffer cost two reads (a system
+// call and an event-loop turn each) and a copy of the first bytes. At most this many
+// connections wait so at once (4 MiB); the others wait in their idle buffers as before.
+const MAX_POOLED_WAITS = POOL_KEEP;
+let pooledWaits = 0;
 const EMPTY = new Uint8Array(0);
 const CLOSE_WAIT_MS = 1000;
 // A fragment costs at least what its smallest header costs on the wire: empty
@@ -206,6 +216,8 @@ export class WsServerConnection implements Transport, IdleWatched {
     // The last read filled a pooled buffer: a flooding client, let the others read first.
     let yieldNext = false;
     let first = true;
+    // The last read brought more than the idle buffer holds: the next message will too.
+    let bigMessages = false;
     while (!this.#ended) {
       // Only a read that filled a pooled buffer says much more is waiting; a paced
       // client's small reads go straight on. (Not the read's size: with a partial frame
@@ -214,7 +226,13 @@ export class WsServerConnection implements Transport, IdleWatched {
         await this.#options.yieldTurn();
         if (this.#ended) return;
       }
-      const pooled: boolean = filled || want > IDLE_READ_BYTES;
+      let pooled: boolean = filled || want > IDLE_READ_BYTES;
+      // Waiting for a message (nothing read yet) in a pooled buffer: counted, bounded.
+      let waiting = false;
+      if (!pooled && bigMessages && !first && pooledWaits < MAX_POOLED_WAITS) {
+        pooled = waiting = true;
+        pooledWaits++;
+      }
       const buf: Uint8Array = pooled
         ? readBuffers.take()
         : (this.#idleBuf ??= new Uint8Array(IDLE_READ_BYTES));
@@ -233,9 +251,12 @@ export class WsServerConnection implements Transport, IdleWatched {
             n = await this.#conn.read(end === 0 ? buf : buf.subarray(end));
           } catch {
             n = null;
+          } finally {
+            if (waiting) pooledWaits--;
           }
           if (n === null) return this.#end();
           end += n;
+          bigMessages = end > IDLE_READ_MAX;
           filled = end === buf.length;
           yieldNext = filled && pooled;
           this.#lastHeard = Date.now();

@@ -225,7 +225,7 @@ Deno.test("a peer that sends pings and never reads is closed (1008) and counted"
   assert.equal(overflows, 1);
 });
 
-Deno.test("frames cut anywhere by reads arrive intact; an idle connection holds no pooled buffer", async () => {
+Deno.test("frames cut anywhere by reads arrive intact; an idle connection holds at most one pooled buffer", async () => {
   const { client, received, closed } = await pair(1 << 20);
   // Frames of 0 to 90,000 bytes (under, around and over a pooled buffer), written as one
   // stream cut into pieces of odd sizes, so reads end inside headers and bodies.
@@ -251,7 +251,14 @@ Deno.test("frames cut anywhere by reads arrive intact; an idle connection holds 
   }
   assert.equal(received.length, sizes.length);
   for (let k = 0; k < sizes.length; k++) assert.deepEqual(received[k], bodies[k], `frame ${k}`);
-  // Idle now, waiting in a read: no buffer of the shared pool is held.
+  // Waiting for the next message after large ones: in one pooled buffer (one read a message).
+  assert.equal(readBuffersTaken(), 1);
+  // After a small message it waits in its own small buffer: none of the pool is held.
+  await writeAll(client, clientFrame(OP.binary, new Uint8Array(10)));
+  while (received.length < sizes.length + 1 && Date.now() < deadline + 5000) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(received.length, sizes.length + 1);
   assert.equal(readBuffersTaken(), 0);
   await writeAll(client, clientFrame(OP.close, new Uint8Array([0x03, 0xe8])));
   await serverFrames(client);
@@ -314,4 +321,32 @@ Deno.test("valid close codes are echoed, with a UTF-8 reason", async () => {
     assert.equal(op, OP.close);
     assert.equal((echo[0] << 8) | echo[1], code, `code ${code} echoed`);
   }
+});
+
+Deno.test("connections of large messages wait in pooled buffers up to a bound; all are served", async () => {
+  // 40 connections (over the bound of 32) each send a 50 KB message, then idle.
+  const pairs = await Promise.all(Array.from({ length: 40 }, () => pair(1 << 20)));
+  const body = new Uint8Array(50_000).map((_, i) => i & 0xff);
+  for (const p of pairs) await writeAll(p.client, clientFrame(OP.binary, body));
+  const deadline = Date.now() + 5000;
+  while (pairs.some((p) => p.received.length < 1) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (const p of pairs) assert.deepEqual(p.received, [body]);
+  // The pooled waits are bounded: the other connections wait in their idle buffers.
+  assert.equal(readBuffersTaken(), 32);
+  // A second message on every connection still arrives whole, however it waited.
+  for (const p of pairs) await writeAll(p.client, clientFrame(OP.binary, body));
+  while (pairs.some((p) => p.received.length < 2) && Date.now() < deadline + 5000) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (const p of pairs) assert.deepEqual(p.received, [body, body]);
+  assert.ok(readBuffersTaken() <= 32);
+  for (const p of pairs) {
+    await writeAll(p.client, clientFrame(OP.close, new Uint8Array([0x03, 0xe8])));
+    await serverFrames(p.client);
+    await p.closed;
+    p.client.close();
+  }
+  assert.equal(readBuffersTaken(), 0);
 });
