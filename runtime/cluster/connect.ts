@@ -42,6 +42,9 @@ export interface ClusterConnection {
   close(): Promise<void>;
 }
 
+/** Whether a connection of this process was opened with TLS files (see `connectCluster`). */
+let tlsFilesUsed = false;
+
 /** The servers of a `--cluster` value: comma-separated URLs, blanks dropped. */
 export function clusterServers(value: string): string[] {
   return value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
@@ -87,7 +90,11 @@ export async function connectCluster(
     : undefined;
   // Without TLS files, the NATS socket is Deno's own TCP (deno_transport.ts: about 1 µs less
   // CPU per message than node:net's emulation); with them, node:net's TLS (client certificates).
-  const open = tlsOn ? connect : connectDenoTcp;
+  // nats.js keeps one transport factory per process, read at every reconnect: once a
+  // connection with TLS files exists here, later ones stay on node:net too, so that its
+  // reconnects never get a transport without its TLS.
+  if (tlsOn) tlsFilesUsed = true;
+  const open = tlsFilesUsed ? connect : connectDenoTcp;
   const nc = await open({
     servers,
     name: options.name ?? "arqon",

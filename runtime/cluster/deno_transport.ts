@@ -12,8 +12,9 @@
  * Used when the node connects without TLS files of its own (`--cluster-tls-*`): a server that
  * asks for TLS gets `Deno.startTls` with the system's roots; client certificates stay with
  * the `node:net` transport. nats.js keeps one transport factory per process (each `connect`
- * sets it): a process mixing both kinds of connection reconnects with whichever was set last,
- * and either works for a connection without client certificates.
+ * sets it, every reconnect reads it): a connection without TLS files reconnects on whichever
+ * was set last (both serve it), and `connectCluster` stays on `node:net` for every connection
+ * once one with TLS files exists in the process.
  * @module
  */
 import {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { NatsCluster } from "../../tests/support/nats_cluster.ts";
-import { connectDenoTcp } from "./deno_transport.ts";
+import { connectCluster } from "./connect.ts";
+import { connectDenoTcp, DenoTcpTransport } from "./deno_transport.ts";
 
 Deno.test("Deno TCP transport: every message intact and in order, large ones across reads", async () => {
   const nats = await NatsCluster.start(1);
@@ -87,6 +88,32 @@ Deno.test("Deno TCP transport: reconnects by itself after its server restarts", 
     } finally {
       await nc.close();
     }
+  } finally {
+    await nats.close();
+  }
+});
+
+Deno.test("connectCluster: Deno TCP without TLS files; node:net for all once TLS files were used", async () => {
+  const nats = await NatsCluster.start(1);
+  // The socket under a connection (nats.js keeps it on its protocol handler).
+  const socketOf = (c: { nc: unknown }) =>
+    (c.nc as { protocol: { transport: unknown } }).protocol.transport;
+  try {
+    const plain = await connectCluster({ cluster: nats.urls });
+    assert.ok(socketOf(plain) instanceof DenoTcpTransport);
+    await plain.close();
+    // TLS files (a CA) against a server without TLS: refused, but from now on this process's
+    // connections stay on node:net, whose TLS a reconnect of such a connection needs.
+    const ca = await Deno.makeTempFile({ suffix: ".pem" });
+    try {
+      await assert.rejects(() => connectCluster({ cluster: nats.urls, clusterTlsCa: ca }));
+    } finally {
+      await Deno.remove(ca);
+    }
+    const after = await connectCluster({ cluster: nats.urls });
+    assert.ok(!(socketOf(after) instanceof DenoTcpTransport));
+    assert.equal(after.connected, true);
+    await after.close();
   } finally {
     await nats.close();
   }
