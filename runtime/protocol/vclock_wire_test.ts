@@ -75,3 +75,19 @@ Deno.test("PulseView merges a one-entry clock by the entry-wise maximum", () => 
   assert.equal(new PulseView(bytes).mergeClockInto(into), true);
   assert.equal(into.get("r"), 9);
 });
+
+Deno.test("a stamp's own clock entry written directly is the map's encoding, byte for byte", () => {
+  const realities = ["r", "default", "a-reality.with_a-longer.name"];
+  // Sequences across every varint length the entry can take.
+  const sequences = [1, 127, 128, 16_383, 16_384, 2 ** 21, 2 ** 35, 2 ** 53 - 1];
+  for (const r of realities) {
+    for (const seq of sequences) {
+      const ts = { wallMs: 1_700_000_000_000, logical: 3 };
+      const walked = stampSuffix("id", seq, "p", r, ts, "a.b", 5, { [r]: seq }).slice();
+      const direct = stampSuffix("id", seq, "p", r, ts, "a.b", 5, { [r]: seq }, true).slice();
+      assert.deepEqual(direct, walked, `${r} ${seq}`);
+      const pulse = decodePulse(concatBytes(encodePulse({ topic: "a.b" }), direct));
+      assert.deepEqual(pulse.vclock, { [r]: seq });
+    }
+  }
+});

@@ -101,11 +101,36 @@ function encodedHop(hop: string): Uint8Array {
   return bytes;
 }
 
+// Pulse.vclock (20) entries as a stamp writes its own one (reality_id -> sequence): the
+// entry's key part (0x0a, length, reality id) per reality, the last one at hand.
+const ownKeyCache = new Map<string, Uint8Array>();
+let lastOwnReality = "";
+let lastOwnKey: Uint8Array | null = null;
+
+function encodedOwnKey(realityId: string): Uint8Array {
+  if (lastOwnKey !== null && realityId === lastOwnReality) return lastOwnKey;
+  let bytes = ownKeyCache.get(realityId);
+  if (bytes === undefined) {
+    // Reality ids are ASCII (checked where they are accepted), as writeVclock assumes.
+    const len = realityId.length;
+    bytes = new Uint8Array(1 + varintLength(len) + len);
+    bytes[0] = 0x0a;
+    writeString(bytes, writeVarint(bytes, 1, len), realityId, len);
+    if (ownKeyCache.size > 10_000) ownKeyCache.clear();
+    ownKeyCache.set(realityId, bytes);
+  }
+  lastOwnReality = realityId;
+  lastOwnKey = bytes;
+  return bytes;
+}
+
 /**
  * The encoded stamp of a pulse: id (1), sequence (2), producer (4), reality (5), timestamp
  * (6), when `hop` is given one more `semtrace` (18) entry, when `seed` is non-zero the
  * entropy seed (14) the node derived, and, when `clock` is given, the vector clock (20) the
- * node stamped.
+ * node stamped. `ownClock` says that `clock` is exactly `{[realityId]: sequence}` (no
+ * dependencies: the common case), so its one entry is written without walking the map (the
+ * same bytes; walking it twice cost about 0.1 µs a pulse on the node's publish path).
  */
 export function stampSuffix(
   id: string,
@@ -116,6 +141,7 @@ export function stampSuffix(
   hop = "",
   seed = 0,
   clock?: VectorClock | null,
+  ownClock = false,
 ): Uint8Array {
   const wall = ts.wallMs ?? 0;
   const logical = ts.logical ?? 0;
@@ -123,10 +149,14 @@ export function stampSuffix(
   const origin = encodedOrigin(producerId, realityId);
   const tsLen = 1 + varint53Length(wall) + 1 + varintLength(logical);
   const hopBytes = hop === "" ? null : encodedHop(hop);
-  const size = 1 + varintLength(idLen) + idLen + 1 + varint53Length(sequence) + origin.length +
+  const seqLen = varint53Length(sequence);
+  // The own entry: tag 0xa2 0x01, its length, the key part, 0x10 and the sequence.
+  const ownKey = clock && ownClock ? encodedOwnKey(realityId) : null;
+  const ownLen = ownKey === null ? 0 : ownKey.length + 1 + seqLen;
+  const size = 1 + varintLength(idLen) + idLen + 1 + seqLen + origin.length +
     1 + varintLength(tsLen) + tsLen + (hopBytes ? hopBytes.length : 0) +
     (seed ? 1 + varint53Length(seed) : 0) +
-    (clock ? vclockLength(clock) : 0);
+    (ownKey !== null ? 2 + varintLength(ownLen) + ownLen : clock ? vclockLength(clock) : 0);
   if (slabPos + size > SLAB_BYTES) {
     slab = new Uint8Array(Math.max(SLAB_BYTES, size));
     slabPos = 0;
@@ -156,7 +186,14 @@ export function stampSuffix(
     out[p++] = (14 << 3) | WIRE_VARINT;
     p = writeVarint53(out, p, seed);
   }
-  if (clock) p = writeVclock(out, p, clock);
+  if (ownKey !== null) {
+    out[p++] = 0xa2;
+    out[p++] = 0x01;
+    p = writeVarint(out, p, ownLen);
+    p = copySmall(out, p, ownKey);
+    out[p++] = 0x10;
+    p = writeVarint53(out, p, sequence);
+  } else if (clock) p = writeVclock(out, p, clock);
   slabPos = p;
   return out.subarray(start, p);
 }

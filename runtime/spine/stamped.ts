@@ -40,6 +40,11 @@ export class StampedPulse {
   /** The node gave the pulse its entropy seed (not in the producer's bytes: the stamp carries it). */
   seeded = false;
   /**
+   * The pulse's vector clock is its own entry alone (`{[realityId]: sequence}`, set when it
+   * was stamped so): the stamp encoder writes it without walking the map.
+   */
+  ownClock = false;
+  /**
    * Anycast deliveries: the chosen subscriptions (by identity) with what matched; their
    * `Deliver` frames say so. Undefined for every other pulse.
    */
@@ -96,6 +101,7 @@ export class StampedPulse {
         this.hop,
         this.seeded ? p.entropySeed as number : 0,
         p.vclock,
+        this.ownClock,
       );
       // A lane the node resolved (rule, connection default) is not in the producer's bytes;
       // repeating an explicit one is harmless (proto3: the last value of a field wins).

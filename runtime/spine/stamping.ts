@@ -9,7 +9,7 @@ import { type HybridClock, Uuid7Generator } from "../time/mod.ts";
 import { bringsDerivedStamp, stampEntropy } from "./entropy.ts";
 import { appendHop } from "./semtrace.ts";
 import { StampedPulse } from "./stamped.ts";
-import { stampedClock } from "./vclock.ts";
+import { ownEntryOnly, stampedClock } from "./vclock.ts";
 
 /** Stamps the pulses of one Spine, on the Spine's clock. */
 export class PulseStamper {
@@ -49,7 +49,15 @@ export class PulseStamper {
     pulse.realityId = realityId;
     pulse.producerId = producerId;
     const seeded = stampEntropy(pulse, realityId, sequence);
-    if (this.#vclock) pulse.vclock = stampedClock(pulse.vclock, realityId, sequence);
+    // Most pulses report no dependencies: their clock is their own entry alone, which the
+    // stamp encoder writes directly instead of walking the map twice.
+    let ownClock = false;
+    if (this.#vclock) {
+      ownClock = sequence > 0 && ownEntryOnly(pulse.vclock, realityId);
+      pulse.vclock = ownClock
+        ? { [realityId]: sequence }
+        : stampedClock(pulse.vclock, realityId, sequence);
+    }
     // Semantic trace: this hop's topic rides in the stamp after the producer's bytes,
     // unless the chain had to be cut (then the pulse is encoded afresh).
     const appended = appendHop(pulse, pulse.topic!);
@@ -57,6 +65,7 @@ export class PulseStamper {
     stamped.hop = pulse.topic!;
     // A derived seed is not in the producer's bytes either: the stamp carries it.
     stamped.seeded = seeded || derived;
+    stamped.ownClock = ownClock;
     stamped.sampledAt = sampledAt;
     return stamped;
   }

@@ -57,6 +57,19 @@ export function stampedClock(
 }
 
 /**
+ * Whether the clock the node stamps from `reported` is the pulse's own entry alone
+ * (`{[realityId]: sequence}`, what {@linkcode stampedClock} returns then): nothing else
+ * reported with a value above 0. The stamp then writes that entry without walking the map.
+ */
+export function ownEntryOnly(reported: VectorClock | null | undefined, realityId: string): boolean {
+  if (!reported) return true;
+  for (const k in reported) {
+    if (k !== realityId && reported[k] > 0) return false;
+  }
+  return true;
+}
+
+/**
  * The entry-wise maximum of two clocks, as a new object (`into` when `from` adds nothing
  * new is still copied: neither argument is modified).
  *
