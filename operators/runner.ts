@@ -23,11 +23,9 @@ import { ControlFeed, type ControlSource } from "./control_feed.ts";
 import { BatchPipeline, type InFlight } from "./batch_pipeline.ts";
 import type { PulseOutcome } from "./worker_protocol.ts";
 import { OutputPublisher } from "./output_publisher.ts";
+import { BatchSizer, MAX_BATCH } from "./batch_size.ts";
 
 export type { OperatorCounters };
-
-/** Input pulses handed to the worker at most per batch. */
-const BATCH = 64;
 
 /** What a runner needs from its host. */
 export interface RunnerContext {
@@ -88,11 +86,13 @@ export class OperatorRunner {
   readonly #out: OutputPublisher;
   #unwatch = () => {};
   /**
-   * Input pulses per batch handed to the worker. A replay (operators/replay) raises it: its
-   * inputs are all there at once, and fewer, larger batches cost fewer worker messages,
-   * store holds and state commits; outputs and state per input are the same.
+   * Most input pulses per batch handed to the worker (operators/batch_size.ts: a batch takes
+   * what is queued, up to this and to what the operator's pulse cost allows). Outputs and
+   * state per input are the same whatever the batches.
    */
-  batchSize: number = BATCH;
+  batchSize: number = MAX_BATCH;
+  /** The batch size the operator's pulse cost allows. */
+  readonly #sizer = new BatchSizer();
 
   /** A runner, not yet started. */
   constructor(spec: RunnerSpec, ctx: RunnerContext) {
@@ -302,7 +302,7 @@ export class OperatorRunner {
   /** The next batch of inputs: leftovers first, then each input's queue (lanes in order). */
   #take(): StampedPulse[] {
     while (true) {
-      const max = this.batchSize;
+      const max = this.#sizer.limit(this.batchSize);
       const batch: StampedPulse[] = this.#leftover.splice(0, max);
       let refused = 0;
       // Latency lanes: with critical or bulk inputs, a batch takes every input's critical
@@ -365,6 +365,9 @@ export class OperatorRunner {
     // transaction: the hold keeps the group commit from cutting anywhere in between, so
     // after a crash either all of them are stored or none (one state commit per batch, not
     // per input pulse).
+    let handleMs = 0;
+    for (const o of outcomes) handleMs += o.ms;
+    this.#sizer.observe(handleMs, outcomes.length);
     const changes = new StateChanges();
     // The last input handled: a cluster node commits it with the state (resume point).
     let handled = 0;

@@ -19,6 +19,7 @@ import type { OperatorHost } from "../host.ts";
 import type { OperatorVersion } from "../host_types.ts";
 import type { OperatorRunner } from "../runner.ts";
 import { encodedOutput } from "../output_bytes.ts";
+import { MAX_BATCH } from "../batch_size.ts";
 import { countInputs, inputPages, type LogRange } from "./journal.ts";
 import type { ReplaySnapshot } from "./snapshots.ts";
 
@@ -150,11 +151,12 @@ function replayed(
 }
 
 /**
- * Inputs per batch a replay's runners hand their worker (live ones: 64). All of a replay's
- * inputs are there at once: larger batches cost fewer worker messages, store holds and
- * state commits per input.
+ * Most inputs per batch a replay's runners hand their worker: the live cap
+ * (operators/batch_size.ts; a batch takes what is queued). All of a replay's inputs are
+ * there at once: larger batches cost fewer worker messages, store holds and state commits
+ * per input.
  */
-export const REPLAY_BATCH = 256;
+export const REPLAY_BATCH = MAX_BATCH;
 
 /** Inputs an operator may be behind a replay's publishing (a few batches). */
 export const WINDOW = 2048;
