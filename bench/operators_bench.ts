@@ -15,17 +15,21 @@
  *     installed, then while the fuel-hungry operator bench/operators/assembly/burn.ts (sized
  *     to burn ~90% of its fuel per pulse) is kept busy in reality `hot` by a feeder process.
  *
- * Pinning (Linux, 2+ CPUs, unless --no-pin): the node process on CPU 1 (its operator Workers
- * are threads of that process, so they share CPU 1), every load process and the external
- * service on CPU 0 (bench/support.ts). Each load process checks its outputs (every input
- * answered once, sums exact); a loss or a wrong sum fails the bench.
+ * Pinning (Linux, 2+ CPUs, unless --no-pin): the node process on CPU 1, every load process and
+ * the external service on CPU 0 (bench/support.ts), and the node's operator Workers on CPU 0
+ * too (`--operator-cpus 0`): the in-node computation gets the CPU the external service's
+ * computation gets, and the node's CPU keeps routing, as `--operator-cpus` is meant to be
+ * used. `--workers-on-node-cpu` leaves the Workers on the node's CPU (the layout before
+ * 2026-12-08: the in-node side then computes on the CPU the ratio is measured against, the
+ * external side does not). Each load process checks its outputs (every input answered once,
+ * sums exact); a loss or a wrong sum fails the bench.
  *
  * The main node runs with `--memory` (operator state in the in-memory store); one more line
  * runs the max-rate pair on a node with `--data-dir`, where the operator commits its state to
  * disk per input pulse (skipped with --quick).
  *
  *   deno task bench:operators [--quick] [--seconds 2] [--rounds 2] [--no-pin]
- *                             [--node-flags="..."]
+ *                             [--workers-on-node-cpu] [--node-flags="..."]
  * @module
  */
 import { helpFromHeader } from "../scripts/task_cli.ts";
@@ -35,7 +39,16 @@ import { DEFAULT_LIMITS } from "../runtime/sandbox/mod.ts";
 import { ArqonClient } from "../mod.ts";
 import { CAN_PIN, LOAD_CPU, type NodeProcess, SERVER_CPU, startNodeProcess } from "./support.ts";
 import { runRole } from "./operators/load.ts";
-import { cpuOf, install, loadRoles, median, procCpu, remove, status } from "./operators/harness.ts";
+import {
+  cpuOf,
+  install,
+  loadRoles,
+  median,
+  procCpu,
+  remove,
+  status,
+  workerCpu,
+} from "./operators/harness.ts";
 
 helpFromHeader(import.meta.url); // `--help`: the usage above, exit 0
 
@@ -47,6 +60,7 @@ const { values, positionals } = parseArgs({
     seconds: { type: "string" },
     rounds: { type: "string" },
     "no-pin": { type: "boolean", default: false },
+    "workers-on-node-cpu": { type: "boolean", default: false },
     // Extra node flags for both nodes (the main one runs with --memory).
     "node-flags": { type: "string", default: "" },
     role: { type: "string" },
@@ -97,6 +111,7 @@ async function partA(node: NodeProcess, sumWasm: Uint8Array): Promise<void> {
   const rate = { op: [] as number[], ext: [] as number[] };
   const cpu = { op: [] as number[], ext: [] as number[] };
   const service: number[] = [];
+  const workers: number[] = [];
   const hop = async (who: "op" | "ext", rate: number, label: string) => {
     const r = await runToEnd<Paced>([
       "paced",
@@ -127,10 +142,13 @@ async function partA(node: NodeProcess, sumWasm: Uint8Array): Promise<void> {
         rate[who].push(r.perSecond);
         cpu[who].push(r.cpuUs);
         if (who === "ext") service.push(r.serviceUs);
+        else workers.push(r.workersUs);
         console.log(
           `  round ${round + 1} ${who === "op" ? "in-node " : "external"} max rate` +
             `   ${fmt(r.perSecond)} outputs/s   CPU/output: node ${r.cpuUs.toFixed(1)} µs${
-              who === "ext" ? ` + service ${r.serviceUs.toFixed(1)} µs` : ""
+              who === "ext"
+                ? ` + service ${r.serviceUs.toFixed(1)} µs`
+                : ` (of which the operator's Worker ${r.workersUs.toFixed(1)} µs)`
             }   (${fmt(r.received)}/${fmt(r.sent)} outputs, sums exact)`,
         );
       }
@@ -186,12 +204,17 @@ async function partA(node: NodeProcess, sumWasm: Uint8Array): Promise<void> {
       (max.op / max.ext).toFixed(2)
     }   target >= 1.00   ${verdict(max.op >= max.ext)}${m}`,
   );
+  // The Worker's share is the operator's computation, as the service's CPU is the external
+  // side's: "rest" is what the node's other threads spent on each output.
+  const w = median(workers);
   console.log(
-    `(a) CPU per output    in-node: node ${median(cpu.op).toFixed(1)} µs   external: node ${
+    `(a) CPU per output    in-node: node ${median(cpu.op).toFixed(1)} µs = Worker ${
+      w.toFixed(1)
+    } + rest ${(median(cpu.op) - w).toFixed(1)} µs   external: node ${
       median(cpu.ext).toFixed(1)
-    } µs + service ${median(service).toFixed(1)} µs   node ratio ${
-      (median(cpu.op) / median(cpu.ext)).toFixed(2)
-    }${m}`,
+    } µs + service ${median(service).toFixed(1)} µs   ratios: rest/node ${
+      ((median(cpu.op) - w) / median(cpu.ext)).toFixed(2)
+    }, total ${(median(cpu.op) / (median(cpu.ext) + median(service))).toFixed(2)}${m}`,
   );
 }
 
@@ -315,6 +338,7 @@ async function maxRate(
   servicePid?: number,
 ) {
   const s0 = servicePid ? procCpu(servicePid) : NaN;
+  const w0 = workerCpu(node.pid);
   const [r, secs] = await cpuOf(node, () =>
     runToEnd<Windowed>([
       "window",
@@ -325,7 +349,14 @@ async function maxRate(
       String(window),
     ]));
   const service = servicePid ? procCpu(servicePid) - s0 : 0;
-  return { ...r, cpuUs: secs / r.received * 1e6, serviceUs: service / r.received * 1e6 };
+  const workers = workerCpu(node.pid) - w0;
+  return {
+    ...r,
+    cpuUs: secs / r.received * 1e6,
+    serviceUs: service / r.received * 1e6,
+    /** Of `cpuUs`, the node's Worker threads (the operator's computation). */
+    workersUs: workers / r.received * 1e6,
+  };
 }
 
 /**
@@ -358,7 +389,12 @@ async function partDisk(sumWasm: Uint8Array): Promise<void> {
   }
 }
 
-const extraFlags = values["node-flags"]!.split(" ").filter((f) => f && f !== "--memory");
+/** Where the operator Workers run: the load's CPU (as the external service), unless told. */
+const WORKER_CPU = PIN && !values["workers-on-node-cpu"] ? LOAD_CPU : null;
+const extraFlags = [
+  ...(WORKER_CPU === null ? [] : ["--operator-cpus", WORKER_CPU]),
+  ...values["node-flags"]!.split(" ").filter((f) => f && f !== "--memory"),
+];
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -369,9 +405,14 @@ async function main(): Promise<void> {
     `${OPERATOR_BUILD_DIR}bench/burn.wasm`,
   );
   console.log(
-    `node --memory ${extraFlags.join(" ")}(and one --data-dir line), ${SECONDS} s per ` +
+    `node --memory ${
+      extraFlags.map((f) => f + " ").join("")
+    }(and one --data-dir line), ${SECONDS} s per ` +
       `measurement after ${WARMUP} s warm-up, ${ROUNDS} round(s), ${
-        PIN ? `node on CPU ${SERVER_CPU}, load + external service on CPU ${LOAD_CPU}` : "unpinned"
+        PIN
+          ? `node on CPU ${SERVER_CPU}, load + external service on CPU ${LOAD_CPU}, operator ` +
+            `Workers on CPU ${WORKER_CPU ?? SERVER_CPU}`
+          : "unpinned"
       }${QUICK ? ", QUICK" : ""}`,
   );
   const node = await startNodeProcess(["--memory", ...extraFlags], serverCpu);

@@ -92,6 +92,27 @@ export async function cpuOf<T>(node: NodeProcess, fn: () => Promise<T>): Promise
   return [r, node.cpuSeconds() - c0];
 }
 
+/**
+ * CPU seconds (user + system) the Worker threads of process `pid` have used (Deno names
+ * them `worker-<n>`): an operator's computation, as the external service's process is
+ * the external side's. 0 when there are none, NaN off Linux.
+ */
+export function workerCpu(pid: number): number {
+  try {
+    let total = 0;
+    for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const dir = `/proc/${pid}/task/${e.name}`;
+      if (!Deno.readTextFileSync(`${dir}/comm`).startsWith("worker-")) continue;
+      const stat = Deno.readTextFileSync(`${dir}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += (Number(f[11]) + Number(f[12])) / 100;
+    }
+    return total;
+  } catch {
+    return NaN;
+  }
+}
+
 /** The median (the mean of the middle two for an even count). */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -7,7 +7,7 @@
  * with each thread's CPU per pulse (/proc/self/task). The Spine's publish of each output is
  * not here (bench:operators measures the whole path).
  *
- *   deno run -A bench/operators/stages.ts [--pulses 20000]
+ *   taskset -c 1 deno run -A bench/operators/stages.ts [--pulses 20000] [--worker-cpu 0]
  * @module
  */
 import { parseArgs } from "node:util";
@@ -31,7 +31,12 @@ import { OperatorWorker } from "../../operators/worker_client.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { pulses: { type: "string", default: "20000" } },
+  options: {
+    pulses: { type: "string", default: "20000" },
+    // Pins the Worker's thread to this CPU (as `--operator-cpus` does); run the process
+    // itself under `taskset -c <another>` to compare with both on one CPU.
+    "worker-cpu": { type: "string" },
+  },
 });
 const N = Number(values.pulses);
 const OUT = { maxOutputs: 16, maxOutputBytes: 65536 };
@@ -141,24 +146,34 @@ await worker.start({
   maxStateBytes: 1 << 20,
   name: "bench-sum",
   reality: "op",
+  cpus: values["worker-cpu"] === undefined ? undefined : [Number(values["worker-cpu"])],
 });
 
 console.log("through the Worker (round trip of one pulse alone, then two batches in flight):");
+/** p50 and p99 of `xs`, µs. */
+function pct(xs: number[]): string {
+  xs.sort((a, b) => a - b);
+  const at = (q: number) =>
+    (xs[Math.min(xs.length - 1, Math.floor(xs.length * q))] * 1000).toFixed(0);
+  return `p50 ${at(0.5)} µs, p99 ${at(0.99)} µs`;
+}
 {
+  const empty: number[] = [];
   const lat: number[] = [];
+  const handle: number[] = [];
   for (let i = 0; i < 2000; i++) {
-    const t0 = performance.now();
-    await worker.handle([inputs[i]]);
+    let t0 = performance.now();
+    await worker.handle([]);
+    empty.push(performance.now() - t0);
+    t0 = performance.now();
+    const [o] = await worker.handle([inputs[i]]);
     lat.push(performance.now() - t0);
+    handle.push(o.ms);
     // Paced like the 10k/s hop: the Worker goes idle between pulses.
     await new Promise((r) => setTimeout(r, 0));
   }
-  lat.sort((a, b) => a - b);
-  console.log(
-    `  one pulse alone: round trip p50 ${(lat[lat.length >> 1] * 1000).toFixed(0)} µs, p99 ${
-      (lat[Math.floor(lat.length * 0.99)] * 1000).toFixed(0)
-    } µs`,
-  );
+  console.log(`  an empty batch: round trip ${pct(empty)}`);
+  console.log(`  one pulse alone: round trip ${pct(lat)}; its handle ${pct(handle)}`);
 }
 for (const size of [64, 256, 1024]) {
   const [m0, w0] = threadCpu();
