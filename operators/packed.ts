@@ -93,6 +93,42 @@ export class PackedWriter {
   }
 }
 
+/**
+ * Bytes a copying reader hands out are carved from shared slabs this large, not sliced into
+ * an `ArrayBuffer` each: two backing stores per operator output (payload and encoding) were
+ * the largest share of the node's garbage collection at full rate (bench:operators, main
+ * thread profile: the collector 24% of its samples). A slab lives while any value cut from
+ * it does, as the node's stamps do (runtime/protocol/wire_encode.ts, `stampSuffix`).
+ */
+const SLAB_BYTES = 64 * 1024;
+/** Values larger than this get a buffer of their own. */
+const SLAB_MAX_VALUE = 4 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabAt = 0;
+
+function carve(from: Uint8Array, at: number, n: number): Uint8Array {
+  if (n > SLAB_MAX_VALUE) return from.slice(at, at + n);
+  if (slabAt + n > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabAt = 0;
+  }
+  const out = slab.subarray(slabAt, slabAt + n);
+  out.set(from.subarray(at, at + n));
+  // 8-aligned starts: a Float64Array or DataView over a value stays cheap.
+  slabAt = (slabAt + n + 7) & ~7;
+  return out;
+}
+
+/** Strings read again and again (topics, content types, header names): the last per slot. */
+class LastString {
+  bytes = new Uint8Array(0);
+  text = "";
+}
+/** Strings at most this long are remembered per slot. */
+const INTERN_MAX = 64;
+/** The remembered strings by slot (one table per thread: readers of any message share it). */
+const interned: LastString[] = [];
+
 /** Reads values in the order a {@linkcode PackedWriter} wrote them. */
 export class PackedReader {
   readonly #bytes: Uint8Array;
@@ -137,11 +173,48 @@ export class PackedReader {
     return this.#view.getBigInt64(this.#take(8), true);
   }
 
-  /** Bytes (a view into the message, or a copy when the reader copies). */
+  /**
+   * Bytes (a view into the message, or a copy when the reader copies: small ones are carved
+   * from a shared slab, so they share a backing store with other values read).
+   */
   bytes(): Uint8Array {
     const n = this.u32();
     const at = this.#take(n);
-    return this.copy ? this.#bytes.slice(at, at + n) : this.#bytes.subarray(at, at + n);
+    return this.copy ? carve(this.#bytes, at, n) : this.#bytes.subarray(at, at + n);
+  }
+
+  /**
+   * A string that repeats message after message (a topic, a content type, a header name):
+   * when its bytes equal the last ones read in `slot`, the same string is returned without
+   * decoding (and without a new string to collect).
+   */
+  strAt(slot: number): string {
+    const last = interned[slot] ??= new LastString();
+    const n = this.#view.getUint32(this.#at, true);
+    if (n <= INTERN_MAX && n === last.bytes.length) {
+      const at = this.#at + 4;
+      if (at + n > this.#bytes.length) throw new RangeError("packed message truncated");
+      const bytes = this.#bytes;
+      const known = last.bytes;
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (bytes[at + i] !== known[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.#at = at + n;
+        return last.text;
+      }
+    }
+    const start = this.#at + 4;
+    const text = this.str();
+    if (n <= INTERN_MAX) {
+      last.bytes = this.#bytes.slice(start, start + n);
+      last.text = text;
+    }
+    return text;
   }
 
   /** A string. */

@@ -8,6 +8,14 @@
 
 const encoder = new TextEncoder();
 
+/** UTF-8 byte length of `s` (ASCII keys without an encoder call). */
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) return encoder.encode(s).length;
+  }
+  return s.length;
+}
+
 /** The writes of one call: a key's new value, or `null` when deleted. */
 export type StateChanges = ReadonlyMap<string, Uint8Array | null>;
 
@@ -35,7 +43,7 @@ export class OperatorState {
     this.readOnly = readOnly;
     for (const [k, v] of entries) {
       this.#committed.set(k, v);
-      this.#bytes += encoder.encode(k).length + v.length;
+      this.#bytes += utf8Length(k) + v.length;
     }
     this.#pendingBytes = this.#bytes;
   }
@@ -59,7 +67,7 @@ export class OperatorState {
 
   #sizeOf(key: string): number {
     const v = this.get(key);
-    return v === undefined ? 0 : encoder.encode(key).length + v.length;
+    return v === undefined ? 0 : utf8Length(key) + v.length;
   }
 
   /** Sets `key` for this call; an error message (nothing set) when over the limit. */
@@ -67,8 +75,7 @@ export class OperatorState {
     if (this.readOnly) {
       return "operator state is read-only: the operator runs as parallel instances";
     }
-    const after = this.#pendingBytes - this.#sizeOf(key) + encoder.encode(key).length +
-      value.length;
+    const after = this.#pendingBytes - this.#sizeOf(key) + utf8Length(key) + value.length;
     if (after > this.maxBytes) {
       return `operator state limit of ${this.maxBytes} bytes exceeded (${after} bytes)`;
     }

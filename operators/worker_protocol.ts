@@ -156,14 +156,24 @@ function writeOutput(w: PackedWriter, o: BuiltOutput): void {
   w.f64(o.entropySeed);
 }
 
+/** `PackedReader.strAt` slots of the strings that repeat output after output. */
+const SLOT_TOPIC = 0;
+const SLOT_CONTENT_TYPE = 1;
+/** Header names and values: two slots per header position, for the first 8 headers. */
+const SLOT_HEADERS = 2;
+const SLOT_SEMTRACE = 18;
+const SLOT_STATE_KEYS = 26;
+const SLOTS_PER_LIST = 8;
+
 function readOutput(r: PackedReader): BuiltOutput {
-  const topic = r.str();
+  const topic = r.strAt(SLOT_TOPIC);
   const headers: Record<string, string> = {};
-  for (let n = r.u32(); n > 0; n--) {
-    const k = r.str();
-    headers[k] = r.str();
+  let h = 0;
+  for (let n = r.u32(); n > 0; n--, h++) {
+    const k = h < SLOTS_PER_LIST ? r.strAt(SLOT_HEADERS + 2 * h) : r.str();
+    headers[k] = h < SLOTS_PER_LIST ? r.strAt(SLOT_HEADERS + 2 * h + 1) : r.str();
   }
-  const contentType = r.str();
+  const contentType = r.strAt(SLOT_CONTENT_TYPE);
   const payload = r.bytes();
   let spectral: BuiltOutput["spectral"] = null;
   if (r.u8() === 1) {
@@ -175,7 +185,9 @@ function readOutput(r: PackedReader): BuiltOutput {
   }
   const traceparent = r.str();
   const semtrace: string[] = [];
-  for (let n = r.u32(); n > 0; n--) semtrace.push(r.str());
+  for (let n = r.u32(), i = 0; n > 0; n--, i++) {
+    semtrace.push(i < SLOTS_PER_LIST ? r.strAt(SLOT_SEMTRACE + i) : r.str());
+  }
   const source = r.u8() === 1 ? r.bytes() : null;
   return {
     topic,
@@ -240,8 +252,8 @@ export function decodeOutcomes(packed: ArrayBuffer): PulseOutcome[] {
     const outputs: BuiltOutput[] = [];
     for (let m = r.u32(); m > 0; m--) outputs.push(readOutput(r));
     const changes: [string, Uint8Array | null][] = [];
-    for (let m = r.u32(); m > 0; m--) {
-      const key = r.str();
+    for (let m = r.u32(), i = 0; m > 0; m--, i++) {
+      const key = i < SLOTS_PER_LIST ? r.strAt(SLOT_STATE_KEYS + i) : r.str();
       changes.push([key, r.u8() === 1 ? r.bytes() : null]);
     }
     out.push({ ok: true, hops, outputs, changes, fuel: r.f64(), ms: r.f64() });

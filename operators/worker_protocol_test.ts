@@ -134,8 +134,11 @@ Deno.test("outcomes (outputs, state writes, deletes, failures) round-trip; paylo
   const back = decodeOutcomes(packed);
   assert.deepEqual(back, outcomes);
   const first = back[0] as Extract<PulseOutcome, { ok: true }>;
-  // A copy: it does not keep the whole message alive in the store.
-  assert.equal(first.outputs[0].payload.buffer.byteLength, first.outputs[0].payload.length);
+  // A copy (carved from a slab of copies): it does not keep the whole message alive in the
+  // store, and outlives whatever happens to the message.
+  assert.notEqual(first.outputs[0].payload.buffer, packed);
+  new Uint8Array(packed).fill(0);
+  assert.deepEqual(back[0], outcomes[0]);
 });
 
 Deno.test("a truncated packed message is a RangeError, not garbage", () => {
@@ -145,4 +148,21 @@ Deno.test("a truncated packed message is a RangeError, not garbage", () => {
   assert.throws(() => decodeOutcomes(packed.slice(0, packed.byteLength - 3)), RangeError);
   const batch = encodeBatch(inputs.map((p) => new StampedPulse(p)));
   assert.throws(() => decodeBatch(batch.slice(0, 20)), RangeError);
+});
+
+Deno.test("outcomes decode repeated and changing strings right (the reader's remembered strings)", () => {
+  const base = built.outputs[0];
+  for (
+    const topics of [["t.aa", "t.ab", "t.aa"], ["t.ab", "t.ab", "x"], ["t.aa", "t.aa", "t.aa"]]
+  ) {
+    const outcomes: PulseOutcome[] = topics.map((topic, i) => ({
+      ok: true,
+      hops: 1,
+      outputs: [{ ...base, topic, contentType: i % 2 ? "text/plain" : "text/plaim" }],
+      changes: [[i % 2 ? "k1" : "k2", b(String(i))]],
+      fuel: 1,
+      ms: 0,
+    }));
+    assert.deepEqual(decodeOutcomes(encodeOutcomes(outcomes)), outcomes);
+  }
 });
