@@ -91,6 +91,19 @@ export class PackedWriter {
   finish(): ArrayBuffer {
     return this.#bytes.buffer.slice(0, this.#at) as ArrayBuffer;
   }
+
+  /**
+   * Starts over, keeping the buffer: a writer reused message after message grows once to
+   * its largest message instead of doubling its way up from the start every time. A buffer
+   * grown past `keep` bytes (a batch of large outputs) is let go.
+   */
+  reset(keep = 1 << 20): void {
+    this.#at = 0;
+    if (this.#bytes.length > keep) {
+      this.#bytes = new Uint8Array(4096);
+      this.#view = new DataView(this.#bytes.buffer);
+    }
+  }
 }
 
 /**

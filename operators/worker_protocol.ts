@@ -205,9 +205,13 @@ function readOutput(r: PackedReader): BuiltOutput {
   };
 }
 
+const outcomeWriter = new PackedWriter();
+
 /** Packs the outcomes of a batch (worker -> node). */
 export function encodeOutcomes(outcomes: readonly PulseOutcome[]): ArrayBuffer {
-  const w = new PackedWriter();
+  // One writer for every batch of this thread (finish() copies out what was written).
+  const w = outcomeWriter;
+  w.reset();
   w.u32(outcomes.length);
   for (const o of outcomes) {
     if (!o.ok) {
