@@ -365,9 +365,13 @@ export class OperatorRunner {
     // transaction: the hold keeps the group commit from cutting anywhere in between, so
     // after a crash either all of them are stored or none (one state commit per batch, not
     // per input pulse).
-    let handleMs = 0;
-    for (const o of outcomes) handleMs += o.ms;
-    this.#sizer.observe(handleMs, outcomes.length);
+    // A pulse that ran out of fuel used its whole budget.
+    let fuel = 0;
+    for (const o of outcomes) {
+      if (o.ok) fuel += o.fuel;
+      else if (o.kind === "fuel_exhausted") fuel += this.spec.limits.fuelPerCall;
+    }
+    this.#sizer.observe(fuel, outcomes.length);
     const changes = new StateChanges();
     // The last input handled: a cluster node commits it with the state (resume point).
     let handled = 0;
