@@ -26,7 +26,19 @@ export interface QueueGroupsContext {
 interface Share {
   count: number;
   messages: ConsumerMessages | null;
+  /**
+   * Stream sequences this node gave back (no member could take them) and expects again,
+   * with when: nothing after the lowest of them is delivered here until it was, so a pulse
+   * given back is not overtaken by later ones on this node (JetStream redelivers by
+   * sequence). Forgotten after {@linkcode GIVEN_BACK_MS}: another node may have taken it.
+   */
+  givenBack: Map<number, number>;
 }
+
+/** How long a pulse given back holds later ones on this node, at most (ms). */
+const GIVEN_BACK_MS = 2_000;
+/** The delay before JetStream offers a pulse given back again (ms). */
+const REDELIVER_MS = 200;
 
 /** The queue groups one node has members in. */
 export class QueueGroups {
@@ -47,7 +59,7 @@ export class QueueGroups {
       held.count++;
       return;
     }
-    const share: Share = { count: 1, messages: null };
+    const share: Share = { count: 1, messages: null, givenBack: new Map() };
     this.#shares.set(key, share);
     this.#take(spec, share).catch((err) => {
       if (this.#shares.get(key) === share) this.#shares.delete(key);
@@ -129,8 +141,15 @@ export class QueueGroups {
           this.#ctx.onError(`reality ${realityId}: message ${m.seq} is not a pulse`, err);
           return m.term();
         }
-        if (this.#ctx.deliver(pulse, queueGroup!)) m.ack();
-        else m.nak(200);
+        if (!held(share.givenBack, m.seq) && this.#ctx.deliver(pulse, queueGroup!)) {
+          share.givenBack.delete(m.seq);
+          m.ack();
+        } else {
+          // No member here now (one leaving, a runner restarting), or an earlier pulse given
+          // back is not delivered yet: back to JetStream, in order behind it.
+          if (!share.givenBack.has(m.seq)) share.givenBack.set(m.seq, Date.now());
+          m.nak(REDELIVER_MS);
+        }
       },
     });
     const messages = share.messages;
@@ -170,6 +189,29 @@ export class QueueGroups {
       if (!/already|exists|can not be updated/i.test((err as Error).message)) throw err;
     }
   }
+}
+
+/**
+ * Whether stream sequence `seq` must wait: a lower one given back within
+ * {@linkcode GIVEN_BACK_MS} has not come again yet (older ones are forgotten here).
+ *
+ * @example
+ * ```ts
+ * import { held } from "./groups.ts";
+ * const givenBack = new Map([[20, 1_000]]);
+ * held(givenBack, 21, 1_100); // true: 20 comes first
+ * held(givenBack, 20, 1_100); // false: it is 20 itself
+ * held(givenBack, 21, 5_000); // false: 20 was forgotten (another node took it)
+ * ```
+ */
+export function held(givenBack: Map<number, number>, seq: number, now = Date.now()): boolean {
+  if (givenBack.size === 0) return false;
+  let held = false;
+  for (const [s, at] of givenBack) {
+    if (now - at > GIVEN_BACK_MS) givenBack.delete(s);
+    else if (s < seq) held = true;
+  }
+  return held;
 }
 
 function shareKey(realityId: string, group: string, pattern: string): string {
