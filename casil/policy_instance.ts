@@ -56,8 +56,6 @@ export class PolicyInstance {
   readonly #postConfigure?: (p: number) => void;
   readonly #fuelBudget: bigint;
   readonly #host: HostInterface;
-  /** The context's strings of the current call, reused call after call. */
-  readonly #strings: string[] = [];
   readonly #evaluateBatch?: (list: number, n: number) => number;
   readonly #postEvaluateBatch?: (p: number) => void;
   /** Created on the first batch. */
@@ -138,28 +136,16 @@ export class PolicyInstance {
     // context's strings and the header list share one guest block (one allocation call);
     // the payload gets a block of its own, which a guest may view in place.
     try {
-      const headers = input.headers;
-      const nh = headers.length;
-      const strings = this.#strings;
-      strings[0] = input.reality;
-      strings[1] = input.topic;
-      strings[2] = input.producer;
-      strings[3] = input.contentType;
-      for (let i = 0; i < nh; i++) {
-        strings[4 + 2 * i] = headers[i][0];
-        strings[5 + 2 * i] = headers[i][1];
-      }
-      const count = 4 + 2 * nh;
-      const base = inst.packStrings(strings, count, nh * 16);
+      const nh = input.headers.length;
+      const base = inst.packContext(
+        input.reality,
+        input.topic,
+        input.producer,
+        input.contentType,
+        input.headers,
+      );
       const at = inst.packedAt;
       const len = inst.packedLength;
-      if (nh > 0) {
-        const view = inst.view;
-        for (let i = 0; i < 2 * nh; i++) {
-          view.setUint32(base + i * 8, at[4 + i], true);
-          view.setUint32(base + i * 8 + 4, len[4 + i], true);
-        }
-      }
       const payloadPtr = inst.writeBytes(input.payload, 1);
       const ret = this.#evaluate(
         at[0],

@@ -55,8 +55,6 @@ export class OperatorInstance {
   readonly #state: OperatorState;
   #lastKey = "";
   #lastKeyBytes = new Uint8Array(0);
-  /** The strings of the pulse being lowered (reused call after call). */
-  readonly #strings: string[] = [];
 
   /**
    * Instantiates `module` (checked against `OPERATOR_WORLD`) with the operator host imports
@@ -211,34 +209,21 @@ export class OperatorInstance {
     inst.begin(this.#fuelBudget);
     this.#host.begin(input.entropySeed, input.wallMs, input.logical);
     try {
-      // Every string and the header list's words in ONE guest block (one `cabi_realloc`
-      // call, not one per string: the call into the guest costs more than the copy).
-      const headers = input.headers;
-      const hn = headers.length;
-      const strings = this.#strings;
-      strings[0] = input.topic;
-      strings[1] = input.reality;
-      strings[2] = input.producer;
-      strings[3] = input.contentType;
-      for (let i = 0; i < hn; i++) {
-        strings[4 + 2 * i] = headers[i][0];
-        strings[5 + 2 * i] = headers[i][1];
-      }
-      const count = 4 + 2 * hn;
-      const block = inst.packStrings(strings, count, hn * 16);
-      strings.length = 4;
+      // Every string and the header list in ONE guest block (one `cabi_realloc` call, not
+      // one per string: the call into the guest costs more than the copy).
+      const hn = input.headers.length;
+      const block = inst.packContext(
+        input.topic,
+        input.reality,
+        input.producer,
+        input.contentType,
+        input.headers,
+      );
       const pa = inst.packedAt;
       const len = inst.packedLength;
       const tp = pa[0], tl = len[0], rp = pa[1], rl = len[1], pp = pa[2], pl = len[2];
       const cp = pa[3], cl = len[3];
       const hp = hn === 0 ? 0 : block;
-      if (hn > 0) {
-        const hv = inst.view;
-        for (let i = 0; i < 2 * hn; i++) {
-          hv.setUint32(block + i * 8, pa[4 + i], true);
-          hv.setUint32(block + i * 8 + 4, len[4 + i], true);
-        }
-      }
       const payloadPtr = inst.writeBytes(input.payload, 1);
       const sp = input.spectral ?? null;
       const eigenPtr = sp && sp.eigenvalues.length > 0

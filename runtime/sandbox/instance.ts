@@ -251,6 +251,48 @@ export class Instance {
     return base;
   }
 
+  /**
+   * Writes a pulse's four context strings and its header list into ONE guest block (see
+   * {@linkcode packStrings}): at the block's start the header list, an entry of 16 bytes per
+   * header (name address and length, value address and length, little-endian u32), then
+   * the strings' UTF-8 bytes. `a`..`d` land in {@linkcode packedAt} and
+   * {@linkcode packedLength} [0..4). Returns the block, which is the header list's address
+   * when there are headers. Policies and operators lower every pulse this way.
+   */
+  packContext(
+    a: string,
+    b: string,
+    c: string,
+    d: string,
+    headers: readonly (readonly [string, string])[],
+  ): number {
+    const strings = this.#contextStrings;
+    const n = headers.length;
+    strings[0] = a;
+    strings[1] = b;
+    strings[2] = c;
+    strings[3] = d;
+    for (let i = 0; i < n; i++) {
+      strings[4 + 2 * i] = headers[i][0];
+      strings[5 + 2 * i] = headers[i][1];
+    }
+    const block = this.packStrings(strings, 4 + 2 * n, n * 16);
+    strings.length = 4; // the header strings are not kept alive
+    if (n > 0) {
+      const view = this.view;
+      const at = this.packedAt;
+      const len = this.packedLength;
+      for (let i = 0; i < 2 * n; i++) {
+        view.setUint32(block + i * 8, at[4 + i], true);
+        view.setUint32(block + i * 8 + 4, len[4 + i], true);
+      }
+    }
+    return block;
+  }
+
+  /** Reused by {@linkcode packContext}: lowering a pulse allocates no array. */
+  readonly #contextStrings: string[] = [];
+
   /** Guest addresses of the strings the last {@linkcode packStrings} wrote. */
   readonly packedAt: number[] = [];
   /** UTF-8 byte lengths of the strings the last {@linkcode packStrings} wrote. */
