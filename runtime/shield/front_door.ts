@@ -220,16 +220,22 @@ async function serve(
 ): Promise<boolean> {
   (conn as Deno.TcpConn).setNoDelay?.(true);
   const headMs = options.headTimeoutMs ?? 10_000;
-  // A client that never finishes its first head (slowloris) gets a 408 and is closed.
+  // A client that never finishes its first head (slowloris) gets a 408 and is closed. The
+  // head's read goes on meanwhile and the close waits for it (a lingering close): bytes the
+  // client sent that no read took yet would turn the close into a reset, which can destroy
+  // the 408 before the client reads it (seen on a loaded machine).
   let timedOut = false;
+  let headRead: Promise<Awaited<ReturnType<typeof readRequestHead>>> | undefined;
   const timer = setTimeout(() => {
     timedOut = true;
     options.onLimit?.("http_header_timeout");
-    answerAndClose(conn, problemResponse(408, "TIMEOUT", `no request head within ${headMs} ms`));
+    const answer = problemResponse(408, "TIMEOUT", `no request head within ${headMs} ms`);
+    answerAndClose(conn, answer, headRead ?? false);
   }, headMs);
   let read;
   try {
-    read = await readRequestHead(conn);
+    headRead = readRequestHead(conn);
+    read = await headRead;
   } catch (err) {
     if (timedOut) return false;
     throw err;

@@ -33,14 +33,16 @@ const LINGER_BYTES = 256 * 1024;
 
 /**
  * Writes `res` (giving up after a second: the client may not read) and closes. With
- * `linger` (only when nothing else reads `conn`), the write side is closed first and what
- * the client still sends is read and dropped for a moment: closing a socket with unread
- * bytes resets it, and a reset can destroy the answer before the client read it.
+ * `linger`, the write side is closed first and what the client still sends is read for a
+ * moment before the close: closing a socket with unread bytes resets it, and a reset can
+ * destroy the answer before the client read it. `true` reads and drops here (only when
+ * nothing else reads `conn`); a promise is a read already pending on `conn` (a head being
+ * read when its deadline passed), which goes on consuming: the close waits for it to end.
  */
 export async function answerAndClose(
   conn: Deno.Conn,
   res: Response,
-  linger = false,
+  linger: boolean | Promise<unknown> = false,
 ): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -52,7 +54,7 @@ export async function answerAndClose(
     if (linger) {
       await (conn as Deno.TcpConn).closeWrite();
       await Promise.race([
-        drain(conn),
+        linger === true ? drain(conn) : linger.catch(() => {}),
         new Promise((r) => timer = setTimeout(r, LINGER_MS)),
       ]);
     }
