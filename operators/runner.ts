@@ -21,7 +21,7 @@ import { type OperatorCounters, OperatorStats } from "./stats.ts";
 import { OperatorWorker } from "./worker_client.ts";
 import { ControlFeed, type ControlSource } from "./control_feed.ts";
 import { BatchPipeline, type InFlight } from "./batch_pipeline.ts";
-import type { PulseOutcome } from "./worker_protocol.ts";
+import { batchFuel, type PulseOutcome } from "./worker_protocol.ts";
 import { OutputPublisher } from "./output_publisher.ts";
 import { BatchSizer, MAX_BATCH } from "./batch_size.ts";
 
@@ -365,13 +365,7 @@ export class OperatorRunner {
     // transaction: the hold keeps the group commit from cutting anywhere in between, so
     // after a crash either all of them are stored or none (one state commit per batch, not
     // per input pulse).
-    // A pulse that ran out of fuel used its whole budget.
-    let fuel = 0;
-    for (const o of outcomes) {
-      if (o.ok) fuel += o.fuel;
-      else if (o.kind === "fuel_exhausted") fuel += this.spec.limits.fuelPerCall;
-    }
-    this.#sizer.observe(fuel, outcomes.length);
+    this.#sizer.observe(batchFuel(outcomes, this.spec.limits.fuelPerCall), outcomes.length);
     const changes = new StateChanges();
     // The last input handled: a cluster node commits it with the state (resume point).
     let handled = 0;

@@ -15,6 +15,7 @@ import { ThreadPriority } from "./thread_nice.ts";
 import { pinThread } from "./thread_affinity.ts";
 import { OperatorState } from "./state.ts";
 import {
+  batchFuel,
   decodeBatch,
   encodeOutcomes,
   type FromWorker,
@@ -121,13 +122,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     }
   }
   if (sandbox) controls.after(sandbox, m.controls, pulses.length, controlFailed);
-  // A pulse that ran out of fuel used its whole budget.
-  let fuel = 0;
-  for (const o of outcomes) {
-    if (o.ok) fuel += o.fuel;
-    else if (o.kind === "fuel_exhausted") fuel += started?.limits.fuelPerCall ?? 0;
-  }
-  priority.observe(fuel, outcomes.length);
+  priority.observe(batchFuel(outcomes, started?.limits.fuelPerCall ?? 0), outcomes.length);
   const packed = encodeOutcomes(outcomes);
   post({ type: "results", id: m.id, packed }, [packed]);
 };

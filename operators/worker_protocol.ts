@@ -264,3 +264,23 @@ export function decodeOutcomes(packed: ArrayBuffer): PulseOutcome[] {
   }
   return out;
 }
+
+/**
+ * The fuel a batch's outcomes used: what each handled pulse burned, and the whole budget
+ * (`fuelPerCall`) for each that ran out of fuel. The Worker's priority and the runner's
+ * batch size both follow it.
+ *
+ * @example
+ * ```ts
+ * import { batchFuel } from "./worker_protocol.ts";
+ * batchFuel([{ ok: false, kind: "fuel_exhausted", message: "", ms: 1 }], 1000); // 1000
+ * ```
+ */
+export function batchFuel(outcomes: readonly PulseOutcome[], fuelPerCall: number): number {
+  let fuel = 0;
+  for (const o of outcomes) {
+    if (o.ok) fuel += o.fuel;
+    else if (o.kind === "fuel_exhausted") fuel += fuelPerCall;
+  }
+  return fuel;
+}
