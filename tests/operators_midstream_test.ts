@@ -30,11 +30,22 @@ Deno.test("a replacement mid-stream carries the state and the queued inputs over
     assert.equal((await install(node.url, "sum", { ...MANIFEST, limits }, counter)).status, 201);
     const s = await client(node.wsUrl, "sums.>");
     // Fuel-exhausting pulses ("spin", failed and counted) hold the operator up, so inputs
-    // are queued for it when the replacement lands.
+    // are queued for it when the replacement lands. The first 50 are handled before the
+    // spins are sent: a batch takes everything queued (up to 1,024), so spins sent with
+    // them would be handled in the same batch as all the rest.
     for (let i = 0; i < 50; i++) publish(s, "nums.in", "1");
-    for (let i = 0; i < SPINS; i++) publish(s, "nums.in", "spin");
-    for (let i = 50; i < INPUTS; i++) publish(s, "nums.in", "1");
     await s.until(() => sums(s).length >= 50, "first outputs", 20_000);
+    for (let i = 0; i < SPINS; i++) publish(s, "nums.in", "spin");
+    for (let i = 50; i < INPUTS - 1; i++) publish(s, "nums.in", "1");
+    // The last one acknowledged: once its ack is back, every input is sequenced and queued.
+    s.send(JSON.stringify({
+      publish: {
+        correlationId: "1",
+        ack: "ACK_MODE_RECEIVED",
+        pulse: { topic: "nums.in", payload: btoa("1") },
+      },
+    }));
+    await s.until(() => s.json.some((f) => f.ack), "the last input's ack", 20_000);
     const before = (await call(node.url, "GET", "/v1/operators/sum")).body.counters;
     assert.ok(before.pulsesIn < INPUTS, `replaced mid-stream (${before.pulsesIn} handled)`);
     // The same component and limits (the engine's cache makes this quick) under a new
