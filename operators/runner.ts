@@ -1,10 +1,8 @@
 /**
  * One running instance of an operator: its Worker, its input subscriptions (a queue group
  * per operator in its reality), and the loop that feeds batches of input pulses to the
- * worker and, for each input in order, publishes its outputs through the Spine (the path of
- * a client's publish: CASIL, sequencing, routing, durability) and queues its state writes
- * behind them, under one hold of the store's group commit: the outputs of one input pulse
- * and its state change commit in one transaction.
+ * worker and hands each answered batch, in order, to `batch_publish.ts` (its outputs
+ * through the Spine, its state change behind them in one store transaction).
  * @module
  */
 import type { GuestLogger, Module, SandboxLimits } from "../runtime/sandbox/mod.ts";
@@ -16,12 +14,11 @@ import type {
 } from "../runtime/spine/mod.ts";
 import { inputGroup, type OperatorManifest } from "./manifest.ts";
 import type { OutputLimits } from "./operator_instance.ts";
-import { StateChanges } from "./state_changes.ts";
 import { type OperatorCounters, OperatorStats } from "./stats.ts";
 import { OperatorWorker } from "./worker_client.ts";
 import { ControlFeed, type ControlSource } from "./control_feed.ts";
-import { BatchPipeline, type InFlight } from "./batch_pipeline.ts";
-import { batchFuel, type PulseOutcome } from "./worker_protocol.ts";
+import { BatchPipeline } from "./batch_pipeline.ts";
+import { type BatchRun, publishBatch } from "./batch_publish.ts";
 import { OutputPublisher } from "./output_publisher.ts";
 import { BatchSizer, MAX_BATCH } from "./batch_size.ts";
 
@@ -93,6 +90,8 @@ export class OperatorRunner {
   batchSize: number = MAX_BATCH;
   /** The batch size the operator's pulse cost allows. */
   readonly #sizer = new BatchSizer();
+  /** What publishing a batch needs of this runner (operators/batch_publish.ts). */
+  readonly #batchRun: BatchRun;
 
   /** A runner, not yet started. */
   constructor(spec: RunnerSpec, ctx: RunnerContext) {
@@ -101,6 +100,19 @@ export class OperatorRunner {
     this.stats = ctx.stats ?? new OperatorStats();
     this.#control = new ControlFeed(ctx.control, spec.manifest.reality);
     this.#out = new OutputPublisher(spec.name, spec.manifest.reality, ctx, this.stats.counters);
+    this.#batchRun = {
+      name: spec.name,
+      reality: spec.manifest.reality,
+      fuelPerCall: spec.limits.fuelPerCall,
+      stats: this.stats,
+      store: ctx.store,
+      out: this.#out,
+      sizer: this.#sizer,
+      halted: () => this.#stopped || this.#paused,
+      putBack: (from) => this.#putBack(from),
+      resync: () => this.#resync = true,
+      fail: (kind, message) => this.#fail(kind, message),
+    };
   }
 
   /** Its counters (the operator's, when instances share them). */
@@ -329,7 +341,7 @@ export class OperatorRunner {
   async #drain(): Promise<void> {
     while (this.#pipeline.length > 0) {
       try {
-        await this.#publishBatch(this.#pipeline.head!);
+        await publishBatch(this.#pipeline.head!, this.#batchRun);
       } finally {
         this.#pipeline.shift();
       }
@@ -349,81 +361,6 @@ export class OperatorRunner {
   #putBack(from: number): void {
     this.#leftover.unshift(...this.#pipeline.putBack(from));
     this.#resync = true;
-  }
-
-  async #publishBatch(entry: InFlight): Promise<void> {
-    const { batch, takenAt } = entry;
-    let outcomes: PulseOutcome[];
-    try {
-      outcomes = await entry.outcomes;
-    } catch (e) {
-      // The state reload failed: the batch fails (the next one tries again).
-      this.#resync = true;
-      outcomes = [{ ok: false, kind: "worker", message: `cannot reload the state: ${e}`, ms: 0 }];
-    }
-    // The outputs of the whole batch and its merged state change commit in one store
-    // transaction: the hold keeps the group commit from cutting anywhere in between, so
-    // after a crash either all of them are stored or none (one state commit per batch, not
-    // per input pulse).
-    this.#sizer.observe(batchFuel(outcomes, this.spec.limits.fuelPerCall), outcomes.length);
-    const changes = new StateChanges();
-    // The last input handled: a cluster node commits it with the state (resume point).
-    let handled = 0;
-    const release = this.#ctx.store.holdCommits();
-    try {
-      for (let i = 0; i < batch.length; i++) {
-        if (this.#stopped || this.#paused) {
-          // Between two pulses: the rest waits for the next start (or the replacement).
-          this.#putBack(i);
-          break;
-        }
-        this.counters.pulsesIn++;
-        const outcome: PulseOutcome = outcomes[i] ??
-          { ok: false, kind: "worker", message: "the worker stopped", ms: 0 };
-        this.stats.sample(outcome.ms);
-        if (!outcome.ok) {
-          this.#fail(outcome.kind, outcome.message);
-          continue;
-        }
-        this.counters.fuelUsed += outcome.fuel;
-        // Every output checked against the operator's card before any is published: a pulse
-        // whose output violates it fails whole (no output, no state change), as a trap does,
-        // so what subscribers saw and the committed state still agree. The worker went on
-        // from its state change: the pulses it handled after this one are handled again.
-        const violation = this.#out.cardViolation(outcome.outputs);
-        if (violation) {
-          this.#fail("schema", violation);
-          this.#putBack(i + 1);
-          break;
-        }
-        try {
-          // Synchronous unless a policy answers asynchronously: the batch's outputs then
-          // reach their subscribers' outboxes in one turn (one write per subscriber).
-          const published = this.#out.publish(batch[i].pulse, outcome.hops, outcome.outputs);
-          if (published) await published;
-        } catch (e) {
-          // Refused by the bus (a policy): the outputs before it stand, the rest are
-          // dropped; the operator did handle the pulse, so its state change commits.
-          this.#fail("refused", `an output was refused: ${e instanceof Error ? e.message : e}`);
-        }
-        changes.add(outcome.changes);
-        handled = Number(batch[i].pulse.sequence ?? 0);
-        this.stats.sampleStage(performance.now() - takenAt);
-      }
-    } finally {
-      if (!changes.empty) {
-        this.#ctx.store.commitOperatorState(
-          this.spec.manifest.reality,
-          this.spec.name,
-          changes.list(),
-          handled,
-        ).catch((e) => {
-          this.#resync = true;
-          this.#fail("commit", `the state commit failed: ${e instanceof Error ? e.message : e}`);
-        });
-      }
-      release();
-    }
   }
 
   async #restart(): Promise<void> {
